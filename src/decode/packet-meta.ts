@@ -1,0 +1,83 @@
+/**
+ * The one reused structure decode() fills per packet (DESIGN §2.2): offsets and numbers only,
+ * no allocation per packet. Addresses are four 32-bit words each (IPv4: word 0 only, rest 0),
+ * so flow keys hash and compare without building strings.
+ */
+export const DecodeStatus = {
+  Ok: 0, // a TCP or UDP packet with a flow tuple
+  NotIp: 1, // ARP, LLDP, … (counted, no flow)
+  OtherL4: 2, // IP but not TCP/UDP (ICMP, ESP, …): counted, no flow
+  Fragment: 3, // a fragment held for reassembly (not yet complete)
+  Malformed: 4, // see `event`
+  Unsupported: 5, // unknown link type / encapsulation
+} as const;
+export type DecodeStatus = (typeof DecodeStatus)[keyof typeof DecodeStatus];
+
+export class PacketMeta {
+  status: DecodeStatus = DecodeStatus.Ok;
+  /** Named decoder event for Malformed/Unsupported (e.g. 'decoder.ipv4.truncated'), else ''. */
+  event = '';
+
+  tsMs = 0;
+  capLen = 0;
+  origLen = 0;
+
+  /** Buffer holding the innermost IP packet (the frame, or a fragment-reassembly buffer). */
+  data: Uint8Array = new Uint8Array(0);
+  ipVersion: 0 | 4 | 6 = 0;
+  ipOff = 0;
+  /** Length of the innermost IP packet as its header says (total length / 40 + payload length). */
+  ipLen = 0;
+  ttl = 0;
+  /** IP protocol number of the innermost L4 header (6 TCP, 17 UDP, …). */
+  proto = 0;
+
+  src0 = 0; src1 = 0; src2 = 0; src3 = 0;
+  dst0 = 0; dst1 = 0; dst2 = 0; dst3 = 0;
+
+  l4Off = 0;
+  sport = 0;
+  dport = 0;
+
+  // TCP
+  tcpFlags = 0;
+  seq = 0;
+  ack = 0;
+  window = 0;
+  /** Offset and length of the TCP options in `data` (for JA4T). */
+  tcpOptOff = 0;
+  tcpOptLen = 0;
+
+  /** Application payload in `data` (TCP/UDP payload, trimmed to the IP length). */
+  payloadOff = 0;
+  payloadLen = 0;
+
+  /** Outermost 802.1Q VLAN id (0 = none) and the number of tunnel layers peeled. */
+  vlan = 0;
+  tunnelDepth = 0;
+  /** True when the innermost IP packet was rebuilt from fragments. */
+  reassembled = false;
+}
+
+export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
+
+/** Render an address held as four words into its text form (allocates: not for the packet path). */
+export function addrToString(version: 4 | 6, w0: number, w1: number, w2: number, w3: number): string {
+  if (version === 4) return `${w0 >>> 24}.${(w0 >>> 16) & 255}.${(w0 >>> 8) & 255}.${w0 & 255}`;
+  const parts = [w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16, w3 & 0xffff];
+  // RFC 5952: compress the longest run (≥2) of zero groups, lowercase hex.
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (parts[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && parts[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hexs = parts.map((p) => (p as number).toString(16));
+  if (bestStart < 0) return hexs.join(':');
+  const head = hexs.slice(0, bestStart).join(':');
+  const tail = hexs.slice(bestStart + bestLen).join(':');
+  return `${head}::${tail}`;
+}

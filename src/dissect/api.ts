@@ -1,0 +1,120 @@
+/**
+ * The dissector contract (STYLE.md §6.2). Dissectors under `dissectors/` import only this file,
+ * `src/util/*` and their own files. Types and tiny helpers only: no logic lives here.
+ */
+
+// ---- direction & verdicts -------------------------------------------------------------
+/** Originator (the client) is ToServer. Used as an array index everywhere. */
+export const Dir = { ToServer: 0, ToClient: 1 } as const;
+export type Dir = (typeof Dir)[keyof typeof Dir];
+
+/** What the driver should do after a feed/gap call. */
+export type Verdict =
+  | 'more' // keep feeding both directions
+  | 'dir-done' // stop feeding this direction
+  | 'done' // stop dissecting this flow; the driver stops reassembly (bypass)
+  | 'abort'; // unrecoverable; an event has already been raised
+
+export type ProbeResult = 'yes' | 'no' | 'unsure'; // 'unsure' = need more bytes
+
+// ---- engine-owned stream window (zero-copy, reused per direction) ------------------------
+export interface StreamView {
+  /** Contiguous unconsumed bytes (a view into the reassembly buffer, or one datagram for UDP). */
+  readonly bytes: Uint8Array;
+  /** Stream offset of bytes[0] (0 = first payload byte of this direction). */
+  readonly streamOffset: number;
+  /** No more bytes will come in this direction. */
+  readonly eof: boolean;
+  /** Packet time (epoch ms) of the packet that completed this view. */
+  readonly ts: number;
+  /** Mark n leading bytes fully handled. For UDP the whole datagram is dropped after feed(). */
+  consume(n: number): void;
+  /** Do not call feed again until n unconsumed bytes are available (or eof). */
+  needAtLeast(n: number): void;
+}
+
+// ---- events & limits --------------------------------------------------------------------
+export type EventSeverity = 'info' | 'anomaly' | 'limit';
+export interface EventSpec {
+  readonly severity: EventSeverity;
+  readonly summary: string;
+}
+export type EventCatalog<E extends string> = { readonly [K in E]: EventSpec };
+
+/** Every limit is a finite number with a unit suffix in its name (…Bytes, …Count, …Ms). */
+export type Limits<L> = { readonly [K in keyof L]: number };
+
+// ---- records ----------------------------------------------------------------------------
+export interface DissectorRecord {
+  readonly kind: string; // 'tls.client_hello', 'mqtt.tx', …
+  readonly ts: number; // epoch ms (packet time) of the first byte of the PDU/transaction
+  readonly dir: Dir | null; // null for bidirectional transactions
+}
+
+// ---- what a dissector may ask of the engine ---------------------------------------------
+export interface FlowInfo {
+  readonly srcPort: number; // client port
+  readonly dstPort: number; // server port
+  readonly transport: 'tcp' | 'udp';
+  readonly startTs: number;
+}
+
+export interface DissectorContext<R extends DissectorRecord, E extends string> {
+  readonly flow: FlowInfo;
+  /** Packet time (epoch ms), never wall time. */
+  now(): number;
+  /** Record must own its bytes (no views into the stream). */
+  emit(record: R): void;
+  /** A named anomaly or limit hit. */
+  event(id: E, dir: Dir): void;
+  /** First well-formed PDU seen: the protocol is confirmed for this flow. */
+  confirm(): void;
+  /** Input contradicts the protocol. Before confirm() the driver silently detaches. */
+  violation(id: E): void;
+  /** Hand a certificate (DER view, valid only during this call) to the engine's X.509 cache. */
+  handoff(kind: 'x509', dir: Dir, index: number, der: Uint8Array): void;
+  /**
+   * The handshake of this direction ended at `streamOffset`: bytes from there on are the
+   * application payload (entropy and small-record cadence are measured from there).
+   */
+  payloadStart(dir: Dir, streamOffset: number): void;
+}
+
+/** Per-flow instance; one class per protocol (state.ts). No I/O, no timers, no globals. */
+export interface FlowDissector {
+  feed(dir: Dir, view: StreamView): Verdict;
+  gap(dir: Dir, lostBytes: number): Verdict; // resync or abort; never guess across a gap
+  end(dir: Dir): void; // flush open transactions as status 'incomplete'
+}
+
+// ---- registration descriptor (index.ts of each dissector) -------------------------------
+export interface ProbeSpec {
+  readonly ports: readonly number[]; // hints; never sufficient alone
+  readonly prefixes: readonly (readonly number[])[]; // leading-byte patterns at offset 0
+  readonly minBytes: number; // don't probe before this many
+  readonly maxBytes: number; // give up after this many (budget)
+  probe(bytes: Uint8Array, dir: Dir): ProbeResult; // pure, allocation-free
+}
+
+export interface DissectorSpec<L extends Limits<L>, R extends DissectorRecord, E extends string, S> {
+  readonly name: string; // 'mqtt'; also the network.protocol value unless summarize says otherwise
+  readonly apiVersion: 1;
+  readonly transport: 'tcp' | 'udp';
+  readonly probe: ProbeSpec;
+  readonly defaultLimits: L;
+  readonly events: EventCatalog<E>;
+  create(ctx: DissectorContext<R, E>, limits: L): FlowDissector;
+  /** Fold the records one flow emitted into the per-flow summary kept on the flow record. */
+  summarize(records: readonly R[]): S;
+}
+
+/** Any dissector, as the registry holds them. */
+// biome-ignore lint: the registry is heterogeneous by design
+export type AnyDissectorSpec = DissectorSpec<any, any, string, unknown>;
+
+/** Identity helper so each dissector's generics are inferred and checked in one place. */
+export function defineDissector<L extends Limits<L>, R extends DissectorRecord, E extends string, S>(
+  spec: DissectorSpec<L, R, E, S>,
+): DissectorSpec<L, R, E, S> {
+  return spec;
+}

@@ -1,0 +1,307 @@
+/**
+ * The flow record: what the flow table produces when a flow ends, and what every later stage
+ * (fingerprints, enrichment, analytics, outputs) reads. Typed, plain data, owned (no views).
+ * Output code (src/output/ecs.ts) renders it into ECS-named JSON; the gRPC feed into proto/.
+ *
+ * Absent values are null, never a missing key. Times are epoch milliseconds (packet time).
+ */
+
+export interface DirCounters {
+  packets: number;
+  /** Transport payload bytes (what the application sent). */
+  bytes: number;
+  /** IP bytes (headers included), as Zeek's orig_ip_bytes. */
+  ipBytes: number;
+  /** Payload bytes seen again (TCP retransmissions / overlaps). */
+  retransBytes: number;
+  /** OR of TCP flags seen in this direction. */
+  tcpFlags: number;
+  firstTs: number; // 0 when this direction sent nothing
+  lastTs: number;
+}
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+}
+
+/** Shannon entropy of the first payload bytes after any recognised handshake (src/fingerprint/entropy.ts). */
+export interface EntropyInfo {
+  /** Bits per byte, 0..8. */
+  bits: number;
+  /** Bytes sampled. */
+  sample: number;
+  /** Expected entropy of uniformly random bytes of this sample size. */
+  randomExpected: number;
+  /** bits / randomExpected (≥ ~0.97 looks random/encrypted). */
+  score: number;
+}
+
+/** Timestamps and sizes of the first small payload packets after the handshake, per direction. */
+export interface SmallRecords {
+  ts: number[];
+  sizes: number[];
+}
+
+/** One certificate of a chain, from the X.509 cache (dissectors/x509). */
+export interface CertInfo {
+  sha256: string; // lowercase hex of the DER
+  subject: string; // RFC 4514
+  issuer: string;
+  subjectCn: string | null;
+  issuerCn: string | null;
+  serial: string; // hex
+  notBefore: number; // epoch ms
+  notAfter: number;
+  san: string[]; // DNS names and IPs
+  isCa: boolean | null;
+  keyType: string | null; // 'rsa' | 'ec' | 'ed25519' | …
+  keyBits: number | null;
+  curve: string | null;
+  signatureAlgorithm: string | null; // name, or the OID when unknown
+  selfSigned: boolean;
+}
+
+export interface ChainFeatures {
+  length: number;
+  leafSelfSigned: boolean;
+  sniInSan: boolean | null; // null without SNI or without a leaf
+  expired: boolean; // any cert past notAfter at flow time
+  notYetValid: boolean;
+  linked: boolean; // each cert issued by the next
+  trustedRoot: boolean; // ends in (or is issued by) a root of the trust store
+  /** Short reasons the chain is not standard: 'self_signed', 'unknown_root', 'broken_chain', 'expired', 'sni_mismatch'. */
+  anomalies: string[];
+}
+
+export interface TlsInfo {
+  version: string | null; // negotiated: '1.0' … '1.3'; the offered max when no ServerHello
+  sni: string | null;
+  alpnOffered: string[];
+  nextProtocol: string | null; // ALPN selected by the server
+  cipher: string | null; // selected suite, 4 hex digits
+  ja4: string | null;
+  ja4_r: string | null;
+  ja4_o: string | null;
+  ja4_ro: string | null;
+  ja3: string | null; // md5 hex
+  ja3_full: string | null; // the JA3 string
+  ja3s: string | null;
+  ja4s: string | null; // only when JA4+ is switched on (FoxIO License 1.1)
+  ja4x: string[]; // idem
+  supportedCiphers: string[]; // offered suites, hex, GREASE removed
+  /** Further ClientHellos in the same flow (HelloRetryRequest), their JA4. */
+  extraJa4: string[];
+  established: boolean; // both sides went past the handshake
+  resumed: boolean;
+  clientCertificate: boolean;
+  chain: CertInfo[]; // server chain in Certificate-message order (leaf first)
+  chainFeatures: ChainFeatures | null;
+  /** Post-handshake application-data record sizes (bytes incl. 5-byte header), first few per direction. */
+  appRecordSizes: [number[], number[]];
+}
+
+export interface MqttInfo {
+  version: string | null; // '3.1' | '3.1.1' | '5'
+  clientId: string | null;
+  keepAliveS: number | null;
+  cleanSession: boolean | null;
+  usernamePresent: boolean;
+  passwordPresent: boolean;
+  willTopic: string | null;
+  connackCode: number | null;
+  publishTopics: string[];
+  subscribeTopics: string[];
+  publishCount: number;
+  publishBytes: number;
+  pingCount: number;
+  /** Times of PINGREQ (epoch ms), bounded. */
+  pingTs: number[];
+  messages: number;
+  overWebSocket: boolean;
+}
+
+export interface AmqpInfo {
+  version: '0-9-1' | '1.0' | null;
+  product: string | null;
+  platform: string | null;
+  clientVersion: string | null;
+  mechanism: string | null;
+  vhost: string | null; // 0-9-1 Open vhost; 1.0 open hostname
+  containerId: string | null;
+  heartbeatS: number | null;
+  exchanges: string[];
+  queues: string[];
+  routingKeys: string[];
+  addresses: string[]; // 1.0 attach source/target addresses
+  publishCount: number;
+  publishBytes: number;
+  heartbeats: number;
+  closeCode: number | null;
+  closeReason: string | null;
+  messages: number;
+}
+
+export interface HttpInfo {
+  method: string | null;
+  uri: string | null;
+  host: string | null;
+  userAgent: string | null;
+  statusCode: number | null;
+  requests: number;
+  pathEntropy: number | null; // bits per char of the first request path
+  hostEntropy: number | null;
+  upgrade: string | null; // e.g. 'websocket'
+  wsProtocol: string | null; // Sec-WebSocket-Protocol
+}
+
+export interface DnsInfo {
+  queries: string[];
+  answers: { name: string; type: number; data: string; ttl: number }[];
+  rcode: number | null;
+}
+
+/** Evidence item shared by classifications and alerts. */
+export interface Evidence {
+  signal: string;
+  value: string | number | boolean;
+  weight: number;
+}
+
+export interface PubSubLabel {
+  protocol: 'mqtt' | 'amqp';
+  encrypted: boolean;
+  confidence: number; // 0..1
+  evidence: Evidence[];
+}
+
+export interface EncryptedChannel {
+  /** What the payload was recognised as, or 'unknown' when no known encrypted protocol matched. */
+  known: string | null; // 'tls' | 'ssh' | 'quic' | 'wireguard' | 'openvpn' | 'esp' | 'rdp' | 'dtls' | null
+  /** Non-TLS, unrecognised, high-entropy payload (the network half of AN1389). */
+  suspicious: boolean;
+  compressed: string | null; // 'gzip' | 'zip' | … when a magic number says so
+  evidence: Evidence[];
+}
+
+export interface BeaconInfo {
+  score: number; // 0..1, RITA v5
+  connections: number;
+  medianIntervalS: number | null;
+  tsScore: number;
+  dsScore: number;
+  durScore: number;
+  histScore: number;
+  /** 'connections' (per host/destination/port) or 'records' (small-record cadence inside the flow). */
+  basis: 'connections' | 'records';
+}
+
+/** EDR attribution (filled by src/enrich). */
+export interface ProcessInfo {
+  entityId: string | null; // ProcessGuid
+  pid: number | null;
+  executable: string | null;
+  name: string | null;
+  commandLine: string | null;
+  user: string | null;
+  parentExecutable: string | null;
+  parentCommandLine: string | null;
+  signed: boolean | null;
+  signature: string | null;
+  signatureStatus: string | null;
+  startTs: number | null;
+}
+
+export interface HostInfo {
+  name: string | null;
+  id: string | null;
+  os: string | null;
+  ips: string[];
+}
+
+export interface ImageLoad {
+  path: string;
+  ts: number;
+  signed: boolean | null;
+}
+
+export interface FileEvent {
+  path: string;
+  ts: number;
+  processEntityId: string | null;
+  image: string | null;
+  kind: 'file_create' | 'archiver_run' | 'file_delete';
+}
+
+export type AttributionStatus = 'attributed' | 'unattributed' | 'pending' | 'disabled';
+export type UnattributedReason = 'timeout' | 'edr_down' | 'no_match' | 'error' | null;
+
+export interface Attribution {
+  status: AttributionStatus;
+  reason: UnattributedReason;
+  match: 'exact_tuple' | 'tuple_time_offset' | 'none';
+  host: HostInfo | null;
+  process: ProcessInfo | null;
+  imageLoads: ImageLoad[]; // loads by that process before the flow
+  fileEvents: FileEvent[]; // staging on that host in the window before the flow
+  /** Has the EDR seen this image make network connections before this flow? null = unknown. */
+  imageNetworkHistory: boolean | null;
+  /** Host-side clock offset used for the join (ms, flow time − EDR time). */
+  clockOffsetMs: number | null;
+}
+
+export type EndReason = 'fin' | 'rst' | 'idle' | 'evicted' | 'eof' | 'shutdown';
+
+export interface FlowRecord {
+  readonly kind: 'flow';
+  /** Sensor-local id, increasing in flow-start order within one run. */
+  id: number;
+  communityId: string;
+  transport: 'tcp' | 'udp';
+  ipVersion: 4 | 6;
+  client: Endpoint;
+  server: Endpoint;
+  vlan: number;
+  tunnelDepth: number;
+  startTs: number;
+  endTs: number;
+  endReason: EndReason;
+  /** Index 0 = client→server, 1 = server→client. */
+  dirs: [DirCounters, DirCounters];
+  /** Client-sent / server-sent payload bytes (null when the server sent nothing). */
+  byteRatio: number | null;
+  /** True when direction came from a SYN; false when the port rule guessed it. */
+  directionFromSyn: boolean;
+  /** Application protocol, lowercase ('tls', 'mqtt', 'amqp', 'http', 'dns', 'ssh', 'quic', …) or null. */
+  protocol: string | null;
+  /** Named events raised on this flow (decoder, reassembly, dissectors), deduplicated, bounded. */
+  events: string[];
+  /** Flow-level limit hits, e.g. 'flow.reassembly_depth', 'flow.evicted'. */
+  limits: string[];
+
+  tls: TlsInfo | null;
+  mqtt: MqttInfo | null;
+  amqp: AmqpInfo | null;
+  http: HttpInfo | null;
+  dns: DnsInfo | null;
+  ssh: { clientBanner: string | null; serverBanner: string | null } | null;
+  quic: { version: string | null } | null;
+  /** Name for the server IP from DNS answers that host received earlier (bounded time). */
+  dnsName: string | null;
+
+  entropy: [EntropyInfo | null, EntropyInfo | null];
+  smallRecords: [SmallRecords, SmallRecords];
+  pubsub: PubSubLabel | null;
+  encrypted: EncryptedChannel | null;
+  beacon: BeaconInfo | null;
+
+  /** JA4T / JA4TS from the SYN and SYN-ACK (FoxIO License 1.1: only when JA4+ is on). */
+  ja4t: string | null;
+  ja4ts: string | null;
+
+  attribution: Attribution | null;
+}
+
+export function emptyDir(): DirCounters {
+  return { packets: 0, bytes: 0, ipBytes: 0, retransBytes: 0, tcpFlags: 0, firstTs: 0, lastTs: 0 };
+}

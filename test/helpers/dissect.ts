@@ -1,0 +1,101 @@
+/**
+ * A minimal driver for dissector unit tests: feeds byte chunks through one FlowDissector with the
+ * same consume/needAtLeast semantics as the engine's driver, and collects records and events.
+ * Used for the five standard tests of STYLE.md rule 10 (valid, every split, prefixes, malformed, limits).
+ */
+import type { AnyDissectorSpec, Dir, DissectorRecord, FlowDissector, StreamView, Verdict } from '../../src/dissect/api.js';
+
+export interface Harness {
+  records: DissectorRecord[];
+  events: { id: string; dir: Dir }[];
+  violations: string[];
+  confirmed: boolean;
+  certs: { dir: Dir; index: number; der: Uint8Array }[];
+  payloadStarts: [number | null, number | null];
+  verdicts: Verdict[];
+  /** Feed one chunk in direction dir (TCP: appended to that direction's stream; UDP: one datagram). */
+  feed(dir: Dir, chunk: Uint8Array, ts?: number): Verdict;
+  end(): void;
+  /** Bytes buffered but not consumed, per direction. */
+  pending(dir: Dir): number;
+  readonly dissector: FlowDissector;
+}
+
+export function harness(spec: AnyDissectorSpec, limits: object = spec.defaultLimits, flow = { srcPort: 50000, dstPort: 443, transport: spec.transport, startTs: 0 }): Harness {
+  const bufs: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
+  const offs: [number, number] = [0, 0];
+  const need: [number, number] = [0, 0];
+  const done: [boolean, boolean] = [false, false];
+  let allDone = false;
+  let now = 0;
+  const h: Harness = {
+    records: [], events: [], violations: [], confirmed: false, certs: [], payloadStarts: [null, null], verdicts: [],
+    feed(dir, chunk, ts = now) {
+      now = ts;
+      if (allDone || done[dir]) return 'done';
+      if (spec.transport === 'udp') {
+        const view = makeView(chunk, offs[dir], false, ts, () => {}, () => {});
+        offs[dir] += chunk.length;
+        return apply(dir, dissector.feed(dir, view));
+      }
+      const joined = new Uint8Array(bufs[dir].length + chunk.length);
+      joined.set(bufs[dir]);
+      joined.set(chunk, bufs[dir].length);
+      bufs[dir] = joined;
+      let verdict: Verdict = 'more';
+      for (let guard = 0; guard < 1_000_000; guard++) {
+        if (bufs[dir].length === 0 || bufs[dir].length < need[dir]) break;
+        let consumed = 0;
+        let wanted = 0;
+        const view = makeView(bufs[dir], offs[dir], false, ts, (n) => { consumed += n; }, (n) => { wanted = n; });
+        verdict = apply(dir, dissector.feed(dir, view));
+        if (consumed > 0) {
+          bufs[dir] = bufs[dir].subarray(consumed);
+          offs[dir] += consumed;
+        }
+        need[dir] = wanted;
+        if (verdict !== 'more' || (consumed === 0)) break;
+      }
+      return verdict;
+    },
+    end() {
+      dissector.end(0);
+      dissector.end(1);
+    },
+    pending(dir) { return bufs[dir].length; },
+    get dissector() { return dissector; },
+  };
+  function apply(dir: Dir, v: Verdict): Verdict {
+    h.verdicts.push(v);
+    if (v === 'dir-done') done[dir] = true;
+    if (v === 'done' || v === 'abort') allDone = true;
+    return v;
+  }
+  const dissector: FlowDissector = spec.create({
+    flow,
+    now: () => now,
+    emit: (r: DissectorRecord) => { h.records.push(r); },
+    event: (id: string, dir: Dir) => { h.events.push({ id, dir }); },
+    confirm: () => { h.confirmed = true; },
+    violation: (id: string) => { h.violations.push(id); },
+    handoff: (_k: 'x509', dir: Dir, index: number, der: Uint8Array) => { h.certs.push({ dir, index, der: Uint8Array.from(der) }); },
+    payloadStart: (dir: Dir, off: number) => { if (h.payloadStarts[dir] === null) h.payloadStarts[dir] = off; },
+  }, limits);
+  return h;
+}
+
+function makeView(bytes: Uint8Array, streamOffset: number, eof: boolean, ts: number, consume: (n: number) => void, needAtLeast: (n: number) => void): StreamView {
+  return { bytes, streamOffset, eof, ts, consume, needAtLeast };
+}
+
+/** Every split point: feed `data` in two pieces at each offset; returns one harness per split. */
+export function* splits(data: Uint8Array): Generator<[Uint8Array, Uint8Array]> {
+  for (let i = 1; i < data.length; i++) yield [data.subarray(0, i), data.subarray(i)];
+}
+
+export function fromHex(s: string): Uint8Array {
+  const clean = s.replace(/[^0-9a-fA-F]/g, '');
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.substr(i * 2, 2), 16);
+  return out;
+}
