@@ -246,6 +246,12 @@ export interface Attribution {
   fileEvents: FileEvent[]; // staging on that host in the window before the flow
   /** Has the EDR seen this image make network connections before this flow? null = unknown. */
   imageNetworkHistory: boolean | null;
+  /**
+   * Has the EDR seen this host connect to this destination (IP, or the name it resolved) before
+   * this flow? null/absent = unknown. Additive (analytics: AN1413/AN1389 "unfamiliar destination"
+   * while the sensor's own baseline is still learning).
+   */
+  hostDestinationSeen?: boolean | null;
   /** Host-side clock offset used for the join (ms, flow time − EDR time). */
   clockOffsetMs: number | null;
 }

@@ -1,0 +1,35 @@
+// Build: protobuf static code from proto/ (src/gen, never edited by hand), the CLI bundle
+// (dist/ndr-sensor.mjs), and the eBPF program + loader when the toolchain is present.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import * as esbuild from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+
+if (existsSync('scripts/gen-proto.mjs')) execFileSync(process.execPath, ['scripts/gen-proto.mjs'], { stdio: 'inherit' });
+
+const entries = { 'ndr-sensor': 'src/main.ts' };
+if (existsSync('src/runtime/worker.ts')) entries['worker'] = 'src/runtime/worker.ts';
+await esbuild.build({
+  entryPoints: entries,
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
+
+const haveBpf = existsSync('bpf/Makefile') && spawnSync('sh', ['-c', 'command -v clang && command -v bpftool'], { stdio: 'ignore' }).status === 0;
+if (haveBpf) {
+  const r = spawnSync('make', ['-s', '-C', 'bpf'], { stdio: 'inherit' });
+  if (r.status !== 0) console.error('build: the eBPF loader did not build; live capture will fall back to libpcap');
+} else if (existsSync('bpf/Makefile')) {
+  console.error('build: clang/bpftool missing: eBPF loader not built (live capture falls back to libpcap)');
+}

@@ -1,0 +1,121 @@
+/**
+ * The CLI's commands: name, options (each documented for --help) and what they run.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
+import { Pipeline } from '../runtime/pipeline.js';
+import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
+import { buildStages } from './stages.js';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  default?: string | boolean | string[];
+  help: string;
+}
+
+export interface Command {
+  name: string;
+  usage: string;
+  summary: string;
+  options: Record<string, OptionSpec>;
+  run(values: Record<string, unknown>, positionals: string[]): Promise<number>;
+}
+
+/** The repository root (dist/ or src/ sits one level below it). */
+export function projectRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const cand of [join(here, '..'), join(here, '..', '..')]) {
+    if (existsSync(join(cand, 'package.json'))) return cand;
+  }
+  return process.cwd();
+}
+
+const replayOptions: Record<string, OptionSpec> = {
+  output: { type: 'string', short: 'o', default: '-', help: 'write JSON lines (flows and alerts) to this file; - is stdout' },
+  sysmon: { type: 'string', multiple: true, help: 'Sysmon log(s) for the embedded reference EDR (JSON lines: Winlogbeat, ECS or flat; or EventData XML). Repeatable' },
+  edr: { type: 'string', help: 'use a remote EDR over gRPC at host:port instead of the embedded one' },
+  'ja4-plus': { type: 'boolean', default: false, help: 'also compute JA4S, JA4X, JA4T/JA4TS (FoxIO License 1.1; off by default)' },
+  'no-analytics': { type: 'boolean', default: false, help: 'flows only: do not run the five analytics' },
+  baseline: { type: 'string', help: 'baseline store directory (lmdb); without it the baseline lives in memory for this run' },
+  'alerts-only': { type: 'boolean', default: false, help: 'write alerts only (no flow records)' },
+  summary: { type: 'boolean', default: true, help: 'print the summary table on stderr at the end (--no-summary to omit)' },
+  'no-summary': { type: 'boolean', default: false, help: 'do not print the summary table' },
+  'max-flows': { type: 'string', help: 'cap on tracked flows (default 1000000); the oldest idle flow is evicted and counted' },
+  'reassembly-depth': { type: 'string', help: 'bytes reassembled per TCP direction (default 32768)' },
+  quiet: { type: 'boolean', short: 'q', default: false, help: 'no progress bar' },
+};
+
+function intOpt(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive integer, got '${String(v)}'`);
+  return n;
+}
+
+export async function runReplay(values: Record<string, unknown>, files: string[]): Promise<number> {
+  if (files.length === 0) throw new Error('replay: give at least one capture file (or - for stdin)');
+  const sink = new JsonLinesSink((values.output as string) ?? '-');
+  const summary = new Summary();
+  const alertsOnly = values['alerts-only'] === true;
+  const stages = await buildStages({
+    sysmon: (values.sysmon as string[] | undefined) ?? [],
+    edr: (values.edr as string | undefined) ?? null,
+    analytics: values['no-analytics'] !== true,
+    baseline: (values.baseline as string | undefined) ?? null,
+  });
+  const maxFlows = intOpt(values['max-flows'], 'max-flows');
+  const depth = intOpt(values['reassembly-depth'], 'reassembly-depth');
+  const pipe = new Pipeline({
+    ja4Plus: values['ja4-plus'] === true,
+    limits: {
+      ...(maxFlows ? { table: { maxFlowsCount: maxFlows } } : {}),
+      ...(depth ? { reassembly: { depthBytes: depth } } : {}),
+    },
+    ...stages,
+    onFlow: (r) => { summary.flow(r); if (!alertsOnly) sink.flow(r); },
+    onAlert: (a) => { summary.alert(a); sink.alert(a); },
+  });
+  const progress = new Progress(values.quiet !== true);
+  const t0 = process.hrtime.bigint();
+  let truncated = false;
+  try {
+    for (const f of files) {
+      const src = f === '-' ? openCaptureStream(process.stdin, 'stdin') : openCaptureFile(f);
+      await pipe.run(src, (p) => progress.update(p, pipe.engine.table.size + pipe.flowsOut));
+    }
+  } finally {
+    progress.done();
+    await pipe.finish('eof');
+    await pipe.close();
+    await sink.close();
+  }
+  truncated = pipe.truncated;
+  for (const w of pipe.sourceWarnings) process.stderr.write(`warning: ${w}\n`);
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const st = pipe.engine.stats;
+  if (values.summary !== false && values['no-summary'] !== true) {
+    const ev = [...st.events].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${k}=${n}`).join(' ');
+    process.stderr.write(summary.render([
+      ['packets', `${st.packets} (${st.notIp} not IP, ${st.otherL4} other L4, ${st.malformed} malformed)`],
+      ['time', `${secs.toFixed(2)} s, ${Math.round(st.packets / Math.max(secs, 1e-9)).toLocaleString('en')} packets/s`],
+      ['flows evicted by the cap', String(pipe.engine.table.evicted)],
+      ['events', ev || '(none)'],
+      ['alerts', String(pipe.alertsOut)],
+    ]) + '\n');
+  }
+  return truncated ? 3 : 0;
+}
+
+export const commands: Command[] = [
+  {
+    name: 'replay',
+    usage: '[options] FILE... (pcap or pcapng; - reads stdin)',
+    summary: 'replay capture files: flows, fingerprints, attribution and alerts as ECS JSON lines',
+    options: replayOptions,
+    run: runReplay,
+  },
+];

@@ -1,0 +1,244 @@
+/**
+ * Per-flow driving of dissectors (STYLE.md §6.2 "How the driver uses these"):
+ * classify by content with port hints and a probe budget, feed reassembled bytes (TCP) or
+ * datagrams (UDP) with consume/needAtLeast, translate verdicts into bypass, and a fault fuse:
+ * a throw from a dissector is a bug, recorded as 'app.dissector_fault', never a crash.
+ */
+import type { AnyDissectorSpec, Dir, DissectorContext, DissectorRecord, StreamView, Verdict } from './api.js';
+import { AppEvent } from './events.js';
+import { AppState, type Flow } from '../flow/flow.js';
+import type { Registry } from './registry.js';
+
+/** Engine services the driver needs (implemented by the engine). */
+export interface DriverHost {
+  now: number;
+  handoffCert(flow: Flow, dir: Dir, index: number, der: Uint8Array): void;
+  payloadStart(flow: Flow, dir: Dir, streamOffset: number): void;
+  /** The flow's dissection is over: release buffers (counting only from now on). */
+  finish(flow: Flow): void;
+  /** A direction is done: release that direction's buffer. */
+  finishDir(flow: Flow, dir: Dir): void;
+  dissectorEvent(id: string): void;
+}
+
+/** Reused mutable StreamView handed to feed(); valid only during the call. */
+class View implements StreamView {
+  bytes: Uint8Array = new Uint8Array(0);
+  streamOffset = 0;
+  eof = false;
+  ts = 0;
+  consumed = 0;
+  wanted = 0;
+  consume(n: number): void {
+    if (n > 0) this.consumed = Math.min(this.bytes.length, this.consumed + n);
+  }
+  needAtLeast(n: number): void {
+    this.wanted = n;
+  }
+}
+
+/** The context object a dissector instance gets (one per flow). */
+class FlowContext implements DissectorContext<DissectorRecord, string> {
+  readonly flow: { srcPort: number; dstPort: number; transport: 'tcp' | 'udp'; startTs: number };
+  private readonly f: Flow;
+  private readonly host: DriverHost;
+  private readonly records: DissectorRecord[];
+  private readonly maxRecords: number;
+  constructor(f: Flow, host: DriverHost, records: DissectorRecord[], maxRecords: number) {
+    this.f = f;
+    this.host = host;
+    this.records = records;
+    this.maxRecords = maxRecords;
+    this.flow = { srcPort: f.aPort, dstPort: f.bPort, transport: f.proto === 6 ? 'tcp' : 'udp', startTs: f.startTs };
+  }
+  now(): number { return this.host.now; }
+  emit(record: DissectorRecord): void {
+    if (this.records.length < this.maxRecords) this.records.push(record);
+    else this.f.addLimit(AppEvent.tooManyRecords);
+  }
+  event(id: string, _dir: Dir): void {
+    this.f.addEvent(id);
+    this.host.dissectorEvent(id);
+  }
+  confirm(): void { this.f.confirmed = true; }
+  violation(id: string): void {
+    this.f.addEvent(id);
+    this.host.dissectorEvent(id);
+  }
+  handoff(_kind: 'x509', dir: Dir, index: number, der: Uint8Array): void {
+    this.host.handoffCert(this.f, dir, index, der);
+  }
+  payloadStart(dir: Dir, streamOffset: number): void {
+    this.host.payloadStart(this.f, dir, streamOffset);
+  }
+}
+
+export class Driver {
+  private readonly view = new View();
+  faults = 0;
+  maxRecordsCount = 256;
+
+  private readonly reg: Registry;
+  private readonly host: DriverHost;
+  constructor(reg: Registry, host: DriverHost) {
+    this.reg = reg;
+    this.host = host;
+  }
+
+  /**
+   * Try to classify the flow from `bytes` (the start of direction `dir`'s stream, or one datagram).
+   * Returns true when a dissector was attached.
+   */
+  classify(f: Flow, dir: Dir, bytes: Uint8Array): boolean {
+    const specs = f.proto === 6 ? this.reg.tcp : this.reg.udp;
+    const order = this.reg.order(f.proto === 6 ? 'tcp' : 'udp', f.aPort, f.bPort);
+    let unsure = false;
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k] as number;
+      const bit = 1 << i;
+      if ((f.probeNo & bit) !== 0) continue;
+      const spec = specs[i] as AnyDissectorSpec;
+      const p = spec.probe;
+      if (bytes.length < p.minBytes) { unsure = true; continue; }
+      let r: 'yes' | 'no' | 'unsure';
+      try {
+        r = p.probe(bytes, dir);
+      } catch {
+        r = 'no';
+        this.fault(f, spec.name);
+      }
+      if (r === 'yes') {
+        this.attach(f, spec);
+        return true;
+      }
+      if (r === 'no' || bytes.length >= p.maxBytes) f.probeNo |= bit;
+      else unsure = true;
+    }
+    if (!unsure || f.proto === 17) {
+      // UDP flows get a probe per datagram for a few datagrams; TCP gives up when nothing is unsure.
+      if (!unsure && (f.proto === 6 || f.probeBytes[0] + f.probeBytes[1] > 4096)) {
+        f.app = AppState.Unknown;
+      }
+    }
+    return false;
+  }
+
+  private attach(f: Flow, spec: AnyDissectorSpec): void {
+    f.spec = spec;
+    f.records = [];
+    f.protocol = spec.name;
+    f.app = AppState.Attached;
+    const ctx = new FlowContext(f, this.host, f.records, this.maxRecordsCount);
+    try {
+      f.dissector = spec.create(ctx, this.reg.limits(spec.name));
+    } catch {
+      this.fault(f, spec.name);
+    }
+  }
+
+  /**
+   * Feed a TCP direction from its reassembly buffer until the dissector wants more bytes
+   * than there are, or says it is done.
+   */
+  feedStream(f: Flow, dir: Dir, eof: boolean): void {
+    const s = f.streams[dir];
+    const d = f.dissector;
+    if (s === null || d === null || f.dirDone[dir]) return;
+    if (s.pendingGap > 0) {
+      const lost = s.pendingGap;
+      s.pendingGap = 0;
+      let gv: Verdict;
+      try { gv = d.gap(dir, lost); } catch { gv = this.faulted(f); }
+      if (!this.apply(f, dir, gv)) return;
+    }
+    const v = this.view;
+    for (let guard = 0; guard < 100_000; guard++) {
+      const avail = s.end - s.consumed;
+      if (avail === 0 && !eof) return;
+      if (avail < f.need[dir] && !eof) return;
+      v.bytes = s.buf.subarray(s.consumed, s.end);
+      v.streamOffset = s.base + s.consumed;
+      v.eof = eof;
+      v.ts = this.host.now;
+      v.consumed = 0;
+      v.wanted = 0;
+      let verdict: Verdict;
+      try { verdict = d.feed(dir, v); } catch { verdict = this.faulted(f); }
+      const consumed = v.consumed;
+      if (consumed > 0) s.consume(consumed);
+      f.need[dir] = v.wanted > 0 ? v.wanted : 0;
+      if (!this.apply(f, dir, verdict)) return;
+      if (consumed === 0 || eof) {
+        // No progress: wait for more bytes (a dissector that neither consumes nor asks for more
+        // gets called again only when new bytes arrive).
+        if (f.need[dir] <= avail) f.need[dir] = avail + 1;
+        return;
+      }
+    }
+  }
+
+  /** Feed one UDP datagram. */
+  feedDatagram(f: Flow, dir: Dir, data: Uint8Array, streamOffset: number): void {
+    const d = f.dissector;
+    if (d === null || f.dirDone[dir]) return;
+    const v = this.view;
+    v.bytes = data;
+    v.streamOffset = streamOffset;
+    v.eof = false;
+    v.ts = this.host.now;
+    v.consumed = 0;
+    v.wanted = 0;
+    let verdict: Verdict;
+    try { verdict = d.feed(dir, v); } catch { verdict = this.faulted(f); }
+    this.apply(f, dir, verdict);
+  }
+
+  /** End of the flow: flush the dissector's open transactions. */
+  end(f: Flow): void {
+    const d = f.dissector;
+    if (d === null) return;
+    try { d.end(0); d.end(1); } catch { this.faulted(f); }
+  }
+
+  /** Returns false when feeding must stop for this direction. */
+  private apply(f: Flow, dir: Dir, v: Verdict): boolean {
+    switch (v) {
+      case 'more':
+        return true;
+      case 'dir-done':
+        f.dirDone[dir] = true;
+        if (f.dirDone[0] && f.dirDone[1]) this.stop(f);
+        else this.host.finishDir(f, dir);
+        return false;
+      case 'abort':
+        f.addEvent(AppEvent.aborted);
+        this.stop(f);
+        return false;
+      case 'done':
+        this.stop(f);
+        return false;
+    }
+  }
+
+  private stop(f: Flow): void {
+    f.dirDone[0] = true;
+    f.dirDone[1] = true;
+    f.app = AppState.Finished;
+    this.host.finish(f);
+  }
+
+  /** The fuse: a throw from a dissector stops it on this flow and is counted as a fault. */
+  private faulted(f: Flow): Verdict {
+    this.fault(f, f.spec?.name ?? 'unknown');
+    return 'abort';
+  }
+
+  private fault(f: Flow, name: string): void {
+    this.faults++;
+    f.addEvent(AppEvent.dissectorFault);
+    f.addEvent(`app.dissector_fault.${name}`);
+    this.host.dissectorEvent(AppEvent.dissectorFault);
+    f.dissector = null;
+    f.app = AppState.Finished;
+  }
+}

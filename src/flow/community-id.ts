@@ -1,0 +1,59 @@
+/**
+ * Community ID v1 (corelight community-id-spec): "1:" + base64(SHA1(seed ‖ saddr ‖ daddr ‖ proto ‖ 0 ‖ sport ‖ dport))
+ * with the endpoints ordered so the smaller (address, port) comes first.
+ * Computed once per flow at record time (allocates; not on the packet path).
+ */
+import { createHash } from 'node:crypto';
+
+/** Addresses as four 32-bit words each (IPv4 uses word 0). */
+export function communityId(
+  version: 4 | 6,
+  proto: number,
+  src: readonly [number, number, number, number],
+  sport: number,
+  dst: readonly [number, number, number, number],
+  dport: number,
+  seed = 0,
+): string {
+  const alen = version === 4 ? 4 : 16;
+  const words = version === 4 ? 1 : 4;
+  // Order: compare addresses (bytes, big-endian), then ports.
+  let swap = false;
+  let decided = false;
+  for (let i = 0; i < words && !decided; i++) {
+    const a = (src[i] as number) >>> 0;
+    const b = (dst[i] as number) >>> 0;
+    if (a !== b) { swap = a > b; decided = true; }
+  }
+  if (!decided) swap = sport > dport;
+  const hasPorts = proto === 6 || proto === 17 || proto === 132 || proto === 1 || proto === 58;
+  const buf = Buffer.alloc(2 + 2 * alen + 2 + (hasPorts ? 4 : 0));
+  let o = 0;
+  buf.writeUInt16BE(seed & 0xffff, o); o += 2;
+  const first = swap ? dst : src;
+  const second = swap ? src : dst;
+  for (let i = 0; i < words; i++) { buf.writeUInt32BE((first[i] as number) >>> 0, o); o += 4; }
+  for (let i = 0; i < words; i++) { buf.writeUInt32BE((second[i] as number) >>> 0, o); o += 4; }
+  buf.writeUInt8(proto, o++);
+  buf.writeUInt8(0, o++);
+  if (hasPorts) {
+    buf.writeUInt16BE(swap ? dport : sport, o); o += 2;
+    buf.writeUInt16BE(swap ? sport : dport, o); o += 2;
+  }
+  return '1:' + createHash('sha1').update(buf).digest('base64');
+}
+
+/** Parse a textual IPv4/IPv6 address into four words (for tests and tools). */
+export function addrWords(ip: string): [number, number, number, number] {
+  if (ip.includes('.') && !ip.includes(':')) {
+    const p = ip.split('.').map(Number);
+    return [(((p[0] ?? 0) << 24) | ((p[1] ?? 0) << 16) | ((p[2] ?? 0) << 8) | (p[3] ?? 0)) >>> 0, 0, 0, 0];
+  }
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  const g = groups.map((x) => parseInt(x, 16) || 0);
+  const w = (i: number) => ((((g[i] ?? 0) << 16) | (g[i + 1] ?? 0)) >>> 0);
+  return [w(0), w(2), w(4), w(6)];
+}

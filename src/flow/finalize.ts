@@ -1,0 +1,110 @@
+/**
+ * Flow → FlowRecord: counters, Community ID, the dissector's summary mapped onto the record,
+ * payload features. Runs once per flow when it ends (allocation is fine here).
+ */
+import { addrToString } from '../decode/packet-meta.js';
+import type { Flow } from './flow.js';
+import { communityId } from './community-id.js';
+import { emptyDir, type DirCounters, type EndReason, type EntropyInfo, type FlowRecord } from './record.js';
+import { entropyInfo } from '../fingerprint/entropy.js';
+
+/** Maps one dissector's summary onto the record (registered per dissector name). */
+export type AppMapper = (summary: unknown, rec: FlowRecord, f: Flow) => void;
+
+export interface FinalizeContext {
+  mappers: ReadonlyMap<string, AppMapper>;
+  /** Called after the app fields are set (classifiers that read the whole record). */
+  post: readonly ((rec: FlowRecord, f: Flow) => void)[];
+}
+
+function dirCounters(f: Flow, d: 0 | 1): DirCounters {
+  const c = emptyDir();
+  c.packets = f.packets[d];
+  c.bytes = f.bytes[d];
+  c.ipBytes = f.ipBytes[d];
+  c.retransBytes = f.retrans[d];
+  c.tcpFlags = f.flags[d];
+  c.firstTs = f.firstTs[d];
+  c.lastTs = f.lastTs[d];
+  return c;
+}
+
+function entropy(f: Flow, d: 0 | 1): EntropyInfo | null {
+  const h = f.entropyHist[d];
+  const n = f.entropyN[d];
+  if (h === null || n === 0) return null;
+  return entropyInfo(h, n);
+}
+
+export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): FlowRecord {
+  const v = f.ipVersion;
+  const client = { ip: addrToString(v, f.a0, f.a1, f.a2, f.a3), port: f.aPort };
+  const server = { ip: addrToString(v, f.b0, f.b1, f.b2, f.b3), port: f.bPort };
+  const transport = f.proto === 6 ? 'tcp' : 'udp';
+  const d0 = dirCounters(f, 0);
+  const d1 = dirCounters(f, 1);
+  let start = f.startTs;
+  let end = Math.max(f.lastTs[0], f.lastTs[1], start);
+  if (d0.firstTs > 0 && d0.firstTs < start) start = d0.firstTs;
+  if (d1.firstTs > 0 && d1.firstTs < start) start = d1.firstTs;
+  if (end < start) end = start;
+  const rec: FlowRecord = {
+    kind: 'flow',
+    id: f.id,
+    communityId: communityId(v, f.proto, [f.a0, f.a1, f.a2, f.a3], f.aPort, [f.b0, f.b1, f.b2, f.b3], f.bPort),
+    transport,
+    ipVersion: v,
+    client,
+    server,
+    vlan: f.vlan,
+    tunnelDepth: f.tunnelDepth,
+    startTs: start,
+    endTs: end,
+    endReason: reason,
+    dirs: [d0, d1],
+    byteRatio: d1.bytes > 0 ? d0.bytes / d1.bytes : null,
+    directionFromSyn: f.directionFromSyn,
+    protocol: f.protocol,
+    events: f.events ?? [],
+    limits: f.limits ?? [],
+    tls: null,
+    mqtt: null,
+    amqp: null,
+    http: null,
+    dns: null,
+    ssh: null,
+    quic: null,
+    dnsName: null,
+    entropy: [entropy(f, 0), entropy(f, 1)],
+    smallRecords: [
+      { ts: f.smallTs[0] ?? [], sizes: f.smallSizes[0] ?? [] },
+      { ts: f.smallTs[1] ?? [], sizes: f.smallSizes[1] ?? [] },
+    ],
+    pubsub: null,
+    encrypted: null,
+    beacon: null,
+    ja4t: null,
+    ja4ts: null,
+    attribution: null,
+  };
+  if (reason === 'evicted' && !rec.limits.includes('flow.evicted')) rec.limits.push('flow.evicted');
+  const spec = f.spec;
+  if (spec !== null && f.records !== null) {
+    const mapper = ctx.mappers.get(spec.name);
+    let summary: unknown = null;
+    try {
+      summary = spec.summarize(f.records);
+    } catch {
+      rec.events.push(`app.summarize_fault.${spec.name}`);
+    }
+    if (mapper !== undefined && summary !== null) {
+      try {
+        mapper(summary, rec, f);
+      } catch {
+        rec.events.push(`app.mapper_fault.${spec.name}`);
+      }
+    }
+  }
+  for (const p of ctx.post) p(rec, f);
+  return rec;
+}

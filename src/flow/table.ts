@@ -1,0 +1,215 @@
+/**
+ * The flow table: numeric-hash lookup with collision chains, three activity lists (TCP open,
+ * TCP closing, UDP) each ordered by last activity so expiry is O(expired), and a hard cap on
+ * tracked flows that evicts the least recently active flow. Times are packet time (ms).
+ */
+import { type PacketMeta, TcpFlag } from '../decode/packet-meta.js';
+import { Flow, FlowList } from './flow.js';
+
+export interface TableLimits {
+  maxFlowsCount: number;
+  tcpIdleMs: number; // established / half-open TCP without activity
+  tcpClosedMs: number; // after FIN both ways or RST
+  udpIdleMs: number;
+}
+
+export const defaultTableLimits: TableLimits = {
+  maxFlowsCount: 1_000_000,
+  tcpIdleMs: 300_000,
+  tcpClosedMs: 5_000,
+  udpIdleMs: 60_000,
+};
+
+/** Mix a 32-bit value into a hash (murmur3 finaliser style). */
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, 0x5bd1e995);
+  return (h ^ (h >>> 15)) | 0;
+}
+
+export class FlowTable {
+  private readonly map = new Map<number, Flow>();
+  private readonly heads: (Flow | null)[] = [null, null, null];
+  private readonly tails: (Flow | null)[] = [null, null, null];
+  private readonly timeouts: number[];
+  size = 0;
+  created = 0;
+  evicted = 0;
+  private nextId = 1;
+  readonly lim: TableLimits;
+  /** Direction of the packet just looked up (0 = client → server). */
+  dir: 0 | 1 = 0;
+
+  constructor(lim: TableLimits) {
+    this.lim = lim;
+    this.timeouts = [lim.tcpIdleMs, lim.tcpClosedMs, lim.udpIdleMs];
+  }
+
+  /**
+   * Find the packet's flow or create it (returns null only for non-TCP/UDP). Sets `this.dir`.
+   * `onEvict` is called for a flow pushed out by the cap before the new one is inserted.
+   */
+  lookup(m: PacketMeta, onEvict: (f: Flow) => void): Flow {
+    // Canonical order of the endpoints so both directions hash alike.
+    let srcLow: boolean;
+    if (m.src0 !== m.dst0) srcLow = m.src0 >>> 0 < m.dst0 >>> 0;
+    else if (m.src1 !== m.dst1) srcLow = m.src1 >>> 0 < m.dst1 >>> 0;
+    else if (m.src2 !== m.dst2) srcLow = m.src2 >>> 0 < m.dst2 >>> 0;
+    else if (m.src3 !== m.dst3) srcLow = m.src3 >>> 0 < m.dst3 >>> 0;
+    else srcLow = m.sport <= m.dport;
+    let h = m.proto;
+    if (srcLow) {
+      h = mix(h, m.src0); h = mix(h, m.src1); h = mix(h, m.src2); h = mix(h, m.src3);
+      h = mix(h, m.dst0); h = mix(h, m.dst1); h = mix(h, m.dst2); h = mix(h, m.dst3);
+      h = mix(h, (m.sport << 16) | m.dport);
+    } else {
+      h = mix(h, m.dst0); h = mix(h, m.dst1); h = mix(h, m.dst2); h = mix(h, m.dst3);
+      h = mix(h, m.src0); h = mix(h, m.src1); h = mix(h, m.src2); h = mix(h, m.src3);
+      h = mix(h, (m.dport << 16) | m.sport);
+    }
+    let f = this.map.get(h) ?? null;
+    while (f !== null) {
+      if (f.proto === m.proto) {
+        if (f.aPort === m.sport && f.bPort === m.dport && f.a0 === m.src0 && f.b0 === m.dst0 && f.a1 === m.src1 && f.a2 === m.src2 && f.a3 === m.src3 && f.b1 === m.dst1 && f.b2 === m.dst2 && f.b3 === m.dst3) {
+          this.dir = 0;
+          this.touch(f, m.tsMs);
+          return f;
+        }
+        if (f.aPort === m.dport && f.bPort === m.sport && f.a0 === m.dst0 && f.b0 === m.src0 && f.a1 === m.dst1 && f.a2 === m.dst2 && f.a3 === m.dst3 && f.b1 === m.src1 && f.b2 === m.src2 && f.b3 === m.src3) {
+          this.dir = 1;
+          this.touch(f, m.tsMs);
+          return f;
+        }
+      }
+      f = f.chain;
+    }
+    if (this.size >= this.lim.maxFlowsCount) this.evictOldest(onEvict);
+    const nf = new Flow();
+    nf.hash = h;
+    nf.id = this.nextId++;
+    nf.ipVersion = m.ipVersion === 6 ? 6 : 4;
+    nf.proto = m.proto;
+    nf.vlan = m.vlan;
+    nf.tunnelDepth = m.tunnelDepth;
+    nf.startTs = m.tsMs;
+    // Direction: the SYN sender is the client; a SYN-ACK sender is the server; otherwise the
+    // side on the lower (well-known) port is the server; on a tie the first sender is the client.
+    let srcIsClient: boolean;
+    if (m.proto === 6 && (m.tcpFlags & TcpFlag.SYN) !== 0) {
+      srcIsClient = (m.tcpFlags & TcpFlag.ACK) === 0;
+      nf.directionFromSyn = true;
+    } else if (m.sport !== m.dport) {
+      srcIsClient = m.sport > m.dport;
+    } else {
+      srcIsClient = true;
+    }
+    if (srcIsClient) {
+      nf.a0 = m.src0; nf.a1 = m.src1; nf.a2 = m.src2; nf.a3 = m.src3; nf.aPort = m.sport;
+      nf.b0 = m.dst0; nf.b1 = m.dst1; nf.b2 = m.dst2; nf.b3 = m.dst3; nf.bPort = m.dport;
+      this.dir = 0;
+    } else {
+      nf.a0 = m.dst0; nf.a1 = m.dst1; nf.a2 = m.dst2; nf.a3 = m.dst3; nf.aPort = m.dport;
+      nf.b0 = m.src0; nf.b1 = m.src1; nf.b2 = m.src2; nf.b3 = m.src3; nf.bPort = m.sport;
+      this.dir = 1;
+    }
+    nf.chain = this.map.get(h) ?? null; // re-read: an eviction may have changed this bucket
+    this.map.set(h, nf);
+    nf.list = m.proto === 6 ? FlowList.TcpOpen : FlowList.Udp;
+    nf.lastSeen = m.tsMs;
+    this.append(nf);
+    this.size++;
+    this.created++;
+    return nf;
+  }
+
+  /** Move a flow to another activity list (e.g. TCP closing after FIN/RST). */
+  setList(f: Flow, list: FlowList): void {
+    if (f.list === list) return;
+    this.unlink(f);
+    f.list = list;
+    this.append(f);
+  }
+
+  /** Remove a flow from the table (the caller finalises it). */
+  remove(f: Flow): void {
+    this.unlink(f);
+    const head = this.map.get(f.hash) ?? null;
+    if (head === f) {
+      if (f.chain === null) this.map.delete(f.hash);
+      else this.map.set(f.hash, f.chain);
+    } else {
+      let p = head;
+      while (p !== null && p.chain !== f) p = p.chain;
+      if (p !== null) p.chain = f.chain;
+    }
+    f.chain = null;
+    this.size--;
+  }
+
+  /** Expire flows idle past their list's timeout at packet time `now`. */
+  expire(now: number, onExpire: (f: Flow) => void): void {
+    for (let l = 0; l < 3; l++) {
+      const limit = now - (this.timeouts[l] as number);
+      let f = this.heads[l] ?? null;
+      while (f !== null && f.lastSeen < limit) {
+        const nx = f.next;
+        this.remove(f);
+        onExpire(f);
+        f = nx;
+      }
+    }
+  }
+
+  /** Every flow, oldest activity first per list (for the final flush). */
+  drain(onFlow: (f: Flow) => void): void {
+    for (;;) {
+      let best: Flow | null = null;
+      for (let l = 0; l < 3; l++) {
+        const h = this.heads[l] ?? null;
+        if (h !== null && (best === null || h.startTs < best.startTs)) best = h;
+      }
+      if (best === null) return;
+      this.remove(best);
+      onFlow(best);
+    }
+  }
+
+  private evictOldest(onEvict: (f: Flow) => void): void {
+    let best: Flow | null = null;
+    for (let l = 0; l < 3; l++) {
+      const h = this.heads[l] ?? null;
+      if (h !== null && (best === null || h.lastSeen < best.lastSeen)) best = h;
+    }
+    if (best === null) return;
+    this.remove(best);
+    this.evicted++;
+    onEvict(best);
+  }
+
+  private touch(f: Flow, ts: number): void {
+    if (ts > f.lastSeen) f.lastSeen = ts;
+    const l = f.list;
+    if (this.tails[l] === f) return;
+    this.unlink(f);
+    this.append(f);
+  }
+
+  private append(f: Flow): void {
+    const l = f.list;
+    const t = this.tails[l] ?? null;
+    f.prev = t;
+    f.next = null;
+    if (t !== null) t.next = f;
+    else this.heads[l] = f;
+    this.tails[l] = f;
+  }
+
+  private unlink(f: Flow): void {
+    const l = f.list;
+    if (f.prev !== null) f.prev.next = f.next;
+    else if (this.heads[l] === f) this.heads[l] = f.next;
+    if (f.next !== null) f.next.prev = f.prev;
+    else if (this.tails[l] === f) this.tails[l] = f.prev;
+    f.prev = null;
+    f.next = null;
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * FlowRecord and Alert → ECS documents (nested objects, as ECS documents are). Fields ECS lacks
+ * go under `ndr.*`. Null values are left out of the document. Field names follow
+ * EDR-ANALYTICS.md §5 (ECS column).
+ */
+import type { Alert } from '../analytics/alert.js';
+import type { Attribution, FlowRecord, TlsInfo } from '../flow/record.js';
+
+type Doc = Record<string, unknown>;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Drop null/undefined and empty arrays/objects, recursively. */
+function prune(o: Doc): Doc {
+  for (const k of Object.keys(o)) {
+    const v = o[k];
+    if (v === null || v === undefined) delete o[k];
+    else if (Array.isArray(v)) { if (v.length === 0) delete o[k]; }
+    else if (typeof v === 'object') {
+      prune(v as Doc);
+      if (Object.keys(v as Doc).length === 0) delete o[k];
+    }
+  }
+  return o;
+}
+
+function tlsDoc(t: TlsInfo): Doc {
+  const leaf = t.chain[0] ?? null;
+  const [major, minor] = t.version !== null ? ['tls', t.version] : [null, null];
+  return {
+    version: minor,
+    version_protocol: major,
+    cipher: t.cipher,
+    established: t.established,
+    resumed: t.resumed,
+    next_protocol: t.nextProtocol,
+    client: {
+      ja4: t.ja4,
+      ja3: t.ja3,
+      server_name: t.sni,
+      supported_ciphers: t.supportedCiphers,
+    },
+    server: {
+      ja3s: t.ja3s,
+      ja4s: t.ja4s,
+      hash: leaf ? { sha256: leaf.sha256.toUpperCase() } : null,
+      x509: leaf
+        ? {
+            subject: { distinguished_name: leaf.subject, common_name: leaf.subjectCn },
+            issuer: { distinguished_name: leaf.issuer, common_name: leaf.issuerCn },
+            serial_number: leaf.serial.toUpperCase(),
+            not_before: iso(leaf.notBefore),
+            not_after: iso(leaf.notAfter),
+            alternative_names: leaf.san,
+            public_key_algorithm: leaf.keyType,
+            public_key_size: leaf.keyBits,
+            public_key_curve: leaf.curve,
+            signature_algorithm: leaf.signatureAlgorithm,
+          }
+        : null,
+      certificate_chain: t.chain.map((c) => c.sha256),
+    },
+  };
+}
+
+function ndrTls(t: TlsInfo): Doc {
+  return {
+    ja4_r: t.ja4_r,
+    ja4_o: t.ja4_o,
+    ja4_ro: t.ja4_ro,
+    ja3_string: t.ja3_full,
+    ja4x: t.ja4x,
+    extra_ja4: t.extraJa4,
+    alpn_offered: t.alpnOffered,
+    client_certificate: t.clientCertificate || null,
+    chain: t.chainFeatures
+      ? {
+          length: t.chainFeatures.length,
+          leaf_self_signed: t.chainFeatures.leafSelfSigned,
+          sni_in_san: t.chainFeatures.sniInSan,
+          expired: t.chainFeatures.expired,
+          not_yet_valid: t.chainFeatures.notYetValid,
+          linked: t.chainFeatures.linked,
+          trusted_root: t.chainFeatures.trustedRoot,
+          anomalies: t.chainFeatures.anomalies,
+          certificates: t.chain.map((c) => ({ sha256: c.sha256, subject: c.subject, issuer: c.issuer, key_type: c.keyType, key_bits: c.keyBits, not_after: iso(c.notAfter), self_signed: c.selfSigned })),
+        }
+      : null,
+    app_record_sizes: t.appRecordSizes[0].length + t.appRecordSizes[1].length > 0 ? { to_server: t.appRecordSizes[0], to_client: t.appRecordSizes[1] } : null,
+  };
+}
+
+function attributionDocs(a: Attribution | null, doc: Doc, ndr: Doc): void {
+  if (a === null) return;
+  ndr.attribution = { status: a.status, reason: a.reason, match: a.match, clock_offset_ms: a.clockOffsetMs, image_network_history: a.imageNetworkHistory };
+  const p = a.process;
+  if (p !== null) {
+    doc.process = {
+      entity_id: p.entityId,
+      pid: p.pid,
+      executable: p.executable,
+      name: p.name,
+      command_line: p.commandLine,
+      start: p.startTs !== null ? iso(p.startTs) : null,
+      parent: { executable: p.parentExecutable, command_line: p.parentCommandLine },
+      code_signature: { exists: p.signed, subject_name: p.signature, status: p.signatureStatus },
+    };
+    if (p.user !== null) doc.user = { name: p.user };
+  }
+  const h = a.host;
+  if (h !== null) doc.host = { name: h.name, hostname: h.name, id: h.id, os: h.os ? { name: h.os } : null, ip: h.ips };
+  if (a.imageLoads.length > 0) ndr.image_loads = a.imageLoads.slice(0, 32).map((l) => ({ path: l.path, time: iso(l.ts), signed: l.signed }));
+  if (a.fileEvents.length > 0) ndr.file_events = a.fileEvents.slice(0, 32).map((e) => ({ path: e.path, time: iso(e.ts), kind: e.kind, image: e.image }));
+}
+
+export function flowToEcs(r: FlowRecord): Doc {
+  const c = r.dirs[0];
+  const s = r.dirs[1];
+  const doc: Doc = {
+    '@timestamp': iso(r.startTs),
+    event: { kind: 'event', category: ['network'], type: ['connection'], start: iso(r.startTs), end: iso(r.endTs), duration: Math.round((r.endTs - r.startTs) * 1e6), reason: r.endReason },
+    source: { ip: r.client.ip, port: r.client.port, bytes: c.bytes, packets: c.packets },
+    destination: { ip: r.server.ip, port: r.server.port, bytes: s.bytes, packets: s.packets, domain: r.tls?.sni ?? r.http?.host ?? r.dnsName },
+    network: {
+      transport: r.transport,
+      iana_number: r.transport === 'tcp' ? '6' : '17',
+      type: r.ipVersion === 4 ? 'ipv4' : 'ipv6',
+      community_id: r.communityId,
+      protocol: r.protocol,
+      bytes: c.bytes + s.bytes,
+      packets: c.packets + s.packets,
+      vlan: r.vlan > 0 ? { id: String(r.vlan) } : null,
+    },
+  };
+  const ndr: Doc = {
+    flow: {
+      id: r.id,
+      byte_ratio: r.byteRatio,
+      direction_from_syn: r.directionFromSyn,
+      ip_bytes: { to_server: c.ipBytes, to_client: s.ipBytes },
+      retransmitted_bytes: { to_server: c.retransBytes, to_client: s.retransBytes },
+      tcp_flags: r.transport === 'tcp' ? { to_server: c.tcpFlags, to_client: s.tcpFlags } : null,
+      tunnel_depth: r.tunnelDepth || null,
+      events: r.events,
+      limits: r.limits,
+    },
+    entropy: r.entropy[0] || r.entropy[1]
+      ? { to_server: r.entropy[0], to_client: r.entropy[1] }
+      : null,
+    dns_name: r.dnsName,
+    ja4t: r.ja4t,
+    ja4ts: r.ja4ts,
+  };
+  if (r.tls !== null) {
+    doc.tls = tlsDoc(r.tls);
+    ndr.tls = ndrTls(r.tls);
+  }
+  if (r.http !== null) {
+    const h = r.http;
+    doc.http = { request: { method: h.method }, response: { status_code: h.statusCode } };
+    doc.url = { original: h.uri, domain: h.host };
+    doc.user_agent = { original: h.userAgent };
+    ndr.http = { requests: h.requests, path_entropy: h.pathEntropy, host_entropy: h.hostEntropy, upgrade: h.upgrade, websocket_protocol: h.wsProtocol };
+  }
+  if (r.dns !== null) {
+    doc.dns = {
+      question: { name: r.dns.queries[0] ?? null },
+      response_code: r.dns.rcode,
+      answers: r.dns.answers.slice(0, 32).map((a) => ({ name: a.name, type: a.type, data: a.data, ttl: a.ttl })),
+      resolved_ip: r.dns.answers.filter((a) => a.type === 1 || a.type === 28).map((a) => a.data),
+    };
+  }
+  if (r.mqtt !== null) ndr.mqtt = { ...r.mqtt };
+  if (r.amqp !== null) ndr.amqp = { ...r.amqp };
+  if (r.ssh !== null) ndr.ssh = { client_banner: r.ssh.clientBanner, server_banner: r.ssh.serverBanner };
+  if (r.quic !== null) ndr.quic = { version: r.quic.version };
+  if (r.pubsub !== null) ndr.pubsub = { protocol: r.pubsub.protocol, encrypted: r.pubsub.encrypted, confidence: r.pubsub.confidence, evidence: r.pubsub.evidence };
+  if (r.encrypted !== null) ndr.encrypted_channel = { known: r.encrypted.known, suspicious: r.encrypted.suspicious, compressed: r.encrypted.compressed, evidence: r.encrypted.evidence };
+  if (r.beacon !== null) {
+    ndr.beacon = {
+      score: r.beacon.score, connections: r.beacon.connections, median_interval_s: r.beacon.medianIntervalS,
+      basis: r.beacon.basis, ts_score: r.beacon.tsScore, ds_score: r.beacon.dsScore, dur_score: r.beacon.durScore, hist_score: r.beacon.histScore,
+    };
+  }
+  attributionDocs(r.attribution, doc, ndr);
+  doc.ndr = ndr;
+  return prune(doc);
+}
+
+export function alertToEcs(a: Alert): Doc {
+  const doc: Doc = {
+    '@timestamp': iso(a.ts),
+    event: { kind: 'alert', category: ['network', 'intrusion_detection'], type: ['indicator'], severity: { low: 21, medium: 47, high: 73, critical: 99 }[a.severity], count: a.count },
+    rule: { id: a.analytic, name: a.title, description: a.explanation },
+    threat: { framework: 'MITRE ATT&CK', technique: { id: a.mitre.technique } },
+    message: a.explanation,
+    destination: { ip: a.destination.ip, port: a.destination.port, domain: a.destination.name },
+    network: { community_id: a.communityId },
+    process: a.process ? { entity_id: a.process.entityId, pid: a.process.pid, executable: a.process.executable, name: a.process.name, command_line: a.process.commandLine, parent: { executable: a.process.parentExecutable } } : null,
+    user: a.process?.user ? { name: a.process.user } : null,
+    host: a.host ? { name: a.host.name, id: a.host.id, ip: a.host.ips } : null,
+    ndr: {
+      alert: {
+        id: a.id,
+        severity: a.severity,
+        confidence: a.confidence,
+        evidence: a.evidence,
+        baseline_source: a.baselineSource,
+        flow_id: a.flowId,
+      },
+    },
+  };
+  return prune(doc);
+}

@@ -1,0 +1,132 @@
+/**
+ * JSON-lines output (stdout or a file) and the human replay summary. Lines are buffered and
+ * written in large chunks; a slow consumer applies back-pressure through the stream.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Alert } from '../analytics/alert.js';
+import type { FlowRecord } from '../flow/record.js';
+import { alertToEcs, flowToEcs } from './ecs.js';
+
+export class JsonLinesSink {
+  private buf: string[] = [];
+  private size = 0;
+  private readonly out: NodeJS.WritableStream;
+  private readonly file: WriteStream | null;
+  written = 0;
+
+  constructor(path: string | null) {
+    if (path === null || path === '-') {
+      this.out = process.stdout;
+      this.file = null;
+    } else {
+      this.file = createWriteStream(path);
+      this.out = this.file;
+    }
+  }
+
+  flow(r: FlowRecord): void {
+    this.line(JSON.stringify(flowToEcs(r)));
+  }
+
+  alert(a: Alert): void {
+    this.line(JSON.stringify(alertToEcs(a)));
+  }
+
+  private line(s: string): void {
+    this.buf.push(s);
+    this.size += s.length;
+    this.written++;
+    if (this.size > 256 * 1024) this.flushSync();
+  }
+
+  private flushSync(): void {
+    if (this.buf.length === 0) return;
+    this.out.write(this.buf.join('\n') + '\n');
+    this.buf = [];
+    this.size = 0;
+  }
+
+  async close(): Promise<void> {
+    this.flushSync();
+    const o = this.out;
+    if (this.file !== null) {
+      await new Promise<void>((res, rej) => { this.file?.end((e?: Error | null) => (e ? rej(e) : res())); });
+    } else {
+      await new Promise<void>((res) => { if (o.write('')) res(); else o.once('drain', () => res()); });
+    }
+  }
+}
+
+/** Counts for the end-of-replay table. */
+export class Summary {
+  flows = 0;
+  byProto = new Map<string, number>();
+  ja4 = new Map<string, number>();
+  alerts = new Map<string, { count: number; top: Map<string, number>; example: string }>();
+  attributed = 0;
+
+  flow(r: FlowRecord): void {
+    this.flows++;
+    const p = r.protocol ?? `${r.transport}/unknown`;
+    this.byProto.set(p, (this.byProto.get(p) ?? 0) + 1);
+    const j = r.tls?.ja4;
+    if (j) this.ja4.set(j, (this.ja4.get(j) ?? 0) + 1);
+    if (r.attribution?.status === 'attributed') this.attributed++;
+  }
+
+  alert(a: Alert): void {
+    let e = this.alerts.get(a.analytic);
+    if (!e) {
+      e = { count: 0, top: new Map(), example: a.explanation };
+      this.alerts.set(a.analytic, e);
+    }
+    e.count += a.count;
+    for (const ev of a.evidence) e.top.set(ev.signal, (e.top.get(ev.signal) ?? 0) + ev.weight);
+  }
+
+  render(extra: [string, string][]): string {
+    const lines: string[] = [];
+    const row = (k: string, v: string) => lines.push(`  ${k.padEnd(28)} ${v}`);
+    lines.push('', 'ndr-sensor replay summary');
+    for (const [k, v] of extra) row(k, v);
+    row('flows', String(this.flows));
+    if (this.attributed > 0) row('flows attributed to a process', String(this.attributed));
+    lines.push('', '  flows per protocol');
+    for (const [p, n] of [...this.byProto].sort((a, b) => b[1] - a[1])) row(`  ${p}`, String(n));
+    if (this.ja4.size > 0) {
+      lines.push('', '  top JA4');
+      for (const [j, n] of [...this.ja4].sort((a, b) => b[1] - a[1]).slice(0, 8)) row(`  ${j}`, String(n));
+    }
+    lines.push('', '  alerts per analytic');
+    if (this.alerts.size === 0) row('  (none)', '');
+    for (const [id, e] of [...this.alerts].sort()) {
+      const top = [...e.top].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([s]) => s).join(', ');
+      row(`  ${id}`, `${e.count}  top evidence: ${top}`);
+      lines.push(`      e.g. ${e.example}`);
+    }
+    lines.push('');
+    return lines.join('\n');
+  }
+}
+
+/** A one-line progress display on a terminal (stderr), at most ~5 updates per second. */
+export class Progress {
+  private last = 0;
+  private readonly start = Date.now();
+  private readonly on: boolean;
+  constructor(enabled: boolean) {
+    this.on = enabled && process.stderr.isTTY === true;
+  }
+  update(packets: number, flows: number): void {
+    if (!this.on) return;
+    const now = Date.now();
+    if (now - this.last < 200) return;
+    this.last = now;
+    const secs = (now - this.start) / 1000;
+    const pps = secs > 0 ? Math.round(packets / secs) : 0;
+    process.stderr.write(`\r  ${packets.toLocaleString('en')} packets  ${pps.toLocaleString('en')} pkt/s  ${flows.toLocaleString('en')} flows   `);
+  }
+  done(): void {
+    if (this.on) process.stderr.write('\r' + ' '.repeat(72) + '\r');
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * The per-pipeline engine: decode → flow table → bounded TCP reassembly → dissector driver,
+ * plus the payload features measured on the packet path (entropy, small-record cadence).
+ * One engine per worker; everything in packet time. Finished flows go to `onFlow`.
+ */
+import { DecodeStatus, PacketMeta, TcpFlag } from '../decode/packet-meta.js';
+import { decode } from '../decode/decode.js';
+import { FragmentTable, defaultFragmentLimits, type FragmentLimits } from '../decode/fragments.js';
+import type { PacketBatch } from '../capture/source.js';
+import type { Dir } from '../dissect/api.js';
+import { Driver, type DriverHost } from '../dissect/driver.js';
+import type { Registry } from '../dissect/registry.js';
+import type { CertCache } from '../dissect/cert-cache.js';
+import { AppState, Flow, FlowList } from '../flow/flow.js';
+import { FlowTable, defaultTableLimits, type TableLimits } from '../flow/table.js';
+import { TcpStream, defaultReassemblyLimits, type ReassemblyLimits } from '../flow/tcp-reassembly.js';
+import type { EndReason } from '../flow/record.js';
+
+export interface FeatureLimits {
+  /** Payload bytes per direction sampled for entropy after the handshake. */
+  entropyBytes: number;
+  /** A payload packet at most this long counts as a "small record". */
+  smallRecordBytes: number;
+  /** Small records kept per direction. */
+  smallRecordsCount: number;
+  /** Payload sizes kept per direction after the handshake (TLS app-data record sizes). */
+  appSizesCount: number;
+  /** Leading stream bytes kept per direction for content classification. */
+  headBytes: number;
+}
+
+export const defaultFeatureLimits: FeatureLimits = {
+  entropyBytes: 4096,
+  smallRecordBytes: 160,
+  smallRecordsCount: 64,
+  appSizesCount: 16,
+  headBytes: 64,
+};
+
+export interface EngineOptions {
+  registry: Registry;
+  certs: CertCache;
+  table?: Partial<TableLimits>;
+  reassembly?: Partial<ReassemblyLimits>;
+  features?: Partial<FeatureLimits>;
+  fragments?: Partial<FragmentLimits>;
+  onFlow: (f: Flow, reason: EndReason) => void;
+}
+
+export interface EngineStats {
+  packets: number;
+  bytes: number;
+  flowPackets: number;
+  notIp: number;
+  otherL4: number;
+  fragmentsHeld: number;
+  malformed: number;
+  unsupported: number;
+  /** Decoder and dissector events by id. */
+  events: Map<string, number>;
+  flowsCreated: number;
+  flowsEvicted: number;
+  flowsExpired: number;
+  dissectorFaults: number;
+}
+
+export class Engine implements DriverHost {
+  readonly meta = new PacketMeta();
+  readonly frags: FragmentTable;
+  readonly table: FlowTable;
+  readonly driver: Driver;
+  readonly lim: ReassemblyLimits;
+  readonly feat: FeatureLimits;
+  now = 0;
+  private lastExpire = 0;
+  readonly stats: EngineStats = {
+    packets: 0, bytes: 0, flowPackets: 0, notIp: 0, otherL4: 0, fragmentsHeld: 0, malformed: 0, unsupported: 0,
+    events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsExpired: 0, dissectorFaults: 0,
+  };
+  private readonly onFlow: (f: Flow, reason: EndReason) => void;
+  private readonly certs: CertCache;
+  private readonly evictCb: (f: Flow) => void;
+  private readonly expireCb: (f: Flow) => void;
+
+  constructor(opts: EngineOptions) {
+    this.table = new FlowTable({ ...defaultTableLimits, ...opts.table });
+    this.lim = { ...defaultReassemblyLimits, ...opts.reassembly };
+    this.feat = { ...defaultFeatureLimits, ...opts.features };
+    this.frags = new FragmentTable({ ...defaultFragmentLimits, ...opts.fragments });
+    this.driver = new Driver(opts.registry, this);
+    this.onFlow = opts.onFlow;
+    this.certs = opts.certs;
+    this.evictCb = (f) => { f.addLimit('flow.evicted'); this.end(f, 'evicted'); };
+    this.expireCb = (f) => { this.stats.flowsExpired++; this.end(f, f.rst || (f.fin[0] && f.fin[1]) ? (f.rst ? 'rst' : 'fin') : 'idle'); };
+  }
+
+  processBatch(b: PacketBatch): void {
+    const m = this.meta;
+    for (let i = 0; i < b.n; i++) {
+      m.tsMs = b.tsMs[i] as number;
+      m.origLen = b.origLen[i] as number;
+      this.packet(b.buf, b.off[i] as number, b.capLen[i] as number, b.linkType[i] as number);
+    }
+  }
+
+  /** One packet (the bytes are valid only during the call). */
+  packet(buf: Uint8Array, off: number, capLen: number, linkType: number): void {
+    const m = this.meta;
+    const st = this.stats;
+    st.packets++;
+    st.bytes += capLen;
+    const ts = m.tsMs;
+    if (ts > this.now) {
+      this.now = ts;
+      if (ts - this.lastExpire >= 1000) {
+        this.lastExpire = ts;
+        this.table.expire(ts, this.expireCb);
+      }
+    }
+    const status = decode(buf, off, capLen, linkType, m, this.frags);
+    if (status !== DecodeStatus.Ok) {
+      switch (status) {
+        case DecodeStatus.NotIp: st.notIp++; break;
+        case DecodeStatus.OtherL4: st.otherL4++; break;
+        case DecodeStatus.Fragment: st.fragmentsHeld++; break;
+        case DecodeStatus.Malformed: st.malformed++; this.countEvent(m.event); break;
+        default: st.unsupported++; if (m.event) this.countEvent(m.event); break;
+      }
+      return;
+    }
+    st.flowPackets++;
+    const table = this.table;
+    const f = table.lookup(m, this.evictCb);
+    const d = table.dir;
+    if (f.packets[0] + f.packets[1] === 0) st.flowsCreated++;
+    f.packets[d]++;
+    f.ipBytes[d] += m.ipLen;
+    const len = m.payloadLen;
+    f.bytes[d] += len;
+    if (f.firstTs[d] === 0) f.firstTs[d] = ts;
+    if (ts > f.lastTs[d]) f.lastTs[d] = ts;
+
+    if (m.proto === 6) this.tcp(f, d, len);
+    else if (len > 0) this.udp(f, d, len);
+  }
+
+  private tcp(f: Flow, d: Dir, len: number): void {
+    const m = this.meta;
+    const fl = m.tcpFlags;
+    f.flags[d] |= fl;
+    if ((fl & TcpFlag.SYN) !== 0) {
+      if (f.isn[d] === -1) f.isn[d] = (m.seq + 1) >>> 0;
+      if ((fl & TcpFlag.ACK) === 0) {
+        if (f.synOpts === null) { f.synOpts = m.data.slice(m.tcpOptOff, m.tcpOptOff + m.tcpOptLen); f.synWin = m.window; }
+      } else if (f.synAckOpts === null) {
+        f.synAckOpts = m.data.slice(m.tcpOptOff, m.tcpOptOff + m.tcpOptLen);
+        f.synAckWin = m.window;
+      }
+    }
+    if ((fl & (TcpFlag.RST | TcpFlag.FIN)) !== 0) {
+      if ((fl & TcpFlag.RST) !== 0) f.rst = true;
+      if ((fl & TcpFlag.FIN) !== 0) f.fin[d] = true;
+      if (f.rst || (f.fin[0] && f.fin[1])) this.table.setList(f, FlowList.TcpClosing);
+    }
+    if (len === 0) return;
+    if (f.isn[d] === -1) f.isn[d] = m.seq >>> 0; // missing SYN: the first data seen starts the stream
+    const rel = (m.seq - f.isn[d]) | 0;
+    // Retransmitted bytes: anything at or below the highest sequence already seen.
+    const high = f.seqHigh[d];
+    if (rel < high) f.retrans[d] += Math.min(len, high - rel);
+    if (rel + len > high) f.seqHigh[d] = rel + len;
+
+    const app = f.app;
+    if (app === AppState.Unclassified || (app === AppState.Attached && !f.dirDone[d])) {
+      let s = f.streams[d];
+      if (s === null) {
+        s = new TcpStream(this.lim);
+        s.isn = f.isn[d];
+        f.streams[d] = s;
+      }
+      const delivered = s.add(m.seq, m.data.subarray(m.payloadOff, m.payloadOff + len));
+      if (s.events.length > 0) this.drainStreamEvents(f, s);
+      if (delivered > 0 || s.pendingGap > 0) {
+        if (f.head[d] === null && s.base === 0 && s.end > 0) f.head[d] = s.buf.slice(0, Math.min(s.end, this.feat.headBytes));
+        if (f.app === AppState.Unclassified) {
+          if (s.base === 0) {
+            f.probeBytes[d] = s.end;
+            this.driver.classify(f, d, s.buf.subarray(0, s.end));
+          } else {
+            f.app = AppState.Unknown; // a gap before anything was recognised
+          }
+          if (f.app === AppState.Unknown) this.unknown(f);
+        }
+        if (f.app === AppState.Attached) this.driver.feedStream(f, d, false);
+        if (f.app === AppState.Attached && s.full && !f.dirDone[d]) {
+          // Depth reached while the dissector still wants bytes: stop dissecting this direction.
+          f.addLimit('flow.reassembly_depth');
+          f.dirDone[d] = true;
+          if (f.dirDone[0] && f.dirDone[1]) { f.app = AppState.Finished; this.finish(f); }
+        }
+      }
+    }
+    this.features(f, d, rel, len);
+  }
+
+  private udp(f: Flow, d: Dir, len: number): void {
+    const m = this.meta;
+    const data = m.data.subarray(m.payloadOff, m.payloadOff + len);
+    const off = f.seqHigh[d];
+    f.seqHigh[d] = off + len;
+    if (f.head[d] === null) f.head[d] = data.slice(0, Math.min(len, this.feat.headBytes));
+    if (f.app === AppState.Unclassified) {
+      f.probeBytes[d] += len;
+      this.driver.classify(f, d, data);
+      if (f.app === AppState.Unclassified && f.packets[0] + f.packets[1] >= 8) f.app = AppState.Unknown;
+      if (f.app === AppState.Unknown) this.unknown(f);
+    }
+    if (f.app === AppState.Attached && !f.dirDone[d]) this.driver.feedDatagram(f, d, data, off);
+    this.features(f, d, off, len);
+  }
+
+  /** Entropy, small-record cadence and app-record sizes, from the payload start on. */
+  private features(f: Flow, d: Dir, rel: number, len: number): void {
+    const ps = f.payloadStart[d];
+    if (ps < 0 || rel < ps) return;
+    const feat = this.feat;
+    if (len <= feat.smallRecordBytes) {
+      let ts = f.smallTs[d];
+      if (ts === null) { ts = f.smallTs[d] = []; f.smallSizes[d] = []; }
+      if (ts.length < feat.smallRecordsCount) { ts.push(this.now); (f.smallSizes[d] as number[]).push(len); }
+    }
+    let sizes = f.appSizes[d];
+    if (sizes === null) sizes = f.appSizes[d] = [];
+    if (sizes.length < feat.appSizesCount) sizes.push(len);
+    // Entropy over contiguous bytes only (in-order packets), up to the sample size.
+    if (f.entropyN[d] < feat.entropyBytes) {
+      const fed = f.entropyFed[d];
+      if (rel <= fed && fed < rel + len) {
+        const m = this.meta;
+        const from = m.payloadOff + (fed - rel);
+        const take = Math.min(rel + len - fed, feat.entropyBytes - f.entropyN[d]);
+        this.histAdd(f, d, m.data, from, take);
+        f.entropyFed[d] = fed + take;
+      }
+    }
+  }
+
+  private histAdd(f: Flow, d: Dir, b: Uint8Array, from: number, n: number): void {
+    let h = f.entropyHist[d];
+    if (h === null) h = f.entropyHist[d] = new Uint32Array(256);
+    const end = from + n;
+    for (let i = from; i < end; i++) h[b[i] as number]++;
+    f.entropyN[d] += n;
+  }
+
+  // ---- DriverHost ---------------------------------------------------------------------------
+  handoffCert(f: Flow, dir: Dir, _index: number, der: Uint8Array): void {
+    const list = f.certs[dir] ?? (f.certs[dir] = []);
+    if (list.length >= 16) { f.addLimit('tls.limit.certs'); return; }
+    list.push(this.certs.put(der));
+  }
+
+  payloadStart(f: Flow, dir: Dir, streamOffset: number): void {
+    if (f.payloadStart[dir] >= 0) return;
+    f.payloadStart[dir] = streamOffset;
+    f.entropyFed[dir] = streamOffset;
+    // Bytes already reassembled past the handshake feed the histogram now.
+    const s = f.streams[dir];
+    if (s !== null && streamOffset >= s.base && streamOffset < s.base + s.end) {
+      const from = streamOffset - s.base;
+      const take = Math.min(s.end - from, this.feat.entropyBytes);
+      this.histAdd(f, dir, s.buf, from, take);
+      f.entropyFed[dir] = streamOffset + take;
+    }
+  }
+
+  finish(f: Flow): void {
+    f.streams[0]?.release();
+    f.streams[1]?.release();
+    f.streams[0] = null;
+    f.streams[1] = null;
+  }
+
+  finishDir(f: Flow, dir: Dir): void {
+    f.streams[dir]?.release();
+    f.streams[dir] = null;
+  }
+
+  dissectorEvent(id: string): void {
+    this.countEvent(id);
+  }
+
+  /** Nothing recognised the flow: measure it from its first byte, then count only. */
+  private unknown(f: Flow): void {
+    this.payloadStart(f, 0, 0);
+    this.payloadStart(f, 1, 0);
+    this.finish(f);
+  }
+
+  private drainStreamEvents(f: Flow, s: TcpStream): void {
+    for (const e of s.events) {
+      if (e === 'flow.limit.reassembly_depth') f.addLimit('flow.reassembly_depth');
+      else { f.addEvent(e); this.countEvent(e); }
+    }
+    s.events.length = 0;
+  }
+
+  countEvent(id: string): void {
+    const ev = this.stats.events;
+    ev.set(id, (ev.get(id) ?? 0) + 1);
+  }
+
+  private end(f: Flow, reason: EndReason): void {
+    // Flush what reassembly still holds behind a hole, then let the dissector finish.
+    if (f.app === AppState.Attached) {
+      for (let d = 0 as Dir; d < 2; d = (d + 1) as Dir) {
+        const s = f.streams[d];
+        if (s !== null && s.heldSegments > 0) {
+          s.skipGap();
+          this.drainStreamEvents(f, s);
+          if (f.app === AppState.Attached) this.driver.feedStream(f, d, false);
+        }
+      }
+    }
+    this.driver.end(f);
+    this.finish(f);
+    this.onFlow(f, reason);
+  }
+
+  /** Advance packet time without a packet (live idle), expiring flows. */
+  tick(ts: number): void {
+    if (ts > this.now) this.now = ts;
+    this.table.expire(this.now, this.expireCb);
+  }
+
+  /** End every flow (end of a replay, or shutdown). */
+  flush(reason: EndReason = 'eof'): void {
+    this.table.drain((f) => this.end(f, reason));
+    this.stats.flowsEvicted = this.table.evicted;
+    this.stats.dissectorFaults = this.driver.faults;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The pipeline of one sensor process: capture batches → engine → finished flows → FlowRecord
+ * (fingerprints, classifiers) → enrichment (async, bounded wait) → analytics → sinks.
+ * Records travel one way; nothing here blocks the packet path on enrichment or output.
+ */
+import type { CaptureSource } from '../capture/source.js';
+import { Registry } from '../dissect/registry.js';
+import { CertCache } from '../dissect/cert-cache.js';
+import { Engine, type FeatureLimits } from './engine.js';
+import { finalizeFlow, type FinalizeContext } from '../flow/finalize.js';
+import type { FlowRecord, EndReason } from '../flow/record.js';
+import type { Flow } from '../flow/flow.js';
+import type { TableLimits } from '../flow/table.js';
+import type { ReassemblyLimits } from '../flow/tcp-reassembly.js';
+import type { FragmentLimits } from '../decode/fragments.js';
+import type { Alert } from '../analytics/alert.js';
+import { dissectorSpecs } from '../../dissectors/index.js';
+import { buildAppMappers, buildPostStages, parseCertForCache, type FeatureOptions } from './features.js';
+
+/** An asynchronous stage (enrichment): every submitted record reaches `next` exactly once. */
+export interface FlowStage {
+  submit(rec: FlowRecord, next: (rec: FlowRecord) => void): void;
+  flush(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** A synchronous stage (analytics): records in, alerts out. */
+export interface AlertStage {
+  process(rec: FlowRecord): Alert[];
+  /** Alerts still held for deduplication at the end. */
+  drain?(): Alert[];
+  close?(): Promise<void>;
+}
+
+export interface PipelineLimits {
+  table?: Partial<TableLimits>;
+  reassembly?: Partial<ReassemblyLimits>;
+  features?: Partial<FeatureLimits>;
+  fragments?: Partial<FragmentLimits>;
+  dissectors?: Record<string, Record<string, number>>;
+}
+
+export interface PipelineOptions extends FeatureOptions {
+  limits?: PipelineLimits;
+  enrich?: FlowStage | null;
+  analytics?: AlertStage | null;
+  onFlow?: (rec: FlowRecord) => void;
+  onAlert?: (a: Alert) => void;
+}
+
+export class Pipeline {
+  readonly engine: Engine;
+  readonly certs: CertCache;
+  readonly registry: Registry;
+  private readonly fin: FinalizeContext;
+  private readonly opts: PipelineOptions;
+  flowsOut = 0;
+  alertsOut = 0;
+  sourceWarnings: string[] = [];
+  truncated = false;
+
+  constructor(opts: PipelineOptions = {}) {
+    this.opts = opts;
+    this.registry = new Registry(dissectorSpecs, opts.limits?.dissectors ?? {});
+    this.certs = new CertCache(parseCertForCache);
+    this.fin = { mappers: buildAppMappers(this.certs, opts), post: buildPostStages(opts) };
+    this.engine = new Engine({
+      registry: this.registry,
+      certs: this.certs,
+      ...(opts.limits?.table ? { table: opts.limits.table } : {}),
+      ...(opts.limits?.reassembly ? { reassembly: opts.limits.reassembly } : {}),
+      ...(opts.limits?.features ? { features: opts.limits.features } : {}),
+      ...(opts.limits?.fragments ? { fragments: opts.limits.fragments } : {}),
+      onFlow: (f, reason) => this.flowEnded(f, reason),
+    });
+  }
+
+  private flowEnded(f: Flow, reason: EndReason): void {
+    const rec = finalizeFlow(f, reason, this.fin);
+    const enrich = this.opts.enrich;
+    if (enrich) enrich.submit(rec, (r) => this.analyse(r));
+    else this.analyse(rec);
+  }
+
+  private analyse(rec: FlowRecord): void {
+    const an = this.opts.analytics;
+    let alerts: Alert[] = [];
+    if (an) {
+      try {
+        alerts = an.process(rec);
+      } catch (e) {
+        rec.events.push('analytics.fault');
+        process.emitWarning(`analytics fault on flow ${rec.id}: ${(e as Error).message}`);
+      }
+    }
+    this.flowsOut++;
+    this.opts.onFlow?.(rec);
+    for (const a of alerts) this.emitAlert(a);
+  }
+
+  private emitAlert(a: Alert): void {
+    this.alertsOut++;
+    this.opts.onAlert?.(a);
+  }
+
+  /** Run a capture source to its end (flows still open stay open: call finish()). */
+  async run(src: CaptureSource, onBatch?: (packets: number) => void): Promise<void> {
+    const eng = this.engine;
+    try {
+      for await (const batch of src.batches()) {
+        eng.processBatch(batch);
+        onBatch?.(eng.stats.packets);
+      }
+    } finally {
+      const st = src.stats();
+      if (st.truncated) this.truncated = true;
+      for (const w of st.warnings) this.sourceWarnings.push(`${src.name}: ${w}`);
+    }
+  }
+
+  /** End every open flow and wait for enrichment; then drain held alerts. */
+  async finish(reason: EndReason = 'eof'): Promise<void> {
+    this.engine.flush(reason);
+    if (this.opts.enrich) await this.opts.enrich.flush();
+    const held = this.opts.analytics?.drain?.() ?? [];
+    for (const a of held) this.emitAlert(a);
+  }
+
+  async close(): Promise<void> {
+    await this.opts.enrich?.close?.();
+    await this.opts.analytics?.close?.();
+  }
+}
