@@ -13,6 +13,7 @@ if (existsSync('scripts/gen-proto.mjs')) execFileSync(process.execPath, ['script
 
 const entries = { 'ndr-sensor': 'src/main.ts' };
 if (existsSync('src/runtime/worker.ts')) entries['worker'] = 'src/runtime/worker.ts';
+entries['bench'] = 'src/bench/main.ts';
 await esbuild.build({
   entryPoints: entries,
   outdir: 'dist',

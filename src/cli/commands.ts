@@ -1,13 +1,14 @@
 /**
  * The CLI's commands: name, options (each documented for --help) and what they run.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
 import { Pipeline } from '../runtime/pipeline.js';
 import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
-import { buildStages } from './stages.js';
+import { buildStages } from '../runtime/stages.js';
+import { defaultBenchShape, generateBenchCapture } from '../lab/gen-bench.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -117,5 +118,30 @@ export const commands: Command[] = [
     summary: 'replay capture files: flows, fingerprints, attribution and alerts as ECS JSON lines',
     options: replayOptions,
     run: runReplay,
+  },
+  {
+    name: 'gen bench',
+    usage: '[--out FILE]',
+    summary: 'generate the mixed benchmark capture from real TLS/MQTT traffic in network namespaces (root)',
+    options: {
+      out: { type: 'string', short: 'o', default: 'pcaps/bench/bench.pcap', help: 'capture file to write' },
+      short: { type: 'string', default: String(defaultBenchShape.shortConnections), help: 'short TLS connections' },
+      bulk: { type: 'string', default: String(defaultBenchShape.bulkConnections), help: 'bulk TLS connections' },
+      'bulk-mib': { type: 'string', default: String(defaultBenchShape.bulkBytesPerConnection / 1048576), help: 'MiB per bulk connection' },
+      mqtt: { type: 'string', default: String(defaultBenchShape.mqttMessages), help: 'MQTT messages (needs mosquitto)' },
+    },
+    async run(v) {
+      const out = v.out as string;
+      mkdirSync(dirname(out), { recursive: true });
+      const r = await generateBenchCapture(out, {
+        ...defaultBenchShape,
+        shortConnections: Number(v.short),
+        bulkConnections: Number(v.bulk),
+        bulkBytesPerConnection: Number(v['bulk-mib']) * 1048576,
+        mqttMessages: Number(v.mqtt),
+      }, (s) => process.stderr.write(`gen bench: ${s}\n`));
+      process.stderr.write(`gen bench: ${out}: ${r.packets} packets, ${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(1)} s\n`);
+      return 0;
+    },
   },
 ];

@@ -27,6 +27,27 @@ export const defaultReassemblyLimits: ReassemblyLimits = {
   maxOooBytes: 64 * 1024,
 };
 
+/**
+ * Free lists of reassembly buffers by power-of-two size (2 KiB … depth), so a busy sensor does
+ * not allocate (and garbage-collect) two ArrayBuffers per flow. Bounded per size class.
+ */
+const POOL_MAX_PER_CLASS = 4096;
+const pools = new Map<number, Uint8Array[]>();
+
+function takeBuffer(size: number): Uint8Array {
+  const list = pools.get(size);
+  const b = list?.pop();
+  return b ?? new Uint8Array(size);
+}
+
+function giveBuffer(b: Uint8Array): void {
+  const size = b.length;
+  if (size === 0 || (size & (size - 1)) !== 0) return; // only power-of-two classes
+  let list = pools.get(size);
+  if (list === undefined) { list = []; pools.set(size, list); }
+  if (list.length < POOL_MAX_PER_CLASS) list.push(b);
+}
+
 interface Pending {
   rel: number; // relative sequence of the first byte
   data: Uint8Array; // owned copy
@@ -59,7 +80,7 @@ export class TcpStream {
 
   constructor(lim: ReassemblyLimits) {
     this.lim = lim;
-    this.buf = new Uint8Array(Math.min(2048, lim.depthBytes));
+    this.buf = takeBuffer(2048);
   }
 
   /** Tell the stream the SYN's sequence number (first payload byte is seq + 1). */
@@ -92,6 +113,7 @@ export class TcpStream {
 
   /** Release everything: the flow is counting only from now on. */
   release(): void {
+    giveBuffer(this.buf);
     this.buf = EMPTY;
     this.end = 0;
     this.consumed = 0;
@@ -233,8 +255,9 @@ export class TcpStream {
     if (size <= this.buf.length) return;
     let cap = this.buf.length * 2 || 2048;
     while (cap < size) cap *= 2;
-    const nb = new Uint8Array(Math.min(cap, Math.max(size, this.lim.depthBytes)));
+    const nb = takeBuffer(cap);
     nb.set(this.buf.subarray(0, this.end));
+    giveBuffer(this.buf);
     this.buf = nb;
   }
 

@@ -130,7 +130,13 @@ export class Engine implements DriverHost {
     }
     st.flowPackets++;
     const table = this.table;
-    const f = table.lookup(m, this.evictCb);
+    let f = table.lookup(m, this.evictCb);
+    if (m.proto === 6 && (m.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && (f.rst || (f.fin[0] && f.fin[1])) && f.packets[0] + f.packets[1] > 0) {
+      // A new SYN on a finished connection (port reuse): the old flow ends, a new one starts.
+      table.remove(f);
+      this.end(f, f.rst ? 'rst' : 'fin');
+      f = table.lookup(m, this.evictCb);
+    }
     const d = table.dir;
     if (f.packets[0] + f.packets[1] === 0) st.flowsCreated++;
     f.packets[d]++;

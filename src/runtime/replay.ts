@@ -7,10 +7,13 @@ import type { FlowRecord } from '../flow/record.js';
 import type { Alert } from '../analytics/alert.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 import type { EngineStats } from './engine.js';
+import { buildStages } from './stages.js';
 
 export interface ReplayOptions extends Omit<PipelineOptions, 'onFlow' | 'onAlert'> {
   /** Sysmon logs for the embedded reference EDR (attribution). */
   sysmon?: string[];
+  /** Run the five analytics (default true). */
+  withAnalytics?: boolean;
 }
 
 export interface ReplayResult {
@@ -21,17 +24,13 @@ export interface ReplayResult {
   truncated: boolean;
 }
 
-/** Build the enrichment and analytics stages a replay asks for (filled in as those land). */
-export type StageFactory = (opts: ReplayOptions) => Promise<Pick<PipelineOptions, 'enrich' | 'analytics'>>;
-let stageFactory: StageFactory | null = null;
-export function setReplayStages(f: StageFactory | null): void {
-  stageFactory = f;
-}
 
 export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Promise<ReplayResult> {
   const flows: FlowRecord[] = [];
   const alerts: Alert[] = [];
-  const stages = stageFactory ? await stageFactory(opts) : {};
+  const stages = opts.enrich !== undefined || opts.analytics !== undefined
+    ? {}
+    : await buildStages({ sysmon: opts.sysmon ?? [], edr: null, analytics: opts.withAnalytics ?? true, baseline: null });
   const p = new Pipeline({ ...opts, ...stages, onFlow: (r) => flows.push(r), onAlert: (a) => alerts.push(a) });
   for (const path of paths) await p.run(openCaptureFile(path));
   await p.finish('eof');

@@ -2,7 +2,7 @@
  * Builds the enrichment and analytics stages a command asks for (embedded EDR from Sysmon logs,
  * remote EDR over gRPC, analytics with an in-memory or lmdb baseline).
  */
-import type { PipelineOptions } from '../runtime/pipeline.js';
+import type { PipelineOptions } from './pipeline.js';
 
 export interface StageRequest {
   sysmon: string[];

@@ -1,0 +1,149 @@
+// The engine end to end on synthetic captures: direction, counters, reassembly through the
+// driver, port reuse, timeouts in packet time, the flow cap, and a 1-million-flow flood.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { replayFiles } from '../src/runtime/replay.js';
+import { Pipeline } from '../src/runtime/pipeline.js';
+import { LinkType } from '../src/capture/source.js';
+import { F, conversation, frame, writePcap, type Seg } from './helpers/packets.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ndr-engine-'));
+const T0 = Date.UTC(2026, 0, 1);
+let n = 0;
+const pcap = (segs: Seg[]) => { const p = join(dir, `t${n++}.pcap`); writePcap(p, segs); return p; };
+
+describe('flow direction and counters', () => {
+  it('the SYN sender is the client; counters per direction; community id; byte ratio', async () => {
+    const segs = conversation('10.0.0.1', 40000, '10.0.0.2', 8080, T0, ['hello there', 'more'], ['ok']);
+    const { flows } = await replayFiles([pcap(segs)]);
+    expect(flows).toHaveLength(1);
+    const f = flows[0]!;
+    expect(f.client).toEqual({ ip: '10.0.0.1', port: 40000 });
+    expect(f.server).toEqual({ ip: '10.0.0.2', port: 8080 });
+    expect(f.directionFromSyn).toBe(true);
+    expect(f.dirs[0].packets).toBe(5);
+    expect(f.dirs[1].packets).toBe(3);
+    expect(f.dirs[0].bytes).toBe(15);
+    expect(f.dirs[1].bytes).toBe(2);
+    expect(f.dirs[0].ipBytes).toBe(5 * 40 + 15);
+    expect(f.byteRatio).toBeCloseTo(7.5);
+    expect(f.communityId).toMatch(/^1:/);
+    expect(f.endReason).toBe('eof');
+    expect(f.startTs).toBe(T0);
+  });
+
+  it('without a SYN the lower port is the server', async () => {
+    const segs: Seg[] = [
+      { src: '10.0.0.2', dst: '10.0.0.1', sport: 443, dport: 51000, flags: F.ACK | F.PSH, seq: 9, payload: 'x', ts: T0 },
+      { src: '10.0.0.1', dst: '10.0.0.2', sport: 51000, dport: 443, flags: F.ACK | F.PSH, seq: 1, payload: 'yy', ts: T0 + 1 },
+    ];
+    const { flows } = await replayFiles([pcap(segs)]);
+    expect(flows[0]!.server.port).toBe(443);
+    expect(flows[0]!.directionFromSyn).toBe(false);
+    expect(flows[0]!.dirs[0].bytes).toBe(2);
+  });
+
+  it('a SYN reusing the ports of a finished connection starts a new flow', async () => {
+    const a = conversation('10.0.0.1', 40001, '10.0.0.2', 80, T0, ['GET / HTTP/1.1\r\nHost: a\r\n\r\n']);
+    const b = conversation('10.0.0.1', 40001, '10.0.0.2', 80, T0 + 100, ['GET /b HTTP/1.1\r\nHost: b\r\n\r\n']);
+    const { flows } = await replayFiles([pcap([...a, ...b])]);
+    expect(flows).toHaveLength(2);
+    expect(flows[0]!.endReason).toBe('fin');
+  });
+
+  it('counts retransmitted bytes', async () => {
+    const segs = conversation('10.0.0.1', 40002, '10.0.0.2', 9000, T0, ['abcdef']);
+    const dataSeg = segs[3]!;
+    segs.splice(4, 0, { ...dataSeg, ts: dataSeg.ts + 0.5 });
+    const { flows } = await replayFiles([pcap(segs)]);
+    expect(flows[0]!.dirs[0].retransBytes).toBe(6);
+    expect(flows[0]!.dirs[0].bytes).toBe(12);
+  });
+
+  it('expires idle flows in packet time and ends closed ones', async () => {
+    const a = conversation('10.0.0.1', 40003, '10.0.0.2', 9000, T0, ['x']);
+    const idle: Seg = { src: '10.0.0.5', dst: '10.0.0.6', sport: 5353, dport: 53, proto: 17, payload: 'q', ts: T0 + 10 };
+    const later: Seg = { src: '10.0.0.7', dst: '10.0.0.8', sport: 1234, dport: 53, proto: 17, payload: 'q', ts: T0 + 3_600_000 };
+    const { flows, stats } = await replayFiles([pcap([...a, idle, later])]);
+    expect(flows).toHaveLength(3);
+    expect(stats.flowsExpired).toBe(2);
+    expect(flows.find((f) => f.client.port === 40003)!.endReason).toBe('fin');
+    expect(flows.find((f) => f.client.port === 5353)!.endReason).toBe('idle');
+  });
+});
+
+describe('reassembly through the driver', () => {
+  it('an HTTP request split across out-of-order segments is parsed once reassembled', async () => {
+    const req = 'GET /index.html HTTP/1.1\r\nHost: example.test\r\nUser-Agent: probe/1\r\n\r\n';
+    const segs = conversation('10.0.0.1', 40010, '10.0.0.2', 80, T0, [req.slice(0, 20), req.slice(20, 40), req.slice(40)]);
+    // deliver the three data segments as 3, 1, 2
+    const data = segs.splice(3, 3);
+    segs.splice(3, 0, data[2]!, data[0]!, data[1]!);
+    const { flows } = await replayFiles([pcap(segs)]);
+    expect(flows[0]!.protocol).toBe('http');
+    expect(flows[0]!.http?.host).toBe('example.test');
+    expect(flows[0]!.http?.userAgent).toBe('probe/1');
+  });
+
+  it('overlapping segments with different bytes: the first copy wins and an event is raised', async () => {
+    const segs = conversation('10.0.0.1', 40011, '10.0.0.2', 80, T0, ['GET /first HTTP/1.1\r\n', 'Host: first.test\r\n', '\r\n']);
+    const second = segs[4]!;
+    segs.splice(5, 0, { ...second, payload: 'Host: other.test\r\n', ts: second.ts + 0.1 });
+    const { flows } = await replayFiles([pcap(segs)]);
+    expect(flows[0]!.events).toContain('tcp.overlap_mismatch');
+    expect(flows[0]!.http?.host).toBe('first.test');
+    expect(flows[0]!.dirs[0].retransBytes).toBe(18);
+  });
+
+  it('unknown payload gets entropy figures from its first byte', async () => {
+    const rnd = new Uint8Array(2000);
+    for (let i = 0; i < rnd.length; i++) rnd[i] = (Math.imul(i + 1, 2654435761) >>> 13) & 255;
+    const segs = conversation('10.0.0.1', 40012, '10.0.0.2', 4444, T0, [rnd.subarray(0, 1000), rnd.subarray(1000)]);
+    const { flows } = await replayFiles([pcap(segs)]);
+    expect(flows[0]!.protocol).toBeNull();
+    expect(flows[0]!.entropy[0]!.sample).toBe(2000);
+    expect(flows[0]!.entropy[0]!.bits).toBeGreaterThan(7.5);
+  });
+});
+
+describe('limits', () => {
+  it('the flow cap evicts the least recently active flow and marks it', async () => {
+    const segs: Seg[] = [];
+    for (let i = 0; i < 50; i++) segs.push({ src: '10.1.0.1', dst: '10.1.0.2', sport: 10000 + i, dport: 53, proto: 17, payload: 'q', ts: T0 + i });
+    const { flows, stats } = await replayFiles([pcap(segs)], { limits: { table: { maxFlowsCount: 10 } } });
+    expect(flows).toHaveLength(50);
+    expect(flows.filter((f) => f.limits.includes('flow.evicted'))).toHaveLength(40);
+    expect(flows.filter((f) => f.endReason === 'evicted')).toHaveLength(40);
+    expect(stats.flowsEvicted).toBe(40);
+  });
+
+  it('a flood of 1,000,000 distinct flows stays within the cap and a memory bound', () => {
+    const cap = 50_000;
+    let out = 0;
+    const p = new Pipeline({ limits: { table: { maxFlowsCount: cap } }, onFlow: () => { out++; } });
+    const tmpl = frame({ src: '10.2.0.1', dst: '10.3.0.1', sport: 1, dport: 80, flags: F.SYN, ts: 0 });
+    const buf = new Uint8Array(tmpl);
+    const dv = new DataView(buf.buffer);
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(gc, 'tests run with --expose-gc').toBeTypeOf('function');
+    gc?.();
+    const heap0 = process.memoryUsage().heapUsed;
+    let peakSize = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      dv.setUint32(14 + 12, (0x0a020000 + (i >>> 16)) >>> 0); // source address varies
+      dv.setUint16(14 + 20, 1024 + (i & 0xffff) % 60000); // source port varies
+      p.engine.meta.tsMs = T0 + i / 1000;
+      p.engine.packet(buf, 0, buf.length, LinkType.Ethernet);
+      if (p.engine.table.size > peakSize) peakSize = p.engine.table.size;
+    }
+    gc?.();
+    const heapGrowthMiB = (process.memoryUsage().heapUsed - heap0) / 1048576;
+    expect(peakSize).toBeLessThanOrEqual(cap);
+    expect(p.engine.table.evicted).toBeGreaterThanOrEqual(1_000_000 - cap - 1000);
+    expect(out).toBe(p.engine.table.evicted);
+    // 50k tracked flows at well under 2 KiB each
+    expect(heapGrowthMiB).toBeLessThan(100);
+  });
+});
