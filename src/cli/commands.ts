@@ -5,7 +5,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
+import { availableParallelism } from 'node:os';
 import { Pipeline } from '../runtime/pipeline.js';
+import { ShardedRunner } from '../runtime/shard.js';
+import { mergeStats, workerInit } from '../runtime/replay.js';
 import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
 import { buildStages } from '../runtime/stages.js';
 import { defaultBenchShape, generateBenchCapture } from '../lab/gen-bench.js';
@@ -48,6 +51,7 @@ const replayOptions: Record<string, OptionSpec> = {
   'max-flows': { type: 'string', help: 'cap on tracked flows (default 1000000); the oldest idle flow is evicted and counted' },
   'reassembly-depth': { type: 'string', help: 'bytes reassembled per TCP direction (default 32768)' },
   quiet: { type: 'boolean', short: 'q', default: false, help: 'no progress bar' },
+  workers: { type: 'string', short: 'w', help: `worker threads sharded by flow hash (default: cores, here ${availableParallelism()}); 1 = all in this thread` },
 };
 
 function intOpt(v: unknown, name: string): number | undefined {
@@ -82,28 +86,33 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   });
   const progress = new Progress(values.quiet !== true);
   const t0 = process.hrtime.bigint();
-  let truncated = false;
+  const workers = intOpt(values.workers, 'workers') ?? availableParallelism();
+  const runner = workers > 1 ? new ShardedRunner(pipe, workers, workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits })) : null;
+  let st = pipe.engine.stats;
   try {
     for (const f of files) {
       const src = f === '-' ? openCaptureStream(process.stdin, 'stdin') : openCaptureFile(f);
-      await pipe.run(src, (p) => progress.update(p, pipe.engine.table.size + pipe.flowsOut));
+      if (runner) await runner.run(src);
+      else await pipe.run(src, (p) => progress.update(p, pipe.engine.table.size + pipe.flowsOut));
     }
   } finally {
     progress.done();
+    if (runner) await runner.finish();
     await pipe.finish('eof');
     await pipe.close();
     await sink.close();
   }
-  truncated = pipe.truncated;
+  if (runner) st = mergeStats(runner);
+  const truncated = pipe.truncated;
   for (const w of pipe.sourceWarnings) process.stderr.write(`warning: ${w}\n`);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const st = pipe.engine.stats;
   if (values.summary !== false && values['no-summary'] !== true) {
     const ev = [...st.events].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${k}=${n}`).join(' ');
     process.stderr.write(summary.render([
       ['packets', `${st.packets} (${st.notIp} not IP, ${st.otherL4} other L4, ${st.malformed} malformed)`],
       ['time', `${secs.toFixed(2)} s, ${Math.round(st.packets / Math.max(secs, 1e-9)).toLocaleString('en')} packets/s`],
-      ['flows evicted by the cap', String(pipe.engine.table.evicted)],
+      ['flows evicted by the cap', String(st.flowsEvicted)],
+      ['workers', String(workers)],
       ['events', ev || '(none)'],
       ['alerts', String(pipe.alertsOut)],
     ]) + '\n');
@@ -111,7 +120,48 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   return truncated ? 3 : 0;
 }
 
+/** A compact human line per flow for the demo. */
+function flowLine(r: import('../flow/record.js').FlowRecord): string {
+  const who = r.attribution?.process?.name ? `${r.attribution.host?.name ?? '?'}/${r.attribution.process.name}` : '(unattributed)';
+  const what = [r.protocol ?? r.transport, r.tls?.sni ?? r.dnsName, r.tls?.ja4, r.pubsub ? `pubsub:${r.pubsub.protocol}${r.pubsub.encrypted ? '/tls' : ''}` : null, r.encrypted?.suspicious ? 'encrypted:unknown' : null, r.beacon && r.beacon.score >= 0.7 ? `beacon:${r.beacon.score}` : null]
+    .filter((x) => x).join(' ');
+  return `  ${r.client.ip}:${r.client.port} -> ${r.server.ip}:${r.server.port}  ${what}  ${who}`;
+}
+
+async function runDemo(values: Record<string, unknown>): Promise<number> {
+  const dir = join(projectRoot(), 'pcaps', 'demo');
+  const cap = join(dir, 'demo.pcap');
+  const sysmon = join(dir, 'sysmon.jsonl');
+  if (!existsSync(cap) || !existsSync(sysmon)) throw new Error(`demo scenario missing: ${cap} and ${sysmon} (regenerate with: ndr-sensor gen demo)`);
+  const out = (values.output as string) ?? 'demo-output.jsonl';
+  const { replayFiles } = await import('../runtime/replay.js');
+  const { alertToEcs, flowToEcs } = await import('../output/ecs.js');
+  const { writeFileSync } = await import('node:fs');
+  const r = await replayFiles([cap], { sysmon: [sysmon] });
+  writeFileSync(out, [...r.flows.map((f) => JSON.stringify(flowToEcs(f))), ...r.alerts.map((a) => JSON.stringify(alertToEcs(a)))].join('\n') + '\n');
+  const w = process.stdout;
+  w.write(`ndr-sensor demo: ${cap} with ${sysmon} (embedded reference EDR)\n\n`);
+  w.write(`flows (${r.flows.length}):\n`);
+  for (const f of r.flows) w.write(flowLine(f) + '\n');
+  w.write(`\nalerts (${r.alerts.length}):\n`);
+  for (const a of r.alerts) {
+    w.write(`  [${a.analytic}] ${a.severity.toUpperCase()} ${a.title}\n`);
+    w.write(`      ${a.host?.name ?? '?'} ${a.process?.executable ?? '?'} -> ${a.destination.name ?? a.destination.ip}:${a.destination.port}\n`);
+    w.write(`      ${a.explanation}\n`);
+    w.write(`      evidence: ${a.evidence.map((e) => `${e.signal}=${String(e.value)}`).join(', ')}\n`);
+  }
+  w.write(`\nECS JSON lines of every flow and alert: ${out}\n`);
+  return 0;
+}
+
 export const commands: Command[] = [
+  {
+    name: 'demo',
+    usage: '[--output FILE]',
+    summary: 'replay the shipped demo scenario (pcaps/demo) through the embedded EDR and show flows and alerts',
+    options: { output: { type: 'string', short: 'o', default: 'demo-output.jsonl', help: 'where to write the ECS JSON lines' } },
+    run: runDemo,
+  },
   {
     name: 'replay',
     usage: '[options] FILE... (pcap or pcapng; - reads stdin)',

@@ -19,6 +19,8 @@ export interface DriverHost {
   /** A direction is done: release that direction's buffer. */
   finishDir(flow: Flow, dir: Dir): void;
   dissectorEvent(id: string): void;
+  /** Every record a dissector emits, at packet time (e.g. DNS answers naming later flows). */
+  recordTap(flow: Flow, record: DissectorRecord): void;
 }
 
 /** Reused mutable StreamView handed to feed(); valid only during the call. */
@@ -55,6 +57,7 @@ class FlowContext implements DissectorContext<DissectorRecord, string> {
   emit(record: DissectorRecord): void {
     if (this.records.length < this.maxRecords) this.records.push(record);
     else this.f.addLimit(AppEvent.tooManyRecords);
+    this.host.recordTap(this.f, record);
   }
   event(id: string, _dir: Dir): void {
     this.f.addEvent(id);

@@ -7,7 +7,7 @@ import { DecodeStatus, PacketMeta, TcpFlag } from '../decode/packet-meta.js';
 import { decode } from '../decode/decode.js';
 import { FragmentTable, defaultFragmentLimits, type FragmentLimits } from '../decode/fragments.js';
 import type { PacketBatch } from '../capture/source.js';
-import type { Dir } from '../dissect/api.js';
+import type { Dir, DissectorRecord } from '../dissect/api.js';
 import { Driver, type DriverHost } from '../dissect/driver.js';
 import type { Registry } from '../dissect/registry.js';
 import type { CertCache } from '../dissect/cert-cache.js';
@@ -45,6 +45,8 @@ export interface EngineOptions {
   features?: Partial<FeatureLimits>;
   fragments?: Partial<FragmentLimits>;
   onFlow: (f: Flow, reason: EndReason) => void;
+  /** Records as dissectors emit them (packet time). */
+  onRecord?: (f: Flow, r: DissectorRecord) => void;
 }
 
 export interface EngineStats {
@@ -72,12 +74,16 @@ export class Engine implements DriverHost {
   readonly lim: ReassemblyLimits;
   readonly feat: FeatureLimits;
   now = 0;
-  private lastExpire = 0;
+  private expireSec = 0;
   readonly stats: EngineStats = {
     packets: 0, bytes: 0, flowPackets: 0, notIp: 0, otherL4: 0, fragmentsHeld: 0, malformed: 0, unsupported: 0,
     events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsExpired: 0, dissectorFaults: 0,
   };
   private readonly onFlow: (f: Flow, reason: EndReason) => void;
+  private readonly onRecord: ((f: Flow, r: DissectorRecord) => void) | null;
+  /** Set by a sharded source before packet(): VLAN and tunnel depth the main thread decoded. */
+  forcedVlan = -1;
+  forcedTunnelDepth = 0;
   private readonly certs: CertCache;
   private readonly evictCb: (f: Flow) => void;
   private readonly expireCb: (f: Flow) => void;
@@ -89,6 +95,7 @@ export class Engine implements DriverHost {
     this.frags = new FragmentTable({ ...defaultFragmentLimits, ...opts.fragments });
     this.driver = new Driver(opts.registry, this);
     this.onFlow = opts.onFlow;
+    this.onRecord = opts.onRecord ?? null;
     this.certs = opts.certs;
     this.evictCb = (f) => { f.addLimit('flow.evicted'); this.end(f, 'evicted'); };
     this.expireCb = (f) => { this.stats.flowsExpired++; this.end(f, f.rst || (f.fin[0] && f.fin[1]) ? (f.rst ? 'rst' : 'fin') : 'idle'); };
@@ -112,9 +119,12 @@ export class Engine implements DriverHost {
     const ts = m.tsMs;
     if (ts > this.now) {
       this.now = ts;
-      if (ts - this.lastExpire >= 1000) {
-        this.lastExpire = ts;
-        this.table.expire(ts, this.expireCb);
+      // Expiry runs on a fixed one-second grid of packet time, so a sharded run (where a worker
+      // sees only its flows' packets) expires exactly the flows a single engine would.
+      const sec = Math.floor(ts / 1000);
+      if (sec > this.expireSec) {
+        this.expireSec = sec;
+        this.table.expire(sec * 1000, this.expireCb);
       }
     }
     const status = decode(buf, off, capLen, linkType, m, this.frags);
@@ -129,6 +139,10 @@ export class Engine implements DriverHost {
       return;
     }
     st.flowPackets++;
+    if (this.forcedVlan >= 0) {
+      m.vlan = this.forcedVlan;
+      m.tunnelDepth = this.forcedTunnelDepth;
+    }
     const table = this.table;
     let f = table.lookup(m, this.evictCb);
     if (m.proto === 6 && (m.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && (f.rst || (f.fin[0] && f.fin[1])) && f.packets[0] + f.packets[1] > 0) {
@@ -296,6 +310,10 @@ export class Engine implements DriverHost {
     this.countEvent(id);
   }
 
+  recordTap(f: Flow, r: DissectorRecord): void {
+    this.onRecord?.(f, r);
+  }
+
   /** Nothing recognised the flow: measure it from its first byte, then count only. */
   private unknown(f: Flow): void {
     this.payloadStart(f, 0, 0);
@@ -336,12 +354,20 @@ export class Engine implements DriverHost {
   /** Advance packet time without a packet (live idle), expiring flows. */
   tick(ts: number): void {
     if (ts > this.now) this.now = ts;
-    this.table.expire(this.now, this.expireCb);
+    const sec = Math.floor(this.now / 1000);
+    if (sec > this.expireSec) {
+      this.expireSec = sec;
+      this.table.expire(sec * 1000, this.expireCb);
+    }
   }
 
   /** End every flow (end of a replay, or shutdown). */
   flush(reason: EndReason = 'eof'): void {
     this.table.drain((f) => this.end(f, reason));
+    this.syncStats();
+  }
+
+  syncStats(): void {
     this.stats.flowsEvicted = this.table.evicted;
     this.stats.dissectorFaults = this.driver.faults;
   }

@@ -16,6 +16,10 @@ import type { FragmentLimits } from '../decode/fragments.js';
 import type { Alert } from '../analytics/alert.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
 import { buildAppMappers, buildPostStages, parseCertForCache, type FeatureOptions } from './features.js';
+import { DnsCache } from '../flow/dns-cache.js';
+import type { DnsRecord } from '../../dissectors/dns/types.js';
+import type { DissectorRecord } from '../dissect/api.js';
+import { addrToString } from '../decode/packet-meta.js';
 
 /** An asynchronous stage (enrichment): every submitted record reaches `next` exactly once. */
 export interface FlowStage {
@@ -57,10 +61,17 @@ export class Pipeline {
   flowsOut = 0;
   alertsOut = 0;
   sourceWarnings: string[] = [];
+  /** Answers each client host received, to name the servers of its later flows. */
+  readonly dns = new DnsCache();
+  /** Name servers from DNS answers here (false in workers: the main thread names flows). */
+  nameFlows = true;
   truncated = false;
+
+  readonly limits: PipelineLimits;
 
   constructor(opts: PipelineOptions = {}) {
     this.opts = opts;
+    this.limits = opts.limits ?? {};
     this.registry = new Registry(dissectorSpecs, opts.limits?.dissectors ?? {});
     this.certs = new CertCache(parseCertForCache);
     this.fin = { mappers: buildAppMappers(this.certs, opts), post: buildPostStages(opts) };
@@ -72,11 +83,29 @@ export class Pipeline {
       ...(opts.limits?.features ? { features: opts.limits.features } : {}),
       ...(opts.limits?.fragments ? { fragments: opts.limits.fragments } : {}),
       onFlow: (f, reason) => this.flowEnded(f, reason),
+      onRecord: (f, r) => this.record(f, r),
     });
   }
 
+  private record(f: Flow, r: DissectorRecord): void {
+    if (r.kind !== 'dns.message') return;
+    const m = r as DnsRecord;
+    if (!m.qr || m.answers.length === 0) return;
+    this.learnDns(addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), m, r.ts);
+  }
+
+  /** Learn one DNS answer a client received (also fed by workers in a sharded run). */
+  learnDns(clientIp: string, m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>, ts: number): void {
+    this.dns.learn(clientIp, { queries: m.questions.map((q) => q.name), answers: m.answers.map((a) => ({ name: a.name, type: a.type, data: a.data, ttl: a.ttl })), rcode: m.rcode }, ts);
+  }
+
   private flowEnded(f: Flow, reason: EndReason): void {
-    const rec = finalizeFlow(f, reason, this.fin);
+    this.accept(finalizeFlow(f, reason, this.fin));
+  }
+
+  /** A finished flow record (from this engine, or from a worker) enters the later stages. */
+  accept(rec: FlowRecord): void {
+    if (this.nameFlows && rec.dnsName === null && rec.dns === null) rec.dnsName = this.dns.lookup(rec.client.ip, rec.server.ip, rec.startTs);
     const enrich = this.opts.enrich;
     if (enrich) enrich.submit(rec, (r) => this.analyse(r));
     else this.analyse(rec);

@@ -8,12 +8,46 @@ import type { Alert } from '../analytics/alert.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 import type { EngineStats } from './engine.js';
 import { buildStages } from './stages.js';
+import { ShardedRunner } from './shard.js';
+import type { WorkerInit } from './worker.js';
+
+/** What a worker needs of the options (serialisable). */
+export function workerInit(o: ReplayOptions): WorkerInit {
+  return {
+    ...(o.ja4Plus !== undefined ? { ja4Plus: o.ja4Plus } : {}),
+    ...(o.extraRoots !== undefined ? { extraRoots: o.extraRoots } : {}),
+    ...(o.brokerSniSuffixes !== undefined ? { brokerSniSuffixes: o.brokerSniSuffixes } : {}),
+    ...(o.limits !== undefined ? { limits: o.limits } : {}),
+  };
+}
+
+/** Engine counters of a sharded run: the main thread's decode counts plus every worker's. */
+export function mergeStats(r: ShardedRunner): EngineStats {
+  const m = r.mainStats;
+  const out: EngineStats = {
+    packets: m.packets, bytes: m.bytes, flowPackets: 0, notIp: m.notIp, otherL4: m.otherL4, fragmentsHeld: m.fragmentsHeld,
+    malformed: m.malformed, unsupported: 0, events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsExpired: 0, dissectorFaults: 0,
+  };
+  for (const w of r.workerStats) {
+    const s = w as unknown as EngineStats & { events: [string, number][] };
+    out.flowPackets += s.flowPackets;
+    out.malformed += s.malformed;
+    out.flowsCreated += s.flowsCreated;
+    out.flowsEvicted += s.flowsEvicted;
+    out.flowsExpired += s.flowsExpired;
+    out.dissectorFaults += s.dissectorFaults;
+    for (const [k, v] of s.events) out.events.set(k, (out.events.get(k) ?? 0) + v);
+  }
+  return out;
+}
 
 export interface ReplayOptions extends Omit<PipelineOptions, 'onFlow' | 'onAlert'> {
   /** Sysmon logs for the embedded reference EDR (attribution). */
   sysmon?: string[];
   /** Run the five analytics (default true). */
   withAnalytics?: boolean;
+  /** Worker threads sharded by flow hash (default 1: this thread). */
+  workers?: number;
 }
 
 export interface ReplayResult {
@@ -32,9 +66,18 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
     ? {}
     : await buildStages({ sysmon: opts.sysmon ?? [], edr: null, analytics: opts.withAnalytics ?? true, baseline: null });
   const p = new Pipeline({ ...opts, ...stages, onFlow: (r) => flows.push(r), onAlert: (a) => alerts.push(a) });
-  for (const path of paths) await p.run(openCaptureFile(path));
-  await p.finish('eof');
+  let stats: EngineStats = p.engine.stats;
+  if ((opts.workers ?? 1) > 1) {
+    const runner = new ShardedRunner(p, opts.workers as number, workerInit(opts));
+    for (const path of paths) await runner.run(openCaptureFile(path));
+    await runner.finish();
+    await p.finish('eof');
+    stats = mergeStats(runner);
+  } else {
+    for (const path of paths) await p.run(openCaptureFile(path));
+    await p.finish('eof');
+  }
   await p.close();
-  flows.sort((a, b) => a.startTs - b.startTs || a.id - b.id);
-  return { flows, alerts, stats: p.engine.stats, warnings: p.sourceWarnings, truncated: p.truncated };
+  flows.sort((a, b) => a.startTs - b.startTs || a.client.ip.localeCompare(b.client.ip) || a.client.port - b.client.port || a.server.port - b.server.port);
+  return { flows, alerts, stats, warnings: p.sourceWarnings, truncated: p.truncated };
 }

@@ -1,0 +1,188 @@
+/**
+ * Sharding across worker threads (DESIGN §7, STYLE §5 "one owner per flow"). The main thread
+ * reads and decodes each packet (fragments are reassembled here, tunnels peeled), hashes the
+ * canonical 5-tuple, and appends the innermost IP packet to that worker's batch. Workers own
+ * their flows entirely; they return finished FlowRecords, which enter the main pipeline's later
+ * stages (DNS naming, enrichment, analytics, outputs) exactly as single-threaded records do.
+ * Back-pressure: at most `maxInFlight` batches per worker are outstanding.
+ */
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { CaptureSource } from '../capture/source.js';
+import { decode } from '../decode/decode.js';
+import { DecodeStatus, PacketMeta } from '../decode/packet-meta.js';
+import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
+import type { Pipeline } from './pipeline.js';
+import type { FlowRecord } from '../flow/record.js';
+import type { BatchMsg, FromWorker, WorkerInit } from './worker.js';
+
+const BATCH_BYTES = 1 << 20;
+const BATCH_PACKETS = 4096;
+
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, 0x5bd1e995);
+  return (h ^ (h >>> 15)) | 0;
+}
+
+/** Direction-independent hash of the packet's flow (same on both directions). */
+export function shardHash(m: PacketMeta): number {
+  const a = (m.src0 ^ m.src1 ^ m.src2 ^ m.src3) >>> 0;
+  const b = (m.dst0 ^ m.dst1 ^ m.dst2 ^ m.dst3) >>> 0;
+  const lo = a < b || (a === b && m.sport <= m.dport);
+  let h = m.proto;
+  h = mix(h, lo ? a : b);
+  h = mix(h, lo ? b : a);
+  h = mix(h, lo ? (m.sport << 16) | m.dport : (m.dport << 16) | m.sport);
+  return h >>> 0;
+}
+
+class Outgoing {
+  buf = new Uint8Array(BATCH_BYTES);
+  off = new Uint32Array(BATCH_PACKETS);
+  len = new Uint32Array(BATCH_PACKETS);
+  ts = new Float64Array(BATCH_PACKETS);
+  vlan = new Uint16Array(BATCH_PACKETS);
+  tunnel = new Uint8Array(BATCH_PACKETS);
+  n = 0;
+  used = 0;
+  maxTs = 0;
+}
+
+/** The worker entry file: the bundled dist/worker.mjs, or this folder's worker.ts under vitest. */
+function workerUrl(): URL {
+  const here = fileURLToPath(import.meta.url);
+  for (const cand of ['./worker.mjs', '../dist/worker.mjs', '../../dist/worker.mjs']) {
+    const u = new URL(cand, import.meta.url);
+    if (existsSync(fileURLToPath(u))) return u;
+  }
+  throw new Error(`worker entry not found next to ${here}: run the build (node scripts/build.mjs)`);
+}
+
+export class ShardedRunner {
+  private readonly workers: Worker[] = [];
+  private readonly out: Outgoing[] = [];
+  private readonly inFlight: number[] = [];
+  private readonly waiters: (() => void)[] = [];
+  private readonly meta = new PacketMeta();
+  private readonly frags = new FragmentTable(defaultFragmentLimits);
+  private readonly pipe: Pipeline;
+  private readonly maxInFlight = 4;
+  readonly workerStats: Record<string, unknown>[] = [];
+  mainStats = { packets: 0, bytes: 0, notIp: 0, otherL4: 0, malformed: 0, fragmentsHeld: 0 };
+  private failure: Error | null = null;
+
+  constructor(pipe: Pipeline, n: number, init: WorkerInit) {
+    this.pipe = pipe;
+    const url = workerUrl();
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(url, { workerData: { ndrWorker: true, init } });
+      w.on('message', (m: FromWorker) => this.onMessage(i, m));
+      w.on('error', (e) => { this.failure = e; this.wake(); });
+      this.workers.push(w);
+      this.out.push(new Outgoing());
+      this.inFlight.push(0);
+    }
+  }
+
+  private onMessage(i: number, m: FromWorker): void {
+    if (m.type === 'out') {
+      this.inFlight[i] = (this.inFlight[i] as number) - 1;
+      for (const d of m.dns) this.pipe.learnDns(d.client, d.m, d.ts);
+      for (const f of m.flows) this.accept(i, f);
+      this.wake();
+    } else {
+      for (const f of m.flows) this.accept(i, f);
+      this.workerStats[i] = m.stats;
+      this.inFlight[i] = -1000; // done marker
+      this.wake();
+    }
+  }
+
+  /** Flow ids are per worker: make them unique in this run (worker-local id × N + worker). */
+  private accept(i: number, f: FlowRecord): void {
+    f.id = f.id * this.workers.length + i;
+    this.pipe.accept(f);
+  }
+
+  private wake(): void {
+    const ws = this.waiters.splice(0);
+    for (const w of ws) w();
+  }
+
+  private async waitFor(cond: () => boolean): Promise<void> {
+    while (!cond()) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((res) => this.waiters.push(res));
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private async send(i: number): Promise<void> {
+    const o = this.out[i] as Outgoing;
+    if (o.n === 0) return;
+    await this.waitFor(() => (this.inFlight[i] as number) < this.maxInFlight);
+    const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, ts: o.ts, vlan: o.vlan, tunnel: o.tunnel, maxTs: o.maxTs };
+    this.inFlight[i] = (this.inFlight[i] as number) + 1;
+    (this.workers[i] as Worker).postMessage(msg, [o.buf.buffer, o.off.buffer, o.len.buffer, o.ts.buffer, o.vlan.buffer, o.tunnel.buffer] as never);
+    this.out[i] = new Outgoing();
+  }
+
+  async run(src: CaptureSource): Promise<void> {
+    const m = this.meta;
+    const nw = this.workers.length;
+    const st = this.mainStats;
+    for await (const b of src.batches()) {
+      for (let k = 0; k < b.n; k++) {
+        const off = b.off[k] as number;
+        const cap = b.capLen[k] as number;
+        m.tsMs = b.tsMs[k] as number;
+        st.packets++;
+        st.bytes += cap;
+        const status = decode(b.buf, off, cap, b.linkType[k] as number, m, this.frags);
+        if (status !== DecodeStatus.Ok) {
+          if (status === DecodeStatus.NotIp) st.notIp++;
+          else if (status === DecodeStatus.OtherL4) st.otherL4++;
+          else if (status === DecodeStatus.Fragment) st.fragmentsHeld++;
+          else st.malformed++;
+          continue;
+        }
+        const end = m.reassembled ? m.ipOff + m.ipLen : Math.min(off + cap, m.ipOff + m.ipLen);
+        const len = end - m.ipOff;
+        const wi = shardHash(m) % nw;
+        let o = this.out[wi] as Outgoing;
+        if (o.n === BATCH_PACKETS || o.used + len > BATCH_BYTES) {
+          await this.send(wi);
+          o = this.out[wi] as Outgoing;
+        }
+        o.buf.set(m.data.subarray(m.ipOff, end), o.used);
+        o.off[o.n] = o.used;
+        o.len[o.n] = len;
+        o.ts[o.n] = m.tsMs;
+        o.vlan[o.n] = m.vlan;
+        o.tunnel[o.n] = m.tunnelDepth;
+        if (m.tsMs > o.maxTs) o.maxTs = m.tsMs;
+        o.used += len;
+        o.n++;
+      }
+      // Time moves for every worker, even one that got no packet in this batch.
+      const lastTs = b.n > 0 ? (b.tsMs[b.n - 1] as number) : 0;
+      for (let i = 0; i < nw; i++) {
+        const o = this.out[i] as Outgoing;
+        if (lastTs > o.maxTs) o.maxTs = lastTs;
+        if (o.n >= BATCH_PACKETS / 4) await this.send(i);
+      }
+    }
+    const st2 = src.stats();
+    if (st2.truncated) this.pipe.truncated = true;
+    for (const w of st2.warnings) this.pipe.sourceWarnings.push(`${src.name}: ${w}`);
+  }
+
+  /** Send what is left, end every flow in the workers and wait for their records. */
+  async finish(): Promise<void> {
+    for (let i = 0; i < this.workers.length; i++) await this.send(i);
+    for (const w of this.workers) w.postMessage({ type: 'finish' });
+    await this.waitFor(() => this.inFlight.every((x) => x < -100));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
