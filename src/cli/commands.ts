@@ -12,6 +12,9 @@ import { mergeStats, workerInit } from '../runtime/replay.js';
 import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
 import { buildStages } from '../runtime/stages.js';
 import { defaultBenchShape, generateBenchCapture } from '../lab/gen-bench.js';
+import { generateTlsCaptures } from '../lab/gen-tls.js';
+import { generateHandshakeBench } from '../lab/gen-handshakes.js';
+import { generateMiscCaptures } from '../lab/gen-misc.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -168,6 +171,35 @@ export const commands: Command[] = [
     summary: 'replay capture files: flows, fingerprints, attribution and alerts as ECS JSON lines',
     options: replayOptions,
     run: runReplay,
+  },
+  {
+    name: 'gen tls',
+    usage: '[--out DIR]',
+    summary: 'generate the TLS captures (Node, openssl, curl, python3; chains, client certs, self-signed, expired) in namespaces (root)',
+    options: { out: { type: 'string', short: 'o', default: 'pcaps/tls', help: 'output folder' } },
+    async run(v) { mkdirSync(v.out as string, { recursive: true }); await generateTlsCaptures(v.out as string); process.stderr.write(`gen tls: wrote ${String(v.out)}\n`); return 0; },
+  },
+  {
+    name: 'gen misc',
+    usage: '[--out DIR]',
+    summary: 'generate the AES-stream, SSH, HTTP, DNS and gzip-upload captures in namespaces (root)',
+    options: { out: { type: 'string', short: 'o', default: 'pcaps/misc', help: 'output folder' } },
+    async run(v) { mkdirSync(v.out as string, { recursive: true }); await generateMiscCaptures(v.out as string); process.stderr.write(`gen misc: wrote ${String(v.out)}\n`); return 0; },
+  },
+  {
+    name: 'gen handshakes',
+    usage: '[--out FILE] [--connections N]',
+    summary: 'generate the handshake-heavy benchmark capture (40,000 TLS connections with 1-3 certificate chains) (root)',
+    options: {
+      out: { type: 'string', short: 'o', default: 'pcaps/bench/handshakes.pcap', help: 'capture file to write' },
+      connections: { type: 'string', default: '40000', help: 'TLS connections' },
+    },
+    async run(v) {
+      mkdirSync(dirname(v.out as string), { recursive: true });
+      const r = await generateHandshakeBench(v.out as string, { connections: Number(v.connections) });
+      process.stderr.write(`gen handshakes: ${String(v.out)}: ${JSON.stringify(r)}\n`);
+      return 0;
+    },
   },
   {
     name: 'gen bench',

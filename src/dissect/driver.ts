@@ -218,9 +218,35 @@ export class Driver {
         this.stop(f);
         return false;
       case 'done':
+        if (this.tunnel(f)) return false;
         this.stop(f);
         return false;
     }
+  }
+
+  /**
+   * A dissector that ends with a `*.tunnel` record (HTTP CONNECT 2xx, 101 upgrade) hands the rest
+   * of the stream back for classification from the offsets it names (at most twice per flow).
+   */
+  private tunnel(f: Flow): boolean {
+    const recs = f.records;
+    const last = recs !== null && recs.length > 0 ? (recs[recs.length - 1] as DissectorRecord & { offsets?: [number, number] }) : null;
+    if (last === null || !last.kind.endsWith('.tunnel') || last.offsets === undefined || f.spec === null) return false;
+    const earlier = f.earlier ?? (f.earlier = []);
+    if (earlier.length >= 2) return false;
+    earlier.push({ spec: f.spec, records: recs as DissectorRecord[] });
+    f.spec = null;
+    f.dissector = null;
+    f.records = null;
+    f.app = AppState.Unclassified;
+    f.probeNo = 0;
+    f.dirDone[0] = false;
+    f.dirDone[1] = false;
+    f.need[0] = 0;
+    f.need[1] = 0;
+    f.probeFrom[0] = last.offsets[0];
+    f.probeFrom[1] = last.offsets[1];
+    return true;
   }
 
   private stop(f: Flow): void {

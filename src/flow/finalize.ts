@@ -88,12 +88,13 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     attribution: null,
   };
   if (reason === 'evicted' && !rec.limits.includes('flow.evicted')) rec.limits.push('flow.evicted');
-  const spec = f.spec;
-  if (spec !== null && f.records !== null) {
+  const apps = f.earlier !== null ? [...f.earlier] : [];
+  if (f.spec !== null && f.records !== null) apps.push({ spec: f.spec, records: f.records });
+  for (const { spec, records } of apps) {
     const mapper = ctx.mappers.get(spec.name);
     let summary: unknown = null;
     try {
-      summary = spec.summarize(f.records);
+      summary = spec.summarize(records);
     } catch {
       rec.events.push(`app.summarize_fault.${spec.name}`);
     }

@@ -64,6 +64,10 @@ export class Flow {
   probeNo = 0;
   probeBytes: [number, number] = [0, 0];
   confirmed = false;
+  /** Stream offset classification looks from (moves past an HTTP CONNECT / upgrade). */
+  probeFrom: [number, number] = [0, 0];
+  /** Dissectors that finished before a re-probe (e.g. HTTP before CONNECT → TLS), with their records. */
+  earlier: { spec: AnyDissectorSpec; records: DissectorRecord[] }[] | null = null;
   /** Protocol decided without a dissector (e.g. 'ssh' by banner) or by the dissector. */
   protocol: string | null = null;
 

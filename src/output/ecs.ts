@@ -10,6 +10,14 @@ type Doc = Record<string, unknown>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** An HTTP Host header without its port ("[v6]:port" and "name:port" forms). */
+function hostOnly(h: string | null | undefined): string | null {
+  if (!h) return null;
+  if (h.startsWith('[')) return h.slice(1, Math.max(1, h.indexOf(']')));
+  const i = h.lastIndexOf(':');
+  return i > 0 && h.indexOf(':') === i ? h.slice(0, i) : h;
+}
+
 /** Drop null/undefined and empty arrays/objects, recursively. */
 function prune(o: Doc): Doc {
   for (const k of Object.keys(o)) {
@@ -120,7 +128,7 @@ export function flowToEcs(r: FlowRecord): Doc {
     '@timestamp': iso(r.startTs),
     event: { kind: 'event', category: ['network'], type: ['connection'], start: iso(r.startTs), end: iso(r.endTs), duration: Math.round((r.endTs - r.startTs) * 1e6), reason: r.endReason },
     source: { ip: r.client.ip, port: r.client.port, bytes: c.bytes, packets: c.packets },
-    destination: { ip: r.server.ip, port: r.server.port, bytes: s.bytes, packets: s.packets, domain: r.tls?.sni ?? r.http?.host ?? r.dnsName },
+    destination: { ip: r.server.ip, port: r.server.port, bytes: s.bytes, packets: s.packets, domain: r.tls?.sni ?? hostOnly(r.http?.host) ?? r.dnsName },
     network: {
       transport: r.transport,
       iana_number: r.transport === 'tcp' ? '6' : '17',

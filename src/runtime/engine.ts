@@ -34,7 +34,7 @@ export const defaultFeatureLimits: FeatureLimits = {
   smallRecordBytes: 160,
   smallRecordsCount: 64,
   appSizesCount: 16,
-  headBytes: 64,
+  headBytes: 256,
 };
 
 export interface EngineOptions {
@@ -202,16 +202,19 @@ export class Engine implements DriverHost {
       if (s.events.length > 0) this.drainStreamEvents(f, s);
       if (delivered > 0 || s.pendingGap > 0) {
         if (f.head[d] === null && s.base === 0 && s.end > 0) f.head[d] = s.buf.slice(0, Math.min(s.end, this.feat.headBytes));
-        if (f.app === AppState.Unclassified) {
-          if (s.base === 0) {
-            f.probeBytes[d] = s.end;
-            this.driver.classify(f, d, s.buf.subarray(0, s.end));
-          } else {
-            f.app = AppState.Unknown; // a gap before anything was recognised
+        if (f.app === AppState.Unclassified) this.tryClassify(f, d);
+        if (f.app === AppState.Attached) {
+          this.driver.feedStream(f, d, false);
+          if ((f.app as AppState) === AppState.Unclassified) {
+            // The dissector handed the stream back (a tunnel): classify what follows, both ways.
+            this.tryClassify(f, d);
+            if ((f.app as AppState) === AppState.Unclassified) this.tryClassify(f, (1 - d) as Dir);
+            if ((f.app as AppState) === AppState.Attached) {
+              this.driver.feedStream(f, d, false);
+              this.driver.feedStream(f, (1 - d) as Dir, false);
+            }
           }
-          if (f.app === AppState.Unknown) this.unknown(f);
         }
-        if (f.app === AppState.Attached) this.driver.feedStream(f, d, false);
         if (f.app === AppState.Attached && s.full && !f.dirDone[d]) {
           // Depth reached while the dissector still wants bytes: stop dissecting this direction.
           f.addLimit('flow.reassembly_depth');
@@ -221,6 +224,29 @@ export class Engine implements DriverHost {
       }
     }
     this.features(f, d, rel, len);
+  }
+
+  /** Classify from direction d's stream, starting at its probe offset. */
+  private tryClassify(f: Flow, d: Dir): void {
+    const s = f.streams[d];
+    if (s === null || s.end === 0) return;
+    const from = f.probeFrom[d];
+    if (from < s.base || from > s.base + s.end) {
+      f.app = AppState.Unknown; // a gap before anything was recognised
+    } else {
+      const bytes = s.buf.subarray(from - s.base, s.end);
+      if (bytes.length === 0) return;
+      f.probeBytes[d] = bytes.length;
+      // The dissector's stream starts at the probe offset: drop what came before.
+      this.driver.classify(f, d, bytes);
+      if (f.app === AppState.Attached && from > s.base + s.consumed) s.consumed = from - s.base;
+      if (f.app === AppState.Attached) {
+        const o = f.streams[(1 - d) as Dir];
+        const ofrom = f.probeFrom[(1 - d) as Dir];
+        if (o !== null && ofrom > o.base + o.consumed && ofrom <= o.base + o.end) o.consumed = ofrom - o.base;
+      }
+    }
+    if (f.app === AppState.Unknown) this.unknown(f);
   }
 
   private udp(f: Flow, d: Dir, len: number): void {

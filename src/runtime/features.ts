@@ -7,6 +7,10 @@ import type { CertCache } from '../dissect/cert-cache.js';
 import type { Flow } from '../flow/flow.js';
 import type { AppMapper } from '../flow/finalize.js';
 import type { FlowRecord } from '../flow/record.js';
+import type { HttpSummary } from '../../dissectors/http/types.js';
+import type { SshSummary } from '../../dissectors/ssh/types.js';
+import { DEFAULT_BROKER_SNI_SUFFIXES, classifyPubSub } from '../fingerprint/pubsub.js';
+import { classifyEncrypted } from '../fingerprint/encrypted.js';
 
 export interface FeatureOptions {
   /** JA4S, JA4X, JA4T/JA4TS (FoxIO License 1.1): off unless switched on. */
@@ -25,12 +29,27 @@ export function buildAppMappers(_certs: CertCache, _opts: FeatureOptions): Map<s
   const m = new Map<string, AppMapper>();
   m.set('mqtt', (s, rec) => { rec.mqtt = s as FlowRecord['mqtt']; });
   m.set('amqp', (s, rec) => { rec.amqp = s as FlowRecord['amqp']; });
-  m.set('http', (s, rec) => { rec.http = s as FlowRecord['http']; });
-  m.set('dns', (s, rec) => { rec.dns = s as FlowRecord['dns']; });
-  m.set('ssh', (s, rec) => { rec.ssh = s as FlowRecord['ssh']; });
+  m.set('http', (s, rec) => {
+    const h = s as HttpSummary;
+    rec.http = {
+      method: h.method, uri: h.uri, host: h.host, userAgent: h.userAgent, statusCode: h.statusCode, requests: h.requests,
+      pathEntropy: h.pathEntropy, hostEntropy: h.hostEntropy, upgrade: h.upgrade, wsProtocol: h.wsProtocol,
+    };
+  });
+  const dns: AppMapper = (s, rec) => { rec.dns = s as FlowRecord['dns']; rec.protocol = 'dns'; };
+  m.set('dns', dns);
+  m.set('dns-tcp', dns);
+  m.set('ssh', (s, rec) => {
+    const x = s as SshSummary;
+    rec.ssh = { clientBanner: x.clientBanner, serverBanner: x.serverBanner };
+  });
   return m;
 }
 
-export function buildPostStages(_opts: FeatureOptions): ((rec: FlowRecord, f: Flow) => void)[] {
-  return [];
+export function buildPostStages(opts: FeatureOptions): ((rec: FlowRecord, f: Flow) => void)[] {
+  const cfg = { brokerSniSuffixes: opts.brokerSniSuffixes ?? [...DEFAULT_BROKER_SNI_SUFFIXES] };
+  return [
+    (rec) => { rec.pubsub = classifyPubSub(rec, cfg); },
+    (rec, f) => { rec.encrypted = classifyEncrypted(rec, [f.head[0], f.head[1]]); },
+  ];
 }

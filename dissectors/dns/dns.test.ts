@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { harness, splits } from '../../test/helpers/dissect.js';
+import { Dir } from '../../src/dissect/api.js';
+import { dnsSpec, dnsTcpSpec, probeDnsTcp, probeDnsUdp, summarizeDns } from './index.js';
+import { ipv6Text, readName } from './parse.js';
+import type { DnsMessageRecord, DnsRecord } from './types.js';
+
+function name(n: string): number[] {
+  const out: number[] = [];
+  for (const l of n.split('.').filter(Boolean)) out.push(l.length, ...[...l].map((c) => c.charCodeAt(0)));
+  out.push(0);
+  return out;
+}
+const u16 = (v: number) => [(v >> 8) & 0xff, v & 0xff];
+const u32 = (v: number) => [...u16(v >>> 16), ...u16(v & 0xffff)];
+function header(id: number, flags: number, qd: number, an: number, ns = 0, ar = 0): number[] {
+  return [...u16(id), ...u16(flags), ...u16(qd), ...u16(an), ...u16(ns), ...u16(ar)];
+}
+function rr(owner: number[], type: number, ttl: number, rdata: number[]): number[] {
+  return [...owner, ...u16(type), ...u16(1), ...u32(ttl), ...u16(rdata.length), ...rdata];
+}
+
+// Query: www.c2.example.test A
+const QUERY = Uint8Array.from([...header(0x1234, 0x0100, 1, 0), ...name('www.c2.example.test'), ...u16(1), ...u16(1)]);
+// Response: question (at 12), CNAME via pointer to the question, A records for the target.
+const targetOffset = 12 + name('www.c2.example.test').length + 4 + 2 + 10; // where the CNAME rdata starts
+const RESPONSE = Uint8Array.from([
+  ...header(0x1234, 0x8180, 1, 3),
+  ...name('www.c2.example.test'), ...u16(1), ...u16(1),
+  ...rr([0xc0, 12], 5, 300, [3, ...[...'cdn'].map((c) => c.charCodeAt(0)), 0xc0, 12 + 4]), // cdn.c2.example.test
+  ...rr([0xc0, targetOffset], 1, 60, [10, 0, 0, 7]),
+  ...rr([0xc0, targetOffset], 28, 60, [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+]);
+
+function udp(msgs: [Dir, Uint8Array][], limits: object = dnsSpec.defaultLimits) {
+  const h = harness(dnsSpec, limits, { srcPort: 40000, dstPort: 53, transport: 'udp', startTs: 0 });
+  for (const [d, m] of msgs) h.feed(d, m, 1000);
+  h.end();
+  return h;
+}
+const framed = (m: Uint8Array) => Uint8Array.from([...u16(m.length), ...m]);
+
+describe('dns dissector', () => {
+  it('1. valid query and response give the expected records and DnsInfo', () => {
+    const h = udp([[Dir.ToServer, QUERY], [Dir.ToClient, RESPONSE]]);
+    expect(h.confirmed).toBe(true);
+    expect(h.events).toEqual([]);
+    const [q, r] = h.records as DnsMessageRecord[];
+    expect(q?.qr).toBe(false);
+    expect(q?.questions).toEqual([{ name: 'www.c2.example.test', type: 1, class: 1 }]);
+    expect(r?.answers).toEqual([
+      { name: 'www.c2.example.test', type: 5, ttl: 300, data: 'cdn.c2.example.test' },
+      { name: 'cdn.c2.example.test', type: 1, ttl: 60, data: '10.0.0.7' },
+      { name: 'cdn.c2.example.test', type: 28, ttl: 60, data: '2001:db8::1' },
+    ]);
+    const s = summarizeDns(h.records as DnsRecord[]);
+    expect(s.queries).toEqual(['www.c2.example.test']);
+    expect(s.rcode).toBe(0);
+    expect(s.answers.length).toBe(3);
+  });
+
+  it('2. TCP: every split point gives identical records and events', () => {
+    const stream = Uint8Array.from([...framed(QUERY), ...framed(QUERY)]);
+    const resp = framed(RESPONSE);
+    const run = (cs: Uint8Array[], ss: Uint8Array[]) => {
+      const h = harness(dnsTcpSpec);
+      for (const c of cs) h.feed(Dir.ToServer, c);
+      for (const s of ss) h.feed(Dir.ToClient, s);
+      return h;
+    };
+    const ref = run([stream], [resp]);
+    expect(ref.records.length).toBe(3);
+    for (const [a, b] of splits(stream)) expect(JSON.stringify(run([a, b], [resp]).records)).toBe(JSON.stringify(ref.records));
+    for (const [a, b] of splits(resp)) {
+      const h = run([stream], [a, b]);
+      expect(JSON.stringify(h.records)).toBe(JSON.stringify(ref.records));
+      expect(h.events).toEqual(ref.events);
+    }
+  });
+
+  it('3. TCP: every proper prefix gives need-more, never an error', () => {
+    const resp = framed(RESPONSE);
+    for (let i = 1; i < resp.length; i++) {
+      const h = harness(dnsTcpSpec);
+      expect(h.feed(Dir.ToClient, resp.subarray(0, i))).toBe('more');
+      expect(h.records).toEqual([]);
+      expect(h.events).toEqual([]);
+      expect(h.violations).toEqual([]);
+    }
+  });
+
+  it('4. malformed messages raise their specific events', () => {
+    const selfPtr = Uint8Array.from([...header(1, 0x8180, 1, 1), ...name('a.b'), ...u16(1), ...u16(1), ...rr([0xc0, 12 + 5 + 4], 1, 1, [1, 2, 3, 4])]);
+    const cases: [Uint8Array, string][] = [
+      [QUERY.subarray(0, 8), 'dns.truncated_message'],
+      [Uint8Array.from([...header(1, 0x0100, 1, 0), 0xc0, 0x0c, ...u16(1), ...u16(1)]), 'dns.bad_pointer'],
+      [Uint8Array.from([...header(1, 0x0100, 1, 0), 0x45, 1, 0, ...u16(1), ...u16(1)]), 'dns.bad_label_type'],
+      [Uint8Array.from([...header(1, 0x0100, 1, 0), 5, 0x61]), 'dns.bad_name'],
+      [selfPtr, 'dns.bad_pointer'],
+      [Uint8Array.from([...header(1, 0x8180, 1, 1), ...name('a'), ...u16(1), ...u16(1), ...rr([0xc0, 12], 1, 5, [1, 2, 3])]), 'dns.bad_rdata'],
+      [Uint8Array.from([...header(1, 0x8180, 1, 2), ...name('a'), ...u16(1), ...u16(1), ...rr([0xc0, 12], 1, 5, [1, 2, 3, 4])]), 'dns.truncated_message'],
+      [Uint8Array.from([...header(1, 0x0100, 1, 0), ...Array.from({ length: 5 }, () => [63, ...new Array(63).fill(0x61)]).flat(), 0, ...u16(1), ...u16(1)]), 'dns.bad_name'],
+    ];
+    for (const [msg, id] of cases) {
+      // confirm first so malformed input is an anomaly, not a probe miss
+      const h = udp([[Dir.ToServer, QUERY], [Dir.ToClient, msg]]);
+      expect(h.events.map((e) => e.id), id).toContain(id);
+    }
+    const t = harness(dnsTcpSpec);
+    t.feed(Dir.ToServer, framed(QUERY));
+    t.feed(Dir.ToServer, Uint8Array.of(0, 0));
+    expect(t.events.map((e) => e.id)).toEqual(['dns.zero_length']);
+    // before confirmation a bad message is a violation
+    const v = udp([[Dir.ToServer, QUERY.subarray(0, 5)]]);
+    expect(v.violations).toEqual(['dns.truncated_message']);
+  });
+
+  it('5. limits raise their events and keep the true size', () => {
+    // pointer chain: an unknown-type RR whose rdata holds p1 → name, p2 → p1, p3 → p2; a CNAME points to p3
+    const base = [...header(1, 0x8180, 1, 2), ...name('a.example'), ...u16(1), ...u16(1)];
+    const rdataAt = base.length + 2 + 10;
+    const chain = [0xc0, 12, 0xc0, rdataAt, 0xc0, rdataAt + 2];
+    const msg = Uint8Array.from([...base, ...rr([0xc0, 12], 99, 1, chain), ...rr([0xc0, 12], 5, 1, [0xc0, rdataAt + 4])]);
+    const ok = udp([[Dir.ToClient, msg]]);
+    expect((ok.records[0] as DnsMessageRecord).answers[1]?.data).toBe('a.example');
+    const lim = udp([[Dir.ToClient, msg]], { ...dnsSpec.defaultLimits, maxPointerCount: 3 });
+    expect(lim.events.map((e) => e.id)).toEqual(['dns.limit.max_pointer_count']);
+    expect((lim.records[0] as DnsMessageRecord).bytes).toBe(msg.length);
+    expect((lim.records[0] as DnsMessageRecord).status).toBe('truncated');
+
+    const many = udp([[Dir.ToClient, RESPONSE]], { ...dnsSpec.defaultLimits, maxAnswersCount: 1 });
+    expect(many.events.map((e) => e.id)).toEqual(['dns.limit.max_answers_count']);
+    expect((many.records[0] as DnsMessageRecord).answers.length).toBe(1);
+
+    const qs = Uint8Array.from([...header(1, 0x0100, 3, 0), ...name('a'), 0, 1, 0, 1, ...name('b'), 0, 1, 0, 1, ...name('c'), 0, 1, 0, 1]);
+    const q = udp([[Dir.ToServer, qs]], { ...dnsSpec.defaultLimits, maxQuestionsCount: 2 });
+    expect(q.events.map((e) => e.id)).toEqual(['dns.limit.max_questions_count']);
+
+    const m = udp([[Dir.ToServer, QUERY], [Dir.ToServer, QUERY], [Dir.ToServer, QUERY]], { ...dnsSpec.defaultLimits, maxMessagesCount: 2 });
+    expect(m.records.length).toBe(2);
+    expect(m.events.map((e) => e.id)).toEqual(['dns.limit.max_messages_count']);
+
+    const txt = Uint8Array.from([...header(1, 0x8180, 1, 1), ...name('t'), 0, 16, 0, 1, ...rr([0xc0, 12], 16, 1, [200, ...new Array(200).fill(0x41)])]);
+    const tx = udp([[Dir.ToClient, txt]], { ...dnsSpec.defaultLimits, maxStringBytes: 50 });
+    expect(tx.events.map((e) => e.id)).toEqual(['dns.limit.max_string_bytes']);
+    expect((tx.records[0] as DnsMessageRecord).answers[0]?.data.length).toBe(50);
+
+    const t = harness(dnsTcpSpec, { ...dnsTcpSpec.defaultLimits, maxMessageBytes: 20 });
+    t.feed(Dir.ToClient, Uint8Array.from([...framed(RESPONSE), ...framed(QUERY.subarray(0, 0)).subarray(0, 0)]));
+    expect(t.events.map((e) => e.id)).toEqual(['dns.limit.max_message_bytes']);
+    expect(t.pending(Dir.ToClient)).toBe(0); // skipped by counter, not buffered
+  });
+
+  it('probes', () => {
+    expect(probeDnsUdp(QUERY, Dir.ToServer)).toBe('yes');
+    expect(probeDnsUdp(RESPONSE, Dir.ToClient)).toBe('yes');
+    expect(probeDnsUdp(QUERY, Dir.ToClient)).toBe('no');
+    expect(probeDnsUdp(QUERY.subarray(0, 20), Dir.ToServer)).toBe('no');
+    expect(probeDnsTcp(framed(QUERY).subarray(0, 16), Dir.ToServer)).toBe('unsure');
+    expect(probeDnsTcp(framed(QUERY), Dir.ToServer)).toBe('yes');
+    expect(probeDnsUdp(new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Dir.ToServer)).toBe('no');
+    expect(probeDnsUdp(Uint8Array.of(0x16, 3, 1, 0, 0x2e, 1, 0, 0, 0x2a, 3, 3, 0, 0, 0, 0), Dir.ToServer)).toBe('no');
+  });
+
+  it('readName and ipv6Text helpers', () => {
+    const lim = dnsSpec.defaultLimits;
+    expect(readName(Uint8Array.of(0), 0, lim)).toEqual({ name: '.', next: 1 });
+    expect(readName(Uint8Array.of(3, 0x61, 0x2e, 0x01, 0), 0, lim)).toEqual({ name: 'a\\046\\001', next: 5 });
+    expect(ipv6Text(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1))).toBe('::1');
+    expect(ipv6Text(Uint8Array.of(0x20, 1, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1))).toBe('2001:db8:0:1::1');
+    expect(ipv6Text(Uint8Array.of(0x20, 1, 0x0d, 0xb8, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1))).toBe('2001:db8:1:1:1:1:1:1');
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * DNS dissectors: `dns` (UDP, one message per datagram) and `dns-tcp` (2-byte length prefix),
+ * sharing one parser. summarize → DnsInfo (queries, answers, rcode).
+ */
+import { defineDissector, Dir, type ProbeResult } from '../../src/dissect/api.js';
+import type { DnsInfo } from '../../src/flow/record.js';
+import { dnsEvents, type DnsEventId } from './events.js';
+import { probeDnsMessage } from './parse.js';
+import { DnsDissector } from './state.js';
+import { defaultDnsLimits, type DnsLimits, type DnsRecord } from './types.js';
+
+/** Bounds on the per-flow summary (the records themselves are bounded by DnsLimits). */
+export const DNS_SUMMARY_MAX_QUERIES_COUNT = 32;
+export const DNS_SUMMARY_MAX_ANSWERS_COUNT = 64;
+
+export function probeDnsUdp(bytes: Uint8Array, dir: Dir): ProbeResult {
+  return probeDnsMessage(bytes, 0, dir === Dir.ToServer, true);
+}
+
+export function probeDnsTcp(bytes: Uint8Array, dir: Dir): ProbeResult {
+  if (bytes.length < 2) return 'unsure';
+  const len = ((bytes[0] as number) << 8) | (bytes[1] as number);
+  if (len < 17) return 'no'; // header + 1-byte root name + type + class
+  return probeDnsMessage(bytes, 2, dir === Dir.ToServer, false);
+}
+
+/**
+ * Fold messages: question names (deduplicated, case-insensitive, in order), answers of responses
+ * (deduplicated), and the rcode: the first non-zero rcode of any response, else 0 when a response
+ * was seen, else null.
+ */
+export function summarizeDns(records: readonly DnsRecord[]): DnsInfo {
+  const queries: string[] = [];
+  const seenQ = new Set<string>();
+  const answers: DnsInfo['answers'] = [];
+  const seenA = new Set<string>();
+  let rcode: number | null = null;
+  for (const r of records) {
+    for (const q of r.questions) {
+      const k = q.name.toLowerCase();
+      if (!seenQ.has(k) && queries.length < DNS_SUMMARY_MAX_QUERIES_COUNT) {
+        seenQ.add(k);
+        queries.push(q.name);
+      }
+    }
+    if (!r.qr) continue;
+    if (rcode === null || (rcode === 0 && r.rcode !== 0)) rcode = r.rcode;
+    for (const a of r.answers) {
+      const k = `${a.name.toLowerCase()}|${a.type}|${a.data}`;
+      if (!seenA.has(k) && answers.length < DNS_SUMMARY_MAX_ANSWERS_COUNT) {
+        seenA.add(k);
+        answers.push({ name: a.name, type: a.type, data: a.data, ttl: a.ttl });
+      }
+    }
+  }
+  return { queries, answers, rcode };
+}
+
+export const dnsSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsInfo>({
+  name: 'dns',
+  apiVersion: 1,
+  transport: 'udp',
+  probe: { ports: [53, 5353, 5355], prefixes: [], minBytes: 12, maxBytes: 65535, probe: probeDnsUdp },
+  defaultLimits: defaultDnsLimits,
+  events: dnsEvents,
+  create: (ctx, limits) => new DnsDissector(ctx, limits, false),
+  summarize: summarizeDns,
+});
+
+export const dnsTcpSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsInfo>({
+  name: 'dns-tcp',
+  apiVersion: 1,
+  transport: 'tcp',
+  probe: { ports: [53], prefixes: [], minBytes: 2, maxBytes: 512, probe: probeDnsTcp },
+  defaultLimits: defaultDnsLimits,
+  events: dnsEvents,
+  create: (ctx, limits) => new DnsDissector(ctx, limits, true),
+  summarize: summarizeDns,
+});
+
+export type { DnsLimits, DnsRecord } from './types.js';

@@ -1,0 +1,115 @@
+/**
+ * DnsDissector: one message per UDP datagram, or 2-byte length-prefixed messages over TCP
+ * (RFC 1035 §4.2.2, RFC 7766). The same parser serves both.
+ */
+import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/dissect/api.js';
+import type { DnsEventId } from './events.js';
+import { parseMessage } from './parse.js';
+import type { DnsLimits, DnsRecord } from './types.js';
+
+export class DnsDissector implements FlowDissector {
+  private readonly ctx: DissectorContext<DnsRecord, DnsEventId>;
+  private readonly lim: DnsLimits;
+  private readonly tcp: boolean;
+  private messages = 0;
+  private confirmed = false;
+  /** TCP: bytes of an oversize message still to skip, per direction. */
+  private readonly skip: [number, number] = [0, 0];
+
+  constructor(ctx: DissectorContext<DnsRecord, DnsEventId>, lim: DnsLimits, tcp: boolean) {
+    this.ctx = ctx;
+    this.lim = lim;
+    this.tcp = tcp;
+  }
+
+  feed(dir: Dir, view: StreamView): Verdict {
+    const b = view.bytes;
+    if (!this.tcp) {
+      const v = this.message(dir, b, view.ts);
+      view.consume(b.length);
+      return v;
+    }
+    let pos = 0;
+    let verdict: Verdict = 'more';
+    while (pos < b.length) {
+      if (this.skip[dir] > 0) {
+        const n = Math.min(this.skip[dir], b.length - pos);
+        this.skip[dir] -= n;
+        pos += n;
+        continue;
+      }
+      if (b.length - pos < 2) {
+        view.needAtLeast(2);
+        break;
+      }
+      const len = ((b[pos] as number) << 8) | (b[pos + 1] as number);
+      if (len === 0) {
+        this.ctx.event('dns.zero_length', dir);
+        if (!this.confirmed) { this.ctx.violation('dns.zero_length'); verdict = 'abort'; break; }
+        pos += 2;
+        continue;
+      }
+      if (len > this.lim.maxMessageBytes) {
+        this.ctx.event('dns.limit.max_message_bytes', dir);
+        this.skip[dir] = len;
+        pos += 2;
+        continue;
+      }
+      if (b.length - pos < 2 + len) {
+        view.needAtLeast(2 + len);
+        break;
+      }
+      verdict = this.message(dir, b.subarray(pos + 2, pos + 2 + len), view.ts);
+      pos += 2 + len;
+      if (verdict !== 'more') break;
+    }
+    if (pos > 0) view.consume(pos);
+    return verdict;
+  }
+
+  private message(dir: Dir, msg: Uint8Array, ts: number): Verdict {
+    if (this.messages >= this.lim.maxMessagesCount) {
+      this.ctx.event('dns.limit.max_messages_count', dir);
+      return 'done';
+    }
+    const m = parseMessage(msg, this.lim);
+    if (typeof m === 'string') {
+      this.ctx.event(m, dir);
+      if (!this.confirmed) {
+        this.ctx.violation(m);
+        return 'abort';
+      }
+      return 'more';
+    }
+    // A message whose first question could not be read is not evidence of DNS.
+    if (!this.confirmed && m.questions.length === 0 && m.events.length > 0) {
+      for (const e of m.events) this.ctx.event(e, dir);
+      this.ctx.violation(m.events[0] as DnsEventId);
+      return 'abort';
+    }
+    this.messages++;
+    if (!this.confirmed) {
+      this.confirmed = true;
+      this.ctx.confirm();
+    }
+    for (const e of m.events) this.ctx.event(e, dir);
+    this.ctx.emit({
+      kind: 'dns.message', ts, dir,
+      id: m.id, qr: m.qr, opcode: m.opcode, rcode: m.rcode, tc: m.tc,
+      questions: m.questions, answers: m.answers, bytes: msg.length,
+      status: m.events.length > 0 ? 'truncated' : 'complete',
+      events: m.events,
+    });
+    return 'more';
+  }
+
+  gap(dir: Dir, _lostBytes: number): Verdict {
+    if (!this.tcp) return 'more';
+    this.ctx.event('dns.gap', dir);
+    return 'done';
+  }
+
+  end(_dir: Dir): void {
+    // Messages are emitted whole; a partial TCP message at EOF is dropped.
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * HTTP/1.x dissector registration: request line, Host, User-Agent, Upgrade, status codes; several
+ * requests per flow (maxRequestsCount); CONNECT / 101 tunnels end dissection with a re-probe hint.
+ */
+import { defineDissector, Dir, type ProbeResult } from '../../src/dissect/api.js';
+import { asciiBytes } from '../../src/util/bytes.js';
+import { httpEvents, type HttpEventId } from './events.js';
+import { textEntropy } from './parse.js';
+import { HttpDissector } from './state.js';
+import { defaultHttpLimits, type HttpLimits, type HttpRecord, type HttpRequestRecord, type HttpResponseRecord, type HttpSummary, type HttpTunnelRecord } from './types.js';
+
+const METHODS = ['GET ', 'POST ', 'PUT ', 'HEAD ', 'OPTIONS ', 'DELETE ', 'CONNECT ', 'PATCH '].map(asciiBytes);
+const RESPONSE = asciiBytes('HTTP/1.');
+
+/** 'yes' on a full match, 'unsure' while `bytes` is a proper prefix of the pattern, else 'no'. */
+function matchPrefix(bytes: Uint8Array, pat: readonly number[]): ProbeResult {
+  const n = bytes.length < pat.length ? bytes.length : pat.length;
+  for (let i = 0; i < n; i++) if (bytes[i] !== pat[i]) return 'no';
+  return n === pat.length ? 'yes' : 'unsure';
+}
+
+export function probeHttp(bytes: Uint8Array, dir: Dir): ProbeResult {
+  if (dir === Dir.ToClient) return matchPrefix(bytes, RESPONSE);
+  let result: ProbeResult = 'no';
+  for (let i = 0; i < METHODS.length; i++) {
+    const r = matchPrefix(bytes, METHODS[i] as number[]);
+    if (r === 'yes') return 'yes';
+    if (r === 'unsure') result = 'unsure';
+  }
+  return result;
+}
+
+/** Host without port or IPv6 brackets, lowercased (for entropy). */
+function hostName(host: string): string {
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    return (close > 0 ? host.slice(1, close) : host.slice(1)).toLowerCase();
+  }
+  const colon = host.lastIndexOf(':');
+  return (colon >= 0 && host.indexOf(':') === colon ? host.slice(0, colon) : host).toLowerCase();
+}
+
+/**
+ * Request path for entropy: the request-target with any absolute-form `scheme://authority`
+ * removed (proxy requests). The query is kept on purpose: C2 encodes its data there as often as
+ * in the path. CONNECT's authority-form has no path (null).
+ */
+function requestPath(method: string, uri: string): string | null {
+  if (method === 'CONNECT') return null;
+  const scheme = uri.indexOf('://');
+  if (scheme > 0 && uri.charCodeAt(0) !== 0x2f) {
+    const slash = uri.indexOf('/', scheme + 3);
+    return slash < 0 ? '/' : uri.slice(slash);
+  }
+  return uri;
+}
+
+export function summarizeHttp(records: readonly HttpRecord[]): HttpSummary {
+  let first: HttpRequestRecord | null = null;
+  let firstResponse: HttpResponseRecord | null = null;
+  let tunnel: HttpTunnelRecord | null = null;
+  let requests = 0;
+  let upgrade: string | null = null;
+  let wsProtocol: string | null = null;
+  for (const r of records) {
+    if (r.kind === 'http.request') {
+      requests++;
+      if (first === null) first = r;
+      if (upgrade === null && r.upgrade !== null) upgrade = r.upgrade;
+      if (wsProtocol === null && r.wsProtocol !== null) wsProtocol = r.wsProtocol;
+    } else if (r.kind === 'http.response') {
+      if (firstResponse === null && r.statusCode >= 200) firstResponse = r;
+      if (r.statusCode === 101 && r.wsProtocol !== null) wsProtocol = r.wsProtocol; // the one selected
+    } else if (tunnel === null) tunnel = r;
+  }
+  const path = first !== null ? requestPath(first.method, first.uri) : null;
+  const host = first?.host ?? null;
+  return {
+    method: first?.method ?? null,
+    uri: first?.uri ?? null,
+    host,
+    userAgent: first?.userAgent ?? null,
+    statusCode: firstResponse?.statusCode ?? null,
+    requests,
+    pathEntropy: path !== null ? textEntropy(path) : null,
+    hostEntropy: host !== null && host.length > 0 ? textEntropy(hostName(host)) : null,
+    upgrade: upgrade !== null ? upgrade.toLowerCase() : null,
+    wsProtocol,
+    reprobe: tunnel !== null,
+    tunnel: tunnel?.reason ?? null,
+    tunnelOffsets: tunnel !== null ? [tunnel.offsets[0], tunnel.offsets[1]] : null,
+  };
+}
+
+export const httpSpec = defineDissector<HttpLimits, HttpRecord, HttpEventId, HttpSummary>({
+  name: 'http',
+  apiVersion: 1,
+  transport: 'tcp',
+  probe: {
+    ports: [80, 8080, 8000, 8008, 8888, 3128],
+    prefixes: [...METHODS, RESPONSE],
+    minBytes: 4,
+    maxBytes: 8,
+    probe: probeHttp,
+  },
+  defaultLimits: defaultHttpLimits,
+  events: httpEvents,
+  create: (ctx, limits) => new HttpDissector(ctx, limits),
+  summarize: summarizeHttp,
+});
+
+export type { HttpLimits, HttpRecord, HttpSummary } from './types.js';

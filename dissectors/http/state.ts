@@ -1,0 +1,260 @@
+/**
+ * HttpDissector: HTTP/1.x message framing per direction (RFC 9112 §6.3 message body length),
+ * requests paired with responses in order, CONNECT / Upgrade turning the flow into a tunnel.
+ */
+import { Dir, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import type { HttpEventId } from './events.js';
+import { headResumeAt, httpHeadLength, INVALID, leadingNewlines, lineLength, NEED_MORE } from './framing.js';
+import { parseChunkSize, parseRequestHead, parseResponseHead } from './parse.js';
+import type { HttpLimits, HttpRecord } from './types.js';
+
+const Mode = {
+  Head: 0,
+  Body: 1, // Content-Length bytes to skip
+  ChunkSize: 2,
+  ChunkData: 3,
+  ChunkEnd: 4, // the CRLF after chunk data
+  Trailers: 5,
+  UntilClose: 6, // response delimited by connection close
+  AwaitTunnel: 7, // client sent CONNECT / Upgrade; its next bytes may not be HTTP
+} as const;
+type Mode = (typeof Mode)[keyof typeof Mode];
+
+interface DirState {
+  mode: Mode;
+  remaining: number;
+  /** Absolute stream offset where the next header-terminator scan may resume. */
+  scanAt: number;
+  /** Packet time when the current head's first bytes were seen (0 = not yet). */
+  headTs: number;
+  trailerBytes: number;
+}
+
+function dirState(): DirState {
+  return { mode: Mode.Head, remaining: 0, scanAt: 0, headTs: 0, trailerBytes: 0 };
+}
+
+interface Pending {
+  method: string;
+  /** CONNECT authority or the Upgrade value; null for ordinary requests. */
+  target: string | null;
+  /** Stream offset (client direction) just after this request's head. */
+  endOffset: number;
+}
+
+export class HttpDissector implements FlowDissector {
+  private readonly st: [DirState, DirState] = [dirState(), dirState()];
+  private readonly pending: Pending[] = [];
+  private requests = 0;
+  private confirmed = false;
+  /** Set once the flow became a tunnel: per-direction stream offsets where tunnelled bytes start. */
+  tunnelOffsets: [number, number] | null = null;
+
+  private readonly ctx: DissectorContext<HttpRecord, HttpEventId>;
+  private readonly lim: HttpLimits;
+
+  constructor(ctx: DissectorContext<HttpRecord, HttpEventId>, lim: HttpLimits) {
+    this.ctx = ctx;
+    this.lim = lim;
+  }
+
+  feed(dir: Dir, view: StreamView): Verdict {
+    const b = view.bytes;
+    const s = this.st[dir];
+    let pos = 0;
+    let verdict: Verdict = 'more';
+    for (;;) {
+      if (s.mode === Mode.UntilClose) {
+        pos = b.length;
+        verdict = 'dir-done';
+        break;
+      }
+      if (pos >= b.length) break;
+      if (s.mode === Mode.Body || s.mode === Mode.ChunkData) {
+        const n = Math.min(s.remaining, b.length - pos);
+        pos += n;
+        s.remaining -= n;
+        if (s.remaining > 0) break;
+        s.mode = s.mode === Mode.Body ? Mode.Head : Mode.ChunkEnd;
+        continue;
+      }
+      if (s.mode === Mode.AwaitTunnel) {
+        view.needAtLeast(b.length - pos + 1);
+        break;
+      }
+      if (s.mode === Mode.Head) {
+        const nl = leadingNewlines(b.subarray(pos));
+        pos += nl;
+        if (pos >= b.length) break;
+        if (s.headTs === 0) s.headTs = view.ts;
+        const rest = b.subarray(pos);
+        const base = view.streamOffset + pos;
+        const len = httpHeadLength(rest, this.lim.maxHeaderBytes, s.scanAt > base ? s.scanAt - base : 0);
+        if (len === NEED_MORE) {
+          s.scanAt = base + headResumeAt(rest.length);
+          view.needAtLeast(rest.length + 1);
+          break;
+        }
+        if (len === INVALID) {
+          this.ctx.event('http.limit.max_header_bytes', dir);
+          verdict = 'done';
+          break;
+        }
+        const r = dir === Dir.ToServer ? this.onRequest(rest.subarray(0, len), base + len, s.headTs) : this.onResponse(rest.subarray(0, len), base + len, s.headTs);
+        s.headTs = 0;
+        s.scanAt = 0;
+        if (r !== 'more') {
+          if (r === 'done' && this.tunnelOffsets !== null) pos += len; // tunnel bytes stay unconsumed
+          verdict = r;
+          break;
+        }
+        pos += len;
+        continue;
+      }
+      // Chunk-size line, the CRLF after chunk data, or a trailer line.
+      const rest = b.subarray(pos);
+      const maxLine = s.mode === Mode.Trailers ? this.lim.maxHeaderBytes : this.lim.maxChunkLineBytes;
+      const len = lineLength(rest, maxLine);
+      if (len === NEED_MORE) {
+        view.needAtLeast(rest.length + 1);
+        break;
+      }
+      if (len === INVALID) {
+        this.ctx.event(s.mode === Mode.Trailers ? 'http.limit.max_header_bytes' : 'http.limit.max_chunk_line_bytes', dir);
+        verdict = 'done';
+        break;
+      }
+      pos += len;
+      if (s.mode === Mode.ChunkEnd) {
+        s.mode = Mode.ChunkSize;
+      } else if (s.mode === Mode.ChunkSize) {
+        const size = parseChunkSize(rest.subarray(0, len));
+        if (size < 0) {
+          this.ctx.event('http.bad_chunk_size', dir);
+          verdict = 'done';
+          break;
+        }
+        if (size === 0) {
+          s.mode = Mode.Trailers;
+          s.trailerBytes = 0;
+        } else {
+          s.mode = Mode.ChunkData;
+          s.remaining = size;
+        }
+      } else {
+        // Trailers end at the first empty line (RFC 9112 §7.1.2).
+        s.trailerBytes += len;
+        if (len <= 2) s.mode = Mode.Head;
+        else if (s.trailerBytes > this.lim.maxHeaderBytes) {
+          this.ctx.event('http.limit.max_header_bytes', dir);
+          verdict = 'done';
+          break;
+        }
+      }
+    }
+    if (pos > 0) view.consume(pos);
+    return verdict;
+  }
+
+  private onRequest(head: Uint8Array, endOffset: number, ts: number): Verdict {
+    if (this.requests >= this.lim.maxRequestsCount) {
+      this.ctx.event('http.limit.max_requests_count', Dir.ToServer);
+      return 'done';
+    }
+    const p = parseRequestHead(head, this.lim);
+    if (typeof p === 'string') return this.bad(p, Dir.ToServer);
+    this.ok();
+    this.requests++;
+    for (const e of p.events) this.ctx.event(e, Dir.ToServer);
+    this.ctx.emit({
+      kind: 'http.request', ts, dir: Dir.ToServer,
+      method: p.method, uri: p.uri, version: p.version, host: p.host, userAgent: p.userAgent,
+      upgrade: p.upgrade, wsProtocol: p.wsProtocol, contentLength: p.contentLength, chunked: p.chunked,
+      headerBytes: head.length, status: p.events.some((e) => e.startsWith('http.limit.')) ? 'truncated' : 'complete',
+      events: p.events,
+    });
+    const isConnect = p.method === 'CONNECT';
+    this.pending.push({ method: p.method, target: isConnect ? p.uri : p.upgrade, endOffset });
+    const s = this.st[Dir.ToServer];
+    if (p.chunked) s.mode = Mode.ChunkSize;
+    else if (p.contentLength !== null && p.contentLength > 0) {
+      s.mode = Mode.Body;
+      s.remaining = p.contentLength;
+    } else s.mode = Mode.Head; // RFC 9112 §6.3 rule 7: no length, no body
+    // After CONNECT or an Upgrade offer the client's next bytes may be tunnelled: hold them until
+    // the response decides (bodyless requests only; an upgrade with a body is rare and not handled).
+    if ((isConnect || p.upgrade !== null) && s.mode === Mode.Head) s.mode = Mode.AwaitTunnel;
+    return 'more';
+  }
+
+  private onResponse(head: Uint8Array, endOffset: number, ts: number): Verdict {
+    const p = parseResponseHead(head, this.lim);
+    if (typeof p === 'string') return this.bad(p, Dir.ToClient);
+    this.ok();
+    for (const e of p.events) this.ctx.event(e, Dir.ToClient);
+    const req = this.pending[0] ?? null;
+    if (req === null) this.ctx.event('http.response_without_request', Dir.ToClient);
+    const final = p.statusCode >= 200 || p.statusCode === 101;
+    if (final && req !== null) this.pending.shift();
+    const events = req === null ? [...p.events, 'http.response_without_request' as const] : p.events;
+    this.ctx.emit({
+      kind: 'http.response', ts, dir: Dir.ToClient,
+      version: p.version, statusCode: p.statusCode, requestMethod: req?.method ?? null,
+      upgrade: p.upgrade, wsProtocol: p.wsProtocol, contentLength: p.contentLength, chunked: p.chunked,
+      headerBytes: head.length, status: p.events.some((e) => e.startsWith('http.limit.')) ? 'truncated' : 'complete',
+      events,
+    });
+    const c = this.st[Dir.ToServer];
+    const isConnect = req?.method === 'CONNECT';
+    // RFC 9110 §9.3.6: any 2xx to CONNECT switches both sides to tunnel mode; §15.2.2: 101 too.
+    if ((isConnect && p.statusCode >= 200 && p.statusCode < 300) || (p.statusCode === 101 && req !== null)) {
+      this.tunnelOffsets = [req !== null ? req.endOffset : 0, endOffset];
+      this.ctx.emit({
+        kind: 'http.tunnel', ts, dir: null, reason: isConnect ? 'connect' : 'upgrade',
+        target: req?.target ?? null, offsets: [this.tunnelOffsets[0], this.tunnelOffsets[1]],
+      });
+      return 'done';
+    }
+    if (final && req !== null && c.mode === Mode.AwaitTunnel) c.mode = Mode.Head; // refused: back to HTTP
+    const s = this.st[Dir.ToClient];
+    // RFC 9112 §6.3: responses to HEAD, 1xx, 204 and 304 have no body; then chunked; then length; else close.
+    const code = p.statusCode;
+    if (req?.method === 'HEAD' || code < 200 || code === 204 || code === 304) s.mode = Mode.Head;
+    else if (p.chunked) s.mode = Mode.ChunkSize;
+    else if (p.contentLength !== null) {
+      s.mode = p.contentLength > 0 ? Mode.Body : Mode.Head;
+      s.remaining = p.contentLength;
+    } else s.mode = Mode.UntilClose;
+    return 'more';
+  }
+
+  private ok(): void {
+    if (!this.confirmed) {
+      this.confirmed = true;
+      this.ctx.confirm();
+    }
+  }
+
+  private bad(id: HttpEventId, dir: Dir): Verdict {
+    this.ctx.event(id, dir);
+    this.ctx.violation(id);
+    return 'abort';
+  }
+
+  gap(dir: Dir, lostBytes: number): Verdict {
+    const s = this.st[dir];
+    // Inside a counted body the gap is skipped exactly: framing resumes at the next message.
+    if ((s.mode === Mode.Body || s.mode === Mode.ChunkData) && lostBytes <= s.remaining) {
+      s.remaining -= lostBytes;
+      if (s.remaining === 0) s.mode = s.mode === Mode.Body ? Mode.Head : Mode.ChunkEnd;
+      return 'more';
+    }
+    if (s.mode === Mode.UntilClose) return 'dir-done';
+    this.ctx.event('http.gap', dir);
+    return 'done';
+  }
+
+  end(_dir: Dir): void {
+    // Records are emitted per complete head; nothing is held open.
+  }
+}

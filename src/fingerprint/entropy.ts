@@ -1,0 +1,134 @@
+/**
+ * Payload entropy per direction (DESIGN.md §2.5, STYLE.md §6.4 "Entropy"): a 256-bin histogram of
+ * the first `maxEntropyBytes` payload bytes after the handshake end, and the Shannon entropy of
+ * that sample compared with what uniformly random bytes of the same length would score.
+ *
+ * Why the comparison: the plug-in estimator H = −Σ p̂ log2 p̂ is biased low for short samples
+ * (256 random bytes score ≈ 7.18 bits, not 8), so a fixed "≥ 7.9 bits" cut would miss every short
+ * encrypted exchange. `randomExpected(n)` is the exact expectation of H for n uniform bytes, and
+ * `score = bits / randomExpected(n)` is ≈ 1 for random/encrypted data at any sample size.
+ */
+import type { EntropyInfo } from '../flow/record.js';
+import type { Dir } from '../dissect/api.js';
+
+export const DEFAULT_MAX_ENTROPY_BYTES = 4096;
+
+/**
+ * Per-flow, per-direction accumulator, fed from the reassembly path (not from dissectors).
+ * The driver calls `add(dir, bytes, streamOffset)` with every contiguous view it hands to the
+ * dissector (after the dissector's feed, so that a `payloadStart` raised during that feed applies),
+ * and `setPayloadStart(dir, offset)` when ctx.payloadStart fires. Re-feeding bytes already counted
+ * is harmless (a per-direction high-water mark skips them). No allocation per call.
+ */
+export class EntropyAccumulator {
+  readonly hist: [Uint32Array, Uint32Array] = [new Uint32Array(256), new Uint32Array(256)];
+  readonly n: [number, number] = [0, 0];
+  private readonly start: [number, number] = [0, 0];
+  private readonly next: [number, number] = [0, 0];
+  private readonly maxBytes: number;
+
+  constructor(maxEntropyBytes = DEFAULT_MAX_ENTROPY_BYTES) {
+    this.maxBytes = maxEntropyBytes;
+  }
+
+  /** The application payload of `dir` starts at `streamOffset`: restart the sample there. */
+  setPayloadStart(dir: Dir, streamOffset: number): void {
+    if (streamOffset === this.start[dir]) return; // already sampling from there
+    this.start[dir] = streamOffset;
+    this.next[dir] = streamOffset;
+    this.n[dir] = 0;
+    this.hist[dir].fill(0);
+  }
+
+  /** Count the bytes of `bytes` (at stream offset `streamOffset`) that fall in the sample window. */
+  add(dir: Dir, bytes: Uint8Array, streamOffset: number): void {
+    const end = this.start[dir] + this.maxBytes;
+    const from = Math.max(this.next[dir], streamOffset);
+    const to = Math.min(end, streamOffset + bytes.length);
+    if (to <= from) return;
+    const h = this.hist[dir];
+    for (let i = from - streamOffset, e = to - streamOffset; i < e; i++) {
+      const b = bytes[i] as number;
+      h[b] = (h[b] as number) + 1;
+    }
+    this.n[dir] += to - from;
+    this.next[dir] = to;
+  }
+
+  /** True once the window of `dir` is full (the driver may stop calling add). */
+  full(dir: Dir): boolean {
+    return this.n[dir] >= this.maxBytes;
+  }
+
+  /** EntropyInfo for `dir`, or null when no byte was sampled. */
+  info(dir: Dir): EntropyInfo | null {
+    return this.n[dir] > 0 ? entropyInfo(this.hist[dir], this.n[dir]) : null;
+  }
+}
+
+/** Plug-in Shannon entropy of a byte histogram, bits per byte (0..8). */
+export function shannonBits(hist: Uint32Array, n: number): number {
+  if (n <= 0) return 0;
+  let h = 0;
+  for (let i = 0; i < 256; i++) {
+    const c = hist[i] as number;
+    if (c > 0) {
+      const p = c / n;
+      h -= p * Math.log2(p);
+    }
+  }
+  return h;
+}
+
+const expectedCache = new Map<number, number>();
+const EXPECTED_CACHE_MAX_COUNT = 4096;
+
+/**
+ * Exact E[H_plugin] for n i.i.d. uniform bytes. With C_k ~ Binomial(n, 1/256) the count of value k,
+ *   H = log2 n − (1/n) Σ_k C_k log2 C_k   ⇒   E[H] = log2 n − (256/n) · E[C log2 C].
+ * E[C log2 C] is summed over the binomial pmf (log-space recurrence, no underflow) up to
+ * mean + 12 sd, beyond which terms are < 1e-30. O(n/256) work; cached.
+ * Large-n check: this tends to the Miller–Madow value 8 − 255 / (2 n ln 2) (see millerMadow()).
+ */
+export function randomExpected(n: number): number {
+  if (n <= 1) return 0;
+  const cached = expectedCache.get(n);
+  if (cached !== undefined) return cached;
+  const q = 1 / 256;
+  const mean = n * q;
+  const sd = Math.sqrt(n * q * (1 - q));
+  const kMax = Math.min(n, Math.ceil(mean + 12 * sd + 20));
+  let logP = n * Math.log1p(-q); // log P(C = 0)
+  const logRatio = Math.log(q / (1 - q));
+  let eClogC = 0;
+  for (let k = 0; k < kMax; k++) {
+    logP += Math.log((n - k) / (k + 1)) + logRatio; // → log P(C = k + 1)
+    const c = k + 1;
+    if (c > 1) eClogC += Math.exp(logP) * c * Math.log2(c);
+  }
+  const e = Math.log2(n) - (256 / n) * eClogC;
+  if (expectedCache.size >= EXPECTED_CACHE_MAX_COUNT) expectedCache.clear();
+  expectedCache.set(n, e);
+  return e;
+}
+
+/** Miller–Madow approximation of randomExpected: 8 − (256 − 1) / (2 n ln 2). Good for n ≳ 1000. */
+export function millerMadow(n: number): number {
+  return 8 - 255 / (2 * n * Math.LN2);
+}
+
+export function entropyInfo(hist: Uint32Array, n: number): EntropyInfo {
+  const bits = shannonBits(hist, n);
+  const expected = randomExpected(n);
+  return { bits, sample: n, randomExpected: expected, score: expected > 0 ? bits / expected : 0 };
+}
+
+/** Convenience for tests and one-off callers: EntropyInfo of a byte array (allocates one histogram). */
+export function entropyOf(bytes: Uint8Array): EntropyInfo {
+  const h = new Uint32Array(256);
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    h[b] = (h[b] as number) + 1;
+  }
+  return entropyInfo(h, bytes.length);
+}

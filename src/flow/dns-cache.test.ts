@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { DnsCache } from './dns-cache.js';
+import type { DnsInfo } from './record.js';
+
+const info: DnsInfo = {
+  queries: ['www.c2.example.test'],
+  answers: [
+    { name: 'www.c2.example.test', type: 5, data: 'edge.cdn.example.net', ttl: 300 },
+    { name: 'edge.cdn.example.net', type: 5, data: 'e1.cdn.example.net', ttl: 300 },
+    { name: 'e1.cdn.example.net', type: 1, data: '10.0.0.7', ttl: 120 },
+    { name: 'e1.cdn.example.net', type: 28, data: '2001:db8::7', ttl: 0 },
+  ],
+  rcode: 0,
+};
+
+describe('DnsCache', () => {
+  it('names a later flow from the same host to an answered IP, via the CNAME chain', () => {
+    const c = new DnsCache();
+    c.learn('192.168.1.10', info, 1000);
+    expect(c.lookup('192.168.1.10', '10.0.0.7', 2000)).toBe('www.c2.example.test');
+    expect(c.lookup('192.168.1.10', '2001:db8::7', 2000)).toBe('www.c2.example.test');
+    expect(c.lookup('192.168.1.11', '10.0.0.7', 2000)).toBeNull(); // another host did not ask
+    expect(c.lookup('192.168.1.10', '10.0.0.8', 2000)).toBeNull();
+  });
+
+  it('expires in packet time: TTL clamped to [minTtlMs, maxTtlMs]', () => {
+    const c = new DnsCache({ minTtlMs: 10_000, maxTtlMs: 60_000 });
+    c.learn('h', info, 0);
+    expect(c.lookup('h', '2001:db8::7', 10_000)).toBe('www.c2.example.test'); // TTL 0 → 10 s
+    expect(c.lookup('h', '2001:db8::7', 10_001)).toBeNull();
+    expect(c.lookup('h', '10.0.0.7', 60_000)).toBe('www.c2.example.test'); // TTL 120 s → capped at 60 s
+    expect(c.lookup('h', '10.0.0.7', 60_001)).toBeNull();
+    expect(c.size).toBe(0); // expired entries are dropped on lookup
+  });
+
+  it('LRU cap on entries: least recently used goes first', () => {
+    const c = new DnsCache({ maxEntriesCount: 2 });
+    const one = (ip: string, name: string): DnsInfo => ({ queries: [name], answers: [{ name, type: 1, data: ip, ttl: 300 }], rcode: 0 });
+    c.learn('h', one('1.1.1.1', 'a'), 0);
+    c.learn('h', one('2.2.2.2', 'b'), 0);
+    expect(c.lookup('h', '1.1.1.1', 1)).toBe('a'); // touch a
+    c.learn('h', one('3.3.3.3', 'c'), 2);
+    expect(c.size).toBe(2);
+    expect(c.lookup('h', '2.2.2.2', 3)).toBeNull(); // b was least recently used
+    expect(c.lookup('h', '1.1.1.1', 3)).toBe('a');
+    expect(c.lookup('h', '3.3.3.3', 3)).toBe('c');
+  });
+
+  it('ignores failed responses and non-address answers', () => {
+    const c = new DnsCache();
+    c.learn('h', { ...info, rcode: 3 }, 0);
+    expect(c.size).toBe(0);
+    c.learn('h', { queries: ['t'], answers: [{ name: 't', type: 16, data: '1.2.3.4', ttl: 60 }], rcode: 0 }, 0);
+    expect(c.size).toBe(0);
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * Names for destination IPs from the DNS answers a client host received earlier (DESIGN.md §2.4:
+ * "answers map IP to names so alerts can name destinations").
+ *
+ * Keyed by (client host IP, answer IP). An entry lives for the answer's TTL, clamped to
+ * [minTtlMs, maxTtlMs] (a TTL of 0 is common for CDNs yet the connection follows within
+ * milliseconds), measured in packet time. The whole cache holds at most maxEntriesCount entries;
+ * the least recently learned/used one is dropped first (Map insertion order = LRU order).
+ *
+ * The name recorded is the one the client asked for: an A/AAAA owner reached through a CNAME chain
+ * is walked back to the queried name ('www.example.com', not 'e123.cdn.example.net').
+ */
+import type { DnsInfo } from './record.js';
+
+export interface DnsCacheOptions {
+  maxEntriesCount: number;
+  minTtlMs: number;
+  maxTtlMs: number;
+}
+
+export const defaultDnsCacheOptions: DnsCacheOptions = {
+  maxEntriesCount: 100_000,
+  minTtlMs: 60_000,
+  maxTtlMs: 24 * 3600_000,
+};
+
+const TYPE_A = 1;
+const TYPE_AAAA = 28;
+const TYPE_CNAME = 5;
+/** CNAME links walked back from an address owner to the queried name. */
+const MAX_CNAME_CHAIN_COUNT = 8;
+
+interface Entry {
+  name: string;
+  expiry: number;
+}
+
+export class DnsCache {
+  private readonly map = new Map<string, Entry>();
+  private readonly opts: DnsCacheOptions;
+
+  constructor(opts: Partial<DnsCacheOptions> = {}) {
+    this.opts = { ...defaultDnsCacheOptions, ...opts };
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Learn the address answers of one DNS flow seen from `clientIp` at packet time `ts`. */
+  learn(clientIp: string, info: DnsInfo, ts: number): void {
+    if (info.rcode !== null && info.rcode !== 0) return;
+    // Reverse CNAME links: target → owner (lowercased).
+    const owners = new Map<string, string>();
+    for (const a of info.answers) if (a.type === TYPE_CNAME) owners.set(a.data.toLowerCase(), a.name);
+    const queried = new Set(info.queries.map((q) => q.toLowerCase()));
+    for (const a of info.answers) {
+      if (a.type !== TYPE_A && a.type !== TYPE_AAAA) continue;
+      let name = a.name;
+      for (let i = 0; i < MAX_CNAME_CHAIN_COUNT && !queried.has(name.toLowerCase()); i++) {
+        const up = owners.get(name.toLowerCase());
+        if (up === undefined) break;
+        name = up;
+      }
+      const ttlMs = Math.min(this.opts.maxTtlMs, Math.max(this.opts.minTtlMs, a.ttl * 1000));
+      const key = clientIp + '|' + a.data;
+      this.map.delete(key); // re-insert at the fresh end
+      this.map.set(key, { name, expiry: ts + ttlMs });
+      this.evict();
+    }
+  }
+
+  /** Name for `serverIp` as resolved by `clientIp`, if learned and not expired at `ts`. */
+  lookup(clientIp: string, serverIp: string, ts: number): string | null {
+    const key = clientIp + '|' + serverIp;
+    const e = this.map.get(key);
+    if (e === undefined) return null;
+    if (ts > e.expiry) {
+      this.map.delete(key);
+      return null;
+    }
+    this.map.delete(key); // touch: most recently used
+    this.map.set(key, e);
+    return e.name;
+  }
+
+  private evict(): void {
+    while (this.map.size > this.opts.maxEntriesCount) {
+      const oldest = this.map.keys().next();
+      if (oldest.done === true) return;
+      this.map.delete(oldest.value);
+    }
+  }
+}
