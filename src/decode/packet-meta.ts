@@ -51,10 +51,21 @@ export class PacketMeta {
   /** Application payload in `data` (TCP/UDP payload, trimmed to the IP length). */
   payloadOff = 0;
   payloadLen = 0;
+  /**
+   * Payload length on the wire as the headers say (IP/UDP lengths), ≥ payloadLen; larger than
+   * payloadLen when the capture snaplen cut the packet short. Use it for byte counters and TCP
+   * sequence arithmetic; payloadLen is what is actually in `data`.
+   */
+  payloadWireLen = 0;
 
   /** Outermost 802.1Q VLAN id (0 = none) and the number of tunnel layers peeled. */
   vlan = 0;
   tunnelDepth = 0;
+  /**
+   * Id of the innermost tunnel that carried the packet (for flow keys that include it): VXLAN or
+   * Geneve VNI, GRE key (0 without the K flag), ERSPAN session id; 0 when not tunnelled.
+   */
+  tunnelId = 0;
   /** True when the innermost IP packet was rebuilt from fragments. */
   reassembled = false;
 }

@@ -125,6 +125,7 @@ export class Engine implements DriverHost {
       if (sec > this.expireSec) {
         this.expireSec = sec;
         this.table.expire(sec * 1000, this.expireCb);
+        this.frags.expire(sec * 1000);
       }
     }
     const status = decode(buf, off, capLen, linkType, m, this.frags);
@@ -155,8 +156,8 @@ export class Engine implements DriverHost {
     if (f.packets[0] + f.packets[1] === 0) st.flowsCreated++;
     f.packets[d]++;
     f.ipBytes[d] += m.ipLen;
-    const len = m.payloadLen;
-    f.bytes[d] += len;
+    const len = m.payloadLen; // captured payload (≤ what the headers state when a snap length cut it)
+    f.bytes[d] += m.payloadWireLen;
     if (f.firstTs[d] === 0) f.firstTs[d] = ts;
     if (ts > f.lastTs[d]) f.lastTs[d] = ts;
 
@@ -390,6 +391,7 @@ export class Engine implements DriverHost {
   /** End every flow (end of a replay, or shutdown). */
   flush(reason: EndReason = 'eof'): void {
     this.table.drain((f) => this.end(f, reason));
+    this.frags.clear();
     this.syncStats();
   }
 

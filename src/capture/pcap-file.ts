@@ -1,0 +1,556 @@
+/**
+ * pcap / pcapng file reader (DESIGN §2.1). Reads in large chunks (never the whole file), yields
+ * PacketBatch objects whose arrays and buffer are reused: a batch is valid until the next one is
+ * asked for. Packets point into the read buffer; a record straddling a chunk boundary is carried
+ * into the next chunk.
+ *
+ * Double buffering: two buffers of [reserve | chunk]. While the pipeline works on the packets of
+ * one buffer, the next chunk is already being read into the other; at the switch the unparsed
+ * tail (at most one record, ≤ reserve bytes) is copied in front of the new chunk.
+ *
+ * Formats:
+ * - pcap (draft-ietf-opsawg-pcap): magic a1b2c3d4 (µs) and a1b23c4d (ns), either byte order.
+ * - pcapng (draft-ietf-opsawg-pcapng): SHB in either byte order, several sections, several IDBs
+ *   per section (per-interface link type, snaplen, if_tsresol incl. power-of-2 resolutions,
+ *   if_tsoffset), EPB, SPB (interface 0), the obsolete PB; other blocks are skipped (streamed
+ *   past when larger than the chunk).
+ *
+ * Errors: a file that is not a capture, or a record that cannot be right (caplen over
+ * maxCapLenBytes, block length not a multiple of 4, trailing length mismatch, unknown interface),
+ * throws CaptureFormatError (one line, naming the offset) after yielding every good packet before
+ * it. A file ending inside a record is not an error: the complete packets are yielded,
+ * stats().truncated is set and a warning names the offset.
+ */
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { CaptureFormatError, newBatch } from './source.js';
+import type { CaptureSource, PacketBatch, SourceStats } from './source.js';
+
+export interface CaptureFileOptions {
+  /** Size of the read buffer (records are parsed in place from it). Min 1 MiB. */
+  chunkBytes?: number;
+  /** Packets per batch. */
+  batchPackets?: number;
+  /** A record whose captured length is larger is a format error ("absurd record"). */
+  maxCapLenBytes?: number;
+}
+
+const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+const MIN_CHUNK_BYTES = 1024 * 1024;
+const DEFAULT_BATCH_PACKETS = 4096;
+const DEFAULT_MAX_CAPLEN_BYTES = 256 * 1024;
+
+const PCAPNG_SHB = 0x0a0d0d0a;
+const PCAPNG_IDB = 0x00000001;
+const PCAPNG_PB = 0x00000002; // obsolete Packet Block
+const PCAPNG_SPB = 0x00000003;
+const PCAPNG_EPB = 0x00000006;
+const PCAPNG_BOM = 0x1a2b3c4d;
+
+/** Where the bytes come from: a file handle or a stream. */
+interface ByteSource {
+  /** Read up to len bytes into into[at..]; 0 at end of input. */
+  read(into: Uint8Array, at: number, len: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+class FileByteSource implements ByteSource {
+  private fh: FileHandle | null = null;
+  private pos = 0;
+  private closed = false;
+  private readonly path: string;
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  async read(into: Uint8Array, at: number, len: number): Promise<number> {
+    if (this.closed) return 0;
+    if (this.fh === null) {
+      try {
+        this.fh = await open(this.path, 'r');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? 'error';
+        throw new CaptureFormatError(`cannot open capture file: ${this.path} (${code})`);
+      }
+    }
+    let total = 0;
+    // One large read normally fills the request; loop for short reads (e.g. a FIFO).
+    while (total < len) {
+      const { bytesRead } = await this.fh.read(into, at + total, len - total, this.pos);
+      if (bytesRead === 0) break;
+      this.pos += bytesRead;
+      total += bytesRead;
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const fh = this.fh;
+    this.fh = null;
+    if (fh !== null) await fh.close();
+  }
+}
+
+class StreamByteSource implements ByteSource {
+  private readonly it: AsyncIterator<unknown>;
+  private pending: Uint8Array | null = null;
+  private pendingOff = 0;
+  private done = false;
+  private readonly stream: Readable;
+  constructor(stream: Readable) {
+    this.stream = stream;
+    this.it = stream[Symbol.asyncIterator]();
+  }
+
+  async read(into: Uint8Array, at: number, len: number): Promise<number> {
+    let copied = 0;
+    while (copied < len) {
+      if (this.pending === null) {
+        // Wait only when nothing was copied yet; otherwise take what the stream already buffers.
+        if (this.done || (copied > 0 && this.stream.readableLength === 0)) break;
+        const r = await this.it.next();
+        if (r.done === true) { this.done = true; break; }
+        const v = r.value;
+        const chunk = typeof v === 'string' ? Buffer.from(v, 'latin1') : (v as Uint8Array);
+        if (chunk.length === 0) continue;
+        this.pending = chunk;
+        this.pendingOff = 0;
+      }
+      const p = this.pending;
+      const n = Math.min(len - copied, p.length - this.pendingOff);
+      into.set(p.subarray(this.pendingOff, this.pendingOff + n), at + copied);
+      copied += n;
+      this.pendingOff += n;
+      if (this.pendingOff >= p.length) this.pending = null;
+    }
+    return copied;
+  }
+
+  async close(): Promise<void> {
+    this.done = true;
+    this.pending = null;
+    if (typeof this.it.return === 'function') await this.it.return();
+  }
+}
+
+/** Open a capture file (`'-'` reads standard input). Nothing is read until batches() is iterated. */
+export function openCaptureFile(path: string | '-', opts: CaptureFileOptions = {}): CaptureSource {
+  if (path === '-') return openCaptureStream(process.stdin, 'stdin', opts);
+  return new CaptureFileReader(path, new FileByteSource(path), opts);
+}
+
+/** Read a pcap/pcapng byte stream (stdin, a pipe, a socket). */
+export function openCaptureStream(stream: Readable, name = 'stream', opts: CaptureFileOptions = {}): CaptureSource {
+  return new CaptureFileReader(name, new StreamByteSource(stream), opts);
+}
+
+/** Why a parse loop stopped. */
+const Parse = { Need: 0, Full: 1 } as const;
+
+class CaptureFileReader implements CaptureSource {
+  readonly name: string;
+  private readonly src: ByteSource;
+  private readonly st: SourceStats = { packets: 0, bytes: 0, kernelDrops: 0, truncated: false, warnings: [] };
+  private readonly batch: PacketBatch;
+  private readonly batchCap: number;
+  private readonly maxCapLen: number;
+  /** Two read buffers, each [reserve | chunkBytes]; `cur` is the one being parsed. */
+  private readonly bufs: [Uint8Array, Uint8Array];
+  private readonly dvs: [DataView, DataView];
+  private readonly reserve: number;
+  private readonly chunkBytes: number;
+  private cur = 0;
+  private chunk: Uint8Array;
+  private dv: DataView;
+  /** Valid bytes are chunk[pos, end); chunk[0] is at file offset `base`. */
+  private pos = 0;
+  private end = 0;
+  private base = 0;
+  /** Read in flight into the other buffer (at offset `reserve`). */
+  private pendingRead: Promise<number> | null = null;
+  private eof = false;
+  private started = false;
+
+  // format state
+  private ng = false;
+  private le = true;
+  // pcap
+  private pcapLink = 0;
+  private fracDiv = 1000;
+  // pcapng: per-interface of the current section
+  private ifLink: number[] = [];
+  private ifSnap: number[] = [];
+  private ifUnitsPerMs: number[] = [];
+  private ifOffsetMs: number[] = [];
+  private lastTsMs = 0;
+  /** Bytes of a large skipped block still to discard. */
+  private skip = 0;
+  /** Bytes still needed by the incomplete record at pos (for the truncation warning). */
+  private need = 0;
+  /** Set when the record at pos is absurd: thrown after the good packets are yielded. */
+  private formatError: string | null = null;
+
+  constructor(name: string, src: ByteSource, opts: CaptureFileOptions) {
+    this.name = name;
+    this.src = src;
+    this.batchCap = Math.max(1, opts.batchPackets ?? DEFAULT_BATCH_PACKETS);
+    this.maxCapLen = opts.maxCapLenBytes ?? DEFAULT_MAX_CAPLEN_BYTES;
+    this.chunkBytes = Math.max(MIN_CHUNK_BYTES, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    // Largest record kept whole: a packet of maxCapLen plus headers and options.
+    this.reserve = (this.maxCapLen + 65536 + 4095) & ~4095;
+    const a = new Uint8Array(this.reserve + this.chunkBytes);
+    const b = new Uint8Array(this.reserve + this.chunkBytes);
+    this.bufs = [a, b];
+    this.dvs = [new DataView(a.buffer), new DataView(b.buffer)];
+    this.chunk = a;
+    this.dv = this.dvs[0];
+    this.pos = this.reserve;
+    this.end = this.reserve;
+    this.base = -this.reserve;
+    this.batch = newBatch(this.batchCap);
+    this.batch.buf = this.chunk;
+  }
+
+  stats(): SourceStats {
+    return this.st;
+  }
+
+  async close(): Promise<void> {
+    await this.settle();
+    await this.src.close();
+  }
+
+  /** Wait for a read in flight (its result is not needed any more). */
+  private async settle(): Promise<void> {
+    const p = this.pendingRead;
+    this.pendingRead = null;
+    if (p !== null) await p.catch(() => 0);
+  }
+
+  async *batches(): AsyncGenerator<PacketBatch> {
+    if (this.started) throw new Error('batches() can be iterated once');
+    this.started = true;
+    try {
+      await this.fill();
+      while (this.end - this.pos < 24 && !this.eof) await this.fill();
+      this.detect();
+      const batch = this.batch;
+      for (;;) {
+        const r = this.ng ? this.parsePcapng() : this.parsePcap();
+        if (r === Parse.Full) {
+          yield batch;
+          batch.n = 0;
+          continue;
+        }
+        // Need more input for the record at pos (or a format error was found there).
+        if (this.formatError !== null) {
+          if (batch.n > 0) {
+            yield batch;
+            batch.n = 0;
+          }
+          this.st.warnings.push(this.formatError);
+          throw new CaptureFormatError(this.formatError);
+        }
+        if (this.eof) {
+          if (batch.n > 0) {
+            yield batch;
+            batch.n = 0;
+          }
+          if (this.end > this.pos || this.skip > 0) {
+            const have = this.end - this.pos;
+            const missing = this.skip > 0 ? this.skip : this.need - have;
+            this.st.truncated = true;
+            this.st.warnings.push(
+              `capture truncated: last record cut short at byte offset ${this.base + this.pos} (${missing} bytes missing)`,
+            );
+          }
+          return;
+        }
+        // The batch points into the chunk: hand it out before moving bytes.
+        if (batch.n > 0) {
+          yield batch;
+          batch.n = 0;
+        }
+        await this.fill();
+      }
+    } finally {
+      await this.settle();
+      await this.src.close();
+    }
+  }
+
+  /**
+   * Switch to the other buffer: take the chunk read into it (waiting if needed), copy the unparsed
+   * tail of the current buffer in front of it, and start reading the next chunk into the buffer
+   * just left (its packets were all handed out before this call). Bytes of a skipped block are
+   * dropped here.
+   */
+  private async fill(): Promise<void> {
+    const R = this.reserve;
+    const other = 1 - this.cur;
+    const next = this.bufs[other] as Uint8Array;
+    if (this.pendingRead === null) this.pendingRead = this.src.read(next, R, this.chunkBytes);
+    const n = await this.pendingRead;
+    this.pendingRead = null;
+    const tail = this.end - this.pos; // ≤ reserve: parse loops only stop before records ≤ reserve
+    if (tail > 0) next.set(this.chunk.subarray(this.pos, this.end), R - tail);
+    this.base += this.pos - (R - tail);
+    this.cur = other;
+    this.chunk = next;
+    this.dv = this.dvs[other] as DataView;
+    this.pos = R - tail;
+    this.end = R + n;
+    if (n === 0) {
+      this.eof = true;
+    } else {
+      this.pendingRead = this.src.read(this.bufs[1 - other] as Uint8Array, R, this.chunkBytes);
+    }
+    if (this.skip > 0) {
+      const d = Math.min(this.skip, this.end - this.pos);
+      this.pos += d;
+      this.skip -= d;
+    }
+  }
+
+  private detect(): void {
+    const c = this.chunk;
+    const p = this.pos;
+    const have = this.end - p;
+    if (have < 4) {
+      let m = '';
+      for (let i = 0; i < have; i++) m += (c[p + i] as number).toString(16).padStart(2, '0');
+      throw new CaptureFormatError(
+        have === 0 ? `not a pcap or pcapng file: ${this.name} (empty file)` : `not a pcap or pcapng file: ${this.name} (magic 0x${m}, file too short)`,
+      );
+    }
+    const magic = this.dv.getUint32(p, false);
+    if (magic === PCAPNG_SHB) {
+      this.ng = true;
+      return; // the SHB is parsed as a block
+    }
+    let le: boolean;
+    let ns: boolean;
+    if (magic === 0xd4c3b2a1) { le = true; ns = false; }
+    else if (magic === 0xa1b2c3d4) { le = false; ns = false; }
+    else if (magic === 0x4d3cb2a1) { le = true; ns = true; }
+    else if (magic === 0xa1b23c4d) { le = false; ns = true; }
+    else throw new CaptureFormatError(`not a pcap or pcapng file: ${this.name} (magic 0x${magic.toString(16).padStart(8, '0')})`);
+    this.le = le;
+    this.fracDiv = ns ? 1e6 : 1e3;
+    if (have < 24) {
+      // Header cut short: treated like a record cut short (no packets).
+      this.need = 24;
+      this.pcapHeaderPending = true;
+      return;
+    }
+    this.pcapLink = this.dv.getUint32(p + 20, le) & 0xffff; // upper bits: FCS length info
+    this.pos = p + 24;
+  }
+
+  private pcapHeaderPending = false;
+
+  /** pcap records: 16-byte header (ts sec, ts frac, incl len, orig len) + data. */
+  private parsePcap(): number {
+    if (this.pcapHeaderPending) return Parse.Need;
+    const dv = this.dv;
+    const le = this.le;
+    const b = this.batch;
+    const off = b.off;
+    const capLen = b.capLen;
+    const origLen = b.origLen;
+    const tsMs = b.tsMs;
+    const linkT = b.linkType;
+    const cap = this.batchCap;
+    const maxCap = this.maxCapLen;
+    const fracDiv = this.fracDiv;
+    const link = this.pcapLink;
+    const end = this.end;
+    let p = this.pos;
+    let n = b.n;
+    let bytes = 0;
+    let res: number = Parse.Need;
+    for (;;) {
+      if (n >= cap) { res = Parse.Full; break; }
+      if (end - p < 16) { this.need = 16; break; }
+      const incl = dv.getUint32(p + 8, le);
+      if (incl > maxCap) {
+        this.formatError = `pcap record at byte offset ${this.base + p} has captured length ${incl} (over ${maxCap}): file damaged`;
+        break;
+      }
+      if (end - p - 16 < incl) { this.need = 16 + incl; break; }
+      off[n] = p + 16;
+      capLen[n] = incl;
+      origLen[n] = dv.getUint32(p + 12, le);
+      tsMs[n] = dv.getUint32(p, le) * 1000 + dv.getUint32(p + 4, le) / fracDiv;
+      linkT[n] = link;
+      n++;
+      bytes += incl;
+      p += 16 + incl;
+    }
+    this.st.packets += n - b.n;
+    this.st.bytes += bytes;
+    b.n = n;
+    b.buf = this.chunk;
+    this.pos = p;
+    return res;
+  }
+
+  /** pcapng blocks: type, total length, body, total length. */
+  private parsePcapng(): number {
+    const dv = this.dv;
+    const c = this.chunk;
+    const b = this.batch;
+    const cap = this.batchCap;
+    const maxCap = this.maxCapLen;
+    const end = this.end;
+    let p = this.pos;
+    let n = b.n;
+    let bytes = 0;
+    let res: number = Parse.Need;
+    for (;;) {
+      if (n >= cap) { res = Parse.Full; break; }
+      if (end - p < 12) { this.need = 12; break; }
+      let le = this.le;
+      const type = dv.getUint32(p, le);
+      if (type === PCAPNG_SHB) {
+        // Section Header Block: its byte-order magic decides the section's byte order.
+        const bom = dv.getUint32(p + 8, true);
+        if (bom === PCAPNG_BOM) le = true;
+        else if (bom === 0x4d3c2b1a) le = false;
+        else {
+          this.formatError = `pcapng section header at byte offset ${this.base + p} has a bad byte-order magic 0x${bom.toString(16)}`;
+          break;
+        }
+      }
+      const len = dv.getUint32(p + 4, le);
+      if (len < 12 || (len & 3) !== 0) {
+        this.formatError = `pcapng block at byte offset ${this.base + p} has length ${len} (not a multiple of 4 or below 12): file damaged`;
+        break;
+      }
+      const isPacket = type === PCAPNG_EPB || type === PCAPNG_SPB || type === PCAPNG_PB;
+      if (len > this.reserve) {
+        if (isPacket || type === PCAPNG_SHB || type === PCAPNG_IDB) {
+          this.formatError = `pcapng block type ${type} at byte offset ${this.base + p} has length ${len}: file damaged`;
+          break;
+        }
+        // A huge block we do not use: stream past it.
+        if (end - p >= len) { p += len; continue; }
+        this.skip = len - (end - p);
+        p = end;
+        this.need = 0;
+        break;
+      }
+      if (end - p < len) { this.need = len; break; }
+      if (dv.getUint32(p + len - 4, le) !== len) {
+        this.formatError = `pcapng block at byte offset ${this.base + p}: trailing length does not match ${len}: file damaged`;
+        break;
+      }
+
+      if (type === PCAPNG_EPB || type === PCAPNG_PB) {
+        if (len < 32) {
+          this.formatError = `pcapng packet block at byte offset ${this.base + p} too short (${len} bytes)`;
+          break;
+        }
+        const ifid = type === PCAPNG_EPB ? dv.getUint32(p + 8, le) : dv.getUint16(p + 8, le);
+        const incl = dv.getUint32(p + 20, le);
+        if (incl > maxCap || 32 + incl > len) {
+          this.formatError = `pcapng packet block at byte offset ${this.base + p} has captured length ${incl} (block ${len}, max ${maxCap}): file damaged`;
+          break;
+        }
+        if (ifid >= this.ifLink.length) {
+          this.formatError = `pcapng packet block at byte offset ${this.base + p} names interface ${ifid}, section has ${this.ifLink.length}`;
+          break;
+        }
+        const units = dv.getUint32(p + 12, le) * 4294967296 + dv.getUint32(p + 16, le);
+        const ts = units / (this.ifUnitsPerMs[ifid] as number) + (this.ifOffsetMs[ifid] as number);
+        this.lastTsMs = ts;
+        b.off[n] = p + 28;
+        b.capLen[n] = incl;
+        b.origLen[n] = dv.getUint32(p + 24, le);
+        b.tsMs[n] = ts;
+        b.linkType[n] = this.ifLink[ifid] as number;
+        n++;
+        bytes += incl;
+      } else if (type === PCAPNG_SPB) {
+        if (this.ifLink.length === 0) {
+          this.formatError = `pcapng simple packet block at byte offset ${this.base + p} before any interface description`;
+          break;
+        }
+        const orig = dv.getUint32(p + 8, le);
+        let incl = len - 16;
+        if (orig < incl) incl = orig;
+        const snap = this.ifSnap[0] as number;
+        if (snap > 0 && snap < incl) incl = snap;
+        b.off[n] = p + 12;
+        b.capLen[n] = incl;
+        b.origLen[n] = orig;
+        b.tsMs[n] = this.lastTsMs; // SPB carries no timestamp: keep packet time monotonic
+        b.linkType[n] = this.ifLink[0] as number;
+        n++;
+        bytes += incl;
+      } else if (type === PCAPNG_SHB) {
+        if (len < 28) {
+          this.formatError = `pcapng section header at byte offset ${this.base + p} too short (${len} bytes)`;
+          break;
+        }
+        const major = dv.getUint16(p + 12, le);
+        if (major !== 1) {
+          this.formatError = `pcapng section header at byte offset ${this.base + p} has unsupported version ${major}`;
+          break;
+        }
+        this.le = le;
+        this.ifLink.length = 0;
+        this.ifSnap.length = 0;
+        this.ifUnitsPerMs.length = 0;
+        this.ifOffsetMs.length = 0;
+      } else if (type === PCAPNG_IDB) {
+        if (len < 20) {
+          this.formatError = `pcapng interface description at byte offset ${this.base + p} too short (${len} bytes)`;
+          break;
+        }
+        this.addInterface(c, dv, p, len, le);
+      }
+      p += len;
+    }
+    this.st.packets += n - b.n;
+    this.st.bytes += bytes;
+    b.n = n;
+    b.buf = c;
+    this.pos = p;
+    return res;
+  }
+
+  private addInterface(c: Uint8Array, dv: DataView, p: number, len: number, le: boolean): void {
+    const link = dv.getUint16(p + 8, le);
+    const snap = dv.getUint32(p + 12, le);
+    let unitsPerSec = 1e6;
+    let offsetSec = 0;
+    // Options: code u16, length u16, value padded to 4 (draft-ietf-opsawg-pcapng §3.5).
+    let o = p + 16;
+    const oend = p + len - 4;
+    while (oend - o >= 4) {
+      const code = dv.getUint16(o, le);
+      const olen = dv.getUint16(o + 2, le);
+      if (code === 0) break; // opt_endofopt
+      const v = o + 4;
+      if (v + olen > oend) break;
+      if (code === 9 && olen >= 1) {
+        // if_tsresol: MSB 0 → 10^-n, MSB 1 → 2^-n
+        const r = c[v] as number;
+        unitsPerSec = (r & 0x80) !== 0 ? 2 ** (r & 0x7f) : 10 ** r;
+      } else if (code === 14 && olen >= 8) {
+        // if_tsoffset: seconds to add, signed 64-bit
+        const hi = dv.getInt32(le ? v + 4 : v, le);
+        const lo = dv.getUint32(le ? v : v + 4, le);
+        offsetSec = hi * 4294967296 + lo;
+      }
+      o = v + ((olen + 3) & ~3);
+    }
+    this.ifLink.push(link);
+    this.ifSnap.push(snap);
+    this.ifUnitsPerMs.push(unitsPerSec / 1000);
+    this.ifOffsetMs.push(offsetSec * 1000);
+  }
+}

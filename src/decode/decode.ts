@@ -1,0 +1,596 @@
+/**
+ * L2–L4 decoder (DESIGN §2.2): link layer → VLAN/MPLS/PPPoE → IPv4/IPv6 (fragments reassembled,
+ * bounded) → tunnels (IP-in-IP, GRE, ERSPAN II/III, VXLAN, Geneve; depth-limited) → TCP/UDP of the
+ * innermost IP packet. Fills the one reused PacketMeta; no allocation on the common path
+ * (STYLE.md rule 7): numbers, direct byte indexing, string-literal event ids.
+ *
+ * Contract details:
+ * - The caller sets meta.tsMs (packet time, used as the fragment-reassembly clock) and
+ *   meta.origLen before calling; decode() sets every other field.
+ * - meta.data is `buf` or, for a reassembled datagram (meta.reassembled), a buffer owned by the
+ *   FragmentTable that stays valid until the next reassembly completes: consume the packet before
+ *   decoding the next one, as with PacketBatch.
+ * - Addresses, seq and ack are unsigned 32-bit numbers (IPv4: word 0, others 0).
+ * - Which fields hold values depends on the status: IP fields (data, ipOff, ipLen, ttl, proto,
+ *   addresses) when ipVersion ≠ 0; L4 fields (l4Off, ports, TCP fields, payload) only for Ok;
+ *   outside those cases they are 0 (except `data`, which may still point at an earlier buffer).
+ * - Fragments: a fragment held for reassembly gives Fragment; the fragment that completes a
+ *   datagram gives the whole datagram (reassembled = true). The FragmentTable expires datagrams
+ *   in packet time on every fragment; the engine may also call frags.expire(now) on its timer.
+ * - ICMP/ICMPv6 end the walk with OtherL4: quoted headers never become a flow tuple.
+ */
+import { DecodeStatus } from './packet-meta.js';
+import type { PacketMeta } from './packet-meta.js';
+import type { FragmentTable } from './fragments.js';
+import { FragResult } from './fragments.js';
+import type { DecoderEventId } from './events.js';
+
+export interface DecodeLimits {
+  /** Tunnel layers peeled (IP-in-IP, GRE, VXLAN, Geneve, MPLS pseudowire) before giving up. */
+  maxTunnelDepth: number;
+  /** Stacked 802.1Q/QinQ tags per Ethernet header. */
+  maxVlanTags: number;
+  /** MPLS labels per stack. */
+  maxMplsLabels: number;
+  /** IPv6 extension headers (and AH) per IP header. */
+  maxIpv6ExtHeaders: number;
+}
+
+export const defaultDecodeLimits: Readonly<DecodeLimits> = Object.freeze({
+  maxTunnelDepth: 4,
+  maxVlanTags: 4,
+  maxMplsLabels: 8,
+  maxIpv6ExtHeaders: 8,
+});
+
+/** Well-known UDP ports of the UDP tunnels the decoder peels. */
+export const VXLAN_PORT = 4789; // RFC 7348 §5
+export const GENEVE_PORT = 6081; // RFC 8926 §3.3
+
+// Walk states.
+const S_ETHER = 0;
+const S_ETYPE = 1;
+const S_IP4 = 2;
+const S_IP6 = 3;
+const S_IPGUESS = 4;
+const S_PPP = 5;
+const S_L4 = 6;
+
+const ET_IPV4 = 0x0800;
+const ET_IPV6 = 0x86dd;
+const ET_VLAN = 0x8100;
+const ET_QINQ = 0x88a8;
+const ET_QINQ_OLD = 0x9100;
+const ET_MPLS_UC = 0x8847;
+const ET_MPLS_MC = 0x8848;
+const ET_PPPOE_SESSION = 0x8864;
+const ET_TEB = 0x6558; // transparent Ethernet bridging
+const ET_ERSPAN2 = 0x88be;
+const ET_ERSPAN3 = 0x22eb;
+const ET_PPP = 0x880b;
+
+// One DataView per buffer seen (a chunk, a reassembly buffer): 32-bit reads in one load.
+let dvBuf: Uint8Array = new Uint8Array(0);
+let dv = new DataView(dvBuf.buffer);
+
+function fail(meta: PacketMeta, status: DecodeStatus, ev: DecoderEventId | ''): DecodeStatus {
+  meta.status = status;
+  meta.event = ev;
+  if (meta.ipVersion === 0) {
+    meta.ipOff = 0;
+    meta.ipLen = 0;
+    meta.ttl = 0;
+    meta.proto = 0;
+    meta.src0 = 0; meta.src1 = 0; meta.src2 = 0; meta.src3 = 0;
+    meta.dst0 = 0; meta.dst1 = 0; meta.dst2 = 0; meta.dst3 = 0;
+  }
+  meta.l4Off = 0;
+  meta.sport = 0;
+  meta.dport = 0;
+  clearTcp(meta);
+  meta.payloadOff = 0;
+  meta.payloadLen = 0;
+  meta.payloadWireLen = 0;
+  return status;
+}
+
+function clearTcp(meta: PacketMeta): void {
+  meta.tcpFlags = 0;
+  meta.seq = 0;
+  meta.ack = 0;
+  meta.window = 0;
+  meta.tcpOptOff = 0;
+  meta.tcpOptLen = 0;
+}
+
+/**
+ * Decode one packet: buf[off, off + capLen) captured with `linkType`. Returns (and stores in
+ * meta.status) the outcome; Malformed/Unsupported carry a decoder.* event id in meta.event.
+ */
+export function decode(
+  buf: Uint8Array,
+  off: number,
+  capLen: number,
+  linkType: number,
+  meta: PacketMeta,
+  frags: FragmentTable,
+  limits: Readonly<DecodeLimits> = defaultDecodeLimits,
+): DecodeStatus {
+  // Only the fields every outcome reads are reset here; the IP state sets all IP fields, the
+  // TCP/UDP exits set all L4 fields and fail() zeroes whatever the outcome leaves unset.
+  meta.status = DecodeStatus.Ok;
+  meta.event = '';
+  meta.capLen = capLen;
+  meta.ipVersion = 0;
+  meta.vlan = 0;
+  meta.tunnelDepth = 0;
+  meta.tunnelId = 0;
+  meta.reassembled = false;
+
+  let b = buf;
+  if (b !== dvBuf) {
+    dvBuf = b;
+    dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  let pos = off;
+  let end = off + capLen;
+  if (end > b.length) end = b.length;
+  /** End of the current IP packet as its header says (may exceed `end` when snaplen cut it). */
+  let ipEnd = end;
+  let state: number;
+  let etype = 0;
+  let nh = 0;
+  let depth = 0;
+  let vlanTags = 0;
+  let vlanSeen = false;
+  let reasm = 0;
+
+  switch (linkType) {
+    case 1: // LINKTYPE_ETHERNET
+      state = S_ETHER;
+      if (end - pos >= 14) {
+        // common case straight to the IP header
+        etype = (b[pos + 12] << 8) | b[pos + 13];
+        if (etype === ET_IPV4) { pos += 14; state = S_IP4; }
+        else if (etype === ET_IPV6) { pos += 14; state = S_IP6; }
+      }
+      break;
+    case 113: { // LINKTYPE_LINUX_SLL: type 2, hatype 2, addr len 2, addr 8, protocol 2
+      if (end - pos < 16) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
+      const hatype = (b[pos + 2] << 8) | b[pos + 3];
+      etype = (b[pos + 14] << 8) | b[pos + 15];
+      pos += 16;
+      if (hatype === 824 || etype < 0x0600) return fail(meta, DecodeStatus.NotIp, ''); // netlink, 802.2/802.3 frames
+      state = S_ETYPE;
+      break;
+    }
+    case 276: { // LINKTYPE_LINUX_SLL2: protocol 2, reserved 2, ifindex 4, hatype 2, pkttype 1, addr len 1, addr 8
+      if (end - pos < 20) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
+      etype = (b[pos] << 8) | b[pos + 1];
+      const hatype = (b[pos + 8] << 8) | b[pos + 9];
+      pos += 20;
+      if (hatype === 824 || etype < 0x0600) return fail(meta, DecodeStatus.NotIp, '');
+      state = S_ETYPE;
+      break;
+    }
+    case 101: // LINKTYPE_RAW
+    case 12: // DLT_RAW as written by some OpenBSD/old tools
+    case 14:
+      state = S_IPGUESS;
+      break;
+    case 228: // LINKTYPE_IPV4
+      state = S_IP4;
+      break;
+    case 229: // LINKTYPE_IPV6
+      state = S_IP6;
+      break;
+    case 0: // LINKTYPE_NULL: 4-byte address family in the capturing host's byte order
+    case 108: { // LINKTYPE_LOOP: the same in network byte order
+      if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
+      let fam = ((b[pos] << 24) | (b[pos + 1] << 16) | (b[pos + 2] << 8) | b[pos + 3]) >>> 0;
+      if (linkType === 0 && (fam & 0xffff) === 0) fam = (b[pos] | (b[pos + 1] << 8)) >>> 0; // little-endian writer
+      pos += 4;
+      if (fam === 2) state = S_IP4;
+      else if (fam === 24 || fam === 28 || fam === 30 || fam === 10 || fam === 23) state = S_IP6; // BSDs, Linux, Windows
+      else return fail(meta, DecodeStatus.NotIp, 'decoder.null.unknown_family');
+      break;
+    }
+    default:
+      return fail(meta, DecodeStatus.Unsupported, 'decoder.link.unsupported');
+  }
+
+  for (;;) {
+    switch (state) {
+      case S_ETHER: {
+        if (end - pos < 14) return fail(meta, DecodeStatus.Malformed, 'decoder.ethernet.truncated');
+        etype = (b[pos + 12] << 8) | b[pos + 13];
+        pos += 14;
+        vlanTags = 0;
+        state = S_ETYPE;
+        break;
+      }
+
+      case S_ETYPE: {
+        if (etype === ET_IPV4) { state = S_IP4; break; }
+        if (etype === ET_IPV6) { state = S_IP6; break; }
+        if (etype === ET_VLAN || etype === ET_QINQ || etype === ET_QINQ_OLD) {
+          // IEEE 802.1Q: TCI 2 bytes, then the next ethertype.
+          if (++vlanTags > limits.maxVlanTags) return fail(meta, DecodeStatus.Malformed, 'decoder.vlan.too_many_tags');
+          if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.vlan.truncated');
+          if (!vlanSeen && depth === 0) {
+            vlanSeen = true;
+            meta.vlan = ((b[pos] << 8) | b[pos + 1]) & 0x0fff;
+          }
+          etype = (b[pos + 2] << 8) | b[pos + 3];
+          pos += 4;
+          break;
+        }
+        if (etype === ET_MPLS_UC || etype === ET_MPLS_MC) {
+          // RFC 3032 §2.1: 4-byte label stack entries, S bit marks the bottom.
+          let labels = 0;
+          for (;;) {
+            if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.mpls.truncated');
+            if (++labels > limits.maxMplsLabels) return fail(meta, DecodeStatus.Malformed, 'decoder.mpls.too_many_labels');
+            const bos = b[pos + 2] & 1;
+            pos += 4;
+            if (bos !== 0) break;
+          }
+          if (end - pos < 1) return fail(meta, DecodeStatus.Malformed, 'decoder.mpls.truncated');
+          const nib = b[pos] >> 4;
+          if (nib === 4) { state = S_IP4; break; }
+          if (nib === 6) { state = S_IP6; break; }
+          if (nib === 0) {
+            // RFC 4385 PW control word, then an Ethernet pseudowire (RFC 4448).
+            if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.mpls.truncated');
+            if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            meta.tunnelDepth = depth;
+            pos += 4;
+            state = S_ETHER;
+            break;
+          }
+          return fail(meta, DecodeStatus.Unsupported, 'decoder.mpls.unknown_payload');
+        }
+        if (etype === ET_PPPOE_SESSION) {
+          // RFC 2516 §4: ver/type, code, session id, length; then the PPP protocol.
+          if (end - pos < 8) return fail(meta, DecodeStatus.Malformed, 'decoder.pppoe.truncated');
+          pos += 6;
+          state = S_PPP;
+          break;
+        }
+        return fail(meta, DecodeStatus.NotIp, '');
+      }
+
+      case S_IPGUESS: {
+        if (end - pos < 1) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
+        const nib = b[pos] >> 4;
+        if (nib === 4) state = S_IP4;
+        else if (nib === 6) state = S_IP6;
+        else return fail(meta, DecodeStatus.Malformed, 'decoder.raw.unknown_version');
+        break;
+      }
+
+      case S_PPP: {
+        // RFC 1661 §2: optional address/control FF 03 (PPTP), protocol 1 or 2 bytes (RFC 1661 §6.5).
+        if (end - pos < 2) return fail(meta, DecodeStatus.Malformed, 'decoder.ppp.truncated');
+        if (b[pos] === 0xff && b[pos + 1] === 0x03) {
+          pos += 2;
+          if (end - pos < 2) return fail(meta, DecodeStatus.Malformed, 'decoder.ppp.truncated');
+        }
+        let proto: number;
+        if ((b[pos] & 1) !== 0) { proto = b[pos]; pos += 1; }
+        else { proto = (b[pos] << 8) | b[pos + 1]; pos += 2; }
+        if (proto === 0x21) state = S_IP4;
+        else if (proto === 0x57) state = S_IP6;
+        else return fail(meta, DecodeStatus.NotIp, '');
+        break;
+      }
+
+      case S_IP4: {
+        // RFC 791 §3.1
+        const avail = end - pos;
+        if (avail < 20) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv4.truncated');
+        const vihl = b[pos];
+        if (vihl >> 4 !== 4) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv4.bad_version');
+        const hl = (vihl & 15) << 2;
+        if (hl < 20) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv4.bad_header_len');
+        if (hl > avail) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv4.truncated');
+        let tot = (b[pos + 2] << 8) | b[pos + 3];
+        if (tot === 0) tot = avail; // TSO: the sender's stack left the length to the NIC
+        else if (tot < hl) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv4.bad_total_len');
+        const proto = b[pos + 9];
+        const src = dv.getUint32(pos + 12);
+        const dst = dv.getUint32(pos + 16);
+        meta.data = b;
+        meta.ipVersion = 4;
+        meta.ipOff = pos;
+        meta.ipLen = tot;
+        meta.ttl = b[pos + 8];
+        meta.proto = proto;
+        meta.src0 = src; meta.src1 = 0; meta.src2 = 0; meta.src3 = 0;
+        meta.dst0 = dst; meta.dst1 = 0; meta.dst2 = 0; meta.dst3 = 0;
+        ipEnd = pos + tot;
+        if (ipEnd < end) end = ipEnd; // Ethernet padding / trailers are not payload
+
+        const fo = (b[pos + 6] << 8) | b[pos + 7];
+        if ((fo & 0x3fff) !== 0) {
+          // RFC 791 §3.2 fragment: MF set or offset non-zero.
+          if (reasm >= 2) return fail(meta, DecodeStatus.Malformed, 'decoder.frag.too_deep');
+          if (ipEnd > end) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv4.truncated');
+          const id = (b[pos + 4] << 8) | b[pos + 5];
+          const r = frags.add(4, src, 0, 0, 0, dst, 0, 0, 0, id, proto, b, pos, hl, 0, 0,
+            (fo & 0x1fff) << 3, (fo & 0x2000) !== 0, pos + hl, tot - hl, meta.tsMs, reasm);
+          if (r === FragResult.Held) return fail(meta, DecodeStatus.Fragment, frags.lastEvent);
+          if (r === FragResult.Error) return fail(meta, DecodeStatus.Malformed, frags.lastEvent);
+          b = frags.out(reasm);
+          if (b !== dvBuf) { dvBuf = b; dv = new DataView(b.buffer, b.byteOffset, b.byteLength); }
+          reasm++;
+          pos = 0;
+          end = frags.outLen;
+          ipEnd = end;
+          meta.reassembled = true;
+          state = S_IP4;
+          break;
+        }
+        nh = proto;
+        pos += hl;
+        state = S_L4;
+        break;
+      }
+
+      case S_IP6: {
+        // RFC 8200 §3
+        const avail = end - pos;
+        if (avail < 40) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv6.truncated');
+        if (b[pos] >> 4 !== 6) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv6.bad_version');
+        const pl = (b[pos + 4] << 8) | b[pos + 5];
+        const tot = pl === 0 ? avail : 40 + pl; // 0: jumbogram (RFC 2675) or TSO
+        const ip = pos;
+        const s0 = dv.getUint32(ip + 8);
+        const s1 = dv.getUint32(ip + 12);
+        const s2 = dv.getUint32(ip + 16);
+        const s3 = dv.getUint32(ip + 20);
+        const d0 = dv.getUint32(ip + 24);
+        const d1 = dv.getUint32(ip + 28);
+        const d2 = dv.getUint32(ip + 32);
+        const d3 = dv.getUint32(ip + 36);
+        meta.data = b;
+        meta.ipVersion = 6;
+        meta.ipOff = ip;
+        meta.ipLen = tot;
+        meta.ttl = b[ip + 7];
+        meta.proto = b[ip + 6];
+        meta.src0 = s0; meta.src1 = s1; meta.src2 = s2; meta.src3 = s3;
+        meta.dst0 = d0; meta.dst1 = d1; meta.dst2 = d2; meta.dst3 = d3;
+        ipEnd = ip + tot;
+        if (ipEnd < end) end = ipEnd;
+
+        // Extension header walk (RFC 8200 §4), count-limited.
+        let next = b[ip + 6];
+        let nhField = ip + 6;
+        let p = ip + 40;
+        let ext = 0;
+        let reassembled = false;
+        for (;;) {
+          if (next === 0 || next === 43 || next === 60 || next === 135 || next === 139 || next === 140) {
+            // hop-by-hop, routing, destination options, mobility, HIP, shim6: (len + 1) * 8 bytes
+            if (++ext > limits.maxIpv6ExtHeaders) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv6.too_many_ext_headers');
+            if (end - p < 2) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv6.truncated');
+            const len = (b[p + 1] + 1) << 3;
+            if (p + len > ipEnd) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv6.ext_header_overrun');
+            if (p + len > end) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv6.truncated');
+            nhField = p;
+            next = b[p];
+            p += len;
+            continue;
+          }
+          if (next === 51) {
+            // RFC 4302 §2.2: AH length in 4-byte words minus 2.
+            if (++ext > limits.maxIpv6ExtHeaders) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv6.too_many_ext_headers');
+            if (end - p < 2) return fail(meta, DecodeStatus.Malformed, 'decoder.ah.truncated');
+            const len = (b[p + 1] + 2) << 2;
+            if (p + len > end) return fail(meta, DecodeStatus.Malformed, 'decoder.ah.truncated');
+            nhField = p;
+            next = b[p];
+            p += len;
+            continue;
+          }
+          if (next === 44) {
+            // RFC 8200 §4.5 fragment header: next, reserved, offset(13)|res(2)|M, identification.
+            if (++ext > limits.maxIpv6ExtHeaders) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv6.too_many_ext_headers');
+            if (end - p < 8) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv6.truncated');
+            const fnext = b[p];
+            const fo = (b[p + 2] << 8) | b[p + 3];
+            const foff = fo & 0xfff8;
+            const more = (fo & 1) !== 0;
+            if (foff === 0 && !more) {
+              // atomic fragment (RFC 6946): process as a whole packet
+              nhField = p;
+              next = fnext;
+              p += 8;
+              continue;
+            }
+            if (reasm >= 2) return fail(meta, DecodeStatus.Malformed, 'decoder.frag.too_deep');
+            if (ipEnd > end) return fail(meta, DecodeStatus.Malformed, 'decoder.ipv6.truncated');
+            const id = dv.getUint32(p + 4);
+            meta.proto = 44;
+            const r = frags.add(6, s0, s1, s2, s3, d0, d1, d2, d3, id, 0, b, ip, p - ip, nhField - ip, fnext,
+              foff, more, p + 8, ipEnd - (p + 8), meta.tsMs, reasm);
+            if (r === FragResult.Held) return fail(meta, DecodeStatus.Fragment, frags.lastEvent);
+            if (r === FragResult.Error) return fail(meta, DecodeStatus.Malformed, frags.lastEvent);
+            reassembled = true;
+            break;
+          }
+          break;
+        }
+        if (reassembled) {
+          b = frags.out(reasm);
+          if (b !== dvBuf) { dvBuf = b; dv = new DataView(b.buffer, b.byteOffset, b.byteLength); }
+          reasm++;
+          pos = 0;
+          end = frags.outLen;
+          ipEnd = end;
+          meta.reassembled = true;
+          state = S_IP6;
+          break;
+        }
+        meta.proto = next;
+        nh = next;
+        pos = p;
+        state = S_L4;
+        break;
+      }
+
+      case S_L4: {
+        meta.proto = nh;
+        if (nh === 6) {
+          // RFC 9293 §3.1
+          if (end - pos < 20) return fail(meta, DecodeStatus.Malformed, 'decoder.tcp.truncated');
+          const hl = (b[pos + 12] >> 4) << 2;
+          if (hl < 20 || pos + hl > ipEnd) return fail(meta, DecodeStatus.Malformed, 'decoder.tcp.bad_header_len');
+          if (pos + hl > end) return fail(meta, DecodeStatus.Malformed, 'decoder.tcp.truncated');
+          meta.l4Off = pos;
+          meta.sport = (b[pos] << 8) | b[pos + 1];
+          meta.dport = (b[pos + 2] << 8) | b[pos + 3];
+          meta.seq = dv.getUint32(pos + 4);
+          meta.ack = dv.getUint32(pos + 8);
+          meta.tcpFlags = b[pos + 13];
+          meta.window = (b[pos + 14] << 8) | b[pos + 15];
+          meta.tcpOptOff = pos + 20;
+          meta.tcpOptLen = hl - 20;
+          meta.payloadOff = pos + hl;
+          meta.payloadLen = end - (pos + hl);
+          meta.payloadWireLen = ipEnd - (pos + hl);
+          meta.status = DecodeStatus.Ok;
+          return DecodeStatus.Ok;
+        }
+        if (nh === 17) {
+          // RFC 768
+          if (end - pos < 8) return fail(meta, DecodeStatus.Malformed, 'decoder.udp.truncated');
+          let ulen = (b[pos + 4] << 8) | b[pos + 5];
+          if (ulen === 0) ulen = ipEnd - pos; // jumbogram (RFC 2675 §4) / TSO
+          if (ulen < 8 || pos + ulen > ipEnd) return fail(meta, DecodeStatus.Malformed, 'decoder.udp.bad_length');
+          const udpEnd = pos + ulen;
+          if (udpEnd < end) end = udpEnd;
+          const sport = (b[pos] << 8) | b[pos + 1];
+          const dport = (b[pos + 2] << 8) | b[pos + 3];
+          const p = pos + 8;
+          if ((dport === VXLAN_PORT || sport === VXLAN_PORT) && end - p >= 8 && (b[p] & 0x08) !== 0) {
+            // RFC 7348 §5: flags (I bit), reserved, VNI, reserved; then an Ethernet frame.
+            if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            meta.tunnelDepth = depth;
+            meta.tunnelId = (b[p + 4] << 16) | (b[p + 5] << 8) | b[p + 6];
+            pos = p + 8;
+            state = S_ETHER;
+            break;
+          }
+          if ((dport === GENEVE_PORT || sport === GENEVE_PORT) && end - p >= 8 && (b[p] >> 6) === 0) {
+            // RFC 8926 §3.4: ver(2) opt len(6, 4-byte words), O C rsvd, protocol type, VNI, rsvd; options.
+            const glen = 8 + ((b[p] & 0x3f) << 2);
+            if (end - p < glen) return fail(meta, DecodeStatus.Malformed, 'decoder.geneve.truncated');
+            const gproto = (b[p + 2] << 8) | b[p + 3];
+            if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            meta.tunnelDepth = depth;
+            meta.tunnelId = (b[p + 4] << 16) | (b[p + 5] << 8) | b[p + 6];
+            pos = p + glen;
+            if (gproto === ET_TEB) state = S_ETHER;
+            else if (gproto === ET_IPV4) state = S_IP4;
+            else if (gproto === ET_IPV6) state = S_IP6;
+            else return fail(meta, DecodeStatus.Unsupported, 'decoder.geneve.unknown_proto');
+            break;
+          }
+          meta.l4Off = pos;
+          meta.sport = sport;
+          meta.dport = dport;
+          clearTcp(meta);
+          meta.payloadOff = p;
+          meta.payloadLen = end - p;
+          meta.payloadWireLen = ulen - 8;
+          meta.status = DecodeStatus.Ok;
+          return DecodeStatus.Ok;
+        }
+        if (nh === 47) {
+          // GRE: RFC 2784/2890 (version 0), RFC 2637 §4.1 (version 1, PPTP).
+          if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.gre.truncated');
+          const flags = (b[pos] << 8) | b[pos + 1];
+          const gproto = (b[pos + 2] << 8) | b[pos + 3];
+          const ver = flags & 7;
+          let hl = 4;
+          let keyOff = -1;
+          if (ver === 0) {
+            if ((flags & 0x4000) !== 0) return fail(meta, DecodeStatus.Unsupported, 'decoder.gre.unsupported'); // RFC 1701 routing
+            if ((flags & 0x8000) !== 0) hl += 4; // checksum + reserved1
+            if ((flags & 0x2000) !== 0) { keyOff = hl; hl += 4; } // key
+            if ((flags & 0x1000) !== 0) hl += 4; // sequence number
+          } else if (ver === 1) {
+            hl = 8; // payload length + call id
+            if ((flags & 0x1000) !== 0) hl += 4;
+            if ((flags & 0x0080) !== 0) hl += 4; // acknowledgment number
+          } else {
+            return fail(meta, DecodeStatus.Unsupported, 'decoder.gre.unsupported');
+          }
+          if (end - pos < hl) return fail(meta, DecodeStatus.Malformed, 'decoder.gre.truncated');
+          if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+          meta.tunnelDepth = depth;
+          meta.tunnelId = keyOff >= 0 ? dv.getUint32(pos + keyOff) : 0;
+          pos += hl;
+          if (gproto === ET_IPV4) { state = S_IP4; break; }
+          if (gproto === ET_IPV6) { state = S_IP6; break; }
+          if (gproto === ET_TEB) { state = S_ETHER; break; }
+          if (gproto === ET_ERSPAN2) {
+            if ((flags & 0x1000) === 0) { state = S_ETHER; break; } // ERSPAN type I: no header
+            // ERSPAN type II: ver(4)=1 vlan(12) cos(3) en(2) t(1) session(10) reserved(12) index(20)
+            if (end - pos < 8) return fail(meta, DecodeStatus.Malformed, 'decoder.erspan.truncated');
+            if (b[pos] >> 4 !== 1) return fail(meta, DecodeStatus.Malformed, 'decoder.erspan.bad_version');
+            meta.tunnelId = ((b[pos + 2] & 3) << 8) | b[pos + 3];
+            pos += 8;
+            state = S_ETHER;
+            break;
+          }
+          if (gproto === ET_ERSPAN3) {
+            // ERSPAN type III: ver(4)=2 vlan cos bso t session | timestamp | sgt(16) P FT(5) hwid(6) D gra(2) O
+            if (end - pos < 12) return fail(meta, DecodeStatus.Malformed, 'decoder.erspan.truncated');
+            if (b[pos] >> 4 !== 2) return fail(meta, DecodeStatus.Malformed, 'decoder.erspan.bad_version');
+            const ft = (b[pos + 10] >> 2) & 0x1f;
+            const o = b[pos + 11] & 1;
+            const hl3 = o !== 0 ? 20 : 12; // O: 8-byte platform-specific subheader
+            if (end - pos < hl3) return fail(meta, DecodeStatus.Malformed, 'decoder.erspan.truncated');
+            meta.tunnelId = ((b[pos + 2] & 3) << 8) | b[pos + 3];
+            pos += hl3;
+            state = ft === 2 ? S_IPGUESS : S_ETHER;
+            break;
+          }
+          if (gproto === ET_MPLS_UC || gproto === ET_MPLS_MC) { etype = gproto; state = S_ETYPE; break; }
+          if (gproto === ET_PPP) {
+            if (end - pos === 0) return fail(meta, DecodeStatus.NotIp, ''); // PPTP ack-only
+            state = S_PPP;
+            break;
+          }
+          return fail(meta, DecodeStatus.Unsupported, 'decoder.gre.unknown_proto');
+        }
+        if (nh === 4 || nh === 41) {
+          // IPv4-in-IP (RFC 2003), IPv6-in-IP (RFC 4213 §3.5)
+          if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+          meta.tunnelDepth = depth;
+          state = nh === 4 ? S_IP4 : S_IP6;
+          break;
+        }
+        if (nh === 51 && meta.ipVersion === 4) {
+          // AH over IPv4 (RFC 4302 §2.2)
+          if (end - pos < 2) return fail(meta, DecodeStatus.Malformed, 'decoder.ah.truncated');
+          const len = (b[pos + 1] + 2) << 2;
+          if (end - pos < len) return fail(meta, DecodeStatus.Malformed, 'decoder.ah.truncated');
+          nh = b[pos];
+          pos += len;
+          break;
+        }
+        // ICMP, ICMPv6, ESP, no next header, SCTP, …: counted, no flow. ICMP quotes are not decoded.
+        fail(meta, DecodeStatus.OtherL4, '');
+        meta.l4Off = pos;
+        return DecodeStatus.OtherL4;
+      }
+
+      default:
+        return fail(meta, DecodeStatus.Unsupported, 'decoder.link.unsupported');
+    }
+  }
+}

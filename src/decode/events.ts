@@ -1,0 +1,59 @@
+/**
+ * decoder.* event catalogue (STYLE.md rule 5): every id decode() can put into PacketMeta.event,
+ * with a one-line summary. Tests assert on these ids.
+ */
+export const DecoderEvent = {
+  // link layer
+  'decoder.link.unsupported': 'link type the decoder does not handle',
+  'decoder.link.truncated': 'frame shorter than its link-layer header',
+  'decoder.null.unknown_family': 'BSD null/loop header with an address family that is not IPv4/IPv6',
+  'decoder.ethernet.truncated': 'Ethernet frame shorter than 14 bytes',
+  'decoder.vlan.truncated': '802.1Q/QinQ tag cut short',
+  'decoder.vlan.too_many_tags': 'more stacked VLAN tags than maxVlanTags',
+  'decoder.mpls.truncated': 'MPLS label stack cut short',
+  'decoder.mpls.too_many_labels': 'more MPLS labels than maxMplsLabels',
+  'decoder.mpls.unknown_payload': 'payload after the MPLS bottom of stack is neither IPv4, IPv6 nor a PW control word',
+  'decoder.pppoe.truncated': 'PPPoE session header or PPP protocol cut short',
+  'decoder.ppp.truncated': 'PPP header cut short',
+  'decoder.raw.unknown_version': 'raw IP link type with a first nibble that is not 4 or 6',
+
+  // IPv4
+  'decoder.ipv4.truncated': 'IPv4 header cut short by the capture',
+  'decoder.ipv4.bad_version': 'IPv4 header whose version nibble is not 4',
+  'decoder.ipv4.bad_header_len': 'IPv4 IHL below 5 words',
+  'decoder.ipv4.bad_total_len': 'IPv4 total length smaller than the header',
+
+  // IPv6
+  'decoder.ipv6.truncated': 'IPv6 header or extension header cut short by the capture',
+  'decoder.ipv6.bad_version': 'IPv6 header whose version nibble is not 6',
+  'decoder.ipv6.too_many_ext_headers': 'more IPv6 extension headers than maxIpv6ExtHeaders',
+  'decoder.ipv6.ext_header_overrun': 'IPv6 extension header runs past the payload length',
+  'decoder.ah.truncated': 'IPsec AH header cut short',
+
+  // fragments
+  'decoder.frag.overlap': 'fragments of one datagram overlap with different extents; datagram dropped',
+  'decoder.frag.limit': 'fragment table limit hit (bytes, datagrams or fragments per datagram); datagram dropped',
+  'decoder.frag.too_big': 'fragment would extend the datagram past 65535 bytes',
+  'decoder.frag.bad_length': 'non-final fragment whose length is not a multiple of 8',
+  'decoder.frag.too_deep': 'more nested reassemblies in one packet than the decoder supports',
+  'decoder.frag.inconsistent': 'fragments of one datagram disagree on the datagram end',
+
+  // L4
+  'decoder.tcp.truncated': 'TCP header cut short by the capture',
+  'decoder.tcp.bad_header_len': 'TCP data offset below 5 words or past the IP payload',
+  'decoder.udp.truncated': 'UDP header cut short by the capture',
+  'decoder.udp.bad_length': 'UDP length below 8 or past the IP payload',
+
+  // tunnels
+  'decoder.tunnel.too_deep': 'more nested tunnels than maxTunnelDepth',
+  'decoder.gre.truncated': 'GRE header cut short',
+  'decoder.gre.unsupported': 'GRE version or flags (source routing) the decoder does not handle',
+  'decoder.gre.unknown_proto': 'GRE payload protocol the decoder does not handle',
+  'decoder.erspan.truncated': 'ERSPAN header cut short',
+  'decoder.erspan.bad_version': 'ERSPAN header version does not match the GRE protocol type',
+  'decoder.vxlan.truncated': 'VXLAN header cut short',
+  'decoder.geneve.truncated': 'Geneve header or options cut short',
+  'decoder.geneve.unknown_proto': 'Geneve payload protocol the decoder does not handle',
+} as const;
+
+export type DecoderEventId = keyof typeof DecoderEvent;
