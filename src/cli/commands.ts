@@ -15,6 +15,11 @@ import { defaultBenchShape, generateBenchCapture } from '../lab/gen-bench.js';
 import { generateTlsCaptures } from '../lab/gen-tls.js';
 import { generateHandshakeBench } from '../lab/gen-handshakes.js';
 import { generateMiscCaptures } from '../lab/gen-misc.js';
+import { startEdrServer } from '../grpc/edr-server.js';
+import { startSiemServer } from '../grpc/siem-server.js';
+import { SiemClient } from '../output/siem-client.js';
+import { alertToEcs, flowToEcs } from '../output/ecs.js';
+import type { TlsFiles } from '../grpc/tls.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -54,6 +59,12 @@ const replayOptions: Record<string, OptionSpec> = {
   'max-flows': { type: 'string', help: 'cap on tracked flows (default 1000000); the oldest idle flow is evicted and counted' },
   'reassembly-depth': { type: 'string', help: 'bytes reassembled per TCP direction (default 32768)' },
   quiet: { type: 'boolean', short: 'q', default: false, help: 'no progress bar' },
+  siem: { type: 'string', help: 'also stream flows and alerts to a SIEM collector over gRPC at host:port (at-least-once, disk spool)' },
+  spool: { type: 'string', default: '.ndr-spool', help: 'spool directory for records the SIEM has not acknowledged' },
+  'tls-ca': { type: 'string', help: 'CA certificate (PEM) for mTLS to the EDR and SIEM' },
+  'tls-cert': { type: 'string', help: 'client certificate (PEM) for mTLS' },
+  'tls-key': { type: 'string', help: 'client key (PEM) for mTLS' },
+  'allow-plaintext-remote': { type: 'boolean', default: false, help: 'allow plaintext gRPC to a non-loopback address' },
   workers: { type: 'string', short: 'w', help: `worker threads sharded by flow hash (default: cores, here ${availableParallelism()}); 1 = all in this thread` },
 };
 
@@ -69,12 +80,18 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   const sink = new JsonLinesSink((values.output as string) ?? '-');
   const summary = new Summary();
   const alertsOnly = values['alerts-only'] === true;
+  const tls = tlsFiles(values);
+  const log = (l: string) => process.stderr.write(`${l}\n`);
   const stages = await buildStages({
     sysmon: (values.sysmon as string[] | undefined) ?? [],
     edr: (values.edr as string | undefined) ?? null,
     analytics: values['no-analytics'] !== true,
     baseline: (values.baseline as string | undefined) ?? null,
+    tls,
+    allowPlaintextRemote: values['allow-plaintext-remote'] === true,
+    log,
   });
+  const siem = values.siem ? new SiemClient({ endpoint: values.siem as string, sensorId: 'replay', spoolDir: values.spool as string, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log }) : null;
   const maxFlows = intOpt(values['max-flows'], 'max-flows');
   const depth = intOpt(values['reassembly-depth'], 'reassembly-depth');
   const pipe = new Pipeline({
@@ -84,8 +101,8 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       ...(depth ? { reassembly: { depthBytes: depth } } : {}),
     },
     ...stages,
-    onFlow: (r) => { summary.flow(r); if (!alertsOnly) sink.flow(r); },
-    onAlert: (a) => { summary.alert(a); sink.alert(a); },
+    onFlow: (r) => { summary.flow(r); if (!alertsOnly) sink.flow(r); siem?.publishFlow(r, JSON.stringify(flowToEcs(r))); },
+    onAlert: (a) => { summary.alert(a); sink.alert(a); siem?.publishAlert(a, JSON.stringify(alertToEcs(a))); },
   });
   const progress = new Progress(values.quiet !== true);
   const t0 = process.hrtime.bigint();
@@ -104,6 +121,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     await pipe.finish('eof');
     await pipe.close();
     await sink.close();
+    if (siem) { await siem.flush(); await siem.close(); }
   }
   if (runner) st = mergeStats(runner);
   const truncated = pipe.truncated;
@@ -157,7 +175,66 @@ async function runDemo(values: Record<string, unknown>): Promise<number> {
   return 0;
 }
 
+function tlsFiles(v: Record<string, unknown>): TlsFiles | null {
+  const ca = v['tls-ca'] as string | undefined;
+  const cert = v['tls-cert'] as string | undefined;
+  const key = v['tls-key'] as string | undefined;
+  if (!ca && !cert && !key) return null;
+  if (!ca || !cert || !key) throw new Error('mTLS needs all three of --tls-ca, --tls-cert and --tls-key');
+  return { ca, cert, key };
+}
+
+const tlsOptions: Record<string, OptionSpec> = {
+  'tls-ca': { type: 'string', help: 'CA certificate (PEM) that client certificates must chain to' },
+  'tls-cert': { type: 'string', help: 'server certificate (PEM)' },
+  'tls-key': { type: 'string', help: 'server key (PEM)' },
+  'allow-plaintext-remote': { type: 'boolean', default: false, help: 'allow plaintext on a non-loopback listen address' },
+};
+
+/** Run a server until SIGINT/SIGTERM. */
+async function serveUntilSignal(close: () => Promise<void>): Promise<number> {
+  await new Promise<void>((res) => {
+    process.once('SIGINT', () => res());
+    process.once('SIGTERM', () => res());
+  });
+  await close();
+  return 0;
+}
+
 export const commands: Command[] = [
+  {
+    name: 'edr serve',
+    usage: '--sysmon FILE... [--listen HOST:PORT] [--tail]',
+    summary: 'the reference EDR: answers the EdrEnrichment gRPC service from Sysmon events (JSON lines or EventData XML)',
+    options: {
+      sysmon: { type: 'string', multiple: true, help: 'Sysmon log(s) to load (repeatable)' },
+      listen: { type: 'string', default: '127.0.0.1:50051', help: 'listen address' },
+      tail: { type: 'boolean', default: false, help: 'follow the files as they grow (live use)' },
+      ...tlsOptions,
+    },
+    async run(v) {
+      const sysmon = (v.sysmon as string[] | undefined) ?? [];
+      if (sysmon.length === 0) throw new Error('edr serve: give at least one --sysmon FILE');
+      const h = await startEdrServer({ sysmon, listen: v.listen as string, tail: v.tail === true, tls: tlsFiles(v), allowPlaintextRemote: v['allow-plaintext-remote'] === true, log: (l) => process.stderr.write(`${l}\n`) });
+      process.stderr.write(`edr serve: listening on ${h.address}\n`);
+      return serveUntilSignal(() => h.close());
+    },
+  },
+  {
+    name: 'siem serve',
+    usage: '--out FILE [--listen HOST:PORT]',
+    summary: 'the reference SIEM collector: acknowledges record batches and writes them as JSON lines',
+    options: {
+      out: { type: 'string', short: 'o', default: '-', help: 'JSON-lines file to append to (- = stdout)' },
+      listen: { type: 'string', default: '127.0.0.1:50052', help: 'listen address' },
+      ...tlsOptions,
+    },
+    async run(v) {
+      const h = await startSiemServer({ out: v.out as string, listen: v.listen as string, tls: tlsFiles(v), allowPlaintextRemote: v['allow-plaintext-remote'] === true, log: (l) => process.stderr.write(`${l}\n`) });
+      process.stderr.write(`siem serve: listening on ${h.address}\n`);
+      return serveUntilSignal(() => h.close());
+    },
+  },
   {
     name: 'demo',
     usage: '[--output FILE]',

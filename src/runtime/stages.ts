@@ -1,16 +1,47 @@
 /**
- * Builds the enrichment and analytics stages a command asks for (embedded EDR from Sysmon logs,
- * remote EDR over gRPC, analytics with an in-memory or lmdb baseline).
+ * Builds the enrichment and analytics stages a command asks for: the embedded reference EDR from
+ * Sysmon logs (the replay default), or a remote EDR over gRPC; the five analytics with an
+ * in-memory or lmdb baseline.
  */
 import type { PipelineOptions } from './pipeline.js';
+import { Enricher, createEmbeddedEdr } from '../enrich/edr-client.js';
+import type { TlsFiles } from '../grpc/tls.js';
+import type { FlowRecord, Attribution } from '../flow/record.js';
 
 export interface StageRequest {
   sysmon: string[];
   edr: string | null;
   analytics: boolean;
   baseline: string | null;
+  tls?: TlsFiles | null;
+  allowPlaintextRemote?: boolean;
+  /** Longest a flow waits for the EDR (ms). */
+  maxWaitMs?: number;
+  log?: (line: string) => void;
 }
 
-export async function buildStages(_req: StageRequest): Promise<Pick<PipelineOptions, 'enrich' | 'analytics'>> {
-  return {};
+/** Analytics factory, registered by src/analytics (kept apart so a flows-only build stays small). */
+export type AnalyticsFactory = (req: StageRequest) => Promise<NonNullable<PipelineOptions['analytics']> & { late?(flow: FlowRecord, a: Attribution): void }>;
+let analyticsFactory: AnalyticsFactory | null = null;
+export function registerAnalytics(f: AnalyticsFactory): void {
+  analyticsFactory = f;
+}
+
+export async function buildStages(req: StageRequest): Promise<Pick<PipelineOptions, 'enrich' | 'analytics'>> {
+  const analytics = req.analytics && analyticsFactory !== null ? await analyticsFactory(req) : null;
+  let enrich: Enricher | null = null;
+  const onLate = (flow: FlowRecord, a: Attribution): void => analytics?.late?.(flow, a);
+  if (req.edr !== null) {
+    enrich = new Enricher({
+      endpoint: req.edr,
+      tls: req.tls ?? null,
+      allowPlaintextRemote: req.allowPlaintextRemote ?? false,
+      ...(req.maxWaitMs !== undefined ? { maxWaitMs: req.maxWaitMs } : {}),
+      onLate,
+      ...(req.log ? { log: req.log } : {}),
+    });
+  } else if (req.sysmon.length > 0) {
+    enrich = new Enricher({ embedded: createEmbeddedEdr(req.sysmon), onLate, ...(req.log ? { log: req.log } : {}) });
+  }
+  return { ...(enrich ? { enrich } : {}), ...(analytics ? { analytics } : {}) };
 }

@@ -1,0 +1,268 @@
+/**
+ * Conversions between the TypeScript records (src/flow/record.ts, src/analytics/alert.ts, the
+ * EDR store's join result) and the ndr.v1 protobuf messages.
+ */
+import type { Alert } from '../analytics/alert.js';
+import type { Attribution, FileEvent, FlowRecord, HostInfo, ProcessInfo } from '../flow/record.js';
+import type { JoinResult } from '../enrich/edr-store.js';
+import { ndr } from '../gen/ndr.js';
+
+const MQ = ndr.v1.MatchQuality;
+const FK = ndr.v1.FileEventKind;
+
+const FILE_KIND_TO_PB: Record<FileEvent['kind'], number> = {
+  file_create: FK.FILE_EVENT_KIND_FILE_CREATE,
+  archiver_run: FK.FILE_EVENT_KIND_ARCHIVER_RUN,
+  file_delete: FK.FILE_EVENT_KIND_FILE_DELETE,
+};
+
+function nz(s: string | null | undefined): string | null {
+  return s === undefined || s === null || s === '' ? null : s;
+}
+
+function numOrNull(n: number | null | undefined): number | null {
+  return n === undefined || n === null || n === 0 ? null : n;
+}
+
+// ---------------------------------------------------------------- EDR result
+
+export function joinResultToPb(requestId: number, r: JoinResult): ndr.v1.IEnrichResult {
+  const out: ndr.v1.IEnrichResult = {
+    requestId,
+    match: r.match === 'exact_tuple' ? MQ.MATCH_QUALITY_EXACT_TUPLE : r.match === 'tuple_time_offset' ? MQ.MATCH_QUALITY_TUPLE_TIME_OFFSET : MQ.MATCH_QUALITY_NONE,
+    imageLoads: r.imageLoads.map((l) => (l.signed === null ? { path: l.path, tsMs: l.ts } : { path: l.path, tsMs: l.ts, signed: l.signed })),
+    fileEvents: r.fileEvents.map((f) => ({
+      path: f.path,
+      tsMs: f.ts,
+      processEntityId: f.processEntityId ?? '',
+      image: f.image ?? '',
+      kind: FILE_KIND_TO_PB[f.kind],
+    })),
+  };
+  if (r.host) out.host = hostToPb(r.host);
+  if (r.process) out.process = processToPb(r.process);
+  if (r.imageNetworkHistory !== null) out.imageNetworkHistory = r.imageNetworkHistory;
+  if (r.clockOffsetMs !== null) out.clockOffsetMs = r.clockOffsetMs;
+  return out;
+}
+
+export function hostToPb(h: HostInfo | { name: string | null; id: string | null; os: string | null; ips: string[] }): ndr.v1.IHost {
+  return { name: h.name ?? '', id: h.id ?? '', os: h.os ?? '', ips: h.ips };
+}
+
+export function processToPb(p: ProcessInfo): ndr.v1.IProcess {
+  const out: ndr.v1.IProcess = {
+    entityId: p.entityId ?? '',
+    pid: p.pid ?? 0,
+    executable: p.executable ?? '',
+    name: p.name ?? '',
+    commandLine: p.commandLine ?? '',
+    user: p.user ?? '',
+    parentExecutable: p.parentExecutable ?? '',
+    parentCommandLine: p.parentCommandLine ?? '',
+    signature: p.signature ?? '',
+    signatureStatus: p.signatureStatus ?? '',
+    startTsMs: p.startTs ?? 0,
+  };
+  if (p.signed !== null) out.signed = p.signed;
+  return out;
+}
+
+export function hostFromPb(h: ndr.v1.IHost | null | undefined): HostInfo | null {
+  if (!h) return null;
+  return { name: nz(h.name), id: nz(h.id), os: nz(h.os), ips: h.ips ? [...h.ips] : [] };
+}
+
+export function processFromPb(p: ndr.v1.IProcess | null | undefined): ProcessInfo | null {
+  if (!p) return null;
+  return {
+    entityId: nz(p.entityId),
+    pid: numOrNull(p.pid),
+    executable: nz(p.executable),
+    name: nz(p.name),
+    commandLine: nz(p.commandLine),
+    user: nz(p.user),
+    parentExecutable: nz(p.parentExecutable),
+    parentCommandLine: nz(p.parentCommandLine),
+    signed: p.signed ?? null,
+    signature: nz(p.signature),
+    signatureStatus: nz(p.signatureStatus),
+    startTs: numOrNull(p.startTsMs),
+  };
+}
+
+const FILE_KIND_FROM_PB: Record<number, FileEvent['kind']> = {
+  [FK.FILE_EVENT_KIND_FILE_CREATE]: 'file_create',
+  [FK.FILE_EVENT_KIND_ARCHIVER_RUN]: 'archiver_run',
+  [FK.FILE_EVENT_KIND_FILE_DELETE]: 'file_delete',
+};
+
+/** EDR answer → the flow's Attribution. */
+export function attributionFromPb(r: ndr.v1.IEnrichResult): Attribution {
+  const match = r.match === MQ.MATCH_QUALITY_EXACT_TUPLE ? 'exact_tuple' : r.match === MQ.MATCH_QUALITY_TUPLE_TIME_OFFSET ? 'tuple_time_offset' : 'none';
+  const process = processFromPb(r.process);
+  const attributed = match !== 'none' && process !== null;
+  return {
+    status: attributed ? 'attributed' : 'unattributed',
+    reason: attributed ? null : 'no_match',
+    match: attributed ? match : 'none',
+    host: hostFromPb(r.host),
+    process,
+    imageLoads: (r.imageLoads ?? []).map((l) => ({ path: l.path ?? '', ts: l.tsMs ?? 0, signed: l.signed ?? null })),
+    fileEvents: (r.fileEvents ?? []).map((f) => ({
+      path: f.path ?? '',
+      ts: f.tsMs ?? 0,
+      processEntityId: nz(f.processEntityId),
+      image: nz(f.image),
+      kind: FILE_KIND_FROM_PB[f.kind ?? 0] ?? 'file_create',
+    })),
+    imageNetworkHistory: r.imageNetworkHistory ?? null,
+    clockOffsetMs: r.clockOffsetMs ?? null,
+  };
+}
+
+export function unattributed(reason: Exclude<Attribution['reason'], null>): Attribution {
+  return {
+    status: 'unattributed',
+    reason,
+    match: 'none',
+    host: null,
+    process: null,
+    imageLoads: [],
+    fileEvents: [],
+    imageNetworkHistory: null,
+    clockOffsetMs: null,
+  };
+}
+
+// ---------------------------------------------------------------- SIEM feed
+
+function attributionToPb(a: Attribution): ndr.v1.IFlowAttribution {
+  const out: ndr.v1.IFlowAttribution = {
+    status: a.status,
+    reason: a.reason ?? '',
+    match: a.match === 'exact_tuple' ? MQ.MATCH_QUALITY_EXACT_TUPLE : a.match === 'tuple_time_offset' ? MQ.MATCH_QUALITY_TUPLE_TIME_OFFSET : MQ.MATCH_QUALITY_NONE,
+    imageLoads: a.imageLoads.map((l) => (l.signed === null ? { path: l.path, tsMs: l.ts } : { path: l.path, tsMs: l.ts, signed: l.signed })),
+    fileEvents: a.fileEvents.map((f) => ({ path: f.path, tsMs: f.ts, processEntityId: f.processEntityId ?? '', image: f.image ?? '', kind: FILE_KIND_TO_PB[f.kind] })),
+  };
+  if (a.host) out.host = hostToPb(a.host);
+  if (a.process) out.process = processToPb(a.process);
+  if (a.imageNetworkHistory !== null) out.imageNetworkHistory = a.imageNetworkHistory;
+  if (a.clockOffsetMs !== null) out.clockOffsetMs = a.clockOffsetMs;
+  return out;
+}
+
+function dirToPb(d: FlowRecord['dirs'][0]): ndr.v1.IDirCounters {
+  return { packets: d.packets, bytes: d.bytes, ipBytes: d.ipBytes, retransBytes: d.retransBytes, tcpFlags: d.tcpFlags, firstTsMs: d.firstTs, lastTsMs: d.lastTs };
+}
+
+/** FlowRecord → ndr.v1.FlowRecord; `ecsJson` is the JSON document the JSON output writes. */
+export function flowToPb(f: FlowRecord, ecsJson: string): ndr.v1.IFlowRecord {
+  const out: ndr.v1.IFlowRecord = {
+    id: f.id,
+    communityId: f.communityId,
+    transport: f.transport,
+    ipVersion: f.ipVersion,
+    client: { ip: f.client.ip, port: f.client.port },
+    server: { ip: f.server.ip, port: f.server.port },
+    startTsMs: f.startTs,
+    endTsMs: f.endTs,
+    endReason: f.endReason,
+    toServer: dirToPb(f.dirs[0]),
+    toClient: dirToPb(f.dirs[1]),
+    protocol: f.protocol ?? '',
+    events: f.events,
+    ecsJson,
+  };
+  if (f.tls) {
+    const t = f.tls;
+    const tls: ndr.v1.ITls = {
+      version: t.version ?? '',
+      sni: t.sni ?? '',
+      alpnOffered: t.alpnOffered,
+      nextProtocol: t.nextProtocol ?? '',
+      cipher: t.cipher ?? '',
+      ja4: t.ja4 ?? '',
+      ja3: t.ja3 ?? '',
+      ja3s: t.ja3s ?? '',
+      established: t.established,
+      resumed: t.resumed,
+    };
+    if (t.chainFeatures) {
+      const c = t.chainFeatures;
+      const leaf = t.chain[0];
+      const chain: ndr.v1.IChainSummary = {
+        length: c.length,
+        leafSelfSigned: c.leafSelfSigned,
+        expired: c.expired,
+        trustedRoot: c.trustedRoot,
+        anomalies: c.anomalies,
+        leafSubject: leaf?.subject ?? '',
+        leafIssuer: leaf?.issuer ?? '',
+        leafSha256: leaf?.sha256 ?? '',
+      };
+      if (c.sniInSan !== null) chain.sniInSan = c.sniInSan;
+      tls.chain = chain;
+    }
+    out.tls = tls;
+  }
+  if (f.mqtt) {
+    const m = f.mqtt;
+    const mq: ndr.v1.IMqtt = {
+      version: m.version ?? '',
+      clientId: m.clientId ?? '',
+      publishCount: m.publishCount,
+      pingCount: m.pingCount,
+      publishTopics: m.publishTopics,
+      subscribeTopics: m.subscribeTopics,
+    };
+    if (m.keepAliveS !== null) mq.keepAliveS = m.keepAliveS;
+    out.mqtt = mq;
+  }
+  if (f.amqp) {
+    const a = f.amqp;
+    const am: ndr.v1.IAmqp = {
+      version: a.version ?? '',
+      product: a.product ?? '',
+      vhost: a.vhost ?? '',
+      publishCount: a.publishCount,
+      exchanges: a.exchanges,
+      queues: a.queues,
+    };
+    if (a.heartbeatS !== null) am.heartbeatS = a.heartbeatS;
+    out.amqp = am;
+  }
+  if (f.entropy[0]) out.entropyToServer = { bits: f.entropy[0].bits, sample: f.entropy[0].sample, score: f.entropy[0].score };
+  if (f.entropy[1]) out.entropyToClient = { bits: f.entropy[1].bits, sample: f.entropy[1].sample, score: f.entropy[1].score };
+  if (f.beacon) {
+    const b: ndr.v1.IBeacon = { score: f.beacon.score, connections: f.beacon.connections, basis: f.beacon.basis };
+    if (f.beacon.medianIntervalS !== null) b.medianIntervalS = f.beacon.medianIntervalS;
+    out.beacon = b;
+  }
+  if (f.attribution) out.attribution = attributionToPb(f.attribution);
+  return out;
+}
+
+export function alertToPb(a: Alert, ecsJson: string): ndr.v1.IAlert {
+  const out: ndr.v1.IAlert = {
+    id: a.id,
+    analytic: a.analytic,
+    title: a.title,
+    severity: a.severity,
+    confidence: a.confidence,
+    evidence: a.evidence.map((e) => ({ signal: e.signal, value: String(e.value), weight: e.weight })),
+    destination: { ip: a.destination.ip, port: a.destination.port },
+    destinationName: a.destination.name ?? '',
+    communityId: a.communityId,
+    flowId: a.flowId,
+    tsMs: a.ts,
+    explanation: a.explanation,
+    baselineSource: a.baselineSource,
+    count: a.count,
+    mitreTechniques: a.mitre.technique,
+    ecsJson,
+  };
+  if (a.host) out.host = hostToPb(a.host);
+  if (a.process) out.process = processToPb(a.process);
+  return out;
+}
