@@ -11,6 +11,13 @@ import type { HttpSummary } from '../../dissectors/http/types.js';
 import type { SshSummary } from '../../dissectors/ssh/types.js';
 import { DEFAULT_BROKER_SNI_SUFFIXES, classifyPubSub } from '../fingerprint/pubsub.js';
 import { classifyEncrypted } from '../fingerprint/encrypted.js';
+import { parseCertificate } from '../../dissectors/x509/index.js';
+import { defaultX509Limits } from '../../dissectors/x509/types.js';
+import { buildTrustStore, type TrustStore } from '../fingerprint/trust.js';
+import { tlsInfoFromCache, type CertSource } from '../fingerprint/tls-info.js';
+import { ja4t, ja4ts } from '../fingerprint/ja4t.js';
+import type { TlsSummary } from '../../dissectors/tls/types.js';
+import type { QuicSummary } from '../../dissectors/quic/types.js';
 
 export interface FeatureOptions {
   /** JA4S, JA4X, JA4T/JA4TS (FoxIO License 1.1): off unless switched on. */
@@ -22,11 +29,40 @@ export interface FeatureOptions {
 }
 
 export function parseCertForCache(der: Uint8Array): unknown {
-  return der;
+  return parseCertificate(der, defaultX509Limits);
 }
 
-export function buildAppMappers(_certs: CertCache, _opts: FeatureOptions): Map<string, AppMapper> {
+/** The trust store is built once per process (Node's bundled roots + configured roots). */
+const trustStores = new Map<string, TrustStore>();
+function trustFor(extra: readonly string[]): TrustStore {
+  const key = extra.join('\n');
+  let t = trustStores.get(key);
+  if (t === undefined) {
+    t = buildTrustStore({ extraPemFiles: [...extra] });
+    trustStores.set(key, t);
+  }
+  return t;
+}
+
+export function buildAppMappers(certs: CertCache, opts: FeatureOptions): Map<string, AppMapper> {
   const m = new Map<string, AppMapper>();
+  const trust = trustFor(opts.extraRoots ?? []);
+  const ja4Plus = opts.ja4Plus === true;
+  const tls = (transport: 't' | 'q' | 'd'): AppMapper => (s, rec, f) => {
+    rec.tls = tlsInfoFromCache(s as TlsSummary, f.certs[1], certs as unknown as CertSource, { ja4Plus, trust, flowTs: rec.startTs, transport });
+    const sizes = rec.tls.appRecordSizes;
+    if (sizes[0].length + sizes[1].length === 0) rec.tls.appRecordSizes = [f.appSizes[0] ?? [], f.appSizes[1] ?? []];
+    if (ja4Plus && transport === 't') {
+      if (f.synOpts !== null) rec.ja4t = ja4t(f.synWin, f.synOpts);
+      if (f.synAckOpts !== null) rec.ja4ts = ja4ts(f.synAckWin, f.synAckOpts);
+    }
+  };
+  m.set('tls', tls('t'));
+  m.set('dtls', (s, rec, f) => { tls('d')(s, rec, f); rec.protocol = 'dtls'; });
+  m.set('quic', (s, rec, f) => {
+    tls('q')(s, rec, f);
+    rec.quic = { version: (s as QuicSummary).quicVersionName };
+  });
   m.set('mqtt', (s, rec) => { rec.mqtt = s as FlowRecord['mqtt']; });
   m.set('amqp', (s, rec) => { rec.amqp = s as FlowRecord['amqp']; });
   m.set('http', (s, rec) => {

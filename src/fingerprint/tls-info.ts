@@ -1,0 +1,126 @@
+/**
+ * TlsSummary (dissectors/tls) + server chain → TlsInfo of the FlowRecord. JA4, JA3/JA3S always;
+ * JA4S and JA4X only when JA4+ is switched on (FoxIO License 1.1, off by default).
+ */
+import { hex4 } from '../util/bytes.js';
+import { isGrease } from '../../dissectors/tls/extensions.js';
+import type { TlsSummary } from '../../dissectors/tls/types.js';
+import type { X509Record } from '../../dissectors/x509/types.js';
+import type { CertInfo, TlsInfo } from '../flow/record.js';
+import { type ChainCert, certInfoFromX509, chainFeatures } from './chain.js';
+import { ja3, ja3s } from './ja3.js';
+import { ja4, ja4All, type Ja4Options, type Ja4Transport, offeredVersion } from './ja4.js';
+import { ja4s } from './ja4s.js';
+import { ja4x } from './ja4x.js';
+import type { TrustStore } from './trust.js';
+
+export interface TlsInfoOptions {
+  /** JA4S/JA4X (FoxIO License 1.1). Default off. */
+  readonly ja4Plus: boolean;
+  readonly trust: TrustStore;
+  /** Flow time (epoch ms) for validity checks. */
+  readonly flowTs: number;
+  /** JA4 transport letter: 't' TLS over TCP (default), 'q' QUIC, 'd' DTLS. */
+  readonly transport?: Ja4Transport;
+  /** Parsed server certificates (same order as certs) for JA4X and AKI-based trust checks. */
+  readonly x509?: readonly (X509Record | null)[];
+  /** Server certificate DERs (same order as certs) for signature checks. */
+  readonly ders?: readonly (Uint8Array | null)[];
+  readonly ja4Options?: Ja4Options;
+}
+
+/** '1.0' … '1.3' for TLS; 'ssl3' / 'ssl2'; 'dtls1.0' / 'dtls1.2' / 'dtls1.3'; hex otherwise. */
+export function versionName(v: number): string {
+  switch (v) {
+    case 0x0304: return '1.3';
+    case 0x0303: return '1.2';
+    case 0x0302: return '1.1';
+    case 0x0301: return '1.0';
+    case 0x0300: return 'ssl3';
+    case 0x0002: return 'ssl2';
+    case 0xfeff: return 'dtls1.0';
+    case 0xfefd: return 'dtls1.2';
+    case 0xfefc: return 'dtls1.3';
+    default: return hex4(v);
+  }
+}
+
+export function buildTlsInfo(summary: TlsSummary, certs: readonly CertInfo[], opts: TlsInfoOptions): TlsInfo {
+  const transport = opts.transport ?? 't';
+  const ch = summary.clientHellos[0] ?? null;
+  const sh = summary.serverHellos[0] ?? null;
+  let realSh = null;
+  for (const s of summary.serverHellos) {
+    if (!s.helloRetryRequest) {
+      realSh = s;
+      break;
+    }
+  }
+  const all = ch !== null ? ja4All(ch, transport, opts.ja4Options) : null;
+  const j3 = ch !== null ? ja3(ch) : null;
+  const extraJa4: string[] = [];
+  for (let i = 1; i < summary.clientHellos.length; i++) extraJa4.push(ja4(summary.clientHellos[i] as NonNullable<typeof ch>, transport, opts.ja4Options));
+  let version: string | null = null;
+  if (summary.version !== null) version = versionName(summary.version);
+  else if (ch !== null) version = versionName(offeredVersion(ch));
+  const supportedCiphers: string[] = [];
+  if (ch !== null) for (const c of ch.cipherSuites) if (!isGrease(c)) supportedCiphers.push(hex4(c));
+  const ja4xList: string[] = [];
+  if (opts.ja4Plus && opts.x509) for (const r of opts.x509) if (r) ja4xList.push(ja4x(r));
+  const chain: ChainCert[] = [];
+  for (let i = 0; i < certs.length; i++) chain.push({ info: certs[i] as CertInfo, record: opts.x509?.[i] ?? null, der: opts.ders?.[i] ?? null });
+  return {
+    version,
+    sni: ch?.sni ?? null,
+    alpnOffered: ch !== null ? ch.alpn.slice() : [],
+    nextProtocol: realSh?.alpn ?? null,
+    cipher: realSh !== null ? hex4(realSh.cipherSuite) : null,
+    ja4: all?.ja4 ?? null,
+    ja4_r: all?.ja4_r ?? null,
+    ja4_o: all?.ja4_o ?? null,
+    ja4_ro: all?.ja4_ro ?? null,
+    ja3: j3?.ja3 ?? null,
+    ja3_full: j3?.ja3_full ?? null,
+    ja3s: sh !== null ? ja3s(sh) : null,
+    ja4s: opts.ja4Plus && sh !== null ? ja4s(sh, transport).ja4s : null,
+    ja4x: ja4xList,
+    supportedCiphers,
+    extraJa4,
+    established: summary.established,
+    resumed: summary.resumed,
+    clientCertificate: summary.clientCertificate,
+    chain: certs.slice(),
+    chainFeatures: certs.length > 0 ? chainFeatures(chain, ch?.sni ?? null, opts.flowTs, opts.trust) : null,
+    appRecordSizes: [summary.appRecordSizes[0].slice(), summary.appRecordSizes[1].slice()],
+  };
+}
+
+/** What tlsInfoFromCache needs of the engine's certificate cache (src/dissect/cert-cache.ts). */
+export interface CertSource {
+  get(sha: string): unknown;
+  der(sha: string): Uint8Array | null;
+}
+
+function isX509Record(v: unknown): v is X509Record {
+  return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'x509.certificate';
+}
+
+/**
+ * One-call mapper for the engine: summary + the server certificate SHA-256s the flow handed off
+ * (Certificate-message order) + the cache → TlsInfo. Certificates the cache lost or could not
+ * parse are left out of the chain.
+ */
+export function tlsInfoFromCache(summary: TlsSummary, serverShas: readonly string[] | null, cache: CertSource, opts: Omit<TlsInfoOptions, 'x509' | 'ders'>): TlsInfo {
+  const certs: CertInfo[] = [];
+  const x509: X509Record[] = [];
+  const ders: (Uint8Array | null)[] = [];
+  for (const sha of serverShas ?? []) {
+    const rec = cache.get(sha);
+    if (!isX509Record(rec)) continue;
+    const der = cache.der(sha);
+    certs.push(certInfoFromX509(rec, sha, der));
+    x509.push(rec);
+    ders.push(der);
+  }
+  return buildTlsInfo(summary, certs, { ...opts, x509, ders });
+}

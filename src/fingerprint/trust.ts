@@ -1,0 +1,110 @@
+/**
+ * Trust store for chain features: Node's bundled roots (tls.rootCertificates) plus configured
+ * extra PEM files (enterprise roots). Roots are parsed once with node:crypto X509Certificate and
+ * with the project's own X.509 parser, so subject strings compare with CertInfo.issuer exactly.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { parseCertificate } from '../../dissectors/x509/certificate.js';
+import { defaultX509Limits } from '../../dissectors/x509/types.js';
+import { x509Sha256 } from './hash.js';
+
+export interface TrustRoot {
+  readonly subject: string;
+  readonly subjectKeyId: string | null;
+  readonly sha256: string;
+  readonly cert: X509Certificate;
+}
+
+export interface TrustStore {
+  readonly roots: readonly TrustRoot[];
+  readonly bySubject: ReadonlyMap<string, readonly TrustRoot[]>;
+  readonly bySha256: ReadonlySet<string>;
+}
+
+export interface TrustOptions {
+  /** Include Node's bundled Mozilla roots (default true). */
+  readonly nodeRoots?: boolean;
+  /** PEM files with extra roots. Read at startup; an unreadable file throws (config error). */
+  readonly extraPemFiles?: readonly string[];
+  /** PEM text with extra roots (tests). */
+  readonly extraPem?: readonly string[];
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+export function splitPem(text: string): string[] {
+  return text.match(PEM_BLOCK) ?? [];
+}
+
+export function buildTrustStore(opts: TrustOptions = {}): TrustStore {
+  const pems: string[] = [];
+  if (opts.nodeRoots !== false) pems.push(...rootCertificates);
+  for (const f of opts.extraPemFiles ?? []) pems.push(...splitPem(readFileSync(f, 'utf8')));
+  for (const t of opts.extraPem ?? []) pems.push(...splitPem(t));
+  const roots: TrustRoot[] = [];
+  const bySubject = new Map<string, TrustRoot[]>();
+  const bySha256 = new Set<string>();
+  for (const pem of pems) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch {
+      continue; // a broken bundled/extra root is skipped, not fatal
+    }
+    const der = new Uint8Array(cert.raw);
+    const rec = parseCertificate(der, defaultX509Limits);
+    if (typeof rec === 'string') continue;
+    const root: TrustRoot = { subject: rec.subject, subjectKeyId: rec.subjectKeyId, sha256: x509Sha256(der), cert };
+    roots.push(root);
+    bySha256.add(root.sha256);
+    const list = bySubject.get(root.subject);
+    if (list) list.push(root);
+    else bySubject.set(root.subject, [root]);
+  }
+  return { roots, bySubject, bySha256 };
+}
+
+let defaultStore: TrustStore | null = null;
+
+/** Node's bundled roots only, built once per process. */
+export function defaultTrustStore(): TrustStore {
+  if (defaultStore === null) defaultStore = buildTrustStore();
+  return defaultStore;
+}
+
+/** child was signed by parent: names chain and the signature verifies with parent's key. */
+export function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
+  try {
+    return child.checkIssued(parent) && child.verify(parent.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+export function toX509(der: Uint8Array | null | undefined): X509Certificate | null {
+  if (!der) return null;
+  try {
+    return new X509Certificate(der);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Is `cert` (last of a chain) a trust-store root, or issued by one? With the DER the signature is
+ * verified; without it, issuer name + authority key id must match a root.
+ */
+export function endsInTrustedRoot(store: TrustStore, sha256: string, issuer: string, authorityKeyId: string | null, der: Uint8Array | null): boolean {
+  if (store.bySha256.has(sha256)) return true;
+  const cands = store.bySubject.get(issuer);
+  if (!cands) return false;
+  const x = toX509(der);
+  for (const r of cands) {
+    if (authorityKeyId !== null && r.subjectKeyId !== null && authorityKeyId !== r.subjectKeyId) continue;
+    if (x === null) return true;
+    if (issuedBy(x, r.cert)) return true;
+  }
+  return false;
+}
