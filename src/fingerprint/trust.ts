@@ -74,22 +74,45 @@ export function defaultTrustStore(): TrustStore {
   return defaultStore;
 }
 
+/**
+ * Parsed certificates and signature checks are memoised per DER object and per (child, parent)
+ * pair: the engine's certificate cache hands out one DER object per distinct certificate, so a
+ * chain seen on thousands of flows is parsed and verified once (weak maps: evicted with the cache).
+ */
+const x509ByDer = new WeakMap<Uint8Array, X509Certificate | null>();
+const issuedMemo = new WeakMap<X509Certificate, Map<X509Certificate, boolean>>();
+
 /** child was signed by parent: names chain and the signature verifies with parent's key. */
 export function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  try {
-    return child.checkIssued(parent) && child.verify(parent.publicKey);
-  } catch {
-    return false;
+  let m = issuedMemo.get(child);
+  if (m === undefined) {
+    m = new Map();
+    issuedMemo.set(child, m);
   }
+  let r = m.get(parent);
+  if (r === undefined) {
+    try {
+      r = child.checkIssued(parent) && child.verify(parent.publicKey);
+    } catch {
+      r = false;
+    }
+    if (m.size < 64) m.set(parent, r);
+  }
+  return r;
 }
 
 export function toX509(der: Uint8Array | null | undefined): X509Certificate | null {
   if (!der) return null;
-  try {
-    return new X509Certificate(der);
-  } catch {
-    return null;
+  let x = x509ByDer.get(der);
+  if (x === undefined) {
+    try {
+      x = new X509Certificate(der);
+    } catch {
+      x = null;
+    }
+    x509ByDer.set(der, x);
   }
+  return x;
 }
 
 /**

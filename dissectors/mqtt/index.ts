@@ -1,0 +1,31 @@
+/** MQTT dissector registration (3.1, 3.1.1, 5; plain TCP and MQTT over WebSocket). */
+import { defineDissector, type Dir } from '../../src/dissect/api.js';
+import type { MqttInfo } from '../../src/flow/record.js';
+import { mqttEvents, type MqttEventId } from './events.js';
+import { probeMqtt } from './framing.js';
+import { defaultMqttLimits, type MqttLimits, type MqttRecord } from './records.js';
+import { MqttDissector } from './state.js';
+import { summarizeMqtt } from './summarize.js';
+
+export const MQTT_PROBE_MAX_BYTES = 4096;
+
+export const mqttDissector = defineDissector<MqttLimits, MqttRecord, MqttEventId, MqttInfo>({
+  name: 'mqtt',
+  apiVersion: 1,
+  transport: 'tcp',
+  probe: {
+    ports: [1883], // 8883 is MQTT over TLS: the TLS dissector sees that one
+    prefixes: [[0x10], [0x47, 0x45, 0x54, 0x20]],
+    minBytes: 1,
+    maxBytes: MQTT_PROBE_MAX_BYTES,
+    probe: (bytes: Uint8Array, dir: Dir) => probeMqtt(bytes, dir, MQTT_PROBE_MAX_BYTES),
+  },
+  defaultLimits: defaultMqttLimits,
+  events: mqttEvents,
+  create: (ctx, limits) => new MqttDissector(ctx, limits),
+  summarize: summarizeMqtt,
+});
+
+export default mqttDissector;
+export type { MqttRecord, MqttTxRecord, MqttWebSocketRecord, MqttLimits } from './records.js';
+export type { MqttEventId } from './events.js';

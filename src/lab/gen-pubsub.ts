@@ -1,0 +1,341 @@
+/**
+ * Real pub/sub captures from real software in network namespaces (src/lab/netns.ts):
+ *  - mosquitto + mosquitto_pub/mosquitto_sub: MQTT 3.1, 3.1.1 and 5 on 1883, TLS on 8883, plus MQTT
+ *    over WebSocket (mosquitto's websockets listener, a small raw WebSocket client written here);
+ *  - rabbitmq-server + a python3-pika client: AMQP 0-9-1 on 5672 and TLS on 5671;
+ *  - rhea at both ends: AMQP 1.0 with SASL ANONYMOUS, idle-time-out empty frames.
+ * Keep-alives are short (MQTT 5 s for mosquitto_sub, its minimum, 2 s for the WebSocket client;
+ * AMQP heartbeat / idle-time-out 2 s) so every capture holds several PINGREQ/PINGRESP or heartbeats.
+ * Needs root and the Debian packages mosquitto, mosquitto-clients, rabbitmq-server, python3-pika,
+ * openssl, tcpdump.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLab, type Lab } from './netns.js';
+
+export interface PubsubCaptures {
+  /** pcap paths written, by protocol. */
+  mqtt: string[];
+  amqp: string[];
+  /** What could not be generated, and why. */
+  notes: string[];
+}
+
+export interface PubsubOptions {
+  /** Which groups to generate (default all). */
+  only?: readonly ('mqtt' | 'mqtt-tls' | 'mqtt-ws' | 'amqp091' | 'amqp091-tls' | 'amqp10')[];
+  /** Idle time with the short keep-alive, to collect several pings/heartbeats (default 6.5 s). */
+  idleMs?: number;
+  /** Idle time of the MQTT subscribers (keep-alive 5 s, the mosquitto_sub minimum; default 11 s). */
+  mqttIdleMs?: number;
+}
+
+const require = createRequire(import.meta.url);
+
+function makeCerts(dir: string, serverIp: string): { ca: string; cert: string; key: string } {
+  const ca = path.join(dir, 'ca.pem');
+  const caKey = path.join(dir, 'ca.key');
+  const key = path.join(dir, 'server.key');
+  const csr = path.join(dir, 'server.csr');
+  const cert = path.join(dir, 'server.pem');
+  const ext = path.join(dir, 'san.ext');
+  const o = { stdio: 'ignore' as const };
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', ca, '-days', '2', '-subj', '/CN=ndr-sensor lab CA'], o);
+  execFileSync('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=broker.lab'], o);
+  writeFileSync(ext, `subjectAltName=DNS:broker.lab,IP:${serverIp}\n`);
+  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext], o);
+  for (const f of [ca, key, cert]) chmodSync(f, 0o644);
+  return { ca, cert, key };
+}
+
+async function waitPort(lab: Lab, host: string, port: number, ms: number): Promise<boolean> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    try {
+      lab.exec(lab.client, 'bash', ['-c', `exec 3<>/dev/tcp/${host}/${port}`], { timeoutMs: 2000 });
+      return true;
+    } catch { await sleep(250); }
+  }
+  return false;
+}
+
+function run(lab: Lab, cmd: string, args: string[], timeoutMs = 30_000, env?: NodeJS.ProcessEnv): void {
+  lab.exec(lab.client, cmd, args, { timeoutMs, ...(env ? { env } : {}) });
+}
+
+/** Wait for a started child to exit (bounded). */
+function exited(child: import('node:child_process').ChildProcess, ms: number): Promise<void> {
+  return new Promise((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) { res(); return; }
+    const t = setTimeout(res, ms);
+    child.once('exit', () => { clearTimeout(t); res(); });
+  });
+}
+
+async function genMqtt(lab: Lab, work: string, out: string, certs: { ca: string; cert: string; key: string }, res: PubsubCaptures, idleMs: number, mqttIdleMs: number, groups: Set<string>): Promise<void> {
+  const conf = path.join(work, 'mosquitto.conf');
+  writeFileSync(conf, [
+    'per_listener_settings false', 'allow_anonymous true', 'persistence false', 'log_dest none',
+    'listener 1883 0.0.0.0',
+    'listener 8883 0.0.0.0', `cafile ${certs.ca}`, `certfile ${certs.cert}`, `keyfile ${certs.key}`,
+    'listener 8080 0.0.0.0', 'protocol websockets', '',
+  ].join('\n'));
+  const broker = lab.start(lab.server, 'mosquitto', ['-c', conf]);
+  if (!(await waitPort(lab, lab.serverIp, 1883, 5000))) {
+    res.notes.push('mosquitto did not start');
+    broker.kill('SIGTERM');
+    return;
+  }
+  const ip = lab.serverIp;
+  const plainOrTls = async (name: string, port: number, tls: boolean): Promise<void> => {
+    const file = path.join(out, `${name}.pcap`);
+    const stop = await lab.capture(file, `tcp port ${port}`);
+    const tlsArgs = tls ? ['--cafile', certs.ca] : [];
+    for (const [v, tag] of [['mqttv31', '31'], ['mqttv311', '311'], ['5', '5']] as const) {
+      if (tls && v === 'mqttv31') continue;
+      // A subscriber with a 5 s keep-alive (mosquitto_sub's minimum) stays idle long enough for
+      // two PINGREQ/PINGRESP pairs (3.1 only briefly, to keep generation short).
+      const sub = lab.start(lab.client, 'mosquitto_sub', ['-h', ip, '-p', String(port), ...tlsArgs, '-V', v, '-k', '5', '-i', `lab-sub-${tag}`, '-q', '1', '-t', `lab/v${tag}/#`, '-C', '4']);
+      await sleep(400);
+      for (const q of ['0', '1', '2']) {
+        run(lab, 'mosquitto_pub', ['-h', ip, '-p', String(port), ...tlsArgs, '-V', v, '-k', '5', '-i', `lab-pub-${tag}-q${q}`, '-u', 'labuser', '-P', 'labsecret',
+          '--will-topic', 'lab/will', '--will-payload', 'gone', '-q', q, '-t', `lab/v${tag}/q${q}`, '-m', `hello qos ${q} from ${tag}`]);
+      }
+      await sleep(v === 'mqttv31' ? 1000 : mqttIdleMs);
+      run(lab, 'mosquitto_pub', ['-h', ip, '-p', String(port), ...tlsArgs, '-V', v, '-i', `lab-pub-${tag}-end`, '-r', '-q', '1', '-t', `lab/v${tag}/end`, '-m', 'end']);
+      await exited(sub, 3000);
+      if (tls) break; // one TLS version is enough to show the record shapes
+    }
+    await stop();
+    res.mqtt.push(file);
+  };
+  if (groups.has('mqtt')) await plainOrTls('mqtt-plain', 1883, false);
+  if (groups.has('mqtt-tls')) await plainOrTls('mqtt-tls', 8883, true);
+  if (groups.has('mqtt-ws')) {
+    const file = path.join(out, 'mqtt-ws.pcap');
+    const stop = await lab.capture(file, 'tcp port 8080');
+    const script = path.join(work, 'ws-client.cjs');
+    writeFileSync(script, wsClientScript(require.resolve('mqtt-packet')));
+    lab.exec(lab.client, process.execPath, [script, ip, '8080', String(idleMs)], { timeoutMs: idleMs + 15_000 });
+    await stop();
+    res.mqtt.push(file);
+  }
+  broker.kill('SIGTERM');
+  await exited(broker, 3000);
+}
+
+/** A raw MQTT-over-WebSocket client (RFC 6455 client framing, masked), MQTT 3.1.1 with keep-alive 2 s. */
+function wsClientScript(mqttPacketPath: string): string {
+  return `'use strict';
+const net = require('node:net');
+const crypto = require('node:crypto');
+const mqtt = require(${JSON.stringify(mqttPacketPath)});
+const [host, port, idle] = process.argv.slice(2);
+const s = net.connect(Number(port), host);
+function frame(payload) {
+  const mask = crypto.randomBytes(4);
+  const n = payload.length;
+  const head = n < 126 ? Buffer.from([0x82, 0x80 | n]) : Buffer.from([0x82, 0x80 | 126, n >> 8, n & 255]);
+  const body = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) body[i] = payload[i] ^ mask[i & 3];
+  return Buffer.concat([head, mask, body]);
+}
+const send = (p) => s.write(frame(mqtt.generate(p)));
+let upgraded = false;
+let acc = Buffer.alloc(0);
+s.on('connect', () => {
+  s.write('GET /mqtt HTTP/1.1\\r\\nHost: ' + host + ':' + port + '\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n' +
+    'Sec-WebSocket-Key: ' + crypto.randomBytes(16).toString('base64') + '\\r\\nSec-WebSocket-Version: 13\\r\\nSec-WebSocket-Protocol: mqtt\\r\\n\\r\\n');
+});
+s.on('data', (d) => {
+  acc = Buffer.concat([acc, d]);
+  if (!upgraded && acc.indexOf('\\r\\n\\r\\n') >= 0) {
+    upgraded = true;
+    send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'lab-ws', keepalive: 2, clean: true });
+    setTimeout(() => send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'lab/ws/#', qos: 1 }] }), 200);
+    setTimeout(() => send({ cmd: 'publish', topic: 'lab/ws/t', payload: Buffer.from('over websocket'), qos: 1, messageId: 2 }), 400);
+    const timer = setInterval(() => send({ cmd: 'pingreq' }), 2000);
+    setTimeout(() => { clearInterval(timer); send({ cmd: 'disconnect' }); setTimeout(() => s.end(), 200); }, Number(idle));
+  }
+});
+s.on('close', () => process.exit(0));
+setTimeout(() => process.exit(2), Number(idle) + 10000);
+`;
+}
+
+async function genAmqp091(lab: Lab, work: string, out: string, certs: { ca: string; cert: string; key: string }, res: PubsubCaptures, idleMs: number, groups: Set<string>): Promise<void> {
+  const home = path.join(work, 'rabbit');
+  mkdirSync(home, { recursive: true });
+  const cfg = path.join(home, 'rabbitmq.conf');
+  writeFileSync(cfg, [
+    'listeners.tcp.default = 5672', 'listeners.ssl.default = 5671', 'loopback_users = none',
+    `ssl_options.cacertfile = ${certs.ca}`, `ssl_options.certfile = ${certs.cert}`, `ssl_options.keyfile = ${certs.key}`,
+    'ssl_options.verify = verify_none', 'ssl_options.fail_if_no_peer_cert = false', 'heartbeat = 2',
+    'management.tcp.port = 0', '',
+  ].join('\n'));
+  writeFileSync(path.join(home, 'enabled_plugins'), '[].\n');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, HOME: home, RABBITMQ_NODENAME: `labrabbit${process.pid}@localhost`, RABBITMQ_MNESIA_BASE: path.join(home, 'mnesia'),
+    RABBITMQ_LOG_BASE: path.join(home, 'log'), RABBITMQ_CONFIG_FILE: cfg, RABBITMQ_ENABLED_PLUGINS_FILE: path.join(home, 'enabled_plugins'),
+    RABBITMQ_PID_FILE: path.join(home, 'rabbit.pid'), RABBITMQ_LOGS: '-', ERL_EPMD_ADDRESS: '127.0.0.1', ERL_CRASH_DUMP: path.join(home, 'erl_crash.dump'),
+  };
+  // Run the real server script directly as root: /usr/sbin/rabbitmq-server would `su rabbitmq`,
+  // which resets HOME and cannot write our temporary directories.
+  const bin = existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') ? '/usr/lib/rabbitmq/bin/rabbitmq-server' : 'rabbitmq-server';
+  const broker = lab.start(lab.server, bin, [], { env, cwd: home });
+  let log = '';
+  broker.stdout?.on('data', (d: Buffer) => { if (log.length < 65536) log += d.toString(); });
+  broker.stderr?.on('data', (d: Buffer) => { if (log.length < 65536) log += d.toString(); });
+  if (!(await waitPort(lab, lab.serverIp, 5672, 45_000))) {
+    res.notes.push(`rabbitmq-server did not open 5672: ${log.slice(-400)}`);
+    return;
+  }
+  const ip = lab.serverIp;
+  const py = path.join(work, 'pika-client.py');
+  writeFileSync(py, pikaScript());
+  const one = async (name: string, port: number, tls: boolean): Promise<void> => {
+    if (tls && !(await waitPort(lab, ip, 5671, 10_000))) { res.notes.push('rabbitmq did not open 5671 (TLS)'); return; }
+    const file = path.join(out, `${name}.pcap`);
+    const stop = await lab.capture(file, `tcp port ${port}`);
+    try {
+      lab.exec(lab.client, existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', [py, ip, String(port), tls ? certs.ca : '', String(idleMs / 1000)], { timeoutMs: idleMs + 30_000 });
+    } catch (e) {
+      res.notes.push(`pika client on ${port} failed: ${String((e as { stderr?: Buffer }).stderr ?? e).slice(-300)}`);
+    }
+    await stop();
+    res.amqp.push(file);
+  };
+  if (groups.has('amqp091')) await one('amqp091-plain', 5672, false);
+  if (groups.has('amqp091-tls')) await one('amqp091-tls', 5671, true);
+  broker.kill('SIGTERM');
+  await exited(broker, 5000);
+}
+
+function pikaScript(): string {
+  return `import sys, ssl, time, pika
+host, port, cafile, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+params = dict(host=host, port=port, virtual_host='/', heartbeat=2, credentials=pika.PlainCredentials('guest', 'guest'),
+              client_properties={'connection_name': 'ndr-lab'})
+if cafile:
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = False
+    params['ssl_options'] = pika.SSLOptions(ctx, 'broker.lab')
+conn = pika.BlockingConnection(pika.ConnectionParameters(**params))
+ch = conn.channel()
+ch.exchange_declare(exchange='lab.events', exchange_type='topic', durable=False)
+ch.queue_declare(queue='lab.queue', durable=False, auto_delete=True)
+ch.queue_bind(queue='lab.queue', exchange='lab.events', routing_key='lab.#')
+for i in range(3):
+    ch.basic_publish(exchange='lab.events', routing_key='lab.sensor.%d' % i, body=('reading %d ' % i).encode() * (i + 1))
+got = []
+ch.basic_consume(queue='lab.queue', on_message_callback=lambda c, m, p, b: (got.append(b), c.basic_ack(m.delivery_tag)), consumer_tag='lab-consumer')
+end = time.time() + idle
+while time.time() < end:
+    conn.process_data_events(time_limit=0.5)
+ch.close()
+conn.close()
+print(len(got))
+`;
+}
+
+async function genAmqp10(lab: Lab, work: string, out: string, res: PubsubCaptures, idleMs: number): Promise<void> {
+  const rhea = require.resolve('rhea');
+  const srv = path.join(work, 'rhea-server.cjs');
+  const cli = path.join(work, 'rhea-client.cjs');
+  writeFileSync(srv, `'use strict';
+const c = require(${JSON.stringify(rhea)}).create_container({ id: 'lab-broker' });
+c.sasl_server_mechanisms.enable_anonymous();
+c.sasl_server_mechanisms.enable_plain(() => true);
+c.on('message', (ctx) => { /* accept */ });
+c.on('sender_open', (ctx) => { ctx.sender.send({ body: 'welcome' }); });
+c.listen({ port: 5672, host: '0.0.0.0', idle_time_out: 2000 });
+`);
+  writeFileSync(cli, `'use strict';
+const c = require(${JSON.stringify(rhea)}).create_container({ id: 'lab-client' });
+const [host, idle] = process.argv.slice(2);
+c.on('connection_open', (ctx) => {
+  const s = ctx.connection.open_sender('lab/queue');
+  s.on('sendable', () => { if (!s.sent) { s.sent = true; for (let i = 0; i < 3; i++) s.send({ body: 'amqp10 message ' + i }); } });
+  ctx.connection.open_receiver('lab/topic');
+});
+c.on('message', () => {});
+const conn = c.connect({ host, port: 5672, hostname: 'broker.lab', username: 'labuser', password: 'labsecret', idle_time_out: 2000, reconnect: false });
+setTimeout(() => conn.close(), Number(idle));
+conn.on('connection_close', () => setTimeout(() => process.exit(0), 100));
+setTimeout(() => process.exit(2), Number(idle) + 8000);
+`);
+  const server = lab.start(lab.server, process.execPath, [srv]);
+  if (!(await waitPort(lab, lab.serverIp, 5672, 5000))) { res.notes.push('rhea server did not listen'); return; }
+  const file = path.join(out, 'amqp10.pcap');
+  const stop = await lab.capture(file, 'tcp port 5672');
+  try {
+    lab.exec(lab.client, process.execPath, [cli, lab.serverIp, String(idleMs)], { timeoutMs: idleMs + 15_000 });
+  } catch (e) {
+    res.notes.push(`rhea client failed: ${String((e as { stderr?: Buffer }).stderr ?? e).slice(-300)}`);
+  }
+  await stop();
+  res.amqp.push(file);
+  server.kill('SIGTERM');
+}
+
+/** Generate the pub/sub captures into outDir (created). Returns the files written. */
+export async function generatePubsubCaptures(outDir: string, opts: PubsubOptions = {}): Promise<PubsubCaptures> {
+  const groups = new Set<string>(opts.only ?? ['mqtt', 'mqtt-tls', 'mqtt-ws', 'amqp091', 'amqp091-tls', 'amqp10']);
+  const idleMs = opts.idleMs ?? 6500;
+  mkdirSync(outDir, { recursive: true });
+  const res: PubsubCaptures = { mqtt: [], amqp: [], notes: [] };
+  const work = mkdtempSync(path.join(tmpdir(), 'ndr-pubsub-'));
+  chmodSync(work, 0o755);
+  const lab = await createLab('ps');
+  try {
+    const certs = makeCerts(work, lab.serverIp);
+    if (groups.has('mqtt') || groups.has('mqtt-tls') || groups.has('mqtt-ws')) await genMqtt(lab, work, outDir, certs, res, idleMs, opts.mqttIdleMs ?? 11_000, groups);
+    if (groups.has('amqp10')) await genAmqp10(lab, work, outDir, res, idleMs);
+    if (groups.has('amqp091') || groups.has('amqp091-tls')) await genAmqp091(lab, work, outDir, certs, res, idleMs, groups);
+  } finally {
+    await lab.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+  for (const f of [...res.mqtt, ...res.amqp]) if (!existsSync(f)) res.notes.push(`missing ${f}`);
+  return res;
+}
+
+/** One TCP connection's payload, per direction (index 0 = the side that sent the SYN / first packet). */
+export interface TcpStream {
+  index: number;
+  clientPort: number;
+  serverPort: number;
+  /** Payload segments in capture order, with their packet time (epoch ms). */
+  chunks: { dir: 0 | 1; ts: number; bytes: Uint8Array }[];
+}
+
+/**
+ * TCP payloads of a capture via tshark (test/lab use only: the sensor has its own reader).
+ * Retransmitted segments are dropped by tshark's analysis flags.
+ */
+export function extractTcpStreams(pcap: string): TcpStream[] {
+  const out = execFileSync('tshark', ['-r', pcap, '-Y', 'tcp', '-T', 'fields', '-E', 'separator=|',
+    '-e', 'tcp.stream', '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'frame.time_epoch', '-e', 'tcp.payload',
+    '-e', 'tcp.analysis.retransmission', '-e', 'tcp.flags.syn', '-e', 'tcp.flags.ack'], { maxBuffer: 256 * 1024 * 1024 }).toString();
+  const streams = new Map<number, TcpStream>();
+  for (const line of out.split('\n')) {
+    if (line === '') continue;
+    const [s, sp, dp, t, payload, retrans, syn, ack] = line.split('|');
+    const idx = Number(s);
+    let st = streams.get(idx);
+    if (st === undefined) {
+      // The first packet's sender is the client, unless it is a SYN-ACK.
+      const fromServer = syn === '1' && ack === '1';
+      st = { index: idx, clientPort: Number(fromServer ? dp : sp), serverPort: Number(fromServer ? sp : dp), chunks: [] };
+      streams.set(idx, st);
+    }
+    if (!payload || retrans) continue;
+    const hexs = payload.replace(/:/g, '');
+    st.chunks.push({ dir: Number(sp) === st.clientPort ? 0 : 1, ts: Math.round(Number(t) * 1000), bytes: Uint8Array.from(Buffer.from(hexs, 'hex')) });
+  }
+  return [...streams.values()];
+}
