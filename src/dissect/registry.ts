@@ -4,6 +4,12 @@
  */
 import type { AnyDissectorSpec } from './api.js';
 
+/**
+ * Generic carriers probed last whatever the ports: other protocols open with an HTTP request
+ * (MQTT over WebSocket, TLS behind CONNECT), and their own probes are the more specific ones.
+ */
+const GENERIC = new Set(['http']);
+
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
 }
@@ -49,11 +55,13 @@ export class Registry {
     const list = t === 0 ? this.tcp : this.udp;
     const hinted: number[] = [];
     const rest: number[] = [];
+    const generic: number[] = [];
     list.forEach((s, i) => {
-      if (s.probe.ports.includes(portA) || s.probe.ports.includes(portB)) hinted.push(i);
+      if (GENERIC.has(s.name)) generic.push(i);
+      else if (s.probe.ports.includes(portA) || s.probe.ports.includes(portB)) hinted.push(i);
       else rest.push(i);
     });
-    const order = [...hinted, ...rest];
+    const order = [...hinted, ...rest, ...generic];
     if (this.portOrder.size < 100_000) this.portOrder.set(key, order);
     return order;
   }
