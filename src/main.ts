@@ -12,11 +12,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CaptureFormatError } from './capture/source.js';
-import { commands, type Command } from './cli/commands.js';
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { commands, UsageError, type Command } from './cli/commands.js';
 
 function help(): string {
   const lines = ['usage: ndr-sensor <command> [options]', '', 'commands:'];

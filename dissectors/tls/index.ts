@@ -29,7 +29,9 @@ export function probeTls(b: Uint8Array, dir: Dir): ProbeResult {
     if (hsType !== 1 && hsType !== 2) return 'no';
     if (b.length < 9) return 'unsure';
     const hsLen = ((b[6] as number) << 16) | ((b[7] as number) << 8) | (b[8] as number);
-    return hsLen >= 38 && hsLen <= 65536 ? 'yes' : 'no';
+    // An oversized claim is still TLS (the record header already matched): the dissector raises
+    // tls.limit.handshake for it rather than the flow going unrecognised.
+    return hsLen >= 38 ? 'yes' : 'no';
   }
   if (dir === 0 && (b0 === 0x43 || b0 === 0x04 || b0 === 0x05)) {
     // TLS behind a proxy preamble on the same stream (preamble.ts): HTTP CONNECT, SOCKS4, SOCKS5

@@ -86,8 +86,8 @@ export interface LoaderExit {
 
 // ───────────────────────── framing ─────────────────────────
 
-const HDR = 8;
-const MAX_RECORD = 1 << 20;
+const RECORD_HEADER_BYTES = 8;
+const MAX_RECORD_BYTES = 1 << 20;
 
 /** ns since the epoch held as two u32 halves → epoch milliseconds (with the sub-ms fraction). */
 function nsToMs(lo: number, hi: number): number {
@@ -232,9 +232,9 @@ export class FeedReader {
 
   /** Type of the next complete record, or 0. Throws on a corrupt length. */
   peekType(): number {
-    if (this.unread < HDR) return 0;
+    if (this.unread < RECORD_HEADER_BYTES) return 0;
     const len = this.buf.readUInt32LE(this.start);
-    if (len < 4 || len > MAX_RECORD) throw new Error(`feed: corrupt record length ${len}`);
+    if (len < 4 || len > MAX_RECORD_BYTES) throw new Error(`feed: corrupt record length ${len}`);
     if (this.unread < 4 + len) return 0;
     return this.buf[this.start + 4] as number;
   }
@@ -242,7 +242,7 @@ export class FeedReader {
   /** Take the next complete record: [buffer, payload offset, payload length]. Call after peekType() > 0. */
   take(): [Buffer, number, number] {
     const len = this.buf.readUInt32LE(this.start);
-    const off = this.start + HDR;
+    const off = this.start + RECORD_HEADER_BYTES;
     this.start += 4 + len;
     return [this.buf, off, len - 4];
   }
@@ -319,8 +319,8 @@ export function defaultLoaderPath(): string {
   return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
 }
 
-const HIGH_WATER = 64 << 20;
-const LOW_WATER = 16 << 20;
+const FEED_HIGH_WATER_BYTES = 64 << 20;
+const FEED_LOW_WATER_BYTES = 16 << 20;
 
 /** Shared plumbing for sources that read the feed framing from a stream (eBPF loader, libpcap helper). */
 export abstract class FeedSource implements CaptureSource {
@@ -355,7 +355,7 @@ export abstract class FeedSource implements CaptureSource {
     input.on('data', (chunk: Buffer) => {
       this.reader.append(chunk);
       if (this.readyResolve) this.consumeLeadingReady();
-      if (this.reader.unread > HIGH_WATER && !this.paused) { this.paused = true; input.pause(); }
+      if (this.reader.unread > FEED_HIGH_WATER_BYTES && !this.paused) { this.paused = true; input.pause(); }
       this.wake();
     });
     input.on('end', () => { this.ended = true; this.wake(); });
@@ -407,7 +407,7 @@ export abstract class FeedSource implements CaptureSource {
     const other = (t: number, b: Buffer, off: number, len: number): void => this.onRecord(t, b, off, len);
     for (;;) {
       const n = this.reader.fill(this.batch, this.batch.off.length, this.linkType, other);
-      if (this.paused && this.reader.unread < LOW_WATER) { this.paused = false; this.input?.resume(); }
+      if (this.paused && this.reader.unread < FEED_LOW_WATER_BYTES) { this.paused = false; this.input?.resume(); }
       if (n > 0) {
         this.packets += n;
         for (let i = 0; i < n; i++) this.bytes += this.batch.origLen[i] as number;
@@ -552,6 +552,7 @@ export class EbpfSource extends FeedSource {
       });
       ready = this.attachInput(child.stdout as Readable, child.stdin as Writable);
     }
+    failed.catch(() => { /* observed by the race below; later exits go through onExit */ });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_res, rej) => {
       timer = setTimeout(() => rej(new Error(`ebpf: the loader did not attach within ${timeoutMs} ms`)), timeoutMs);
@@ -564,7 +565,6 @@ export class EbpfSource extends FeedSource {
     } finally {
       clearTimeout(timer);
     }
-    failed.catch(() => { /* later exits go through onExit */ });
   }
 
   /** Flow-end records (FIN/RST after a short linger, idle eviction) with the kernel's final counters. */

@@ -173,6 +173,7 @@ export class LivePcapSource extends FeedSource {
     child.once('close', (code, signal) => this.reportExit({
       code, signal, reason: this.lastStderr || `pcap: capture helper died (code ${code}, signal ${signal})`,
     }));
+    failed.catch(() => { /* observed by the race below; later exits go through onExit */ });
     let timer: NodeJS.Timeout | undefined;
     const timeoutMs = o.startTimeoutMs ?? 10_000;
     const timeout = new Promise<never>((_res, rej) => {
@@ -186,7 +187,6 @@ export class LivePcapSource extends FeedSource {
     } finally {
       clearTimeout(timer);
     }
-    failed.catch(() => { /* later exits go through onExit */ });
   }
 
   protected onStats(vals: number[]): void {

@@ -21,6 +21,10 @@ import { SiemClient } from '../output/siem-client.js';
 import { alertToEcs, flowToEcs } from '../output/ecs.js';
 import type { TlsFiles } from '../grpc/tls.js';
 
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
@@ -202,6 +206,22 @@ async function serveUntilSignal(close: () => Promise<void>): Promise<number> {
 }
 
 export const commands: Command[] = [
+  {
+    name: 'run',
+    usage: '--config sensor.yaml [--iface IF]... [--source ebpf|pcap|auto]',
+    summary: 'live capture on an interface (eBPF feed, libpcap fallback) with EDR enrichment, analytics, SIEM feed and metrics',
+    options: {
+      config: { type: 'string', short: 'c', help: 'sensor.yaml (see deploy/sensor.yaml); validated at start' },
+      iface: { type: 'string', short: 'i', multiple: true, help: 'interface(s) to watch (overrides capture.interfaces)' },
+      source: { type: 'string', help: 'capture source: ebpf, pcap or auto (overrides capture.source)' },
+    },
+    async run(v) {
+      const src = v.source as string | undefined;
+      if (src !== undefined && src !== 'ebpf' && src !== 'pcap' && src !== 'auto') throw new UsageError(`--source: expected ebpf, pcap or auto, got '${src}'`);
+      const { runLive } = await import('../runtime/live.js');
+      return runLive({ configPath: (v.config as string | undefined) ?? null, ...(v.iface ? { iface: v.iface as string[] } : {}), ...(src ? { source: src } : {}) });
+    },
+  },
   {
     name: 'edr serve',
     usage: '--sysmon FILE... [--listen HOST:PORT] [--tail]',

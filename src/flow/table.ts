@@ -50,22 +50,7 @@ export class FlowTable {
    */
   lookup(m: PacketMeta, onEvict: (f: Flow) => void): Flow {
     // Canonical order of the endpoints so both directions hash alike.
-    let srcLow: boolean;
-    if (m.src0 !== m.dst0) srcLow = m.src0 >>> 0 < m.dst0 >>> 0;
-    else if (m.src1 !== m.dst1) srcLow = m.src1 >>> 0 < m.dst1 >>> 0;
-    else if (m.src2 !== m.dst2) srcLow = m.src2 >>> 0 < m.dst2 >>> 0;
-    else if (m.src3 !== m.dst3) srcLow = m.src3 >>> 0 < m.dst3 >>> 0;
-    else srcLow = m.sport <= m.dport;
-    let h = m.proto;
-    if (srcLow) {
-      h = mix(h, m.src0); h = mix(h, m.src1); h = mix(h, m.src2); h = mix(h, m.src3);
-      h = mix(h, m.dst0); h = mix(h, m.dst1); h = mix(h, m.dst2); h = mix(h, m.dst3);
-      h = mix(h, (m.sport << 16) | m.dport);
-    } else {
-      h = mix(h, m.dst0); h = mix(h, m.dst1); h = mix(h, m.dst2); h = mix(h, m.dst3);
-      h = mix(h, m.src0); h = mix(h, m.src1); h = mix(h, m.src2); h = mix(h, m.src3);
-      h = mix(h, (m.dport << 16) | m.sport);
-    }
+    const h = this.hashOf(m);
     let f = this.map.get(h) ?? null;
     while (f !== null) {
       if (f.proto === m.proto) {
@@ -119,6 +104,41 @@ export class FlowTable {
     this.size++;
     this.created++;
     return nf;
+  }
+
+  /** Find the packet's flow without creating one (null when not tracked). Sets `this.dir`. */
+  find(m: PacketMeta): Flow | null {
+    for (let f = this.firstInBucket(m); f !== null; f = f.chain) {
+      if (f.proto !== m.proto) continue;
+      if (f.aPort === m.sport && f.bPort === m.dport && f.a0 === m.src0 && f.b0 === m.dst0 && f.a1 === m.src1 && f.a2 === m.src2 && f.a3 === m.src3 && f.b1 === m.dst1 && f.b2 === m.dst2 && f.b3 === m.dst3) { this.dir = 0; return f; }
+      if (f.aPort === m.dport && f.bPort === m.sport && f.a0 === m.dst0 && f.b0 === m.src0 && f.a1 === m.dst1 && f.a2 === m.dst2 && f.a3 === m.dst3 && f.b1 === m.src1 && f.b2 === m.src2 && f.b3 === m.src3) { this.dir = 1; return f; }
+    }
+    return null;
+  }
+
+  private firstInBucket(m: PacketMeta): Flow | null {
+    return this.map.get(this.hashOf(m)) ?? null;
+  }
+
+  /** The canonical (direction-independent) hash of the packet's 5-tuple. */
+  hashOf(m: PacketMeta): number {
+    let srcLow: boolean;
+    if (m.src0 !== m.dst0) srcLow = m.src0 >>> 0 < m.dst0 >>> 0;
+    else if (m.src1 !== m.dst1) srcLow = m.src1 >>> 0 < m.dst1 >>> 0;
+    else if (m.src2 !== m.dst2) srcLow = m.src2 >>> 0 < m.dst2 >>> 0;
+    else if (m.src3 !== m.dst3) srcLow = m.src3 >>> 0 < m.dst3 >>> 0;
+    else srcLow = m.sport <= m.dport;
+    let h = m.proto;
+    if (srcLow) {
+      h = mix(h, m.src0); h = mix(h, m.src1); h = mix(h, m.src2); h = mix(h, m.src3);
+      h = mix(h, m.dst0); h = mix(h, m.dst1); h = mix(h, m.dst2); h = mix(h, m.dst3);
+      h = mix(h, (m.sport << 16) | m.dport);
+    } else {
+      h = mix(h, m.dst0); h = mix(h, m.dst1); h = mix(h, m.dst2); h = mix(h, m.dst3);
+      h = mix(h, m.src0); h = mix(h, m.src1); h = mix(h, m.src2); h = mix(h, m.src3);
+      h = mix(h, (m.dport << 16) | m.sport);
+    }
+    return h;
   }
 
   /** Move a flow to another activity list (e.g. TCP closing after FIN/RST). */

@@ -18,6 +18,9 @@ export interface Lab {
   readonly serverIp: string;
   readonly clientIp6: string;
   readonly serverIp6: string;
+  /** The veth ends (inside the client and server namespaces). */
+  readonly clientDev: string;
+  readonly serverDev: string;
   /** Run a command to completion inside a namespace; returns stdout. */
   exec(ns: string, cmd: string, args: string[], opts?: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): string;
   /** Start a long-running process inside a namespace (killed by close()). */
@@ -65,7 +68,7 @@ export async function createLab(tag: string, n = 50 + ((process.pid + counter++)
   const children: ChildProcess[] = [];
 
   const lab: Lab = {
-    client, server, clientIp, serverIp, clientIp6, serverIp6,
+    client, server, clientIp, serverIp, clientIp6, serverIp6, clientDev: vc, serverDev: vs,
     exec(ns, cmd, args, opts = {}) {
       return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], {
         input: opts.input ?? '',

@@ -15,6 +15,7 @@ import { AppState, Flow, FlowList } from '../flow/flow.js';
 import { FlowTable, defaultTableLimits, type TableLimits } from '../flow/table.js';
 import { TcpStream, defaultReassemblyLimits, type ReassemblyLimits } from '../flow/tcp-reassembly.js';
 import type { EndReason } from '../flow/record.js';
+import { addrWords } from '../flow/community-id.js';
 
 export interface FeatureLimits {
   /** Payload bytes per direction sampled for entropy after the handshake. */
@@ -49,6 +50,18 @@ export interface EngineOptions {
   onRecord?: (f: Flow, r: DissectorRecord) => void;
 }
 
+/** What the eBPF feed reports when a flow ends (see src/capture/ebpf.ts FlowEndRecord). */
+export interface KernelFlowEnd {
+  proto: number;
+  srcIp: string; // the initiator
+  srcPort: number;
+  dstIp: string;
+  dstPort: number;
+  reason: 'fin' | 'rst' | 'idle';
+  orig: { packets: number; bytes: number; payloadBytes: number; firstMs: number; lastMs: number; tcpFlags: number };
+  reply: { packets: number; bytes: number; payloadBytes: number; firstMs: number; lastMs: number; tcpFlags: number };
+}
+
 export interface EngineStats {
   packets: number;
   bytes: number;
@@ -68,6 +81,9 @@ export interface EngineStats {
 
 export class Engine implements DriverHost {
   readonly meta = new PacketMeta();
+  private readonly scratch = new PacketMeta();
+  /** Called when a flow drops to counting only (the eBPF feed stops forwarding it). */
+  onBypass: ((f: Flow) => void) | null = null;
   readonly frags: FragmentTable;
   readonly table: FlowTable;
   readonly driver: Driver;
@@ -322,6 +338,11 @@ export class Engine implements DriverHost {
   }
 
   finish(f: Flow): void {
+    if (this.onBypass !== null && (f.streams[0] !== null || f.streams[1] !== null)) this.onBypass(f);
+    this.release(f);
+  }
+
+  private release(f: Flow): void {
     f.streams[0]?.release();
     f.streams[1]?.release();
     f.streams[0] = null;
@@ -374,8 +395,41 @@ export class Engine implements DriverHost {
       }
     }
     this.driver.end(f);
-    this.finish(f);
+    this.release(f);
     this.onFlow(f, reason);
+  }
+
+  /**
+   * A flow-end record from the eBPF feed: the kernel counted every packet, user space saw only
+   * the first payload packets, so the kernel's counters replace ours and the flow ends now.
+   * Returns false when the flow is not tracked here.
+   */
+  kernelFlowEnd(r: KernelFlowEnd): boolean {
+    const m = this.scratch;
+    m.proto = r.proto;
+    const a = addrWords(r.srcIp);
+    const b = addrWords(r.dstIp);
+    m.src0 = a[0]; m.src1 = a[1]; m.src2 = a[2]; m.src3 = a[3];
+    m.dst0 = b[0]; m.dst1 = b[1]; m.dst2 = b[2]; m.dst3 = b[3];
+    m.sport = r.srcPort;
+    m.dport = r.dstPort;
+    const f = this.table.find(m);
+    if (f === null) return false;
+    const o = this.table.dir; // direction of the kernel's initiator in our flow
+    const dirs = [r.orig, r.reply];
+    for (let k = 0; k < 2; k++) {
+      const d = (k === 0 ? o : 1 - o) as Dir;
+      const c = dirs[k] as KernelFlowEnd['orig'];
+      f.packets[d] = c.packets;
+      f.ipBytes[d] = c.bytes;
+      f.bytes[d] = c.payloadBytes;
+      f.flags[d] |= c.tcpFlags;
+      if (c.firstMs > 0 && (f.firstTs[d] === 0 || c.firstMs < f.firstTs[d])) f.firstTs[d] = c.firstMs;
+      if (c.lastMs > f.lastTs[d]) f.lastTs[d] = c.lastMs;
+    }
+    this.table.remove(f);
+    this.end(f, r.reason);
+    return true;
   }
 
   /** Advance packet time without a packet (live idle), expiring flows. */

@@ -31,6 +31,8 @@ export interface FlowStage {
 /** A synchronous stage (analytics): records in, alerts out. */
 export interface AlertStage {
   process(rec: FlowRecord): Alert[];
+  /** Apply reloaded lists and allowlists (SIGHUP) without dropping state. */
+  reload?(analyticsConfig: unknown): void;
   /** Alerts still held for deduplication at the end. */
   drain?(): Alert[];
   close?(): Promise<void>;
@@ -153,6 +155,11 @@ export class Pipeline {
     if (this.opts.enrich) await this.opts.enrich.flush();
     const held = this.opts.analytics?.drain?.() ?? [];
     for (const a of held) this.emitAlert(a);
+  }
+
+  /** SIGHUP: new lists and allowlists for the analytics. */
+  reload(analyticsConfig: unknown): void {
+    this.opts.analytics?.reload?.(analyticsConfig);
   }
 
   async close(): Promise<void> {

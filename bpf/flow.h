@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Shared between flow.bpf.c (kernel) and loader.c (user space). Plain fixed-width types only,
+ * so the file compiles against both vmlinux.h and <linux/types.h>.
+ */
+#ifndef NDR_FLOW_H
+#define NDR_FLOW_H
+
+/* Largest snap length the ring-buffer record can hold (the reserve is fixed size). */
+#define NDR_SNAP_MAX 2048
+
+/* Ring-buffer record types (first u32 of every record). */
+#define NDR_RB_PACKET 1
+#define NDR_RB_FLOW_HINT 2 /* a flow saw RST or FIN in both directions: user space ends it */
+
+/* Counter slots in the per-CPU counters array. */
+#define NDR_CTR_PACKETS 0    /* every packet the program saw */
+#define NDR_CTR_BYTES 1      /* their wire length */
+#define NDR_CTR_FWD_PACKETS 2
+#define NDR_CTR_FWD_BYTES 3  /* captured bytes forwarded */
+#define NDR_CTR_RB_FAIL 4    /* ring buffer full: a packet that should have gone up did not */
+#define NDR_CTR_MAP_FAIL 5   /* flow insert failed (map full / memory) */
+#define NDR_CTR_FLOWS_NEW 6
+#define NDR_CTR_HINT_FAIL 7  /* flow-end hint lost (flow ends later by idle scan) */
+#define NDR_CTR_NON_FLOW 8   /* not IP, or IP but not TCP/UDP: counted only */
+#define NDR_CTR_FRAGMENTS 9  /* IP fragments: forwarded whole for user-space reassembly */
+#define NDR_CTR_DONE_SKIP 10 /* payload packets not forwarded because user space marked the flow done */
+#define NDR_CTR_MAX 11
+
+/*
+ * Canonical flow key: the endpoint with the smaller (address, port) is "a". Addresses are
+ * network byte order (IPv4 in the first 4 bytes, the rest zero); ports host byte order.
+ */
+struct ndr_flow_key {
+	__u8 addr_a[16];
+	__u8 addr_b[16];
+	__u16 port_a;
+	__u16 port_b;
+	__u8 proto;
+	__u8 family; /* 4 or 6 */
+	__u8 pad[2];
+};
+
+/* Per direction: index 0 = a->b, index 1 = b->a. */
+struct ndr_dir_stats {
+	__u64 packets;
+	__u64 bytes;      /* IP length */
+	__u64 first_ns;   /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 last_ns;
+	__u32 fwd_packets; /* payload packets forwarded */
+	__u32 fwd_bytes;   /* payload bytes forwarded */
+	__u32 payload_bytes_lo; /* total L4 payload bytes (low 32 bits kept; wide enough per record) */
+	__u8 tcp_flags;   /* OR of every TCP flag byte seen */
+	__u8 pad[3];
+};
+
+#define NDR_END_FIN_A 1
+#define NDR_END_FIN_B 2
+#define NDR_END_RST 4
+
+struct ndr_flow_val {
+	struct ndr_dir_stats dir[2];
+	__u8 first_dir;  /* direction of the first packet seen (0 a->b, 1 b->a) */
+	__u8 syn_dir;    /* direction of the first SYN without ACK + 1, 0 = none */
+	__u8 end_flags;  /* NDR_END_* */
+	__u8 hinted;     /* flow-end hint already sent */
+	__u8 pad[4];
+};
+
+/* Ring-buffer packet record: header + NDR_SNAP_MAX bytes (only cap_len are meaningful). */
+struct ndr_rb_packet {
+	__u32 type;
+	__u32 cap_len;
+	__u32 orig_len;
+	__u32 ifindex;
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u8 data[NDR_SNAP_MAX];
+};
+
+struct ndr_rb_hint {
+	__u32 type;
+	__u32 pad;
+	struct ndr_flow_key key;
+};
+
+#endif

@@ -1,0 +1,340 @@
+/**
+ * sensor.yaml: schema, defaults, loader and validator (DESIGN §5, §6; deploy/sensor.yaml is the
+ * commented sample). Every problem is reported as one line naming the key:
+ *   config: edr.endpoint: expected host:port, got "x"
+ * Unknown keys are errors. The `analytics` section is validated by src/analytics/config.ts.
+ * `reloadConfig` applies the reloadable subset (analytics lists and allowlists) on SIGHUP.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { validateAnalyticsConfig, type AnalyticsConfig } from '../analytics/config.js';
+
+export interface TlsFiles {
+  /** CA bundle that signs the peer's certificate. */
+  ca: string;
+  /** Our client certificate and key (mTLS). */
+  cert: string;
+  key: string;
+  /** Name expected in the peer's certificate (default: the endpoint host). */
+  serverName: string;
+}
+
+export interface SensorConfig {
+  sensor: { hostName: string };
+  capture: {
+    interfaces: string[];
+    source: 'ebpf' | 'pcap' | 'auto';
+    /** libpcap BPF filter ('' = everything). */
+    filter: string;
+    bufferMiB: number;
+    snapLen: number;
+    forwardPacketsPerDir: number;
+    forwardBytesPerDir: number;
+    /** '' = spawn the loader found next to the sensor (bpf/build or /usr/lib/ndr-sensor). */
+    loaderPath: string;
+    /** Non-empty: connect to a loader started by systemd (ndr-sensor-loader.service) here. */
+    loaderSocket: string;
+    /** What to do when the loader dies: restart it (spawn mode) or exit non-zero. */
+    onLoaderExit: 'restart' | 'exit';
+  };
+  limits: {
+    maxFlows: number;
+    reassemblyDepthBytes: number;
+    tcpIdleTimeoutMs: number;
+    udpIdleTimeoutMs: number;
+    finLingerMs: number;
+  };
+  edr: { enabled: boolean; endpoint: string; tls: TlsFiles | null; timeoutMs: number; maxBatchDelayMs: number };
+  siem: { enabled: boolean; endpoint: string; tls: TlsFiles | null; batchSize: number; flushIntervalMs: number };
+  spool: { dir: string; maxMiB: number };
+  baselines: { path: string };
+  fingerprints: { ja4Plus: boolean };
+  metrics: { listen: string };
+  output: { jsonLines: string };
+  analytics: AnalyticsConfig;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.problems = problems;
+  }
+}
+
+export function defaultConfig(): SensorConfig {
+  return {
+    sensor: { hostName: hostname() },
+    capture: {
+      interfaces: [],
+      source: 'auto',
+      filter: '',
+      bufferMiB: 32,
+      snapLen: 1600,
+      forwardPacketsPerDir: 8,
+      forwardBytesPerDir: 16384,
+      loaderPath: '',
+      loaderSocket: '',
+      onLoaderExit: 'exit',
+    },
+    limits: {
+      maxFlows: 262144,
+      reassemblyDepthBytes: 65536,
+      tcpIdleTimeoutMs: 300_000,
+      udpIdleTimeoutMs: 60_000,
+      finLingerMs: 1000,
+    },
+    edr: { enabled: false, endpoint: '127.0.0.1:50051', tls: null, timeoutMs: 2000, maxBatchDelayMs: 50 },
+    siem: { enabled: false, endpoint: '127.0.0.1:50052', tls: null, batchSize: 500, flushIntervalMs: 1000 },
+    spool: { dir: '/var/lib/ndr-sensor/spool', maxMiB: 1024 },
+    baselines: { path: '/var/lib/ndr-sensor/baselines' },
+    fingerprints: { ja4Plus: false },
+    metrics: { listen: '127.0.0.1:9108' },
+    output: { jsonLines: '' },
+    analytics: validateAnalyticsConfig(undefined).config,
+  };
+}
+
+// ───────────────────────── schema ─────────────────────────
+
+type Field =
+  | { t: 'string'; allowEmpty?: boolean }
+  | { t: 'path' } // resolved against the config file's directory; '' allowed
+  | { t: 'bool' }
+  | { t: 'int'; min: number; max: number }
+  | { t: 'enum'; values: readonly string[] }
+  | { t: 'hostport'; allowEmpty?: boolean }
+  | { t: 'strings'; nonEmpty?: boolean }
+  | { t: 'tls' }
+  | { t: 'section'; fields: Record<string, Field> };
+
+const TLS_FIELDS: Record<string, Field> = {
+  ca: { t: 'path' }, cert: { t: 'path' }, key: { t: 'path' }, serverName: { t: 'string', allowEmpty: true },
+};
+
+const MS_DAY = 86_400_000;
+const SCHEMA: Record<string, Field> = {
+  sensor: { t: 'section', fields: { hostName: { t: 'string' } } },
+  capture: {
+    t: 'section',
+    fields: {
+      interfaces: { t: 'strings' },
+      source: { t: 'enum', values: ['ebpf', 'pcap', 'auto'] },
+      filter: { t: 'string', allowEmpty: true },
+      bufferMiB: { t: 'int', min: 1, max: 4096 },
+      snapLen: { t: 'int', min: 64, max: 2048 },
+      forwardPacketsPerDir: { t: 'int', min: 0, max: 1_000_000 },
+      forwardBytesPerDir: { t: 'int', min: 0, max: 1 << 30 },
+      loaderPath: { t: 'path' },
+      loaderSocket: { t: 'path' },
+      onLoaderExit: { t: 'enum', values: ['restart', 'exit'] },
+    },
+  },
+  limits: {
+    t: 'section',
+    fields: {
+      maxFlows: { t: 'int', min: 1024, max: 1 << 26 },
+      reassemblyDepthBytes: { t: 'int', min: 0, max: 1 << 30 },
+      tcpIdleTimeoutMs: { t: 'int', min: 100, max: MS_DAY },
+      udpIdleTimeoutMs: { t: 'int', min: 100, max: MS_DAY },
+      finLingerMs: { t: 'int', min: 0, max: 600_000 },
+    },
+  },
+  edr: {
+    t: 'section',
+    fields: {
+      enabled: { t: 'bool' }, endpoint: { t: 'hostport' }, tls: { t: 'tls' },
+      timeoutMs: { t: 'int', min: 1, max: 600_000 }, maxBatchDelayMs: { t: 'int', min: 0, max: 60_000 },
+    },
+  },
+  siem: {
+    t: 'section',
+    fields: {
+      enabled: { t: 'bool' }, endpoint: { t: 'hostport' }, tls: { t: 'tls' },
+      batchSize: { t: 'int', min: 1, max: 100_000 }, flushIntervalMs: { t: 'int', min: 1, max: 600_000 },
+    },
+  },
+  spool: { t: 'section', fields: { dir: { t: 'path' }, maxMiB: { t: 'int', min: 1, max: 1 << 20 } } },
+  baselines: { t: 'section', fields: { path: { t: 'path' } } },
+  fingerprints: { t: 'section', fields: { ja4Plus: { t: 'bool' } } },
+  metrics: { t: 'section', fields: { listen: { t: 'hostport', allowEmpty: true } } },
+  output: { t: 'section', fields: { jsonLines: { t: 'path' } } },
+};
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+/** host:port with a name, IPv4 or [IPv6] host and a port 1..65535. */
+export function parseHostPort(s: string): { host: string; port: number } | null {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(s);
+  if (!m) return null;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return null;
+  const host = (m[1] as string).replace(/^\[|\]$/g, '');
+  return { host, port };
+}
+
+interface Ctx {
+  errors: string[];
+  baseDir: string;
+  checkFiles: boolean;
+}
+
+function check(key: string, f: Field, v: unknown, cur: unknown, ctx: Ctx, enabled: boolean): unknown {
+  const bad = (what: string): unknown => { ctx.errors.push(`config: ${key}: expected ${what}, got ${show(v)}`); return cur; };
+  switch (f.t) {
+    case 'string':
+      if (typeof v !== 'string') return bad('a string');
+      if (!f.allowEmpty && v === '') return bad('a non-empty string');
+      return v;
+    case 'path': {
+      if (typeof v !== 'string') return bad('a path');
+      if (v === '') return v;
+      return isAbsolute(v) ? v : resolve(ctx.baseDir, v);
+    }
+    case 'bool':
+      if (typeof v !== 'boolean') return bad('true or false');
+      return v;
+    case 'int':
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < f.min || v > f.max) return bad(`an integer in ${f.min}..${f.max}`);
+      return v;
+    case 'enum':
+      if (typeof v !== 'string' || !f.values.includes(v)) return bad(f.values.join(' | '));
+      return v;
+    case 'hostport':
+      if (typeof v !== 'string') return bad('host:port');
+      if (v === '' && f.allowEmpty) return v;
+      if (!parseHostPort(v)) return bad('host:port');
+      return v;
+    case 'strings':
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x !== '')) return bad('a list of non-empty strings');
+      return [...v];
+    case 'tls': {
+      if (v === null) return null;
+      if (typeof v !== 'object' || Array.isArray(v)) return bad('a mapping with ca, cert, key');
+      const o = v as Record<string, unknown>;
+      const out: TlsFiles = { ca: '', cert: '', key: '', serverName: '' };
+      for (const k of Object.keys(o)) if (!(k in TLS_FIELDS)) ctx.errors.push(`config: ${key}.${k}: unknown key`);
+      for (const k of ['ca', 'cert', 'key'] as const) {
+        if (o[k] === undefined) { ctx.errors.push(`config: ${key}.${k}: required (mTLS needs ca, cert and key)`); continue; }
+        const p = check(`${key}.${k}`, TLS_FIELDS[k] as Field, o[k], '', ctx, enabled) as string;
+        if (p === '') ctx.errors.push(`config: ${key}.${k}: expected a path, got ""`);
+        else if (ctx.checkFiles && enabled && !existsSync(p)) ctx.errors.push(`config: ${key}.${k}: file not found: ${p}`);
+        out[k] = p;
+      }
+      if (o['serverName'] !== undefined) out.serverName = check(`${key}.serverName`, TLS_FIELDS['serverName'] as Field, o['serverName'], '', ctx, enabled) as string;
+      return out;
+    }
+    case 'section': {
+      if (v === null) return cur;
+      if (typeof v !== 'object' || Array.isArray(v)) return bad('a mapping');
+      const o = v as Record<string, unknown>;
+      const out = { ...(cur as Record<string, unknown>) };
+      for (const k of Object.keys(o)) if (!(k in f.fields)) ctx.errors.push(`config: ${key}.${k}: unknown key`);
+      const en = o['enabled'] === undefined ? (out['enabled'] !== false) : o['enabled'] === true;
+      for (const [k, sub] of Object.entries(f.fields)) {
+        if (o[k] === undefined) continue;
+        out[k] = check(`${key}.${k}`, sub, o[k], out[k], ctx, en);
+      }
+      return out;
+    }
+  }
+}
+
+/** Validate a parsed document (the YAML's root mapping) onto the defaults. Throws ConfigError. */
+export function validateConfig(doc: unknown, opts: { baseDir?: string; checkFiles?: boolean } = {}): SensorConfig {
+  const ctx: Ctx = { errors: [], baseDir: opts.baseDir ?? process.cwd(), checkFiles: opts.checkFiles ?? true };
+  const cfg = defaultConfig();
+  if (doc === null || doc === undefined) return cfg;
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError([`config: expected a mapping at the top level, got ${show(doc)}`]);
+  const o = doc as Record<string, unknown>;
+  const out = cfg as unknown as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k === 'analytics') continue;
+    if (!(k in SCHEMA)) ctx.errors.push(`config: ${k}: unknown key`);
+  }
+  for (const [k, f] of Object.entries(SCHEMA)) {
+    if (o[k] === undefined) continue;
+    out[k] = check(k, f, o[k], out[k], ctx, true);
+  }
+  const a = validateAnalyticsConfig(o['analytics']);
+  for (const e of a.errors) ctx.errors.push(`config: ${e}`);
+  cfg.analytics = a.config;
+  // Cross-field rules.
+  if (cfg.capture.source === 'ebpf' && cfg.capture.interfaces.length === 0 && o['capture'] !== undefined) {
+    ctx.errors.push('config: capture.interfaces: the eBPF source needs at least one interface');
+  }
+  if (cfg.capture.loaderSocket && cfg.capture.onLoaderExit === 'restart') {
+    ctx.errors.push('config: capture.onLoaderExit: "restart" needs a spawned loader; with capture.loaderSocket systemd restarts it (use "exit")');
+  }
+  if (ctx.errors.length) throw new ConfigError(ctx.errors);
+  return cfg;
+}
+
+/** Read and validate sensor.yaml. Relative paths are resolved against the file's directory. */
+export function loadConfig(path: string, opts: { checkFiles?: boolean } = {}): SensorConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { uniqueKeys: true });
+  } catch (e) {
+    throw new ConfigError([`config: ${path}: not valid YAML: ${((e as Error).message.split('\n')[0] as string)}`]);
+  }
+  return validateConfig(doc, { baseDir: dirname(resolve(path)), ...(opts.checkFiles !== undefined ? { checkFiles: opts.checkFiles } : {}) });
+}
+
+/** Analytics keys a SIGHUP may change without a restart (lists and allowlists). */
+export const RELOADABLE_ANALYTICS_KEYS = [
+  'approvedPubSubApps', 'approvedPubSubDestinations', 'allowDestinations', 'allowProcesses',
+  'browsers', 'browserPaths', 'browserLike', 'scriptingHosts', 'unusualProcesses', 'userWritablePaths',
+  'internalNetworks', 'archiveExtensions', 'archivers', 'tlsLibrariesT1', 'tlsLibrariesT2',
+] as const satisfies ReadonlyArray<keyof AnalyticsConfig>;
+
+export interface ReloadResult {
+  /** The running config with the reloadable changes applied (a new object). */
+  config: SensorConfig;
+  /** Keys whose new values were applied, e.g. analytics.allowDestinations. */
+  applied: string[];
+  /** Keys that changed but need a restart (left at their running value). */
+  needsRestart: string[];
+}
+
+function diffKeys(a: unknown, b: unknown, prefix: string, out: string[]): void {
+  if (JSON.stringify(a) === JSON.stringify(b)) return;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) diffKeys((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], prefix ? `${prefix}.${k}` : k, out);
+    return;
+  }
+  out.push(prefix);
+}
+
+/** SIGHUP: re-read the file; apply the reloadable subset, report the rest. Throws ConfigError (running config unchanged). */
+export function reloadConfig(path: string, running: SensorConfig, opts: { checkFiles?: boolean } = {}): ReloadResult {
+  const next = loadConfig(path, opts);
+  const config = structuredClone(running);
+  const applied: string[] = [];
+  for (const k of RELOADABLE_ANALYTICS_KEYS) {
+    if (JSON.stringify(next.analytics[k]) !== JSON.stringify(running.analytics[k])) {
+      (config.analytics as unknown as Record<string, unknown>)[k] = structuredClone(next.analytics[k]);
+      applied.push(`analytics.${k}`);
+    }
+  }
+  const changed: string[] = [];
+  diffKeys(running, next, '', changed);
+  const needsRestart = changed.filter((k) => !applied.includes(k));
+  return { config, applied, needsRestart };
+}

@@ -1,0 +1,181 @@
+/**
+ * `ndr-sensor run`: the appliance job. One YAML config; live capture through the eBPF feed (or
+ * libpcap, with the reason logged in one line); the pipeline with the remote EDR, analytics and
+ * outputs (SIEM gRPC with spool, JSON lines); Prometheus metrics and a health endpoint.
+ * SIGHUP reloads lists and allowlists; SIGTERM/SIGINT drain (open flows are flushed, what the
+ * SIEM has not acknowledged stays in the spool) and exit.
+ */
+import { hostname } from 'node:os';
+import type { CaptureSource } from '../capture/source.js';
+import { openLiveSource, EbpfSource, type FlowEndRecord } from '../capture/ebpf.js';
+import { loadConfig, reloadConfig, type SensorConfig } from '../config/config.js';
+import { metrics, sensorMetrics, startMetricsServer, type MetricsServer } from '../output/metrics.js';
+import { SiemClient } from '../output/siem-client.js';
+import { JsonLinesSink } from '../output/sinks.js';
+import { alertToEcs, flowToEcs } from '../output/ecs.js';
+import { addrToString } from '../decode/packet-meta.js';
+import { Pipeline } from './pipeline.js';
+import { buildStages } from './stages.js';
+
+export interface LiveOptions {
+  configPath: string | null;
+  /** Overrides of the config (CLI flags). */
+  iface?: string[];
+  source?: 'ebpf' | 'pcap' | 'auto';
+  log?: (line: string) => void;
+}
+
+export async function runLive(opts: LiveOptions): Promise<number> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  let cfg: SensorConfig = opts.configPath ? loadConfig(opts.configPath) : (await import('../config/config.js')).defaultConfig();
+  const ifaces = opts.iface && opts.iface.length > 0 ? opts.iface : cfg.capture.interfaces;
+  if (ifaces.length === 0) throw new Error('run: no interface: give --iface or capture.interfaces in the config');
+  const source = opts.source ?? cfg.capture.source;
+  const m = sensorMetrics();
+
+  const stages = await buildStages({
+    sysmon: [],
+    edr: cfg.edr.enabled ? cfg.edr.endpoint : null,
+    analytics: true,
+    baseline: cfg.baselines.path || null,
+    tls: cfg.edr.tls,
+    maxWaitMs: cfg.edr.timeoutMs,
+    log,
+  });
+  const siem = cfg.siem.enabled
+    ? new SiemClient({ endpoint: cfg.siem.endpoint, sensorId: cfg.sensor.hostName || hostname(), spoolDir: cfg.spool.dir, spoolMaxBytes: cfg.spool.maxMiB * 1048576, tls: cfg.siem.tls, batchSize: cfg.siem.batchSize, lingerMs: cfg.siem.flushIntervalMs, log })
+    : null;
+  const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines) : null;
+  const pipe = new Pipeline({
+    ja4Plus: cfg.fingerprints.ja4Plus,
+    limits: {
+      table: { maxFlowsCount: cfg.limits.maxFlows, tcpIdleMs: cfg.limits.tcpIdleTimeoutMs, udpIdleMs: cfg.limits.udpIdleTimeoutMs },
+      reassembly: { depthBytes: cfg.limits.reassemblyDepthBytes },
+    },
+    ...stages,
+    onFlow: (r) => {
+      m.flowsEnded.labels({ reason: r.endReason }).inc();
+      sink?.flow(r);
+      siem?.publishFlow(r, JSON.stringify(flowToEcs(r)));
+    },
+    onAlert: (a) => {
+      m.alerts.labels({ analytic: a.analytic }).inc();
+      sink?.alert(a);
+      siem?.publishAlert(a, JSON.stringify(alertToEcs(a)));
+    },
+  });
+  const eng = pipe.engine;
+
+  // Sources: one per interface, all feeding this pipeline (one thread: no locking needed).
+  const sources: CaptureSource[] = [];
+  let stopping = false;
+  let exitCode = 0;
+  const open = async (iface: string): Promise<CaptureSource> => {
+    const { source: src, fallbackReason } = await openLiveSource({
+      iface,
+      source,
+      filter: cfg.capture.filter,
+      bufferMiB: cfg.capture.bufferMiB,
+      ebpf: {
+        ...(cfg.capture.loaderPath ? { loaderPath: cfg.capture.loaderPath } : {}),
+        ...(cfg.capture.loaderSocket ? { loaderSocket: cfg.capture.loaderSocket } : {}),
+        snapLen: cfg.capture.snapLen,
+        maxPacketsPerDir: cfg.capture.forwardPacketsPerDir,
+        maxBytesPerDir: cfg.capture.forwardBytesPerDir,
+      },
+    });
+    if (fallbackReason) log(`run: ${iface}: eBPF feed unavailable (${fallbackReason}); using libpcap`);
+    else log(`run: ${iface}: capturing with ${src instanceof EbpfSource ? 'the eBPF feed' : 'libpcap'}`);
+    if (src instanceof EbpfSource) {
+      src.onFlowEnd((r: FlowEndRecord) => {
+        eng.kernelFlowEnd({ proto: r.tuple.proto, srcIp: r.tuple.srcIp, srcPort: r.tuple.srcPort, dstIp: r.tuple.dstIp, dstPort: r.tuple.dstPort, reason: r.reason, orig: r.orig, reply: r.reply });
+      });
+      src.onExit((e) => {
+        if (stopping) return;
+        log(`run: ${iface}: the eBPF loader exited (${JSON.stringify(e)})`);
+        if (cfg.capture.onLoaderExit === 'restart') {
+          m.loaderRestarts.inc();
+          void open(iface).then((s) => pump(s)).catch((err: Error) => { log(`run: ${iface}: restart failed: ${err.message}`); exitCode = 1; void stop(); });
+        } else {
+          exitCode = 1;
+          void stop();
+        }
+      });
+      eng.onBypass = (f) => {
+        src.markDone({ ipVersion: f.ipVersion, proto: f.proto, srcIp: addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), srcPort: f.aPort, dstIp: addrToString(f.ipVersion, f.b0, f.b1, f.b2, f.b3), dstPort: f.bPort });
+      };
+    }
+    sources.push(src);
+    return src;
+  };
+  const pumps: Promise<void>[] = [];
+  const pump = (src: CaptureSource): void => {
+    pumps.push(pipe.run(src).catch((e: Error) => { if (!stopping) log(`run: ${src.name}: ${e.message}`); }));
+  };
+
+  // Metrics and health.
+  let server: MetricsServer | null = null;
+  if (cfg.metrics.listen) {
+    server = await startMetricsServer(cfg.metrics.listen, { registry: metrics, health: () => ({ ok: !stopping && sources.length > 0, detail: `${sources.length} source(s)` }) });
+    log(`run: metrics on http://${cfg.metrics.listen}/metrics`);
+  }
+  let lastPackets = 0;
+  let lastBytes = 0;
+  let lastDrops = 0;
+  const seenEvents = new Map<string, number>();
+  const timer = setInterval(() => {
+    // Live packet time follows the wall clock: idle flows expire even when no packet arrives.
+    eng.tick(Date.now());
+    const st = eng.stats;
+    m.packets.inc(st.packets - lastPackets);
+    m.bytes.inc(st.bytes - lastBytes);
+    lastPackets = st.packets;
+    lastBytes = st.bytes;
+    let drops = 0;
+    for (const s of sources) drops += s.stats().kernelDrops;
+    if (drops > lastDrops) m.kernelDrops.inc(drops - lastDrops);
+    lastDrops = drops;
+    m.flowsActive.set(eng.table.size);
+    for (const [k, v] of st.events) {
+      const prev = seenEvents.get(k) ?? 0;
+      if (v > prev) m.dissectorEvents.labels({ event: k }).inc(v - prev);
+      seenEvents.set(k, v);
+    }
+    if (siem) m.spoolDepth.set((siem.stats() as unknown as { spool?: { records?: number } }).spool?.records ?? 0);
+  }, 1000);
+  timer.unref();
+
+  for (const i of ifaces) pump(await open(i));
+
+  let done: () => void = () => {};
+  const finished = new Promise<void>((res) => { done = res; });
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log('run: draining');
+    clearInterval(timer);
+    await Promise.all(sources.map((s) => s.close().catch(() => undefined)));
+    await Promise.all(pumps);
+    await pipe.finish('shutdown');
+    await pipe.close();
+    if (siem) { await siem.flush().catch(() => undefined); await siem.close(); }
+    await sink?.close();
+    await server?.close();
+    done();
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  process.on('SIGHUP', () => {
+    if (!opts.configPath) return;
+    try {
+      const r = reloadConfig(opts.configPath, cfg);
+      cfg = r.config;
+      pipe.reload(cfg.analytics);
+      log(`run: configuration reloaded${r.needsRestart.length ? ` (needs a restart to apply: ${r.needsRestart.join(', ')})` : ''}`);
+    } catch (e) {
+      log(`run: reload refused, keeping the running configuration: ${(e as Error).message}`);
+    }
+  });
+  await finished;
+  return exitCode;
+}
