@@ -93,13 +93,13 @@ export function alpnChars(name: Uint8Array | null | undefined, rule: 'reference'
   return first + last;
 }
 
+const hexScratch: string[] = [];
+
+/** "0a0a,1301,…": joined from the shared table into one flat string. */
 function hexList(vals: readonly number[]): string {
-  let s = '';
-  for (let i = 0; i < vals.length; i++) {
-    if (i > 0) s += ',';
-    s += hex4(vals[i] as number);
-  }
-  return s;
+  hexScratch.length = vals.length;
+  for (let i = 0; i < vals.length; i++) hexScratch[i] = hex4(vals[i] as number);
+  return hexScratch.join(',');
 }
 
 function ascending(a: number, b: number): number {

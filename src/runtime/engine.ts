@@ -48,6 +48,8 @@ export interface EngineOptions {
   onFlow: (f: Flow, reason: EndReason) => void;
   /** Records as dissectors emit them (packet time). */
   onRecord?: (f: Flow, r: DissectorRecord) => void;
+  /** Keep SYN/SYN-ACK TCP options (for JA4T/JA4TS, FoxIO License 1.1). */
+  keepSynOptions?: boolean;
 }
 
 /** What the eBPF feed reports when a flow ends (see src/capture/ebpf.ts FlowEndRecord). */
@@ -96,6 +98,7 @@ export class Engine implements DriverHost {
     events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsExpired: 0, dissectorFaults: 0,
   };
   private readonly onFlow: (f: Flow, reason: EndReason) => void;
+  private readonly keepSynOptions: boolean;
   private readonly onRecord: ((f: Flow, r: DissectorRecord) => void) | null;
   /** Set by a sharded source before packet(): VLAN and tunnel depth the main thread decoded. */
   forcedVlan = -1;
@@ -111,6 +114,7 @@ export class Engine implements DriverHost {
     this.frags = new FragmentTable({ ...defaultFragmentLimits, ...opts.fragments });
     this.driver = new Driver(opts.registry, this);
     this.onFlow = opts.onFlow;
+    this.keepSynOptions = opts.keepSynOptions === true;
     this.onRecord = opts.onRecord ?? null;
     this.certs = opts.certs;
     this.evictCb = (f) => { f.addLimit('flow.evicted'); this.end(f, 'evicted'); };
@@ -187,7 +191,9 @@ export class Engine implements DriverHost {
     f.flags[d] |= fl;
     if ((fl & TcpFlag.SYN) !== 0) {
       if (f.isn[d] === -1) f.isn[d] = (m.seq + 1) >>> 0;
-      if ((fl & TcpFlag.ACK) === 0) {
+      if (!this.keepSynOptions) {
+        // JA4T/JA4TS are off: nothing to keep
+      } else if ((fl & TcpFlag.ACK) === 0) {
         if (f.synOpts === null) { f.synOpts = m.data.slice(m.tcpOptOff, m.tcpOptOff + m.tcpOptLen); f.synWin = m.window; }
       } else if (f.synAckOpts === null) {
         f.synAckOpts = m.data.slice(m.tcpOptOff, m.tcpOptOff + m.tcpOptLen);
@@ -218,7 +224,6 @@ export class Engine implements DriverHost {
       const delivered = s.add(m.seq, m.data.subarray(m.payloadOff, m.payloadOff + len));
       if (s.events.length > 0) this.drainStreamEvents(f, s);
       if (delivered > 0 || s.pendingGap > 0) {
-        if (f.head[d] === null && s.base === 0 && s.end > 0) f.head[d] = s.buf.slice(0, Math.min(s.end, this.feat.headBytes));
         if (f.app === AppState.Unclassified) this.tryClassify(f, d);
         if (f.app === AppState.Attached) {
           this.driver.feedStream(f, d, false);
@@ -240,7 +245,19 @@ export class Engine implements DriverHost {
         }
       }
     }
+    else if (app === AppState.Unknown && rel === 0 && f.head[d] === null) {
+      // An unrecognised flow keeps its first bytes per direction for content classification.
+      f.head[d] = m.data.slice(m.payloadOff, m.payloadOff + Math.min(len, this.feat.headBytes));
+    }
     this.features(f, d, rel, len);
+  }
+
+  /** Copy the first stream bytes of each direction (only for flows no dissector recognised). */
+  private keepHead(f: Flow): void {
+    for (let d = 0; d < 2; d++) {
+      const s = f.streams[d];
+      if (f.head[d] === null && s !== null && s.base === 0 && s.end > 0) f.head[d] = s.buf.slice(0, Math.min(s.end, this.feat.headBytes));
+    }
   }
 
   /** Classify from direction d's stream, starting at its probe offset. */
@@ -364,6 +381,7 @@ export class Engine implements DriverHost {
 
   /** Nothing recognised the flow: measure it from its first byte, then count only. */
   private unknown(f: Flow): void {
+    this.keepHead(f);
     this.payloadStart(f, 0, 0);
     this.payloadStart(f, 1, 0);
     this.finish(f);
@@ -395,6 +413,7 @@ export class Engine implements DriverHost {
       }
     }
     this.driver.end(f);
+    if (f.app === AppState.Unclassified) this.keepHead(f);
     this.release(f);
     this.onFlow(f, reason);
   }

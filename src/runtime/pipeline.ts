@@ -84,6 +84,7 @@ export class Pipeline {
       ...(opts.limits?.reassembly ? { reassembly: opts.limits.reassembly } : {}),
       ...(opts.limits?.features ? { features: opts.limits.features } : {}),
       ...(opts.limits?.fragments ? { fragments: opts.limits.fragments } : {}),
+      keepSynOptions: opts.ja4Plus === true,
       onFlow: (f, reason) => this.flowEnded(f, reason),
       onRecord: (f, r) => this.record(f, r),
     });

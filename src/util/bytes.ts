@@ -16,9 +16,17 @@ export function hex(b: Uint8Array, start = 0, end = b.length): string {
   return s;
 }
 
+/** All 65,536 four-digit forms, built on first use (flat strings: no concatenation per call). */
+let HEX4: string[] | null = null;
+
 /** 4-digit lowercase hex of a 16-bit value, as JA4 writes cipher and extension codes. */
 export function hex4(v: number): string {
-  return (HEX[(v >>> 8) & 0xff] as string) + (HEX[v & 0xff] as string);
+  if (HEX4 === null) {
+    HEX4 = new Array<string>(65536);
+    for (let i = 0; i < 65536; i++) HEX4[i] = (HEX[i >>> 8] as string) + (HEX[i & 0xff] as string);
+    for (let i = 0; i < 65536; i++) HEX4[i] = (HEX4[i] as string).split('').join(''); // flatten
+  }
+  return HEX4[v & 0xffff] as string;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });

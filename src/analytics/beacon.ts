@@ -1,0 +1,444 @@
+/**
+ * Beacon scoring as RITA v5 does it (EDR-ANALYTICS.md §3.1), plus a bounded tracker that feeds it
+ * connection start times and originator IP bytes per (host, destination, port).
+ *
+ * Score = round3(0.25·TS + 0.25·DS + 0.25·Duration + 0.25·Histogram), each sub-score in [0, 1]:
+ *  - TS: statistical score of the sorted non-zero deltas between connection starts (default MAD 1);
+ *  - DS: statistical score of the sorted per-connection originator IP bytes (default MAD 0);
+ *  - Histogram: max(1 − CV of 24 hourly bin counts, bimodal fit of the bin heights);
+ *  - Duration: max(coverage of the window, longest run of non-empty bins / 12, with wraparound),
+ *    only when at least 6 bins are non-empty.
+ * The statistical score is round3((1 − |Bowley skew| + MAD score) / 2) with montanaflynn quartiles.
+ * Times inside the maths are whole seconds, as RITA stores them.
+ */
+import type { BeaconInfo, FlowRecord, SmallRecords } from '../flow/record.js';
+
+/** RITA v5 defaults (default_config.hjson). */
+export const BEACON_DEFAULTS = {
+  uniqueConnectionThreshold: 4,
+  strobeConnections: 86_400,
+  windowS: 86_400,
+  histogramBins: 24,
+  histModeSensitivity: 0.05,
+  histBimodalOutlierRemoval: 1,
+  histBimodalMinHours: 11,
+  durMinHours: 6,
+  durIdealConsistentHours: 12,
+  tsWeight: 0.25,
+  dsWeight: 0.25,
+  durWeight: 0.25,
+  histWeight: 0.25,
+} as const;
+
+export const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+export const ceil3 = (x: number): number => Math.ceil(x * 1000) / 1000;
+
+/** Median of an ascending array (mean of the two middle values when even). */
+export function medianSorted(a: ArrayLike<number>, from = 0, to = a.length): number {
+  const n = to - from;
+  if (n <= 0) return NaN;
+  const mid = from + (n >> 1);
+  return n % 2 === 1 ? a[mid]! : (a[mid - 1]! + a[mid]!) / 2;
+}
+
+/**
+ * Quartiles the way montanaflynn/stats `Quartile` takes them: Q2 is the median; Q1/Q3 are the
+ * medians of the lower/upper halves, the middle element left out of both halves when n is odd.
+ */
+export function quartiles(sorted: ArrayLike<number>): { q1: number; q2: number; q3: number } {
+  const n = sorted.length;
+  const half = n >> 1;
+  const upperFrom = n % 2 === 1 ? half + 1 : half;
+  return {
+    q1: medianSorted(sorted, 0, half),
+    q2: medianSorted(sorted, 0, n),
+    q3: medianSorted(sorted, upperFrom, n),
+  };
+}
+
+/** Bowley skew and its score (1 − |skew|); skew is 0 unless IQR ≥ 10 and Q2 differs from Q1 and Q3. */
+export function bowley(sorted: ArrayLike<number>): { skew: number; score: number } {
+  const { q1, q2, q3 } = quartiles(sorted);
+  const den = q3 - q1;
+  let skew = 0;
+  if (den >= 10 && q2 !== q1 && q2 !== q3) skew = (q1 + q3 - 2 * q2) / den;
+  return { skew, score: 1 - Math.abs(skew) };
+}
+
+/** Median absolute deviation about the median and the normalised score (median − mad)/median. */
+export function madScore(sorted: ArrayLike<number>, defaultMad: number): { mad: number; score: number } {
+  const n = sorted.length;
+  const med = medianSorted(sorted);
+  const dev = new Float64Array(n);
+  for (let i = 0; i < n; i++) dev[i] = Math.abs(sorted[i]! - med);
+  dev.sort();
+  const mad = medianSorted(dev);
+  let score = med >= 1 ? (med - mad) / med : defaultMad;
+  if (!(score >= 0)) score = 0; // negative or NaN
+  return { mad, score };
+}
+
+/** round3((bowley score + MAD score) / 2) on ascending values. */
+export function statisticalScore(sorted: ArrayLike<number>, defaultMad: number): number {
+  if (sorted.length === 0) return 0;
+  return round3((bowley(sorted).score + madScore(sorted, defaultMad).score) / 2);
+}
+
+/**
+ * TS score from connection times (any unit; RITA uses whole seconds). Returns null when fewer than
+ * 4 timestamps or fewer than 3 non-zero intervals (RITA's gate).
+ */
+export function timestampScore(ts: readonly number[]): number | null {
+  if (ts.length < 4) return null;
+  const sorted = Float64Array.from(ts).sort();
+  const deltas: number[] = [];
+  for (let i = 1; i < sorted.length; i++) {
+    const d = sorted[i]! - sorted[i - 1]!;
+    if (d > 0) deltas.push(d);
+  }
+  if (deltas.length < 3) return null;
+  return statisticalScore(Float64Array.from(deltas).sort(), 1);
+}
+
+/** Timestamp score from already-computed intervals (used by the published test vectors). */
+export function intervalScore(intervals: readonly number[]): number {
+  const nz = Float64Array.from(intervals.filter((d) => d > 0)).sort();
+  return statisticalScore(nz, 1);
+}
+
+/** DS score from per-connection originator bytes; null with fewer than 3 sizes. */
+export function dataSizeScore(bytes: readonly number[]): number | null {
+  if (bytes.length < 3) return null;
+  return statisticalScore(Float64Array.from(bytes).sort(), 0);
+}
+
+export interface Histogram {
+  counts: number[];
+  /** Bucketed bar height → number of bars of that height. */
+  freq: Map<number, number>;
+  totalBars: number;
+  longestRun: number;
+}
+
+/** Connections per bin over [min, max] (the last edge is inclusive), bar-height buckets, longest wrapped run. */
+export function histogram(min: number, max: number, ts: Iterable<number>, bins: number = BEACON_DEFAULTS.histogramBins, sensitivity: number = BEACON_DEFAULTS.histModeSensitivity): Histogram {
+  const counts = new Array<number>(bins).fill(0);
+  const step = (max - min) / bins;
+  for (const t of ts) {
+    let i = step > 0 ? Math.floor((t - min) / step) : 0;
+    if (i < 0) i = 0;
+    if (i >= bins) i = bins - 1;
+    // Bin edges are min + i·step; guard against float error right at an edge.
+    while (i + 1 < bins && t >= min + (i + 1) * step) i++;
+    while (i > 0 && t < min + i * step) i--;
+    counts[i]!++;
+  }
+  let totalBars = 0;
+  let largest = 0;
+  for (const c of counts) {
+    if (c > 0) totalBars++;
+    if (c > largest) largest = c;
+  }
+  const bucket = Math.ceil(largest * sensitivity);
+  const freq = new Map<number, number>();
+  for (const c of counts) {
+    if (c <= 0) continue;
+    const b = Math.floor(c / bucket) * bucket;
+    freq.set(b, (freq.get(b) ?? 0) + 1);
+  }
+  // Longest run of non-empty bins, allowed to wrap from the end of the window to the start.
+  let longestRun = 0;
+  let run = 0;
+  for (let k = 0; k < bins * 2; k++) {
+    if (counts[k % bins]! > 0) run++;
+    else { if (run > longestRun) longestRun = run; run = 0; }
+  }
+  if (run > longestRun) longestRun = run;
+  if (longestRun > bins) longestRun = bins;
+  return { counts, freq, totalBars, longestRun };
+}
+
+/** 1 − population CV of the bin counts, rounded to 3 places; 0 when CV > 1. */
+export function cvScore(counts: readonly number[]): number {
+  const n = counts.length;
+  let total = 0;
+  for (const c of counts) total += c;
+  if (n === 0 || total <= 0) return 0;
+  const mean = total / n;
+  let ss = 0;
+  for (const c of counts) ss += (c - mean) ** 2;
+  const cv = Math.sqrt(ss / n) / mean;
+  if (cv > 1) return 0;
+  return Math.min(1, round3(1 - cv));
+}
+
+/** Share of bars in the two most common height buckets, one outlier bar forgiven; 0 below the bar minimum. */
+export function bimodalFit(freq: ReadonlyMap<number, number>, totalBars: number, outlierRemoval: number = BEACON_DEFAULTS.histBimodalOutlierRemoval, minBars: number = BEACON_DEFAULTS.histBimodalMinHours): number {
+  if (totalBars <= 0 || freq.size === 0) return 0;
+  if (minBars < 6) minBars = 11;
+  if (totalBars < minBars) return 0;
+  let a = 0;
+  let b = 0;
+  for (const v of freq.values()) {
+    if (v > a) { b = a; a = v; } else if (v > b) b = v;
+  }
+  return Math.min(1, round3((a + b) / Math.max(totalBars - outlierRemoval, 1)));
+}
+
+export function histogramScore(h: Histogram): number {
+  return Math.max(cvScore(h.counts), bimodalFit(h.freq, h.totalBars));
+}
+
+/** Duration score: max(coverage, consistency) once enough bins are non-empty, else 0. */
+export function durationScore(winMin: number, winMax: number, first: number, last: number, totalBars: number, longestRun: number, minBars: number = BEACON_DEFAULTS.durMinHours, idealRun: number = BEACON_DEFAULTS.durIdealConsistentHours): number {
+  if (winMax <= winMin || last <= first || totalBars < minBars) return 0;
+  const coverage = Math.min(1, ceil3((last - first) / (winMax - winMin)));
+  const consistency = Math.min(1, ceil3(longestRun / idealRun));
+  return Math.max(coverage, consistency);
+}
+
+export function combineScore(ts: number, ds: number, dur: number, hist: number): number {
+  const w = BEACON_DEFAULTS;
+  return round3(ts * w.tsWeight + ds * w.dsWeight + dur * w.durWeight + hist * w.histWeight);
+}
+
+/**
+ * RITA's bucketed severity from a 0..1 beacon score: below 0.5 → 0 (not reported); 0.5–0.7 → 0.2–0.4;
+ * 0.7–0.9 → 0.4–0.6; ≥ 0.9 → 0.6–0.8.
+ */
+export function bucketedSeverity(score: number): number {
+  const s = score * 100;
+  if (s < 50) return 0;
+  const lerp = (x: number, x0: number, x1: number, y0: number, y1: number): number => y0 + ((x - x0) / (x1 - x0)) * (y1 - y0);
+  if (s < 70) return lerp(s, 50, 70, 0.2, 0.4);
+  if (s < 90) return lerp(s, 70, 90, 0.4, 0.6);
+  return Math.min(0.8, lerp(s, 90, 100, 0.6, 0.8));
+}
+
+export interface BeaconInput {
+  /** Connection start times, whole seconds. */
+  ts: readonly number[];
+  /** Originator IP bytes per connection. */
+  bytes: readonly number[];
+  /** Analysis window (seconds): RITA uses [max − 24 h, max] clipped to the data. */
+  windowMin: number;
+  windowMax: number;
+}
+
+/** Full RITA v5 score for one pair; null when the pair does not pass the gates. */
+export function scoreBeacon(input: BeaconInput): BeaconInfo | null {
+  const n = input.ts.length;
+  if (n < BEACON_DEFAULTS.uniqueConnectionThreshold || n >= BEACON_DEFAULTS.strobeConnections) return null;
+  const sorted = Float64Array.from(input.ts).sort();
+  // Non-zero deltas (sorted input): their count is unique timestamps − 1.
+  const nz: number[] = [];
+  for (let i = 1; i < n; i++) {
+    const d = sorted[i]! - sorted[i - 1]!;
+    if (d > 0) nz.push(d);
+  }
+  if (nz.length + 1 < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
+  const deltas = Float64Array.from(nz).sort();
+  const tsS = statisticalScore(deltas, 1);
+  const dsS = dataSizeScore(input.bytes) ?? 0;
+  const first = sorted[0]!;
+  const last = sorted[n - 1]!;
+  let winMin = input.windowMin;
+  const winMax = Math.max(input.windowMax, last);
+  if (winMax <= winMin) winMin = winMax - 1;
+  let inWindow: ArrayLike<number> & Iterable<number> = sorted;
+  if (first < winMin) inWindow = sorted.filter((t) => t >= winMin && t <= winMax);
+  const h = histogram(winMin, winMax, inWindow);
+  const histS = histogramScore(h);
+  const durS = durationScore(winMin, winMax, Math.max(first, winMin), last, h.totalBars, h.longestRun);
+  // Median interval over all deltas (zero ones included), for display.
+  const all = new Float64Array(n - 1);
+  for (let i = 1; i < n; i++) all[i - 1] = sorted[i]! - sorted[i - 1]!;
+  all.sort();
+  return {
+    score: combineScore(tsS, dsS, durS, histS),
+    connections: n,
+    medianIntervalS: all.length ? medianSorted(all) : null,
+    tsScore: tsS,
+    dsScore: dsS,
+    durScore: durS,
+    histScore: histS,
+    basis: 'connections',
+  };
+}
+
+/**
+ * Cadence of the small records inside one long flow (MQTT PINGREQ, AMQP heartbeats, C2 check-ins):
+ * the TS maths only, on record times in seconds (fractions kept, so a compressed cadence still
+ * scores). Records closer than `burstGapMs` to the previous one belong to the same check-in (a
+ * request and its follow-ups, the records right after the handshake) and count once. The score is
+ * the TS score; the other sub-scores are 0. Null below 4 check-ins.
+ */
+export function scoreRecords(records: SmallRecords, burstGapMs = 1000): BeaconInfo | null {
+  if (records.ts.length < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
+  const sorted = [...records.ts].sort((a, b) => a - b);
+  const events: number[] = [];
+  let prev = -Infinity;
+  for (const t of sorted) {
+    if (t - prev >= burstGapMs) events.push(t / 1000);
+    prev = t;
+  }
+  const tsS = timestampScore(events);
+  if (tsS === null) return null;
+  const deltas: number[] = [];
+  for (let i = 1; i < events.length; i++) deltas.push(events[i]! - events[i - 1]!);
+  deltas.sort((a, b) => a - b);
+  return {
+    score: tsS,
+    connections: 1,
+    medianIntervalS: round3(medianSorted(deltas)),
+    tsScore: tsS,
+    dsScore: 0,
+    durScore: 0,
+    histScore: 0,
+    basis: 'records',
+  };
+}
+
+export interface BeaconTrackerOptions {
+  /** Most (host, destination, port) pairs kept; least recently used go first. */
+  maxPairsCount?: number;
+  /** Most connection starts kept per pair (oldest dropped). */
+  maxTsPerPairCount?: number;
+  windowS?: number;
+}
+
+interface PairState {
+  ts: number[]; // connection starts, seconds, ascending
+  tb: number[]; // originator IP bytes, aligned with ts
+  bs: number[]; // the same bytes, ascending
+  used: number; // tick of the last use
+}
+
+/**
+ * Connection starts and originator IP bytes per (host, destination, port), bounded both ways,
+ * scored per flow with the full RITA v5 maths. The destination is the TLS SNI when there is one
+ * (RITA's SNI beacons take precedence), else the server IP. The host is the EDR host name when
+ * the flow is attributed, else the client IP.
+ */
+export class BeaconTracker {
+  private readonly pairs = new Map<string, PairState>();
+  private readonly maxPairs: number;
+  private readonly maxTs: number;
+  private readonly windowS: number;
+  private firstS = Infinity;
+  private lastS = -Infinity;
+  private tick = 0;
+  /** Pairs dropped by the LRU cap (for stats). */
+  evictedPairs = 0;
+
+  constructor(opts: BeaconTrackerOptions = {}) {
+    this.maxPairs = opts.maxPairsCount ?? 100_000;
+    this.maxTs = opts.maxTsPerPairCount ?? 1_024;
+    this.windowS = opts.windowS ?? BEACON_DEFAULTS.windowS;
+  }
+
+  static keyOf(flow: FlowRecord): string {
+    const host = flow.attribution?.host?.name ?? flow.client.ip;
+    const dst = flow.tls?.sni ?? flow.server.ip;
+    return `${host.toLowerCase()}|${dst.toLowerCase()}|${flow.server.port}`;
+  }
+
+  get size(): number {
+    return this.pairs.size;
+  }
+
+  /** Add this flow's connection and score its pair (null while the pair is below the gates). */
+  observe(flow: FlowRecord): BeaconInfo | null {
+    const key = BeaconTracker.keyOf(flow);
+    const tS = Math.floor(flow.startTs / 1000);
+    if (tS < this.firstS) this.firstS = tS;
+    if (tS > this.lastS) this.lastS = tS;
+    let st = this.pairs.get(key);
+    const tick = ++this.tick;
+    if (st) {
+      // Approximate LRU: move to the young end only once the entry has aged past half the cap
+      // (saves a delete+set on most hits); eviction gives recently used entries a second chance.
+      if (tick - st.used > this.maxPairs >> 1) { this.pairs.delete(key); this.pairs.set(key, st); }
+      st.used = tick;
+    } else {
+      st = { ts: [], tb: [], bs: [], used: tick };
+      // Evict from the old end; an entry there that was used recently gets a second chance.
+      while (this.pairs.size >= this.maxPairs) {
+        const [oldKey, old] = this.pairs.entries().next().value as [string, PairState];
+        this.pairs.delete(oldKey);
+        if (tick - old.used <= this.maxPairs >> 1) { this.pairs.set(oldKey, old); old.used = tick - (this.maxPairs >> 1) - 1; continue; }
+        this.evictedPairs++;
+      }
+      this.pairs.set(key, st);
+    }
+    // Keep ts sorted (flows mostly end in start order, so the insert is near the end), the bytes
+    // aligned with ts, and a sorted copy of the bytes: scoring then needs no sorting of its inputs.
+    const b = flow.dirs[0].ipBytes;
+    let i = st.ts.length;
+    while (i > 0 && st.ts[i - 1]! > tS) i--;
+    if (i === st.ts.length) { st.ts.push(tS); st.tb.push(b); } else { st.ts.splice(i, 0, tS); st.tb.splice(i, 0, b); }
+    st.bs.splice(lowerBound(st.bs, b), 0, b);
+    const winMax = this.lastS;
+    const winMin = Math.max(this.firstS, winMax - this.windowS);
+    // Only connections inside the window take part, as RITA's query does; the window only moves
+    // forward, so older connections go for good. Past the cap the oldest go too.
+    let drop = 0;
+    while (drop < st.ts.length && st.ts[drop]! < winMin) drop++;
+    if (st.ts.length - drop > this.maxTs) drop = st.ts.length - this.maxTs;
+    if (drop > 0) {
+      for (let k = 0; k < drop; k++) st.bs.splice(lowerBound(st.bs, st.tb[k]!), 1);
+      st.ts.splice(0, drop);
+      st.tb.splice(0, drop);
+    }
+    if (st.ts.length < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
+    return scoreSortedBeacon(st.ts, st.bs, winMin, winMax);
+  }
+}
+
+function lowerBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < x) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/** scoreBeacon for inputs already sorted ascending and inside [winMin, winMax] (the tracker's state). */
+export function scoreSortedBeacon(ts: readonly number[], bytesSorted: readonly number[], winMin: number, winMax: number): BeaconInfo | null {
+  const n = ts.length;
+  if (n < BEACON_DEFAULTS.uniqueConnectionThreshold || n >= BEACON_DEFAULTS.strobeConnections) return null;
+  let nzCount = 0;
+  for (let k = 1; k < n; k++) if (ts[k]! > ts[k - 1]!) nzCount++;
+  if (nzCount + 1 < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
+  const deltas = new Float64Array(nzCount);
+  let w = 0;
+  for (let k = 1; k < n; k++) { const d = ts[k]! - ts[k - 1]!; if (d > 0) deltas[w++] = d; }
+  deltas.sort();
+  const tsS = statisticalScore(deltas, 1);
+  const dsS = bytesSorted.length >= 3 ? statisticalScore(bytesSorted, 0) : 0;
+  const first = ts[0]!;
+  const last = ts[n - 1]!;
+  let lo = winMin;
+  const hi = Math.max(winMax, last);
+  if (hi <= lo) lo = hi - 1;
+  const h = histogram(lo, hi, ts);
+  const histS = histogramScore(h);
+  const durS = durationScore(lo, hi, Math.max(first, lo), last, h.totalBars, h.longestRun);
+  // Median over all n−1 deltas: the zero deltas come first in sorted order, then `deltas`.
+  const zeros = n - 1 - nzCount;
+  const at = (k: number): number => (k < zeros ? 0 : deltas[k - zeros]!);
+  const m = n - 1;
+  const median = m % 2 === 1 ? at(m >> 1) : (at(m / 2 - 1) + at(m / 2)) / 2;
+  return {
+    score: combineScore(tsS, dsS, durS, histS),
+    connections: n,
+    medianIntervalS: median,
+    tsScore: tsS,
+    dsScore: dsS,
+    durScore: durS,
+    histScore: histS,
+    basis: 'connections',
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * Runs the five analytics on each enriched flow, in this order per flow:
+ *   1. beacon: the flow's connection joins its (host, destination, port) pair in the BeaconTracker
+ *      (RITA v5 score), and the small-record cadence inside the flow is scored (TS maths);
+ *      `flow.beacon` is filled when empty (connection basis preferred);
+ *   2. AN0002, AN0922, AN1389, AN1413, AN0759 evaluate against the baseline as it was BEFORE this flow;
+ *   3. the baseline learns the flow;
+ *   4. alerts are deduplicated per (analytic, host, process, destination) within `dedupWindowMs` of
+ *      packet time: the first is returned, later ones only raise its `count` (see `drain()`).
+ */
+import type { FlowRecord } from '../flow/record.js';
+import type { Alert, AnalyticId } from './alert.js';
+import { BaselineStore } from '../baseline/store.js';
+import { BeaconTracker, scoreRecords, type BeaconTrackerOptions } from './beacon.js';
+import { DEFAULT_ANALYTICS_CONFIG, resolveConfig, type AnalyticsConfig, type ResolvedConfig } from './config.js';
+import { alertKey, type Analytic, type AnalyticContext } from './context.js';
+import { an0002 } from './an0002.js';
+import { an0922 } from './an0922.js';
+import { an1389 } from './an1389.js';
+import { an1413 } from './an1413.js';
+import { an0759 } from './an0759.js';
+
+export const ANALYTICS: readonly (readonly [AnalyticId, Analytic])[] = [
+  ['AN0002', an0002], ['AN0922', an0922], ['AN1389', an1389], ['AN1413', an1413], ['AN0759', an0759],
+];
+
+export interface EngineOptions {
+  config?: AnalyticsConfig;
+  /** Baseline store; default an in-memory one with the default learning period. */
+  baseline?: BaselineStore;
+  beacon?: BeaconTrackerOptions;
+  /** Most alert keys kept for dedup (expired ones are pruned first). */
+  maxDedupKeysCount?: number;
+}
+
+interface DedupEntry {
+  alert: Alert;
+  firstTs: number;
+}
+
+export interface EngineStats {
+  flows: number;
+  alerts: number;
+  folded: number;
+  perAnalytic: Record<AnalyticId, number>;
+}
+
+export class AnalyticsEngine {
+  config: ResolvedConfig;
+  readonly baseline: BaselineStore;
+  readonly beacons: BeaconTracker;
+  private readonly dedup = new Map<string, DedupEntry>();
+  private readonly done: Alert[] = [];
+  private readonly maxDedup: number;
+  readonly stats: EngineStats = { flows: 0, alerts: 0, folded: 0, perAnalytic: { AN0002: 0, AN0922: 0, AN1389: 0, AN1413: 0, AN0759: 0 } };
+
+  constructor(opts: EngineOptions = {}) {
+    this.config = resolveConfig(opts.config ?? DEFAULT_ANALYTICS_CONFIG);
+    this.baseline = opts.baseline ?? BaselineStore.open();
+    this.beacons = new BeaconTracker(opts.beacon ?? {});
+    this.maxDedup = opts.maxDedupKeysCount ?? 100_000;
+  }
+
+  /** Swap the analytics config (SIGHUP reload of lists and allowlists); state is kept. */
+  reconfigure(config: AnalyticsConfig): void {
+    this.config = resolveConfig(config);
+  }
+
+  /**
+   * An EDR answer that arrived after the flow was analysed: the analytics do not run again, but the
+   * baseline learns what the attribution adds (host/user destinations, the image, its libraries).
+   */
+  late(flow: FlowRecord): void {
+    if (flow.attribution?.status === 'attributed') this.baseline.learn(flow);
+  }
+
+  /** Evaluate one enriched flow; returns the alerts that are new (not folded into an earlier one). */
+  process(flow: FlowRecord): Alert[] {
+    this.stats.flows++;
+    const beacon = this.beacons.observe(flow);
+    const mqttPings = flow.mqtt?.pingTs ?? [];
+    const recordBeacon = scoreRecords(mqttPings.length >= 4 ? { ts: mqttPings, sizes: [] } : flow.smallRecords[0]);
+    if (flow.beacon === null) flow.beacon = beacon ?? recordBeacon;
+    const ctx: AnalyticContext = { config: this.config, baseline: this.baseline, beacon, recordBeacon };
+    let out: Alert[] | null = null;
+    for (const [, fn] of ANALYTICS) {
+      const alerts = fn(flow, ctx);
+      for (const a of alerts) {
+        if (this.fold(a, flow)) continue;
+        (out ??= []).push(a);
+        this.stats.alerts++;
+        this.stats.perAnalytic[a.analytic]++;
+      }
+    }
+    this.baseline.learn(flow);
+    return out ?? [];
+  }
+
+  /** True when `a` folds into an alert already raised inside the window. */
+  private fold(a: Alert, flow: FlowRecord): boolean {
+    const key = alertKey(a.analytic, flow);
+    const prev = this.dedup.get(key);
+    if (prev && a.ts - prev.firstTs <= this.config.dedupWindowMs && a.ts >= prev.firstTs - this.config.dedupWindowMs) {
+      prev.alert.count++;
+      this.stats.folded++;
+      return true;
+    }
+    if (prev) this.done.push(prev.alert);
+    if (this.dedup.size >= this.maxDedup) this.prune(a.ts);
+    this.dedup.set(key, { alert: a, firstTs: a.ts });
+    return false;
+  }
+
+  private prune(now: number): void {
+    for (const [k, e] of this.dedup) {
+      if (now - e.firstTs > this.config.dedupWindowMs) { this.done.push(e.alert); this.dedup.delete(k); }
+    }
+    while (this.dedup.size >= this.maxDedup) {
+      const k = this.dedup.keys().next().value;
+      if (k === undefined) break;
+      this.done.push(this.dedup.get(k)!.alert);
+      this.dedup.delete(k);
+    }
+  }
+
+  /** Every alert raised so far with its final `count`, in first-seen order; clears the state. */
+  drain(): Alert[] {
+    const all = [...this.done, ...[...this.dedup.values()].map((e) => e.alert)];
+    this.done.length = 0;
+    this.dedup.clear();
+    return all.sort((x, y) => x.ts - y.ts || x.flowId - y.flowId);
+  }
+}

@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BaselineStore, learnFromFlows } from './store.js';
+import { IMG, T0, makeFlow } from '../analytics/test-flows.js';
+
+const dirs: string[] = [];
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+describe('BaselineStore', () => {
+  it('learns destinations per host and user, images, libraries, JA4 and destination prevalence', () => {
+    const s = BaselineStore.open();
+    s.learn(makeFlow({ host: 'WS01.corp.example', user: 'CORP\\alice', sni: 'a.example', ja4: 'J1', imageLoads: [{ path: 'C:\\Windows\\System32\\SCHANNEL.dll', ts: T0 - 1, signed: true }] }));
+    s.learn(makeFlow({ host: 'WS02.corp.example', user: 'CORP\\bob', sni: 'a.example', ja4: 'J1' }));
+    s.learn(makeFlow({ host: 'WS02.corp.example', user: 'CORP\\bob', sni: 'a.example', ja4: 'J1' })); // repeat: no double count
+    expect(s.hostDestinationFirstSeen('ws01.corp.example', 'A.example')).toBe(T0);
+    expect(s.hostDestinationFirstSeen('ws01.corp.example', 'b.example')).toBeNull();
+    expect(s.userDestinationFirstSeen('corp\\bob', 'a.example')).toBe(T0);
+    expect(s.imageNetworkFirstSeen('C:\\Program Files\\Contoso\\agent.exe')).toBe(T0);
+    expect(s.imageLibraryFirstSeen('c:\\program files\\contoso\\agent.exe', 'schannel.dll')).toBe(T0 - 1);
+    expect(s.ja4HostCount('J1')).toBe(2);
+    expect(s.destinationHostCount('a.example')).toBe(2);
+    expect(s.hostCount()).toBe(2);
+  });
+  it('learning period runs in packet time from the first flow', () => {
+    const s = BaselineStore.open({ learningPeriodMs: 60_000 });
+    expect(s.isWarm(T0)).toBe(false);
+    s.learn(makeFlow({ startTs: T0 }));
+    expect(s.isWarm(T0 + 59_999)).toBe(false);
+    expect(s.isWarm(T0 + 60_000)).toBe(true);
+    expect(s.learningEndsAt()).toBe(T0 + 60_000);
+  });
+  it('persists in LMDB across a restart, learning start included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ndr-baseline-'));
+    dirs.push(dir);
+    const a = BaselineStore.open({ path: dir, learningPeriodMs: 1000 });
+    const n = await learnFromFlows([makeFlow({ image: IMG.backup, sni: 'vault.example' }), makeFlow({ image: IMG.backup, sni: 'vault.example', host: 'WS02.corp.example' })], a);
+    expect(n).toBe(2);
+    await a.close();
+    // learnFromFlows can also open (and close) the store itself
+    expect(await learnFromFlows([makeFlow({ image: IMG.notepad, sni: 'x.example' })], { path: dir, learningPeriodMs: 1000 })).toBe(1);
+    const b = BaselineStore.open({ path: dir, learningPeriodMs: 1000 });
+    expect(b.persistent).toBe(true);
+    expect(b.imageNetworkFirstSeen(IMG.notepad)).toBe(T0);
+    expect(b.isWarm(T0 + 1000)).toBe(true);
+    expect(b.imageNetworkFirstSeen(IMG.backup)).toBe(T0);
+    expect(b.destinationHostCount('vault.example')).toBe(2);
+    expect(b.hostDestinationFirstSeen('WS02.corp.example', 'vault.example')).toBe(T0);
+    await b.close();
+  });
+});
