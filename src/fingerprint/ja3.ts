@@ -8,17 +8,17 @@ import { isGrease } from '../../dissectors/tls/extensions.js';
 import type { TlsClientHello, TlsServerHello } from '../../dissectors/tls/types.js';
 import { md5Hex } from './hash.js';
 
+const decScratch: number[] = [];
+
+/** "4865-4866-…" as one flat string (join, not repeated concatenation). */
 function decList(vals: readonly number[], dropGrease: boolean): string {
-  let s = '';
-  let first = true;
+  decScratch.length = 0;
   for (let i = 0; i < vals.length; i++) {
     const v = vals[i] as number;
     if (dropGrease && isGrease(v)) continue;
-    if (!first) s += '-';
-    s += v;
-    first = false;
+    decScratch.push(v);
   }
-  return s;
+  return decScratch.join('-');
 }
 
 export function ja3String(h: TlsClientHello): string {

@@ -80,12 +80,20 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
+/** Compiled suffix patterns (a config list is small and fixed: compile each once). */
+const suffixRegex = new Map<string, RegExp>();
+
 function suffixMatches(sni: string, suffix: string): boolean {
   const host = sni.toLowerCase().replace(/\.$/, '');
   const suf = suffix.toLowerCase();
   if (!suf.includes('*')) return host.endsWith(suf.startsWith('.') ? suf : '.' + suf) || host === suf.replace(/^\./, '');
-  const body = suf.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[a-z0-9-]+');
-  return new RegExp((suf.startsWith('.') ? '' : '(^|\\.)') + body + '$').test(host);
+  let re = suffixRegex.get(suf);
+  if (re === undefined) {
+    const body = suf.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[a-z0-9-]+');
+    re = new RegExp((suf.startsWith('.') ? '' : '(^|\\.)') + body + '$');
+    if (suffixRegex.size < 1024) suffixRegex.set(suf, re);
+  }
+  return re.test(host);
 }
 
 interface KeepAlive {
