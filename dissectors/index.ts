@@ -4,13 +4,24 @@
  */
 import type { AnyDissectorSpec } from '../src/dissect/api.js';
 import { tlsDissector } from './tls/index.js';
-import { httpSpec } from './http/index.js';
 import { mqttDissector } from './mqtt/index.js';
+import { amqpDissector } from './amqp/index.js';
+import { httpSpec } from './http/index.js';
+import { sshSpec } from './ssh/index.js';
+import { dnsSpec, dnsTcpSpec } from './dns/index.js';
 import { quicDissector } from './quic/index.js';
+import { dtlsDissector } from './dtls/index.js';
 
 export const dissectorSpecs: readonly AnyDissectorSpec[] = [
+  // TCP
   tlsDissector,
   mqttDissector,
+  amqpDissector,
   httpSpec,
+  sshSpec,
+  dnsTcpSpec,
+  // UDP
   quicDissector,
+  dtlsDissector,
+  dnsSpec,
 ];
