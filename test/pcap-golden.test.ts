@@ -26,7 +26,9 @@ export async function goldenLines(capture: string): Promise<string[]> {
   const stem = capture.replace(/\.(pcap|pcapng|cap)$/, '');
   const sysmon = [`${stem}.sysmon.jsonl`, join(dirname(capture), 'sysmon.jsonl')].filter(existsSync);
   const ja4Plus = existsSync(join(dirname(capture), 'ja4plus'));
-  const { flows, alerts } = await replayFiles([capture], { ja4Plus, ...(sysmon.length > 0 ? { sysmon: [sysmon[0] as string] } : {}) });
+  const cfgFile = join(dirname(capture), 'analytics-config.json');
+  const analyticsConfig = existsSync(cfgFile) ? (JSON.parse(readFileSync(cfgFile, 'utf8')) as { analytics: unknown }).analytics : undefined;
+  const { flows, alerts } = await replayFiles([capture], { ja4Plus, ...(analyticsConfig !== undefined ? { analyticsConfig } : {}), ...(sysmon.length > 0 ? { sysmon: [sysmon[0] as string] } : {}) });
   return [...flows.map((f) => JSON.stringify(flowToEcs(f))), ...alerts.map((a) => JSON.stringify(alertToEcs(a)))].sort();
 }
 

@@ -51,4 +51,3 @@ export function registerAnalyticsStage(defaults: Omit<AnalyticsStageOptions, 'ba
   registerAnalytics(async (req: StageRequest) => createAnalyticsStage({ ...defaults, baseline: req.baseline }));
 }
 
-registerAnalyticsStage();

@@ -1,7 +1,8 @@
 /**
  * The CLI's commands: name, options (each documented for --help) and what they run.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
@@ -57,6 +58,7 @@ const replayOptions: Record<string, OptionSpec> = {
   'ja4-plus': { type: 'boolean', default: false, help: 'also compute JA4S, JA4X, JA4T/JA4TS (FoxIO License 1.1; off by default)' },
   'no-analytics': { type: 'boolean', default: false, help: 'flows only: do not run the five analytics' },
   baseline: { type: 'string', help: 'baseline store directory (lmdb); without it the baseline lives in memory for this run' },
+  'analytics-config': { type: 'string', help: 'analytics lists, thresholds and allowlists: a YAML/JSON file holding the `analytics` section of sensor.yaml' },
   'alerts-only': { type: 'boolean', default: false, help: 'write alerts only (no flow records)' },
   summary: { type: 'boolean', default: true, help: 'print the summary table on stderr at the end (--no-summary to omit)' },
   'no-summary': { type: 'boolean', default: false, help: 'do not print the summary table' },
@@ -91,6 +93,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     edr: (values.edr as string | undefined) ?? null,
     analytics: values['no-analytics'] !== true,
     baseline: (values.baseline as string | undefined) ?? null,
+    ...(values['analytics-config'] ? { analyticsConfig: readAnalyticsConfig(values['analytics-config'] as string) } : {}),
     tls,
     allowPlaintextRemote: values['allow-plaintext-remote'] === true,
     log,
@@ -162,7 +165,8 @@ async function runDemo(values: Record<string, unknown>): Promise<number> {
   const { replayFiles } = await import('../runtime/replay.js');
   const { alertToEcs, flowToEcs } = await import('../output/ecs.js');
   const { writeFileSync } = await import('node:fs');
-  const r = await replayFiles([cap], { sysmon: [sysmon] });
+  const cfgFile = join(dir, 'analytics-config.json');
+  const r = await replayFiles([cap], { sysmon: [sysmon], ...(existsSync(cfgFile) ? { analyticsConfig: readAnalyticsConfig(cfgFile) } : {}) });
   writeFileSync(out, [...r.flows.map((f) => JSON.stringify(flowToEcs(f))), ...r.alerts.map((a) => JSON.stringify(alertToEcs(a)))].join('\n') + '\n');
   const w = process.stdout;
   w.write(`ndr-sensor demo: ${cap} with ${sysmon} (embedded reference EDR)\n\n`);
@@ -177,6 +181,12 @@ async function runDemo(values: Record<string, unknown>): Promise<number> {
   }
   w.write(`\nECS JSON lines of every flow and alert: ${out}\n`);
   return 0;
+}
+
+/** The `analytics` section from a YAML or JSON file (the whole file when it has no such key). */
+export function readAnalyticsConfig(path: string): unknown {
+  const doc = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown> | null;
+  return doc !== null && typeof doc === 'object' && 'analytics' in doc ? doc.analytics : doc;
 }
 
 function tlsFiles(v: Record<string, unknown>): TlsFiles | null {
@@ -206,6 +216,25 @@ async function serveUntilSignal(close: () => Promise<void>): Promise<number> {
 }
 
 export const commands: Command[] = [
+  {
+    name: 'baseline learn',
+    usage: 'FILE... --baseline DIR [--sysmon FILE]...',
+    summary: 'prime the baseline store from a replay (destinations per host and user, network-active images, library loads, JA4 prevalence)',
+    options: {
+      baseline: { type: 'string', help: 'baseline store directory (lmdb), created when missing' },
+      sysmon: { type: 'string', multiple: true, help: 'Sysmon log(s) of the same window (embedded EDR)' },
+    },
+    async run(v, files) {
+      if (!v.baseline) throw new UsageError('baseline learn: --baseline DIR is required');
+      if (files.length === 0) throw new UsageError('baseline learn: give at least one capture file');
+      const { replayFiles } = await import('../runtime/replay.js');
+      const { learnFromFlows } = await import('../baseline/store.js');
+      const r = await replayFiles(files, { sysmon: (v.sysmon as string[] | undefined) ?? [], withAnalytics: false });
+      const n = await learnFromFlows(r.flows, { path: v.baseline as string });
+      process.stderr.write(`baseline learn: ${n} flows learned into ${String(v.baseline)} (${r.flows.length} flows replayed)\n`);
+      return r.truncated ? 3 : 0;
+    },
+  },
   {
     name: 'run',
     usage: '--config sensor.yaml [--iface IF]... [--source ebpf|pcap|auto]',

@@ -48,6 +48,10 @@ export interface ReplayOptions extends Omit<PipelineOptions, 'onFlow' | 'onAlert
   withAnalytics?: boolean;
   /** Worker threads sharded by flow hash (default 1: this thread). */
   workers?: number;
+  /** Analytics configuration (the `analytics` section of sensor.yaml). */
+  analyticsConfig?: unknown;
+  /** lmdb baseline directory (in memory when absent). */
+  baseline?: string | null;
 }
 
 export interface ReplayResult {
@@ -64,7 +68,7 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
   const alerts: Alert[] = [];
   const stages = opts.enrich !== undefined || opts.analytics !== undefined
     ? {}
-    : await buildStages({ sysmon: opts.sysmon ?? [], edr: null, analytics: opts.withAnalytics ?? true, baseline: null });
+    : await buildStages({ sysmon: opts.sysmon ?? [], edr: null, analytics: opts.withAnalytics ?? true, baseline: opts.baseline ?? null, ...(opts.analyticsConfig !== undefined ? { analyticsConfig: opts.analyticsConfig } : {}) });
   const p = new Pipeline({ ...opts, ...stages, onFlow: (r) => flows.push(r), onAlert: (a) => alerts.push(a) });
   let stats: EngineStats = p.engine.stats;
   if ((opts.workers ?? 1) > 1) {

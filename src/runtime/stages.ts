@@ -17,6 +17,8 @@ export interface StageRequest {
   allowPlaintextRemote?: boolean;
   /** Longest a flow waits for the EDR (ms). */
   maxWaitMs?: number;
+  /** Analytics configuration (lists, thresholds, allowlists); defaults when absent. */
+  analyticsConfig?: unknown;
   log?: (line: string) => void;
 }
 
@@ -27,8 +29,33 @@ export function registerAnalytics(f: AnalyticsFactory): void {
   analyticsFactory = f;
 }
 
+/** The five analytics with their baseline store, as a pipeline stage. */
+async function analyticsStage(req: StageRequest): Promise<(NonNullable<PipelineOptions['analytics']> & { late?(flow: FlowRecord, a: Attribution): void }) | null> {
+  if (!req.analytics) return null;
+  if (analyticsFactory !== null) return analyticsFactory(req);
+  const { createAnalyticsStage } = await import('../analytics/stage.js');
+  const { validateAnalyticsConfig } = await import('../analytics/config.js');
+  let config;
+  if (req.analyticsConfig !== undefined) {
+    const v = validateAnalyticsConfig(req.analyticsConfig);
+    if (v.errors.length > 0) throw new Error(`analytics config: ${v.errors.join('; ')}`);
+    config = v.config;
+  }
+  const st = createAnalyticsStage({ baseline: req.baseline, ...(config ? { config } : {}) });
+  return {
+    process: (r) => st.process(r),
+    drain: () => st.drain(),
+    close: () => st.close(),
+    late: (f, a) => st.late(f, a),
+    reload: (c) => {
+      const v = validateAnalyticsConfig(c);
+      if (v.errors.length === 0) st.reconfigure(v.config);
+    },
+  };
+}
+
 export async function buildStages(req: StageRequest): Promise<Pick<PipelineOptions, 'enrich' | 'analytics'>> {
-  const analytics = req.analytics && analyticsFactory !== null ? await analyticsFactory(req) : null;
+  const analytics = await analyticsStage(req);
   let enrich: Enricher | null = null;
   const onLate = (flow: FlowRecord, a: Attribution): void => analytics?.late?.(flow, a);
   if (req.edr !== null) {
