@@ -14,6 +14,7 @@ if (existsSync('scripts/gen-proto.mjs')) execFileSync(process.execPath, ['script
 const entries = { 'ndr-sensor': 'src/main.ts' };
 if (existsSync('src/runtime/worker.ts')) entries['worker'] = 'src/runtime/worker.ts';
 entries['bench'] = 'src/bench/main.ts';
+entries['fuzz'] = 'src/bench/fuzz.ts';
 await esbuild.build({
   entryPoints: entries,
   outdir: 'dist',

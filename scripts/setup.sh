@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs what is missing, then builds. Used by both README commands (`npm start`, `npm test`).
 #   Debian packages (only when root and apt-get exists): capture tools, brokers, eBPF toolchain.
-#   npm packages: `npm ci` when node_modules is missing or older than package-lock.json.
+#   npm packages: `npm install` (from package-lock.json) when node_modules is missing or older than
+#   the lock. (`npm ci` is not used: npm 11 rejects this lock for lmdb's optional per-platform
+#   packages it leaves out, although `npm install` resolves the same tree from it.)
 #   Build: protobuf code generation, the CLI bundle, the eBPF loader (when clang/bpftool exist).
 set -e
 cd "$(dirname "$0")/.."
@@ -23,7 +25,7 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 node scripts/build.mjs
