@@ -95,6 +95,8 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
         pos += k;
         continue;
       }
+      // A finished direction reads no further record, however the bytes were split into calls.
+      if (this.dirFinished(dir)) break;
       const total = tlsRecordLength(b, pos, this.lim.maxRecordBytes);
       if (total === NEED_MORE) break;
       if (total < 0) {
