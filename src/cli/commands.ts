@@ -119,7 +119,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   try {
     for (const f of files) {
       const src = f === '-' ? openCaptureStream(process.stdin, 'stdin') : openCaptureFile(f);
-      if (runner) await runner.run(src);
+      if (runner) await runner.run(src, (p) => progress.update(p, pipe.flowsOut));
       else await pipe.run(src, (p) => progress.update(p, pipe.engine.table.size + pipe.flowsOut));
     }
   } finally {

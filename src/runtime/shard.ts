@@ -128,7 +128,7 @@ export class ShardedRunner {
     this.out[i] = new Outgoing();
   }
 
-  async run(src: CaptureSource): Promise<void> {
+  async run(src: CaptureSource, onBatch?: (packets: number) => void): Promise<void> {
     const m = this.meta;
     const nw = this.workers.length;
     const st = this.mainStats;
@@ -165,6 +165,7 @@ export class ShardedRunner {
         o.used += len;
         o.n++;
       }
+      onBatch?.(st.packets);
       // Time moves for every worker, even one that got no packet in this batch.
       const lastTs = b.n > 0 ? (b.tsMs[b.n - 1] as number) : 0;
       for (let i = 0; i < nw; i++) {
