@@ -134,12 +134,15 @@ export function benchPubsub(n = 200_000, chunk = 65_536): BenchFigure[] {
   return figs;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === 'bench') {
+// Run as a script only when this file itself is the entry (not when bundled into dist/bench.mjs).
+const isEntry = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && /(run\.ts|fuzz-pubsub\.mjs)$/.test(process.argv[1]);
+
+if (isEntry && process.argv[2] === 'bench') {
   for (const f of benchPubsub(Number(process.argv[3] ?? 200_000))) console.log(JSON.stringify(f));
   process.exit(0);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isEntry && process.argv[2] !== 'bench') {
   const cases = Number(process.argv[2] ?? 1_000_000);
   const seed = Number(process.argv[3] ?? 1);
   const here = path.dirname(fileURLToPath(import.meta.url));

@@ -10,9 +10,8 @@
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EbpfSource } from '../../src/capture/ebpf.js';
+import { EbpfSource, defaultLoaderPath } from '../../src/capture/ebpf.js';
 import { LivePcapSource } from '../../src/capture/live-pcap.js';
 import type { CaptureSource, PacketBatch } from '../../src/capture/source.js';
 import { createSpanLab, type SpanLab } from './span-lab.js';
@@ -147,7 +146,7 @@ export async function runLoadComparison(opts: LoadOptions = {}): Promise<LoadFig
     handshakes: opts.handshakes ?? 1000,
     concurrency: opts.concurrency ?? 16,
     mtuSegments: opts.mtuSegments ?? true,
-    loaderPath: opts.loaderPath ?? fileURLToPath(new URL('../../bpf/build/ndr-loader', import.meta.url)),
+    loaderPath: opts.loaderPath ?? defaultLoaderPath(),
   };
   let statsWas = '0';
   try { statsWas = readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim(); } catch { /* absent */ }
