@@ -15,6 +15,7 @@ const entries = { 'ndr-sensor': 'src/main.ts' };
 if (existsSync('src/runtime/worker.ts')) entries['worker'] = 'src/runtime/worker.ts';
 entries['bench'] = 'src/bench/main.ts';
 entries['fuzz'] = 'src/bench/fuzz.ts';
+entries['longrun'] = 'src/bench/longrun.ts';
 await esbuild.build({
   entryPoints: entries,
   outdir: 'dist',

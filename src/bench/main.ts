@@ -13,6 +13,7 @@ import { walkFile } from '../capture/walk.js';
 import { openCaptureFile } from '../capture/pcap-file.js';
 import { Pipeline } from '../runtime/pipeline.js';
 import { extraBenches } from './extra.js';
+import { ShardedRunner } from '../runtime/shard.js';
 
 interface One {
   packets: number;
@@ -36,6 +37,15 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
   if (kind === 'walk') {
     const w = await walkFile(file);
     r = { packets: w.packets, bytes: w.bytes, seconds: 0, flows: 0, handshakes: 0, maxRssMiB: 0 };
+  } else if ((opts.workers ?? 1) > 1) {
+    let flows = 0;
+    let handshakes = 0;
+    const p = new Pipeline({ onFlow: (f) => { flows++; if (f.tls?.ja4 || f.tls?.ja3) handshakes++; } });
+    const runner = new ShardedRunner(p, opts.workers as number, {});
+    await runner.run(openCaptureFile(file));
+    await runner.finish();
+    await p.finish();
+    r = { packets: runner.mainStats.packets, bytes: runner.mainStats.bytes, seconds: 0, flows, handshakes, maxRssMiB: 0 };
   } else {
     let flows = 0;
     let handshakes = 0;
@@ -97,12 +107,15 @@ async function captureReport(label: string, file: string, n: number): Promise<vo
   console.log(`\n${label}: ${file} (${(statSync(file).size / 1e6).toFixed(0)} MB), median of ${n} runs`);
   const floor = runs('walk', file, n);
   const one = runs('replay', file, n);
+  const two = runs('replay', file, n, ['--workers', '2']);
   const alloc = child('replay', file, ['--alloc']);
   const fpps = floor.packets / floor.seconds;
   const pps = one.packets / one.seconds;
   console.log(`  read floor (record walk)    ${fmt(fpps / 1e6)} M packets/s   [${floor.all.map((s) => s.toFixed(2)).join(' ')} s]`);
   console.log(`  replay, 1 worker            ${fmt(pps / 1e6)} M packets/s   ${fmt((one.bytes * 8) / one.seconds / 1e9)} Gbit/s   ${fmt(one.flows / one.seconds, 0)} flows/s   ${fmt(one.handshakes / one.seconds, 0)} TLS handshakes/s   [${one.all.map((s) => s.toFixed(2)).join(' ')} s]`);
-  console.log(`  ratio to the read floor     ${fmt((pps / fpps) * 100, 1)} %`);
+  const pps2 = two.packets / two.seconds;
+  console.log(`  replay, 2 workers           ${fmt(pps2 / 1e6)} M packets/s   ${fmt((two.bytes * 8) / two.seconds / 1e9)} Gbit/s   ${fmt(two.flows / two.seconds, 0)} flows/s   ${fmt(two.handshakes / two.seconds, 0)} TLS handshakes/s   [${two.all.map((s) => s.toFixed(2)).join(' ')} s]`);
+  console.log(`  ratio to the read floor     ${fmt((pps / fpps) * 100, 1)} % (1 worker), ${fmt((pps2 / fpps) * 100, 1)} % (2 workers)`);
   console.log(`  peak RSS                    ${fmt(one.maxRssMiB, 0)} MiB (read floor: ${fmt(floor.maxRssMiB, 0)} MiB)`);
   console.log(`  allocation per packet       ${fmt(alloc.allocBytesPerPacket ?? 0, 0)} bytes (sampled heap profile)`);
   console.log(`  packets ${one.packets}, flows ${one.flows}, TLS handshakes ${one.handshakes}`);
@@ -112,7 +125,8 @@ async function captureReport(label: string, file: string, n: number): Promise<vo
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--one') {
-    const r = await measure(args[1] as string, args[2] as string, { alloc: args.includes('--alloc') });
+    const wi = args.indexOf('--workers');
+    const r = await measure(args[1] as string, args[2] as string, { alloc: args.includes('--alloc'), workers: wi > 0 ? Number(args[wi + 1]) : 1 });
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
