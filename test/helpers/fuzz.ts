@@ -173,7 +173,9 @@ function feedSplit(spec: AnyDissectorSpec, conv: Conversation, limits: object, r
 export function fuzzDissector(spec: AnyDissectorSpec, seeds: readonly Conversation[], cases: number, seed: number, opts: FuzzOptions = {}): FuzzResult {
   const rnd = prng(seed);
   const limits = opts.limits ?? spec.defaultLimits;
-  const every = opts.splitCheckEvery ?? 10;
+  // Datagrams cannot be split (each feed is one datagram): UDP dissectors get whole messages only.
+  const udp = spec.transport === 'udp';
+  const every = udp ? 0 : (opts.splitCheckEvery ?? 10);
   const maxMs = opts.maxCaseMs ?? 2000;
   const res: FuzzResult = { cases, throws: [], splitMismatches: [], slow: [], maxCaseMs: 0, records: 0, events: 0, heapGrowthBytes: 0, elapsedMs: 0 };
   const heap0 = process.memoryUsage().heapUsed;
@@ -182,7 +184,7 @@ export function fuzzDissector(spec: AnyDissectorSpec, seeds: readonly Conversati
     const conv = mutate(seeds[Math.floor(rnd() * seeds.length)] as Conversation, rnd);
     const c0 = performance.now();
     try {
-      const h = feedSplit(spec, conv, limits, rnd);
+      const h = feedSplit(spec, conv, limits, udp ? null : rnd);
       res.records += h.records.length;
       res.events += h.events.length;
       if (every > 0 && i % every === 0) {
