@@ -168,8 +168,12 @@ function checkCaptures(dir: string): void {
     const aaaa = byName(DNS_NAMES.a).flatMap((i) => i.answers).find((a) => a.type === 28)!;
     const client = fs[0]!.client;
     const server = fs[0]!.server;
-    // c2 and www both resolve to the lab server; the CNAME is walked back to the queried name
-    expect(cache.lookup(client, server, 1000)).toBe(DNS_NAMES.cname);
+    // Several names resolve to the lab server (c2, www via its CNAME, big): the last one learned
+    // names it. Alone, www's answer names it by walking the CNAME back to the queried name.
+    expect([DNS_NAMES.a, DNS_NAMES.cname, DNS_NAMES.tcp]).toContain(cache.lookup(client, server, 1000));
+    const alone = new DnsCache();
+    alone.learn(client, www, 0);
+    expect(alone.lookup(client, server, 1000)).toBe(DNS_NAMES.cname);
     expect(cache.lookup(client, aaaa.data, 1000)).toBe(DNS_NAMES.a);
     expect(aaaa.data).toMatch(/^fd00:\d+::2$/);
   });

@@ -31,7 +31,7 @@ export interface FeatureLimits {
 }
 
 export const defaultFeatureLimits: FeatureLimits = {
-  entropyBytes: 4096,
+  entropyBytes: 1024,
   smallRecordBytes: 160,
   smallRecordsCount: 64,
   appSizesCount: 16,
