@@ -34,6 +34,13 @@ export function shardHash(m: PacketMeta): number {
   h = mix(h, lo ? a : b);
   h = mix(h, lo ? b : a);
   h = mix(h, lo ? (m.sport << 16) | m.dport : (m.dport << 16) | m.sport);
+  // Final avalanche (murmur3 fmix32): without it the low bits, which pick the worker, depend only
+  // on the low bits of each word, and flows differing only in a client port all land on one worker.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 
