@@ -16,6 +16,8 @@ import { defaultBenchShape, generateBenchCapture } from '../lab/gen-bench.js';
 import { generateTlsCaptures } from '../lab/gen-tls.js';
 import { generateHandshakeBench } from '../lab/gen-handshakes.js';
 import { generateMiscCaptures } from '../lab/gen-misc.js';
+import { generatePubsubCaptures } from '../lab/gen-pubsub.js';
+import { generateDemo } from '../lab/gen-demo.js';
 import { startEdrServer } from '../grpc/edr-server.js';
 import { startSiemServer } from '../grpc/siem-server.js';
 import { SiemClient } from '../output/siem-client.js';
@@ -304,6 +306,33 @@ export const commands: Command[] = [
     summary: 'generate the TLS captures (Node, openssl, curl, python3; chains, client certs, self-signed, expired) in namespaces (root)',
     options: { out: { type: 'string', short: 'o', default: 'pcaps/tls', help: 'output folder' } },
     async run(v) { mkdirSync(v.out as string, { recursive: true }); await generateTlsCaptures(v.out as string); process.stderr.write(`gen tls: wrote ${String(v.out)}\n`); return 0; },
+  },
+  {
+    name: 'gen pubsub',
+    usage: '[--out DIR]',
+    summary: 'generate the MQTT (mosquitto, 3.1.1/5, 1883/8883/WebSocket) and AMQP (RabbitMQ 0-9-1 on 5672/5671, rhea 1.0) captures in namespaces (root)',
+    options: { out: { type: 'string', short: 'o', default: 'pcaps', help: 'parent folder (mqtt/ and amqp/ are written inside)' } },
+    async run(v) {
+      const { mkdtempSync, readdirSync, renameSync, copyFileSync, rmSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const tmp = mkdtempSync(join(tmpdir(), 'ndr-gen-pubsub-'));
+      await generatePubsubCaptures(tmp);
+      for (const f of readdirSync(tmp).filter((x) => x.endsWith('.pcap'))) {
+        const dest = join(v.out as string, f.startsWith('mqtt') ? 'mqtt' : 'amqp');
+        mkdirSync(dest, { recursive: true });
+        try { renameSync(join(tmp, f), join(dest, f)); } catch { copyFileSync(join(tmp, f), join(dest, f)); }
+        process.stderr.write(`gen pubsub: ${join(dest, f)}\n`);
+      }
+      rmSync(tmp, { recursive: true, force: true });
+      return 0;
+    },
+  },
+  {
+    name: 'gen demo',
+    usage: '[--out DIR]',
+    summary: 'generate the demo scenario (capture + Sysmon log of five Windows-named hosts) from real TLS/MQTT traffic in namespaces (root)',
+    options: { out: { type: 'string', short: 'o', default: 'pcaps/demo', help: 'output folder' } },
+    async run(v) { mkdirSync(v.out as string, { recursive: true }); const r = await generateDemo(v.out as string); process.stderr.write(`gen demo: ${JSON.stringify(r)}\n`); return 0; },
   },
   {
     name: 'gen misc',
