@@ -15,6 +15,7 @@
 import { readFileSync, openSync, readSync, closeSync, fstatSync, statSync } from 'node:fs';
 import type { SysmonEvent, SysmonParseStats, SysmonParseWarning } from './sysmon.js';
 import { SysmonParser, processGuidHostId, processGuidStartMs } from './sysmon.js';
+import type { FileEvent, ProcessInfo } from '../flow/record.js';
 
 /** Per-store bounds. */
 export interface EdrStoreLimits {
@@ -64,20 +65,8 @@ export interface JoinQuery {
   startTs: number; // flow start, packet clock, epoch ms
 }
 
-export interface JoinProcess {
-  entityId: string | null;
-  pid: number | null;
-  executable: string | null;
-  name: string | null;
-  commandLine: string | null;
-  user: string | null;
-  parentExecutable: string | null;
-  parentCommandLine: string | null;
-  signed: boolean | null;
-  signature: string | null;
-  signatureStatus: string | null;
-  startTs: number | null;
-}
+/** The process of a join answer: the record's own ProcessInfo shape. */
+export type JoinProcess = ProcessInfo;
 
 export interface JoinHost {
   name: string;
@@ -86,13 +75,8 @@ export interface JoinHost {
   ips: string[];
 }
 
-export interface JoinFileEvent {
-  path: string;
-  ts: number;
-  processEntityId: string | null;
-  image: string | null;
-  kind: 'file_create' | 'archiver_run' | 'file_delete';
-}
+/** A staging event of a join answer: the record's own FileEvent shape. */
+export type JoinFileEvent = FileEvent;
 
 export interface JoinResult {
   match: MatchKind;
