@@ -1,7 +1,6 @@
 /**
- * The analytics as a pipeline stage (src/runtime/pipeline.ts AlertStage) and its registration with
- * src/runtime/stages.ts. Import this module (for its side effect, or call `registerAnalyticsStage`)
- * where the CLI/replay should run the analytics.
+ * The analytics as a pipeline stage (src/runtime/pipeline.ts AlertStage); src/runtime/stages.ts
+ * builds it for replay and live runs.
  *
  * Alerts are emitted at their first occurrence; later duplicates inside the dedup window only raise
  * `count` on that same Alert object (so collectors holding the object see the final count), and
@@ -10,7 +9,6 @@
 import type { Attribution, FlowRecord } from '../flow/record.js';
 import type { Alert } from './alert.js';
 import { BaselineStore, DEFAULT_LEARNING_PERIOD_MS } from '../baseline/store.js';
-import { registerAnalytics, type StageRequest } from '../runtime/stages.js';
 import { DEFAULT_ANALYTICS_CONFIG, type AnalyticsConfig } from './config.js';
 import { AnalyticsEngine } from './engine.js';
 
@@ -45,9 +43,3 @@ export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): Analytic
     reconfigure: (config) => engine.reconfigure(config),
   };
 }
-
-/** Register with the runtime's stage builder; `config`/`learningPeriodMs` apply to every stage it builds. */
-export function registerAnalyticsStage(defaults: Omit<AnalyticsStageOptions, 'baseline'> = {}): void {
-  registerAnalytics(async (req: StageRequest) => createAnalyticsStage({ ...defaults, baseline: req.baseline }));
-}
-

@@ -22,17 +22,9 @@ export interface StageRequest {
   log?: (line: string) => void;
 }
 
-/** Analytics factory, registered by src/analytics (kept apart so a flows-only build stays small). */
-export type AnalyticsFactory = (req: StageRequest) => Promise<NonNullable<PipelineOptions['analytics']> & { late?(flow: FlowRecord, a: Attribution): void }>;
-let analyticsFactory: AnalyticsFactory | null = null;
-export function registerAnalytics(f: AnalyticsFactory): void {
-  analyticsFactory = f;
-}
-
 /** The five analytics with their baseline store, as a pipeline stage. */
 async function analyticsStage(req: StageRequest): Promise<(NonNullable<PipelineOptions['analytics']> & { late?(flow: FlowRecord, a: Attribution): void }) | null> {
   if (!req.analytics) return null;
-  if (analyticsFactory !== null) return analyticsFactory(req);
   const { createAnalyticsStage } = await import('../analytics/stage.js');
   const { validateAnalyticsConfig } = await import('../analytics/config.js');
   let config;
