@@ -18,6 +18,10 @@ import type { FlowRecord } from '../flow/record.js';
 import type { BatchMsg, FromWorker, WorkerInit } from './worker.js';
 
 const BATCH_BYTES = 1 << 20;
+const EMPTY_U8 = new Uint8Array(0);
+const EMPTY_U16 = new Uint16Array(0);
+const EMPTY_U32 = new Uint32Array(0);
+const EMPTY_F64 = new Float64Array(0);
 const BATCH_PACKETS = 4096;
 
 function mix(h: number, v: number): number {
@@ -70,6 +74,10 @@ export class ShardedRunner {
   private readonly workers: Worker[] = [];
   private readonly out: Outgoing[] = [];
   private readonly inFlight: number[] = [];
+  /** Packet time each worker has processed up to (Infinity once done). */
+  private readonly watermark: number[] = [];
+  private held: FlowRecord[] = [];
+  private readonly lastSentTs: number[] = [];
   private readonly waiters: (() => void)[] = [];
   private readonly meta = new PacketMeta();
   private readonly frags = new FragmentTable(defaultFragmentLimits);
@@ -89,6 +97,8 @@ export class ShardedRunner {
       this.workers.push(w);
       this.out.push(new Outgoing());
       this.inFlight.push(0);
+      this.watermark.push(0);
+      this.lastSentTs.push(0);
     }
   }
 
@@ -96,20 +106,39 @@ export class ShardedRunner {
     if (m.type === 'out') {
       this.inFlight[i] = (this.inFlight[i] as number) - 1;
       for (const d of m.dns) this.pipe.learnDns(d.client, d.m, d.ts);
-      for (const f of m.flows) this.accept(i, f);
-      this.wake();
+      for (const f of m.flows) this.hold(i, f);
+      this.watermark[i] = m.wm;
     } else {
-      for (const f of m.flows) this.accept(i, f);
+      for (const f of m.flows) this.hold(i, f);
       this.workerStats[i] = m.stats;
       this.inFlight[i] = -1000; // done marker
-      this.wake();
+      this.watermark[i] = Infinity;
     }
+    this.release();
+    this.wake();
   }
 
   /** Flow ids are per worker: make them unique in this run (worker-local id × N + worker). */
-  private accept(i: number, f: FlowRecord): void {
+  private hold(i: number, f: FlowRecord): void {
     f.id = f.id * this.workers.length + i;
-    this.pipe.accept(f);
+    this.held.push(f);
+  }
+
+  /**
+   * A record enters the main pipeline once every worker has processed packets up to its start:
+   * by then each DNS answer that came before it (on whichever worker) has been learned, so a
+   * sharded run names servers exactly as one thread does.
+   */
+  private release(): void {
+    let wm = Infinity;
+    for (const w of this.watermark) if (w < wm) wm = w;
+    if (this.held.length === 0) return;
+    const keep: FlowRecord[] = [];
+    for (const f of this.held) {
+      if (f.startTs <= wm) this.pipe.accept(f);
+      else keep.push(f);
+    }
+    this.held = keep;
   }
 
   private wake(): void {
@@ -125,12 +154,19 @@ export class ShardedRunner {
     if (this.failure) throw this.failure;
   }
 
-  private async send(i: number): Promise<void> {
+  private async send(i: number, force = false): Promise<void> {
     const o = this.out[i] as Outgoing;
-    if (o.n === 0) return;
+    if (o.n === 0 && !force) return;
+    this.lastSentTs[i] = o.maxTs;
     await this.waitFor(() => (this.inFlight[i] as number) < this.maxInFlight);
-    const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, ts: o.ts, vlan: o.vlan, tunnel: o.tunnel, maxTs: o.maxTs };
     this.inFlight[i] = (this.inFlight[i] as number) + 1;
+    if (o.n === 0) {
+      // Time only: no buffers to hand over, keep this batch's arrays.
+      const tick: BatchMsg = { type: 'batch', n: 0, buf: EMPTY_U8, off: EMPTY_U32, len: EMPTY_U32, ts: EMPTY_F64, vlan: EMPTY_U16, tunnel: EMPTY_U8, maxTs: o.maxTs };
+      (this.workers[i] as Worker).postMessage(tick);
+      return;
+    }
+    const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, ts: o.ts, vlan: o.vlan, tunnel: o.tunnel, maxTs: o.maxTs };
     (this.workers[i] as Worker).postMessage(msg, [o.buf.buffer, o.off.buffer, o.len.buffer, o.ts.buffer, o.vlan.buffer, o.tunnel.buffer] as never);
     this.out[i] = new Outgoing();
   }
@@ -179,6 +215,9 @@ export class ShardedRunner {
         const o = this.out[i] as Outgoing;
         if (lastTs > o.maxTs) o.maxTs = lastTs;
         if (o.n >= BATCH_PACKETS / 4) await this.send(i);
+        // An idle worker still gets packet time (an empty batch), so its flows expire and its
+        // watermark moves: records held for DNS naming are not held up by it.
+        else if (o.maxTs - (this.lastSentTs[i] as number) >= 1000) await this.send(i, true);
       }
     }
     const st2 = src.stats();

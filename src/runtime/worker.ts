@@ -28,7 +28,7 @@ export interface BatchMsg {
 
 export type ToWorker = BatchMsg | { type: 'finish' };
 export type FromWorker =
-  | { type: 'out'; flows: FlowRecord[]; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[] }
+  | { type: 'out'; flows: FlowRecord[]; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[]; wm: number }
   | { type: 'done'; flows: FlowRecord[]; stats: Record<string, unknown> };
 
 if (parentPort !== null && workerData?.ndrWorker === true) {
@@ -53,7 +53,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
         eng.packet(msg.buf, msg.off[i] as number, len, LinkType.Raw);
       }
       eng.tick(msg.maxTs);
-      port.postMessage({ type: 'out', flows, dns } satisfies FromWorker);
+      port.postMessage({ type: 'out', flows, dns, wm: msg.maxTs } satisfies FromWorker);
       flows = [];
       dns = [];
     } else {
