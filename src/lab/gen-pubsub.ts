@@ -197,12 +197,23 @@ async function genAmqp091(lab: Lab, work: string, out: string, certs: { ca: stri
   const ip = lab.serverIp;
   const py = path.join(work, 'pika-client.py');
   writeFileSync(py, pikaScript());
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const one = async (name: string, port: number, tls: boolean): Promise<void> => {
     if (tls && !(await waitPort(lab, ip, 5671, 10_000))) { res.notes.push('rabbitmq did not open 5671 (TLS)'); return; }
+    // RabbitMQ opens its listeners before it has finished booting: a connection in that window is
+    // refused. Wait (uncaptured) until a short client run succeeds, up to 40 s.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        lab.exec(lab.client, python, [py, ip, String(port), tls ? certs.ca : '', '0'], { timeoutMs: 20_000 });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
     const file = path.join(out, `${name}.pcap`);
     const stop = await lab.capture(file, `tcp port ${port}`);
     try {
-      lab.exec(lab.client, existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', [py, ip, String(port), tls ? certs.ca : '', String(idleMs / 1000)], { timeoutMs: idleMs + 30_000 });
+      lab.exec(lab.client, python, [py, ip, String(port), tls ? certs.ca : '', String(idleMs / 1000)], { timeoutMs: idleMs + 30_000 });
     } catch (e) {
       res.notes.push(`pika client on ${port} failed: ${String((e as { stderr?: Buffer }).stderr ?? e).slice(-300)}`);
     }
