@@ -145,6 +145,24 @@ function sizeMatches(flow: FlowRecord, sizes: readonly number[]): number[] {
   return out;
 }
 
+const SIGNAL_PORTS = new Set([8883, 5671, 1883, 8884, 5672]);
+const SIGNAL_ALPN = new Set(['mqtt', 'x-amzn-mqtt-ca', 'amqp']);
+const PING_SIZES = new Set<number>();
+
+/**
+ * Cheap pre-check: without a pub/sub port, ALPN, broker SNI or a ping-sized record there is no
+ * evidence to weigh, and the answer is null (most TLS flows end here).
+ */
+function anySignal(flow: FlowRecord, tls: NonNullable<FlowRecord['tls']>, cfg: PubSubConfig): boolean {
+  if (SIGNAL_PORTS.has(flow.server.port)) return true;
+  if (tls.nextProtocol !== null && SIGNAL_ALPN.has(tls.nextProtocol.toLowerCase())) return true;
+  for (const a of tls.alpnOffered) if (SIGNAL_ALPN.has(a.toLowerCase())) return true;
+  if (tls.sni !== null) for (const suf of cfg.brokerSniSuffixes) if (suffixMatches(tls.sni, suf)) return true;
+  if (PING_SIZES.size === 0) for (const x of [...MQTT_PING_RECORD_SIZES, ...AMQP_HEARTBEAT_RECORD_SIZES]) PING_SIZES.add(x);
+  for (const list of [tls.appRecordSizes[0], flow.smallRecords[0].sizes]) for (const x of list) if (PING_SIZES.has(x)) return true;
+  return false;
+}
+
 export function classifyPubSub(flow: FlowRecord, cfg: PubSubConfig = { brokerSniSuffixes: [...DEFAULT_BROKER_SNI_SUFFIXES] }): PubSubLabel | null {
   // 1. Seen in clear by a dissector: certain.
   if (flow.mqtt !== null || flow.protocol === 'mqtt') {
@@ -163,6 +181,7 @@ export function classifyPubSub(flow: FlowRecord, cfg: PubSubConfig = { brokerSni
   }
   const tls = flow.tls;
   if (tls === null) return null;
+  if (!anySignal(flow, tls, cfg)) return null;
 
   // 2. Inside TLS: collect evidence per protocol.
   const ev: Record<Proto, Evidence[]> = { mqtt: [], amqp: [] };
