@@ -311,3 +311,55 @@ export interface FlowRecord {
 export function emptyDir(): DirCounters {
   return { packets: 0, bytes: 0, ipBytes: 0, retransBytes: 0, tcpFlags: 0, firstTs: 0, lastTs: 0 };
 }
+
+/** A flow record with its tuple and times set and nothing observed yet (tools, tests, benchmarks). */
+export function newFlowRecord(init: {
+  id: number;
+  client: Endpoint;
+  server: Endpoint;
+  startTs: number;
+  endTs?: number;
+  transport?: 'tcp' | 'udp';
+  protocol?: string | null;
+  endReason?: EndReason;
+}): FlowRecord {
+  return {
+    kind: 'flow',
+    id: init.id,
+    communityId: '',
+    transport: init.transport ?? 'tcp',
+    ipVersion: init.client.ip.includes(':') ? 6 : 4,
+    client: init.client,
+    server: init.server,
+    vlan: 0,
+    tunnelDepth: 0,
+    startTs: init.startTs,
+    endTs: init.endTs ?? init.startTs,
+    endReason: init.endReason ?? 'eof',
+    dirs: [emptyDir(), emptyDir()],
+    byteRatio: null,
+    directionFromSyn: true,
+    protocol: init.protocol ?? null,
+    events: [],
+    limits: [],
+    tls: null,
+    mqtt: null,
+    amqp: null,
+    http: null,
+    dns: null,
+    ssh: null,
+    quic: null,
+    dnsName: null,
+    entropy: [null, null],
+    smallRecords: [
+      { ts: [], sizes: [] },
+      { ts: [], sizes: [] },
+    ],
+    pubsub: null,
+    encrypted: null,
+    beacon: null,
+    ja4t: null,
+    ja4ts: null,
+    attribution: null,
+  };
+}

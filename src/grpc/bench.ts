@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Enricher } from '../enrich/edr-client.js';
 import { EdrStore } from '../enrich/edr-store.js';
 import type { SysmonEvent } from '../enrich/sysmon.js';
-import { emptyDir } from '../flow/record.js';
+import { newFlowRecord } from '../flow/record.js';
 import type { FlowRecord } from '../flow/record.js';
 import { SiemClient } from '../output/siem-client.js';
 import { startEdrServer } from './edr-server.js';
@@ -62,45 +62,7 @@ function syntheticConn(i: number, hosts: number): SysmonEvent {
 }
 
 function flowOf(id: number, ev: SysmonEvent): FlowRecord {
-  return {
-    kind: 'flow',
-    id,
-    communityId: '',
-    transport: 'tcp',
-    ipVersion: 4,
-    client: { ip: ev.srcIp!, port: ev.srcPort! },
-    server: { ip: ev.dstIp!, port: ev.dstPort! },
-    vlan: 0,
-    tunnelDepth: 0,
-    startTs: ev.ts + 250,
-    endTs: ev.ts + 1000,
-    endReason: 'fin',
-    dirs: [emptyDir(), emptyDir()],
-    byteRatio: null,
-    directionFromSyn: true,
-    protocol: 'tls',
-    events: [],
-    limits: [],
-    tls: null,
-    mqtt: null,
-    amqp: null,
-    http: null,
-    dns: null,
-    ssh: null,
-    quic: null,
-    dnsName: null,
-    entropy: [null, null],
-    smallRecords: [
-      { ts: [], sizes: [] },
-      { ts: [], sizes: [] },
-    ],
-    pubsub: null,
-    encrypted: null,
-    beacon: null,
-    ja4t: null,
-    ja4ts: null,
-    attribution: null,
-  };
+  return newFlowRecord({ id, client: { ip: ev.srcIp!, port: ev.srcPort! }, server: { ip: ev.dstIp!, port: ev.dstPort! }, startTs: ev.ts + 250, endTs: ev.ts + 1000, endReason: 'fin', protocol: 'tls' });
 }
 
 export async function benchEnrich(opts: { events?: number; flows?: number; hosts?: number } = {}): Promise<BenchResult> {
