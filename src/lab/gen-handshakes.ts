@@ -197,7 +197,8 @@ export async function generateHandshakeBench(outFile: string, opts: HandshakeBen
     tcpdump = lab.start(lab.client, 'tcpdump', ['-i', dev, '-w', outFile, '-n', '-s', '0', '-B', '131072', '--immediate-mode', '-U', 'tcp']);
     let tcpdumpErr = '';
     tcpdump.stderr?.on('data', (d: Buffer) => { tcpdumpErr += d.toString(); });
-    for (let i = 0; i < 100 && !tcpdumpErr.includes('listening'); i++) await sleep(50);
+    for (let i = 0; i < 600 && !tcpdumpErr.includes('listening on') && tcpdump.exitCode === null; i++) await sleep(50);
+    if (!tcpdumpErr.includes('listening on')) throw new Error(`tcpdump did not start capturing: ${tcpdumpErr.trim().slice(-300)}`);
 
     const servers = BENCH_PORTS.map((port) => lab.start(lab.server, process.execPath, [path.join(work, 'server.mjs'), JSON.stringify({ host: lab.serverIp, port, contexts: path.join(work, 'contexts.json') })]));
     await Promise.all(servers.map((s) => waitReady(s)));

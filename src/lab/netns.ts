@@ -91,9 +91,11 @@ export async function createLab(tag: string, n = 50 + ((process.pid + counter++)
       const args = ['-i', vc, '-w', file, '-U', '-n', '-s', String(snaplen || 262144), '--immediate-mode'];
       if (filter) args.push(filter);
       const child = lab.start(client, 'tcpdump', args);
-      let ready = false;
-      child.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) ready = true; });
-      for (let i = 0; i < 100 && !ready; i++) await sleep(50);
+      let err = '';
+      child.stderr?.on('data', (d: Buffer) => { if (err.length < 65536) err += d.toString(); });
+      // Traffic must not start before tcpdump listens (a busy machine can take seconds to get there).
+      for (let i = 0; i < 600 && !err.includes('listening on') && child.exitCode === null; i++) await sleep(50);
+      if (!err.includes('listening on')) throw new Error(`tcpdump did not start capturing: ${err.trim().slice(-300)}`);
       return async () => {
         await sleep(300);
         if (child.exitCode === null) {

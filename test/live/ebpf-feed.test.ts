@@ -47,7 +47,8 @@ async function tcpdump(file: string, filter: string): Promise<() => Promise<void
   const c = lab.start(lab.tap, 'tcpdump', ['-i', lab.tapIface, '-w', file, '-U', '-n', '--immediate-mode', filter]);
   let ready = false;
   c.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) ready = true; });
-  await until(() => ready, 5000);
+  await until(() => ready, 30_000);
+  if (!ready) throw new Error('tcpdump did not start capturing on the tap');
   return async () => {
     await sleep(200);
     c.kill('SIGINT');

@@ -28,6 +28,10 @@ describe('eBPF feed vs pcap replay', () => {
     const cfg = join(lab.dir, 'sensor.yaml');
     writeFileSync(cfg, `capture:\n  interfaces: [${lab.tapIface}]\n  source: ebpf\noutput:\n  jsonLines: ${out}\nmetrics:\n  listen: ''\n`);
     const dump = lab.start(lab.tap, 'tcpdump', ['-i', lab.tapIface, '-w', pcap, '-U', '-n', '-s', '0', '--immediate-mode', '-Q', 'in']);
+    let dumpErr = '';
+    dump.stderr?.on('data', (d: Buffer) => { dumpErr += d.toString(); });
+    for (let i = 0; i < 600 && !dumpErr.includes('listening on'); i++) await sleep(50);
+    expect(dumpErr).toContain('listening on');
     const sensor = spawn('ip', ['netns', 'exec', lab.tap, process.execPath, cli, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     sensor.stderr.on('data', (d: Buffer) => { log += d.toString(); });
