@@ -83,8 +83,14 @@ function median(xs: number[]): number {
 /** Compiled suffix patterns (a config list is small and fixed: compile each once). */
 const suffixRegex = new Map<string, RegExp>();
 
-function suffixMatches(sni: string, suffix: string): boolean {
-  const host = sni.toLowerCase().replace(/\.$/, '');
+/** The SNI as suffixes are matched: lowercase, no trailing dot. */
+function hostOf(sni: string): string {
+  const h = sni.toLowerCase();
+  return h.endsWith('.') ? h.slice(0, -1) : h;
+}
+
+/** `host` is already lowercase without a trailing dot (hostOf). */
+function suffixMatches(host: string, suffix: string): boolean {
   const suf = suffix.toLowerCase();
   if (!suf.includes('*')) return host.endsWith(suf.startsWith('.') ? suf : '.' + suf) || host === suf.replace(/^\./, '');
   let re = suffixRegex.get(suf);
@@ -147,20 +153,26 @@ function sizeMatches(flow: FlowRecord, sizes: readonly number[]): number[] {
 
 const SIGNAL_PORTS = new Set([8883, 5671, 1883, 8884, 5672]);
 const SIGNAL_ALPN = new Set(['mqtt', 'x-amzn-mqtt-ca', 'amqp']);
-const PING_SIZES = new Set<number>();
+const PING_SIZES = new Set<number>([...MQTT_PING_RECORD_SIZES, ...AMQP_HEARTBEAT_RECORD_SIZES]);
+
+function pingSized(sizes: readonly number[]): number {
+  let k = 0;
+  for (let i = 0; i < sizes.length; i++) if (PING_SIZES.has(sizes[i] as number)) k++;
+  return k;
+}
 
 /**
- * Cheap pre-check: without a pub/sub port, ALPN, broker SNI or a ping-sized record there is no
- * evidence to weigh, and the answer is null (most TLS flows end here).
+ * Cheap pre-check: a label needs a pub/sub port, ALPN or broker SNI, or else a steady keep-alive
+ * (the only record-size signal that reaches MIN_CONFIDENCE alone), which needs at least
+ * MIN_PING_PAIRS ping-sized client records and one ping-sized server record. Without any of these
+ * the answer is null, and most TLS flows end here.
  */
-function anySignal(flow: FlowRecord, tls: NonNullable<FlowRecord['tls']>, cfg: PubSubConfig): boolean {
+function anySignal(flow: FlowRecord, tls: NonNullable<FlowRecord['tls']>, host: string | null, cfg: PubSubConfig): boolean {
   if (SIGNAL_PORTS.has(flow.server.port)) return true;
   if (tls.nextProtocol !== null && SIGNAL_ALPN.has(tls.nextProtocol.toLowerCase())) return true;
   for (const a of tls.alpnOffered) if (SIGNAL_ALPN.has(a.toLowerCase())) return true;
-  if (tls.sni !== null) for (const suf of cfg.brokerSniSuffixes) if (suffixMatches(tls.sni, suf)) return true;
-  if (PING_SIZES.size === 0) for (const x of [...MQTT_PING_RECORD_SIZES, ...AMQP_HEARTBEAT_RECORD_SIZES]) PING_SIZES.add(x);
-  for (const list of [tls.appRecordSizes[0], flow.smallRecords[0].sizes]) for (const x of list) if (PING_SIZES.has(x)) return true;
-  return false;
+  if (host !== null) for (const suf of cfg.brokerSniSuffixes) if (suffixMatches(host, suf)) return true;
+  return pingSized(flow.smallRecords[0].sizes) >= MIN_PING_PAIRS && pingSized(flow.smallRecords[1].sizes) >= 1;
 }
 
 export function classifyPubSub(flow: FlowRecord, cfg: PubSubConfig = { brokerSniSuffixes: [...DEFAULT_BROKER_SNI_SUFFIXES] }): PubSubLabel | null {
@@ -181,7 +193,8 @@ export function classifyPubSub(flow: FlowRecord, cfg: PubSubConfig = { brokerSni
   }
   const tls = flow.tls;
   if (tls === null) return null;
-  if (!anySignal(flow, tls, cfg)) return null;
+  const host = tls.sni !== null ? hostOf(tls.sni) : null;
+  if (!anySignal(flow, tls, host, cfg)) return null;
 
   // 2. Inside TLS: collect evidence per protocol.
   const ev: Record<Proto, Evidence[]> = { mqtt: [], amqp: [] };
@@ -215,9 +228,9 @@ export function classifyPubSub(flow: FlowRecord, cfg: PubSubConfig = { brokerSni
   else if (port === 1883 || port === 8884) add('mqtt', { signal: 'port', value: port, weight: W_PORT_OTHER });
   else if (port === 5672) add('amqp', { signal: 'port', value: port, weight: W_PORT_OTHER });
 
-  if (tls.sni !== null) {
+  if (host !== null && tls.sni !== null) {
     for (const suf of cfg.brokerSniSuffixes) {
-      if (!suffixMatches(tls.sni, suf)) continue;
+      if (!suffixMatches(host, suf)) continue;
       const p = SUFFIX_PROTOCOL[suf] ?? 'either';
       add(p, { signal: 'broker_sni', value: tls.sni, weight: p === 'either' ? W_SNI_EITHER : W_SNI_KNOWN });
       break;

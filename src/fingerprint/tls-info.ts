@@ -3,13 +3,12 @@
  * JA4S and JA4X only when JA4+ is switched on (FoxIO License 1.1, off by default).
  */
 import { hex4 } from '../util/bytes.js';
-import { isGrease } from '../../dissectors/tls/extensions.js';
 import type { TlsSummary } from '../../dissectors/tls/types.js';
 import type { X509Record } from '../../dissectors/x509/types.js';
 import type { CertInfo, TlsInfo } from '../flow/record.js';
 import { type ChainCert, certInfoFromX509, chainFeatures } from './chain.js';
-import { ja3, ja3s } from './ja3.js';
-import { ja4, ja4All, type Ja4Options, type Ja4Transport, offeredVersion } from './ja4.js';
+import { clientPrints, serverJa3s } from './client-prints.js';
+import { ja4, type Ja4Options, type Ja4Transport, offeredVersion } from './ja4.js';
 import { ja4s } from './ja4s.js';
 import { ja4x } from './ja4x.js';
 import type { TrustStore } from './trust.js';
@@ -56,15 +55,12 @@ export function buildTlsInfo(summary: TlsSummary, certs: readonly CertInfo[], op
       break;
     }
   }
-  const all = ch !== null ? ja4All(ch, transport, opts.ja4Options) : null;
-  const j3 = ch !== null ? ja3(ch) : null;
+  const prints = ch !== null ? clientPrints(ch, transport, opts.ja4Options) : null;
   const extraJa4: string[] = [];
   for (let i = 1; i < summary.clientHellos.length; i++) extraJa4.push(ja4(summary.clientHellos[i] as NonNullable<typeof ch>, transport, opts.ja4Options));
   let version: string | null = null;
   if (summary.version !== null) version = versionName(summary.version);
   else if (ch !== null) version = versionName(offeredVersion(ch));
-  const supportedCiphers: string[] = [];
-  if (ch !== null) for (const c of ch.cipherSuites) if (!isGrease(c)) supportedCiphers.push(hex4(c));
   const ja4xList: string[] = [];
   if (opts.ja4Plus && opts.x509) for (const r of opts.x509) if (r) ja4xList.push(ja4x(r));
   const chain: ChainCert[] = [];
@@ -75,16 +71,16 @@ export function buildTlsInfo(summary: TlsSummary, certs: readonly CertInfo[], op
     alpnOffered: ch !== null ? ch.alpn.slice() : [],
     nextProtocol: realSh?.alpn ?? null,
     cipher: realSh !== null ? hex4(realSh.cipherSuite) : null,
-    ja4: all?.ja4 ?? null,
-    ja4_r: all?.ja4_r ?? null,
-    ja4_o: all?.ja4_o ?? null,
-    ja4_ro: all?.ja4_ro ?? null,
-    ja3: j3?.ja3 ?? null,
-    ja3_full: j3?.ja3_full ?? null,
-    ja3s: sh !== null ? ja3s(sh) : null,
+    ja4: prints?.ja4 ?? null,
+    ja4_r: prints?.ja4_r ?? null,
+    ja4_o: prints?.ja4_o ?? null,
+    ja4_ro: prints?.ja4_ro ?? null,
+    ja3: prints?.ja3 ?? null,
+    ja3_full: prints?.ja3_full ?? null,
+    ja3s: sh !== null ? serverJa3s(sh) : null,
     ja4s: opts.ja4Plus && sh !== null ? ja4s(sh, transport).ja4s : null,
     ja4x: ja4xList,
-    supportedCiphers,
+    supportedCiphers: prints !== null ? prints.supportedCiphers.slice() : [],
     extraJa4,
     established: summary.established,
     resumed: summary.resumed,

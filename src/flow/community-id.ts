@@ -3,7 +3,11 @@
  * with the endpoints ordered so the smaller (address, port) comes first.
  * Computed once per flow at record time (allocates; not on the packet path).
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+type OneShot = (algorithm: string, data: Uint8Array, outputEncoding: 'base64') => string;
+/** crypto.hash (Node ≥ 20.12) skips the Hash object: several times cheaper for 40 bytes. */
+const oneShot: OneShot | null = typeof (crypto as { hash?: unknown }).hash === 'function' ? (crypto as unknown as { hash: OneShot }).hash : null;
 
 /** Addresses as four 32-bit words each (IPv4 uses word 0). */
 export function communityId(
@@ -40,7 +44,7 @@ export function communityId(
     buf.writeUInt16BE(swap ? dport : sport, o); o += 2;
     buf.writeUInt16BE(swap ? sport : dport, o); o += 2;
   }
-  return '1:' + createHash('sha1').update(buf).digest('base64');
+  return '1:' + (oneShot !== null ? oneShot('sha1', buf, 'base64') : crypto.createHash('sha1').update(buf).digest('base64'));
 }
 
 /** Parse a textual IPv4/IPv6 address into four words (for tests and tools). */

@@ -38,6 +38,9 @@ export const defaultFeatureLimits: FeatureLimits = {
   headBytes: 256,
 };
 
+/** Entropy histograms kept for reuse (1 KiB each). */
+const HIST_POOL_MAX = 1024;
+
 export interface EngineOptions {
   registry: Registry;
   certs: CertCache;
@@ -45,6 +48,7 @@ export interface EngineOptions {
   reassembly?: Partial<ReassemblyLimits>;
   features?: Partial<FeatureLimits>;
   fragments?: Partial<FragmentLimits>;
+  /** A flow ended: read it during the call (its histograms are reused afterwards). */
   onFlow: (f: Flow, reason: EndReason) => void;
   /** Records as dissectors emit them (packet time). */
   onRecord?: (f: Flow, r: DissectorRecord) => void;
@@ -105,6 +109,8 @@ export class Engine implements DriverHost {
   forcedTunnelDepth = 0;
   private readonly certs: CertCache;
   private readonly evictCb: (f: Flow) => void;
+  /** Zeroed entropy histograms returned by ended flows (a flow ends after onFlow has read it). */
+  private readonly histPool: Uint32Array[] = [];
   private readonly expireCb: (f: Flow) => void;
 
   constructor(opts: EngineOptions) {
@@ -327,7 +333,7 @@ export class Engine implements DriverHost {
 
   private histAdd(f: Flow, d: Dir, b: Uint8Array, from: number, n: number): void {
     let h = f.entropyHist[d];
-    if (h === null) h = f.entropyHist[d] = new Uint32Array(256);
+    if (h === null) h = f.entropyHist[d] = this.histPool.pop() ?? new Uint32Array(256);
     const end = from + n;
     for (let i = from; i < end; i++) h[b[i] as number]++;
     f.entropyN[d] += n;
@@ -416,6 +422,16 @@ export class Engine implements DriverHost {
     if (f.app === AppState.Unclassified) this.keepHead(f);
     this.release(f);
     this.onFlow(f, reason);
+    this.recycleHistograms(f);
+  }
+
+  private recycleHistograms(f: Flow): void {
+    for (let d = 0; d < 2; d++) {
+      const h = f.entropyHist[d];
+      if (h === null) continue;
+      f.entropyHist[d] = null;
+      if (this.histPool.length < HIST_POOL_MAX) { h.fill(0); this.histPool.push(h); }
+    }
   }
 
   /**

@@ -16,17 +16,19 @@ export function hex(b: Uint8Array, start = 0, end = b.length): string {
   return s;
 }
 
-/** All 65,536 four-digit forms, built on first use (flat strings: no concatenation per call). */
-let HEX4: string[] | null = null;
+/** Four-digit forms, each built once on first use as a flat string (no concatenation per call). */
+const HEX4: (string | undefined)[] = new Array<string | undefined>(65536).fill(undefined);
+const HEXC = '0123456789abcdef';
 
 /** 4-digit lowercase hex of a 16-bit value, as JA4 writes cipher and extension codes. */
 export function hex4(v: number): string {
-  if (HEX4 === null) {
-    HEX4 = new Array<string>(65536);
-    for (let i = 0; i < 65536; i++) HEX4[i] = (HEX[i >>> 8] as string) + (HEX[i & 0xff] as string);
-    for (let i = 0; i < 65536; i++) HEX4[i] = (HEX4[i] as string).split('').join(''); // flatten
+  const i = v & 0xffff;
+  let s = HEX4[i];
+  if (s === undefined) {
+    s = String.fromCharCode(HEXC.charCodeAt(i >>> 12), HEXC.charCodeAt((i >>> 8) & 15), HEXC.charCodeAt((i >>> 4) & 15), HEXC.charCodeAt(i & 15));
+    HEX4[i] = s;
   }
-  return HEX4[v & 0xffff] as string;
+  return s;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
