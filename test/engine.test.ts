@@ -53,6 +53,35 @@ describe('flow direction and counters', () => {
     expect(flows[0]!.endReason).toBe('fin');
   });
 
+  it('a clean close goes out when both FINs are acknowledged; late packets never make a flow', async () => {
+    const segs = conversation('10.0.0.1', 40010, '10.0.0.2', 9001, T0, ['abc'], ['de']);
+    const finS = segs[segs.length - 1]!; // server FIN|ACK, seq 5002
+    segs.push({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40010, dport: 9001, flags: F.ACK, seq: 1004, ack: 5003, ts: finS.ts + 1 });
+    // A retransmitted server FIN 2 s later, inside the close delay, and an unrelated flow after it.
+    segs.push({ ...finS, ts: finS.ts + 2000 });
+    segs.push(...conversation('10.0.0.1', 40011, '10.0.0.2', 9001, T0 + 3000, ['x']));
+    const { flows, stats } = await replayFiles([pcap(segs)]);
+    expect(flows).toHaveLength(2);
+    const f = flows.find((r) => r.client.port === 40010)!;
+    expect(f.endReason).toBe('fin');
+    expect(f.dirs[0].packets).toBe(5); // SYN, ACK, data, FIN, final ACK
+    expect(f.dirs[1].packets).toBe(3); // the late FIN is not in the record
+    expect(f.endTs).toBe(finS.ts + 1);
+    expect(stats.latePackets).toBe(1);
+  });
+
+  it('FINs without the final ACK: the record waits for the close delay and counts what comes', async () => {
+    const segs = conversation('10.0.0.1', 40012, '10.0.0.2', 9002, T0, ['abc'], ['de']);
+    const finC = segs[segs.length - 2]!;
+    segs.push({ ...finC, ts: finC.ts + 1500 }); // retransmitted client FIN, no ACK of the server FIN seen
+    const { flows, stats } = await replayFiles([pcap(segs)]);
+    expect(flows).toHaveLength(1);
+    expect(flows[0]!.dirs[0].packets).toBe(5);
+    expect(flows[0]!.endTs).toBe(finC.ts + 1500);
+    expect(flows[0]!.endReason).toBe('eof');
+    expect(stats.latePackets).toBe(0);
+  });
+
   it('counts retransmitted bytes', async () => {
     const segs = conversation('10.0.0.1', 40002, '10.0.0.2', 9000, T0, ['abcdef']);
     const dataSeg = segs[3]!;

@@ -22,6 +22,8 @@ interface One {
   flows: number;
   handshakes: number;
   maxRssMiB: number;
+  /** CPU time of the whole process (all threads) during the measurement. */
+  cpuSeconds?: number;
   allocBytesPerPacket?: number;
 }
 
@@ -33,6 +35,7 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
     await session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
   }
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   let r: One;
   if (kind === 'walk') {
     const w = await walkFile(file);
@@ -55,6 +58,8 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
     r = { packets: p.engine.stats.packets, bytes: p.engine.stats.bytes, seconds: 0, flows, handshakes, maxRssMiB: 0 };
   }
   r.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  r.cpuSeconds = (cpu.user + cpu.system) / 1e6;
   r.maxRssMiB = process.resourceUsage().maxRSS / 1024;
   if (session) {
     const res = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: Node } };

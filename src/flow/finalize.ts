@@ -36,6 +36,32 @@ function entropy(f: Flow, d: 0 | 1): EntropyInfo | null {
   return entropyInfo(h, n);
 }
 
+function span(f: Flow, d0: DirCounters, d1: DirCounters): [number, number] {
+  let start = f.startTs;
+  let end = Math.max(f.lastTs[0], f.lastTs[1], start);
+  if (d0.firstTs > 0 && d0.firstTs < start) start = d0.firstTs;
+  if (d1.firstTs > 0 && d1.firstTs < start) start = d1.firstTs;
+  if (end < start) end = start;
+  return [start, end];
+}
+
+/**
+ * A record built when the flow closed (Flow.closed) gets the counters, end time and end reason
+ * the flow has when it finally leaves the table (late ACKs and retransmissions included).
+ */
+export function refreshCounters(rec: FlowRecord, f: Flow, reason: EndReason): FlowRecord {
+  const d0 = dirCounters(f, 0);
+  const d1 = dirCounters(f, 1);
+  const [start, end] = span(f, d0, d1);
+  rec.dirs = [d0, d1];
+  rec.startTs = start;
+  rec.endTs = end;
+  rec.endReason = reason;
+  rec.byteRatio = d1.bytes > 0 ? d0.bytes / d1.bytes : null;
+  if (reason === 'evicted' && !rec.limits.includes('flow.evicted')) rec.limits.push('flow.evicted');
+  return rec;
+}
+
 export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): FlowRecord {
   const v = f.ipVersion;
   const client = { ip: addrToString(v, f.a0, f.a1, f.a2, f.a3), port: f.aPort };
@@ -43,11 +69,7 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
   const transport = f.proto === 6 ? 'tcp' : 'udp';
   const d0 = dirCounters(f, 0);
   const d1 = dirCounters(f, 1);
-  let start = f.startTs;
-  let end = Math.max(f.lastTs[0], f.lastTs[1], start);
-  if (d0.firstTs > 0 && d0.firstTs < start) start = d0.firstTs;
-  if (d1.firstTs > 0 && d1.firstTs < start) start = d1.firstTs;
-  if (end < start) end = start;
+  const [start, end] = span(f, d0, d1);
   const rec: FlowRecord = {
     kind: 'flow',
     id: f.id,

@@ -4,6 +4,7 @@
  */
 import type { DissectorRecord, FlowDissector, AnyDissectorSpec } from '../dissect/api.js';
 import type { TcpStream } from './tcp-reassembly.js';
+import type { FlowRecord } from './record.js';
 
 export const FlowList = { TcpOpen: 0, TcpClosing: 1, Udp: 2 } as const;
 export type FlowList = (typeof FlowList)[keyof typeof FlowList];
@@ -89,6 +90,21 @@ export class Flow {
   certs: [string[] | null, string[] | null] = [null, null];
   events: string[] | null = null;
   limits: string[] | null = null;
+
+  /**
+   * Closed by FIN both ways: dissection ended and the record was built then (`record`); the flow
+   * stays in the table for the close delay so late ACKs and retransmissions still count.
+   */
+  closed = false;
+  record: FlowRecord | null = null;
+  /** The ACK number that acknowledges each direction's FIN (-1: no FIN yet), and whether seen. */
+  finAck: [number, number] = [-1, -1];
+  finAcked: [boolean, boolean] = [false, false];
+  /**
+   * The record went out when both FINs were acknowledged; the entry stays until the close delay
+   * ends only to absorb late retransmissions (counted in engine stats, never a new flow).
+   */
+  emitted = false;
 
   // JA4T inputs (SYN / SYN-ACK TCP options), copied
   synOpts: Uint8Array | null = null;

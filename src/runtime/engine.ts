@@ -54,6 +54,11 @@ export interface EngineOptions {
   onRecord?: (f: Flow, r: DissectorRecord) => void;
   /** Keep SYN/SYN-ACK TCP options (for JA4T/JA4TS, FoxIO License 1.1). */
   keepSynOptions?: boolean;
+  /**
+   * A TCP flow closed with FIN both ways: its dissection has ended, so its record can be built
+   * now; `onFlow` still follows after the close delay, with the final counters.
+   */
+  onClosed?: (f: Flow) => void;
 }
 
 /** What the eBPF feed reports when a flow ends (see src/capture/ebpf.ts FlowEndRecord). */
@@ -82,6 +87,8 @@ export interface EngineStats {
   flowsCreated: number;
   flowsEvicted: number;
   flowsExpired: number;
+  /** Packets after a connection's clean close was complete (its record already out). */
+  latePackets: number;
   dissectorFaults: number;
 }
 
@@ -99,11 +106,12 @@ export class Engine implements DriverHost {
   private expireSec = 0;
   readonly stats: EngineStats = {
     packets: 0, bytes: 0, flowPackets: 0, notIp: 0, otherL4: 0, fragmentsHeld: 0, malformed: 0, unsupported: 0,
-    events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsExpired: 0, dissectorFaults: 0,
+    events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsExpired: 0, latePackets: 0, dissectorFaults: 0,
   };
   private readonly onFlow: (f: Flow, reason: EndReason) => void;
   private readonly keepSynOptions: boolean;
   private readonly onRecord: ((f: Flow, r: DissectorRecord) => void) | null;
+  private readonly onClosed: ((f: Flow) => void) | null;
   /** Set by a sharded source before packet(): VLAN and tunnel depth the main thread decoded. */
   forcedVlan = -1;
   forcedTunnelDepth = 0;
@@ -122,6 +130,7 @@ export class Engine implements DriverHost {
     this.onFlow = opts.onFlow;
     this.keepSynOptions = opts.keepSynOptions === true;
     this.onRecord = opts.onRecord ?? null;
+    this.onClosed = opts.onClosed ?? null;
     this.certs = opts.certs;
     this.evictCb = (f) => { f.addLimit('flow.evicted'); this.end(f, 'evicted'); };
     this.expireCb = (f) => { this.stats.flowsExpired++; this.end(f, f.rst || (f.fin[0] && f.fin[1]) ? (f.rst ? 'rst' : 'fin') : 'idle'); };
@@ -178,6 +187,10 @@ export class Engine implements DriverHost {
       this.end(f, f.rst ? 'rst' : 'fin');
       f = table.lookup(m, this.evictCb);
     }
+    if (f.emitted) {
+      st.latePackets++;
+      return;
+    }
     const d = table.dir;
     if (f.packets[0] + f.packets[1] === 0) st.flowsCreated++;
     f.packets[d]++;
@@ -208,10 +221,16 @@ export class Engine implements DriverHost {
     }
     if ((fl & (TcpFlag.RST | TcpFlag.FIN)) !== 0) {
       if ((fl & TcpFlag.RST) !== 0) f.rst = true;
-      if ((fl & TcpFlag.FIN) !== 0) f.fin[d] = true;
+      if ((fl & TcpFlag.FIN) !== 0) {
+        f.fin[d] = true;
+        if (f.finAck[d] === -1) f.finAck[d] = (m.seq + len + 1) >>> 0; // a FIN takes one sequence number
+      }
       if (f.rst || (f.fin[0] && f.fin[1])) this.table.setList(f, FlowList.TcpClosing);
     }
-    if (len === 0) return;
+    if (len === 0) {
+      if (f.fin[0] && f.fin[1]) this.closing(f, d, fl);
+      return;
+    }
     if (f.isn[d] === -1) f.isn[d] = m.seq >>> 0; // missing SYN: the first data seen starts the stream
     const rel = (m.seq - f.isn[d]) | 0;
     // Retransmitted bytes: anything at or below the highest sequence already seen.
@@ -256,6 +275,38 @@ export class Engine implements DriverHost {
       f.head[d] = m.data.slice(m.payloadOff, m.payloadOff + Math.min(len, this.feat.headBytes));
     }
     this.features(f, d, rel, len);
+    if (f.fin[0] && f.fin[1]) this.closing(f, d, fl);
+  }
+
+  /**
+   * FIN seen both ways (a RST instead leaves the flow to the close delay): dissection ends and
+   * the record is built at once; when both FINs are acknowledged the record goes out.
+   */
+  private closing(f: Flow, d: Dir, fl: number): void {
+    if (f.rst || this.onClosed === null) return;
+    if (!f.closed) this.close(f);
+    const o = 1 - d;
+    if ((fl & TcpFlag.ACK) !== 0 && f.finAck[o] !== -1 && ((this.meta.ack - (f.finAck[o] as number)) | 0) >= 0) f.finAcked[o] = true;
+    if (f.finAcked[0] && f.finAcked[1]) this.complete(f);
+  }
+
+  /** Both FINs acknowledged: the connection is over, its record goes out now (see Flow.emitted). */
+  private complete(f: Flow): void {
+    this.onFlow(f, 'fin');
+    f.emitted = true;
+  }
+
+  /**
+   * Both FINs seen (and this packet's payload handled): end dissection now and let the pipeline
+   * build the record, so the flow's dissector state is garbage at once instead of living through
+   * the close delay (most of a short connection's memory, and most of its GC cost when it did).
+   */
+  private close(f: Flow): void {
+    this.endDissection(f);
+    f.app = AppState.Finished;
+    f.closed = true;
+    this.onClosed?.(f);
+    this.recycleHistograms(f);
   }
 
   /** Copy the first stream bytes of each direction (only for flows no dissector recognised). */
@@ -407,6 +458,13 @@ export class Engine implements DriverHost {
   }
 
   private end(f: Flow, reason: EndReason): void {
+    if (f.emitted) return; // its record went out when the close completed
+    if (!f.closed) this.endDissection(f);
+    this.onFlow(f, reason);
+    this.recycleHistograms(f);
+  }
+
+  private endDissection(f: Flow): void {
     // Flush what reassembly still holds behind a hole, then let the dissector finish.
     if (f.app === AppState.Attached) {
       for (let d = 0 as Dir; d < 2; d = (d + 1) as Dir) {
@@ -421,8 +479,6 @@ export class Engine implements DriverHost {
     this.driver.end(f);
     if (f.app === AppState.Unclassified) this.keepHead(f);
     this.release(f);
-    this.onFlow(f, reason);
-    this.recycleHistograms(f);
   }
 
   private recycleHistograms(f: Flow): void {

@@ -7,7 +7,7 @@ import type { CaptureSource } from '../capture/source.js';
 import { Registry } from '../dissect/registry.js';
 import { CertCache } from '../dissect/cert-cache.js';
 import { Engine, type FeatureLimits } from './engine.js';
-import { finalizeFlow, type FinalizeContext } from '../flow/finalize.js';
+import { finalizeFlow, refreshCounters, type FinalizeContext } from '../flow/finalize.js';
 import type { FlowRecord, EndReason } from '../flow/record.js';
 import type { Flow } from '../flow/flow.js';
 import type { TableLimits } from '../flow/table.js';
@@ -86,6 +86,7 @@ export class Pipeline {
       ...(opts.limits?.fragments ? { fragments: opts.limits.fragments } : {}),
       keepSynOptions: opts.ja4Plus === true,
       onFlow: (f, reason) => this.flowEnded(f, reason),
+      onClosed: (f) => this.flowClosed(f),
       onRecord: (f, r) => this.record(f, r),
     });
   }
@@ -103,7 +104,19 @@ export class Pipeline {
   }
 
   private flowEnded(f: Flow, reason: EndReason): void {
-    this.accept(finalizeFlow(f, reason, this.fin));
+    const early = f.record;
+    if (early !== null) {
+      f.record = null;
+      this.accept(refreshCounters(early, f, reason));
+    } else this.accept(finalizeFlow(f, reason, this.fin));
+  }
+
+  /** Closed by FIN both ways: build the record now and drop the dissector's state. */
+  private flowClosed(f: Flow): void {
+    f.record = finalizeFlow(f, 'fin', this.fin);
+    f.records = null;
+    f.earlier = null;
+    f.dissector = null;
   }
 
   /** A finished flow record (from this engine, or from a worker) enters the later stages. */
