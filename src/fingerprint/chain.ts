@@ -13,8 +13,24 @@ export interface ChainCert {
   readonly der?: Uint8Array | null;
 }
 
+/**
+ * CertInfo per parsed certificate: the engine's certificate cache hands out one record object per
+ * distinct certificate, so a certificate seen on many flows is described once and shared by their
+ * records (treat CertInfo as read-only).
+ */
+const infoByRecord = new WeakMap<X509Record, CertInfo>();
+
 /** CertInfo from a parsed certificate (selfSigned verified with the DER when given). */
 export function certInfoFromX509(rec: X509Record, sha256: string, der?: Uint8Array | null): CertInfo {
+  const known = infoByRecord.get(rec);
+  if (known !== undefined && known.sha256 === sha256) return known;
+  const info = describe(rec, sha256, der);
+  // Kept only when complete: a self-issued certificate is checked against its DER when there is one.
+  if (der || !rec.selfIssued) infoByRecord.set(rec, info);
+  return info;
+}
+
+function describe(rec: X509Record, sha256: string, der?: Uint8Array | null): CertInfo {
   let selfSigned = rec.selfIssued;
   if (selfSigned && der) {
     const x = toX509(der);

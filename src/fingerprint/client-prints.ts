@@ -3,12 +3,13 @@
  * memoised on the hello's shape. A network has few distinct client stacks and each repeats its
  * hello field for field, so the hashes are computed once per shape rather than once per flow.
  *
- * The shape is what the fingerprints read, one UTF-16 unit per 16-bit value: transport, options,
+ * The shape is what the fingerprints read, one 16-bit unit per value: transport, options,
  * legacy version, supported versions, ciphers, extensions, signature algorithms, groups, point
  * formats, and the first/last byte of the first ALPN name. GREASE values are dropped where every
  * fingerprint drops them (a browser picks fresh GREASE per connection) but kept in signature
  * algorithms, where `keepSigAlgGrease` can make them count. Stacks that shuffle their extension
  * order (Chrome) make a new shape per order; they cost one miss each, no more than before.
+ * Shapes are found by a 32-bit hash and compared unit by unit, so a collision never mixes prints.
  */
 import { isGrease } from '../../dissectors/tls/extensions.js';
 import type { TlsClientHello, TlsServerHello } from '../../dissectors/tls/types.js';
@@ -29,8 +30,15 @@ export interface ClientPrints {
 
 /** Shapes kept per thread; the table is cleared when it fills (distinct stacks are few). */
 const MAX_SHAPES = 4096;
-const clientShapes = new Map<string, ClientPrints>();
-const serverShapes = new Map<string, string>();
+/** Different shapes kept under one hash value. */
+const MAX_CHAIN = 4;
+interface Shape<T> {
+  readonly units: Uint16Array;
+  readonly value: T;
+  next: Shape<T> | null; // same hash, different shape
+}
+const clientShapes = new Map<number, Shape<ClientPrints>>();
+const serverShapes = new Map<number, Shape<string>>();
 /** The shape being built: one 16-bit unit per value (lists are bounded by the TLS limits). */
 let units = new Uint16Array(4096);
 let n = 0;
@@ -55,7 +63,7 @@ function putList(vals: readonly number[], dropGrease: boolean): void {
   units[at] = n - at - 1;
 }
 
-function shapeKey(h: TlsClientHello, transport: Ja4Transport, opts: Ja4Options | undefined): string {
+function clientShape(h: TlsClientHello, transport: Ja4Transport, opts: Ja4Options | undefined): void {
   n = 0;
   put(transport.charCodeAt(0));
   put((opts?.alpnRule === 'spec' ? 1 : 0) | (opts?.keepSigAlgGrease === true ? 2 : 0));
@@ -73,14 +81,35 @@ function shapeKey(h: TlsClientHello, transport: Ja4Transport, opts: Ja4Options |
     put(alpn[alpn.length - 1] as number);
     put(Math.min(alpn.length, 2));
   }
-  return unitsString();
 }
 
-/** The units as a string; applied in slices when long, to stay well under argument limits. */
-function unitsString(): string {
-  let key = '';
-  for (let i = 0; i < n; i += 4096) key += String.fromCharCode.apply(null, units.subarray(i, Math.min(n, i + 4096)) as unknown as number[]);
-  return key;
+/** 32-bit hash of the shape being built (murmur-style mixing per unit). */
+function shapeHash(): number {
+  let h = n;
+  for (let i = 0; i < n; i++) {
+    h = Math.imul(h ^ (units[i] as number), 0x5bd1e995);
+    h ^= h >>> 15;
+  }
+  return h | 0;
+}
+
+function sameShape(u: Uint16Array): boolean {
+  if (u.length !== n) return false;
+  for (let i = 0; i < n; i++) if (u[i] !== units[i]) return false;
+  return true;
+}
+
+/** The value memoised for the shape in `units`, or computed by `make` and remembered. */
+function memo<T>(table: Map<number, Shape<T>>, make: () => T): T {
+  const key = shapeHash();
+  const head = table.get(key) ?? null;
+  let depth = 0;
+  for (let e = head; e !== null; e = e.next, depth++) if (sameShape(e.units)) return e.value;
+  const value = make();
+  if (depth >= MAX_CHAIN) return value; // crafted collisions: compute, never grow the chain
+  if (table.size >= MAX_SHAPES) table.clear();
+  table.set(key, { units: units.slice(0, n), value, next: table.get(key) ?? null });
+  return value;
 }
 
 function compute(h: TlsClientHello, transport: Ja4Transport, opts: Ja4Options | undefined): ClientPrints {
@@ -92,14 +121,8 @@ function compute(h: TlsClientHello, transport: Ja4Transport, opts: Ja4Options | 
 }
 
 export function clientPrints(h: TlsClientHello, transport: Ja4Transport, opts?: Ja4Options): ClientPrints {
-  const key = shapeKey(h, transport, opts);
-  let p = clientShapes.get(key);
-  if (p === undefined) {
-    p = compute(h, transport, opts);
-    if (clientShapes.size >= MAX_SHAPES) clientShapes.clear();
-    clientShapes.set(key, p);
-  }
-  return p;
+  clientShape(h, transport, opts);
+  return memo(clientShapes, () => compute(h, transport, opts));
 }
 
 /** JA3S, memoised on (legacy version, cipher, extensions). */
@@ -108,12 +131,5 @@ export function serverJa3s(h: TlsServerHello): string {
   put(h.legacyVersion);
   put(h.cipherSuite);
   putList(h.extensions, true);
-  const key = unitsString();
-  let p = serverShapes.get(key);
-  if (p === undefined) {
-    p = ja3s(h);
-    if (serverShapes.size >= MAX_SHAPES) serverShapes.clear();
-    serverShapes.set(key, p);
-  }
-  return p;
+  return memo(serverShapes, () => ja3s(h));
 }

@@ -75,9 +75,16 @@ for (let c = 2; c < CLOG_TABLE_SIZE; c++) clog[c] = c * Math.log2(c);
 export function shannonBits(hist: Uint32Array, n: number): number {
   if (n <= 0) return 0;
   let sum = 0;
-  for (let i = 0; i < 256; i++) {
-    const c = hist[i] as number;
-    if (c > 1) sum += c < CLOG_TABLE_SIZE ? (clog[c] as number) : c * Math.log2(c);
+  if (n < CLOG_TABLE_SIZE) {
+    // Every count is ≤ n: table reads only, four bins per step (clog[0] = clog[1] = 0).
+    for (let i = 0; i < 256; i += 4) {
+      sum += (clog[hist[i] as number] as number) + (clog[hist[i + 1] as number] as number) + (clog[hist[i + 2] as number] as number) + (clog[hist[i + 3] as number] as number);
+    }
+  } else {
+    for (let i = 0; i < 256; i++) {
+      const c = hist[i] as number;
+      if (c > 1) sum += c < CLOG_TABLE_SIZE ? (clog[c] as number) : c * Math.log2(c);
+    }
   }
   const h = Math.log2(n) - sum / n;
   return h > 0 ? h : 0;
