@@ -2,8 +2,14 @@
 // (flow ids aside: they are unique per run, not equal across runs).
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { replayFiles } from '../src/runtime/replay.js';
 import type { FlowRecord } from '../src/flow/record.js';
+import { Pipeline } from '../src/runtime/pipeline.js';
+import { ShardedRunner } from '../src/runtime/shard.js';
+import { openCaptureFile } from '../src/capture/pcap-file.js';
+import { CaptureFormatError } from '../src/capture/source.js';
 
 const shared = join(new URL('.', import.meta.url).pathname, '..', '..', 'shared');
 const canon = (fs: FlowRecord[]) => fs.map((f) => JSON.stringify({ ...f, id: 0 })).sort();
@@ -20,4 +26,44 @@ describe('sharded replay', () => {
       expect(new Set(two.flows.map((f) => f.id)).size).toBe(two.flows.length);
     });
   }
+
+  it('3 workers = 1 worker (each worker reads the file and keeps its share)', async () => {
+    const path = join(shared, 'conformance/ja4/pcaps/tls-handshake.pcapng');
+    const one = await replayFiles([path], { workers: 1, withAnalytics: false });
+    const three = await replayFiles([path], { workers: 3, withAnalytics: false });
+    expect(canon(three.flows)).toEqual(canon(one.flows));
+    expect(three.stats.packets).toBe(one.stats.packets);
+    expect(three.stats.flowsCreated).toBe(one.stats.flowsCreated);
+  });
+
+  it('a stream source is dispatched by this thread and gives the same records', async () => {
+    const path = join(shared, 'conformance/ja4/pcaps/ipv6.pcapng');
+    const one = await replayFiles([path], { workers: 1, withAnalytics: false });
+    const flows: FlowRecord[] = [];
+    const p = new Pipeline({ onFlow: (r) => flows.push(r) });
+    const runner = new ShardedRunner(p, 2, {});
+    await runner.run(openCaptureFile(path));
+    await runner.finish();
+    await p.finish();
+    expect(canon(flows)).toEqual(canon(one.flows));
+    expect(runner.mainStats.packets).toBe(one.stats.packets);
+  });
+
+  it('a truncated capture: every complete packet, the warning and the flag, as with one thread', async () => {
+    const path = join(shared, 'datasets/otrf-covenant-psremoting/capture.cap');
+    const one = await replayFiles([path], { workers: 1, withAnalytics: false });
+    const two = await replayFiles([path], { workers: 2, withAnalytics: false });
+    expect(one.truncated).toBe(true);
+    expect(two.truncated).toBe(true);
+    expect(two.warnings).toEqual(one.warnings);
+    expect(canon(two.flows)).toEqual(canon(one.flows));
+    expect(two.stats.packets).toBe(one.stats.packets);
+  });
+
+  it('a file that is not a capture fails with the same one-line error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ndr-shard-'));
+    const bad = join(dir, 'notes.txt');
+    writeFileSync(bad, 'this is not a capture file at all\n');
+    await expect(replayFiles([bad], { workers: 2, withAnalytics: false })).rejects.toBeInstanceOf(CaptureFormatError);
+  });
 });

@@ -120,6 +120,10 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   let st = pipe.engine.stats;
   try {
     for (const f of files) {
+      if (runner !== null && f !== '-') {
+        await runner.runFile(f, (p) => progress.update(p, pipe.flowsOut));
+        continue;
+      }
       const src = f === '-' ? openCaptureStream(process.stdin, 'stdin') : openCaptureFile(f);
       if (runner) await runner.run(src, (p) => progress.update(p, pipe.flowsOut));
       else await pipe.run(src, (p) => progress.update(p, pipe.engine.table.size + pipe.flowsOut));

@@ -74,7 +74,15 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
   let stats: EngineStats = p.engine.stats;
   if ((opts.workers ?? 1) > 1) {
     const runner = new ShardedRunner(p, opts.workers as number, workerInit(opts));
-    for (const path of paths) await runner.run(openCaptureFile(path));
+    try {
+      for (const path of paths) {
+        if (path === '-') await runner.run(openCaptureFile(path));
+        else await runner.runFile(path);
+      }
+    } catch (e) {
+      await runner.abort();
+      throw e;
+    }
     await runner.finish();
     await p.finish('eof');
     stats = mergeStats(runner);

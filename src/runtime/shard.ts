@@ -15,7 +15,9 @@ import { DecodeStatus, PacketMeta } from '../decode/packet-meta.js';
 import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
 import type { Pipeline } from './pipeline.js';
 import type { FlowRecord } from '../flow/record.js';
-import type { BatchMsg, FromWorker, WorkerInit } from './worker.js';
+import type { BatchMsg, FileMsg, FromWorker, WorkerInit } from './worker.js';
+import { shardHash } from './shard-hash.js';
+import { CaptureFormatError } from '../capture/source.js';
 
 const BATCH_BYTES = 1 << 20;
 const EMPTY_U8 = new Uint8Array(0);
@@ -24,29 +26,7 @@ const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_F64 = new Float64Array(0);
 const BATCH_PACKETS = 4096;
 
-function mix(h: number, v: number): number {
-  h = Math.imul(h ^ v, 0x5bd1e995);
-  return (h ^ (h >>> 15)) | 0;
-}
-
-/** Direction-independent hash of the packet's flow (same on both directions). */
-export function shardHash(m: PacketMeta): number {
-  const a = (m.src0 ^ m.src1 ^ m.src2 ^ m.src3) >>> 0;
-  const b = (m.dst0 ^ m.dst1 ^ m.dst2 ^ m.dst3) >>> 0;
-  const lo = a < b || (a === b && m.sport <= m.dport);
-  let h = m.proto;
-  h = mix(h, lo ? a : b);
-  h = mix(h, lo ? b : a);
-  h = mix(h, lo ? (m.sport << 16) | m.dport : (m.dport << 16) | m.sport);
-  // Final avalanche (murmur3 fmix32): without it the low bits, which pick the worker, depend only
-  // on the low bits of each word, and flows differing only in a client port all land on one worker.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+export { shardHash } from './shard-hash.js';
 
 class Outgoing {
   buf = new Uint8Array(BATCH_BYTES);
@@ -86,6 +66,12 @@ export class ShardedRunner {
   readonly workerStats: Record<string, unknown>[] = [];
   mainStats = { packets: 0, bytes: 0, notIp: 0, otherL4: 0, malformed: 0, fragmentsHeld: 0 };
   private failure: Error | null = null;
+  // file mode (runFile)
+  private readonly fileDone: boolean[] = [];
+  private fileError: { name: string; message: string } | null = null;
+  private fileName = '';
+  private filePackets = 0;
+  private started = 0;
 
   constructor(pipe: Pipeline, n: number, init: WorkerInit) {
     this.pipe = pipe;
@@ -103,11 +89,32 @@ export class ShardedRunner {
   }
 
   private onMessage(i: number, m: FromWorker): void {
+    if (m.type === 'ready') {
+      this.started++;
+      this.wake();
+      return;
+    }
     if (m.type === 'out') {
-      this.inFlight[i] = (this.inFlight[i] as number) - 1;
+      if (m.packets === undefined) this.inFlight[i] = (this.inFlight[i] as number) - 1;
+      else if (i === 0) this.filePackets = m.packets;
       for (const d of m.dns) this.pipe.learnDns(d.client, d.m, d.ts);
       for (const f of m.flows) this.hold(i, f);
       this.watermark[i] = m.wm;
+    } else if (m.type === 'file-done') {
+      for (const f of m.flows) this.hold(i, f);
+      this.fileDone[i] = true;
+      if (m.error !== null && this.fileError === null) this.fileError = m.error;
+      if (m.stats !== null) {
+        const st = this.mainStats;
+        st.packets += m.stats.packets;
+        st.bytes += m.stats.bytes;
+        st.notIp += m.stats.notIp;
+        st.otherL4 += m.stats.otherL4;
+        st.malformed += m.stats.malformed;
+        st.fragmentsHeld += m.stats.fragmentsHeld;
+        if (m.stats.truncated) this.pipe.truncated = true;
+        for (const w of m.stats.warnings) this.pipe.sourceWarnings.push(`${this.fileName}: ${w}`);
+      }
     } else {
       for (const f of m.flows) this.hold(i, f);
       this.workerStats[i] = m.stats;
@@ -223,6 +230,39 @@ export class ShardedRunner {
     const st2 = src.stats();
     if (st2.truncated) this.pipe.truncated = true;
     for (const w of st2.warnings) this.pipe.sourceWarnings.push(`${src.name}: ${w}`);
+  }
+
+  /**
+   * A capture file, read by every worker at once: each decodes every packet, keeps the flows that
+   * hash to it and sends back records; this thread only takes records (no packet copies, no
+   * transfer). The file's packet and decode counts come from worker 0.
+   */
+  async runFile(path: string, onBatch?: (packets: number) => void): Promise<void> {
+    const n = this.workers.length;
+    this.fileName = path;
+    this.fileError = null;
+    for (let i = 0; i < n; i++) {
+      this.fileDone[i] = false;
+      (this.workers[i] as Worker).postMessage({ type: 'file', path, index: i, count: n } satisfies FileMsg);
+    }
+    let shown = -1;
+    await this.waitFor(() => {
+      if (onBatch !== undefined && this.filePackets !== shown) { shown = this.filePackets; onBatch(this.mainStats.packets + shown); }
+      return this.fileDone.every((d) => d);
+    });
+    this.filePackets = 0;
+    const e = this.fileError as { name: string; message: string } | null;
+    if (e !== null) throw e.name === 'CaptureFormatError' ? new CaptureFormatError(e.message) : new Error(e.message);
+  }
+
+  /** Resolves once every worker has loaded and is waiting for work. */
+  async ready(): Promise<void> {
+    await this.waitFor(() => this.started === this.workers.length);
+  }
+
+  /** Stop every worker now (after an error): nothing more comes back. */
+  async abort(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
   /** Send what is left, end every flow in the workers and wait for their records. */

@@ -4,11 +4,16 @@
  * flow records and DNS answers. All work on a flow happens here: no locks, no shared state.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { LinkType } from '../capture/source.js';
+import { LinkType, type PacketBatch } from '../capture/source.js';
 import { Pipeline, type PipelineLimits } from './pipeline.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { FeatureOptions } from './features.js';
 import type { DnsRecord } from '../../dissectors/dns/types.js';
+import { openCaptureFile } from '../capture/pcap-file.js';
+import { decode } from '../decode/decode.js';
+import { DecodeStatus, PacketMeta } from '../decode/packet-meta.js';
+import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
+import { shardHash } from './shard-hash.js';
 
 export interface WorkerInit extends FeatureOptions {
   limits?: PipelineLimits;
@@ -26,10 +31,35 @@ export interface BatchMsg {
   maxTs: number;
 }
 
-export type ToWorker = BatchMsg | { type: 'finish' };
+/**
+ * File mode: every worker reads the whole file itself and keeps the packets whose flow hashes to
+ * it (`index` of `count`), so no thread copies packets to another.
+ */
+export interface FileMsg {
+  type: 'file';
+  path: string;
+  index: number;
+  count: number;
+}
+
+/** What reading a file found, counted by worker 0 only (every worker reads every packet). */
+export interface FileStats {
+  packets: number;
+  bytes: number;
+  notIp: number;
+  otherL4: number;
+  malformed: number;
+  fragmentsHeld: number;
+  truncated: boolean;
+  warnings: string[];
+}
+
+export type ToWorker = BatchMsg | FileMsg | { type: 'finish' };
 export type FromWorker =
-  | { type: 'out'; flows: FlowRecord[]; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[]; wm: number }
-  | { type: 'done'; flows: FlowRecord[]; stats: Record<string, unknown> };
+  | { type: 'out'; flows: FlowRecord[]; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[]; wm: number; packets?: number }
+  | { type: 'file-done'; flows: FlowRecord[]; stats: FileStats | null; error: { name: string; message: string } | null }
+  | { type: 'done'; flows: FlowRecord[]; stats: Record<string, unknown> }
+  | { type: 'ready' };
 
 if (parentPort !== null && workerData?.ndrWorker === true) {
   const port = parentPort;
@@ -41,8 +71,73 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
   p.learnDns = (client, m, ts) => { dns.push({ client, m: { questions: m.questions, answers: m.answers, rcode: m.rcode }, ts }); };
   p.nameFlows = false;
   const eng = p.engine;
+  const dnsOut = () => { const d = dns; dns = []; return d; };
+  const flowsOut = () => { const f = flows; flows = []; return f; };
+
+  /** One batch of the file: decode every packet, run the engine on this worker's share. */
+  const shareOf = (b: PacketBatch, m: PacketMeta, frags: FragmentTable, st: FileStats, index: number, count: number): void => {
+    const meta = eng.meta;
+    for (let k = 0; k < b.n; k++) {
+      const off = b.off[k] as number;
+      const cap = b.capLen[k] as number;
+      const ts = b.tsMs[k] as number;
+      st.packets++;
+      st.bytes += cap;
+      m.tsMs = ts;
+      const status = decode(b.buf, off, cap, b.linkType[k] as number, m, frags);
+      if (status !== DecodeStatus.Ok) {
+        if (status === DecodeStatus.NotIp) st.notIp++;
+        else if (status === DecodeStatus.OtherL4) st.otherL4++;
+        else if (status === DecodeStatus.Fragment) st.fragmentsHeld++;
+        else st.malformed++;
+        continue;
+      }
+      if (shardHash(m) % count !== index) continue;
+      // The innermost IP packet (reassembled when it was fragmented), as the engine's own.
+      const end = m.reassembled ? m.ipOff + m.ipLen : Math.min(off + cap, m.ipOff + m.ipLen);
+      meta.tsMs = ts;
+      meta.origLen = end - m.ipOff;
+      eng.forcedVlan = m.vlan;
+      eng.forcedTunnelDepth = m.tunnelDepth;
+      eng.packet(m.data, m.ipOff, end - m.ipOff, LinkType.Raw);
+    }
+  };
+
+  const readFile = async (msg: FileMsg): Promise<FileStats> => {
+    const m = new PacketMeta();
+    const frags = new FragmentTable(defaultFragmentLimits);
+    const st: FileStats = { packets: 0, bytes: 0, notIp: 0, otherL4: 0, malformed: 0, fragmentsHeld: 0, truncated: false, warnings: [] };
+    const src = openCaptureFile(msg.path);
+    try {
+      for await (const b of src.batches()) {
+        shareOf(b, m, frags, st, msg.index, msg.count);
+        const last = b.n > 0 ? (b.tsMs[b.n - 1] as number) : 0;
+        eng.tick(last);
+        port.postMessage({ type: 'out', flows: flowsOut(), dns: dnsOut(), wm: last, packets: st.packets } satisfies FromWorker);
+      }
+    } finally {
+      eng.forcedVlan = -1;
+      eng.forcedTunnelDepth = 0;
+      await src.close();
+    }
+    const s2 = src.stats();
+    st.truncated = s2.truncated;
+    st.warnings = s2.warnings;
+    return st;
+  };
+
+  port.postMessage({ type: 'ready' } satisfies FromWorker);
   port.on('message', async (msg: ToWorker) => {
-    if (msg.type === 'batch') {
+    if (msg.type === 'file') {
+      let stats: FileStats | null = null;
+      let error: { name: string; message: string } | null = null;
+      try {
+        stats = await readFile(msg);
+      } catch (e) {
+        error = { name: (e as Error).name, message: (e as Error).message };
+      }
+      port.postMessage({ type: 'file-done', flows: flowsOut(), stats: msg.index === 0 ? stats : null, error } satisfies FromWorker);
+    } else if (msg.type === 'batch') {
       const meta = eng.meta;
       for (let i = 0; i < msg.n; i++) {
         meta.tsMs = msg.ts[i] as number;

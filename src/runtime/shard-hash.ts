@@ -1,0 +1,26 @@
+/** The flow hash that picks a worker: the same for both directions of a flow, in every thread. */
+import type { PacketMeta } from '../decode/packet-meta.js';
+
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, 0x5bd1e995);
+  return (h ^ (h >>> 15)) | 0;
+}
+
+/** Direction-independent hash of the packet's flow (same on both directions). */
+export function shardHash(m: PacketMeta): number {
+  const a = (m.src0 ^ m.src1 ^ m.src2 ^ m.src3) >>> 0;
+  const b = (m.dst0 ^ m.dst1 ^ m.dst2 ^ m.dst3) >>> 0;
+  const lo = a < b || (a === b && m.sport <= m.dport);
+  let h = m.proto;
+  h = mix(h, lo ? a : b);
+  h = mix(h, lo ? b : a);
+  h = mix(h, lo ? (m.sport << 16) | m.dport : (m.dport << 16) | m.sport);
+  // Final avalanche (murmur3 fmix32): without it the low bits, which pick the worker, depend only
+  // on the low bits of each word, and flows differing only in a client port all land on one worker.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
