@@ -18,7 +18,7 @@ import type { Evidence, FlowRecord, PubSubLabel } from '../flow/record.js';
 import type { Alert } from './alert.js';
 import { baseName } from '../baseline/store.js';
 import {
-  buildAlert, isAllowlisted, isOutboundExternal, processClass, recentNetworkLibraries, severityFromPoints, where, who,
+  NO_ALERTS, buildAlert, isAllowlisted, isOutboundExternal, processClass, recentNetworkLibraries, severityFromPoints, where, who,
   type AnalyticContext,
 } from './context.js';
 
@@ -29,17 +29,17 @@ function pubsubOf(flow: FlowRecord): PubSubLabel | null {
   return null;
 }
 
-export function an0002(flow: FlowRecord, ctx: AnalyticContext): Alert[] {
+export function an0002(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[] {
   const cfg = ctx.config;
   const ps = pubsubOf(flow);
-  if (!ps || !isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return [];
+  if (!ps || !isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return NO_ALERTS;
   const cls = processClass(flow, cfg);
-  if (cls === 'unknown' || cls === 'browser') return [];
+  if (cls === 'unknown' || cls === 'browser') return NO_ALERTS;
   const exe = flow.attribution!.process!.executable!.toLowerCase();
   const suspicious = cls === 'scripting' || cls === 'unusual' || cls === 'user_path_unsigned' || cls === 'browser_masquerade';
   const approvedApp = cfg.sets.approvedPubSubApps.has(exe) || cfg.sets.approvedPubSubApps.has(baseName(exe));
   const approvedDst = cfg.approvedPubSubDst.matches(flow.server.ip, [flow.tls?.sni ?? null, flow.dnsName]);
-  if (!suspicious && (approvedApp || approvedDst)) return [];
+  if (!suspicious && (approvedApp || approvedDst)) return NO_ALERTS;
 
   const ev: Evidence[] = [{ signal: 'pubsub_protocol', value: ps.protocol, weight: round2(0.3 * ps.confidence) }];
   for (const e of ps.evidence) ev.push({ signal: `pubsub.${e.signal}`, value: e.value, weight: 0 });

@@ -13,18 +13,18 @@ import type { Evidence, FlowRecord } from '../flow/record.js';
 import type { Alert } from './alert.js';
 import { imageKey } from '../baseline/store.js';
 import {
-  buildAlert, imageNetworkNovelty, isAllowlisted, isOutboundExternal, processClass, recentNetworkLibraries, severityFromPoints, where, who,
+  NO_ALERTS, buildAlert, imageNetworkNovelty, isAllowlisted, isOutboundExternal, processClass, recentNetworkLibraries, severityFromPoints, where, who,
   type AnalyticContext,
 } from './context.js';
 
-export function an0759(flow: FlowRecord, ctx: AnalyticContext): Alert[] {
+export function an0759(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[] {
   const cfg = ctx.config;
-  if (!flow.tls) return [];
+  if (!flow.tls) return NO_ALERTS;
   const cls = processClass(flow, cfg);
-  if (cls === 'browser' || cls === 'unknown') return [];
-  if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return [];
+  if (cls === 'browser' || cls === 'unknown') return NO_ALERTS;
+  if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return NO_ALERTS;
   const nov = imageNetworkNovelty(flow, ctx);
-  if (nov.novel !== true) return [];
+  if (nov.novel !== true) return NO_ALERTS;
   const ev: Evidence[] = [
     { signal: 'no_network_history', value: nov.source, weight: 0.4 },
     { signal: 'outbound_tls', value: flow.tls.version ?? true, weight: 0.1 },

@@ -13,15 +13,15 @@ import type { Evidence, FlowRecord } from '../flow/record.js';
 import type { Alert } from './alert.js';
 import { destinationKey } from '../baseline/store.js';
 import {
-  buildAlert, destinationName, isAllowlisted, isIpLiteral, isOutboundExternal, processClass, severityFromPoints, stringEntropy, where, who,
+  NO_ALERTS, buildAlert, destinationName, isAllowlisted, isIpLiteral, isOutboundExternal, processClass, severityFromPoints, stringEntropy, where, who,
   type AnalyticContext, type BaselineSource,
 } from './context.js';
 
-export function an0922(flow: FlowRecord, ctx: AnalyticContext): Alert[] {
+export function an0922(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[] {
   const cfg = ctx.config;
   const cls = processClass(flow, cfg);
-  if (cls !== 'unusual' && cls !== 'user_path_unsigned' && cls !== 'browser_masquerade') return [];
-  if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return [];
+  if (cls !== 'unusual' && cls !== 'user_path_unsigned' && cls !== 'browser_masquerade') return NO_ALERTS;
+  if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return NO_ALERTS;
   const ev: Evidence[] = [
     { signal: 'unusual_process', value: `${cls}:${flow.attribution!.process!.name ?? flow.attribution!.process!.executable}`, weight: 0.4 },
     { signal: 'external_destination', value: flow.server.ip, weight: 0.1 },
@@ -46,9 +46,12 @@ export function an0922(flow: FlowRecord, ctx: AnalyticContext): Alert[] {
   }
   const name = destinationName(flow);
   if (name && !isIpLiteral(name)) {
-    const label = name.split('.')[0] ?? '';
-    const h = stringEntropy(label);
-    if (label.length >= 12 && h >= cfg.thresholds.hostEntropy) add({ signal: 'high_entropy_name', value: `${name} (${h.toFixed(2)} bits/char)`, weight: 0.1 });
+    const dot = name.indexOf('.');
+    const label = dot >= 0 ? name.slice(0, dot) : name;
+    if (label.length >= 12) {
+      const h = stringEntropy(label);
+      if (h >= cfg.thresholds.hostEntropy) add({ signal: 'high_entropy_name', value: `${name} (${h.toFixed(2)} bits/char)`, weight: 0.1 });
+    }
   }
   const pe = flow.http?.pathEntropy;
   if (pe != null && pe >= cfg.thresholds.httpPathEntropy) add({ signal: 'high_entropy_http_path', value: Math.round(pe * 100) / 100, weight: 0.1 });

@@ -15,22 +15,22 @@ import type { Evidence, FlowRecord } from '../flow/record.js';
 import type { Alert } from './alert.js';
 import { baseName } from '../baseline/store.js';
 import {
-  buildAlert, destinationNovelty, isAllowlisted, isOutboundExternal, processClass, severityFromPoints, where, who,
+  NO_ALERTS, buildAlert, destinationNovelty, isAllowlisted, isOutboundExternal, processClass, severityFromPoints, where, who,
   type AnalyticContext,
 } from './context.js';
 
 const CRYPTO_LIBS = new Set(['bcrypt.dll', 'rsaenh.dll', 'ncrypt.dll', 'bcryptprimitives.dll']);
 const TLS_STACK = new Set(['schannel.dll', 'ncryptsslp.dll']);
 
-export function an1389(flow: FlowRecord, ctx: AnalyticContext): Alert[] {
+export function an1389(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[] {
   const cfg = ctx.config;
   const enc = flow.encrypted;
-  if (!enc?.suspicious || flow.tls) return [];
+  if (!enc?.suspicious || flow.tls) return NO_ALERTS;
   const cls = processClass(flow, cfg);
-  if (cls === 'browser' || cls === 'unknown') return [];
-  if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return [];
+  if (cls === 'browser' || cls === 'unknown') return NO_ALERTS;
+  if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return NO_ALERTS;
   const nov = destinationNovelty(flow, ctx);
-  if (nov.novel === false) return [];
+  if (nov.novel === false) return NO_ALERTS;
   const ent = flow.entropy[0];
   const ev: Evidence[] = [
     { signal: 'non_tls_high_entropy', value: ent ? Math.round(ent.bits * 100) / 100 : true, weight: 0.4 },

@@ -15,7 +15,7 @@ import type { Evidence, FileEvent, FlowRecord } from '../flow/record.js';
 import type { Alert } from './alert.js';
 import { baseName } from '../baseline/store.js';
 import {
-  buildAlert, destinationNovelty, isAllowlisted, isOutboundExternal, processClass, severityFromPoints, where, who,
+  NO_ALERTS, buildAlert, destinationNovelty, isAllowlisted, isOutboundExternal, processClass, severityFromPoints, where, who,
   type AnalyticContext,
 } from './context.js';
 import type { ResolvedConfig } from './config.js';
@@ -27,18 +27,24 @@ function isStaging(e: FileEvent, cfg: ResolvedConfig): boolean {
   return cfg.archiveExtensions.some((x) => p.endsWith(x));
 }
 
-export function an1413(flow: FlowRecord, ctx: AnalyticContext): Alert[] {
+export function an1413(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[] {
   const cfg = ctx.config;
-  if (!flow.tls && flow.protocol !== 'tls') return [];
+  if (!flow.tls && flow.protocol !== 'tls') return NO_ALERTS;
   const cls = processClass(flow, cfg);
-  if (cls === 'browser' || cls === 'unknown') return [];
-  if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return [];
-  const staging = (flow.attribution?.fileEvents ?? [])
-    .filter((e) => e.ts <= flow.startTs && flow.startTs - e.ts <= cfg.stagingWindowMs && isStaging(e, cfg))
-    .sort((a, b) => b.ts - a.ts);
-  if (!staging.length) return [];
+  if (cls === 'browser' || cls === 'unknown') return NO_ALERTS;
+  if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return NO_ALERTS;
+  // Staging events in the window, newest first (no list is built for the usual flow without any).
+  let staging: FileEvent[] | null = null;
+  const events = flow.attribution?.fileEvents;
+  if (events) {
+    for (const e of events) {
+      if (e.ts <= flow.startTs && flow.startTs - e.ts <= cfg.stagingWindowMs && isStaging(e, cfg)) (staging ??= []).push(e);
+    }
+  }
+  if (staging === null) return NO_ALERTS;
+  staging.sort((a, b) => b.ts - a.ts);
   const nov = destinationNovelty(flow, ctx);
-  if (nov.novel === false) return [];
+  if (nov.novel === false) return NO_ALERTS;
   const last = staging[0]!;
   const guid = flow.attribution?.process?.entityId;
   const sameProcess = !!guid && staging.some((e) => e.processEntityId === guid);

@@ -12,6 +12,7 @@
  * Times inside the maths are whole seconds, as RITA stores them.
  */
 import type { BeaconInfo, FlowRecord, SmallRecords } from '../flow/record.js';
+import { destLower, hostKey } from '../baseline/store.js';
 
 /** RITA v5 defaults (default_config.hjson). */
 export const BEACON_DEFAULTS = {
@@ -312,6 +313,10 @@ interface PairState {
   tb: number[]; // originator IP bytes, aligned with ts
   bs: number[]; // the same bytes, ascending
   used: number; // tick of the last use
+  host: string; // lowercase host, destination and the port: the entry in the lookup index
+  dst: string;
+  port: number;
+  next: PairState | null; // the same (host, destination) on another port
 }
 
 /**
@@ -319,9 +324,14 @@ interface PairState {
  * scored per flow with the full RITA v5 maths. The destination is the TLS SNI when there is one
  * (RITA's SNI beacons take precedence), else the server IP. The host is the EDR host name when
  * the flow is attributed, else the client IP.
+ *
+ * Pairs are found through a host → destination index (lookups on the flow's own key strings, no
+ * joined key per flow); `lru`, a set of the pair states, keeps the LRU order and is touched only
+ * when a pair is added, moved to the young end or evicted.
  */
 export class BeaconTracker {
-  private readonly pairs = new Map<string, PairState>();
+  private readonly lru = new Set<PairState>();
+  private readonly index = new Map<string, Map<string, PairState>>();
   private readonly maxPairs: number;
   private readonly maxTs: number;
   private readonly windowS: number;
@@ -338,38 +348,66 @@ export class BeaconTracker {
   }
 
   static keyOf(flow: FlowRecord): string {
-    const host = flow.attribution?.host?.name ?? flow.client.ip;
-    const dst = flow.tls?.sni ?? flow.server.ip;
-    return `${host.toLowerCase()}|${dst.toLowerCase()}|${flow.server.port}`;
+    return `${hostKey(flow)}|${destLower.of(flow.tls?.sni ?? flow.server.ip)}|${flow.server.port}`;
   }
 
   get size(): number {
-    return this.pairs.size;
+    return this.lru.size;
+  }
+
+  private find(host: string, dst: string, port: number): PairState | undefined {
+    let st: PairState | null | undefined = this.index.get(host)?.get(dst);
+    while (st && st.port !== port) st = st.next;
+    return st ?? undefined;
+  }
+
+  private unindex(st: PairState): void {
+    const byDst = this.index.get(st.host);
+    if (byDst === undefined) return;
+    const head = byDst.get(st.dst);
+    if (head === st) {
+      if (st.next) byDst.set(st.dst, st.next);
+      else {
+        byDst.delete(st.dst);
+        if (byDst.size === 0) this.index.delete(st.host);
+      }
+      return;
+    }
+    for (let p: PairState | null | undefined = head; p; p = p.next) {
+      if (p.next === st) { p.next = st.next; return; }
+    }
   }
 
   /** Add this flow's connection and score its pair (null while the pair is below the gates). */
   observe(flow: FlowRecord): BeaconInfo | null {
-    const key = BeaconTracker.keyOf(flow);
+    const host = hostKey(flow);
+    const dst = destLower.of(flow.tls?.sni ?? flow.server.ip);
+    const port = flow.server.port;
     const tS = Math.floor(flow.startTs / 1000);
     if (tS < this.firstS) this.firstS = tS;
     if (tS > this.lastS) this.lastS = tS;
-    let st = this.pairs.get(key);
+    let st = this.find(host, dst, port);
     const tick = ++this.tick;
     if (st) {
       // Approximate LRU: move to the young end only once the entry has aged past half the cap
       // (saves a delete+set on most hits); eviction gives recently used entries a second chance.
-      if (tick - st.used > this.maxPairs >> 1) { this.pairs.delete(key); this.pairs.set(key, st); }
+      if (tick - st.used > this.maxPairs >> 1) { this.lru.delete(st); this.lru.add(st); }
       st.used = tick;
     } else {
-      st = { ts: [], tb: [], bs: [], used: tick };
+      st = { ts: [], tb: [], bs: [], used: tick, host, dst, port, next: null };
       // Evict from the old end; an entry there that was used recently gets a second chance.
-      while (this.pairs.size >= this.maxPairs) {
-        const [oldKey, old] = this.pairs.entries().next().value as [string, PairState];
-        this.pairs.delete(oldKey);
-        if (tick - old.used <= this.maxPairs >> 1) { this.pairs.set(oldKey, old); old.used = tick - (this.maxPairs >> 1) - 1; continue; }
+      while (this.lru.size >= this.maxPairs) {
+        const old = this.lru.values().next().value as PairState;
+        this.lru.delete(old);
+        if (tick - old.used <= this.maxPairs >> 1) { this.lru.add(old); old.used = tick - (this.maxPairs >> 1) - 1; continue; }
+        this.unindex(old);
         this.evictedPairs++;
       }
-      this.pairs.set(key, st);
+      this.lru.add(st);
+      let byDst = this.index.get(host);
+      if (byDst === undefined) this.index.set(host, (byDst = new Map()));
+      st.next = byDst.get(dst) ?? null;
+      byDst.set(dst, st);
     }
     // Keep ts sorted (flows mostly end in start order, so the insert is near the end), the bytes
     // aligned with ts, and a sorted copy of the bytes: scoring then needs no sorting of its inputs.
@@ -405,6 +443,138 @@ function lowerBound(a: readonly number[], x: number): number {
   return lo;
 }
 
+// ---- allocation-free scoring for the tracker (one call per flow) ----
+// Scratch buffers reused across calls: the tracker scores most flows, and fresh typed arrays,
+// quartile objects and histogram maps per flow were a large share of the analytics' garbage.
+let deltaBuf: Float64Array = new Float64Array(64);
+let devBuf: Float64Array = new Float64Array(64);
+const binBuf = new Float64Array(BEACON_DEFAULTS.histogramBins);
+const heightBuf = new Float64Array(BEACON_DEFAULTS.histogramBins);
+
+function grown(buf: Float64Array, n: number): Float64Array {
+  if (buf.length >= n) return buf;
+  let len = buf.length;
+  while (len < n) len *= 2;
+  return new Float64Array(len);
+}
+
+/** Ascending sort of a[0..n): insertion sort for the short runs pairs usually hold. */
+function sortPrefix(a: Float64Array, n: number): void {
+  if (n > 32) { a.subarray(0, n).sort(); return; }
+  for (let i = 1; i < n; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > v) { a[j + 1] = a[j]!; j--; }
+    a[j + 1] = v;
+  }
+}
+
+/**
+ * statisticalScore(a[0..n)) for ascending input without allocating: the absolute deviations
+ * about the median of sorted values are two sorted runs (left of the median descending, right
+ * ascending), so they are merged rather than sorted.
+ */
+function statScore(a: ArrayLike<number>, n: number, defaultMad: number): number {
+  if (n === 0) return 0;
+  const half = n >> 1;
+  const q1 = medianSorted(a, 0, half);
+  const q2 = medianSorted(a, 0, n);
+  const q3 = medianSorted(a, n % 2 === 1 ? half + 1 : half, n);
+  const den = q3 - q1;
+  let skew = 0;
+  if (den >= 10 && q2 !== q1 && q2 !== q3) skew = (q1 + q3 - 2 * q2) / den;
+  const bowleyScore = 1 - Math.abs(skew);
+  devBuf = grown(devBuf, n);
+  const dev = devBuf;
+  let split = 0;
+  while (split < n && a[split]! < q2) split++;
+  let l = split - 1;
+  let r = split;
+  for (let w = 0; w < n; w++) {
+    const dl = l >= 0 ? Math.abs(a[l]! - q2) : Infinity;
+    const dr = r < n ? Math.abs(a[r]! - q2) : Infinity;
+    if (dl <= dr) { dev[w] = dl; l--; } else { dev[w] = dr; r++; }
+  }
+  const mad = medianSorted(dev, 0, n);
+  let madS = q2 >= 1 ? (q2 - mad) / q2 : defaultMad;
+  if (!(madS >= 0)) madS = 0; // negative or NaN
+  return round3((bowleyScore + madS) / 2);
+}
+
+/** Set by histDurScores: the duration sub-score of the same histogram. */
+let lastDurScore = 0;
+
+/**
+ * histogramScore(histogram(lo, hi, ts)) with the default bins and sensitivity, without the maps
+ * and arrays; also leaves durationScore(lo, hi, max(first, lo), last, …) in `lastDurScore`.
+ */
+function histDurScores(lo: number, hi: number, ts: readonly number[], first: number, last: number): number {
+  const bins = BEACON_DEFAULTS.histogramBins;
+  const counts = binBuf;
+  counts.fill(0);
+  const step = (hi - lo) / bins;
+  for (let k = 0; k < ts.length; k++) {
+    const t = ts[k]!;
+    let i = step > 0 ? Math.floor((t - lo) / step) : 0;
+    if (i < 0) i = 0;
+    if (i >= bins) i = bins - 1;
+    while (i + 1 < bins && t >= lo + (i + 1) * step) i++;
+    while (i > 0 && t < lo + i * step) i--;
+    counts[i]!++;
+  }
+  let totalBars = 0;
+  let largest = 0;
+  let total = 0;
+  for (let i = 0; i < bins; i++) {
+    const c = counts[i]!;
+    total += c;
+    if (c > 0) totalBars++;
+    if (c > largest) largest = c;
+  }
+  // Wrapped longest run of non-empty bins.
+  let longestRun = 0;
+  let run = 0;
+  for (let k = 0; k < bins * 2; k++) {
+    if (counts[k % bins]! > 0) run++;
+    else { if (run > longestRun) longestRun = run; run = 0; }
+  }
+  if (run > longestRun) longestRun = run;
+  if (longestRun > bins) longestRun = bins;
+  // cvScore
+  let cvS = 0;
+  if (total > 0) {
+    const mean = total / bins;
+    let ss = 0;
+    for (let i = 0; i < bins; i++) ss += (counts[i]! - mean) ** 2;
+    const cv = Math.sqrt(ss / bins) / mean;
+    cvS = cv > 1 ? 0 : Math.min(1, round3(1 - cv));
+  }
+  // bimodalFit: the two largest counts of bars per bucketed height.
+  let fit = 0;
+  const minBars = BEACON_DEFAULTS.histBimodalMinHours < 6 ? 11 : BEACON_DEFAULTS.histBimodalMinHours;
+  if (totalBars > 0 && totalBars >= minBars) {
+    const bucket = Math.ceil(largest * BEACON_DEFAULTS.histModeSensitivity);
+    let m = 0;
+    for (let i = 0; i < bins; i++) {
+      const c = counts[i]!;
+      if (c > 0) heightBuf[m++] = Math.floor(c / bucket) * bucket;
+    }
+    sortPrefix(heightBuf, m);
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < m;) {
+      let j = i + 1;
+      while (j < m && heightBuf[j] === heightBuf[i]) j++;
+      const v = j - i;
+      if (v > a) { b = a; a = v; } else if (v > b) b = v;
+      i = j;
+    }
+    fit = Math.min(1, round3((a + b) / Math.max(totalBars - BEACON_DEFAULTS.histBimodalOutlierRemoval, 1)));
+  }
+  lastDurScore = durationScore(lo, hi, Math.max(first, lo), last, totalBars, longestRun);
+  return Math.max(cvS, fit);
+}
+
 /** scoreBeacon for inputs already sorted ascending and inside [winMin, winMax] (the tracker's state). */
 export function scoreSortedBeacon(ts: readonly number[], bytesSorted: readonly number[], winMin: number, winMax: number): BeaconInfo | null {
   const n = ts.length;
@@ -412,25 +582,24 @@ export function scoreSortedBeacon(ts: readonly number[], bytesSorted: readonly n
   let nzCount = 0;
   for (let k = 1; k < n; k++) if (ts[k]! > ts[k - 1]!) nzCount++;
   if (nzCount + 1 < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
-  const deltas = new Float64Array(nzCount);
+  deltaBuf = grown(deltaBuf, nzCount);
+  const deltas = deltaBuf;
   let w = 0;
   for (let k = 1; k < n; k++) { const d = ts[k]! - ts[k - 1]!; if (d > 0) deltas[w++] = d; }
-  deltas.sort();
-  const tsS = statisticalScore(deltas, 1);
-  const dsS = bytesSorted.length >= 3 ? statisticalScore(bytesSorted, 0) : 0;
+  sortPrefix(deltas, nzCount);
+  const tsS = statScore(deltas, nzCount, 1);
+  const dsS = bytesSorted.length >= 3 ? statScore(bytesSorted, bytesSorted.length, 0) : 0;
   const first = ts[0]!;
   const last = ts[n - 1]!;
   let lo = winMin;
   const hi = Math.max(winMax, last);
   if (hi <= lo) lo = hi - 1;
-  const h = histogram(lo, hi, ts);
-  const histS = histogramScore(h);
-  const durS = durationScore(lo, hi, Math.max(first, lo), last, h.totalBars, h.longestRun);
+  const histS = histDurScores(lo, hi, ts, first, last);
+  const durS = lastDurScore;
   // Median over all n−1 deltas: the zero deltas come first in sorted order, then `deltas`.
   const zeros = n - 1 - nzCount;
-  const at = (k: number): number => (k < zeros ? 0 : deltas[k - zeros]!);
   const m = n - 1;
-  const median = m % 2 === 1 ? at(m >> 1) : (at(m / 2 - 1) + at(m / 2)) / 2;
+  const median = m % 2 === 1 ? deltaAt(deltas, zeros, m >> 1) : (deltaAt(deltas, zeros, m / 2 - 1) + deltaAt(deltas, zeros, m / 2)) / 2;
   return {
     score: combineScore(tsS, dsS, durS, histS),
     connections: n,
@@ -441,4 +610,8 @@ export function scoreSortedBeacon(ts: readonly number[], bytesSorted: readonly n
     histScore: histS,
     basis: 'connections',
   };
+}
+
+function deltaAt(deltas: Float64Array, zeros: number, k: number): number {
+  return k < zeros ? 0 : deltas[k - zeros]!;
 }

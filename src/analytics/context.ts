@@ -23,7 +23,10 @@ export interface AnalyticContext {
   readonly recordBeacon: BeaconInfo | null;
 }
 
-export type Analytic = (flow: FlowRecord, ctx: AnalyticContext) => Alert[];
+export type Analytic = (flow: FlowRecord, ctx: AnalyticContext) => readonly Alert[];
+
+/** What an analytic returns when it does not fire: one shared, frozen empty list (no allocation per flow). */
+export const NO_ALERTS: readonly Alert[] = Object.freeze([]);
 
 export type ProcessClass = 'browser' | 'browser_masquerade' | 'browser_like' | 'scripting' | 'unusual' | 'user_path_unsigned' | 'other' | 'unknown';
 
@@ -96,9 +99,16 @@ export type BaselineSource = 'sensor' | 'edr' | 'none';
 
 /** A "first seen" answer and who gave it. `novel` null = nobody knows. */
 export interface Novelty {
-  novel: boolean | null;
-  source: BaselineSource;
+  readonly novel: boolean | null;
+  readonly source: BaselineSource;
 }
+
+// The answers are shared constants: no object per question.
+const SENSOR_NOVEL: Novelty = Object.freeze({ novel: true, source: 'sensor' });
+const SENSOR_KNOWN: Novelty = Object.freeze({ novel: false, source: 'sensor' });
+const EDR_NOVEL: Novelty = Object.freeze({ novel: true, source: 'edr' });
+const EDR_KNOWN: Novelty = Object.freeze({ novel: false, source: 'edr' });
+const UNKNOWN: Novelty = Object.freeze({ novel: null, source: 'none' });
 
 /**
  * Is this destination unfamiliar for the flow's host (or user)? The sensor baseline answers once
@@ -114,14 +124,14 @@ export function destinationNovelty(flow: FlowRecord, ctx: AnalyticContext): Nove
     const hostSeen = ctx.baseline.hostDestinationFirstSeen(hostKey(flow), dest) !== null;
     const user = userKey(flow);
     const userSeen = user ? ctx.baseline.userDestinationFirstSeen(user, dest) !== null : false;
-    return { novel: !hostSeen && !userSeen, source: 'sensor' };
+    return !hostSeen && !userSeen ? SENSOR_NOVEL : SENSOR_KNOWN;
   }
   const a = flow.attribution;
-  if (a?.hostDestinationSeen === true || a?.hostDestinationSeen === false) return { novel: !a.hostDestinationSeen, source: 'edr' };
-  if (a?.imageNetworkHistory === false) return { novel: true, source: 'edr' };
-  if (isSuspiciousClass(processClass(flow, ctx.config))) return { novel: null, source: 'none' };
-  if (a?.imageNetworkHistory === true) return { novel: false, source: 'edr' };
-  return { novel: null, source: 'none' };
+  if (a?.hostDestinationSeen === true || a?.hostDestinationSeen === false) return a.hostDestinationSeen ? EDR_KNOWN : EDR_NOVEL;
+  if (a?.imageNetworkHistory === false) return EDR_NOVEL;
+  if (isSuspiciousClass(processClass(flow, ctx.config))) return UNKNOWN;
+  if (a?.imageNetworkHistory === true) return EDR_KNOWN;
+  return UNKNOWN;
 }
 
 export function isSuspiciousClass(c: ProcessClass): boolean {
@@ -131,10 +141,10 @@ export function isSuspiciousClass(c: ProcessClass): boolean {
 /** Has this image made network connections before (fleet-wide)? Sensor once warm, else the EDR. */
 export function imageNetworkNovelty(flow: FlowRecord, ctx: AnalyticContext): Novelty {
   const image = imageKey(flow);
-  if (image && ctx.baseline.isWarm(flow.startTs)) return { novel: ctx.baseline.imageNetworkFirstSeen(image) === null, source: 'sensor' };
+  if (image && ctx.baseline.isWarm(flow.startTs)) return ctx.baseline.imageNetworkFirstSeen(image) === null ? SENSOR_NOVEL : SENSOR_KNOWN;
   const h = flow.attribution?.imageNetworkHistory;
-  if (h === true || h === false) return { novel: !h, source: 'edr' };
-  return { novel: null, source: 'none' };
+  if (h === true || h === false) return h ? EDR_KNOWN : EDR_NOVEL;
+  return UNKNOWN;
 }
 
 /** A list entry with an extension matches exactly; without one it is a prefix (`libssl` → `libssl-3-x64.dll`). */
@@ -143,9 +153,19 @@ export function libraryMatches(name: string, entry: string): boolean {
 }
 
 /** TLS/HTTP library loads into this process within `windowMs` before the flow, with their tier. */
-export function recentNetworkLibraries(flow: FlowRecord, cfg: ResolvedConfig, windowMs: number): { load: ImageLoad; tier: 1 | 2; name: string }[] {
-  const out: { load: ImageLoad; tier: 1 | 2; name: string }[] = [];
-  for (const l of flow.attribution?.imageLoads ?? []) {
+export interface NetworkLibrary {
+  load: ImageLoad;
+  tier: 1 | 2;
+  name: string;
+}
+
+const NO_LIBRARIES: readonly NetworkLibrary[] = Object.freeze([]);
+
+export function recentNetworkLibraries(flow: FlowRecord, cfg: ResolvedConfig, windowMs: number): readonly NetworkLibrary[] {
+  const loads = flow.attribution?.imageLoads;
+  if (!loads || loads.length === 0) return NO_LIBRARIES;
+  const out: NetworkLibrary[] = [];
+  for (const l of loads) {
     if (l.ts > flow.startTs || flow.startTs - l.ts > windowMs) continue;
     const name = baseName(l.path);
     if (cfg.tlsLibrariesT1.some((t) => libraryMatches(name, t))) out.push({ load: l, tier: 1, name });

@@ -52,6 +52,7 @@ export class AnalyticsEngine {
   private readonly dedup = new Map<string, DedupEntry>();
   private readonly done: Alert[] = [];
   private readonly maxDedup: number;
+  private readonly ctx: { -readonly [K in keyof AnalyticContext]: AnalyticContext[K] };
   readonly stats: EngineStats = { flows: 0, alerts: 0, folded: 0, perAnalytic: { AN0002: 0, AN0922: 0, AN1389: 0, AN1413: 0, AN0759: 0 } };
 
   constructor(opts: EngineOptions = {}) {
@@ -59,6 +60,7 @@ export class AnalyticsEngine {
     this.baseline = opts.baseline ?? BaselineStore.open();
     this.beacons = new BeaconTracker(opts.beacon ?? {});
     this.maxDedup = opts.maxDedupKeysCount ?? 100_000;
+    this.ctx = { config: this.config, baseline: this.baseline, beacon: null, recordBeacon: null };
   }
 
   /** Swap the analytics config (SIGHUP reload of lists and allowlists); state is kept. */
@@ -78,14 +80,19 @@ export class AnalyticsEngine {
   process(flow: FlowRecord): Alert[] {
     this.stats.flows++;
     const beacon = this.beacons.observe(flow);
-    const mqttPings = flow.mqtt?.pingTs ?? [];
-    const recordBeacon = scoreRecords(mqttPings.length >= 4 ? { ts: mqttPings, sizes: [] } : flow.smallRecords[0]);
+    const mqttPings = flow.mqtt?.pingTs;
+    const recordBeacon = scoreRecords(mqttPings !== undefined && mqttPings.length >= 4 ? { ts: mqttPings, sizes: [] } : flow.smallRecords[0]);
     if (flow.beacon === null) flow.beacon = beacon ?? recordBeacon;
-    const ctx: AnalyticContext = { config: this.config, baseline: this.baseline, beacon, recordBeacon };
+    // One context object per engine, refilled per flow (the analytics do not keep it).
+    const ctx = this.ctx;
+    ctx.config = this.config;
+    ctx.beacon = beacon;
+    ctx.recordBeacon = recordBeacon;
     let out: Alert[] | null = null;
-    for (const [, fn] of ANALYTICS) {
-      const alerts = fn(flow, ctx);
-      for (const a of alerts) {
+    for (let i = 0; i < ANALYTICS.length; i++) {
+      const alerts = ANALYTICS[i]![1](flow, ctx);
+      for (let j = 0; j < alerts.length; j++) {
+        const a = alerts[j]!;
         if (this.fold(a, flow)) continue;
         (out ??= []).push(a);
         this.stats.alerts++;

@@ -5,6 +5,10 @@ export interface Cidr {
   contains(ip: string): boolean;
 }
 
+/**
+ * Dotted IPv4 → the address as a SIGNED 32-bit integer (`>>> 0` for the unsigned value), or null.
+ * Signed so that the per-flow result stays a small integer, never a heap number.
+ */
 function v4(ip: string): number | null {
   // Hand-rolled: this runs for every flow (internal-network test), so no split/regex.
   let n = 0;
@@ -15,7 +19,7 @@ function v4(ip: string): number | null {
     const c = ip.charCodeAt(i);
     if (c === 46) {
       if (digits === 0 || octet > 255) return null;
-      n = n * 256 + octet;
+      n = (n << 8) | octet;
       octet = 0;
       digits = 0;
       dots++;
@@ -25,7 +29,7 @@ function v4(ip: string): number | null {
     } else return null;
   }
   if (dots !== 3 || digits === 0 || octet > 255) return null;
-  return n * 256 + octet;
+  return (n << 8) | octet;
 }
 
 /** IPv6 text → 8 groups of 16 bits (accepts `::` and a trailing dotted IPv4). */
@@ -39,7 +43,7 @@ function v6(ip: string): number[] | null {
   if (last.includes('.')) {
     const n = v4(last);
     if (n === null) return null;
-    s = `${s.slice(0, lastColon + 1)}${Math.floor(n / 65_536).toString(16)}:${(n % 65_536).toString(16)}`;
+    s = `${s.slice(0, lastColon + 1)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
   }
   const halves = s.split('::');
   if (halves.length > 2) return null;
@@ -71,13 +75,13 @@ export function parseCidr(text: string): Cidr | null {
   const a4 = v4(addr);
   if (a4 !== null) {
     if (bits > 32) return null;
-    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-    const net = (a4 & mask) >>> 0;
+    const mask = bits === 0 ? 0 : 0xffffffff << (32 - bits); // signed, like v4()
+    const net = a4 & mask;
     return {
       text,
       contains(ip) {
         const x = v4(ip.startsWith('::ffff:') ? ip.slice(7) : ip);
-        return x !== null && ((x & mask) >>> 0) === net;
+        return x !== null && (x & mask) === net;
       },
     };
   }

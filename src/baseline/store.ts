@@ -11,8 +11,9 @@
  * raise "first seen" signals from this store (`isWarm(ts)` says when they may); the store keeps
  * learning either way.
  *
- * Keys are strings `<kind>\u0001<part>\u0001<part>`; values are numbers (a first-seen time or a count).
- * Reads go through a bounded in-process cache; writes are buffered and written in one synchronous
+ * LMDB keys are strings `<kind>\u0001<part>\u0001<part>`; values are numbers (a first-seen time or a
+ * count). In process the facts sit in one table per kind looked up by the parts (no joined key per
+ * lookup); with LMDB those tables are a bounded read-through cache, and writes are buffered and written in one synchronous
  * LMDB transaction per batch (and on flushed()/close()), so a value written is read back at once.
  * A crash loses at most one unwritten batch of first-seen facts, which the next flows relearn.
  */
@@ -63,7 +64,6 @@ const K = {
   destCount: 'dc',
 } as const;
 
-const key = (...parts: string[]): string => parts.join(SEP);
 
 /** Lowercase basename of a Windows or POSIX path. */
 export function baseName(path: string): string {
@@ -71,72 +71,93 @@ export function baseName(path: string): string {
   return (i >= 0 ? path.slice(i + 1) : path).toLowerCase();
 }
 
+/**
+ * `toLowerCase()` with a one-entry memo keyed on the input string: the beacon tracker, the analytics
+ * and learn() ask for the same flow's keys one after another. The memo compares the raw string
+ * itself, so a field that changed (a late attribution) never gets a stale key.
+ */
+export class LowerMemo {
+  private raw: string | null = null;
+  private lower = '';
+  of(s: string): string {
+    if (s !== this.raw) {
+      this.lower = s.toLowerCase();
+      this.raw = s;
+    }
+    return this.lower;
+  }
+}
+
+/** Shared with the beacon tracker, whose destination is usually the same SNI string. */
+export const destLower = new LowerMemo();
+const hostLower = new LowerMemo();
+const imageLower = new LowerMemo();
+const userLower = new LowerMemo();
+
 /** The destination a baseline remembers: SNI, else the DNS name, else the server IP (lowercase). */
 export function destinationKey(flow: FlowRecord): string {
-  return (flow.tls?.sni ?? flow.dnsName ?? flow.server.ip).toLowerCase();
+  return destLower.of(flow.tls?.sni ?? flow.dnsName ?? flow.server.ip);
 }
 
 /** The host a baseline remembers: the EDR host name, else the client IP (lowercase). */
 export function hostKey(flow: FlowRecord): string {
-  return (flow.attribution?.host?.name ?? flow.client.ip).toLowerCase();
+  return hostLower.of(flow.attribution?.host?.name ?? flow.client.ip);
 }
 
 /** The image a baseline remembers: the full executable path, lowercase. */
 export function imageKey(flow: FlowRecord): string | null {
   const exe = flow.attribution?.process?.executable;
-  return exe ? exe.toLowerCase() : null;
+  return exe ? imageLower.of(exe) : null;
 }
 
 export function userKey(flow: FlowRecord): string | null {
   const u = flow.attribution?.process?.user;
-  return u ? u.toLowerCase() : null;
+  return u ? userLower.of(u) : null;
 }
 
-interface Kv {
-  get(k: string): number | undefined;
-  put(k: string, v: number): void;
-  flushed(): Promise<void>;
-  close(): Promise<void>;
+/** The raw (host, destination, JA4, user, image) of a flow learned recently (see BaselineStore.learn). */
+interface LearnedTuple {
+  hash: number;
+  host: string;
+  dest: string;
+  ja4: string;
+  user: string;
+  exe: string;
 }
 
-class MemoryKv implements Kv {
-  private readonly m = new Map<string, number>();
-  get(k: string): number | undefined { return this.m.get(k); }
-  put(k: string, v: number): void { this.m.set(k, v); }
-  async flushed(): Promise<void> { /* nothing to flush */ }
-  async close(): Promise<void> { this.m.clear(); }
+/** FNV-1a over the string's UTF-16 units, continuing from `h`. */
+function fnv(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16_777_619);
+  return Math.imul(h ^ 0x1f, 16_777_619); // field separator
 }
+
+/** Slots of the learned-tuple memo (a power of two). */
+const RECENT_SLOTS = 1 << 18;
 
 const MISSING = -1; // cache marker for "not in LMDB" (stored values are ≥ 0)
 
-class LmdbKv implements Kv {
+/** LMDB behind the in-memory tables: read on a table miss, written in batches. */
+class LmdbBackend {
   private readonly root: RootDatabase;
   private readonly db: Database<number, string>;
-  private readonly cache = new Map<string, number>();
   /** Writes not yet handed to LMDB; flushed in one synchronous transaction per batch. */
   private readonly dirty = new Map<string, number>();
-  private readonly cacheMax: number;
   private readonly batchMax: number;
 
-  constructor(path: string, cacheMax: number, batchMax: number) {
-    this.cacheMax = cacheMax;
+  constructor(path: string, batchMax: number) {
     this.batchMax = batchMax;
     this.root = open({ path, compression: false });
     this.db = this.root.openDB<number, string>({ name: 'baseline', encoding: 'ordered-binary' });
   }
 
-  get(k: string): number | undefined {
-    const c = this.cache.get(k);
-    if (c !== undefined) return c === MISSING ? undefined : c;
+  read(k: string): number | undefined {
     const d = this.dirty.get(k);
     if (d !== undefined) return d;
     const v = this.db.get(k);
-    this.remember(k, typeof v === 'number' ? v : MISSING);
     return typeof v === 'number' ? v : undefined;
   }
 
-  put(k: string, v: number): void {
-    this.remember(k, v);
+  write(k: string, v: number): void {
     this.dirty.set(k, v);
     if (this.dirty.size >= this.batchMax) this.writeDirty();
   }
@@ -147,11 +168,6 @@ class LmdbKv implements Kv {
       for (const [k, v] of this.dirty) this.db.putSync(k, v);
     });
     this.dirty.clear();
-  }
-
-  private remember(k: string, v: number): void {
-    if (this.cache.size >= this.cacheMax) this.cache.clear();
-    this.cache.set(k, v);
   }
 
   async flushed(): Promise<void> {
@@ -165,26 +181,180 @@ class LmdbKv implements Kv {
   }
 }
 
+/**
+ * The facts in process memory, one table per kind, looked up by the key parts themselves (no
+ * joined key string per lookup; a joined key is built only to reach LMDB). Without LMDB the
+ * tables are the store; with it they are a read-through cache (absent keys cached as MISSING)
+ * that is dropped whole once it holds `cacheMax` entries, and every write also goes to LMDB.
+ */
+class Tables {
+  readonly backend: LmdbBackend | null;
+  private readonly cacheMax: number;
+  private cached = 0;
+  private readonly all: { clear(): void }[] = [];
+
+  constructor(backend: LmdbBackend | null, cacheMax: number) {
+    this.backend = backend;
+    this.cacheMax = cacheMax;
+  }
+
+  register<T extends { clear(): void }>(t: T): T {
+    this.all.push(t);
+    return t;
+  }
+
+  /** One more cached entry; drops every table first when the cache is full (LMDB only). */
+  added(): void {
+    if (this.backend === null) return;
+    if (this.cached >= this.cacheMax) {
+      for (const t of this.all) t.clear();
+      this.cached = 0;
+    }
+    this.cached++;
+  }
+
+  clearAll(): void {
+    for (const t of this.all) t.clear();
+    this.cached = 0;
+  }
+}
+
+/** Facts keyed by one part: LMDB key `<prefix><a>` (prefix `<kind>\u0001`, or '' for the meta keys). */
+class Table1 {
+  private m = new Map<string, number>();
+  private readonly tables: Tables;
+  private readonly prefix: string;
+
+  constructor(tables: Tables, prefix: string) {
+    this.tables = tables;
+    this.prefix = prefix;
+  }
+
+  get(a: string): number | undefined {
+    let v = this.m.get(a);
+    if (v === undefined) {
+      const be = this.tables.backend;
+      if (be === null) return undefined;
+      v = be.read(this.prefix + a) ?? MISSING;
+      this.tables.added();
+      this.m.set(a, v);
+    }
+    return v === MISSING ? undefined : v;
+  }
+
+  put(a: string, v: number): void {
+    if (!this.m.has(a)) this.tables.added();
+    this.m.set(a, v);
+    this.tables.backend?.write(this.prefix + a, v);
+  }
+
+  /** Set `a` to `ts` unless it is already known; true when it was new. */
+  once(a: string, ts: number): boolean {
+    if (this.get(a) !== undefined) return false;
+    this.put(a, ts);
+    return true;
+  }
+
+  bump(a: string): void {
+    this.put(a, (this.get(a) ?? 0) + 1);
+  }
+
+  clear(): void {
+    this.m = new Map();
+  }
+}
+
+/** Facts keyed by two parts: LMDB key `<prefix><a>\u0001<b>` (prefix `<kind>\u0001`). */
+class Table2 {
+  private m = new Map<string, Map<string, number>>();
+  private readonly tables: Tables;
+  private readonly prefix: string;
+
+  constructor(tables: Tables, prefix: string) {
+    this.tables = tables;
+    this.prefix = prefix;
+  }
+
+  get(a: string, b: string): number | undefined {
+    let inner = this.m.get(a);
+    let v = inner?.get(b);
+    if (v === undefined) {
+      const be = this.tables.backend;
+      if (be === null) return undefined;
+      v = be.read(this.prefix + a + SEP + b) ?? MISSING;
+      this.tables.added();
+      inner = this.m.get(a); // added() may have dropped the tables
+      if (inner === undefined) this.m.set(a, (inner = new Map()));
+      inner.set(b, v);
+    }
+    return v === MISSING ? undefined : v;
+  }
+
+  put(a: string, b: string, v: number): void {
+    let inner = this.m.get(a);
+    if (inner === undefined || !inner.has(b)) {
+      this.tables.added();
+      inner = this.m.get(a);
+      if (inner === undefined) this.m.set(a, (inner = new Map()));
+    }
+    inner.set(b, v);
+    this.tables.backend?.write(this.prefix + a + SEP + b, v);
+  }
+
+  once(a: string, b: string, ts: number): boolean {
+    if (this.get(a, b) !== undefined) return false;
+    this.put(a, b, ts);
+    return true;
+  }
+
+  clear(): void {
+    this.m = new Map();
+  }
+}
+
 export class BaselineStore implements BaselineView {
   readonly learningPeriodMs: number;
   readonly persistent: boolean;
-  private readonly kv: Kv;
+  private readonly tables: Tables;
+  private readonly meta: Table1;
+  private readonly host: Table1;
+  private readonly hostDest: Table2;
+  private readonly userDest: Table2;
+  private readonly image: Table1;
+  private readonly imageLib: Table2;
+  private readonly ja4Host: Table2;
+  private readonly ja4Count: Table1;
+  private readonly destCount: Table1;
   private firstTs: number | null;
-  private readonly recentTuples = new Set<string>();
-  private readonly recentTuplesMax = 200_000;
+  /**
+   * Flows learned recently, by raw tuple: a two-way set-associative table (each tuple may sit in
+   * one of two neighbouring slots, the newer first), so it is bounded by construction.
+   */
+  private readonly recent: (LearnedTuple | undefined)[] = new Array<LearnedTuple | undefined>(RECENT_SLOTS).fill(undefined);
 
-  private constructor(kv: Kv, persistent: boolean, learningPeriodMs: number) {
-    this.kv = kv;
-    this.persistent = persistent;
+  private constructor(backend: LmdbBackend | null, cacheMax: number, learningPeriodMs: number) {
+    const t = new Tables(backend, cacheMax);
+    this.tables = t;
+    this.persistent = backend !== null;
     this.learningPeriodMs = learningPeriodMs;
-    this.firstTs = kv.get(K.first) ?? null;
+    // The meta keys are whole LMDB keys ('meta:first'): no prefix.
+    this.meta = t.register(new Table1(t, ''));
+    this.host = t.register(new Table1(t, K.host + SEP));
+    this.hostDest = t.register(new Table2(t, K.hostDest + SEP));
+    this.userDest = t.register(new Table2(t, K.userDest + SEP));
+    this.image = t.register(new Table1(t, K.image + SEP));
+    this.imageLib = t.register(new Table2(t, K.imageLib + SEP));
+    this.ja4Host = t.register(new Table2(t, K.ja4Host + SEP));
+    this.ja4Count = t.register(new Table1(t, K.ja4Count + SEP));
+    this.destCount = t.register(new Table1(t, K.destCount + SEP));
+    this.firstTs = this.meta.get(K.first) ?? null;
   }
 
   /** Open (or create) the store; in memory when `path` is empty. */
   static open(opts: BaselineOptions = {}): BaselineStore {
     const learning = opts.learningPeriodMs ?? DEFAULT_LEARNING_PERIOD_MS;
-    if (!opts.path) return new BaselineStore(new MemoryKv(), false, learning);
-    return new BaselineStore(new LmdbKv(opts.path, opts.cacheMaxKeysCount ?? 1_000_000, opts.writeBatchKeysCount ?? 4096), true, learning);
+    if (!opts.path) return new BaselineStore(null, Infinity, learning);
+    return new BaselineStore(new LmdbBackend(opts.path, opts.writeBatchKeysCount ?? 4096), opts.cacheMaxKeysCount ?? 1_000_000, learning);
   }
 
   // ---- read side (BaselineView) ----
@@ -195,79 +365,89 @@ export class BaselineStore implements BaselineView {
     return this.firstTs === null ? null : this.firstTs + this.learningPeriodMs;
   }
   hostDestinationFirstSeen(host: string, dest: string): number | null {
-    return this.kv.get(key(K.hostDest, host.toLowerCase(), dest.toLowerCase())) ?? null;
+    return this.hostDest.get(host.toLowerCase(), dest.toLowerCase()) ?? null;
   }
   userDestinationFirstSeen(user: string, dest: string): number | null {
-    return this.kv.get(key(K.userDest, user.toLowerCase(), dest.toLowerCase())) ?? null;
+    return this.userDest.get(user.toLowerCase(), dest.toLowerCase()) ?? null;
   }
   imageNetworkFirstSeen(image: string): number | null {
-    return this.kv.get(key(K.image, image.toLowerCase())) ?? null;
+    return this.image.get(image.toLowerCase()) ?? null;
   }
   imageLibraryFirstSeen(image: string, library: string): number | null {
-    return this.kv.get(key(K.imageLib, image.toLowerCase(), library.toLowerCase())) ?? null;
+    return this.imageLib.get(image.toLowerCase(), library.toLowerCase()) ?? null;
   }
   ja4HostCount(ja4: string): number {
-    return this.kv.get(key(K.ja4Count, ja4)) ?? 0;
+    return this.ja4Count.get(ja4) ?? 0;
   }
   destinationHostCount(dest: string): number {
-    return this.kv.get(key(K.destCount, dest.toLowerCase())) ?? 0;
+    return this.destCount.get(dest.toLowerCase()) ?? 0;
   }
   hostCount(): number {
-    return this.kv.get(K.hosts) ?? 0;
+    return this.meta.get(K.hosts) ?? 0;
   }
 
   // ---- write side ----
-  private once(k: string, ts: number): boolean {
-    if (this.kv.get(k) !== undefined) return false;
-    this.kv.put(k, ts);
-    return true;
-  }
-
-  private bump(k: string): void {
-    this.kv.put(k, (this.kv.get(k) ?? 0) + 1);
-  }
-
   /** Learn one (enriched) flow. Call AFTER the analytics evaluated it. */
   learn(flow: FlowRecord): void {
     const ts = flow.startTs;
     if (this.firstTs === null || ts < this.firstTs) {
       // The first flow starts learning; an earlier flow arriving later (flows end out of order) moves it back.
       this.firstTs = ts;
-      this.kv.put(K.first, ts);
+      this.meta.put(K.first, ts);
     }
     // Fast path: a flow whose whole (host, dest, ja4, user, image) tuple was learned recently adds
     // nothing (first-seen times only ever keep the first), unless it brings library loads. The memo
-    // key uses the raw strings (no case folding) so a hit costs one string and one lookup.
+    // compares the raw strings (no case folding), so a hit costs one hash and five compares.
     const a = flow.attribution;
     if (!a || a.imageLoads.length === 0) {
-      const tuple = `${a?.host?.name ?? flow.client.ip}${SEP}${flow.tls?.sni ?? flow.dnsName ?? flow.server.ip}${SEP}${flow.tls?.ja4 ?? ''}${SEP}${a?.process?.user ?? ''}${SEP}${a?.process?.executable ?? ''}`;
-      if (this.recentTuples.has(tuple)) return;
-      if (this.recentTuples.size >= this.recentTuplesMax) this.recentTuples.clear();
-      this.recentTuples.add(tuple);
+      const host = a?.host?.name ?? flow.client.ip;
+      const dest = flow.tls?.sni ?? flow.dnsName ?? flow.server.ip;
+      const ja4 = flow.tls?.ja4 ?? '';
+      const user = a?.process?.user ?? '';
+      const exe = a?.process?.executable ?? '';
+      let h = fnv(fnv(fnv(fnv(fnv(0x811c9dc5, host), dest), ja4), user), exe);
+      h ^= h >>> 15;
+      const i = h & (RECENT_SLOTS - 2);
+      const first = this.recent[i];
+      if (first !== undefined && first.hash === h && first.host === host && first.dest === dest && first.ja4 === ja4 && first.user === user && first.exe === exe) return;
+      const second = this.recent[i + 1];
+      if (second !== undefined && second.hash === h && second.host === host && second.dest === dest && second.ja4 === ja4 && second.user === user && second.exe === exe) return;
+      // Newest in the first slot; the older of the two goes (its object is reused).
+      let t = second;
+      if (t === undefined) t = { hash: h, host, dest, ja4, user, exe };
+      else { t.hash = h; t.host = host; t.dest = dest; t.ja4 = ja4; t.user = user; t.exe = exe; }
+      this.recent[i + 1] = first;
+      this.recent[i] = t;
     }
+    this.learnKeys(flow, ts);
+  }
+
+  private learnKeys(flow: FlowRecord, ts: number): void {
     const host = hostKey(flow);
     const dest = destinationKey(flow);
-    if (this.once(key(K.host, host), ts)) this.bump(K.hosts);
+    if (this.host.once(host, ts)) this.meta.bump(K.hosts);
     // A new (host, destination) pair is also one more host for that destination's prevalence.
-    if (this.once(key(K.hostDest, host, dest), ts)) this.bump(key(K.destCount, dest));
+    if (this.hostDest.once(host, dest, ts)) this.destCount.bump(dest);
     const ja4 = flow.tls?.ja4;
-    if (ja4 && this.once(key(K.ja4Host, ja4, host), ts)) this.bump(key(K.ja4Count, ja4));
+    if (ja4 && this.ja4Host.once(ja4, host, ts)) this.ja4Count.bump(ja4);
     const user = userKey(flow);
-    if (user) this.once(key(K.userDest, user, dest), ts);
+    if (user) this.userDest.once(user, dest, ts);
     const image = imageKey(flow);
     if (image) {
-      this.once(key(K.image, image), ts);
-      for (const l of flow.attribution?.imageLoads ?? []) this.once(key(K.imageLib, image, baseName(l.path)), l.ts);
+      this.image.once(image, ts);
+      const loads = flow.attribution?.imageLoads;
+      if (loads) for (const l of loads) this.imageLib.once(image, baseName(l.path), l.ts);
     }
   }
 
   /** Resolves when everything written so far is on disk. */
-  flushed(): Promise<void> {
-    return this.kv.flushed();
+  async flushed(): Promise<void> {
+    await this.tables.backend?.flushed();
   }
 
-  close(): Promise<void> {
-    return this.kv.close();
+  async close(): Promise<void> {
+    await this.tables.backend?.close();
+    this.tables.clearAll();
   }
 }
 
