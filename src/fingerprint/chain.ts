@@ -79,15 +79,28 @@ export function sniMatchesCert(sni: string, leaf: CertInfo): boolean {
   return leaf.subjectCn !== null && hostMatches(leaf.subjectCn, sni);
 }
 
-export function chainFeatures(chain: readonly ChainCert[], sni: string | null, flowTs: number, trust: TrustStore): ChainFeatures {
+/** What a chain's features are apart from flow time and SNI: computed once per distinct chain. */
+interface ChainVerdict {
+  readonly certs: readonly CertInfo[];
+  readonly trust: TrustStore;
+  readonly linked: boolean;
+  readonly trustedRoot: boolean;
+  /** SNI → matches the leaf (a few names per leaf; bounded). */
+  readonly sni: Map<string, boolean>;
+}
+
+/** Keyed by the leaf's shared CertInfo (chain.ts describes each certificate once). */
+const verdictByLeaf = new WeakMap<CertInfo, ChainVerdict>();
+const SNI_MEMO_MAX = 64;
+
+function sameChain(a: readonly CertInfo[], b: readonly ChainCert[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== (b[i] as ChainCert).info) return false;
+  return true;
+}
+
+function judge(chain: readonly ChainCert[], trust: TrustStore): ChainVerdict {
   const n = chain.length;
-  const leaf = n > 0 ? (chain[0] as ChainCert).info : null;
-  let expired = false;
-  let notYetValid = false;
-  for (const c of chain) {
-    if (c.info.notAfter !== 0 && c.info.notAfter < flowTs) expired = true;
-    if (c.info.notBefore !== 0 && c.info.notBefore > flowTs) notYetValid = true;
-  }
   let linked = true;
   for (let i = 0; i + 1 < n; i++) {
     const child = chain[i] as ChainCert;
@@ -108,8 +121,41 @@ export function chainFeatures(chain: readonly ChainCert[], sni: string | null, f
     const last = chain[n - 1] as ChainCert;
     trustedRoot = endsInTrustedRoot(trust, last.info.sha256, last.info.issuer, last.record?.authorityKeyId ?? null, last.der ?? null);
   }
+  return { certs: chain.map((c) => c.info), trust, linked, trustedRoot, sni: new Map() };
+}
+
+function verdict(chain: readonly ChainCert[], trust: TrustStore): ChainVerdict {
+  const leaf = (chain[0] as ChainCert).info;
+  const known = verdictByLeaf.get(leaf);
+  // Memoised only with the DERs at hand (the signature checks need them).
+  if (known !== undefined && known.trust === trust && sameChain(known.certs, chain)) return known;
+  const v = judge(chain, trust);
+  if (chain.every((c) => c.der)) verdictByLeaf.set(leaf, v);
+  return v;
+}
+
+export function chainFeatures(chain: readonly ChainCert[], sni: string | null, flowTs: number, trust: TrustStore): ChainFeatures {
+  const n = chain.length;
+  const leaf = n > 0 ? (chain[0] as ChainCert).info : null;
+  let expired = false;
+  let notYetValid = false;
+  for (const c of chain) {
+    if (c.info.notAfter !== 0 && c.info.notAfter < flowTs) expired = true;
+    if (c.info.notBefore !== 0 && c.info.notBefore > flowTs) notYetValid = true;
+  }
+  const v = n > 0 ? verdict(chain, trust) : null;
+  const linked = v === null ? true : v.linked;
+  const trustedRoot = v === null ? false : v.trustedRoot;
   const leafSelfSigned = leaf !== null && leaf.selfSigned;
-  const sniInSan = sni === null || leaf === null ? null : sniMatchesCert(sni, leaf);
+  let sniInSan: boolean | null = null;
+  if (sni !== null && leaf !== null && v !== null) {
+    const memo = v.sni.get(sni);
+    if (memo !== undefined) sniInSan = memo;
+    else {
+      sniInSan = sniMatchesCert(sni, leaf);
+      if (v.sni.size < SNI_MEMO_MAX) v.sni.set(sni, sniInSan);
+    }
+  }
   const anomalies: string[] = [];
   if (leafSelfSigned && !trustedRoot) anomalies.push('self_signed');
   else if (n > 0 && !trustedRoot) anomalies.push('unknown_root');

@@ -76,10 +76,9 @@ export function shannonBits(hist: Uint32Array, n: number): number {
   if (n <= 0) return 0;
   let sum = 0;
   if (n < CLOG_TABLE_SIZE) {
-    // Every count is ≤ n: table reads only, four bins per step (clog[0] = clog[1] = 0).
-    for (let i = 0; i < 256; i += 4) {
-      sum += (clog[hist[i] as number] as number) + (clog[hist[i + 1] as number] as number) + (clog[hist[i + 2] as number] as number) + (clog[hist[i + 3] as number] as number);
-    }
+    // Every count is ≤ n: table reads only, no branch (clog[0] = clog[1] = 0, so the sum and its
+    // rounding are the same as adding only the counts above 1, in bin order).
+    for (let i = 0; i < 256; i++) sum += clog[hist[i] as number] as number;
   } else {
     for (let i = 0; i < 256; i++) {
       const c = hist[i] as number;

@@ -14,6 +14,7 @@ import { decode } from '../decode/decode.js';
 import { DecodeStatus, PacketMeta } from '../decode/packet-meta.js';
 import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
 import { shardHash } from './shard-hash.js';
+import { RecordPacker, type PackedRecords } from './record-pack.js';
 
 export interface WorkerInit extends FeatureOptions {
   limits?: PipelineLimits;
@@ -56,9 +57,9 @@ export interface FileStats {
 
 export type ToWorker = BatchMsg | FileMsg | { type: 'finish' };
 export type FromWorker =
-  | { type: 'out'; flows: FlowRecord[]; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[]; wm: number; packets?: number }
-  | { type: 'file-done'; flows: FlowRecord[]; stats: FileStats | null; error: { name: string; message: string } | null }
-  | { type: 'done'; flows: FlowRecord[]; stats: Record<string, unknown> }
+  | { type: 'out'; flows: PackedRecords; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[]; wm: number; packets?: number }
+  | { type: 'file-done'; flows: PackedRecords; stats: FileStats | null; error: { name: string; message: string } | null }
+  | { type: 'done'; flows: PackedRecords; stats: Record<string, unknown> }
   | { type: 'ready' };
 
 if (parentPort !== null && workerData?.ndrWorker === true) {
@@ -72,7 +73,8 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
   p.nameFlows = false;
   const eng = p.engine;
   const dnsOut = () => { const d = dns; dns = []; return d; };
-  const flowsOut = () => { const f = flows; flows = []; return f; };
+  const packer = new RecordPacker();
+  const flowsOut = (): PackedRecords => { const f = flows; flows = []; return packer.pack(f); };
 
   /** One batch of the file: decode every packet, run the engine on this worker's share. */
   const shareOf = (b: PacketBatch, m: PacketMeta, frags: FragmentTable, st: FileStats, index: number, count: number): void => {
@@ -148,14 +150,11 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
         eng.packet(msg.buf, msg.off[i] as number, len, LinkType.Raw);
       }
       eng.tick(msg.maxTs);
-      port.postMessage({ type: 'out', flows, dns, wm: msg.maxTs } satisfies FromWorker);
-      flows = [];
-      dns = [];
+      port.postMessage({ type: 'out', flows: flowsOut(), dns: dnsOut(), wm: msg.maxTs } satisfies FromWorker);
     } else {
       await p.finish('eof');
       const st = eng.stats;
-      port.postMessage({ type: 'done', flows, stats: { ...st, events: [...st.events] } } satisfies FromWorker);
-      flows = [];
+      port.postMessage({ type: 'done', flows: flowsOut(), stats: { ...st, events: [...st.events] } } satisfies FromWorker);
     }
   });
 }
