@@ -38,7 +38,7 @@ export function an0002(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[]
   const exe = flow.attribution!.process!.executable!.toLowerCase();
   const suspicious = cls === 'scripting' || cls === 'unusual' || cls === 'user_path_unsigned' || cls === 'browser_masquerade';
   const approvedApp = cfg.sets.approvedPubSubApps.has(exe) || cfg.sets.approvedPubSubApps.has(baseName(exe));
-  const approvedDst = cfg.approvedPubSubDst.matches(flow.server.ip, [flow.tls?.sni ?? null, flow.dnsName]);
+  const approvedDst = cfg.approvedPubSubDst.matchesFlow(flow.server.ip, flow.tls?.sni ?? null, flow.dnsName);
   if (!suspicious && (approvedApp || approvedDst)) return NO_ALERTS;
 
   const ev: Evidence[] = [{ signal: 'pubsub_protocol', value: ps.protocol, weight: round2(0.3 * ps.confidence) }];

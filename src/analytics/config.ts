@@ -117,6 +117,8 @@ export interface ResolvedConfig extends AnalyticsConfig {
 
 export interface DestinationMatcher {
   matches(ip: string, names: readonly (string | null)[]): boolean;
+  /** matches(ip, [sni, dnsName]) without the list (runs per flow). */
+  matchesFlow(ip: string, sni: string | null, dnsName: string | null): boolean;
 }
 
 function destinationMatcher(list: readonly string[]): DestinationMatcher {
@@ -130,16 +132,25 @@ function destinationMatcher(list: readonly string[]): DestinationMatcher {
     else if (e.startsWith('*.')) suffixes.push(e.slice(1));
     else exact.add(e);
   }
+  const ipMatches = (ip: string): boolean => {
+    for (const c of cidrs) if (c.contains(ip)) return true;
+    return false;
+  };
+  const nameMatches = (n: string | null): boolean => {
+    if (!n) return false;
+    const l = n.toLowerCase();
+    if (exact.has(l)) return true;
+    for (const s of suffixes) if (l.endsWith(s)) return true;
+    return false;
+  };
   return {
     matches(ip, names) {
-      if (cidrs.length && cidrs.some((c) => c.contains(ip))) return true;
-      for (const n of names) {
-        if (!n) continue;
-        const l = n.toLowerCase();
-        if (exact.has(l)) return true;
-        for (const s of suffixes) if (l.endsWith(s)) return true;
-      }
+      if (ipMatches(ip)) return true;
+      for (const n of names) if (nameMatches(n)) return true;
       return false;
+    },
+    matchesFlow(ip, sni, dnsName) {
+      return ipMatches(ip) || nameMatches(sni) || nameMatches(dnsName);
     },
   };
 }

@@ -54,14 +54,45 @@ export function processClass(flow: FlowRecord, cfg: ResolvedConfig): ProcessClas
 function classify(flow: FlowRecord, cfg: ResolvedConfig): ProcessClass {
   const exe = flow.attribution?.process?.executable;
   if (!exe) return 'unknown';
-  const p = exe.toLowerCase();
-  const name = baseName(p);
-  if (cfg.sets.browsers.has(name)) return cfg.browserPaths.some((bp) => p.includes(bp)) ? 'browser' : 'browser_masquerade';
-  if (cfg.sets.browserLike.has(name)) return 'browser_like';
-  if (cfg.sets.unusual.has(name)) return 'unusual';
-  if (cfg.sets.scripting.has(name)) return 'scripting';
-  if (flow.attribution?.process?.signed !== true && isUserWritable(p, cfg)) return 'user_path_unsigned';
+  const f = imageFacts(exe, cfg);
+  if (f.named !== null) return f.named;
+  if (flow.attribution?.process?.signed !== true && f.userWritable) return 'user_path_unsigned';
   return 'other';
+}
+
+/** What the config says about one executable path: worked out once per path, as images repeat across flows. */
+interface ImageFacts {
+  /** The class the file name decides (browser lists, LOLBins, scripting hosts), else null. */
+  readonly named: ProcessClass | null;
+  readonly userWritable: boolean;
+  /** In the process allowlist (full path or file name). */
+  readonly allowlisted: boolean;
+}
+
+const IMAGE_FACTS_MAX = 10_000;
+let factsCfg: ResolvedConfig | null = null;
+let facts = new Map<string, ImageFacts>();
+
+/** Facts for a non-empty executable path under `cfg` (a new config starts a new memo). */
+function imageFacts(exe: string, cfg: ResolvedConfig): ImageFacts {
+  if (cfg !== factsCfg) {
+    factsCfg = cfg;
+    facts = new Map();
+  }
+  let f = facts.get(exe);
+  if (f === undefined) {
+    const p = exe.toLowerCase();
+    const name = baseName(p);
+    let named: ProcessClass | null = null;
+    if (cfg.sets.browsers.has(name)) named = cfg.browserPaths.some((bp) => p.includes(bp)) ? 'browser' : 'browser_masquerade';
+    else if (cfg.sets.browserLike.has(name)) named = 'browser_like';
+    else if (cfg.sets.unusual.has(name)) named = 'unusual';
+    else if (cfg.sets.scripting.has(name)) named = 'scripting';
+    f = { named, userWritable: named === null && isUserWritable(p, cfg), allowlisted: cfg.sets.allowProcesses.has(p) || cfg.sets.allowProcesses.has(name) };
+    if (facts.size >= IMAGE_FACTS_MAX) facts.clear();
+    facts.set(exe, f);
+  }
+  return f;
 }
 
 /** The destination name an analyst sees: SNI, else the DNS answer name. */
@@ -87,10 +118,10 @@ export function isAllowlisted(flow: FlowRecord, cfg: ResolvedConfig): boolean {
   memoAllowFlow = flow;
   memoAllowCfg = cfg;
   memoAllow = false;
-  if (cfg.allowDst.matches(flow.server.ip, [flow.tls?.sni ?? null, flow.dnsName])) memoAllow = true;
+  if (cfg.allowDst.matchesFlow(flow.server.ip, flow.tls?.sni ?? null, flow.dnsName)) memoAllow = true;
   else {
-    const exe = flow.attribution?.process?.executable?.toLowerCase();
-    memoAllow = !!exe && (cfg.sets.allowProcesses.has(exe) || cfg.sets.allowProcesses.has(baseName(exe)));
+    const exe = flow.attribution?.process?.executable;
+    memoAllow = !!exe && imageFacts(exe, cfg).allowlisted;
   }
   return memoAllow;
 }

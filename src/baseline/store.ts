@@ -150,9 +150,11 @@ class LmdbBackend {
     this.db = this.root.openDB<number, string>({ name: 'baseline', encoding: 'ordered-binary' });
   }
 
+  /**
+   * The committed value. Unwritten values need no look-up here: every write also sits in the
+   * tables, and the tables are only dropped right after the writes are flushed (see Tables.added).
+   */
   read(k: string): number | undefined {
-    const d = this.dirty.get(k);
-    if (d !== undefined) return d;
     const v = this.db.get(k);
     return typeof v === 'number' ? v : undefined;
   }
@@ -162,7 +164,7 @@ class LmdbBackend {
     if (this.dirty.size >= this.batchMax) this.writeDirty();
   }
 
-  private writeDirty(): void {
+  writeDirty(): void {
     if (this.dirty.size === 0) return;
     this.db.transactionSync(() => {
       for (const [k, v] of this.dirty) this.db.putSync(k, v);
@@ -207,6 +209,7 @@ class Tables {
   added(): void {
     if (this.backend === null) return;
     if (this.cached >= this.cacheMax) {
+      this.backend.writeDirty(); // what the tables drop must be readable from LMDB
       for (const t of this.all) t.clear();
       this.cached = 0;
     }
