@@ -243,18 +243,20 @@ export const commands: Command[] = [
   },
   {
     name: 'run',
-    usage: '--config sensor.yaml [--iface IF]... [--source ebpf|pcap|auto]',
+    usage: '--config sensor.yaml [--iface IF]... [--source ebpf|pcap|auto] [--workers N]',
     summary: 'live capture on an interface (eBPF feed, libpcap fallback) with EDR enrichment, analytics, SIEM feed and metrics',
     options: {
       config: { type: 'string', short: 'c', help: 'sensor.yaml (see deploy/sensor.yaml); validated at start' },
       iface: { type: 'string', short: 'i', multiple: true, help: 'interface(s) to watch (overrides capture.interfaces)' },
       source: { type: 'string', help: 'capture source: ebpf, pcap or auto (overrides capture.source)' },
+      workers: { type: 'string', short: 'w', help: 'flow worker threads, sharded by flow hash (overrides sensor.workers; default 1)' },
     },
     async run(v) {
       const src = v.source as string | undefined;
+      const workers = intOpt(v.workers, 'workers');
       if (src !== undefined && src !== 'ebpf' && src !== 'pcap' && src !== 'auto') throw new UsageError(`--source: expected ebpf, pcap or auto, got '${src}'`);
       const { runLive } = await import('../runtime/live.js');
-      return runLive({ configPath: (v.config as string | undefined) ?? null, ...(v.iface ? { iface: v.iface as string[] } : {}), ...(src ? { source: src } : {}) });
+      return runLive({ configPath: (v.config as string | undefined) ?? null, ...(v.iface ? { iface: v.iface as string[] } : {}), ...(src ? { source: src } : {}), ...(workers !== undefined ? { workers } : {}) });
     },
   },
   {

@@ -22,7 +22,8 @@ export interface TlsFiles {
 }
 
 export interface SensorConfig {
-  sensor: { hostName: string };
+  /** workers: flow threads sharded by flow hash (1 = everything on the main thread). */
+  sensor: { hostName: string; workers: number };
   capture: {
     interfaces: string[];
     source: 'ebpf' | 'pcap' | 'auto';
@@ -67,7 +68,7 @@ export class ConfigError extends Error {
 
 export function defaultConfig(): SensorConfig {
   return {
-    sensor: { hostName: hostname() },
+    sensor: { hostName: hostname(), workers: 1 },
     capture: {
       interfaces: [],
       source: 'auto',
@@ -117,7 +118,7 @@ const TLS_FIELDS: Record<string, Field> = {
 
 const MS_DAY = 86_400_000;
 const SCHEMA: Record<string, Field> = {
-  sensor: { t: 'section', fields: { hostName: { t: 'string' } } },
+  sensor: { t: 'section', fields: { hostName: { t: 'string' }, workers: { t: 'int', min: 1, max: 256 } } },
   capture: {
     t: 'section',
     fields: {

@@ -15,6 +15,8 @@ import { JsonLinesSink } from '../output/sinks.js';
 import { alertToEcs, flowToEcs } from '../output/ecs.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { Pipeline } from './pipeline.js';
+import { ShardedRunner } from './shard.js';
+import { workerInit } from './replay.js';
 import { buildStages } from './stages.js';
 
 export interface LiveOptions {
@@ -22,6 +24,7 @@ export interface LiveOptions {
   /** Overrides of the config (CLI flags). */
   iface?: string[];
   source?: 'ebpf' | 'pcap' | 'auto';
+  workers?: number;
   log?: (line: string) => void;
 }
 
@@ -31,6 +34,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
   const ifaces = opts.iface && opts.iface.length > 0 ? opts.iface : cfg.capture.interfaces;
   if (ifaces.length === 0) throw new Error('run: no interface: give --iface or capture.interfaces in the config');
   const source = opts.source ?? cfg.capture.source;
+  const workers = opts.workers ?? cfg.sensor.workers;
   const m = sensorMetrics();
 
   const stages = await buildStages({
@@ -65,6 +69,15 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     },
   });
   const eng = pipe.engine;
+  // workers > 1: flows sharded over worker threads; this thread decodes, dispatches, and runs the
+  // later stages (enrichment, analytics, outputs) on the records they send back.
+  const runner = workers > 1
+    ? new ShardedRunner(pipe, workers, { ...workerInit({ ja4Plus: cfg.fingerprints.ja4Plus, limits: pipe.limits }), reportBypass: true })
+    : null;
+  if (runner !== null) {
+    await runner.ready();
+    log(`run: ${workers} flow workers`);
+  }
 
   // Sources: one per interface, all feeding this pipeline (one thread: no locking needed).
   const sources: CaptureSource[] = [];
@@ -88,7 +101,9 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     else log(`run: ${iface}: capturing with ${src instanceof EbpfSource ? 'the eBPF feed' : 'libpcap'}`);
     if (src instanceof EbpfSource) {
       src.onFlowEnd((r: FlowEndRecord) => {
-        eng.kernelFlowEnd({ proto: r.tuple.proto, srcIp: r.tuple.srcIp, srcPort: r.tuple.srcPort, dstIp: r.tuple.dstIp, dstPort: r.tuple.dstPort, reason: r.reason, orig: r.orig, reply: r.reply });
+        const end = { proto: r.tuple.proto, srcIp: r.tuple.srcIp, srcPort: r.tuple.srcPort, dstIp: r.tuple.dstIp, dstPort: r.tuple.dstPort, reason: r.reason, orig: r.orig, reply: r.reply };
+        if (runner !== null) void runner.kernelFlowEnd(end).catch((e: Error) => log(`run: ${iface}: flow end lost: ${e.message}`));
+        else eng.kernelFlowEnd(end);
       });
       src.onExit((e) => {
         if (stopping) return;
@@ -104,13 +119,15 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       eng.onBypass = (f) => {
         src.markDone({ ipVersion: f.ipVersion, proto: f.proto, srcIp: addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), srcPort: f.aPort, dstIp: addrToString(f.ipVersion, f.b0, f.b1, f.b2, f.b3), dstPort: f.bPort });
       };
+      if (runner !== null) runner.onBypass = (flow) => src.markDone(flow);
     }
     sources.push(src);
     return src;
   };
   const pumps: Promise<void>[] = [];
   const pump = (src: CaptureSource): void => {
-    pumps.push(pipe.run(src).catch((e: Error) => { if (!stopping) log(`run: ${src.name}: ${e.message}`); }));
+    const run = runner !== null ? runner.run(src) : pipe.run(src);
+    pumps.push(run.catch((e: Error) => { if (!stopping) log(`run: ${src.name}: ${e.message}`); }));
   };
 
   // Metrics and health.
@@ -124,24 +141,30 @@ export async function runLive(opts: LiveOptions): Promise<number> {
   let lastDrops = 0;
   const seenEvents = new Map<string, number>();
   const timer = setInterval(() => {
-    // Live packet time follows the wall clock: idle flows expire even when no packet arrives.
-    eng.tick(Date.now());
-    const st = eng.stats;
-    m.packets.inc(st.packets - lastPackets);
-    m.bytes.inc(st.bytes - lastBytes);
-    lastPackets = st.packets;
-    lastBytes = st.bytes;
-    let drops = 0;
-    for (const s of sources) drops += s.stats().kernelDrops;
-    if (drops > lastDrops) m.kernelDrops.inc(drops - lastDrops);
-    lastDrops = drops;
-    m.flowsActive.set(eng.table.size);
-    for (const [k, v] of st.events) {
-      const prev = seenEvents.get(k) ?? 0;
-      if (v > prev) m.dissectorEvents.labels({ event: k }).inc(v - prev);
-      seenEvents.set(k, v);
+    try {
+      // Live packet time follows the wall clock: idle flows expire even when no packet arrives.
+      if (runner !== null) void runner.tick(Date.now()).catch((e: Error) => log(`run: tick: ${e.message}`));
+      else eng.tick(Date.now());
+      const st = runner !== null ? runner.mainStats : eng.stats;
+      m.packets.inc(st.packets - lastPackets);
+      m.bytes.inc(st.bytes - lastBytes);
+      lastPackets = st.packets;
+      lastBytes = st.bytes;
+      let drops = 0;
+      for (const s of sources) drops += s.stats().kernelDrops;
+      if (drops > lastDrops) m.kernelDrops.inc(drops - lastDrops);
+      lastDrops = drops;
+      m.flowsActive.set(runner !== null ? runner.activeFlows : eng.table.size);
+      for (const [k, v] of runner !== null ? runner.events() : eng.stats.events) {
+        const prev = seenEvents.get(k) ?? 0;
+        if (v > prev) m.dissectorEvents.labels({ event: k }).inc(v - prev);
+        seenEvents.set(k, v);
+      }
+      if (siem) m.spoolDepth.set((siem.stats() as unknown as { spool?: { records?: number } }).spool?.records ?? 0);
+    } catch (e) {
+      // Metrics must never take the sensor down: say so and carry on.
+      log(`run: metrics tick failed: ${(e as Error).message}`);
     }
-    if (siem) m.spoolDepth.set((siem.stats() as unknown as { spool?: { records?: number } }).spool?.records ?? 0);
   }, 1000);
   timer.unref();
 
@@ -156,6 +179,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     clearInterval(timer);
     await Promise.all(sources.map((s) => s.close().catch(() => undefined)));
     await Promise.all(pumps);
+    if (runner !== null) await runner.finish('shutdown');
     await pipe.finish('shutdown');
     await pipe.close();
     if (siem) { await siem.flush().catch(() => undefined); await siem.close(); }

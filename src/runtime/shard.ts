@@ -15,7 +15,9 @@ import { DecodeStatus, PacketMeta } from '../decode/packet-meta.js';
 import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
 import type { Pipeline } from './pipeline.js';
 import type { FlowRecord } from '../flow/record.js';
-import type { BatchMsg, FileMsg, FromWorker, WorkerInit } from './worker.js';
+import type { BatchMsg, BypassedFlow, FileMsg, FromWorker, ToWorker, WorkerInit } from './worker.js';
+import type { KernelFlowEnd } from './engine.js';
+import { addrWords } from '../flow/community-id.js';
 import { shardHash } from './shard-hash.js';
 import { RecordUnpacker } from './record-pack.js';
 import { CaptureFormatError } from '../capture/source.js';
@@ -74,6 +76,11 @@ export class ShardedRunner {
   private fileName = '';
   private filePackets = 0;
   private started = 0;
+  private readonly kernelMeta = new PacketMeta();
+  private readonly tableSizes: number[] = [];
+  private readonly workerEvents: [string, number][][] = [];
+  /** A worker's flow dropped to counting only (the eBPF feed may stop forwarding it). */
+  onBypass: ((flow: BypassedFlow) => void) | null = null;
 
   constructor(pipe: Pipeline, n: number, init: WorkerInit) {
     this.pipe = pipe;
@@ -97,7 +104,13 @@ export class ShardedRunner {
       this.wake();
       return;
     }
+    if (m.type === 'bypass') {
+      this.onBypass?.(m.flow);
+      return;
+    }
     if (m.type === 'out') {
+      if (m.size !== undefined) this.tableSizes[i] = m.size;
+      if (m.events !== undefined) this.workerEvents[i] = m.events;
       if (m.packets === undefined) this.inFlight[i] = (this.inFlight[i] as number) - 1;
       else if (i === 0) this.filePackets = m.packets;
       for (const d of m.dns) this.pipe.learnDns(d.client, d.m, d.ts);
@@ -165,10 +178,13 @@ export class ShardedRunner {
   }
 
   private async send(i: number, force = false): Promise<void> {
+    if ((this.out[i] as Outgoing).n === 0 && !force) return;
+    await this.waitFor(() => (this.inFlight[i] as number) < this.maxInFlight);
+    // The batch is taken after the wait: with several sources (live interfaces) feeding this
+    // runner, whoever gets here first sends what has accumulated, and nothing is sent twice.
     const o = this.out[i] as Outgoing;
     if (o.n === 0 && !force) return;
     this.lastSentTs[i] = o.maxTs;
-    await this.waitFor(() => (this.inFlight[i] as number) < this.maxInFlight);
     this.inFlight[i] = (this.inFlight[i] as number) + 1;
     if (o.n === 0) {
       // Time only: no buffers to hand over, keep this batch's arrays.
@@ -179,6 +195,50 @@ export class ShardedRunner {
     const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, ts: o.ts, vlan: o.vlan, tunnel: o.tunnel, maxTs: o.maxTs };
     (this.workers[i] as Worker).postMessage(msg, [o.buf.buffer, o.off.buffer, o.len.buffer, o.ts.buffer, o.vlan.buffer, o.tunnel.buffer] as never);
     this.out[i] = new Outgoing();
+  }
+
+  /**
+   * Live: packet time follows the wall clock. Every worker gets what has accumulated for it plus
+   * the time, so idle flows expire and records come back even when traffic is thin.
+   */
+  async tick(now: number): Promise<void> {
+    for (let i = 0; i < this.workers.length; i++) {
+      const o = this.out[i] as Outgoing;
+      if (now > o.maxTs) o.maxTs = now;
+      await this.send(i, true);
+    }
+  }
+
+  /**
+   * A flow-end record of the eBPF feed goes to the worker that owns the flow, after the packets
+   * of that flow still waiting here (postMessage keeps order per worker).
+   */
+  async kernelFlowEnd(r: KernelFlowEnd): Promise<void> {
+    const m = this.kernelMeta;
+    m.proto = r.proto;
+    const a = addrWords(r.srcIp);
+    const b = addrWords(r.dstIp);
+    m.src0 = a[0]; m.src1 = a[1]; m.src2 = a[2]; m.src3 = a[3];
+    m.dst0 = b[0]; m.dst1 = b[1]; m.dst2 = b[2]; m.dst3 = b[3];
+    m.sport = r.srcPort;
+    m.dport = r.dstPort;
+    const i = shardHash(m) % this.workers.length;
+    await this.send(i);
+    (this.workers[i] as Worker).postMessage({ type: 'kernel-end', r } satisfies ToWorker);
+  }
+
+  /** Flows in the workers' tables, as last reported. */
+  get activeFlows(): number {
+    let n = 0;
+    for (const x of this.tableSizes) if (x !== undefined) n += x;
+    return n;
+  }
+
+  /** Dissector and decoder events counted so far by the workers (reported with each tick). */
+  events(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const ev of this.workerEvents) if (ev !== undefined) for (const [k, v] of ev) out.set(k, (out.get(k) ?? 0) + v);
+    return out;
   }
 
   async run(src: CaptureSource, onBatch?: (packets: number) => void): Promise<void> {
@@ -269,9 +329,9 @@ export class ShardedRunner {
   }
 
   /** Send what is left, end every flow in the workers and wait for their records. */
-  async finish(): Promise<void> {
+  async finish(reason: 'eof' | 'shutdown' = 'eof'): Promise<void> {
     for (let i = 0; i < this.workers.length; i++) await this.send(i);
-    for (const w of this.workers) w.postMessage({ type: 'finish' });
+    for (const w of this.workers) w.postMessage({ type: 'finish', reason } satisfies ToWorker);
     await this.waitFor(() => this.inFlight.every((x) => x < -100));
     await Promise.all(this.workers.map((w) => w.terminate()));
   }

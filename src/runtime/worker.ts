@@ -11,14 +11,11 @@ import type { FeatureOptions } from './features.js';
 import type { DnsRecord } from '../../dissectors/dns/types.js';
 import { openCaptureFile } from '../capture/pcap-file.js';
 import { decode } from '../decode/decode.js';
-import { DecodeStatus, PacketMeta } from '../decode/packet-meta.js';
+import { DecodeStatus, PacketMeta, addrToString } from '../decode/packet-meta.js';
+import type { KernelFlowEnd } from './engine.js';
 import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
 import { shardHash } from './shard-hash.js';
 import { RecordPacker, type PackedRecords } from './record-pack.js';
-
-export interface WorkerInit extends FeatureOptions {
-  limits?: PipelineLimits;
-}
 
 export interface BatchMsg {
   type: 'batch';
@@ -55,9 +52,26 @@ export interface FileStats {
   warnings: string[];
 }
 
-export type ToWorker = BatchMsg | FileMsg | { type: 'finish' };
+/** A flow that dropped to counting only (what the eBPF feed's markDone needs). */
+export interface BypassedFlow {
+  ipVersion: 4 | 6;
+  proto: number;
+  srcIp: string;
+  srcPort: number;
+  dstIp: string;
+  dstPort: number;
+}
+
+export interface WorkerInit extends FeatureOptions {
+  limits?: PipelineLimits;
+  /** Report flows that drop to counting only (live eBPF feed). */
+  reportBypass?: boolean;
+}
+
+export type ToWorker = BatchMsg | FileMsg | { type: 'finish'; reason: 'eof' | 'shutdown' } | { type: 'kernel-end'; r: KernelFlowEnd };
 export type FromWorker =
-  | { type: 'out'; flows: PackedRecords; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[]; wm: number; packets?: number }
+  | { type: 'out'; flows: PackedRecords; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[]; wm: number; packets?: number; size?: number; events?: [string, number][] }
+  | { type: 'bypass'; flow: BypassedFlow }
   | { type: 'file-done'; flows: PackedRecords; stats: FileStats | null; error: { name: string; message: string } | null }
   | { type: 'done'; flows: PackedRecords; stats: Record<string, unknown> }
   | { type: 'ready' };
@@ -74,6 +88,12 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
   const eng = p.engine;
   const dnsOut = () => { const d = dns; dns = []; return d; };
   const packer = new RecordPacker();
+  if (init.reportBypass === true) {
+    eng.onBypass = (f) => {
+      const flow: BypassedFlow = { ipVersion: f.ipVersion, proto: f.proto, srcIp: addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), srcPort: f.aPort, dstIp: addrToString(f.ipVersion, f.b0, f.b1, f.b2, f.b3), dstPort: f.bPort };
+      port.postMessage({ type: 'bypass', flow } satisfies FromWorker);
+    };
+  }
   const flowsOut = (): PackedRecords => { const f = flows; flows = []; return packer.pack(f); };
 
   /** One batch of the file: decode every packet, run the engine on this worker's share. */
@@ -150,9 +170,13 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
         eng.packet(msg.buf, msg.off[i] as number, len, LinkType.Raw);
       }
       eng.tick(msg.maxTs);
-      port.postMessage({ type: 'out', flows: flowsOut(), dns: dnsOut(), wm: msg.maxTs } satisfies FromWorker);
+      // A time-only batch (live ticks) also reports the table size and event counts for metrics.
+      const extra = msg.n === 0 ? { size: eng.table.size, events: [...eng.stats.events] } : {};
+      port.postMessage({ type: 'out', flows: flowsOut(), dns: dnsOut(), wm: msg.maxTs, ...extra } satisfies FromWorker);
+    } else if (msg.type === 'kernel-end') {
+      eng.kernelFlowEnd(msg.r);
     } else {
-      await p.finish('eof');
+      await p.finish(msg.reason);
       const st = eng.stats;
       port.postMessage({ type: 'done', flows: flowsOut(), stats: { ...st, events: [...st.events] } } satisfies FromWorker);
     }

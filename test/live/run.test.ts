@@ -24,17 +24,22 @@ beforeAll(async () => {
 });
 afterAll(async () => { await lab.close(); });
 
-async function runSensor(source: 'pcap' | 'ebpf', port: number): Promise<{ code: number | null; log: string; flows: Record<string, any>[]; metrics: string }> {
-  const out = join(dir, `${source}.jsonl`);
-  const cfg = join(dir, `${source}.yaml`);
-  writeFileSync(cfg, `capture:\n  interfaces: [${lab.clientDev}]\n  source: ${source}\noutput:\n  jsonLines: ${out}\nmetrics:\n  listen: 127.0.0.1:${port}\n`);
+async function runSensor(source: 'pcap' | 'ebpf', port: number, workers = 1): Promise<{ code: number | null; log: string; flows: Record<string, any>[]; metrics: string }> {
+  const out = join(dir, `${source}-${workers}.jsonl`);
+  const cfg = join(dir, `${source}-${workers}.yaml`);
+  writeFileSync(cfg, `sensor:\n  workers: ${workers}\ncapture:\n  interfaces: [${lab.clientDev}]\n  source: ${source}\noutput:\n  jsonLines: ${out}\nmetrics:\n  listen: 127.0.0.1:${port}\n`);
   const child = spawn('ip', ['netns', 'exec', lab.client, process.execPath, cli, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
   for (let i = 0; i < 100 && !log.includes('capturing with'); i++) await sleep(100);
   for (let i = 0; i < 3; i++) lab.exec(lab.client, 'curl', ['-sk', '--resolve', `run.test:4433:${lab.serverIp}`, 'https://run.test:4433/', '-o', '/dev/null']);
   await sleep(1500);
-  const metrics = lab.exec(lab.client, 'curl', ['-s', `http://127.0.0.1:${port}/metrics`]);
+  let metrics = '';
+  try {
+    metrics = lab.exec(lab.client, 'curl', ['-s', `http://127.0.0.1:${port}/metrics`]);
+  } catch (e) {
+    throw new Error(`metrics unreachable; sensor log:\n${log}`, { cause: e });
+  }
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
   const flows = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -60,6 +65,33 @@ describe('ndr-sensor run (live)', () => {
   it('eBPF feed on the same interface: the server side of every handshake, kernel counters', async () => {
     const r = await runSensor('ebpf', 19112);
     expect(r.log).toContain('capturing with the eBPF feed');
+    expect(r.code).toBe(0);
+    const tls = r.flows.filter((f) => f.source?.port === 4433 || f.destination?.port === 4433);
+    expect(tls).toHaveLength(3);
+    for (const f of tls) {
+      expect(f.network.protocol).toBe('tls');
+      expect(f.destination.packets + f.source.packets).toBeGreaterThan(3);
+    }
+  });
+
+  it('two flow workers (libpcap): the same three TLS flows, sharded, drained on SIGTERM', async () => {
+    const r = await runSensor('pcap', 19113, 2);
+    expect(r.log).toContain('2 flow workers');
+    expect(r.code).toBe(0);
+    const tls = r.flows.filter((f) => f.destination?.port === 4433);
+    expect(tls).toHaveLength(3);
+    for (const f of tls) {
+      expect(f.tls.client.server_name).toBe('run.test');
+      expect(f.tls.client.ja4).toMatch(/^t1[23]d/);
+      expect(f.source.packets).toBeGreaterThan(3);
+    }
+    expect(new Set(tls.map((f) => f.source.port)).size).toBe(3);
+    expect(r.metrics).toMatch(/ndr_packets_total [1-9]/);
+  });
+
+  it('two flow workers (eBPF feed): the handshakes, sharded (flow-end routing: feed-vs-replay.test.ts)', async () => {
+    const r = await runSensor('ebpf', 19114, 2);
+    expect(r.log).toContain('2 flow workers');
     expect(r.code).toBe(0);
     const tls = r.flows.filter((f) => f.source?.port === 4433 || f.destination?.port === 4433);
     expect(tls).toHaveLength(3);
