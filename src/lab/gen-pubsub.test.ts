@@ -55,12 +55,17 @@ function amqpSummaries(file: string) {
 function expectNotClaimedTls(file: string): void {
   const streams = extractTcpStreams(file).filter((x) => x.chunks.length > 0);
   expect(streams.length).toBeGreaterThan(0);
+  let hellos = 0;
   for (const st of streams) {
-    const first = st.chunks.find((c) => c.dir === 0)!.bytes;
-    expect(first[0]).toBe(0x16); // TLS handshake record
+    // The client's first TLS handshake record (a stream whose start a loaded machine's capture
+    // missed, e.g. to a retransmission tshark skips, has none and proves nothing here).
+    const first = st.chunks.find((c) => c.dir === 0 && c.bytes[0] === 0x16)?.bytes;
+    if (first === undefined) continue;
+    hellos++;
     expect(mqttDissector.probe.probe(first, 0)).toBe('no');
     expect(amqpDissector.probe.probe(first, 0)).toBe('no');
   }
+  expect(hellos).toBeGreaterThan(0);
 }
 
 function checkCaptures(mdir: string, adir: string, pingGapMs: number, minPings: number): void {
