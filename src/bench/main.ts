@@ -137,6 +137,8 @@ async function main(): Promise<void> {
   }
   const n = Number(process.env.BENCH_RUNS ?? 3);
   console.log(`ndr-sensor bench (${new Date().toISOString()}, node ${process.version})`);
+  console.log('Each figure: a fresh process per run; the clock runs from the first packet read to the last record');
+  console.log('out (set-up, i.e. the trust store and, with N workers, loading the worker threads, is not timed).');
   await captureReport('mixed capture', 'pcaps/bench/bench.pcap', n);
   await captureReport('handshake-heavy capture', 'pcaps/bench/handshakes.pcap', n);
   for (const b of extraBenches) {
