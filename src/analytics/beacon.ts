@@ -414,8 +414,8 @@ export class BeaconTracker {
     const b = flow.dirs[0].ipBytes;
     let i = st.ts.length;
     while (i > 0 && st.ts[i - 1]! > tS) i--;
-    if (i === st.ts.length) { st.ts.push(tS); st.tb.push(b); } else { st.ts.splice(i, 0, tS); st.tb.splice(i, 0, b); }
-    st.bs.splice(lowerBound(st.bs, b), 0, b);
+    if (i === st.ts.length) { st.ts.push(tS); st.tb.push(b); } else { insertAt(st.ts, i, tS); insertAt(st.tb, i, b); }
+    insertAt(st.bs, lowerBound(st.bs, b), b);
     const winMax = this.lastS;
     const winMin = Math.max(this.firstS, winMax - this.windowS);
     // Only connections inside the window take part, as RITA's query does; the window only moves
@@ -431,6 +431,14 @@ export class BeaconTracker {
     if (st.ts.length < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
     return scoreSortedBeacon(st.ts, st.bs, winMin, winMax);
   }
+}
+
+/** a.splice(at, 0, x) without the removed-elements array splice returns. */
+function insertAt(a: number[], at: number, x: number): void {
+  let k = a.length;
+  a.push(x);
+  for (; k > at; k--) a[k] = a[k - 1]!;
+  a[at] = x;
 }
 
 function lowerBound(a: readonly number[], x: number): number {
@@ -525,21 +533,27 @@ function histDurScores(lo: number, hi: number, ts: readonly number[], first: num
   let totalBars = 0;
   let largest = 0;
   let total = 0;
+  // Longest run of non-empty bins, wrapping from the last bin to the first: the longest run inside
+  // the window, or the run at the end joined to the run at the start (all bins when none is empty).
+  let longestRun = 0;
+  let run = 0;
+  let lead = -1;
   for (let i = 0; i < bins; i++) {
     const c = counts[i]!;
     total += c;
-    if (c > 0) totalBars++;
     if (c > largest) largest = c;
+    if (c > 0) { totalBars++; run++; }
+    else {
+      if (lead < 0) lead = run;
+      if (run > longestRun) longestRun = run;
+      run = 0;
+    }
   }
-  // Wrapped longest run of non-empty bins.
-  let longestRun = 0;
-  let run = 0;
-  for (let k = 0; k < bins * 2; k++) {
-    if (counts[k % bins]! > 0) run++;
-    else { if (run > longestRun) longestRun = run; run = 0; }
+  if (lead < 0) longestRun = bins;
+  else {
+    if (run > longestRun) longestRun = run;
+    if (lead + run > longestRun) longestRun = lead + run;
   }
-  if (run > longestRun) longestRun = run;
-  if (longestRun > bins) longestRun = bins;
   // cvScore
   let cvS = 0;
   if (total > 0) {

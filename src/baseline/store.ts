@@ -136,12 +136,18 @@ const RECENT_SLOTS = 1 << 18;
 
 const MISSING = -1; // cache marker for "not in LMDB" (stored values are ≥ 0)
 
-/** LMDB behind the in-memory tables: read on a table miss, written in batches. */
+/**
+ * LMDB behind the in-memory tables: read on a table miss, written in batches. A full batch is handed
+ * to LMDB's own write thread (asynchronous puts, committed together), so the analytics thread does
+ * not wait for the commit; until LMDB reports it committed, the batch stays readable here.
+ */
 class LmdbBackend {
   private readonly root: RootDatabase;
   private readonly db: Database<number, string>;
-  /** Writes not yet handed to LMDB; flushed in one synchronous transaction per batch. */
-  private readonly dirty = new Map<string, number>();
+  /** Writes not yet handed to LMDB. */
+  private dirty = new Map<string, number>();
+  /** Writes handed to LMDB and not yet reported committed. */
+  private readonly inflight = new Map<string, number>();
   private readonly batchMax: number;
 
   constructor(path: string, batchMax: number) {
@@ -151,10 +157,15 @@ class LmdbBackend {
   }
 
   /**
-   * The committed value. Unwritten values need no look-up here: every write also sits in the
-   * tables, and the tables are only dropped right after the writes are flushed (see Tables.added).
+   * The stored value. Buffered writes need no look-up here: every write also sits in the tables,
+   * and the tables are only dropped right after the buffer is handed over (see Tables.added);
+   * handed-over writes are read from `inflight` until committed.
    */
   read(k: string): number | undefined {
+    if (this.inflight.size > 0) {
+      const w = this.inflight.get(k);
+      if (w !== undefined) return w;
+    }
     const v = this.db.get(k);
     return typeof v === 'number' ? v : undefined;
   }
@@ -166,10 +177,19 @@ class LmdbBackend {
 
   writeDirty(): void {
     if (this.dirty.size === 0) return;
-    this.db.transactionSync(() => {
-      for (const [k, v] of this.dirty) this.db.putSync(k, v);
-    });
-    this.dirty.clear();
+    const batch = this.dirty;
+    this.dirty = new Map();
+    let last: Promise<boolean> | null = null;
+    for (const [k, v] of batch) {
+      this.inflight.set(k, v);
+      last = this.db.put(k, v);
+    }
+    // LMDB commits in order, so the last put settling means the whole batch is in. A failed
+    // commit keeps the batch readable here and is reported (flushed() rejects as well).
+    last?.then(
+      () => { for (const [k, v] of batch) if (this.inflight.get(k) === v) this.inflight.delete(k); },
+      (e: unknown) => { process.emitWarning(`baseline: LMDB write failed: ${(e as Error).message}`); },
+    );
   }
 
   async flushed(): Promise<void> {
