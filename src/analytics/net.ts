@@ -3,6 +3,8 @@
 export interface Cidr {
   readonly text: string;
   contains(ip: string): boolean;
+  /** IPv4 networks: the network and mask as signed 32-bit values (isExternal parses the address once for all of them). */
+  readonly v4?: { readonly net: number; readonly mask: number };
 }
 
 /**
@@ -83,6 +85,7 @@ export function parseCidr(text: string): Cidr | null {
         const x = v4(ip.startsWith('::ffff:') ? ip.slice(7) : ip);
         return x !== null && (x & mask) === net;
       },
+      v4: { net, mask },
     };
   }
   const a6 = v6(addr);
@@ -106,6 +109,12 @@ export function parseCidr(text: string): Cidr | null {
 
 /** True when `ip` is in none of the internal networks. */
 export function isExternal(ip: string, internal: readonly Cidr[]): boolean {
-  for (const c of internal) if (c.contains(ip)) return false;
+  let x: number | null | undefined; // the IPv4 address, parsed at the first IPv4 network
+  for (const c of internal) {
+    const n = c.v4;
+    if (n === undefined) { if (c.contains(ip)) return false; continue; }
+    if (x === undefined) x = v4(ip.startsWith('::ffff:') ? ip.slice(7) : ip);
+    if (x !== null && (x & n.mask) === n.net) return false;
+  }
   return true;
 }
