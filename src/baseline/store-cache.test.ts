@@ -35,4 +35,29 @@ describe('BaselineStore in-process tables', () => {
     expect(s.userDestinationFirstSeen('corp\\bob', 'a.example')).toBe(T0);
     expect(s.ja4HostCount('J2')).toBe(1);
   });
+
+  it('after a restart every fact reads back from LMDB, next to facts learned since, and nothing of a neighbouring host', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ndr-baseline-rows-'));
+    dirs.push(dir);
+    const hosts = ['WS1.corp', 'WS10.corp', 'ws1.corp.example', 'hôte-é.corp'];
+    const dests = (h: number): string[] => Array.from({ length: 5 + h * 3 }, (_, i) => `d${h}-${i}.Example`);
+    const a = BaselineStore.open({ path: dir, learningPeriodMs: 1000 });
+    hosts.forEach((host, h) => dests(h).forEach((sni, i) => a.learn(makeFlow({ startTs: T0 + h * 100 + i, host, sni, user: `CORP\\u${h}` }))));
+    await a.close();
+    const b = BaselineStore.open({ path: dir, learningPeriodMs: 1000 });
+    // a fact learned after the restart, before its neighbours are read back
+    b.learn(makeFlow({ startTs: T0 + 5000, host: 'WS10.corp', sni: 'late.example', user: 'CORP\\u1' }));
+    hosts.forEach((host, h) => {
+      dests(h).forEach((sni, i) => {
+        expect(b.hostDestinationFirstSeen(host, sni)).toBe(T0 + h * 100 + i);
+        expect(b.userDestinationFirstSeen(`corp\\u${h}`, sni)).toBe(T0 + h * 100 + i);
+      });
+      // another host's destination is not this host's
+      expect(b.hostDestinationFirstSeen(host, dests((h + 1) % hosts.length)[0]!)).toBeNull();
+    });
+    expect(b.hostDestinationFirstSeen('ws10.corp', 'late.example')).toBe(T0 + 5000);
+    expect(b.hostDestinationFirstSeen('ws1.corp', 'late.example')).toBeNull();
+    expect(b.destinationHostCount('d1-0.example')).toBe(1);
+    await b.close();
+  });
 });
