@@ -45,6 +45,11 @@ export function versionName(v: number): string {
 }
 
 export function buildTlsInfo(summary: TlsSummary, certs: readonly CertInfo[], opts: TlsInfoOptions): TlsInfo {
+  return build(summary, certs, opts, opts.x509, opts.ders);
+}
+
+/** The parsed certificates and DERs come apart from the options (no options copy per flow). */
+function build(summary: TlsSummary, certs: readonly CertInfo[], opts: Omit<TlsInfoOptions, 'x509' | 'ders'>, x509s: TlsInfoOptions['x509'], ders: TlsInfoOptions['ders']): TlsInfo {
   const transport = opts.transport ?? 't';
   const ch = summary.clientHellos[0] ?? null;
   const sh = summary.serverHellos[0] ?? null;
@@ -62,9 +67,9 @@ export function buildTlsInfo(summary: TlsSummary, certs: readonly CertInfo[], op
   if (summary.version !== null) version = versionName(summary.version);
   else if (ch !== null) version = versionName(offeredVersion(ch));
   const ja4xList: string[] = [];
-  if (opts.ja4Plus && opts.x509) for (const r of opts.x509) if (r) ja4xList.push(ja4x(r));
+  if (opts.ja4Plus && x509s) for (const r of x509s) if (r) ja4xList.push(ja4x(r));
   const chain: ChainCert[] = [];
-  for (let i = 0; i < certs.length; i++) chain.push({ info: certs[i] as CertInfo, record: opts.x509?.[i] ?? null, der: opts.ders?.[i] ?? null });
+  for (let i = 0; i < certs.length; i++) chain.push({ info: certs[i] as CertInfo, record: x509s?.[i] ?? null, der: ders?.[i] ?? null });
   return {
     version,
     sni: ch?.sni ?? null,
@@ -118,5 +123,5 @@ export function tlsInfoFromCache(summary: TlsSummary, serverShas: readonly strin
     x509.push(rec);
     ders.push(der);
   }
-  return buildTlsInfo(summary, certs, { ...opts, x509, ders });
+  return build(summary, certs, opts, x509, ders);
 }

@@ -36,6 +36,8 @@ export class FlowTable {
   evicted = 0;
   private nextId = 1;
   readonly lim: TableLimits;
+  /** The flow the previous lookup returned (null once it leaves the table). */
+  private last: Flow | null = null;
   /** Direction of the packet just looked up (0 = client → server). */
   dir: 0 | 1 = 0;
 
@@ -49,6 +51,26 @@ export class FlowTable {
    * `onEvict` is called for a flow pushed out by the cap before the new one is inserted.
    */
   lookup(m: PacketMeta, onEvict: (f: Flow) => void): Flow {
+    // Bulk transfers send runs of packets of one flow: try the last flow found before hashing.
+    const last = this.last;
+    if (last !== null && last.proto === m.proto) {
+      if (last.aPort === m.sport && last.bPort === m.dport && last.a0 === m.src0 && last.b0 === m.dst0 && last.a1 === m.src1 && last.a2 === m.src2 && last.a3 === m.src3 && last.b1 === m.dst1 && last.b2 === m.dst2 && last.b3 === m.dst3) {
+        this.dir = 0;
+        this.touch(last, m.tsMs);
+        return last;
+      }
+      if (last.aPort === m.dport && last.bPort === m.sport && last.a0 === m.dst0 && last.b0 === m.src0 && last.a1 === m.dst1 && last.a2 === m.dst2 && last.a3 === m.dst3 && last.b1 === m.src1 && last.b2 === m.src2 && last.b3 === m.src3) {
+        this.dir = 1;
+        this.touch(last, m.tsMs);
+        return last;
+      }
+    }
+    const f = this.search(m, onEvict);
+    this.last = f;
+    return f;
+  }
+
+  private search(m: PacketMeta, onEvict: (f: Flow) => void): Flow {
     // Canonical order of the endpoints so both directions hash alike.
     const h = this.hashOf(m);
     let f = this.map.get(h) ?? null;
@@ -151,6 +173,7 @@ export class FlowTable {
 
   /** Remove a flow from the table (the caller finalises it). */
   remove(f: Flow): void {
+    if (this.last === f) this.last = null;
     this.unlink(f);
     const head = this.map.get(f.hash) ?? null;
     if (head === f) {
