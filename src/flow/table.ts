@@ -53,41 +53,37 @@ export class FlowTable {
   lookup(m: PacketMeta, onEvict: (f: Flow) => void): Flow {
     // Bulk transfers send runs of packets of one flow: try the last flow found before hashing.
     const last = this.last;
-    if (last !== null && last.proto === m.proto) {
-      if (last.aPort === m.sport && last.bPort === m.dport && last.a0 === m.src0 && last.b0 === m.dst0 && last.a1 === m.src1 && last.a2 === m.src2 && last.a3 === m.src3 && last.b1 === m.dst1 && last.b2 === m.dst2 && last.b3 === m.dst3) {
-        this.dir = 0;
-        this.touch(last, m.tsMs);
-        return last;
-      }
-      if (last.aPort === m.dport && last.bPort === m.sport && last.a0 === m.dst0 && last.b0 === m.src0 && last.a1 === m.dst1 && last.a2 === m.dst2 && last.a3 === m.dst3 && last.b1 === m.src1 && last.b2 === m.src2 && last.b3 === m.src3) {
-        this.dir = 1;
-        this.touch(last, m.tsMs);
-        return last;
-      }
+    if (last !== null && this.match(last, m)) {
+      this.touch(last, m.tsMs);
+      return last;
     }
     const f = this.search(m, onEvict);
     this.last = f;
     return f;
   }
 
+  /** True when `f` is the packet's flow; sets `this.dir`. */
+  private match(f: Flow, m: PacketMeta): boolean {
+    if (f.proto !== m.proto) return false;
+    if (f.aPort === m.sport && f.bPort === m.dport && f.a0 === m.src0 && f.b0 === m.dst0 && f.a1 === m.src1 && f.a2 === m.src2 && f.a3 === m.src3 && f.b1 === m.dst1 && f.b2 === m.dst2 && f.b3 === m.dst3) {
+      this.dir = 0;
+      return true;
+    }
+    if (f.aPort === m.dport && f.bPort === m.sport && f.a0 === m.dst0 && f.b0 === m.src0 && f.a1 === m.dst1 && f.a2 === m.dst2 && f.a3 === m.dst3 && f.b1 === m.src1 && f.b2 === m.src2 && f.b3 === m.src3) {
+      this.dir = 1;
+      return true;
+    }
+    return false;
+  }
+
   private search(m: PacketMeta, onEvict: (f: Flow) => void): Flow {
     // Canonical order of the endpoints so both directions hash alike.
     const h = this.hashOf(m);
-    let f = this.map.get(h) ?? null;
-    while (f !== null) {
-      if (f.proto === m.proto) {
-        if (f.aPort === m.sport && f.bPort === m.dport && f.a0 === m.src0 && f.b0 === m.dst0 && f.a1 === m.src1 && f.a2 === m.src2 && f.a3 === m.src3 && f.b1 === m.dst1 && f.b2 === m.dst2 && f.b3 === m.dst3) {
-          this.dir = 0;
-          this.touch(f, m.tsMs);
-          return f;
-        }
-        if (f.aPort === m.dport && f.bPort === m.sport && f.a0 === m.dst0 && f.b0 === m.src0 && f.a1 === m.dst1 && f.a2 === m.dst2 && f.a3 === m.dst3 && f.b1 === m.src1 && f.b2 === m.src2 && f.b3 === m.src3) {
-          this.dir = 1;
-          this.touch(f, m.tsMs);
-          return f;
-        }
+    for (let f = this.map.get(h) ?? null; f !== null; f = f.chain) {
+      if (this.match(f, m)) {
+        this.touch(f, m.tsMs);
+        return f;
       }
-      f = f.chain;
     }
     if (this.size >= this.lim.maxFlowsCount) this.evictOldest(onEvict);
     const nf = new Flow();
@@ -130,11 +126,7 @@ export class FlowTable {
 
   /** Find the packet's flow without creating one (null when not tracked). Sets `this.dir`. */
   find(m: PacketMeta): Flow | null {
-    for (let f = this.firstInBucket(m); f !== null; f = f.chain) {
-      if (f.proto !== m.proto) continue;
-      if (f.aPort === m.sport && f.bPort === m.dport && f.a0 === m.src0 && f.b0 === m.dst0 && f.a1 === m.src1 && f.a2 === m.src2 && f.a3 === m.src3 && f.b1 === m.dst1 && f.b2 === m.dst2 && f.b3 === m.dst3) { this.dir = 0; return f; }
-      if (f.aPort === m.dport && f.bPort === m.sport && f.a0 === m.dst0 && f.b0 === m.src0 && f.a1 === m.dst1 && f.a2 === m.dst2 && f.a3 === m.dst3 && f.b1 === m.src1 && f.b2 === m.src2 && f.b3 === m.src3) { this.dir = 1; return f; }
-    }
+    for (let f = this.firstInBucket(m); f !== null; f = f.chain) if (this.match(f, m)) return f;
     return null;
   }
 

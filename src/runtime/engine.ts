@@ -73,6 +73,18 @@ export interface KernelFlowEnd {
   reply: { packets: number; bytes: number; payloadBytes: number; firstMs: number; lastMs: number; tcpFlags: number };
 }
 
+/** Fill `m` with a tuple's protocol, addresses and ports (for a table lookup or a shard hash). */
+export function tupleMeta(m: PacketMeta, t: Pick<KernelFlowEnd, 'proto' | 'srcIp' | 'srcPort' | 'dstIp' | 'dstPort'>): PacketMeta {
+  m.proto = t.proto;
+  const a = addrWords(t.srcIp);
+  const b = addrWords(t.dstIp);
+  m.src0 = a[0]; m.src1 = a[1]; m.src2 = a[2]; m.src3 = a[3];
+  m.dst0 = b[0]; m.dst1 = b[1]; m.dst2 = b[2]; m.dst3 = b[3];
+  m.sport = t.srcPort;
+  m.dport = t.dstPort;
+  return m;
+}
+
 export interface EngineStats {
   packets: number;
   bytes: number;
@@ -496,14 +508,7 @@ export class Engine implements DriverHost {
    * Returns false when the flow is not tracked here.
    */
   kernelFlowEnd(r: KernelFlowEnd): boolean {
-    const m = this.scratch;
-    m.proto = r.proto;
-    const a = addrWords(r.srcIp);
-    const b = addrWords(r.dstIp);
-    m.src0 = a[0]; m.src1 = a[1]; m.src2 = a[2]; m.src3 = a[3];
-    m.dst0 = b[0]; m.dst1 = b[1]; m.dst2 = b[2]; m.dst3 = b[3];
-    m.sport = r.srcPort;
-    m.dport = r.dstPort;
+    const m = tupleMeta(this.scratch, r);
     const f = this.table.find(m);
     if (f === null) return false;
     const o = this.table.dir; // direction of the kernel's initiator in our flow

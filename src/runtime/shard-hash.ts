@@ -1,5 +1,5 @@
 /** The flow hash that picks a worker: the same for both directions of a flow, in every thread. */
-import type { PacketMeta } from '../decode/packet-meta.js';
+import { DecodeStatus, type PacketMeta } from '../decode/packet-meta.js';
 
 function mix(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x5bd1e995);
@@ -23,4 +23,19 @@ export function shardHash(m: PacketMeta): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** Counters of packets that made no flow, as a dispatcher or a file-reading worker keeps them. */
+export interface NotOkCounts {
+  notIp: number;
+  otherL4: number;
+  fragmentsHeld: number;
+  malformed: number;
+}
+
+export function countNotOk(status: DecodeStatus, st: NotOkCounts): void {
+  if (status === DecodeStatus.NotIp) st.notIp++;
+  else if (status === DecodeStatus.OtherL4) st.otherL4++;
+  else if (status === DecodeStatus.Fragment) st.fragmentsHeld++;
+  else st.malformed++;
 }

@@ -16,9 +16,8 @@ import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
 import type { Pipeline } from './pipeline.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { BatchMsg, BypassedFlow, FileMsg, FromWorker, ToWorker, WorkerInit } from './worker.js';
-import type { KernelFlowEnd } from './engine.js';
-import { addrWords } from '../flow/community-id.js';
-import { shardHash } from './shard-hash.js';
+import { tupleMeta, type KernelFlowEnd } from './engine.js';
+import { countNotOk, shardHash } from './shard-hash.js';
 import { RecordUnpacker } from './record-pack.js';
 import { CaptureFormatError } from '../capture/source.js';
 
@@ -214,14 +213,7 @@ export class ShardedRunner {
    * of that flow still waiting here (postMessage keeps order per worker).
    */
   async kernelFlowEnd(r: KernelFlowEnd): Promise<void> {
-    const m = this.kernelMeta;
-    m.proto = r.proto;
-    const a = addrWords(r.srcIp);
-    const b = addrWords(r.dstIp);
-    m.src0 = a[0]; m.src1 = a[1]; m.src2 = a[2]; m.src3 = a[3];
-    m.dst0 = b[0]; m.dst1 = b[1]; m.dst2 = b[2]; m.dst3 = b[3];
-    m.sport = r.srcPort;
-    m.dport = r.dstPort;
+    const m = tupleMeta(this.kernelMeta, r);
     const i = shardHash(m) % this.workers.length;
     await this.send(i);
     (this.workers[i] as Worker).postMessage({ type: 'kernel-end', r } satisfies ToWorker);
@@ -254,10 +246,7 @@ export class ShardedRunner {
         st.bytes += cap;
         const status = decode(b.buf, off, cap, b.linkType[k] as number, m, this.frags);
         if (status !== DecodeStatus.Ok) {
-          if (status === DecodeStatus.NotIp) st.notIp++;
-          else if (status === DecodeStatus.OtherL4) st.otherL4++;
-          else if (status === DecodeStatus.Fragment) st.fragmentsHeld++;
-          else st.malformed++;
+          countNotOk(status, st);
           continue;
         }
         const end = m.reassembled ? m.ipOff + m.ipLen : Math.min(off + cap, m.ipOff + m.ipLen);

@@ -13,8 +13,9 @@ import { openCaptureFile } from '../capture/pcap-file.js';
 import { decode } from '../decode/decode.js';
 import { DecodeStatus, PacketMeta, addrToString } from '../decode/packet-meta.js';
 import type { KernelFlowEnd } from './engine.js';
+import type { FlowTuple } from '../capture/ebpf.js';
 import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
-import { shardHash } from './shard-hash.js';
+import { countNotOk, shardHash } from './shard-hash.js';
 import { RecordPacker, type PackedRecords } from './record-pack.js';
 
 export interface BatchMsg {
@@ -52,15 +53,8 @@ export interface FileStats {
   warnings: string[];
 }
 
-/** A flow that dropped to counting only (what the eBPF feed's markDone needs). */
-export interface BypassedFlow {
-  ipVersion: 4 | 6;
-  proto: number;
-  srcIp: string;
-  srcPort: number;
-  dstIp: string;
-  dstPort: number;
-}
+/** A flow that dropped to counting only: the tuple the eBPF feed's markDone takes. */
+export type BypassedFlow = FlowTuple;
 
 export interface WorkerInit extends FeatureOptions {
   limits?: PipelineLimits;
@@ -108,10 +102,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       m.tsMs = ts;
       const status = decode(b.buf, off, cap, b.linkType[k] as number, m, frags);
       if (status !== DecodeStatus.Ok) {
-        if (status === DecodeStatus.NotIp) st.notIp++;
-        else if (status === DecodeStatus.OtherL4) st.otherL4++;
-        else if (status === DecodeStatus.Fragment) st.fragmentsHeld++;
-        else st.malformed++;
+        countNotOk(status, st);
         continue;
       }
       if (shardHash(m) % count !== index) continue;
