@@ -80,8 +80,6 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-/** Compiled suffix patterns (a config list is small and fixed: compile each once). */
-const suffixRegex = new Map<string, RegExp>();
 
 /** The SNI as suffixes are matched: lowercase, no trailing dot. */
 function hostOf(sni: string): string {
@@ -89,17 +87,33 @@ function hostOf(sni: string): string {
   return h.endsWith('.') ? h.slice(0, -1) : h;
 }
 
-/** `host` is already lowercase without a trailing dot (hostOf). */
-function suffixMatches(host: string, suffix: string): boolean {
+/** A configured suffix, lowercased once: plain ('.example.com' and the bare name) or a pattern. */
+interface Suffix {
+  readonly dotted: string;
+  readonly bare: string;
+  readonly re: RegExp | null;
+}
+const compiled = new Map<string, Suffix>();
+
+function compile(suffix: string): Suffix {
+  let c = compiled.get(suffix);
+  if (c !== undefined) return c;
   const suf = suffix.toLowerCase();
-  if (!suf.includes('*')) return host.endsWith(suf.startsWith('.') ? suf : '.' + suf) || host === suf.replace(/^\./, '');
-  let re = suffixRegex.get(suf);
-  if (re === undefined) {
+  let re: RegExp | null = null;
+  if (suf.includes('*')) {
     const body = suf.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[a-z0-9-]+');
     re = new RegExp((suf.startsWith('.') ? '' : '(^|\\.)') + body + '$');
-    if (suffixRegex.size < 1024) suffixRegex.set(suf, re);
   }
-  return re.test(host);
+  c = { dotted: suf.startsWith('.') ? suf : '.' + suf, bare: suf.replace(/^\./, ''), re };
+  if (compiled.size < 1024) compiled.set(suffix, c);
+  return c;
+}
+
+/** `host` is already lowercase without a trailing dot (hostOf). */
+function suffixMatches(host: string, suffix: string): boolean {
+  const c = compile(suffix);
+  if (c.re !== null) return c.re.test(host);
+  return host.endsWith(c.dotted) || host === c.bare;
 }
 
 interface KeepAlive {
