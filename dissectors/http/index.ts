@@ -96,6 +96,7 @@ export const httpSpec = defineDissector<HttpLimits, HttpRecord, HttpEventId, Htt
   name: 'http',
   apiVersion: 1,
   transport: 'tcp',
+  handsBack: true,
   probe: {
     ports: [80, 8080, 8000, 8008, 8888, 3128],
     prefixes: [...METHODS, RESPONSE],

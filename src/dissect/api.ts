@@ -101,6 +101,12 @@ export interface DissectorSpec<L extends Limits<L>, R extends DissectorRecord, E
   readonly apiVersion: 1;
   readonly transport: 'tcp' | 'udp';
   readonly probe: ProbeSpec;
+  /**
+   * May end with a `*.tunnel` record that hands the rest of the stream back for classification
+   * (HTTP CONNECT, upgrades): the engine then keeps consumed bytes readable. Other dissectors'
+   * consumed bytes are dropped from reassembly as they go.
+   */
+  readonly handsBack?: boolean;
   readonly defaultLimits: L;
   readonly events: EventCatalog<E>;
   create(ctx: DissectorContext<R, E>, limits: L): FlowDissector;

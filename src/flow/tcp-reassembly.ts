@@ -111,6 +111,25 @@ export class TcpStream {
     this.consumed = 0;
   }
 
+  /**
+   * Drop what the dissector has consumed; with nothing left, hand the buffer back to the pool (a
+   * fresh one is taken on the next delivery). Stream offsets and the depth are unchanged. Bytes
+   * dropped here can no longer be compared with a later overlapping copy (as in any IDS, overlap
+   * checks cover what reassembly still holds).
+   */
+  trim(): void {
+    if (this.consumed === 0) return;
+    if (this.consumed < this.end) {
+      this.compact();
+      return;
+    }
+    this.base += this.end;
+    this.end = 0;
+    this.consumed = 0;
+    giveBuffer(this.buf);
+    this.buf = EMPTY;
+  }
+
   /** Release everything: the flow is counting only from now on. */
   release(): void {
     giveBuffer(this.buf);

@@ -274,6 +274,8 @@ export class Engine implements DriverHost {
             }
           }
         }
+        // What the dissector consumed is not kept (unless it may hand the stream back).
+        if (f.app === AppState.Attached && f.spec !== null && f.spec.handsBack !== true && f.streams[d] === s) s.trim();
         if (f.app === AppState.Attached && s.full && !f.dirDone[d]) {
           // Depth reached while the dissector still wants bytes: stop dissecting this direction.
           f.addLimit('flow.reassembly_depth');
