@@ -5,6 +5,30 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 describe('TcpStream', () => {
+  it('trim drops consumed bytes, frees an emptied buffer, and keeps offsets and the depth', () => {
+    const s = new TcpStream({ ...defaultReassemblyLimits, depthBytes: 20 });
+    s.setSyn(0);
+    s.add(1, bytes('abcdef'));
+    s.consume(4);
+    s.trim();
+    expect(text(s.view())).toBe('ef');
+    expect(s.offset).toBe(4);
+    s.consume(2);
+    s.trim();
+    expect(s.buf.length).toBe(0); // handed back to the pool
+    expect(s.offset).toBe(6);
+    expect(s.add(7, bytes('ghij'))).toBe(4); // a fresh buffer on the next delivery
+    expect(text(s.view())).toBe('ghij');
+    expect(s.offset).toBe(6);
+    // A retransmission of trimmed bytes is still recognised as one (not new data).
+    expect(s.add(1, bytes('abc'))).toBe(0);
+    expect(s.retransBytes).toBe(3);
+    expect(text(s.view())).toBe('ghij');
+    // Depth counts from the stream start, not from what is still held: 20 - 10 = 10 more bytes.
+    expect(s.add(11, bytes('0123456789xyz'))).toBe(10);
+    expect(s.full).toBe(true);
+  });
+
   it('delivers in order after a SYN', () => {
     const s = new TcpStream(defaultReassemblyLimits);
     s.setSyn(1000);
