@@ -19,26 +19,26 @@ export interface FinalizeContext {
 
 function dirCounters(f: Flow, d: 0 | 1): DirCounters {
   const c = emptyDir();
-  c.packets = f.packets[d];
-  c.bytes = f.bytes[d];
-  c.ipBytes = f.ipBytes[d];
-  c.retransBytes = f.retrans[d];
-  c.tcpFlags = f.flags[d];
-  c.firstTs = f.firstTs[d];
-  c.lastTs = f.lastTs[d];
+  c.packets = f.sides[d].packets;
+  c.bytes = f.sides[d].bytes;
+  c.ipBytes = f.sides[d].ipBytes;
+  c.retransBytes = f.sides[d].retrans;
+  c.tcpFlags = f.sides[d].flags;
+  c.firstTs = f.sides[d].firstTs;
+  c.lastTs = f.sides[d].lastTs;
   return c;
 }
 
 function entropy(f: Flow, d: 0 | 1): EntropyInfo | null {
-  const h = f.entropyHist[d];
-  const n = f.entropyN[d];
+  const h = f.sides[d].entropyHist;
+  const n = f.sides[d].entropyN;
   if (h === null || n === 0) return null;
   return entropyInfo(h, n);
 }
 
 function span(f: Flow, d0: DirCounters, d1: DirCounters): [number, number] {
   let start = f.startTs;
-  let end = Math.max(f.lastTs[0], f.lastTs[1], start);
+  let end = Math.max(f.sides[0].lastTs, f.sides[1].lastTs, start);
   if (d0.firstTs > 0 && d0.firstTs < start) start = d0.firstTs;
   if (d1.firstTs > 0 && d1.firstTs < start) start = d1.firstTs;
   if (end < start) end = start;
@@ -99,8 +99,8 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     dnsName: null,
     entropy: [entropy(f, 0), entropy(f, 1)],
     smallRecords: [
-      { ts: f.smallTs[0] ?? [], sizes: f.smallSizes[0] ?? [] },
-      { ts: f.smallTs[1] ?? [], sizes: f.smallSizes[1] ?? [] },
+      { ts: f.sides[0].smallTs ?? [], sizes: f.sides[0].smallSizes ?? [] },
+      { ts: f.sides[1].smallTs ?? [], sizes: f.sides[1].smallSizes ?? [] },
     ],
     pubsub: null,
     encrypted: null,

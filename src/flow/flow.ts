@@ -1,6 +1,6 @@
 /**
  * Per-flow state owned by the flow table. Direction 0 is the client (originator) side.
- * Counters are plain numeric fields and two-element arrays indexed by Dir (no allocation per packet).
+ * Per-direction state lives in two FlowSide objects indexed by Dir (no allocation per packet).
  */
 import type { DissectorRecord, FlowDissector, AnyDissectorSpec } from '../dissect/api.js';
 import type { TcpStream } from './tcp-reassembly.js';
@@ -17,6 +17,53 @@ export const AppState = {
   Finished: 3, // dissector done (or aborted): counting only
 } as const;
 export type AppState = (typeof AppState)[keyof typeof AppState];
+
+/** One direction of a flow: counters, TCP sequence state, reassembly and payload features. */
+export class FlowSide {
+  // counters
+  packets = 0;
+  /** Payload bytes (as the headers state them). */
+  bytes = 0;
+  ipBytes = 0;
+  retrans = 0;
+  flags = 0;
+  firstTs = 0;
+  lastTs = 0;
+
+  // TCP sequence tracking (for retransmission counting in counting-only mode)
+  isn = -1;
+  /** Highest relative sequence end seen. */
+  seqHigh = 0;
+  fin = false;
+  /** The ACK number that acknowledges this direction's FIN (-1: no FIN yet), and whether seen. */
+  finAck = -1;
+  finAcked = false;
+
+  // reassembly and dissection (null once counting only)
+  stream: TcpStream | null = null;
+  need = 0;
+  /** The dissector wants no more bytes of this direction. */
+  done = false;
+  probeBytes = 0;
+  /** Stream offset classification looks from (moves past an HTTP CONNECT / upgrade). */
+  probeFrom = 0;
+
+  // payload features
+  /** First bytes of the stream (copied), for content classification of unknown flows. */
+  head: Uint8Array | null = null;
+  /** Stream offset where application payload starts (-1: not yet known). */
+  payloadStart = -1;
+  /** Stream offset fed into the entropy histogram so far. */
+  entropyFed = 0;
+  entropyHist: Uint32Array | null = null;
+  entropyN = 0;
+  smallTs: number[] | null = null;
+  smallSizes: number[] | null = null;
+  /** Payload sizes after the payload start (TLS application-data records), first few. */
+  appSizes: number[] | null = null;
+  /** SHA-256 (hex) of certificates handed off, in message order. */
+  certs: string[] | null = null;
+}
 
 export class Flow {
   // identity (client side = a*, server side = b*)
@@ -36,58 +83,25 @@ export class Flow {
   next: Flow | null = null;
   list: FlowList = FlowList.Udp;
 
-  // counters per direction
-  packets: [number, number] = [0, 0];
-  bytes: [number, number] = [0, 0];
-  ipBytes: [number, number] = [0, 0];
-  retrans: [number, number] = [0, 0];
-  flags: [number, number] = [0, 0];
-  firstTs: [number, number] = [0, 0];
-  lastTs: [number, number] = [0, 0];
+  /** Per-direction state (0 = client → server): two objects of scalars, not an array per field. */
+  readonly sides: [FlowSide, FlowSide] = [new FlowSide(), new FlowSide()];
   startTs = 0;
   lastSeen = 0;
-
-  // TCP sequence tracking (for retransmission counting in counting-only mode)
-  isn: [number, number] = [-1, -1];
-  seqHigh: [number, number] = [0, 0]; // highest relative seq end seen
-  fin: [boolean, boolean] = [false, false];
   rst = false;
 
   // reassembly and dissection (null/empty once counting only)
-  streams: [TcpStream | null, TcpStream | null] = [null, null];
   app: AppState = AppState.Unclassified;
   spec: AnyDissectorSpec | null = null;
   dissector: FlowDissector | null = null;
   records: DissectorRecord[] | null = null;
-  need: [number, number] = [0, 0];
-  dirDone: [boolean, boolean] = [false, false];
   /** Candidates ruled out by probes (bit i = registry index i). */
   probeNo = 0;
-  probeBytes: [number, number] = [0, 0];
   confirmed = false;
-  /** Stream offset classification looks from (moves past an HTTP CONNECT / upgrade). */
-  probeFrom: [number, number] = [0, 0];
   /** Dissectors that finished before a re-probe (e.g. HTTP before CONNECT → TLS), with their records. */
   earlier: { spec: AnyDissectorSpec; records: DissectorRecord[] }[] | null = null;
   /** Protocol decided without a dissector (e.g. 'ssh' by banner) or by the dissector. */
   protocol: string | null = null;
 
-  // payload features
-  /** First bytes of each direction's stream (copied, ≤ 64), for content classification of unknown flows. */
-  head: [Uint8Array | null, Uint8Array | null] = [null, null];
-  /** Stream offset where application payload starts (-1: not yet known). */
-  payloadStart: [number, number] = [-1, -1];
-  /** Stream offset fed into the entropy histogram so far. */
-  entropyFed: [number, number] = [0, 0];
-  entropyHist: [Uint32Array | null, Uint32Array | null] = [null, null];
-  entropyN: [number, number] = [0, 0];
-  smallTs: [number[] | null, number[] | null] = [null, null];
-  smallSizes: [number[] | null, number[] | null] = [null, null];
-  /** Payload sizes after the payload start (TLS application-data records), first few. */
-  appSizes: [number[] | null, number[] | null] = [null, null];
-
-  /** Sha-256 (hex) of certificates handed off, per direction, in message order. */
-  certs: [string[] | null, string[] | null] = [null, null];
   events: string[] | null = null;
   limits: string[] | null = null;
 
@@ -97,9 +111,6 @@ export class Flow {
    */
   closed = false;
   record: FlowRecord | null = null;
-  /** The ACK number that acknowledges each direction's FIN (-1: no FIN yet), and whether seen. */
-  finAck: [number, number] = [-1, -1];
-  finAcked: [boolean, boolean] = [false, false];
   /**
    * The record went out when both FINs were acknowledged; the entry stays until the close delay
    * ends only to absorb late retransmissions (counted in engine stats, never a new flow).

@@ -145,7 +145,7 @@ export class Engine implements DriverHost {
     this.onClosed = opts.onClosed ?? null;
     this.certs = opts.certs;
     this.evictCb = (f) => { f.addLimit('flow.evicted'); this.end(f, 'evicted'); };
-    this.expireCb = (f) => { this.stats.flowsExpired++; this.end(f, f.rst || (f.fin[0] && f.fin[1]) ? (f.rst ? 'rst' : 'fin') : 'idle'); };
+    this.expireCb = (f) => { this.stats.flowsExpired++; this.end(f, f.rst || (f.sides[0].fin && f.sides[1].fin) ? (f.rst ? 'rst' : 'fin') : 'idle'); };
   }
 
   processBatch(b: PacketBatch): void {
@@ -193,7 +193,7 @@ export class Engine implements DriverHost {
     }
     const table = this.table;
     let f = table.lookup(m, this.evictCb);
-    if (m.proto === 6 && (m.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && (f.rst || (f.fin[0] && f.fin[1])) && f.packets[0] + f.packets[1] > 0) {
+    if (m.proto === 6 && (m.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && (f.rst || (f.sides[0].fin && f.sides[1].fin)) && f.sides[0].packets + f.sides[1].packets > 0) {
       // A new SYN on a finished connection (port reuse): the old flow ends, a new one starts.
       table.remove(f);
       this.end(f, f.rst ? 'rst' : 'fin');
@@ -204,13 +204,13 @@ export class Engine implements DriverHost {
       return;
     }
     const d = table.dir;
-    if (f.packets[0] + f.packets[1] === 0) st.flowsCreated++;
-    f.packets[d]++;
-    f.ipBytes[d] += m.ipLen;
+    if (f.sides[0].packets + f.sides[1].packets === 0) st.flowsCreated++;
+    f.sides[d].packets++;
+    f.sides[d].ipBytes += m.ipLen;
     const len = m.payloadLen; // captured payload (≤ what the headers state when a snap length cut it)
-    f.bytes[d] += m.payloadWireLen;
-    if (f.firstTs[d] === 0) f.firstTs[d] = ts;
-    if (ts > f.lastTs[d]) f.lastTs[d] = ts;
+    f.sides[d].bytes += m.payloadWireLen;
+    if (f.sides[d].firstTs === 0) f.sides[d].firstTs = ts;
+    if (ts > f.sides[d].lastTs) f.sides[d].lastTs = ts;
 
     if (m.proto === 6) this.tcp(f, d, len);
     else if (len > 0) this.udp(f, d, len);
@@ -219,9 +219,9 @@ export class Engine implements DriverHost {
   private tcp(f: Flow, d: Dir, len: number): void {
     const m = this.meta;
     const fl = m.tcpFlags;
-    f.flags[d] |= fl;
+    f.sides[d].flags |= fl;
     if ((fl & TcpFlag.SYN) !== 0) {
-      if (f.isn[d] === -1) f.isn[d] = (m.seq + 1) >>> 0;
+      if (f.sides[d].isn === -1) f.sides[d].isn = (m.seq + 1) >>> 0;
       if (!this.keepSynOptions) {
         // JA4T/JA4TS are off: nothing to keep
       } else if ((fl & TcpFlag.ACK) === 0) {
@@ -234,29 +234,29 @@ export class Engine implements DriverHost {
     if ((fl & (TcpFlag.RST | TcpFlag.FIN)) !== 0) {
       if ((fl & TcpFlag.RST) !== 0) f.rst = true;
       if ((fl & TcpFlag.FIN) !== 0) {
-        f.fin[d] = true;
-        if (f.finAck[d] === -1) f.finAck[d] = (m.seq + len + 1) >>> 0; // a FIN takes one sequence number
+        f.sides[d].fin = true;
+        if (f.sides[d].finAck === -1) f.sides[d].finAck = (m.seq + len + 1) >>> 0; // a FIN takes one sequence number
       }
-      if (f.rst || (f.fin[0] && f.fin[1])) this.table.setList(f, FlowList.TcpClosing);
+      if (f.rst || (f.sides[0].fin && f.sides[1].fin)) this.table.setList(f, FlowList.TcpClosing);
     }
     if (len === 0) {
-      if (f.fin[0] && f.fin[1]) this.closing(f, d, fl);
+      if (f.sides[0].fin && f.sides[1].fin) this.closing(f, d, fl);
       return;
     }
-    if (f.isn[d] === -1) f.isn[d] = m.seq >>> 0; // missing SYN: the first data seen starts the stream
-    const rel = (m.seq - f.isn[d]) | 0;
+    if (f.sides[d].isn === -1) f.sides[d].isn = m.seq >>> 0; // missing SYN: the first data seen starts the stream
+    const rel = (m.seq - f.sides[d].isn) | 0;
     // Retransmitted bytes: anything at or below the highest sequence already seen.
-    const high = f.seqHigh[d];
-    if (rel < high) f.retrans[d] += Math.min(len, high - rel);
-    if (rel + len > high) f.seqHigh[d] = rel + len;
+    const high = f.sides[d].seqHigh;
+    if (rel < high) f.sides[d].retrans += Math.min(len, high - rel);
+    if (rel + len > high) f.sides[d].seqHigh = rel + len;
 
     const app = f.app;
-    if (app === AppState.Unclassified || (app === AppState.Attached && !f.dirDone[d])) {
-      let s = f.streams[d];
+    if (app === AppState.Unclassified || (app === AppState.Attached && !f.sides[d].done)) {
+      let s = f.sides[d].stream;
       if (s === null) {
         s = new TcpStream(this.lim);
-        s.isn = f.isn[d];
-        f.streams[d] = s;
+        s.isn = f.sides[d].isn;
+        f.sides[d].stream = s;
       }
       const delivered = s.add(m.seq, m.data.subarray(m.payloadOff, m.payloadOff + len));
       if (s.events.length > 0) this.drainStreamEvents(f, s);
@@ -275,21 +275,21 @@ export class Engine implements DriverHost {
           }
         }
         // What the dissector consumed is not kept (unless it may hand the stream back).
-        if (f.app === AppState.Attached && f.spec !== null && f.spec.handsBack !== true && f.streams[d] === s) s.trim();
-        if (f.app === AppState.Attached && s.full && !f.dirDone[d]) {
+        if (f.app === AppState.Attached && f.spec !== null && f.spec.handsBack !== true && f.sides[d].stream === s) s.trim();
+        if (f.app === AppState.Attached && s.full && !f.sides[d].done) {
           // Depth reached while the dissector still wants bytes: stop dissecting this direction.
           f.addLimit('flow.reassembly_depth');
-          f.dirDone[d] = true;
-          if (f.dirDone[0] && f.dirDone[1]) { f.app = AppState.Finished; this.finish(f); }
+          f.sides[d].done = true;
+          if (f.sides[0].done && f.sides[1].done) { f.app = AppState.Finished; this.finish(f); }
         }
       }
     }
-    else if (app === AppState.Unknown && rel === 0 && f.head[d] === null) {
+    else if (app === AppState.Unknown && rel === 0 && f.sides[d].head === null) {
       // An unrecognised flow keeps its first bytes per direction for content classification.
-      f.head[d] = m.data.slice(m.payloadOff, m.payloadOff + Math.min(len, this.feat.headBytes));
+      f.sides[d].head = m.data.slice(m.payloadOff, m.payloadOff + Math.min(len, this.feat.headBytes));
     }
     this.features(f, d, rel, len);
-    if (f.fin[0] && f.fin[1]) this.closing(f, d, fl);
+    if (f.sides[0].fin && f.sides[1].fin) this.closing(f, d, fl);
   }
 
   /**
@@ -300,8 +300,8 @@ export class Engine implements DriverHost {
     if (f.rst || this.onClosed === null) return;
     if (!f.closed) this.close(f);
     const o = 1 - d;
-    if ((fl & TcpFlag.ACK) !== 0 && f.finAck[o] !== -1 && ((this.meta.ack - (f.finAck[o] as number)) | 0) >= 0) f.finAcked[o] = true;
-    if (f.finAcked[0] && f.finAcked[1]) this.complete(f);
+    if ((fl & TcpFlag.ACK) !== 0 && f.sides[o].finAck !== -1 && ((this.meta.ack - (f.sides[o].finAck as number)) | 0) >= 0) f.sides[o].finAcked = true;
+    if (f.sides[0].finAcked && f.sides[1].finAcked) this.complete(f);
   }
 
   /** Both FINs acknowledged: the connection is over, its record goes out now (see Flow.emitted). */
@@ -326,28 +326,28 @@ export class Engine implements DriverHost {
   /** Copy the first stream bytes of each direction (only for flows no dissector recognised). */
   private keepHead(f: Flow): void {
     for (let d = 0; d < 2; d++) {
-      const s = f.streams[d];
-      if (f.head[d] === null && s !== null && s.base === 0 && s.end > 0) f.head[d] = s.buf.slice(0, Math.min(s.end, this.feat.headBytes));
+      const s = f.sides[d].stream;
+      if (f.sides[d].head === null && s !== null && s.base === 0 && s.end > 0) f.sides[d].head = s.buf.slice(0, Math.min(s.end, this.feat.headBytes));
     }
   }
 
   /** Classify from direction d's stream, starting at its probe offset. */
   private tryClassify(f: Flow, d: Dir): void {
-    const s = f.streams[d];
+    const s = f.sides[d].stream;
     if (s === null || s.end === 0) return;
-    const from = f.probeFrom[d];
+    const from = f.sides[d].probeFrom;
     if (from < s.base || from > s.base + s.end) {
       f.app = AppState.Unknown; // a gap before anything was recognised
     } else {
       const bytes = s.buf.subarray(from - s.base, s.end);
       if (bytes.length === 0) return;
-      f.probeBytes[d] = bytes.length;
+      f.sides[d].probeBytes = bytes.length;
       // The dissector's stream starts at the probe offset: drop what came before.
       this.driver.classify(f, d, bytes);
       if (f.app === AppState.Attached && from > s.base + s.consumed) s.consumed = from - s.base;
       if (f.app === AppState.Attached) {
-        const o = f.streams[(1 - d) as Dir];
-        const ofrom = f.probeFrom[(1 - d) as Dir];
+        const o = f.sides[(1 - d) as Dir].stream;
+        const ofrom = f.sides[(1 - d) as Dir].probeFrom;
         if (o !== null && ofrom > o.base + o.consumed && ofrom <= o.base + o.end) o.consumed = ofrom - o.base;
       }
     }
@@ -357,89 +357,89 @@ export class Engine implements DriverHost {
   private udp(f: Flow, d: Dir, len: number): void {
     const m = this.meta;
     const data = m.data.subarray(m.payloadOff, m.payloadOff + len);
-    const off = f.seqHigh[d];
-    f.seqHigh[d] = off + len;
-    if (f.head[d] === null) f.head[d] = data.slice(0, Math.min(len, this.feat.headBytes));
+    const off = f.sides[d].seqHigh;
+    f.sides[d].seqHigh = off + len;
+    if (f.sides[d].head === null) f.sides[d].head = data.slice(0, Math.min(len, this.feat.headBytes));
     if (f.app === AppState.Unclassified) {
-      f.probeBytes[d] += len;
+      f.sides[d].probeBytes += len;
       this.driver.classify(f, d, data);
-      if (f.app === AppState.Unclassified && f.packets[0] + f.packets[1] >= 8) f.app = AppState.Unknown;
+      if (f.app === AppState.Unclassified && f.sides[0].packets + f.sides[1].packets >= 8) f.app = AppState.Unknown;
       if (f.app === AppState.Unknown) this.unknown(f);
     }
-    if (f.app === AppState.Attached && !f.dirDone[d]) this.driver.feedDatagram(f, d, data, off);
+    if (f.app === AppState.Attached && !f.sides[d].done) this.driver.feedDatagram(f, d, data, off);
     this.features(f, d, off, len);
   }
 
   /** Entropy, small-record cadence and app-record sizes, from the payload start on. */
   private features(f: Flow, d: Dir, rel: number, len: number): void {
-    const ps = f.payloadStart[d];
+    const ps = f.sides[d].payloadStart;
     if (ps < 0 || rel < ps) return;
     const feat = this.feat;
     if (len <= feat.smallRecordBytes) {
-      let ts = f.smallTs[d];
-      if (ts === null) { ts = f.smallTs[d] = []; f.smallSizes[d] = []; }
-      if (ts.length < feat.smallRecordsCount) { ts.push(this.now); (f.smallSizes[d] as number[]).push(len); }
+      let ts = f.sides[d].smallTs;
+      if (ts === null) { ts = f.sides[d].smallTs = []; f.sides[d].smallSizes = []; }
+      if (ts.length < feat.smallRecordsCount) { ts.push(this.now); (f.sides[d].smallSizes as number[]).push(len); }
     }
-    let sizes = f.appSizes[d];
-    if (sizes === null) sizes = f.appSizes[d] = [];
+    let sizes = f.sides[d].appSizes;
+    if (sizes === null) sizes = f.sides[d].appSizes = [];
     if (sizes.length < feat.appSizesCount) sizes.push(len);
     // Entropy over contiguous bytes only (in-order packets), up to the sample size.
-    if (f.entropyN[d] < feat.entropyBytes) {
-      const fed = f.entropyFed[d];
+    if (f.sides[d].entropyN < feat.entropyBytes) {
+      const fed = f.sides[d].entropyFed;
       if (rel <= fed && fed < rel + len) {
         const m = this.meta;
         const from = m.payloadOff + (fed - rel);
-        const take = Math.min(rel + len - fed, feat.entropyBytes - f.entropyN[d]);
+        const take = Math.min(rel + len - fed, feat.entropyBytes - f.sides[d].entropyN);
         this.histAdd(f, d, m.data, from, take);
-        f.entropyFed[d] = fed + take;
+        f.sides[d].entropyFed = fed + take;
       }
     }
   }
 
   private histAdd(f: Flow, d: Dir, b: Uint8Array, from: number, n: number): void {
-    let h = f.entropyHist[d];
-    if (h === null) h = f.entropyHist[d] = this.histPool.pop() ?? new Uint32Array(256);
+    let h = f.sides[d].entropyHist;
+    if (h === null) h = f.sides[d].entropyHist = this.histPool.pop() ?? new Uint32Array(256);
     const end = from + n;
     for (let i = from; i < end; i++) h[b[i] as number]++;
-    f.entropyN[d] += n;
+    f.sides[d].entropyN += n;
   }
 
   // ---- DriverHost ---------------------------------------------------------------------------
   handoffCert(f: Flow, dir: Dir, _index: number, der: Uint8Array): void {
-    const list = f.certs[dir] ?? (f.certs[dir] = []);
+    const list = f.sides[dir].certs ?? (f.sides[dir].certs = []);
     if (list.length >= 16) { f.addLimit('tls.limit.certs'); return; }
     list.push(this.certs.put(der));
   }
 
   payloadStart(f: Flow, dir: Dir, streamOffset: number): void {
-    if (f.payloadStart[dir] >= 0) return;
-    f.payloadStart[dir] = streamOffset;
-    f.entropyFed[dir] = streamOffset;
+    if (f.sides[dir].payloadStart >= 0) return;
+    f.sides[dir].payloadStart = streamOffset;
+    f.sides[dir].entropyFed = streamOffset;
     // Bytes already reassembled past the handshake feed the histogram now.
-    const s = f.streams[dir];
+    const s = f.sides[dir].stream;
     if (s !== null && streamOffset >= s.base && streamOffset < s.base + s.end) {
       const from = streamOffset - s.base;
       const take = Math.min(s.end - from, this.feat.entropyBytes);
       this.histAdd(f, dir, s.buf, from, take);
-      f.entropyFed[dir] = streamOffset + take;
+      f.sides[dir].entropyFed = streamOffset + take;
     }
   }
 
   finish(f: Flow): void {
-    if (this.onBypass !== null && (f.streams[0] !== null || f.streams[1] !== null)) this.onBypass(f);
+    if (this.onBypass !== null && (f.sides[0].stream !== null || f.sides[1].stream !== null)) this.onBypass(f);
     this.release(f);
   }
 
   private release(f: Flow): void {
-    f.streams[0]?.release();
-    f.streams[1]?.release();
-    f.streams[0] = null;
-    f.streams[1] = null;
+    f.sides[0].stream?.release();
+    f.sides[1].stream?.release();
+    f.sides[0].stream = null;
+    f.sides[1].stream = null;
   }
 
   finishDir(f: Flow, dir: Dir): void {
-    f.streams[dir]?.release();
-    f.streams[dir] = null;
+    f.sides[dir].stream?.release();
+    f.sides[dir].stream = null;
   }
 
   dissectorEvent(id: string): void {
@@ -482,7 +482,7 @@ export class Engine implements DriverHost {
     // Flush what reassembly still holds behind a hole, then let the dissector finish.
     if (f.app === AppState.Attached) {
       for (let d = 0 as Dir; d < 2; d = (d + 1) as Dir) {
-        const s = f.streams[d];
+        const s = f.sides[d].stream;
         if (s !== null && s.heldSegments > 0) {
           s.skipGap();
           this.drainStreamEvents(f, s);
@@ -497,9 +497,9 @@ export class Engine implements DriverHost {
 
   private recycleHistograms(f: Flow): void {
     for (let d = 0; d < 2; d++) {
-      const h = f.entropyHist[d];
+      const h = f.sides[d].entropyHist;
       if (h === null) continue;
-      f.entropyHist[d] = null;
+      f.sides[d].entropyHist = null;
       if (this.histPool.length < HIST_POOL_MAX) { h.fill(0); this.histPool.push(h); }
     }
   }
@@ -518,12 +518,12 @@ export class Engine implements DriverHost {
     for (let k = 0; k < 2; k++) {
       const d = (k === 0 ? o : 1 - o) as Dir;
       const c = dirs[k] as KernelFlowEnd['orig'];
-      f.packets[d] = c.packets;
-      f.ipBytes[d] = c.bytes;
-      f.bytes[d] = c.payloadBytes;
-      f.flags[d] |= c.tcpFlags;
-      if (c.firstMs > 0 && (f.firstTs[d] === 0 || c.firstMs < f.firstTs[d])) f.firstTs[d] = c.firstMs;
-      if (c.lastMs > f.lastTs[d]) f.lastTs[d] = c.lastMs;
+      f.sides[d].packets = c.packets;
+      f.sides[d].ipBytes = c.bytes;
+      f.sides[d].bytes = c.payloadBytes;
+      f.sides[d].flags |= c.tcpFlags;
+      if (c.firstMs > 0 && (f.sides[d].firstTs === 0 || c.firstMs < f.sides[d].firstTs)) f.sides[d].firstTs = c.firstMs;
+      if (c.lastMs > f.sides[d].lastTs) f.sides[d].lastTs = c.lastMs;
     }
     this.table.remove(f);
     this.end(f, r.reason);
