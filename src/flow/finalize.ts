@@ -19,26 +19,26 @@ export interface FinalizeContext {
 
 function dirCounters(f: Flow, d: 0 | 1): DirCounters {
   const c = emptyDir();
-  c.packets = f.sides[d].packets;
-  c.bytes = f.sides[d].bytes;
-  c.ipBytes = f.sides[d].ipBytes;
-  c.retransBytes = f.sides[d].retrans;
-  c.tcpFlags = f.sides[d].flags;
-  c.firstTs = f.sides[d].firstTs;
-  c.lastTs = f.sides[d].lastTs;
+  c.packets = f.side(d).packets;
+  c.bytes = f.side(d).bytes;
+  c.ipBytes = f.side(d).ipBytes;
+  c.retransBytes = f.side(d).retrans;
+  c.tcpFlags = f.side(d).flags;
+  c.firstTs = f.side(d).firstTs;
+  c.lastTs = f.side(d).lastTs;
   return c;
 }
 
 function entropy(f: Flow, d: 0 | 1): EntropyInfo | null {
-  const h = f.sides[d].entropyHist;
-  const n = f.sides[d].entropyN;
+  const h = f.side(d).entropyHist;
+  const n = f.side(d).entropyN;
   if (h === null || n === 0) return null;
   return entropyInfo(h, n);
 }
 
 function span(f: Flow, d0: DirCounters, d1: DirCounters): [number, number] {
   let start = f.startTs;
-  let end = Math.max(f.sides[0].lastTs, f.sides[1].lastTs, start);
+  let end = Math.max(f.side(0).lastTs, f.side(1).lastTs, start);
   if (d0.firstTs > 0 && d0.firstTs < start) start = d0.firstTs;
   if (d1.firstTs > 0 && d1.firstTs < start) start = d1.firstTs;
   if (end < start) end = start;
@@ -99,8 +99,8 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     dnsName: null,
     entropy: [entropy(f, 0), entropy(f, 1)],
     smallRecords: [
-      { ts: f.sides[0].smallTs ?? [], sizes: f.sides[0].smallSizes ?? [] },
-      { ts: f.sides[1].smallTs ?? [], sizes: f.sides[1].smallSizes ?? [] },
+      { ts: f.side(0).smallTs ?? [], sizes: f.side(0).smallSizes ?? [] },
+      { ts: f.side(1).smallTs ?? [], sizes: f.side(1).smallSizes ?? [] },
     ],
     pubsub: null,
     encrypted: null,

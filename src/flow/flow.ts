@@ -83,8 +83,9 @@ export class Flow {
   next: Flow | null = null;
   list: FlowList = FlowList.Udp;
 
-  /** Per-direction state (0 = client → server): two objects of scalars, not an array per field. */
-  readonly sides: [FlowSide, FlowSide] = [new FlowSide(), new FlowSide()];
+  /** Per-direction state: two objects of scalars (not an array per field, nor a tuple of two). */
+  readonly toServer = new FlowSide();
+  readonly toClient = new FlowSide();
   startTs = 0;
   lastSeen = 0;
   rst = false;
@@ -122,6 +123,11 @@ export class Flow {
   synWin = 0;
   synAckOpts: Uint8Array | null = null;
   synAckWin = 0;
+
+  /** Direction d's state (0 = client → server). */
+  side(d: number): FlowSide {
+    return d === 0 ? this.toServer : this.toClient;
+  }
 
   addEvent(id: string): void {
     const ev = this.events ?? (this.events = []);

@@ -49,9 +49,9 @@ export function buildAppMappers(certs: CertCache, opts: FeatureOptions): Map<str
   const trust = trustFor(opts.extraRoots ?? []);
   const ja4Plus = opts.ja4Plus === true;
   const tls = (transport: 't' | 'q' | 'd'): AppMapper => (s, rec, f) => {
-    rec.tls = tlsInfoFromCache(s as TlsSummary, f.sides[1].certs, certs as unknown as CertSource, { ja4Plus, trust, flowTs: rec.startTs, transport });
+    rec.tls = tlsInfoFromCache(s as TlsSummary, f.side(1).certs, certs as unknown as CertSource, { ja4Plus, trust, flowTs: rec.startTs, transport });
     const sizes = rec.tls.appRecordSizes;
-    if (sizes[0].length + sizes[1].length === 0) rec.tls.appRecordSizes = [f.sides[0].appSizes ?? [], f.sides[1].appSizes ?? []];
+    if (sizes[0].length + sizes[1].length === 0) rec.tls.appRecordSizes = [f.side(0).appSizes ?? [], f.side(1).appSizes ?? []];
     if (ja4Plus && transport === 't') {
       if (f.synOpts !== null) rec.ja4t = ja4t(f.synWin, f.synOpts);
       if (f.synAckOpts !== null) rec.ja4ts = ja4ts(f.synAckWin, f.synAckOpts);
@@ -86,6 +86,6 @@ export function buildPostStages(opts: FeatureOptions): ((rec: FlowRecord, f: Flo
   const cfg = { brokerSniSuffixes: opts.brokerSniSuffixes ?? [...DEFAULT_BROKER_SNI_SUFFIXES] };
   return [
     (rec) => { rec.pubsub = classifyPubSub(rec, cfg); },
-    (rec, f) => { rec.encrypted = classifyEncrypted(rec, [f.sides[0].head, f.sides[1].head]); },
+    (rec, f) => { rec.encrypted = classifyEncrypted(rec, [f.side(0).head, f.side(1).head]); },
   ];
 }
