@@ -99,8 +99,8 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     dnsName: null,
     entropy: [entropy(f, 0), entropy(f, 1)],
     smallRecords: [
-      { ts: f.side(0).smallTs ?? [], sizes: f.side(0).smallSizes ?? [] },
-      { ts: f.side(1).smallTs ?? [], sizes: f.side(1).smallSizes ?? [] },
+      f.side(0).small ?? { ts: [], sizes: [] },
+      f.side(1).small ?? { ts: [], sizes: [] },
     ],
     pubsub: null,
     encrypted: null,

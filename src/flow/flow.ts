@@ -18,6 +18,13 @@ export const AppState = {
 } as const;
 export type AppState = (typeof AppState)[keyof typeof AppState];
 
+export interface SynOptions {
+  opts: Uint8Array | null;
+  win: number;
+  ackOpts: Uint8Array | null;
+  ackWin: number;
+}
+
 /** One direction of a flow: counters, TCP sequence state, reassembly and payload features. */
 export class FlowSide {
   // counters
@@ -57,8 +64,8 @@ export class FlowSide {
   entropyFed = 0;
   entropyHist: Uint32Array | null = null;
   entropyN = 0;
-  smallTs: number[] | null = null;
-  smallSizes: number[] | null = null;
+  /** Times and sizes of the first small payload packets (the record's smallRecords entry). */
+  small: { ts: number[]; sizes: number[] } | null = null;
   /** Payload sizes after the payload start (TLS application-data records), first few. */
   appSizes: number[] | null = null;
   /** SHA-256 (hex) of certificates handed off, in message order. */
@@ -118,11 +125,8 @@ export class Flow {
    */
   emitted = false;
 
-  // JA4T inputs (SYN / SYN-ACK TCP options), copied
-  synOpts: Uint8Array | null = null;
-  synWin = 0;
-  synAckOpts: Uint8Array | null = null;
-  synAckWin = 0;
+  /** JA4T/JA4TS inputs (SYN / SYN-ACK TCP options, copied), only when JA4+ is on. */
+  syn: SynOptions | null = null;
 
   /** Direction d's state (0 = client → server). */
   side(d: number): FlowSide {

@@ -225,10 +225,11 @@ export class Engine implements DriverHost {
       if (!this.keepSynOptions) {
         // JA4T/JA4TS are off: nothing to keep
       } else if ((fl & TcpFlag.ACK) === 0) {
-        if (f.synOpts === null) { f.synOpts = m.data.slice(m.tcpOptOff, m.tcpOptOff + m.tcpOptLen); f.synWin = m.window; }
-      } else if (f.synAckOpts === null) {
-        f.synAckOpts = m.data.slice(m.tcpOptOff, m.tcpOptOff + m.tcpOptLen);
-        f.synAckWin = m.window;
+        const so = f.syn ?? (f.syn = { opts: null, win: 0, ackOpts: null, ackWin: 0 });
+        if (so.opts === null) { so.opts = m.data.slice(m.tcpOptOff, m.tcpOptOff + m.tcpOptLen); so.win = m.window; }
+      } else {
+        const so = f.syn ?? (f.syn = { opts: null, win: 0, ackOpts: null, ackWin: 0 });
+        if (so.ackOpts === null) { so.ackOpts = m.data.slice(m.tcpOptOff, m.tcpOptOff + m.tcpOptLen); so.ackWin = m.window; }
       }
     }
     if ((fl & (TcpFlag.RST | TcpFlag.FIN)) !== 0) {
@@ -376,9 +377,9 @@ export class Engine implements DriverHost {
     if (ps < 0 || rel < ps) return;
     const feat = this.feat;
     if (len <= feat.smallRecordBytes) {
-      let ts = f.side(d).smallTs;
-      if (ts === null) { ts = f.side(d).smallTs = []; f.side(d).smallSizes = []; }
-      if (ts.length < feat.smallRecordsCount) { ts.push(this.now); (f.side(d).smallSizes as number[]).push(len); }
+      const side = f.side(d);
+      const small = side.small ?? (side.small = { ts: [], sizes: [] });
+      if (small.ts.length < feat.smallRecordsCount) { small.ts.push(this.now); small.sizes.push(len); }
     }
     let sizes = f.side(d).appSizes;
     if (sizes === null) sizes = f.side(d).appSizes = [];

@@ -53,8 +53,9 @@ export function buildAppMappers(certs: CertCache, opts: FeatureOptions): Map<str
     const sizes = rec.tls.appRecordSizes;
     if (sizes[0].length + sizes[1].length === 0) rec.tls.appRecordSizes = [f.side(0).appSizes ?? [], f.side(1).appSizes ?? []];
     if (ja4Plus && transport === 't') {
-      if (f.synOpts !== null) rec.ja4t = ja4t(f.synWin, f.synOpts);
-      if (f.synAckOpts !== null) rec.ja4ts = ja4ts(f.synAckWin, f.synAckOpts);
+      const so = f.syn;
+      if (so !== null && so.opts !== null) rec.ja4t = ja4t(so.win, so.opts);
+      if (so !== null && so.ackOpts !== null) rec.ja4ts = ja4ts(so.ackWin, so.ackOpts);
     }
   };
   m.set('tls', tls('t'));
