@@ -148,6 +148,28 @@ describe('limits', () => {
     expect(stats.flowsEvicted).toBe(40);
   });
 
+  it('a tracked flow costs under 1,000 bytes of heap, so 1,000,000 concurrent flows fit in 1 GiB', () => {
+    const n = 200_000;
+    const p = new Pipeline({ onFlow: () => {} }); // default cap: 1,000,000
+    const tmpl = frame({ src: '10.4.0.1', dst: '10.5.0.1', sport: 1, dport: 443, flags: F.SYN, seq: 7, ts: 0 });
+    const buf = new Uint8Array(tmpl);
+    const dv = new DataView(buf.buffer);
+    const gc = (globalThis as { gc?: () => void }).gc as () => void;
+    gc();
+    const heap0 = process.memoryUsage().heapUsed;
+    for (let i = 0; i < n; i++) {
+      dv.setUint32(14 + 12, (0x0a040000 + (i >>> 14)) >>> 0);
+      dv.setUint16(14 + 20, 1024 + (i & 0x3fff));
+      p.engine.meta.tsMs = T0 + i / 100;
+      p.engine.packet(buf, 0, buf.length, LinkType.Ethernet);
+    }
+    gc();
+    const perFlow = (process.memoryUsage().heapUsed - heap0) / n;
+    expect(p.engine.table.size).toBe(n);
+    expect(p.engine.table.evicted).toBe(0);
+    expect(perFlow).toBeLessThan(1000);
+  });
+
   it('a flood of 1,000,000 distinct flows stays within the cap and a memory bound', () => {
     const cap = 50_000;
     let out = 0;
