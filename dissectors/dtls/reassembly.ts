@@ -3,6 +3,8 @@
  * fragment carries message_seq, the full length, fragment_offset and fragment_length. Fragments
  * may arrive out of order, overlap, or repeat. Bounded per message and in message count.
  */
+import { mergeRange } from '../../src/util/ranges.js';
+
 export class MessageAssembly {
   readonly seq: number;
   readonly type: number;
@@ -24,26 +26,7 @@ export class MessageAssembly {
 
   /** Add a fragment; false when it would need more than maxPieces disjoint ranges. */
   add(offset: number, data: Uint8Array, maxPieces: number): boolean {
-    const start = offset;
-    const end = offset + data.length;
-    const out: number[] = [];
-    let s = start;
-    let e = end;
-    let placed = false;
-    const r = this.ranges;
-    for (let i = 0; i < r.length; i += 2) {
-      const rs = r[i] as number;
-      const re = r[i + 1] as number;
-      if (re < s) { out.push(rs, re); continue; }
-      if (rs > e) {
-        if (!placed) { out.push(s, e); placed = true; }
-        out.push(rs, re);
-        continue;
-      }
-      s = Math.min(s, rs);
-      e = Math.max(e, re);
-    }
-    if (!placed) out.push(s, e);
+    const out = mergeRange(this.ranges, offset, offset + data.length);
     if (out.length / 2 > maxPieces) return false;
     this.body.set(data, offset);
     this.ranges = out;

@@ -3,6 +3,8 @@
  * order, may overlap (retransmissions) and may span several Initial packets. Bytes beyond
  * `maxBytes` are ignored; disjoint pieces are bounded by `maxRanges`.
  */
+import { mergeRange } from '../../src/util/ranges.js';
+
 export const CryptoAdd = { Ok: 0, Limit: 1, Conflict: 2, TooManyRanges: 3 } as const;
 export type CryptoAdd = (typeof CryptoAdd)[keyof typeof CryptoAdd];
 
@@ -70,24 +72,7 @@ export class CryptoStream {
   }
 
   private insertRange(start: number, end: number): boolean {
-    const r = this.ranges;
-    const out: number[] = [];
-    let s = start;
-    let e = end;
-    let placed = false;
-    for (let i = 0; i < r.length; i += 2) {
-      const rs = r[i] as number;
-      const re = r[i + 1] as number;
-      if (re < s) { out.push(rs, re); continue; }
-      if (rs > e) {
-        if (!placed) { out.push(s, e); placed = true; }
-        out.push(rs, re);
-        continue;
-      }
-      s = Math.min(s, rs);
-      e = Math.max(e, re);
-    }
-    if (!placed) out.push(s, e);
+    const out = mergeRange(this.ranges, start, end);
     if (out.length / 2 > this.maxRanges) return false;
     this.ranges = out;
     return true;
