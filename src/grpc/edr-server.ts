@@ -10,7 +10,7 @@ import type { EdrStoreLimits } from '../enrich/edr-store.js';
 import { joinResultToPb } from './convert.js';
 import { edrEnrichmentService, InvalidMessage } from './services.js';
 import type { EnrichBatchMsg, EnrichRequestMsg, EnrichResultMsg } from './services.js';
-import { bindServer, serverCredentials } from './tls.js';
+import { bindServer, serverCredentials, shutdownServer } from './tls.js';
 import type { TlsFiles } from './tls.js';
 
 /** Requests accepted per batch. */
@@ -149,14 +149,9 @@ export async function startEdrServer(opts: EdrServerOptions): Promise<EdrServerH
     address,
     store,
     stats: () => ({ ...counters }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        store.close();
-        const t = setTimeout(() => server.forceShutdown(), 1000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
+    close: async () => {
+      store.close();
+      await shutdownServer(server);
+    },
   };
 }

@@ -10,7 +10,7 @@ import type { WriteStream } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { InvalidMessage, ndr, siemFeedService } from './services.js';
 import type { AckMsg, RecordBatchMsg } from './services.js';
-import { bindServer, serverCredentials } from './tls.js';
+import { bindServer, serverCredentials, shutdownServer } from './tls.js';
 import type { TlsFiles } from './tls.js';
 
 export interface SiemServerOptions {
@@ -142,14 +142,9 @@ export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServ
     port,
     address,
     stats: () => ({ ...st }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(() => server.forceShutdown(), 1000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          if (out !== process.stdout) (out as WriteStream).end(() => resolve());
-          else resolve();
-        });
-      }),
+    close: async () => {
+      await shutdownServer(server);
+      if (out !== process.stdout) await new Promise<void>((resolve) => (out as WriteStream).end(() => resolve()));
+    },
   };
 }

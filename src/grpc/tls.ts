@@ -69,6 +69,17 @@ export function bindServer(server: grpc.Server, listen: string, creds: grpc.Serv
   });
 }
 
+/** Lets calls in progress finish, forcing the server down after `graceMs`. */
+export function shutdownServer(server: grpc.Server, graceMs = 1000): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => server.forceShutdown(), graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
 /**
  * grpc-js reports a failed TLS handshake only as "Failed to connect". When a TLS channel fails,
  * this makes one plain TLS connection with the same CA/cert/key and returns the real reason
