@@ -1,20 +1,11 @@
 /** Seeded fuzz: random and mutated DNS never throws; TCP framing is split-invariant; records bounded. */
 import { describe, expect, it } from 'vitest';
 import { harness } from '../../test/helpers/dissect.js';
+import { prng as rng } from '../../test/helpers/fuzz.js';
 import { Dir } from '../../src/dissect/api.js';
 import { dnsSpec, dnsTcpSpec, probeDnsTcp, probeDnsUdp } from './index.js';
 import { parseMessage } from './parse.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 // Real messages from pcaps/misc/dns.pcap: an AAAA answer and a CNAME + A answer with pointers.
 const SEEDS = [

@@ -1,19 +1,10 @@
 /** Seeded fuzz: random and mutated HTTP never throws, always terminates, and splitting changes nothing. */
 import { describe, expect, it } from 'vitest';
 import { harness } from '../../test/helpers/dissect.js';
+import { prng as rng } from '../../test/helpers/fuzz.js';
 import { Dir } from '../../src/dissect/api.js';
 import { httpSpec } from './index.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const SEEDS_CLIENT = [

@@ -1,19 +1,10 @@
 /** Seeded fuzz: random and mutated SSH banners never throw, terminate, and splitting changes nothing. */
 import { describe, expect, it } from 'vitest';
 import { harness } from '../../test/helpers/dissect.js';
+import { prng as rng } from '../../test/helpers/fuzz.js';
 import { Dir } from '../../src/dissect/api.js';
 import { sshSpec } from './index.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const enc = (s: string) => new TextEncoder().encode(s);
 const SEEDS = ['SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\x00\x00\x04\x5c', 'banner line\r\nSSH-1.99-Cisco-1.25\r\n', 'SSH-2.0-x\n'];
 
