@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { concatBytes } from '../../src/util/bytes.js';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Dir } from '../../src/dissect/api.js';
@@ -234,7 +235,7 @@ function serverHello(): Uint8Array {
 const DCID = unhex('0011223344556677');
 const SCID = unhex('a1a2a3a4');
 const SSCID = unhex('b1b2b3b4b5');
-const concat = (...parts: Uint8Array[]) => { const n = parts.reduce((a, p) => a + p.length, 0); const o = new Uint8Array(n); let at = 0; for (const p of parts) { o.set(p, at); at += p.length; } return o; };
+const concat = (...parts: Uint8Array[]) => concatBytes(parts);
 
 describe('quic synthetic Initials', () => {
   for (const version of [QuicVersion.V1, QuicVersion.V2] as const) {

@@ -13,6 +13,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import type { AnyDissectorSpec } from '../../src/dissect/api.js';
+import { concatBytes } from '../../src/util/bytes.js';
 import { amqpDissector } from '../../dissectors/amqp/index.js';
 import { defaultAmqpLimits } from '../../dissectors/amqp/records.js';
 import { mqttDissector } from '../../dissectors/mqtt/index.js';
@@ -85,14 +86,6 @@ function drive(spec: AnyDissectorSpec, streams: [Uint8Array, Uint8Array], chunk:
   return records;
 }
 
-function cat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
 
 function hexb(s: string): Uint8Array { return Uint8Array.from(Buffer.from(s.replace(/\s/g, ''), 'hex')); }
 
@@ -112,24 +105,24 @@ export function benchPubsub(n = 200_000, chunk = 65_536): BenchFigure[] {
   // MQTT 3.1.1: CONNECT, n x PUBLISH QoS 0 "sensors/room1/temp" + 32 bytes, DISCONNECT; CONNACK back.
   const connect = hexb('101700044d51545404020005000b6c61622d7375622d333131');
   const topic = Buffer.from('sensors/room1/temp');
-  const pub = cat([Uint8Array.of(0x30, 2 + topic.length + 32, 0, topic.length), topic, new Uint8Array(32).fill(0x41)]);
-  const mqttC = cat([connect, ...Array.from({ length: n }, () => pub), hexb('e000')]);
+  const pub = concatBytes([Uint8Array.of(0x30, 2 + topic.length + 32, 0, topic.length), topic, new Uint8Array(32).fill(0x41)]);
+  const mqttC = concatBytes([connect, ...Array.from({ length: n }, () => pub), hexb('e000')]);
   run('mqtt 3.1.1 PUBLISH QoS 0', mqttDissector, [mqttC, hexb('20020000')], n + 2);
   // AMQP 0-9-1: header, then n x (Basic.Publish, content header, 32-byte body) on channel 1.
-  const frame = (t: number, ch: number, p: Uint8Array) => cat([Uint8Array.of(t, ch >> 8, ch & 255, 0, 0, (p.length >> 8) & 255, p.length & 255), p, Uint8Array.of(0xce)]);
-  const ss = (s: string) => cat([Uint8Array.of(s.length), Buffer.from(s)]);
-  const publish = frame(1, 1, cat([hexb('003c00280000'), ss('lab.events'), ss('lab.sensor.1'), Uint8Array.of(0)]));
+  const frame = (t: number, ch: number, p: Uint8Array) => concatBytes([Uint8Array.of(t, ch >> 8, ch & 255, 0, 0, (p.length >> 8) & 255, p.length & 255), p, Uint8Array.of(0xce)]);
+  const ss = (s: string) => concatBytes([Uint8Array.of(s.length), Buffer.from(s)]);
+  const publish = frame(1, 1, concatBytes([hexb('003c00280000'), ss('lab.events'), ss('lab.sensor.1'), Uint8Array.of(0)]));
   const header = frame(2, 1, hexb('003c0000 0000000000000020 0000'));
   const body = frame(3, 1, new Uint8Array(32).fill(0x42));
-  const msg091 = cat([publish, header, body]);
-  const a091 = cat([hexb('414d515000000901'), ...Array.from({ length: n }, () => msg091)]);
+  const msg091 = concatBytes([publish, header, body]);
+  const a091 = concatBytes([hexb('414d515000000901'), ...Array.from({ length: n }, () => msg091)]);
   run('amqp 0-9-1 Basic.Publish+header+body', amqpDissector, [a091, new Uint8Array(0)], n);
   // AMQP 1.0: header, then n x transfer (handle 0, delivery id, tag, 32-byte data section).
   const perf = hexb('005314c008054343a001614341');
-  const payload = cat([hexb('005375a020'), new Uint8Array(32).fill(0x43)]);
+  const payload = concatBytes([hexb('005375a020'), new Uint8Array(32).fill(0x43)]);
   const size = 8 + perf.length + payload.length;
-  const tr = cat([Uint8Array.of(0, 0, 0, size, 2, 0, 0, 0), perf, payload]);
-  const a10 = cat([hexb('414d515000010000'), ...Array.from({ length: n / 4 }, () => tr)]);
+  const tr = concatBytes([Uint8Array.of(0, 0, 0, size, 2, 0, 0, 0), perf, payload]);
+  const a10 = concatBytes([hexb('414d515000010000'), ...Array.from({ length: n / 4 }, () => tr)]);
   run('amqp 1.0 transfer (rhea decode)', amqpDissector, [a10, new Uint8Array(0)], n / 4);
   return figs;
 }

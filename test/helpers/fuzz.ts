@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { AnyDissectorSpec, Dir } from '../../src/dissect/api.js';
 import { fromHex, harness, type Harness } from './dissect.js';
+import { concatBytes } from '../../src/util/bytes.js';
 
 export interface Message { dir: Dir; bytes: Uint8Array }
 export type Conversation = Message[];
@@ -112,7 +113,7 @@ export function mutate(conv: Conversation, rnd: () => number): Conversation {
       }
       case 4: { // huge count inserted
         const ins = Uint8Array.of(0xff, 0xff, 0xff, 0xff);
-        m.bytes = concat(b.subarray(0, pos), ins, b.subarray(pos));
+        m.bytes = concatBytes([b.subarray(0, pos), ins, b.subarray(pos)]);
         break;
       }
       case 5: { // deep nesting: repeat a short slice many times
@@ -122,7 +123,7 @@ export function mutate(conv: Conversation, rnd: () => number): Conversation {
         const parts: Uint8Array[] = [b.subarray(0, pos)];
         for (let i = 0; i < reps; i++) parts.push(slice);
         parts.push(b.subarray(pos));
-        m.bytes = concat(...parts);
+        m.bytes = concatBytes(parts);
         break;
       }
       case 6: // drop a message
@@ -131,7 +132,7 @@ export function mutate(conv: Conversation, rnd: () => number): Conversation {
       default: { // random garbage insert
         const g = new Uint8Array(1 + Math.floor(rnd() * 32));
         for (let i = 0; i < g.length; i++) g[i] = Math.floor(rnd() * 256);
-        m.bytes = concat(b.subarray(0, pos), g, b.subarray(pos));
+        m.bytes = concatBytes([b.subarray(0, pos), g, b.subarray(pos)]);
         break;
       }
     }
@@ -139,14 +140,6 @@ export function mutate(conv: Conversation, rnd: () => number): Conversation {
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
 
 function feedSplit(spec: AnyDissectorSpec, conv: Conversation, limits: object, rnd: (() => number) | null): Harness {
   const h = harness(spec, limits);
