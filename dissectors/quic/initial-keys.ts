@@ -84,12 +84,8 @@ export function headerProtectionMask(hp: Uint8Array, sample: Uint8Array): Uint8A
   return new Uint8Array(c.update(sample));
 }
 
-/**
- * RFC 9001 §5.3: AEAD_AES_128_GCM open. nonce = iv XOR left-padded packet number.
- * Returns the plaintext, or null when the tag does not verify.
- */
-export function openPayload(keys: PacketKeys, packetNumber: number, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null {
-  if (sealed.length < 16) return null;
+/** RFC 9001 §5.3: the AEAD nonce is the IV XORed with the left-padded packet number. */
+function nonceFor(keys: PacketKeys, packetNumber: number): Uint8Array {
   const nonce = new Uint8Array(12);
   nonce.set(keys.iv);
   let pn = packetNumber;
@@ -97,6 +93,16 @@ export function openPayload(keys: PacketKeys, packetNumber: number, aad: Uint8Ar
     nonce[i] = (nonce[i] as number) ^ (pn % 256);
     pn = Math.floor(pn / 256);
   }
+  return nonce;
+}
+
+/**
+ * RFC 9001 §5.3: AEAD_AES_128_GCM open. nonce = iv XOR left-padded packet number.
+ * Returns the plaintext, or null when the tag does not verify.
+ */
+export function openPayload(keys: PacketKeys, packetNumber: number, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null {
+  if (sealed.length < 16) return null;
+  const nonce = nonceFor(keys, packetNumber);
   try {
     const d = createDecipheriv('aes-128-gcm', keys.key, nonce);
     d.setAAD(aad);
@@ -115,13 +121,7 @@ export function openPayload(keys: PacketKeys, packetNumber: number, aad: Uint8Ar
 
 /** The inverse of openPayload, for tests and capture synthesis (never used on the data path). */
 export function sealPayload(keys: PacketKeys, packetNumber: number, aad: Uint8Array, plain: Uint8Array): Uint8Array {
-  const nonce = new Uint8Array(12);
-  nonce.set(keys.iv);
-  let pn = packetNumber;
-  for (let i = 11; i >= 4 && pn > 0; i--) {
-    nonce[i] = (nonce[i] as number) ^ (pn % 256);
-    pn = Math.floor(pn / 256);
-  }
+  const nonce = nonceFor(keys, packetNumber);
   const c = createCipheriv('aes-128-gcm', keys.key, nonce);
   c.setAAD(aad);
   const a = c.update(plain);

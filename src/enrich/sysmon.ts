@@ -146,7 +146,8 @@ export function processGuidHostId(guid: string | null): string | null {
 /** Field reader over one event in any shape. */
 type Reader = (sysmonName: string, ...ecsPaths: string[]) => unknown;
 
-function emptyEvent(eid: number, host: string, ts: number): SysmonEvent {
+/** An event with only its id, host and time set (parsers fill in the rest). */
+export function emptyEvent(eid: number, host: string, ts: number): SysmonEvent {
   return {
     eid,
     host,

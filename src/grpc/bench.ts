@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Enricher } from '../enrich/edr-client.js';
 import { EdrStore } from '../enrich/edr-store.js';
-import type { SysmonEvent } from '../enrich/sysmon.js';
+import { emptyEvent, type SysmonEvent } from '../enrich/sysmon.js';
 import { newFlowRecord } from '../flow/record.js';
 import type { FlowRecord } from '../flow/record.js';
 import { SiemClient } from '../output/siem-client.js';
@@ -33,31 +33,17 @@ function syntheticConn(i: number, hosts: number): SysmonEvent {
   const h = i % hosts;
   const proc = i % 5000;
   return {
-    eid: 3,
-    host: `host${h}.bench.local`,
-    ts: T0 + i * 10,
+    ...emptyEvent(3, `host${h}.bench.local`, T0 + i * 10),
     processGuid: `{${(0x10000000 + h).toString(16)}-0000-65a0-${(proc & 0xffff).toString(16).padStart(4, '0')}-000000000400}`,
     pid: 1000 + proc,
     image: `C:\\Program Files\\App${proc % 300}\\app${proc % 300}.exe`,
     user: 'BENCH\\user',
-    commandLine: null,
-    parentProcessGuid: null,
-    parentImage: null,
-    parentCommandLine: null,
-    originalFileName: null,
     protocol: 'tcp',
     initiated: true,
     srcIp: `10.${(h >> 8) & 255}.${h & 255}.10`,
     srcPort: 1024 + (Math.floor(i / hosts) % 64000),
     dstIp: `203.0.${(i >> 8) & 255}.${i & 255}`,
     dstPort: 443,
-    imageLoaded: null,
-    signed: null,
-    signature: null,
-    signatureStatus: null,
-    targetFilename: null,
-    queryName: null,
-    queryResults: null,
   };
 }
 
