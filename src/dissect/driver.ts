@@ -119,7 +119,7 @@ export class Driver {
     }
     if (!unsure || f.proto === 17) {
       // UDP flows get a probe per datagram for a few datagrams; TCP gives up when nothing is unsure.
-      if (!unsure && (f.proto === 6 || f.side(0).probeBytes + f.side(1).probeBytes > 4096)) {
+      if (!unsure && (f.proto === 6 || f.toServer.probeBytes + f.toClient.probeBytes > 4096)) {
         f.app = AppState.Unknown;
       }
     }
@@ -144,9 +144,10 @@ export class Driver {
    * than there are, or says it is done.
    */
   feedStream(f: Flow, dir: Dir, eof: boolean): void {
-    const s = f.side(dir).stream;
+    const side = f.side(dir);
+    const s = side.stream;
     const d = f.dissector;
-    if (s === null || d === null || f.side(dir).done) return;
+    if (s === null || d === null || side.done) return;
     if (s.pendingGap > 0) {
       const lost = s.pendingGap;
       s.pendingGap = 0;
@@ -158,7 +159,7 @@ export class Driver {
     for (let guard = 0; guard < 100_000; guard++) {
       const avail = s.end - s.consumed;
       if (avail === 0 && !eof) return;
-      if (avail < f.side(dir).need && !eof) return;
+      if (avail < side.need && !eof) return;
       v.bytes = s.buf.subarray(s.consumed, s.end);
       v.streamOffset = s.base + s.consumed;
       v.eof = eof;
@@ -169,12 +170,12 @@ export class Driver {
       try { verdict = d.feed(dir, v); } catch { verdict = this.faulted(f); }
       const consumed = v.consumed;
       if (consumed > 0) s.consume(consumed);
-      f.side(dir).need = v.wanted > 0 ? v.wanted : 0;
+      side.need = v.wanted > 0 ? v.wanted : 0;
       if (!this.apply(f, dir, verdict)) return;
       if (consumed === 0 || eof) {
         // No progress: wait for more bytes (a dissector that neither consumes nor asks for more
         // gets called again only when new bytes arrive).
-        if (f.side(dir).need <= avail) f.side(dir).need = avail + 1;
+        if (side.need <= avail) side.need = avail + 1;
         return;
       }
     }
@@ -210,7 +211,7 @@ export class Driver {
         return true;
       case 'dir-done':
         f.side(dir).done = true;
-        if (f.side(0).done && f.side(1).done) this.stop(f);
+        if (f.toServer.done && f.toClient.done) this.stop(f);
         else this.host.finishDir(f, dir);
         return false;
       case 'abort':
@@ -240,18 +241,18 @@ export class Driver {
     f.records = null;
     f.app = AppState.Unclassified;
     f.probeNo = 0;
-    f.side(0).done = false;
-    f.side(1).done = false;
-    f.side(0).need = 0;
-    f.side(1).need = 0;
-    f.side(0).probeFrom = last.offsets[0];
-    f.side(1).probeFrom = last.offsets[1];
+    f.toServer.done = false;
+    f.toClient.done = false;
+    f.toServer.need = 0;
+    f.toClient.need = 0;
+    f.toServer.probeFrom = last.offsets[0];
+    f.toClient.probeFrom = last.offsets[1];
     return true;
   }
 
   private stop(f: Flow): void {
-    f.side(0).done = true;
-    f.side(1).done = true;
+    f.toServer.done = true;
+    f.toClient.done = true;
     f.app = AppState.Finished;
     this.host.finish(f);
   }

@@ -5,7 +5,7 @@
 import { addrToString } from '../decode/packet-meta.js';
 import type { Flow } from './flow.js';
 import { communityId } from './community-id.js';
-import { emptyDir, type DirCounters, type EndReason, type EntropyInfo, type FlowRecord } from './record.js';
+import { type DirCounters, type EndReason, type EntropyInfo, type FlowRecord } from './record.js';
 import { entropyInfo } from '../fingerprint/entropy.js';
 
 /** Maps one dissector's summary onto the record (registered per dissector name). */
@@ -18,27 +18,21 @@ export interface FinalizeContext {
 }
 
 function dirCounters(f: Flow, d: 0 | 1): DirCounters {
-  const c = emptyDir();
-  c.packets = f.side(d).packets;
-  c.bytes = f.side(d).bytes;
-  c.ipBytes = f.side(d).ipBytes;
-  c.retransBytes = f.side(d).retrans;
-  c.tcpFlags = f.side(d).flags;
-  c.firstTs = f.side(d).firstTs;
-  c.lastTs = f.side(d).lastTs;
-  return c;
+  const s = f.side(d);
+  return { packets: s.packets, bytes: s.bytes, ipBytes: s.ipBytes, retransBytes: s.retrans, tcpFlags: s.flags, firstTs: s.firstTs, lastTs: s.lastTs };
 }
 
 function entropy(f: Flow, d: 0 | 1): EntropyInfo | null {
-  const h = f.side(d).entropyHist;
-  const n = f.side(d).entropyN;
+  const s = f.side(d);
+  const h = s.entropyHist;
+  const n = s.entropyN;
   if (h === null || n === 0) return null;
   return entropyInfo(h, n);
 }
 
 function span(f: Flow, d0: DirCounters, d1: DirCounters): [number, number] {
   let start = f.startTs;
-  let end = Math.max(f.side(0).lastTs, f.side(1).lastTs, start);
+  let end = Math.max(f.toServer.lastTs, f.toClient.lastTs, start);
   if (d0.firstTs > 0 && d0.firstTs < start) start = d0.firstTs;
   if (d1.firstTs > 0 && d1.firstTs < start) start = d1.firstTs;
   if (end < start) end = start;
@@ -99,8 +93,8 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     dnsName: null,
     entropy: [entropy(f, 0), entropy(f, 1)],
     smallRecords: [
-      f.side(0).small ?? { ts: [], sizes: [] },
-      f.side(1).small ?? { ts: [], sizes: [] },
+      f.toServer.small ?? { ts: [], sizes: [] },
+      f.toClient.small ?? { ts: [], sizes: [] },
     ],
     pubsub: null,
     encrypted: null,

@@ -145,7 +145,7 @@ export class Engine implements DriverHost {
     this.onClosed = opts.onClosed ?? null;
     this.certs = opts.certs;
     this.evictCb = (f) => { f.addLimit('flow.evicted'); this.end(f, 'evicted'); };
-    this.expireCb = (f) => { this.stats.flowsExpired++; this.end(f, f.rst || (f.side(0).fin && f.side(1).fin) ? (f.rst ? 'rst' : 'fin') : 'idle'); };
+    this.expireCb = (f) => { this.stats.flowsExpired++; this.end(f, f.rst || (f.toServer.fin && f.toClient.fin) ? (f.rst ? 'rst' : 'fin') : 'idle'); };
   }
 
   processBatch(b: PacketBatch): void {
@@ -193,7 +193,7 @@ export class Engine implements DriverHost {
     }
     const table = this.table;
     let f = table.lookup(m, this.evictCb);
-    if (m.proto === 6 && (m.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && (f.rst || (f.side(0).fin && f.side(1).fin)) && f.side(0).packets + f.side(1).packets > 0) {
+    if (m.proto === 6 && (m.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && (f.rst || (f.toServer.fin && f.toClient.fin)) && f.toServer.packets + f.toClient.packets > 0) {
       // A new SYN on a finished connection (port reuse): the old flow ends, a new one starts.
       table.remove(f);
       this.end(f, f.rst ? 'rst' : 'fin');
@@ -204,24 +204,26 @@ export class Engine implements DriverHost {
       return;
     }
     const d = table.dir;
-    if (f.side(0).packets + f.side(1).packets === 0) st.flowsCreated++;
-    f.side(d).packets++;
-    f.side(d).ipBytes += m.ipLen;
+    const side = f.side(d);
+    if (f.toServer.packets + f.toClient.packets === 0) st.flowsCreated++;
+    side.packets++;
+    side.ipBytes += m.ipLen;
     const len = m.payloadLen; // captured payload (≤ what the headers state when a snap length cut it)
-    f.side(d).bytes += m.payloadWireLen;
-    if (f.side(d).firstTs === 0) f.side(d).firstTs = ts;
-    if (ts > f.side(d).lastTs) f.side(d).lastTs = ts;
+    side.bytes += m.payloadWireLen;
+    if (side.firstTs === 0) side.firstTs = ts;
+    if (ts > side.lastTs) side.lastTs = ts;
 
     if (m.proto === 6) this.tcp(f, d, len);
     else if (len > 0) this.udp(f, d, len);
   }
 
   private tcp(f: Flow, d: Dir, len: number): void {
+    const side = f.side(d);
     const m = this.meta;
     const fl = m.tcpFlags;
-    f.side(d).flags |= fl;
+    side.flags |= fl;
     if ((fl & TcpFlag.SYN) !== 0) {
-      if (f.side(d).isn === -1) f.side(d).isn = (m.seq + 1) >>> 0;
+      if (side.isn === -1) side.isn = (m.seq + 1) >>> 0;
       if (!this.keepSynOptions) {
         // JA4T/JA4TS are off: nothing to keep
       } else if ((fl & TcpFlag.ACK) === 0) {
@@ -235,29 +237,29 @@ export class Engine implements DriverHost {
     if ((fl & (TcpFlag.RST | TcpFlag.FIN)) !== 0) {
       if ((fl & TcpFlag.RST) !== 0) f.rst = true;
       if ((fl & TcpFlag.FIN) !== 0) {
-        f.side(d).fin = true;
-        if (f.side(d).finAck === -1) f.side(d).finAck = (m.seq + len + 1) >>> 0; // a FIN takes one sequence number
+        side.fin = true;
+        if (side.finAck === -1) side.finAck = (m.seq + len + 1) >>> 0; // a FIN takes one sequence number
       }
-      if (f.rst || (f.side(0).fin && f.side(1).fin)) this.table.setList(f, FlowList.TcpClosing);
+      if (f.rst || (f.toServer.fin && f.toClient.fin)) this.table.setList(f, FlowList.TcpClosing);
     }
     if (len === 0) {
-      if (f.side(0).fin && f.side(1).fin) this.closing(f, d, fl);
+      if (f.toServer.fin && f.toClient.fin) this.closing(f, d, fl);
       return;
     }
-    if (f.side(d).isn === -1) f.side(d).isn = m.seq >>> 0; // missing SYN: the first data seen starts the stream
-    const rel = (m.seq - f.side(d).isn) | 0;
+    if (side.isn === -1) side.isn = m.seq >>> 0; // missing SYN: the first data seen starts the stream
+    const rel = (m.seq - side.isn) | 0;
     // Retransmitted bytes: anything at or below the highest sequence already seen.
-    const high = f.side(d).seqHigh;
-    if (rel < high) f.side(d).retrans += Math.min(len, high - rel);
-    if (rel + len > high) f.side(d).seqHigh = rel + len;
+    const high = side.seqHigh;
+    if (rel < high) side.retrans += Math.min(len, high - rel);
+    if (rel + len > high) side.seqHigh = rel + len;
 
     const app = f.app;
-    if (app === AppState.Unclassified || (app === AppState.Attached && !f.side(d).done)) {
-      let s = f.side(d).stream;
+    if (app === AppState.Unclassified || (app === AppState.Attached && !side.done)) {
+      let s = side.stream;
       if (s === null) {
         s = new TcpStream(this.lim);
-        s.isn = f.side(d).isn;
-        f.side(d).stream = s;
+        s.isn = side.isn;
+        side.stream = s;
       }
       const delivered = s.add(m.seq, m.data.subarray(m.payloadOff, m.payloadOff + len));
       if (s.events.length > 0) this.drainStreamEvents(f, s);
@@ -276,21 +278,21 @@ export class Engine implements DriverHost {
           }
         }
         // What the dissector consumed is not kept (unless it may hand the stream back).
-        if (f.app === AppState.Attached && f.spec !== null && f.spec.handsBack !== true && f.side(d).stream === s) s.trim();
-        if (f.app === AppState.Attached && s.full && !f.side(d).done) {
+        if (f.app === AppState.Attached && f.spec !== null && f.spec.handsBack !== true && side.stream === s) s.trim();
+        if (f.app === AppState.Attached && s.full && !side.done) {
           // Depth reached while the dissector still wants bytes: stop dissecting this direction.
           f.addLimit('flow.reassembly_depth');
-          f.side(d).done = true;
-          if (f.side(0).done && f.side(1).done) { f.app = AppState.Finished; this.finish(f); }
+          side.done = true;
+          if (f.toServer.done && f.toClient.done) { f.app = AppState.Finished; this.finish(f); }
         }
       }
     }
-    else if (app === AppState.Unknown && rel === 0 && f.side(d).head === null) {
+    else if (app === AppState.Unknown && rel === 0 && side.head === null) {
       // An unrecognised flow keeps its first bytes per direction for content classification.
-      f.side(d).head = m.data.slice(m.payloadOff, m.payloadOff + Math.min(len, this.feat.headBytes));
+      side.head = m.data.slice(m.payloadOff, m.payloadOff + Math.min(len, this.feat.headBytes));
     }
     this.features(f, d, rel, len);
-    if (f.side(0).fin && f.side(1).fin) this.closing(f, d, fl);
+    if (f.toServer.fin && f.toClient.fin) this.closing(f, d, fl);
   }
 
   /**
@@ -301,8 +303,9 @@ export class Engine implements DriverHost {
     if (f.rst || this.onClosed === null) return;
     if (!f.closed) this.close(f);
     const o = 1 - d;
-    if ((fl & TcpFlag.ACK) !== 0 && f.side(o).finAck !== -1 && ((this.meta.ack - (f.side(o).finAck as number)) | 0) >= 0) f.side(o).finAcked = true;
-    if (f.side(0).finAcked && f.side(1).finAcked) this.complete(f);
+    const other = f.side(o);
+    if ((fl & TcpFlag.ACK) !== 0 && other.finAck !== -1 && ((this.meta.ack - other.finAck) | 0) >= 0) other.finAcked = true;
+    if (f.toServer.finAcked && f.toClient.finAcked) this.complete(f);
   }
 
   /** Both FINs acknowledged: the connection is over, its record goes out now (see Flow.emitted). */
@@ -327,28 +330,31 @@ export class Engine implements DriverHost {
   /** Copy the first stream bytes of each direction (only for flows no dissector recognised). */
   private keepHead(f: Flow): void {
     for (let d = 0; d < 2; d++) {
-      const s = f.side(d).stream;
-      if (f.side(d).head === null && s !== null && s.base === 0 && s.end > 0) f.side(d).head = s.buf.slice(0, Math.min(s.end, this.feat.headBytes));
+      const side = f.side(d);
+      const s = side.stream;
+      if (side.head === null && s !== null && s.base === 0 && s.end > 0) side.head = s.buf.slice(0, Math.min(s.end, this.feat.headBytes));
     }
   }
 
   /** Classify from direction d's stream, starting at its probe offset. */
   private tryClassify(f: Flow, d: Dir): void {
-    const s = f.side(d).stream;
+    const side = f.side(d);
+    const s = side.stream;
     if (s === null || s.end === 0) return;
-    const from = f.side(d).probeFrom;
+    const from = side.probeFrom;
     if (from < s.base || from > s.base + s.end) {
       f.app = AppState.Unknown; // a gap before anything was recognised
     } else {
       const bytes = s.buf.subarray(from - s.base, s.end);
       if (bytes.length === 0) return;
-      f.side(d).probeBytes = bytes.length;
+      side.probeBytes = bytes.length;
       // The dissector's stream starts at the probe offset: drop what came before.
       this.driver.classify(f, d, bytes);
       if (f.app === AppState.Attached && from > s.base + s.consumed) s.consumed = from - s.base;
       if (f.app === AppState.Attached) {
-        const o = f.side((1 - d) as Dir).stream;
-        const ofrom = f.side((1 - d) as Dir).probeFrom;
+        const other = f.side(1 - d);
+        const o = other.stream;
+        const ofrom = other.probeFrom;
         if (o !== null && ofrom > o.base + o.consumed && ofrom <= o.base + o.end) o.consumed = ofrom - o.base;
       }
     }
@@ -356,91 +362,96 @@ export class Engine implements DriverHost {
   }
 
   private udp(f: Flow, d: Dir, len: number): void {
+    const side = f.side(d);
     const m = this.meta;
     const data = m.data.subarray(m.payloadOff, m.payloadOff + len);
-    const off = f.side(d).seqHigh;
-    f.side(d).seqHigh = off + len;
-    if (f.side(d).head === null) f.side(d).head = data.slice(0, Math.min(len, this.feat.headBytes));
+    const off = side.seqHigh;
+    side.seqHigh = off + len;
+    if (side.head === null) side.head = data.slice(0, Math.min(len, this.feat.headBytes));
     if (f.app === AppState.Unclassified) {
-      f.side(d).probeBytes += len;
+      side.probeBytes += len;
       this.driver.classify(f, d, data);
-      if (f.app === AppState.Unclassified && f.side(0).packets + f.side(1).packets >= 8) f.app = AppState.Unknown;
+      if (f.app === AppState.Unclassified && f.toServer.packets + f.toClient.packets >= 8) f.app = AppState.Unknown;
       if (f.app === AppState.Unknown) this.unknown(f);
     }
-    if (f.app === AppState.Attached && !f.side(d).done) this.driver.feedDatagram(f, d, data, off);
+    if (f.app === AppState.Attached && !side.done) this.driver.feedDatagram(f, d, data, off);
     this.features(f, d, off, len);
   }
 
   /** Entropy, small-record cadence and app-record sizes, from the payload start on. */
   private features(f: Flow, d: Dir, rel: number, len: number): void {
-    const ps = f.side(d).payloadStart;
+    const side = f.side(d);
+    const ps = side.payloadStart;
     if (ps < 0 || rel < ps) return;
     const feat = this.feat;
     if (len <= feat.smallRecordBytes) {
-      const side = f.side(d);
       const small = side.small ?? (side.small = { ts: [], sizes: [] });
       if (small.ts.length < feat.smallRecordsCount) { small.ts.push(this.now); small.sizes.push(len); }
     }
-    let sizes = f.side(d).appSizes;
-    if (sizes === null) sizes = f.side(d).appSizes = [];
+    let sizes = side.appSizes;
+    if (sizes === null) sizes = side.appSizes = [];
     if (sizes.length < feat.appSizesCount) sizes.push(len);
     // Entropy over contiguous bytes only (in-order packets), up to the sample size.
-    if (f.side(d).entropyN < feat.entropyBytes) {
-      const fed = f.side(d).entropyFed;
+    if (side.entropyN < feat.entropyBytes) {
+      const fed = side.entropyFed;
       if (rel <= fed && fed < rel + len) {
         const m = this.meta;
         const from = m.payloadOff + (fed - rel);
-        const take = Math.min(rel + len - fed, feat.entropyBytes - f.side(d).entropyN);
+        const take = Math.min(rel + len - fed, feat.entropyBytes - side.entropyN);
         this.histAdd(f, d, m.data, from, take);
-        f.side(d).entropyFed = fed + take;
+        side.entropyFed = fed + take;
       }
     }
   }
 
   private histAdd(f: Flow, d: Dir, b: Uint8Array, from: number, n: number): void {
-    let h = f.side(d).entropyHist;
-    if (h === null) h = f.side(d).entropyHist = this.histPool.pop() ?? new Uint32Array(256);
+    const side = f.side(d);
+    let h = side.entropyHist;
+    if (h === null) h = side.entropyHist = this.histPool.pop() ?? new Uint32Array(256);
     const end = from + n;
     for (let i = from; i < end; i++) h[b[i] as number]++;
-    f.side(d).entropyN += n;
+    side.entropyN += n;
   }
 
   // ---- DriverHost ---------------------------------------------------------------------------
   handoffCert(f: Flow, dir: Dir, _index: number, der: Uint8Array): void {
-    const list = f.side(dir).certs ?? (f.side(dir).certs = []);
+    const side = f.side(dir);
+    const list = side.certs ?? (side.certs = []);
     if (list.length >= 16) { f.addLimit('tls.limit.certs'); return; }
     list.push(this.certs.put(der));
   }
 
   payloadStart(f: Flow, dir: Dir, streamOffset: number): void {
-    if (f.side(dir).payloadStart >= 0) return;
-    f.side(dir).payloadStart = streamOffset;
-    f.side(dir).entropyFed = streamOffset;
+    const side = f.side(dir);
+    if (side.payloadStart >= 0) return;
+    side.payloadStart = streamOffset;
+    side.entropyFed = streamOffset;
     // Bytes already reassembled past the handshake feed the histogram now.
-    const s = f.side(dir).stream;
+    const s = side.stream;
     if (s !== null && streamOffset >= s.base && streamOffset < s.base + s.end) {
       const from = streamOffset - s.base;
       const take = Math.min(s.end - from, this.feat.entropyBytes);
       this.histAdd(f, dir, s.buf, from, take);
-      f.side(dir).entropyFed = streamOffset + take;
+      side.entropyFed = streamOffset + take;
     }
   }
 
   finish(f: Flow): void {
-    if (this.onBypass !== null && (f.side(0).stream !== null || f.side(1).stream !== null)) this.onBypass(f);
+    if (this.onBypass !== null && (f.toServer.stream !== null || f.toClient.stream !== null)) this.onBypass(f);
     this.release(f);
   }
 
   private release(f: Flow): void {
-    f.side(0).stream?.release();
-    f.side(1).stream?.release();
-    f.side(0).stream = null;
-    f.side(1).stream = null;
+    f.toServer.stream?.release();
+    f.toClient.stream?.release();
+    f.toServer.stream = null;
+    f.toClient.stream = null;
   }
 
   finishDir(f: Flow, dir: Dir): void {
-    f.side(dir).stream?.release();
-    f.side(dir).stream = null;
+    const side = f.side(dir);
+    side.stream?.release();
+    side.stream = null;
   }
 
   dissectorEvent(id: string): void {
@@ -498,9 +509,10 @@ export class Engine implements DriverHost {
 
   private recycleHistograms(f: Flow): void {
     for (let d = 0; d < 2; d++) {
-      const h = f.side(d).entropyHist;
+      const side = f.side(d);
+      const h = side.entropyHist;
       if (h === null) continue;
-      f.side(d).entropyHist = null;
+      side.entropyHist = null;
       if (this.histPool.length < HIST_POOL_MAX) { h.fill(0); this.histPool.push(h); }
     }
   }
@@ -519,12 +531,13 @@ export class Engine implements DriverHost {
     for (let k = 0; k < 2; k++) {
       const d = (k === 0 ? o : 1 - o) as Dir;
       const c = dirs[k] as KernelFlowEnd['orig'];
-      f.side(d).packets = c.packets;
-      f.side(d).ipBytes = c.bytes;
-      f.side(d).bytes = c.payloadBytes;
-      f.side(d).flags |= c.tcpFlags;
-      if (c.firstMs > 0 && (f.side(d).firstTs === 0 || c.firstMs < f.side(d).firstTs)) f.side(d).firstTs = c.firstMs;
-      if (c.lastMs > f.side(d).lastTs) f.side(d).lastTs = c.lastMs;
+      const side = f.side(d);
+      side.packets = c.packets;
+      side.ipBytes = c.bytes;
+      side.bytes = c.payloadBytes;
+      side.flags |= c.tcpFlags;
+      if (c.firstMs > 0 && (side.firstTs === 0 || c.firstMs < side.firstTs)) side.firstTs = c.firstMs;
+      if (c.lastMs > side.lastTs) side.lastTs = c.lastMs;
     }
     this.table.remove(f);
     this.end(f, r.reason);

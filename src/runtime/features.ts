@@ -49,9 +49,9 @@ export function buildAppMappers(certs: CertCache, opts: FeatureOptions): Map<str
   const trust = trustFor(opts.extraRoots ?? []);
   const ja4Plus = opts.ja4Plus === true;
   const tls = (transport: 't' | 'q' | 'd'): AppMapper => (s, rec, f) => {
-    rec.tls = tlsInfoFromCache(s as TlsSummary, f.side(1).certs, certs as unknown as CertSource, { ja4Plus, trust, flowTs: rec.startTs, transport });
+    rec.tls = tlsInfoFromCache(s as TlsSummary, f.toClient.certs, certs as unknown as CertSource, { ja4Plus, trust, flowTs: rec.startTs, transport });
     const sizes = rec.tls.appRecordSizes;
-    if (sizes[0].length + sizes[1].length === 0) rec.tls.appRecordSizes = [f.side(0).appSizes ?? [], f.side(1).appSizes ?? []];
+    if (sizes[0].length + sizes[1].length === 0) rec.tls.appRecordSizes = [f.toServer.appSizes ?? [], f.toClient.appSizes ?? []];
     if (ja4Plus && transport === 't') {
       const so = f.syn;
       if (so !== null && so.opts !== null) rec.ja4t = ja4t(so.win, so.opts);
@@ -87,6 +87,6 @@ export function buildPostStages(opts: FeatureOptions): ((rec: FlowRecord, f: Flo
   const cfg = { brokerSniSuffixes: opts.brokerSniSuffixes ?? [...DEFAULT_BROKER_SNI_SUFFIXES] };
   return [
     (rec) => { rec.pubsub = classifyPubSub(rec, cfg); },
-    (rec, f) => { rec.encrypted = classifyEncrypted(rec, [f.side(0).head, f.side(1).head]); },
+    (rec, f) => { rec.encrypted = classifyEncrypted(rec, [f.toServer.head, f.toClient.head]); },
   ];
 }
