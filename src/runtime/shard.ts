@@ -18,7 +18,6 @@ import type { FlowRecord } from '../flow/record.js';
 import type { BatchMsg, BypassedFlow, FileMsg, FromWorker, ToWorker, WorkerInit } from './worker.js';
 import { tupleMeta, type KernelFlowEnd } from './engine.js';
 import { countNotOk, shardHash } from './shard-hash.js';
-import { RecordUnpacker } from './record-pack.js';
 import { CaptureFormatError } from '../capture/source.js';
 
 const BATCH_BYTES = 1 << 20;
@@ -54,7 +53,6 @@ function workerUrl(): URL {
 
 export class ShardedRunner {
   private readonly workers: Worker[] = [];
-  private readonly unpackers: RecordUnpacker[] = [];
   private readonly out: Outgoing[] = [];
   private readonly inFlight: number[] = [];
   /** Packet time each worker has processed up to (Infinity once done). */
@@ -89,7 +87,6 @@ export class ShardedRunner {
       w.on('message', (m: FromWorker) => this.onMessage(i, m));
       w.on('error', (e) => { this.failure = e; this.wake(); });
       this.workers.push(w);
-      this.unpackers.push(new RecordUnpacker());
       this.out.push(new Outgoing());
       this.inFlight.push(0);
       this.watermark.push(0);
@@ -113,10 +110,10 @@ export class ShardedRunner {
       if (m.packets === undefined) this.inFlight[i] = (this.inFlight[i] as number) - 1;
       else if (i === 0) this.filePackets = m.packets;
       for (const d of m.dns) this.pipe.learnDns(d.client, d.m, d.ts);
-      for (const f of (this.unpackers[i] as RecordUnpacker).unpack(m.flows)) this.hold(i, f);
+      for (const f of m.flows) this.hold(i, f);
       this.watermark[i] = m.wm;
     } else if (m.type === 'file-done') {
-      for (const f of (this.unpackers[i] as RecordUnpacker).unpack(m.flows)) this.hold(i, f);
+      for (const f of m.flows) this.hold(i, f);
       this.fileDone[i] = true;
       if (m.error !== null && this.fileError === null) this.fileError = m.error;
       if (m.stats !== null) {
@@ -131,7 +128,7 @@ export class ShardedRunner {
         for (const w of m.stats.warnings) this.pipe.sourceWarnings.push(`${this.fileName}: ${w}`);
       }
     } else {
-      for (const f of (this.unpackers[i] as RecordUnpacker).unpack(m.flows)) this.hold(i, f);
+      for (const f of m.flows) this.hold(i, f);
       this.workerStats[i] = m.stats;
       this.inFlight[i] = -1000; // done marker
       this.watermark[i] = Infinity;

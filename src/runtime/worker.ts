@@ -16,7 +16,6 @@ import type { KernelFlowEnd } from './engine.js';
 import type { FlowTuple } from '../capture/ebpf.js';
 import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
 import { countNotOk, shardHash } from './shard-hash.js';
-import { RecordPacker, type PackedRecords } from './record-pack.js';
 
 export interface BatchMsg {
   type: 'batch';
@@ -64,10 +63,10 @@ export interface WorkerInit extends FeatureOptions {
 
 export type ToWorker = BatchMsg | FileMsg | { type: 'finish'; reason: 'eof' | 'shutdown' } | { type: 'kernel-end'; r: KernelFlowEnd };
 export type FromWorker =
-  | { type: 'out'; flows: PackedRecords; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[]; wm: number; packets?: number; size?: number; events?: [string, number][] }
+  | { type: 'out'; flows: FlowRecord[]; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[]; wm: number; packets?: number; size?: number; events?: [string, number][] }
   | { type: 'bypass'; flow: BypassedFlow }
-  | { type: 'file-done'; flows: PackedRecords; stats: FileStats | null; error: { name: string; message: string } | null }
-  | { type: 'done'; flows: PackedRecords; stats: Record<string, unknown> }
+  | { type: 'file-done'; flows: FlowRecord[]; stats: FileStats | null; error: { name: string; message: string } | null }
+  | { type: 'done'; flows: FlowRecord[]; stats: Record<string, unknown> }
   | { type: 'ready' };
 
 if (parentPort !== null && workerData?.ndrWorker === true) {
@@ -81,14 +80,13 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
   p.nameFlows = false;
   const eng = p.engine;
   const dnsOut = () => { const d = dns; dns = []; return d; };
-  const packer = new RecordPacker();
   if (init.reportBypass === true) {
     eng.onBypass = (f) => {
       const flow: BypassedFlow = { ipVersion: f.ipVersion, proto: f.proto, srcIp: addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), srcPort: f.aPort, dstIp: addrToString(f.ipVersion, f.b0, f.b1, f.b2, f.b3), dstPort: f.bPort };
       port.postMessage({ type: 'bypass', flow } satisfies FromWorker);
     };
   }
-  const flowsOut = (): PackedRecords => { const f = flows; flows = []; return packer.pack(f); };
+  const flowsOut = (): FlowRecord[] => { const f = flows; flows = []; return f; };
 
   /** One batch of the file: decode every packet, run the engine on this worker's share. */
   const shareOf = (b: PacketBatch, m: PacketMeta, frags: FragmentTable, st: FileStats, index: number, count: number): void => {
