@@ -104,6 +104,31 @@ function tshark(file: string): string {
   return `${((Date.now() - t0) / 1000).toFixed(2)} s (tshark -r FILE -q -z conv,tcp, one run)`;
 }
 
+/**
+ * nDPI's ndpiReader (C) on the same file: the peer the replay target is stated against (issue 2:
+ * "about 1.8x ndpiReader"). Median of n runs of its own packet-processing time, plus wall time.
+ */
+function ndpi(file: string, n: number, packets: number): string {
+  try {
+    execFileSync('sh', ['-c', 'command -v ndpiReader'], { stdio: 'ignore' });
+  } catch {
+    return 'ndpiReader not installed: no peer figure (apt-get install libndpi-bin)';
+  }
+  const proc: number[] = [];
+  const wall: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    const out = execFileSync('ndpiReader', ['-i', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 });
+    wall.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    const m = /Packet Processing Time:\s+([\d.]+)\s*msec/.exec(out);
+    if (m) proc.push(Number(m[1]) / 1000);
+  }
+  const w = median(wall);
+  const p = proc.length > 0 ? median(proc) : null;
+  const rate = (s: number): string => `${fmt(packets / s / 1e6)} M packets/s`;
+  return `ndpiReader ${p !== null ? `${rate(p)} (its packet-processing time, ${p.toFixed(2)} s); ` : ''}${rate(w)} wall (${w.toFixed(2)} s), median of ${n}`;
+}
+
 async function captureReport(label: string, file: string, n: number): Promise<void> {
   if (!existsSync(file)) {
     console.log(`\n${label}: ${file} is missing; generate it first (see README, "Benchmark")`);
@@ -125,6 +150,10 @@ async function captureReport(label: string, file: string, n: number): Promise<vo
   console.log(`  allocation per packet       ${fmt(alloc.allocBytesPerPacket ?? 0, 0)} bytes (sampled heap profile)`);
   console.log(`  packets ${one.packets}, flows ${one.flows}, TLS handshakes ${one.handshakes}`);
   console.log(`  peer: ${tshark(file)}`);
+  const peer = ndpi(file, n, one.packets);
+  console.log(`  peer: ${peer}`);
+  const np = /^ndpiReader ([\d.]+) M/.exec(peer);
+  if (np) console.log(`  replay / ndpiReader          ${fmt(pps / 1e6 / Number(np[1]))}x (1 worker)`);
 }
 
 async function main(): Promise<void> {
