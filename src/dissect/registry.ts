@@ -18,7 +18,10 @@ export class Registry {
   readonly tcp: AnyDissectorSpec[] = [];
   readonly udp: AnyDissectorSpec[] = [];
   private readonly lims = new Map<string, Record<string, number>>();
-  private readonly portOrder = new Map<number, number[]>();
+  /** Per transport (tcp, udp): port → bitmask of the dissectors whose probe hints that port. */
+  private readonly hints: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
+  /** Per transport: probe order by hint mask (few distinct masks, whatever the ephemeral ports). */
+  private readonly orders: [Map<number, readonly number[]>, Map<number, readonly number[]>] = [new Map(), new Map()];
 
   constructor(specs: readonly AnyDissectorSpec[], overrides: Record<string, Record<string, number>> = {}) {
     const names = new Set<string>();
@@ -37,6 +40,10 @@ export class Registry {
         lim[k] = v;
       }
       this.lims.set(s.name, lim);
+      if (GENERIC.has(s.name)) continue;
+      const hints = this.hints[s.transport === 'tcp' ? 0 : 1];
+      const bit = 1 << (list.length - 1);
+      for (const port of s.probe.ports) hints.set(port, (hints.get(port) ?? 0) | bit);
     }
   }
 
@@ -44,13 +51,16 @@ export class Registry {
     return this.lims.get(name) ?? {};
   }
 
-  /** Probe order for a flow: dissectors hinting either port first, then the rest. Cached per port pair. */
+  /**
+   * Probe order for a flow: dissectors hinting either port first, then the rest, generic carriers
+   * last. Cached per set of hinting dissectors, so a new ephemeral port costs two lookups.
+   */
   order(transport: 'tcp' | 'udp', portA: number, portB: number): readonly number[] {
     const t = transport === 'tcp' ? 0 : 1;
-    const lo = Math.min(portA, portB);
-    const hi = Math.max(portA, portB);
-    const key = t * 4294967296 + lo * 65536 + hi;
-    const hit = this.portOrder.get(key);
+    const hints = this.hints[t];
+    const mask = (hints.get(portA) ?? 0) | (hints.get(portB) ?? 0);
+    const cache = this.orders[t];
+    const hit = cache.get(mask);
     if (hit !== undefined) return hit;
     const list = t === 0 ? this.tcp : this.udp;
     const hinted: number[] = [];
@@ -58,11 +68,11 @@ export class Registry {
     const generic: number[] = [];
     list.forEach((s, i) => {
       if (GENERIC.has(s.name)) generic.push(i);
-      else if (s.probe.ports.includes(portA) || s.probe.ports.includes(portB)) hinted.push(i);
+      else if ((mask & (1 << i)) !== 0) hinted.push(i);
       else rest.push(i);
     });
     const order = [...hinted, ...rest, ...generic];
-    if (this.portOrder.size < 100_000) this.portOrder.set(key, order);
+    cache.set(mask, order);
     return order;
   }
 
