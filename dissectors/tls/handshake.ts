@@ -13,9 +13,12 @@ export interface HandshakeSink {
   onHandshakeEvent(id: TlsEventId): void;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 export class HandshakeAssembler {
   private readonly maxBytes: number;
-  private hdr = new Uint8Array(4);
+  /** The 4 header bytes of a message whose header a record boundary split (allocated then). */
+  private hdr: Uint8Array | null = null;
   private hdrLen = 0;
   private buf: Uint8Array | null = null;
   private bufLen = 0;
@@ -56,12 +59,13 @@ export class HandshakeAssembler {
       }
       if (this.hdrLen > 0 || n - pos < 4) {
         // header split across records: collect the 4 header bytes first
-        while (this.hdrLen < 4 && pos < n) this.hdr[this.hdrLen++] = frag[pos++] as number;
+        const hdr = this.hdr ?? (this.hdr = new Uint8Array(4));
+        while (this.hdrLen < 4 && pos < n) hdr[this.hdrLen++] = frag[pos++] as number;
         if (this.hdrLen < 4) return;
         this.hdrLen = 0;
-        this.start(this.hdr, 0, sink);
-        if (this.buf !== null) (this.buf as Uint8Array).set(this.hdr, 0);
-        else if (this.skip === 0) this.deliverEmpty(this.hdr[0] as number, sink);
+        this.start(hdr, 0, sink);
+        if (this.buf !== null) (this.buf as Uint8Array).set(hdr, 0);
+        else if (this.skip === 0) sink.onHandshakeMessage(hdr[0] as number, NO_BYTES);
         continue;
       }
       const len = ((frag[pos + 1] as number) << 16) | ((frag[pos + 2] as number) << 8) | (frag[pos + 3] as number);
@@ -108,9 +112,5 @@ export class HandshakeAssembler {
     if (len === 0) return;
     this.buf = new Uint8Array(4 + len);
     this.bufLen = 4;
-  }
-
-  private deliverEmpty(type: number, sink: HandshakeSink): void {
-    sink.onHandshakeMessage(type, this.hdr.subarray(4));
   }
 }

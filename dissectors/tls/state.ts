@@ -18,18 +18,31 @@ import { ContentType, ExtType, HandshakeType, type TlsLimits, type TlsRecord } f
 const Enc = { Clear: 0, Maybe: 1, Encrypted: 2 } as const;
 type Enc = (typeof Enc)[keyof typeof Enc];
 
+/** One direction's framing and handshake state. */
+class TlsDir {
+  readonly hs: HandshakeAssembler;
+  /** Record body bytes still to skip (ciphertext is counted, not buffered). */
+  skip = 0;
+  started = false;
+  preambleDone = false;
+  enc: Enc = Enc.Clear;
+  ccs = false;
+  /** Past the handshake: application payload from here on. */
+  past = false;
+  stopCounting = false;
+  msgCount = 0;
+  readonly messages: number[] = [];
+  readonly appSizes: number[] = [];
+  constructor(maxHandshakeBytes: number) {
+    this.hs = new HandshakeAssembler(maxHandshakeBytes);
+  }
+}
+
 export class TlsDissector implements FlowDissector, HandshakeSink {
   private readonly ctx: DissectorContext<TlsRecord, TlsEventId>;
   private readonly lim: TlsLimits;
-  private readonly hs: [HandshakeAssembler, HandshakeAssembler];
-  private readonly skip: [number, number] = [0, 0];
-  private readonly started: [boolean, boolean] = [false, false];
-  private readonly enc: [Enc, Enc] = [Enc.Clear, Enc.Clear];
-  private readonly ccs: [boolean, boolean] = [false, false];
-  private readonly past: [boolean, boolean] = [false, false];
-  private readonly msgCount: [number, number] = [0, 0];
-  private readonly messages: [number[], number[]] = [[], []];
-  private readonly appSizes: [number[], number[]] = [[], []];
+  /** Per-direction state, indexed by Dir. */
+  private readonly dirs: [TlsDir, TlsDir];
   private readonly certOut: CertListOut = { ders: [], count: 0, totalBytes: 0 };
   private chCount = 0;
   private shCount = 0;
@@ -51,7 +64,7 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
   constructor(ctx: DissectorContext<TlsRecord, TlsEventId>, limits: TlsLimits) {
     this.ctx = ctx;
     this.lim = limits;
-    this.hs = [new HandshakeAssembler(limits.maxHandshakeBytes), new HandshakeAssembler(limits.maxHandshakeBytes)];
+    this.dirs = [new TlsDir(limits.maxHandshakeBytes), new TlsDir(limits.maxHandshakeBytes)];
   }
 
   feed(dir: Dir, view: StreamView): Verdict {
@@ -60,11 +73,12 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
     const b = view.bytes;
     const n = b.length;
     let pos = 0;
+    const st = this.dirs[dir];
     this.curDir = dir;
     this.curTs = view.ts;
-    if (!this.started[dir]) {
+    if (!st.started) {
       if (n === 0) return 'more';
-      if (this.preambleDone[dir] === false) {
+      if (st.preambleDone === false) {
         const r = this.preamble(dir, view);
         if (r !== null) return r;
         return this.feed(dir, view);
@@ -80,18 +94,18 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
             view.needAtLeast(total);
             return 'more';
           }
-          this.started[dir] = true;
+          st.started = true;
           this.onSslv2(b.subarray(2, total));
           view.consume(total);
           return this.failed ? 'abort' : 'more';
         }
       }
-      this.started[dir] = true;
+      st.started = true;
     }
     while (pos < n) {
-      if (this.skip[dir] > 0) {
-        const k = Math.min(this.skip[dir], n - pos);
-        this.skip[dir] -= k;
+      if (st.skip > 0) {
+        const k = Math.min(st.skip, n - pos);
+        st.skip -= k;
         pos += k;
         continue;
       }
@@ -106,11 +120,11 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
       }
       const type = b[pos] as number;
       const recStart = view.streamOffset + pos;
-      if (type === ContentType.ApplicationData || (type === ContentType.Handshake && this.enc[dir] === Enc.Encrypted)) {
+      if (type === ContentType.ApplicationData || (type === ContentType.Handshake && st.enc === Enc.Encrypted)) {
         // ciphertext: only the header matters; skip the body by counter (no buffering)
         this.onCiphertext(dir, type, recStart, total);
         pos += HEADER_BYTES;
-        this.skip[dir] = total - HEADER_BYTES;
+        st.skip = total - HEADER_BYTES;
         continue;
       }
       if (n - pos < total) break;
@@ -124,10 +138,9 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
       }
     }
     view.consume(pos);
-    if (this.skip[dir] === 0 && pos === n) view.needAtLeast(HEADER_BYTES);
-    else if (this.skip[dir] === 0) {
-      const rest = b.subarray(pos);
-      const t = tlsRecordLength(rest, 0, this.lim.maxRecordBytes);
+    if (st.skip === 0 && pos === n) view.needAtLeast(HEADER_BYTES);
+    else if (st.skip === 0) {
+      const t = tlsRecordLength(b, pos, this.lim.maxRecordBytes);
       view.needAtLeast(t > 0 ? t : HEADER_BYTES);
     }
     return this.checkDone(dir);
@@ -136,14 +149,14 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
   gap(dir: Dir, lostBytes: number): Verdict {
     if (this.finished) return 'done';
     // A gap wholly inside a record body we were skipping keeps framing in sync.
-    if (this.skip[dir] >= lostBytes) {
-      this.skip[dir] -= lostBytes;
+    if (this.dirs[dir].skip >= lostBytes) {
+      this.dirs[dir].skip -= lostBytes;
       return 'more';
     }
-    if (this.past[dir]) {
+    if (this.dirs[dir].past) {
       // framing lost after the handshake: stop counting records in this direction only
-      this.skip[dir] = Number.MAX_SAFE_INTEGER;
-      this.stopCounting[dir] = true;
+      this.dirs[dir].skip = Number.MAX_SAFE_INTEGER;
+      this.dirs[dir].stopCounting = true;
       return this.checkDone(dir);
     }
     this.ctx.event('tls.gap', dir);
@@ -155,8 +168,6 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
     this.emitSession();
   }
 
-  private readonly stopCounting: [boolean, boolean] = [false, false];
-  private readonly preambleDone: [boolean, boolean] = [false, false];
   private tunnel: Tunnel = Tunnel.None;
 
   /**
@@ -169,7 +180,7 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
     const max = this.lim.maxPreambleBytes;
     if (dir === Dir.ToServer && this.tunnel === Tunnel.None) {
       if (b[0] === 0x16 || ((b[0] as number) & 0x80) !== 0) {
-        this.preambleDone[dir] = true;
+        this.dirs[dir].preambleDone = true;
         return null;
       }
       if (b.length < 8) {
@@ -178,12 +189,12 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
       }
       this.tunnel = clientTunnel(b);
       if (this.tunnel === Tunnel.None) {
-        this.preambleDone[dir] = true;
+        this.dirs[dir].preambleDone = true;
         return null;
       }
     }
     if (this.tunnel === Tunnel.None || (dir === Dir.ToClient && b[0] === 0x16)) {
-      this.preambleDone[dir] = true;
+      this.dirs[dir].preambleDone = true;
       return null;
     }
     const len = dir === Dir.ToServer ? clientPreambleLength(this.tunnel, b, max) : serverPreambleLength(this.tunnel, b, max);
@@ -195,7 +206,7 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
       this.fail('tls.bad_preamble', dir);
       return 'abort';
     }
-    this.preambleDone[dir] = true;
+    this.dirs[dir].preambleDone = true;
     if (dir === Dir.ToServer) this.ctx.event('tls.tunnel_preamble', dir);
     view.consume(len);
     view.needAtLeast(HEADER_BYTES);
@@ -210,26 +221,26 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
           this.ctx.event('tls.empty_record', dir);
           return;
         }
-        if (this.enc[dir] === Enc.Maybe) {
+        if (this.dirs[dir].enc === Enc.Maybe) {
           // client CCS before we knew the version: a plaintext ClientHello (after HRR) or an
           // encrypted Finished (TLS ≤ 1.2). A hello header whose length fits decides.
           const len = body.length >= 4 ? (((body[1] as number) << 16) | ((body[2] as number) << 8) | (body[3] as number)) : -1;
           if (body[0] === HandshakeType.ClientHello && len >= 38 && len + 4 <= body.length) {
-            this.enc[dir] = Enc.Clear;
+            this.dirs[dir].enc = Enc.Clear;
           } else {
-            this.enc[dir] = Enc.Encrypted;
-            if (!this.past[dir]) this.markPast(dir, recEnd);
+            this.dirs[dir].enc = Enc.Encrypted;
+            if (!this.dirs[dir].past) this.markPast(dir, recEnd);
             return;
           }
         }
-        this.hs[dir].push(body, this);
+        this.dirs[dir].hs.push(body, this);
         return;
       case ContentType.ChangeCipherSpec:
         if (body.length !== 1 || body[0] !== 1) this.ctx.event('tls.malformed_ccs', dir);
         this.onCcs(dir);
         return;
       case ContentType.Alert:
-        if (this.enc[dir] === Enc.Encrypted) return; // an encrypted alert (RFC 5246 §6.2.3)
+        if (this.dirs[dir].enc === Enc.Encrypted) return; // an encrypted alert (RFC 5246 §6.2.3)
         if (body.length !== 2) {
           this.ctx.event(body.length === 0 ? 'tls.empty_record' : 'tls.malformed_alert', dir);
           return;
@@ -247,36 +258,36 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
   private onCiphertext(dir: Dir, type: number, recStart: number, total: number): void {
     if (type === ContentType.Handshake) {
       // TLS ≤ 1.2: the first record after CCS is the encrypted Finished; payload starts after it.
-      if (!this.past[dir]) this.markPast(dir, recStart + total);
+      if (!this.dirs[dir].past) this.markPast(dir, recStart + total);
       return;
     }
-    if (!this.past[dir]) this.markPast(dir, recStart);
+    if (!this.dirs[dir].past) this.markPast(dir, recStart);
     this.countApp(dir, total);
   }
 
   private markPast(dir: Dir, streamOffset: number): void {
-    this.past[dir] = true;
-    this.hs[dir].reset();
+    this.dirs[dir].past = true;
+    this.dirs[dir].hs.reset();
     this.ctx.payloadStart(dir, streamOffset);
   }
 
   private countApp(dir: Dir, total: number): void {
-    if (!this.stopCounting[dir] && this.appSizes[dir].length < this.lim.maxAppRecordsCount) this.appSizes[dir].push(total);
+    if (!this.dirs[dir].stopCounting && this.dirs[dir].appSizes.length < this.lim.maxAppRecordsCount) this.dirs[dir].appSizes.push(total);
   }
 
   private onCcs(dir: Dir): void {
-    this.ccs[dir] = true;
+    this.dirs[dir].ccs = true;
     const v = this.version;
     if (dir === Dir.ToClient) {
       // after a HelloRetryRequest the server's CCS is the TLS 1.3 compatibility one (RFC 8446 D.4)
       if ((v === null && !this.hrr) || (v !== null && v < 0x0304)) {
-        this.enc[dir] = Enc.Encrypted;
+        this.dirs[dir].enc = Enc.Encrypted;
         if (!this.serverCert && !this.serverKx && this.shCount > 0) this.resumed = true; // abbreviated handshake (RFC 5246 §7.3)
       }
       return;
     }
     if (this.hrr || (v !== null && v >= 0x0304)) return; // middlebox-compatibility CCS (RFC 8446 D.4)
-    this.enc[dir] = v === null ? Enc.Maybe : Enc.Encrypted;
+    this.dirs[dir].enc = v === null ? Enc.Maybe : Enc.Encrypted;
   }
 
   private onAlert(dir: Dir, level: number, description: number): void {
@@ -304,13 +315,13 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
 
   onHandshakeMessage(type: number, body: Uint8Array): void {
     const dir = this.curDir;
-    if (this.msgCount[dir] >= this.lim.maxHandshakeMessagesCount) {
-      if (this.msgCount[dir] === this.lim.maxHandshakeMessagesCount) this.ctx.event('tls.limit.handshake_messages', dir);
-      this.msgCount[dir]++;
+    if (this.dirs[dir].msgCount >= this.lim.maxHandshakeMessagesCount) {
+      if (this.dirs[dir].msgCount === this.lim.maxHandshakeMessagesCount) this.ctx.event('tls.limit.handshake_messages', dir);
+      this.dirs[dir].msgCount++;
       return;
     }
-    this.msgCount[dir]++;
-    this.messages[dir].push(type);
+    this.dirs[dir].msgCount++;
+    this.dirs[dir].messages.push(type);
     switch (type) {
       case HandshakeType.ClientHello:
         this.onClientHello(dir, body);
@@ -367,11 +378,11 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
     this.version = v;
     if (v >= 0x0304) {
       // TLS 1.3: everything the server sends after ServerHello is encrypted (RFC 8446 §2).
-      this.enc[Dir.ToClient] = Enc.Encrypted;
+      this.dirs[Dir.ToClient].enc = Enc.Encrypted;
       if (r.extensions.indexOf(ExtType.PreSharedKey) >= 0) this.resumed = true;
-      if (this.enc[Dir.ToServer] === Enc.Maybe) this.enc[Dir.ToServer] = Enc.Clear;
-    } else if (this.enc[Dir.ToServer] === Enc.Maybe) {
-      this.enc[Dir.ToServer] = Enc.Encrypted;
+      if (this.dirs[Dir.ToServer].enc === Enc.Maybe) this.dirs[Dir.ToServer].enc = Enc.Clear;
+    } else if (this.dirs[Dir.ToServer].enc === Enc.Maybe) {
+      this.dirs[Dir.ToServer].enc = Enc.Encrypted;
     }
   }
 
@@ -417,7 +428,7 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
 
   /** A direction is finished once past its handshake with maxAppRecordsCount sizes kept. */
   private dirFinished(d: Dir): boolean {
-    return this.past[d] && (this.stopCounting[d] || this.appSizes[d].length >= this.lim.maxAppRecordsCount);
+    return this.dirs[d].past && (this.dirs[d].stopCounting || this.dirs[d].appSizes.length >= this.lim.maxAppRecordsCount);
   }
 
   private checkDone(dir: Dir): Verdict {
@@ -439,12 +450,12 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
       ts: this.curTs,
       dir: null,
       version: this.version,
-      ccsSeen: [this.ccs[0], this.ccs[1]],
-      pastHandshake: [this.past[0], this.past[1]],
+      ccsSeen: [this.dirs[0].ccs, this.dirs[1].ccs],
+      pastHandshake: [this.dirs[0].past, this.dirs[1].past],
       resumed: this.resumed,
       clientCertificate: this.clientCert,
-      appRecordSizes: [this.appSizes[0].slice(), this.appSizes[1].slice()],
-      messages: [this.messages[0].slice(), this.messages[1].slice()],
+      appRecordSizes: [this.dirs[0].appSizes.slice(), this.dirs[1].appSizes.slice()],
+      messages: [this.dirs[0].messages.slice(), this.dirs[1].messages.slice()],
     });
   }
 
