@@ -8,6 +8,10 @@ import { replayFiles } from '../src/runtime/replay.js';
 import { Pipeline } from '../src/runtime/pipeline.js';
 import { LinkType } from '../src/capture/source.js';
 import { F, conversation, frame, writePcap, type Seg } from './helpers/packets.js';
+import { openCaptureFile } from '../src/capture/pcap-file.js';
+import { tupleMeta } from '../src/runtime/engine.js';
+import { PacketMeta } from '../src/decode/packet-meta.js';
+import type { FlowRecord } from '../src/flow/record.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndr-engine-'));
 const T0 = Date.UTC(2026, 0, 1);
@@ -68,6 +72,31 @@ describe('flow direction and counters', () => {
     expect(f.dirs[1].packets).toBe(3); // the late FIN is not in the record
     expect(f.endTs).toBe(finS.ts + 1);
     expect(stats.latePackets).toBe(1);
+  });
+
+  it('after a clean close the table entry keeps only identity and counters; the record keeps its lists', async () => {
+    const segs = conversation('10.0.0.1', 40013, '10.0.0.2', 9003, T0, ['abc', 'defg'], ['hi']);
+    const finS = segs[segs.length - 1]!;
+    segs.push({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40013, dport: 9003, flags: F.ACK, seq: 1008, ack: 5004, ts: finS.ts + 1 });
+    const recs: FlowRecord[] = [];
+    const atEmit: string[] = [];
+    const p = new Pipeline({ onFlow: (r) => { recs.push(r); atEmit.push(JSON.stringify(r)); } });
+    await p.run(openCaptureFile(pcap(segs)));
+    // The record is out (both FINs acknowledged) while the entry still absorbs late packets.
+    expect(recs).toHaveLength(1);
+    const f = p.engine.table.find(tupleMeta(new PacketMeta(), { proto: 6, srcIp: '10.0.0.1', srcPort: 40013, dstIp: '10.0.0.2', dstPort: 9003 }));
+    expect(f).not.toBeNull();
+    expect(f!.emitted).toBe(true);
+    expect([f!.events, f!.limits, f!.records, f!.dissector, f!.record]).toEqual([null, null, null, null, null]);
+    for (const s of [f!.toServer, f!.toClient]) expect([s.stream, s.small, s.appSizes, s.head, s.certs]).toEqual([null, null, null, null, null]);
+    expect(f!.toServer.packets).toBe(6);
+    const r = recs[0]!;
+    expect(r.endReason).toBe('fin');
+    expect(r.dirs[0].bytes).toBe(7);
+    await p.finish();
+    expect(recs).toHaveLength(1);
+    // Shedding dropped the flow's references, never the contents the record shares with it.
+    expect(JSON.stringify(r)).toBe(atEmit[0]);
   });
 
   it('FINs without the final ACK: the record waits for the close delay and counts what comes', async () => {

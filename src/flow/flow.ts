@@ -128,6 +128,25 @@ export class Flow {
   /** JA4T/JA4TS inputs (SYN / SYN-ACK TCP options, copied), only when JA4+ is on. */
   syn: SynOptions | null = null;
 
+  /**
+   * The record is out and the entry only absorbs late packets for the close delay: let go of
+   * everything but identity, links and counters, so what the record took with it (events, limits,
+   * small-record lists) and what dissection left behind can die young instead of living out the
+   * delay in the old generation.
+   */
+  shed(): void {
+    this.spec = null;
+    this.dissector = null;
+    this.records = null;
+    this.earlier = null;
+    this.events = null;
+    this.limits = null;
+    this.record = null;
+    this.syn = null;
+    shedSide(this.toServer);
+    shedSide(this.toClient);
+  }
+
   /** Direction d's state (0 = client → server). */
   side(d: number): FlowSide {
     return d === 0 ? this.toServer : this.toClient;
@@ -142,4 +161,12 @@ export class Flow {
     const l = this.limits ?? (this.limits = []);
     if (!l.includes(id)) l.push(id);
   }
+}
+
+function shedSide(s: FlowSide): void {
+  s.stream = null;
+  s.head = null;
+  s.small = null;
+  s.appSizes = null;
+  s.certs = null;
 }

@@ -312,6 +312,7 @@ export class Engine implements DriverHost {
   private complete(f: Flow): void {
     this.onFlow(f, 'fin');
     f.emitted = true;
+    f.shed();
   }
 
   /**
