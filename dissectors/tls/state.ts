@@ -148,15 +148,16 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
 
   gap(dir: Dir, lostBytes: number): Verdict {
     if (this.finished) return 'done';
+    const st = this.dirs[dir];
     // A gap wholly inside a record body we were skipping keeps framing in sync.
-    if (this.dirs[dir].skip >= lostBytes) {
-      this.dirs[dir].skip -= lostBytes;
+    if (st.skip >= lostBytes) {
+      st.skip -= lostBytes;
       return 'more';
     }
-    if (this.dirs[dir].past) {
+    if (st.past) {
       // framing lost after the handshake: stop counting records in this direction only
-      this.dirs[dir].skip = Number.MAX_SAFE_INTEGER;
-      this.dirs[dir].stopCounting = true;
+      st.skip = Number.MAX_SAFE_INTEGER;
+      st.stopCounting = true;
       return this.checkDone(dir);
     }
     this.ctx.event('tls.gap', dir);
@@ -178,9 +179,10 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
   private preamble(dir: Dir, view: StreamView): Verdict | null {
     const b = view.bytes;
     const max = this.lim.maxPreambleBytes;
+    const st = this.dirs[dir];
     if (dir === Dir.ToServer && this.tunnel === Tunnel.None) {
       if (b[0] === 0x16 || ((b[0] as number) & 0x80) !== 0) {
-        this.dirs[dir].preambleDone = true;
+        st.preambleDone = true;
         return null;
       }
       if (b.length < 8) {
@@ -189,12 +191,12 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
       }
       this.tunnel = clientTunnel(b);
       if (this.tunnel === Tunnel.None) {
-        this.dirs[dir].preambleDone = true;
+        st.preambleDone = true;
         return null;
       }
     }
     if (this.tunnel === Tunnel.None || (dir === Dir.ToClient && b[0] === 0x16)) {
-      this.dirs[dir].preambleDone = true;
+      st.preambleDone = true;
       return null;
     }
     const len = dir === Dir.ToServer ? clientPreambleLength(this.tunnel, b, max) : serverPreambleLength(this.tunnel, b, max);
@@ -206,7 +208,7 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
       this.fail('tls.bad_preamble', dir);
       return 'abort';
     }
-    this.dirs[dir].preambleDone = true;
+    st.preambleDone = true;
     if (dir === Dir.ToServer) this.ctx.event('tls.tunnel_preamble', dir);
     view.consume(len);
     view.needAtLeast(HEADER_BYTES);
@@ -215,32 +217,33 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
 
   // ---- records -------------------------------------------------------------------------
   private onRecord(dir: Dir, type: number, body: Uint8Array, recEnd: number): void {
+    const st = this.dirs[dir];
     switch (type) {
       case ContentType.Handshake:
         if (body.length === 0) {
           this.ctx.event('tls.empty_record', dir);
           return;
         }
-        if (this.dirs[dir].enc === Enc.Maybe) {
+        if (st.enc === Enc.Maybe) {
           // client CCS before we knew the version: a plaintext ClientHello (after HRR) or an
           // encrypted Finished (TLS ≤ 1.2). A hello header whose length fits decides.
           const len = body.length >= 4 ? (((body[1] as number) << 16) | ((body[2] as number) << 8) | (body[3] as number)) : -1;
           if (body[0] === HandshakeType.ClientHello && len >= 38 && len + 4 <= body.length) {
-            this.dirs[dir].enc = Enc.Clear;
+            st.enc = Enc.Clear;
           } else {
-            this.dirs[dir].enc = Enc.Encrypted;
-            if (!this.dirs[dir].past) this.markPast(dir, recEnd);
+            st.enc = Enc.Encrypted;
+            if (!st.past) this.markPast(dir, recEnd);
             return;
           }
         }
-        this.dirs[dir].hs.push(body, this);
+        st.hs.push(body, this);
         return;
       case ContentType.ChangeCipherSpec:
         if (body.length !== 1 || body[0] !== 1) this.ctx.event('tls.malformed_ccs', dir);
         this.onCcs(dir);
         return;
       case ContentType.Alert:
-        if (this.dirs[dir].enc === Enc.Encrypted) return; // an encrypted alert (RFC 5246 §6.2.3)
+        if (st.enc === Enc.Encrypted) return; // an encrypted alert (RFC 5246 §6.2.3)
         if (body.length !== 2) {
           this.ctx.event(body.length === 0 ? 'tls.empty_record' : 'tls.malformed_alert', dir);
           return;
@@ -256,38 +259,42 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
   }
 
   private onCiphertext(dir: Dir, type: number, recStart: number, total: number): void {
+    const st = this.dirs[dir];
     if (type === ContentType.Handshake) {
       // TLS ≤ 1.2: the first record after CCS is the encrypted Finished; payload starts after it.
-      if (!this.dirs[dir].past) this.markPast(dir, recStart + total);
+      if (!st.past) this.markPast(dir, recStart + total);
       return;
     }
-    if (!this.dirs[dir].past) this.markPast(dir, recStart);
+    if (!st.past) this.markPast(dir, recStart);
     this.countApp(dir, total);
   }
 
   private markPast(dir: Dir, streamOffset: number): void {
-    this.dirs[dir].past = true;
-    this.dirs[dir].hs.reset();
+    const st = this.dirs[dir];
+    st.past = true;
+    st.hs.reset();
     this.ctx.payloadStart(dir, streamOffset);
   }
 
   private countApp(dir: Dir, total: number): void {
-    if (!this.dirs[dir].stopCounting && this.dirs[dir].appSizes.length < this.lim.maxAppRecordsCount) this.dirs[dir].appSizes.push(total);
+    const st = this.dirs[dir];
+    if (!st.stopCounting && st.appSizes.length < this.lim.maxAppRecordsCount) st.appSizes.push(total);
   }
 
   private onCcs(dir: Dir): void {
-    this.dirs[dir].ccs = true;
+    const st = this.dirs[dir];
+    st.ccs = true;
     const v = this.version;
     if (dir === Dir.ToClient) {
       // after a HelloRetryRequest the server's CCS is the TLS 1.3 compatibility one (RFC 8446 D.4)
       if ((v === null && !this.hrr) || (v !== null && v < 0x0304)) {
-        this.dirs[dir].enc = Enc.Encrypted;
+        st.enc = Enc.Encrypted;
         if (!this.serverCert && !this.serverKx && this.shCount > 0) this.resumed = true; // abbreviated handshake (RFC 5246 §7.3)
       }
       return;
     }
     if (this.hrr || (v !== null && v >= 0x0304)) return; // middlebox-compatibility CCS (RFC 8446 D.4)
-    this.dirs[dir].enc = v === null ? Enc.Maybe : Enc.Encrypted;
+    st.enc = v === null ? Enc.Maybe : Enc.Encrypted;
   }
 
   private onAlert(dir: Dir, level: number, description: number): void {
@@ -315,13 +322,14 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
 
   onHandshakeMessage(type: number, body: Uint8Array): void {
     const dir = this.curDir;
-    if (this.dirs[dir].msgCount >= this.lim.maxHandshakeMessagesCount) {
-      if (this.dirs[dir].msgCount === this.lim.maxHandshakeMessagesCount) this.ctx.event('tls.limit.handshake_messages', dir);
-      this.dirs[dir].msgCount++;
+    const st = this.dirs[dir];
+    if (st.msgCount >= this.lim.maxHandshakeMessagesCount) {
+      if (st.msgCount === this.lim.maxHandshakeMessagesCount) this.ctx.event('tls.limit.handshake_messages', dir);
+      st.msgCount++;
       return;
     }
-    this.dirs[dir].msgCount++;
-    this.dirs[dir].messages.push(type);
+    st.msgCount++;
+    st.messages.push(type);
     switch (type) {
       case HandshakeType.ClientHello:
         this.onClientHello(dir, body);
@@ -376,13 +384,14 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
     }
     const v = r.selectedVersion ?? r.legacyVersion;
     this.version = v;
+    const client = this.dirs[Dir.ToServer];
     if (v >= 0x0304) {
       // TLS 1.3: everything the server sends after ServerHello is encrypted (RFC 8446 §2).
       this.dirs[Dir.ToClient].enc = Enc.Encrypted;
       if (r.extensions.indexOf(ExtType.PreSharedKey) >= 0) this.resumed = true;
-      if (this.dirs[Dir.ToServer].enc === Enc.Maybe) this.dirs[Dir.ToServer].enc = Enc.Clear;
-    } else if (this.dirs[Dir.ToServer].enc === Enc.Maybe) {
-      this.dirs[Dir.ToServer].enc = Enc.Encrypted;
+      if (client.enc === Enc.Maybe) client.enc = Enc.Clear;
+    } else if (client.enc === Enc.Maybe) {
+      client.enc = Enc.Encrypted;
     }
   }
 
@@ -428,7 +437,8 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
 
   /** A direction is finished once past its handshake with maxAppRecordsCount sizes kept. */
   private dirFinished(d: Dir): boolean {
-    return this.dirs[d].past && (this.dirs[d].stopCounting || this.dirs[d].appSizes.length >= this.lim.maxAppRecordsCount);
+    const st = this.dirs[d];
+    return st.past && (st.stopCounting || st.appSizes.length >= this.lim.maxAppRecordsCount);
   }
 
   private checkDone(dir: Dir): Verdict {

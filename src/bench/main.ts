@@ -127,11 +127,11 @@ function tshark(file: string): string {
  * nDPI's ndpiReader (C) on the same file: the peer the replay target is stated against (issue 2:
  * "about 1.8x ndpiReader"). Median of n runs of its own packet-processing time, plus wall time.
  */
-function ndpi(file: string, n: number, packets: number): string {
+function ndpi(file: string, n: number, packets: number): { line: string; pps: number | null } {
   try {
     execFileSync('sh', ['-c', 'command -v ndpiReader'], { stdio: 'ignore' });
   } catch {
-    return 'ndpiReader not installed: no peer figure (apt-get install libndpi-bin)';
+    return { line: 'ndpiReader not installed: no peer figure (apt-get install libndpi-bin)', pps: null };
   }
   const proc: number[] = [];
   const wall: number[] = [];
@@ -145,7 +145,8 @@ function ndpi(file: string, n: number, packets: number): string {
   const w = median(wall);
   const p = proc.length > 0 ? median(proc) : null;
   const rate = (s: number): string => `${fmt(packets / s / 1e6)} M packets/s`;
-  return `ndpiReader ${p !== null ? `${rate(p)} (its packet-processing time, ${p.toFixed(2)} s); ` : ''}${rate(w)} wall (${w.toFixed(2)} s), median of ${n}`;
+  const line = `ndpiReader ${p !== null ? `${rate(p)} (its packet-processing time, ${p.toFixed(2)} s); ` : ''}${rate(w)} wall (${w.toFixed(2)} s), median of ${n}`;
+  return { line, pps: packets / (p ?? w) };
 }
 
 async function captureReport(label: string, file: string, n: number): Promise<void> {
@@ -169,9 +170,8 @@ async function captureReport(label: string, file: string, n: number): Promise<vo
   console.log(`  packets ${one.packets}, flows ${one.flows}, TLS handshakes ${one.handshakes}`);
   console.log(`  peer: ${tshark(file)}`);
   const peer = ndpi(file, n, one.packets);
-  console.log(`  peer: ${peer}`);
-  const np = /^ndpiReader ([\d.]+) M/.exec(peer);
-  if (np) console.log(`  replay / ndpiReader          ${fmt(pps / 1e6 / Number(np[1]))}x (1 worker)`);
+  console.log(`  peer: ${peer.line}`);
+  if (peer.pps !== null) console.log(`  replay / ndpiReader          ${fmt(pps / peer.pps)}x (1 worker)`);
 }
 
 async function main(): Promise<void> {

@@ -163,8 +163,8 @@ export class Flow {
   }
 }
 
+/** Streams are already released when dissection ended (Engine.release); the rest goes here. */
 function shedSide(s: FlowSide): void {
-  s.stream = null;
   s.head = null;
   s.small = null;
   s.appSizes = null;
