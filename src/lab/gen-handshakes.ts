@@ -41,6 +41,10 @@ export interface HandshakeBenchResult {
   packets: number;
   dropped: number;
   elapsedMs: number;
+  /** Connections that closed before their handshake without an error, in the capture kept. */
+  aborted: number;
+  /** Captures made: a capture short of complete connections is made again (at most 3 times). */
+  attempts: number;
 }
 
 export const BENCH_LAB_SUBNET = 144;
@@ -125,7 +129,7 @@ import tls from 'node:tls';
 const o = JSON.parse(process.argv[2]);
 let seed = o.seed >>> 0;
 const rnd = () => { seed = (seed + 0x6d2b79f5) >>> 0; let t = seed; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-let started = 0, done = 0, ok = 0, v13 = 0, v12 = 0, failed = 0;
+let started = 0, done = 0, ok = 0, v13 = 0, v12 = 0, failed = 0, aborted = 0;
 const chains = [0, 0, 0, 0, 0];
 function one() {
   if (started >= o.count) return;
@@ -139,9 +143,12 @@ function one() {
   const reqPad = 200 + Math.floor(rnd() * 700);
   const s = tls.connect({ host: o.host, port, servername: id.name, minVersion: 'TLSv1.2', maxVersion: max, rejectUnauthorized: false, ALPNProtocols: rnd() < 0.7 ? ['h2', 'http/1.1'] : undefined });
   let left = rounds;
+  let secured = false;
+  let errored = false;
   const ask = () => { left--; s.write(left + ' ' + sizes[left] + ' ' + 'x'.repeat(reqPad) + '\\n'); };
   s.setNoDelay(true);
   s.on('secureConnect', () => {
+    secured = true;
     ok++;
     if (s.getProtocol() === 'TLSv1.3') v13++; else v12++;
     chains[Math.min(id.chain, 4)]++;
@@ -149,10 +156,11 @@ function one() {
   });
   s.on('data', () => { if (left > 0) ask(); });
   s.on('end', () => s.end());
-  s.on('error', () => { failed++; });
-  s.on('close', () => { done++; if (done === o.count) finish(); else one(); });
+  s.on('error', () => { errored = true; failed++; });
+  // closed before the handshake without an error (seen once under load): counted, not hidden
+  s.on('close', () => { if (!secured && !errored) aborted++; done++; if (done === o.count) finish(); else one(); });
 }
-function finish() { process.stdout.write(JSON.stringify({ ok, v13, v12, failed, chains }) + '\\n'); process.exit(0); }
+function finish() { process.stdout.write(JSON.stringify({ ok, v13, v12, failed, aborted, chains }) + '\\n'); process.exit(0); }
 for (let k = 0; k < Math.min(o.concurrency, o.count); k++) one();
 `;
 
@@ -177,9 +185,20 @@ async function waitReady(child: ChildProcess, timeoutMs = 10_000): Promise<void>
 
 /**
  * Generate the handshake benchmark capture into `outFile` (classic pcap, Ethernet).
- * Throws if the clients fail or tcpdump drops packets.
+ * Throws if the clients fail or tcpdump drops packets. A capture in which a connection closed
+ * before its handshake without any error (a client count short of `connections`) is made again,
+ * at most 3 times in all; the result says how many captures it took.
  */
 export async function generateHandshakeBench(outFile: string, opts: HandshakeBenchOptions): Promise<HandshakeBenchResult> {
+  let r: HandshakeBenchResult | null = null;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    r = await generateOnce(outFile, opts, attempt);
+    if (r.completed === opts.connections) break;
+  }
+  return r as HandshakeBenchResult;
+}
+
+async function generateOnce(outFile: string, opts: HandshakeBenchOptions, attempts: number): Promise<HandshakeBenchResult> {
   const t0 = Date.now();
   const concurrency = opts.concurrency ?? 48;
   const clients = Math.max(1, opts.clients ?? 2);
@@ -210,11 +229,11 @@ export async function generateHandshakeBench(outFile: string, opts: HandshakeBen
       return collect(child);
     });
     const outs = await Promise.all(runs);
-    let completed = 0; let tls13 = 0; let tls12 = 0; let failed = 0;
+    let completed = 0; let tls13 = 0; let tls12 = 0; let failed = 0; let aborted = 0;
     const chainLengths = [0, 0, 0, 0, 0];
     for (const o of outs) {
-      const r = JSON.parse(o.trim().split('\n').pop() ?? '{}') as { ok: number; v13: number; v12: number; failed: number; chains: number[] };
-      completed += r.ok; tls13 += r.v13; tls12 += r.v12; failed += r.failed;
+      const r = JSON.parse(o.trim().split('\n').pop() ?? '{}') as { ok: number; v13: number; v12: number; failed: number; aborted: number; chains: number[] };
+      completed += r.ok; tls13 += r.v13; tls12 += r.v12; failed += r.failed; aborted += r.aborted;
       r.chains.forEach((n, i) => { chainLengths[i] = (chainLengths[i] ?? 0) + n; });
     }
     await sleep(500);
@@ -226,7 +245,7 @@ export async function generateHandshakeBench(outFile: string, opts: HandshakeBen
     const dropped = droppedM ? Number(droppedM[1]) : -1;
     if (failed > 0) throw new Error(`${failed} bench connections failed`);
     if (dropped !== 0) throw new Error(`tcpdump dropped ${dropped} packets (stderr: ${tcpdumpErr.trim()})`);
-    return { file: outFile, connections: opts.connections, completed, tls13, tls12, chainLengths, bytes: statSync(outFile).size, packets, dropped, elapsedMs: Date.now() - t0 };
+    return { file: outFile, connections: opts.connections, completed, tls13, tls12, chainLengths, bytes: statSync(outFile).size, packets, dropped, elapsedMs: Date.now() - t0, aborted, attempts };
   } finally {
     if (tcpdump !== null && tcpdump.exitCode === null) tcpdump.kill('SIGKILL');
     await lab.close();
