@@ -20,6 +20,7 @@ import { DnsCache } from '../flow/dns-cache.js';
 import type { DnsRecord } from '../../dissectors/dns/types.js';
 import type { DissectorRecord } from '../dissect/api.js';
 import { addrToString } from '../decode/packet-meta.js';
+import { tuneJit } from './jit.js';
 
 /** An asynchronous stage (enrichment): every submitted record reaches `next` exactly once. */
 export interface FlowStage {
@@ -72,6 +73,7 @@ export class Pipeline {
   readonly limits: PipelineLimits;
 
   constructor(opts: PipelineOptions = {}) {
+    tuneJit();
     this.opts = opts;
     this.limits = opts.limits ?? {};
     this.registry = new Registry(dissectorSpecs, opts.limits?.dissectors ?? {});
