@@ -14,6 +14,7 @@ import { openCaptureFile } from '../capture/pcap-file.js';
 import { Pipeline } from '../runtime/pipeline.js';
 import { extraBenches } from './extra.js';
 import { ShardedRunner } from '../runtime/shard.js';
+import { nodeFlags } from '../runtime/jit.js';
 
 interface One {
   packets: number;
@@ -73,7 +74,8 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
 }
 
 function child(kind: string, file: string, extra: string[] = []): One {
-  const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--one', kind, file, ...extra], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  // Started as bin/ndr-sensor starts the sensor (nodeFlags), plus --expose-gc for the settle.
+  const r = spawnSync(process.execPath, [...nodeFlags(), '--expose-gc', fileURLToPath(import.meta.url), '--one', kind, file, ...extra], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`bench child ${kind} failed: ${r.stderr.slice(-400)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as One;
 }

@@ -1,13 +1,20 @@
 /**
- * V8 tuning for the packet path, set once per process before the first packet.
+ * V8 tuning for the packet path.
  *
- * TurboFan compiles hot functions on one background thread while the main thread keeps running
- * them unoptimised. With V8's default inlining budget the packet path's functions (the engine,
- * the TLS dissector, the record builder) cost about 870 ms of compile time in a replay of the
- * benchmark capture, longer than the replay itself, so much of a replay ran in baseline code.
- * Half the cumulative inlining budget cuts that to about 570 ms: the hot functions are optimised
- * sooner and run as fast once they are (measured: replay 3-7 % faster cold, no slower warm).
+ * On a small machine the packet thread's worst competitor is V8 itself. In the first few hundred
+ * milliseconds of a replay TurboFan compiles the hot functions and the GC helpers run, on four
+ * background threads by default; on the 2-core test machine the packet thread then got only
+ * two thirds of a core, and ran unoptimised code meanwhile. Two settings, both measured there on
+ * the benchmark capture (7 alternating runs each):
+ *
+ *   - one background thread fewer than there are cores (`--v8-pool-size`, 1 to 4): 9 % faster.
+ *     It must be given when node starts: bin/ndr-sensor passes it, and so does everything here
+ *     that starts a sensor process (nodeFlags());
+ *   - half the cumulative inlining budget (set here, before the first packet): TurboFan's compile
+ *     time for the replay falls from about 870 to 570 ms, and the replay is 1-4 % faster cold and
+ *     no slower warm.
  */
+import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 
 let tuned = false;
@@ -16,4 +23,15 @@ export function tuneJit(): void {
   if (tuned) return;
   tuned = true;
   setFlagsFromString('--max-inlined-bytecode-size-cumulative=460');
+}
+
+/** V8 background threads for a sensor process: a core is left to the packet thread (1 to 4). */
+export function v8PoolSize(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(4, cores - 1));
+}
+
+/** Node flags for a process that runs the packet path (as bin/ndr-sensor starts the CLI). */
+export function nodeFlags(): string[] {
+  const env = Number(process.env.NDR_V8_POOL_SIZE);
+  return [`--v8-pool-size=${Number.isInteger(env) && env > 0 ? env : v8PoolSize()}`];
 }
