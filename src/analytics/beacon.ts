@@ -121,19 +121,22 @@ export interface Histogram {
   longestRun: number;
 }
 
+/** The bin of `t` among `bins` bins of width `step` from `min` (clamped; the last edge inclusive). */
+function binOf(t: number, min: number, step: number, bins: number): number {
+  let i = step > 0 ? Math.floor((t - min) / step) : 0;
+  if (i < 0) i = 0;
+  if (i >= bins) i = bins - 1;
+  // Bin edges are min + i·step; guard against float error right at an edge.
+  while (i + 1 < bins && t >= min + (i + 1) * step) i++;
+  while (i > 0 && t < min + i * step) i--;
+  return i;
+}
+
 /** Connections per bin over [min, max] (the last edge is inclusive), bar-height buckets, longest wrapped run. */
 export function histogram(min: number, max: number, ts: Iterable<number>, bins: number = BEACON_DEFAULTS.histogramBins, sensitivity: number = BEACON_DEFAULTS.histModeSensitivity): Histogram {
   const counts = new Array<number>(bins).fill(0);
   const step = (max - min) / bins;
-  for (const t of ts) {
-    let i = step > 0 ? Math.floor((t - min) / step) : 0;
-    if (i < 0) i = 0;
-    if (i >= bins) i = bins - 1;
-    // Bin edges are min + i·step; guard against float error right at an edge.
-    while (i + 1 < bins && t >= min + (i + 1) * step) i++;
-    while (i > 0 && t < min + i * step) i--;
-    counts[i]!++;
-  }
+  for (const t of ts) counts[binOf(t, min, step, bins)]!++;
   let totalBars = 0;
   let largest = 0;
   for (const c of counts) {
@@ -521,15 +524,7 @@ function histDurScores(lo: number, hi: number, ts: readonly number[], first: num
   const counts = binBuf;
   counts.fill(0);
   const step = (hi - lo) / bins;
-  for (let k = 0; k < ts.length; k++) {
-    const t = ts[k]!;
-    let i = step > 0 ? Math.floor((t - lo) / step) : 0;
-    if (i < 0) i = 0;
-    if (i >= bins) i = bins - 1;
-    while (i + 1 < bins && t >= lo + (i + 1) * step) i++;
-    while (i > 0 && t < lo + i * step) i--;
-    counts[i]!++;
-  }
+  for (let k = 0; k < ts.length; k++) counts[binOf(ts[k]!, lo, step, bins)]!++;
   let totalBars = 0;
   let largest = 0;
   let total = 0;
