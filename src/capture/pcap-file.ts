@@ -147,6 +147,20 @@ export function openCaptureStream(stream: Readable, name = 'stream', opts: Captu
 }
 
 /** Why a parse loop stopped. */
+/**
+ * A classic pcap's byte order and timestamp unit from its magic number read big-endian
+ * (a1b2c3d4 µs, a1b23c4d ns, either byte order); null for anything else.
+ */
+export function pcapForm(magicBE: number): { le: boolean; ns: boolean } | null {
+  switch (magicBE) {
+    case 0xa1b2c3d4: return { le: false, ns: false };
+    case 0xd4c3b2a1: return { le: true, ns: false };
+    case 0xa1b23c4d: return { le: false, ns: true };
+    case 0x4d3cb2a1: return { le: true, ns: true };
+    default: return null;
+  }
+}
+
 const Parse = { Need: 0, Full: 1 } as const;
 
 class CaptureFileReader implements CaptureSource {
@@ -330,13 +344,9 @@ class CaptureFileReader implements CaptureSource {
       this.ng = true;
       return; // the SHB is parsed as a block
     }
-    let le: boolean;
-    let ns: boolean;
-    if (magic === 0xd4c3b2a1) { le = true; ns = false; }
-    else if (magic === 0xa1b2c3d4) { le = false; ns = false; }
-    else if (magic === 0x4d3cb2a1) { le = true; ns = true; }
-    else if (magic === 0xa1b23c4d) { le = false; ns = true; }
-    else throw new CaptureFormatError(`not a pcap or pcapng file: ${this.name} (magic 0x${magic.toString(16).padStart(8, '0')})`);
+    const form = pcapForm(magic);
+    if (form === null) throw new CaptureFormatError(`not a pcap or pcapng file: ${this.name} (magic 0x${magic.toString(16).padStart(8, '0')})`);
+    const { le, ns } = form;
     this.le = le;
     this.fracDiv = ns ? 1e6 : 1e3;
     if (have < 24) {

@@ -5,6 +5,7 @@
  * Linux cooked (SLL) and raw IPv4. Non-IPv4 packets are passed to the callback with `ipv4: false`
  * (return null to drop them). pcapng input is not handled (tcpdump -w writes classic pcap).
  */
+import { pcapForm } from '../capture/pcap-file.js';
 
 export interface PacketView {
   index: number;
@@ -90,14 +91,9 @@ interface Rec {
 /** Rewrite a classic pcap. `fn` returns the changes for a packet, `{}` to keep it as is, or null to drop it. */
 export function rewritePcap(input: Buffer, fn: (p: PacketView) => Rewrite | null): Buffer {
   if (input.length < 24) throw new Error('pcap-rewrite: file too short');
-  const magic = input.readUInt32LE(0);
-  let le: boolean;
-  let nano: boolean;
-  if (magic === 0xa1b2c3d4) { le = true; nano = false; }
-  else if (magic === 0xa1b23c4d) { le = true; nano = true; }
-  else if (magic === 0xd4c3b2a1) { le = false; nano = false; }
-  else if (magic === 0x4d3cb2a1) { le = false; nano = true; }
-  else throw new Error('pcap-rewrite: not a classic pcap (pcapng is not supported)');
+  const form = pcapForm(input.readUInt32BE(0));
+  if (form === null) throw new Error('pcap-rewrite: not a classic pcap (pcapng is not supported)');
+  const { le, ns: nano } = form;
   const u32 = (o: number): number => (le ? input.readUInt32LE(o) : input.readUInt32BE(o));
   const linkType = u32(20) & 0x0fffffff;
   const out: Rec[] = [];
