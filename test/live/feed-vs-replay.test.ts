@@ -3,6 +3,11 @@
 // on the tap interface through the eBPF feed, tcpdump on the same interface at the same time;
 // then the tcpdump capture is replayed. Per flow: protocol, SNI, JA4, and the packet and byte
 // counters per direction (the kernel's, from its flow-end records) must be equal.
+//
+// The reference is two tcpdumps, not one: an AF_PACKET capture was seen to miss a client's pure
+// ACK (1 packet in about 4,000, no drop counted) that the kernel program counted and that every
+// other flow of the run had at the same place. Counters must equal those of at least one of the
+// two captures; a bug of ours would disagree with both.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,14 +31,17 @@ describe('eBPF feed vs pcap replay', () => {
   // the counters below would be user space's (a few forwarded packets), not the kernel's.
   for (const workers of [1, 2]) it(`equal records for the same TLS traffic (${workers} flow worker${workers > 1 ? 's' : ''})`, async () => {
     const out = join(lab.dir, `feed-${workers}.jsonl`);
-    const pcap = join(lab.dir, `tap-${workers}.pcap`);
     const cfg = join(lab.dir, `sensor-${workers}.yaml`);
     writeFileSync(cfg, `sensor:\n  workers: ${workers}\ncapture:\n  interfaces: [${lab.tapIface}]\n  source: ebpf\noutput:\n  jsonLines: ${out}\nmetrics:\n  listen: ''\n`);
-    const dump = lab.start(lab.tap, 'tcpdump', ['-i', lab.tapIface, '-w', pcap, '-U', '-n', '-s', '0', '--immediate-mode', '-Q', 'in']);
-    let dumpErr = '';
-    dump.stderr?.on('data', (d: Buffer) => { dumpErr += d.toString(); });
-    for (let i = 0; i < 600 && !dumpErr.includes('listening on'); i++) await sleep(50);
-    expect(dumpErr).toContain('listening on');
+    const pcaps = [0, 1].map((k) => join(lab.dir, `tap-${workers}-${k}.pcap`));
+    const dumps = pcaps.map((pcap) => {
+      const p = lab.start(lab.tap, 'tcpdump', ['-i', lab.tapIface, '-w', pcap, '-U', '-n', '-s', '0', '--immediate-mode', '-Q', 'in']);
+      const d = { p, err: '' };
+      p.stderr?.on('data', (b: Buffer) => { d.err += b.toString(); });
+      return d;
+    });
+    for (let i = 0; i < 600 && !dumps.every((d) => d.err.includes('listening on')); i++) await sleep(50);
+    for (const d of dumps) expect(d.err).toContain('listening on');
     const sensor = spawn('ip', ['netns', 'exec', lab.tap, process.execPath, cli, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     sensor.stderr.on('data', (d: Buffer) => { log += d.toString(); });
@@ -46,16 +54,19 @@ describe('eBPF feed vs pcap replay', () => {
     sensor.kill('SIGTERM');
     const code = await new Promise<number | null>((res) => sensor.once('exit', (c) => res(c)));
     expect(code).toBe(0);
-    dump.kill('SIGINT');
-    await new Promise<void>((res) => { dump.once('exit', () => res()); setTimeout(res, 3000); });
+    await Promise.all(dumps.map((d) => new Promise<void>((res) => { d.p.once('exit', () => res()); d.p.kill('SIGINT'); setTimeout(res, 3000); })));
 
     const feed = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
-    const { flows } = await replayFiles([pcap], { withAnalytics: false });
+    const refs = await Promise.all(pcaps.map(async (p) => (await replayFiles([p], { withAnalytics: false })).flows));
     for (const port of ports) {
       const a = feed.find((f) => f.source.port === port && f.destination.port === 4433);
-      const b = flows.find((f) => f.client.port === port && f.server.port === 4433);
       expect(a, `feed flow for client port ${port}`).toBeDefined();
-      expect(b, `replayed flow for client port ${port}`).toBeDefined();
+      const both = refs.map((flows) => flows.find((f) => f.client.port === port && f.server.port === 4433));
+      for (const b of both) expect(b, `replayed flow for client port ${port}`).toBeDefined();
+      const same = (b: typeof both[number]): boolean => a!.source.packets === b!.dirs[0].packets && a!.destination.packets === b!.dirs[1].packets
+        && a!.source.bytes === b!.dirs[0].bytes && a!.destination.bytes === b!.dirs[1].bytes;
+      const b = both.find(same) ?? both[0];
+      if (!both.every(same)) console.log(`port ${port}: the feed's counters equal ${both.filter(same).length} of the 2 captures'`);
       expect(a!.network.protocol).toBe('tls');
       expect(b!.protocol).toBe('tls');
       expect(a!.tls.client.server_name).toBe('lab.test');
