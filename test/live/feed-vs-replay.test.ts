@@ -5,7 +5,7 @@
 // counters per direction (the kernel's, from its flow-end records) must be equal.
 //
 // The reference is two tcpdumps, not one: an AF_PACKET capture was seen to miss a client's pure
-// ACK (1 packet in about 4,000, no drop counted) that the kernel program counted and that every
+// ACK (once in 48 runs of about 100 packets, no drop counted) that the kernel program counted and that every
 // other flow of the run had at the same place. Counters must equal those of at least one of the
 // two captures; a bug of ours would disagree with both.
 import { spawn } from 'node:child_process';
