@@ -4,10 +4,10 @@
 // then the tcpdump capture is replayed. Per flow: protocol, SNI, JA4, and the packet and byte
 // counters per direction (the kernel's, from its flow-end records) must be equal.
 //
-// The reference is two tcpdumps, not one: an AF_PACKET capture was seen to miss a client's pure
-// ACK (once in 48 runs of about 100 packets, no drop counted) that the kernel program counted and that every
-// other flow of the run had at the same place. Counters must equal those of at least one of the
-// two captures; a bug of ours would disagree with both.
+// The reference is two tcpdumps, not one. An AF_PACKET capture once missed a client's pure ACK
+// that the kernel program counted (once in 48 runs of about 100 packets, no drop reported);
+// every other flow of that run had the same ACK at the same place. So the counters must equal
+// those of at least one of the two captures: a bug of ours would disagree with both.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
