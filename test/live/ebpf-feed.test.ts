@@ -43,19 +43,6 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
   for (let t = 0; t < ms && !cond(); t += 20) await sleep(20);
 }
 
-async function tcpdump(file: string, filter: string): Promise<() => Promise<void>> {
-  const c = lab.start(lab.tap, 'tcpdump', ['-i', lab.tapIface, '-w', file, '-U', '-n', '--immediate-mode', filter]);
-  let ready = false;
-  c.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) ready = true; });
-  await until(() => ready, 30_000);
-  if (!ready) throw new Error('tcpdump did not start capturing on the tap');
-  return async () => {
-    await sleep(200);
-    c.kill('SIGINT');
-    await new Promise<void>((res) => { if (c.exitCode !== null) res(); else c.once('exit', () => res()); });
-  };
-}
-
 function ebpf(extra: Partial<ConstructorParameters<typeof EbpfSource>[0]> = {}): EbpfSource {
   return new EbpfSource({ iface: lab.tapIface, loaderPath: loader, spawnPrefix: lab.nsPrefix(lab.tap), lingerMs: 300, statsIntervalMs: 200, ...extra });
 }
@@ -66,7 +53,7 @@ describe('eBPF feed on a SPAN port', () => {
   it('forwards the TLS handshakes; flow-end counters equal what tcpdump saw', async () => {
     const file = join(lab.dir, 'tap.pcap');
     const file2 = join(lab.dir, 'tap2.pcap');
-    const stops = await Promise.all([tcpdump(file, 'tcp port 4433'), tcpdump(file2, 'tcp port 4433')]);
+    const stops = await Promise.all([lab.tapDump(file, ['tcp port 4433']), lab.tapDump(file2, ['tcp port 4433'])]);
     const src = ebpf();
     const ends: FlowEndRecord[] = [];
     src.onFlowEnd((r) => ends.push(r));
@@ -98,11 +85,13 @@ describe('eBPF feed on a SPAN port', () => {
         orig: d.filter((f) => f.sport === port && f.dport === 4433),
         reply: d.filter((f) => f.dport === port && f.sport === 4433),
       }));
-      const { orig, reply } = views.find((w) => w.orig.length === rec.orig.packets && w.reply.length === rec.reply.packets) ?? views[0]!;
+      const payload = (fs: Frame[]): number => fs.reduce((s, f) => s + f.payload.length, 0);
+      const { orig, reply } = views.find((w) => w.orig.length === rec.orig.packets && w.reply.length === rec.reply.packets
+        && payload(w.orig) === rec.orig.payloadBytes && payload(w.reply) === rec.reply.payloadBytes) ?? views[0]!;
       expect(rec.orig.packets).toBe(orig.length);
       expect(rec.reply.packets).toBe(reply.length);
-      expect(rec.orig.payloadBytes).toBe(orig.reduce((s, f) => s + f.payload.length, 0));
-      expect(rec.reply.payloadBytes).toBe(reply.reduce((s, f) => s + f.payload.length, 0));
+      expect(rec.orig.payloadBytes).toBe(payload(orig));
+      expect(rec.reply.payloadBytes).toBe(payload(reply));
       expect(rec.orig.tcpFlags & 0x03).toBe(0x03); // SYN and FIN
       expect(rec.orig.lastMs).toBeGreaterThanOrEqual(rec.orig.firstMs);
       expect(Math.abs(rec.orig.firstMs - (orig[0] as Frame).tsMs)).toBeLessThan(1000);

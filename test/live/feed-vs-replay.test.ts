@@ -34,14 +34,7 @@ describe('eBPF feed vs pcap replay', () => {
     const cfg = join(lab.dir, `sensor-${workers}.yaml`);
     writeFileSync(cfg, `sensor:\n  workers: ${workers}\ncapture:\n  interfaces: [${lab.tapIface}]\n  source: ebpf\noutput:\n  jsonLines: ${out}\nmetrics:\n  listen: ''\n`);
     const pcaps = [0, 1].map((k) => join(lab.dir, `tap-${workers}-${k}.pcap`));
-    const dumps = pcaps.map((pcap) => {
-      const p = lab.start(lab.tap, 'tcpdump', ['-i', lab.tapIface, '-w', pcap, '-U', '-n', '-s', '0', '--immediate-mode', '-Q', 'in']);
-      const d = { p, err: '' };
-      p.stderr?.on('data', (b: Buffer) => { d.err += b.toString(); });
-      return d;
-    });
-    for (let i = 0; i < 600 && !dumps.every((d) => d.err.includes('listening on')); i++) await sleep(50);
-    for (const d of dumps) expect(d.err).toContain('listening on');
+    const stops = await Promise.all(pcaps.map((pcap) => lab.tapDump(pcap, ['-s', '0', '-Q', 'in'])));
     const sensor = spawn('ip', ['netns', 'exec', lab.tap, process.execPath, cli, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     sensor.stderr.on('data', (d: Buffer) => { log += d.toString(); });
@@ -54,7 +47,7 @@ describe('eBPF feed vs pcap replay', () => {
     sensor.kill('SIGTERM');
     const code = await new Promise<number | null>((res) => sensor.once('exit', (c) => res(c)));
     expect(code).toBe(0);
-    await Promise.all(dumps.map((d) => new Promise<void>((res) => { d.p.once('exit', () => res()); d.p.kill('SIGINT'); setTimeout(res, 3000); })));
+    await Promise.all(stops.map((stop) => stop()));
 
     const feed = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
     const refs = await Promise.all(pcaps.map(async (p) => (await replayFiles([p], { withAnalytics: false })).flows));

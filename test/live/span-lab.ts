@@ -32,6 +32,11 @@ export interface SpanLab {
   nsPrefix(ns: string): string[];
   start(ns: string, cmd: string, args: string[], opts?: { env?: NodeJS.ProcessEnv }): ChildProcess;
   exec(ns: string, cmd: string, args: string[], timeoutMs?: number): string;
+  /**
+   * tcpdump on the tap interface into `file` (`args`: more options and a filter); resolves once it
+   * is capturing, with a function that stops it and waits for the file to be complete.
+   */
+  tapDump(file: string, args?: string[]): Promise<() => Promise<void>>;
   /** Start the TLS echo server in the server namespace (port 4433); resolves when listening. */
   startTlsServer(): Promise<ChildProcess>;
   /** Run `count` TLS connections from the client namespace; returns the client ports used. */
@@ -119,6 +124,18 @@ export async function createSpanLab(tag: string): Promise<SpanLab> {
     },
     exec(ns, cmd, args, timeoutMs = 60_000) {
       return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 64 << 20 }).toString();
+    },
+    async tapDump(file, args = []) {
+      const c = lab.start(tap, 'tcpdump', ['-i', tapIface, '-w', file, '-U', '-n', '--immediate-mode', ...args]);
+      let ready = false;
+      c.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) ready = true; });
+      for (let t = 0; t < 30_000 && !ready; t += 20) await sleep(20);
+      if (!ready) throw new Error('tcpdump did not start capturing on the tap');
+      return async () => {
+        await sleep(200);
+        c.kill('SIGINT');
+        await new Promise<void>((res) => { if (c.exitCode !== null || c.signalCode !== null) res(); else c.once('exit', () => res()); });
+      };
     },
     async startTlsServer() {
       const c = lab.start(server, process.execPath, ['-e', TLS_SERVER, dir]);
