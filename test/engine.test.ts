@@ -74,7 +74,7 @@ describe('flow direction and counters', () => {
     expect(stats.latePackets).toBe(1);
   });
 
-  it('after a clean close the table entry keeps only identity and counters; the record keeps its lists', async () => {
+  it('after a clean close a tomb with the identity only stands in the table; the record keeps its lists', async () => {
     const segs = conversation('10.0.0.1', 40013, '10.0.0.2', 9003, T0, ['abc', 'defg'], ['hi']);
     const finS = segs[segs.length - 1]!;
     segs.push({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40013, dport: 9003, flags: F.ACK, seq: 1008, ack: 5004, ts: finS.ts + 1 });
@@ -84,19 +84,35 @@ describe('flow direction and counters', () => {
     await p.run(openCaptureFile(pcap(segs)));
     // The record is out (both FINs acknowledged) while the entry still absorbs late packets.
     expect(recs).toHaveLength(1);
-    const f = p.engine.table.find(tupleMeta(new PacketMeta(), { proto: 6, srcIp: '10.0.0.1', srcPort: 40013, dstIp: '10.0.0.2', dstPort: 9003 }));
-    expect(f).not.toBeNull();
-    expect(f!.emitted).toBe(true);
-    expect([f!.events, f!.limits, f!.records, f!.dissector, f!.record]).toEqual([null, null, null, null, null]);
-    for (const s of [f!.toServer, f!.toClient]) expect([s.stream, s.small, s.appSizes, s.head, s.certs]).toEqual([null, null, null, null, null]);
-    expect(f!.toServer.packets).toBe(6);
+    const e = p.engine.table.find(tupleMeta(new PacketMeta(), { proto: 6, srcIp: '10.0.0.2', srcPort: 9003, dstIp: '10.0.0.1', dstPort: 40013 }));
+    expect(e).not.toBeNull();
+    expect(e!.tomb).toBe(true);
+    expect(p.engine.table.dir).toBe(1); // looked up from the server's side
+    expect([e!.aPort, e!.bPort, e!.proto]).toEqual([40013, 9003, 6]);
+    expect(Object.keys(e!)).not.toContain('toServer');
+    expect(p.engine.table.size).toBe(1);
     const r = recs[0]!;
     expect(r.endReason).toBe('fin');
     expect(r.dirs[0].bytes).toBe(7);
     await p.finish();
     expect(recs).toHaveLength(1);
-    // Shedding dropped the flow's references, never the contents the record shares with it.
+    expect(p.engine.table.size).toBe(0);
+    // The flow let go of its references when the tomb took its place, never the contents the record shares with it.
     expect(JSON.stringify(r)).toBe(atEmit[0]);
+  });
+
+  it('a SYN on the ports of a cleanly closed connection replaces its tomb with a new flow', async () => {
+    const a = conversation('10.0.0.1', 40014, '10.0.0.2', 9004, T0, ['abc'], ['de']);
+    const finS = a[a.length - 1]!;
+    a.push({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40014, dport: 9004, flags: F.ACK, seq: 1005, ack: 5004, ts: finS.ts + 1 });
+    a.push({ ...finS, ts: finS.ts + 50 }); // late: absorbed by the tomb
+    const b = conversation('10.0.0.1', 40014, '10.0.0.2', 9004, T0 + 200, ['fghij']);
+    const { flows, stats } = await replayFiles([pcap([...a, ...b])]);
+    expect(flows).toHaveLength(2);
+    expect(flows.map((f) => f.dirs[0].bytes)).toEqual([3, 5]);
+    expect(flows[1]!.startTs).toBe(T0 + 200);
+    expect(flows[1]!.directionFromSyn).toBe(true);
+    expect(stats.latePackets).toBe(1);
   });
 
   it('FINs without the final ACK: the record waits for the close delay and counts what comes', async () => {

@@ -73,6 +73,8 @@ export class FlowSide {
 }
 
 export class Flow {
+  /** Discriminates the table's entries: a Flow, or the Tomb a closed connection leaves. */
+  readonly tomb = false as const;
   // identity (client side = a*, server side = b*)
   hash = 0;
   id = 0;
@@ -85,9 +87,9 @@ export class Flow {
   directionFromSyn = false;
 
   // hash chain + activity list links
-  chain: Flow | null = null;
-  prev: Flow | null = null;
-  next: Flow | null = null;
+  chain: TableEntry | null = null;
+  prev: TableEntry | null = null;
+  next: TableEntry | null = null;
   list: FlowList = FlowList.Udp;
 
   /** Per-direction state: two objects of scalars (not an array per field, nor a tuple of two). */
@@ -120,8 +122,8 @@ export class Flow {
   closed = false;
   record: FlowRecord | null = null;
   /**
-   * The record went out when both FINs were acknowledged; the entry stays until the close delay
-   * ends only to absorb late retransmissions (counted in engine stats, never a new flow).
+   * The record went out when both FINs were acknowledged; from then on a Tomb stands in the table
+   * in this flow's place until the close delay ends (see Tomb).
    */
   emitted = false;
 
@@ -129,10 +131,9 @@ export class Flow {
   syn: SynOptions | null = null;
 
   /**
-   * The record is out and the entry only absorbs late packets for the close delay: let go of
-   * everything but identity, links and counters, so what the record took with it (events, limits,
-   * small-record lists) and what dissection left behind can die young instead of living out the
-   * delay in the old generation.
+   * The record is out and a Tomb took this flow's place in the table: let go of what the record
+   * took with it (events, limits, small-record lists) and what dissection left behind, so none
+   * of it is kept alive by whoever still holds the flow.
    */
   shed(): void {
     this.spec = null;
@@ -170,3 +171,37 @@ function shedSide(s: FlowSide): void {
   s.appSizes = null;
   s.certs = null;
 }
+
+/**
+ * What a cleanly closed TCP connection leaves in the flow table once its record is out (both FINs
+ * acknowledged): identity and table links only, for the close delay, so late ACKs and
+ * retransmissions are counted (engine stats) instead of making a new flow, and a SYN reusing the
+ * ports starts a new one. About a sixth of a Flow with its two sides: a busy sensor keeps one per
+ * connection closed in the last few seconds, and these are what outlives the young generation.
+ */
+export class Tomb {
+  readonly tomb = true as const;
+  readonly hash: number;
+  readonly proto: number;
+  readonly a0: number; readonly a1: number; readonly a2: number; readonly a3: number; readonly aPort: number;
+  readonly b0: number; readonly b1: number; readonly b2: number; readonly b3: number; readonly bPort: number;
+  chain: TableEntry | null = null;
+  prev: TableEntry | null = null;
+  next: TableEntry | null = null;
+  list: FlowList;
+  readonly startTs: number;
+  lastSeen: number;
+
+  constructor(f: Flow) {
+    this.hash = f.hash;
+    this.proto = f.proto;
+    this.a0 = f.a0; this.a1 = f.a1; this.a2 = f.a2; this.a3 = f.a3; this.aPort = f.aPort;
+    this.b0 = f.b0; this.b1 = f.b1; this.b2 = f.b2; this.b3 = f.b3; this.bPort = f.bPort;
+    this.list = f.list;
+    this.startTs = f.startTs;
+    this.lastSeen = f.lastSeen;
+  }
+}
+
+/** An entry of the flow table. */
+export type TableEntry = Flow | Tomb;

@@ -4,7 +4,7 @@
  * tracked flows that evicts the least recently active flow. Times are packet time (ms).
  */
 import { type PacketMeta, TcpFlag } from '../decode/packet-meta.js';
-import { Flow, FlowList } from './flow.js';
+import { Flow, FlowList, Tomb, type TableEntry } from './flow.js';
 
 export interface TableLimits {
   maxFlowsCount: number;
@@ -26,18 +26,32 @@ function mix(h: number, v: number): number {
   return (h ^ (h >>> 15)) | 0;
 }
 
+/** Take an entry out of its hash bucket's chain. */
+function unchain(map: Map<number, TableEntry>, f: TableEntry): void {
+  const head = map.get(f.hash) ?? null;
+  if (head === f) {
+    if (f.chain === null) map.delete(f.hash);
+    else map.set(f.hash, f.chain);
+  } else {
+    let p = head;
+    while (p !== null && p.chain !== f) p = p.chain;
+    if (p !== null) p.chain = f.chain;
+  }
+  f.chain = null;
+}
+
 export class FlowTable {
-  private readonly map = new Map<number, Flow>();
-  private readonly heads: (Flow | null)[] = [null, null, null];
-  private readonly tails: (Flow | null)[] = [null, null, null];
+  private readonly map = new Map<number, TableEntry>();
+  private readonly heads: (TableEntry | null)[] = [null, null, null];
+  private readonly tails: (TableEntry | null)[] = [null, null, null];
   private readonly timeouts: number[];
   size = 0;
   created = 0;
   evicted = 0;
   private nextId = 1;
   readonly lim: TableLimits;
-  /** The flow the previous lookup returned (null once it leaves the table). */
-  private last: Flow | null = null;
+  /** The entry the previous lookup returned (null once it leaves the table). */
+  private last: TableEntry | null = null;
   /** Direction of the packet just looked up (0 = client → server). */
   dir: 0 | 1 = 0;
 
@@ -47,10 +61,10 @@ export class FlowTable {
   }
 
   /**
-   * Find the packet's flow or create it (returns null only for non-TCP/UDP). Sets `this.dir`.
-   * `onEvict` is called for a flow pushed out by the cap before the new one is inserted.
+   * Find the packet's entry (a flow, or the tomb of a closed connection) or create a flow. Sets
+   * `this.dir`. `onEvict` is called for an entry pushed out by the cap before a new one is inserted.
    */
-  lookup(m: PacketMeta, onEvict: (f: Flow) => void): Flow {
+  lookup(m: PacketMeta, onEvict: (f: TableEntry) => void): TableEntry {
     // Bulk transfers send runs of packets of one flow: try the last flow found before hashing.
     const last = this.last;
     if (last !== null && this.match(last, m)) {
@@ -63,7 +77,7 @@ export class FlowTable {
   }
 
   /** True when `f` is the packet's flow; sets `this.dir`. */
-  private match(f: Flow, m: PacketMeta): boolean {
+  private match(f: TableEntry, m: PacketMeta): boolean {
     if (f.proto !== m.proto) return false;
     if (f.aPort === m.sport && f.bPort === m.dport && f.a0 === m.src0 && f.b0 === m.dst0 && f.a1 === m.src1 && f.a2 === m.src2 && f.a3 === m.src3 && f.b1 === m.dst1 && f.b2 === m.dst2 && f.b3 === m.dst3) {
       this.dir = 0;
@@ -76,7 +90,7 @@ export class FlowTable {
     return false;
   }
 
-  private search(m: PacketMeta, onEvict: (f: Flow) => void): Flow {
+  private search(m: PacketMeta, onEvict: (f: TableEntry) => void): TableEntry {
     // Canonical order of the endpoints so both directions hash alike.
     const h = this.hashOf(m);
     for (let f = this.map.get(h) ?? null; f !== null; f = f.chain) {
@@ -85,6 +99,7 @@ export class FlowTable {
         return f;
       }
     }
+
     if (this.size >= this.lim.maxFlowsCount) this.evictOldest(onEvict);
     const nf = new Flow();
     nf.hash = h;
@@ -124,14 +139,11 @@ export class FlowTable {
     return nf;
   }
 
-  /** Find the packet's flow without creating one (null when not tracked). Sets `this.dir`. */
-  find(m: PacketMeta): Flow | null {
-    for (let f = this.firstInBucket(m); f !== null; f = f.chain) if (this.match(f, m)) return f;
+  /** Find the packet's entry without creating one (null when not tracked). Sets `this.dir`. */
+  find(m: PacketMeta): TableEntry | null {
+    const h = this.hashOf(m);
+    for (let f = this.map.get(h) ?? null; f !== null; f = f.chain) if (this.match(f, m)) return f;
     return null;
-  }
-
-  private firstInBucket(m: PacketMeta): Flow | null {
-    return this.map.get(this.hashOf(m)) ?? null;
   }
 
   /** The canonical (direction-independent) hash of the packet's 5-tuple. */
@@ -163,25 +175,44 @@ export class FlowTable {
     this.append(f);
   }
 
-  /** Remove a flow from the table (the caller finalises it). */
-  remove(f: Flow): void {
-    if (this.last === f) this.last = null;
-    this.unlink(f);
+  /**
+   * Put a tomb in the place of a flow whose record is out (same bucket chain, same place in its
+   * activity list, so its close delay runs on). The flow itself leaves the table.
+   */
+  bury(f: Flow): Tomb {
+    const t = new Tomb(f);
+    t.chain = f.chain;
     const head = this.map.get(f.hash) ?? null;
-    if (head === f) {
-      if (f.chain === null) this.map.delete(f.hash);
-      else this.map.set(f.hash, f.chain);
-    } else {
+    if (head === f) this.map.set(f.hash, t);
+    else {
       let p = head;
       while (p !== null && p.chain !== f) p = p.chain;
-      if (p !== null) p.chain = f.chain;
+      if (p !== null) p.chain = t;
     }
+    const l = f.list;
+    t.prev = f.prev;
+    t.next = f.next;
+    if (f.prev !== null) f.prev.next = t;
+    else if (this.heads[l] === f) this.heads[l] = t;
+    if (f.next !== null) f.next.prev = t;
+    else if (this.tails[l] === f) this.tails[l] = t;
+    if (this.last === f) this.last = t;
     f.chain = null;
+    f.prev = null;
+    f.next = null;
+    return t;
+  }
+
+  /** Remove an entry from the table (the caller finalises a flow). */
+  remove(f: TableEntry): void {
+    if (this.last === f) this.last = null;
+    this.unlink(f);
+    unchain(this.map, f);
     this.size--;
   }
 
   /** Expire flows idle past their list's timeout at packet time `now`. */
-  expire(now: number, onExpire: (f: Flow) => void): void {
+  expire(now: number, onExpire: (f: TableEntry) => void): void {
     for (let l = 0; l < 3; l++) {
       const limit = now - (this.timeouts[l] as number);
       let f = this.heads[l] ?? null;
@@ -195,9 +226,9 @@ export class FlowTable {
   }
 
   /** Every flow, oldest activity first per list (for the final flush). */
-  drain(onFlow: (f: Flow) => void): void {
+  drain(onFlow: (f: TableEntry) => void): void {
     for (;;) {
-      let best: Flow | null = null;
+      let best: TableEntry | null = null;
       for (let l = 0; l < 3; l++) {
         const h = this.heads[l] ?? null;
         if (h !== null && (best === null || h.startTs < best.startTs)) best = h;
@@ -208,8 +239,8 @@ export class FlowTable {
     }
   }
 
-  private evictOldest(onEvict: (f: Flow) => void): void {
-    let best: Flow | null = null;
+  private evictOldest(onEvict: (f: TableEntry) => void): void {
+    let best: TableEntry | null = null;
     for (let l = 0; l < 3; l++) {
       const h = this.heads[l] ?? null;
       if (h !== null && (best === null || h.lastSeen < best.lastSeen)) best = h;
@@ -220,7 +251,7 @@ export class FlowTable {
     onEvict(best);
   }
 
-  private touch(f: Flow, ts: number): void {
+  private touch(f: TableEntry, ts: number): void {
     if (ts > f.lastSeen) f.lastSeen = ts;
     const l = f.list;
     if (this.tails[l] === f) return;
@@ -228,7 +259,7 @@ export class FlowTable {
     this.append(f);
   }
 
-  private append(f: Flow): void {
+  private append(f: TableEntry): void {
     const l = f.list;
     const t = this.tails[l] ?? null;
     f.prev = t;
@@ -238,7 +269,7 @@ export class FlowTable {
     this.tails[l] = f;
   }
 
-  private unlink(f: Flow): void {
+  private unlink(f: TableEntry): void {
     const l = f.list;
     if (f.prev !== null) f.prev.next = f.next;
     else if (this.heads[l] === f) this.heads[l] = f.next;

@@ -11,7 +11,7 @@ import type { Dir, DissectorRecord } from '../dissect/api.js';
 import { Driver, type DriverHost } from '../dissect/driver.js';
 import type { Registry } from '../dissect/registry.js';
 import type { CertCache } from '../dissect/cert-cache.js';
-import { AppState, Flow, FlowList } from '../flow/flow.js';
+import { AppState, Flow, FlowList, type TableEntry } from '../flow/flow.js';
 import { FlowTable, defaultTableLimits, type TableLimits } from '../flow/table.js';
 import { TcpStream, defaultReassemblyLimits, type ReassemblyLimits } from '../flow/tcp-reassembly.js';
 import type { EndReason } from '../flow/record.js';
@@ -128,10 +128,10 @@ export class Engine implements DriverHost {
   forcedVlan = -1;
   forcedTunnelDepth = 0;
   private readonly certs: CertCache;
-  private readonly evictCb: (f: Flow) => void;
+  private readonly evictCb: (f: TableEntry) => void;
   /** Zeroed entropy histograms returned by ended flows (a flow ends after onFlow has read it). */
   private readonly histPool: Uint32Array[] = [];
-  private readonly expireCb: (f: Flow) => void;
+  private readonly expireCb: (f: TableEntry) => void;
 
   constructor(opts: EngineOptions) {
     this.table = new FlowTable({ ...defaultTableLimits, ...opts.table });
@@ -144,8 +144,15 @@ export class Engine implements DriverHost {
     this.onRecord = opts.onRecord ?? null;
     this.onClosed = opts.onClosed ?? null;
     this.certs = opts.certs;
-    this.evictCb = (f) => { f.addLimit('flow.evicted'); this.end(f, 'evicted'); };
-    this.expireCb = (f) => { this.stats.flowsExpired++; this.end(f, f.rst || (f.toServer.fin && f.toClient.fin) ? (f.rst ? 'rst' : 'fin') : 'idle'); };
+    this.evictCb = (f) => {
+      if (f.tomb) return;
+      f.addLimit('flow.evicted');
+      this.end(f, 'evicted');
+    };
+    this.expireCb = (f) => {
+      this.stats.flowsExpired++;
+      if (!f.tomb) this.end(f, f.rst || (f.toServer.fin && f.toClient.fin) ? (f.rst ? 'rst' : 'fin') : 'idle');
+    };
   }
 
   processBatch(b: PacketBatch): void {
@@ -192,17 +199,23 @@ export class Engine implements DriverHost {
       m.tunnelDepth = this.forcedTunnelDepth;
     }
     const table = this.table;
-    let f = table.lookup(m, this.evictCb);
-    if (m.proto === 6 && (m.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && (f.rst || (f.toServer.fin && f.toClient.fin)) && f.toServer.packets + f.toClient.packets > 0) {
+    let e = table.lookup(m, this.evictCb);
+    const newSyn = m.proto === 6 && (m.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
+    if (e.tomb) {
+      if (!newSyn) {
+        st.latePackets++; // the connection's record is out: nothing more to count
+        return;
+      }
+      // A new SYN on the ports of a closed connection: the tomb goes, a new flow starts.
+      table.remove(e);
+      e = table.lookup(m, this.evictCb);
+    } else if (newSyn && (e.rst || (e.toServer.fin && e.toClient.fin)) && e.toServer.packets + e.toClient.packets > 0) {
       // A new SYN on a finished connection (port reuse): the old flow ends, a new one starts.
-      table.remove(f);
-      this.end(f, f.rst ? 'rst' : 'fin');
-      f = table.lookup(m, this.evictCb);
+      table.remove(e);
+      this.end(e, e.rst ? 'rst' : 'fin');
+      e = table.lookup(m, this.evictCb);
     }
-    if (f.emitted) {
-      st.latePackets++;
-      return;
-    }
+    const f = e as Flow; // a lookup after a removal creates a flow
     const d = table.dir;
     const side = f.side(d);
     if (f.toServer.packets + f.toClient.packets === 0) st.flowsCreated++;
@@ -308,11 +321,12 @@ export class Engine implements DriverHost {
     if (f.toServer.finAcked && f.toClient.finAcked) this.complete(f);
   }
 
-  /** Both FINs acknowledged: the connection is over, its record goes out now (see Flow.emitted). */
+  /** Both FINs acknowledged: the connection is over, its record goes out now and a tomb takes its place. */
   private complete(f: Flow): void {
     this.onFlow(f, 'fin');
     f.emitted = true;
     f.shed();
+    this.table.bury(f);
   }
 
   /**
@@ -527,6 +541,10 @@ export class Engine implements DriverHost {
     const m = tupleMeta(this.scratch, r);
     const f = this.table.find(m);
     if (f === null) return false;
+    if (f.tomb) {
+      this.table.remove(f); // the record went out at the clean close
+      return true;
+    }
     const o = this.table.dir; // direction of the kernel's initiator in our flow
     const dirs = [r.orig, r.reply];
     for (let k = 0; k < 2; k++) {
@@ -557,7 +575,9 @@ export class Engine implements DriverHost {
 
   /** End every flow (end of a replay, or shutdown). */
   flush(reason: EndReason = 'eof'): void {
-    this.table.drain((f) => this.end(f, reason));
+    this.table.drain((f) => {
+      if (!f.tomb) this.end(f, reason);
+    });
     this.frags.clear();
     this.syncStats();
   }
