@@ -26,20 +26,6 @@ function mix(h: number, v: number): number {
   return (h ^ (h >>> 15)) | 0;
 }
 
-/** Take an entry out of its hash bucket's chain. */
-function unchain(map: Map<number, TableEntry>, f: TableEntry): void {
-  const head = map.get(f.hash) ?? null;
-  if (head === f) {
-    if (f.chain === null) map.delete(f.hash);
-    else map.set(f.hash, f.chain);
-  } else {
-    let p = head;
-    while (p !== null && p.chain !== f) p = p.chain;
-    if (p !== null) p.chain = f.chain;
-  }
-  f.chain = null;
-}
-
 export class FlowTable {
   private readonly map = new Map<number, TableEntry>();
   private readonly heads: (TableEntry | null)[] = [null, null, null];
@@ -99,7 +85,6 @@ export class FlowTable {
         return f;
       }
     }
-
     if (this.size >= this.lim.maxFlowsCount) this.evictOldest(onEvict);
     const nf = new Flow();
     nf.hash = h;
@@ -176,30 +161,16 @@ export class FlowTable {
   }
 
   /**
-   * Put a tomb in the place of a flow whose record is out (same bucket chain, same place in its
-   * activity list, so its close delay runs on). The flow itself leaves the table.
+   * Put a tomb in the place of a flow whose record is out (same bucket chain; the tail of its
+   * activity list, where the packet that completed the close has just put the flow, so its close
+   * delay runs on). The flow itself leaves the table.
    */
   bury(f: Flow): Tomb {
     const t = new Tomb(f);
-    t.chain = f.chain;
-    const head = this.map.get(f.hash) ?? null;
-    if (head === f) this.map.set(f.hash, t);
-    else {
-      let p = head;
-      while (p !== null && p.chain !== f) p = p.chain;
-      if (p !== null) p.chain = t;
-    }
-    const l = f.list;
-    t.prev = f.prev;
-    t.next = f.next;
-    if (f.prev !== null) f.prev.next = t;
-    else if (this.heads[l] === f) this.heads[l] = t;
-    if (f.next !== null) f.next.prev = t;
-    else if (this.tails[l] === f) this.tails[l] = t;
+    this.rechain(f, t);
+    this.unlink(f);
+    this.append(t);
     if (this.last === f) this.last = t;
-    f.chain = null;
-    f.prev = null;
-    f.next = null;
     return t;
   }
 
@@ -207,8 +178,24 @@ export class FlowTable {
   remove(f: TableEntry): void {
     if (this.last === f) this.last = null;
     this.unlink(f);
-    unchain(this.map, f);
+    this.rechain(f, null);
     this.size--;
+  }
+
+  /** Take `f` out of its hash bucket's chain, `by` (when given) standing in its place. */
+  private rechain(f: TableEntry, by: TableEntry | null): void {
+    const head = this.map.get(f.hash) ?? null;
+    if (by !== null) by.chain = f.chain;
+    const repl = by ?? f.chain;
+    if (head === f) {
+      if (repl === null) this.map.delete(f.hash);
+      else this.map.set(f.hash, repl);
+    } else {
+      let p = head;
+      while (p !== null && p.chain !== f) p = p.chain;
+      if (p !== null) p.chain = repl;
+    }
+    f.chain = null;
   }
 
   /** Expire flows idle past their list's timeout at packet time `now`. */
