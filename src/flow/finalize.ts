@@ -22,18 +22,6 @@ function dirCounters(f: Flow, d: 0 | 1): DirCounters {
   return { packets: s.packets, bytes: s.bytes, ipBytes: s.ipBytes, retransBytes: s.retrans, tcpFlags: s.flags, firstTs: s.firstTs, lastTs: s.lastTs };
 }
 
-/** The record's counters of direction d, updated in place (the record owns them). */
-function setCounters(c: DirCounters, f: Flow, d: 0 | 1): void {
-  const s = f.side(d);
-  c.packets = s.packets;
-  c.bytes = s.bytes;
-  c.ipBytes = s.ipBytes;
-  c.retransBytes = s.retrans;
-  c.tcpFlags = s.flags;
-  c.firstTs = s.firstTs;
-  c.lastTs = s.lastTs;
-}
-
 function entropy(f: Flow, d: 0 | 1): EntropyInfo | null {
   const s = f.side(d);
   const h = s.entropyHist;
@@ -56,10 +44,10 @@ function span(f: Flow, d0: DirCounters, d1: DirCounters): [number, number] {
  * the flow has when it finally leaves the table (late ACKs and retransmissions included).
  */
 export function refreshCounters(rec: FlowRecord, f: Flow, reason: EndReason): FlowRecord {
-  const [d0, d1] = rec.dirs;
-  setCounters(d0, f, 0);
-  setCounters(d1, f, 1);
+  const d0 = dirCounters(f, 0);
+  const d1 = dirCounters(f, 1);
   const [start, end] = span(f, d0, d1);
+  rec.dirs = [d0, d1];
   rec.startTs = start;
   rec.endTs = end;
   rec.endReason = reason;
