@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateHandshakeBench } from './gen-handshakes.js';
+import { BENCH_PORTS, generateHandshakeBench } from './gen-handshakes.js';
 
 const run = promisify(execFile);
 
@@ -30,8 +30,11 @@ describe('gen-handshakes: the handshake-heavy benchmark capture (500-connection 
     expect(bytesPerPacket).toBeLessThan(500);
 
     // Independent check with tshark: every connection's ClientHello is there, and every TLS 1.2
-    // connection shows its certificate chain in clear.
-    const { stdout } = await run('tshark', ['-r', file, '-Y', 'tls.handshake.type==1 || tls.handshake.type==11', '-T', 'fields', '-e', 'tls.handshake.type', '-e', 'tls.handshake.extensions_server_name'], { maxBuffer: 64 << 20 });
+    // connection shows its certificate chain in clear. The server ports are decoded as TLS: tshark
+    // does not know 8443, and picks a client's random port instead when that one is registered
+    // (34980 made a ClientHello "EtherCAT" once).
+    const decodeAs = BENCH_PORTS.flatMap((port) => ['-d', `tcp.port==${port},tls`]);
+    const { stdout } = await run('tshark', ['-r', file, ...decodeAs, '-Y', 'tls.handshake.type==1 || tls.handshake.type==11', '-T', 'fields', '-e', 'tls.handshake.type', '-e', 'tls.handshake.extensions_server_name'], { maxBuffer: 64 << 20 });
     const lines = stdout.split('\n').filter((l) => l.length > 0);
     const hellos = lines.filter((l) => l.split('\t')[0]!.split(',').includes('1'));
     const certs = lines.filter((l) => l.split('\t')[0]!.split(',').includes('11'));
