@@ -15,6 +15,7 @@ import { Pipeline } from '../runtime/pipeline.js';
 import { extraBenches } from './extra.js';
 import { ShardedRunner } from '../runtime/shard.js';
 import { nodeFlags } from '../runtime/jit.js';
+import { dissectorSpecs } from '../../dissectors/index.js';
 
 interface One {
   packets: number;
@@ -28,7 +29,7 @@ interface One {
   allocBytesPerPacket?: number;
 }
 
-async function measure(kind: string, file: string, opts: { workers?: number; alloc?: boolean; warm?: boolean }): Promise<One> {
+async function measure(kind: string, file: string, opts: { workers?: number; alloc?: boolean; warm?: boolean; bare?: boolean }): Promise<One> {
   if (opts.warm === true) {
     // The steady state of a long-running sensor: the same file replayed once untimed in this
     // process first, so the timed replay runs optimised code (and finds the memo tables filled).
@@ -47,7 +48,10 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
   // the clock runs from the first packet read to the last record out.
   let flows = 0;
   let handshakes = 0;
-  const p = kind === 'walk' ? null : new Pipeline({ onFlow: (f) => { flows++; if (f.tls?.ja4 || f.tls?.ja3) handshakes++; } });
+  // bare: every dissector off, so the figure is the flow engine alone (decode, table, reassembly
+  // up to classification, counters, payload features, the record without application fields).
+  const disabledDissectors = opts.bare === true ? dissectorSpecs.map((s) => s.name) : [];
+  const p = kind === 'walk' ? null : new Pipeline({ disabledDissectors, onFlow: (f) => { flows++; if (f.tls?.ja4 || f.tls?.ja3) handshakes++; } });
   const runner = p !== null && (opts.workers ?? 1) > 1 ? new ShardedRunner(p, opts.workers as number, {}) : null;
   if (runner !== null) await runner.ready();
   const t0 = process.hrtime.bigint();
@@ -104,21 +108,24 @@ function summarise(rs: One[]): Runs {
  * back to back, so all three see the same machine state (the page cache, a noisy neighbour).
  * One untimed walk first brings the file into the page cache, as a second replay would find it.
  */
-function rounds(file: string, n: number): { floor: Runs; one: Runs; two: Runs; warm: Runs; ratios: number[]; warmRatios: number[] } {
+function rounds(file: string, n: number): { floor: Runs; one: Runs; two: Runs; warm: Runs; bare: Runs; ratios: number[]; warmRatios: number[]; bareRatios: number[] } {
   child('walk', file);
   const floor: One[] = [];
   const one: One[] = [];
   const two: One[] = [];
   const warm: One[] = [];
+  const bare: One[] = [];
   for (let i = 0; i < n; i++) {
     floor.push(child('walk', file));
     one.push(child('replay', file));
     two.push(child('replay', file, ['--workers', '2']));
     warm.push(child('replay', file, ['--warm']));
+    bare.push(child('replay', file, ['--bare']));
   }
   const ratios = one.map((r, i) => (floor[i] as One).seconds / r.seconds);
   const warmRatios = warm.map((r, i) => (floor[i] as One).seconds / r.seconds);
-  return { floor: summarise(floor), one: summarise(one), two: summarise(two), warm: summarise(warm), ratios, warmRatios };
+  const bareRatios = bare.map((r, i) => (floor[i] as One).seconds / r.seconds);
+  return { floor: summarise(floor), one: summarise(one), two: summarise(two), warm: summarise(warm), bare: summarise(bare), ratios, warmRatios, bareRatios };
 }
 
 function fmt(n: number, d = 2): string {
@@ -167,8 +174,8 @@ async function captureReport(label: string, file: string, n: number): Promise<vo
     console.log(`\n${label}: ${file} is missing; generate it first (see README, "Benchmark")`);
     return;
   }
-  console.log(`\n${label}: ${file} (${(statSync(file).size / 1e6).toFixed(0)} MB), median of ${n} rounds (floor, 1 worker, 2 workers, 1 worker warm in each; the file read once untimed first)`);
-  const { floor, one, two, warm, ratios, warmRatios } = rounds(file, n);
+  console.log(`\n${label}: ${file} (${(statSync(file).size / 1e6).toFixed(0)} MB), median of ${n} rounds (floor, 1 worker, 2 workers, 1 worker warm, 1 worker with no dissector in each; the file read once untimed first)`);
+  const { floor, one, two, warm, bare, ratios, warmRatios, bareRatios } = rounds(file, n);
   const alloc = child('replay', file, ['--alloc']);
   const fpps = floor.packets / floor.seconds;
   const pps = one.packets / one.seconds;
@@ -181,6 +188,9 @@ async function captureReport(label: string, file: string, n: number): Promise<vo
   const wpps = warm.packets / warm.seconds;
   console.log(`  replay, 1 worker, warm      ${fmt(wpps / 1e6)} M packets/s   ${fmt(warm.flows / warm.seconds, 0)} flows/s   ${fmt(warm.handshakes / warm.seconds, 0)} TLS handshakes/s   [${warm.all.map((s) => s.toFixed(2)).join(' ')} s]`);
   console.log(`                              ${fmt(median(warmRatios) * 100, 1)} % of the read floor (median of the per-round ratios): the file replayed once untimed in the same process first (steady state)`);
+  console.log(`  replay, 1 worker, no dissector ${fmt(bare.packets / bare.seconds / 1e6)} M packets/s   ${fmt(bare.flows / bare.seconds, 0)} flows/s   [${bare.all.map((s) => s.toFixed(2)).join(' ')} s]`);
+  console.log(`                              ${fmt(median(bareRatios) * 100, 1)} % of the read floor (median of the per-round ratios): every dissector off (--no-dissector), the flow engine alone;`);
+  console.log(`                              the application layer costs ${fmt((one.seconds - bare.seconds) / Math.max(1, one.flows) * 1e6, 1)} µs a flow (medians, cold)`);
   console.log(`  peak RSS                    ${fmt(one.maxRssMiB, 0)} MiB (read floor: ${fmt(floor.maxRssMiB, 0)} MiB)`);
   console.log(`  allocation per packet       ${fmt(alloc.allocBytesPerPacket ?? 0, 0)} bytes (sampled heap profile)`);
   console.log(`  packets ${one.packets}, flows ${one.flows}, TLS handshakes ${one.handshakes}`);
@@ -194,7 +204,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--one') {
     const wi = args.indexOf('--workers');
-    const r = await measure(args[1] as string, args[2] as string, { alloc: args.includes('--alloc'), warm: args.includes('--warm'), workers: wi > 0 ? Number(args[wi + 1]) : 1 });
+    const r = await measure(args[1] as string, args[2] as string, { alloc: args.includes('--alloc'), warm: args.includes('--warm'), bare: args.includes('--bare'), workers: wi > 0 ? Number(args[wi + 1]) : 1 });
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }

@@ -58,6 +58,7 @@ const replayOptions: Record<string, OptionSpec> = {
   sysmon: { type: 'string', multiple: true, help: 'Sysmon log(s) for the embedded reference EDR (JSON lines: Winlogbeat, ECS or flat; or EventData XML). Repeatable' },
   edr: { type: 'string', help: 'use a remote EDR over gRPC at host:port instead of the embedded one' },
   'ja4-plus': { type: 'boolean', default: false, help: 'also compute JA4S, JA4X, JA4T/JA4TS (FoxIO License 1.1; off by default)' },
+  'no-dissector': { type: 'string', multiple: true, help: 'turn a dissector off by name (tls, mqtt, amqp, http, ssh, dns-tcp, quic, dtls, dns); its flows are still counted. Repeatable' },
   'no-analytics': { type: 'boolean', default: false, help: 'flows only: do not run the five analytics' },
   baseline: { type: 'string', help: 'baseline store directory (lmdb); without it the baseline lives in memory for this run' },
   'analytics-config': { type: 'string', help: 'analytics lists, thresholds and allowlists: a YAML/JSON file holding the `analytics` section of sensor.yaml' },
@@ -103,8 +104,10 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   const siem = values.siem ? new SiemClient({ endpoint: values.siem as string, sensorId: 'replay', spoolDir: values.spool as string, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log }) : null;
   const maxFlows = intOpt(values['max-flows'], 'max-flows');
   const depth = intOpt(values['reassembly-depth'], 'reassembly-depth');
+  const disabledDissectors = (values['no-dissector'] as string[] | undefined) ?? [];
   const pipe = new Pipeline({
     ja4Plus: values['ja4-plus'] === true,
+    disabledDissectors,
     limits: {
       ...(maxFlows ? { table: { maxFlowsCount: maxFlows } } : {}),
       ...(depth ? { reassembly: { depthBytes: depth } } : {}),
@@ -116,7 +119,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   const progress = new Progress(values.quiet !== true);
   const t0 = process.hrtime.bigint();
   const workers = intOpt(values.workers, 'workers') ?? availableParallelism();
-  const runner = workers > 1 ? new ShardedRunner(pipe, workers, workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits })) : null;
+  const runner = workers > 1 ? new ShardedRunner(pipe, workers, workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors })) : null;
   let st = pipe.engine.stats;
   try {
     for (const f of files) {

@@ -43,6 +43,8 @@ describe('sensor config', () => {
     expect(problems({ capture: { source: 'netmap' } })).toEqual(['config: capture.source: expected ebpf | pcap | auto, got "netmap"']);
     expect(problems({ limits: { maxFlows: 10 } })).toEqual(['config: limits.maxFlows: expected an integer in 1024..67108864, got 10']);
     expect(problems({ fingerprints: { ja4Plus: 'yes' } })).toEqual(['config: fingerprints.ja4Plus: expected true or false, got "yes"']);
+    expect(problems({ dissectors: { disabled: 'mqtt' } })).toEqual(['config: dissectors.disabled: expected a list of non-empty strings, got "mqtt"']);
+    expect(problems({ dissectors: { disabled: ['mqtt', 'amqp'] } })).toEqual([]);
     expect(problems({ analytics: { thresholds: { beaconScore: 3 } } })).toEqual(['config: analytics.thresholds.beaconScore: expected 0..1']);
   });
 

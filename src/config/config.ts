@@ -52,6 +52,8 @@ export interface SensorConfig {
   spool: { dir: string; maxMiB: number };
   baselines: { path: string };
   fingerprints: { ja4Plus: boolean };
+  /** Dissectors turned off by name (their flows are still tracked and counted). */
+  dissectors: { disabled: string[] };
   metrics: { listen: string };
   output: { jsonLines: string };
   analytics: AnalyticsConfig;
@@ -93,6 +95,7 @@ export function defaultConfig(): SensorConfig {
     spool: { dir: '/var/lib/ndr-sensor/spool', maxMiB: 1024 },
     baselines: { path: '/var/lib/ndr-sensor/baselines' },
     fingerprints: { ja4Plus: false },
+    dissectors: { disabled: [] },
     metrics: { listen: '127.0.0.1:9108' },
     output: { jsonLines: '' },
     analytics: validateAnalyticsConfig(undefined).config,
@@ -161,6 +164,7 @@ const SCHEMA: Record<string, Field> = {
   spool: { t: 'section', fields: { dir: { t: 'path' }, maxMiB: { t: 'int', min: 1, max: 1 << 20 } } },
   baselines: { t: 'section', fields: { path: { t: 'path' } } },
   fingerprints: { t: 'section', fields: { ja4Plus: { t: 'bool' } } },
+  dissectors: { t: 'section', fields: { disabled: { t: 'strings' } } },
   metrics: { t: 'section', fields: { listen: { t: 'hostport', allowEmpty: true } } },
   output: { t: 'section', fields: { jsonLines: { t: 'path' } } },
 };

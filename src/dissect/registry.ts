@@ -14,6 +14,18 @@ export class RegistryError extends Error {
   override readonly name = 'RegistryError';
 }
 
+/**
+ * The specs left once the named dissectors are turned off (as Suricata's per-protocol
+ * `enabled: no`): their flows are still tracked, counted and classified by content, but not
+ * dissected. An unknown name is an error, not a silent no-op.
+ */
+export function withoutDissectors(specs: readonly AnyDissectorSpec[], off: readonly string[]): readonly AnyDissectorSpec[] {
+  if (off.length === 0) return specs;
+  const known = [...new Set(specs.map((s) => s.name))];
+  for (const n of off) if (!known.includes(n)) throw new RegistryError(`unknown dissector '${n}' (known: ${known.join(', ')})`);
+  return specs.filter((s) => !off.includes(s.name));
+}
+
 export class Registry {
   readonly tcp: AnyDissectorSpec[] = [];
   readonly udp: AnyDissectorSpec[] = [];

@@ -52,6 +52,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
   const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines) : null;
   const pipe = new Pipeline({
     ja4Plus: cfg.fingerprints.ja4Plus,
+    disabledDissectors: cfg.dissectors.disabled,
     limits: {
       table: { maxFlowsCount: cfg.limits.maxFlows, tcpIdleMs: cfg.limits.tcpIdleTimeoutMs, udpIdleMs: cfg.limits.udpIdleTimeoutMs },
       reassembly: { depthBytes: cfg.limits.reassemblyDepthBytes },
@@ -72,7 +73,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
   // workers > 1: flows sharded over worker threads; this thread decodes, dispatches, and runs the
   // later stages (enrichment, analytics, outputs) on the records they send back.
   const runner = workers > 1
-    ? new ShardedRunner(pipe, workers, { ...workerInit({ ja4Plus: cfg.fingerprints.ja4Plus, limits: pipe.limits }), reportBypass: true })
+    ? new ShardedRunner(pipe, workers, { ...workerInit({ ja4Plus: cfg.fingerprints.ja4Plus, limits: pipe.limits, disabledDissectors: cfg.dissectors.disabled }), reportBypass: true })
     : null;
   if (runner !== null) {
     await runner.ready();

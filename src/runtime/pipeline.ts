@@ -4,7 +4,7 @@
  * Records travel one way; nothing here blocks the packet path on enrichment or output.
  */
 import type { CaptureSource } from '../capture/source.js';
-import { Registry } from '../dissect/registry.js';
+import { Registry, withoutDissectors } from '../dissect/registry.js';
 import { CertCache } from '../dissect/cert-cache.js';
 import { Engine, type FeatureLimits } from './engine.js';
 import { finalizeFlow, refreshCounters, type FinalizeContext } from '../flow/finalize.js';
@@ -49,6 +49,8 @@ export interface PipelineLimits {
 
 export interface PipelineOptions extends FeatureOptions {
   limits?: PipelineLimits;
+  /** Dissectors turned off by name (e.g. ['mqtt']); an unknown name throws a RegistryError. */
+  disabledDissectors?: readonly string[];
   enrich?: FlowStage | null;
   analytics?: AlertStage | null;
   onFlow?: (rec: FlowRecord) => void;
@@ -76,7 +78,7 @@ export class Pipeline {
     tuneJit();
     this.opts = opts;
     this.limits = opts.limits ?? {};
-    this.registry = new Registry(dissectorSpecs, opts.limits?.dissectors ?? {});
+    this.registry = new Registry(withoutDissectors(dissectorSpecs, opts.disabledDissectors ?? []), opts.limits?.dissectors ?? {});
     this.certs = new CertCache(parseCertForCache);
     this.fin = { mappers: buildAppMappers(this.certs, opts), post: buildPostStages(opts) };
     this.engine = new Engine({

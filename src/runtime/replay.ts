@@ -18,6 +18,7 @@ export function workerInit(o: ReplayOptions): WorkerInit {
     ...(o.extraRoots !== undefined ? { extraRoots: o.extraRoots } : {}),
     ...(o.brokerSniSuffixes !== undefined ? { brokerSniSuffixes: o.brokerSniSuffixes } : {}),
     ...(o.limits !== undefined ? { limits: o.limits } : {}),
+    ...(o.disabledDissectors !== undefined ? { disabledDissectors: o.disabledDissectors } : {}),
   };
 }
 

@@ -57,6 +57,7 @@ export type BypassedFlow = FlowTuple;
 
 export interface WorkerInit extends FeatureOptions {
   limits?: PipelineLimits;
+  disabledDissectors?: readonly string[];
   /** Report flows that drop to counting only (live eBPF feed). */
   reportBypass?: boolean;
 }

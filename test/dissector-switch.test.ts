@@ -1,0 +1,44 @@
+// Turning dissectors off by name (--no-dissector, config dissectors.disabled): the flows stay,
+// with the same counters, but nothing is dissected; an unknown name is a named error.
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { replayFiles } from '../src/runtime/replay.js';
+import { RegistryError } from '../src/dissect/registry.js';
+import type { FlowRecord } from '../src/flow/record.js';
+
+const pcap = (p: string): string => fileURLToPath(new URL(`../pcaps/${p}`, import.meta.url));
+const tls = pcap('tls/tls12-curl-expired.pcap');
+const mqtt = pcap('mqtt/mqtt-plain.pcap');
+
+const counters = (fs: FlowRecord[]): string[] => fs.map((f) => `${f.client.port}>${f.server.port} ${f.dirs[0].packets}/${f.dirs[1].packets} ${f.dirs[0].bytes}/${f.dirs[1].bytes}`);
+
+describe('dissectors turned off by name', () => {
+  it('keeps every flow and its counters but dissects nothing of the protocol', async () => {
+    const on = await replayFiles([tls], { withAnalytics: false });
+    const off = await replayFiles([tls], { withAnalytics: false, disabledDissectors: ['tls'] });
+    expect(on.flows.some((f) => f.tls !== null && f.protocol === 'tls')).toBe(true);
+    expect(off.flows.length).toBe(on.flows.length);
+    expect(counters(off.flows)).toEqual(counters(on.flows));
+    for (const f of off.flows) {
+      expect(f.tls).toBeNull();
+      expect(f.protocol).not.toBe('tls');
+    }
+  });
+
+  it('turns off only the named one, in workers too', async () => {
+    const on = await replayFiles([mqtt, tls], { withAnalytics: false });
+    expect(on.flows.some((f) => f.mqtt !== null)).toBe(true);
+    for (const workers of [1, 2]) {
+      const off = await replayFiles([mqtt, tls], { withAnalytics: false, workers, disabledDissectors: ['mqtt'] });
+      expect(counters(off.flows)).toEqual(counters(on.flows));
+      expect(off.flows.some((f) => f.tls !== null)).toBe(true); // TLS still dissected
+      for (const f of off.flows) expect(f.mqtt).toBeNull();
+    }
+  });
+
+  it('rejects an unknown name, listing the known ones', async () => {
+    const r = replayFiles([tls], { withAnalytics: false, disabledDissectors: ['tsl'] });
+    await expect(r).rejects.toBeInstanceOf(RegistryError);
+    await expect(r).rejects.toThrow(/unknown dissector 'tsl' \(known: tls, mqtt, amqp, .*dns\)/);
+  });
+});
