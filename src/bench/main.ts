@@ -188,7 +188,7 @@ async function captureReport(label: string, file: string, n: number): Promise<vo
   const wpps = warm.packets / warm.seconds;
   console.log(`  replay, 1 worker, warm      ${fmt(wpps / 1e6)} M packets/s   ${fmt(warm.flows / warm.seconds, 0)} flows/s   ${fmt(warm.handshakes / warm.seconds, 0)} TLS handshakes/s   [${warm.all.map((s) => s.toFixed(2)).join(' ')} s]`);
   console.log(`                              ${fmt(median(warmRatios) * 100, 1)} % of the read floor (median of the per-round ratios): the file replayed once untimed in the same process first (steady state)`);
-  console.log(`  replay, 1 worker, no dissector ${fmt(bare.packets / bare.seconds / 1e6)} M packets/s   ${fmt(bare.flows / bare.seconds, 0)} flows/s   [${bare.all.map((s) => s.toFixed(2)).join(' ')} s]`);
+  console.log(`  replay, no dissector        ${fmt(bare.packets / bare.seconds / 1e6)} M packets/s   ${fmt(bare.flows / bare.seconds, 0)} flows/s   [${bare.all.map((s) => s.toFixed(2)).join(' ')} s]`);
   console.log(`                              ${fmt(median(bareRatios) * 100, 1)} % of the read floor (median of the per-round ratios): every dissector off (--no-dissector), the flow engine alone;`);
   console.log(`                              the application layer costs ${fmt((one.seconds - bare.seconds) / Math.max(1, one.flows) * 1e6, 1)} µs a flow (medians, cold)`);
   console.log(`  peak RSS                    ${fmt(one.maxRssMiB, 0)} MiB (read floor: ${fmt(floor.maxRssMiB, 0)} MiB)`);
