@@ -1,9 +1,14 @@
 // Turning dissectors off by name (--no-dissector, config dissectors.disabled): the flows stay,
 // with the same counters, but nothing is dissected; an unknown name is a named error.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { replayFiles } from '../src/runtime/replay.js';
 import { RegistryError } from '../src/dissect/registry.js';
+import { runLive } from '../src/runtime/live.js';
+import { ConfigError } from '../src/config/config.js';
 import type { FlowRecord } from '../src/flow/record.js';
 
 const pcap = (p: string): string => fileURLToPath(new URL(`../pcaps/${p}`, import.meta.url));
@@ -40,5 +45,18 @@ describe('dissectors turned off by name', () => {
     const r = replayFiles([tls], { withAnalytics: false, disabledDissectors: ['tsl'] });
     await expect(r).rejects.toBeInstanceOf(RegistryError);
     await expect(r).rejects.toThrow(/unknown dissector 'tsl' \(known: tls, mqtt, amqp, .*dns\)/);
+  });
+
+  it('stops the live sensor at start on an unknown name in the config, naming the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ndr-diss-'));
+    try {
+      const cfg = join(dir, 'sensor.yaml');
+      writeFileSync(cfg, 'capture:\n  interfaces: [lo]\ndissectors:\n  disabled: [tls, tsl]\n');
+      const r = runLive({ configPath: cfg, log: () => {} });
+      await expect(r).rejects.toBeInstanceOf(ConfigError);
+      await expect(r).rejects.toThrow(/^config: dissectors\.disabled: unknown dissector 'tsl' \(known: tls, /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
 import { availableParallelism } from 'node:os';
 import { Pipeline } from '../runtime/pipeline.js';
+import { dissectorSpecs } from '../../dissectors/index.js';
 import { ShardedRunner } from '../runtime/shard.js';
 import { mergeStats, workerInit } from '../runtime/replay.js';
 import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
@@ -58,7 +59,7 @@ const replayOptions: Record<string, OptionSpec> = {
   sysmon: { type: 'string', multiple: true, help: 'Sysmon log(s) for the embedded reference EDR (JSON lines: Winlogbeat, ECS or flat; or EventData XML). Repeatable' },
   edr: { type: 'string', help: 'use a remote EDR over gRPC at host:port instead of the embedded one' },
   'ja4-plus': { type: 'boolean', default: false, help: 'also compute JA4S, JA4X, JA4T/JA4TS (FoxIO License 1.1; off by default)' },
-  'no-dissector': { type: 'string', multiple: true, help: 'turn a dissector off by name (tls, mqtt, amqp, http, ssh, dns-tcp, quic, dtls, dns); its flows are still counted. Repeatable' },
+  'no-dissector': { type: 'string', multiple: true, help: `turn a dissector off by name (${[...new Set(dissectorSpecs.map((s) => s.name))].join(', ')}); its flows are still counted. Repeatable` },
   'no-analytics': { type: 'boolean', default: false, help: 'flows only: do not run the five analytics' },
   baseline: { type: 'string', help: 'baseline store directory (lmdb); without it the baseline lives in memory for this run' },
   'analytics-config': { type: 'string', help: 'analytics lists, thresholds and allowlists: a YAML/JSON file holding the `analytics` section of sensor.yaml' },

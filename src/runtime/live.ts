@@ -8,7 +8,9 @@
 import { hostname } from 'node:os';
 import type { CaptureSource } from '../capture/source.js';
 import { openLiveSource, EbpfSource, type FlowEndRecord } from '../capture/ebpf.js';
-import { loadConfig, reloadConfig, type SensorConfig } from '../config/config.js';
+import { ConfigError, loadConfig, reloadConfig, type SensorConfig } from '../config/config.js';
+import { withoutDissectors } from '../dissect/registry.js';
+import { dissectorSpecs } from '../../dissectors/index.js';
 import { metrics, sensorMetrics, startMetricsServer, type MetricsServer } from '../output/metrics.js';
 import { SiemClient } from '../output/siem-client.js';
 import { JsonLinesSink } from '../output/sinks.js';
@@ -31,6 +33,8 @@ export interface LiveOptions {
 export async function runLive(opts: LiveOptions): Promise<number> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   let cfg: SensorConfig = opts.configPath ? loadConfig(opts.configPath) : (await import('../config/config.js')).defaultConfig();
+  // Checked before anything is opened, and named by its key like every other config error.
+  try { withoutDissectors(dissectorSpecs, cfg.dissectors.disabled); } catch (e) { throw new ConfigError([`config: dissectors.disabled: ${(e as Error).message}`]); }
   const ifaces = opts.iface && opts.iface.length > 0 ? opts.iface : cfg.capture.interfaces;
   if (ifaces.length === 0) throw new Error('run: no interface: give --iface or capture.interfaces in the config');
   const source = opts.source ?? cfg.capture.source;
