@@ -230,3 +230,53 @@ describe('mqtt fuzz (seeded)', () => {
     expect(r.heapGrowthBytes).toBeLessThan(256 * 1024 * 1024);
   });
 });
+
+describe('mqtt: our PUBLISH/acknowledgement parse against the library (parse.ts parseCommon)', () => {
+  // A deterministic generator: topics with multi-byte and invalid UTF-8, every QoS, flags,
+  // payloads across the 1- and 2-byte remaining-length boundary, and limits that cut.
+  let seed = 12345;
+  const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+  const frame = (b0: number, body: number[]): Uint8Array => {
+    const len: number[] = [];
+    let x = body.length;
+    do { let d = x & 127; x >>>= 7; if (x > 0) d |= 128; len.push(d); } while (x > 0);
+    return Uint8Array.from([b0, ...len, ...body]);
+  };
+  const TOPIC_BYTES = [0x61, 0x2f, 0x7a, 0x23, 0x2b, 0x20, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xff, 0x80, 0xf0, 0x9f, 0x98, 0x80, 0x00];
+
+  it('2,000 generated packets give the same fields as mqtt-packet, and malformed ones are left to it', async () => {
+    const { parseCommon, convertPacket, PacketParser } = await import('./parse.js');
+    const { OP_BY_TYPE } = await import('./records.js');
+    let ours = 0;
+    for (let i = 0; i < 2000; i++) {
+      const l = lim({ maxStringBytes: [4, 64, 1024][rnd(3)] as number, maxPayloadExcerptBytes: [0, 8, 64][rnd(3)] as number });
+      let b0: number;
+      let body: number[];
+      if (rnd(3) > 0) {
+        const qos = rnd(3);
+        b0 = 0x30 | (qos << 1) | (rnd(2) === 1 ? 1 : 0) | (qos > 0 && rnd(2) === 1 ? 8 : 0);
+        const topic = Array.from({ length: rnd(40) }, () => TOPIC_BYTES[rnd(TOPIC_BYTES.length)] as number);
+        const payload = Array.from({ length: rnd(3) === 0 ? 100 + rnd(200) : rnd(20) }, () => rnd(256));
+        body = [topic.length >> 8, topic.length & 255, ...topic, ...(qos > 0 ? [rnd(256), rnd(256)] : []), ...payload];
+        if (rnd(10) === 0) body = body.slice(0, rnd(body.length + 1)); // cut: topic or id may not fit
+      } else {
+        const type = 4 + rnd(4);
+        b0 = (type << 4) | (type === 6 ? 2 : 0);
+        body = [rnd(256), rnd(256)];
+        if (rnd(5) === 0) body.push(rnd(256)); // not 2 bytes: the library decides
+      }
+      const pkt = frame(b0, body);
+      const hdr = pkt.length - body.length;
+      const fast = parseCommon(pkt, hdr, l);
+      const raw = new PacketParser(rnd(2) === 0 ? 3 : 4).parseOne(pkt);
+      const op = OP_BY_TYPE[b0 >> 4] as never;
+      const tlen = body.length >= 2 ? (body[0] as number) * 256 + (body[1] as number) : -1;
+      const fits = b0 >> 4 === 3 ? body.length >= 2 && 2 + tlen + (((b0 >> 1) & 3) > 0 ? 2 : 0) <= body.length : body.length === 2;
+      if (!fits) { expect(fast).toBeNull(); continue; }
+      expect(raw).not.toBeNull();
+      expect(fast).toEqual(convertPacket(op, raw as Record<string, unknown>, l));
+      ours++;
+    }
+    expect(ours).toBeGreaterThan(1500);
+  });
+});

@@ -7,7 +7,7 @@ import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '
 import { latin1Bounded } from '../../src/util/bytes.js';
 import type { MqttEventId } from './events.js';
 import { findHeader, headerEnd, INVALID, mqttFrameLength, mqttHeaderLength, NEED_MORE, REQUIRED_FLAGS, SEC_WS_PROTOCOL } from './framing.js';
-import { convertPacket, emptyParsed, PacketParser, parsePublishHead, type ParsedPacket } from './parse.js';
+import { convertPacket, emptyParsed, PacketParser, parseCommon, parsePublishHead, type ParsedPacket } from './parse.js';
 import { OP_BY_TYPE, type MqttLimits, type MqttOp, type MqttProperty, type MqttRecord, type MqttTxRecord, type MqttWebSocketRecord } from './records.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -197,13 +197,17 @@ export class MqttDissector implements FlowDissector {
       this.unintroducedRaised = true;
       pre.push('mqtt.unintroduced_message');
     }
-    const raw = (this.parsers[dir] as PacketParser).parseOne(pkt);
-    if (raw === null) {
-      this.raise('mqtt.malformed', dir, null);
-      if (!this.confirmed) this.ctx.violation('mqtt.malformed');
-      return;
+    // After a 3.1/3.1.1 CONNECT, PUBLISH and the acknowledgements are parsed here (parse.ts).
+    let parsed = this.connectSeen && this.level !== 5 ? parseCommon(pkt, hdr, this.lim) : null;
+    if (parsed === null) {
+      const raw = (this.parsers[dir] as PacketParser).parseOne(pkt);
+      if (raw === null) {
+        this.raise('mqtt.malformed', dir, null);
+        if (!this.confirmed) this.ctx.violation('mqtt.malformed');
+        return;
+      }
+      parsed = convertPacket(op, raw, this.lim);
     }
-    const parsed = convertPacket(op, raw, this.lim);
     if (!this.confirmed) { this.confirmed = true; this.ctx.confirm(); }
     this.dispatch(dir, parsed, pre, ts, pkt.length);
   }
