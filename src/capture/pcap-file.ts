@@ -4,12 +4,9 @@
  * asked for. Packets point into the read buffer; a record straddling a chunk boundary is carried
  * into the next chunk.
  *
- * Read-ahead ring: a few buffers of [reserve | chunk]. While the pipeline works on the packets of
- * one buffer, the next chunks are already being read into the others (a file: positional reads,
- * several in flight; a stream: one read ahead); at the switch the unparsed tail (at most one
- * record, ≤ reserve bytes) is copied in front of the new chunk. Reading ahead by more than one
- * chunk lets the reads bank up while the pipeline is slow (handshakes) and be waiting when it is
- * fast (bulk packets only counted), instead of the two taking turns.
+ * Double buffering: two buffers of [reserve | chunk]. While the pipeline works on the packets of
+ * one buffer, the next chunk is already being read into the other; at the switch the unparsed
+ * tail (at most one record, ≤ reserve bytes) is copied in front of the new chunk.
  *
  * Formats:
  * - pcap (draft-ietf-opsawg-pcap): magic a1b2c3d4 (µs) and a1b23c4d (ns), either byte order.
@@ -33,8 +30,6 @@ import type { CaptureSource, PacketBatch, SourceStats } from './source.js';
 export interface CaptureFileOptions {
   /** Size of the read buffer (records are parsed in place from it). Min 1 MiB. */
   chunkBytes?: number;
-  /** Chunks read ahead of the one being parsed (a file; a stream reads one ahead). 1-16. */
-  readAhead?: number;
   /** Packets per batch. */
   batchPackets?: number;
   /** A record whose captured length is larger is a format error ("absurd record"). */
@@ -42,7 +37,6 @@ export interface CaptureFileOptions {
 }
 
 const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
-const DEFAULT_READ_AHEAD = 3;
 const MIN_CHUNK_BYTES = 1024 * 1024;
 const DEFAULT_BATCH_PACKETS = 4096;
 const DEFAULT_MAX_CAPLEN_BYTES = 256 * 1024;
@@ -58,16 +52,11 @@ const PCAPNG_BOM = 0x1a2b3c4d;
 interface ByteSource {
   /** Read up to len bytes into into[at..]; 0 at end of input. */
   read(into: Uint8Array, at: number, len: number): Promise<number>;
-  /**
-   * Positional read (a file): len bytes from offset pos, fewer only at the end of the file.
-   * Several may be in flight at once.
-   */
-  readAt?(into: Uint8Array, at: number, len: number, pos: number): Promise<number>;
   close(): Promise<void>;
 }
 
 class FileByteSource implements ByteSource {
-  private fh: Promise<FileHandle> | null = null;
+  private fh: FileHandle | null = null;
   private pos = 0;
   private closed = false;
   private readonly path: string;
@@ -75,28 +64,22 @@ class FileByteSource implements ByteSource {
     this.path = path;
   }
 
-  private handle(): Promise<FileHandle> {
-    this.fh ??= open(this.path, 'r').catch((e: unknown) => {
-      const code = (e as NodeJS.ErrnoException).code ?? 'error';
-      throw new CaptureFormatError(`cannot open capture file: ${this.path} (${code})`);
-    });
-    return this.fh;
-  }
-
   async read(into: Uint8Array, at: number, len: number): Promise<number> {
-    const n = await this.readAt(into, at, len, this.pos);
-    this.pos += n;
-    return n;
-  }
-
-  async readAt(into: Uint8Array, at: number, len: number, pos: number): Promise<number> {
     if (this.closed) return 0;
-    const fh = await this.handle();
+    if (this.fh === null) {
+      try {
+        this.fh = await open(this.path, 'r');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? 'error';
+        throw new CaptureFormatError(`cannot open capture file: ${this.path} (${code})`);
+      }
+    }
     let total = 0;
-    // One large read normally fills the request; loop for short reads.
+    // One large read normally fills the request; loop for short reads (e.g. a FIFO).
     while (total < len) {
-      const { bytesRead } = await fh.read(into, at + total, len - total, pos + total);
+      const { bytesRead } = await this.fh.read(into, at + total, len - total, this.pos);
       if (bytesRead === 0) break;
+      this.pos += bytesRead;
       total += bytesRead;
     }
     return total;
@@ -106,7 +89,7 @@ class FileByteSource implements ByteSource {
     this.closed = true;
     const fh = this.fh;
     this.fh = null;
-    if (fh !== null) await (await fh.catch(() => null))?.close();
+    if (fh !== null) await fh.close();
   }
 }
 
@@ -187,9 +170,9 @@ class CaptureFileReader implements CaptureSource {
   private readonly batch: PacketBatch;
   private readonly batchCap: number;
   private readonly maxCapLen: number;
-  /** The read buffers, each [reserve | chunkBytes]; `cur` is the one being parsed. */
-  private readonly bufs: Uint8Array[];
-  private readonly dvs: DataView[];
+  /** Two read buffers, each [reserve | chunkBytes]; `cur` is the one being parsed. */
+  private readonly bufs: [Uint8Array, Uint8Array];
+  private readonly dvs: [DataView, DataView];
   private readonly reserve: number;
   private readonly chunkBytes: number;
   private cur = 0;
@@ -199,12 +182,8 @@ class CaptureFileReader implements CaptureSource {
   private pos = 0;
   private end = 0;
   private base = 0;
-  /** Reads in flight, oldest first: into bufs[cur + 1], bufs[cur + 2], ... (at offset `reserve`). */
-  private readonly inflight: Promise<number>[] = [];
-  /** File offset of the next positional read. */
-  private readPos = 0;
-  /** A read came back short: the end of the input is in it (no read is issued after it). */
-  private lastRead = false;
+  /** Read in flight into the other buffer (at offset `reserve`). */
+  private pendingRead: Promise<number> | null = null;
   private eof = false;
   private started = false;
 
@@ -235,16 +214,12 @@ class CaptureFileReader implements CaptureSource {
     this.chunkBytes = Math.max(MIN_CHUNK_BYTES, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
     // Largest record kept whole: a packet of maxCapLen plus headers and options.
     this.reserve = (this.maxCapLen + 65536 + 4095) & ~4095;
-    const ahead = src.readAt === undefined ? 1 : Math.min(16, Math.max(1, Math.floor(opts.readAhead ?? DEFAULT_READ_AHEAD)));
-    this.bufs = [];
-    this.dvs = [];
-    for (let i = 0; i <= ahead; i++) {
-      const b = new Uint8Array(this.reserve + this.chunkBytes);
-      this.bufs.push(b);
-      this.dvs.push(new DataView(b.buffer));
-    }
-    this.chunk = this.bufs[0] as Uint8Array;
-    this.dv = this.dvs[0] as DataView;
+    const a = new Uint8Array(this.reserve + this.chunkBytes);
+    const b = new Uint8Array(this.reserve + this.chunkBytes);
+    this.bufs = [a, b];
+    this.dvs = [new DataView(a.buffer), new DataView(b.buffer)];
+    this.chunk = a;
+    this.dv = this.dvs[0];
     this.pos = this.reserve;
     this.end = this.reserve;
     this.base = -this.reserve;
@@ -261,10 +236,11 @@ class CaptureFileReader implements CaptureSource {
     await this.src.close();
   }
 
-  /** Wait for the reads in flight (their results are not needed any more). */
+  /** Wait for a read in flight (its result is not needed any more). */
   private async settle(): Promise<void> {
-    const ps = this.inflight.splice(0);
-    for (const p of ps) await p.catch(() => 0);
+    const p = this.pendingRead;
+    this.pendingRead = null;
+    if (p !== null) await p.catch(() => 0);
   }
 
   async *batches(): AsyncGenerator<PacketBatch> {
@@ -319,54 +295,31 @@ class CaptureFileReader implements CaptureSource {
     }
   }
 
-  /** Start a read into the buffer `k` places after the current one. */
-  private issue(k: number): void {
-    const buf = this.bufs[(this.cur + k) % this.bufs.length] as Uint8Array;
-    const src = this.src;
-    let p: Promise<number>;
-    if (src.readAt === undefined) {
-      p = src.read(buf, this.reserve, this.chunkBytes);
-    } else {
-      p = src.readAt(buf, this.reserve, this.chunkBytes, this.readPos);
-      this.readPos += this.chunkBytes;
-    }
-    // Handled here so that a failed read behind the one awaited is not an unhandled rejection;
-    // fill() still sees the error when it awaits p.
-    p.catch(() => 0);
-    this.inflight.push(p);
-  }
-
   /**
-   * Switch to the next buffer: take the chunk read into it (waiting if needed), copy the unparsed
-   * tail of the current buffer in front of it, and start reading into the buffer just left (its
-   * packets were all handed out before this call). Bytes of a skipped block are dropped here.
+   * Switch to the other buffer: take the chunk read into it (waiting if needed), copy the unparsed
+   * tail of the current buffer in front of it, and start reading the next chunk into the buffer
+   * just left (its packets were all handed out before this call). Bytes of a skipped block are
+   * dropped here.
    */
   private async fill(): Promise<void> {
     const R = this.reserve;
-    const ring = this.bufs.length;
-    // The first call (and a stream, which reads one ahead): top the ring up.
-    while (this.inflight.length < ring - 1 && !this.lastRead) this.issue(this.inflight.length + 1);
-    const n = this.inflight.length === 0 ? 0 : await (this.inflight.shift() as Promise<number>);
-    const next = (this.cur + 1) % ring;
-    const buf = this.bufs[next] as Uint8Array;
+    const other = 1 - this.cur;
+    const next = this.bufs[other] as Uint8Array;
+    if (this.pendingRead === null) this.pendingRead = this.src.read(next, R, this.chunkBytes);
+    const n = await this.pendingRead;
+    this.pendingRead = null;
     const tail = this.end - this.pos; // ≤ reserve: parse loops only stop before records ≤ reserve
-    if (tail > 0) buf.set(this.chunk.subarray(this.pos, this.end), R - tail);
+    if (tail > 0) next.set(this.chunk.subarray(this.pos, this.end), R - tail);
     this.base += this.pos - (R - tail);
-    this.cur = next;
-    this.chunk = buf;
-    this.dv = this.dvs[next] as DataView;
+    this.cur = other;
+    this.chunk = next;
+    this.dv = this.dvs[other] as DataView;
     this.pos = R - tail;
     this.end = R + n;
-    // A positional read that came back short holds the end of the file: the reads issued after
-    // it (past the end) are dropped, and none is issued any more.
-    if (this.src.readAt !== undefined && n < this.chunkBytes && !this.lastRead) {
-      this.lastRead = true;
-      await this.settle();
-    }
     if (n === 0) {
       this.eof = true;
-    } else if (!this.lastRead) {
-      this.issue(ring - 1);
+    } else {
+      this.pendingRead = this.src.read(this.bufs[1 - other] as Uint8Array, R, this.chunkBytes);
     }
     if (this.skip > 0) {
       const d = Math.min(this.skip, this.end - this.pos);
