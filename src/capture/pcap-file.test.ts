@@ -214,6 +214,24 @@ describe('pcap variants', () => {
     check(await readAll(openCaptureStream(createReadStream(file, { highWaterMark: 4093 }), 'fifo')));
   });
 
+  it('a file ending exactly on a chunk boundary, mid-record: the whole records, then the truncation', async () => {
+    // 1 MiB chunks; records of 1,008 bytes (16 header + 992 data) after the 24-byte file header.
+    const list = Array.from({ length: 3000 }, (_, i) => ({ sec: i, frac: 0, data: payload(i, 992) }));
+    const whole = pcapFile(true, false, 1, list);
+    const src = openCaptureFile(write('exact.pcap', whole.subarray(0, 2 << 20)), { chunkBytes: 1 << 20 });
+    const got = await readAll(src);
+    expect(got.length).toBe(Math.floor(((2 << 20) - 24) / 1008));
+    expect(got.every((g, i) => g.ts === i * 1000 && g.data.length === 992 && g.data[5] === (list[i]?.data[5] as number))).toBe(true);
+    expect(src.stats().truncated).toBe(true);
+  });
+
+  it('a missing file is a CaptureFormatError with the path', async () => {
+    const p = path.join(tmp, 'no-such-file.pcap');
+    const { err, packets } = await errorOf(openCaptureFile(p));
+    expect(packets).toBe(0);
+    expect((err as Error).message).toBe(`cannot open capture file: ${p} (ENOENT)`);
+  });
+
   it('a stream delivering one byte at a time still parses', async () => {
     const bytes = pcapFile(false, true, 1, [{ sec: 5, frac: 7, data: payload(3, 33) }, { sec: 6, frac: 8, data: payload(4, 17) }]);
     const chunks: Buffer[] = [];
