@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { fromHex, harness } from '../../test/helpers/dissect.js';
-import { fuzzDissector, loadConversation, outcome, runConversation, type Conversation } from '../../test/helpers/fuzz.js';
+import { fuzzDissector, loadConversation, outcome, prng, runConversation, type Conversation } from '../../test/helpers/fuzz.js';
 import { mqttFrameLength, INVALID, NEED_MORE, probeMqtt } from './framing.js';
 import { mqttDissector } from './index.js';
-import { defaultMqttLimits, type MqttRecord, type MqttTxRecord } from './records.js';
+import { convertPacket, PacketParser, parseCommon } from './parse.js';
+import { defaultMqttLimits, OP_BY_TYPE, type MqttOp, type MqttRecord, type MqttTxRecord } from './records.js';
 
 const fx = (name: string): Conversation => loadConversation(new URL(`./fixtures/${name}.hex`, import.meta.url));
 const txs = (recs: readonly unknown[]): MqttTxRecord[] => (recs as MqttRecord[]).filter((r): r is MqttTxRecord => r.kind === 'mqtt.tx');
@@ -234,8 +235,8 @@ describe('mqtt fuzz (seeded)', () => {
 describe('mqtt: our PUBLISH/acknowledgement parse against the library (parse.ts parseCommon)', () => {
   // A deterministic generator: topics with multi-byte and invalid UTF-8, every QoS, flags,
   // payloads across the 1- and 2-byte remaining-length boundary, and limits that cut.
-  let seed = 12345;
-  const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+  const next = prng(12345);
+  const rnd = (n: number): number => Math.floor(next() * n);
   const frame = (b0: number, body: number[]): Uint8Array => {
     const len: number[] = [];
     let x = body.length;
@@ -244,9 +245,7 @@ describe('mqtt: our PUBLISH/acknowledgement parse against the library (parse.ts 
   };
   const TOPIC_BYTES = [0x61, 0x2f, 0x7a, 0x23, 0x2b, 0x20, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xff, 0x80, 0xf0, 0x9f, 0x98, 0x80, 0x00];
 
-  it('2,000 generated packets give the same fields as mqtt-packet, and malformed ones are left to it', async () => {
-    const { parseCommon, convertPacket, PacketParser } = await import('./parse.js');
-    const { OP_BY_TYPE } = await import('./records.js');
+  it('2,000 generated packets give the same fields as mqtt-packet, and malformed ones are left to it', () => {
     let ours = 0;
     for (let i = 0; i < 2000; i++) {
       const l = lim({ maxStringBytes: [4, 64, 1024][rnd(3)] as number, maxPayloadExcerptBytes: [0, 8, 64][rnd(3)] as number });
@@ -269,7 +268,7 @@ describe('mqtt: our PUBLISH/acknowledgement parse against the library (parse.ts 
       const hdr = pkt.length - body.length;
       const fast = parseCommon(pkt, hdr, l);
       const raw = new PacketParser(rnd(2) === 0 ? 3 : 4).parseOne(pkt);
-      const op = OP_BY_TYPE[b0 >> 4] as never;
+      const op = OP_BY_TYPE[b0 >> 4] as MqttOp;
       const tlen = body.length >= 2 ? (body[0] as number) * 256 + (body[1] as number) : -1;
       const fits = b0 >> 4 === 3 ? body.length >= 2 && 2 + tlen + (((b0 >> 1) & 3) > 0 ? 2 : 0) <= body.length : body.length === 2;
       if (!fits) { expect(fast).toBeNull(); continue; }

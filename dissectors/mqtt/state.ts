@@ -4,7 +4,7 @@
  * packets skipped by counter, and MQTT over WebSocket (HTTP upgrade, then unmasked binary frames).
  */
 import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/dissect/api.js';
-import { latin1Bounded } from '../../src/util/bytes.js';
+import { latin1Bounded, utf8Bounded } from '../../src/util/bytes.js';
 import type { MqttEventId } from './events.js';
 import { findHeader, headerEnd, INVALID, mqttFrameLength, mqttHeaderLength, NEED_MORE, REQUIRED_FLAGS, SEC_WS_PROTOCOL } from './framing.js';
 import { convertPacket, emptyParsed, PacketParser, parseCommon, parsePublishHead, type ParsedPacket } from './parse.js';
@@ -140,11 +140,11 @@ export class MqttDissector implements FlowDissector {
     const parsed = emptyParsed(op);
     if (type === 3) {
       const qos = (b0 >> 1) & 3;
-      const h = parsePublishHead(b, p + hdr, end, qos, this.level === 5, this.lim);
+      const h = parsePublishHead(b, p + hdr, end, qos, this.level === 5);
       if (typeof h === 'number') {
         if (h > 0) { this.need = hdr + h; return 0; }
       } else {
-        parsed.topic = h.topic;
+        parsed.topic = utf8Bounded(b.subarray(h.topicAt, h.topicAt + h.topicBytes), this.lim.maxStringBytes);
         parsed.packetId = h.packetId;
         parsed.qos = qos;
         parsed.retain = (b0 & 1) !== 0;

@@ -146,7 +146,6 @@ export function openCaptureStream(stream: Readable, name = 'stream', opts: Captu
   return new CaptureFileReader(name, new StreamByteSource(stream), opts);
 }
 
-/** Why a parse loop stopped. */
 /**
  * A classic pcap's byte order and timestamp unit from its magic number read big-endian
  * (a1b2c3d4 µs, a1b23c4d ns, either byte order); null for anything else.
@@ -161,6 +160,7 @@ export function pcapForm(magicBE: number): { le: boolean; ns: boolean } | null {
   }
 }
 
+/** Why a parse loop stopped. */
 const Parse = { Need: 0, Full: 1 } as const;
 
 class CaptureFileReader implements CaptureSource {
