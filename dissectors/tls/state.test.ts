@@ -336,6 +336,20 @@ describe('tls dissector: 4. malformed input raises its specific event', () => {
     expect(h.events).toEqual([{ id: 'tls.gap', dir: 0 }]);
   });
 
+  it('a gap after the handshake ends that direction without an event; the other goes on', () => {
+    const h = harness(tlsDissector);
+    h.feed(0, fx('tls12-chain.client'), 1);
+    h.feed(1, fx('tls12-chain.server'), 2);
+    h.feed(1, records(23, new Uint8Array(100), 16384, 0x0303), 3);
+    expect(h.dissector.gap(1, 37)).toBe('dir-done');
+    h.feed(0, records(23, new Uint8Array(20), 16384, 0x0303), 6);
+    h.end();
+    expect(h.violations).toEqual([]);
+    expect(h.events).toEqual([]);
+    const sess = h.records.find((r) => r.kind === 'tls.session');
+    expect(sess).toMatchObject({ pastHandshake: [true, true], appRecordSizes: [[44, 25], [105]] });
+  });
+
   it('SSLv2-compatible ClientHello is parsed', () => {
     const h = run(sslv2Hello([0x00002f, 0x000035, 0x010080], 0x0301), new Uint8Array(0));
     expect(h.events).toEqual([{ id: 'tls.sslv2_client_hello', dir: 0 }]);

@@ -102,6 +102,13 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
       }
       st.started = true;
     }
+    if (st.stopCounting) {
+      // Framing was lost to a gap: the rest of this direction is skipped. (Not by setting `skip`
+      // to a huge number: a double there changes the field's representation, which V8 pays for
+      // with a deoptimisation of every function that reads this state.)
+      view.consume(n);
+      return this.checkDone(dir);
+    }
     while (pos < n) {
       if (st.skip > 0) {
         const k = Math.min(st.skip, n - pos);
@@ -155,8 +162,9 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
       return 'more';
     }
     if (st.past) {
-      // framing lost after the handshake: stop counting records in this direction only
-      st.skip = Number.MAX_SAFE_INTEGER;
+      // framing lost after the handshake: stop counting records in this direction only (feed
+      // consumes whatever still comes; `skip` stays a small integer, see feed)
+      st.skip = 0;
       st.stopCounting = true;
       return this.checkDone(dir);
     }
