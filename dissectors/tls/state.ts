@@ -170,6 +170,7 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
     }
     this.ctx.event('tls.gap', dir);
     this.emitSession();
+    this.failed = true;
     return 'abort';
   }
 
@@ -472,8 +473,10 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
       pastHandshake: [this.dirs[0].past, this.dirs[1].past],
       resumed: this.resumed,
       clientCertificate: this.clientCert,
-      appRecordSizes: [this.dirs[0].appSizes.slice(), this.dirs[1].appSizes.slice()],
-      messages: [this.dirs[0].messages.slice(), this.dirs[1].messages.slice()],
+      // Handed over, not copied: nothing is added to these once the session record is out (every
+      // path that emits it ends the dissection).
+      appRecordSizes: [this.dirs[0].appSizes, this.dirs[1].appSizes],
+      messages: [this.dirs[0].messages, this.dirs[1].messages],
     });
   }
 

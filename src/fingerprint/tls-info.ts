@@ -73,7 +73,7 @@ function build(summary: TlsSummary, certs: readonly CertInfo[], opts: Omit<TlsIn
   return {
     version,
     sni: ch?.sni ?? null,
-    alpnOffered: ch !== null ? ch.alpn.slice() : [],
+    alpnOffered: ch !== null ? ch.alpn : [], // the flow's own hello: not shared
     nextProtocol: realSh?.alpn ?? null,
     cipher: realSh !== null ? hex4(realSh.cipherSuite) : null,
     ja4: prints?.ja4 ?? null,
@@ -90,9 +90,9 @@ function build(summary: TlsSummary, certs: readonly CertInfo[], opts: Omit<TlsIn
     established: summary.established,
     resumed: summary.resumed,
     clientCertificate: summary.clientCertificate,
-    chain: certs.slice(),
+    chain: certs, // built for this flow by the caller
     chainFeatures: certs.length > 0 ? chainFeatures(chain, ch?.sni ?? null, opts.flowTs, opts.trust) : null,
-    appRecordSizes: [summary.appRecordSizes[0].slice(), summary.appRecordSizes[1].slice()],
+    appRecordSizes: [summary.appRecordSizes[0], summary.appRecordSizes[1]], // the session record's, not shared
   };
 }
 

@@ -77,7 +77,7 @@ export interface ChainFeatures {
 export interface TlsInfo {
   version: string | null; // negotiated: '1.0' … '1.3'; the offered max when no ServerHello
   sni: string | null;
-  alpnOffered: string[];
+  alpnOffered: readonly string[];
   nextProtocol: string | null; // ALPN selected by the server
   cipher: string | null; // selected suite, 4 hex digits
   ja4: string | null;
@@ -95,10 +95,10 @@ export interface TlsInfo {
   established: boolean; // both sides went past the handshake
   resumed: boolean;
   clientCertificate: boolean;
-  chain: CertInfo[]; // server chain in Certificate-message order (leaf first)
+  chain: readonly CertInfo[]; // server chain in Certificate-message order (leaf first)
   chainFeatures: ChainFeatures | null;
   /** Post-handshake application-data record sizes (bytes incl. 5-byte header), first few per direction. */
-  appRecordSizes: [number[], number[]];
+  appRecordSizes: [readonly number[], readonly number[]];
 }
 
 export interface MqttInfo {

@@ -179,7 +179,7 @@ export function flowToPb(f: FlowRecord, ecsJson: string): ndr.v1.IFlowRecord {
     const tls: ndr.v1.ITls = {
       version: t.version ?? '',
       sni: t.sni ?? '',
-      alpnOffered: t.alpnOffered,
+      alpnOffered: t.alpnOffered.slice(),
       nextProtocol: t.nextProtocol ?? '',
       cipher: t.cipher ?? '',
       ja4: t.ja4 ?? '',
