@@ -275,7 +275,7 @@ export class TcpStream {
     let cap = this.buf.length * 2 || 2048;
     while (cap < size) cap *= 2;
     const nb = takeBuffer(cap);
-    nb.set(this.buf.subarray(0, this.end));
+    if (this.end > 0) nb.set(this.buf.subarray(0, this.end)); // nothing to carry after a trim
     giveBuffer(this.buf);
     this.buf = nb;
   }
