@@ -1,6 +1,6 @@
 // The engine end to end on synthetic captures: direction, counters, reassembly through the
 // driver, port reuse, timeouts in packet time, the flow cap, and a 1-million-flow flood.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { replayFiles } from '../src/runtime/replay.js';
 import { Pipeline } from '../src/runtime/pipeline.js';
 import { LinkType } from '../src/capture/source.js';
 import { F, conversation, frame, writePcap, type Seg } from './helpers/packets.js';
+import { fromHex } from './helpers/dissect.js';
 import { openCaptureFile } from '../src/capture/pcap-file.js';
 import { tupleMeta } from '../src/runtime/engine.js';
 import { PacketMeta } from '../src/decode/packet-meta.js';
@@ -169,6 +170,53 @@ describe('reassembly through the driver', () => {
     expect(flows[0]!.events).toContain('tcp.overlap_mismatch');
     expect(flows[0]!.http?.host).toBe('first.test');
     expect(flows[0]!.dirs[0].retransBytes).toBe(18);
+  });
+
+  it('entropy starts at the payload start even when it falls inside a later packet', async () => {
+    // TLS 1.2 client: ClientHello | ClientKeyExchange, CCS, 10 bytes of the encrypted Finished |
+    // the rest of it, 44 bytes of application data and an encrypted alert (31 bytes, not an
+    // application record but payload all the same).
+    const fx = (name: string) => fromHex(readFileSync(new URL(`../dissectors/tls/fixtures/${name}.hex`, import.meta.url), 'utf8'));
+    const c = fx('tls12-chain.client');
+    const finishedAt = 275; // record offsets in the fixture: CH 0, CKE 227, CCS 269, Finished 275, app data 320, alert 364
+    expect([c[finishedAt], c[320], c[364], c.length]).toEqual([22, 23, 21, 395]);
+    const segs = conversation('10.0.0.1', 40013, '10.0.0.2', 443, T0, [c.subarray(0, 227), c.subarray(227, finishedAt + 15), c.subarray(finishedAt + 15)], [fx('tls12-chain.server')]);
+    const { flows } = await replayFiles([pcap(segs)]);
+    expect(flows[0]!.protocol).toBe('tls');
+    expect(flows[0]!.tls?.appRecordSizes[0]).toEqual([44]);
+    expect(flows[0]!.entropy[0]?.sample).toBe(395 - 320);
+  });
+
+  it('the same TLS conversation cut into segments of any size, or reordered, gives the same record', async () => {
+    // Whole segments are read in place, cut records leave a remainder in the buffer, reordered
+    // segments go through it: the three paths must agree.
+    const fx = (name: string) => fromHex(readFileSync(new URL(`../dissectors/tls/fixtures/${name}.hex`, import.meta.url), 'utf8'));
+    const c = fx('tls12-chain.client');
+    const sv = fx('tls12-chain.server');
+    const cut = (b: Uint8Array, size: number) => { const out: Uint8Array[] = []; for (let o = 0; o < b.length; o += size) out.push(b.subarray(o, Math.min(b.length, o + size))); return out; };
+    // Reordering changes what the engine counts as retransmitted and the contiguous entropy
+    // sample, by design; what reassembly delivers to the dissector must not change.
+    const view = (f: FlowRecord, reordered: boolean) => JSON.stringify(reordered
+      ? { tls: f.tls, events: f.events, limits: f.limits }
+      : { tls: f.tls, entropy: f.entropy, events: f.events, limits: f.limits, bytes: [f.dirs[0].bytes, f.dirs[1].bytes], retrans: [f.dirs[0].retransBytes, f.dirs[1].retransBytes] });
+    const run = async (size: number, reorder: boolean) => {
+      const segs = conversation('10.0.0.1', 40014, '10.0.0.2', 443, T0, [c.subarray(0, 227), ...cut(c.subarray(227), size)], cut(sv, size));
+      if (reorder) {
+        // swap every other pair of data segments after the handshake
+        for (let i = 4; i + 1 < segs.length; i += 4) [segs[i], segs[i + 1]] = [segs[i + 1] as Seg, segs[i] as Seg];
+      }
+      const { flows } = await replayFiles([pcap(segs)]);
+      expect(flows).toHaveLength(1);
+      return flows[0]!;
+    };
+    const whole = await run(1 << 16, false);
+    expect(whole.tls?.chain.length).toBe(2);
+    expect(whole.entropy[0]?.sample).toBe(395 - 320);
+    expect(whole.entropy[1]?.sample).toBe(31);
+    for (const size of [1, 3, 7, 50, 333, 1460]) {
+      expect(view(await run(size, false), false)).toBe(view(whole, false));
+      expect(view(await run(size, true), true)).toBe(view(whole, true));
+    }
   });
 
   it('unknown payload gets entropy figures from its first byte', async () => {

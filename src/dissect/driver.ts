@@ -181,6 +181,41 @@ export class Driver {
     }
   }
 
+  /**
+   * Feed a TCP direction straight from a packet's payload, `bytes[from, to)` at `streamOffset`,
+   * when its reassembly buffer holds nothing and the segment is the next in order (the engine
+   * checks): the loop of feedStream without the copy into the buffer. Returns how many bytes the
+   * dissector consumed; the engine keeps the rest in the buffer, as if they had been copied there.
+   */
+  feedBytes(f: Flow, dir: Dir, bytes: Uint8Array, from: number, to: number, streamOffset: number): number {
+    const side = f.side(dir);
+    const d = f.dissector;
+    if (d === null || side.done) return 0;
+    const v = this.view;
+    let pos = from;
+    for (let guard = 0; guard < 100_000; guard++) {
+      const avail = to - pos;
+      if (avail === 0 || avail < side.need) break;
+      v.bytes = bytes.subarray(pos, to);
+      v.streamOffset = streamOffset + (pos - from);
+      v.eof = false;
+      v.ts = this.host.now;
+      v.consumed = 0;
+      v.wanted = 0;
+      let verdict: Verdict;
+      try { verdict = d.feed(dir, v); } catch { verdict = this.faulted(f); }
+      const consumed = v.consumed;
+      pos += consumed;
+      side.need = v.wanted > 0 ? v.wanted : 0;
+      if (!this.apply(f, dir, verdict)) break;
+      if (consumed === 0) {
+        if (side.need <= avail) side.need = avail + 1;
+        break;
+      }
+    }
+    return pos - from;
+  }
+
   /** Feed one UDP datagram. */
   feedDatagram(f: Flow, dir: Dir, data: Uint8Array, streamOffset: number): void {
     const d = f.dissector;

@@ -169,6 +169,26 @@ export class TcpStream {
   }
 
   /**
+   * True when the next segment at relative sequence `rel`, `len` bytes long, can go to the
+   * dissector without the buffer: nothing is buffered or held, no gap is pending, and it is the
+   * next in order and within the depth.
+   */
+  canPassThrough(rel: number, len: number): boolean {
+    return this.end === 0 && rel === this.next && this.ooo.length === 0 && this.pendingGap === 0 && !this.full && this.base + len <= this.lim.depthBytes;
+  }
+
+  /**
+   * Account for a segment handed straight to the dissector (canPassThrough held): the `used`
+   * bytes it consumed are past, the rest of `bytes[from, from + len)` is kept as add() would.
+   */
+  passedThrough(bytes: Uint8Array, from: number, len: number, used: number): void {
+    this.base += used;
+    this.next += used;
+    if (used < len) this.append(bytes.subarray(from + used, from + len));
+  }
+
+  /**
+   * Declare the current hole lost  /**
    * Declare the current hole lost (stream ending, or the out-of-order store overflowed):
    * skip to the first held segment. Returns delivered bytes after the gap.
    */

@@ -267,7 +267,13 @@ export class Engine implements DriverHost {
     if (rel + len > high) side.seqHigh = rel + len;
 
     const app = f.app;
-    if (app === AppState.Unclassified || (app === AppState.Attached && !side.done)) {
+    const ps = side.stream;
+    if (app === AppState.Attached && !side.done && ps !== null && f.spec !== null && f.spec.handsBack !== true && ps.canPassThrough(rel, len)) {
+      // Nothing buffered and this segment is next: the dissector reads it in place, and only
+      // what it leaves unconsumed is copied into the buffer.
+      const used = this.driver.feedBytes(f, d, m.data, m.payloadOff, m.payloadOff + len, ps.next);
+      if (side.stream === ps && !side.done) ps.passedThrough(m.data, m.payloadOff, len, used);
+    } else if (app === AppState.Unclassified || (app === AppState.Attached && !side.done)) {
       let s = side.stream;
       if (s === null) {
         s = new TcpStream(this.lim);
@@ -397,16 +403,20 @@ export class Engine implements DriverHost {
   private features(f: Flow, d: Dir, rel: number, len: number): void {
     const side = f.side(d);
     const ps = side.payloadStart;
-    if (ps < 0 || rel < ps) return;
+    if (ps < 0) return;
     const feat = this.feat;
-    if (len <= feat.smallRecordBytes) {
-      const small = side.small ?? (side.small = { ts: [], sizes: [] });
-      if (small.ts.length < feat.smallRecordsCount) { small.ts.push(this.now); small.sizes.push(len); }
+    if (rel >= ps) {
+      if (len <= feat.smallRecordBytes) {
+        const small = side.small ?? (side.small = { ts: [], sizes: [] });
+        if (small.ts.length < feat.smallRecordsCount) { small.ts.push(this.now); small.sizes.push(len); }
+      }
+      let sizes = side.appSizes;
+      if (sizes === null) sizes = side.appSizes = [];
+      if (sizes.length < feat.appSizesCount) sizes.push(len);
     }
-    let sizes = side.appSizes;
-    if (sizes === null) sizes = side.appSizes = [];
-    if (sizes.length < feat.appSizesCount) sizes.push(len);
-    // Entropy over contiguous bytes only (in-order packets), up to the sample size.
+    // Entropy over contiguous bytes only (in-order packets), up to the sample size, from the
+    // payload start on: also from inside this packet when the start falls in it (the dissector
+    // read it in place, or the start lay beyond what was buffered when it was found).
     if (side.entropyN < feat.entropyBytes) {
       const fed = side.entropyFed;
       if (rel <= fed && fed < rel + len) {
