@@ -1,7 +1,9 @@
 /**
  * Bounded TCP reassembly of the first bytes of one direction (DESIGN §2.3).
  *
- * Bytes are delivered in order into one contiguous buffer up to `depthBytes`. Out-of-order
+ * Bytes are delivered in order up to `depthBytes`: a segment that is next while nothing is
+ * buffered is read by the dissector in place (canPassThrough / passedThrough), anything else goes
+ * through one contiguous buffer, where what the dissector leaves unconsumed also waits. Out-of-order
  * segments wait in a short bounded list; overlaps keep the first copy (differing bytes raise
  * 'tcp.overlap_mismatch'); retransmitted bytes are counted; a hole that cannot be filled
  * (too much waiting data, or the stream ended) becomes a gap the dissector is told about.
