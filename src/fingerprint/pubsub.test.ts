@@ -66,11 +66,16 @@ describe('classifyPubSub', () => {
     expect(classifyPubSub(flow({ tls: tls({ sni: 'abc.s1.eu.hivemq.cloud' }) }), cfg)?.protocol).toBe('mqtt');
     expect(classifyPubSub(flow({ tls: tls({ sni: 'evil.iot.amazonaws.com.attacker.net' }) }), cfg)).toBeNull();
     expect(classifyPubSub(flow({ tls: tls({ sni: 'x.iot.a.b.amazonaws.com' }) }), cfg)).toBeNull(); // '*' is one label
+    expect(classifyPubSub(flow({ tls: tls({ sni: 'a1b2c3-ats.iot.eu-west-1.amazonaws.com' }) }), cfg)?.protocol).toBe('mqtt');
+    expect(classifyPubSub(flow({ tls: tls({ sni: 'a1b2c3-ats.iot.eu-west-1.amazonaws.co' }) }), cfg)).toBeNull();
     // IoT Hub alone is 'either' at 0.4 < threshold; with 8883 it becomes MQTT
     expect(classifyPubSub(flow({ tls: tls({ sni: 'hub1.azure-devices.net' }) }), cfg)).toBeNull();
     expect(classifyPubSub(flow({ server: { ip: 'x', port: 8883 }, tls: tls({ sni: 'hub1.azure-devices.net' }) }), cfg)?.confidence).toBeCloseTo(0.7, 3);
     const custom = { brokerSniSuffixes: ['.broker.corp.example'] };
     expect(signals(classifyPubSub(flow({ server: { ip: 'x', port: 5671 }, tls: tls({ sni: 'b1.broker.corp.example' }) }), custom))).toEqual(['port', 'broker_sni']);
+    const trailing = { brokerSniSuffixes: ['mq.*'] }; // a pattern that ends in its wildcard
+    expect(signals(classifyPubSub(flow({ server: { ip: 'x', port: 5671 }, tls: tls({ sni: 'eu.mq.corp' }) }), trailing))).toEqual(['port', 'broker_sni']);
+    expect(signals(classifyPubSub(flow({ server: { ip: 'x', port: 5671 }, tls: tls({ sni: 'eu.mqx.corp' }) }), trailing))).toEqual(['port']);
   });
 
   it('keep-alive shape on an unremarkable port: steady ping-size pairs', () => {

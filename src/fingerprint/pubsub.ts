@@ -92,6 +92,8 @@ interface Suffix {
   readonly dotted: string;
   readonly bare: string;
   readonly re: RegExp | null;
+  /** The literal end of a pattern (after its last '*'): a host that lacks it cannot match. */
+  readonly tail: string;
 }
 const compiled = new Map<string, Suffix>();
 
@@ -104,7 +106,7 @@ function compile(suffix: string): Suffix {
     const body = suf.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[a-z0-9-]+');
     re = new RegExp((suf.startsWith('.') ? '' : '(^|\\.)') + body + '$');
   }
-  c = { dotted: suf.startsWith('.') ? suf : '.' + suf, bare: suf.replace(/^\./, ''), re };
+  c = { dotted: suf.startsWith('.') ? suf : '.' + suf, bare: suf.replace(/^\./, ''), re, tail: suf.slice(suf.lastIndexOf('*') + 1) };
   if (compiled.size < 1024) compiled.set(suffix, c);
   return c;
 }
@@ -112,7 +114,7 @@ function compile(suffix: string): Suffix {
 /** `host` is already lowercase without a trailing dot (hostOf). */
 function suffixMatches(host: string, suffix: string): boolean {
   const c = compile(suffix);
-  if (c.re !== null) return c.re.test(host);
+  if (c.re !== null) return host.endsWith(c.tail) && c.re.test(host);
   return host.endsWith(c.dotted) || host === c.bare;
 }
 
