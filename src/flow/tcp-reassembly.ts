@@ -190,7 +190,6 @@ export class TcpStream {
   }
 
   /**
-   * Declare the current hole lost  /**
    * Declare the current hole lost (stream ending, or the out-of-order store overflowed):
    * skip to the first held segment. Returns delivered bytes after the gap.
    */
