@@ -9,6 +9,7 @@ import { Pipeline } from '../src/runtime/pipeline.js';
 import { LinkType } from '../src/capture/source.js';
 import { F, conversation, frame, writePcap, type Seg } from './helpers/packets.js';
 import { fromHex } from './helpers/dissect.js';
+import { loadConversation, type Conversation } from './helpers/fuzz.js';
 import { openCaptureFile } from '../src/capture/pcap-file.js';
 import { tupleMeta } from '../src/runtime/engine.js';
 import { PacketMeta } from '../src/decode/packet-meta.js';
@@ -216,6 +217,58 @@ describe('reassembly through the driver', () => {
     for (const size of [1, 3, 7, 50, 333, 1460]) {
       expect(view(await run(size, false), false)).toBe(view(whole, false));
       expect(view(await run(size, true), true)).toBe(view(whole, true));
+    }
+  });
+
+  it('pub/sub and WebSocket conversations give the same record however their messages are cut', async () => {
+    // Each message whole, or cut into 1-, 5- or 64-byte segments: in place, remainder in the
+    // buffer, and the dissector's own waits for more (needAtLeast) all meet.
+    const cases: [URL, number][] = [
+      [new URL('../dissectors/mqtt/fixtures/v311-subscriber.hex', import.meta.url), 1883],
+      [new URL('../dissectors/mqtt/fixtures/v5-publish-qos1.hex', import.meta.url), 1883],
+      [new URL('../dissectors/mqtt/fixtures/v31-publish-qos2.hex', import.meta.url), 1883],
+      [new URL('../dissectors/mqtt/fixtures/oversize-publish.hex', import.meta.url), 1883],
+      [new URL('../dissectors/amqp/fixtures/amqp091-pika.hex', import.meta.url), 5672],
+      [new URL('../dissectors/amqp/fixtures/amqp10-rhea.hex', import.meta.url), 5672],
+    ];
+    const segsOf = (conv: Conversation, port: number, size: number): Seg[] => {
+      const c = '10.0.0.1', sv = '10.0.0.2', cp = 40020;
+      let cseq = 1000, sseq = 5000, t = T0;
+      const segs: Seg[] = [
+        { src: c, dst: sv, sport: cp, dport: port, flags: F.SYN, seq: cseq - 1, ts: t++ },
+        { src: sv, dst: c, sport: port, dport: cp, flags: F.SYN | F.ACK, seq: sseq - 1, ack: cseq, ts: t++ },
+        { src: c, dst: sv, sport: cp, dport: port, flags: F.ACK, seq: cseq, ack: sseq, ts: t++ },
+      ];
+      for (const m of conv) {
+        t++; // one time per message, whatever its cut
+        for (let o = 0; o < m.bytes.length; o += size) {
+          const payload = m.bytes.subarray(o, Math.min(m.bytes.length, o + size));
+          if (m.dir === 0) { segs.push({ src: c, dst: sv, sport: cp, dport: port, flags: F.ACK | F.PSH, seq: cseq, ack: sseq, payload, ts: t }); cseq += payload.length; }
+          else { segs.push({ src: sv, dst: c, sport: port, dport: cp, flags: F.ACK | F.PSH, seq: sseq, ack: cseq, payload, ts: t }); sseq += payload.length; }
+        }
+      }
+      return segs;
+    };
+    const view = (f: FlowRecord) => JSON.stringify({ protocol: f.protocol, mqtt: f.mqtt, amqp: f.amqp, http: f.http, events: f.events, limits: f.limits, entropy: f.entropy, bytes: [f.dirs[0].bytes, f.dirs[1].bytes] });
+    for (const [url, port] of cases) {
+      const conv = loadConversation(url);
+      const whole = await replayFiles([pcap(segsOf(conv, port, 1 << 20))]);
+      expect(whole.flows).toHaveLength(1);
+      expect(whole.flows[0]!.protocol).not.toBeNull();
+      for (const size of [1, 5, 64]) {
+        const cut = await replayFiles([pcap(segsOf(conv, port, size))]);
+        expect(view(cut.flows[0]!), `${url.pathname.split('/').pop()} in ${size}-byte segments`).toBe(view(whole.flows[0]!));
+      }
+    }
+    // MQTT over WebSocket: whole, the MQTT dissector takes the upgrade request itself; cut, the
+    // request's first bytes already look like HTTP, which takes the flow and reports the upgrade
+    // (wsProtocol mqtt), and the frames after it are not re-probed as MQTT. The pub/sub label is
+    // MQTT either way.
+    const ws = loadConversation(new URL('../dissectors/mqtt/fixtures/websocket-v311.hex', import.meta.url));
+    for (const size of [1 << 20, 64, 5, 1]) {
+      const { flows } = await replayFiles([pcap(segsOf(ws, 8080, size))]);
+      expect(flows[0]!.pubsub?.protocol).toBe('mqtt');
+      expect(flows[0]!.mqtt !== null || flows[0]!.http?.wsProtocol === 'mqtt').toBe(true);
     }
   });
 
