@@ -222,7 +222,7 @@ describe('reassembly through the driver', () => {
 
   it('pub/sub and WebSocket conversations give the same record however their messages are cut', async () => {
     // Each message whole, or cut into 1-, 5- or 64-byte segments: in place, remainder in the
-    // buffer, and the dissector's own waits for more (needAtLeast) all meet.
+    // buffer, the dissector's own waits for more (needAtLeast) and classification all meet.
     const cases: [URL, number][] = [
       [new URL('../dissectors/mqtt/fixtures/v311-subscriber.hex', import.meta.url), 1883],
       [new URL('../dissectors/mqtt/fixtures/v5-publish-qos1.hex', import.meta.url), 1883],
@@ -230,6 +230,9 @@ describe('reassembly through the driver', () => {
       [new URL('../dissectors/mqtt/fixtures/oversize-publish.hex', import.meta.url), 1883],
       [new URL('../dissectors/amqp/fixtures/amqp091-pika.hex', import.meta.url), 5672],
       [new URL('../dissectors/amqp/fixtures/amqp10-rhea.hex', import.meta.url), 5672],
+      // MQTT over WebSocket: a cut upgrade request looks like plain HTTP (a 'yes' from HTTP's
+      // probe) before MQTT's probe has seen the Sec-WebSocket-Protocol header; HTTP waits for it
+      [new URL('../dissectors/mqtt/fixtures/websocket-v311.hex', import.meta.url), 8080],
     ];
     const segsOf = (conv: Conversation, port: number, size: number): Seg[] => {
       const c = '10.0.0.1', sv = '10.0.0.2', cp = 40020;
@@ -260,16 +263,24 @@ describe('reassembly through the driver', () => {
         expect(view(cut.flows[0]!), `${url.pathname.split('/').pop()} in ${size}-byte segments`).toBe(view(whole.flows[0]!));
       }
     }
-    // MQTT over WebSocket: whole, the MQTT dissector takes the upgrade request itself; cut, the
-    // request's first bytes already look like HTTP, which takes the flow and reports the upgrade
-    // (wsProtocol mqtt), and the frames after it are not re-probed as MQTT. The pub/sub label is
-    // MQTT either way.
-    const ws = loadConversation(new URL('../dissectors/mqtt/fixtures/websocket-v311.hex', import.meta.url));
-    for (const size of [1 << 20, 64, 5, 1]) {
-      const { flows } = await replayFiles([pcap(segsOf(ws, 8080, size))]);
-      expect(flows[0]!.pubsub?.protocol).toBe('mqtt');
-      expect(flows[0]!.mqtt !== null || flows[0]!.http?.wsProtocol === 'mqtt').toBe(true);
-    }
+  });
+
+  it('a flow whose more specific probe never made up its mind gets the waiting dissector at its end', async () => {
+    // The request's header never ends: MQTT's WebSocket probe stays unsure, HTTP's 'yes' waits,
+    // and the end of the flow takes it.
+    const segs = conversation('10.0.0.1', 40015, '10.0.0.2', 8080, T0, ['GET /mqtt HTTP/1.1\r\n', 'Host: broker.test\r\nUpgrade: websocket\r\n']);
+    const { flows } = await replayFiles([pcap(segs)]);
+    expect(flows).toHaveLength(1);
+    expect(flows[0]!.protocol).toBe('http');
+  });
+
+  it('a request cut into segments, with bare LF line ends, is parsed before its response', async () => {
+    const segs = conversation('10.0.0.1', 40016, '10.0.0.2', 9200, T0, ['GET / HTTP/1.0\n', 'User-Agent:\n', '\n'], ['', '', 'HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n']);
+    const { flows } = await replayFiles([pcap(segs)]);
+    expect(flows[0]!.protocol).toBe('http');
+    expect(flows[0]!.http?.method).toBe('GET');
+    expect(flows[0]!.http?.statusCode).toBe(200);
+    expect(flows[0]!.events).not.toContain('http.response_without_request');
   });
 
   it('unknown payload gets entropy figures from its first byte', async () => {

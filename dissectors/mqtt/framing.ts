@@ -82,11 +82,14 @@ export function matchLower(b: Uint8Array, at: number, end: number, pat: readonly
   return true;
 }
 
-/** Offset just past the first CRLFCRLF in b[0..limit), or -1. */
+/** Offset just past the empty line that ends the header section (CRLF CRLF or a bare LF) in b[0..limit), or -1. */
 export function headerEnd(b: Uint8Array, limit: number): number {
   const n = Math.min(b.length, limit);
-  for (let i = 3; i < n; i++) {
-    if (b[i] === 0x0a && b[i - 1] === 0x0d && b[i - 2] === 0x0a && b[i - 3] === 0x0d) return i + 1;
+  for (let i = 1; i < n; i++) {
+    if (b[i] !== 0x0a) continue;
+    // the empty line: CRLF CRLF, or a bare LF where a line ended (RFC 9112 §2.2 lets a recipient
+    // take LF alone as a line end)
+    if (b[i - 1] === 0x0a || (b[i - 1] === 0x0d && i >= 2 && b[i - 2] === 0x0a)) return i + 1;
   }
   return -1;
 }
@@ -95,17 +98,17 @@ const GET_SP = [0x67, 0x65, 0x74, 0x20] as const; // "get "
 const SWP = [0x73, 0x65, 0x63, 0x2d, 0x77, 0x65, 0x62, 0x73, 0x6f, 0x63, 0x6b, 0x65, 0x74, 0x2d, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x63, 0x6f, 0x6c, 0x3a] as const; // "sec-websocket-protocol:"
 const MQTT_LC = [0x6d, 0x71, 0x74, 0x74] as const; // "mqtt"
 
-/** Start of the value of header `name` (lower-case pattern incl. ':') within b[0..end), or -1. */
+/** Start of the value of header `name` (lower-case pattern incl. ':', at a line start) within b[0..end), or -1. */
 export function findHeader(b: Uint8Array, end: number, name: readonly number[]): number {
   for (let i = 0; i + 1 < end; i++) {
-    if (b[i] === 0x0d && b[i + 1] === 0x0a && matchLower(b, i + 2, end, name)) return i + 2 + name.length;
+    if (b[i] === 0x0a && matchLower(b, i + 1, end, name)) return i + 1 + name.length;
   }
   return -1;
 }
 
-/** True if the header value at `at` (to CR) contains the token "mqtt" (e.g. "mqtt", "mqttv3.1"). */
+/** True if the header value at `at` (to the line end) contains the token "mqtt" (e.g. "mqtt", "mqttv3.1"). */
 export function valueHasMqtt(b: Uint8Array, at: number, end: number): boolean {
-  for (let i = at; i < end && b[i] !== 0x0d; i++) if (matchLower(b, i, end, MQTT_LC)) return true;
+  for (let i = at; i < end && b[i] !== 0x0d && b[i] !== 0x0a; i++) if (matchLower(b, i, end, MQTT_LC)) return true;
   return false;
 }
 

@@ -29,6 +29,11 @@ describe('mqtt framing and probe', () => {
     expect(probeMqtt(ws, 0, 4096)).toBe('yes');
     expect(probeMqtt(v311.subarray(0, 5), 0, 4096)).toBe('unsure');
     expect(probeMqtt(ws.subarray(0, 30), 0, 4096)).toBe('unsure');
+    // bare LF line ends (RFC 9112 §2.2 lets a recipient accept them): decided either way
+    const lf = (h: string) => Buffer.from(`GET /mqtt HTTP/1.1\nHost: b\nUpgrade: websocket\n${h}\n`, 'latin1');
+    expect(probeMqtt(lf('Sec-WebSocket-Protocol: mqtt\n'), 0, 4096)).toBe('yes');
+    expect(probeMqtt(lf('Sec-WebSocket-Protocol: chat\n'), 0, 4096)).toBe('no');
+    expect(probeMqtt(Buffer.from('GET / HTTP/1.0\nUser-Agent:\n\n', 'latin1'), 0, 4096)).toBe('no');
   });
   it('says no to other content, whatever the port', () => {
     const other = [

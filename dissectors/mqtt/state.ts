@@ -526,6 +526,6 @@ function headerValue(b: Uint8Array, end: number, name: readonly number[], max: n
   if (v < 0) return null;
   while (v < end && (b[v] === 0x20 || b[v] === 0x09)) v++;
   let e = v;
-  while (e < end && b[e] !== 0x0d) e++;
+  while (e < end && b[e] !== 0x0d && b[e] !== 0x0a) e++;
   return latin1Bounded(b.subarray(v, e), max);
 }

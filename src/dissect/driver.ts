@@ -90,9 +90,12 @@ export class Driver {
 
   /**
    * Try to classify the flow from `bytes` (the start of direction `dir`'s stream, or one datagram).
-   * Returns true when a dissector was attached.
+   * Returns true when a dissector was attached. On TCP a 'yes' waits while a probe earlier in the
+   * order is still unsure (the earlier one is the more specific: MQTT's WebSocket upgrade before
+   * plain HTTP), so the answer does not depend on how the first bytes were cut into segments;
+   * `final` (the stream ends) takes the first 'yes' as it is, and leaves the flow alone if none.
    */
-  classify(f: Flow, dir: Dir, bytes: Uint8Array): boolean {
+  classify(f: Flow, dir: Dir, bytes: Uint8Array, final = false): boolean {
     const specs = f.proto === 6 ? this.reg.tcp : this.reg.udp;
     const order = this.reg.order(f.proto === 6 ? 'tcp' : 'udp', f.aPort, f.bPort);
     let unsure = false;
@@ -111,12 +114,14 @@ export class Driver {
         this.fault(f, spec.name);
       }
       if (r === 'yes') {
+        if (unsure && !final && f.proto === 6) return false; // more bytes may make the earlier one sure
         this.attach(f, spec);
         return true;
       }
       if (r === 'no' || bytes.length >= p.maxBytes) f.probeNo |= bit;
       else unsure = true;
     }
+    if (final) return false;
     if (!unsure || f.proto === 17) {
       // UDP flows get a probe per datagram for a few datagrams; TCP gives up when nothing is unsure.
       if (!unsure && (f.proto === 6 || f.toServer.probeBytes + f.toClient.probeBytes > 4096)) {

@@ -358,19 +358,20 @@ export class Engine implements DriverHost {
   }
 
   /** Classify from direction d's stream, starting at its probe offset. */
-  private tryClassify(f: Flow, d: Dir): void {
+  private tryClassify(f: Flow, d: Dir, final = false): void {
     const side = f.side(d);
     const s = side.stream;
     if (s === null || s.end === 0) return;
     const from = side.probeFrom;
     if (from < s.base || from > s.base + s.end) {
+      if (final) return;
       f.app = AppState.Unknown; // a gap before anything was recognised
     } else {
       const bytes = s.buf.subarray(from - s.base, s.end);
       if (bytes.length === 0) return;
       side.probeBytes = bytes.length;
       // The dissector's stream starts at the probe offset: drop what came before.
-      this.driver.classify(f, d, bytes);
+      this.driver.classify(f, d, bytes, final);
       if (f.app === AppState.Attached && from > s.base + s.consumed) s.consumed = from - s.base;
       if (f.app === AppState.Attached) {
         const other = f.side(1 - d);
@@ -523,6 +524,15 @@ export class Engine implements DriverHost {
   }
 
   private endDissection(f: Flow): void {
+    if (f.app === AppState.Unclassified && f.proto === 6) {
+      // A 'yes' that waited on a probe still unsure: the stream ends, so it is taken now.
+      this.tryClassify(f, 0, true);
+      if ((f.app as AppState) === AppState.Unclassified) this.tryClassify(f, 1, true);
+      if ((f.app as AppState) === AppState.Attached) {
+        this.driver.feedStream(f, 0, false);
+        this.driver.feedStream(f, 1, false);
+      }
+    }
     // Flush what reassembly still holds behind a hole, then let the dissector finish.
     if (f.app === AppState.Attached) {
       for (let d = 0 as Dir; d < 2; d = (d + 1) as Dir) {
