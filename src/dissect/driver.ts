@@ -4,7 +4,7 @@
  * datagrams (UDP) with consume/needAtLeast, translate verdicts into bypass, and a fault fuse:
  * a throw from a dissector is a bug, recorded as 'app.dissector_fault', never a crash.
  */
-import type { AnyDissectorSpec, Dir, DissectorContext, DissectorRecord, StreamView, Verdict } from './api.js';
+import type { AnyDissectorSpec, Dir, DissectorContext, DissectorRecord, FlowDissector, StreamView, Verdict } from './api.js';
 import { AppEvent } from './events.js';
 import { AppState, type Flow } from '../flow/flow.js';
 import type { Registry } from './registry.js';
@@ -160,22 +160,13 @@ export class Driver {
       try { gv = d.gap(dir, lost); } catch { gv = this.faulted(f); }
       if (!this.apply(f, dir, gv)) return;
     }
-    const v = this.view;
     for (let guard = 0; guard < 100_000; guard++) {
       const avail = s.end - s.consumed;
       if (avail === 0 && !eof) return;
       if (avail < side.need && !eof) return;
-      v.bytes = s.buf.subarray(s.consumed, s.end);
-      v.streamOffset = s.base + s.consumed;
-      v.eof = eof;
-      v.ts = this.host.now;
-      v.consumed = 0;
-      v.wanted = 0;
-      let verdict: Verdict;
-      try { verdict = d.feed(dir, v); } catch { verdict = this.faulted(f); }
-      const consumed = v.consumed;
+      const verdict = this.feedView(f, d, dir, s.buf.subarray(s.consumed, s.end), s.base + s.consumed, eof);
+      const consumed = this.view.consumed;
       if (consumed > 0) s.consume(consumed);
-      side.need = v.wanted > 0 ? v.wanted : 0;
       if (!this.apply(f, dir, verdict)) return;
       if (consumed === 0 || eof) {
         // No progress: wait for more bytes (a dissector that neither consumes nor asks for more
@@ -196,22 +187,13 @@ export class Driver {
     const side = f.side(dir);
     const d = f.dissector;
     if (d === null || side.done) return 0;
-    const v = this.view;
     let pos = from;
     for (let guard = 0; guard < 100_000; guard++) {
       const avail = to - pos;
       if (avail === 0 || avail < side.need) break;
-      v.bytes = bytes.subarray(pos, to);
-      v.streamOffset = streamOffset + (pos - from);
-      v.eof = false;
-      v.ts = this.host.now;
-      v.consumed = 0;
-      v.wanted = 0;
-      let verdict: Verdict;
-      try { verdict = d.feed(dir, v); } catch { verdict = this.faulted(f); }
-      const consumed = v.consumed;
+      const verdict = this.feedView(f, d, dir, bytes.subarray(pos, to), streamOffset + (pos - from), false);
+      const consumed = this.view.consumed;
       pos += consumed;
-      side.need = v.wanted > 0 ? v.wanted : 0;
       if (!this.apply(f, dir, verdict)) break;
       if (consumed === 0) {
         if (side.need <= avail) side.need = avail + 1;
@@ -221,20 +203,30 @@ export class Driver {
     return pos - from;
   }
 
-  /** Feed one UDP datagram. */
-  feedDatagram(f: Flow, dir: Dir, data: Uint8Array, streamOffset: number): void {
-    const d = f.dissector;
-    if (d === null || f.side(dir).done) return;
+  /**
+   * One call of the dissector's feed over `bytes` at `streamOffset` (the fault fuse around it);
+   * leaves what it consumed in `this.view.consumed` and what it wants next in the side's `need`
+   * (read by the TCP loops only).
+   */
+  private feedView(f: Flow, d: FlowDissector, dir: Dir, bytes: Uint8Array, streamOffset: number, eof: boolean): Verdict {
     const v = this.view;
-    v.bytes = data;
+    v.bytes = bytes;
     v.streamOffset = streamOffset;
-    v.eof = false;
+    v.eof = eof;
     v.ts = this.host.now;
     v.consumed = 0;
     v.wanted = 0;
     let verdict: Verdict;
     try { verdict = d.feed(dir, v); } catch { verdict = this.faulted(f); }
-    this.apply(f, dir, verdict);
+    f.side(dir).need = v.wanted > 0 ? v.wanted : 0;
+    return verdict;
+  }
+
+  /** Feed one UDP datagram. */
+  feedDatagram(f: Flow, dir: Dir, data: Uint8Array, streamOffset: number): void {
+    const d = f.dissector;
+    if (d === null || f.side(dir).done) return;
+    this.apply(f, dir, this.feedView(f, d, dir, data, streamOffset, false));
   }
 
   /** End of the flow: flush the dissector's open transactions. */
