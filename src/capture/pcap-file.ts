@@ -6,7 +6,8 @@
  *
  * Double buffering: two buffers of [reserve | chunk]. While the pipeline works on the packets of
  * one buffer, the next chunk is already being read into the other; at the switch the unparsed
- * tail (at most one record, ≤ reserve bytes) is copied in front of the new chunk.
+ * tail (at most one record, ≤ reserve bytes) is copied in front of the new chunk. Both buffers
+ * start on a page boundary (see pageAligned).
  *
  * Formats:
  * - pcap (draft-ietf-opsawg-pcap): magic a1b2c3d4 (µs) and a1b23c4d (ns), either byte order.
@@ -40,6 +41,24 @@ const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 const MIN_CHUNK_BYTES = 1024 * 1024;
 const DEFAULT_BATCH_PACKETS = 4096;
 const DEFAULT_MAX_CAPLEN_BYTES = 256 * 1024;
+
+/**
+ * `n` zeroed bytes starting on a page boundary. The kernel's copy into a read buffer (rep movsb)
+ * runs several times slower on some AMD EPYC parts when the destination sits at certain offsets
+ * within a cache line, and a plain Uint8Array of this size starts 16 bytes into a page (malloc's
+ * header before an mmap'd block). Measured here: 4 MiB reads of a 1.35 GB cached file took
+ * 560-600 ms into a Uint8Array and 130-140 ms into page-aligned memory (dd: 130-150 ms).
+ * WebAssembly.Memory is the one page-aligned allocation JavaScript has; a plain array is the
+ * fallback if it cannot be had (an address-space limit).
+ */
+function pageAligned(n: number): Uint8Array {
+  const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+  try {
+    return new Uint8Array(new wasm.Memory({ initial: Math.ceil(n / 65536) }).buffer, 0, n);
+  } catch {
+    return new Uint8Array(n);
+  }
+}
 
 const PCAPNG_SHB = 0x0a0d0d0a;
 const PCAPNG_IDB = 0x00000001;
@@ -211,13 +230,17 @@ class CaptureFileReader implements CaptureSource {
     this.src = src;
     this.batchCap = Math.max(1, opts.batchPackets ?? DEFAULT_BATCH_PACKETS);
     this.maxCapLen = opts.maxCapLenBytes ?? DEFAULT_MAX_CAPLEN_BYTES;
-    this.chunkBytes = Math.max(MIN_CHUNK_BYTES, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    this.chunkBytes = (Math.max(MIN_CHUNK_BYTES, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES) + 4095) & ~4095;
     // Largest record kept whole: a packet of maxCapLen plus headers and options.
     this.reserve = (this.maxCapLen + 65536 + 4095) & ~4095;
-    const a = new Uint8Array(this.reserve + this.chunkBytes);
-    const b = new Uint8Array(this.reserve + this.chunkBytes);
+    // One page-aligned block for both buffers; reads land at page offsets of it, as chunks of the
+    // file start at multiples of chunkBytes.
+    const size = this.reserve + this.chunkBytes;
+    const block = pageAligned(2 * size);
+    const a = block.subarray(0, size);
+    const b = block.subarray(size, 2 * size);
     this.bufs = [a, b];
-    this.dvs = [new DataView(a.buffer), new DataView(b.buffer)];
+    this.dvs = [new DataView(a.buffer, a.byteOffset, size), new DataView(b.buffer, b.byteOffset, size)];
     this.chunk = a;
     this.dv = this.dvs[0];
     this.pos = this.reserve;

@@ -118,7 +118,8 @@ export async function generateBenchCapture(outFile: string, shape: BenchShape = 
     }
     log('tls short + bulk connections');
     lab.exec(lab.client, process.execPath, [join(work, 'client.mjs'), lab.serverIp, '443', String(shape.shortConnections), String(shape.bulkConnections), String(shape.bulkBytesPerConnection), String(shape.concurrency)], { timeoutMs: 30 * 60_000 });
-    await stop();
+    const { dropped } = await stop();
+    if (dropped > 0) log(`warning: tcpdump dropped ${dropped} packets; the capture has gaps and its figures are not comparable`);
   } finally {
     await lab.close();
     rmSync(work, { recursive: true, force: true });

@@ -25,8 +25,11 @@ export interface Lab {
   exec(ns: string, cmd: string, args: string[], opts?: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): string;
   /** Start a long-running process inside a namespace (killed by close()). */
   start(ns: string, cmd: string, args: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string }): ChildProcess;
-  /** Start tcpdump on the client side's veth, writing `file`; resolves when it is capturing. */
-  capture(file: string, filter?: string, snaplen?: number): Promise<() => Promise<void>>;
+  /**
+   * Start tcpdump on the client side's veth, writing `file`; resolves when it is capturing, with
+   * the function that stops it and tells how many packets the kernel dropped (tcpdump's own count).
+   */
+  capture(file: string, filter?: string, snaplen?: number): Promise<() => Promise<{ dropped: number }>>;
   close(): Promise<void>;
 }
 
@@ -88,7 +91,8 @@ export async function createLab(tag: string, n = 50 + ((process.pid + counter++)
       return child;
     },
     async capture(file, filter = '', snaplen = 0) {
-      const args = ['-i', vc, '-w', file, '-U', '-n', '-s', String(snaplen || 262144), '--immediate-mode'];
+      // A 64 MiB ring (-B, KiB): bulk transfers on a veth outrun tcpdump's default 2 MiB.
+      const args = ['-i', vc, '-w', file, '-U', '-n', '-s', String(snaplen || 262144), '-B', '65536', '--immediate-mode'];
       if (filter) args.push(filter);
       const child = lab.start(client, 'tcpdump', args);
       let err = '';
@@ -103,6 +107,7 @@ export async function createLab(tag: string, n = 50 + ((process.pid + counter++)
           await new Promise<void>((res) => { child.once('exit', () => res()); setTimeout(res, 5000); });
         }
         for (let i = 0; i < 50 && !existsSync(file); i++) await sleep(20);
+        return { dropped: Number(/(\d+) packets? dropped by kernel/.exec(err)?.[1] ?? 0) };
       };
     },
     async close() {
