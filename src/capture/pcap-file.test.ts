@@ -211,6 +211,8 @@ describe('pcap variants', () => {
       }
     };
     check(await readAll(openCaptureFile(file, { chunkBytes: 1 << 20, batchPackets: 1000 })));
+    // A chunk size off the page grid is rounded up (the buffers stay page-aligned): same packets.
+    check(await readAll(openCaptureFile(file, { chunkBytes: (1 << 20) + 123, batchPackets: 777 })));
     check(await readAll(openCaptureStream(createReadStream(file, { highWaterMark: 4093 }), 'fifo')));
   });
 
