@@ -473,3 +473,44 @@ describe('IPv6 fragment reassembly', () => {
     expect(tuple(m)).toBe('2001:db8::1:1 > 2001:db8::2:2/6');
   });
 });
+
+describe('the Ethernet/IPv4/TCP fast path', () => {
+  // The same IPv4 packet as an Ethernet frame (fast path) and as LINKTYPE_IPV4 (228: the general
+  // state machine): every field must agree, offsets shifted by the 14-byte Ethernet header.
+  const fields = ['status', 'event', 'ipVersion', 'ipLen', 'ttl', 'proto', 'src0', 'src1', 'src2', 'src3', 'dst0', 'dst1', 'dst2', 'dst3',
+    'sport', 'dport', 'tcpFlags', 'seq', 'ack', 'window', 'tcpOptLen', 'payloadLen', 'payloadWireLen', 'vlan', 'tunnelDepth', 'tunnelId', 'reassembled'] as const;
+  const offsets = ['capLen', 'ipOff', 'l4Off', 'tcpOptOff', 'payloadOff'] as const;
+  function same(ipPacket: number[], capCut = 0): void {
+    const frame = eth(0x0800, ipPacket);
+    const a = run(frame.slice(0, frame.length - capCut), 1);
+    const b = run(ipPacket.slice(0, ipPacket.length - capCut), 228);
+    for (const k of fields) expect([k, a[k]]).toEqual([k, b[k]]);
+    // Offsets move by the Ethernet header; one a protocol leaves at 0 (UDP's TCP options) stays 0.
+    if (a.status === DecodeStatus.Ok) for (const k of offsets) expect([k, a[k]]).toEqual([k, b[k] === 0 ? 0 : b[k] + 14]);
+  }
+
+  it('agrees with the general decoder on plain segments, options, flags and high sequence numbers', () => {
+    same(ip4(A, B, 6, tcp(443, 50000, bytes(1448), { seq: 0xfffffff0, ack: 0x80000001 })));
+    same(ip4(C, D, 6, tcp(1, 2, [], { flags: TcpFlag.SYN, opts: [2, 4, 5, 180, 1, 3, 3, 7] })));
+    same(ip4([200, 1, 2, 3], [250, 4, 5, 6], 6, tcp(65535, 0, bytes(3), { flags: TcpFlag.FIN | TcpFlag.ACK, win: 65535 }), { ttl: 1 }));
+  });
+
+  it('agrees where it declines: IP options, fragments, TSO length 0, a bad TCP header, a cut capture, UDP', () => {
+    same(ip4(A, B, 6, tcp(1, 2, bytes(10)), { options: [1, 1, 1, 0] }));
+    same(ip4(A, B, 6, tcp(1, 2, bytes(16)), { mf: true, id: 9 }));
+    same(ip4(A, B, 6, tcp(1, 2, bytes(10)), { totalLen: 0 }));
+    const bad = tcp(1, 2, bytes(10));
+    bad[12] = 0x30; // data offset 12 bytes
+    same(ip4(A, B, 6, bad));
+    same(ip4(A, B, 6, tcp(1, 2, bytes(100))), 40); // snap length cut inside the payload
+    same(ip4(A, B, 17, udp(53, 5353, bytes(30))));
+  });
+
+  it('Ethernet padding after a short IPv4 packet is not payload', () => {
+    const frame = [...eth(0x0800, ip4(A, B, 6, tcp(1, 2, []))), 0, 0, 0, 0, 0, 0];
+    const m = run(frame, 1);
+    expect(m.status).toBe(DecodeStatus.Ok);
+    expect(m.payloadLen).toBe(0);
+    expect(m.ipLen).toBe(40);
+  });
+});

@@ -104,6 +104,44 @@ function clearTcp(meta: PacketMeta): void {
 }
 
 /**
+ * The common packet, Ethernet II + IPv4 without options or fragmentation + TCP, whole in the
+ * capture: filled in straight line. Anything else (and any doubt: a length that does not add up)
+ * returns false before meta is touched, and the general decoder below takes the packet.
+ */
+function fastTcp4(b: Uint8Array, off: number, capLen: number, meta: PacketMeta): boolean {
+  if (capLen < 54 || off + capLen > b.length) return false;
+  const ip = off + 14;
+  if (b[off + 12] !== 0x08 || b[off + 13] !== 0x00 || b[ip] !== 0x45 || b[ip + 9] !== 6) return false;
+  if ((((b[ip + 6] as number) & 0x3f) | (b[ip + 7] as number)) !== 0) return false; // MF or an offset
+  const tot = ((b[ip + 2] as number) << 8) | (b[ip + 3] as number);
+  const ipEnd = ip + tot;
+  const l4 = ip + 20;
+  const hl = ((b[l4 + 12] as number) >> 4) << 2;
+  if (hl < 20 || l4 + hl > ipEnd || ipEnd > off + capLen) return false;
+  meta.data = b;
+  meta.ipVersion = 4;
+  meta.ipOff = ip;
+  meta.ipLen = tot;
+  meta.ttl = b[ip + 8] as number;
+  meta.proto = 6;
+  meta.src0 = dv.getUint32(ip + 12); meta.src1 = 0; meta.src2 = 0; meta.src3 = 0;
+  meta.dst0 = dv.getUint32(ip + 16); meta.dst1 = 0; meta.dst2 = 0; meta.dst3 = 0;
+  meta.l4Off = l4;
+  meta.sport = ((b[l4] as number) << 8) | (b[l4 + 1] as number);
+  meta.dport = ((b[l4 + 2] as number) << 8) | (b[l4 + 3] as number);
+  meta.seq = dv.getUint32(l4 + 4);
+  meta.ack = dv.getUint32(l4 + 8);
+  meta.tcpFlags = b[l4 + 13] as number;
+  meta.window = ((b[l4 + 14] as number) << 8) | (b[l4 + 15] as number);
+  meta.tcpOptOff = l4 + 20;
+  meta.tcpOptLen = hl - 20;
+  meta.payloadOff = l4 + hl;
+  meta.payloadLen = ipEnd - (l4 + hl);
+  meta.payloadWireLen = ipEnd - (l4 + hl);
+  return true;
+}
+
+/**
  * Decode one packet: buf[off, off + capLen) captured with `linkType`. Returns (and stores in
  * meta.status) the outcome; Malformed/Unsupported carry a decoder.* event id in meta.event.
  */
@@ -132,6 +170,7 @@ export function decode(
     dvBuf = b;
     dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
+  if (linkType === 1 && fastTcp4(b, off, capLen, meta)) return DecodeStatus.Ok;
   let pos = off;
   let end = off + capLen;
   if (end > b.length) end = b.length;
