@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
-import { availableParallelism } from 'node:os';
+import { replayWorkers } from '../runtime/jit.js';
 import { Pipeline } from '../runtime/pipeline.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
 import { ShardedRunner } from '../runtime/shard.js';
@@ -75,7 +75,7 @@ const replayOptions: Record<string, OptionSpec> = {
   'tls-cert': { type: 'string', help: 'client certificate (PEM) for mTLS' },
   'tls-key': { type: 'string', help: 'client key (PEM) for mTLS' },
   'allow-plaintext-remote': { type: 'boolean', default: false, help: 'allow plaintext gRPC to a non-loopback address' },
-  workers: { type: 'string', short: 'w', help: `worker threads sharded by flow hash (default: cores, here ${availableParallelism()}); 1 = all in this thread` },
+  workers: { type: 'string', short: 'w', help: `worker threads sharded by flow hash (default: cores - 1, at least 1; here ${replayWorkers()}); 1 = all in this thread` },
 };
 
 function intOpt(v: unknown, name: string): number | undefined {
@@ -119,7 +119,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   });
   const progress = new Progress(values.quiet !== true);
   const t0 = process.hrtime.bigint();
-  const workers = intOpt(values.workers, 'workers') ?? availableParallelism();
+  const workers = intOpt(values.workers, 'workers') ?? replayWorkers();
   const runner = workers > 1 ? new ShardedRunner(pipe, workers, workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors })) : null;
   let st = pipe.engine.stats;
   try {

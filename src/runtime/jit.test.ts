@@ -4,13 +4,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nodeFlags, v8PoolSize } from './jit.js';
+import { nodeFlags, replayWorkers, v8PoolSize } from './jit.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 describe('V8 background threads for a sensor process', () => {
   it('leaves one core to the packet thread, 1 to 4 threads', () => {
     expect([1, 2, 3, 4, 5, 8, 64].map((c) => v8PoolSize(c))).toEqual([1, 1, 2, 3, 4, 4, 4]);
+  });
+
+  it('a replay leaves one core to the main thread: one worker (all in one thread) on two cores', () => {
+    expect([1, 2, 3, 4, 8, 64].map((c) => replayWorkers(c))).toEqual([1, 1, 2, 3, 7, 63]);
   });
 
   it('NDR_V8_POOL_SIZE overrides the rule; a bad value does not', () => {
