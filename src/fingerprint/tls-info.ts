@@ -85,7 +85,7 @@ function build(summary: TlsSummary, certs: readonly CertInfo[], opts: Omit<TlsIn
     ja3s: sh !== null ? serverJa3s(sh) : null,
     ja4s: opts.ja4Plus && sh !== null ? ja4s(sh, transport).ja4s : null,
     ja4x: ja4xList,
-    supportedCiphers: prints !== null ? prints.supportedCiphers.slice() : [],
+    supportedCiphers: prints !== null ? prints.supportedCiphers : [], // shared by the flows of one hello shape
     extraJa4,
     established: summary.established,
     resumed: summary.resumed,

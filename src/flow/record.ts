@@ -89,7 +89,7 @@ export interface TlsInfo {
   ja3s: string | null;
   ja4s: string | null; // only when JA4+ is switched on (FoxIO License 1.1)
   ja4x: string[]; // idem
-  supportedCiphers: string[]; // offered suites, hex, GREASE removed
+  readonly supportedCiphers: readonly string[]; // offered suites, hex, GREASE removed (shared: copy before changing)
   /** Further ClientHellos in the same flow (HelloRetryRequest), their JA4. */
   extraJa4: string[];
   established: boolean; // both sides went past the handshake
