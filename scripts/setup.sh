@@ -1,9 +1,8 @@
 #!/bin/sh
 # Installs what is missing, then builds. Used by both README commands (`npm start`, `npm test`).
 #   Debian packages (only when root and apt-get exists): capture tools, brokers, eBPF toolchain.
-#   npm packages: `npm install` (from package-lock.json) when node_modules is missing or older than
-#   the lock. (`npm ci` is not used: npm 11 rejects this lock for lmdb's optional per-platform
-#   packages it leaves out, although `npm install` resolves the same tree from it.)
+#   npm packages: `npm ci` (exactly the committed lock, which lists every platform's optional
+#   native packages) when node_modules is missing or older than the lock.
 #   Build: protobuf code generation, the CLI bundle, the eBPF loader (when clang/bpftool exist).
 set -e
 cd "$(dirname "$0")/.."
@@ -25,7 +24,7 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
-  npm install --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 node scripts/build.mjs
