@@ -1,5 +1,6 @@
 // Build: protobuf static code from proto/ (src/gen, never edited by hand), the CLI bundle
-// (dist/ndr-sensor.mjs), and the eBPF program + loader when the toolchain is present.
+// (dist/ndr-sensor.mjs), the lab's own bundles (dist/ndr-lab.mjs, bench, fuzz, longrun: never part of
+// the sensor's), and the eBPF program + loader when the toolchain is present.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +14,10 @@ if (existsSync('scripts/gen-proto.mjs')) execFileSync(process.execPath, ['script
 
 const entries = { 'ndr-sensor': 'src/main.ts' };
 if (existsSync('src/runtime/worker.ts')) entries['worker'] = 'src/runtime/worker.ts';
-entries['bench'] = 'src/bench/main.ts';
-entries['fuzz'] = 'src/bench/fuzz.ts';
-entries['longrun'] = 'src/bench/longrun.ts';
+entries['ndr-lab'] = 'lab/cli.ts';
+entries['bench'] = 'bench/main.ts';
+entries['fuzz'] = 'bench/fuzz.ts';
+entries['longrun'] = 'bench/longrun.ts';
 await esbuild.build({
   entryPoints: entries,
   outdir: 'dist',

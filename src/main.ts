@@ -6,86 +6,14 @@
  *   edr serve              the reference EDR (Sysmon-backed) over gRPC
  *   siem serve             the reference SIEM collector over gRPC
  *   baseline learn         prime the baseline store from a replay
- *   gen bench|tls|...      generate the project's captures from real software in namespaces
  * Exit codes: 0 ok; 1 fatal error (unreadable input, not a capture, bad config); 2 usage error;
  * 3 finished, but the input was damaged (e.g. a capture cut short: every complete packet was used).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CaptureFormatError } from './capture/source.js';
-import { commands, UsageError, type Command } from './cli/commands.js';
+import { commands } from './cli/commands.js';
+import { runCli } from './cli/dispatch.js';
 
-function help(): string {
-  const lines = ['usage: ndr-sensor <command> [options]', '', 'commands:'];
-  for (const c of commands) lines.push(`  ${c.name.padEnd(16)} ${c.summary}`);
-  lines.push('', 'ndr-sensor <command> --help   shows the options of a command', '');
-  lines.push('exit codes: 0 ok, 1 fatal error, 2 usage error, 3 done but the input was damaged (truncated capture)');
-  return lines.join('\n');
-}
-
-export function commandHelp(c: Command): string {
-  const lines = [`usage: ndr-sensor ${c.name} ${c.usage}`, '', c.summary, '', 'options:'];
-  for (const [name, o] of Object.entries(c.options)) {
-    const flag = `--${name}${o.short ? `, -${o.short}` : ''}${o.type === 'string' ? ' <value>' : ''}`;
-    const def = o.default !== undefined ? ` (default: ${String(o.default)})` : '';
-    lines.push(`  ${flag.padEnd(30)} ${o.help}${def}`);
-  }
-  lines.push(`  ${'--help, -h'.padEnd(30)} this help`);
-  return lines.join('\n');
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const words: string[] = [];
-  let i = 0;
-  while (i < argv.length && !(argv[i] as string).startsWith('-') && words.length < 2) {
-    words.push(argv[i] as string);
-    i++;
-    const one = commands.find((c) => c.name === words[0]);
-    if (one) break;
-  }
-  if (words.length === 0) {
-    process.stdout.write(help() + '\n');
-    return argv.includes('--help') || argv.includes('-h') ? 0 : 2;
-  }
-  const name = words.join(' ');
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
-    process.stderr.write(`ndr-sensor: unknown command '${name}'\n\n${help()}\n`);
-    return 2;
-  }
-  const rest = argv.slice(i);
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(commandHelp(cmd) + '\n');
-    return 0;
-  }
-  const options: NonNullable<ParseArgsConfig['options']> = {};
-  for (const [k, o] of Object.entries(cmd.options)) {
-    options[k] = { type: o.type, multiple: o.multiple ?? false, ...(o.short ? { short: o.short } : {}) };
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    process.stderr.write(`ndr-sensor ${cmd.name}: ${(e as Error).message}\n`);
-    return 2;
-  }
-  const values: Record<string, unknown> = {};
-  for (const [k, o] of Object.entries(cmd.options)) values[k] = (parsed.values as Record<string, unknown>)[k] ?? o.default;
-  try {
-    return await cmd.run(values, parsed.positionals);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`ndr-sensor ${cmd.name}: ${e.message}\n`);
-      return 2;
-    }
-    const err = e as Error;
-    const known = err instanceof CaptureFormatError || err.name.endsWith('Error') && err.name !== 'Error' && err.name !== 'TypeError' && err.name !== 'RangeError';
-    if (known || (err as NodeJS.ErrnoException).code) {
-      process.stderr.write(`ndr-sensor ${cmd.name}: ${err.message}\n`);
-    } else {
-      process.stderr.write(`ndr-sensor ${cmd.name}: internal error: ${err.stack ?? err.message}\n`);
-    }
-    return 1;
-  }
+export function main(argv: string[]): Promise<number> {
+  return runCli('ndr-sensor', commands, argv);
 }
 
 const isEntry = process.argv[1] !== undefined && /ndr-sensor(\.mjs)?$|main\.(ts|js)$/.test(process.argv[1]);

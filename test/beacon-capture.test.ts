@@ -1,5 +1,5 @@
 // Beacon scoring on real TLS traffic (issue 6): a Node TLS client makes 240 connections to a
-// Node TLS server in network namespaces; the capture is then re-timed (src/lab/pcap-rewrite.ts)
+// Node TLS server in network namespaces; the capture is then re-timed (lab/pcap-rewrite.ts)
 // into (a) a periodic client, one connection every 5 s with ±60 ms jitter, and (b) a browser-like
 // client, the same connections in sessions of page loads (bursts of connections within seconds,
 // minutes idle between), with requests of varying size. Replayed without EDR data: the periodic
@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab } from '../src/lab/netns.js';
-import { rewritePcap, scanPcap } from '../src/lab/pcap-rewrite.js';
+import { createLab, type Lab } from '../lab/netns.js';
+import { rewritePcap, scanPcap } from '../lab/pcap-rewrite.js';
 import { replayFiles } from '../src/runtime/replay.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndr-beacon-'));

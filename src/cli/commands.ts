@@ -1,7 +1,7 @@
 /**
  * The CLI's commands: name, options (each documented for --help) and what they run.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,12 +13,6 @@ import { ShardedRunner } from '../runtime/shard.js';
 import { mergeStats, workerInit } from '../runtime/replay.js';
 import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
 import { buildStages } from '../runtime/stages.js';
-import { defaultBenchShape, generateBenchCapture } from '../lab/gen-bench.js';
-import { generateTlsCaptures } from '../lab/gen-tls.js';
-import { generateHandshakeBench } from '../lab/gen-handshakes.js';
-import { generateMiscCaptures } from '../lab/gen-misc.js';
-import { generatePubsubCaptures } from '../lab/gen-pubsub.js';
-import { generateDemo } from '../lab/gen-demo.js';
 import { startEdrServer } from '../grpc/edr-server.js';
 import { startSiemServer } from '../grpc/siem-server.js';
 import { SiemClient } from '../output/siem-client.js';
@@ -170,7 +164,7 @@ async function runDemo(values: Record<string, unknown>): Promise<number> {
   const dir = join(projectRoot(), 'pcaps', 'demo');
   const cap = join(dir, 'demo.pcap');
   const sysmon = join(dir, 'sysmon.jsonl');
-  if (!existsSync(cap) || !existsSync(sysmon)) throw new Error(`demo scenario missing: ${cap} and ${sysmon} (regenerate with: ndr-sensor gen demo)`);
+  if (!existsSync(cap) || !existsSync(sysmon)) throw new Error(`demo scenario missing: ${cap} and ${sysmon} (regenerate with: bin/ndr-lab gen demo, from a source checkout)`);
   const out = (values.output as string) ?? 'demo-output.jsonl';
   const { replayFiles } = await import('../runtime/replay.js');
   const { alertToEcs, flowToEcs } = await import('../output/ecs.js');
@@ -309,86 +303,5 @@ export const commands: Command[] = [
     summary: 'replay capture files: flows, fingerprints, attribution and alerts as ECS JSON lines',
     options: replayOptions,
     run: runReplay,
-  },
-  {
-    name: 'gen tls',
-    usage: '[--out DIR]',
-    summary: 'generate the TLS captures (Node, openssl, curl, python3; chains, client certs, self-signed, expired) in namespaces (root)',
-    options: { out: { type: 'string', short: 'o', default: 'pcaps/tls', help: 'output folder' } },
-    async run(v) { mkdirSync(v.out as string, { recursive: true }); await generateTlsCaptures(v.out as string); process.stderr.write(`gen tls: wrote ${String(v.out)}\n`); return 0; },
-  },
-  {
-    name: 'gen pubsub',
-    usage: '[--out DIR]',
-    summary: 'generate the MQTT (mosquitto, 3.1.1/5, 1883/8883/WebSocket) and AMQP (RabbitMQ 0-9-1 on 5672/5671, rhea 1.0) captures in namespaces (root)',
-    options: { out: { type: 'string', short: 'o', default: 'pcaps', help: 'parent folder (mqtt/ and amqp/ are written inside)' } },
-    async run(v) {
-      const { mkdtempSync, readdirSync, renameSync, copyFileSync, rmSync } = await import('node:fs');
-      const { tmpdir } = await import('node:os');
-      const tmp = mkdtempSync(join(tmpdir(), 'ndr-gen-pubsub-'));
-      await generatePubsubCaptures(tmp);
-      for (const f of readdirSync(tmp).filter((x) => x.endsWith('.pcap'))) {
-        const dest = join(v.out as string, f.startsWith('mqtt') ? 'mqtt' : 'amqp');
-        mkdirSync(dest, { recursive: true });
-        try { renameSync(join(tmp, f), join(dest, f)); } catch { copyFileSync(join(tmp, f), join(dest, f)); }
-        process.stderr.write(`gen pubsub: ${join(dest, f)}\n`);
-      }
-      rmSync(tmp, { recursive: true, force: true });
-      return 0;
-    },
-  },
-  {
-    name: 'gen demo',
-    usage: '[--out DIR]',
-    summary: 'generate the demo scenario (capture + Sysmon log of five Windows-named hosts) from real TLS/MQTT traffic in namespaces (root)',
-    options: { out: { type: 'string', short: 'o', default: 'pcaps/demo', help: 'output folder' } },
-    async run(v) { mkdirSync(v.out as string, { recursive: true }); const r = await generateDemo(v.out as string); process.stderr.write(`gen demo: ${JSON.stringify(r)}\n`); return 0; },
-  },
-  {
-    name: 'gen misc',
-    usage: '[--out DIR]',
-    summary: 'generate the AES-stream, SSH, HTTP, DNS and gzip-upload captures in namespaces (root)',
-    options: { out: { type: 'string', short: 'o', default: 'pcaps/misc', help: 'output folder' } },
-    async run(v) { mkdirSync(v.out as string, { recursive: true }); await generateMiscCaptures(v.out as string); process.stderr.write(`gen misc: wrote ${String(v.out)}\n`); return 0; },
-  },
-  {
-    name: 'gen handshakes',
-    usage: '[--out FILE] [--connections N]',
-    summary: 'generate the handshake-heavy benchmark capture (40,000 TLS connections with 1-3 certificate chains) (root)',
-    options: {
-      out: { type: 'string', short: 'o', default: 'pcaps/bench/handshakes.pcap', help: 'capture file to write' },
-      connections: { type: 'string', default: '40000', help: 'TLS connections' },
-    },
-    async run(v) {
-      mkdirSync(dirname(v.out as string), { recursive: true });
-      const r = await generateHandshakeBench(v.out as string, { connections: Number(v.connections) });
-      process.stderr.write(`gen handshakes: ${String(v.out)}: ${JSON.stringify(r)}\n`);
-      return 0;
-    },
-  },
-  {
-    name: 'gen bench',
-    usage: '[--out FILE]',
-    summary: 'generate the mixed benchmark capture from real TLS/MQTT traffic in network namespaces (root)',
-    options: {
-      out: { type: 'string', short: 'o', default: 'pcaps/bench/bench.pcap', help: 'capture file to write' },
-      short: { type: 'string', default: String(defaultBenchShape.shortConnections), help: 'short TLS connections' },
-      bulk: { type: 'string', default: String(defaultBenchShape.bulkConnections), help: 'bulk TLS connections' },
-      'bulk-mib': { type: 'string', default: String(defaultBenchShape.bulkBytesPerConnection / 1048576), help: 'MiB per bulk connection' },
-      mqtt: { type: 'string', default: String(defaultBenchShape.mqttMessages), help: 'MQTT messages (needs mosquitto)' },
-    },
-    async run(v) {
-      const out = v.out as string;
-      mkdirSync(dirname(out), { recursive: true });
-      const r = await generateBenchCapture(out, {
-        ...defaultBenchShape,
-        shortConnections: Number(v.short),
-        bulkConnections: Number(v.bulk),
-        bulkBytesPerConnection: Number(v['bulk-mib']) * 1048576,
-        mqttMessages: Number(v.mqtt),
-      }, (s) => process.stderr.write(`gen bench: ${s}\n`));
-      process.stderr.write(`gen bench: ${out}: ${r.packets} packets, ${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(1)} s\n`);
-      return 0;
-    },
   },
 ];

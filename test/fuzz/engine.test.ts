@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fuzzEngine, loadSeeds } from '../../src/bench/fuzz-engine.js';
+import { fuzzEngine, loadSeeds } from '../../bench/fuzz-engine.js';
 
 const shared = join(new URL('.', import.meta.url).pathname, '..', '..', '..', 'shared');
 const pcaps = join(shared, 'conformance', 'ja4', 'pcaps');

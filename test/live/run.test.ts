@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLab, type Lab } from '../../src/lab/netns.js';
+import { createLab, type Lab } from '../../lab/netns.js';
 
 const root = join(new URL('.', import.meta.url).pathname, '..', '..');
 const cli = join(root, 'dist', 'ndr-sensor.mjs');

@@ -1,5 +1,5 @@
 /**
- * Real pub/sub captures from real software in network namespaces (src/lab/netns.ts):
+ * Real pub/sub captures from real software in network namespaces (lab/netns.ts):
  *  - mosquitto + mosquitto_pub/mosquitto_sub: MQTT 3.1, 3.1.1 and 5 on 1883, TLS on 8883, plus MQTT
  *    over WebSocket (mosquitto's websockets listener, a small raw WebSocket client written here);
  *  - rabbitmq-server + a python3-pika client: AMQP 0-9-1 on 5672 and TLS on 5671;

@@ -4,8 +4,8 @@
  * and splices of two packets. A case passes when nothing throws out of the engine and no
  * dissector throw reaches the driver's fuse (faults stay 0). Deterministic for a seed.
  */
-import { Pipeline } from '../runtime/pipeline.js';
-import { openCaptureFile } from '../capture/pcap-file.js';
+import { Pipeline } from '../src/runtime/pipeline.js';
+import { openCaptureFile } from '../src/capture/pcap-file.js';
 
 export interface Seed {
   bytes: Uint8Array;

@@ -9,10 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dissectorSpecs } from '../../dissectors/index.js';
-import type { AnyDissectorSpec, Dir } from '../dissect/api.js';
+import { dissectorSpecs } from '../dissectors/index.js';
+import type { AnyDissectorSpec, Dir } from '../src/dissect/api.js';
 import { fuzzEngine, loadSeeds } from './fuzz-engine.js';
-import { fuzzDissector, type Conversation } from '../../test/helpers/fuzz.js';
+import { fuzzDissector, type Conversation } from '../test/helpers/fuzz.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const repo = existsSync(join(root, 'package.json')) ? root : join(root, '..');

@@ -4,9 +4,9 @@
  * traffic (flows start, end and expire as they would live). RSS and heap are sampled every 5 s;
  * the summary compares the samples after warm-up (first loop) with the last ones. Not run in CI.
  */
-import { openCaptureFile } from '../capture/pcap-file.js';
-import type { CaptureSource, PacketBatch } from '../capture/source.js';
-import { Pipeline } from '../runtime/pipeline.js';
+import { openCaptureFile } from '../src/capture/pcap-file.js';
+import type { CaptureSource, PacketBatch } from '../src/capture/source.js';
+import { Pipeline } from '../src/runtime/pipeline.js';
 
 function shifted(src: CaptureSource, offsetMs: number): CaptureSource {
   return {

@@ -1,12 +1,12 @@
 /**
  * Generates the project's own TLS/DTLS captures (pcaps/tls/) from real TLS stacks talking across
- * a two-namespace lab (src/lab/netns.ts): Node's tls, openssl s_client/s_server, curl and
+ * a two-namespace lab (lab/netns.ts): Node's tls, openssl s_client/s_server, curl and
  * python3's ssl. Keys and certificates are made at generation time in a temp dir (never
  * committed); SNI names, certificate subjects, addresses and ports are fixed so the captures
  * differ between runs only in keys, randoms, timings and serials.
  *
  * Needs root (namespaces, tcpdump), openssl, curl, python3, tcpdump. Hooked into
- * `ndr-sensor gen tls` by the CLI; src/lab/gen-tls.test.ts runs it in CI.
+ * `bin/ndr-lab gen tls`; lab/gen-tls.test.ts runs it in CI.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -2,15 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { amqpDissector } from '../../dissectors/amqp/index.js';
-import type { AmqpRecord } from '../../dissectors/amqp/records.js';
-import { mqttDissector } from '../../dissectors/mqtt/index.js';
-import type { MqttRecord, MqttTxRecord } from '../../dissectors/mqtt/records.js';
-import type { AnyDissectorSpec } from '../dissect/api.js';
-import { harness, type Harness } from '../../test/helpers/dissect.js';
+import { amqpDissector } from '../dissectors/amqp/index.js';
+import type { AmqpRecord } from '../dissectors/amqp/records.js';
+import { mqttDissector } from '../dissectors/mqtt/index.js';
+import type { MqttRecord, MqttTxRecord } from '../dissectors/mqtt/records.js';
+import type { AnyDissectorSpec } from '../src/dissect/api.js';
+import { harness, type Harness } from '../test/helpers/dissect.js';
 import { extractTcpStreams, generatePubsubCaptures, type TcpStream } from './gen-pubsub.js';
 
-const pcapDir = path.resolve(new URL('.', import.meta.url).pathname, '../../pcaps');
+const pcapDir = path.resolve(new URL('.', import.meta.url).pathname, '../pcaps');
 
 function dissect(spec: AnyDissectorSpec, st: TcpStream): Harness {
   const h = harness(spec, spec.defaultLimits, { srcPort: st.clientPort, dstPort: st.serverPort, transport: 'tcp', startTs: 0 });

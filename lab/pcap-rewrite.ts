@@ -5,7 +5,7 @@
  * Linux cooked (SLL) and raw IPv4. Non-IPv4 packets are passed to the callback with `ipv4: false`
  * (return null to drop them). pcapng input is not handled (tcpdump -w writes classic pcap).
  */
-import { pcapForm } from '../capture/pcap-file.js';
+import { pcapForm } from '../src/capture/pcap-file.js';
 
 export interface PacketView {
   index: number;

@@ -1,5 +1,5 @@
 /**
- * Misc lab captures from real software in network namespaces (src/lab/netns.ts):
+ * Misc lab captures from real software in network namespaces (lab/netns.ts):
  *   aes-stream.pcap    AN1389 shape: length-prefixed AES-256-CBC records over TCP, no handshake
  *   ssh.pcap           OpenSSH client → sshd (banners + key exchange; auth refused)
  *   http-entropy.pcap  curl fetching high-entropy paths with a high-entropy Host from a Node http server

@@ -5,10 +5,10 @@
  * an earlier EID 3 of the same image on the host). The full pipeline golden test is the lead's.
  */
 import { describe, expect, it } from 'vitest';
-import { AnalyticsEngine } from './engine.js';
-import { DEFAULT_ANALYTICS_CONFIG } from './config.js';
-import { makeFlow } from './test-flows.js';
-import type { FileEvent, FlowRecord, ImageLoad } from '../flow/record.js';
+import { AnalyticsEngine } from '../src/analytics/engine.js';
+import { DEFAULT_ANALYTICS_CONFIG } from '../src/analytics/config.js';
+import { makeFlow } from '../src/analytics/test-flows.js';
+import type { FileEvent, FlowRecord, ImageLoad } from '../src/flow/record.js';
 import { DEMO_ANALYTICS_CONFIG, DEMO_T0, HOSTS, SCENARIO, buildSysmon, expectedAlerts } from '../lab/gen-demo.js';
 
 type Ev = Record<string, string | number>;

@@ -9,22 +9,22 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { harness } from '../../test/helpers/dissect.js';
-import { Dir, type AnyDissectorSpec } from '../dissect/api.js';
-import { httpSpec, summarizeHttp } from '../../dissectors/http/index.js';
-import { dnsSpec, dnsTcpSpec, probeDnsTcp, summarizeDns } from '../../dissectors/dns/index.js';
-import { probeSsh, sshSpec, summarizeSsh } from '../../dissectors/ssh/index.js';
-import { probeHttp } from '../../dissectors/http/index.js';
-import type { DnsRecord } from '../../dissectors/dns/types.js';
-import type { HttpRecord } from '../../dissectors/http/types.js';
-import type { SshRecord } from '../../dissectors/ssh/types.js';
-import { emptyDir, type DnsInfo, type FlowRecord } from '../flow/record.js';
-import { DnsCache } from '../flow/dns-cache.js';
-import { EntropyAccumulator } from '../fingerprint/entropy.js';
-import { classifyEncrypted, SUSPICIOUS_MIN_SAMPLE_BYTES, SUSPICIOUS_MIN_SCORE } from '../fingerprint/encrypted.js';
+import { harness } from '../test/helpers/dissect.js';
+import { Dir, type AnyDissectorSpec } from '../src/dissect/api.js';
+import { httpSpec, summarizeHttp } from '../dissectors/http/index.js';
+import { dnsSpec, dnsTcpSpec, probeDnsTcp, summarizeDns } from '../dissectors/dns/index.js';
+import { probeSsh, sshSpec, summarizeSsh } from '../dissectors/ssh/index.js';
+import { probeHttp } from '../dissectors/http/index.js';
+import type { DnsRecord } from '../dissectors/dns/types.js';
+import type { HttpRecord } from '../dissectors/http/types.js';
+import type { SshRecord } from '../dissectors/ssh/types.js';
+import { emptyDir, type DnsInfo, type FlowRecord } from '../src/flow/record.js';
+import { DnsCache } from '../src/flow/dns-cache.js';
+import { EntropyAccumulator } from '../src/fingerprint/entropy.js';
+import { classifyEncrypted, SUSPICIOUS_MIN_SAMPLE_BYTES, SUSPICIOUS_MIN_SCORE } from '../src/fingerprint/encrypted.js';
 import { DNS_NAMES, generateMiscCaptures, HTTP_HOST, HTTP_PATHS, MISC_CAPTURES } from './gen-misc.js';
 
-const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
 interface Pkt { ts: number; src: string; dst: string; sport: number; dport: number; udp: boolean; seq: number; payload: Uint8Array }
 interface Flow { udp: boolean; client: string; server: string; cport: number; sport: number; pkts: { dir: Dir; ts: number; payload: Uint8Array }[] }

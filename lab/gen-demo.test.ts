@@ -13,7 +13,7 @@ import { scanPcap } from './pcap-rewrite.js';
 
 const out = mkdtempSync(join(tmpdir(), 'ndr-demo-test-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
-const committed = new URL('../../pcaps/demo/', import.meta.url);
+const committed = new URL('../pcaps/demo/', import.meta.url);
 
 function connections(pcap: Buffer): string[] {
   return scanPcap(pcap)

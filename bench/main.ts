@@ -3,19 +3,19 @@
  * peak RSS is its own); the capture figures come in rounds (see rounds()) and are reported as medians.
  *
  *   mixed capture       pcaps/bench/bench.pcap        (npm run gen:bench)
- *   handshake capture   pcaps/bench/handshakes.pcap   (ndr-sensor gen handshakes)
+ *   handshake capture   pcaps/bench/handshakes.pcap   (bin/ndr-lab gen handshakes)
  */
 import { spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Session } from 'node:inspector/promises';
-import { walkFile } from '../capture/walk.js';
-import { openCaptureFile } from '../capture/pcap-file.js';
-import { Pipeline } from '../runtime/pipeline.js';
+import { walkFile } from '../src/capture/walk.js';
+import { openCaptureFile } from '../src/capture/pcap-file.js';
+import { Pipeline } from '../src/runtime/pipeline.js';
 import { extraBenches } from './extra.js';
-import { ShardedRunner } from '../runtime/shard.js';
-import { nodeFlags } from '../runtime/jit.js';
-import { dissectorSpecs } from '../../dissectors/index.js';
+import { ShardedRunner } from '../src/runtime/shard.js';
+import { nodeFlags } from '../src/runtime/jit.js';
+import { dissectorSpecs } from '../dissectors/index.js';
 
 interface One {
   packets: number;

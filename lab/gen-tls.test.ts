@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTlsCaptures, TLS_CASES, type TlsCaptureCase } from './gen-tls.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const committed = path.resolve(here, '../../pcaps/tls');
+const committed = path.resolve(here, '../pcaps/tls');
 const run = promisify(execFile);
 
 interface HandshakeRow { types: string[]; sni: string; supportedVersion: string; version: string; srcPort: string; certLengths: string[] }

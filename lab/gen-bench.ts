@@ -1,5 +1,5 @@
 /**
- * The mixed benchmark capture (`ndr-sensor gen bench`, issue 2): real TLS 1.2 and 1.3 between
+ * The mixed benchmark capture (`bin/ndr-lab gen bench`, issue 2): real TLS 1.2 and 1.3 between
  * Node clients and servers in two network namespaces, captured by tcpdump on the client's veth.
  *  - bulk transfers over a few long TLS connections, so full-size data packets dominate;
  *  - many short TLS connections (handshake, a small request, a small answer, close);

@@ -95,7 +95,7 @@ describe('pcap rewriter', () => {
     expect(() => rewritePcap(ng, () => ({}))).toThrow(/pcapng/);
   });
   it('every TCP packet of the committed demo capture has valid IPv4 and TCP checksums', () => {
-    const buf = readFileSync(new URL('../../pcaps/demo/demo.pcap', import.meta.url));
+    const buf = readFileSync(new URL('../pcaps/demo/demo.pcap', import.meta.url));
     let off = 24;
     let n = 0;
     let bad = 0;
