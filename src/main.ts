@@ -18,8 +18,12 @@ export function main(argv: string[]): Promise<number> {
 
 const isEntry = process.argv[1] !== undefined && /ndr-sensor(\.mjs)?$|main\.(ts|js)$/.test(process.argv[1]);
 if (isEntry) {
+  // A fatal or usage error ends the process even if a library left a handle open (a listener, a
+  // channel, a child): a supervisor must see the exit to restart us. The timer is unref'd, so a
+  // clean run exits by itself at once and the timer never fires.
+  const fatal = (code: number): void => { if (code === 1 || code === 2) setTimeout(() => process.exit(code), 500).unref(); };
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
-    (e: unknown) => { process.stderr.write(`ndr-sensor: ${(e as Error).message}\n`); process.exitCode = 1; },
+    (code) => { process.exitCode = code; fatal(code); },
+    (e: unknown) => { process.stderr.write(`ndr-sensor: ${(e as Error).message}\n`); process.exitCode = 1; fatal(1); },
   );
 }

@@ -59,6 +59,23 @@ describe('sensor config', () => {
     expect(p.length).toBe(4);
   });
 
+  it('rejects inherited property names as keys at every level', () => {
+    const names = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__proto__', '__defineGetter__'];
+    for (const n of names) {
+      // JSON.parse makes __proto__ an own key, as the YAML parser does.
+      expect(problems(JSON.parse(`{"${n}": 1}`))).toEqual([`config: ${n}: unknown key`]);
+      expect(problems(JSON.parse(`{"sensor": {"${n}": 1}}`))).toEqual([`config: sensor.${n}: unknown key`]);
+      expect(problems(JSON.parse(`{"edr": {"tls": {"ca": "a", "cert": "b", "key": "c", "${n}": 1}}}`), { checkFiles: false })).toEqual([`config: edr.tls.${n}: unknown key`]);
+      expect(problems(JSON.parse(`{"analytics": {"${n}": []}}`))).toEqual([`config: analytics.${n}: unknown key`]);
+    }
+    // A document whose prototype carries a schema key does not set it.
+    const inherited = Object.create({ sensor: { workers: 7 } }) as Record<string, unknown>;
+    expect(validateConfig(inherited).sensor.workers).toBe(1);
+    const viaYaml = join(dir, 'proto.yaml');
+    writeFileSync(viaYaml, '__proto__:\n  sensor:\n    workers: 9\ntoString: x\n');
+    expect(() => loadConfig(viaYaml)).toThrow(/config: __proto__: unknown key\nconfig: toString: unknown key/);
+  });
+
   it('checks mTLS files of enabled endpoints, resolving relative paths', () => {
     writeFileSync(join(dir, 'ca.pem'), 'x');
     const p = problems({ siem: { enabled: true, tls: { ca: 'ca.pem', cert: 'c.pem', key: 'k.pem' } } });

@@ -169,6 +169,15 @@ const SCHEMA: Record<string, Field> = {
   output: { t: 'section', fields: { jsonLines: { t: 'path' } } },
 };
 
+/**
+ * A key's value only when the document itself holds it: names such as `constructor`, `toString`
+ * or `__proto__` are inherited by every object, and an `in` test or a plain read would take the
+ * prototype's member for a setting.
+ */
+function own(o: Record<string, unknown>, k: string): unknown {
+  return Object.hasOwn(o, k) ? o[k] : undefined;
+}
+
 function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === null || v === undefined) return String(v);
@@ -227,15 +236,16 @@ function check(key: string, f: Field, v: unknown, cur: unknown, ctx: Ctx, enable
       if (typeof v !== 'object' || Array.isArray(v)) return bad('a mapping with ca, cert, key');
       const o = v as Record<string, unknown>;
       const out: TlsFiles = { ca: '', cert: '', key: '', serverName: '' };
-      for (const k of Object.keys(o)) if (!(k in TLS_FIELDS)) ctx.errors.push(`config: ${key}.${k}: unknown key`);
+      for (const k of Object.keys(o)) if (!Object.hasOwn(TLS_FIELDS, k)) ctx.errors.push(`config: ${key}.${k}: unknown key`);
       for (const k of ['ca', 'cert', 'key'] as const) {
-        if (o[k] === undefined) { ctx.errors.push(`config: ${key}.${k}: required (mTLS needs ca, cert and key)`); continue; }
-        const p = check(`${key}.${k}`, TLS_FIELDS[k] as Field, o[k], '', ctx, enabled) as string;
+        const val = own(o, k);
+        if (val === undefined) { ctx.errors.push(`config: ${key}.${k}: required (mTLS needs ca, cert and key)`); continue; }
+        const p = check(`${key}.${k}`, TLS_FIELDS[k] as Field, val, '', ctx, enabled) as string;
         if (p === '') ctx.errors.push(`config: ${key}.${k}: expected a path, got ""`);
         else if (ctx.checkFiles && enabled && !existsSync(p)) ctx.errors.push(`config: ${key}.${k}: file not found: ${p}`);
         out[k] = p;
       }
-      if (o['serverName'] !== undefined) out.serverName = check(`${key}.serverName`, TLS_FIELDS['serverName'] as Field, o['serverName'], '', ctx, enabled) as string;
+      if (own(o, 'serverName') !== undefined) out.serverName = check(`${key}.serverName`, TLS_FIELDS['serverName'] as Field, own(o, 'serverName'), '', ctx, enabled) as string;
       return out;
     }
     case 'section': {
@@ -243,11 +253,12 @@ function check(key: string, f: Field, v: unknown, cur: unknown, ctx: Ctx, enable
       if (typeof v !== 'object' || Array.isArray(v)) return bad('a mapping');
       const o = v as Record<string, unknown>;
       const out = { ...(cur as Record<string, unknown>) };
-      for (const k of Object.keys(o)) if (!(k in f.fields)) ctx.errors.push(`config: ${key}.${k}: unknown key`);
-      const en = o['enabled'] === undefined ? (out['enabled'] !== false) : o['enabled'] === true;
+      for (const k of Object.keys(o)) if (!Object.hasOwn(f.fields, k)) ctx.errors.push(`config: ${key}.${k}: unknown key`);
+      const en = own(o, 'enabled') === undefined ? (out['enabled'] !== false) : own(o, 'enabled') === true;
       for (const [k, sub] of Object.entries(f.fields)) {
-        if (o[k] === undefined) continue;
-        out[k] = check(`${key}.${k}`, sub, o[k], out[k], ctx, en);
+        const val = own(o, k);
+        if (val === undefined) continue;
+        out[k] = check(`${key}.${k}`, sub, val, out[k], ctx, en);
       }
       return out;
     }
@@ -264,17 +275,18 @@ export function validateConfig(doc: unknown, opts: { baseDir?: string; checkFile
   const out = cfg as unknown as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     if (k === 'analytics') continue;
-    if (!(k in SCHEMA)) ctx.errors.push(`config: ${k}: unknown key`);
+    if (!Object.hasOwn(SCHEMA, k)) ctx.errors.push(`config: ${k}: unknown key`);
   }
   for (const [k, f] of Object.entries(SCHEMA)) {
-    if (o[k] === undefined) continue;
-    out[k] = check(k, f, o[k], out[k], ctx, true);
+    const val = own(o, k);
+    if (val === undefined) continue;
+    out[k] = check(k, f, val, out[k], ctx, true);
   }
-  const a = validateAnalyticsConfig(o['analytics']);
+  const a = validateAnalyticsConfig(own(o, 'analytics'));
   for (const e of a.errors) ctx.errors.push(`config: ${e}`);
   cfg.analytics = a.config;
   // Cross-field rules.
-  if (cfg.capture.source === 'ebpf' && cfg.capture.interfaces.length === 0 && o['capture'] !== undefined) {
+  if (cfg.capture.source === 'ebpf' && cfg.capture.interfaces.length === 0 && own(o, 'capture') !== undefined) {
     ctx.errors.push('config: capture.interfaces: the eBPF source needs at least one interface');
   }
   if (cfg.capture.loaderSocket && cfg.capture.onLoaderExit === 'restart') {

@@ -32,7 +32,9 @@ export function isLoopbackEndpoint(endpoint: string): boolean {
   return h === 'unix' || h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
-export class InsecureEndpointError extends Error {}
+export class InsecureEndpointError extends Error {
+  override readonly name = 'InsecureEndpointError';
+}
 
 export function clientCredentials(
   endpoint: string,

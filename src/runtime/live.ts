@@ -5,6 +5,7 @@
  * SIGHUP reloads lists and allowlists; SIGTERM/SIGINT drain (open flows are flushed, what the
  * SIEM has not acknowledged stays in the spool) and exit.
  */
+import { closeSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { CaptureSource } from '../capture/source.js';
 import { openLiveSource, EbpfSource, type FlowEndRecord } from '../capture/ebpf.js';
@@ -30,181 +31,230 @@ export interface LiveOptions {
   log?: (line: string) => void;
 }
 
-export async function runLive(opts: LiveOptions): Promise<number> {
-  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  let cfg: SensorConfig = opts.configPath ? loadConfig(opts.configPath) : (await import('../config/config.js')).defaultConfig();
-  // Checked before anything is opened, and named by its key like every other config error.
-  try { withoutDissectors(dissectorSpecs, cfg.dissectors.disabled); } catch (e) { throw new ConfigError([`config: dissectors.disabled: ${(e as Error).message}`]); }
-  const ifaces = opts.iface && opts.iface.length > 0 ? opts.iface : cfg.capture.interfaces;
-  if (ifaces.length === 0) throw new Error('run: no interface: give --iface or capture.interfaces in the config');
-  const source = opts.source ?? cfg.capture.source;
-  const workers = opts.workers ?? cfg.sensor.workers;
-  const m = sensorMetrics();
+/**
+ * A failure before capture starts (bad interface, refused plaintext, unreadable or unwritable
+ * file, bad config). The CLI prints its message as the one line an operator or a supervisor's log
+ * shows, and exits non-zero at once so `Restart=on-failure` and crash-loop back-off can act.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
 
-  const stages = await buildStages({
-    sysmon: [],
-    edr: cfg.edr.enabled ? cfg.edr.endpoint : null,
-    analytics: true,
-    baseline: cfg.baselines.path || null,
-    tls: cfg.edr.tls,
-    maxWaitMs: cfg.edr.timeoutMs,
-    log,
-  });
-  const siem = cfg.siem.enabled
-    ? new SiemClient({ endpoint: cfg.siem.endpoint, sensorId: cfg.sensor.hostName || hostname(), spoolDir: cfg.spool.dir, spoolMaxBytes: cfg.spool.maxMiB * 1048576, tls: cfg.siem.tls, batchSize: cfg.siem.batchSize, lingerMs: cfg.siem.flushIntervalMs, log })
-    : null;
-  const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines) : null;
-  const pipe = new Pipeline({
-    ja4Plus: cfg.fingerprints.ja4Plus,
-    disabledDissectors: cfg.dissectors.disabled,
-    limits: {
-      table: { maxFlowsCount: cfg.limits.maxFlows, tcpIdleMs: cfg.limits.tcpIdleTimeoutMs, udpIdleMs: cfg.limits.udpIdleTimeoutMs },
-      reassembly: { depthBytes: cfg.limits.reassemblyDepthBytes },
-    },
-    ...stages,
-    onFlow: (r) => {
-      m.flowsEnded.labels({ reason: r.endReason }).inc();
-      sink?.flow(r);
-      siem?.publishFlow(r, JSON.stringify(flowToEcs(r)));
-    },
-    onAlert: (a) => {
-      m.alerts.labels({ analytic: a.analytic }).inc();
-      sink?.alert(a);
-      siem?.publishAlert(a, JSON.stringify(alertToEcs(a)));
-    },
-  });
-  const eng = pipe.engine;
-  // workers > 1: flows sharded over worker threads; this thread decodes, dispatches, and runs the
-  // later stages (enrichment, analytics, outputs) on the records they send back.
-  const runner = workers > 1
-    ? new ShardedRunner(pipe, workers, { ...workerInit({ ja4Plus: cfg.fingerprints.ja4Plus, limits: pipe.limits, disabledDissectors: cfg.dissectors.disabled }), reportBypass: true })
-    : null;
-  if (runner !== null) {
-    await runner.ready();
-    log(`run: ${workers} flow workers`);
+/** The first line of a failure's message: libraries sometimes append detail on further lines. */
+function oneLine(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return (m.split('\n')[0] ?? '').trim() || (e instanceof Error ? e.name : 'unknown failure');
+}
+
+export async function runLive(opts: LiveOptions): Promise<number> {
+  const out = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  // Progress lines of the start-up are held until capture runs: a start that fails shows its one
+  // error line alone, not after "metrics on ..." lines for a sensor that never ran.
+  let held: string[] | null = [];
+  const log = (l: string): void => { if (held !== null) held.push(l); else out(l); };
+  // What start-up has opened so far, closed in reverse when a later step fails: an open metrics
+  // listener or gRPC channel would keep the process alive after the error was reported.
+  const undo: (() => Promise<unknown> | unknown)[] = [];
+  let started = false;
+  try {
+    return await startAndRun();
+  } catch (e) {
+    if (started) throw e;
+    for (const u of undo.reverse()) {
+      try { await u(); } catch { /* already failing: the first error is the one to report */ }
+    }
+    if (e instanceof ConfigError) throw e;
+    throw new StartupError(oneLine(e));
   }
 
-  // Sources: one per interface, all feeding this pipeline (one thread: no locking needed).
-  const sources: CaptureSource[] = [];
-  let stopping = false;
-  let exitCode = 0;
-  const open = async (iface: string): Promise<CaptureSource> => {
-    const { source: src, fallbackReason } = await openLiveSource({
-      iface,
-      source,
-      filter: cfg.capture.filter,
-      bufferMiB: cfg.capture.bufferMiB,
-      ebpf: {
-        ...(cfg.capture.loaderPath ? { loaderPath: cfg.capture.loaderPath } : {}),
-        ...(cfg.capture.loaderSocket ? { loaderSocket: cfg.capture.loaderSocket } : {}),
-        snapLen: cfg.capture.snapLen,
-        maxPacketsPerDir: cfg.capture.forwardPacketsPerDir,
-        maxBytesPerDir: cfg.capture.forwardBytesPerDir,
+  async function startAndRun(): Promise<number> {
+    let cfg: SensorConfig = opts.configPath ? loadConfig(opts.configPath) : (await import('../config/config.js')).defaultConfig();
+    // Checked before anything is opened, and named by its key like every other config error.
+    try { withoutDissectors(dissectorSpecs, cfg.dissectors.disabled); } catch (e) { throw new ConfigError([`config: dissectors.disabled: ${(e as Error).message}`]); }
+    const ifaces = opts.iface && opts.iface.length > 0 ? opts.iface : cfg.capture.interfaces;
+    if (ifaces.length === 0) throw new Error('run: no interface: give --iface or capture.interfaces in the config');
+    const source = opts.source ?? cfg.capture.source;
+    const workers = opts.workers ?? cfg.sensor.workers;
+    const m = sensorMetrics();
+
+    const stages = await buildStages({
+      sysmon: [],
+      edr: cfg.edr.enabled ? cfg.edr.endpoint : null,
+      analytics: true,
+      baseline: cfg.baselines.path || null,
+      tls: cfg.edr.tls,
+      maxWaitMs: cfg.edr.timeoutMs,
+      log,
+    });
+    undo.push(async () => { await stages.enrich?.close?.(); await stages.analytics?.close?.(); });
+    const siem = cfg.siem.enabled
+      ? new SiemClient({ endpoint: cfg.siem.endpoint, sensorId: cfg.sensor.hostName || hostname(), spoolDir: cfg.spool.dir, spoolMaxBytes: cfg.spool.maxMiB * 1048576, tls: cfg.siem.tls, batchSize: cfg.siem.batchSize, lingerMs: cfg.siem.flushIntervalMs, log })
+      : null;
+    if (siem) undo.push(() => siem.close());
+    // Opened here so an unwritable path is a start-up error, not a stream error once traffic flows.
+    if (cfg.output.jsonLines) closeSync(openSync(cfg.output.jsonLines, 'a'));
+    const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines) : null;
+    if (sink) undo.push(() => sink.close());
+    const pipe = new Pipeline({
+      ja4Plus: cfg.fingerprints.ja4Plus,
+      disabledDissectors: cfg.dissectors.disabled,
+      limits: {
+        table: { maxFlowsCount: cfg.limits.maxFlows, tcpIdleMs: cfg.limits.tcpIdleTimeoutMs, udpIdleMs: cfg.limits.udpIdleTimeoutMs },
+        reassembly: { depthBytes: cfg.limits.reassemblyDepthBytes },
+      },
+      ...stages,
+      onFlow: (r) => {
+        m.flowsEnded.labels({ reason: r.endReason }).inc();
+        sink?.flow(r);
+        siem?.publishFlow(r, JSON.stringify(flowToEcs(r)));
+      },
+      onAlert: (a) => {
+        m.alerts.labels({ analytic: a.analytic }).inc();
+        sink?.alert(a);
+        siem?.publishAlert(a, JSON.stringify(alertToEcs(a)));
       },
     });
-    if (fallbackReason) log(`run: ${iface}: eBPF feed unavailable (${fallbackReason}); using libpcap`);
-    else log(`run: ${iface}: capturing with ${src instanceof EbpfSource ? 'the eBPF feed' : 'libpcap'}`);
-    if (src instanceof EbpfSource) {
-      src.onFlowEnd((r: FlowEndRecord) => {
-        const end = { proto: r.tuple.proto, srcIp: r.tuple.srcIp, srcPort: r.tuple.srcPort, dstIp: r.tuple.dstIp, dstPort: r.tuple.dstPort, reason: r.reason, orig: r.orig, reply: r.reply };
-        if (runner !== null) void runner.kernelFlowEnd(end).catch((e: Error) => log(`run: ${iface}: flow end lost: ${e.message}`));
-        else eng.kernelFlowEnd(end);
-      });
-      src.onExit((e) => {
-        if (stopping) return;
-        log(`run: ${iface}: the eBPF loader exited (${JSON.stringify(e)})`);
-        if (cfg.capture.onLoaderExit === 'restart') {
-          m.loaderRestarts.inc();
-          void open(iface).then((s) => pump(s)).catch((err: Error) => { log(`run: ${iface}: restart failed: ${err.message}`); exitCode = 1; void stop(); });
-        } else {
-          exitCode = 1;
-          void stop();
-        }
-      });
-      eng.onBypass = (f) => {
-        src.markDone({ ipVersion: f.ipVersion, proto: f.proto, srcIp: addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), srcPort: f.aPort, dstIp: addrToString(f.ipVersion, f.b0, f.b1, f.b2, f.b3), dstPort: f.bPort });
-      };
-      if (runner !== null) runner.onBypass = (flow) => src.markDone(flow);
+    const eng = pipe.engine;
+    // workers > 1: flows sharded over worker threads; this thread decodes, dispatches, and runs the
+    // later stages (enrichment, analytics, outputs) on the records they send back.
+    const runner = workers > 1
+      ? new ShardedRunner(pipe, workers, { ...workerInit({ ja4Plus: cfg.fingerprints.ja4Plus, limits: pipe.limits, disabledDissectors: cfg.dissectors.disabled }), reportBypass: true })
+      : null;
+    if (runner !== null) {
+      undo.push(() => runner.finish('shutdown'));
+      await runner.ready();
+      log(`run: ${workers} flow workers`);
     }
-    sources.push(src);
-    return src;
-  };
-  const pumps: Promise<void>[] = [];
-  const pump = (src: CaptureSource): void => {
-    const run = runner !== null ? runner.run(src) : pipe.run(src);
-    pumps.push(run.catch((e: Error) => { if (!stopping) log(`run: ${src.name}: ${e.message}`); }));
-  };
 
-  // Metrics and health.
-  let server: MetricsServer | null = null;
-  if (cfg.metrics.listen) {
-    server = await startMetricsServer(cfg.metrics.listen, { registry: metrics, health: () => ({ ok: !stopping && sources.length > 0, detail: `${sources.length} source(s)` }) });
-    log(`run: metrics on http://${cfg.metrics.listen}/metrics`);
-  }
-  let lastPackets = 0;
-  let lastBytes = 0;
-  let lastDrops = 0;
-  const seenEvents = new Map<string, number>();
-  const timer = setInterval(() => {
-    try {
-      // Live packet time follows the wall clock: idle flows expire even when no packet arrives.
-      if (runner !== null) void runner.tick(Date.now()).catch((e: Error) => log(`run: tick: ${e.message}`));
-      else eng.tick(Date.now());
-      const st = runner !== null ? runner.mainStats : eng.stats;
-      m.packets.inc(st.packets - lastPackets);
-      m.bytes.inc(st.bytes - lastBytes);
-      lastPackets = st.packets;
-      lastBytes = st.bytes;
-      let drops = 0;
-      for (const s of sources) drops += s.stats().kernelDrops;
-      if (drops > lastDrops) m.kernelDrops.inc(drops - lastDrops);
-      lastDrops = drops;
-      m.flowsActive.set(runner !== null ? runner.activeFlows : eng.table.size);
-      for (const [k, v] of runner !== null ? runner.events() : eng.stats.events) {
-        const prev = seenEvents.get(k) ?? 0;
-        if (v > prev) m.dissectorEvents.labels({ event: k }).inc(v - prev);
-        seenEvents.set(k, v);
+    // Sources: one per interface, all feeding this pipeline (one thread: no locking needed).
+    const sources: CaptureSource[] = [];
+    let stopping = false;
+    let exitCode = 0;
+    const open = async (iface: string): Promise<CaptureSource> => {
+      const { source: src, fallbackReason } = await openLiveSource({
+        iface,
+        source,
+        filter: cfg.capture.filter,
+        bufferMiB: cfg.capture.bufferMiB,
+        ebpf: {
+          ...(cfg.capture.loaderPath ? { loaderPath: cfg.capture.loaderPath } : {}),
+          ...(cfg.capture.loaderSocket ? { loaderSocket: cfg.capture.loaderSocket } : {}),
+          snapLen: cfg.capture.snapLen,
+          maxPacketsPerDir: cfg.capture.forwardPacketsPerDir,
+          maxBytesPerDir: cfg.capture.forwardBytesPerDir,
+        },
+      });
+      if (fallbackReason) log(`run: ${iface}: eBPF feed unavailable (${fallbackReason}); using libpcap`);
+      else log(`run: ${iface}: capturing with ${src instanceof EbpfSource ? 'the eBPF feed' : 'libpcap'}`);
+      if (src instanceof EbpfSource) {
+        src.onFlowEnd((r: FlowEndRecord) => {
+          const end = { proto: r.tuple.proto, srcIp: r.tuple.srcIp, srcPort: r.tuple.srcPort, dstIp: r.tuple.dstIp, dstPort: r.tuple.dstPort, reason: r.reason, orig: r.orig, reply: r.reply };
+          if (runner !== null) void runner.kernelFlowEnd(end).catch((e: Error) => log(`run: ${iface}: flow end lost: ${e.message}`));
+          else eng.kernelFlowEnd(end);
+        });
+        src.onExit((e) => {
+          if (stopping) return;
+          log(`run: ${iface}: the eBPF loader exited (${JSON.stringify(e)})`);
+          if (cfg.capture.onLoaderExit === 'restart') {
+            m.loaderRestarts.inc();
+            void open(iface).then((s) => pump(s)).catch((err: Error) => { log(`run: ${iface}: restart failed: ${err.message}`); exitCode = 1; void stop(); });
+          } else {
+            exitCode = 1;
+            void stop();
+          }
+        });
+        eng.onBypass = (f) => {
+          src.markDone({ ipVersion: f.ipVersion, proto: f.proto, srcIp: addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), srcPort: f.aPort, dstIp: addrToString(f.ipVersion, f.b0, f.b1, f.b2, f.b3), dstPort: f.bPort });
+        };
+        if (runner !== null) runner.onBypass = (flow) => src.markDone(flow);
       }
-      if (siem) m.spoolDepth.set((siem.stats() as unknown as { spool?: { records?: number } }).spool?.records ?? 0);
-    } catch (e) {
-      // Metrics must never take the sensor down: say so and carry on.
-      log(`run: metrics tick failed: ${(e as Error).message}`);
-    }
-  }, 1000);
-  timer.unref();
+      sources.push(src);
+      undo.push(() => src.close());
+      return src;
+    };
+    const pumps: Promise<void>[] = [];
+    const pump = (src: CaptureSource): void => {
+      const run = runner !== null ? runner.run(src) : pipe.run(src);
+      pumps.push(run.catch((e: Error) => { if (!stopping) log(`run: ${src.name}: ${e.message}`); }));
+    };
 
-  for (const i of ifaces) pump(await open(i));
-
-  let done: () => void = () => {};
-  const finished = new Promise<void>((res) => { done = res; });
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log('run: draining');
-    clearInterval(timer);
-    await Promise.all(sources.map((s) => s.close().catch(() => undefined)));
-    await Promise.all(pumps);
-    if (runner !== null) await runner.finish('shutdown');
-    await pipe.finish('shutdown');
-    await pipe.close();
-    if (siem) { await siem.flush().catch(() => undefined); await siem.close(); }
-    await sink?.close();
-    await server?.close();
-    done();
-  };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
-  process.on('SIGHUP', () => {
-    if (!opts.configPath) return;
-    try {
-      const r = reloadConfig(opts.configPath, cfg);
-      cfg = r.config;
-      pipe.reload(cfg.analytics);
-      log(`run: configuration reloaded${r.needsRestart.length ? ` (needs a restart to apply: ${r.needsRestart.join(', ')})` : ''}`);
-    } catch (e) {
-      log(`run: reload refused, keeping the running configuration: ${(e as Error).message}`);
+    // Metrics and health.
+    let server: MetricsServer | null = null;
+    if (cfg.metrics.listen) {
+      server = await startMetricsServer(cfg.metrics.listen, { registry: metrics, health: () => ({ ok: !stopping && sources.length > 0, detail: `${sources.length} source(s)` }) });
+      const srv = server;
+      undo.push(() => srv.close());
+      log(`run: metrics on http://${cfg.metrics.listen}/metrics`);
     }
-  });
-  await finished;
-  return exitCode;
+    let lastPackets = 0;
+    let lastBytes = 0;
+    let lastDrops = 0;
+    const seenEvents = new Map<string, number>();
+    const timer = setInterval(() => {
+      try {
+        // Live packet time follows the wall clock: idle flows expire even when no packet arrives.
+        if (runner !== null) void runner.tick(Date.now()).catch((e: Error) => log(`run: tick: ${e.message}`));
+        else eng.tick(Date.now());
+        const st = runner !== null ? runner.mainStats : eng.stats;
+        m.packets.inc(st.packets - lastPackets);
+        m.bytes.inc(st.bytes - lastBytes);
+        lastPackets = st.packets;
+        lastBytes = st.bytes;
+        let drops = 0;
+        for (const s of sources) drops += s.stats().kernelDrops;
+        if (drops > lastDrops) m.kernelDrops.inc(drops - lastDrops);
+        lastDrops = drops;
+        m.flowsActive.set(runner !== null ? runner.activeFlows : eng.table.size);
+        for (const [k, v] of runner !== null ? runner.events() : eng.stats.events) {
+          const prev = seenEvents.get(k) ?? 0;
+          if (v > prev) m.dissectorEvents.labels({ event: k }).inc(v - prev);
+          seenEvents.set(k, v);
+        }
+        if (siem) m.spoolDepth.set((siem.stats() as unknown as { spool?: { records?: number } }).spool?.records ?? 0);
+      } catch (e) {
+        // Metrics must never take the sensor down: say so and carry on.
+        log(`run: metrics tick failed: ${(e as Error).message}`);
+      }
+    }, 1000);
+    timer.unref();
+    undo.push(() => clearInterval(timer));
+
+    for (const i of ifaces) pump(await open(i));
+
+    let done: () => void = () => {};
+    const finished = new Promise<void>((res) => { done = res; });
+    const stop = async (): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      log('run: draining');
+      clearInterval(timer);
+      await Promise.all(sources.map((s) => s.close().catch(() => undefined)));
+      await Promise.all(pumps);
+      if (runner !== null) await runner.finish('shutdown');
+      await pipe.finish('shutdown');
+      await pipe.close();
+      if (siem) { await siem.flush().catch(() => undefined); await siem.close(); }
+      await sink?.close();
+      await server?.close();
+      done();
+    };
+    process.on('SIGTERM', () => void stop());
+    process.on('SIGINT', () => void stop());
+    process.on('SIGHUP', () => {
+      if (!opts.configPath) return;
+      try {
+        const r = reloadConfig(opts.configPath, cfg);
+        cfg = r.config;
+        pipe.reload(cfg.analytics);
+        log(`run: configuration reloaded${r.needsRestart.length ? ` (needs a restart to apply: ${r.needsRestart.join(', ')})` : ''}`);
+      } catch (e) {
+        log(`run: reload refused, keeping the running configuration: ${(e as Error).message}`);
+      }
+    });
+    started = true;
+    for (const l of held ?? []) out(l);
+    held = null;
+    await finished;
+    return exitCode;
+  }
 }

@@ -50,6 +50,18 @@ export async function buildStages(req: StageRequest): Promise<Pick<PipelineOptio
   const analytics = await analyticsStage(req);
   let enrich: Enricher | null = null;
   const onLate = (flow: FlowRecord, a: Attribution): void => analytics?.late?.(flow, a);
+  try {
+    enrich = enricher(req, onLate);
+  } catch (e) {
+    // The baseline store is open by now; a refused EDR channel must not leave it holding the process.
+    await analytics?.close?.();
+    throw e;
+  }
+  return { ...(enrich ? { enrich } : {}), ...(analytics ? { analytics } : {}) };
+}
+
+function enricher(req: StageRequest, onLate: (flow: FlowRecord, a: Attribution) => void): Enricher | null {
+  let enrich: Enricher | null = null;
   if (req.edr !== null) {
     enrich = new Enricher({
       endpoint: req.edr,
@@ -62,5 +74,5 @@ export async function buildStages(req: StageRequest): Promise<Pick<PipelineOptio
   } else if (req.sysmon.length > 0) {
     enrich = new Enricher({ embedded: createEmbeddedEdr(req.sysmon), onLate, ...(req.log ? { log: req.log } : {}) });
   }
-  return { ...(enrich ? { enrich } : {}), ...(analytics ? { analytics } : {}) };
+  return enrich;
 }
