@@ -1,7 +1,7 @@
 /** Benchmarks of the other stages (gRPC enrichment and SIEM delivery, analytics, pub/sub dissectors, live feeds). */
-import { benchEnrich, benchSiem } from '../src/grpc/bench.js';
-import { benchAnalytics } from '../src/analytics/bench.js';
-import { benchPubsub } from '../test/fuzz/run.js';
+import { benchEnrich, benchSiem } from './enrich-siem.js';
+import { benchAnalytics } from './analytics.js';
+import { benchPubsub } from './fuzz-pubsub.js';
 
 export interface Bench {
   name: string;
@@ -43,7 +43,7 @@ export const extraBenches: Bench[] = [
     async run() {
       if (process.env.BENCH_LIVE === '0') return ['skipped (BENCH_LIVE=0)'];
       if (typeof process.getuid === 'function' && process.getuid() !== 0) return ['skipped: needs root (network namespaces, eBPF)'];
-      const { runLoadComparison, formatLoadFigures } = await import('../test/live/load.js');
+      const { runLoadComparison, formatLoadFigures } = await import('./live-load.js');
       return formatLoadFigures(await runLoadComparison({})).split('\n');
     },
   },

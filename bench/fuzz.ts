@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { dissectorSpecs } from '../dissectors/index.js';
 import type { AnyDissectorSpec, Dir } from '../src/dissect/api.js';
 import { fuzzEngine, loadSeeds } from './fuzz-engine.js';
-import { fuzzDissector, type Conversation } from '../test/helpers/fuzz.js';
+import { fuzzDissector, type Conversation } from './fuzz-dissector.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const repo = existsSync(join(root, 'package.json')) ? root : join(root, '..');

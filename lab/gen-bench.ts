@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLab } from './netns.js';
+import { peerProgram } from './peer-programs.js';
 
 export interface BenchShape {
   shortConnections: number; // short TLS connections
@@ -28,61 +29,6 @@ export const defaultBenchShape: BenchShape = {
   mqttMessages: 2_000,
 };
 
-const SERVER = `
-import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
-const [cert, key, port] = process.argv.slice(2);
-const chunk = Buffer.alloc(64 * 1024, 0x5a);
-for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 2654435761) >>> 24;
-const srv = tls.createServer({ cert: readFileSync(cert), key: readFileSync(key), minVersion: 'TLSv1.2' }, (s) => {
-  let got = '';
-  s.on('data', (d) => {
-    got += d.toString();
-    if (!got.includes('\\n')) return;
-    const m = /^GET (\\d+)/.exec(got);
-    let left = m ? Number(m[1]) : 64;
-    const pump = () => {
-      while (left > 0) {
-        const n = Math.min(left, chunk.length);
-        left -= n;
-        if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) { s.once('drain', pump); return; }
-      }
-      s.end();
-    };
-    pump();
-  });
-  s.on('error', () => {});
-});
-srv.listen(Number(port), '0.0.0.0', () => process.stdout.write('ready\\n'));
-`;
-
-const CLIENT = `
-import tls from 'node:tls';
-const [host, port, shortN, bulkN, bulkBytes, conc] = process.argv.slice(2).map((v, i) => i === 0 ? v : Number(v));
-function one(bytes, version) {
-  return new Promise((res) => {
-    const s = tls.connect({ host, port, rejectUnauthorized: false, servername: 'bench.ndr.test', minVersion: version, maxVersion: version }, () => s.write('GET ' + bytes + '\\n'));
-    s.on('data', () => {});
-    s.on('end', () => { s.end(); res(); });
-    s.on('error', () => res());
-    s.on('close', () => res());
-  });
-}
-let started = 0;
-async function worker() {
-  while (started < shortN) {
-    const i = started++;
-    await one(200 + (i % 7) * 100, i % 2 === 0 ? 'TLSv1.3' : 'TLSv1.2');
-  }
-}
-const bulk = [];
-for (let i = 0; i < bulkN; i++) bulk.push(one(bulkBytes, i % 2 === 0 ? 'TLSv1.3' : 'TLSv1.2'));
-const ws = [];
-for (let i = 0; i < conc; i++) ws.push(worker());
-await Promise.all([...bulk, ...ws]);
-process.stdout.write('done\\n');
-`;
-
 function have(cmd: string): boolean {
   try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; }
 }
@@ -96,10 +42,10 @@ export async function generateBenchCapture(outFile: string, shape: BenchShape = 
     const cert = join(work, 'cert.pem');
     const key = join(work, 'key.pem');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=bench.ndr.test', '-addext', 'subjectAltName=DNS:bench.ndr.test'], { stdio: 'ignore' });
-    writeFileSync(join(work, 'server.mjs'), SERVER);
-    writeFileSync(join(work, 'client.mjs'), CLIENT);
+    const server = peerProgram('bench-server.ts', work);
+    const client = peerProgram('bench-client.ts', work);
     const stop = await lab.capture(outFile, 'tcp', 0);
-    const srv = lab.start(lab.server, process.execPath, [join(work, 'server.mjs'), cert, key, '443']);
+    const srv = lab.start(lab.server, process.execPath, [server, cert, key, '443']);
     await new Promise<void>((res, rej) => {
       const t = setTimeout(() => rej(new Error('bench server did not start')), 10_000);
       srv.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('ready')) { clearTimeout(t); res(); } });
@@ -117,7 +63,7 @@ export async function generateBenchCapture(outFile: string, shape: BenchShape = 
       }
     }
     log('tls short + bulk connections');
-    lab.exec(lab.client, process.execPath, [join(work, 'client.mjs'), lab.serverIp, '443', String(shape.shortConnections), String(shape.bulkConnections), String(shape.bulkBytesPerConnection), String(shape.concurrency)], { timeoutMs: 30 * 60_000 });
+    lab.exec(lab.client, process.execPath, [client, lab.serverIp, '443', String(shape.shortConnections), String(shape.bulkConnections), String(shape.bulkBytesPerConnection), String(shape.concurrency)], { timeoutMs: 30 * 60_000 });
     const { dropped } = await stop();
     if (dropped > 0) log(`warning: tcpdump dropped ${dropped} packets; the capture has gaps and its figures are not comparable`);
   } finally {

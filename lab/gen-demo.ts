@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLab, type Lab } from './netns.js';
-import { CLIENT_SOURCE, SERVER_SOURCE } from './demo-peers.js';
+import { peerProgram } from './peer-programs.js';
 import { rewritePcap, scanPcap } from './pcap-rewrite.js';
 
 export const DEMO_T0 = Date.UTC(2026, 10, 2, 9, 0, 0); // 2026-11-02 09:00:00 UTC
@@ -327,11 +327,11 @@ async function runCapture(work: string): Promise<Buffer> {
     mkdirSync(hostsDir, { recursive: true });
     const names = [...new Set(SCENARIO.map((f) => f.server.name).filter((n): n is string => !!n))];
     writeFileSync(join(hostsDir, 'hosts'), `127.0.0.1 localhost\n${names.map((n) => `${lab.serverIp} ${n}`).join('\n')}\n`);
-    writeFileSync(join(work, 'server.mjs'), SERVER_SOURCE);
-    writeFileSync(join(work, 'client.mjs'), CLIENT_SOURCE);
+    const server = peerProgram('demo-server.ts', work);
+    const client = peerProgram('demo-client.ts', work);
     const tlsOpts = `cafile ${work}/chain.pem\ncertfile ${work}/srv-full.pem\nkeyfile ${work}/srv.key\n`;
     writeFileSync(join(work, 'mosquitto.conf'), `user root\npersistence false\nallow_anonymous true\nlog_dest none\nlistener 8883\n${tlsOpts}listener 18883\n${tlsOpts}`);
-    const srv = lab.start(lab.server, 'node', [join(work, 'server.mjs'), work]);
+    const srv = lab.start(lab.server, 'node', [server, work]);
     const mq = lab.start(lab.server, 'mosquitto', ['-c', join(work, 'mosquitto.conf')]);
     let ready = false;
     srv.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('ready')) ready = true; });
@@ -351,7 +351,7 @@ async function runCapture(work: string): Promise<Buffer> {
       if (f.peer.kind === 'mqtt') continue;
       const p = f.peer;
       const arg = JSON.stringify({ kind: p.kind, host: p.servername ?? lab.serverIp, port: p.labPort, servername: p.servername ?? '', upload: p.upload, chunk: p.chunk, get: p.get ?? false, pauseMs: p.pauseMs ?? 0 });
-      lab.exec(lab.client, 'node', [join(work, 'client.mjs'), arg], { timeoutMs: 30_000 });
+      lab.exec(lab.client, 'node', [client, arg], { timeoutMs: 30_000 });
       await sleep(250);
     }
     for (const m of mqtt) await waitExit(m, 40_000);

@@ -15,6 +15,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLab } from './netns.js';
+import { peerProgram } from './peer-programs.js';
+import type { HandshakeClientOptions, HandshakeClientResult } from './peers/handshake-client.js';
+import type { HandshakeServerOptions } from './peers/handshake-server.js';
 
 export interface HandshakeBenchOptions {
   /** TLS connections to make (the benchmark uses ≥ 40,000; the test 500). */
@@ -98,72 +101,6 @@ function makeBenchPki(dir: string): void {
   writeFileSync(f('contexts.json'), JSON.stringify(contexts));
 }
 
-// Server: one process per port; SNI picks the identity (and so the chain); TLS 1.2–1.3.
-const BENCH_SERVER = `
-import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
-const o = JSON.parse(process.argv[2]);
-const ctxs = JSON.parse(readFileSync(o.contexts, 'utf8'));
-const secure = new Map(ctxs.map((c) => [c.name, tls.createSecureContext({ key: readFileSync(c.key), cert: c.cert, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' })]));
-const first = ctxs[0];
-const server = tls.createServer({
-  key: readFileSync(first.key), cert: first.cert, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3',
-  ALPNProtocols: ['h2', 'http/1.1'],
-  SNICallback: (name, cb) => cb(null, secure.get(name) ?? secure.get(first.name)),
-}, (s) => {
-  s.setNoDelay(true);
-  s.on('error', () => {});
-  s.on('data', (d) => {
-    // request: "<n> <size>\\n" → a response record of <size> bytes; the last one ends the connection.
-    const [n, size] = d.toString('latin1').trim().split(' ').map(Number);
-    const body = Buffer.alloc(size || 100, 0x61 + (n % 26));
-    if (n === 0) s.end(body); else s.write(body);
-  });
-});
-server.listen(o.port, o.host, () => process.stdout.write('ready\\n'));
-`;
-
-// Client: runs \`count\` connections, \`concurrency\` at a time, choices from a seeded PRNG.
-const BENCH_CLIENT = `
-import tls from 'node:tls';
-const o = JSON.parse(process.argv[2]);
-let seed = o.seed >>> 0;
-const rnd = () => { seed = (seed + 0x6d2b79f5) >>> 0; let t = seed; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
-let started = 0, done = 0, ok = 0, v13 = 0, v12 = 0, failed = 0, aborted = 0;
-const chains = [0, 0, 0, 0, 0];
-function one() {
-  if (started >= o.count) return;
-  const i = started++;
-  const id = o.names[Math.floor(rnd() * o.names.length)];
-  const port = o.ports[i % o.ports.length];
-  const max = rnd() < 0.55 ? 'TLSv1.3' : 'TLSv1.2';
-  const rounds = 2 + Math.floor(rnd() * 3); // 2..4 request/response exchanges
-  const sizes = [];
-  for (let r = 0; r < rounds; r++) sizes.push(400 + Math.floor(rnd() * 1800));
-  const reqPad = 200 + Math.floor(rnd() * 700);
-  const s = tls.connect({ host: o.host, port, servername: id.name, minVersion: 'TLSv1.2', maxVersion: max, rejectUnauthorized: false, ALPNProtocols: rnd() < 0.7 ? ['h2', 'http/1.1'] : undefined });
-  let left = rounds;
-  let secured = false;
-  let errored = false;
-  const ask = () => { left--; s.write(left + ' ' + sizes[left] + ' ' + 'x'.repeat(reqPad) + '\\n'); };
-  s.setNoDelay(true);
-  s.on('secureConnect', () => {
-    secured = true;
-    ok++;
-    if (s.getProtocol() === 'TLSv1.3') v13++; else v12++;
-    chains[Math.min(id.chain, 4)]++;
-    ask();
-  });
-  s.on('data', () => { if (left > 0) ask(); });
-  s.on('end', () => s.end());
-  s.on('error', () => { errored = true; failed++; });
-  // closed before the handshake without an error (seen once under load): counted, not hidden
-  s.on('close', () => { if (!secured && !errored) aborted++; done++; if (done === o.count) finish(); else one(); });
-}
-function finish() { process.stdout.write(JSON.stringify({ ok, v13, v12, failed, aborted, chains }) + '\\n'); process.exit(0); }
-for (let k = 0; k < Math.min(o.concurrency, o.count); k++) one();
-`;
-
 function collect(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
@@ -207,8 +144,8 @@ async function generateOnce(outFile: string, opts: HandshakeBenchOptions, attemp
   let tcpdump: ChildProcess | null = null;
   try {
     makeBenchPki(work);
-    writeFileSync(path.join(work, 'server.mjs'), BENCH_SERVER);
-    writeFileSync(path.join(work, 'client.mjs'), BENCH_CLIENT);
+    const server = peerProgram('handshake-server.ts', work);
+    const client = peerProgram('handshake-client.ts', work);
     rmSync(outFile, { force: true });
     // Our own tcpdump (not lab.capture) for a large kernel buffer: a burst of short flows.
     const dev = lab.exec(lab.client, 'ip', ['-o', 'link', 'show']).split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '').find((n) => n !== '' && n !== 'lo');
@@ -219,20 +156,20 @@ async function generateOnce(outFile: string, opts: HandshakeBenchOptions, attemp
     for (let i = 0; i < 600 && !tcpdumpErr.includes('listening on') && tcpdump.exitCode === null; i++) await sleep(50);
     if (!tcpdumpErr.includes('listening on')) throw new Error(`tcpdump did not start capturing: ${tcpdumpErr.trim().slice(-300)}`);
 
-    const servers = BENCH_PORTS.map((port) => lab.start(lab.server, process.execPath, [path.join(work, 'server.mjs'), JSON.stringify({ host: lab.serverIp, port, contexts: path.join(work, 'contexts.json') })]));
+    const servers = BENCH_PORTS.map((port) => lab.start(lab.server, process.execPath, [server, JSON.stringify({ host: lab.serverIp, port, contexts: path.join(work, 'contexts.json') } satisfies HandshakeServerOptions)]));
     await Promise.all(servers.map((s) => waitReady(s)));
     const names = IDENTITIES.map((id) => ({ name: id.name, chain: id.chain.length }));
     const per = Math.floor(opts.connections / clients);
     const runs = Array.from({ length: clients }, (_, k) => {
       const count = k === clients - 1 ? opts.connections - per * (clients - 1) : per;
-      const child = lab.start(lab.client, process.execPath, [path.join(work, 'client.mjs'), JSON.stringify({ host: lab.serverIp, ports: BENCH_PORTS, names, count, concurrency, seed: (opts.seed ?? 1) * 1000 + k })]);
+      const child = lab.start(lab.client, process.execPath, [client, JSON.stringify({ host: lab.serverIp, ports: BENCH_PORTS, names, count, concurrency, seed: (opts.seed ?? 1) * 1000 + k } satisfies HandshakeClientOptions)]);
       return collect(child);
     });
     const outs = await Promise.all(runs);
     let completed = 0; let tls13 = 0; let tls12 = 0; let failed = 0; let aborted = 0;
     const chainLengths = [0, 0, 0, 0, 0];
     for (const o of outs) {
-      const r = JSON.parse(o.trim().split('\n').pop() ?? '{}') as { ok: number; v13: number; v12: number; failed: number; aborted: number; chains: number[] };
+      const r = JSON.parse(o.trim().split('\n').pop() ?? '{}') as HandshakeClientResult;
       completed += r.ok; tls13 += r.v13; tls12 += r.v12; failed += r.failed; aborted += r.aborted;
       r.chains.forEach((n, i) => { chainLengths[i] = (chainLengths[i] ?? 0) + n; });
     }

@@ -14,15 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLab, type Lab } from './netns.js';
+import { peerProgram } from './peer-programs.js';
+import { HTTP_HOST, HTTP_PATHS, PORTS } from './peers/misc-names.js';
 
 export const MISC_CAPTURES = ['aes-stream.pcap', 'ssh.pcap', 'http-entropy.pcap', 'dns.pcap', 'gzip-upload.pcap'] as const;
 export type MiscCapture = (typeof MISC_CAPTURES)[number];
 
-/** Fixed high-entropy request paths and Host (so the committed capture is reproducible in shape). */
-export const HTTP_PATHS = ['/Zk3q9XvB7mWcT1pLr8sYdN2fHg4jQ6uA0eKx5oVbIw', '/p4R7tY1uE9wQ3zX6cV8bN2mL5kJ0hG'];
-export const HTTP_HOST = 'x7kq2vz9wb4tm.lab.test';
-export const DNS_NAMES = { a: 'c2.lab.test', cname: 'www.lab.test', cnameTarget: 'edge.lab.test', nx: 'nx.lab.test', tcp: 'big.lab.test' } as const;
-export const PORTS = { aes: 4444, http: 8080, gzip: 9000 } as const;
+export { DNS_NAMES, HTTP_HOST, HTTP_PATHS, PORTS } from './peers/misc-names.js';
 
 export interface MiscResult {
   files: Record<MiscCapture, string>;
@@ -30,160 +28,6 @@ export interface MiscResult {
   serverIp: string;
   serverIp6: string;
 }
-
-// ---- the Node programs run inside the namespaces (written to a temp dir at generation time) ----
-
-const AES_COMMON = `
-import crypto from 'node:crypto';
-export const key = crypto.createHash('sha256').update('ndr-sensor lab pre-shared key').digest();
-// One record: u32 BE length of the rest | 16-byte IV | AES-256-CBC(JSON) — no handshake, no magic.
-export function seal(obj) {
-  const iv = crypto.randomBytes(16);
-  const c = crypto.createCipheriv('aes-256-cbc', key, iv);
-  const body = Buffer.concat([iv, c.update(JSON.stringify(obj)), c.final()]);
-  const hdr = Buffer.alloc(4);
-  hdr.writeUInt32BE(body.length);
-  return Buffer.concat([hdr, body]);
-}
-export function opener(onRecord) {
-  let buf = Buffer.alloc(0);
-  return (chunk) => {
-    buf = Buffer.concat([buf, chunk]);
-    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-      const len = buf.readUInt32BE(0);
-      const body = buf.subarray(4, 4 + len);
-      buf = buf.subarray(4 + len);
-      const d = crypto.createDecipheriv('aes-256-cbc', key, body.subarray(0, 16));
-      onRecord(JSON.parse(Buffer.concat([d.update(body.subarray(16)), d.final()]).toString()));
-    }
-  };
-}
-`;
-
-const AES_SERVER = `
-import net from 'node:net';
-import { seal, opener } from './aes-common.mjs';
-const commands = ['whoami', 'hostname', 'ipconfig /all', 'tasklist /v', 'dir C:\\\\Users\\\\Public', 'exit'];
-net.createServer((s) => {
-  let i = 0;
-  s.on('data', opener((m) => {
-    if (i < commands.length) s.write(seal({ id: i, cmd: commands[i++] }));
-    else s.end();
-  }));
-  s.on('error', () => {});
-}).listen(${PORTS.aes}, process.argv[2], () => console.log('ready'));
-`;
-
-const AES_CLIENT = `
-import net from 'node:net';
-import os from 'node:os';
-import { seal, opener } from './aes-common.mjs';
-const s = net.connect(${PORTS.aes}, process.argv[2]);
-s.on('connect', () => s.write(seal({ checkin: true, host: os.hostname(), user: 'lab', pid: process.pid, os: os.type() + ' ' + os.release(), arch: os.arch(), cwd: process.cwd(), env: Object.keys(process.env).slice(0, 12) })));
-s.on('data', opener((m) => {
-  if (m.cmd === 'exit') { s.write(seal({ id: m.id, bye: true })); s.end(); return; }
-  const out = Array.from({ length: 8 + m.id * 6 }, (_, k) => 'line ' + k + ' of ' + m.cmd + ' output: ' + 'x'.repeat(20 + ((k * 7) % 30))).join('\\n');
-  setTimeout(() => s.write(seal({ id: m.id, out })), 20);
-}));
-s.on('close', () => process.exit(0));
-setTimeout(() => process.exit(1), 15000);
-`;
-
-const HTTP_SERVER = `
-import http from 'node:http';
-http.createServer((req, res) => {
-  const body = JSON.stringify({ ok: true, path: req.url, n: req.url.length });
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}).listen(${PORTS.http}, process.argv[2], () => console.log('ready'));
-`;
-
-const DNS_SERVER = `
-import dgram from 'node:dgram';
-import net from 'node:net';
-const [ip4, ip6] = [process.argv[2], process.argv[3]];
-const enc = (name) => Buffer.concat([...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
-const u16 = (v) => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return b; };
-const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32BE(v); return b; };
-const rr = (nameBytes, type, ttl, rdata) => Buffer.concat([nameBytes, u16(type), u16(1), u32(ttl), u16(rdata.length), rdata]);
-const a4 = (ip) => Buffer.from(ip.split('.').map(Number));
-function a6(ip) {
-  const [h, t] = ip.split('::');
-  const hs = h ? h.split(':') : [], ts = t ? t.split(':') : [];
-  const words = [...hs, ...Array(8 - hs.length - ts.length).fill('0'), ...ts];
-  return Buffer.concat(words.map((w) => u16(parseInt(w, 16))));
-}
-function answer(q, tcp) {
-  const id = q.readUInt16BE(0);
-  let p = 12; const labels = [];
-  while (q[p] !== 0) { labels.push(q.subarray(p + 1, p + 1 + q[p]).toString()); p += q[p] + 1; }
-  const qname = labels.join('.').toLowerCase(); const qtype = q.readUInt16BE(p + 1);
-  const question = q.subarray(12, p + 5);
-  const ptr = Buffer.from([0xc0, 12]);
-  let rcode = 0, tc = 0; const ans = [];
-  if (qname === '${DNS_NAMES.a}' && qtype === 1) ans.push(rr(ptr, 1, 300, a4(ip4)));
-  else if (qname === '${DNS_NAMES.a}' && qtype === 28) ans.push(rr(ptr, 28, 300, a6(ip6)));
-  else if (qname === '${DNS_NAMES.cname}') {
-    const target = enc('${DNS_NAMES.cnameTarget}');
-    ans.push(rr(ptr, 5, 600, target));
-    const targetAt = 12 + question.length + 12;
-    if (qtype === 1) ans.push(rr(Buffer.from([0xc0, targetAt]), 1, 60, a4(ip4)));
-  } else if (qname === '${DNS_NAMES.tcp}' && qtype === 1) {
-    if (!tcp) tc = 1;
-    else for (let i = 1; i <= 40; i++) ans.push(rr(ptr, 1, 120, a4('10.99.' + (i >> 8) + '.' + (i & 255))));
-  } else if (qname === '${DNS_NAMES.nx}') rcode = 3;
-  const flags = 0x8000 | 0x0400 | (tc << 9) | (q.readUInt16BE(2) & 0x0100) | 0x0080 | rcode;
-  return Buffer.concat([u16(id), u16(flags), u16(1), u16(ans.length), u16(0), u16(0), question, ...ans]);
-}
-const udp = dgram.createSocket('udp4');
-udp.on('message', (m, r) => { try { udp.send(answer(m, false), r.port, r.address); } catch {} });
-const tcpServer = net.createServer((s) => {
-  let buf = Buffer.alloc(0);
-  s.on('data', (d) => {
-    buf = Buffer.concat([buf, d]);
-    while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-      const m = buf.subarray(2, 2 + buf.readUInt16BE(0)); buf = buf.subarray(2 + m.length);
-      const a = answer(m, true); s.write(Buffer.concat([u16(a.length), a]));
-    }
-  });
-  s.on('error', () => {});
-});
-udp.bind(53, ip4, () => tcpServer.listen(53, ip4, () => console.log('ready')));
-`;
-
-const DNS_CLIENT = `
-import { promises as dns } from 'node:dns';
-const r = new dns.Resolver({ timeout: 2000, tries: 2 });
-r.setServers([process.argv[2]]);
-const out = {};
-out.a = await r.resolve4('${DNS_NAMES.a}', { ttl: true });
-out.aaaa = await r.resolve6('${DNS_NAMES.a}');
-out.www = await r.resolve4('${DNS_NAMES.cname}');
-try { await r.resolve4('${DNS_NAMES.nx}'); out.nx = 'resolved?'; } catch (e) { out.nx = e.code; }
-out.big = (await r.resolve4('${DNS_NAMES.tcp}')).length;
-console.log(JSON.stringify(out));
-`;
-
-const GZIP_SERVER = `
-import net from 'node:net';
-net.createServer((s) => {
-  let n = 0;
-  s.on('data', (d) => { n += d.length; });
-  s.on('end', () => s.end('received ' + n + '\\n'));
-  s.on('error', () => {});
-}).listen(${PORTS.gzip}, process.argv[2], () => console.log('ready'));
-`;
-
-const GZIP_CLIENT = `
-import net from 'node:net';
-import zlib from 'node:zlib';
-const lines = [];
-for (let i = 0; i < 600; i++) lines.push(new Date(1700000000000 + i * 1000).toISOString() + ' host=ws05 user=lab event=' + (i % 7) + ' file=C:/Users/lab/Documents/report-' + (i % 40) + '.docx size=' + (i * 7919 % 100000));
-const body = zlib.gzipSync(Buffer.from(lines.join('\\n')));
-const s = net.connect(${PORTS.gzip}, process.argv[2], () => s.end(body));
-s.on('data', (d) => process.stdout.write(d));
-s.on('close', () => process.exit(0));
-`;
 
 function waitReady(child: ChildProcess, what: string, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -212,20 +56,16 @@ export async function generateMiscCaptures(outDir: string): Promise<MiscResult> 
   const work = mkdtempSync(join(tmpdir(), 'ndr-gen-misc-'));
   const node = process.execPath;
   const files = Object.fromEntries(MISC_CAPTURES.map((f) => [f, join(outDir, f)])) as Record<MiscCapture, string>;
-  const scripts: Record<string, string> = {
-    'aes-common.mjs': AES_COMMON, 'aes-server.mjs': AES_SERVER, 'aes-client.mjs': AES_CLIENT, 'http-server.mjs': HTTP_SERVER,
-    'dns-server.mjs': DNS_SERVER, 'dns-client.mjs': DNS_CLIENT, 'gzip-server.mjs': GZIP_SERVER, 'gzip-client.mjs': GZIP_CLIENT,
-  };
-  for (const [name, text] of Object.entries(scripts)) writeFileSync(join(work, name), text);
+  const peer = (name: string): string => peerProgram(name, work);
   const lab = await createLab('msc');
   const s = lab.serverIp;
   try {
     // (a) AN1389 shape: AES records, no handshake.
     {
-      const srv = lab.start(lab.server, node, [join(work, 'aes-server.mjs'), s]);
+      const srv = lab.start(lab.server, node, [peer('aes-server.ts'), s]);
       await waitReady(srv, 'aes server');
       const stop = await lab.capture(files['aes-stream.pcap'], `tcp port ${PORTS.aes}`);
-      lab.exec(lab.client, node, [join(work, 'aes-client.mjs'), s], { timeoutMs: 20_000 });
+      lab.exec(lab.client, node, [peer('aes-client.ts'), s], { timeoutMs: 20_000 });
       await stop();
       srv.kill('SIGTERM');
     }
@@ -250,7 +90,7 @@ export async function generateMiscCaptures(outDir: string): Promise<MiscResult> 
     }
     // (c) HTTP with high-entropy paths and Host, two requests on one connection.
     {
-      const srv = lab.start(lab.server, node, [join(work, 'http-server.mjs'), s]);
+      const srv = lab.start(lab.server, node, [peer('http-server.ts'), s]);
       await waitReady(srv, 'http server');
       const stop = await lab.capture(files['http-entropy.pcap'], `tcp port ${PORTS.http}`);
       lab.exec(lab.client, 'curl', ['-s', '-o', '/dev/null', '-H', `Host: ${HTTP_HOST}`, '-A', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)',
@@ -260,19 +100,19 @@ export async function generateMiscCaptures(outDir: string): Promise<MiscResult> 
     }
     // (d) DNS over UDP (and TCP after a truncated answer).
     {
-      const srv = lab.start(lab.server, node, [join(work, 'dns-server.mjs'), s, lab.serverIp6]);
+      const srv = lab.start(lab.server, node, [peer('dns-server.ts'), s, lab.serverIp6]);
       await waitReady(srv, 'dns server');
       const stop = await lab.capture(files['dns.pcap'], 'port 53');
-      lab.exec(lab.client, node, [join(work, 'dns-client.mjs'), s], { timeoutMs: 15_000 });
+      lab.exec(lab.client, node, [peer('dns-client.ts'), s], { timeoutMs: 15_000 });
       await stop();
       srv.kill('SIGTERM');
     }
     // (e) gzip upload over plain TCP.
     {
-      const srv = lab.start(lab.server, node, [join(work, 'gzip-server.mjs'), s]);
+      const srv = lab.start(lab.server, node, [peer('gzip-server.ts'), s]);
       await waitReady(srv, 'gzip server');
       const stop = await lab.capture(files['gzip-upload.pcap'], `tcp port ${PORTS.gzip}`);
-      lab.exec(lab.client, node, [join(work, 'gzip-client.mjs'), s], { timeoutMs: 15_000 });
+      lab.exec(lab.client, node, [peer('gzip-client.ts'), s], { timeoutMs: 15_000 });
       await stop();
       srv.kill('SIGTERM');
     }

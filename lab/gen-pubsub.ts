@@ -1,7 +1,7 @@
 /**
  * Real pub/sub captures from real software in network namespaces (lab/netns.ts):
  *  - mosquitto + mosquitto_pub/mosquitto_sub: MQTT 3.1, 3.1.1 and 5 on 1883, TLS on 8883, plus MQTT
- *    over WebSocket (mosquitto's websockets listener, a small raw WebSocket client written here);
+ *    over WebSocket (mosquitto's websockets listener, a small raw WebSocket client: peers/mqtt-ws-client.ts);
  *  - rabbitmq-server + a python3-pika client: AMQP 0-9-1 on 5672 and TLS on 5671;
  *  - rhea at both ends: AMQP 1.0 with SASL ANONYMOUS, idle-time-out empty frames.
  * Keep-alives are short (MQTT 5 s for mosquitto_sub, its minimum, 2 s for the WebSocket client;
@@ -11,11 +11,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLab, type Lab } from './netns.js';
+import { peerProgram } from './peer-programs.js';
 
 export interface PubsubCaptures {
   /** pcap paths written, by protocol. */
@@ -33,8 +33,6 @@ export interface PubsubOptions {
   /** Idle time of the MQTT subscribers (keep-alive 5 s, the mosquitto_sub minimum; default 11 s). */
   mqttIdleMs?: number;
 }
-
-const require = createRequire(import.meta.url);
 
 function makeCerts(dir: string, serverIp: string): { ca: string; cert: string; key: string } {
   const ca = path.join(dir, 'ca.pem');
@@ -118,53 +116,13 @@ async function genMqtt(lab: Lab, work: string, out: string, certs: { ca: string;
   if (groups.has('mqtt-ws')) {
     const file = path.join(out, 'mqtt-ws.pcap');
     const stop = await lab.capture(file, 'tcp port 8080');
-    const script = path.join(work, 'ws-client.cjs');
-    writeFileSync(script, wsClientScript(require.resolve('mqtt-packet')));
+    const script = peerProgram('mqtt-ws-client.ts', work);
     lab.exec(lab.client, process.execPath, [script, ip, '8080', String(idleMs)], { timeoutMs: idleMs + 15_000 });
     await stop();
     res.mqtt.push(file);
   }
   broker.kill('SIGTERM');
   await exited(broker, 3000);
-}
-
-/** A raw MQTT-over-WebSocket client (RFC 6455 client framing, masked), MQTT 3.1.1 with keep-alive 2 s. */
-function wsClientScript(mqttPacketPath: string): string {
-  return `'use strict';
-const net = require('node:net');
-const crypto = require('node:crypto');
-const mqtt = require(${JSON.stringify(mqttPacketPath)});
-const [host, port, idle] = process.argv.slice(2);
-const s = net.connect(Number(port), host);
-function frame(payload) {
-  const mask = crypto.randomBytes(4);
-  const n = payload.length;
-  const head = n < 126 ? Buffer.from([0x82, 0x80 | n]) : Buffer.from([0x82, 0x80 | 126, n >> 8, n & 255]);
-  const body = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) body[i] = payload[i] ^ mask[i & 3];
-  return Buffer.concat([head, mask, body]);
-}
-const send = (p) => s.write(frame(mqtt.generate(p)));
-let upgraded = false;
-let acc = Buffer.alloc(0);
-s.on('connect', () => {
-  s.write('GET /mqtt HTTP/1.1\\r\\nHost: ' + host + ':' + port + '\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n' +
-    'Sec-WebSocket-Key: ' + crypto.randomBytes(16).toString('base64') + '\\r\\nSec-WebSocket-Version: 13\\r\\nSec-WebSocket-Protocol: mqtt\\r\\n\\r\\n');
-});
-s.on('data', (d) => {
-  acc = Buffer.concat([acc, d]);
-  if (!upgraded && acc.indexOf('\\r\\n\\r\\n') >= 0) {
-    upgraded = true;
-    send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'lab-ws', keepalive: 2, clean: true });
-    setTimeout(() => send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'lab/ws/#', qos: 1 }] }), 200);
-    setTimeout(() => send({ cmd: 'publish', topic: 'lab/ws/t', payload: Buffer.from('over websocket'), qos: 1, messageId: 2 }), 400);
-    const timer = setInterval(() => send({ cmd: 'pingreq' }), 2000);
-    setTimeout(() => { clearInterval(timer); send({ cmd: 'disconnect' }); setTimeout(() => s.end(), 200); }, Number(idle));
-  }
-});
-s.on('close', () => process.exit(0));
-setTimeout(() => process.exit(2), Number(idle) + 10000);
-`;
 }
 
 async function genAmqp091(lab: Lab, work: string, out: string, certs: { ca: string; cert: string; key: string }, res: PubsubCaptures, idleMs: number, groups: Set<string>): Promise<void> {
@@ -195,8 +153,7 @@ async function genAmqp091(lab: Lab, work: string, out: string, certs: { ca: stri
     return;
   }
   const ip = lab.serverIp;
-  const py = path.join(work, 'pika-client.py');
-  writeFileSync(py, pikaScript());
+  const py = peerProgram('amqp091-client.py', work);
   const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const one = async (name: string, port: number, tls: boolean): Promise<void> => {
     if (tls && !(await waitPort(lab, ip, 5671, 10_000))) { res.notes.push('rabbitmq did not open 5671 (TLS)'); return; }
@@ -226,59 +183,9 @@ async function genAmqp091(lab: Lab, work: string, out: string, certs: { ca: stri
   await exited(broker, 5000);
 }
 
-function pikaScript(): string {
-  return `import sys, ssl, time, pika
-host, port, cafile, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-params = dict(host=host, port=port, virtual_host='/', heartbeat=2, credentials=pika.PlainCredentials('guest', 'guest'),
-              client_properties={'connection_name': 'ndr-lab'})
-if cafile:
-    ctx = ssl.create_default_context(cafile=cafile)
-    ctx.check_hostname = False
-    params['ssl_options'] = pika.SSLOptions(ctx, 'broker.lab')
-conn = pika.BlockingConnection(pika.ConnectionParameters(**params))
-ch = conn.channel()
-ch.exchange_declare(exchange='lab.events', exchange_type='topic', durable=False)
-ch.queue_declare(queue='lab.queue', durable=False, auto_delete=True)
-ch.queue_bind(queue='lab.queue', exchange='lab.events', routing_key='lab.#')
-for i in range(3):
-    ch.basic_publish(exchange='lab.events', routing_key='lab.sensor.%d' % i, body=('reading %d ' % i).encode() * (i + 1))
-got = []
-ch.basic_consume(queue='lab.queue', on_message_callback=lambda c, m, p, b: (got.append(b), c.basic_ack(m.delivery_tag)), consumer_tag='lab-consumer')
-end = time.time() + idle
-while time.time() < end:
-    conn.process_data_events(time_limit=0.5)
-ch.close()
-conn.close()
-print(len(got))
-`;
-}
-
 async function genAmqp10(lab: Lab, work: string, out: string, res: PubsubCaptures, idleMs: number): Promise<void> {
-  const rhea = require.resolve('rhea');
-  const srv = path.join(work, 'rhea-server.cjs');
-  const cli = path.join(work, 'rhea-client.cjs');
-  writeFileSync(srv, `'use strict';
-const c = require(${JSON.stringify(rhea)}).create_container({ id: 'lab-broker' });
-c.sasl_server_mechanisms.enable_anonymous();
-c.sasl_server_mechanisms.enable_plain(() => true);
-c.on('message', (ctx) => { /* accept */ });
-c.on('sender_open', (ctx) => { ctx.sender.send({ body: 'welcome' }); });
-c.listen({ port: 5672, host: '0.0.0.0', idle_time_out: 2000 });
-`);
-  writeFileSync(cli, `'use strict';
-const c = require(${JSON.stringify(rhea)}).create_container({ id: 'lab-client' });
-const [host, idle] = process.argv.slice(2);
-c.on('connection_open', (ctx) => {
-  const s = ctx.connection.open_sender('lab/queue');
-  s.on('sendable', () => { if (!s.sent) { s.sent = true; for (let i = 0; i < 3; i++) s.send({ body: 'amqp10 message ' + i }); } });
-  ctx.connection.open_receiver('lab/topic');
-});
-c.on('message', () => {});
-const conn = c.connect({ host, port: 5672, hostname: 'broker.lab', username: 'labuser', password: 'labsecret', idle_time_out: 2000, reconnect: false });
-setTimeout(() => conn.close(), Number(idle));
-conn.on('connection_close', () => setTimeout(() => process.exit(0), 100));
-setTimeout(() => process.exit(2), Number(idle) + 8000);
-`);
+  const srv = peerProgram('amqp10-server.ts', work);
+  const cli = peerProgram('amqp10-client.ts', work);
   const server = lab.start(lab.server, process.execPath, [srv]);
   if (!(await waitPort(lab, lab.serverIp, 5672, 5000))) { res.notes.push('rhea server did not listen'); return; }
   const file = path.join(out, 'amqp10.pcap');

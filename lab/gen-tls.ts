@@ -14,6 +14,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLab, type Lab } from './netns.js';
+import { peerProgram } from './peer-programs.js';
+import type { TlsClientOptions } from './peers/tls-client.js';
+import type { TlsServerOptions } from './peers/tls-server.js';
 
 /** Subnet of the lab (10.<n>.0.1 client, 10.<n>.0.2 server): fixed so the captures are stable. */
 export const TLS_LAB_SUBNET = 143;
@@ -127,50 +130,6 @@ function makePki(dir: string): Pki {
   return pki;
 }
 
-// ---- Node TLS peers (written to the temp dir, run inside the namespaces) ------------------------
-
-const NODE_SERVER = `
-import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
-const o = JSON.parse(process.argv[2]);
-const server = tls.createServer({
-  key: readFileSync(o.key), cert: readFileSync(o.cert), minVersion: o.min, maxVersion: o.max,
-  requestCert: !!o.requestCert, rejectUnauthorized: false, ALPNProtocols: o.alpn ?? undefined,
-}, (s) => {
-  s.on('error', () => {});
-  s.once('data', () => { s.end('HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok'); });
-});
-server.listen(o.port, o.host, () => { process.stdout.write('ready\\n'); });
-`;
-
-const NODE_CLIENT = `
-import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
-const o = JSON.parse(process.argv[2]);
-const opts = { host: o.host, port: o.port, minVersion: o.min, maxVersion: o.max, rejectUnauthorized: false, ALPNProtocols: o.alpn ?? undefined };
-if (o.servername) opts.servername = o.servername;
-if (o.cert) { opts.cert = readFileSync(o.cert); opts.key = readFileSync(o.key); }
-const s = tls.connect(opts, () => { s.write('GET / HTTP/1.1\\r\\nHost: ' + (o.servername || o.host) + '\\r\\n\\r\\n'); });
-s.on('data', () => {});
-s.on('end', () => { s.end(); });
-s.on('close', () => process.exit(0));
-s.on('error', (e) => { console.error(e.message); process.exit(2); });
-`;
-
-const PY_CLIENT = `
-import socket, ssl, sys
-host, port, sni = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-with socket.create_connection((host, port)) as raw:
-    with ctx.wrap_socket(raw, server_hostname=sni) as s:
-        s.sendall(b'GET / HTTP/1.1\\r\\nHost: ' + sni.encode() + b'\\r\\n\\r\\n')
-        while s.recv(4096):
-            pass
-`;
-
 async function waitFor(child: ChildProcess, marker: string, timeoutMs = 10_000): Promise<void> {
   let out = '';
   await new Promise<void>((resolve, reject) => {
@@ -188,13 +147,13 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await new Promise<void>((res) => { child.once('exit', () => res()); setTimeout(res, 2000); });
 }
 
-interface RunCtx { lab: Lab; pki: Pki; work: string }
+interface RunCtx { lab: Lab; pki: Pki; peers: { server: string; client: string; python: string } }
 
 async function runCase(c: TlsCaptureCase, r: RunCtx): Promise<void> {
   const { lab, pki } = r;
   const srv = lab.serverIp;
-  const nodeServer = (o: object) => lab.start(lab.server, process.execPath, [path.join(r.work, 'server.mjs'), JSON.stringify({ host: srv, port: TLS_PORT, ...o })]);
-  const nodeClient = (o: object) => lab.exec(lab.client, process.execPath, [path.join(r.work, 'client.mjs'), JSON.stringify({ host: srv, port: TLS_PORT, ...o })], { timeoutMs: 20_000 });
+  const nodeServer = (o: Omit<TlsServerOptions, 'host' | 'port'>) => lab.start(lab.server, process.execPath, [r.peers.server, JSON.stringify({ host: srv, port: TLS_PORT, ...o } satisfies TlsServerOptions)]);
+  const nodeClient = (o: Omit<TlsClientOptions, 'host' | 'port'>) => lab.exec(lab.client, process.execPath, [r.peers.client, JSON.stringify({ host: srv, port: TLS_PORT, ...o } satisfies TlsClientOptions)], { timeoutMs: 20_000 });
   const sslServer = (args: string[]) => lab.start(lab.server, 'openssl', ['s_server', '-accept', `${srv}:${TLS_PORT}`, '-naccept', '1', ...args]);
   let server: ChildProcess;
   switch (c.name) {
@@ -221,12 +180,12 @@ async function runCase(c: TlsCaptureCase, r: RunCtx): Promise<void> {
     case 'tls12-python-long-chain':
       server = nodeServer({ key: pki.file('longchain.key'), cert: concatPem(pki, 'longchain-chain.pem', ['longchain', 'int3', 'int2', 'int1', 'root']), min: 'TLSv1.2', max: 'TLSv1.2' });
       await waitFor(server, 'ready');
-      lab.exec(lab.client, 'python3', [path.join(r.work, 'client.py'), srv, String(TLS_PORT), c.sni ?? ''], { timeoutMs: 20_000 });
+      lab.exec(lab.client, 'python3', [r.peers.python, srv, String(TLS_PORT), c.sni ?? ''], { timeoutMs: 20_000 });
       break;
     case 'tls12-python-unknown-root':
       server = nodeServer({ key: pki.file('unknownroot.key'), cert: concatPem(pki, 'unknownroot-chain.pem', ['unknownroot', 'uint', 'uroot']), min: 'TLSv1.2', max: 'TLSv1.2' });
       await waitFor(server, 'ready');
-      lab.exec(lab.client, 'python3', [path.join(r.work, 'client.py'), srv, String(TLS_PORT), c.sni ?? ''], { timeoutMs: 20_000 });
+      lab.exec(lab.client, 'python3', [r.peers.python, srv, String(TLS_PORT), c.sni ?? ''], { timeoutMs: 20_000 });
       break;
     case 'tls13-openssl':
       server = sslServer(['-tls1_3', '-cert', pki.file('openssl13.pem'), '-key', pki.file('openssl13.key'), '-cert_chain', pki.file('int1.pem'), '-www']);
@@ -274,16 +233,14 @@ export async function generateTlsCaptures(outDir: string, cases: readonly TlsCap
   const written: string[] = [];
   try {
     const pki = makePki(work);
-    writeFileSync(path.join(work, 'server.mjs'), NODE_SERVER);
-    writeFileSync(path.join(work, 'client.mjs'), NODE_CLIENT);
-    writeFileSync(path.join(work, 'client.py'), PY_CLIENT);
+    const peers = { server: peerProgram('tls-server.ts', work), client: peerProgram('tls-client.ts', work), python: peerProgram('tls12-client.py', work) };
     for (const c of cases) {
       const file = path.join(outDir, `${c.name}.pcap`);
       rmSync(file, { force: true });
       const port = c.transport === 'udp' ? DTLS_PORT : TLS_PORT;
       const stop = await lab.capture(file, `${c.transport} port ${port}`);
       try {
-        await runCase(c, { lab, pki, work });
+        await runCase(c, { lab, pki, peers });
       } finally {
         await stop();
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BeaconTracker, scoreBeacon, scoreSortedBeacon } from './beacon.js';
-import { T0, makeFlow } from './test-flows.js';
+import { T0, makeFlow } from '../../lab/flows.js';
 
 describe('scoreSortedBeacon against scoreBeacon, wider inputs', () => {
   it('agrees on long pairs, hourly cadences filling every bin, duplicates and gaps', () => {

@@ -3,7 +3,7 @@ import {
   BeaconTracker, scoreSortedBeacon, bimodalFit, bowley, bucketedSeverity, cvScore, dataSizeScore, durationScore, histogram,
   histogramScore, intervalScore, quartiles, scoreBeacon, scoreRecords, timestampScore,
 } from './beacon.js';
-import { T0, makeFlow } from './test-flows.js';
+import { T0, makeFlow } from '../../lab/flows.js';
 
 describe('RITA v5 published TS vectors (analysis/beacons_test.go)', () => {
   it('intervals all 60 s score 1', () => {

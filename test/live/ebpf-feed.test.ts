@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EbpfSource, openLiveSource, type FlowEndRecord, type FlowTuple } from '../../src/capture/ebpf.js';
 import { LivePcapSource } from '../../src/capture/live-pcap.js';
 import type { CaptureSource } from '../../src/capture/source.js';
-import { createSpanLab, type SpanLab } from './span-lab.js';
+import { createSpanLab, type SpanLab } from '../../lab/span-lab.js';
 import { framesOf, readPcap, tlsHandshakeType, type Frame } from './frames.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));

@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSpanLab, type SpanLab } from './span-lab.js';
+import { createSpanLab, type SpanLab } from '../../lab/span-lab.js';
 import { replayFiles } from '../../src/runtime/replay.js';
 
 const root = join(new URL('.', import.meta.url).pathname, '..', '..');

@@ -1,5 +1,5 @@
 /**
- * A short run of the load comparison (test/live/load.ts): both sources see every TLS ClientHello
+ * A short run of the load comparison (bench/live-load.ts): both sources see every TLS ClientHello
  * while iperf3 loads the link; the eBPF feed forwards a small fraction of what its program saw.
  * The bench runs the full version (1,000 handshakes) and prints the figures.
  */
@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { formatLoadFigures, runLoadComparison } from './load.js';
+import { formatLoadFigures, runLoadComparison } from '../../bench/live-load.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -2,7 +2,7 @@
  * Long fuzz runs of the MQTT and AMQP dissectors outside the test suite (the suite runs a seeded
  * 20,000-case subset in dissectors/{mqtt,amqp}/*.test.ts). Usage, from the repo root:
  *
- *   npx esbuild test/fuzz/run.ts --bundle --platform=node --format=esm --packages=external \
+ *   npx esbuild bench/fuzz-pubsub.ts --bundle --platform=node --format=esm --packages=external \
  *     --outfile=dist/fuzz-pubsub.mjs && node dist/fuzz-pubsub.mjs [cases=1000000] [seed=1]
  *
  *   node dist/fuzz-pubsub.mjs bench [messages=200000]   # messages/s through each dissector
@@ -12,13 +12,13 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
-import type { AnyDissectorSpec } from '../../src/dissect/api.js';
-import { concatBytes } from '../../src/util/bytes.js';
-import { amqpDissector } from '../../dissectors/amqp/index.js';
-import { defaultAmqpLimits } from '../../dissectors/amqp/records.js';
-import { mqttDissector } from '../../dissectors/mqtt/index.js';
-import { defaultMqttLimits } from '../../dissectors/mqtt/records.js';
-import { fuzzDissector, loadConversation, type Conversation, type FuzzResult } from '../helpers/fuzz.js';
+import type { AnyDissectorSpec } from '../src/dissect/api.js';
+import { concatBytes } from '../src/util/bytes.js';
+import { amqpDissector } from '../dissectors/amqp/index.js';
+import { defaultAmqpLimits } from '../dissectors/amqp/records.js';
+import { mqttDissector } from '../dissectors/mqtt/index.js';
+import { defaultMqttLimits } from '../dissectors/mqtt/records.js';
+import { fuzzDissector, loadConversation, type Conversation, type FuzzResult } from './fuzz-dissector.js';
 
 function seedsOf(dir: URL): Conversation[] {
   return readdirSync(dir).filter((f) => f.endsWith('.hex')).map((f) => loadConversation(new URL(f, dir)));
@@ -128,7 +128,7 @@ export function benchPubsub(n = 200_000, chunk = 65_536): BenchFigure[] {
 }
 
 // Run as a script only when this file itself is the entry (not when bundled into dist/bench.mjs).
-const isEntry = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && /(run\.ts|fuzz-pubsub\.mjs)$/.test(process.argv[1]);
+const isEntry = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && /fuzz-pubsub\.(ts|mjs)$/.test(process.argv[1]);
 
 if (isEntry && process.argv[2] === 'bench') {
   for (const f of benchPubsub(Number(process.argv[3] ?? 200_000))) console.log(JSON.stringify(f));
@@ -139,7 +139,7 @@ if (isEntry && process.argv[2] !== 'bench') {
   const cases = Number(process.argv[2] ?? 1_000_000);
   const seed = Number(process.argv[3] ?? 1);
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const root = process.env['NDR_REPO_ROOT'] ?? (here.endsWith(`${path.sep}dist`) ? path.dirname(here) : path.resolve(here, '../..'));
+  const root = process.env['NDR_REPO_ROOT'] ?? (here.endsWith(`${path.sep}dist`) ? path.dirname(here) : path.resolve(here, '..'));
   const reports = runPubsubFuzz(cases, seed, root, (s) => console.log(s));
   let bad = false;
   for (const { name, result: r } of reports) {

@@ -8,14 +8,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Enricher } from '../enrich/edr-client.js';
-import { EdrStore } from '../enrich/edr-store.js';
-import { emptyEvent, type SysmonEvent } from '../enrich/sysmon.js';
-import { newFlowRecord } from '../flow/record.js';
-import type { FlowRecord } from '../flow/record.js';
-import { SiemClient } from '../output/siem-client.js';
-import { startEdrServer } from './edr-server.js';
-import { startSiemServer } from './siem-server.js';
+import { Enricher } from '../src/enrich/edr-client.js';
+import { EdrStore } from '../src/enrich/edr-store.js';
+import { emptyEvent, type SysmonEvent } from '../src/enrich/sysmon.js';
+import { newFlowRecord } from '../src/flow/record.js';
+import type { FlowRecord } from '../src/flow/record.js';
+import { SiemClient } from '../src/output/siem-client.js';
+import { startEdrServer } from '../src/grpc/edr-server.js';
+import { startSiemServer } from '../src/grpc/siem-server.js';
 
 export interface BenchResult {
   name: string;

@@ -5,16 +5,16 @@
  * what user space received, drops, ClientHellos seen, and CPU (capture process, consumer, and for
  * eBPF the program's own run time from kernel.bpf_stats_enabled).
  *
- * Called by the lead's bench (`runLoadComparison()`), and by test/live/load.test.ts with small
+ * Called by `npm run bench` (bench/extra.ts, `runLoadComparison()`), and by test/live/load.test.ts with small
  * settings. Needs root, iperf3, tc, bpftool, and the loader built (make -C bpf).
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EbpfSource, defaultLoaderPath } from '../../src/capture/ebpf.js';
-import { LivePcapSource } from '../../src/capture/live-pcap.js';
-import type { CaptureSource, PacketBatch } from '../../src/capture/source.js';
-import { createSpanLab, type SpanLab } from './span-lab.js';
+import { EbpfSource, defaultLoaderPath } from '../src/capture/ebpf.js';
+import { LivePcapSource } from '../src/capture/live-pcap.js';
+import type { CaptureSource, PacketBatch } from '../src/capture/source.js';
+import { createSpanLab, type SpanLab } from '../lab/span-lab.js';
 
 export interface LoadOptions {
   /** iperf3 duration (s). */

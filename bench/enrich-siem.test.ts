@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { benchEnrich, benchSiem } from './bench.js';
+import { benchEnrich, benchSiem } from './enrich-siem.js';
 
 // Smoke runs of the benchmark functions at small sizes (the figures come from `npm run bench`).
 test('benchEnrich attributes every flow through the gRPC path', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { benchAnalytics } from './bench.js';
+import { benchAnalytics } from './analytics.js';
 
 describe('benchAnalytics', () => {
   it('runs all five analytics over a warm on-disk baseline and reports a rate', async () => {

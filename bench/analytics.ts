@@ -8,10 +8,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BaselineStore } from '../baseline/store.js';
-import type { FlowRecord } from '../flow/record.js';
-import { AnalyticsEngine } from './engine.js';
-import { IMG, T0, makeFlow } from './test-flows.js';
+import { BaselineStore } from '../src/baseline/store.js';
+import type { FlowRecord } from '../src/flow/record.js';
+import { AnalyticsEngine } from '../src/analytics/engine.js';
+import { IMG, T0, makeFlow } from '../lab/flows.js';
 
 export interface AnalyticsBenchResult {
   flows: number;

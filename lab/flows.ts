@@ -4,11 +4,11 @@
  */
 import type {
   Attribution, ChainFeatures, DirCounters, EncryptedChannel, FileEvent, FlowRecord, ImageLoad, ProcessInfo, PubSubLabel, TlsInfo,
-} from '../flow/record.js';
-import { BaselineStore } from '../baseline/store.js';
-import type { BeaconInfo } from '../flow/record.js';
-import { DEFAULT_ANALYTICS_CONFIG, resolveConfig, type AnalyticsConfig } from './config.js';
-import type { AnalyticContext } from './context.js';
+} from '../src/flow/record.js';
+import { BaselineStore } from '../src/baseline/store.js';
+import type { BeaconInfo } from '../src/flow/record.js';
+import { DEFAULT_ANALYTICS_CONFIG, resolveConfig, type AnalyticsConfig } from '../src/analytics/config.js';
+import type { AnalyticContext } from '../src/analytics/context.js';
 
 export interface FlowSpec {
   id?: number;
