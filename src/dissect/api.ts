@@ -51,6 +51,17 @@ export interface DissectorRecord {
   readonly dir: Dir | null; // null for bidirectional transactions
 }
 
+/**
+ * The last record of a dissector whose flow switches protocol in place (STARTTLS and its kin,
+ * RDP's X.224 negotiation): emitted just before it returns 'done', with every byte up to the
+ * switch consumed and none after it. The driver attaches the dissector named `upgrade` at the
+ * next unconsumed byte of each direction; the flow keeps its protocol label and says it was
+ * upgraded. Kinds end in '.upgrade'.
+ */
+export interface UpgradeRecord extends DissectorRecord {
+  readonly upgrade: string; // the dissector that takes over, e.g. 'tls'
+}
+
 // ---- what a dissector may ask of the engine ---------------------------------------------
 export interface FlowInfo {
   readonly srcPort: number; // client port

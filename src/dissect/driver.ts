@@ -4,7 +4,7 @@
  * datagrams (UDP) with consume/needAtLeast, translate verdicts into bypass, and a fault fuse:
  * a throw from a dissector is a bug, recorded as 'app.dissector_fault', never a crash.
  */
-import type { AnyDissectorSpec, Dir, DissectorContext, DissectorRecord, FlowDissector, StreamView, Verdict } from './api.js';
+import type { AnyDissectorSpec, Dir, DissectorContext, DissectorRecord, FlowDissector, StreamView, UpgradeRecord, Verdict } from './api.js';
 import { AppEvent } from './events.js';
 import { AppState, type Flow } from '../flow/flow.js';
 import type { Registry } from './registry.js';
@@ -151,7 +151,7 @@ export class Driver {
   feedStream(f: Flow, dir: Dir, eof: boolean): void {
     const side = f.side(dir);
     const s = side.stream;
-    const d = f.dissector;
+    let d = f.dissector;
     if (s === null || d === null || side.done) return;
     if (s.pendingGap > 0) {
       const lost = s.pendingGap;
@@ -167,7 +167,12 @@ export class Driver {
       const verdict = this.feedView(f, d, dir, s.buf.subarray(s.consumed, s.end), s.base + s.consumed, eof);
       const consumed = this.view.consumed;
       if (consumed > 0) s.consume(consumed);
-      if (!this.apply(f, dir, verdict)) return;
+      if (!this.apply(f, dir, verdict)) {
+        // An in-place upgrade: the new dissector reads on from the next byte.
+        if (f.dissector === null || f.dissector === d || side.done) return;
+        d = f.dissector;
+        continue;
+      }
       if (consumed === 0 || eof) {
         // No progress: wait for more bytes (a dissector that neither consumes nor asks for more
         // gets called again only when new bytes arrive).
@@ -185,7 +190,7 @@ export class Driver {
    */
   feedBytes(f: Flow, dir: Dir, bytes: Uint8Array, from: number, to: number, streamOffset: number): number {
     const side = f.side(dir);
-    const d = f.dissector;
+    let d = f.dissector;
     if (d === null || side.done) return 0;
     let pos = from;
     for (let guard = 0; guard < 100_000; guard++) {
@@ -194,7 +199,11 @@ export class Driver {
       const verdict = this.feedView(f, d, dir, bytes.subarray(pos, to), streamOffset + (pos - from), false);
       const consumed = this.view.consumed;
       pos += consumed;
-      if (!this.apply(f, dir, verdict)) break;
+      if (!this.apply(f, dir, verdict)) {
+        if (f.dissector === null || f.dissector === d || side.done) break;
+        d = f.dissector; // an in-place upgrade: the new dissector reads on from the next byte
+        continue;
+      }
       if (consumed === 0) {
         if (side.need <= avail) side.need = avail + 1;
         break;
@@ -251,6 +260,7 @@ export class Driver {
         this.stop(f);
         return false;
       case 'done':
+        if (this.upgrade(f, dir)) return false;
         if (this.tunnel(f)) return false;
         this.stop(f);
         return false;
@@ -279,6 +289,36 @@ export class Driver {
     f.toClient.need = 0;
     f.toServer.probeFrom = last.offsets[0];
     f.toClient.probeFrom = last.offsets[1];
+    return true;
+  }
+
+  /**
+   * A dissector that ends with an upgrade record (STARTTLS accepted, RDP going to TLS) hands the
+   * flow to the named dissector in place: no probing (the dialogue already said what follows),
+   * the label stays (an SMTP session is still SMTP), and the first dissector's records are kept
+   * for the record. The other direction's bytes already buffered are fed at once, since no new
+   * packet of that direction may come to trigger it (the caller's own loop feeds this direction).
+   */
+  private upgrade(f: Flow, dir: Dir): boolean {
+    const recs = f.records;
+    const last = recs !== null && recs.length > 0 ? (recs[recs.length - 1] as Partial<UpgradeRecord> & DissectorRecord) : null;
+    if (last === null || !last.kind.endsWith('.upgrade') || typeof last.upgrade !== 'string' || f.spec === null) return false;
+    if (f.upgraded !== null) return false; // one upgrade per flow: TLS does not upgrade again
+    const list = f.proto === 6 ? this.reg.tcp : this.reg.udp;
+    const spec = list.find((s) => s.name === last.upgrade);
+    if (spec === undefined) return false; // the target is switched off: the flow ends as it is
+    const earlier = f.earlier ?? (f.earlier = []);
+    earlier.push({ spec: f.spec, records: recs as DissectorRecord[] });
+    const label = f.protocol;
+    f.toServer.done = false;
+    f.toClient.done = false;
+    f.toServer.need = 0;
+    f.toClient.need = 0;
+    f.dissector = null;
+    this.attach(f, spec);
+    f.protocol = label;
+    f.upgraded = spec.name;
+    if (f.dissector !== null) this.feedStream(f, (1 - dir) as Dir, false);
     return true;
   }
 

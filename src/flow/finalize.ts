@@ -81,6 +81,7 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     byteRatio: d1.bytes > 0 ? d0.bytes / d1.bytes : null,
     directionFromSyn: f.directionFromSyn,
     protocol: f.protocol,
+    upgraded: f.upgraded,
     events: f.events ?? [],
     limits: f.limits ?? [],
     tls: null,

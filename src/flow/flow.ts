@@ -109,6 +109,8 @@ export class Flow {
   confirmed = false;
   /** Dissectors that finished before a re-probe (e.g. HTTP before CONNECT → TLS), with their records. */
   earlier: { spec: AnyDissectorSpec; records: DissectorRecord[] }[] | null = null;
+  /** The protocol the flow switched to in place (STARTTLS → 'tls'), keeping its label; null if none. */
+  upgraded: string | null = null;
   /** Protocol decided without a dissector (e.g. 'ssh' by banner) or by the dissector. */
   protocol: string | null = null;
 

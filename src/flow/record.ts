@@ -6,6 +6,8 @@
  * Absent values are null, never a missing key. Times are epoch milliseconds (packet time).
  */
 
+import type { SessionSummary } from '../../dissectors/starttls/types.js';
+
 export interface DirCounters {
   packets: number;
   /** Transport payload bytes (what the application sent). */
@@ -280,6 +282,8 @@ export interface FlowRecord {
   directionFromSyn: boolean;
   /** Application protocol, lowercase ('tls', 'mqtt', 'amqp', 'http', 'dns', 'ssh', 'quic', …) or null. */
   protocol: string | null;
+  /** The protocol the flow upgraded to in place (STARTTLS, RDP → 'tls'); absent or null when none. */
+  upgraded?: string | null;
   /** Named events raised on this flow (decoder, reassembly, dissectors), deduplicated, bounded. */
   events: string[];
   /** Flow-level limit hits, e.g. 'flow.reassembly_depth', 'flow.evicted'. */
@@ -292,6 +296,11 @@ export interface FlowRecord {
   dns: DnsInfo | null;
   ssh: { clientBanner: string | null; serverBanner: string | null } | null;
   quic: { version: string | null } | null;
+  /**
+   * A clear-text dialogue that may have switched to TLS in place (SMTP, IMAP, LDAP, RDP, …:
+   * dissectors/starttls), named by its protocol; absent or null on other flows.
+   */
+  session?: (SessionSummary & { protocol: string }) | null;
   /** Name for the server IP from DNS answers that host received earlier (bounded time). */
   dnsName: string | null;
 

@@ -149,6 +149,7 @@ export function flowToEcs(r: FlowRecord): Doc {
       retransmitted_bytes: { to_server: c.retransBytes, to_client: s.retransBytes },
       tcp_flags: r.transport === 'tcp' ? { to_server: c.tcpFlags, to_client: s.tcpFlags } : null,
       tunnel_depth: r.tunnelDepth || null,
+      upgraded: r.upgraded ?? null,
       events: r.events,
       limits: r.limits,
     },
@@ -182,6 +183,14 @@ export function flowToEcs(r: FlowRecord): Doc {
   if (r.amqp !== null) ndr.amqp = { ...r.amqp };
   if (r.ssh !== null) ndr.ssh = { client_banner: r.ssh.clientBanner, server_banner: r.ssh.serverBanner };
   if (r.quic !== null) ndr.quic = { version: r.quic.version };
+  const ses = r.session;
+  if (ses !== undefined && ses !== null) {
+    ndr[ses.protocol] = {
+      banner: ses.banner, commands: ses.commands, command_count: ses.commandCount, auth_mechanisms: ses.authMechanisms,
+      starttls: ses.starttls, starttls_offered: ses.starttlsOffered, starttls_requested: ses.starttlsRequested, starttls_refused: ses.starttlsRefused,
+      ...ses.details,
+    };
+  }
   if (r.pubsub !== null) ndr.pubsub = { protocol: r.pubsub.protocol, encrypted: r.pubsub.encrypted, confidence: r.pubsub.confidence, evidence: r.pubsub.evidence };
   if (r.encrypted !== null) ndr.encrypted_channel = { known: r.encrypted.known, suspicious: r.encrypted.suspicious, compressed: r.encrypted.compressed, evidence: r.encrypted.evidence };
   if (r.beacon !== null) {
