@@ -11,6 +11,7 @@ import { sshSpec } from './ssh/index.js';
 import { dnsSpec, dnsTcpSpec } from './dns/index.js';
 import { quicDissector } from './quic/index.js';
 import { dtlsDissector } from './dtls/index.js';
+import { starttlsSpecs } from './starttls/index.js';
 
 export const dissectorSpecs: readonly AnyDissectorSpec[] = [
   // TCP
@@ -20,6 +21,7 @@ export const dissectorSpecs: readonly AnyDissectorSpec[] = [
   httpSpec,
   sshSpec,
   dnsTcpSpec,
+  ...starttlsSpecs,
   // UDP
   quicDissector,
   dtlsDissector,

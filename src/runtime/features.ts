@@ -18,6 +18,7 @@ import { tlsInfoFromCache, type CertSource } from '../fingerprint/tls-info.js';
 import { ja4t, ja4ts } from '../fingerprint/ja4t.js';
 import type { TlsSummary } from '../../dissectors/tls/types.js';
 import type { QuicSummary } from '../../dissectors/quic/types.js';
+import { starttlsNames, type SessionSummary } from '../../dissectors/starttls/index.js';
 
 export interface FeatureOptions {
   /** JA4S, JA4X, JA4T/JA4TS (FoxIO License 1.1): off unless switched on. */
@@ -80,6 +81,7 @@ export function buildAppMappers(certs: CertCache, opts: FeatureOptions): Map<str
     const x = s as SshSummary;
     rec.ssh = { clientBanner: x.clientBanner, serverBanner: x.serverBanner };
   });
+  for (const name of starttlsNames) m.set(name, (s, rec) => { rec.session = { protocol: name, ...(s as SessionSummary) }; });
   return m;
 }
 

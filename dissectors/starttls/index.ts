@@ -1,0 +1,59 @@
+/**
+ * The STARTTLS family: protocols that begin in clear and may switch to TLS on the same flow.
+ * Each is its own dissector (its own label, ports and probe); all share the summary, the upgrade
+ * record (the driver then hands the flow to TLS at the next byte, keeping the label) and the
+ * event names. Registered in dissectors/index.ts.
+ */
+import { defineDissector, type DissectorContext, type FlowDissector, type ProbeSpec } from '../../src/dissect/api.js';
+import { summarizeSession } from './common.js';
+import { ftp, imap, lmtp, nntp, pop3, sieve, smtp } from './dialects.js';
+import { sessionEvents } from './events.js';
+import { LdapDissector, probeLdap } from './ldap.js';
+import { MysqlDissector, probeMysql } from './mysql.js';
+import { PostgresDissector, probePostgres } from './postgres.js';
+import { RdpDissector, probeRdp } from './rdp.js';
+import { TextDissector, probe220, probeGreeting, type TextDialect } from './text.js';
+import { defaultSessionLimits, type SessionLimits, type SessionRecord, type SessionSummary } from './types.js';
+import { XmppDissector, probeXmpp } from './xmpp.js';
+
+type Create = (ctx: DissectorContext<SessionRecord, string>, lim: SessionLimits) => FlowDissector;
+
+function spec(name: string, probe: Omit<ProbeSpec, 'prefixes'> & { prefixes?: ProbeSpec['prefixes'] }, create: Create) {
+  return defineDissector<SessionLimits, SessionRecord, string, SessionSummary>({
+    name,
+    apiVersion: 1,
+    transport: 'tcp',
+    probe: { prefixes: [], ...probe },
+    defaultLimits: defaultSessionLimits,
+    events: sessionEvents(name),
+    create,
+    summarize: summarizeSession,
+  });
+}
+
+const text = (d: TextDialect): Create => (ctx, lim) => new TextDissector(d, ctx, lim);
+const LINE = { minBytes: 1, maxBytes: 512 } as const;
+
+export const smtpSpec = spec('smtp', { ports: [25, 587, 2525], ...LINE, probe: probe220('SMTP', ['EHLO ', 'HELO ']) }, text(smtp));
+export const lmtpSpec = spec('lmtp', { ports: [24], ...LINE, probe: probe220('LMTP', ['LHLO ']) }, text(lmtp));
+export const ftpSpec = spec('ftp', { ports: [21], ...LINE, probe: probe220('FTP', ['USER ', 'AUTH TLS', 'AUTH SSL', 'FEAT', 'SYST']) }, text(ftp));
+export const imapSpec = spec('imap', { ports: [143], ...LINE, probe: probeGreeting(['* OK', '* PREAUTH', '* BYE'], []) }, text(imap));
+export const pop3Spec = spec('pop3', { ports: [110], ...LINE, probe: probeGreeting(['+OK'], ['CAPA', 'STLS', 'APOP ']) }, text(pop3));
+export const nntpSpec = spec('nntp', { ports: [119, 433], ...LINE, probe: probeGreeting(['200 ', '201 '], ['CAPABILITIES', 'MODE READER']) }, text(nntp));
+export const sieveSpec = spec('sieve', {
+  ports: [4190], ...LINE,
+  probe: probeGreeting(['"IMPLEMENTATION"', '"SASL"', '"SIEVE"', '"STARTTLS"', '"VERSION"', '"NOTIFY"', '"LANGUAGE"', '"OWNER"', '"MAXREDIRECTS"'], []),
+}, text(sieve));
+export const xmppSpec = spec('xmpp', { ports: [5222, 5269], minBytes: 1, maxBytes: 512, probe: probeXmpp }, (ctx, lim) => new XmppDissector(ctx, lim));
+export const ldapSpec = spec('ldap', { ports: [389], minBytes: 1, maxBytes: 16, probe: probeLdap }, (ctx, lim) => new LdapDissector(ctx, lim));
+export const postgresSpec = spec('postgres', { ports: [5432], minBytes: 1, maxBytes: 8, probe: probePostgres }, (ctx, lim) => new PostgresDissector(ctx, lim));
+export const mysqlSpec = spec('mysql', { ports: [3306], minBytes: 1, maxBytes: 70, probe: probeMysql }, (ctx, lim) => new MysqlDissector(ctx, lim));
+export const rdpSpec = spec('rdp', { ports: [3389], minBytes: 1, maxBytes: 6, probe: probeRdp }, (ctx, lim) => new RdpDissector(ctx, lim));
+
+/** Every dissector of the family, in probe order after port hints. */
+export const starttlsSpecs = [smtpSpec, lmtpSpec, ftpSpec, imapSpec, pop3Spec, nntpSpec, sieveSpec, xmppSpec, ldapSpec, postgresSpec, mysqlSpec, rdpSpec] as const;
+export const starttlsNames: readonly string[] = starttlsSpecs.map((s) => s.name);
+
+export { summarizeSession } from './common.js';
+export { defaultSessionLimits } from './types.js';
+export type { SessionLimits, SessionRecord, SessionSummary } from './types.js';
