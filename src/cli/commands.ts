@@ -18,6 +18,10 @@ import { startSiemServer } from '../grpc/siem-server.js';
 import { SiemClient } from '../output/siem-client.js';
 import { alertToEcs, flowToEcs } from '../output/ecs.js';
 import type { TlsFiles } from '../grpc/tls.js';
+import type { FlowRecord } from '../flow/record.js';
+import type { Alert } from '../analytics/alert.js';
+import { stderrLine, termSafe } from '../util/terminal.js';
+import { isValidHostName } from '../util/hostname.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -85,7 +89,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   const summary = new Summary();
   const alertsOnly = values['alerts-only'] === true;
   const tls = tlsFiles(values);
-  const log = (l: string) => process.stderr.write(`${l}\n`);
+  const log = stderrLine;
   const stages = await buildStages({
     sysmon: (values.sysmon as string[] | undefined) ?? [],
     edr: (values.edr as string | undefined) ?? null,
@@ -136,7 +140,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   }
   if (runner) st = mergeStats(runner);
   const truncated = pipe.truncated;
-  for (const w of pipe.sourceWarnings) process.stderr.write(`warning: ${w}\n`);
+  for (const w of pipe.sourceWarnings) stderrLine(`warning: ${w}`);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (values.summary !== false && values['no-summary'] !== true) {
     const ev = [...st.events].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${k}=${n}`).join(' ');
@@ -152,12 +156,31 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   return truncated ? 3 : 0;
 }
 
-/** A compact human line per flow for the demo. */
-function flowLine(r: import('../flow/record.js').FlowRecord): string {
+/** A compact human line per flow for the demo (unescaped: renderDemo escapes whole lines). */
+function flowLine(r: FlowRecord): string {
   const who = r.attribution?.process?.name ? `${r.attribution.host?.name ?? '?'}/${r.attribution.process.name}` : '(unattributed)';
-  const what = [r.protocol ?? r.transport, r.tls?.sni ?? r.dnsName, r.tls?.ja4, r.pubsub ? `pubsub:${r.pubsub.protocol}${r.pubsub.encrypted ? '/tls' : ''}` : null, r.encrypted?.suspicious ? 'encrypted:unknown' : null, r.beacon && r.beacon.score >= 0.7 ? `beacon:${r.beacon.score}` : null]
+  const sni = r.tls?.sni != null && !isValidHostName(r.tls.sni) ? `${r.tls.sni} (invalid SNI)` : r.tls?.sni;
+  const what = [r.protocol ?? r.transport, sni ?? r.dnsName, r.tls?.ja4, r.pubsub ? `pubsub:${r.pubsub.protocol}${r.pubsub.encrypted ? '/tls' : ''}` : null, r.encrypted?.suspicious ? 'encrypted:unknown' : null, r.beacon && r.beacon.score >= 0.7 ? `beacon:${r.beacon.score}` : null]
     .filter((x) => x).join(' ');
   return `  ${r.client.ip}:${r.client.port} -> ${r.server.ip}:${r.server.port}  ${what}  ${who}`;
+}
+
+/**
+ * The demo listing: flows, then alerts with their explanation and evidence. Host, user, process
+ * and destination names come from the capture and the Sysmon log, so every line is escaped.
+ */
+export function renderDemo(title: string, flows: readonly FlowRecord[], alerts: readonly Alert[], out: string): string {
+  const lines = [title, '', `flows (${flows.length}):`];
+  for (const f of flows) lines.push(flowLine(f));
+  lines.push('', `alerts (${alerts.length}):`);
+  for (const a of alerts) {
+    lines.push(`  [${a.analytic}] ${a.severity.toUpperCase()} ${a.title}`);
+    lines.push(`      ${a.host?.name ?? '?'} ${a.process?.executable ?? '?'} -> ${a.destination.name ?? a.destination.ip}:${a.destination.port}`);
+    lines.push(`      ${a.explanation}`);
+    lines.push(`      evidence: ${a.evidence.map((e) => `${e.signal}=${String(e.value)}`).join(', ')}`);
+  }
+  lines.push('', `ECS JSON lines of every flow and alert: ${out}`);
+  return lines.map(termSafe).join('\n') + '\n';
 }
 
 async function runDemo(values: Record<string, unknown>): Promise<number> {
@@ -167,23 +190,11 @@ async function runDemo(values: Record<string, unknown>): Promise<number> {
   if (!existsSync(cap) || !existsSync(sysmon)) throw new Error(`demo scenario missing: ${cap} and ${sysmon} (regenerate with: bin/ndr-lab gen demo, from a source checkout)`);
   const out = (values.output as string) ?? 'demo-output.jsonl';
   const { replayFiles } = await import('../runtime/replay.js');
-  const { alertToEcs, flowToEcs } = await import('../output/ecs.js');
   const { writeFileSync } = await import('node:fs');
   const cfgFile = join(dir, 'analytics-config.json');
   const r = await replayFiles([cap], { sysmon: [sysmon], ...(existsSync(cfgFile) ? { analyticsConfig: readAnalyticsConfig(cfgFile) } : {}) });
   writeFileSync(out, [...r.flows.map((f) => JSON.stringify(flowToEcs(f))), ...r.alerts.map((a) => JSON.stringify(alertToEcs(a)))].join('\n') + '\n');
-  const w = process.stdout;
-  w.write(`ndr-sensor demo: ${cap} with ${sysmon} (embedded reference EDR)\n\n`);
-  w.write(`flows (${r.flows.length}):\n`);
-  for (const f of r.flows) w.write(flowLine(f) + '\n');
-  w.write(`\nalerts (${r.alerts.length}):\n`);
-  for (const a of r.alerts) {
-    w.write(`  [${a.analytic}] ${a.severity.toUpperCase()} ${a.title}\n`);
-    w.write(`      ${a.host?.name ?? '?'} ${a.process?.executable ?? '?'} -> ${a.destination.name ?? a.destination.ip}:${a.destination.port}\n`);
-    w.write(`      ${a.explanation}\n`);
-    w.write(`      evidence: ${a.evidence.map((e) => `${e.signal}=${String(e.value)}`).join(', ')}\n`);
-  }
-  w.write(`\nECS JSON lines of every flow and alert: ${out}\n`);
+  process.stdout.write(renderDemo(`ndr-sensor demo: ${cap} with ${sysmon} (embedded reference EDR)`, r.flows, r.alerts, out));
   return 0;
 }
 
@@ -235,7 +246,7 @@ export const commands: Command[] = [
       const { learnFromFlows } = await import('../baseline/store.js');
       const r = await replayFiles(files, { sysmon: (v.sysmon as string[] | undefined) ?? [], withAnalytics: false });
       const n = await learnFromFlows(r.flows, { path: v.baseline as string });
-      process.stderr.write(`baseline learn: ${n} flows learned into ${String(v.baseline)} (${r.flows.length} flows replayed)\n`);
+      stderrLine(`baseline learn: ${n} flows learned into ${String(v.baseline)} (${r.flows.length} flows replayed)`);
       return r.truncated ? 3 : 0;
     },
   },
@@ -270,8 +281,8 @@ export const commands: Command[] = [
     async run(v) {
       const sysmon = (v.sysmon as string[] | undefined) ?? [];
       if (sysmon.length === 0) throw new Error('edr serve: give at least one --sysmon FILE');
-      const h = await startEdrServer({ sysmon, listen: v.listen as string, tail: v.tail === true, tls: tlsFiles(v), allowPlaintextRemote: v['allow-plaintext-remote'] === true, log: (l) => process.stderr.write(`${l}\n`) });
-      process.stderr.write(`edr serve: listening on ${h.address}\n`);
+      const h = await startEdrServer({ sysmon, listen: v.listen as string, tail: v.tail === true, tls: tlsFiles(v), allowPlaintextRemote: v['allow-plaintext-remote'] === true, log: stderrLine });
+      stderrLine(`edr serve: listening on ${h.address}`);
       return serveUntilSignal(() => h.close());
     },
   },
@@ -285,8 +296,8 @@ export const commands: Command[] = [
       ...tlsOptions,
     },
     async run(v) {
-      const h = await startSiemServer({ out: v.out as string, listen: v.listen as string, tls: tlsFiles(v), allowPlaintextRemote: v['allow-plaintext-remote'] === true, log: (l) => process.stderr.write(`${l}\n`) });
-      process.stderr.write(`siem serve: listening on ${h.address}\n`);
+      const h = await startSiemServer({ out: v.out as string, listen: v.listen as string, tls: tlsFiles(v), allowPlaintextRemote: v['allow-plaintext-remote'] === true, log: stderrLine });
+      stderrLine(`siem serve: listening on ${h.address}`);
       return serveUntilSignal(() => h.close());
     },
   },

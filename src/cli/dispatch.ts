@@ -6,6 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CaptureFormatError } from '../capture/source.js';
 import { UsageError, type Command } from './commands.js';
+import { termSafe } from '../util/terminal.js';
 
 function help(prog: string, commands: readonly Command[]): string {
   const lines = [`usage: ${prog} <command> [options]`, '', 'commands:'];
@@ -42,7 +43,7 @@ export async function runCli(prog: string, commands: readonly Command[], argv: s
   const name = words.join(' ');
   const cmd = commands.find((c) => c.name === name);
   if (!cmd) {
-    process.stderr.write(`${prog}: unknown command '${name}'\n\n${help(prog, commands)}\n`);
+    process.stderr.write(`${termSafe(`${prog}: unknown command '${name}'`)}\n\n${help(prog, commands)}\n`);
     return 2;
   }
   const rest = argv.slice(i);
@@ -58,7 +59,7 @@ export async function runCli(prog: string, commands: readonly Command[], argv: s
   try {
     parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
   } catch (e) {
-    process.stderr.write(`${prog} ${cmd.name}: ${(e as Error).message}\n`);
+    errorLines(`${prog} ${cmd.name}: `, (e as Error).message);
     return 2;
   }
   const values: Record<string, unknown> = {};
@@ -67,16 +68,24 @@ export async function runCli(prog: string, commands: readonly Command[], argv: s
     return await cmd.run(values, parsed.positionals);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`${prog} ${cmd.name}: ${e.message}\n`);
+      errorLines(`${prog} ${cmd.name}: `, e.message);
       return 2;
     }
     const err = e as Error;
     const known = err instanceof CaptureFormatError || err.name.endsWith('Error') && err.name !== 'Error' && err.name !== 'TypeError' && err.name !== 'RangeError';
     if (known || (err as NodeJS.ErrnoException).code) {
-      process.stderr.write(`${prog} ${cmd.name}: ${err.message}\n`);
+      errorLines(`${prog} ${cmd.name}: `, err.message);
     } else {
-      process.stderr.write(`${prog} ${cmd.name}: internal error: ${err.stack ?? err.message}\n`);
+      errorLines(`${prog} ${cmd.name}: internal error: `, err.stack ?? err.message);
     }
     return 1;
   }
+}
+
+/**
+ * An error on stderr, each of its lines escaped: messages quote input (a file name, a config
+ * value, a field from a capture or a log), and a config error lists one problem per line.
+ */
+function errorLines(prefix: string, message: string): void {
+  process.stderr.write(message.split('\n').map((l, i) => termSafe(i === 0 ? prefix + l : l)).join('\n') + '\n');
 }

@@ -16,12 +16,13 @@ import { clientCredentials, diagnoseTls, isTlsFailure } from '../grpc/tls.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import { EdrCallError } from './embedded-edr.js';
 import type { EnrichBackend } from './embedded-edr.js';
+import { stderrLine } from '../util/terminal.js';
 
 export { EdrCallError, createEmbeddedEdr } from './embedded-edr.js';
 export type { EnrichBackend } from './embedded-edr.js';
 
 type Log = (line: string) => void;
-const defaultLog: Log = (l) => process.stderr.write(l + '\n');
+const defaultLog: Log = stderrLine;
 
 // ---------------------------------------------------------------- gRPC backend
 

@@ -12,6 +12,7 @@ import { edrEnrichmentService, InvalidMessage } from './services.js';
 import type { EnrichBatchMsg, EnrichRequestMsg, EnrichResultMsg } from './services.js';
 import { bindServer, serverCredentials, shutdownServer } from './tls.js';
 import type { TlsFiles } from './tls.js';
+import { stderrLine } from '../util/terminal.js';
 
 /** Requests accepted per batch. */
 export const MAX_REQUESTS_PER_BATCH = 10_000;
@@ -77,7 +78,7 @@ export function answerBatch(store: EdrStore, requests: EnrichRequestMsg[]): Enri
 }
 
 export async function startEdrServer(opts: EdrServerOptions): Promise<EdrServerHandle> {
-  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = opts.log ?? stderrLine;
   const creds = serverCredentials(opts.listen, opts.tls ?? null, opts.allowPlaintextRemote ?? false, 'edr serve');
   const store = opts.store ?? new EdrStore(opts.limits ?? {});
   if (!opts.store) {

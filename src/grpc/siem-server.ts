@@ -12,6 +12,7 @@ import { InvalidMessage, ndr, siemFeedService } from './services.js';
 import type { AckMsg, RecordBatchMsg } from './services.js';
 import { bindServer, serverCredentials, shutdownServer } from './tls.js';
 import type { TlsFiles } from './tls.js';
+import { stderrLine } from '../util/terminal.js';
 
 export interface SiemServerOptions {
   /** JSON-lines output file (appended), or '-' for stdout. */
@@ -71,7 +72,7 @@ export function batchLines(b: RecordBatchMsg): { text: string; records: number }
 }
 
 export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServerHandle> {
-  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = opts.log ?? stderrLine;
   // Refuse an insecure listen address before touching the output file.
   const creds = serverCredentials(opts.listen, opts.tls ?? null, opts.allowPlaintextRemote ?? false, 'siem serve');
   const out: WriteStream | NodeJS.WriteStream = opts.out === '-' ? process.stdout : createWriteStream(opts.out, { flags: 'a' });

@@ -5,6 +5,7 @@
  */
 import type { Alert } from '../analytics/alert.js';
 import type { Attribution, FlowRecord, TlsInfo } from '../flow/record.js';
+import { isValidHostName } from '../util/hostname.js';
 
 type Doc = Record<string, unknown>;
 
@@ -73,6 +74,8 @@ function tlsDoc(t: TlsInfo): Doc {
 
 function ndrTls(t: TlsInfo): Doc {
   return {
+    // Present (true) only when the client sent a server_name that is not a host name.
+    sni_invalid: t.sni !== null && !isValidHostName(t.sni) ? true : null,
     ja4_r: t.ja4_r,
     ja4_o: t.ja4_o,
     ja4_ro: t.ja4_ro,

@@ -15,6 +15,7 @@ import { clientCredentials, diagnoseTls, isTlsFailure } from '../grpc/tls.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import { Spool } from './spool.js';
 import type { SpoolStats } from './spool.js';
+import { stderrLine } from '../util/terminal.js';
 
 export interface SiemClientOptions {
   endpoint: string;
@@ -91,7 +92,7 @@ export class SiemClient {
   private readonly s = { published: 0, sentBatches: 0, resentBatches: 0, reconnects: 0 };
 
   constructor(opts: SiemClientOptions) {
-    this.log = opts.log ?? ((l) => process.stderr.write(l + '\n'));
+    this.log = opts.log ?? stderrLine;
     this.tls = opts.tls ?? null;
     this.o = {
       endpoint: opts.endpoint,

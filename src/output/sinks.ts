@@ -6,6 +6,10 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Alert } from '../analytics/alert.js';
 import type { FlowRecord } from '../flow/record.js';
 import { alertToEcs, flowToEcs } from './ecs.js';
+import { termSafe } from '../util/terminal.js';
+
+const JSON_UNSAFE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/;
+const JSON_UNSAFE_ALL = new RegExp(JSON_UNSAFE.source, 'g');
 
 export class JsonLinesSink {
   private buf: string[] = [];
@@ -32,7 +36,10 @@ export class JsonLinesSink {
     this.line(JSON.stringify(alertToEcs(a)));
   }
 
-  private line(s: string): void {
+  private line(json: string): void {
+    // JSON.stringify escapes only C0 controls; DEL, C1 (CSI, OSC…), bidi and invisible characters
+    // are escaped here too, so JSON lines shown on a terminal (-o -, cat, less -R) stay inert.
+    const s = JSON_UNSAFE.test(json) ? json.replace(JSON_UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
     this.buf.push(s);
     this.size += s.length;
     this.written++;
@@ -105,7 +112,8 @@ export class Summary {
       lines.push(`      e.g. ${e.example}`);
     }
     lines.push('');
-    return lines.join('\n');
+    // Protocol names, JA4s and alert explanations carry names from the wire and from Sysmon.
+    return lines.map(termSafe).join('\n');
   }
 }
 

@@ -14,6 +14,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, ftruncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { stderrLine } from '../util/terminal.js';
 
 export const FRAME_HEADER_BYTES = 20;
 /** Largest payload accepted in a frame (bytes); bigger lengths read back mean corruption. */
@@ -116,7 +117,7 @@ export class Spool {
     this.segmentBytes = Math.min(opts.segmentBytes ?? 8 << 20, this.maxBytes);
     this.memCacheBytes = opts.memCacheBytes ?? 32 << 20;
     this.ackPersistMs = opts.ackPersistMs ?? 100;
-    this.log = opts.log ?? ((l) => process.stderr.write(l + '\n'));
+    this.log = opts.log ?? stderrLine;
     mkdirSync(this.dir, { recursive: true });
     this.open();
   }

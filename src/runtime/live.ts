@@ -21,6 +21,7 @@ import { Pipeline } from './pipeline.js';
 import { ShardedRunner } from './shard.js';
 import { workerInit } from './replay.js';
 import { buildStages } from './stages.js';
+import { stderrLine } from '../util/terminal.js';
 
 export interface LiveOptions {
   configPath: string | null;
@@ -47,7 +48,7 @@ function oneLine(e: unknown): string {
 }
 
 export async function runLive(opts: LiveOptions): Promise<number> {
-  const out = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const out = opts.log ?? stderrLine;
   // Progress lines of the start-up are held until capture runs: a start that fails shows its one
   // error line alone, not after "metrics on ..." lines for a sensor that never ran.
   let held: string[] | null = [];
