@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { replayFiles } from '../../src/runtime/replay.js';
-import { fromHex } from '../../test/helpers/dissect.js';
+import { fromHex } from '../../lab/dissect-harness.js';
 import { dialogue, dialoguePcap, type Turn } from '../../test/helpers/dialogue.js';
 import type { FlowRecord } from '../../src/flow/record.js';
 
