@@ -1,7 +1,9 @@
 /**
  * The CLI's commands: name, options (each documented for --help) and what they run.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,7 +70,9 @@ const replayOptions: Record<string, OptionSpec> = {
   'reassembly-depth': { type: 'string', help: 'bytes reassembled per TCP direction (default 32768)' },
   quiet: { type: 'boolean', short: 'q', default: false, help: 'no progress bar' },
   siem: { type: 'string', help: 'also stream flows and alerts to a SIEM collector over gRPC at host:port (at-least-once, disk spool)' },
-  spool: { type: 'string', default: '.ndr-spool', help: 'spool directory for records the SIEM has not acknowledged' },
+  spool: { type: 'string', default: '.ndr-spool', help: 'parent directory of the spool for records the SIEM has not acknowledged (one folder per replay, removed once everything is acknowledged)' },
+  'sensor-id': { type: 'string', help: 'sensor identity on the SIEM feed (default: a fresh unique replay-<host>-<random> per run; with mTLS give the CN of --tls-cert)' },
+  'siem-timeout': { type: 'string', default: '30', help: 'seconds to wait at the end for the SIEM to acknowledge everything' },
   'tls-ca': { type: 'string', help: 'CA certificate (PEM) for mTLS to the EDR and SIEM' },
   'tls-cert': { type: 'string', help: 'client certificate (PEM) for mTLS' },
   'tls-key': { type: 'string', help: 'client key (PEM) for mTLS' },
@@ -100,7 +104,13 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     allowPlaintextRemote: values['allow-plaintext-remote'] === true,
     log,
   });
-  const siem = values.siem ? new SiemClient({ endpoint: values.siem as string, sensorId: 'replay', spoolDir: values.spool as string, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log }) : null;
+  // Each replay is a sensor of its own with a fresh spool (and so a fresh epoch): a collector
+  // never takes a second replay's batches for resends of the first.
+  const sensorId = (values['sensor-id'] as string | undefined) ?? `replay-${hostname()}-${randomBytes(4).toString('hex')}`;
+  const spoolDir = join((values.spool as string | undefined) ?? '.ndr-spool', sensorId.replace(/[^A-Za-z0-9._-]/g, '_') + (values['sensor-id'] ? `-${Date.now()}` : ''));
+  const siemTimeoutMs = (intOpt(values['siem-timeout'], 'siem-timeout') ?? 30) * 1000;
+  const siem = values.siem ? new SiemClient({ endpoint: values.siem as string, sensorId, spoolDir, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log }) : null;
+  let siemOk = true;
   const maxFlows = intOpt(values['max-flows'], 'max-flows');
   const depth = intOpt(values['reassembly-depth'], 'reassembly-depth');
   const disabledDissectors = (values['no-dissector'] as string[] | undefined) ?? [];
@@ -136,7 +146,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     await pipe.finish('eof');
     await pipe.close();
     await sink.close();
-    if (siem) { await siem.flush(); await siem.close(); }
+    if (siem) siemOk = await finishSiem(siem, spoolDir, siemTimeoutMs, log);
   }
   if (runner) st = mergeStats(runner);
   const truncated = pipe.truncated;
@@ -153,7 +163,31 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       ['alerts', String(pipe.alertsOut)],
     ]) + '\n');
   }
+  if (!siemOk) return 4;
   return truncated ? 3 : 0;
+}
+
+/**
+ * Waits for the collector to acknowledge everything and says what did not make it. False when
+ * records remain unacknowledged, were refused by the collector, or were lost on the way.
+ */
+async function finishSiem(siem: SiemClient, spoolDir: string, timeoutMs: number, log: (l: string) => void): Promise<boolean> {
+  const acked = await siem.flush(timeoutMs);
+  const st = siem.stats();
+  await siem.close(1000);
+  const problems: string[] = [];
+  if (!acked) {
+    problems.push(`${st.spool.pendingBatches} batch(es) (up to ${st.spool.pendingRecords} records) not acknowledged${st.permanentError ? `: the collector refused them (${st.permanentError})` : ' within the timeout'}; they stay in ${spoolDir}`);
+  }
+  if (st.rejected > 0) problems.push(`${st.rejected} record(s) refused by the collector (${Object.entries(st.rejectReasons).map(([k, v]) => `${k}: ${v}`).join(', ')})`);
+  if (st.lost > 0) problems.push(`${st.lost} record(s) lost before delivery (spool full or not writable: ${st.spool.lastDiskError || 'size limit'})`);
+  if (problems.length === 0) {
+    rmSync(spoolDir, { recursive: true, force: true });
+    log(`siem: ${st.published} record(s) delivered and acknowledged`);
+    return true;
+  }
+  for (const p of problems) log(`siem: ${p}`);
+  return false;
 }
 
 /** A compact human line per flow for the demo (unescaped: renderDemo escapes whole lines). */

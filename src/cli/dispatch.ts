@@ -12,7 +12,7 @@ function help(prog: string, commands: readonly Command[]): string {
   const lines = [`usage: ${prog} <command> [options]`, '', 'commands:'];
   for (const c of commands) lines.push(`  ${c.name.padEnd(16)} ${c.summary}`);
   lines.push('', `${prog} <command> --help   shows the options of a command`, '');
-  lines.push('exit codes: 0 ok, 1 fatal error, 2 usage error, 3 done but the input was damaged (truncated capture)');
+  lines.push('exit codes: 0 ok, 1 fatal error, 2 usage error, 3 done but the input was damaged (truncated capture), 4 replay --siem: records not acknowledged, refused or lost (the summary says which)');
   return lines.join('\n');
 }
 

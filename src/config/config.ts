@@ -23,7 +23,11 @@ export interface TlsFiles {
 
 export interface SensorConfig {
   /** workers: flow threads sharded by flow hash (1 = everything on the main thread). */
-  sensor: { hostName: string; workers: number };
+  /**
+   * id: the sensor's identity on the SIEM feed (and in EDR requests), stable across restarts;
+   * with mTLS it must equal the CN of the sensor's client certificate. Default: the host name.
+   */
+  sensor: { id: string; hostName: string; workers: number };
   capture: {
     interfaces: string[];
     source: 'ebpf' | 'pcap' | 'auto';
@@ -70,7 +74,7 @@ export class ConfigError extends Error {
 
 export function defaultConfig(): SensorConfig {
   return {
-    sensor: { hostName: hostname(), workers: 1 },
+    sensor: { id: hostname(), hostName: hostname(), workers: 1 },
     capture: {
       interfaces: [],
       source: 'auto',
@@ -121,7 +125,7 @@ const TLS_FIELDS: Record<string, Field> = {
 
 const MS_DAY = 86_400_000;
 const SCHEMA: Record<string, Field> = {
-  sensor: { t: 'section', fields: { hostName: { t: 'string' }, workers: { t: 'int', min: 1, max: 256 } } },
+  sensor: { t: 'section', fields: { id: { t: 'string' }, hostName: { t: 'string' }, workers: { t: 'int', min: 1, max: 256 } } },
   capture: {
     t: 'section',
     fields: {

@@ -1,25 +1,38 @@
 /**
  * The reference SIEM collector (`ndr-sensor siem serve --out FILE --listen host:port`): accepts
- * SiemFeed.Publish streams, writes the ECS JSON of every received flow/alert (and a small JSON
- * document per stats sample) as JSON lines, and acknowledges each batch once its lines are handed
- * to the file. Batches at or below the last sequence seen from a sensor are duplicates of a
- * resend: acknowledged again, not written again.
+ * SiemFeed.Publish streams and writes one JSON line per record (the flow's or alert's ECS JSON, a
+ * small document per stats sample or delivery loss).
+ *
+ * What an acknowledgement promises: every batch of that (sensor, epoch) up to the acknowledged
+ * sequence has been written to the output file and fdatasync'ed, and the collector's state file
+ * (the highest sequence per sensor and epoch) records it. Batches are written in sequence order
+ * only; one that would leave a gap is refused (ABORTED) and not acknowledged. Batches waiting in
+ * the queue are written together and share one fdatasync (group commit). A write that fails (full
+ * disk) is cut back off the file, nothing of it is acknowledged, and the streams that sent it get
+ * RESOURCE_EXHAUSTED, so the sensors resend it later.
+ *
+ * The sequence state survives restarts in `<out>.state`. A (sensor, epoch) the collector has no
+ * state for starts at whatever sequence it first sees (a wiped collector cannot ask for what it
+ * lost; the log says so). With mTLS the sensor identity is the client certificate's subject CN and
+ * a batch naming another sensor ends the stream with PERMISSION_DENIED.
  */
-import { createWriteStream } from 'node:fs';
-import type { WriteStream } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, readFileSync, renameSync, write, writeSync, fsyncSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { InvalidMessage, ndr, siemFeedService } from './services.js';
 import type { AckMsg, RecordBatchMsg } from './services.js';
-import { bindServer, serverCredentials, shutdownServer } from './tls.js';
-import type { TlsFiles } from './tls.js';
+import { bindServer, serverCredentials, serverOptions, shutdownServer } from './tls.js';
+import type { ServerLimits, TlsFiles } from './tls.js';
 import { stderrLine } from '../util/terminal.js';
 
 export interface SiemServerOptions {
-  /** JSON-lines output file (appended), or '-' for stdout. */
+  /** JSON-lines output file (appended), or '-' for stdout (no durability, no state file). */
   out: string;
   listen: string;
   tls?: TlsFiles | null;
   allowPlaintextRemote?: boolean;
+  /** Where the sequence state is kept (default `<out>.state`). */
+  stateFile?: string;
+  limits?: Partial<ServerLimits>;
   log?: (line: string) => void;
   /** Called with each accepted (non-duplicate) batch (tests, bench). */
   onBatch?: (b: RecordBatchMsg) => void;
@@ -29,9 +42,21 @@ export interface SiemServerStats {
   batches: number;
   records: number;
   duplicates: number;
+  /** Batches refused because they would leave a gap in a sensor's sequence. */
   gaps: number;
   invalid: number;
   streams: number;
+  /** Records not written: their ecs_json is not a JSON object (reported to the sensor). */
+  rejected: number;
+  /** Batches whose sensor_id differs from the client certificate's identity. */
+  forged: number;
+  /** Sequences / records the sensors reported lost before delivery. */
+  lostBatches: number;
+  lostRecords: number;
+  /** Write or fsync failures of the output (nothing of them was acknowledged). */
+  writeErrors: number;
+  /** fdatasync calls (one per group of batches). */
+  syncs: number;
 }
 
 export interface SiemServerHandle {
@@ -39,6 +64,26 @@ export interface SiemServerHandle {
   address: string;
   stats(): SiemServerStats;
   close(): Promise<void>;
+}
+
+export type RecordLine = { line: string } | { reason: 'ecs_json_invalid' | 'ecs_json_not_object'; detail: string };
+
+/**
+ * The output line of one record. The document is re-serialised when its text spans lines, so a
+ * record is always exactly one line; anything but a JSON object is refused with a named reason.
+ */
+export function recordLine(ecsJson: string | null | undefined, fallback: () => unknown): RecordLine {
+  if (!ecsJson) return { line: JSON.stringify(fallback()) };
+  let v: unknown;
+  try {
+    v = JSON.parse(ecsJson);
+  } catch (e) {
+    return { reason: 'ecs_json_invalid', detail: (e as Error).message.slice(0, 200) };
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    return { reason: 'ecs_json_not_object', detail: `got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}` };
+  }
+  return { line: /[\n\r]/.test(ecsJson) ? JSON.stringify(v) : ecsJson };
 }
 
 function statsLine(b: RecordBatchMsg): string {
@@ -51,90 +96,305 @@ function statsLine(b: RecordBatchMsg): string {
   });
 }
 
-export function batchLines(b: RecordBatchMsg): { text: string; records: number } {
+function lossLine(b: RecordBatchMsg): string {
+  const l = b.loss!;
+  return JSON.stringify({
+    '@timestamp': new Date().toISOString(),
+    event: { kind: 'event', dataset: 'ndr.delivery', action: 'sensor-loss', outcome: 'failure' },
+    observer: { id: b.sensorId ?? '' },
+    message: `sensor ${b.sensorId} lost batches ${l.firstSeq}..${b.seq} before delivery (${l.reason})`,
+    ndr: { delivery: { epoch: b.epoch ?? 0, first_seq: l.firstSeq ?? 0, last_seq: b.seq ?? 0, records: l.records ?? 0, reason: l.reason ?? '' } },
+  });
+}
+
+/** The lines of one batch and the records refused from it. */
+export function batchLines(b: RecordBatchMsg): { text: string; records: number; rejected: ndr.v1.IRecordRejection[] } {
   let text = '';
   let records = 0;
+  const rejected: ndr.v1.IRecordRejection[] = [];
+  const add = (r: RecordLine, index: number): void => {
+    if ('line' in r) {
+      text += r.line + '\n';
+      records++;
+    } else rejected.push({ seq: b.seq ?? 0, index, reason: r.reason, detail: r.detail });
+  };
   if (b.flows) {
-    for (const f of b.flows.flows ?? []) {
-      text += (f.ecsJson || JSON.stringify(ndr.v1.FlowRecord.toObject(ndr.v1.FlowRecord.fromObject(f)))) + '\n';
-      records++;
-    }
+    (b.flows.flows ?? []).forEach((f, i) => add(recordLine(f.ecsJson, () => ndr.v1.FlowRecord.toObject(ndr.v1.FlowRecord.fromObject(f))), i));
   } else if (b.alerts) {
-    for (const a of b.alerts.alerts ?? []) {
-      text += (a.ecsJson || JSON.stringify(ndr.v1.Alert.toObject(ndr.v1.Alert.fromObject(a)))) + '\n';
-      records++;
-    }
+    (b.alerts.alerts ?? []).forEach((a, i) => add(recordLine(a.ecsJson, () => ndr.v1.Alert.toObject(ndr.v1.Alert.fromObject(a))), i));
   } else if (b.stats) {
     text = statsLine(b) + '\n';
     records = 1;
+  } else if (b.loss) {
+    text = lossLine(b) + '\n';
   }
-  return { text, records };
+  return { text, records, rejected };
+}
+
+interface KeyState {
+  sensorId: string;
+  epoch: number;
+  /** Highest sequence written and synced. */
+  acked: number;
+  /** Highest sequence accepted into the write queue. */
+  queued: number;
+  /** Open streams that sent batches of this key: each is told about every new acknowledgement. */
+  calls: Set<grpc.ServerDuplexStream<RecordBatchMsg | InvalidMessage, AckMsg>>;
+}
+
+interface Job {
+  key: KeyState;
+  seq: number;
+  data: Buffer;
+  rejected: ndr.v1.IRecordRejection[];
+  call: grpc.ServerDuplexStream<RecordBatchMsg | InvalidMessage, AckMsg>;
+  done: (err: NodeJS.ErrnoException | null) => void;
+}
+
+/** Serialised appends with group commit: write, fdatasync, persist state, then acknowledge. */
+class OutputWriter {
+  private fd: number | null;
+  private size: number;
+  private queue: Job[] = [];
+  private running = false;
+  private readonly toStdout: boolean;
+  syncs = 0;
+
+  private readonly stateFile: string | null;
+  private readonly states: Map<string, KeyState>;
+
+  constructor(out: string, stateFile: string | null, states: Map<string, KeyState>) {
+    this.stateFile = stateFile;
+    this.states = states;
+    this.toStdout = out === '-';
+    this.fd = this.toStdout ? null : openSync(out, 'a');
+    this.size = this.fd === null ? 0 : fstatSync(this.fd).size;
+  }
+
+  submit(job: Job): void {
+    this.queue.push(job);
+    if (!this.running) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    while (this.queue.length > 0) {
+      const jobs = this.queue.splice(0);
+      const buf = Buffer.concat(jobs.map((j) => j.data));
+      const before = this.size;
+      try {
+        if (this.toStdout) await new Promise<void>((res, rej) => process.stdout.write(buf, (e) => (e ? rej(e) : res())));
+        else {
+          await this.writeAll(buf);
+          this.size += buf.length;
+          await new Promise<void>((res, rej) => fdatasync(this.fd!, (e) => (e ? rej(e) : res())));
+          this.syncs++;
+        }
+        // The state file must say so before anything counts as acknowledged (in memory too).
+        const next = new Map<KeyState, number>();
+        for (const j of jobs) next.set(j.key, Math.max(next.get(j.key) ?? j.key.acked, j.seq));
+        this.persistState(next);
+        for (const [k, v] of next) k.acked = v;
+      } catch (e) {
+        if (this.fd !== null) {
+          try {
+            ftruncateSync(this.fd, before);
+            this.size = before;
+          } catch {
+            // The torn tail stays; readers skip a line that does not parse.
+          }
+        }
+        for (const j of jobs) j.done(e as NodeJS.ErrnoException);
+        continue;
+      }
+      for (const j of jobs) j.done(null);
+    }
+    this.running = false;
+  }
+
+  private writeAll(buf: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let off = 0;
+      const step = (): void => {
+        if (off >= buf.length) return resolve();
+        write(this.fd!, buf, off, buf.length - off, null, (err, n) => {
+          if (err) return reject(err);
+          off += n;
+          step();
+        });
+      };
+      step();
+    });
+  }
+
+  private persistState(next: Map<KeyState, number>): void {
+    if (!this.stateFile) return;
+    const o: Record<string, { sensor_id: string; epoch: number; acked: number }> = {};
+    for (const [k, s] of this.states) {
+      const acked = next.get(s) ?? s.acked;
+      if (acked > 0) o[k] = { sensor_id: s.sensorId, epoch: s.epoch, acked };
+    }
+    const tmp = `${this.stateFile}.tmp`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, JSON.stringify({ version: 1, sensors: o }) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.stateFile);
+  }
+
+  async close(): Promise<void> {
+    while (this.running) await new Promise((r) => setTimeout(r, 5));
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+function loadState(file: string | null, log: (l: string) => void): Map<string, KeyState> {
+  const m = new Map<string, KeyState>();
+  if (!file || !existsSync(file)) return m;
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { sensors?: Record<string, { sensor_id: string; epoch: number; acked: number }> };
+    for (const [k, v] of Object.entries(doc.sensors ?? {})) {
+      if (typeof v.acked === 'number' && typeof v.sensor_id === 'string') m.set(k, { sensorId: v.sensor_id, epoch: v.epoch, acked: v.acked, queued: v.acked, calls: new Set() });
+    }
+  } catch (e) {
+    log(`siem: state file ${file} is unreadable (${(e as Error).message}); starting without sequence state`);
+  }
+  return m;
+}
+
+/** The client certificate's subject CN: the sensor identity under mTLS. */
+function peerIdentity(call: grpc.ServerDuplexStream<RecordBatchMsg | InvalidMessage, AckMsg>): string | null {
+  const cert = call.getAuthContext()?.sslPeerCertificate;
+  const cn = cert?.subject?.CN;
+  if (Array.isArray(cn)) return cn[0] ?? null;
+  return typeof cn === 'string' && cn !== '' ? cn : null;
 }
 
 export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServerHandle> {
   const log = opts.log ?? stderrLine;
   // Refuse an insecure listen address before touching the output file.
   const creds = serverCredentials(opts.listen, opts.tls ?? null, opts.allowPlaintextRemote ?? false, 'siem serve');
-  const out: WriteStream | NodeJS.WriteStream = opts.out === '-' ? process.stdout : createWriteStream(opts.out, { flags: 'a' });
-  const lastSeq = new Map<string, number>();
-  const st: SiemServerStats = { batches: 0, records: 0, duplicates: 0, gaps: 0, invalid: 0, streams: 0 };
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 256 << 20 });
+  const stateFile = opts.out === '-' ? null : (opts.stateFile ?? `${opts.out}.state`);
+  const states = loadState(stateFile, log);
+  const writer = new OutputWriter(opts.out, stateFile, states);
+  const st: SiemServerStats = { batches: 0, records: 0, duplicates: 0, gaps: 0, invalid: 0, streams: 0, rejected: 0, forged: 0, lostBatches: 0, lostRecords: 0, writeErrors: 0, syncs: 0 };
+  const server = new grpc.Server(serverOptions(opts.limits));
+  const mtls = !!opts.tls;
   server.addService(siemFeedService, {
     Publish: (call: grpc.ServerDuplexStream<RecordBatchMsg | InvalidMessage, AckMsg>) => {
       st.streams++;
       let failed = false;
       let pendingWrites = 0;
       let ended = false;
-      const ack = (sensorId: string, seq: number): void => {
-        if (!failed && !call.cancelled && call.writable) call.write({ ackedSeq: seq, sensorId });
+      const keys = new Set<KeyState>();
+      const identity = mtls ? peerIdentity(call) : null;
+      const send = (m: AckMsg): void => {
+        if (!failed && !call.cancelled && call.writable) call.write(m);
+      };
+      const fail = (code: grpc.status, details: string): void => {
+        if (failed) return;
+        failed = true;
+        for (const k of keys) k.calls.delete(call);
+        call.emit('error', { code, details });
       };
       const maybeEnd = (): void => {
         if (ended && pendingWrites === 0 && !failed) call.end();
       };
+      const detach = (): void => {
+        for (const k of keys) k.calls.delete(call);
+      };
+      call.on('cancelled', detach);
+      call.on('finish', detach);
       call.on('data', (b: RecordBatchMsg | InvalidMessage) => {
         if (failed) return;
         if (b instanceof InvalidMessage || !b.sensorId || !b.seq || b.seq < 1) {
-          failed = true;
           st.invalid++;
-          call.emit('error', {
-            code: grpc.status.INVALID_ARGUMENT,
-            details: b instanceof InvalidMessage ? b.reason : 'record batch needs sensor_id and seq >= 1',
-          });
-          return;
+          return fail(grpc.status.INVALID_ARGUMENT, b instanceof InvalidMessage ? b.reason : 'record batch needs sensor_id and seq >= 1');
         }
-        const sensor = b.sensorId;
+        if (mtls) {
+          if (!identity) return fail(grpc.status.UNAUTHENTICATED, 'no client certificate subject CN to take the sensor identity from');
+          if (b.sensorId !== identity) {
+            st.forged++;
+            log(`siem: refused batch claiming sensor "${b.sensorId}" from a client certified as "${identity}"`);
+            return fail(grpc.status.PERMISSION_DENIED, `sensor_id "${b.sensorId}" does not match the client certificate's identity "${identity}"`);
+          }
+        }
+        const epoch = b.epoch ?? 0;
+        const id = `${b.sensorId}\u0000${epoch}`;
         const seq = b.seq;
-        const prev = lastSeq.get(sensor) ?? 0;
-        if (seq <= prev) {
+        let key = states.get(id);
+        if (!key) {
+          key = { sensorId: b.sensorId, epoch, acked: seq - 1, queued: seq - 1, calls: new Set() };
+          states.set(id, key);
+          if (seq > 1) log(`siem: sensor "${b.sensorId}" epoch ${epoch} starts here at batch ${seq}; batches before it are unknown to this collector (new collector, or its state was wiped)`);
+        }
+        if (!keys.has(key)) {
+          keys.add(key);
+          key.calls.add(call);
+        }
+        if (seq <= key.queued) {
+          // A resend: acknowledged now if written, else with the write in flight.
           st.duplicates++;
-          ack(sensor, prev);
+          if (seq <= key.acked) send({ ackedSeq: key.acked, sensorId: key.sensorId, epoch: key.epoch });
           return;
         }
-        if (prev > 0 && seq > prev + 1) st.gaps++;
-        lastSeq.set(sensor, seq);
-        const { text, records } = batchLines(b);
+        if (seq > key.queued + 1) {
+          st.gaps++;
+          return fail(grpc.status.ABORTED, `sensor "${b.sensorId}" epoch ${epoch}: expected batch ${key.queued + 1}, got ${seq}; resend from the last acknowledgement`);
+        }
+        key.queued = seq;
+        const { text, records, rejected } = batchLines(b);
         st.batches++;
         st.records += records;
+        st.rejected += rejected.length;
+        if (b.loss) {
+          st.lostBatches += seq - (b.loss.firstSeq ?? seq) + 1;
+          st.lostRecords += b.loss.records ?? 0;
+          log(`siem: sensor "${b.sensorId}" reports batches ${b.loss.firstSeq}..${seq} lost before delivery (${b.loss.reason}, ${b.loss.records ?? 0} records)`);
+        }
         opts.onBatch?.(b);
         pendingWrites++;
-        out.write(text, () => {
-          pendingWrites--;
-          ack(sensor, seq);
-          maybeEnd();
+        const k = key;
+        writer.submit({
+          key: k,
+          seq,
+          data: Buffer.from(text),
+          rejected,
+          call,
+          done: (err) => {
+            pendingWrites--;
+            if (err) {
+              st.writeErrors++;
+              // Nothing of this batch or anything queued after it counts: resend from the ack.
+              k.queued = k.acked;
+              log(`siem: writing ${opts.out} failed (${err.code ?? ''} ${err.message}); batch ${seq} of "${k.sensorId}" not acknowledged`);
+              fail(err.code === 'ENOSPC' || err.code === 'EDQUOT' ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.UNAVAILABLE, `collector cannot write its output: ${err.code ?? err.message}`);
+              return;
+            }
+            st.syncs = writer.syncs;
+            const ack: AckMsg = { ackedSeq: k.acked, sensorId: k.sensorId, epoch: k.epoch };
+            if (rejected.length > 0) send({ ...ack, rejected });
+            for (const c of k.calls) if (c !== call || rejected.length === 0) if (!c.cancelled && c.writable) c.write(ack);
+            maybeEnd();
+          },
         });
       });
       call.on('end', () => {
         ended = true;
         maybeEnd();
       });
-      call.on('error', () => undefined);
+      call.on('error', () => detach());
     },
   });
   let port: number;
   try {
     port = await bindServer(server, opts.listen, creds);
   } catch (e) {
-    if (out !== process.stdout) (out as WriteStream).end();
+    await writer.close();
     throw e;
   }
   const address = `${opts.listen.slice(0, opts.listen.lastIndexOf(':'))}:${port}`;
@@ -142,10 +402,10 @@ export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServ
   return {
     port,
     address,
-    stats: () => ({ ...st }),
+    stats: () => ({ ...st, syncs: writer.syncs }),
     close: async () => {
       await shutdownServer(server);
-      if (out !== process.stdout) await new Promise<void>((resolve) => (out as WriteStream).end(() => resolve()));
+      await writer.close();
     },
   };
 }

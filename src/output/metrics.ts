@@ -222,6 +222,8 @@ export function sensorMetrics(reg: Registry = metrics) {
     enrichLatency: reg.histogram('ndr_enrich_latency_seconds', 'EDR attribution round-trip time'),
     enrichFailures: reg.counter('ndr_enrich_failures_total', 'EDR attribution requests that failed or timed out'),
     spoolDepth: reg.gauge('ndr_spool_depth_records', 'Records waiting in the SIEM spool'),
+    siemLost: reg.gauge('ndr_siem_lost_records', 'Records lost before reaching the SIEM (spool size limit, full or read-only spool disk)'),
+    siemRejected: reg.gauge('ndr_siem_rejected_records', 'Records the SIEM collector acknowledged but refused to write (invalid ecs_json)'),
     alerts: reg.counter('ndr_alerts_total', 'Alerts raised, by analytic', ['analytic']),
     loaderRestarts: reg.counter('ndr_loader_restarts_total', 'eBPF loader restarts'),
   };

@@ -4,6 +4,14 @@
  * spool in order over SiemFeed.Publish, and deletes what the collector acknowledges. While the
  * collector is away the spool grows (bounded); on reconnect, and after a restart, everything above
  * the last acknowledged sequence is sent again: at-least-once, order kept per sensor.
+ *
+ * Batches carry the spool's epoch, so a collector keys its sequence by (sensor, epoch) and a new
+ * spool is a new sequence rather than a duplicate. Only fsynced frames are sent (the spool's
+ * group commit). Sequences the spool lost (size limit, corrupt frame) go out as one DeliveryLoss
+ * batch each, so the collector records the loss instead of waiting at a gap. gRPC status codes
+ * are split: transient ones (the collector is away, overloaded, its disk is full) reconnect with
+ * backoff; permanent ones (the collector refuses what we send) are reported as such and make
+ * flush() give up at once instead of waiting for an acknowledgement that will not come.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Alert } from '../analytics/alert.js';
@@ -34,6 +42,8 @@ export interface SiemClientOptions {
   /** Reconnect backoff bounds (ms). */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /** Spool group-commit window (ms): see SpoolOptions.syncIntervalMs. */
+  syncIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -61,15 +71,33 @@ export interface SiemClientStats {
   resentBatches: number;
   connected: boolean;
   reconnects: number;
+  /** Records the collector acknowledged but refused to write (named reasons in rejectReasons). */
+  rejected: number;
+  rejectReasons: Record<string, number>;
+  /** Records lost before delivery: spool size limit, disk write failures, corrupt frames (counted where known). */
+  lost: number;
+  /** The last permanent gRPC error ('' when none): the collector refuses what this sensor sends. */
+  permanentError: string;
   spool: SpoolStats;
 }
+
+/** Status codes worth retrying: the collector is away, overloaded or short of disk. */
+export const TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  grpc.status.UNAVAILABLE,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.ABORTED,
+  grpc.status.CANCELLED,
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+]);
 
 type Kind = 'flows' | 'alerts';
 
 const passthrough = (b: Buffer): Buffer => b;
 
 export class SiemClient {
-  private readonly o: Required<Omit<SiemClientOptions, 'tls' | 'log'>>;
+  private readonly o: Required<Omit<SiemClientOptions, 'tls' | 'log' | 'syncIntervalMs'>>;
   private readonly log: (line: string) => void;
   private readonly tls: TlsFiles | null;
   private diagnosed = false;
@@ -89,7 +117,10 @@ export class SiemClient {
   private tlsLogged = false;
   private closed = false;
   private ackWaiters: { seq: number; resolve: (ok: boolean) => void }[] = [];
-  private readonly s = { published: 0, sentBatches: 0, resentBatches: 0, reconnects: 0 };
+  private readonly s = { published: 0, sentBatches: 0, resentBatches: 0, reconnects: 0, rejected: 0 };
+  private readonly rejectReasons: Record<string, number> = {};
+  private rejectLogged = 0;
+  private permanentError = '';
 
   constructor(opts: SiemClientOptions) {
     this.log = opts.log ?? stderrLine;
@@ -110,7 +141,14 @@ export class SiemClient {
     this.backoff = this.o.reconnectMinMs;
     // Refuse an insecure endpoint before creating the spool.
     const creds = clientCredentials(opts.endpoint, opts.tls ?? null, this.o.allowPlaintextRemote, 'siem client');
-    this.spool = new Spool({ dir: opts.spoolDir, maxBytes: this.o.spoolMaxBytes, segmentBytes: this.o.segmentBytes, log: this.log });
+    this.spool = new Spool({
+      dir: opts.spoolDir,
+      maxBytes: this.o.spoolMaxBytes,
+      segmentBytes: this.o.segmentBytes,
+      ...(opts.syncIntervalMs !== undefined ? { syncIntervalMs: opts.syncIntervalMs } : {}),
+      onSynced: () => this.pump(),
+      log: this.log,
+    });
     this.sentSeq = this.spool.ackedSeq;
     this.maxSentSeq = this.sentSeq;
     this.client = new grpc.Client(opts.endpoint, creds, {
@@ -194,9 +232,9 @@ export class SiemClient {
 
   private sealWith(payload: Pick<ndr.v1.IRecordBatch, 'flows' | 'alerts' | 'stats'>, records: number): void {
     const seq = this.spool.lastSeq + 1;
-    const bytes = ndr.v1.RecordBatch.encode({ sensorId: this.o.sensorId, seq, ...payload }).finish();
-    this.spool.append(seq, records, bytes);
-    this.pump();
+    const bytes = ndr.v1.RecordBatch.encode({ sensorId: this.o.sensorId, seq, epoch: this.spool.epoch, ...payload }).finish();
+    // A refused write (full or read-only disk) is counted by the spool; nothing else stops.
+    if (this.spool.append(seq, records, bytes)) this.pump();
   }
 
   private connect(): grpc.ClientDuplexStream<Buffer, AckMsg | InvalidMessage> {
@@ -207,12 +245,14 @@ export class SiemClient {
     s.on('data', (m: AckMsg | InvalidMessage) => {
       if (m instanceof InvalidMessage) return;
       const acked = m.ackedSeq ?? 0;
+      for (const r of m.rejected ?? []) this.rejectedRecord(r);
       this.tlsLogged = false;
       if (this.down) {
         this.down = false;
         this.log(`siem: collector ${this.o.endpoint} reachable again; delivering the spool`);
       }
       this.backoff = this.o.reconnectMinMs;
+      this.permanentError = '';
       this.spool.ack(acked);
       if (this.sentSeq < this.spool.ackedSeq) this.sentSeq = this.spool.ackedSeq;
       this.resolveAckWaiters();
@@ -238,7 +278,14 @@ export class SiemClient {
     };
     s.on('error', (e: grpc.ServiceError) => {
       const details = e.details ?? e.message;
-      lost(`${grpc.status[e.code] ?? e.code}: ${details}`, e.code === grpc.status.UNAVAILABLE && isTlsFailure(details));
+      const why = `${grpc.status[e.code] ?? e.code}: ${details}`;
+      if (!TRANSIENT_CODES.has(e.code)) {
+        if (this.permanentError !== why) this.log(`siem: collector ${this.o.endpoint} refused the feed (${why}); this will not pass by retrying — records stay in the spool`);
+        this.permanentError = why;
+        this.backoff = this.o.reconnectMaxMs;
+        for (const w of this.ackWaiters.splice(0)) w.resolve(false);
+      }
+      lost(why, e.code === grpc.status.UNAVAILABLE && isTlsFailure(details));
     });
     s.on('end', () => lost('stream ended', false));
     s.on('drain', () => {
@@ -279,11 +326,31 @@ export class SiemClient {
         else this.maxSentSeq = f.seq;
         this.s.sentBatches++;
         this.sentSeq = f.seq;
-        if (!s.write(f.payload)) {
+        const bytes = f.loss
+          ? Buffer.from(
+              ndr.v1.RecordBatch.encode({
+                sensorId: this.o.sensorId,
+                epoch: this.spool.epoch,
+                seq: f.seq,
+                loss: { firstSeq: f.loss.firstSeq, records: f.loss.records, reason: f.loss.reason },
+              }).finish(),
+            )
+          : f.payload;
+        if (!s.write(bytes)) {
           this.waitingDrain = true;
           break;
         }
       }
+    }
+  }
+
+  private rejectedRecord(r: ndr.v1.IRecordRejection): void {
+    this.s.rejected++;
+    const reason = r.reason || 'unknown';
+    this.rejectReasons[reason] = (this.rejectReasons[reason] ?? 0) + 1;
+    if (this.rejectLogged < 10) {
+      this.rejectLogged++;
+      this.log(`siem: collector rejected record ${r.index ?? 0} of batch ${r.seq ?? 0}: ${reason}${r.detail ? ` (${r.detail})` : ''}`);
     }
   }
 
@@ -302,9 +369,11 @@ export class SiemClient {
   /** Spools the open batch and waits until everything spooled is acknowledged (false on timeout). */
   flush(timeoutMs = 10_000): Promise<boolean> {
     this.seal();
+    this.spool.sync();
     this.pump();
     const target = this.spool.lastSeq;
     if (target <= this.spool.ackedSeq) return Promise.resolve(true);
+    if (this.permanentError) return Promise.resolve(false);
     return new Promise((resolve) => {
       const w = {
         seq: target,
@@ -328,13 +397,17 @@ export class SiemClient {
       queueDepth: this.batchFlows.length + this.batchAlerts.length,
       pendingBatches: sp.pendingBatches,
       spoolBytes: sp.bytes,
-      dropped: sp.droppedRecords,
+      dropped: sp.droppedRecords + sp.writeFailedRecords,
       ackedSeq: sp.ackedSeq,
       lastSeq: sp.lastSeq,
       sentBatches: this.s.sentBatches,
       resentBatches: this.s.resentBatches,
       connected: this.stream !== null && !this.down,
       reconnects: this.s.reconnects,
+      rejected: this.s.rejected,
+      rejectReasons: { ...this.rejectReasons },
+      lost: sp.droppedRecords + sp.writeFailedRecords,
+      permanentError: this.permanentError,
       spool: sp,
     };
   }

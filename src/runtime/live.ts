@@ -89,7 +89,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     });
     undo.push(async () => { await stages.enrich?.close?.(); await stages.analytics?.close?.(); });
     const siem = cfg.siem.enabled
-      ? new SiemClient({ endpoint: cfg.siem.endpoint, sensorId: cfg.sensor.hostName || hostname(), spoolDir: cfg.spool.dir, spoolMaxBytes: cfg.spool.maxMiB * 1048576, tls: cfg.siem.tls, batchSize: cfg.siem.batchSize, lingerMs: cfg.siem.flushIntervalMs, log })
+      ? new SiemClient({ endpoint: cfg.siem.endpoint, sensorId: cfg.sensor.id || hostname(), spoolDir: cfg.spool.dir, spoolMaxBytes: cfg.spool.maxMiB * 1048576, tls: cfg.siem.tls, batchSize: cfg.siem.batchSize, lingerMs: cfg.siem.flushIntervalMs, log })
       : null;
     if (siem) undo.push(() => siem.close());
     // Opened here so an unwritable path is a start-up error, not a stream error once traffic flows.
@@ -211,7 +211,12 @@ export async function runLive(opts: LiveOptions): Promise<number> {
           if (v > prev) m.dissectorEvents.labels({ event: k }).inc(v - prev);
           seenEvents.set(k, v);
         }
-        if (siem) m.spoolDepth.set((siem.stats() as unknown as { spool?: { records?: number } }).spool?.records ?? 0);
+        if (siem) {
+          const ss = siem.stats();
+          m.spoolDepth.set(ss.spool.pendingRecords);
+          m.siemLost.set(ss.lost);
+          m.siemRejected.set(ss.rejected);
+        }
       } catch (e) {
         // Metrics must never take the sensor down: say so and carry on.
         log(`run: metrics tick failed: ${(e as Error).message}`);

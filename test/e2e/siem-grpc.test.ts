@@ -33,7 +33,8 @@ function received(file: string): number[] {
   const out: number[] = [];
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     try {
-      out.push((JSON.parse(line) as { i: number }).i);
+      const i = (JSON.parse(line) as { i?: number }).i;
+      if (typeof i === 'number') out.push(i);
     } catch {
       /* empty or torn */
     }
