@@ -24,7 +24,17 @@ export const ANALYTICS: readonly (readonly [AnalyticId, Analytic])[] = [
   ['AN0002', an0002], ['AN0922', an0922], ['AN1389', an1389], ['AN1413', an1413], ['AN0759', an0759],
 ];
 
+/**
+ * What a fleet of sensors shares beyond the baseline (src/baseline/redis-store.ts wires it): each
+ * connection start, and each later occurrence of an alert this sensor already raised.
+ */
+export interface FleetHooks {
+  connection(flow: FlowRecord): void;
+  fold(alert: Alert, flow: FlowRecord): void;
+}
+
 export interface EngineOptions {
+  fleet?: FleetHooks;
   config?: AnalyticsConfig;
   /** Baseline store; default an in-memory one with the default learning period. */
   baseline?: BaselineStore;
@@ -52,6 +62,7 @@ export class AnalyticsEngine {
   private readonly dedup = new Map<string, DedupEntry>();
   private readonly done: Alert[] = [];
   private readonly maxDedup: number;
+  private readonly fleet: FleetHooks | null;
   private readonly ctx: { -readonly [K in keyof AnalyticContext]: AnalyticContext[K] };
   readonly stats: EngineStats = { flows: 0, alerts: 0, folded: 0, perAnalytic: { AN0002: 0, AN0922: 0, AN1389: 0, AN1413: 0, AN0759: 0 } };
 
@@ -60,6 +71,7 @@ export class AnalyticsEngine {
     this.baseline = opts.baseline ?? BaselineStore.open();
     this.beacons = new BeaconTracker(opts.beacon ?? {});
     this.maxDedup = opts.maxDedupKeysCount ?? 100_000;
+    this.fleet = opts.fleet ?? null;
     this.ctx = { config: this.config, baseline: this.baseline, beacon: null, recordBeacon: null };
   }
 
@@ -80,6 +92,7 @@ export class AnalyticsEngine {
   process(flow: FlowRecord): Alert[] {
     this.stats.flows++;
     const beacon = this.beacons.observe(flow);
+    this.fleet?.connection(flow);
     const mqttPings = flow.mqtt?.pingTs;
     const recordBeacon = scoreRecords(mqttPings !== undefined && mqttPings.length >= 4 ? { ts: mqttPings, sizes: [] } : flow.smallRecords[0]);
     if (flow.beacon === null) flow.beacon = beacon ?? recordBeacon;
@@ -110,6 +123,7 @@ export class AnalyticsEngine {
     if (prev && a.ts - prev.firstTs <= this.config.dedupWindowMs && a.ts >= prev.firstTs - this.config.dedupWindowMs) {
       prev.alert.count++;
       this.stats.folded++;
+      this.fleet?.fold(prev.alert, flow);
       return true;
     }
     if (prev) this.done.push(prev.alert);

@@ -5,16 +5,24 @@
  * Alerts are emitted at their first occurrence; later duplicates inside the dedup window only raise
  * `count` on that same Alert object (so collectors holding the object see the final count), and
  * nothing is held back: `drain()` returns [].
+ *
+ * With a fleet store (Redis) the baseline's facts live there, every connection start joins the
+ * fleet's beacon timeline, and a new alert is first claimed in the fleet: it is emitted (through
+ * the emitter the pipeline attaches) only when no other sensor raised it, or at once when the store
+ * cannot answer. Later occurrences are shared too, so the fleet counts every one.
  */
 import type { Attribution, FlowRecord } from '../flow/record.js';
 import type { Alert } from './alert.js';
-import { BaselineStore, DEFAULT_LEARNING_PERIOD_MS } from '../baseline/store.js';
+import { BaselineStore, DEFAULT_LEARNING_PERIOD_MS, destLower, hostKey } from '../baseline/store.js';
+import type { FleetStats, FleetStore } from '../baseline/redis-store.js';
 import { DEFAULT_ANALYTICS_CONFIG, type AnalyticsConfig } from './config.js';
-import { AnalyticsEngine } from './engine.js';
+import { AnalyticsEngine, type FleetHooks } from './engine.js';
 
 export interface AnalyticsStageOptions {
   /** LMDB directory for the baselines; null/absent = in memory. */
   baseline?: string | null;
+  /** The fleet's shared store; when given the baseline lives there (not in `baseline`). */
+  fleet?: FleetStore | null;
   config?: AnalyticsConfig;
   learningPeriodMs?: number;
 }
@@ -26,14 +34,46 @@ export interface AnalyticsStage {
   close(): Promise<void>;
   late(flow: FlowRecord, a: Attribution): void;
   reconfigure(config: AnalyticsConfig): void;
+  /** Where alerts decided later (fleet claims) go. */
+  attach(emit: (a: Alert) => void): void;
+  /** Wait until what this sensor shares is in the fleet store (no-op without one). */
+  settle(): Promise<void>;
+  fleetStats(): FleetStats | null;
+}
+
+/** The name of one occurrence of an alert: the flow's Community ID and start, the same at any sensor. */
+function occurrence(flow: FlowRecord): string {
+  return `${flow.communityId}@${flow.startTs}`;
 }
 
 export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): AnalyticsStage {
-  const baseline = BaselineStore.open({ path: opts.baseline ?? null, learningPeriodMs: opts.learningPeriodMs ?? DEFAULT_LEARNING_PERIOD_MS });
-  const engine = new AnalyticsEngine({ config: opts.config ?? DEFAULT_ANALYTICS_CONFIG, baseline });
+  const fleet = opts.fleet ?? null;
+  const backend = fleet?.factBackend();
+  const baseline = BaselineStore.open({ path: fleet ? null : opts.baseline ?? null, learningPeriodMs: opts.learningPeriodMs ?? DEFAULT_LEARNING_PERIOD_MS, ...(backend ? { backend } : {}) });
+  if (fleet) fleet.onFact((k, v) => baseline.remote(k, v));
+  const hooks: FleetHooks | undefined = fleet ? {
+    connection(flow) {
+      fleet.addConnection(hostKey(flow), destLower.of(flow.tls?.sni ?? flow.server.ip), flow.server.port, Math.floor(flow.startTs / 1000), flow.dirs[0].ipBytes, flow.communityId || `${flow.client.ip}:${flow.client.port}-${flow.server.ip}:${flow.server.port}@${flow.startTs}`);
+    },
+    fold(alert, flow) {
+      fleet.foldAlert(alert.id, occurrence(flow));
+    },
+  } : undefined;
+  const engine = new AnalyticsEngine({ config: opts.config ?? DEFAULT_ANALYTICS_CONFIG, baseline, ...(hooks ? { fleet: hooks } : {}) });
+  let emit: ((a: Alert) => void) | null = null;
   return {
     engine,
-    process: (rec) => engine.process(rec),
+    process(rec) {
+      const alerts = engine.process(rec);
+      if (!fleet || alerts.length === 0) return alerts;
+      const occ = occurrence(rec);
+      for (const a of alerts) {
+        fleet.claimAlert(a.id, occ, JSON.stringify(a), (won) => {
+          if (won) emit?.(a);
+        });
+      }
+      return [];
+    },
     drain: () => [],
     close: () => baseline.close(),
     late(flow, a) {
@@ -41,5 +81,24 @@ export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): Analytic
       engine.late(flow);
     },
     reconfigure: (config) => engine.reconfigure(config),
+    attach(e) {
+      emit = e;
+    },
+    async settle() {
+      if (fleet) await fleet.settle();
+    },
+    fleetStats: () => (fleet ? fleet.stats : null),
   };
+}
+
+let fleetModule: typeof import('../baseline/redis-store.js') | null = null;
+
+/** Connect to the fleet store (loads ioredis only when a fleet is configured). */
+export async function openFleet(spec: string | readonly string[], sensorId?: string): Promise<FleetStore> {
+  fleetModule ??= await import('../baseline/redis-store.js');
+  const fleet = new fleetModule.FleetStore({ store: spec, ...(sensorId ? { sensorId } : {}) });
+  // A short wait for the first connection, so the first flows are shared rather than queued; an
+  // unreachable store does not stop the sensor (it runs on the local fallback and catches up).
+  if (!(await fleet.connected(2000))) process.emitWarning(`fleet store ${String(spec)} unreachable (${fleet.lastErrorMessage || 'no answer'}): running on the local fallback`);
+  return fleet;
 }

@@ -29,6 +29,24 @@ export interface BaselineOptions {
   cacheMaxKeysCount?: number;
   /** Writes buffered before one synchronous LMDB transaction writes them (also on flushed()/close()). */
   writeBatchKeysCount?: number;
+  /** Where the facts persist instead of LMDB (the fleet's Redis, see redis-store.ts). */
+  backend?: FactBackend;
+}
+
+/**
+ * The seam between the in-process tables and where facts persist: LMDB (one sensor) or the
+ * fleet's Redis. Keys are `<kind>\u0001<part>[\u0001<part>]` strings, values numbers. `read` is
+ * synchronous: a backend that cannot answer at once returns undefined and may answer later through
+ * BaselineStore.remote().
+ */
+export interface FactBackend {
+  readonly kind: 'lmdb' | 'redis';
+  read(k: string): number | undefined;
+  write(k: string, v: number): void;
+  /** Hand buffered writes on (before the tables drop what they cache). */
+  writeDirty(): void;
+  flushed(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** What the analytics may ask; read-only. Destination keys come from `destinationKey()`. */
@@ -141,7 +159,8 @@ const MISSING = -1; // cache marker for "not in LMDB" (stored values are ≥ 0)
  * to LMDB's own write thread (asynchronous puts, committed together), so the analytics thread does
  * not wait for the commit; until LMDB reports it committed, the batch stays readable here.
  */
-class LmdbBackend {
+class LmdbBackend implements FactBackend {
+  readonly kind = 'lmdb' as const;
   private readonly root: RootDatabase;
   private readonly db: Database<number, string>;
   /** Writes not yet handed to LMDB. */
@@ -210,12 +229,12 @@ class LmdbBackend {
  * that is dropped whole once it holds `cacheMax` entries, and every write also goes to LMDB.
  */
 class Tables {
-  readonly backend: LmdbBackend | null;
+  readonly backend: FactBackend | null;
   private readonly cacheMax: number;
   private cached = 0;
   private readonly all: { clear(): void }[] = [];
 
-  constructor(backend: LmdbBackend | null, cacheMax: number) {
+  constructor(backend: FactBackend | null, cacheMax: number) {
     this.backend = backend;
     this.cacheMax = cacheMax;
   }
@@ -278,6 +297,12 @@ class Table1 {
     return true;
   }
 
+  /** A value the backend reported: cached, not written back. */
+  mirror(a: string, v: number): void {
+    if (!this.m.has(a)) this.tables.added();
+    this.m.set(a, v);
+  }
+
   bump(a: string): void {
     this.put(a, (this.get(a) ?? 0) + 1);
   }
@@ -330,6 +355,16 @@ class Table2 {
     return true;
   }
 
+  mirror(a: string, b: string, v: number): void {
+    let inner = this.m.get(a);
+    if (inner === undefined || !inner.has(b)) {
+      this.tables.added();
+      inner = this.m.get(a);
+      if (inner === undefined) this.m.set(a, (inner = new Map()));
+    }
+    inner.set(b, v);
+  }
+
   clear(): void {
     this.m = new Map();
   }
@@ -355,7 +390,7 @@ export class BaselineStore implements BaselineView {
    */
   private readonly recent: (LearnedTuple | undefined)[] = new Array<LearnedTuple | undefined>(RECENT_SLOTS).fill(undefined);
 
-  private constructor(backend: LmdbBackend | null, cacheMax: number, learningPeriodMs: number) {
+  private constructor(backend: FactBackend | null, cacheMax: number, learningPeriodMs: number) {
     const t = new Tables(backend, cacheMax);
     this.tables = t;
     this.persistent = backend !== null;
@@ -376,6 +411,7 @@ export class BaselineStore implements BaselineView {
   /** Open (or create) the store; in memory when `path` is empty. */
   static open(opts: BaselineOptions = {}): BaselineStore {
     const learning = opts.learningPeriodMs ?? DEFAULT_LEARNING_PERIOD_MS;
+    if (opts.backend) return new BaselineStore(opts.backend, opts.cacheMaxKeysCount ?? 1_000_000, learning);
     if (!opts.path) return new BaselineStore(null, Infinity, learning);
     return new BaselineStore(new LmdbBackend(opts.path, opts.writeBatchKeysCount ?? 4096), opts.cacheMaxKeysCount ?? 1_000_000, learning);
   }
@@ -407,6 +443,37 @@ export class BaselineStore implements BaselineView {
   }
   hostCount(): number {
     return this.meta.get(K.hosts) ?? 0;
+  }
+
+  /** Which backend holds the facts: 'memory', 'lmdb' or 'redis'. */
+  get backendKind(): 'memory' | 'lmdb' | 'redis' {
+    return this.tables.backend?.kind ?? 'memory';
+  }
+
+  /**
+   * A fact the backend reports after the fact (another sensor learned it, or the fleet holds an
+   * earlier time): it replaces what the tables cache, and the fleet's first flow can move the
+   * learning period back. Counters take the fleet's value as it is.
+   */
+  remote(key: string, v: number): void {
+    if (!Number.isFinite(v)) return;
+    if (key === K.first) {
+      if (this.firstTs === null || v < this.firstTs) this.firstTs = v;
+      this.meta.mirror(K.first, this.firstTs);
+      return;
+    }
+    if (key === K.hosts) { this.meta.mirror(K.hosts, v); return; }
+    const i = key.indexOf(SEP);
+    if (i < 0) return;
+    const kind = key.slice(0, i);
+    const rest = key.slice(i + 1);
+    const j = rest.indexOf(SEP);
+    const a = j < 0 ? rest : rest.slice(0, j);
+    const b = j < 0 ? '' : rest.slice(j + 1);
+    const t1: Record<string, Table1> = { [K.host]: this.host, [K.image]: this.image, [K.ja4Count]: this.ja4Count, [K.destCount]: this.destCount };
+    const t2: Record<string, Table2> = { [K.hostDest]: this.hostDest, [K.userDest]: this.userDest, [K.imageLib]: this.imageLib, [K.ja4Host]: this.ja4Host };
+    if (j < 0) t1[kind]?.mirror(a, v);
+    else t2[kind]?.mirror(a, b, v);
   }
 
   // ---- write side ----

@@ -62,6 +62,8 @@ const replayOptions: Record<string, OptionSpec> = {
   'no-dissector': { type: 'string', multiple: true, help: `turn a dissector off by name (${[...new Set(dissectorSpecs.map((s) => s.name))].join(', ')}); its flows are still counted. Repeatable` },
   'no-analytics': { type: 'boolean', default: false, help: 'flows only: do not run the five analytics' },
   baseline: { type: 'string', help: 'baseline store directory (lmdb); without it the baseline lives in memory for this run' },
+  store: { type: 'string', help: 'share baselines, beacon timelines and alert dedup with a fleet: redis://host:port, or cluster seeds host:port,host:port (instead of --baseline)' },
+  'sensor-id': { type: 'string', help: 'this sensor\'s name in the fleet store (default sensor-PID)' },
   'analytics-config': { type: 'string', help: 'analytics lists, thresholds and allowlists: a YAML/JSON file holding the `analytics` section of sensor.yaml' },
   'alerts-only': { type: 'boolean', default: false, help: 'write alerts only (no flow records)' },
   summary: { type: 'boolean', default: true, help: 'print the summary table on stderr at the end (--no-summary to omit)' },
@@ -99,6 +101,8 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     edr: (values.edr as string | undefined) ?? null,
     analytics: values['no-analytics'] !== true,
     baseline: (values.baseline as string | undefined) ?? null,
+    store: (values.store as string | undefined) ?? null,
+    ...(values['sensor-id'] ? { sensorId: values['sensor-id'] as string } : {}),
     ...(values['analytics-config'] ? { analyticsConfig: readAnalyticsConfig(values['analytics-config'] as string) } : {}),
     tls,
     allowPlaintextRemote: values['allow-plaintext-remote'] === true,
@@ -161,6 +165,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       ['workers', String(workers)],
       ['events', ev || '(none)'],
       ['alerts', String(pipe.alertsOut)],
+      ...fleetRows(stages.fleetStats?.() ?? null),
     ]) + '\n');
   }
   if (!siemOk) return 4;
@@ -188,6 +193,18 @@ async function finishSiem(siem: SiemClient, spoolDir: string, timeoutMs: number,
   }
   for (const p of problems) log(`siem: ${p}`);
   return false;
+}
+
+/** The fleet store's part of the replay summary: what was shared, and what could not be. */
+function fleetRows(f: import('../baseline/redis-store.js').FleetStats | null): [string, string][] {
+  if (f === null) return [];
+  return [
+    ['fleet: shared', `${f.sharedConnections} connections, ${f.sharedFacts} facts, ${f.sharedClaims} alert claims, ${f.sharedFolds} repeats`],
+    ['fleet: NOT shared', `${f.pending} still queued, ${f.dropped} dropped (backlog full)`],
+    ['fleet: alerts', `${f.alertsLocal} emitted without the fleet, ${f.alertsFleetFolded} already raised elsewhere`],
+    ['fleet: beacon pairs scored', `${f.scorings} (${f.scoreBusy} busy)`],
+    ['fleet: round trips', `${f.roundTrips} in ${f.flushes} flushes, ${f.retried} operations retried, ${f.shortWaits} short WAITs, ${f.errors} errors`],
+  ];
 }
 
 /** A compact human line per flow for the demo (unescaped: renderDemo escapes whole lines). */

@@ -54,7 +54,8 @@ export interface SensorConfig {
   edr: { enabled: boolean; endpoint: string; tls: TlsFiles | null; timeoutMs: number; maxBatchDelayMs: number };
   siem: { enabled: boolean; endpoint: string; tls: TlsFiles | null; batchSize: number; flushIntervalMs: number };
   spool: { dir: string; maxMiB: number };
-  baselines: { path: string };
+  /** `store`: the fleet's Redis (redis://host:port, or a list of cluster seeds host:port); empty = lmdb at `path`. */
+  baselines: { path: string; store: string[] };
   fingerprints: { ja4Plus: boolean };
   /** Dissectors turned off by name (their flows are still tracked and counted). */
   dissectors: { disabled: string[] };
@@ -97,7 +98,7 @@ export function defaultConfig(): SensorConfig {
     edr: { enabled: false, endpoint: '127.0.0.1:50051', tls: null, timeoutMs: 2000, maxBatchDelayMs: 50 },
     siem: { enabled: false, endpoint: '127.0.0.1:50052', tls: null, batchSize: 500, flushIntervalMs: 1000 },
     spool: { dir: '/var/lib/ndr-sensor/spool', maxMiB: 1024 },
-    baselines: { path: '/var/lib/ndr-sensor/baselines' },
+    baselines: { path: '/var/lib/ndr-sensor/baselines', store: [] },
     fingerprints: { ja4Plus: false },
     dissectors: { disabled: [] },
     metrics: { listen: '127.0.0.1:9108' },
@@ -116,6 +117,7 @@ type Field =
   | { t: 'enum'; values: readonly string[] }
   | { t: 'hostport'; allowEmpty?: boolean }
   | { t: 'strings'; nonEmpty?: boolean }
+  | { t: 'storeSpec' }
   | { t: 'tls' }
   | { t: 'section'; fields: Record<string, Field> };
 
@@ -166,7 +168,7 @@ const SCHEMA: Record<string, Field> = {
     },
   },
   spool: { t: 'section', fields: { dir: { t: 'path' }, maxMiB: { t: 'int', min: 1, max: 1 << 20 } } },
-  baselines: { t: 'section', fields: { path: { t: 'path' } } },
+  baselines: { t: 'section', fields: { path: { t: 'path' }, store: { t: 'storeSpec' } } },
   fingerprints: { t: 'section', fields: { ja4Plus: { t: 'bool' } } },
   dissectors: { t: 'section', fields: { disabled: { t: 'strings' } } },
   metrics: { t: 'section', fields: { listen: { t: 'hostport', allowEmpty: true } } },
@@ -232,6 +234,11 @@ function check(key: string, f: Field, v: unknown, cur: unknown, ctx: Ctx, enable
       if (v === '' && f.allowEmpty) return v;
       if (!parseHostPort(v)) return bad('host:port');
       return v;
+    case 'storeSpec':
+      // One redis:// URL, or a list of cluster seeds: both name the same kind of store.
+      if (typeof v === 'string' && /^redis(-cluster)?:\/\/\S+$/.test(v)) return [v];
+      if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && /^(redis(-cluster)?:\/\/)?\S+:\d{1,5}$/.test(x))) return [...v];
+      return bad('redis://host:port or a list of cluster seeds host:port');
     case 'strings':
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x !== '')) return bad('a list of non-empty strings');
       return [...v];

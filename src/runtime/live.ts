@@ -83,6 +83,8 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       edr: cfg.edr.enabled ? cfg.edr.endpoint : null,
       analytics: true,
       baseline: cfg.baselines.path || null,
+      store: cfg.baselines.store,
+      sensorId: cfg.sensor.hostName || hostname(),
       tls: cfg.edr.tls,
       maxWaitMs: cfg.edr.timeoutMs,
       log,

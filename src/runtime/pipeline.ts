@@ -36,6 +36,10 @@ export interface AlertStage {
   reload?(analyticsConfig: unknown): void;
   /** Alerts still held for deduplication at the end. */
   drain?(): Alert[];
+  /** Where alerts decided after process() returned go (a fleet's claims). */
+  attach?(emit: (a: Alert) => void): void;
+  /** Wait for what is still being decided or shared (before drain at the end). */
+  settle?(): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -93,6 +97,7 @@ export class Pipeline {
       onClosed: (f) => this.flowClosed(f),
       onRecord: (f, r) => this.record(f, r),
     });
+    opts.analytics?.attach?.((a) => this.emitAlert(a));
   }
 
   private record(f: Flow, r: DissectorRecord): void {
@@ -171,6 +176,7 @@ export class Pipeline {
   async finish(reason: EndReason = 'eof'): Promise<void> {
     this.engine.flush(reason);
     if (this.opts.enrich) await this.opts.enrich.flush();
+    await this.opts.analytics?.settle?.();
     const held = this.opts.analytics?.drain?.() ?? [];
     for (const a of held) this.emitAlert(a);
   }

@@ -54,6 +54,9 @@ export interface ReplayOptions extends Omit<PipelineOptions, 'onFlow' | 'onAlert
   analyticsConfig?: unknown;
   /** lmdb baseline directory (in memory when absent). */
   baseline?: string | null;
+  /** The fleet's Redis (redis://host:port or cluster seeds) instead of the lmdb baseline. */
+  store?: string | readonly string[] | null;
+  sensorId?: string;
 }
 
 export interface ReplayResult {
@@ -70,7 +73,7 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
   const alerts: Alert[] = [];
   const stages = opts.enrich !== undefined || opts.analytics !== undefined
     ? {}
-    : await buildStages({ sysmon: opts.sysmon ?? [], edr: null, analytics: opts.withAnalytics ?? true, baseline: opts.baseline ?? null, ...(opts.analyticsConfig !== undefined ? { analyticsConfig: opts.analyticsConfig } : {}) });
+    : await buildStages({ sysmon: opts.sysmon ?? [], edr: null, analytics: opts.withAnalytics ?? true, baseline: opts.baseline ?? null, store: opts.store ?? null, ...(opts.sensorId ? { sensorId: opts.sensorId } : {}), ...(opts.analyticsConfig !== undefined ? { analyticsConfig: opts.analyticsConfig } : {}) });
   const p = new Pipeline({ ...opts, ...stages, onFlow: (r) => flows.push(r), onAlert: (a) => alerts.push(a) });
   let stats: EngineStats = p.engine.stats;
   if ((opts.workers ?? 1) > 1) {

@@ -1,18 +1,24 @@
 /**
  * Builds the enrichment and analytics stages a command asks for: the embedded reference EDR from
  * Sysmon logs (the replay default), or a remote EDR over gRPC; the five analytics with an
- * in-memory or lmdb baseline.
+ * in-memory or lmdb baseline, or the fleet's Redis store.
  */
 import type { PipelineOptions } from './pipeline.js';
 import { Enricher, createEmbeddedEdr } from '../enrich/edr-client.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord, Attribution } from '../flow/record.js';
+import type { AnalyticsStage } from '../analytics/stage.js';
+import type { FleetStats } from '../baseline/redis-store.js';
 
 export interface StageRequest {
   sysmon: string[];
   edr: string | null;
   analytics: boolean;
   baseline: string | null;
+  /** The fleet's Redis (redis://host:port or cluster seeds): the baseline, beacons and alert dedup live there. */
+  store?: string | readonly string[] | null;
+  /** This sensor's name in the fleet (locks, claims). */
+  sensorId?: string;
   tls?: TlsFiles | null;
   allowPlaintextRemote?: boolean;
   /** Longest a flow waits for the EDR (ms). */
@@ -23,7 +29,7 @@ export interface StageRequest {
 }
 
 /** The five analytics with their baseline store, as a pipeline stage. */
-async function analyticsStage(req: StageRequest): Promise<(NonNullable<PipelineOptions['analytics']> & { late?(flow: FlowRecord, a: Attribution): void }) | null> {
+async function analyticsStage(req: StageRequest): Promise<(NonNullable<PipelineOptions['analytics']> & { stage: AnalyticsStage; late?(flow: FlowRecord, a: Attribution): void }) | null> {
   if (!req.analytics) return null;
   const { createAnalyticsStage } = await import('../analytics/stage.js');
   const { validateAnalyticsConfig } = await import('../analytics/config.js');
@@ -33,10 +39,15 @@ async function analyticsStage(req: StageRequest): Promise<(NonNullable<PipelineO
     if (v.errors.length > 0) throw new Error(`analytics config: ${v.errors.join('; ')}`);
     config = v.config;
   }
-  const st = createAnalyticsStage({ baseline: req.baseline, ...(config ? { config } : {}) });
+  const { openFleet } = await import('../analytics/stage.js');
+  const fleet = req.store && (typeof req.store === 'string' || req.store.length > 0) ? await openFleet(req.store, req.sensorId) : null;
+  const st = createAnalyticsStage({ baseline: req.baseline, fleet, ...(config ? { config } : {}) });
   return {
+    stage: st,
     process: (r) => st.process(r),
     drain: () => st.drain(),
+    attach: (e) => st.attach(e),
+    settle: () => st.settle(),
     close: () => st.close(),
     late: (f, a) => st.late(f, a),
     reload: (c) => {
@@ -46,7 +57,12 @@ async function analyticsStage(req: StageRequest): Promise<(NonNullable<PipelineO
   };
 }
 
-export async function buildStages(req: StageRequest): Promise<Pick<PipelineOptions, 'enrich' | 'analytics'>> {
+export type BuiltStages = Pick<PipelineOptions, 'enrich' | 'analytics'> & {
+  /** The fleet store's counters (null without one): what was shared, retried and lost. */
+  fleetStats?: () => FleetStats | null;
+};
+
+export async function buildStages(req: StageRequest): Promise<BuiltStages> {
   const analytics = await analyticsStage(req);
   let enrich: Enricher | null = null;
   const onLate = (flow: FlowRecord, a: Attribution): void => analytics?.late?.(flow, a);
@@ -57,7 +73,7 @@ export async function buildStages(req: StageRequest): Promise<Pick<PipelineOptio
     await analytics?.close?.();
     throw e;
   }
-  return { ...(enrich ? { enrich } : {}), ...(analytics ? { analytics } : {}) };
+  return { ...(enrich ? { enrich } : {}), ...(analytics ? { analytics, fleetStats: () => analytics.stage.fleetStats() } : {}) };
 }
 
 function enricher(req: StageRequest, onLate: (flow: FlowRecord, a: Attribution) => void): Enricher | null {
