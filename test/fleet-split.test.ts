@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rewritePcap } from '../src/lab/pcap-rewrite.js';
+import { rewritePcap } from '../lab/pcap-rewrite.js';
 import { replayFiles } from '../src/runtime/replay.js';
 import { FleetStore, type FleetBeacon } from '../src/baseline/redis-store.js';
 import { portBase, redisCli, startCluster, startSingle, type Cluster, type Single } from './helpers/redis.js';
