@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { validateAnalyticsConfig, type AnalyticsConfig } from '../analytics/config.js';
+import { DEFAULT_SECRET_QUERY_NAMES } from '../output/redact.js';
 
 export interface TlsFiles {
   /** CA bundle that signs the peer's certificate. */
@@ -60,7 +61,8 @@ export interface SensorConfig {
   /** Dissectors turned off by name (their flows are still tracked and counted). */
   dissectors: { disabled: string[] };
   metrics: { listen: string };
-  output: { jsonLines: string };
+  /** redactQueryNames: query parameters whose values never leave the sensor (see src/output/redact.ts). */
+  output: { jsonLines: string; redactQueryNames: string[] };
   analytics: AnalyticsConfig;
 }
 
@@ -102,7 +104,7 @@ export function defaultConfig(): SensorConfig {
     fingerprints: { ja4Plus: false },
     dissectors: { disabled: [] },
     metrics: { listen: '127.0.0.1:9108' },
-    output: { jsonLines: '' },
+    output: { jsonLines: '', redactQueryNames: [...DEFAULT_SECRET_QUERY_NAMES] },
     analytics: validateAnalyticsConfig(undefined).config,
   };
 }
@@ -172,7 +174,7 @@ const SCHEMA: Record<string, Field> = {
   fingerprints: { t: 'section', fields: { ja4Plus: { t: 'bool' } } },
   dissectors: { t: 'section', fields: { disabled: { t: 'strings' } } },
   metrics: { t: 'section', fields: { listen: { t: 'hostport', allowEmpty: true } } },
-  output: { t: 'section', fields: { jsonLines: { t: 'path' } } },
+  output: { t: 'section', fields: { jsonLines: { t: 'path' }, redactQueryNames: { t: 'strings' } } },
 };
 
 /**

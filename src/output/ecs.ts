@@ -6,6 +6,7 @@
 import type { Alert } from '../analytics/alert.js';
 import type { Attribution, FlowRecord, TlsInfo } from '../flow/record.js';
 import { isValidHostName } from '../util/hostname.js';
+import { urlRedactor, withoutUserinfo } from './redact.js';
 
 type Doc = Record<string, unknown>;
 
@@ -131,7 +132,7 @@ export function flowToEcs(r: FlowRecord): Doc {
     '@timestamp': iso(r.startTs),
     event: { kind: 'event', category: ['network'], type: ['connection'], start: iso(r.startTs), end: iso(r.endTs), duration: Math.round((r.endTs - r.startTs) * 1e6), reason: r.endReason },
     source: { ip: r.client.ip, port: r.client.port, bytes: c.bytes, packets: c.packets },
-    destination: { ip: r.server.ip, port: r.server.port, bytes: s.bytes, packets: s.packets, domain: r.tls?.sni ?? hostOnly(r.http?.host) ?? r.dnsName },
+    destination: { ip: r.server.ip, port: r.server.port, bytes: s.bytes, packets: s.packets, domain: r.tls?.sni ?? hostOnly(r.http?.host != null ? withoutUserinfo(r.http.host) : null) ?? r.dnsName },
     network: {
       transport: r.transport,
       iana_number: r.transport === 'tcp' ? '6' : '17',
@@ -170,9 +171,10 @@ export function flowToEcs(r: FlowRecord): Doc {
   if (r.http !== null) {
     const h = r.http;
     doc.http = { request: { method: h.method }, response: { status_code: h.statusCode } };
-    doc.url = { original: h.uri, domain: h.host };
+    const redactor = urlRedactor();
+    doc.url = { original: h.uri !== null ? redactor.redact(h.uri) : null, domain: h.host !== null ? withoutUserinfo(h.host) : null };
     doc.user_agent = { original: h.userAgent };
-    ndr.http = { requests: h.requests, path_entropy: h.pathEntropy, host_entropy: h.hostEntropy, upgrade: h.upgrade, websocket_protocol: h.wsProtocol };
+    ndr.http = { requests: h.requests, path_entropy: h.pathEntropy, host_entropy: h.hostEntropy, upgrade: h.upgrade, websocket_protocol: h.wsProtocol !== null ? redactor.redactWebSocketProtocols(h.wsProtocol) : null };
   }
   if (r.dns !== null) {
     doc.dns = {

@@ -16,6 +16,7 @@ import { metrics, sensorMetrics, startMetricsServer, type MetricsServer } from '
 import { SiemClient } from '../output/siem-client.js';
 import { JsonLinesSink } from '../output/sinks.js';
 import { alertToEcs, flowToEcs } from '../output/ecs.js';
+import { configureUrlRedaction } from '../output/redact.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { Pipeline } from './pipeline.js';
 import { ShardedRunner } from './shard.js';
@@ -72,6 +73,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     let cfg: SensorConfig = opts.configPath ? loadConfig(opts.configPath) : (await import('../config/config.js')).defaultConfig();
     // Checked before anything is opened, and named by its key like every other config error.
     try { withoutDissectors(dissectorSpecs, cfg.dissectors.disabled); } catch (e) { throw new ConfigError([`config: dissectors.disabled: ${(e as Error).message}`]); }
+    configureUrlRedaction(cfg.output.redactQueryNames);
     const ifaces = opts.iface && opts.iface.length > 0 ? opts.iface : cfg.capture.interfaces;
     if (ifaces.length === 0) throw new Error('run: no interface: give --iface or capture.interfaces in the config');
     const source = opts.source ?? cfg.capture.source;
