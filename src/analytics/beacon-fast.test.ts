@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BeaconTracker, scoreBeacon, scoreSortedBeacon } from './beacon.js';
+import { BeaconTracker, scoreSortedBeacon } from './beacon.js';
+import { scoreBeacon } from '../../test/helpers/beacon-reference.js';
 import { T0, makeFlow } from '../../lab/flows.js';
 
 describe('scoreSortedBeacon against scoreBeacon, wider inputs', () => {

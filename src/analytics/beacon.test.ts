@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { BeaconTracker, scoreSortedBeacon, bowley, durationScore, quartiles, scoreRecords, timestampScore } from './beacon.js';
 import {
-  BeaconTracker, scoreSortedBeacon, bimodalFit, bowley, bucketedSeverity, cvScore, dataSizeScore, durationScore, histogram,
-  histogramScore, intervalScore, quartiles, scoreBeacon, scoreRecords, timestampScore,
-} from './beacon.js';
+  bimodalFit, bucketedSeverity, cvScore, dataSizeScore, histogram, histogramScore, intervalScore, scoreBeacon,
+} from '../../test/helpers/beacon-reference.js';
 import { T0, makeFlow } from '../../lab/flows.js';
 
 describe('RITA v5 published TS vectors (analysis/beacons_test.go)', () => {

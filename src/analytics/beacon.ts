@@ -101,28 +101,8 @@ export function timestampScore(ts: readonly number[]): number | null {
   return statisticalScore(Float64Array.from(deltas).sort(), 1);
 }
 
-/** Timestamp score from already-computed intervals (used by the published test vectors). */
-export function intervalScore(intervals: readonly number[]): number {
-  const nz = Float64Array.from(intervals.filter((d) => d > 0)).sort();
-  return statisticalScore(nz, 1);
-}
-
-/** DS score from per-connection originator bytes; null with fewer than 3 sizes. */
-export function dataSizeScore(bytes: readonly number[]): number | null {
-  if (bytes.length < 3) return null;
-  return statisticalScore(Float64Array.from(bytes).sort(), 0);
-}
-
-export interface Histogram {
-  counts: number[];
-  /** Bucketed bar height → number of bars of that height. */
-  freq: Map<number, number>;
-  totalBars: number;
-  longestRun: number;
-}
-
 /** The bin of `t` among `bins` bins of width `step` from `min` (clamped; the last edge inclusive). */
-function binOf(t: number, min: number, step: number, bins: number): number {
+export function binOf(t: number, min: number, step: number, bins: number): number {
   let i = step > 0 ? Math.floor((t - min) / step) : 0;
   if (i < 0) i = 0;
   if (i >= bins) i = bins - 1;
@@ -130,67 +110,6 @@ function binOf(t: number, min: number, step: number, bins: number): number {
   while (i + 1 < bins && t >= min + (i + 1) * step) i++;
   while (i > 0 && t < min + i * step) i--;
   return i;
-}
-
-/** Connections per bin over [min, max] (the last edge is inclusive), bar-height buckets, longest wrapped run. */
-export function histogram(min: number, max: number, ts: Iterable<number>, bins: number = BEACON_DEFAULTS.histogramBins, sensitivity: number = BEACON_DEFAULTS.histModeSensitivity): Histogram {
-  const counts = new Array<number>(bins).fill(0);
-  const step = (max - min) / bins;
-  for (const t of ts) counts[binOf(t, min, step, bins)]!++;
-  let totalBars = 0;
-  let largest = 0;
-  for (const c of counts) {
-    if (c > 0) totalBars++;
-    if (c > largest) largest = c;
-  }
-  const bucket = Math.ceil(largest * sensitivity);
-  const freq = new Map<number, number>();
-  for (const c of counts) {
-    if (c <= 0) continue;
-    const b = Math.floor(c / bucket) * bucket;
-    freq.set(b, (freq.get(b) ?? 0) + 1);
-  }
-  // Longest run of non-empty bins, allowed to wrap from the end of the window to the start.
-  let longestRun = 0;
-  let run = 0;
-  for (let k = 0; k < bins * 2; k++) {
-    if (counts[k % bins]! > 0) run++;
-    else { if (run > longestRun) longestRun = run; run = 0; }
-  }
-  if (run > longestRun) longestRun = run;
-  if (longestRun > bins) longestRun = bins;
-  return { counts, freq, totalBars, longestRun };
-}
-
-/** 1 − population CV of the bin counts, rounded to 3 places; 0 when CV > 1. */
-export function cvScore(counts: readonly number[]): number {
-  const n = counts.length;
-  let total = 0;
-  for (const c of counts) total += c;
-  if (n === 0 || total <= 0) return 0;
-  const mean = total / n;
-  let ss = 0;
-  for (const c of counts) ss += (c - mean) ** 2;
-  const cv = Math.sqrt(ss / n) / mean;
-  if (cv > 1) return 0;
-  return Math.min(1, round3(1 - cv));
-}
-
-/** Share of bars in the two most common height buckets, one outlier bar forgiven; 0 below the bar minimum. */
-export function bimodalFit(freq: ReadonlyMap<number, number>, totalBars: number, outlierRemoval: number = BEACON_DEFAULTS.histBimodalOutlierRemoval, minBars: number = BEACON_DEFAULTS.histBimodalMinHours): number {
-  if (totalBars <= 0 || freq.size === 0) return 0;
-  if (minBars < 6) minBars = 11;
-  if (totalBars < minBars) return 0;
-  let a = 0;
-  let b = 0;
-  for (const v of freq.values()) {
-    if (v > a) { b = a; a = v; } else if (v > b) b = v;
-  }
-  return Math.min(1, round3((a + b) / Math.max(totalBars - outlierRemoval, 1)));
-}
-
-export function histogramScore(h: Histogram): number {
-  return Math.max(cvScore(h.counts), bimodalFit(h.freq, h.totalBars));
 }
 
 /** Duration score: max(coverage, consistency) once enough bins are non-empty, else 0. */
@@ -204,70 +123,6 @@ export function durationScore(winMin: number, winMax: number, first: number, las
 export function combineScore(ts: number, ds: number, dur: number, hist: number): number {
   const w = BEACON_DEFAULTS;
   return round3(ts * w.tsWeight + ds * w.dsWeight + dur * w.durWeight + hist * w.histWeight);
-}
-
-/**
- * RITA's bucketed severity from a 0..1 beacon score: below 0.5 → 0 (not reported); 0.5–0.7 → 0.2–0.4;
- * 0.7–0.9 → 0.4–0.6; ≥ 0.9 → 0.6–0.8.
- */
-export function bucketedSeverity(score: number): number {
-  const s = score * 100;
-  if (s < 50) return 0;
-  const lerp = (x: number, x0: number, x1: number, y0: number, y1: number): number => y0 + ((x - x0) / (x1 - x0)) * (y1 - y0);
-  if (s < 70) return lerp(s, 50, 70, 0.2, 0.4);
-  if (s < 90) return lerp(s, 70, 90, 0.4, 0.6);
-  return Math.min(0.8, lerp(s, 90, 100, 0.6, 0.8));
-}
-
-export interface BeaconInput {
-  /** Connection start times, whole seconds. */
-  ts: readonly number[];
-  /** Originator IP bytes per connection. */
-  bytes: readonly number[];
-  /** Analysis window (seconds): RITA uses [max − 24 h, max] clipped to the data. */
-  windowMin: number;
-  windowMax: number;
-}
-
-/** Full RITA v5 score for one pair; null when the pair does not pass the gates. */
-export function scoreBeacon(input: BeaconInput): BeaconInfo | null {
-  const n = input.ts.length;
-  if (n < BEACON_DEFAULTS.uniqueConnectionThreshold || n >= BEACON_DEFAULTS.strobeConnections) return null;
-  const sorted = Float64Array.from(input.ts).sort();
-  // Non-zero deltas (sorted input): their count is unique timestamps − 1.
-  const nz: number[] = [];
-  for (let i = 1; i < n; i++) {
-    const d = sorted[i]! - sorted[i - 1]!;
-    if (d > 0) nz.push(d);
-  }
-  if (nz.length + 1 < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
-  const deltas = Float64Array.from(nz).sort();
-  const tsS = statisticalScore(deltas, 1);
-  const dsS = dataSizeScore(input.bytes) ?? 0;
-  const first = sorted[0]!;
-  const last = sorted[n - 1]!;
-  let winMin = input.windowMin;
-  const winMax = Math.max(input.windowMax, last);
-  if (winMax <= winMin) winMin = winMax - 1;
-  let inWindow: ArrayLike<number> & Iterable<number> = sorted;
-  if (first < winMin) inWindow = sorted.filter((t) => t >= winMin && t <= winMax);
-  const h = histogram(winMin, winMax, inWindow);
-  const histS = histogramScore(h);
-  const durS = durationScore(winMin, winMax, Math.max(first, winMin), last, h.totalBars, h.longestRun);
-  // Median interval over all deltas (zero ones included), for display.
-  const all = new Float64Array(n - 1);
-  for (let i = 1; i < n; i++) all[i - 1] = sorted[i]! - sorted[i - 1]!;
-  all.sort();
-  return {
-    score: combineScore(tsS, dsS, durS, histS),
-    connections: n,
-    medianIntervalS: all.length ? medianSorted(all) : null,
-    tsScore: tsS,
-    dsScore: dsS,
-    durScore: durS,
-    histScore: histS,
-    basis: 'connections',
-  };
 }
 
 /**
@@ -341,6 +196,7 @@ export class BeaconTracker {
   private firstS = Infinity;
   private lastS = -Infinity;
   private tick = 0;
+  private readonly scratch = new BeaconScratch();
   /** Pairs dropped by the LRU cap (for stats). */
   evictedPairs = 0;
 
@@ -432,7 +288,7 @@ export class BeaconTracker {
       st.tb.splice(0, drop);
     }
     if (st.ts.length < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
-    return scoreSortedBeacon(st.ts, st.bs, winMin, winMax);
+    return scoreSortedBeacon(st.ts, st.bs, winMin, winMax, this.scratch);
   }
 }
 
@@ -455,12 +311,18 @@ function lowerBound(a: readonly number[], x: number): number {
 }
 
 // ---- allocation-free scoring for the tracker (one call per flow) ----
-// Scratch buffers reused across calls: the tracker scores most flows, and fresh typed arrays,
-// quartile objects and histogram maps per flow were a large share of the analytics' garbage.
-let deltaBuf: Float64Array = new Float64Array(64);
-let devBuf: Float64Array = new Float64Array(64);
-const binBuf = new Float64Array(BEACON_DEFAULTS.histogramBins);
-const heightBuf = new Float64Array(BEACON_DEFAULTS.histogramBins);
+
+/**
+ * Work buffers for scoreSortedBeacon, reused from call to call: the tracker scores most flows, and
+ * fresh typed arrays, quartile objects and histogram maps per flow were a large share of the
+ * analytics' garbage. Each tracker owns one, so trackers (and worker threads) never share buffers.
+ */
+export class BeaconScratch {
+  deltas: Float64Array = new Float64Array(64);
+  dev: Float64Array = new Float64Array(64);
+  readonly bins = new Float64Array(BEACON_DEFAULTS.histogramBins);
+  readonly heights = new Float64Array(BEACON_DEFAULTS.histogramBins);
+}
 
 function grown(buf: Float64Array, n: number): Float64Array {
   if (buf.length >= n) return buf;
@@ -485,7 +347,7 @@ function sortPrefix(a: Float64Array, n: number): void {
  * about the median of sorted values are two sorted runs (left of the median descending, right
  * ascending), so they are merged rather than sorted.
  */
-function statScore(a: ArrayLike<number>, n: number, defaultMad: number): number {
+function statScore(a: ArrayLike<number>, n: number, defaultMad: number, scratch: BeaconScratch): number {
   if (n === 0) return 0;
   const half = n >> 1;
   const q1 = medianSorted(a, 0, half);
@@ -495,8 +357,8 @@ function statScore(a: ArrayLike<number>, n: number, defaultMad: number): number 
   let skew = 0;
   if (den >= 10 && q2 !== q1 && q2 !== q3) skew = (q1 + q3 - 2 * q2) / den;
   const bowleyScore = 1 - Math.abs(skew);
-  devBuf = grown(devBuf, n);
-  const dev = devBuf;
+  scratch.dev = grown(scratch.dev, n);
+  const dev = scratch.dev;
   let split = 0;
   while (split < n && a[split]! < q2) split++;
   let l = split - 1;
@@ -512,16 +374,18 @@ function statScore(a: ArrayLike<number>, n: number, defaultMad: number): number 
   return round3((bowleyScore + madS) / 2);
 }
 
-/** Set by histDurScores: the duration sub-score of the same histogram. */
-let lastDurScore = 0;
+/** The histogram and duration sub-scores, which come from the same bins. */
+interface HistDurScores { hist: number; dur: number }
 
 /**
- * histogramScore(histogram(lo, hi, ts)) with the default bins and sensitivity, without the maps
- * and arrays; also leaves durationScore(lo, hi, max(first, lo), last, …) in `lastDurScore`.
+ * The reference histogram score (hourly bins, bar heights bucketed by the default sensitivity,
+ * max of the CV and bimodal scores) and durationScore(lo, hi, max(first, lo), last, …), computed
+ * in the scratch bins without maps or per-call arrays.
  */
-function histDurScores(lo: number, hi: number, ts: readonly number[], first: number, last: number): number {
+function histDurScores(lo: number, hi: number, ts: readonly number[], first: number, last: number, scratch: BeaconScratch): HistDurScores {
   const bins = BEACON_DEFAULTS.histogramBins;
-  const counts = binBuf;
+  const counts = scratch.bins;
+  const heightBuf = scratch.heights;
   counts.fill(0);
   const step = (hi - lo) / bins;
   for (let k = 0; k < ts.length; k++) counts[binOf(ts[k]!, lo, step, bins)]!++;
@@ -580,31 +444,32 @@ function histDurScores(lo: number, hi: number, ts: readonly number[], first: num
     }
     fit = Math.min(1, round3((a + b) / Math.max(totalBars - BEACON_DEFAULTS.histBimodalOutlierRemoval, 1)));
   }
-  lastDurScore = durationScore(lo, hi, Math.max(first, lo), last, totalBars, longestRun);
-  return Math.max(cvS, fit);
+  return { hist: Math.max(cvS, fit), dur: durationScore(lo, hi, Math.max(first, lo), last, totalBars, longestRun) };
 }
 
-/** scoreBeacon for inputs already sorted ascending and inside [winMin, winMax] (the tracker's state). */
-export function scoreSortedBeacon(ts: readonly number[], bytesSorted: readonly number[], winMin: number, winMax: number): BeaconInfo | null {
+/**
+ * The RITA v5 score of one pair from inputs already sorted ascending and inside [winMin, winMax]
+ * (the tracker's state); null below the gates. `scratch` is reused across calls by its owner.
+ */
+export function scoreSortedBeacon(ts: readonly number[], bytesSorted: readonly number[], winMin: number, winMax: number, scratch: BeaconScratch = new BeaconScratch()): BeaconInfo | null {
   const n = ts.length;
   if (n < BEACON_DEFAULTS.uniqueConnectionThreshold || n >= BEACON_DEFAULTS.strobeConnections) return null;
   let nzCount = 0;
   for (let k = 1; k < n; k++) if (ts[k]! > ts[k - 1]!) nzCount++;
   if (nzCount + 1 < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
-  deltaBuf = grown(deltaBuf, nzCount);
-  const deltas = deltaBuf;
+  scratch.deltas = grown(scratch.deltas, nzCount);
+  const deltas = scratch.deltas;
   let w = 0;
   for (let k = 1; k < n; k++) { const d = ts[k]! - ts[k - 1]!; if (d > 0) deltas[w++] = d; }
   sortPrefix(deltas, nzCount);
-  const tsS = statScore(deltas, nzCount, 1);
-  const dsS = bytesSorted.length >= 3 ? statScore(bytesSorted, bytesSorted.length, 0) : 0;
+  const tsS = statScore(deltas, nzCount, 1, scratch);
+  const dsS = bytesSorted.length >= 3 ? statScore(bytesSorted, bytesSorted.length, 0, scratch) : 0;
   const first = ts[0]!;
   const last = ts[n - 1]!;
   let lo = winMin;
   const hi = Math.max(winMax, last);
   if (hi <= lo) lo = hi - 1;
-  const histS = histDurScores(lo, hi, ts, first, last);
-  const durS = lastDurScore;
+  const { hist: histS, dur: durS } = histDurScores(lo, hi, ts, first, last, scratch);
   // Median over all n−1 deltas: the zero deltas come first in sorted order, then `deltas`.
   const zeros = n - 1 - nzCount;
   const m = n - 1;
