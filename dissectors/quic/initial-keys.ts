@@ -118,17 +118,3 @@ export function openPayload(keys: PacketKeys, packetNumber: number, aad: Uint8Ar
     return null; // authentication failed: a named event for the caller, never a throw
   }
 }
-
-/** The inverse of openPayload, for tests and capture synthesis (never used on the data path). */
-export function sealPayload(keys: PacketKeys, packetNumber: number, aad: Uint8Array, plain: Uint8Array): Uint8Array {
-  const nonce = nonceFor(keys, packetNumber);
-  const c = createCipheriv('aes-128-gcm', keys.key, nonce);
-  c.setAAD(aad);
-  const a = c.update(plain);
-  const b = c.final();
-  const out = new Uint8Array(a.length + b.length + 16);
-  out.set(a);
-  out.set(b, a.length);
-  out.set(c.getAuthTag(), a.length + b.length);
-  return out;
-}

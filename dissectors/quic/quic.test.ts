@@ -11,7 +11,8 @@ import { ja4s } from '../../src/fingerprint/ja4s.js';
 import { CryptoAdd, CryptoStream } from './crypto-stream.js';
 import { decodePacketNumber } from './header.js';
 import { quicDissector } from './index.js';
-import { deriveInitialKeys, headerProtectionMask, QuicVersion, sealPayload, type KnownQuicVersion } from './initial-keys.js';
+import { deriveInitialKeys, headerProtectionMask, QuicVersion, type KnownQuicVersion } from './initial-keys.js';
+import { sealPayload } from '../../test/helpers/quic-seal.js';
 import type { QuicRecord, QuicServerHelloRecord, QuicSessionRecord } from './types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

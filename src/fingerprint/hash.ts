@@ -24,10 +24,6 @@ export function hash12Bytes(b: Uint8Array): string {
   return digestHex('sha256', b).substring(0, 12);
 }
 
-export function sha256Hex(data: Uint8Array | string): string {
-  return digestHex('sha256', data);
-}
-
 export function md5Hex(s: string): string {
   return digestHex('md5', s);
 }

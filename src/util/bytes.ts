@@ -59,15 +59,6 @@ export function latin1Bounded(b: Uint8Array, maxBytes: number): string {
   return s;
 }
 
-/** True when every byte is printable ASCII (0x20..0x7e). */
-export function isPrintableAscii(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i] as number;
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
-}
-
 export function startsWith(b: Uint8Array, prefix: readonly number[], at = 0): boolean {
   if (b.length - at < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (b[at + i] !== prefix[i]) return false;
