@@ -46,9 +46,7 @@ const DEFAULT_MAX_CAPLEN_BYTES = 256 * 1024;
  * `n` zeroed bytes starting on a page boundary. The kernel's copy into a read buffer (rep movsb)
  * runs several times slower on some AMD EPYC parts when the destination sits at certain offsets
  * within a cache line, and a plain Uint8Array of this size starts 16 bytes into a page (malloc's
- * header before an mmap'd block). Measured here: 4 MiB reads of a 1.35 GB cached file took
- * 560-600 ms into a Uint8Array and 130-140 ms into page-aligned memory (dd: 130-150 ms).
- * WebAssembly.Memory is the one page-aligned allocation JavaScript has; a plain array is the
+ * header before an mmap'd block); the figures are in docs/PERFORMANCE.md. WebAssembly.Memory is the one page-aligned allocation JavaScript has; a plain array is the
  * fallback if it cannot be had (an address-space limit).
  */
 function pageAligned(n: number): Uint8Array {

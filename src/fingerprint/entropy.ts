@@ -77,8 +77,8 @@ export function shannonBits(hist: Uint32Array, n: number): number {
   let sum = 0;
   if (n < CLOG_TABLE_SIZE) {
     // Every count is ≤ n: table reads only, no branch (clog[0] = clog[1] = 0). Eight partial sums,
-    // so that the additions do not wait on each other: 2.2 times faster than one running sum (the
-    // result may differ from it in the last bit).
+    // so that the additions do not wait on each other as one running sum's do (the result may
+    // differ from it in the last bit).
     let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     for (let i = 0; i < 256; i += 8) {
       s0 += clog[hist[i] as number] as number;

@@ -436,8 +436,8 @@ export class Engine implements DriverHost {
     if (h === null) h = side.entropyHist = this.histPool.pop() ?? new Uint32Array(256);
     const end = from + n;
     let i = from;
-    // Four loads before four increments: 1.6 times faster than one byte at a time (the loads no
-    // longer wait behind the previous increment's store).
+    // Four loads before four increments: the loads need not wait behind the previous increment's
+    // store, as they do one byte at a time.
     for (; i + 3 < end; i += 4) {
       const x0 = b[i] as number, x1 = b[i + 1] as number, x2 = b[i + 2] as number, x3 = b[i + 3] as number;
       h[x0]++; h[x1]++; h[x2]++; h[x3]++;

@@ -1,23 +1,21 @@
 /**
  * V8 tuning for the packet path.
  *
- * On a small machine the packet thread's worst competitor is V8 itself. In the first few hundred
- * milliseconds of a replay TurboFan compiles the hot functions and the GC helpers run, on four
- * background threads by default; on the 2-core test machine the packet thread then got only
- * two thirds of a core, and ran unoptimised code meanwhile. Three settings, measured there on
- * the benchmark capture (7 to 11 alternating runs each):
+ * On a small machine the packet thread's worst competitor is V8 itself: while TurboFan compiles
+ * the hot functions and the GC helpers run on their background threads, the packet thread shares
+ * its core with them and runs unoptimised code. Three settings keep that phase short and off the
+ * packet thread's core (the figures behind each are in docs/PERFORMANCE.md):
  *
- *   - one background thread fewer than there are cores (`--v8-pool-size`, 1 to 4): 9 % faster.
- *     It must be given when node starts: bin/ndr-sensor passes it, and so does everything here
- *     that starts a sensor process (nodeFlags());
- *   - half the cumulative inlining budget (set here, before the first packet): TurboFan's compile
- *     time for the replay falls from about 870 to 570 ms, and the replay is 1-4 % faster cold and
- *     no slower warm;
- *   - a quarter of the default tier-up budget (`--interrupt-budget`, 66 KB of bytecode executed
- *     before a function is considered for TurboFan; set here too): a function called once per
- *     connection (the record build, the hello handlers) reaches TurboFan after a few hundred
- *     connections instead of about a thousand. Replay of the benchmark capture 3.9 % faster cold
- *     (11 alternating rounds; 24 KB gave 3.2 %, 40 KB nothing), the handshake capture unchanged.
+ *   - one background thread fewer than there are cores (`--v8-pool-size`, 1 to 4), so V8's
+ *     helpers leave one core to the packet thread. It must be given when node starts:
+ *     bin/ndr-sensor passes it, and so does everything here that starts a sensor process
+ *     (nodeFlags());
+ *   - half the cumulative inlining budget (set here, before the first packet): less for TurboFan
+ *     to compile while the first flows run, with no loss once the process is warm;
+ *   - a quarter of the default tier-up budget (`--interrupt-budget`, the bytecode executed before a
+ *     function is considered for TurboFan; set here too): a function called once per connection
+ *     (the record build, the hello handlers) would otherwise stay unoptimised for the first
+ *     thousand or so connections, which is most of a short capture.
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -39,9 +37,9 @@ export function v8PoolSize(cores = availableParallelism()): number {
 /**
  * Flow workers for a replay when none are asked for: one per core but one, which is left to the
  * main thread (the later stages: naming, enrichment, analytics, outputs) and V8's own threads.
- * So 1 on two cores, which means everything in one thread: there the whole `replay` of the mixed
- * capture took 2.4-2.6 s with one worker and 3.3 s with two (each worker reads and decodes the
- * whole file, and every record crosses to the main thread).
+ * So 1 on two cores, which means everything in one thread: there a second worker costs more than
+ * it brings, since each worker reads and decodes the whole file and every record crosses to the
+ * main thread (docs/PERFORMANCE.md, "Two workers on this machine").
  */
 export function replayWorkers(cores = availableParallelism()): number {
   return Math.max(1, cores - 1);
