@@ -170,12 +170,14 @@ interface PairState {
   ts: number[]; // connection starts, seconds, ascending
   tb: number[]; // originator IP bytes, aligned with ts
   bs: number[]; // the same bytes, ascending
-  used: number; // tick of the last use
+  placed: number; // tick at which the pair was put at the young end of `lru`
   host: string; // lowercase host, destination and the port: the entry in the lookup index
   dst: string;
   port: number;
-  next: PairState | null; // the same (host, destination) on another port
 }
+
+/** A (host, destination)'s pairs: the one pair while it has one port, a map by port once it has more. */
+type PortSlot = PairState | Map<number, PairState>;
 
 /**
  * Connection starts and originator IP bytes per (host, destination, port), bounded both ways,
@@ -184,12 +186,17 @@ interface PairState {
  * the flow is attributed, else the client IP.
  *
  * Pairs are found through a host → destination index (lookups on the flow's own key strings, no
- * joined key per flow); `lru`, a set of the pair states, keeps the LRU order and is touched only
- * when a pair is added, moved to the young end or evicted.
+ * joined key per flow); `lru`, a set of the pair states in the order they were placed, keeps an
+ * approximate LRU order. A hit moves a pair to the young end only once half the cap's worth of
+ * observations went by since it was last placed, so a busy pair costs one move per maxPairs/2
+ * flows; eviction always takes the oldest-placed pair, one delete per new pair. A pair reaches the
+ * old end only after maxPairs placements behind it, and any use in the last maxPairs/2 of those
+ * would have moved it: a pair used within the last maxPairs/2 observations is never evicted, and
+ * no flow walks the set however many pairs are new.
  */
 export class BeaconTracker {
   private readonly lru = new Set<PairState>();
-  private readonly index = new Map<string, Map<string, PairState>>();
+  private readonly index = new Map<string, Map<string, PortSlot>>();
   private readonly maxPairs: number;
   private readonly maxTs: number;
   private readonly windowS: number;
@@ -214,27 +221,35 @@ export class BeaconTracker {
     return this.lru.size;
   }
 
+  /** The most pairs kept. */
+  get capacity(): number {
+    return this.maxPairs;
+  }
+
   private find(host: string, dst: string, port: number): PairState | undefined {
-    let st: PairState | null | undefined = this.index.get(host)?.get(dst);
-    while (st && st.port !== port) st = st.next;
-    return st ?? undefined;
+    const slot = this.index.get(host)?.get(dst);
+    if (slot === undefined) return undefined;
+    if (slot instanceof Map) return slot.get(port);
+    return slot.port === port ? slot : undefined;
   }
 
   private unindex(st: PairState): void {
     const byDst = this.index.get(st.host);
     if (byDst === undefined) return;
-    const head = byDst.get(st.dst);
-    if (head === st) {
-      if (st.next) byDst.set(st.dst, st.next);
-      else {
-        byDst.delete(st.dst);
-        if (byDst.size === 0) this.index.delete(st.host);
-      }
-      return;
+    const slot = byDst.get(st.dst);
+    if (slot === st || (slot instanceof Map && slot.delete(st.port) && slot.size === 0)) {
+      byDst.delete(st.dst);
+      if (byDst.size === 0) this.index.delete(st.host);
     }
-    for (let p: PairState | null | undefined = head; p; p = p.next) {
-      if (p.next === st) { p.next = st.next; return; }
-    }
+  }
+
+  private addIndex(st: PairState): void {
+    let byDst = this.index.get(st.host);
+    if (byDst === undefined) this.index.set(st.host, (byDst = new Map()));
+    const slot = byDst.get(st.dst);
+    if (slot === undefined) byDst.set(st.dst, st);
+    else if (slot instanceof Map) slot.set(st.port, st);
+    else byDst.set(st.dst, new Map([[slot.port, slot], [st.port, st]]));
   }
 
   /** Add this flow's connection and score its pair (null while the pair is below the gates). */
@@ -248,25 +263,17 @@ export class BeaconTracker {
     let st = this.find(host, dst, port);
     const tick = ++this.tick;
     if (st) {
-      // Approximate LRU: move to the young end only once the entry has aged past half the cap
-      // (saves a delete+set on most hits); eviction gives recently used entries a second chance.
-      if (tick - st.used > this.maxPairs >> 1) { this.lru.delete(st); this.lru.add(st); }
-      st.used = tick;
+      if (tick - st.placed > this.maxPairs >> 1) { this.lru.delete(st); this.lru.add(st); st.placed = tick; }
     } else {
-      st = { ts: [], tb: [], bs: [], used: tick, host, dst, port, next: null };
-      // Evict from the old end; an entry there that was used recently gets a second chance.
-      while (this.lru.size >= this.maxPairs) {
+      st = { ts: [], tb: [], bs: [], placed: tick, host, dst, port };
+      if (this.lru.size >= this.maxPairs) {
         const old = this.lru.values().next().value as PairState;
         this.lru.delete(old);
-        if (tick - old.used <= this.maxPairs >> 1) { this.lru.add(old); old.used = tick - (this.maxPairs >> 1) - 1; continue; }
         this.unindex(old);
         this.evictedPairs++;
       }
       this.lru.add(st);
-      let byDst = this.index.get(host);
-      if (byDst === undefined) this.index.set(host, (byDst = new Map()));
-      st.next = byDst.get(dst) ?? null;
-      byDst.set(dst, st);
+      this.addIndex(st);
     }
     // Keep ts sorted (flows mostly end in start order, so the insert is near the end), the bytes
     // aligned with ts, and a sorted copy of the bytes: scoring then needs no sorting of its inputs.
