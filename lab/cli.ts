@@ -10,6 +10,7 @@ import type { Command } from '../src/cli/commands.js';
 import { runCli } from '../src/cli/dispatch.js';
 import { defaultBenchShape, generateBenchCapture } from './gen-bench.js';
 import { generateDemo } from './gen-demo.js';
+import { FLOOD_SHAPES, generateFlood, type FloodShape } from './gen-floods.js';
 import { generateHandshakeBench } from './gen-handshakes.js';
 import { generateMiscCaptures } from './gen-misc.js';
 import { generatePubsubCaptures } from './gen-pubsub.js';
@@ -67,6 +68,28 @@ export const labCommands: Command[] = [
       mkdirSync(dirname(v.out as string), { recursive: true });
       const r = await generateHandshakeBench(v.out as string, { connections: Number(v.connections) });
       process.stderr.write(`gen handshakes: ${String(v.out)}: ${JSON.stringify(r)}\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'gen floods',
+    usage: '[--out DIR] [--shape NAME]... [--scale X]',
+    summary: `write the synthetic flood and scan captures (${FLOOD_SHAPES.join(', ')}) for the bench; no root needed`,
+    options: {
+      out: { type: 'string', short: 'o', default: join(tmpdir(), 'ndr-floods'), help: 'directory to write SHAPE.pcap into (a temporary or cache directory: never commit them)' },
+      shape: { type: 'string', multiple: true, help: `only these shapes (${FLOOD_SHAPES.join(', ')}). Repeatable` },
+      scale: { type: 'string', default: '1', help: 'fraction of the full size, in (0, 1]' },
+    },
+    async run(v) {
+      const out = v.out as string;
+      mkdirSync(out, { recursive: true });
+      const shapes = (v.shape as string[] | undefined) ?? [...FLOOD_SHAPES];
+      for (const s of shapes) if (!(FLOOD_SHAPES as readonly string[]).includes(s)) throw new Error(`gen floods: unknown shape '${s}' (${FLOOD_SHAPES.join(', ')})`);
+      for (const s of shapes) {
+        const file = join(out, `${s}.pcap`);
+        const r = generateFlood(s as FloodShape, file, { scale: Number(v.scale) });
+        process.stderr.write(`gen floods: ${file}: ${r.packets} packets, ${r.flows} flows (${r.emptyFlows} without payload), ${(r.bytes / 1e6).toFixed(1)} MB\n`);
+      }
       return 0;
     },
   },

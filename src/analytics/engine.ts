@@ -19,6 +19,7 @@ import { an0922 } from './an0922.js';
 import { an1389 } from './an1389.js';
 import { an1413 } from './an1413.js';
 import { an0759 } from './an0759.js';
+import type { StateReport } from '../runtime/state.js';
 
 export const ANALYTICS: readonly (readonly [AnalyticId, Analytic])[] = [
   ['AN0002', an0002], ['AN0922', an0922], ['AN1389', an1389], ['AN1413', an1413], ['AN0759', an0759],
@@ -64,6 +65,8 @@ export class AnalyticsEngine {
   private readonly maxDedup: number;
   private readonly fleet: FleetHooks | null;
   private readonly ctx: { -readonly [K in keyof AnalyticContext]: AnalyticContext[K] };
+  /** Dedup keys dropped while still inside their window because the cap was reached. */
+  dedupEvictions = 0;
   readonly stats: EngineStats = { flows: 0, alerts: 0, folded: 0, perAnalytic: { AN0002: 0, AN0922: 0, AN1389: 0, AN1413: 0, AN0759: 0 } };
 
   constructor(opts: EngineOptions = {}) {
@@ -132,16 +135,35 @@ export class AnalyticsEngine {
     return false;
   }
 
+  /**
+   * Make room for one key. Keys sit in the map in the order they were set, which is the order of
+   * their first alert's packet time give or take the flows' end order, so expired keys are at the
+   * front: drop those, stopping at the first one still inside its window, then the oldest until
+   * there is room. Each key is dropped at most once, so this is O(1) amortised per alert however
+   * many keys are held.
+   */
   private prune(now: number): void {
     for (const [k, e] of this.dedup) {
-      if (now - e.firstTs > this.config.dedupWindowMs) { this.done.push(e.alert); this.dedup.delete(k); }
+      if (now - e.firstTs <= this.config.dedupWindowMs) break;
+      this.done.push(e.alert);
+      this.dedup.delete(k);
     }
     while (this.dedup.size >= this.maxDedup) {
       const k = this.dedup.keys().next().value;
       if (k === undefined) break;
       this.done.push(this.dedup.get(k)!.alert);
       this.dedup.delete(k);
+      this.dedupEvictions++;
     }
+  }
+
+  /** Sizes, bounds and evictions of the engine's per-key structures. */
+  state(): StateReport[] {
+    return [
+      { structure: 'beacon_pairs', size: this.beacons.size, capacity: this.beacons.capacity, evictions: this.beacons.evictedPairs },
+      { structure: 'alert_dedup', size: this.dedup.size, capacity: this.maxDedup, evictions: this.dedupEvictions },
+      ...this.baseline.state(),
+    ];
   }
 
   /** Every alert raised so far with its final `count`, in first-seen order; clears the state. */

@@ -17,6 +17,7 @@ import { BaselineStore, DEFAULT_LEARNING_PERIOD_MS, destLower, hostKey } from '.
 import type { FleetStats, FleetStore } from '../baseline/redis-store.js';
 import { DEFAULT_ANALYTICS_CONFIG, type AnalyticsConfig } from './config.js';
 import { AnalyticsEngine, type FleetHooks } from './engine.js';
+import { DEFAULT_STATE_LIMITS, type StateLimits, type StateReport } from '../runtime/state.js';
 
 export interface AnalyticsStageOptions {
   /** LMDB directory for the baselines; null/absent = in memory. */
@@ -25,6 +26,8 @@ export interface AnalyticsStageOptions {
   fleet?: FleetStore | null;
   config?: AnalyticsConfig;
   learningPeriodMs?: number;
+  /** Bounds of the beacon pairs, the baseline's in-memory facts and the alert dedup keys. */
+  state?: Partial<StateLimits>;
 }
 
 export interface AnalyticsStage {
@@ -39,6 +42,7 @@ export interface AnalyticsStage {
   /** Wait until what this sensor shares is in the fleet store (no-op without one). */
   settle(): Promise<void>;
   fleetStats(): FleetStats | null;
+  state(): StateReport[];
 }
 
 /** The name of one occurrence of an alert: the flow's Community ID and start, the same at any sensor. */
@@ -49,7 +53,8 @@ function occurrence(flow: FlowRecord): string {
 export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): AnalyticsStage {
   const fleet = opts.fleet ?? null;
   const backend = fleet?.factBackend();
-  const baseline = BaselineStore.open({ path: fleet ? null : opts.baseline ?? null, learningPeriodMs: opts.learningPeriodMs ?? DEFAULT_LEARNING_PERIOD_MS, ...(backend ? { backend } : {}) });
+  const lim = { ...DEFAULT_STATE_LIMITS, ...opts.state };
+  const baseline = BaselineStore.open({ path: fleet ? null : opts.baseline ?? null, learningPeriodMs: opts.learningPeriodMs ?? DEFAULT_LEARNING_PERIOD_MS, memoryMaxKeysCount: lim.baselineKeys, ...(backend ? { backend } : {}) });
   if (fleet) fleet.onFact((k, v) => baseline.remote(k, v));
   const hooks: FleetHooks | undefined = fleet ? {
     connection(flow) {
@@ -59,7 +64,13 @@ export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): Analytic
       fleet.foldAlert(alert.id, occurrence(flow));
     },
   } : undefined;
-  const engine = new AnalyticsEngine({ config: opts.config ?? DEFAULT_ANALYTICS_CONFIG, baseline, ...(hooks ? { fleet: hooks } : {}) });
+  const engine = new AnalyticsEngine({
+    config: opts.config ?? DEFAULT_ANALYTICS_CONFIG,
+    baseline,
+    beacon: { maxPairsCount: lim.beaconPairs, maxTsPerPairCount: lim.beaconConnectionsPerPair },
+    maxDedupKeysCount: lim.alertDedupKeys,
+    ...(hooks ? { fleet: hooks } : {}),
+  });
   let emit: ((a: Alert) => void) | null = null;
   return {
     engine,
@@ -88,6 +99,7 @@ export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): Analytic
       if (fleet) await fleet.settle();
     },
     fleetStats: () => (fleet ? fleet.stats : null),
+    state: () => engine.state(),
   };
 }
 

@@ -31,6 +31,8 @@ export interface BaselineOptions {
   writeBatchKeysCount?: number;
   /** Where the facts persist instead of LMDB (the fleet's Redis, see redis-store.ts). */
   backend?: FactBackend;
+  /** Without a backend: most facts kept in memory; past it the oldest facts of a table are forgotten. */
+  memoryMaxKeysCount?: number;
 }
 
 /**
@@ -67,6 +69,8 @@ export interface BaselineView {
 }
 
 export const DEFAULT_LEARNING_PERIOD_MS = 24 * 3600_000;
+/** Facts an in-memory store keeps by default (sensor.yaml state.baselineKeys). */
+export const DEFAULT_MEMORY_MAX_KEYS = 1_000_000;
 
 const SEP = '\u0001';
 const K = {
@@ -231,24 +235,49 @@ class LmdbBackend implements FactBackend {
 class Tables {
   readonly backend: FactBackend | null;
   private readonly cacheMax: number;
+  private readonly memoryMax: number;
   private cached = 0;
-  private readonly all: { clear(): void }[] = [];
+  /** Facts forgotten to stay within memoryMax (in-memory store only). */
+  evictions = 0;
+  private readonly all: Evictable[] = [];
 
-  constructor(backend: FactBackend | null, cacheMax: number) {
+  constructor(backend: FactBackend | null, cacheMax: number, memoryMax: number) {
     this.backend = backend;
     this.cacheMax = cacheMax;
+    this.memoryMax = memoryMax;
   }
 
-  register<T extends { clear(): void }>(t: T): T {
+  register<T extends Evictable>(t: T): T {
     this.all.push(t);
     return t;
   }
 
-  /** One more cached entry; drops every table first when the cache is full (LMDB only). */
-  added(): void {
-    if (this.backend === null) return;
+  get size(): number {
+    return this.cached;
+  }
+
+  get capacity(): number {
+    return this.backend === null ? this.memoryMax : this.cacheMax;
+  }
+
+  /**
+   * One more entry in `into`. With a backend, drops every table first when the cache is full. In
+   * memory, forgets the oldest facts of `into` itself (its map's insertion order), or of another
+   * table when `into` holds none: O(1) amortised, as each fact is forgotten at most once.
+   */
+  added(into: Evictable): void {
+    if (this.backend === null) {
+      if (this.cached >= this.memoryMax) {
+        let freed = into.evictOldest();
+        for (let i = 0; freed === 0 && i < this.all.length; i++) freed = this.all[i]!.evictOldest();
+        this.cached -= freed;
+        this.evictions += freed;
+      }
+      this.cached++;
+      return;
+    }
     if (this.cached >= this.cacheMax) {
-      this.backend.writeDirty(); // what the tables drop must be readable from LMDB
+      this.backend.writeDirty(); // what the tables drop must be readable from the backend
       for (const t of this.all) t.clear();
       this.cached = 0;
     }
@@ -261,15 +290,32 @@ class Tables {
   }
 }
 
+interface Evictable {
+  clear(): void;
+  /** Forget the oldest entry (a Table2: the oldest first part with all it holds); entries freed. */
+  evictOldest(): number;
+}
+
 /** Facts keyed by one part: LMDB key `<prefix><a>` (prefix `<kind>\u0001`, or '' for the meta keys). */
-class Table1 {
+class Table1 implements Evictable {
   private m = new Map<string, number>();
   private readonly tables: Tables;
   private readonly prefix: string;
+  /** Never counted against the in-memory bound nor forgotten (the store's own meta facts). */
+  private readonly pinned: boolean;
 
-  constructor(tables: Tables, prefix: string) {
+  constructor(tables: Tables, prefix: string, pinned = false) {
     this.tables = tables;
     this.prefix = prefix;
+    this.pinned = pinned;
+  }
+
+  evictOldest(): number {
+    if (this.pinned) return 0;
+    const k = this.m.keys().next();
+    if (k.done === true) return 0;
+    this.m.delete(k.value);
+    return 1;
   }
 
   get(a: string): number | undefined {
@@ -278,14 +324,14 @@ class Table1 {
       const be = this.tables.backend;
       if (be === null) return undefined;
       v = be.read(this.prefix + a) ?? MISSING;
-      this.tables.added();
+      this.tables.added(this);
       this.m.set(a, v);
     }
     return v === MISSING ? undefined : v;
   }
 
   put(a: string, v: number): void {
-    if (!this.m.has(a)) this.tables.added();
+    if (!this.m.has(a) && !this.pinned) this.tables.added(this);
     this.m.set(a, v);
     this.tables.backend?.write(this.prefix + a, v);
   }
@@ -299,7 +345,7 @@ class Table1 {
 
   /** A value the backend reported: cached, not written back. */
   mirror(a: string, v: number): void {
-    if (!this.m.has(a)) this.tables.added();
+    if (!this.m.has(a) && !this.pinned) this.tables.added(this);
     this.m.set(a, v);
   }
 
@@ -313,7 +359,7 @@ class Table1 {
 }
 
 /** Facts keyed by two parts: LMDB key `<prefix><a>\u0001<b>` (prefix `<kind>\u0001`). */
-class Table2 {
+class Table2 implements Evictable {
   private m = new Map<string, Map<string, number>>();
   private readonly tables: Tables;
   private readonly prefix: string;
@@ -323,6 +369,14 @@ class Table2 {
     this.prefix = prefix;
   }
 
+  evictOldest(): number {
+    const k = this.m.keys().next();
+    if (k.done === true) return 0;
+    const n = this.m.get(k.value)!.size;
+    this.m.delete(k.value);
+    return n;
+  }
+
   get(a: string, b: string): number | undefined {
     let inner = this.m.get(a);
     let v = inner?.get(b);
@@ -330,7 +384,7 @@ class Table2 {
       const be = this.tables.backend;
       if (be === null) return undefined;
       v = be.read(this.prefix + a + SEP + b) ?? MISSING;
-      this.tables.added();
+      this.tables.added(this);
       inner = this.m.get(a); // added() may have dropped the tables
       if (inner === undefined) this.m.set(a, (inner = new Map()));
       inner.set(b, v);
@@ -341,7 +395,7 @@ class Table2 {
   put(a: string, b: string, v: number): void {
     let inner = this.m.get(a);
     if (inner === undefined || !inner.has(b)) {
-      this.tables.added();
+      this.tables.added(this);
       inner = this.m.get(a);
       if (inner === undefined) this.m.set(a, (inner = new Map()));
     }
@@ -358,7 +412,7 @@ class Table2 {
   mirror(a: string, b: string, v: number): void {
     let inner = this.m.get(a);
     if (inner === undefined || !inner.has(b)) {
-      this.tables.added();
+      this.tables.added(this);
       inner = this.m.get(a);
       if (inner === undefined) this.m.set(a, (inner = new Map()));
     }
@@ -390,13 +444,13 @@ export class BaselineStore implements BaselineView {
    */
   private readonly recent: (LearnedTuple | undefined)[] = new Array<LearnedTuple | undefined>(RECENT_SLOTS).fill(undefined);
 
-  private constructor(backend: FactBackend | null, cacheMax: number, learningPeriodMs: number) {
-    const t = new Tables(backend, cacheMax);
+  private constructor(backend: FactBackend | null, cacheMax: number, learningPeriodMs: number, memoryMax: number) {
+    const t = new Tables(backend, cacheMax, memoryMax);
     this.tables = t;
     this.persistent = backend !== null;
     this.learningPeriodMs = learningPeriodMs;
     // The meta keys are whole LMDB keys ('meta:first'): no prefix.
-    this.meta = t.register(new Table1(t, ''));
+    this.meta = t.register(new Table1(t, '', true));
     this.host = t.register(new Table1(t, K.host + SEP));
     this.hostDest = t.register(new Table2(t, K.hostDest + SEP));
     this.userDest = t.register(new Table2(t, K.userDest + SEP));
@@ -411,9 +465,15 @@ export class BaselineStore implements BaselineView {
   /** Open (or create) the store; in memory when `path` is empty. */
   static open(opts: BaselineOptions = {}): BaselineStore {
     const learning = opts.learningPeriodMs ?? DEFAULT_LEARNING_PERIOD_MS;
-    if (opts.backend) return new BaselineStore(opts.backend, opts.cacheMaxKeysCount ?? 1_000_000, learning);
-    if (!opts.path) return new BaselineStore(null, Infinity, learning);
-    return new BaselineStore(new LmdbBackend(opts.path, opts.writeBatchKeysCount ?? 4096), opts.cacheMaxKeysCount ?? 1_000_000, learning);
+    const memoryMax = opts.memoryMaxKeysCount ?? DEFAULT_MEMORY_MAX_KEYS;
+    if (opts.backend) return new BaselineStore(opts.backend, opts.cacheMaxKeysCount ?? 1_000_000, learning, memoryMax);
+    if (!opts.path) return new BaselineStore(null, Infinity, learning, memoryMax);
+    return new BaselineStore(new LmdbBackend(opts.path, opts.writeBatchKeysCount ?? 4096), opts.cacheMaxKeysCount ?? 1_000_000, learning, memoryMax);
+  }
+
+  /** Facts held in memory, their bound and the facts forgotten (in memory) to stay within it. */
+  state(): { structure: string; size: number; capacity: number; evictions: number }[] {
+    return [{ structure: 'baseline_facts', size: this.tables.size, capacity: this.tables.capacity, evictions: this.tables.evictions }];
   }
 
   // ---- read side (BaselineView) ----

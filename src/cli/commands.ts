@@ -65,6 +65,7 @@ const replayOptions: Record<string, OptionSpec> = {
   store: { type: 'string', help: 'share baselines, beacon timelines and alert dedup with a fleet: redis://host:port, or cluster seeds host:port,host:port (instead of --baseline)' },
   'analytics-config': { type: 'string', help: 'analytics lists, thresholds and allowlists: a YAML/JSON file holding the `analytics` section of sensor.yaml' },
   'alerts-only': { type: 'boolean', default: false, help: 'write alerts only (no flow records)' },
+  'no-shed': { type: 'boolean', default: false, help: 'write every flow even in a flood (by default, past 1,000 flows without payload a second they are summarised per server port or per scanning source)' },
   summary: { type: 'boolean', default: true, help: 'print the summary table on stderr at the end (--no-summary to omit)' },
   'no-summary': { type: 'boolean', default: false, help: 'do not print the summary table' },
   'max-flows': { type: 'string', help: 'cap on tracked flows (default 1000000); the oldest idle flow is evicted and counted' },
@@ -125,7 +126,9 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       ...(depth ? { reassembly: { depthBytes: depth } } : {}),
     },
     ...stages,
+    ...(values['no-shed'] === true ? { flood: { enabled: false } } : {}),
     onFlow: (r) => { summary.flow(r); if (!alertsOnly) sink.flow(r); siem?.publishFlow(r, JSON.stringify(flowToEcs(r))); },
+    onFlood: (f) => { if (!alertsOnly) sink.flood(f); },
     onAlert: (a) => { summary.alert(a); sink.alert(a); siem?.publishAlert(a, JSON.stringify(alertToEcs(a))); },
   });
   const progress = new Progress(values.quiet !== true);
@@ -161,6 +164,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       ['packets', `${st.packets} (${st.notIp} not IP, ${st.otherL4} other L4, ${st.malformed} malformed)`],
       ['time', `${secs.toFixed(2)} s, ${Math.round(st.packets / Math.max(secs, 1e-9)).toLocaleString('en')} packets/s`],
       ['flows evicted by the cap', String(st.flowsEvicted)],
+      ['flows summarised (flood)', `${pipe.flood.stats.shed} in ${pipe.flood.stats.summaries} summaries`],
       ['workers', String(workers)],
       ['events', ev || '(none)'],
       ['alerts', String(pipe.alertsOut)],

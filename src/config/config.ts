@@ -11,6 +11,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { validateAnalyticsConfig, type AnalyticsConfig } from '../analytics/config.js';
 import { DEFAULT_SECRET_QUERY_NAMES } from '../output/redact.js';
+import { DEFAULT_STATE_LIMITS, type StateLimits } from '../runtime/state.js';
+import { DEFAULT_FLOOD_OPTIONS, type FloodOptions } from '../runtime/flood.js';
 
 export interface TlsFiles {
   /** CA bundle that signs the peer's certificate. */
@@ -63,6 +65,10 @@ export interface SensorConfig {
   metrics: { listen: string };
   /** redactQueryNames: query parameters whose values never leave the sensor (see src/output/redact.ts). */
   output: { jsonLines: string; redactQueryNames: string[] };
+  /** Bounds of the per-key structures after the flow table (src/runtime/state.ts). */
+  state: StateLimits;
+  /** Flood shedding (src/runtime/flood.ts). */
+  flood: FloodOptions;
   analytics: AnalyticsConfig;
 }
 
@@ -105,6 +111,8 @@ export function defaultConfig(): SensorConfig {
     dissectors: { disabled: [] },
     metrics: { listen: '127.0.0.1:9108' },
     output: { jsonLines: '', redactQueryNames: [...DEFAULT_SECRET_QUERY_NAMES] },
+    state: { ...DEFAULT_STATE_LIMITS },
+    flood: { ...DEFAULT_FLOOD_OPTIONS },
     analytics: validateAnalyticsConfig(undefined).config,
   };
 }
@@ -175,6 +183,28 @@ const SCHEMA: Record<string, Field> = {
   dissectors: { t: 'section', fields: { disabled: { t: 'strings' } } },
   metrics: { t: 'section', fields: { listen: { t: 'hostport', allowEmpty: true } } },
   output: { t: 'section', fields: { jsonLines: { t: 'path' }, redactQueryNames: { t: 'strings' } } },
+  state: {
+    t: 'section',
+    fields: {
+      beaconPairs: { t: 'int', min: 1, max: 1 << 26 },
+      beaconConnectionsPerPair: { t: 'int', min: 4, max: 86_400 },
+      baselineKeys: { t: 'int', min: 1024, max: 1 << 28 },
+      dnsNames: { t: 'int', min: 1, max: 1 << 26 },
+      alertDedupKeys: { t: 'int', min: 1, max: 1 << 24 },
+      edrCacheEntries: { t: 'int', min: 0, max: 1 << 26 },
+      certificates: { t: 'int', min: 1, max: 1 << 24 },
+    },
+  },
+  flood: {
+    t: 'section',
+    fields: {
+      enabled: { t: 'bool' },
+      emptyFlowsPerSecond: { t: 'int', min: 0, max: 100_000_000 },
+      intervalMs: { t: 'int', min: 1000, max: 3_600_000 },
+      maxGroups: { t: 'int', min: 1, max: 1 << 24 },
+      distinctMax: { t: 'int', min: 1, max: 1 << 24 },
+    },
+  },
 };
 
 /**

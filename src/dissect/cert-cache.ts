@@ -18,6 +18,8 @@ export class CertCache<T = unknown> {
   private readonly byQuick = new Map<number, Entry<T>[]>();
   hits = 0;
   misses = 0;
+  /** Certificates dropped by the size bound. */
+  evictions = 0;
   private readonly parse: (der: Uint8Array) => T;
   private readonly maxEntries: number;
   constructor(parse: (der: Uint8Array) => T, maxEntries = 10_000) {
@@ -65,11 +67,16 @@ export class CertCache<T = unknown> {
     return this.bySha.size;
   }
 
+  get capacity(): number {
+    return this.maxEntries;
+  }
+
   private evictOne(): void {
     const first = this.bySha.keys().next();
     if (first.done) return;
     const e = this.bySha.get(first.value) as Entry<T>;
     this.bySha.delete(first.value);
+    this.evictions++;
     const q = quickKey(e.der);
     const b = this.byQuick.get(q);
     if (b !== undefined) {

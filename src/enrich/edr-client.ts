@@ -253,6 +253,7 @@ export class Enricher {
   private readonly onLate: ((flow: FlowRecord, a: Attribution) => void) | null;
   private readonly log: Log;
   private readonly cache = new Map<string, CacheEntry>();
+  private cacheEvictions = 0;
   private readonly waiting = new Map<string, Entry[]>();
   private sendQueue: string[] = [];
   private sendHead = 0;
@@ -551,7 +552,13 @@ export class Enricher {
     while (this.cache.size > this.o.cacheMax) {
       const first = this.cache.keys().next().value as string;
       this.cache.delete(first);
+      this.cacheEvictions++;
     }
+  }
+
+  /** The attribution cache's size, bound and evictions (the pipeline's state metrics). */
+  state(): { structure: string; size: number; capacity: number; evictions: number }[] {
+    return [{ structure: 'edr_cache', size: this.cache.size, capacity: this.o.cacheMax, evictions: this.cacheEvictions }];
   }
 
   private checkFlushed(): void {

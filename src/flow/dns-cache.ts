@@ -38,6 +38,8 @@ interface Entry {
 export class DnsCache {
   private readonly map = new Map<string, Entry>();
   private readonly opts: DnsCacheOptions;
+  /** Entries dropped by the size bound (expired ones are not counted). */
+  evictions = 0;
 
   constructor(opts: Partial<DnsCacheOptions> = {}) {
     this.opts = { ...defaultDnsCacheOptions, ...opts };
@@ -45,6 +47,10 @@ export class DnsCache {
 
   get size(): number {
     return this.map.size;
+  }
+
+  get capacity(): number {
+    return this.opts.maxEntriesCount;
   }
 
   /** Learn the address answers of one DNS flow seen from `clientIp` at packet time `ts`. */
@@ -89,6 +95,7 @@ export class DnsCache {
       const oldest = this.map.keys().next();
       if (oldest.done === true) return;
       this.map.delete(oldest.value);
+      this.evictions++;
     }
   }
 }

@@ -7,6 +7,7 @@ import type { Alert } from '../analytics/alert.js';
 import type { Attribution, FlowRecord, TlsInfo } from '../flow/record.js';
 import { isValidHostName } from '../util/hostname.js';
 import { urlRedactor, withoutUserinfo } from './redact.js';
+import type { FloodSummary } from '../runtime/flood.js';
 
 type Doc = Record<string, unknown>;
 
@@ -229,6 +230,47 @@ export function alertToEcs(a: Alert): Doc {
         evidence: a.evidence,
         baseline_source: a.baselineSource,
         flow_id: a.flowId,
+      },
+    },
+  };
+  return prune(doc);
+}
+
+/**
+ * A flood summary (src/runtime/flood.ts) as a metric document: the flows it stands for were not
+ * written one by one, so it carries their count and what they had in common. A service summary
+ * names the server port that was hit; a source summary names the client that did the hitting (a
+ * scan); `message` says it in a sentence for an analyst reading the raw feed.
+ */
+export function floodToEcs(f: FloodSummary): Doc {
+  const what = f.scope === 'service'
+    ? `${f.flows} ${f.transport.toUpperCase()} flows without payload from ${f.clients}${f.distinctCapped ? '+' : ''} clients to ${f.server!.ip}:${f.server!.port}`
+    : f.scope === 'source'
+      ? `${f.flows} ${f.transport.toUpperCase()} flows without payload from ${f.client} to ${f.servers}${f.distinctCapped ? '+' : ''} servers on ${f.ports} ports`
+      : `${f.flows} ${f.transport.toUpperCase()} flows without payload between ${f.clients} clients and ${f.servers} servers`;
+  const doc: Doc = {
+    '@timestamp': iso(f.intervalStart),
+    event: {
+      kind: 'metric', category: ['network'], type: ['info'], dataset: 'ndr.flood',
+      start: iso(f.firstTs), end: iso(f.lastTs), duration: Math.round((f.lastTs - f.firstTs) * 1e6),
+    },
+    message: `${what} (${f.unanswered} unanswered, ${f.rejected} reset, ${f.answeredEmpty} answered empty): summarised, not written one by one`,
+    source: f.client !== null ? { ip: f.client } : null,
+    destination: f.server !== null ? { ip: f.server.ip, port: f.server.port } : null,
+    network: { transport: f.transport, iana_number: f.transport === 'tcp' ? '6' : '17', packets: f.packets },
+    ndr: {
+      flood: {
+        scope: f.scope,
+        flows: f.flows,
+        interval: { start: iso(f.intervalStart), ms: f.intervalMs },
+        clients: f.clients,
+        servers: f.servers,
+        ports: f.ports,
+        distinct_capped: f.distinctCapped,
+        unanswered: f.unanswered,
+        rejected: f.rejected,
+        answered_empty: f.answeredEmpty,
+        ip_bytes: f.ipBytes,
       },
     },
   };

@@ -226,6 +226,11 @@ export function sensorMetrics(reg: Registry = metrics) {
     siemRejected: reg.gauge('ndr_siem_rejected_records', 'Records the SIEM collector acknowledged but refused to write (invalid ecs_json)'),
     alerts: reg.counter('ndr_alerts_total', 'Alerts raised, by analytic', ['analytic']),
     loaderRestarts: reg.counter('ndr_loader_restarts_total', 'eBPF loader restarts'),
+    stateEntries: reg.gauge('ndr_state_entries', 'Entries held by a per-key structure after the flow table', ['structure']),
+    stateCapacity: reg.gauge('ndr_state_capacity', 'Bound of a per-key structure after the flow table (sensor.yaml state.*)', ['structure']),
+    stateEvictions: reg.counter('ndr_state_evictions_total', 'Entries a per-key structure dropped to stay within its bound', ['structure']),
+    flowsShed: reg.counter('ndr_flows_shed_total', 'Flows without payload counted into flood summaries instead of being written and analysed'),
+    floodSummaries: reg.counter('ndr_flood_summaries_total', 'Flood summary documents written'),
   };
 }
 

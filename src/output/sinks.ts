@@ -5,7 +5,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Alert } from '../analytics/alert.js';
 import type { FlowRecord } from '../flow/record.js';
-import { alertToEcs, flowToEcs } from './ecs.js';
+import { alertToEcs, floodToEcs, flowToEcs } from './ecs.js';
+import type { FloodSummary } from '../runtime/flood.js';
 import { termSafe } from '../util/terminal.js';
 
 const JSON_UNSAFE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/;
@@ -34,6 +35,10 @@ export class JsonLinesSink {
 
   alert(a: Alert): void {
     this.line(JSON.stringify(alertToEcs(a)));
+  }
+
+  flood(f: FloodSummary): void {
+    this.line(JSON.stringify(floodToEcs(f)));
   }
 
   private line(json: string): void {

@@ -89,6 +89,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       sensorId: cfg.sensor.hostName || hostname(),
       tls: cfg.edr.tls,
       maxWaitMs: cfg.edr.timeoutMs,
+      state: cfg.state,
       log,
     });
     undo.push(async () => { await stages.enrich?.close?.(); await stages.analytics?.close?.(); });
@@ -107,11 +108,17 @@ export async function runLive(opts: LiveOptions): Promise<number> {
         table: { maxFlowsCount: cfg.limits.maxFlows, tcpIdleMs: cfg.limits.tcpIdleTimeoutMs, udpIdleMs: cfg.limits.udpIdleTimeoutMs },
         reassembly: { depthBytes: cfg.limits.reassemblyDepthBytes },
       },
+      state: cfg.state,
+      flood: cfg.flood,
       ...stages,
       onFlow: (r) => {
         m.flowsEnded.labels({ reason: r.endReason }).inc();
         sink?.flow(r);
         siem?.publishFlow(r, JSON.stringify(flowToEcs(r)));
+      },
+      onFlood: (f) => {
+        m.floodSummaries.inc();
+        sink?.flood(f);
       },
       onAlert: (a) => {
         m.alerts.labels({ analytic: a.analytic }).inc();
@@ -214,6 +221,12 @@ export async function runLive(opts: LiveOptions): Promise<number> {
           const prev = seenEvents.get(k) ?? 0;
           if (v > prev) m.dissectorEvents.labels({ event: k }).inc(v - prev);
           seenEvents.set(k, v);
+        }
+        m.flowsShed.setTotal(pipe.flood.stats.shed);
+        for (const r of pipe.state()) {
+          m.stateEntries.labels({ structure: r.structure }).set(r.size);
+          m.stateCapacity.labels({ structure: r.structure }).set(r.capacity);
+          m.stateEvictions.labels({ structure: r.structure }).setTotal(r.evictions);
         }
         if (siem) {
           const ss = siem.stats();

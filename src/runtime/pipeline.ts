@@ -21,12 +21,16 @@ import type { DnsRecord } from '../../dissectors/dns/types.js';
 import type { DissectorRecord } from '../dissect/api.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { tuneJit } from './jit.js';
+import { DEFAULT_STATE_LIMITS, type StateLimits, type StateReport } from './state.js';
+import { FloodShedder, type FloodOptions, type FloodSummary } from './flood.js';
 
 /** An asynchronous stage (enrichment): every submitted record reaches `next` exactly once. */
 export interface FlowStage {
   submit(rec: FlowRecord, next: (rec: FlowRecord) => void): void;
   flush(): Promise<void>;
   close?(): Promise<void>;
+  /** Its per-key structures (the attribution cache). */
+  state?(): StateReport[];
 }
 
 /** A synchronous stage (analytics): records in, alerts out. */
@@ -41,6 +45,8 @@ export interface AlertStage {
   /** Wait for what is still being decided or shared (before drain at the end). */
   settle?(): Promise<void>;
   close?(): Promise<void>;
+  /** Its per-key structures (beacon pairs, baseline facts, alert dedup). */
+  state?(): StateReport[];
 }
 
 export interface PipelineLimits {
@@ -57,8 +63,14 @@ export interface PipelineOptions extends FeatureOptions {
   disabledDissectors?: readonly string[];
   enrich?: FlowStage | null;
   analytics?: AlertStage | null;
+  /** Bounds of the DNS names cache and the certificate cache (the stages take theirs at build). */
+  state?: Partial<StateLimits>;
+  /** Flood shedding (src/runtime/flood.ts): defaults when absent; `{ enabled: false }` writes every flow. */
+  flood?: Partial<FloodOptions>;
   onFlow?: (rec: FlowRecord) => void;
   onAlert?: (a: Alert) => void;
+  /** A summary of flows shed in a flood (they do not reach onFlow). */
+  onFlood?: (s: FloodSummary) => void;
 }
 
 export class Pipeline {
@@ -69,9 +81,11 @@ export class Pipeline {
   private readonly opts: PipelineOptions;
   flowsOut = 0;
   alertsOut = 0;
+  /** Flows without payload counted into flood summaries instead of being written. */
+  readonly flood: FloodShedder;
   sourceWarnings: string[] = [];
   /** Answers each client host received, to name the servers of its later flows. */
-  readonly dns = new DnsCache();
+  readonly dns: DnsCache;
   /** Name servers from DNS answers here (false in workers: the main thread names flows). */
   nameFlows = true;
   truncated = false;
@@ -83,7 +97,9 @@ export class Pipeline {
     this.opts = opts;
     this.limits = opts.limits ?? {};
     this.registry = new Registry(withoutDissectors(dissectorSpecs, opts.disabledDissectors ?? []), opts.limits?.dissectors ?? {});
-    this.certs = new CertCache(parseCertForCache);
+    this.certs = new CertCache(parseCertForCache, opts.state?.certificates ?? DEFAULT_STATE_LIMITS.certificates);
+    this.dns = new DnsCache({ maxEntriesCount: opts.state?.dnsNames ?? DEFAULT_STATE_LIMITS.dnsNames });
+    this.flood = new FloodShedder(opts.flood ?? {}, (s) => opts.onFlood?.(s));
     this.fin = { mappers: buildAppMappers(this.certs, opts), post: buildPostStages(opts) };
     this.engine = new Engine({
       registry: this.registry,
@@ -130,6 +146,7 @@ export class Pipeline {
 
   /** A finished flow record (from this engine, or from a worker) enters the later stages. */
   accept(rec: FlowRecord): void {
+    if (this.flood.offer(rec)) return;
     if (this.nameFlows && rec.dnsName === null && rec.dns === null) rec.dnsName = this.dns.lookup(rec.client.ip, rec.server.ip, rec.startTs);
     const enrich = this.opts.enrich;
     if (enrich) enrich.submit(rec, (r) => this.analyse(r));
@@ -175,10 +192,22 @@ export class Pipeline {
   /** End every open flow and wait for enrichment; then drain held alerts. */
   async finish(reason: EndReason = 'eof'): Promise<void> {
     this.engine.flush(reason);
+    this.flood.close();
     if (this.opts.enrich) await this.opts.enrich.flush();
     await this.opts.analytics?.settle?.();
     const held = this.opts.analytics?.drain?.() ?? [];
     for (const a of held) this.emitAlert(a);
+  }
+
+  /** Size, bound and evictions of every per-key structure after the flow table (state metrics). */
+  state(): StateReport[] {
+    return [
+      { structure: 'dns_names', size: this.dns.size, capacity: this.dns.capacity, evictions: this.dns.evictions },
+      { structure: 'certificates', size: this.certs.size, capacity: this.certs.capacity, evictions: this.certs.evictions },
+      { structure: 'flood_groups', size: this.flood.size, capacity: this.flood.opts.maxGroups * 2 + 2, evictions: 0 },
+      ...(this.opts.enrich?.state?.() ?? []),
+      ...(this.opts.analytics?.state?.() ?? []),
+    ];
   }
 
   /** SIGHUP: new lists and allowlists for the analytics. */

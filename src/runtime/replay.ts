@@ -10,6 +10,8 @@ import type { EngineStats } from './engine.js';
 import { buildStages } from './stages.js';
 import { ShardedRunner } from './shard.js';
 import type { WorkerInit } from './worker.js';
+import type { FloodSummary } from './flood.js';
+import type { StateReport } from './state.js';
 
 /** What a worker needs of the options (serialisable). */
 export function workerInit(o: ReplayOptions): WorkerInit {
@@ -61,6 +63,10 @@ export interface ReplayOptions extends Omit<PipelineOptions, 'onFlow' | 'onAlert
 
 export interface ReplayResult {
   flows: FlowRecord[];
+  /** Summaries of the flows shed in a flood (they are not in `flows`). */
+  floods: FloodSummary[];
+  /** The per-key structures after the flow table at the end: sizes, bounds, evictions. */
+  state: StateReport[];
   alerts: Alert[];
   stats: EngineStats;
   warnings: string[];
@@ -71,10 +77,11 @@ export interface ReplayResult {
 export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Promise<ReplayResult> {
   const flows: FlowRecord[] = [];
   const alerts: Alert[] = [];
+  const floods: FloodSummary[] = [];
   const stages = opts.enrich !== undefined || opts.analytics !== undefined
     ? {}
-    : await buildStages({ sysmon: opts.sysmon ?? [], edr: null, analytics: opts.withAnalytics ?? true, baseline: opts.baseline ?? null, store: opts.store ?? null, ...(opts.sensorId ? { sensorId: opts.sensorId } : {}), ...(opts.analyticsConfig !== undefined ? { analyticsConfig: opts.analyticsConfig } : {}) });
-  const p = new Pipeline({ ...opts, ...stages, onFlow: (r) => flows.push(r), onAlert: (a) => alerts.push(a) });
+    : await buildStages({ sysmon: opts.sysmon ?? [], edr: null, analytics: opts.withAnalytics ?? true, baseline: opts.baseline ?? null, store: opts.store ?? null, ...(opts.state ? { state: opts.state } : {}), ...(opts.sensorId ? { sensorId: opts.sensorId } : {}), ...(opts.analyticsConfig !== undefined ? { analyticsConfig: opts.analyticsConfig } : {}) });
+  const p = new Pipeline({ ...opts, ...stages, onFlow: (r) => flows.push(r), onAlert: (a) => alerts.push(a), onFlood: (f) => floods.push(f) });
   let stats: EngineStats = p.engine.stats;
   if ((opts.workers ?? 1) > 1) {
     const runner = new ShardedRunner(p, opts.workers as number, workerInit(opts));
@@ -94,7 +101,8 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
     for (const path of paths) await p.run(openCaptureFile(path));
     await p.finish('eof');
   }
+  const state = p.state();
   await p.close();
   flows.sort((a, b) => a.startTs - b.startTs || a.client.ip.localeCompare(b.client.ip) || a.client.port - b.client.port || a.server.port - b.server.port);
-  return { flows, alerts, stats, warnings: p.sourceWarnings, truncated: p.truncated };
+  return { flows, floods, state, alerts, stats, warnings: p.sourceWarnings, truncated: p.truncated };
 }

@@ -9,6 +9,7 @@ import type { TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord, Attribution } from '../flow/record.js';
 import type { AnalyticsStage } from '../analytics/stage.js';
 import type { FleetStats } from '../baseline/redis-store.js';
+import type { StateLimits } from './state.js';
 
 export interface StageRequest {
   sysmon: string[];
@@ -25,6 +26,8 @@ export interface StageRequest {
   maxWaitMs?: number;
   /** Analytics configuration (lists, thresholds, allowlists); defaults when absent. */
   analyticsConfig?: unknown;
+  /** Bounds of the per-key structures (beacon pairs, baseline facts, alert dedup, EDR cache). */
+  state?: Partial<StateLimits>;
   log?: (line: string) => void;
 }
 
@@ -41,9 +44,10 @@ async function analyticsStage(req: StageRequest): Promise<(NonNullable<PipelineO
   }
   const { openFleet } = await import('../analytics/stage.js');
   const fleet = req.store && (typeof req.store === 'string' || req.store.length > 0) ? await openFleet(req.store, req.sensorId) : null;
-  const st = createAnalyticsStage({ baseline: req.baseline, fleet, ...(config ? { config } : {}) });
+  const st = createAnalyticsStage({ baseline: req.baseline, fleet, ...(config ? { config } : {}), ...(req.state ? { state: req.state } : {}) });
   return {
     stage: st,
+    state: () => st.state(),
     process: (r) => st.process(r),
     drain: () => st.drain(),
     attach: (e) => st.attach(e),
@@ -85,10 +89,11 @@ function enricher(req: StageRequest, onLate: (flow: FlowRecord, a: Attribution) 
       allowPlaintextRemote: req.allowPlaintextRemote ?? false,
       ...(req.maxWaitMs !== undefined ? { maxWaitMs: req.maxWaitMs } : {}),
       onLate,
+      ...(req.state?.edrCacheEntries !== undefined ? { cacheMax: req.state.edrCacheEntries } : {}),
       ...(req.log ? { log: req.log } : {}),
     });
   } else if (req.sysmon.length > 0) {
-    enrich = new Enricher({ embedded: createEmbeddedEdr(req.sysmon), onLate, ...(req.log ? { log: req.log } : {}) });
+    enrich = new Enricher({ embedded: createEmbeddedEdr(req.sysmon), onLate, ...(req.state?.edrCacheEntries !== undefined ? { cacheMax: req.state.edrCacheEntries } : {}), ...(req.log ? { log: req.log } : {}) });
   }
   return enrich;
 }

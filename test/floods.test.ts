@@ -1,0 +1,171 @@
+// Floods, scans and churn through the whole pipeline (issue 25): the per-key structures after the
+// flow table stay within their bounds and count what they evict, flood summaries stand for every
+// flow they replace, and the beacon analytic still finds the one real beacon in a crowd. The
+// captures come from lab/gen-floods.ts at a fraction of the bench's size (the full shapes are the
+// bench's "floods" table; see docs/PERFORMANCE.md); no timing is asserted here.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { generateFlood, CROWD_BEACON_PERIOD_MS, CROWD_SPAN_MS, type FloodShape } from '../lab/gen-floods.js';
+import { replayFiles, type ReplayOptions, type ReplayResult } from '../src/runtime/replay.js';
+import { BeaconTracker } from '../src/analytics/beacon.js';
+import { BaselineStore } from '../src/baseline/store.js';
+import { AnalyticsEngine } from '../src/analytics/engine.js';
+import { newFlowRecord } from '../src/flow/record.js';
+import { floodToEcs } from '../src/output/ecs.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ndr-floods-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function replayShape(shape: FloodShape, scale: number, opts: ReplayOptions = {}): Promise<{ r: ReplayResult; flows: number; empty: number; beacon?: { client: string; server: string; port: number; connections: number } }> {
+  const file = join(dir, `${shape}-${scale}.pcap`);
+  const info = generateFlood(shape, file, { scale });
+  const r = await replayFiles([file], { workers: 1, ...opts });
+  return { r, flows: info.flows, empty: info.emptyFlows, ...(info.beacon ? { beacon: info.beacon } : {}) };
+}
+
+const shedTotal = (r: ReplayResult): number => r.floods.reduce((n, f) => n + f.flows, 0);
+const stateOf = (r: ReplayResult, s: string) => {
+  const e = r.state.find((x) => x.structure === s);
+  if (!e) throw new Error(`no state report for ${s}`);
+  return e;
+};
+
+describe('flood shedding', () => {
+  it('a SYN flood: the summaries and the flows written add up to the capture, one service summary names the port', async () => {
+    const { r, flows } = await replayShape('syn-flood', 0.05);
+    expect(flows).toBe(50_000);
+    // 1,000 empty flows a second over a 10 s interval are written one by one, the rest summarised.
+    expect(r.flows.length).toBeGreaterThanOrEqual(10_000);
+    expect(r.flows.length).toBeLessThan(flows);
+    expect(r.flows.length + shedTotal(r)).toBe(flows);
+    const service = r.floods.filter((f) => f.scope === 'service');
+    expect(service.length).toBeGreaterThanOrEqual(1);
+    for (const f of service) {
+      expect(f.server).toEqual({ ip: '198.51.100.10', port: 80 });
+      expect(f.unanswered).toBe(f.flows);
+      expect(f.clients).toBe(f.flows); // every SYN came from a client of its own
+    }
+    const doc = floodToEcs(service[0]!) as { event: { kind: string; dataset: string }; ndr: { flood: { flows: number } }; destination: { port: number } };
+    expect(doc.event).toMatchObject({ kind: 'metric', dataset: 'ndr.flood' });
+    expect(doc.destination.port).toBe(80);
+    expect(doc.ndr.flood.flows).toBe(service[0]!.flows);
+  });
+
+  it('below the rate every flow is written; above it a horizontal scan is one source, not a summary per port', async () => {
+    // 16 hosts x 1,311 ports over 60 s: about 3,500 empty flows per 10 s, under the default rate.
+    const below = await replayShape('horizontal-scan', 0.02);
+    expect(below.r.floods).toEqual([]);
+    expect(below.r.flows.length).toBe(below.flows);
+    const above = await replayShape('horizontal-scan', 0.02, { flood: { emptyFlowsPerSecond: 10 } });
+    expect(above.r.flows.length + shedTotal(above.r)).toBe(above.flows);
+    expect(above.r.flows.length).toBeLessThan(above.flows / 10);
+    const sources = above.r.floods.filter((f) => f.scope === 'source');
+    expect(sources.length).toBeGreaterThan(0);
+    expect(above.r.floods.filter((f) => f.scope === 'service')).toEqual([]);
+    for (const f of sources) {
+      expect(f.client).toBe('203.0.113.66');
+      expect(f.servers).toBe(16);
+      expect(f.rejected).toBe(f.flows);
+    }
+    expect(sources.reduce((n, f) => n + f.flows, 0)).toBe(shedTotal(above.r));
+  });
+
+  it('a vertical scan (one port on many hosts) is one source with one port', async () => {
+    const { r, flows } = await replayShape('vertical-scan', 0.2, { flood: { emptyFlowsPerSecond: 10 } });
+    expect(r.flows.length + shedTotal(r)).toBe(flows);
+    const src = r.floods.filter((f) => f.scope === 'source');
+    expect(src.length).toBeGreaterThan(0);
+    for (const f of src) {
+      expect(f.client).toBe('203.0.113.77');
+      expect(f.ports).toBe(1);
+      expect(f.servers).toBe(f.flows);
+      expect(f.unanswered + f.rejected + f.answeredEmpty).toBe(f.flows);
+    }
+  });
+
+  it('flows with payload are never shed, whatever the rate', async () => {
+    const { r, flows } = await replayShape('dns-names', 0.002, { flood: { emptyFlowsPerSecond: 0 } });
+    expect(r.floods).toEqual([]);
+    expect(r.flows.length).toBe(flows);
+  });
+});
+
+describe('bounded state after the flow table', () => {
+  it('the beacon in a crowd of hosts each with its own destination still scores, with the tracker far below the crowd', async () => {
+    // 2,000 hosts (the full shape has 100,000) through a tracker of 500 pairs: every crowd pair
+    // is evicted in turn; the beacon's pair, used every 2 minutes, never is.
+    const { r, beacon } = await replayShape('beacon-crowd', 0.02, { state: { beaconPairs: 500 } });
+    expect(beacon).toBeDefined();
+    expect(beacon!.connections).toBe(CROWD_SPAN_MS / CROWD_BEACON_PERIOD_MS);
+    const pairs = stateOf(r, 'beacon_pairs');
+    expect(pairs.capacity).toBe(500);
+    expect(pairs.size).toBe(500);
+    // 2,000 crowd pairs (each put back when its second connection comes after its eviction) and
+    // the beacon's: at least every pair beyond the bound was evicted, at most every connection's.
+    expect(pairs.evictions).toBeGreaterThanOrEqual(2_001 - 500);
+    expect(pairs.evictions).toBeLessThanOrEqual(4_001 - 500);
+    const mine = r.flows.filter((f) => f.client.ip === beacon!.client && f.server.ip === beacon!.server);
+    expect(mine.length).toBe(beacon!.connections);
+    const last = mine[mine.length - 1]!;
+    expect(last.beacon?.basis).toBe('connections');
+    // Every one of its connections is in the pair's score: the pair was never evicted.
+    expect(last.beacon!.connections).toBe(beacon!.connections);
+    expect(last.beacon!.score).toBeGreaterThanOrEqual(0.7);
+    // The crowd's own pairs never reach the gates (two connections each).
+    expect(r.flows.filter((f) => f.client.ip !== beacon!.client && f.beacon?.basis === 'connections')).toEqual([]);
+  });
+
+  it('the DNS names cache stays at its bound and counts every name it drops', async () => {
+    const { r, flows } = await replayShape('dns-names', 0.01, { state: { dnsNames: 1_000 } });
+    const dns = stateOf(r, 'dns_names');
+    expect(dns.size).toBe(1_000);
+    // Each of the 10,000 answers is a (client, address) key of its own.
+    expect(dns.evictions).toBe(flows - 1_000);
+  });
+
+  it('beacon tracker: a hot pair among 10,000 new ones stays, the size never passes the cap', () => {
+    const t = new BeaconTracker({ maxPairsCount: 100 });
+    const t0 = Date.UTC(2026, 0, 1);
+    let hot = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const f = newFlowRecord({ id: i, client: { ip: `10.1.${i >> 8}.${i & 255}`, port: 40000 }, server: { ip: '192.0.2.9', port: 443 }, startTs: t0 + i * 1000 });
+      t.observe(f);
+      expect(t.size).toBeLessThanOrEqual(100);
+      if (i % 10 === 0) {
+        const h = newFlowRecord({ id: 1e6 + i, client: { ip: '10.0.0.1', port: 40001 }, server: { ip: '192.0.2.1', port: 443 }, startTs: t0 + i * 1000 });
+        hot = t.observe(h)?.connections ?? hot;
+      }
+    }
+    expect(t.evictedPairs).toBe(10_001 - 100);
+    expect(hot).toBe(1_000);
+  });
+
+  it('baseline store in memory: facts stay within the bound and the forgotten ones are counted', () => {
+    const b = BaselineStore.open({ memoryMaxKeysCount: 2_000 });
+    const t0 = Date.UTC(2026, 0, 1);
+    for (let i = 0; i < 5_000; i++) b.learn(newFlowRecord({ id: i, client: { ip: `10.2.${i >> 8}.${i & 255}`, port: 1 }, server: { ip: `192.0.${i >> 8}.${i & 255}`, port: 443 }, startTs: t0 + i }));
+    const [s] = b.state();
+    expect(s!.capacity).toBe(2_000);
+    expect(s!.size).toBeLessThanOrEqual(2_000);
+    // Each flow adds a host, a (host, destination) and a destination count: 15,000 facts in all.
+    expect(s!.size + s!.evictions).toBe(15_000);
+    // The newest facts are still known, the host count (a pinned meta fact) is whole.
+    expect(b.hostDestinationFirstSeen('10.2.19.135', '192.0.19.135')).toBe(t0 + 4_999);
+    expect(b.hostCount()).toBe(5_000);
+  });
+
+  it('alert dedup: keys past the bound go oldest first and are counted', () => {
+    const e = new AnalyticsEngine({ maxDedupKeysCount: 50 });
+    const t0 = Date.UTC(2026, 0, 1);
+    const fold = (e as unknown as { fold(a: unknown, f: unknown): boolean }).fold.bind(e);
+    for (let i = 0; i < 500; i++) {
+      const f = newFlowRecord({ id: i, client: { ip: '10.3.0.1', port: 1 }, server: { ip: `192.0.2.${i % 250}`, port: 1000 + i }, startTs: t0 + i });
+      expect(fold({ analytic: 'AN0922', ts: t0 + i, count: 1 }, f)).toBe(false);
+    }
+    const d = e.state().find((x) => x.structure === 'alert_dedup')!;
+    expect(d.size).toBe(50);
+    expect(d.evictions).toBe(450);
+  });
+});
