@@ -62,7 +62,7 @@ export function runPubsubFuzz(cases: number, seed: number, repoRoot: string, log
 function drive(spec: AnyDissectorSpec, streams: [Uint8Array, Uint8Array], chunk: number): number {
   let records = 0;
   const d = spec.create({
-    flow: { srcPort: 50000, dstPort: 1, transport: 'tcp', startTs: 0 }, now: () => 0,
+    flow: { srcPort: 50000, dstPort: 1, transport: 'tcp', startTs: 0, midstream: false }, now: () => 0,
     emit: () => { records++; }, event: () => {}, confirm: () => {}, violation: () => {}, handoff: () => {}, payloadStart: () => {},
   }, spec.defaultLimits);
   for (const dir of [0, 1] as const) {

@@ -3,7 +3,7 @@
  * same consume/needAtLeast semantics as the engine's driver, and collects records and events.
  * Used for the five standard tests of STYLE.md rule 10 (valid, every split, prefixes, malformed, limits).
  */
-import type { AnyDissectorSpec, Dir, DissectorRecord, FlowDissector, StreamView, Verdict } from '../src/dissect/api.js';
+import type { AnyDissectorSpec, Dir, DissectorRecord, FlowDissector, FlowInfo, StreamView, Verdict } from '../src/dissect/api.js';
 
 export interface Harness {
   records: DissectorRecord[];
@@ -21,7 +21,8 @@ export interface Harness {
   readonly dissector: FlowDissector;
 }
 
-export function harness(spec: AnyDissectorSpec, limits: object = spec.defaultLimits, flow = { srcPort: 50000, dstPort: 443, transport: spec.transport, startTs: 0 }): Harness {
+export function harness(spec: AnyDissectorSpec, limits: object = spec.defaultLimits, info: Omit<FlowInfo, 'midstream'> & { midstream?: boolean } = { srcPort: 50000, dstPort: 443, transport: spec.transport, startTs: 0 }): Harness {
+  const flow: FlowInfo = { midstream: false, ...info };
   const bufs: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
   const offs: [number, number] = [0, 0];
   const need: [number, number] = [0, 0];

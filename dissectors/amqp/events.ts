@@ -15,6 +15,7 @@ export const amqpEvents = {
   'amqp.heartbeat_channel': { severity: 'anomaly', summary: '0-9-1 heartbeat frame on a channel other than 0' },
   'amqp.tls_upgrade': { severity: 'info', summary: '1.0 protocol id 2: TLS follows; dissection stops' },
   'amqp.connection_error': { severity: 'info', summary: 'Connection.Close with a non-200 code, or 1.0 close with an error' },
+  'amqp.midstream_unsynced': { severity: 'anomaly', summary: 'flow picked up mid-stream: no frame boundary found in this direction' },
   'amqp.truncated': { severity: 'anomaly', summary: 'stream ended or lost bytes in the middle of a frame' },
   'amqp.limit.max_frame_bytes': { severity: 'limit', summary: 'frame over maxFrameBytes: skipped by counter, record truncated' },
   'amqp.limit.max_table_depth_count': { severity: 'limit', summary: 'field table / 1.0 value nesting over maxTableDepthCount' },

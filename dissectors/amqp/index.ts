@@ -3,6 +3,7 @@ import { defineDissector, type Dir } from '../../src/dissect/api.js';
 import type { AmqpInfo } from '../../src/flow/record.js';
 import { amqpEvents, type AmqpEventId } from './events.js';
 import { probeAmqp } from './framing.js';
+import { probeAmqpMidstream } from './midstream.js';
 import { defaultAmqpLimits, type AmqpLimits, type AmqpRecord } from './records.js';
 import { AmqpDissector } from './state.js';
 import { summarizeAmqp } from './summarize.js';
@@ -17,6 +18,7 @@ export const amqpDissector = defineDissector<AmqpLimits, AmqpRecord, AmqpEventId
     minBytes: 1,
     maxBytes: 8,
     probe: (bytes: Uint8Array, dir: Dir) => probeAmqp(bytes, dir),
+    midstream: (bytes: Uint8Array) => probeAmqpMidstream(bytes),
   },
   defaultLimits: defaultAmqpLimits,
   events: amqpEvents,

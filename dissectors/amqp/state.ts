@@ -10,6 +10,8 @@ import type { AmqpEventId } from './events.js';
 import { amqp091FrameLength, amqp10FrameLength, FRAME_END, HEADER_BYTES, headerKind, HeaderKind, isAmqpMagic, NEED_MORE } from './framing.js';
 import { carriesContent, METHOD_NAMES, parseContentHeader, parseMethod } from './parse091.js';
 import { decodeFrame10, descriptorCode, PERFORMATIVES, SKIM_BAD, SKIM_DEPTH, skimValue } from './parse10.js';
+import { AMQP_RESYNC_SCAN_BYTES, amqpBoundary, Sync } from './midstream.js';
+import { SYNC_UNSURE } from '../../src/util/resync.js';
 import { newAmqpRecord, type AmqpLimits, type AmqpRecord, type AmqpVersion, type MutableAmqpRecord } from './records.js';
 
 const MAGIC = [0x41, 0x4d, 0x51, 0x50] as const;
@@ -36,9 +38,13 @@ export class AmqpDissector implements FlowDissector {
   private stop: Verdict | null = null;
   private need = 0;
 
+  /** Picked up mid-stream: each direction skips to its first frame boundary (no protocol header). */
+  private readonly unsynced: [boolean, boolean];
+
   constructor(ctx: DissectorContext<AmqpRecord, AmqpEventId>, lim: AmqpLimits) {
     this.ctx = ctx;
     this.lim = lim;
+    this.unsynced = [ctx.flow.midstream, ctx.flow.midstream];
   }
 
   feed(dir: Dir, view: StreamView): Verdict {
@@ -46,6 +52,24 @@ export class AmqpDissector implements FlowDissector {
     const b = view.bytes;
     this.need = 0;
     let p = 0;
+    if (this.unsynced[dir]) {
+      const s = amqpBoundary(b);
+      if (s < 0) {
+        if (s === SYNC_UNSURE && b.length < AMQP_RESYNC_SCAN_BYTES && !view.eof) {
+          view.needAtLeast(b.length + 1);
+          return 'more';
+        }
+        this.ctx.event('amqp.midstream_unsynced', dir);
+        this.phase[dir] = Phase.Stopped;
+        return 'dir-done';
+      }
+      this.unsynced[dir] = false;
+      const v = (s & 3) === Sync.V091 ? '0-9-1' : '1.0';
+      if (this.version === null) this.version = v;
+      this.phase[dir] = v === '0-9-1' ? Phase.F091 : Phase.F10;
+      this.doConfirm();
+      p = s >> 2;
+    }
     while (p < b.length && this.stop === null && this.phase[dir] !== Phase.Stopped) {
       let used: number;
       if (this.skip[dir] > 0) {

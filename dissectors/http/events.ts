@@ -2,6 +2,7 @@
 import type { EventCatalog } from '../../src/dissect/api.js';
 
 export const httpEvents = {
+  'http.midstream_unsynced': { severity: 'anomaly', summary: 'flow picked up mid-stream: no request or status line found in this direction' },
   'http.bad_request_line': { severity: 'anomaly', summary: 'request line is not METHOD SP target SP HTTP/1.x (RFC 9112 §3)' },
   'http.bad_status_line': { severity: 'anomaly', summary: 'status line is not HTTP/1.x SP 3DIGIT (RFC 9112 §4)' },
   'http.bad_header_line': { severity: 'anomaly', summary: 'header field line without a colon, or whitespace before the colon (RFC 9112 §5.1)' },

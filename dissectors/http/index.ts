@@ -7,6 +7,7 @@ import { asciiBytes } from '../../src/util/bytes.js';
 import { httpEvents, type HttpEventId } from './events.js';
 import { textEntropy } from './parse.js';
 import { HttpDissector } from './state.js';
+import { probeHttpMidstream } from './midstream.js';
 import { defaultHttpLimits, type HttpLimits, type HttpRecord, type HttpRequestRecord, type HttpResponseRecord, type HttpSummary, type HttpTunnelRecord } from './types.js';
 
 const METHODS = ['GET ', 'POST ', 'PUT ', 'HEAD ', 'OPTIONS ', 'DELETE ', 'CONNECT ', 'PATCH '].map(asciiBytes);
@@ -103,6 +104,7 @@ export const httpSpec = defineDissector<HttpLimits, HttpRecord, HttpEventId, Htt
     minBytes: 4,
     maxBytes: 8,
     probe: probeHttp,
+    midstream: probeHttpMidstream,
   },
   defaultLimits: defaultHttpLimits,
   events: httpEvents,

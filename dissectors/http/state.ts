@@ -2,11 +2,12 @@
  * HttpDissector: HTTP/1.x message framing per direction (RFC 9112 §6.3 message body length),
  * requests paired with responses in order, CONNECT / Upgrade turning the flow into a tunnel.
  */
-import { Dir, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, MidUnsure, Role, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/dissect/api.js';
 import type { HttpEventId } from './events.js';
 import { headResumeAt, httpHeadLength, INVALID, leadingNewlines, lineLength, NEED_MORE } from './framing.js';
 import { parseChunkSize, parseRequestHead, parseResponseHead } from './parse.js';
 import type { HttpLimits, HttpRecord } from './types.js';
+import { HTTP_RESYNC_SCAN_BYTES, httpBoundary } from './midstream.js';
 
 const Mode = {
   Head: 0,
@@ -53,9 +54,13 @@ export class HttpDissector implements FlowDissector {
   private readonly ctx: DissectorContext<HttpRecord, HttpEventId>;
   private readonly lim: HttpLimits;
 
+  /** Picked up mid-stream: a direction's bytes before its first message line are skipped. */
+  private readonly unsynced: [boolean, boolean];
+
   constructor(ctx: DissectorContext<HttpRecord, HttpEventId>, lim: HttpLimits) {
     this.ctx = ctx;
     this.lim = lim;
+    this.unsynced = [ctx.flow.midstream, ctx.flow.midstream];
   }
 
   feed(dir: Dir, view: StreamView): Verdict {
@@ -63,6 +68,20 @@ export class HttpDissector implements FlowDissector {
     const s = this.st[dir];
     let pos = 0;
     let verdict: Verdict = 'more';
+    if (this.unsynced[dir]) {
+      // Picked up mid-stream: skip to this direction's first request (status) line.
+      const r = httpBoundary(b, dir === Dir.ToServer ? Role.Client : Role.Server);
+      if (r < 0) {
+        if (r === MidUnsure && b.length < HTTP_RESYNC_SCAN_BYTES && !view.eof) {
+          view.needAtLeast(b.length + 1);
+          return 'more';
+        }
+        this.ctx.event('http.midstream_unsynced', dir);
+        return 'dir-done';
+      }
+      this.unsynced[dir] = false;
+      pos = r >> 2;
+    }
     for (;;) {
       if (s.mode === Mode.UntilClose) {
         pos = b.length;

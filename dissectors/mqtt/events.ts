@@ -14,6 +14,7 @@ export const mqttEvents = {
   'mqtt.bad_remaining_length': { severity: 'anomaly', summary: 'remaining length varint longer than 4 bytes (MQTT-2.2.3)' },
   'mqtt.unsupported_version': { severity: 'anomaly', summary: 'CONNECT protocol name/level not MQTT 3.1, 3.1.1 or 5' },
   'mqtt.malformed': { severity: 'anomaly', summary: 'packet body rejected by the body parser' },
+  'mqtt.midstream_unsynced': { severity: 'anomaly', summary: 'flow picked up mid-stream: no packet boundary found in this direction' },
   'mqtt.truncated': { severity: 'anomaly', summary: 'stream ended or lost bytes in the middle of a packet' },
   'mqtt.too_many_transactions': { severity: 'limit', summary: 'open transactions over maxTxCount: oldest force-completed' },
   'mqtt.ws_bad_handshake': { severity: 'anomaly', summary: 'WebSocket upgrade request/response not understood' },

@@ -3,6 +3,7 @@ import { defineDissector, type Dir } from '../../src/dissect/api.js';
 import type { MqttInfo } from '../../src/flow/record.js';
 import { mqttEvents, type MqttEventId } from './events.js';
 import { probeMqtt } from './framing.js';
+import { probeMqttMidstream } from './midstream.js';
 import { defaultMqttLimits, type MqttLimits, type MqttRecord } from './records.js';
 import { MqttDissector } from './state.js';
 import { summarizeMqtt } from './summarize.js';
@@ -19,6 +20,7 @@ export const mqttDissector = defineDissector<MqttLimits, MqttRecord, MqttEventId
     minBytes: 1,
     maxBytes: MQTT_PROBE_MAX_BYTES,
     probe: (bytes: Uint8Array, dir: Dir) => probeMqtt(bytes, dir, MQTT_PROBE_MAX_BYTES),
+    midstream: (bytes: Uint8Array) => probeMqttMidstream(bytes),
   },
   defaultLimits: defaultMqttLimits,
   events: mqttEvents,

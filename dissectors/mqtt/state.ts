@@ -6,7 +6,9 @@
 import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/dissect/api.js';
 import { latin1Bounded, utf8Bounded } from '../../src/util/bytes.js';
 import type { MqttEventId } from './events.js';
+import { SYNC_UNSURE } from '../../src/util/resync.js';
 import { findHeader, headerEnd, INVALID, mqttFrameLength, mqttHeaderLength, NEED_MORE, REQUIRED_FLAGS, SEC_WS_PROTOCOL } from './framing.js';
+import { mqttBoundary, MQTT_RESYNC_SCAN_BYTES } from './midstream.js';
 import { convertPacket, emptyParsed, PacketParser, parseCommon, parsePublishHead, type ParsedPacket } from './parse.js';
 import { OP_BY_TYPE, type MqttLimits, type MqttOp, type MqttProperty, type MqttRecord, type MqttTxRecord, type MqttWebSocketRecord } from './records.js';
 
@@ -50,10 +52,19 @@ export class MqttDissector implements FlowDissector {
   private wsPath: string | null = null;
   private wsHost: string | null = null;
   private wsProto: string | null = null;
+  /** Picked up mid-stream: each direction skips to its first packet boundary before framing. */
+  private readonly midstream: boolean;
+  private readonly synced: [boolean, boolean] = [true, true];
 
   constructor(ctx: DissectorContext<MqttRecord, MqttEventId>, lim: MqttLimits) {
     this.ctx = ctx;
     this.lim = lim;
+    this.midstream = ctx.flow.midstream;
+    if (this.midstream) {
+      this.synced[0] = false;
+      this.synced[1] = false;
+      this.mode = Mode.Plain; // an upgrade we did not see: plain MQTT is all that can be resynced
+    }
     this.parsers = [new PacketParser(4), new PacketParser(4)];
     this.innerMax = Math.max(lim.maxMsgBytes + 5, 65548) + 1;
   }
@@ -67,7 +78,21 @@ export class MqttDissector implements FlowDissector {
       this.mode = (dir === 0 && (c === 0x47 || c === 0x67)) || (dir === 1 && c === 0x48) ? Mode.WebSocket : Mode.Plain;
     }
     if (this.mode === Mode.WebSocket) return this.feedWs(dir, view);
-    const used = this.process(dir, b, 0, b.length, view.ts);
+    let from = 0;
+    if (!this.synced[dir]) {
+      const o = mqttBoundary(b);
+      if (o < 0) {
+        if (o === SYNC_UNSURE && b.length < MQTT_RESYNC_SCAN_BYTES && !view.eof) {
+          view.needAtLeast(b.length + 1);
+          return 'more';
+        }
+        this.ctx.event('mqtt.midstream_unsynced', dir);
+        return 'dir-done';
+      }
+      this.synced[dir] = true;
+      from = o;
+    }
+    const used = from + this.process(dir, b, from, b.length, view.ts);
     if (used > 0) view.consume(used);
     if (this.need > 0) view.needAtLeast(this.need);
     return this.stop ?? 'more';
@@ -193,14 +218,25 @@ export class MqttDissector implements FlowDissector {
         return;
       }
       if (this.connectSeen) pre.push('mqtt.double_connect');
-    } else if (dir === 0 && !this.connectSeen && !this.unintroducedRaised) {
+    } else if (dir === 0 && !this.connectSeen && !this.unintroducedRaised && !this.midstream) {
       this.unintroducedRaised = true;
       pre.push('mqtt.unintroduced_message');
     }
     // After a 3.1/3.1.1 CONNECT, PUBLISH and the acknowledgements are parsed here (parse.ts).
-    let parsed = this.connectSeen && this.level !== 5 ? parseCommon(pkt, hdr, this.lim) : null;
+    let parsed = (this.connectSeen || this.midstream) && this.level !== 5 ? parseCommon(pkt, hdr, this.lim) : null;
     if (parsed === null) {
-      const raw = (this.parsers[dir] as PacketParser).parseOne(pkt);
+      let raw = (this.parsers[dir] as PacketParser).parseOne(pkt);
+      if (raw === null && this.midstream && this.level !== 5) {
+        // Picked up mid-stream the CONNECT that named the version went by: a packet that only
+        // MQTT 5's properties explain makes the flow MQTT 5 from here on.
+        const v5 = new PacketParser(5);
+        raw = v5.parseOne(pkt);
+        if (raw !== null) {
+          this.level = 5;
+          this.parsers[dir] = v5;
+          this.parsers[(dir ^ 1) as Dir] = new PacketParser(5);
+        }
+      }
       if (raw === null) {
         this.raise('mqtt.malformed', dir, null);
         if (!this.confirmed) this.ctx.violation('mqtt.malformed');

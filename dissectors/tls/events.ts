@@ -21,6 +21,7 @@ export const tlsEvents = {
   'tls.alert_fatal': { severity: 'info', summary: 'a fatal alert was sent in clear' },
   'tls.tunnel_preamble': { severity: 'info', summary: 'TLS behind a SOCKS or HTTP CONNECT preamble on the same stream' },
   'tls.bad_preamble': { severity: 'anomaly', summary: 'proxy preamble failed or exceeded maxPreambleBytes' },
+  'tls.midstream_unsynced': { severity: 'anomaly', summary: 'flow picked up mid-stream: no record boundary found in this direction' },
   'tls.gap': { severity: 'anomaly', summary: 'bytes lost in the handshake; dissection stopped' },
   'tls.heartbeat': { severity: 'info', summary: 'heartbeat record seen (RFC 6520)' },
   'tls.limit.handshake': { severity: 'limit', summary: 'handshake message longer than maxHandshakeBytes; skipped' },

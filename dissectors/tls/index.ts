@@ -6,6 +6,7 @@ import { defineDissector, type Dir, type ProbeResult } from '../../src/dissect/a
 import { type TlsEventId, tlsEvents } from './events.js';
 import { clientTunnel, Tunnel } from './preamble.js';
 import { TlsDissector } from './state.js';
+import { probeTlsMidstream } from './midstream.js';
 import { defaultTlsLimits, type TlsClientHello, type TlsLimits, type TlsRecord, type TlsServerHello, type TlsSummary } from './types.js';
 
 export { parseClientHello, parseDtlsClientHello, parseSslv2ClientHello } from './client-hello.js';
@@ -114,6 +115,7 @@ export const tlsDissector = defineDissector<TlsLimits, TlsRecord, TlsEventId, Tl
     minBytes: 5,
     maxBytes: 64,
     probe: probeTls,
+    midstream: probeTlsMidstream,
   },
   defaultLimits: defaultTlsLimits,
   events: tlsEvents,

@@ -12,6 +12,8 @@ import { framingEvent, HEADER_BYTES, NEED_MORE, recordVersion, sslv2HelloLength,
 import { HandshakeAssembler, type HandshakeSink } from './handshake.js';
 import { clientPreambleLength, clientTunnel, PRE_NEED_MORE, serverPreambleLength, Tunnel } from './preamble.js';
 import { parseServerHello } from './server-hello.js';
+import { TLS_RESYNC_SCAN_BYTES, tlsBoundary } from './midstream.js';
+import { SYNC_UNSURE } from '../../src/util/resync.js';
 import { ContentType, ExtType, HandshakeType, type TlsLimits, type TlsRecord } from './types.js';
 
 /** Direction encryption state. */
@@ -78,6 +80,7 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
     this.curTs = view.ts;
     if (!st.started) {
       if (n === 0) return 'more';
+      if (this.ctx.flow.midstream) return this.resync(dir, view);
       if (st.preambleDone === false) {
         const r = this.preamble(dir, view);
         if (r !== null) return r;
@@ -179,6 +182,38 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
   }
 
   private tunnel: Tunnel = Tunnel.None;
+
+  /**
+   * A flow picked up mid-stream: the handshake went by, so this direction is taken as past it from
+   * its first record boundary on (its records counted as application data; no hello, no JA4).
+   */
+  private resync(dir: Dir, view: StreamView): Verdict {
+    const b = view.bytes;
+    const o = tlsBoundary(b, TLS_RESYNC_SCAN_BYTES);
+    if (o < 0) {
+      if (o === SYNC_UNSURE && b.length < TLS_RESYNC_SCAN_BYTES && !view.eof) {
+        view.needAtLeast(b.length + 1);
+        return 'more';
+      }
+      this.ctx.event('tls.midstream_unsynced', dir);
+      const st = this.dirs[dir];
+      st.started = true;
+      st.past = true;
+      st.stopCounting = true;
+      view.consume(b.length);
+      return this.checkDone(dir);
+    }
+    const st = this.dirs[dir];
+    st.started = true;
+    st.preambleDone = true;
+    st.enc = Enc.Encrypted;
+    if (!this.confirmed) { this.confirmed = true; this.ctx.confirm(); }
+    this.markPast(dir, view.streamOffset + o);
+    if (o === 0) return this.feed(dir, view);
+    view.consume(o); // the driver calls again from the boundary
+    view.needAtLeast(HEADER_BYTES);
+    return 'more';
+  }
 
   /**
    * Skip a proxy preamble at the start of a direction. Returns a verdict when feeding must stop

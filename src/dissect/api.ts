@@ -17,6 +17,16 @@ export type Verdict =
 
 export type ProbeResult = 'yes' | 'no' | 'unsure'; // 'unsure' = need more bytes
 
+/**
+ * What a mid-stream probe (ProbeSpec.midstream) answers, as one number so the probe stays
+ * allocation-free: MidNo, MidUnsure, or a Role saying who sent the bytes, when the frames found
+ * tell (PINGREQ comes from an MQTT client, Basic.Deliver from an AMQP broker).
+ */
+export const MidNo = -1;
+export const MidUnsure = -2;
+export const Role = { Unknown: 0, Client: 1, Server: 2 } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
 // ---- engine-owned stream window (zero-copy, reused per direction) ------------------------
 export interface StreamView {
   /** Contiguous unconsumed bytes (a view into the reassembly buffer, or one datagram for UDP). */
@@ -68,6 +78,11 @@ export interface FlowInfo {
   readonly dstPort: number; // server port
   readonly transport: 'tcp' | 'udp';
   readonly startTs: number;
+  /**
+   * A TCP flow picked up without its handshake (the capture or the sensor started while it ran):
+   * each direction's bytes may start inside a PDU, so the dissector resyncs on a frame boundary.
+   */
+  readonly midstream: boolean;
 }
 
 export interface DissectorContext<R extends DissectorRecord, E extends string> {
@@ -105,6 +120,13 @@ export interface ProbeSpec {
   readonly minBytes: number; // don't probe before this many
   readonly maxBytes: number; // give up after this many (budget)
   probe(bytes: Uint8Array, dir: Dir): ProbeResult; // pure, allocation-free
+  /**
+   * TCP flows picked up mid-stream only, after `probe` said no: do these bytes hold consecutive
+   * well-formed frames from some offset on? MidNo, MidUnsure (more bytes may tell; the driver
+   * bounds how many) or the Role of the bytes' sender. Pure, allocation-free. A dissector with
+   * this probe handles `ctx.flow.midstream` in create(): it resyncs each direction itself.
+   */
+  midstream?(bytes: Uint8Array, dir: Dir): number;
 }
 
 export interface DissectorSpec<L extends Limits<L>, R extends DissectorRecord, E extends string, S> {

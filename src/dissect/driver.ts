@@ -4,7 +4,7 @@
  * datagrams (UDP) with consume/needAtLeast, translate verdicts into bypass, and a fault fuse:
  * a throw from a dissector is a bug, recorded as 'app.dissector_fault', never a crash.
  */
-import type { AnyDissectorSpec, Dir, DissectorContext, DissectorRecord, FlowDissector, StreamView, UpgradeRecord, Verdict } from './api.js';
+import { MidUnsure, Role, type AnyDissectorSpec, type Dir, type DissectorContext, type DissectorRecord, type FlowDissector, type StreamView, type UpgradeRecord, type Verdict } from './api.js';
 import { AppEvent } from './events.js';
 import { AppState, type Flow } from '../flow/flow.js';
 import type { Registry } from './registry.js';
@@ -41,17 +41,17 @@ class View implements StreamView {
 
 /** The context object a dissector instance gets (one per flow). */
 class FlowContext implements DissectorContext<DissectorRecord, string> {
-  readonly flow: { srcPort: number; dstPort: number; transport: 'tcp' | 'udp'; startTs: number };
+  readonly flow: { srcPort: number; dstPort: number; transport: 'tcp' | 'udp'; startTs: number; midstream: boolean };
   private readonly f: Flow;
   private readonly host: DriverHost;
   private readonly records: DissectorRecord[];
   private readonly maxRecords: number;
-  constructor(f: Flow, host: DriverHost, records: DissectorRecord[], maxRecords: number) {
+  constructor(f: Flow, host: DriverHost, records: DissectorRecord[], maxRecords: number, midstream: boolean) {
     this.f = f;
     this.host = host;
     this.records = records;
     this.maxRecords = maxRecords;
-    this.flow = { srcPort: f.aPort, dstPort: f.bPort, transport: f.proto === 6 ? 'tcp' : 'udp', startTs: f.startTs };
+    this.flow = { srcPort: f.aPort, dstPort: f.bPort, transport: f.proto === 6 ? 'tcp' : 'udp', startTs: f.startTs, midstream };
   }
   now(): number { return this.host.now; }
   emit(record: DissectorRecord): void {
@@ -76,6 +76,13 @@ class FlowContext implements DissectorContext<DissectorRecord, string> {
   }
 }
 
+/**
+ * Stream bytes a mid-stream probe may look at before its 'unsure' becomes 'no' (each probe's own
+ * scan budget decides first; this bounds how long a flow nothing recognises stays buffered): a
+ * whole TLS record of the largest size and the next header fit.
+ */
+export const MIDSTREAM_MAX_BYTES = 32 * 1024;
+
 export class Driver {
   private readonly view = new View();
   faults = 0;
@@ -94,11 +101,19 @@ export class Driver {
    * order is still unsure (the earlier one is the more specific: MQTT's WebSocket upgrade before
    * plain HTTP), so the answer does not depend on how the first bytes were cut into segments;
    * `final` (the stream ends) takes the first 'yes' as it is, and leaves the flow alone if none.
+   * `other` is the other direction's stream from its probe offset, for mid-stream pick-ups whose
+   * bytes do not say which end is the client.
    */
-  classify(f: Flow, dir: Dir, bytes: Uint8Array, final = false): boolean {
+  classify(f: Flow, dir: Dir, bytes: Uint8Array, final = false, other: Uint8Array | null = null): boolean {
     const specs = f.proto === 6 ? this.reg.tcp : this.reg.udp;
     const order = this.reg.order(f.proto === 6 ? 'tcp' : 'udp', f.aPort, f.bPort);
+    // A TCP flow without its handshake may start inside a PDU: probes that can resync get a
+    // second look at what their opening-bytes probe turned down.
+    const mid = f.proto === 6 && !f.directionFromSyn;
     let unsure = false;
+    // A mid-stream probe still unsure holds back a later mid-stream 'yes' only: opening bytes a
+    // probe recognises outright (a request line) are the stronger evidence.
+    let midUnsure = false;
     for (let k = 0; k < order.length; k++) {
       const i = order[k] as number;
       const bit = 1 << i;
@@ -107,21 +122,43 @@ export class Driver {
       const p = spec.probe;
       if (bytes.length < p.minBytes) { unsure = true; continue; }
       let r: 'yes' | 'no' | 'unsure';
+      let role = -1;
       try {
         r = p.probe(bytes, dir);
+        if (r === 'no' && mid && p.midstream !== undefined) {
+          const m = p.midstream(bytes, dir);
+          if (m === MidUnsure && bytes.length < MIDSTREAM_MAX_BYTES) { midUnsure = true; continue; }
+          if (m >= 0) {
+            r = 'yes';
+            role = m;
+            if (m === Role.Unknown) {
+              // These bytes do not name their sender: the other direction's may (a subscriber's
+              // PINGREQ beside the broker's PUBLISH). Wait for them while there are none.
+              const o = other !== null && other.length > 0 ? p.midstream(other, (1 - dir) as Dir) : MidUnsure;
+              if (o === Role.Client) role = Role.Server;
+              else if (o === Role.Server) role = Role.Client;
+              else if (o === MidUnsure && (other === null || other.length === 0) && !final && bytes.length < MIDSTREAM_MAX_BYTES) { midUnsure = true; continue; }
+              // Neither says: the protocol's well-known port names the server.
+              else if (p.ports.includes(f.aPort) && !p.ports.includes(f.bPort)) role = dir === 0 ? Role.Server : Role.Client;
+            }
+          }
+        }
       } catch {
         r = 'no';
         this.fault(f, spec.name);
       }
       if (r === 'yes') {
-        if (unsure && !final && f.proto === 6) return false; // more bytes may make the earlier one sure
-        this.attach(f, spec);
+        if ((unsure || (midUnsure && role >= 0)) && !final && f.proto === 6) return false; // more bytes may make the earlier one sure
+        // The protocol knows who the client is better than the port guess a missing SYN left.
+        if ((role === Role.Server && dir === 0) || (role === Role.Client && dir === 1)) f.swapRoles();
+        this.attach(f, spec, role >= 0);
         return true;
       }
       if (r === 'no' || bytes.length >= p.maxBytes) f.probeNo |= bit;
       else unsure = true;
     }
     if (final) return false;
+    unsure ||= midUnsure;
     if (!unsure || f.proto === 17) {
       // UDP flows get a probe per datagram for a few datagrams; TCP gives up when nothing is unsure.
       if (!unsure && (f.proto === 6 || f.toServer.probeBytes + f.toClient.probeBytes > 4096)) {
@@ -131,12 +168,12 @@ export class Driver {
     return false;
   }
 
-  private attach(f: Flow, spec: AnyDissectorSpec): void {
+  private attach(f: Flow, spec: AnyDissectorSpec, midstream: boolean): void {
     f.spec = spec;
     f.records = [];
     f.protocol = spec.name;
     f.app = AppState.Attached;
-    const ctx = new FlowContext(f, this.host, f.records, this.maxRecordsCount);
+    const ctx = new FlowContext(f, this.host, f.records, this.maxRecordsCount, midstream);
     try {
       f.dissector = spec.create(ctx, this.reg.limits(spec.name));
     } catch {
@@ -315,7 +352,7 @@ export class Driver {
     f.toServer.need = 0;
     f.toClient.need = 0;
     f.dissector = null;
-    this.attach(f, spec);
+    this.attach(f, spec, false);
     f.protocol = label;
     f.upgraded = spec.name;
     if (f.dissector !== null) this.feedStream(f, (1 - dir) as Dir, false);

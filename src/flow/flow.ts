@@ -93,8 +93,8 @@ export class Flow {
   list: FlowList = FlowList.Udp;
 
   /** Per-direction state: two objects of scalars (not an array per field, nor a tuple of two). */
-  readonly toServer = new FlowSide();
-  readonly toClient = new FlowSide();
+  toServer = new FlowSide();
+  toClient = new FlowSide();
   startTs = 0;
   lastSeen = 0;
   rst = false;
@@ -148,6 +148,20 @@ export class Flow {
     this.syn = null;
     shedSide(this.toServer);
     shedSide(this.toClient);
+  }
+
+  /**
+   * The other endpoint is the client after all (a flow picked up mid-stream, whose first packet's
+   * ports guessed wrong): endpoints and per-direction state change places. The table's key is
+   * direction-free, so the flow stays where it is.
+   */
+  swapRoles(): void {
+    const { a0, a1, a2, a3, aPort } = this;
+    this.a0 = this.b0; this.a1 = this.b1; this.a2 = this.b2; this.a3 = this.b3; this.aPort = this.bPort;
+    this.b0 = a0; this.b1 = a1; this.b2 = a2; this.b3 = a3; this.bPort = aPort;
+    const s = this.toServer;
+    this.toServer = this.toClient;
+    this.toClient = s;
   }
 
   /** Direction d's state (0 = client → server). */

@@ -150,6 +150,8 @@ export function flowToEcs(r: FlowRecord): Doc {
       id: r.id,
       byte_ratio: r.byteRatio,
       direction_from_syn: r.directionFromSyn,
+      // picked up without the TCP handshake (the capture or the sensor started while it ran)
+      midstream: r.transport === 'tcp' && !r.directionFromSyn ? true : null,
       ip_bytes: { to_server: c.ipBytes, to_client: s.ipBytes },
       retransmitted_bytes: { to_server: c.retransBytes, to_client: s.retransBytes },
       tcp_flags: r.transport === 'tcp' ? { to_server: c.tcpFlags, to_client: s.tcpFlags } : null,

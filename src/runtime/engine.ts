@@ -283,7 +283,10 @@ export class Engine implements DriverHost {
       const delivered = s.add(m.seq, m.data.subarray(m.payloadOff, m.payloadOff + len));
       if (s.events.length > 0) this.drainStreamEvents(f, s);
       if (delivered > 0 || s.pendingGap > 0) {
-        if (f.app === AppState.Unclassified) this.tryClassify(f, d);
+        if (f.app === AppState.Unclassified) {
+          this.tryClassify(f, d);
+          if (f.side(d) !== side) d = (1 - d) as Dir; // the protocol named the other end the client
+        }
         if (f.app === AppState.Attached) {
           this.driver.feedStream(f, d, false);
           if ((f.app as AppState) === AppState.Unclassified) {
@@ -370,11 +373,15 @@ export class Engine implements DriverHost {
       const bytes = s.buf.subarray(from - s.base, s.end);
       if (bytes.length === 0) return;
       side.probeBytes = bytes.length;
+      const os = (side === f.toServer ? f.toClient : f.toServer).stream;
+      const ofrom = os === null ? -1 : (side === f.toServer ? f.toClient : f.toServer).probeFrom - os.base;
+      const otherBytes = os !== null && ofrom >= 0 && ofrom <= os.end ? os.buf.subarray(ofrom, os.end) : null;
       // The dissector's stream starts at the probe offset: drop what came before.
-      this.driver.classify(f, d, bytes, final);
+      this.driver.classify(f, d, bytes, final, otherBytes);
       if (f.app === AppState.Attached && from > s.base + s.consumed) s.consumed = from - s.base;
       if (f.app === AppState.Attached) {
-        const other = f.side(1 - d);
+        // By identity, not index: a mid-stream pick-up may have swapped the flow's roles.
+        const other = side === f.toServer ? f.toClient : f.toServer;
         const o = other.stream;
         const ofrom = other.probeFrom;
         if (o !== null && ofrom > o.base + o.consumed && ofrom <= o.base + o.end) o.consumed = ofrom - o.base;

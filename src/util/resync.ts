@@ -1,0 +1,73 @@
+/**
+ * Finding a frame boundary in bytes that may start inside a PDU (a TCP flow picked up mid-stream,
+ * as Suricata's stream.midstream): a protocol names how one frame looks (FrameAt), and an offset
+ * is a boundary when the frames chained from it stay well-formed up to the end of the bytes.
+ * Allocation-free, so probes can use it.
+ */
+
+/** The frame at b[p] is well-formed so far but runs past `end` (its header was checked whole). */
+export const FRAME_CUT = 0;
+/** Not a frame of this protocol. */
+export const FRAME_BAD = -1;
+/** Too few bytes at b[p] to check even the frame's header. */
+export const FRAME_SHORT = -2;
+
+/**
+ * One protocol's frame check at b[p] (bytes up to `end`): the frame's total length when it lies
+ * whole within the bytes, else FRAME_CUT, FRAME_SHORT or FRAME_BAD.
+ */
+export type FrameAt = (b: Uint8Array, p: number, end: number) => number;
+
+/** Not a boundary: some frame from the offset on is malformed. */
+export const CHAIN_BAD = -1;
+
+/** Whether the last chainFrom call's frames ended exactly at the end of the bytes (all whole). */
+let exact = false;
+
+/**
+ * Frames whose headers check out when chained from b[o] to the end (a last frame running past the
+ * end counts when its header was whole), or CHAIN_BAD.
+ */
+export function chainFrom(b: Uint8Array, o: number, frameAt: FrameAt): number {
+  const end = b.length;
+  let p = o;
+  let headers = 0;
+  exact = false;
+  while (p < end) {
+    const n = frameAt(b, p, end);
+    if (n === FRAME_BAD) return CHAIN_BAD;
+    if (n === FRAME_SHORT) return headers;
+    headers++;
+    if (n === FRAME_CUT) return headers;
+    p += n;
+  }
+  exact = headers > 0;
+  return headers;
+}
+
+/** No boundary in the bytes scanned. */
+export const SYNC_NONE = -1;
+/** Not decided: some chain is well-formed but short (more bytes may tell). */
+export const SYNC_UNSURE = -2;
+
+/**
+ * The first offset within `maxScan` bytes from which at least `minHeaders` frames chain to the end
+ * (or whole frames fill the bytes from offset 0 exactly: a frame's length landing on the end of
+ * what the peer sent is itself a check), `minHeadersLater` for an offset past 0, where a chance
+ * match in the middle of unrelated bytes is likelier; SYNC_UNSURE while a chain is well-formed and
+ * one frame short (or starts at 0), or while fewer than `blindBytes` have come (the most one frame
+ * cut by the capture start can hide), and fewer than `maxScan` bytes have come; else SYNC_NONE.
+ */
+export function findBoundary(b: Uint8Array, frameAt: FrameAt, minHeaders: number, minHeadersLater: number, maxScan: number, blindBytes = 0): number {
+  const first = chainFrom(b, 0, frameAt);
+  if (first >= minHeaders || exact) return 0;
+  let unsure = first >= 0 || b.length < blindBytes;
+  const last = Math.min(b.length, maxScan);
+  for (let o = 1; o < last; o++) {
+    const n = chainFrom(b, o, frameAt);
+    if (n >= minHeadersLater) return o;
+    if (n > 0 && n >= minHeadersLater - 1) unsure = true;
+  }
+  // The scan budget spent without a boundary: more bytes would only be scanned past.
+  return unsure && b.length < maxScan ? SYNC_UNSURE : SYNC_NONE;
+}

@@ -1,0 +1,105 @@
+// Mid-stream pick-up (TCP flows without their handshake): twins of the real lab captures with the
+// start of each connection dropped must keep the protocol label and the publish/subscribe label,
+// say `ndr.flow.midstream`, get the client right where the port guess is wrong, and raise the
+// same analytics alerts as the from-the-start capture.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cutMidstream } from '../lab/midstream.js';
+import type { FlowRecord } from '../src/flow/record.js';
+import type { Alert } from '../src/analytics/alert.js';
+import { flowToEcs } from '../src/output/ecs.js';
+import { replayFiles, type ReplayOptions } from '../src/runtime/replay.js';
+
+const pcaps = join(new URL('.', import.meta.url).pathname, '..', 'pcaps');
+const tmp = mkdtempSync(join(tmpdir(), 'ndr-midstream-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function pubsubOf(f: FlowRecord): string | null {
+  return f.pubsub?.protocol ?? (f.mqtt !== null ? 'mqtt' : f.amqp !== null ? 'amqp' : null);
+}
+
+interface Row { client: string; server: string; protocol: string | null; pubsub: string | null; midstream: boolean }
+
+/** TCP flows with payload (a connection cut after its last payload packet has nothing to label). */
+function rows(flows: FlowRecord[]): Row[] {
+  return flows.filter((f) => f.transport === 'tcp' && f.dirs[0].bytes + f.dirs[1].bytes > 0).map((f) => ({
+    client: `${f.client.ip}:${f.client.port}`,
+    server: `${f.server.ip}:${f.server.port}`,
+    protocol: f.protocol,
+    pubsub: pubsubOf(f),
+    midstream: (flowToEcs(f).ndr as { flow: { midstream?: boolean } }).flow.midstream === true,
+  })).sort((a, b) => a.client.localeCompare(b.client));
+}
+
+let n = 0;
+async function replayCut(source: string, skip: number, opts: ReplayOptions = {}, rewrite?: Parameters<typeof cutMidstream>[1]['rewrite']) {
+  const path = join(tmp, `cut-${n++}.pcap`);
+  writeFileSync(path, cutMidstream(readFileSync(join(pcaps, source)), { skipPayloadPackets: skip, ...(rewrite !== undefined ? { rewrite } : {}) }));
+  return replayFiles([path], opts);
+}
+
+const SOURCES: readonly [string, string][] = [
+  ['mqtt/mqtt-plain.pcap', 'mqtt'],
+  ['mqtt/mqtt-tls.pcap', 'tls'],
+  ['amqp/amqp091-plain.pcap', 'amqp'],
+  ['amqp/amqp091-tls.pcap', 'tls'],
+  ['amqp/amqp10.pcap', 'amqp'],
+  ['tls/tls13-openssl.pcap', 'tls'],
+  ['tls/tls12-node.pcap', 'tls'],
+  ['misc/http-entropy.pcap', 'http'],
+];
+
+describe('mid-stream pick-up', () => {
+  for (const [source, proto] of SOURCES) {
+    it(`${source}: the same labels at every cut point`, async () => {
+      const full = rows((await replayFiles([join(pcaps, source)])).flows);
+      expect(full.length).toBeGreaterThan(0);
+      expect(full.every((r) => r.protocol === proto && !r.midstream)).toBe(true);
+      for (const skip of [0, 1, 3, 6, 10]) {
+        const mid = rows((await replayCut(source, skip)).flows);
+        // A connection cut after its last payload packet has nothing left to label.
+        const kept = full.filter((r) => mid.some((m) => m.client === r.client));
+        if (skip <= 1) expect(kept.length, `skip ${skip}`).toBeGreaterThan(0);
+        for (const r of kept) {
+          const m = mid.find((x) => x.client === r.client) as Row;
+          expect({ skip, ...m }).toEqual({ skip, ...r, midstream: true });
+        }
+      }
+    });
+  }
+
+  it('takes the client from the protocol when the ports guess it wrong', async () => {
+    // Client ports rewritten below the brokers' (1883, 5672): the port guess makes the broker the
+    // client; PINGREQ/SUBSCRIBE and Basic.Publish/Consume name the real one.
+    for (const [source, port] of [['mqtt/mqtt-plain.pcap', 1883], ['amqp/amqp091-plain.pcap', 5672]] as const) {
+      const full = rows((await replayFiles([join(pcaps, source)])).flows);
+      const low = new Map<number, number>(); // client port -> a port below the broker's, one per connection
+      const lowPort = (p: number): number => low.get(p) ?? (low.set(p, 1000 + low.size), 1000 + low.size - 1);
+      const mid = rows((await replayCut(source, 4, {}, (p) => (p.sport === port ? { dport: lowPort(p.dport) } : { sport: lowPort(p.sport) }))).flows);
+      expect(mid.length).toBeGreaterThan(full.length / 2);
+      for (const m of mid) {
+        expect(m.server.endsWith(`:${port}`), `${source} ${m.client} -> ${m.server}`).toBe(true);
+        expect(Number(m.client.split(':')[1])).toBeLessThan(port);
+        expect(m.protocol).toBe(full[0]?.protocol);
+      }
+    }
+  });
+
+  it('raises the same alerts on the demo capture cut mid-stream', async () => {
+    const dir = join(pcaps, 'demo');
+    const cfg = (JSON.parse(readFileSync(join(dir, 'analytics-config.json'), 'utf8')) as { analytics: unknown }).analytics;
+    const opts: ReplayOptions = { sysmon: [join(dir, 'sysmon.jsonl')], analyticsConfig: cfg };
+    const full = await replayFiles([join(dir, 'demo.pcap')], opts);
+    const key = (a: Alert) => `${a.analytic} ${a.host?.name ?? '-'} ${a.process?.executable ?? '-'} -> ${a.destination.ip}:${a.destination.port} ${a.communityId}`;
+    const want = full.alerts.map(key).sort();
+    expect(want.some((k) => k.startsWith('AN0002'))).toBe(true);
+    for (const skip of [2, 5]) {
+      const mid = await replayCut('demo/demo.pcap', skip, opts);
+      expect(mid.alerts.map(key).sort(), `skip ${skip}`).toEqual(want);
+      const an0002 = mid.alerts.find((a) => a.analytic === 'AN0002');
+      expect(an0002?.evidence.some((e) => e.signal === 'keepalive_cadence' || e.signal === 'beacon_connections')).toBe(true);
+    }
+  });
+});
