@@ -325,7 +325,7 @@ export const commands: Command[] = [
   {
     name: 'edr serve',
     usage: '--sysmon FILE... [--listen HOST:PORT] [--tail]',
-    summary: 'the reference EDR: answers the EdrEnrichment gRPC service from Sysmon events (JSON lines or EventData XML)',
+    summary: 'the reference EDR: answers the EdrEnrichmentService gRPC service from Sysmon events (JSON lines or EventData XML)',
     options: {
       sysmon: { type: 'string', multiple: true, help: 'Sysmon log(s) to load (repeatable)' },
       listen: { type: 'string', default: '127.0.0.1:50051', help: 'listen address' },

@@ -472,6 +472,11 @@ export class Enricher {
           const key = idToKey.get(r.requestId ?? 0);
           if (key === undefined) continue;
           idToKey.delete(r.requestId ?? 0);
+          if (r.error) {
+            // The EDR refused this query alone (the others of the batch stand): not cached.
+            this.settle(key, null, 'error');
+            continue;
+          }
           const a = attributionFromPb(r);
           this.cacheSet(key, a, now);
           this.settle(key, a, null);

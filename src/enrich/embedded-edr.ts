@@ -4,7 +4,7 @@
  */
 import { EdrStore } from './edr-store.js';
 import type { EdrStoreLimits } from './edr-store.js';
-import { answerBatch, validateEnrichRequest } from '../grpc/edr-server.js';
+import { answerBatch } from '../grpc/edr-server.js';
 import type { EnrichRequestMsg, EnrichResultMsg } from '../grpc/services.js';
 
 /** What the Enricher needs from an EDR, local or remote. */
@@ -34,10 +34,6 @@ export function createEmbeddedEdr(files: string[], opts: { tail?: boolean; limit
   return {
     store,
     enrich(requests) {
-      for (const r of requests) {
-        const why = validateEnrichRequest(r);
-        if (why) return Promise.reject(new EdrCallError('error', `invalid request ${r.requestId ?? 0}: ${why}`));
-      }
       return Promise.resolve(answerBatch(store, requests));
     },
     close() {

@@ -29,7 +29,7 @@ function numOrNull(n: number | null | undefined): number | null {
 export function joinResultToPb(requestId: number, r: JoinResult): ndr.v1.IEnrichResult {
   const out: ndr.v1.IEnrichResult = {
     requestId,
-    match: r.match === 'exact_tuple' ? MQ.MATCH_QUALITY_EXACT_TUPLE : r.match === 'tuple_time_offset' ? MQ.MATCH_QUALITY_TUPLE_TIME_OFFSET : MQ.MATCH_QUALITY_NONE,
+    match: r.match === 'exact_tuple' ? MQ.MATCH_QUALITY_EXACT_TUPLE : r.match === 'tuple_time_offset' ? MQ.MATCH_QUALITY_TUPLE_TIME_OFFSET : MQ.MATCH_QUALITY_UNSPECIFIED,
     imageLoads: r.imageLoads.map((l) => (l.signed === null ? { path: l.path, tsMs: l.ts } : { path: l.path, tsMs: l.ts, signed: l.signed })),
     fileEvents: r.fileEvents.map((f) => ({
       path: f.path,
@@ -141,7 +141,7 @@ function attributionToPb(a: Attribution): ndr.v1.IFlowAttribution {
   const out: ndr.v1.IFlowAttribution = {
     status: a.status,
     reason: a.reason ?? '',
-    match: a.match === 'exact_tuple' ? MQ.MATCH_QUALITY_EXACT_TUPLE : a.match === 'tuple_time_offset' ? MQ.MATCH_QUALITY_TUPLE_TIME_OFFSET : MQ.MATCH_QUALITY_NONE,
+    match: a.match === 'exact_tuple' ? MQ.MATCH_QUALITY_EXACT_TUPLE : a.match === 'tuple_time_offset' ? MQ.MATCH_QUALITY_TUPLE_TIME_OFFSET : MQ.MATCH_QUALITY_UNSPECIFIED,
     imageLoads: a.imageLoads.map((l) => (l.signed === null ? { path: l.path, tsMs: l.ts } : { path: l.path, tsMs: l.ts, signed: l.signed })),
     fileEvents: a.fileEvents.map((f) => ({ path: f.path, tsMs: f.ts, processEntityId: f.processEntityId ?? '', image: f.image ?? '', kind: FILE_KIND_TO_PB[f.kind] })),
   };

@@ -1,7 +1,7 @@
 /**
  * The reference EDR server (`ndr-sensor edr serve --sysmon FILE... --listen 127.0.0.1:50051`):
  * loads Sysmon files into an EdrStore (optionally following them as they grow) and answers the
- * EdrEnrichment.Enrich stream with the §7 join.
+ * EdrEnrichmentService.Enrich stream with the §7 join.
  */
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -10,8 +10,8 @@ import type { EdrStoreLimits } from '../enrich/edr-store.js';
 import { joinResultToPb } from './convert.js';
 import { edrEnrichmentService, InvalidMessage } from './services.js';
 import type { EnrichBatchMsg, EnrichRequestMsg, EnrichResultMsg } from './services.js';
-import { bindServer, serverCredentials, shutdownServer } from './tls.js';
-import type { TlsFiles } from './tls.js';
+import { bindServer, serverCredentials, serverOptions, shutdownServer } from './tls.js';
+import type { ServerLimits, TlsFiles } from './tls.js';
 import { stderrLine } from '../util/terminal.js';
 
 /** Requests accepted per batch. */
@@ -26,6 +26,8 @@ export interface EdrServerOptions {
   tls?: TlsFiles | null;
   allowPlaintextRemote?: boolean;
   limits?: Partial<EdrStoreLimits>;
+  /** gRPC server limits (message size, streams, idle, keepalive). */
+  serverLimits?: Partial<ServerLimits>;
   /** Use this store instead of loading `sysmon` (benchmarks, tests). */
   store?: EdrStore;
   /** Fault injection for tests: answer each batch after this many ms. */
@@ -59,11 +61,24 @@ export function validateEnrichRequest(r: EnrichRequestMsg): string | null {
   return null;
 }
 
-/** Answers one batch from a store (shared by the server and the embedded EDR). */
+/**
+ * Answers one batch from a store (shared by the server and the embedded EDR). Each query stands
+ * alone: an invalid one, or one beyond the batch limit, gets a result with `error` and the others
+ * are answered as usual.
+ */
 export function answerBatch(store: EdrStore, requests: EnrichRequestMsg[]): EnrichResultMsg[] {
   const out: EnrichResultMsg[] = new Array(requests.length);
   for (let i = 0; i < requests.length; i++) {
     const r = requests[i]!;
+    if (i >= MAX_REQUESTS_PER_BATCH) {
+      out[i] = { requestId: r.requestId ?? 0, error: `batch_too_large: a batch holds at most ${MAX_REQUESTS_PER_BATCH} queries` };
+      continue;
+    }
+    const why = validateEnrichRequest(r);
+    if (why) {
+      out[i] = { requestId: r.requestId ?? 0, error: `invalid: ${why}` };
+      continue;
+    }
     const res = store.join({
       transport: r.transport!,
       clientIp: r.client!.ip!,
@@ -91,7 +106,7 @@ export async function startEdrServer(opts: EdrServerOptions): Promise<EdrServerH
     for (const w of store.warnings.slice(0, 20)) log(`edr: warning: ${w.source}:${w.line}: ${w.reason}`);
   }
   const counters = { batches: 0, requests: 0, invalid: 0, streams: 0 };
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
+  const server = new grpc.Server(serverOptions(opts.serverLimits));
   server.addService(edrEnrichmentService, {
     Enrich: (call: grpc.ServerDuplexStream<EnrichBatchMsg | InvalidMessage, unknown>) => {
       counters.streams++;
@@ -111,14 +126,10 @@ export async function startEdrServer(opts: EdrServerOptions): Promise<EdrServerH
         if (failed) return;
         if (batch instanceof InvalidMessage) return fail(batch.reason);
         const reqs = batch.requests ?? [];
-        if (reqs.length > MAX_REQUESTS_PER_BATCH) return fail(`batch of ${reqs.length} requests exceeds ${MAX_REQUESTS_PER_BATCH}`);
-        for (const r of reqs) {
-          const why = validateEnrichRequest(r);
-          if (why) return fail(`request ${r.requestId ?? 0}: ${why}`);
-        }
         counters.batches++;
         counters.requests += reqs.length;
         const results = answerBatch(store, reqs);
+        for (const r of results) if (r.error) counters.invalid++;
         const send = (): void => {
           pending--;
           if (!failed && !call.cancelled && call.writable) call.write({ results });

@@ -9,12 +9,12 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import { ndr } from '../gen/ndr.js';
 
 export { ndr };
-export type EnrichBatchMsg = ndr.v1.IEnrichBatch;
-export type EnrichResultBatchMsg = ndr.v1.IEnrichResultBatch;
-export type EnrichRequestMsg = ndr.v1.IEnrichRequest;
+export type EnrichBatchMsg = ndr.v1.IEnrichRequest;
+export type EnrichResultBatchMsg = ndr.v1.IEnrichResponse;
+export type EnrichRequestMsg = ndr.v1.IFlowQuery;
 export type EnrichResultMsg = ndr.v1.IEnrichResult;
-export type RecordBatchMsg = ndr.v1.IRecordBatch;
-export type AckMsg = ndr.v1.IAck;
+export type RecordBatchMsg = ndr.v1.IPublishRequest;
+export type AckMsg = ndr.v1.IPublishResponse;
 
 export class InvalidMessage {
   readonly reason: string;
@@ -45,13 +45,13 @@ function des<T>(t: Codec<T>): (b: Buffer) => T | InvalidMessage {
   };
 }
 
-export const EDR_ENRICH_PATH = '/ndr.v1.EdrEnrichment/Enrich';
-export const SIEM_PUBLISH_PATH = '/ndr.v1.SiemFeed/Publish';
+export const EDR_ENRICH_PATH = '/ndr.v1.EdrEnrichmentService/Enrich';
+export const SIEM_PUBLISH_PATH = '/ndr.v1.SiemFeedService/Publish';
 
-const EnrichBatch = ndr.v1.EnrichBatch as unknown as Codec<EnrichBatchMsg>;
-const EnrichResultBatch = ndr.v1.EnrichResultBatch as unknown as Codec<EnrichResultBatchMsg>;
-const RecordBatch = ndr.v1.RecordBatch as unknown as Codec<RecordBatchMsg>;
-const Ack = ndr.v1.Ack as unknown as Codec<AckMsg>;
+const EnrichBatch = ndr.v1.EnrichRequest as unknown as Codec<EnrichBatchMsg>;
+const EnrichResultBatch = ndr.v1.EnrichResponse as unknown as Codec<EnrichResultBatchMsg>;
+const RecordBatch = ndr.v1.PublishRequest as unknown as Codec<RecordBatchMsg>;
+const Ack = ndr.v1.PublishResponse as unknown as Codec<AckMsg>;
 
 export const serializeEnrichBatch = ser(EnrichBatch);
 export const deserializeEnrichBatch = des(EnrichBatch);
@@ -62,7 +62,7 @@ export const deserializeRecordBatch = des(RecordBatch);
 export const serializeAck = ser(Ack);
 export const deserializeAck = des(Ack);
 
-/** service EdrEnrichment { rpc Enrich(stream EnrichBatch) returns (stream EnrichResultBatch); } */
+/** service EdrEnrichmentService { rpc Enrich(stream EnrichRequest) returns (stream EnrichResponse); } */
 export const edrEnrichmentService: ServiceDefinition = {
   Enrich: {
     path: EDR_ENRICH_PATH,
@@ -75,7 +75,7 @@ export const edrEnrichmentService: ServiceDefinition = {
   },
 };
 
-/** service SiemFeed { rpc Publish(stream RecordBatch) returns (stream Ack); } */
+/** service SiemFeedService { rpc Publish(stream PublishRequest) returns (stream PublishResponse); } */
 export const siemFeedService: ServiceDefinition = {
   Publish: {
     path: SIEM_PUBLISH_PATH,

@@ -1,6 +1,6 @@
 /**
  * The reference SIEM collector (`ndr-sensor siem serve --out FILE --listen host:port`): accepts
- * SiemFeed.Publish streams and writes one JSON line per record (the flow's or alert's ECS JSON, a
+ * SiemFeedService.Publish streams and writes one JSON line per record (the flow's or alert's ECS JSON, a
  * small document per stats sample or delivery loss).
  *
  * What an acknowledgement promises: every batch of that (sensor, epoch) up to the acknowledged

@@ -1,7 +1,7 @@
 /**
- * SIEM feed client (DESIGN.md §6): batches flows/alerts/stats into ndr.v1.RecordBatch messages
+ * SIEM feed client (DESIGN.md §6): batches flows/alerts/stats into ndr.v1.PublishRequest messages
  * with per-sensor sequence numbers, writes every batch to the on-disk spool first, streams the
- * spool in order over SiemFeed.Publish, and deletes what the collector acknowledges. While the
+ * spool in order over SiemFeedService.Publish, and deletes what the collector acknowledges. While the
  * collector is away the spool grows (bounded); on reconnect, and after a restart, everything above
  * the last acknowledged sequence is sent again: at-least-once, order kept per sensor.
  *
@@ -230,9 +230,9 @@ export class SiemClient {
     this.batchKind = null;
   }
 
-  private sealWith(payload: Pick<ndr.v1.IRecordBatch, 'flows' | 'alerts' | 'stats'>, records: number): void {
+  private sealWith(payload: Pick<ndr.v1.IPublishRequest, 'flows' | 'alerts' | 'stats'>, records: number): void {
     const seq = this.spool.lastSeq + 1;
-    const bytes = ndr.v1.RecordBatch.encode({ sensorId: this.o.sensorId, seq, epoch: this.spool.epoch, ...payload }).finish();
+    const bytes = ndr.v1.PublishRequest.encode({ sensorId: this.o.sensorId, seq, epoch: this.spool.epoch, ...payload }).finish();
     // A refused write (full or read-only disk) is counted by the spool; nothing else stops.
     if (this.spool.append(seq, records, bytes)) this.pump();
   }
@@ -328,7 +328,7 @@ export class SiemClient {
         this.sentSeq = f.seq;
         const bytes = f.loss
           ? Buffer.from(
-              ndr.v1.RecordBatch.encode({
+              ndr.v1.PublishRequest.encode({
                 sensorId: this.o.sensorId,
                 epoch: this.spool.epoch,
                 seq: f.seq,

@@ -10,7 +10,7 @@
  *   quarantine/                      damaged bytes cut out of segments, kept for inspection
  *
  * Frame: u32 payload length | u32 CRC32 of everything after this field | u64 seq | u32 records | payload
- * (the payload is one encoded ndr.v1.RecordBatch).
+ * (the payload is one encoded ndr.v1.PublishRequest).
  *
  * Durability: appends are fsynced in groups (one fsync per syncIntervalMs window) and only
  * fsynced frames are handed out for sending, so an acknowledged batch was on disk here first.

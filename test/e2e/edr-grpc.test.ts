@@ -7,6 +7,7 @@ import type { Attribution, FlowRecord } from '../../src/flow/record.js';
 import { startEdrServer } from '../../src/grpc/edr-server.js';
 import type { EdrServerHandle } from '../../src/grpc/edr-server.js';
 import { EDR_ENRICH_PATH, deserializeEnrichResultBatch, serializeEnrichBatch } from '../../src/grpc/services.js';
+import type { EnrichResultMsg } from '../../src/grpc/services.js';
 import { flowFor } from './flow-fixture.js';
 import { datasets, spawnChild, synTuples } from './helpers.js';
 
@@ -107,30 +108,48 @@ describe('EDR enrichment over real gRPC on loopback', () => {
     expect(rb.some((f) => f.attribution!.process?.name === 'powershell.exe')).toBe(true);
   });
 
-  test('a garbage request gets INVALID_ARGUMENT, and the server keeps serving', async () => {
-    const srv = await startEdrServer({ sysmon: [], listen: '127.0.0.1:0', log: () => undefined });
+  test('an invalid query is answered with its error while the good ones of the same batch are answered; only undecodable bytes end a stream', async () => {
+    const srv = await startEdrServer({ sysmon: [join(datasets, 'otrf-covenant-psremoting', 'host-events.json')], listen: '127.0.0.1:0', log: () => undefined });
     servers.push(srv);
     const client = new grpc.Client(srv.address, grpc.credentials.createInsecure());
-    const call1 = (payload: Buffer) =>
-      new Promise<grpc.ServiceError>((resolve) => {
-        const s = client.makeBidiStreamRequest(EDR_ENRICH_PATH, (b: Buffer) => b, deserializeEnrichResultBatch);
-        s.on('error', (e: grpc.ServiceError) => resolve(e));
-        s.on('data', () => undefined);
-        s.write(payload);
-        s.end();
-      });
-    const bad = serializeEnrichBatch({ requests: [{ requestId: 7, transport: 'sctp!', client: { ip: 'not-an-ip', port: 1 }, server: { ip: '1.2.3.4', port: 80 }, startTsMs: 1 }] });
-    const e1 = await call1(bad);
-    expect(e1.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(e1.details).toContain('request 7');
-    const e2 = await call1(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01])); // truncated length-delimited field
-    expect(e2.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const s = client.makeBidiStreamRequest(EDR_ENRICH_PATH, (b: Buffer) => b, deserializeEnrichResultBatch);
+    const answers: EnrichResultMsg[] = [];
+    let got: () => void = () => undefined;
+    s.on('data', (m: { results?: EnrichResultMsg[] }) => {
+      answers.push(...(m.results ?? []));
+      got();
+    });
+    const until = (n: number) => new Promise<void>((r) => { got = () => { if (answers.length >= n) r(); }; got(); });
+    const good = { requestId: 8, transport: 'tcp', client: { ip: '172.18.39.5', port: 57967 }, server: { ip: '172.18.39.6', port: 5985 }, startTsMs: 1596729382448 };
+    s.write(serializeEnrichBatch({ requests: [{ requestId: 7, transport: 'sctp!', client: { ip: 'not-an-ip', port: 1 }, server: { ip: '1.2.3.4', port: 80 }, startTsMs: 1 }, good] }));
+    await until(2);
+    const byId = new Map(answers.map((a) => [a.requestId, a]));
+    expect(byId.get(7)!.error).toMatch(/^invalid: transport must be "tcp" or "udp"/);
+    expect(byId.get(8)!.error ?? '').toBe('');
+    expect(byId.get(8)!.process?.name).toBe('GruntHTTP.exe');
+    // The same stream goes on with the next batch.
+    s.write(serializeEnrichBatch({ requests: [{ ...good, requestId: 9 }] }));
+    await until(3);
+    expect(answers[2]!.requestId).toBe(9);
+    s.end();
     client.close();
-    // Still serving valid requests.
+    const c2 = new grpc.Client(srv.address, grpc.credentials.createInsecure());
+    const e2 = await new Promise<grpc.ServiceError>((resolve) => {
+      const t = c2.makeBidiStreamRequest(EDR_ENRICH_PATH, (b: Buffer) => b, deserializeEnrichResultBatch);
+      t.on('error', (e: grpc.ServiceError) => resolve(e));
+      t.on('data', () => undefined);
+      t.write(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01])); // truncated length-delimited field
+      t.end();
+    });
+    expect(e2.code).toBe(grpc.status.INVALID_ARGUMENT);
+    c2.close();
+    // The sensor's client turns a refused query into "unattributed: error" and goes on.
     const en = new Enricher({ endpoint: srv.address, log: () => undefined });
-    const [f] = await enrichAll(en, [flowFor(1, 1_600_000_000_000, '10.0.0.1', 1234, '10.0.0.2', 80)]);
+    const [f, g] = await enrichAll(en, [flowFor(1, 1596729382448, '172.18.39.5', 57967, '172.18.39.6', 5985), flowFor(2, 1_600_000_000_000, '10.0.0.1', 1234, '10.0.0.2', 80)]);
     await en.close();
-    expect(f!.attribution).toMatchObject({ status: 'unattributed', reason: 'no_match' });
+    expect(f!.attribution?.process?.name).toBe('GruntHTTP.exe');
+    expect(g!.attribution).toMatchObject({ status: 'unattributed', reason: 'no_match' });
+    // One refused query and one undecodable message.
     expect(srv.stats().invalid).toBe(2);
   });
 
