@@ -19,7 +19,8 @@ import { startEdrServer } from '../grpc/edr-server.js';
 import { startSiemServer } from '../grpc/siem-server.js';
 import { SiemClient } from '../output/siem-client.js';
 import { alertToEcs, flowToEcs } from '../output/ecs.js';
-import type { TlsFiles } from '../grpc/tls.js';
+import { DEFAULT_SERVER_LIMITS } from '../grpc/tls.js';
+import type { ServerLimits, TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { Alert } from '../analytics/alert.js';
 import { stderrLine, termSafe } from '../util/terminal.js';
@@ -78,6 +79,7 @@ const replayOptions: Record<string, OptionSpec> = {
   'tls-ca': { type: 'string', help: 'CA certificate (PEM) for mTLS to the EDR and SIEM' },
   'tls-cert': { type: 'string', help: 'client certificate (PEM) for mTLS' },
   'tls-key': { type: 'string', help: 'client key (PEM) for mTLS' },
+  'tls-server-name': { type: 'string', help: 'name the EDR/SIEM certificate must carry when it is not the endpoint host (e.g. the endpoint is an IP address)' },
   'allow-plaintext-remote': { type: 'boolean', default: false, help: 'allow plaintext gRPC to a non-loopback address' },
   workers: { type: 'string', short: 'w', help: `worker threads sharded by flow hash (default: cores - 1, at least 1; here ${replayWorkers()}); 1 = all in this thread` },
 };
@@ -264,7 +266,29 @@ function tlsFiles(v: Record<string, unknown>): TlsFiles | null {
   const key = v['tls-key'] as string | undefined;
   if (!ca && !cert && !key) return null;
   if (!ca || !cert || !key) throw new Error('mTLS needs all three of --tls-ca, --tls-cert and --tls-key');
-  return { ca, cert, key };
+  const serverName = v['tls-server-name'] as string | undefined;
+  return { ca, cert, key, ...(serverName ? { serverName } : {}) };
+}
+
+/** Server limits shared by `edr serve` and `siem serve` (defaults: DEFAULT_SERVER_LIMITS). */
+const limitOptions: Record<string, OptionSpec> = {
+  'max-message-mib': { type: 'string', help: `largest request message in MiB (default ${DEFAULT_SERVER_LIMITS.maxMessageBytes >> 20})` },
+  'max-streams': { type: 'string', help: `concurrent streams per client connection (default ${DEFAULT_SERVER_LIMITS.maxConcurrentStreams})` },
+  'idle-timeout-s': { type: 'string', help: `close a connection without calls after this many seconds (default ${DEFAULT_SERVER_LIMITS.idleTimeoutMs / 1000})` },
+  'keepalive-s': { type: 'string', help: `ping a silent connection after this many seconds; drop it without an answer in ${DEFAULT_SERVER_LIMITS.keepaliveTimeoutMs / 1000} s (default ${DEFAULT_SERVER_LIMITS.keepaliveTimeMs / 1000})` },
+};
+
+function serverLimits(v: Record<string, unknown>): Partial<ServerLimits> {
+  const l: Partial<ServerLimits> = {};
+  const mib = intOpt(v['max-message-mib'], 'max-message-mib');
+  if (mib !== undefined) l.maxMessageBytes = mib * 1048576;
+  const streams = intOpt(v['max-streams'], 'max-streams');
+  if (streams !== undefined) l.maxConcurrentStreams = streams;
+  const idle = intOpt(v['idle-timeout-s'], 'idle-timeout-s');
+  if (idle !== undefined) l.idleTimeoutMs = idle * 1000;
+  const ka = intOpt(v['keepalive-s'], 'keepalive-s');
+  if (ka !== undefined) l.keepaliveTimeMs = ka * 1000;
+  return l;
 }
 
 const tlsOptions: Record<string, OptionSpec> = {
@@ -331,11 +355,12 @@ export const commands: Command[] = [
       listen: { type: 'string', default: '127.0.0.1:50051', help: 'listen address' },
       tail: { type: 'boolean', default: false, help: 'follow the files as they grow (live use)' },
       ...tlsOptions,
+      ...limitOptions,
     },
     async run(v) {
       const sysmon = (v.sysmon as string[] | undefined) ?? [];
       if (sysmon.length === 0) throw new Error('edr serve: give at least one --sysmon FILE');
-      const h = await startEdrServer({ sysmon, listen: v.listen as string, tail: v.tail === true, tls: tlsFiles(v), allowPlaintextRemote: v['allow-plaintext-remote'] === true, log: stderrLine });
+      const h = await startEdrServer({ sysmon, listen: v.listen as string, tail: v.tail === true, tls: tlsFiles(v), allowPlaintextRemote: v['allow-plaintext-remote'] === true, serverLimits: serverLimits(v), log: stderrLine });
       stderrLine(`edr serve: listening on ${h.address}`);
       return serveUntilSignal(() => h.close());
     },
@@ -347,10 +372,20 @@ export const commands: Command[] = [
     options: {
       out: { type: 'string', short: 'o', default: '-', help: 'JSON-lines file to append to (- = stdout)' },
       listen: { type: 'string', default: '127.0.0.1:50052', help: 'listen address' },
+      state: { type: 'string', help: 'sequence state file (default: OUT.state); acknowledgements are only sent once it records them' },
       ...tlsOptions,
+      ...limitOptions,
     },
     async run(v) {
-      const h = await startSiemServer({ out: v.out as string, listen: v.listen as string, tls: tlsFiles(v), allowPlaintextRemote: v['allow-plaintext-remote'] === true, log: stderrLine });
+      const h = await startSiemServer({
+        out: v.out as string,
+        listen: v.listen as string,
+        tls: tlsFiles(v),
+        allowPlaintextRemote: v['allow-plaintext-remote'] === true,
+        limits: serverLimits(v),
+        ...(v.state ? { stateFile: v.state as string } : {}),
+        log: stderrLine,
+      });
       stderrLine(`siem serve: listening on ${h.address}`);
       return serveUntilSignal(() => h.close());
     },

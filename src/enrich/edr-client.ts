@@ -12,7 +12,7 @@ import type { Attribution, FlowRecord } from '../flow/record.js';
 import { attributionFromPb, unattributed } from '../grpc/convert.js';
 import { EDR_ENRICH_PATH, InvalidMessage, deserializeEnrichResultBatch, serializeEnrichBatch } from '../grpc/services.js';
 import type { EnrichBatchMsg, EnrichRequestMsg, EnrichResultBatchMsg, EnrichResultMsg } from '../grpc/services.js';
-import { clientCredentials, diagnoseTls, isTlsFailure } from '../grpc/tls.js';
+import { clientCredentials, diagnoseTls, isTlsFailure, tlsChannelOptions } from '../grpc/tls.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import { EdrCallError } from './embedded-edr.js';
 import type { EnrichBackend } from './embedded-edr.js';
@@ -53,6 +53,7 @@ export class EdrGrpcClient implements EnrichBackend {
     this.log = opts.log ?? defaultLog;
     const creds = clientCredentials(endpoint, opts.tls, opts.allowPlaintextRemote ?? false, 'edr client');
     this.client = new grpc.Client(endpoint, creds, {
+      ...tlsChannelOptions(opts.tls),
       'grpc.max_receive_message_length': 64 << 20,
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2000,

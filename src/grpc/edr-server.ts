@@ -13,6 +13,7 @@ import type { EnrichBatchMsg, EnrichRequestMsg, EnrichResultMsg } from './servic
 import { bindServer, serverCredentials, serverOptions, shutdownServer } from './tls.js';
 import type { ServerLimits, TlsFiles } from './tls.js';
 import { stderrLine } from '../util/terminal.js';
+import { addStandardServices } from './standard.js';
 
 /** Requests accepted per batch. */
 export const MAX_REQUESTS_PER_BATCH = 10_000;
@@ -107,6 +108,7 @@ export async function startEdrServer(opts: EdrServerOptions): Promise<EdrServerH
   }
   const counters = { batches: 0, requests: 0, invalid: 0, streams: 0 };
   const server = new grpc.Server(serverOptions(opts.serverLimits));
+  const health = addStandardServices(server, ['ndr.v1.EdrEnrichmentService']);
   server.addService(edrEnrichmentService, {
     Enrich: (call: grpc.ServerDuplexStream<EnrichBatchMsg | InvalidMessage, unknown>) => {
       counters.streams++;
@@ -162,6 +164,7 @@ export async function startEdrServer(opts: EdrServerOptions): Promise<EdrServerH
     store,
     stats: () => ({ ...counters }),
     close: async () => {
+      health.shutdown();
       store.close();
       await shutdownServer(server);
     },

@@ -23,6 +23,7 @@ import type { AckMsg, RecordBatchMsg } from './services.js';
 import { bindServer, serverCredentials, serverOptions, shutdownServer } from './tls.js';
 import type { ServerLimits, TlsFiles } from './tls.js';
 import { stderrLine } from '../util/terminal.js';
+import { addStandardServices, ServingStatus } from './standard.js';
 
 export interface SiemServerOptions {
   /** JSON-lines output file (appended), or '-' for stdout (no durability, no state file). */
@@ -284,6 +285,9 @@ export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServ
   const st: SiemServerStats = { batches: 0, records: 0, duplicates: 0, gaps: 0, invalid: 0, streams: 0, rejected: 0, forged: 0, lostBatches: 0, lostRecords: 0, writeErrors: 0, syncs: 0 };
   const server = new grpc.Server(serverOptions(opts.limits));
   const mtls = !!opts.tls;
+  // Health says NOT_SERVING while the output cannot be written (a full disk), SERVING again after
+  // the next successful write: a load balancer can steer sensors to another collector meanwhile.
+  const health = addStandardServices(server, ['ndr.v1.SiemFeedService']);
   server.addService(siemFeedService, {
     Publish: (call: grpc.ServerDuplexStream<RecordBatchMsg | InvalidMessage, AckMsg>) => {
       st.streams++;
@@ -369,6 +373,7 @@ export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServ
             pendingWrites--;
             if (err) {
               st.writeErrors++;
+              health.set('ndr.v1.SiemFeedService', ServingStatus.NOT_SERVING);
               // Nothing of this batch or anything queued after it counts: resend from the ack.
               k.queued = k.acked;
               log(`siem: writing ${opts.out} failed (${err.code ?? ''} ${err.message}); batch ${seq} of "${k.sensorId}" not acknowledged`);
@@ -376,6 +381,7 @@ export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServ
               return;
             }
             st.syncs = writer.syncs;
+            if (health.get('ndr.v1.SiemFeedService') !== ServingStatus.SERVING) health.set('ndr.v1.SiemFeedService', ServingStatus.SERVING);
             const ack: AckMsg = { ackedSeq: k.acked, sensorId: k.sensorId, epoch: k.epoch };
             if (rejected.length > 0) send({ ...ack, rejected });
             for (const c of k.calls) if (c !== call || rejected.length === 0) if (!c.cancelled && c.writable) c.write(ack);
@@ -404,6 +410,7 @@ export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServ
     address,
     stats: () => ({ ...st, syncs: writer.syncs }),
     close: async () => {
+      health.shutdown();
       await shutdownServer(server);
       await writer.close();
     },

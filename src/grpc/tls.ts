@@ -10,6 +10,20 @@ export interface TlsFiles {
   ca: string | Buffer;
   cert: string | Buffer;
   key: string | Buffer;
+  /**
+   * Name the peer's certificate must carry when it differs from the endpoint's host (e.g. the
+   * endpoint is an IP address or a load balancer name). '' or absent: the endpoint's host.
+   */
+  serverName?: string;
+}
+
+/**
+ * Channel options that make grpc-js check the server certificate against `serverName` (and send
+ * it as SNI and :authority) instead of the endpoint's host.
+ */
+export function tlsChannelOptions(tls: TlsFiles | null): grpc.ChannelOptions {
+  if (!tls?.serverName) return {};
+  return { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName };
 }
 
 function pem(v: string | Buffer): Buffer {
@@ -142,7 +156,7 @@ export async function diagnoseTls(endpoint: string, tls: TlsFiles, timeoutMs = 2
       sock.destroy();
       resolve(v);
     };
-    const sock = connect({ host, port, ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key), ALPNProtocols: ['h2'], servername: /^[\d.:]+$/.test(host) ? '' : host });
+    const sock = connect({ host, port, ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key), ALPNProtocols: ['h2'], servername: tls.serverName || (/^[\d.:]+$/.test(host) ? '' : host) });
     // TLS 1.3 servers reject a client certificate after the handshake: wait briefly for their alert.
     let secured = false;
     sock.on('secureConnect', () => {

@@ -19,7 +19,7 @@ import type { FlowRecord } from '../flow/record.js';
 import { alertToPb, flowToPb } from '../grpc/convert.js';
 import { InvalidMessage, SIEM_PUBLISH_PATH, deserializeAck, ndr } from '../grpc/services.js';
 import type { AckMsg } from '../grpc/services.js';
-import { clientCredentials, diagnoseTls, isTlsFailure } from '../grpc/tls.js';
+import { clientCredentials, diagnoseTls, isTlsFailure, tlsChannelOptions } from '../grpc/tls.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import { Spool } from './spool.js';
 import type { SpoolStats } from './spool.js';
@@ -152,6 +152,7 @@ export class SiemClient {
     this.sentSeq = this.spool.ackedSeq;
     this.maxSentSeq = this.sentSeq;
     this.client = new grpc.Client(opts.endpoint, creds, {
+      ...tlsChannelOptions(this.tls),
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2000,
       'grpc.max_send_message_length': 256 << 20,
