@@ -12,8 +12,7 @@ import { QuicDissector } from './state.js';
 import { defaultQuicLimits, quicVersionName, type QuicLimits, type QuicRecord, type QuicSummary } from './types.js';
 
 /** First bytes of a client Initial: form bit, fixed bit, type bits, any protected low nibble. */
-const INITIAL_FIRST_BYTES: number[][] = [];
-for (let b = 0xc0; b <= 0xdf; b++) INITIAL_FIRST_BYTES.push([b]);
+const INITIAL_FIRST_BYTES: readonly (readonly number[])[] = Array.from({ length: 0xdf - 0xc0 + 1 }, (_, i) => [0xc0 + i]);
 
 /**
  * Probe: long header + fixed bit + a version whose Initial keys we know + that version's Initial

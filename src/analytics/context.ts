@@ -34,7 +34,7 @@ export function isUserWritable(pathLower: string, cfg: ResolvedConfig): boolean 
   return cfg.userWritablePaths.some((p) => pathLower.includes(p));
 }
 
-// Single-entry memos: the five analytics ask the same questions about the same flow in a row.
+// Caches, one entry each: the five analytics ask the same questions about the same flow in a row.
 let memoClassFlow: FlowRecord | null = null;
 let memoClassCfg: ResolvedConfig | null = null;
 let memoClass: ProcessClass = 'unknown';
@@ -69,6 +69,7 @@ interface ImageFacts {
   readonly allowlisted: boolean;
 }
 
+/** Cache of ImageFacts by path under one config (a new config starts it afresh; bounded). */
 const IMAGE_FACTS_MAX = 10_000;
 let factsCfg: ResolvedConfig | null = null;
 let facts = new Map<string, ImageFacts>();

@@ -69,7 +69,8 @@ const ET_ERSPAN2 = 0x88be;
 const ET_ERSPAN3 = 0x22eb;
 const ET_PPP = 0x880b;
 
-// One DataView per buffer seen (a chunk, a reassembly buffer): 32-bit reads in one load.
+// Cache: the DataView of the last buffer seen (a chunk, a reassembly buffer), so 32-bit reads
+// are one load and a view is made once per buffer, not per packet.
 let dvBuf: Uint8Array = new Uint8Array(0);
 let dv = new DataView(dvBuf.buffer);
 

@@ -139,6 +139,7 @@ export function basename(path: string | null): string | null {
   return i === -1 ? path : path.slice(i + 1);
 }
 
+/** Cache: normalised text of the IPv6 / v4-mapped addresses seen (bounded, cleared when full). */
 const ipCache = new Map<string, string>();
 const IPV4_RE = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 const MAX_IP_CACHE = 65_536;

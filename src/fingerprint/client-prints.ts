@@ -28,7 +28,10 @@ export interface ClientPrints {
   readonly supportedCiphers: readonly string[];
 }
 
-/** Shapes kept per thread; the table is cleared when it fills (distinct stacks are few). */
+/**
+ * Cache of fingerprints by hello shape, per thread: a network has few client stacks, so most
+ * hellos are answered from here. Cleared when it fills (distinct stacks are few).
+ */
 const MAX_SHAPES = 4096;
 /** Different shapes kept under one hash value. */
 const MAX_CHAIN = 4;
@@ -39,7 +42,7 @@ interface Shape<T> {
 }
 const clientShapes = new Map<number, Shape<ClientPrints>>();
 const serverShapes = new Map<number, Shape<string>>();
-/** The shape being built: one 16-bit unit per value (lists are bounded by the TLS limits). */
+/** Allocation cache: the shape being built, one 16-bit unit per value (lists are bounded by the TLS limits); reset per call. */
 let units = new Uint16Array(4096);
 let n = 0;
 

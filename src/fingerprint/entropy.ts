@@ -101,6 +101,7 @@ export function shannonBits(hist: Uint32Array, n: number): number {
   return h > 0 ? h : 0;
 }
 
+/** Cache: the expected entropy of n random bytes, by n (a pure function; bounded, cleared when full). */
 const expectedCache = new Map<number, number>();
 const EXPECTED_CACHE_MAX_COUNT = 4096;
 

@@ -8,6 +8,7 @@ import { isGrease } from '../../dissectors/tls/extensions.js';
 import type { TlsClientHello, TlsServerHello } from '../../dissectors/tls/types.js';
 import { md5Hex } from './hash.js';
 
+/** Allocation cache: one decimal-value list reused by every call (cleared on entry, never escapes it). */
 const decScratch: number[] = [];
 
 /** "4865-4866-…" as one flat string (join, not repeated concatenation). */

@@ -93,6 +93,7 @@ export function alpnChars(name: Uint8Array | null | undefined, rule: 'reference'
   return first + last;
 }
 
+/** Allocation cache: one hex-string list reused by every call (cleared on entry, never escapes it). */
 const hexScratch: string[] = [];
 
 /** "0a0a,1301,…": joined from the shared table into one flat string. */
@@ -139,8 +140,8 @@ function lists(h: TlsClientHello, opts?: Ja4Options): Lists {
   return { ciphers, exts, sigs };
 }
 
-// Scratch for the hot path: hex lists are laid out as ASCII here and hashed without building
-// strings. Single-threaded use per worker; never escapes a call.
+// Allocation cache for the hot path: hex lists are laid out as ASCII here and hashed without
+// building strings. Grown on demand, one per thread, never escapes a call.
 const HEXC = Uint8Array.from([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]);
 let scratch = new Uint8Array(8192);
 

@@ -95,6 +95,7 @@ interface Suffix {
   /** The literal end of a pattern (after its last '*'): a host that lacks it cannot match. */
   readonly tail: string;
 }
+/** Cache: each configured pattern compiled once, keyed by its text (patterns come from the config). */
 const compiled = new Map<string, Suffix>();
 
 function compile(suffix: string): Suffix {

@@ -66,6 +66,7 @@ export function buildTrustStore(opts: TrustOptions = {}): TrustStore {
   return { roots, bySubject, bySha256 };
 }
 
+/** Cache: the default trust store (Node's bundled roots), built on first use and never changed. */
 let defaultStore: TrustStore | null = null;
 
 /** Node's bundled roots only, built once per process. */

@@ -33,7 +33,7 @@ export function parseCertForCache(der: Uint8Array): unknown {
   return parseCertificate(der, defaultX509Limits);
 }
 
-/** The trust store is built once per process (Node's bundled roots + configured roots). */
+/** Cache: a trust store is built once per process for each set of configured roots (Node's bundled roots + those). */
 const trustStores = new Map<string, TrustStore>();
 function trustFor(extra: readonly string[]): TrustStore {
   const key = extra.join('\n');

@@ -20,6 +20,7 @@
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 
+/** V8's flags are process-wide: a memo that they have been set, so a second pipeline does not set them again. */
 let tuned = false;
 
 export function tuneJit(): void {
