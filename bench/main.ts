@@ -16,6 +16,7 @@ import { extraBenches } from './extra.js';
 import { ShardedRunner } from '../src/runtime/shard.js';
 import { nodeFlags } from '../src/runtime/jit.js';
 import { dissectorSpecs } from '../dissectors/index.js';
+import { tlsOf } from '../dissectors/tls/record.js';
 
 interface One {
   packets: number;
@@ -51,7 +52,7 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
   // bare: every dissector off, so the figure is the flow engine alone (decode, table, reassembly
   // up to classification, counters, payload features, the record without application fields).
   const disabledDissectors = opts.bare === true ? dissectorSpecs.map((s) => s.name) : [];
-  const p = kind === 'walk' ? null : new Pipeline({ disabledDissectors, onFlow: (f) => { flows++; if (f.tls?.ja4 || f.tls?.ja3) handshakes++; } });
+  const p = kind === 'walk' ? null : new Pipeline({ disabledDissectors, onFlow: (f) => { flows++; if (tlsOf(f)?.ja4 || tlsOf(f)?.ja3) handshakes++; } });
   const runner = p !== null && (opts.workers ?? 1) > 1 ? new ShardedRunner(p, opts.workers as number, {}) : null;
   if (runner !== null) await runner.ready();
   const t0 = process.hrtime.bigint();

@@ -3,8 +3,12 @@
  * TLS flow from a workstation to an external server) with shortcuts for the fields the analytics read.
  */
 import type {
-  Attribution, ChainFeatures, DirCounters, EncryptedChannel, FileEvent, FlowRecord, ImageLoad, ProcessInfo, PubSubLabel, TlsInfo,
+  Attribution, DirCounters, EncryptedChannel, FileEvent, FlowRecord, ImageLoad, ProcessInfo, PubSubLabel,
 } from '../src/flow/record.js';
+import { putSection } from '../src/flow/finalize.js';
+import type { ChainFeatures } from '../dissectors/x509/types.js';
+import { tlsSection, type TlsInfo } from '../dissectors/tls/record.js';
+import { httpSection } from '../dissectors/http/record.js';
 import { BaselineStore } from '../src/baseline/store.js';
 import type { BeaconInfo } from '../src/flow/record.js';
 import { DEFAULT_ANALYTICS_CONFIG, resolveConfig, type AnalyticsConfig } from '../src/analytics/config.js';
@@ -98,18 +102,19 @@ export function makeFlow(s: FlowSpec = {}): FlowRecord {
   }
   const pubsub: PubSubLabel | null = s.pubsub ? { protocol: 'mqtt', encrypted: true, confidence: 0.9, evidence: [{ signal: 'port', value: 8883, weight: 0.5 }], ...s.pubsub } : null;
   const encrypted: EncryptedChannel | null = s.encrypted ? { known: null, suspicious: false, compressed: null, evidence: [], ...s.encrypted } : null;
-  return {
+  const rec: FlowRecord = {
     kind: 'flow', id: s.id ?? nextId++, communityId: `1:test${(s.id ?? nextId).toString(36)}=`, transport: s.transport ?? 'tcp', ipVersion: 4,
     client, server, vlan: 0, tunnelDepth: 0, startTs, endTs, endReason: 'fin',
     dirs: [dir(cb, 10, startTs, endTs), dir(sb, 10, startTs + 5, endTs)],
     byteRatio: sb > 0 ? cb / sb : null, directionFromSyn: true, protocol, events: [], limits: [],
-    tls, mqtt: null, amqp: null,
-    http: s.httpPathEntropy !== undefined ? { method: 'GET', uri: '/', host: null, userAgent: null, statusCode: 200, requests: 1, pathEntropy: s.httpPathEntropy, hostEntropy: null, upgrade: null, wsProtocol: null } : null,
-    dns: null, ssh: null, quic: null, dnsName: s.dnsName ?? null,
+    apps: {}, features: {}, dnsName: s.dnsName ?? null,
     entropy: [null, null],
     smallRecords: [{ ts: s.smallRecordTs ?? [], sizes: (s.smallRecordTs ?? []).map(() => 2) }, { ts: [], sizes: [] }],
     pubsub, encrypted, beacon: null, ja4t: null, ja4ts: null, attribution,
   };
+  if (tls !== null) putSection(rec, tlsSection, tls);
+  if (s.httpPathEntropy !== undefined) putSection(rec, httpSection, { method: 'GET', uri: '/', host: null, userAgent: null, statusCode: 200, requests: 1, pathEntropy: s.httpPathEntropy, hostEntropy: null, upgrade: null, wsProtocol: null });
+  return rec;
 }
 
 

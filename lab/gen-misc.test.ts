@@ -18,9 +18,12 @@ import { probeHttp } from '../dissectors/http/index.js';
 import type { DnsRecord } from '../dissectors/dns/types.js';
 import type { HttpRecord } from '../dissectors/http/types.js';
 import type { SshRecord } from '../dissectors/ssh/types.js';
-import { emptyDir, type DnsInfo, type FlowRecord } from '../src/flow/record.js';
+import { emptyDir, type FlowRecord } from '../src/flow/record.js';
+import { putSection } from '../src/flow/finalize.js';
+import { sshSection } from '../dissectors/ssh/record.js';
+import type { DnsInfo } from '../dissectors/dns/record.js';
 import { DnsCache } from '../src/flow/dns-cache.js';
-import { EntropyAccumulator } from '../src/fingerprint/entropy.js';
+import { EntropyAccumulator } from '../src/flow/entropy.js';
 import { classifyEncrypted, SUSPICIOUS_MIN_SAMPLE_BYTES, SUSPICIOUS_MIN_SCORE } from '../src/fingerprint/encrypted.js';
 import { DNS_NAMES, generateMiscCaptures, HTTP_HOST, HTTP_PATHS, MISC_CAPTURES } from './gen-misc.js';
 
@@ -86,7 +89,7 @@ function record(f: Flow, p: Partial<FlowRecord> = {}): FlowRecord {
   return {
     kind: 'flow', id: 1, communityId: '', transport: f.udp ? 'udp' : 'tcp', ipVersion: 4, client: { ip: f.client, port: f.cport }, server: { ip: f.server, port: f.sport },
     vlan: 0, tunnelDepth: 0, startTs: 0, endTs: 0, endReason: 'fin', dirs: [emptyDir(), emptyDir()], byteRatio: null, directionFromSyn: true, protocol: null,
-    events: [], limits: [], tls: null, mqtt: null, amqp: null, http: null, dns: null, ssh: null, quic: null, dnsName: null,
+    events: [], limits: [], apps: {}, features: {}, dnsName: null,
     entropy: [acc.info(Dir.ToServer), acc.info(Dir.ToClient)], smallRecords: [{ ts: [], sizes: [] }, { ts: [], sizes: [] }],
     pubsub: null, encrypted: null, beacon: null, ja4t: null, ja4ts: null, attribution: null, ...p,
   };
@@ -125,7 +128,7 @@ function checkCaptures(dir: string): void {
     expect(s.serverBanner).toMatch(/^SSH-2\.0-OpenSSH_/);
     expect(banners.sort()).toEqual([s.clientBanner, s.serverBanner].sort());
     expect(h.verdicts.at(-1)).toBe('done');
-    expect(classifyEncrypted(record(f!, { protocol: 'ssh', ssh: s }), first(f!))?.known).toBe('ssh');
+    expect(classifyEncrypted(putSection(record(f!, { protocol: 'ssh' }), sshSection, { clientBanner: s.clientBanner, serverBanner: s.serverBanner }), first(f!))?.known).toBe('ssh');
     expect(classifyEncrypted(record(f!), first(f!))).toMatchObject({ known: 'ssh', suspicious: false });
   });
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Generates the static protobuf code for proto/ndr/v1/*.proto into src/gen/ (gitignored):
+// Generates the static protobuf code for proto/ndr/v1/*.proto and dissectors/*/*.proto into
+// src/gen/ (gitignored):
 //   src/gen/ndr.js   (pbjs -t static-module -w es6, 64-bit integers as JS numbers)
 //   src/gen/ndr.d.ts (pbts)
 //   src/gen/descriptors.js (the FileDescriptorProtos `buf build` makes, for server reflection)
@@ -17,10 +18,20 @@ const outDts = join(outDir, 'ndr.d.ts');
 const outDesc = join(outDir, 'descriptors.js');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
-const sources = readdirSync(join(protoDir, 'ndr', 'v1'))
-  .filter((f) => f.endsWith('.proto'))
+// The shared messages under proto/, and each protocol's own message in its folder
+// (dissectors/<name>/*.proto), so adding a protocol touches no file here.
+const dissectorsDir = join(root, 'dissectors');
+const protocolProtos = readdirSync(dissectorsDir)
+  .filter((d) => statSync(join(dissectorsDir, d)).isDirectory())
   .sort()
-  .map((f) => join(protoDir, 'ndr', 'v1', f));
+  .flatMap((d) => readdirSync(join(dissectorsDir, d)).filter((f) => f.endsWith('.proto')).sort().map((f) => join(dissectorsDir, d, f)));
+const sources = [
+  ...readdirSync(join(protoDir, 'ndr', 'v1'))
+    .filter((f) => f.endsWith('.proto'))
+    .sort()
+    .map((f) => join(protoDir, 'ndr', 'v1', f)),
+  ...protocolProtos,
+];
 
 // Skip when the outputs are newer than every source (keeps repeated builds fast).
 const force = process.argv.includes('--force');

@@ -10,6 +10,8 @@ import { RegistryError } from '../src/dissect/registry.js';
 import { runLive } from '../src/runtime/live.js';
 import { ConfigError } from '../src/config/config.js';
 import type { FlowRecord } from '../src/flow/record.js';
+import { tlsOf } from '../dissectors/tls/record.js';
+import { mqttOf } from '../dissectors/mqtt/record.js';
 
 const pcap = (p: string): string => fileURLToPath(new URL(`../pcaps/${p}`, import.meta.url));
 const tls = pcap('tls/tls12-curl-expired.pcap');
@@ -21,23 +23,23 @@ describe('dissectors turned off by name', () => {
   it('keeps every flow and its counters but dissects nothing of the protocol', async () => {
     const on = await replayFiles([tls], { withAnalytics: false });
     const off = await replayFiles([tls], { withAnalytics: false, disabledDissectors: ['tls'] });
-    expect(on.flows.some((f) => f.tls !== null && f.protocol === 'tls')).toBe(true);
+    expect(on.flows.some((f) => tlsOf(f) !== null && f.protocol === 'tls')).toBe(true);
     expect(off.flows.length).toBe(on.flows.length);
     expect(counters(off.flows)).toEqual(counters(on.flows));
     for (const f of off.flows) {
-      expect(f.tls).toBeNull();
+      expect(tlsOf(f)).toBeNull();
       expect(f.protocol).not.toBe('tls');
     }
   });
 
   it('turns off only the named one, in workers too', async () => {
     const on = await replayFiles([mqtt, tls], { withAnalytics: false });
-    expect(on.flows.some((f) => f.mqtt !== null)).toBe(true);
+    expect(on.flows.some((f) => mqttOf(f) !== null)).toBe(true);
     for (const workers of [1, 2]) {
       const off = await replayFiles([mqtt, tls], { withAnalytics: false, workers, disabledDissectors: ['mqtt'] });
       expect(counters(off.flows)).toEqual(counters(on.flows));
-      expect(off.flows.some((f) => f.tls !== null)).toBe(true); // TLS still dissected
-      for (const f of off.flows) expect(f.mqtt).toBeNull();
+      expect(off.flows.some((f) => tlsOf(f) !== null)).toBe(true); // TLS still dissected
+      for (const f of off.flows) expect(mqttOf(f)).toBeNull();
     }
   });
 

@@ -14,6 +14,10 @@ import { openCaptureFile } from '../src/capture/pcap-file.js';
 import { tupleMeta } from '../src/runtime/engine.js';
 import { PacketMeta } from '../src/decode/packet-meta.js';
 import type { FlowRecord } from '../src/flow/record.js';
+import { tlsOf } from '../dissectors/tls/record.js';
+import { mqttOf } from '../dissectors/mqtt/record.js';
+import { httpOf } from '../dissectors/http/record.js';
+import { amqpOf } from '../dissectors/amqp/record.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndr-engine-'));
 const T0 = Date.UTC(2026, 0, 1);
@@ -159,8 +163,8 @@ describe('reassembly through the driver', () => {
     segs.splice(3, 0, data[2]!, data[0]!, data[1]!);
     const { flows } = await replayFiles([pcap(segs)]);
     expect(flows[0]!.protocol).toBe('http');
-    expect(flows[0]!.http?.host).toBe('example.test');
-    expect(flows[0]!.http?.userAgent).toBe('probe/1');
+    expect(httpOf(flows[0]!)!.host).toBe('example.test');
+    expect(httpOf(flows[0]!)!.userAgent).toBe('probe/1');
   });
 
   it('overlapping segments with different bytes: the first copy wins and an event is raised', async () => {
@@ -169,7 +173,7 @@ describe('reassembly through the driver', () => {
     segs.splice(5, 0, { ...second, payload: 'Host: other.test\r\n', ts: second.ts + 0.1 });
     const { flows } = await replayFiles([pcap(segs)]);
     expect(flows[0]!.events).toContain('tcp.overlap_mismatch');
-    expect(flows[0]!.http?.host).toBe('first.test');
+    expect(httpOf(flows[0]!)!.host).toBe('first.test');
     expect(flows[0]!.dirs[0].retransBytes).toBe(18);
   });
 
@@ -184,7 +188,7 @@ describe('reassembly through the driver', () => {
     const segs = conversation('10.0.0.1', 40013, '10.0.0.2', 443, T0, [c.subarray(0, 227), c.subarray(227, finishedAt + 15), c.subarray(finishedAt + 15)], [fx('tls12-chain.server')]);
     const { flows } = await replayFiles([pcap(segs)]);
     expect(flows[0]!.protocol).toBe('tls');
-    expect(flows[0]!.tls?.appRecordSizes[0]).toEqual([44]);
+    expect(tlsOf(flows[0]!)!.appRecordSizes[0]).toEqual([44]);
     expect(flows[0]!.entropy[0]?.sample).toBe(395 - 320);
   });
 
@@ -198,8 +202,8 @@ describe('reassembly through the driver', () => {
     // Reordering changes what the engine counts as retransmitted and the contiguous entropy
     // sample, by design; what reassembly delivers to the dissector must not change.
     const view = (f: FlowRecord, reordered: boolean) => JSON.stringify(reordered
-      ? { tls: f.tls, events: f.events, limits: f.limits }
-      : { tls: f.tls, entropy: f.entropy, events: f.events, limits: f.limits, bytes: [f.dirs[0].bytes, f.dirs[1].bytes], retrans: [f.dirs[0].retransBytes, f.dirs[1].retransBytes] });
+      ? { tls: tlsOf(f), events: f.events, limits: f.limits }
+      : { tls: tlsOf(f), entropy: f.entropy, events: f.events, limits: f.limits, bytes: [f.dirs[0].bytes, f.dirs[1].bytes], retrans: [f.dirs[0].retransBytes, f.dirs[1].retransBytes] });
     const run = async (size: number, reorder: boolean) => {
       const segs = conversation('10.0.0.1', 40014, '10.0.0.2', 443, T0, [c.subarray(0, 227), ...cut(c.subarray(227), size)], cut(sv, size));
       if (reorder) {
@@ -211,7 +215,7 @@ describe('reassembly through the driver', () => {
       return flows[0]!;
     };
     const whole = await run(1 << 16, false);
-    expect(whole.tls?.chain.length).toBe(2);
+    expect(tlsOf(whole)!.chain.length).toBe(2);
     expect(whole.entropy[0]?.sample).toBe(395 - 320);
     expect(whole.entropy[1]?.sample).toBe(31);
     for (const size of [1, 3, 7, 50, 333, 1460]) {
@@ -252,7 +256,7 @@ describe('reassembly through the driver', () => {
       }
       return segs;
     };
-    const view = (f: FlowRecord) => JSON.stringify({ protocol: f.protocol, mqtt: f.mqtt, amqp: f.amqp, http: f.http, events: f.events, limits: f.limits, entropy: f.entropy, bytes: [f.dirs[0].bytes, f.dirs[1].bytes] });
+    const view = (f: FlowRecord) => JSON.stringify({ protocol: f.protocol, mqtt: mqttOf(f), amqp: amqpOf(f), http: httpOf(f), events: f.events, limits: f.limits, entropy: f.entropy, bytes: [f.dirs[0].bytes, f.dirs[1].bytes] });
     for (const [url, port] of cases) {
       const conv = loadConversation(url);
       const whole = await replayFiles([pcap(segsOf(conv, port, 1 << 20))]);
@@ -278,8 +282,8 @@ describe('reassembly through the driver', () => {
     const segs = conversation('10.0.0.1', 40016, '10.0.0.2', 9200, T0, ['GET / HTTP/1.0\n', 'User-Agent:\n', '\n'], ['', '', 'HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n']);
     const { flows } = await replayFiles([pcap(segs)]);
     expect(flows[0]!.protocol).toBe('http');
-    expect(flows[0]!.http?.method).toBe('GET');
-    expect(flows[0]!.http?.statusCode).toBe(200);
+    expect(httpOf(flows[0]!)!.method).toBe('GET');
+    expect(httpOf(flows[0]!)!.statusCode).toBe(200);
     expect(flows[0]!.events).not.toContain('http.response_without_request');
   });
 

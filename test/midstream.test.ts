@@ -17,7 +17,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'ndr-midstream-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function pubsubOf(f: FlowRecord): string | null {
-  return f.pubsub?.protocol ?? (f.mqtt !== null ? 'mqtt' : f.amqp !== null ? 'amqp' : null);
+  return f.pubsub?.protocol ?? f.features.pubsub ?? null;
 }
 
 interface Row { client: string; server: string; protocol: string | null; pubsub: string | null; midstream: boolean }

@@ -16,6 +16,7 @@ import { renderDemo } from '../src/cli/commands.js';
 import { replayFiles } from '../src/runtime/replay.js';
 import { isValidHostName } from '../src/util/hostname.js';
 import { termSafe } from '../src/util/terminal.js';
+import { tlsOf } from '../dissectors/tls/record.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'ndr-sensor.mjs');
@@ -128,7 +129,7 @@ describe('terminal safety', () => {
     const r = await replayFiles([capture], { sysmon: [sysmon], analyticsConfig: cfg.analytics });
     const text = renderDemo('demo', r.flows, r.alerts, 'out.jsonl');
     expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b]/);
-    const ja4 = r.flows[0]?.tls?.ja4 ?? '';
+    const ja4 = (r.flows[0] ? tlsOf(r.flows[0]) : null)?.ja4 ?? '';
     expect(ja4).toMatch(/^t1[23]d/);
     const lines = text.split('\n');
     expect(lines[3]).toBe(`  127.0.0.1:${clientPort} -> 127.0.0.2:${serverPort}  tls ${SNI_SHOWN} (invalid SNI) ${ja4}  ${HOST_SHOWN}/agent.exe`);

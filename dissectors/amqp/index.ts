@@ -1,6 +1,6 @@
 /** AMQP dissector registration (0-9-1 and 1.0, recognised by the protocol header on any port). */
 import { defineDissector, type Dir } from '../../src/dissect/api.js';
-import type { AmqpInfo } from '../../src/flow/record.js';
+import { amqpSection, type AmqpInfo } from './record.js';
 import { amqpEvents, type AmqpEventId } from './events.js';
 import { probeAmqp } from './framing.js';
 import { probeAmqpMidstream } from './midstream.js';
@@ -24,6 +24,8 @@ export const amqpDissector = defineDissector<AmqpLimits, AmqpRecord, AmqpEventId
   events: amqpEvents,
   create: (ctx, limits) => new AmqpDissector(ctx, limits),
   summarize: summarizeAmqp,
+  sections: [amqpSection],
+  toRecord: (a, out) => out.set(amqpSection, a),
 });
 
 export default amqpDissector;

@@ -1,5 +1,5 @@
-/** Fold one flow's AMQP records into the FlowRecord's `AmqpInfo` (src/flow/record.ts). */
-import type { AmqpInfo } from '../../src/flow/record.js';
+/** Fold one flow's AMQP records into the flow record's `amqp` section (record.ts). */
+import type { AmqpInfo } from './record.js';
 import type { AmqpRecord } from './records.js';
 
 export const SUMMARY_MAX_NAMES_COUNT = 32;

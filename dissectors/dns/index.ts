@@ -3,7 +3,7 @@
  * sharing one parser. summarize → DnsInfo (queries, answers, rcode).
  */
 import { defineDissector, Dir, type ProbeResult } from '../../src/dissect/api.js';
-import type { DnsInfo } from '../../src/flow/record.js';
+import { dnsSection, type DnsInfo } from './record.js';
 import { dnsEvents, type DnsEventId } from './events.js';
 import { probeDnsMessage } from './parse.js';
 import { DnsDissector } from './state.js';
@@ -65,6 +65,11 @@ export const dnsSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsInfo
   events: dnsEvents,
   create: (ctx, limits) => new DnsDissector(ctx, limits, false),
   summarize: summarizeDns,
+  sections: [dnsSection],
+  toRecord(d, out) {
+    out.set(dnsSection, d);
+    out.protocol('dns');
+  },
 });
 
 export const dnsTcpSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsInfo>({
@@ -76,6 +81,11 @@ export const dnsTcpSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsI
   events: dnsEvents,
   create: (ctx, limits) => new DnsDissector(ctx, limits, true),
   summarize: summarizeDns,
+  sections: [dnsSection],
+  toRecord(d, out) {
+    out.set(dnsSection, d);
+    out.protocol('dns');
+  },
 });
 
 export type { DnsLimits, DnsRecord } from './types.js';

@@ -6,6 +6,7 @@ import { defineDissector, Dir, type ProbeResult } from '../../src/dissect/api.js
 import { dtlsEvents, type DtlsEventId } from './events.js';
 import { DtlsDissector, HANDSHAKE_HEADER_BYTES, isDtlsVersion, RECORD_HEADER_BYTES } from './state.js';
 import type { TlsClientHello, TlsServerHello } from '../tls/types.js';
+import { TLS_INFO, tlsSection } from '../tls/record.js';
 import { defaultDtlsLimits, type DtlsLimits, type DtlsRecord, type DtlsSummary } from './types.js';
 
 /** Probe: a handshake record of epoch 0 with a DTLS version, carrying a ClientHello fragment. */
@@ -69,6 +70,11 @@ export const dtlsDissector = defineDissector<DtlsLimits, DtlsRecord, DtlsEventId
       sni: first === undefined ? null : first.sni,
       helloVerifyRequest,
     };
+  },
+  sections: [tlsSection],
+  toRecord(s, out, ctx) {
+    out.set(tlsSection, ctx.service(TLS_INFO)(s, 'd', ctx));
+    out.protocol('dtls');
   },
 });
 

@@ -8,6 +8,7 @@ import { httpEvents, type HttpEventId } from './events.js';
 import { textEntropy } from './parse.js';
 import { HttpDissector } from './state.js';
 import { probeHttpMidstream } from './midstream.js';
+import { httpInfo, httpSection } from './record.js';
 import { defaultHttpLimits, type HttpLimits, type HttpRecord, type HttpRequestRecord, type HttpResponseRecord, type HttpSummary, type HttpTunnelRecord } from './types.js';
 
 const METHODS = ['GET ', 'POST ', 'PUT ', 'HEAD ', 'OPTIONS ', 'DELETE ', 'CONNECT ', 'PATCH '].map(asciiBytes);
@@ -110,6 +111,8 @@ export const httpSpec = defineDissector<HttpLimits, HttpRecord, HttpEventId, Htt
   events: httpEvents,
   create: (ctx, limits) => new HttpDissector(ctx, limits),
   summarize: summarizeHttp,
+  sections: [httpSection],
+  toRecord: (h, out) => out.set(httpSection, httpInfo(h)),
 });
 
 export type { HttpLimits, HttpRecord, HttpSummary } from './types.js';

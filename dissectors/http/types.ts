@@ -1,6 +1,5 @@
 /** HTTP/1.x records and limits. */
 import type { DissectorRecord } from '../../src/dissect/api.js';
-import type { HttpInfo } from '../../src/flow/record.js';
 import type { HttpEventId } from './events.js';
 
 export interface HttpLimits {
@@ -69,6 +68,20 @@ export interface HttpTunnelRecord extends DissectorRecord {
 }
 
 export type HttpRecord = HttpRequestRecord | HttpResponseRecord | HttpTunnelRecord;
+
+/** What the flow record keeps of HTTP (the `http` section). */
+export interface HttpInfo {
+  method: string | null;
+  uri: string | null;
+  host: string | null;
+  userAgent: string | null;
+  statusCode: number | null;
+  requests: number;
+  pathEntropy: number | null; // bits per char of the first request path
+  hostEntropy: number | null;
+  upgrade: string | null; // e.g. 'websocket'
+  wsProtocol: string | null; // Sec-WebSocket-Protocol
+}
 
 /**
  * The per-flow summary: HttpInfo plus what the driver needs for its "re-probe after CONNECT" hook.

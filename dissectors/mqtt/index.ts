@@ -1,6 +1,6 @@
 /** MQTT dissector registration (3.1, 3.1.1, 5; plain TCP and MQTT over WebSocket). */
 import { defineDissector, type Dir } from '../../src/dissect/api.js';
-import type { MqttInfo } from '../../src/flow/record.js';
+import { mqttSection, type MqttInfo } from './record.js';
 import { mqttEvents, type MqttEventId } from './events.js';
 import { probeMqtt } from './framing.js';
 import { probeMqttMidstream } from './midstream.js';
@@ -26,6 +26,8 @@ export const mqttDissector = defineDissector<MqttLimits, MqttRecord, MqttEventId
   events: mqttEvents,
   create: (ctx, limits) => new MqttDissector(ctx, limits),
   summarize: summarizeMqtt,
+  sections: [mqttSection],
+  toRecord: (m, out) => out.set(mqttSection, m),
 });
 
 export default mqttDissector;

@@ -1,5 +1,5 @@
-/** Fold one flow's MQTT records into the FlowRecord's `MqttInfo` (src/flow/record.ts). */
-import type { MqttInfo } from '../../src/flow/record.js';
+/** Fold one flow's MQTT records into the flow record's `mqtt` section (record.ts). */
+import type { MqttInfo } from './record.js';
 import type { MqttRecord } from './records.js';
 
 /** Summary bounds (the per-flow record stays small whatever the flow did). */

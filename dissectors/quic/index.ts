@@ -8,6 +8,8 @@ import { quicEvents, type QuicEventId } from './events.js';
 import { initialTypeBits } from './header.js';
 import { isKnownVersion } from './initial-keys.js';
 import type { TlsClientHello, TlsServerHello } from '../tls/types.js';
+import { TLS_INFO, tlsSection } from '../tls/record.js';
+import { quicSection } from './record.js';
 import { QuicDissector } from './state.js';
 import { defaultQuicLimits, quicVersionName, type QuicLimits, type QuicRecord, type QuicSummary } from './types.js';
 
@@ -80,6 +82,11 @@ export const quicDissector = defineDissector<QuicLimits, QuicRecord, QuicEventId
       sni: first === undefined ? null : first.sni,
       retry,
     };
+  },
+  sections: [tlsSection, quicSection],
+  toRecord(s, out, ctx) {
+    out.set(tlsSection, ctx.service(TLS_INFO)(s, 'q', ctx));
+    out.set(quicSection, { version: s.quicVersionName });
   },
 });
 

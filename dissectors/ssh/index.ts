@@ -2,6 +2,7 @@
 import { defineDissector, type Dir, type ProbeResult } from '../../src/dissect/api.js';
 import { sshEvents, type SshEventId } from './events.js';
 import { SshDissector } from './state.js';
+import { sshSection } from './record.js';
 import { defaultSshLimits, type SshLimits, type SshRecord, type SshSummary } from './types.js';
 
 const PREFIX = [0x53, 0x53, 0x48, 0x2d] as const; // 'SSH-'
@@ -31,6 +32,8 @@ export const sshSpec = defineDissector<SshLimits, SshRecord, SshEventId, SshSumm
   events: sshEvents,
   create: (ctx, limits) => new SshDissector(ctx, limits),
   summarize: summarizeSsh,
+  sections: [sshSection],
+  toRecord: (s, out) => out.set(sshSection, { clientBanner: s.clientBanner, serverBanner: s.serverBanner }),
 });
 
 export type { SshLimits, SshRecord, SshSummary } from './types.js';

@@ -6,6 +6,7 @@
  */
 import { defineDissector, type DissectorContext, type FlowDissector, type ProbeSpec } from '../../src/dissect/api.js';
 import { summarizeSession } from './common.js';
+import { sessionSection } from './record.js';
 import { ftp, imap, lmtp, nntp, pop3, sieve, smtp } from './dialects.js';
 import { sessionEvents } from './events.js';
 import { LdapDissector, probeLdap } from './ldap.js';
@@ -19,6 +20,7 @@ import { XmppDissector, probeXmpp } from './xmpp.js';
 type Create = (ctx: DissectorContext<SessionRecord, string>, lim: SessionLimits) => FlowDissector;
 
 function spec(name: string, probe: Omit<ProbeSpec, 'prefixes'> & { prefixes?: ProbeSpec['prefixes'] }, create: Create) {
+  const section = sessionSection(name);
   return defineDissector<SessionLimits, SessionRecord, string, SessionSummary>({
     name,
     apiVersion: 1,
@@ -28,6 +30,8 @@ function spec(name: string, probe: Omit<ProbeSpec, 'prefixes'> & { prefixes?: Pr
     events: sessionEvents(name),
     create,
     summarize: summarizeSession,
+    sections: [section],
+    toRecord: (s, out) => out.set(section, s),
   });
 }
 

@@ -7,6 +7,7 @@ import { type TlsEventId, tlsEvents } from './events.js';
 import { clientTunnel, Tunnel } from './preamble.js';
 import { TlsDissector } from './state.js';
 import { probeTlsMidstream } from './midstream.js';
+import { TLS_INFO, tlsSection } from './record.js';
 import { defaultTlsLimits, type TlsClientHello, type TlsLimits, type TlsRecord, type TlsServerHello, type TlsSummary } from './types.js';
 
 export { parseClientHello, parseDtlsClientHello, parseSslv2ClientHello } from './client-hello.js';
@@ -121,6 +122,8 @@ export const tlsDissector = defineDissector<TlsLimits, TlsRecord, TlsEventId, Tl
   events: tlsEvents,
   create: (ctx, limits) => new TlsDissector(ctx, limits),
   summarize: summarizeTls,
+  sections: [tlsSection],
+  toRecord: (s, out, ctx) => out.set(tlsSection, ctx.service(TLS_INFO)(s, 't', ctx)),
 });
 
 export default tlsDissector;

@@ -55,3 +55,34 @@ export interface X509Record {
   readonly extensionOids: readonly string[];
   readonly events: readonly X509EventId[];
 }
+/** One certificate of a chain, from the X.509 cache (dissectors/x509). */
+export interface CertInfo {
+  sha256: string; // lowercase hex of the DER
+  subject: string; // RFC 4514
+  issuer: string;
+  subjectCn: string | null;
+  issuerCn: string | null;
+  serial: string; // hex
+  notBefore: number; // epoch ms
+  notAfter: number;
+  san: string[]; // DNS names and IPs
+  isCa: boolean | null;
+  keyType: string | null; // 'rsa' | 'ec' | 'ed25519' | …
+  keyBits: number | null;
+  curve: string | null;
+  signatureAlgorithm: string | null; // name, or the OID when unknown
+  selfSigned: boolean;
+}
+
+export interface ChainFeatures {
+  length: number;
+  leafSelfSigned: boolean;
+  sniInSan: boolean | null; // null without SNI or without a leaf
+  expired: boolean; // any cert past notAfter at flow time
+  notYetValid: boolean;
+  linked: boolean; // each cert issued by the next
+  trustedRoot: boolean; // ends in (or is issued by) a root of the trust store
+  /** Short reasons the chain is not standard: 'self_signed', 'unknown_root', 'broken_chain', 'expired', 'sni_mismatch'. */
+  anomalies: string[];
+}
+

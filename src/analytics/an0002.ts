@@ -21,11 +21,12 @@ import {
   NO_ALERTS, buildAlert, isAllowlisted, isOutboundExternal, processClass, recentNetworkLibraries, severityFromPoints, where, who,
   type AnalyticContext,
 } from './context.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 function pubsubOf(flow: FlowRecord): PubSubLabel | null {
   if (flow.pubsub) return flow.pubsub;
-  if (flow.mqtt) return { protocol: 'mqtt', encrypted: false, confidence: 1, evidence: [{ signal: 'dissector', value: 'mqtt', weight: 1 }] };
-  if (flow.amqp) return { protocol: 'amqp', encrypted: false, confidence: 1, evidence: [{ signal: 'dissector', value: 'amqp', weight: 1 }] };
+  if (flow.features.pubsub === 'mqtt') return { protocol: 'mqtt', encrypted: false, confidence: 1, evidence: [{ signal: 'dissector', value: 'mqtt', weight: 1 }] };
+  if (flow.features.pubsub === 'amqp') return { protocol: 'amqp', encrypted: false, confidence: 1, evidence: [{ signal: 'dissector', value: 'amqp', weight: 1 }] };
   return null;
 }
 
@@ -38,14 +39,14 @@ export function an0002(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[]
   const exe = flow.attribution!.process!.executable!.toLowerCase();
   const suspicious = cls === 'scripting' || cls === 'unusual' || cls === 'user_path_unsigned' || cls === 'browser_masquerade';
   const approvedApp = cfg.sets.approvedPubSubApps.has(exe) || cfg.sets.approvedPubSubApps.has(baseName(exe));
-  const approvedDst = cfg.approvedPubSubDst.matchesFlow(flow.server.ip, flow.tls?.sni ?? null, flow.dnsName);
+  const approvedDst = cfg.approvedPubSubDst.matchesFlow(flow.server.ip, tlsOf(flow)?.sni ?? null, flow.dnsName);
   if (!suspicious && (approvedApp || approvedDst)) return NO_ALERTS;
 
   const ev: Evidence[] = [{ signal: 'pubsub_protocol', value: ps.protocol, weight: round2(0.3 * ps.confidence) }];
   for (const e of ps.evidence) ev.push({ signal: `pubsub.${e.signal}`, value: e.value, weight: 0 });
   ev.push(suspicious ? { signal: 'process_class', value: cls, weight: 0.3 } : { signal: 'not_approved_pubsub_app', value: baseName(exe), weight: 0.15 });
-  const encrypted = ps.encrypted || flow.tls !== null;
-  if (encrypted) ev.push({ signal: 'encrypted_channel', value: flow.tls?.version ? `tls${flow.tls.version}` : true, weight: 0.15 });
+  const encrypted = ps.encrypted || tlsOf(flow) !== null;
+  if (encrypted) ev.push({ signal: 'encrypted_channel', value: tlsOf(flow)?.version ? `tls${tlsOf(flow)?.version ?? ""}` : true, weight: 0.15 });
   ev.push({ signal: 'external_broker', value: `${flow.server.ip}:${flow.server.port}`, weight: 0.1 });
   const connBeacon = ctx.beacon && ctx.beacon.score >= cfg.thresholds.beaconScore ? ctx.beacon : null;
   const recBeacon = ctx.recordBeacon && ctx.recordBeacon.score >= cfg.thresholds.recordBeaconScore ? ctx.recordBeacon : null;

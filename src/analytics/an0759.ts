@@ -16,10 +16,12 @@ import {
   NO_ALERTS, buildAlert, imageNetworkNovelty, isAllowlisted, isOutboundExternal, processClass, recentNetworkLibraries, severityFromPoints, where, who,
   type AnalyticContext,
 } from './context.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 export function an0759(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[] {
   const cfg = ctx.config;
-  if (!flow.tls) return NO_ALERTS;
+  const tls = tlsOf(flow);
+  if (!tls) return NO_ALERTS;
   const cls = processClass(flow, cfg);
   if (cls === 'browser' || cls === 'unknown') return NO_ALERTS;
   if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return NO_ALERTS;
@@ -27,15 +29,15 @@ export function an0759(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[]
   if (nov.novel !== true) return NO_ALERTS;
   const ev: Evidence[] = [
     { signal: 'no_network_history', value: nov.source, weight: 0.4 },
-    { signal: 'outbound_tls', value: flow.tls.version ?? true, weight: 0.1 },
+    { signal: 'outbound_tls', value: tls.version ?? true, weight: 0.1 },
   ];
   const up = flow.dirs[0].bytes;
   const down = flow.dirs[1].bytes;
   const asym = up >= cfg.thresholds.asymmetryMinBytes && (down === 0 || up / down >= cfg.thresholds.asymmetryRatio);
   if (asym) ev.push({ signal: 'client_sends_more', value: `${up} out / ${down} in`, weight: 0.15 });
-  const anomalies = flow.tls.chainFeatures?.anomalies ?? [];
+  const anomalies = tls.chainFeatures?.anomalies ?? [];
   if (anomalies.length) ev.push({ signal: 'nonstandard_chain', value: anomalies.join(','), weight: 0.15 });
-  if (!flow.tls.sni) ev.push({ signal: 'tls_no_sni', value: true, weight: 0.05 });
+  if (!tls.sni) ev.push({ signal: 'tls_no_sni', value: true, weight: 0.05 });
   const libs = recentNetworkLibraries(flow, cfg, cfg.libraryLoadWindowMs);
   const t1 = libs.filter((l) => l.tier === 1);
   const t2 = libs.filter((l) => l.tier === 2);

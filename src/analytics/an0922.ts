@@ -16,6 +16,8 @@ import {
   NO_ALERTS, buildAlert, destinationName, isAllowlisted, isIpLiteral, isOutboundExternal, processClass, severityFromPoints, stringEntropy, where, who,
   type AnalyticContext, type BaselineSource,
 } from './context.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
+import { httpOf } from '../../dissectors/http/record.js';
 
 export function an0922(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[] {
   const cfg = ctx.config;
@@ -31,17 +33,18 @@ export function an0922(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[]
   if (!cfg.sets.commonPorts.has(flow.server.port)) add({ signal: 'uncommon_port', value: flow.server.port, weight: 0.15 });
   let source: BaselineSource = 'none';
   const warm = ctx.baseline.isWarm(flow.startTs);
-  const ja4 = flow.tls?.ja4;
+  const tls = tlsOf(flow);
+  const ja4 = tls?.ja4;
   if (ja4 && warm) {
     source = 'sensor';
     const n = ctx.baseline.ja4HostCount(ja4);
     if (n <= cfg.thresholds.rareJa4Hosts) add({ signal: 'rare_ja4', value: `${ja4} (${n} hosts)`, weight: 0.1 });
   }
-  if (flow.tls) {
-    const sni = flow.tls.sni;
+  if (tls) {
+    const sni = tls.sni;
     if (!sni) add({ signal: 'tls_no_sni', value: true, weight: 0.1 });
     else if (isIpLiteral(sni)) add({ signal: 'sni_ip_literal', value: sni, weight: 0.1 });
-    const anomalies = flow.tls.chainFeatures?.anomalies ?? [];
+    const anomalies = tls.chainFeatures?.anomalies ?? [];
     if (anomalies.length) add({ signal: 'nonstandard_chain', value: anomalies.join(','), weight: 0.1 });
   }
   const name = destinationName(flow);
@@ -53,7 +56,7 @@ export function an0922(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[]
       if (h >= cfg.thresholds.hostEntropy) add({ signal: 'high_entropy_name', value: `${name} (${h.toFixed(2)} bits/char)`, weight: 0.1 });
     }
   }
-  const pe = flow.http?.pathEntropy;
+  const pe = httpOf(flow)?.pathEntropy;
   if (pe != null && pe >= cfg.thresholds.httpPathEntropy) add({ signal: 'high_entropy_http_path', value: Math.round(pe * 100) / 100, weight: 0.1 });
   if (warm) {
     source = 'sensor';

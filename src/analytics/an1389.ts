@@ -18,6 +18,7 @@ import {
   NO_ALERTS, buildAlert, destinationNovelty, isAllowlisted, isOutboundExternal, processClass, severityFromPoints, where, who,
   type AnalyticContext,
 } from './context.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 const CRYPTO_LIBS = new Set(['bcrypt.dll', 'rsaenh.dll', 'ncrypt.dll', 'bcryptprimitives.dll']);
 const TLS_STACK = new Set(['schannel.dll', 'ncryptsslp.dll']);
@@ -25,7 +26,7 @@ const TLS_STACK = new Set(['schannel.dll', 'ncryptsslp.dll']);
 export function an1389(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[] {
   const cfg = ctx.config;
   const enc = flow.encrypted;
-  if (!enc?.suspicious || flow.tls) return NO_ALERTS;
+  if (!enc?.suspicious || tlsOf(flow)) return NO_ALERTS;
   const cls = processClass(flow, cfg);
   if (cls === 'browser' || cls === 'unknown') return NO_ALERTS;
   if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return NO_ALERTS;

@@ -19,6 +19,7 @@ import {
   type AnalyticContext,
 } from './context.js';
 import type { ResolvedConfig } from './config.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 function isStaging(e: FileEvent, cfg: ResolvedConfig): boolean {
   if (e.kind === 'archiver_run') return true;
@@ -29,7 +30,7 @@ function isStaging(e: FileEvent, cfg: ResolvedConfig): boolean {
 
 export function an1413(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[] {
   const cfg = ctx.config;
-  if (!flow.tls && flow.protocol !== 'tls') return NO_ALERTS;
+  if (!tlsOf(flow) && flow.protocol !== 'tls') return NO_ALERTS;
   const cls = processClass(flow, cfg);
   if (cls === 'browser' || cls === 'unknown') return NO_ALERTS;
   if (!isOutboundExternal(flow, cfg) || isAllowlisted(flow, cfg)) return NO_ALERTS;
@@ -54,7 +55,7 @@ export function an1413(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[]
   if (sameProcess) ev.push({ signal: 'staged_by_same_process', value: guid!, weight: 0.1 });
   if (nov.novel) ev.push({ signal: 'destination_unfamiliar_for_host', value: nov.source, weight: 0.3 });
   else ev.push({ signal: 'destination_familiarity_unknown', value: true, weight: 0 });
-  ev.push({ signal: 'tls', value: flow.tls?.version ?? true, weight: 0.1 });
+  ev.push({ signal: 'tls', value: tlsOf(flow)?.version ?? true, weight: 0.1 });
   ev.push({ signal: 'non_browser_process', value: cls, weight: 0.1 });
   const up = flow.dirs[0].bytes;
   const uploadHeavy = flow.byteRatio !== null && flow.byteRatio >= cfg.thresholds.asymmetryRatio && up >= cfg.thresholds.asymmetryMinBytes;

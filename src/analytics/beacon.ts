@@ -13,6 +13,7 @@
  */
 import type { BeaconInfo, FlowRecord, SmallRecords } from '../flow/record.js';
 import { destLower, hostKey } from '../baseline/store.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 /** RITA v5 defaults (default_config.hjson). */
 export const BEACON_DEFAULTS = {
@@ -214,7 +215,7 @@ export class BeaconTracker {
   }
 
   static keyOf(flow: FlowRecord): string {
-    return `${hostKey(flow)}|${destLower.of(flow.tls?.sni ?? flow.server.ip)}|${flow.server.port}`;
+    return `${hostKey(flow)}|${destLower.of(tlsOf(flow)?.sni ?? flow.server.ip)}|${flow.server.port}`;
   }
 
   get size(): number {
@@ -255,7 +256,7 @@ export class BeaconTracker {
   /** Add this flow's connection and score its pair (null while the pair is below the gates). */
   observe(flow: FlowRecord): BeaconInfo | null {
     const host = hostKey(flow);
-    const dst = destLower.of(flow.tls?.sni ?? flow.server.ip);
+    const dst = destLower.of(tlsOf(flow)?.sni ?? flow.server.ip);
     const port = flow.server.port;
     const tS = Math.floor(flow.startTs / 1000);
     if (tS < this.firstS) this.firstS = tS;

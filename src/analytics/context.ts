@@ -13,6 +13,7 @@ import { baseName, destinationKey, hostKey, imageKey, userKey } from '../baselin
 import type { AnalyticId, Alert, Severity } from './alert.js';
 import type { ResolvedConfig } from './config.js';
 import { isExternal } from './net.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 export interface AnalyticContext {
   readonly config: ResolvedConfig;
@@ -98,7 +99,7 @@ function imageFacts(exe: string, cfg: ResolvedConfig): ImageFacts {
 
 /** The destination name an analyst sees: SNI, else the DNS answer name. */
 export function destinationName(flow: FlowRecord): string | null {
-  return flow.tls?.sni ?? flow.dnsName ?? null;
+  return tlsOf(flow)?.sni ?? flow.dnsName ?? null;
 }
 
 export function isOutboundExternal(flow: FlowRecord, cfg: ResolvedConfig): boolean {
@@ -119,7 +120,7 @@ export function isAllowlisted(flow: FlowRecord, cfg: ResolvedConfig): boolean {
   memoAllowFlow = flow;
   memoAllowCfg = cfg;
   memoAllow = false;
-  if (cfg.allowDst.matchesFlow(flow.server.ip, flow.tls?.sni ?? null, flow.dnsName)) memoAllow = true;
+  if (cfg.allowDst.matchesFlow(flow.server.ip, tlsOf(flow)?.sni ?? null, flow.dnsName)) memoAllow = true;
   else {
     const exe = flow.attribution?.process?.executable;
     memoAllow = !!exe && imageFacts(exe, cfg).allowlisted;

@@ -96,8 +96,8 @@ export class AnalyticsEngine {
     this.stats.flows++;
     const beacon = this.beacons.observe(flow);
     this.fleet?.connection(flow);
-    const mqttPings = flow.mqtt?.pingTs;
-    const recordBeacon = scoreRecords(mqttPings !== undefined && mqttPings.length >= 4 ? { ts: mqttPings, sizes: [] } : flow.smallRecords[0]);
+    const keepAlives = flow.features.keepAliveTs;
+    const recordBeacon = scoreRecords(keepAlives !== undefined && keepAlives.length >= 4 ? { ts: [...keepAlives], sizes: [] } : flow.smallRecords[0]);
     if (flow.beacon === null) flow.beacon = beacon ?? recordBeacon;
     // One context object per engine, refilled per flow (the analytics do not keep it).
     const ctx = this.ctx;

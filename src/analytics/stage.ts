@@ -18,6 +18,7 @@ import type { FleetStats, FleetStore } from '../baseline/redis-store.js';
 import { DEFAULT_ANALYTICS_CONFIG, type AnalyticsConfig } from './config.js';
 import { AnalyticsEngine, type FleetHooks } from './engine.js';
 import { DEFAULT_STATE_LIMITS, type StateLimits, type StateReport } from '../runtime/state.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 export interface AnalyticsStageOptions {
   /** LMDB directory for the baselines; null/absent = in memory. */
@@ -58,7 +59,7 @@ export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): Analytic
   if (fleet) fleet.onFact((k, v) => baseline.remote(k, v));
   const hooks: FleetHooks | undefined = fleet ? {
     connection(flow) {
-      fleet.addConnection(hostKey(flow), destLower.of(flow.tls?.sni ?? flow.server.ip), flow.server.port, Math.floor(flow.startTs / 1000), flow.dirs[0].ipBytes, flow.communityId || `${flow.client.ip}:${flow.client.port}-${flow.server.ip}:${flow.server.port}@${flow.startTs}`);
+      fleet.addConnection(hostKey(flow), destLower.of(tlsOf(flow)?.sni ?? flow.server.ip), flow.server.port, Math.floor(flow.startTs / 1000), flow.dirs[0].ipBytes, flow.communityId || `${flow.client.ip}:${flow.client.port}-${flow.server.ip}:${flow.server.port}@${flow.startTs}`);
     },
     fold(alert, flow) {
       fleet.foldAlert(alert.id, occurrence(flow));

@@ -19,6 +19,7 @@
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { FlowRecord } from '../flow/record.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 export interface BaselineOptions {
   /** LMDB directory; omitted = in-memory only (tests, replay without --baseline). */
@@ -118,7 +119,7 @@ const userLower = new LowerMemo();
 
 /** The destination a baseline remembers: SNI, else the DNS name, else the server IP (lowercase). */
 export function destinationKey(flow: FlowRecord): string {
-  return destLower.of(flow.tls?.sni ?? flow.dnsName ?? flow.server.ip);
+  return destLower.of(tlsOf(flow)?.sni ?? flow.dnsName ?? flow.server.ip);
 }
 
 /** The host a baseline remembers: the EDR host name, else the client IP (lowercase). */
@@ -551,8 +552,8 @@ export class BaselineStore implements BaselineView {
     const a = flow.attribution;
     if (!a || a.imageLoads.length === 0) {
       const host = a?.host?.name ?? flow.client.ip;
-      const dest = flow.tls?.sni ?? flow.dnsName ?? flow.server.ip;
-      const ja4 = flow.tls?.ja4 ?? '';
+      const dest = tlsOf(flow)?.sni ?? flow.dnsName ?? flow.server.ip;
+      const ja4 = tlsOf(flow)?.ja4 ?? '';
       const user = a?.process?.user ?? '';
       const exe = a?.process?.executable ?? '';
       let h = fnv(fnv(fnv(fnv(fnv(0x811c9dc5, host), dest), ja4), user), exe);
@@ -578,7 +579,7 @@ export class BaselineStore implements BaselineView {
     if (this.host.once(host, ts)) this.meta.bump(K.hosts);
     // A new (host, destination) pair is also one more host for that destination's prevalence.
     if (this.hostDest.once(host, dest, ts)) this.destCount.bump(dest);
-    const ja4 = flow.tls?.ja4;
+    const ja4 = tlsOf(flow)?.ja4;
     if (ja4 && this.ja4Host.once(ja4, host, ts)) this.ja4Count.bump(ja4);
     const user = userKey(flow);
     if (user) this.userDest.once(user, dest, ts);

@@ -25,6 +25,7 @@ import type { FlowRecord } from '../flow/record.js';
 import type { Alert } from '../analytics/alert.js';
 import { stderrLine, termSafe } from '../util/terminal.js';
 import { isValidHostName } from '../util/hostname.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -215,8 +216,9 @@ function fleetRows(f: import('../baseline/redis-store.js').FleetStats | null): [
 /** A compact human line per flow for the demo (unescaped: renderDemo escapes whole lines). */
 function flowLine(r: FlowRecord): string {
   const who = r.attribution?.process?.name ? `${r.attribution.host?.name ?? '?'}/${r.attribution.process.name}` : '(unattributed)';
-  const sni = r.tls?.sni != null && !isValidHostName(r.tls.sni) ? `${r.tls.sni} (invalid SNI)` : r.tls?.sni;
-  const what = [r.protocol ?? r.transport, sni ?? r.dnsName, r.tls?.ja4, r.pubsub ? `pubsub:${r.pubsub.protocol}${r.pubsub.encrypted ? '/tls' : ''}` : null, r.encrypted?.suspicious ? 'encrypted:unknown' : null, r.beacon && r.beacon.score >= 0.7 ? `beacon:${r.beacon.score}` : null]
+  const tls = tlsOf(r);
+  const sni = tls?.sni != null && !isValidHostName(tls.sni) ? `${tls.sni} (invalid SNI)` : tls?.sni;
+  const what = [r.protocol ?? r.transport, sni ?? r.dnsName, tls?.ja4, r.pubsub ? `pubsub:${r.pubsub.protocol}${r.pubsub.encrypted ? '/tls' : ''}` : null, r.encrypted?.suspicious ? 'encrypted:unknown' : null, r.beacon && r.beacon.score >= 0.7 ? `beacon:${r.beacon.score}` : null]
     .filter((x) => x).join(' ');
   return `  ${r.client.ip}:${r.client.port} -> ${r.server.ip}:${r.server.port}  ${what}  ${who}`;
 }

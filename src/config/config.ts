@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { validateAnalyticsConfig, type AnalyticsConfig } from '../analytics/config.js';
-import { DEFAULT_SECRET_QUERY_NAMES } from '../output/redact.js';
+import { DEFAULT_SECRET_QUERY_NAMES } from '../util/redact.js';
 import { DEFAULT_STATE_LIMITS, type StateLimits } from '../runtime/state.js';
 import { DEFAULT_FLOOD_OPTIONS, type FloodOptions } from '../runtime/flood.js';
 
@@ -63,7 +63,7 @@ export interface SensorConfig {
   /** Dissectors turned off by name (their flows are still tracked and counted). */
   dissectors: { disabled: string[] };
   metrics: { listen: string };
-  /** redactQueryNames: query parameters whose values never leave the sensor (see src/output/redact.ts). */
+  /** redactQueryNames: query parameters whose values never leave the sensor (see src/util/redact.ts). */
   output: { jsonLines: string; redactQueryNames: string[] };
   /** Bounds of the per-key structures after the flow table (src/runtime/state.ts). */
   state: StateLimits;

@@ -1,6 +1,14 @@
 /**
  * The dissector contract (STYLE.md §6.2). Dissectors under `dissectors/` import only this file,
- * `src/util/*` and their own files. Types and tiny helpers only: no logic lives here.
+ * `src/util/*`, the flow record's core types and their own files. Types and tiny helpers only: no
+ * logic lives here.
+ *
+ * A protocol is open-ended: besides its dissector, its folder registers the record sections it
+ * fills (`RecordSection`: ECS fields, protobuf message, analytics features), so the engine, the
+ * outputs and the analytics never name a protocol.
+ *
+ * This file sits below src/flow (the flow record and the per-flow state name its types), so it
+ * imports nothing of the project.
  */
 
 // ---- direction & verdicts -------------------------------------------------------------
@@ -143,8 +151,129 @@ export interface DissectorSpec<L extends Limits<L>, R extends DissectorRecord, E
   readonly defaultLimits: L;
   readonly events: EventCatalog<E>;
   create(ctx: DissectorContext<R, E>, limits: L): FlowDissector;
-  /** Fold the records one flow emitted into the per-flow summary kept on the flow record. */
+  /** Fold the records one flow emitted into the per-flow summary. */
   summarize(records: readonly R[]): S;
+  /** The record sections this dissector may fill (registration order = ECS order). */
+  readonly sections?: readonly AnyRecordSection[];
+  /** Put the summary on the flow record, section by section. Without it the summary is dropped. */
+  toRecord?(summary: S, out: RecordSink, ctx: SummaryContext): void;
+}
+
+// ---- record sections (what a protocol puts on the flow record) --------------------------------
+
+/**
+ * A typed key into FlowRecord.apps. The protocol that owns the section exports it (with its ECS
+ * writer, protobuf message and features: RecordSection); readers get the typed info with appOf().
+ */
+export interface AppKey<I> {
+  readonly key: string;
+  /** Type witness only; never set. */
+  readonly witness?: (info: I) => I;
+}
+
+/** The protocol sections of one flow, by key. Plain data (structured-clone safe). */
+export type AppSections = { [key: string]: unknown };
+
+/** The section a key names, or null when the flow has none. */
+export function appOf<I>(rec: { readonly apps: AppSections }, key: AppKey<I>): I | null {
+  const v = rec.apps[key.key];
+  return v === undefined ? null : (v as I);
+}
+
+/**
+ * Protocol-neutral facts a protocol's section reports for the classifiers and analytics, so they
+ * need not know which protocol said so. When two sections report the same fact, the first (in
+ * the order they were set) wins.
+ */
+export interface AppFeatures {
+  /** The payload is encrypted by a protocol a dissector read: its name ('tls', 'quic', 'ssh', …). */
+  encryptedBy?: string;
+  /** A publish/subscribe protocol read in clear. */
+  pubsub?: 'mqtt' | 'amqp';
+  /** That pub/sub session ran inside a WebSocket. */
+  overWebSocket?: boolean;
+  /** WebSocket subprotocol negotiated in clear (Sec-WebSocket-Protocol). */
+  webSocketProtocol?: string;
+  /** Times (epoch ms) of application keep-alive requests, for cadence scoring. */
+  keepAliveTs?: readonly number[];
+}
+
+
+/** The two halves of an ECS document a section writes into: ECS fields, and `ndr.*` extras. */
+export interface EcsTarget {
+  readonly doc: Record<string, unknown>;
+  readonly ndr: Record<string, unknown>;
+}
+
+/**
+ * A section's typed protobuf message. `type` is the fully-qualified message name from the
+ * protocol's own .proto file (dissectors/<name>/*.proto); `toProto` returns the message as a plain
+ * object in protobufjs's camelCase form. Encoding is done by the output layer from the generated
+ * code, so dissectors never load protobuf.
+ */
+export interface ProtoBinding<I> {
+  readonly type: string;
+  toProto(info: I): Record<string, unknown>;
+}
+
+/**
+ * One keyed section of the flow record, owned by the protocol folder that defines it. Several
+ * dissectors may fill the same section (TLS, DTLS and QUIC fill `tls`); one dissector may fill
+ * several (QUIC fills `tls` and `quic`). Sections appear in ECS in registration order.
+ */
+export interface RecordSection<I> extends AppKey<I> {
+  /** Write the section's ECS fields (plain JSON values; null values are pruned afterwards). */
+  ecs(info: I, out: EcsTarget): void;
+  /** The server's name as this protocol saw it (ECS destination.domain); first section wins. */
+  destinationDomain?(info: I): string | null;
+  readonly proto: ProtoBinding<I>;
+  /** Protocol-neutral facts the classifiers and analytics read (see AppFeatures). */
+  features?(info: I): AppFeatures;
+}
+
+// biome-ignore lint: a list of sections is heterogeneous by design
+export type AnyRecordSection = RecordSection<any>;
+
+/** Identity helper so a section's info type is inferred and checked in one place. */
+export function defineSection<I>(section: RecordSection<I>): RecordSection<I> {
+  return section;
+}
+
+/**
+ * A service a protocol needs at summary time but that lives in a higher layer (e.g. TLS's JA4 and
+ * certificate-chain checks in src/fingerprint). The protocol exports the typed key; the runtime
+ * provides the implementation. The key's type parameter keeps both sides honest.
+ */
+export interface ServiceKey<T> {
+  readonly service: string;
+  /** Type witness only; never set. */
+  readonly witness?: (t: T) => T;
+}
+
+export function serviceKey<T>(service: string): ServiceKey<T> {
+  return { service };
+}
+
+export class MissingServiceError extends Error {
+  override readonly name = 'MissingServiceError';
+}
+
+/** What a dissector's `toRecord` may ask about the flow when it ends. */
+export interface SummaryContext {
+  readonly flow: FlowInfo;
+  /** SHA-256s of the certificates this flow handed off in a direction (handoff order). */
+  handedOff(kind: 'x509', dir: Dir): readonly string[];
+  /** Sizes of the first application-data records after payloadStart() in a direction. */
+  appSizes(dir: Dir): readonly number[];
+  /** A runtime service by key; throws MissingServiceError when the runtime did not provide it. */
+  service<T>(key: ServiceKey<T>): T;
+}
+
+/** Where a dissector's `toRecord` puts its sections. */
+export interface RecordSink {
+  set<I>(section: RecordSection<I>, info: I): void;
+  /** Override the flow's network.protocol (e.g. DNS over TCP is still 'dns'). */
+  protocol(name: string): void;
 }
 
 /** Any dissector, as the registry holds them. */

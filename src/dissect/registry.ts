@@ -2,7 +2,7 @@
  * The registry: validated dissector specs per transport, with their effective limits and a
  * port-hint order for probing (hinted dissectors first). Built once at startup.
  */
-import type { AnyDissectorSpec } from './api.js';
+import type { AnyDissectorSpec, AnyRecordSection } from './api.js';
 
 /**
  * Generic carriers probed last whatever the ports: other protocols open with an HTTP request
@@ -12,6 +12,22 @@ const GENERIC = new Set(['http']);
 
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
+}
+
+/**
+ * The record sections the specs register, each once, in registration order (the order their
+ * fields appear in ECS). Two different sections under one key are a registration error.
+ */
+export function sectionsOf(specs: readonly AnyDissectorSpec[]): readonly AnyRecordSection[] {
+  const byKey = new Map<string, AnyRecordSection>();
+  for (const s of specs) {
+    for (const sec of s.sections ?? []) {
+      const had = byKey.get(sec.key);
+      if (had !== undefined && had !== sec) throw new RegistryError(`record section '${sec.key}' registered twice (dissector ${s.name})`);
+      byKey.set(sec.key, sec);
+    }
+  }
+  return [...byKey.values()];
 }
 
 /**

@@ -2,8 +2,7 @@
  * Certificate-chain features (DESIGN.md §2.5): length, self-signed leaf, SNI in SAN, validity at
  * flow time, linkage (each cert issued by the next) and whether the chain ends in a trusted root.
  */
-import type { X509Record } from '../../dissectors/x509/types.js';
-import type { CertInfo, ChainFeatures } from '../flow/record.js';
+import type { CertInfo, ChainFeatures, X509Record } from '../../dissectors/x509/types.js';
 import { endsInTrustedRoot, issuedBy, toX509, type TrustStore } from './trust.js';
 
 /** One chain element: the CertInfo plus, when the cache still has them, the parsed record and DER. */

@@ -2,22 +2,34 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { emptyDir, type FlowRecord } from '../flow/record.js';
+import { putSection } from '../flow/finalize.js';
+import { tlsSection, type TlsInfo } from '../../dissectors/tls/record.js';
+import { mqttSection, type MqttInfo } from '../../dissectors/mqtt/record.js';
+import { httpSection, type HttpInfo } from '../../dissectors/http/record.js';
 import { classifyEncrypted, lengthPrefixedFrames, SUSPICIOUS_MIN_SCORE } from './encrypted.js';
-import { entropyOf } from './entropy.js';
+import { entropyOf } from '../flow/entropy.js';
 
-function flow(p: Partial<FlowRecord> = {}): FlowRecord {
-  return {
+/** The record's own fields, and protocol sections by name (put as finalize would). */
+type FlowInit = Partial<FlowRecord> & { tls?: TlsInfo | null; mqtt?: MqttInfo; http?: HttpInfo };
+
+function flow(init: FlowInit = {}): FlowRecord {
+  const { tls: t, mqtt: m, http: h, ...p } = init;
+  const rec: FlowRecord = {
     kind: 'flow', id: 1, communityId: '1:x', transport: 'tcp', ipVersion: 4,
     client: { ip: '10.0.0.1', port: 50000 }, server: { ip: '203.0.113.5', port: 7443 }, vlan: 0, tunnelDepth: 0,
     startTs: 0, endTs: 1000, endReason: 'fin', dirs: [emptyDir(), emptyDir()], byteRatio: null, directionFromSyn: true,
-    protocol: null, events: [], limits: [], tls: null, mqtt: null, amqp: null, http: null, dns: null, ssh: null, quic: null,
+    protocol: null, events: [], limits: [], apps: {}, features: {},
     dnsName: null, entropy: [null, null], smallRecords: [{ ts: [], sizes: [] }, { ts: [], sizes: [] }], pubsub: null,
     encrypted: null, beacon: null, ja4t: null, ja4ts: null, attribution: null, ...p,
   };
+  if (t) putSection(rec, tlsSection, t);
+  if (m) putSection(rec, mqttSection, m);
+  if (h) putSection(rec, httpSection, h);
+  return rec;
 }
 
 /** A flow whose two directions carried exactly these bytes (entropy computed as the sensor would). */
-function withPayload(c: Uint8Array, s: Uint8Array | null, p: Partial<FlowRecord> = {}): [FlowRecord, [Uint8Array, Uint8Array | null]] {
+function withPayload(c: Uint8Array, s: Uint8Array | null, p: FlowInit = {}): [FlowRecord, [Uint8Array, Uint8Array | null]] {
   return [flow({ entropy: [entropyOf(c.subarray(0, 4096)), s ? entropyOf(s.subarray(0, 4096)) : null], ...p }), [c.subarray(0, 512), s ? s.subarray(0, 512) : null]];
 }
 
@@ -83,7 +95,7 @@ describe('classifyEncrypted', () => {
   });
 
   it('recognises UDP protocols: WireGuard, QUIC, DTLS, IKE, ESP in NAT-T', () => {
-    const udp = (p: Partial<FlowRecord> = {}) => flow({ transport: 'udp', ...p });
+    const udp = (p: FlowInit = {}) => flow({ transport: 'udp', ...p });
     expect(classifyEncrypted(udp(), [Buffer.concat([hexb('01000000'), randomBytes(144)]), null])?.evidence[0]?.value).toBe('wireguard: handshake initiation (148 B)');
     expect(classifyEncrypted(udp(), [null, Buffer.concat([hexb('02000000'), randomBytes(88)])])?.known).toBe('wireguard');
     expect(classifyEncrypted(udp(), [Buffer.concat([hexb('04000000'), randomBytes(60)]), null])?.known).toBe('wireguard');

@@ -175,14 +175,15 @@ function known(name: string, what: string): EncryptedChannel {
   return { known: name, suspicious: false, compressed: null, evidence: [{ signal: 'content', value: `${name}: ${what}`, weight: 1 }] };
 }
 
+/** Protocols whose dissector may name a flow without filling a section (a summary fault). */
+const DISSECTED_ENCRYPTED = new Set(['tls', 'quic', 'ssh', 'dtls']);
+
 export function classifyEncrypted(flow: FlowRecord, firstBytes: [Uint8Array | null, Uint8Array | null]): EncryptedChannel | null {
   const [b0, b1] = firstBytes;
   const udp = flow.transport === 'udp';
   // Dissector verdicts first.
-  if (flow.tls !== null || flow.protocol === 'tls') return known('tls', 'dissector');
-  if (flow.quic !== null || flow.protocol === 'quic') return known('quic', 'dissector');
-  if (flow.ssh !== null || flow.protocol === 'ssh') return known('ssh', 'dissector');
-  if (flow.protocol === 'dtls') return known('dtls', 'dissector');
+  const by = flow.features.encryptedBy ?? (flow.protocol !== null && DISSECTED_ENCRYPTED.has(flow.protocol) ? flow.protocol : null);
+  if (by !== null) return known(by, 'dissector');
   // A dissector recognised some clear protocol (http, dns, mqtt, …): nothing to say here.
   if (flow.protocol !== null) return null;
 

@@ -5,6 +5,9 @@
  * an empty option list prints empty, a missing MSS/scale prints 0 (SPEC-NOTES.md §5).
  */
 import { Cursor } from '../util/cursor.js';
+import type { SynOptions } from '../flow/flow.js';
+import type { FlowRecord } from '../flow/record.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 export interface TcpSynInfo {
   window: number;
@@ -50,4 +53,14 @@ export function ja4ts(window: number, options: Uint8Array, retransDelaysS?: read
     if (rst === true) s += '-R';
   }
   return s;
+}
+
+/**
+ * JA4T / JA4TS on the record of a TLS-over-TCP flow (JA4+ keeps them to the flows it prints: the
+ * client and server hellos go with the SYN and SYN-ACK).
+ */
+export function tcpPrints(rec: FlowRecord, so: SynOptions | null): void {
+  if (so === null || rec.transport !== 'tcp' || tlsOf(rec) === null) return;
+  if (so.opts !== null) rec.ja4t = ja4t(so.win, so.opts);
+  if (so.ackOpts !== null) rec.ja4ts = ja4ts(so.ackWin, so.ackOpts);
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { emptyDir, type FlowRecord, type MqttInfo, type TlsInfo } from '../flow/record.js';
+import { emptyDir, type FlowRecord } from '../flow/record.js';
+import { putSection } from '../flow/finalize.js';
+import { tlsSection, type TlsInfo } from '../../dissectors/tls/record.js';
+import { mqttSection, type MqttInfo } from '../../dissectors/mqtt/record.js';
+import { httpSection, type HttpInfo } from '../../dissectors/http/record.js';
 import { classifyPubSub, DEFAULT_BROKER_SNI_SUFFIXES, MIN_CONFIDENCE } from './pubsub.js';
 
 function tls(p: Partial<TlsInfo> = {}): TlsInfo {
@@ -10,15 +14,23 @@ function tls(p: Partial<TlsInfo> = {}): TlsInfo {
   };
 }
 
-function flow(p: Partial<FlowRecord> = {}): FlowRecord {
-  return {
+/** The record's own fields, and protocol sections by name (put as finalize would). */
+type FlowInit = Partial<FlowRecord> & { tls?: TlsInfo | null; mqtt?: MqttInfo; http?: HttpInfo };
+
+function flow(init: FlowInit = {}): FlowRecord {
+  const { tls: t, mqtt: m, http: h, ...p } = init;
+  const rec: FlowRecord = {
     kind: 'flow', id: 1, communityId: '1:x', transport: 'tcp', ipVersion: 4,
     client: { ip: '10.0.0.1', port: 50000 }, server: { ip: '203.0.113.5', port: 443 }, vlan: 0, tunnelDepth: 0,
     startTs: 0, endTs: 600_000, endReason: 'fin', dirs: [emptyDir(), emptyDir()], byteRatio: null, directionFromSyn: true,
-    protocol: null, events: [], limits: [], tls: null, mqtt: null, amqp: null, http: null, dns: null, ssh: null, quic: null,
+    protocol: null, events: [], limits: [], apps: {}, features: {},
     dnsName: null, entropy: [null, null], smallRecords: [{ ts: [], sizes: [] }, { ts: [], sizes: [] }], pubsub: null,
     encrypted: null, beacon: null, ja4t: null, ja4ts: null, attribution: null, ...p,
   };
+  if (t) putSection(rec, tlsSection, t);
+  if (m) putSection(rec, mqttSection, m);
+  if (h) putSection(rec, httpSection, h);
+  return rec;
 }
 
 /** n PINGREQ/PINGRESP pairs of `size` bytes every `everyMs` (± jitter), server answering after 30 ms. */

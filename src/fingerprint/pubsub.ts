@@ -10,6 +10,7 @@
  * against labelled traffic, not taken as measured.
  */
 import type { Evidence, FlowRecord, PubSubLabel } from '../flow/record.js';
+import { tlsOf, type TlsInfo } from '../../dissectors/tls/record.js';
 
 export interface PubSubConfig {
   /** SNI suffixes of known brokers. '*' matches exactly one DNS label. Leading '.' recommended. */
@@ -160,7 +161,7 @@ function pingPairs(flow: FlowRecord, sizes: readonly number[]): KeepAlive {
 
 /** Sizes only: both directions sent at least one record of a size from the set. */
 function sizeMatches(flow: FlowRecord, sizes: readonly number[]): number[] {
-  const tls = flow.tls;
+  const tls = tlsOf(flow);
   const cs = [...(tls?.appRecordSizes[0] ?? []), ...flow.smallRecords[0].sizes];
   const ss = [...(tls?.appRecordSizes[1] ?? []), ...flow.smallRecords[1].sizes];
   const out: number[] = [];
@@ -184,7 +185,7 @@ function pingSized(sizes: readonly number[]): number {
  * MIN_PING_PAIRS ping-sized client records and one ping-sized server record. Without any of these
  * the answer is null, and most TLS flows end here.
  */
-function anySignal(flow: FlowRecord, tls: NonNullable<FlowRecord['tls']>, host: string | null, cfg: PubSubConfig): boolean {
+function anySignal(flow: FlowRecord, tls: TlsInfo, host: string | null, cfg: PubSubConfig): boolean {
   if (SIGNAL_PORTS.has(flow.server.port)) return true;
   if (tls.nextProtocol !== null && SIGNAL_ALPN.has(tls.nextProtocol.toLowerCase())) return true;
   for (const a of tls.alpnOffered) if (SIGNAL_ALPN.has(a.toLowerCase())) return true;
@@ -194,21 +195,22 @@ function anySignal(flow: FlowRecord, tls: NonNullable<FlowRecord['tls']>, host: 
 
 export function classifyPubSub(flow: FlowRecord, cfg: PubSubConfig = { brokerSniSuffixes: [...DEFAULT_BROKER_SNI_SUFFIXES] }): PubSubLabel | null {
   // 1. Seen in clear by a dissector: certain.
-  if (flow.mqtt !== null || flow.protocol === 'mqtt') {
+  const f = flow.features;
+  if (f.pubsub === 'mqtt' || flow.protocol === 'mqtt') {
     const ev: Evidence[] = [{ signal: 'dissector', value: 'mqtt', weight: 1 }];
-    if (flow.mqtt?.overWebSocket === true) ev.push({ signal: 'websocket', value: true, weight: 1 });
+    if (f.overWebSocket === true) ev.push({ signal: 'websocket', value: true, weight: 1 });
     return { protocol: 'mqtt', encrypted: false, confidence: 1, evidence: ev };
   }
-  if (flow.amqp !== null || flow.protocol === 'amqp') {
+  if (f.pubsub === 'amqp' || flow.protocol === 'amqp') {
     return { protocol: 'amqp', encrypted: false, confidence: 1, evidence: [{ signal: 'dissector', value: 'amqp', weight: 1 }] };
   }
   // MQTT over a clear WebSocket (HTTP saw the upgrade, nothing re-probed the frames).
-  const ws = flow.http?.wsProtocol?.toLowerCase() ?? null;
-  if (ws !== null && flow.tls === null) {
+  const tls = tlsOf(flow);
+  const ws = f.webSocketProtocol?.toLowerCase() ?? null;
+  if (ws !== null && tls === null) {
     if (ws.includes('mqtt')) return { protocol: 'mqtt', encrypted: false, confidence: 0.9, evidence: [{ signal: 'websocket_subprotocol', value: ws, weight: 0.9 }] };
     if (ws.includes('amqp')) return { protocol: 'amqp', encrypted: false, confidence: 0.9, evidence: [{ signal: 'websocket_subprotocol', value: ws, weight: 0.9 }] };
   }
-  const tls = flow.tls;
   if (tls === null) return null;
   const host = tls.sni !== null ? hostOf(tls.sni) : null;
   if (!anySignal(flow, tls, host, cfg)) return null;

@@ -3,9 +3,10 @@
  * JA4S and JA4X only when JA4+ is switched on (FoxIO License 1.1, off by default).
  */
 import { hex4 } from '../util/bytes.js';
+import { Dir } from '../dissect/api.js';
 import type { TlsSummary } from '../../dissectors/tls/types.js';
-import type { X509Record } from '../../dissectors/x509/types.js';
-import type { CertInfo, TlsInfo } from '../flow/record.js';
+import { TLS_INFO, type TlsInfo, type TlsInfoBuilder } from '../../dissectors/tls/record.js';
+import type { CertInfo, X509Record } from '../../dissectors/x509/types.js';
 import { type ChainCert, certInfoFromX509, chainFeatures } from './chain.js';
 import { clientPrints, serverJa3s } from './client-prints.js';
 import { ja4, type Ja4Options, type Ja4Transport, offeredVersion } from './ja4.js';
@@ -124,4 +125,23 @@ export function tlsInfoFromCache(summary: TlsSummary, serverShas: readonly strin
     ders.push(der);
   }
   return build(summary, certs, opts, x509, ders);
+}
+
+/**
+ * The TLS_INFO service (dissectors/tls/record.ts) over the engine's certificate cache: the
+ * server chain is what the flow handed off towards the client; a summary without application
+ * record sizes of its own takes the ones the engine measured after the handshake.
+ */
+export function tlsInfoService(cache: CertSource, opts: { ja4Plus: boolean; trust: TrustStore }): TlsInfoBuilder {
+  return (summary, transport, ctx) => {
+    const info = tlsInfoFromCache(summary, ctx.handedOff('x509', Dir.ToClient), cache, { ja4Plus: opts.ja4Plus, trust: opts.trust, flowTs: ctx.flow.startTs, transport });
+    const sizes = info.appRecordSizes;
+    if (sizes[0].length + sizes[1].length === 0) info.appRecordSizes = [ctx.appSizes(Dir.ToServer), ctx.appSizes(Dir.ToClient)];
+    return info;
+  };
+}
+
+/** The fingerprint layer's services for the protocols, as [ServiceKey name, implementation]. */
+export function fingerprintServices(cache: CertSource, opts: { ja4Plus: boolean; trust: TrustStore }): [string, unknown][] {
+  return [[TLS_INFO.service, tlsInfoService(cache, opts)]];
 }

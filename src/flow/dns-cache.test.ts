@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DnsCache } from './dns-cache.js';
-import type { DnsInfo } from './record.js';
+import type { DnsAnswers as DnsInfo } from './dns-cache.js';
 
 const info: DnsInfo = {
   queries: ['www.c2.example.test'],

@@ -10,7 +10,12 @@
  * The name recorded is the one the client asked for: an A/AAAA owner reached through a CNAME chain
  * is walked back to the queried name ('www.example.com', not 'e123.cdn.example.net').
  */
-import type { DnsInfo } from './record.js';
+/** The answers of one DNS flow (the shape of the `dns` section dissectors/dns fills). */
+export interface DnsAnswers {
+  readonly queries: readonly string[];
+  readonly answers: readonly { readonly name: string; readonly type: number; readonly data: string; readonly ttl: number }[];
+  readonly rcode: number | null;
+}
 
 export interface DnsCacheOptions {
   maxEntriesCount: number;
@@ -54,7 +59,7 @@ export class DnsCache {
   }
 
   /** Learn the address answers of one DNS flow seen from `clientIp` at packet time `ts`. */
-  learn(clientIp: string, info: DnsInfo, ts: number): void {
+  learn(clientIp: string, info: DnsAnswers, ts: number): void {
     if (info.rcode !== null && info.rcode !== 0) return;
     // Reverse CNAME links: target → owner (lowercased).
     const owners = new Map<string, string>();

@@ -1,20 +1,55 @@
 /**
- * Flow → FlowRecord: counters, Community ID, the dissector's summary mapped onto the record,
- * payload features. Runs once per flow when it ends (allocation is fine here).
+ * Flow → FlowRecord: counters, Community ID, each dissector's summary put on the record through
+ * the sections it registers, payload features. Runs once per flow when it ends (allocation is
+ * fine here).
  */
 import { addrToString } from '../decode/packet-meta.js';
+import { Dir, MissingServiceError, type RecordSection, type RecordSink, type ServiceKey, type SummaryContext } from '../dissect/api.js';
 import type { Flow } from './flow.js';
 import { communityId } from './community-id.js';
-import { type DirCounters, type EndReason, type EntropyInfo, type FlowRecord } from './record.js';
-import { entropyInfo } from '../fingerprint/entropy.js';
+import { mergeFeatures, type DirCounters, type EndReason, type EntropyInfo, type FlowRecord } from './record.js';
+import { entropyInfo } from './entropy.js';
 
-/** Maps one dissector's summary onto the record (registered per dissector name). */
-export type AppMapper = (summary: unknown, rec: FlowRecord, f: Flow) => void;
+/** Services the runtime provides to the protocols' toRecord (by ServiceKey.service). */
+export type Services = ReadonlyMap<string, unknown>;
 
 export interface FinalizeContext {
-  mappers: ReadonlyMap<string, AppMapper>;
-  /** Called after the app fields are set (classifiers that read the whole record). */
+  services: Services;
+  /** Called after the app sections are set (classifiers that read the whole record). */
   post: readonly ((rec: FlowRecord, f: Flow) => void)[];
+}
+
+const NO_STRINGS: readonly string[] = [];
+
+function summaryContext(f: Flow, rec: FlowRecord, services: Services): SummaryContext {
+  return {
+    flow: { srcPort: rec.client.port, dstPort: rec.server.port, transport: rec.transport, startTs: rec.startTs, midstream: rec.transport === 'tcp' && !rec.directionFromSyn },
+    handedOff: (_kind, dir) => (dir === Dir.ToClient ? f.toClient.certs : f.toServer.certs) ?? NO_STRINGS,
+    appSizes: (dir) => (dir === Dir.ToClient ? f.toClient.appSizes : f.toServer.appSizes) ?? [],
+    service<T>(key: ServiceKey<T>): T {
+      if (!services.has(key.service)) throw new MissingServiceError(`no service '${key.service}'`);
+      return services.get(key.service) as T;
+    },
+  };
+}
+
+/** Put one section on a record, with the features it reports (also for tools and tests). */
+export function putSection<I>(rec: FlowRecord, section: RecordSection<I>, info: I): FlowRecord {
+  rec.apps[section.key] = info;
+  const feats = section.features?.(info);
+  if (feats !== undefined) mergeFeatures(rec.features, feats);
+  return rec;
+}
+
+function sink(rec: FlowRecord): RecordSink {
+  return {
+    set(section, info) {
+      putSection(rec, section, info);
+    },
+    protocol(name) {
+      rec.protocol = name;
+    },
+  };
 }
 
 function dirCounters(f: Flow, d: 0 | 1): DirCounters {
@@ -84,13 +119,8 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     upgraded: f.upgraded,
     events: f.events ?? [],
     limits: f.limits ?? [],
-    tls: null,
-    mqtt: null,
-    amqp: null,
-    http: null,
-    dns: null,
-    ssh: null,
-    quic: null,
+    apps: {},
+    features: {},
     dnsName: null,
     entropy: [entropy(f, 0), entropy(f, 1)],
     smallRecords: [
@@ -107,19 +137,22 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
   if (reason === 'evicted' && !rec.limits.includes('flow.evicted')) rec.limits.push('flow.evicted');
   const apps = f.earlier !== null ? [...f.earlier] : [];
   if (f.spec !== null && f.records !== null) apps.push({ spec: f.spec, records: f.records });
-  for (const { spec, records } of apps) {
-    const mapper = ctx.mappers.get(spec.name);
-    let summary: unknown = null;
-    try {
-      summary = spec.summarize(records);
-    } catch {
-      rec.events.push(`app.summarize_fault.${spec.name}`);
-    }
-    if (mapper !== undefined && summary !== null) {
+  if (apps.length > 0) {
+    const out = sink(rec);
+    const sctx = summaryContext(f, rec, ctx.services);
+    for (const { spec, records } of apps) {
+      let summary: unknown = null;
       try {
-        mapper(summary, rec, f);
+        summary = spec.summarize(records);
       } catch {
-        rec.events.push(`app.mapper_fault.${spec.name}`);
+        rec.events.push(`app.summarize_fault.${spec.name}`);
+      }
+      if (spec.toRecord !== undefined && summary !== null) {
+        try {
+          spec.toRecord(summary, out, sctx);
+        } catch {
+          rec.events.push(`app.mapper_fault.${spec.name}`);
+        }
       }
     }
   }

@@ -1,12 +1,26 @@
 /**
  * The flow record: what the flow table produces when a flow ends, and what every later stage
- * (fingerprints, enrichment, analytics, outputs) reads. Typed, plain data, owned (no views).
- * Output code (src/output/ecs.ts) renders it into ECS-named JSON; the gRPC feed into proto/.
+ * (fingerprints, enrichment, analytics, outputs) reads. Typed, plain data, owned (no views), so it
+ * crosses worker threads by structured clone.
+ *
+ * The record names no application protocol: what a protocol saw lives in `apps`, one section per
+ * key, typed by the AppKey its folder under dissectors/ exports, and rendered by the section it
+ * registers (src/dissect/api.ts RecordSection).
  *
  * Absent values are null, never a missing key. Times are epoch milliseconds (packet time).
  */
 
-import type { SessionSummary } from '../../dissectors/starttls/types.js';
+import type { AppFeatures, AppSections } from '../dissect/api.js';
+
+export type { AppFeatures, AppKey, AppSections } from '../dissect/api.js';
+export { appOf } from '../dissect/api.js';
+
+/** Adds the facts `add` reports that `into` does not have yet. */
+export function mergeFeatures(into: AppFeatures, add: AppFeatures): void {
+  for (const k of Object.keys(add) as (keyof AppFeatures)[]) {
+    if (into[k] === undefined && add[k] !== undefined) (into as Record<string, unknown>)[k] = add[k];
+  }
+}
 
 export interface DirCounters {
   packets: number;
@@ -43,124 +57,6 @@ export interface EntropyInfo {
 export interface SmallRecords {
   ts: number[];
   sizes: number[];
-}
-
-/** One certificate of a chain, from the X.509 cache (dissectors/x509). */
-export interface CertInfo {
-  sha256: string; // lowercase hex of the DER
-  subject: string; // RFC 4514
-  issuer: string;
-  subjectCn: string | null;
-  issuerCn: string | null;
-  serial: string; // hex
-  notBefore: number; // epoch ms
-  notAfter: number;
-  san: string[]; // DNS names and IPs
-  isCa: boolean | null;
-  keyType: string | null; // 'rsa' | 'ec' | 'ed25519' | …
-  keyBits: number | null;
-  curve: string | null;
-  signatureAlgorithm: string | null; // name, or the OID when unknown
-  selfSigned: boolean;
-}
-
-export interface ChainFeatures {
-  length: number;
-  leafSelfSigned: boolean;
-  sniInSan: boolean | null; // null without SNI or without a leaf
-  expired: boolean; // any cert past notAfter at flow time
-  notYetValid: boolean;
-  linked: boolean; // each cert issued by the next
-  trustedRoot: boolean; // ends in (or is issued by) a root of the trust store
-  /** Short reasons the chain is not standard: 'self_signed', 'unknown_root', 'broken_chain', 'expired', 'sni_mismatch'. */
-  anomalies: string[];
-}
-
-export interface TlsInfo {
-  version: string | null; // negotiated: '1.0' … '1.3'; the offered max when no ServerHello
-  sni: string | null;
-  alpnOffered: readonly string[];
-  nextProtocol: string | null; // ALPN selected by the server
-  cipher: string | null; // selected suite, 4 hex digits
-  ja4: string | null;
-  ja4_r: string | null;
-  ja4_o: string | null;
-  ja4_ro: string | null;
-  ja3: string | null; // md5 hex
-  ja3_full: string | null; // the JA3 string
-  ja3s: string | null;
-  ja4s: string | null; // only when JA4+ is switched on (FoxIO License 1.1)
-  ja4x: string[]; // idem
-  readonly supportedCiphers: readonly string[]; // offered suites, hex, GREASE removed (shared: copy before changing)
-  /** Further ClientHellos in the same flow (HelloRetryRequest), their JA4. */
-  extraJa4: string[];
-  established: boolean; // both sides went past the handshake
-  resumed: boolean;
-  clientCertificate: boolean;
-  chain: readonly CertInfo[]; // server chain in Certificate-message order (leaf first)
-  chainFeatures: ChainFeatures | null;
-  /** Post-handshake application-data record sizes (bytes incl. 5-byte header), first few per direction. */
-  appRecordSizes: [readonly number[], readonly number[]];
-}
-
-export interface MqttInfo {
-  version: string | null; // '3.1' | '3.1.1' | '5'
-  clientId: string | null;
-  keepAliveS: number | null;
-  cleanSession: boolean | null;
-  usernamePresent: boolean;
-  passwordPresent: boolean;
-  willTopic: string | null;
-  connackCode: number | null;
-  publishTopics: string[];
-  subscribeTopics: string[];
-  publishCount: number;
-  publishBytes: number;
-  pingCount: number;
-  /** Times of PINGREQ (epoch ms), bounded. */
-  pingTs: number[];
-  messages: number;
-  overWebSocket: boolean;
-}
-
-export interface AmqpInfo {
-  version: '0-9-1' | '1.0' | null;
-  product: string | null;
-  platform: string | null;
-  clientVersion: string | null;
-  mechanism: string | null;
-  vhost: string | null; // 0-9-1 Open vhost; 1.0 open hostname
-  containerId: string | null;
-  heartbeatS: number | null;
-  exchanges: string[];
-  queues: string[];
-  routingKeys: string[];
-  addresses: string[]; // 1.0 attach source/target addresses
-  publishCount: number;
-  publishBytes: number;
-  heartbeats: number;
-  closeCode: number | null;
-  closeReason: string | null;
-  messages: number;
-}
-
-export interface HttpInfo {
-  method: string | null;
-  uri: string | null;
-  host: string | null;
-  userAgent: string | null;
-  statusCode: number | null;
-  requests: number;
-  pathEntropy: number | null; // bits per char of the first request path
-  hostEntropy: number | null;
-  upgrade: string | null; // e.g. 'websocket'
-  wsProtocol: string | null; // Sec-WebSocket-Protocol
-}
-
-export interface DnsInfo {
-  queries: string[];
-  answers: { name: string; type: number; data: string; ttl: number }[];
-  rcode: number | null;
 }
 
 /** Evidence item shared by classifications and alerts. */
@@ -289,18 +185,10 @@ export interface FlowRecord {
   /** Flow-level limit hits, e.g. 'flow.reassembly_depth', 'flow.evicted'. */
   limits: string[];
 
-  tls: TlsInfo | null;
-  mqtt: MqttInfo | null;
-  amqp: AmqpInfo | null;
-  http: HttpInfo | null;
-  dns: DnsInfo | null;
-  ssh: { clientBanner: string | null; serverBanner: string | null } | null;
-  quic: { version: string | null } | null;
-  /**
-   * A clear-text dialogue that may have switched to TLS in place (SMTP, IMAP, LDAP, RDP, …:
-   * dissectors/starttls), named by its protocol; absent or null on other flows.
-   */
-  session?: (SessionSummary & { protocol: string }) | null;
+  /** What each application protocol saw, by section key (appOf() reads it typed). */
+  apps: AppSections;
+  /** Protocol-neutral facts from those sections. */
+  features: AppFeatures;
   /** Name for the server IP from DNS answers that host received earlier (bounded time). */
   dnsName: string | null;
 
@@ -351,13 +239,8 @@ export function newFlowRecord(init: {
     protocol: init.protocol ?? null,
     events: [],
     limits: [],
-    tls: null,
-    mqtt: null,
-    amqp: null,
-    http: null,
-    dns: null,
-    ssh: null,
-    quic: null,
+    apps: {},
+    features: {},
     dnsName: null,
     entropy: [null, null],
     smallRecords: [

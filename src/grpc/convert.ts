@@ -5,7 +5,9 @@
 import type { Alert } from '../analytics/alert.js';
 import type { Attribution, FileEvent, FlowRecord, HostInfo, ProcessInfo } from '../flow/record.js';
 import type { JoinResult } from '../enrich/edr-store.js';
-import { ndr } from '../gen/ndr.js';
+import { google, ndr } from '../gen/ndr.js';
+import type { AnyRecordSection } from '../dissect/api.js';
+import { defaultSections } from '../output/ecs.js';
 
 const MQ = ndr.v1.MatchQuality;
 const FK = ndr.v1.FileEventKind;
@@ -156,8 +158,52 @@ function dirToPb(d: FlowRecord['dirs'][0]): ndr.v1.IDirCounters {
   return { packets: d.packets, bytes: d.bytes, ipBytes: d.ipBytes, retransBytes: d.retransBytes, tcpFlags: d.tcpFlags, firstTsMs: d.firstTs, lastTsMs: d.lastTs };
 }
 
+/** Where a packed section's message type is named: the common prefix of protobuf type URLs. */
+export const TYPE_URL_PREFIX = 'type.googleapis.com/';
+
+interface PbMessageType {
+  fromObject(o: Record<string, unknown>): unknown;
+  encode(m: unknown): { finish(): Uint8Array };
+  decode(b: Uint8Array): unknown;
+  toObject(m: unknown, o?: Record<string, unknown>): Record<string, unknown>;
+}
+
+export class UnknownMessageTypeError extends Error {
+  override readonly name = 'UnknownMessageTypeError';
+}
+
+/** A generated message class by its full name ('ndr.v1.Tls'). */
+export function messageType(fullName: string): PbMessageType {
+  let node: unknown = { ndr };
+  for (const part of fullName.split('.')) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+  const t = node as Partial<PbMessageType> | undefined;
+  if (t === undefined || typeof t.encode !== 'function' || typeof t.fromObject !== 'function') throw new UnknownMessageTypeError(`no generated protobuf message '${fullName}'`);
+  return t as PbMessageType;
+}
+
+/** Each section the flow has, as its protocol's typed message packed in an Any (ECS order). */
+function appsToPb(f: FlowRecord, sections: readonly AnyRecordSection[]): google.protobuf.IAny[] {
+  const out: google.protobuf.IAny[] = [];
+  for (const sec of sections) {
+    const info = f.apps[sec.key];
+    if (info === undefined) continue;
+    const t = messageType(sec.proto.type);
+    out.push({ type_url: TYPE_URL_PREFIX + sec.proto.type, value: t.encode(t.fromObject(sec.proto.toProto(info))).finish() });
+  }
+  return out;
+}
+
+/** The sections of a received flow, decoded by their type URLs (plain objects, camelCase). */
+export function appsFromPb(apps: readonly google.protobuf.IAny[] | null | undefined): { type: string; message: Record<string, unknown> }[] {
+  return (apps ?? []).map((a) => {
+    const type = (a.type_url ?? '').slice(TYPE_URL_PREFIX.length);
+    const t = messageType(type);
+    return { type, message: t.toObject(t.decode(a.value ?? new Uint8Array(0)), { longs: Number, defaults: false }) };
+  });
+}
+
 /** FlowRecord → ndr.v1.FlowRecord; `ecsJson` is the JSON document the JSON output writes. */
-export function flowToPb(f: FlowRecord, ecsJson: string): ndr.v1.IFlowRecord {
+export function flowToPb(f: FlowRecord, ecsJson: string, sections: readonly AnyRecordSection[] = defaultSections): ndr.v1.IFlowRecord {
   const out: ndr.v1.IFlowRecord = {
     id: f.id,
     communityId: f.communityId,
@@ -174,64 +220,7 @@ export function flowToPb(f: FlowRecord, ecsJson: string): ndr.v1.IFlowRecord {
     events: f.events,
     ecsJson,
   };
-  if (f.tls) {
-    const t = f.tls;
-    const tls: ndr.v1.ITls = {
-      version: t.version ?? '',
-      sni: t.sni ?? '',
-      alpnOffered: t.alpnOffered.slice(),
-      nextProtocol: t.nextProtocol ?? '',
-      cipher: t.cipher ?? '',
-      ja4: t.ja4 ?? '',
-      ja3: t.ja3 ?? '',
-      ja3s: t.ja3s ?? '',
-      established: t.established,
-      resumed: t.resumed,
-    };
-    if (t.chainFeatures) {
-      const c = t.chainFeatures;
-      const leaf = t.chain[0];
-      const chain: ndr.v1.IChainSummary = {
-        length: c.length,
-        leafSelfSigned: c.leafSelfSigned,
-        expired: c.expired,
-        trustedRoot: c.trustedRoot,
-        anomalies: c.anomalies,
-        leafSubject: leaf?.subject ?? '',
-        leafIssuer: leaf?.issuer ?? '',
-        leafSha256: leaf?.sha256 ?? '',
-      };
-      if (c.sniInSan !== null) chain.sniInSan = c.sniInSan;
-      tls.chain = chain;
-    }
-    out.tls = tls;
-  }
-  if (f.mqtt) {
-    const m = f.mqtt;
-    const mq: ndr.v1.IMqtt = {
-      version: m.version ?? '',
-      clientId: m.clientId ?? '',
-      publishCount: m.publishCount,
-      pingCount: m.pingCount,
-      publishTopics: m.publishTopics,
-      subscribeTopics: m.subscribeTopics,
-    };
-    if (m.keepAliveS !== null) mq.keepAliveS = m.keepAliveS;
-    out.mqtt = mq;
-  }
-  if (f.amqp) {
-    const a = f.amqp;
-    const am: ndr.v1.IAmqp = {
-      version: a.version ?? '',
-      product: a.product ?? '',
-      vhost: a.vhost ?? '',
-      publishCount: a.publishCount,
-      exchanges: a.exchanges,
-      queues: a.queues,
-    };
-    if (a.heartbeatS !== null) am.heartbeatS = a.heartbeatS;
-    out.amqp = am;
-  }
+  out.apps = appsToPb(f, sections);
   if (f.entropy[0]) out.entropyToServer = { bits: f.entropy[0].bits, sample: f.entropy[0].sample, score: f.entropy[0].score };
   if (f.entropy[1]) out.entropyToClient = { bits: f.entropy[1].bits, sample: f.entropy[1].sample, score: f.entropy[1].score };
   if (f.beacon) {

@@ -4,22 +4,18 @@
  * EDR-ANALYTICS.md §5 (ECS column).
  */
 import type { Alert } from '../analytics/alert.js';
-import type { Attribution, FlowRecord, TlsInfo } from '../flow/record.js';
-import { isValidHostName } from '../util/hostname.js';
-import { urlRedactor, withoutUserinfo } from './redact.js';
+import type { AnyRecordSection } from '../dissect/api.js';
+import { sectionsOf } from '../dissect/registry.js';
+import type { Attribution, FlowRecord } from '../flow/record.js';
+import { dissectorSpecs } from '../../dissectors/index.js';
 import type { FloodSummary } from '../runtime/flood.js';
 
 type Doc = Record<string, unknown>;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** An HTTP Host header without its port ("[v6]:port" and "name:port" forms). */
-function hostOnly(h: string | null | undefined): string | null {
-  if (!h) return null;
-  if (h.startsWith('[')) return h.slice(1, Math.max(1, h.indexOf(']')));
-  const i = h.lastIndexOf(':');
-  return i > 0 && h.indexOf(':') === i ? h.slice(0, i) : h;
-}
+/** The sections of the registered protocols (dissectors/index.ts), in ECS order. */
+export const defaultSections: readonly AnyRecordSection[] = sectionsOf(dissectorSpecs);
 
 /** Drop null/undefined and empty arrays/objects, recursively. */
 function prune(o: Doc): Doc {
@@ -33,74 +29,6 @@ function prune(o: Doc): Doc {
     }
   }
   return o;
-}
-
-function tlsDoc(t: TlsInfo): Doc {
-  const leaf = t.chain[0] ?? null;
-  const [major, minor] = t.version !== null ? ['tls', t.version] : [null, null];
-  return {
-    version: minor,
-    version_protocol: major,
-    cipher: t.cipher,
-    established: t.established,
-    resumed: t.resumed,
-    next_protocol: t.nextProtocol,
-    client: {
-      ja4: t.ja4,
-      ja3: t.ja3,
-      server_name: t.sni,
-      supported_ciphers: t.supportedCiphers,
-    },
-    server: {
-      ja3s: t.ja3s,
-      ja4s: t.ja4s,
-      hash: leaf ? { sha256: leaf.sha256.toUpperCase() } : null,
-      x509: leaf
-        ? {
-            subject: { distinguished_name: leaf.subject, common_name: leaf.subjectCn },
-            issuer: { distinguished_name: leaf.issuer, common_name: leaf.issuerCn },
-            serial_number: leaf.serial.toUpperCase(),
-            not_before: iso(leaf.notBefore),
-            not_after: iso(leaf.notAfter),
-            alternative_names: leaf.san,
-            public_key_algorithm: leaf.keyType,
-            public_key_size: leaf.keyBits,
-            public_key_curve: leaf.curve,
-            signature_algorithm: leaf.signatureAlgorithm,
-          }
-        : null,
-      certificate_chain: t.chain.map((c) => c.sha256),
-    },
-  };
-}
-
-function ndrTls(t: TlsInfo): Doc {
-  return {
-    // Present (true) only when the client sent a server_name that is not a host name.
-    sni_invalid: t.sni !== null && !isValidHostName(t.sni) ? true : null,
-    ja4_r: t.ja4_r,
-    ja4_o: t.ja4_o,
-    ja4_ro: t.ja4_ro,
-    ja3_string: t.ja3_full,
-    ja4x: t.ja4x,
-    extra_ja4: t.extraJa4,
-    alpn_offered: t.alpnOffered,
-    client_certificate: t.clientCertificate || null,
-    chain: t.chainFeatures
-      ? {
-          length: t.chainFeatures.length,
-          leaf_self_signed: t.chainFeatures.leafSelfSigned,
-          sni_in_san: t.chainFeatures.sniInSan,
-          expired: t.chainFeatures.expired,
-          not_yet_valid: t.chainFeatures.notYetValid,
-          linked: t.chainFeatures.linked,
-          trusted_root: t.chainFeatures.trustedRoot,
-          anomalies: t.chainFeatures.anomalies,
-          certificates: t.chain.map((c) => ({ sha256: c.sha256, subject: c.subject, issuer: c.issuer, key_type: c.keyType, key_bits: c.keyBits, not_after: iso(c.notAfter), self_signed: c.selfSigned })),
-        }
-      : null,
-    app_record_sizes: t.appRecordSizes[0].length + t.appRecordSizes[1].length > 0 ? { to_server: t.appRecordSizes[0], to_client: t.appRecordSizes[1] } : null,
-  };
 }
 
 function attributionDocs(a: Attribution | null, doc: Doc, ndr: Doc): void {
@@ -126,14 +54,28 @@ function attributionDocs(a: Attribution | null, doc: Doc, ndr: Doc): void {
   if (a.fileEvents.length > 0) ndr.file_events = a.fileEvents.slice(0, 32).map((e) => ({ path: e.path, time: iso(e.ts), kind: e.kind, image: e.image }));
 }
 
-export function flowToEcs(r: FlowRecord): Doc {
+/**
+ * A protocol section the record holds but no registration renders (a protocol registered in
+ * another build) is left out rather than guessed at.
+ */
+function destinationDomain(r: FlowRecord, sections: readonly AnyRecordSection[]): string | null {
+  for (const sec of sections) {
+    const info = r.apps[sec.key];
+    if (info === undefined || sec.destinationDomain === undefined) continue;
+    const d = sec.destinationDomain(info);
+    if (d !== null && d !== '') return d;
+  }
+  return r.dnsName;
+}
+
+export function flowToEcs(r: FlowRecord, sections: readonly AnyRecordSection[] = defaultSections): Doc {
   const c = r.dirs[0];
   const s = r.dirs[1];
   const doc: Doc = {
     '@timestamp': iso(r.startTs),
     event: { kind: 'event', category: ['network'], type: ['connection'], start: iso(r.startTs), end: iso(r.endTs), duration: Math.round((r.endTs - r.startTs) * 1e6), reason: r.endReason },
     source: { ip: r.client.ip, port: r.client.port, bytes: c.bytes, packets: c.packets },
-    destination: { ip: r.server.ip, port: r.server.port, bytes: s.bytes, packets: s.packets, domain: r.tls?.sni ?? hostOnly(r.http?.host != null ? withoutUserinfo(r.http.host) : null) ?? r.dnsName },
+    destination: { ip: r.server.ip, port: r.server.port, bytes: s.bytes, packets: s.packets, domain: destinationDomain(r, sections) },
     network: {
       transport: r.transport,
       iana_number: r.transport === 'tcp' ? '6' : '17',
@@ -167,37 +109,10 @@ export function flowToEcs(r: FlowRecord): Doc {
     ja4t: r.ja4t,
     ja4ts: r.ja4ts,
   };
-  if (r.tls !== null) {
-    doc.tls = tlsDoc(r.tls);
-    ndr.tls = ndrTls(r.tls);
-  }
-  if (r.http !== null) {
-    const h = r.http;
-    doc.http = { request: { method: h.method }, response: { status_code: h.statusCode } };
-    const redactor = urlRedactor();
-    doc.url = { original: h.uri !== null ? redactor.redact(h.uri) : null, domain: h.host !== null ? withoutUserinfo(h.host) : null };
-    doc.user_agent = { original: h.userAgent };
-    ndr.http = { requests: h.requests, path_entropy: h.pathEntropy, host_entropy: h.hostEntropy, upgrade: h.upgrade, websocket_protocol: h.wsProtocol !== null ? redactor.redactWebSocketProtocols(h.wsProtocol) : null };
-  }
-  if (r.dns !== null) {
-    doc.dns = {
-      question: { name: r.dns.queries[0] ?? null },
-      response_code: r.dns.rcode,
-      answers: r.dns.answers.slice(0, 32).map((a) => ({ name: a.name, type: a.type, data: a.data, ttl: a.ttl })),
-      resolved_ip: r.dns.answers.filter((a) => a.type === 1 || a.type === 28).map((a) => a.data),
-    };
-  }
-  if (r.mqtt !== null) ndr.mqtt = { ...r.mqtt };
-  if (r.amqp !== null) ndr.amqp = { ...r.amqp };
-  if (r.ssh !== null) ndr.ssh = { client_banner: r.ssh.clientBanner, server_banner: r.ssh.serverBanner };
-  if (r.quic !== null) ndr.quic = { version: r.quic.version };
-  const ses = r.session;
-  if (ses !== undefined && ses !== null) {
-    ndr[ses.protocol] = {
-      banner: ses.banner, commands: ses.commands, command_count: ses.commandCount, auth_mechanisms: ses.authMechanisms,
-      starttls: ses.starttls, starttls_offered: ses.starttlsOffered, starttls_requested: ses.starttlsRequested, starttls_refused: ses.starttlsRefused,
-      ...ses.details,
-    };
+  const target = { doc, ndr };
+  for (const sec of sections) {
+    const info = r.apps[sec.key];
+    if (info !== undefined) sec.ecs(info, target);
   }
   if (r.pubsub !== null) ndr.pubsub = { protocol: r.pubsub.protocol, encrypted: r.pubsub.encrypted, confidence: r.pubsub.confidence, evidence: r.pubsub.evidence };
   if (r.encrypted !== null) ndr.encrypted_channel = { known: r.encrypted.known, suspicious: r.encrypted.suspicious, compressed: r.encrypted.compressed, evidence: r.encrypted.evidence };

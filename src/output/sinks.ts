@@ -11,6 +11,7 @@ import { termSafe } from '../util/terminal.js';
 
 const JSON_UNSAFE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/;
 const JSON_UNSAFE_ALL = new RegExp(JSON_UNSAFE.source, 'g');
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 export class JsonLinesSink {
   private buf: string[] = [];
@@ -81,7 +82,7 @@ export class Summary {
     this.flows++;
     const p = r.protocol ?? `${r.transport}/unknown`;
     this.byProto.set(p, (this.byProto.get(p) ?? 0) + 1);
-    const j = r.tls?.ja4;
+    const j = tlsOf(r)?.ja4;
     if (j) this.ja4.set(j, (this.ja4.get(j) ?? 0) + 1);
     if (r.attribution?.status === 'attributed') this.attributed++;
   }

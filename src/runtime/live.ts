@@ -16,7 +16,7 @@ import { metrics, sensorMetrics, startMetricsServer, type MetricsServer } from '
 import { SiemClient } from '../output/siem-client.js';
 import { JsonLinesSink } from '../output/sinks.js';
 import { alertToEcs, flowToEcs } from '../output/ecs.js';
-import { configureUrlRedaction } from '../output/redact.js';
+import { configureUrlRedaction } from '../util/redact.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { Pipeline } from './pipeline.js';
 import { ShardedRunner } from './shard.js';

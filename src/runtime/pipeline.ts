@@ -15,9 +15,10 @@ import type { ReassemblyLimits } from '../flow/tcp-reassembly.js';
 import type { FragmentLimits } from '../decode/fragments.js';
 import type { Alert } from '../analytics/alert.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
-import { buildAppMappers, buildPostStages, parseCertForCache, type FeatureOptions } from './features.js';
+import { buildServices, buildPostStages, parseCertForCache, type FeatureOptions } from './features.js';
 import { DnsCache } from '../flow/dns-cache.js';
 import type { DnsRecord } from '../../dissectors/dns/types.js';
+import { dnsOf } from '../../dissectors/dns/record.js';
 import type { DissectorRecord } from '../dissect/api.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { tuneJit } from './jit.js';
@@ -100,7 +101,7 @@ export class Pipeline {
     this.certs = new CertCache(parseCertForCache, opts.state?.certificates ?? DEFAULT_STATE_LIMITS.certificates);
     this.dns = new DnsCache({ maxEntriesCount: opts.state?.dnsNames ?? DEFAULT_STATE_LIMITS.dnsNames });
     this.flood = new FloodShedder(opts.flood ?? {}, (s) => opts.onFlood?.(s));
-    this.fin = { mappers: buildAppMappers(this.certs, opts), post: buildPostStages(opts) };
+    this.fin = { services: buildServices(this.certs, opts), post: buildPostStages(opts) };
     this.engine = new Engine({
       registry: this.registry,
       certs: this.certs,
@@ -147,7 +148,7 @@ export class Pipeline {
   /** A finished flow record (from this engine, or from a worker) enters the later stages. */
   accept(rec: FlowRecord): void {
     if (this.flood.offer(rec)) return;
-    if (this.nameFlows && rec.dnsName === null && rec.dns === null) rec.dnsName = this.dns.lookup(rec.client.ip, rec.server.ip, rec.startTs);
+    if (this.nameFlows && rec.dnsName === null && dnsOf(rec) === null) rec.dnsName = this.dns.lookup(rec.client.ip, rec.server.ip, rec.startTs);
     const enrich = this.opts.enrich;
     if (enrich) enrich.submit(rec, (r) => this.analyse(r));
     else this.analyse(rec);

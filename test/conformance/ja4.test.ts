@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../src/flow/record.js';
 import { replayFiles } from '../../src/runtime/replay.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/conformance/ja4');
 
@@ -69,7 +70,7 @@ describe('JA4 conformance (full pipeline)', () => {
       const { flows } = await replayFiles([path.join(root, 'pcaps', cap)], { ja4Plus: true });
       const byKey = new Map<string, FlowRecord[]>();
       for (const f of flows) {
-        const tr = f.transport === 'udp' ? (f.quic !== null || f.tls?.ja4?.startsWith('q') ? 'quic' : 'udp') : 'tcp';
+        const tr = f.transport === 'udp' ? (f.apps['quic'] !== undefined || tlsOf(f)?.ja4?.startsWith('q') ? 'quic' : 'udp') : 'tcp';
         const k = pairKey(f.client.ip, f.client.port, f.server.ip, f.server.port, tr);
         const l = byKey.get(k);
         if (l) l.push(f);
@@ -78,28 +79,28 @@ describe('JA4 conformance (full pipeline)', () => {
       for (const e of want) {
         const cands = byKey.get(pairKey(e.src, e.sport, e.dst, e.dport, e.proto)) ?? [];
         // several flows can share a pair (port reuse): prefer the one with a ClientHello
-        const got = cands.find((f) => f.tls?.ja4 === e.ja4) ?? cands.find((f) => f.tls?.ja4 != null) ?? cands[0];
+        const got = cands.find((f) => tlsOf(f)?.ja4 === e.ja4) ?? cands.find((f) => tlsOf(f)?.ja4 != null) ?? cands[0];
         const where = cap + '#' + e.stream;
         if (e.ja4 !== undefined) {
           const bucket = e.proto === 'quic' ? t.quic : t.tcp;
           bucket.expected++;
-          if (got?.tls?.ja4 === e.ja4) bucket.matched++;
-          else bucket.misses.push(where + ' got ' + (got?.tls?.ja4 ?? (got ? 'no ja4' : 'no flow')) + ' want ' + e.ja4);
+          if ((got ? tlsOf(got) : null)?.ja4 === e.ja4) bucket.matched++;
+          else bucket.misses.push(where + ' got ' + ((got ? tlsOf(got) : null)?.ja4 ?? (got ? 'no ja4' : 'no flow')) + ' want ' + e.ja4);
         }
         if (e.ja4s !== undefined) {
           const bucket = e.proto === 'quic' ? t.ja4sQuic : t.ja4s;
           bucket.expected++;
-          if (got?.tls?.ja4s === e.ja4s) bucket.matched++;
-          else bucket.misses.push(where + ' got ' + (got?.tls?.ja4s ?? 'null') + ' want ' + e.ja4s);
+          if ((got ? tlsOf(got) : null)?.ja4s === e.ja4s) bucket.matched++;
+          else bucket.misses.push(where + ' got ' + ((got ? tlsOf(got) : null)?.ja4s ?? 'null') + ' want ' + e.ja4s);
         }
         if (e.ja4x !== undefined) {
           t.ja4x.expected++;
-          if (JSON.stringify(got?.tls?.ja4x ?? []) === JSON.stringify(e.ja4x)) t.ja4x.matched++;
-          else t.ja4x.misses.push(where + ' got ' + JSON.stringify(got?.tls?.ja4x ?? []) + ' want ' + JSON.stringify(e.ja4x));
+          if (JSON.stringify((got ? tlsOf(got) : null)?.ja4x ?? []) === JSON.stringify(e.ja4x)) t.ja4x.matched++;
+          else t.ja4x.misses.push(where + ' got ' + JSON.stringify((got ? tlsOf(got) : null)?.ja4x ?? []) + ' want ' + JSON.stringify(e.ja4x));
         }
         if (e.extra_client_hellos !== undefined) {
           t.extra.expected++;
-          if (got?.tls?.extraJa4[0] === e.extra_client_hellos[0]?.ja4) t.extra.matched++;
+          if ((got ? tlsOf(got) : null)?.extraJa4[0] === e.extra_client_hellos[0]?.ja4) t.extra.matched++;
           else t.extra.misses.push(where);
         }
       }

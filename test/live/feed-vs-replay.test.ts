@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSpanLab, type SpanLab } from '../../lab/span-lab.js';
 import { replayFiles } from '../../src/runtime/replay.js';
+import { tlsOf } from '../../dissectors/tls/record.js';
 
 const root = join(new URL('.', import.meta.url).pathname, '..', '..');
 const cli = join(root, 'dist', 'ndr-sensor.mjs');
@@ -67,8 +68,8 @@ describe('eBPF feed vs pcap replay', () => {
       expect(a!.network.protocol).toBe('tls');
       expect(b!.protocol).toBe('tls');
       expect(a!.tls.client.server_name).toBe('lab.test');
-      expect(a!.tls.client.ja4).toBe(b!.tls!.ja4);
-      expect(a!.tls.client.server_name).toBe(b!.tls!.sni);
+      expect(a!.tls.client.ja4).toBe(tlsOf(b!)!.ja4);
+      expect(a!.tls.client.server_name).toBe(tlsOf(b!)!.sni);
       expect(a!.source.packets).toBe(b!.dirs[0].packets);
       expect(a!.destination.packets).toBe(b!.dirs[1].packets);
       expect(a!.source.bytes).toBe(b!.dirs[0].bytes);

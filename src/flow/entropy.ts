@@ -8,7 +8,7 @@
  * encrypted exchange. `randomExpected(n)` is the exact expectation of H for n uniform bytes, and
  * `score = bits / randomExpected(n)` is ≈ 1 for random/encrypted data at any sample size.
  */
-import type { EntropyInfo } from '../flow/record.js';
+import type { EntropyInfo } from './record.js';
 import type { Dir } from '../dissect/api.js';
 
 export const DEFAULT_MAX_ENTROPY_BYTES = 4096;

@@ -1,0 +1,53 @@
+/**
+ * What AMQP puts on the flow record: the `amqp` section, its ECS extras (ndr.amqp), its protobuf
+ * message (amqp.proto) and the features the pub/sub analytics read.
+ */
+import { appOf, defineSection, type AppSections } from '../../src/dissect/api.js';
+
+export interface AmqpInfo {
+  version: '0-9-1' | '1.0' | null;
+  product: string | null;
+  platform: string | null;
+  clientVersion: string | null;
+  mechanism: string | null;
+  vhost: string | null; // 0-9-1 Open vhost; 1.0 open hostname
+  containerId: string | null;
+  heartbeatS: number | null;
+  exchanges: string[];
+  queues: string[];
+  routingKeys: string[];
+  addresses: string[]; // 1.0 attach source/target addresses
+  publishCount: number;
+  publishBytes: number;
+  heartbeats: number;
+  closeCode: number | null;
+  closeReason: string | null;
+  messages: number;
+}
+
+export const amqpSection = defineSection<AmqpInfo>({
+  key: 'amqp',
+  ecs(a, { ndr }) {
+    ndr.amqp = { ...a };
+  },
+  proto: {
+    type: 'ndr.v1.Amqp',
+    toProto(a) {
+      const out: Record<string, unknown> = {
+        version: a.version ?? '',
+        product: a.product ?? '',
+        vhost: a.vhost ?? '',
+        publishCount: a.publishCount,
+        exchanges: a.exchanges,
+        queues: a.queues,
+      };
+      if (a.heartbeatS !== null) out.heartbeatS = a.heartbeatS;
+      return out;
+    },
+  },
+  features: () => ({ pubsub: 'amqp' }),
+});
+
+export function amqpOf(rec: { readonly apps: AppSections }): AmqpInfo | null {
+  return appOf(rec, amqpSection);
+}

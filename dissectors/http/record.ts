@@ -1,0 +1,61 @@
+/**
+ * What HTTP puts on the flow record: the `http` section, its ECS fields (http, url, user_agent,
+ * ndr.http), its protobuf message (http.proto) and its features.
+ */
+import { appOf, defineSection, type AppSections } from '../../src/dissect/api.js';
+import { urlRedactor, withoutUserinfo } from '../../src/util/redact.js';
+import type { HttpInfo, HttpSummary } from './types.js';
+
+export type { HttpInfo } from './types.js';
+
+/** An HTTP Host header without its port ("[v6]:port" and "name:port" forms). */
+export function hostOnly(h: string | null): string | null {
+  if (!h) return null;
+  if (h.startsWith('[')) return h.slice(1, Math.max(1, h.indexOf(']')));
+  const i = h.lastIndexOf(':');
+  return i > 0 && h.indexOf(':') === i ? h.slice(0, i) : h;
+}
+
+/** The record keeps the summary's fields, not the driver's tunnel bookkeeping. */
+export function httpInfo(h: HttpSummary): HttpInfo {
+  return {
+    method: h.method, uri: h.uri, host: h.host, userAgent: h.userAgent, statusCode: h.statusCode, requests: h.requests,
+    pathEntropy: h.pathEntropy, hostEntropy: h.hostEntropy, upgrade: h.upgrade, wsProtocol: h.wsProtocol,
+  };
+}
+
+export const httpSection = defineSection<HttpInfo>({
+  key: 'http',
+  // URLs and Host headers can carry credentials: both leave the sensor redacted (util/redact.ts).
+  ecs(h, { doc, ndr }) {
+    const redactor = urlRedactor();
+    doc.http = { request: { method: h.method }, response: { status_code: h.statusCode } };
+    doc.url = { original: h.uri !== null ? redactor.redact(h.uri) : null, domain: h.host !== null ? withoutUserinfo(h.host) : null };
+    doc.user_agent = { original: h.userAgent };
+    ndr.http = { requests: h.requests, path_entropy: h.pathEntropy, host_entropy: h.hostEntropy, upgrade: h.upgrade, websocket_protocol: h.wsProtocol !== null ? redactor.redactWebSocketProtocols(h.wsProtocol) : null };
+  },
+  destinationDomain: (h) => hostOnly(h.host !== null ? withoutUserinfo(h.host) : null),
+  proto: {
+    type: 'ndr.v1.Http',
+    toProto(h) {
+      const out: Record<string, unknown> = {
+        method: h.method ?? '',
+        uri: h.uri !== null ? urlRedactor().redact(h.uri) : '',
+        host: h.host !== null ? withoutUserinfo(h.host) : '',
+        userAgent: h.userAgent ?? '',
+        requests: h.requests,
+        upgrade: h.upgrade ?? '',
+        websocketProtocol: h.wsProtocol !== null ? urlRedactor().redactWebSocketProtocols(h.wsProtocol) : '',
+      };
+      if (h.statusCode !== null) out.statusCode = h.statusCode;
+      if (h.pathEntropy !== null) out.pathEntropy = h.pathEntropy;
+      if (h.hostEntropy !== null) out.hostEntropy = h.hostEntropy;
+      return out;
+    },
+  },
+  features: (h) => (h.wsProtocol !== null ? { webSocketProtocol: h.wsProtocol } : {}),
+});
+
+export function httpOf(rec: { readonly apps: AppSections }): HttpInfo | null {
+  return appOf(rec, httpSection);
+}

@@ -1,0 +1,52 @@
+/**
+ * What MQTT puts on the flow record: the `mqtt` section, its ECS extras (ndr.mqtt), its protobuf
+ * message (mqtt.proto) and the features the pub/sub analytics read.
+ */
+import { appOf, defineSection, type AppSections } from '../../src/dissect/api.js';
+
+export interface MqttInfo {
+  version: string | null; // '3.1' | '3.1.1' | '5'
+  clientId: string | null;
+  keepAliveS: number | null;
+  cleanSession: boolean | null;
+  usernamePresent: boolean;
+  passwordPresent: boolean;
+  willTopic: string | null;
+  connackCode: number | null;
+  publishTopics: string[];
+  subscribeTopics: string[];
+  publishCount: number;
+  publishBytes: number;
+  pingCount: number;
+  /** Times of PINGREQ (epoch ms), bounded. */
+  pingTs: number[];
+  messages: number;
+  overWebSocket: boolean;
+}
+
+export const mqttSection = defineSection<MqttInfo>({
+  key: 'mqtt',
+  ecs(m, { ndr }) {
+    ndr.mqtt = { ...m };
+  },
+  proto: {
+    type: 'ndr.v1.Mqtt',
+    toProto(m) {
+      const out: Record<string, unknown> = {
+        version: m.version ?? '',
+        clientId: m.clientId ?? '',
+        publishCount: m.publishCount,
+        pingCount: m.pingCount,
+        publishTopics: m.publishTopics,
+        subscribeTopics: m.subscribeTopics,
+      };
+      if (m.keepAliveS !== null) out.keepAliveS = m.keepAliveS;
+      return out;
+    },
+  },
+  features: (m) => ({ pubsub: 'mqtt', overWebSocket: m.overWebSocket, keepAliveTs: m.pingTs }),
+});
+
+export function mqttOf(rec: { readonly apps: AppSections }): MqttInfo | null {
+  return appOf(rec, mqttSection);
+}

@@ -1,0 +1,21 @@
+/**
+ * What QUIC puts on the flow record besides its TLS handshake (the `tls` section): the `quic`
+ * section with the QUIC version.
+ */
+import { defineSection } from '../../src/dissect/api.js';
+
+export interface QuicInfo {
+  version: string | null;
+}
+
+export const quicSection = defineSection<QuicInfo>({
+  key: 'quic',
+  ecs(q, { ndr }) {
+    ndr.quic = { version: q.version };
+  },
+  proto: {
+    type: 'ndr.v1.Quic',
+    toProto: (q) => ({ version: q.version ?? '' }),
+  },
+  features: () => ({ encryptedBy: 'quic' }),
+});
