@@ -53,10 +53,11 @@ function occurrence(flow: FlowRecord): string {
 
 export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): AnalyticsStage {
   const fleet = opts.fleet ?? null;
-  const backend = fleet?.factBackend();
   const lim = { ...DEFAULT_STATE_LIMITS, ...opts.state };
-  const baseline = BaselineStore.open({ path: fleet ? null : opts.baseline ?? null, learningPeriodMs: opts.learningPeriodMs ?? DEFAULT_LEARNING_PERIOD_MS, memoryMaxKeysCount: lim.baselineKeys, ...(backend ? { backend } : {}) });
-  if (fleet) fleet.onFact((k, v) => baseline.remote(k, v));
+  const learningPeriodMs = opts.learningPeriodMs ?? DEFAULT_LEARNING_PERIOD_MS;
+  const baseline = fleet
+    ? fleet.baseline({ learningPeriodMs, memoryMaxKeysCount: lim.baselineKeys })
+    : BaselineStore.open({ path: opts.baseline ?? null, learningPeriodMs, memoryMaxKeysCount: lim.baselineKeys });
   const hooks: FleetHooks | undefined = fleet ? {
     connection(flow) {
       fleet.addConnection(hostKey(flow), destLower.of(tlsOf(flow)?.sni ?? flow.server.ip), flow.server.port, Math.floor(flow.startTs / 1000), flow.dirs[0].ipBytes, flow.communityId || `${flow.client.ip}:${flow.client.port}-${flow.server.ip}:${flow.server.port}@${flow.startTs}`);

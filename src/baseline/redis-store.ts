@@ -28,7 +28,7 @@
 import { Redis, Cluster } from 'ioredis';
 import { scoreSortedBeacon } from '../analytics/beacon.js';
 import type { BeaconInfo } from '../flow/record.js';
-import type { FactBackend } from './store.js';
+import { BaselineStore, type BaselineOptions, type FactBackend } from './store.js';
 
 export interface FleetStoreOptions {
   /** redis://host:port, or cluster seeds (host:port or redis://host:port), one or several. */
@@ -373,6 +373,11 @@ export class FleetStore {
     return this.lastError;
   }
 
+  /** A baseline on this store (see fleetBaseline). */
+  baseline(opts: Omit<BaselineOptions, 'path' | 'backend'> = {}): BaselineStore {
+    return fleetBaseline(this, opts);
+  }
+
   /** The baseline's backend on this store (BaselineStore.open({ backend })). */
   factBackend(): FactBackend {
     return new RedisFactBackend(this);
@@ -677,6 +682,7 @@ export class FleetStore {
   }
 
   async close(timeoutMs = 10_000): Promise<{ unsharedOps: number; unscoredPairs: number }> {
+    if (this.closed) return { unsharedOps: this.queue.length, unscoredPairs: this.toScore.size };
     const left = await this.settle(timeoutMs);
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -713,4 +719,14 @@ export class RedisFactBackend implements FactBackend {
   async close(): Promise<void> {
     await this.fleet.close();
   }
+}
+
+/**
+ * A baseline whose facts live in the fleet store: the tables cache what this sensor learned or
+ * was told, and every answer of the store (to a read or to a write) updates them.
+ */
+export function fleetBaseline(fleet: FleetStore, opts: Omit<BaselineOptions, 'path' | 'backend'> = {}): BaselineStore {
+  const store = BaselineStore.open({ ...opts, backend: fleet.factBackend() });
+  fleet.onFact((k, v) => store.remote(k, v));
+  return store;
 }
