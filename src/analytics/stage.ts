@@ -113,6 +113,6 @@ export async function openFleet(spec: string | readonly string[], sensorId?: str
   const fleet = new fleetModule.FleetStore({ store: spec, ...(sensorId ? { sensorId } : {}) });
   // A short wait for the first connection, so the first flows are shared rather than queued; an
   // unreachable store does not stop the sensor (it runs on the local fallback and catches up).
-  if (!(await fleet.connected(2000))) process.emitWarning(`fleet store ${String(spec)} unreachable (${fleet.lastErrorMessage || 'no answer'}): running on the local fallback`);
+  if (!(await fleet.connected(1000))) process.emitWarning(`fleet store ${String(spec)} unreachable (${fleet.lastErrorMessage || 'no answer'}): running on the local fallback`);
   return fleet;
 }

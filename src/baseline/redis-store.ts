@@ -86,6 +86,8 @@ export interface FleetStats {
   fetched: number;
   /** Flushes whose WAIT saw fewer replicas than asked (their batch was sent again). */
   shortWaits: number;
+  /** Flushes acknowledged by a shard with fewer replicas online than asked (after a failover). */
+  degradedAcks: number;
   /** Connection errors seen. */
   errors: number;
 }
@@ -298,7 +300,7 @@ export class FleetStore {
   readonly sensorId: string;
   readonly stats: FleetStats = {
     sharedFacts: 0, sharedConnections: 0, sharedClaims: 0, sharedFolds: 0, pending: 0, retried: 0, dropped: 0,
-    alertsLocal: 0, alertsFleetFolded: 0, scorings: 0, scoreBusy: 0, flushes: 0, roundTrips: 0, fetched: 0, shortWaits: 0, errors: 0,
+    alertsLocal: 0, alertsFleetFolded: 0, scorings: 0, scoreBusy: 0, flushes: 0, roundTrips: 0, fetched: 0, shortWaits: 0, degradedAcks: 0, errors: 0,
   };
   private readonly o: Required<Omit<FleetStoreOptions, 'store' | 'cluster' | 'sensorId'>>;
   private queue: Op[] = [];
@@ -312,6 +314,7 @@ export class FleetStore {
   /** Keys asked for and not answered yet (one GET per key in flight). */
   private readonly asked = new Set<string>();
   private lastError = '';
+  private gaveUp = false;
 
   constructor(opts: FleetStoreOptions) {
     const spec = parseStoreSpec(opts.store, opts.cluster);
@@ -328,7 +331,7 @@ export class FleetStore {
       batchMaxCount: opts.batchMaxCount ?? 2_000,
       maxBacklogCount: opts.maxBacklogCount ?? 500_000,
       claimWaitMs: opts.claimWaitMs ?? 2_000,
-      reconnectWaitMs: opts.reconnectWaitMs ?? 2_000,
+      reconnectWaitMs: opts.reconnectWaitMs ?? 1_000,
     };
     // Commands fail at once while disconnected (no hidden offline queue: ours is bounded and
     // counted); reconnection keeps trying every 200 ms-1 s for the whole run.
@@ -451,14 +454,26 @@ export class FleetStore {
     return this.isCluster ? Math.max(1, (this.client as Cluster).nodes('master').length) : 1;
   }
 
-  /** WAIT on every master: true when each has `replicas` replicas holding what we wrote. */
+  /**
+   * WAIT on every connected master: true when each has `replicas` replicas holding what we wrote.
+   * A shard with fewer replicas online than asked (a replica died, or its master did and the
+   * promoted replica has none yet) acknowledges with what it has (counted in degradedAcks), or a
+   * sensor would queue forever behind a shard that cannot answer more.
+   */
   private async waitReplicas(): Promise<boolean> {
-    const nodes: Redis[] = this.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    const nodes: Redis[] = this.isCluster ? (this.client as Cluster).nodes('master').filter((n) => n.status === 'ready') : [this.client as Redis];
     this.stats.roundTrips += nodes.length;
     try {
-      const acks = await Promise.all(nodes.map((n) => n.call('WAIT', this.o.replicas, this.o.waitTimeoutMs) as Promise<number>));
-      if (acks.every((a) => a >= this.o.replicas)) return true;
-    } catch { /* counted below as a short wait */ }
+      const oks = await Promise.all(nodes.map(async (n) => {
+        const acks = (await n.call('WAIT', this.o.replicas, this.o.waitTimeoutMs)) as number;
+        if (acks >= this.o.replicas) return true;
+        const role = (await n.call('ROLE')) as [string, number, unknown[]];
+        const online = role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : -1;
+        if (online >= 0 && online < this.o.replicas && acks >= online) { this.stats.degradedAcks++; return true; }
+        return false;
+      }));
+      if (oks.every((x) => x)) return true;
+    } catch { /* a master that went away: counted below as a short wait */ }
     this.stats.shortWaits++;
     return false;
   }
@@ -666,13 +681,14 @@ export class FleetStore {
    */
   async settle(timeoutMs = 10_000): Promise<{ unsharedOps: number; unscoredPairs: number }> {
     const deadline = Date.now() + timeoutMs;
-    let downSince = -1;
+    // Once a settle gave up on an unreachable store, later ones (finish, then close) do not wait again.
+    let downSince = this.gaveUp ? Date.now() - this.o.reconnectWaitMs - 1 : -1;
     while (Date.now() < deadline) {
       // A store that stays away this long is not waited for: what is queued is reported unshared.
       if (!this.ready) {
         if (downSince < 0) downSince = Date.now();
-        else if (Date.now() - downSince > this.o.reconnectWaitMs) break;
-      } else downSince = -1;
+        else if (Date.now() - downSince > this.o.reconnectWaitMs) { this.gaveUp = true; break; }
+      } else { downSince = -1; this.gaveUp = false; }
       this.kick();
       this.kickScoring();
       if (this.queue.length === 0 && !this.flushing && this.toScore.size === 0 && !this.scoring) break;
