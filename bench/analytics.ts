@@ -31,7 +31,7 @@ const IMAGES = [IMG.chrome, IMG.chrome, IMG.chrome, IMG.updater, IMG.backup, IMG
 const CHUNK = 10_000;
 
 /** The bench's flow sequence, made a chunk at a time (the same flows as one big pool). */
-class FlowMaker {
+export class FlowMaker {
   private x: number;
   private i = 0;
   private readonly startTs: number;

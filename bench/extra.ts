@@ -2,6 +2,7 @@
 import { benchEnrich, benchSiem } from './enrich-siem.js';
 import { benchAnalytics } from './analytics.js';
 import { benchPubsub } from './fuzz-pubsub.js';
+import { benchFleet } from './fleet.js';
 
 export interface Bench {
   name: string;
@@ -30,6 +31,18 @@ export const extraBenches: Bench[] = [
     async run() {
       const r = await benchAnalytics(200_000);
       return [`${f(r.flowsPerSecond)} flows/s wall, ${f(r.flowsPerCpuSecond)} flows per CPU-second (${f(r.flows)} flows, ${r.alerts} alerts, warm=${String(r.baselineWarm)}; target 100,000)`];
+    },
+  },
+  {
+    name: 'Five analytics on the fleet store (Redis: one server, then a 3x3 cluster with WAIT 1), beside lmdb',
+    async run() {
+      const lm = await benchAnalytics(50_000);
+      const out = [`lmdb: ${f(lm.flowsPerSecond)} flows/s (${f(lm.flows)} flows)`];
+      for (const kind of ['redis', 'redis cluster'] as const) {
+        const r = await benchFleet(kind, 50_000);
+        out.push(`${kind}: ${f(r.flowsPerSecond)} flows/s (${f(r.flows)} flows, ${r.alerts} alerts), ${f(r.roundTripsPerFlow, 4)} round trips per flow (${f(r.flushes)} flushes), ${f(r.scorings)} pair scorings; ${f(r.pairs)} pairs, ${f(r.bytesPerPair)} bytes per pair (${f(r.connectionsPerPair, 1)} connections each)`);
+      }
+      return out;
     },
   },
   {

@@ -15,7 +15,7 @@ import { validateAnalyticsConfig } from '../src/analytics/config.js';
 import { FleetStore, pairKeys } from '../src/baseline/redis-store.js';
 import type { Alert } from '../src/analytics/alert.js';
 import type { FlowRecord } from '../src/flow/record.js';
-import { portBase, startCluster, startRedis, stopRedis, waitClusterOk, type Cluster, type RedisNode } from './helpers/redis.js';
+import { portBase, startCluster, startRedis, stopRedis, waitClusterOk, type Cluster, type RedisNode } from '../lab/redis.js';
 
 const root = resolve(import.meta.dirname, '..');
 const demo = join(root, 'pcaps', 'demo');

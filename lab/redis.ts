@@ -1,4 +1,4 @@
-// Real Redis servers for the fleet tests: Debian's redis-server on loopback ports of their own,
+// Real Redis servers for the fleet tests and bench: Debian's redis-server on loopback ports of their own,
 // data in temp dirs, stopped by PID. A cluster is three masters and three replicas joined with
 // redis-cli --cluster create (redis-tools).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
