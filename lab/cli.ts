@@ -13,6 +13,7 @@ import { generateDemo } from './gen-demo.js';
 import { FLOOD_SHAPES, generateFlood, type FloodShape } from './gen-floods.js';
 import { generateHandshakeBench } from './gen-handshakes.js';
 import { generateMiscCaptures } from './gen-misc.js';
+import { generateStarttlsCaptures } from './gen-starttls.js';
 import { generatePubsubCaptures } from './gen-pubsub.js';
 import { generateTlsCaptures } from './gen-tls.js';
 
@@ -55,6 +56,20 @@ export const labCommands: Command[] = [
     summary: 'generate the AES-stream, SSH, HTTP, DNS and gzip-upload captures in namespaces (root)',
     options: { out: { type: 'string', short: 'o', default: 'pcaps/misc', help: 'output folder' } },
     async run(v) { mkdirSync(v.out as string, { recursive: true }); await generateMiscCaptures(v.out as string); process.stderr.write(`gen misc: wrote ${String(v.out)}\n`); return 0; },
+  },
+  {
+    name: 'gen starttls',
+    usage: '[--out DIR] [--rdp DIR]',
+    summary: 'generate the STARTTLS captures (openssl s_client -starttls, curl, psql; accepted, refused, malformed, cut short) and the RDP ones in namespaces (root)',
+    options: {
+      out: { type: 'string', short: 'o', default: 'pcaps/starttls', help: 'output folder' },
+      rdp: { type: 'string', default: 'pcaps/rdp', help: 'output folder of the RDP captures' },
+    },
+    async run(v) {
+      const files = await generateStarttlsCaptures(v.out as string, v.rdp as string);
+      for (const f of files) process.stderr.write(`gen starttls: ${f.file}\n`);
+      return 0;
+    },
   },
   {
     name: 'gen handshakes',

@@ -22,6 +22,8 @@ const u32le = (b: Uint8Array, i: number): number => ((b[i] as number) | ((b[i + 
 export class RdpDissector implements FlowDissector {
   private readonly s: Session;
   private requested = false;
+  /** The request offered a TLS-based security protocol. */
+  private askedTls = false;
   private stopped = false;
 
   constructor(ctx: DissectorContext<SessionRecord, string>, lim: SessionLimits) {
@@ -79,6 +81,7 @@ export class RdpDissector implements FlowDissector {
     }
     if (i + 8 <= len && b[i] === 0x01) {
       const mask = u32le(b, i + 4);
+      this.askedTls = mask !== 0;
       this.s.emit('detail', dir, ts, protocolNames(mask), 'requested_protocols');
     } else this.s.emit('detail', dir, ts, 'rdp', 'requested_protocols');
     return 'more';
@@ -110,7 +113,11 @@ export class RdpDissector implements FlowDissector {
   }
 
   end(_dir: Dir): void {
-    // Nothing is held between messages.
+    // A request the server never answered (the capture was cut): say it was asked.
+    if (this.requested && this.askedTls) {
+      this.requested = false;
+      this.s.emit('starttls', Dir.ToServer, this.s.ctx.now(), null, null, null);
+    }
   }
 }
 

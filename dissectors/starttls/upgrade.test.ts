@@ -11,6 +11,8 @@ import { tlsOf } from '../tls/record.js';
 
 /** The flow's STARTTLS-family section (keyed by its protocol), with that protocol named. */
 const sessionOf = (f: FlowRecord) => (f.protocol !== null && f.apps[f.protocol] !== undefined ? { protocol: f.protocol, ...(f.apps[f.protocol] as object) } : null);
+import { ANALYTICS } from '../../src/analytics/engine.js';
+import { IMG, makeContext, makeFlow } from '../../lab/flows.js';
 
 const hex = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 const cat = (...parts: (Uint8Array | string)[]) => Uint8Array.from(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p)))));
@@ -196,4 +198,33 @@ describe('each protocol of the family', () => {
       });
     }
   }
+});
+
+// ---- analytics: a STARTTLS flow raises what its direct-TLS twin raises ------------------------
+
+/** The same process, host and staging history on both flows, and an outside destination. */
+function attributed(f: FlowRecord): FlowRecord {
+  const staged = { path: 'C:\\Users\\carol\\AppData\\Local\\Temp\\q3.7z', ts: f.startTs - 120_000, processEntityId: null, image: IMG.sevenZip, kind: 'file_create' as const };
+  const who = makeFlow({ image: IMG.rclone, imageNetworkHistory: false, startTs: f.startTs, fileEvents: [staged] });
+  return { ...f, server: { ...f.server, ip: '198.51.100.99' }, attribution: who.attribution };
+}
+
+function alerts(f: FlowRecord): string[] {
+  const ctx = makeContext();
+  const out: string[] = [];
+  for (const [id, run] of ANALYTICS) for (const a of run(f, ctx)) out.push(`${id} ${a.severity} ${a.evidence.map((e) => e.signal).join(',')}`);
+  return out;
+}
+
+describe('analytics on upgraded flows', () => {
+  it('every protocol of the family raises exactly the alerts of its direct-TLS twin', async () => {
+    const direct = alerts(attributed(await one(443, TLS)));
+    expect(direct.some((a) => a.startsWith('AN1413 '))).toBe(true);
+    const smtp: Turn[] = [[1, '220 mail.lab.test ESMTP\r\n'], [0, 'EHLO c\r\n'], [1, '250 STARTTLS\r\n'], [0, 'STARTTLS\r\n'], [1, '220 go\r\n']];
+    for (const c of [{ name: 'smtp', port: 25, turns: smtp }, ...CASES]) {
+      const f = await one(c.port, [...c.turns, ...TLS]);
+      expect(f.protocol).toBe(c.name);
+      expect(alerts(attributed(f))).toEqual(direct);
+    }
+  });
 });
