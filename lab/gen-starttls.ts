@@ -78,7 +78,14 @@ function cutShort(src: string, dst: string, serverPort: number): boolean {
   return true;
 }
 
-export async function generateStarttlsCaptures(outDir: string, rdpDir: string): Promise<StarttlsCapture[]> {
+export interface StarttlsGenOptions {
+  /** Protocols to generate (default all but PostgreSQL, which `postgres` switches). */
+  protos?: readonly Proto[];
+  modes?: readonly ('accept' | 'refuse' | 'malformed')[];
+  postgres?: boolean;
+}
+
+export async function generateStarttlsCaptures(outDir: string, rdpDir: string, opts: StarttlsGenOptions = {}): Promise<StarttlsCapture[]> {
   mkdirSync(outDir, { recursive: true });
   mkdirSync(rdpDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'ndr-gen-starttls-'));
@@ -98,11 +105,11 @@ export async function generateStarttlsCaptures(outDir: string, rdpDir: string): 
     try { await body(); } finally { await stop(); }
   };
   try {
-    const protos: Proto[] = ['smtp', 'lmtp', 'imap', 'pop3', 'ftp', 'nntp', 'sieve', 'xmpp', 'ldap', 'mysql', 'rdp'];
+    const protos = opts.protos ?? (['smtp', 'lmtp', 'imap', 'pop3', 'ftp', 'nntp', 'sieve', 'xmpp', 'ldap', 'mysql', 'rdp'] as const);
     for (const proto of protos) {
       const dir = proto === 'rdp' ? rdpDir : outDir;
       const port = PORTS[proto];
-      for (const mode of ['accept', 'refuse', 'malformed'] as const) {
+      for (const mode of opts.modes ?? (['accept', 'refuse', 'malformed'] as const)) {
         const client = proto === 'rdp' ? 'node' : mode === 'refuse' && curlArgs(proto, s, work) !== null ? 'curl' : 'openssl';
         const file = join(dir, `${proto}-${mode === 'accept' ? 'starttls' : mode}-${client}.pcap`);
         const opts: StarttlsServerOptions = { proto, host: s, port, mode, key, cert };
@@ -124,7 +131,7 @@ export async function generateStarttlsCaptures(outDir: string, rdpDir: string): 
         }
       }
     }
-    out.push(...await postgres(lab, work, key, cert, outDir, capture));
+    if (opts.postgres !== false) out.push(...await postgres(lab, work, key, cert, outDir, capture));
   } finally {
     await lab.close();
     rmSync(work, { recursive: true, force: true });
