@@ -18,6 +18,7 @@ import { buildStages } from '../runtime/stages.js';
 import { startEdrServer } from '../grpc/edr-server.js';
 import { startSiemServer } from '../grpc/siem-server.js';
 import { SiemClient } from '../output/siem-client.js';
+import { OtlpClient } from '../output/otlp.js';
 import { alertToEcs, flowToEcs } from '../output/ecs.js';
 import { DEFAULT_SERVER_LIMITS } from '../grpc/tls.js';
 import type { ServerLimits, TlsFiles } from '../grpc/tls.js';
@@ -75,6 +76,8 @@ const replayOptions: Record<string, OptionSpec> = {
   quiet: { type: 'boolean', short: 'q', default: false, help: 'no progress bar' },
   siem: { type: 'string', help: 'also stream flows and alerts to a SIEM collector over gRPC at host:port (at-least-once, disk spool)' },
   spool: { type: 'string', default: '.ndr-spool', help: 'parent directory of the spool for records the SIEM has not acknowledged (one folder per replay, removed once everything is acknowledged)' },
+  otlp: { type: 'string', help: 'also export flows and alerts as OpenTelemetry log records: host:port (OTLP/gRPC) or an http(s)://.../v1/logs URL (OTLP/HTTP)' },
+  'otlp-protocol': { type: 'string', help: 'grpc or http (default: http for an http(s):// URL, else grpc)' },
   'sensor-id': { type: 'string', help: 'sensor identity on the SIEM feed and in the fleet store (default: a fresh unique replay-<host>-<random> per run; with mTLS give the CN of --tls-cert)' },
   'siem-timeout': { type: 'string', default: '30', help: 'seconds to wait at the end for the SIEM to acknowledge everything' },
   'tls-ca': { type: 'string', help: 'CA certificate (PEM) for mTLS to the EDR and SIEM' },
@@ -118,6 +121,14 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   const siemTimeoutMs = (intOpt(values['siem-timeout'], 'siem-timeout') ?? 30) * 1000;
   const siem = values.siem ? new SiemClient({ endpoint: values.siem as string, sensorId, spoolDir, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log }) : null;
   let siemOk = true;
+  const otlpEndpoint = values.otlp as string | undefined;
+  const otlpProtocol = (values['otlp-protocol'] as string | undefined) ?? (otlpEndpoint && /^https?:\/\//.test(otlpEndpoint) ? 'http' : 'grpc');
+  if (otlpProtocol !== 'grpc' && otlpProtocol !== 'http') throw new UsageError(`--otlp-protocol: expected grpc or http, got '${otlpProtocol}'`);
+  const otlpSpool = `${spoolDir}-otlp`;
+  const otlp = otlpEndpoint
+    ? new OtlpClient({ protocol: otlpProtocol, endpoint: otlpEndpoint, sensorId, spoolDir: otlpSpool, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log })
+    : null;
+  let otlpOk = true;
   const maxFlows = intOpt(values['max-flows'], 'max-flows');
   const depth = intOpt(values['reassembly-depth'], 'reassembly-depth');
   const disabledDissectors = (values['no-dissector'] as string[] | undefined) ?? [];
@@ -130,9 +141,25 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     },
     ...stages,
     ...(values['no-shed'] === true ? { flood: { enabled: false } } : {}),
-    onFlow: (r) => { summary.flow(r); if (!alertsOnly) sink.flow(r); siem?.publishFlow(r, JSON.stringify(flowToEcs(r))); },
+    onFlow: (r) => {
+      summary.flow(r);
+      if (!alertsOnly) sink.flow(r);
+      if (siem || otlp) {
+        const doc = JSON.stringify(flowToEcs(r));
+        siem?.publishFlow(r, doc);
+        otlp?.publishFlow(doc);
+      }
+    },
     onFlood: (f) => { if (!alertsOnly) sink.flood(f); },
-    onAlert: (a) => { summary.alert(a); sink.alert(a); siem?.publishAlert(a, JSON.stringify(alertToEcs(a))); },
+    onAlert: (a) => {
+      summary.alert(a);
+      sink.alert(a);
+      if (siem || otlp) {
+        const doc = JSON.stringify(alertToEcs(a));
+        siem?.publishAlert(a, doc);
+        otlp?.publishAlert(doc);
+      }
+    },
   });
   const progress = new Progress(values.quiet !== true);
   const t0 = process.hrtime.bigint();
@@ -156,6 +183,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     await pipe.close();
     await sink.close();
     if (siem) siemOk = await finishSiem(siem, spoolDir, siemTimeoutMs, log);
+    if (otlp) otlpOk = await finishOtlp(otlp, otlpSpool, siemTimeoutMs, log);
   }
   if (runner) st = mergeStats(runner);
   const truncated = pipe.truncated;
@@ -174,8 +202,26 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       ...fleetRows(stages.fleetStats?.() ?? null),
     ]) + '\n');
   }
-  if (!siemOk) return 4;
+  if (!siemOk || !otlpOk) return 4;
   return truncated ? 3 : 0;
+}
+
+/** Waits for the OTLP receiver to take everything and says what did not make it (false then). */
+async function finishOtlp(otlp: OtlpClient, spoolDir: string, timeoutMs: number, log: (l: string) => void): Promise<boolean> {
+  const done = await otlp.flush(timeoutMs);
+  const st = otlp.stats();
+  await otlp.close(1000);
+  const problems: string[] = [];
+  if (!done) problems.push(`${st.spool.pendingBatches} batch(es) (up to ${st.spool.pendingRecords} records) not exported within the timeout (${st.lastError || 'no answer'}); they stay in ${spoolDir}`);
+  if (st.rejected > 0) problems.push(`${st.rejected} record(s) refused by the receiver as malformed`);
+  if (st.lost > 0) problems.push(`${st.lost} record(s) lost before export (spool full or not writable: ${st.spool.lastDiskError || 'size limit'})`);
+  if (problems.length === 0) {
+    rmSync(spoolDir, { recursive: true, force: true });
+    log(`otlp: ${st.exportedRecords} record(s) exported`);
+    return true;
+  }
+  for (const p of problems) log(`otlp: ${p}`);
+  return false;
 }
 
 /**

@@ -56,6 +56,8 @@ export interface SensorConfig {
   };
   edr: { enabled: boolean; endpoint: string; tls: TlsFiles | null; timeoutMs: number; maxBatchDelayMs: number };
   siem: { enabled: boolean; endpoint: string; tls: TlsFiles | null; batchSize: number; flushIntervalMs: number };
+  /** OpenTelemetry out: flows and alerts as OTLP log records (spooled under spool.dir/otlp). */
+  otlp: { enabled: boolean; protocol: 'grpc' | 'http'; endpoint: string; tls: TlsFiles | null; batchSize: number; flushIntervalMs: number };
   spool: { dir: string; maxMiB: number };
   /** `store`: the fleet's Redis (redis://host:port, or a list of cluster seeds host:port); empty = lmdb at `path`. */
   baselines: { path: string; store: string[] };
@@ -105,6 +107,7 @@ export function defaultConfig(): SensorConfig {
     },
     edr: { enabled: false, endpoint: '127.0.0.1:50051', tls: null, timeoutMs: 2000, maxBatchDelayMs: 50 },
     siem: { enabled: false, endpoint: '127.0.0.1:50052', tls: null, batchSize: 500, flushIntervalMs: 1000 },
+    otlp: { enabled: false, protocol: 'grpc', endpoint: '127.0.0.1:4317', tls: null, batchSize: 512, flushIntervalMs: 1000 },
     spool: { dir: '/var/lib/ndr-sensor/spool', maxMiB: 1024 },
     baselines: { path: '/var/lib/ndr-sensor/baselines', store: [] },
     fingerprints: { ja4Plus: false },
@@ -174,6 +177,13 @@ const SCHEMA: Record<string, Field> = {
     t: 'section',
     fields: {
       enabled: { t: 'bool' }, endpoint: { t: 'hostport' }, tls: { t: 'tls' },
+      batchSize: { t: 'int', min: 1, max: 100_000 }, flushIntervalMs: { t: 'int', min: 1, max: 600_000 },
+    },
+  },
+  otlp: {
+    t: 'section',
+    fields: {
+      enabled: { t: 'bool' }, protocol: { t: 'enum', values: ['grpc', 'http'] }, endpoint: { t: 'string' }, tls: { t: 'tls' },
       batchSize: { t: 'int', min: 1, max: 100_000 }, flushIntervalMs: { t: 'int', min: 1, max: 600_000 },
     },
   },

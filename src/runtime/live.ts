@@ -5,6 +5,7 @@
  * SIGHUP reloads lists and allowlists; SIGTERM/SIGINT drain (open flows are flushed, what the
  * SIEM has not acknowledged stays in the spool) and exit.
  */
+import { join } from 'node:path';
 import { closeSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { CaptureSource } from '../capture/source.js';
@@ -14,6 +15,7 @@ import { withoutDissectors } from '../dissect/registry.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
 import { metrics, sensorMetrics, startMetricsServer, type MetricsServer } from '../output/metrics.js';
 import { SiemClient } from '../output/siem-client.js';
+import { OtlpClient } from '../output/otlp.js';
 import { JsonLinesSink } from '../output/sinks.js';
 import { alertToEcs, flowToEcs } from '../output/ecs.js';
 import { configureUrlRedaction } from '../util/redact.js';
@@ -97,6 +99,10 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       ? new SiemClient({ endpoint: cfg.siem.endpoint, sensorId: cfg.sensor.id || hostname(), spoolDir: cfg.spool.dir, spoolMaxBytes: cfg.spool.maxMiB * 1048576, tls: cfg.siem.tls, batchSize: cfg.siem.batchSize, lingerMs: cfg.siem.flushIntervalMs, log })
       : null;
     if (siem) undo.push(() => siem.close());
+    const otlp = cfg.otlp.enabled
+      ? new OtlpClient({ protocol: cfg.otlp.protocol, endpoint: cfg.otlp.endpoint, sensorId: cfg.sensor.id || hostname(), spoolDir: join(cfg.spool.dir, 'otlp'), spoolMaxBytes: cfg.spool.maxMiB * 1048576, tls: cfg.otlp.tls, batchSize: cfg.otlp.batchSize, lingerMs: cfg.otlp.flushIntervalMs, log })
+      : null;
+    if (otlp) undo.push(() => otlp.close());
     // Opened here so an unwritable path is a start-up error, not a stream error once traffic flows.
     if (cfg.output.jsonLines) closeSync(openSync(cfg.output.jsonLines, 'a'));
     const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines) : null;
@@ -114,7 +120,11 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       onFlow: (r) => {
         m.flowsEnded.labels({ reason: r.endReason }).inc();
         sink?.flow(r);
-        siem?.publishFlow(r, JSON.stringify(flowToEcs(r)));
+        if (siem || otlp) {
+          const doc = JSON.stringify(flowToEcs(r));
+          siem?.publishFlow(r, doc);
+          otlp?.publishFlow(doc);
+        }
       },
       onFlood: (f) => {
         m.floodSummaries.inc();
@@ -123,7 +133,11 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       onAlert: (a) => {
         m.alerts.labels({ analytic: a.analytic }).inc();
         sink?.alert(a);
-        siem?.publishAlert(a, JSON.stringify(alertToEcs(a)));
+        if (siem || otlp) {
+          const doc = JSON.stringify(alertToEcs(a));
+          siem?.publishAlert(a, doc);
+          otlp?.publishAlert(doc);
+        }
       },
     });
     const eng = pipe.engine;
@@ -257,6 +271,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       await pipe.finish('shutdown');
       await pipe.close();
       if (siem) { await siem.flush().catch(() => undefined); await siem.close(); }
+      if (otlp) await otlp.close();
       await sink?.close();
       await server?.close();
       done();

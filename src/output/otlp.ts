@@ -1,0 +1,352 @@
+/**
+ * OpenTelemetry out: flows and alerts as OTLP log records, over gRPC (OTLP/gRPC, port 4317) or
+ * HTTP (OTLP/HTTP JSON, /v1/logs on port 4318), so a stock OpenTelemetry Collector can take them
+ * and forward them to any SIEM it has an exporter for.
+ *
+ * Each record is one log record: the ECS document is the body (a map, as OTLP's AnyValue
+ * kvlist), the time is the document's @timestamp, alerts are WARN and flows INFO, and a few
+ * attributes (ndr.record.type, event.dataset, event.kind) let a Collector route without parsing
+ * the body. The resource names the sensor (service.name ndr-sensor, service.instance.id = sensor
+ * id, host.name).
+ *
+ * Delivery uses the same disk spool as the SIEM feed (src/output/spool.ts): batches are spooled
+ * (fsynced in groups) before they are exported and deleted once the receiver answered success.
+ * The SDK's exporters do the encoding and transport (OTLPLogExporter from
+ * @opentelemetry/exporter-logs-otlp-grpc / -http); the SDK's BatchLogRecordProcessor is not used
+ * because it drops records when its queue is full and forgets a batch whose export failed: here a
+ * failed export is retried from the spool, with backoff, until it succeeds. The receiver refusing
+ * a batch as malformed (HTTP 400, gRPC INVALID_ARGUMENT: OTLP says not to retry those) is the one
+ * case where a batch is given up: counted as rejected and reported.
+ */
+import { hostname } from 'node:os';
+import * as grpc from '@grpc/grpc-js';
+import type { HrTime } from '@opentelemetry/api';
+import type { AnyValue, LogAttributes } from '@opentelemetry/api-logs';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPLogExporter as HttpLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { ndr } from '../grpc/services.js';
+import { isLoopbackEndpoint, InsecureEndpointError } from '../grpc/tls.js';
+import type { TlsFiles } from '../grpc/tls.js';
+import { readFileSync } from 'node:fs';
+import { stderrLine } from '../util/terminal.js';
+import { Spool } from './spool.js';
+import type { SpoolFrame, SpoolStats } from './spool.js';
+
+export interface OtlpClientOptions {
+  /** 'grpc' (OTLP/gRPC) or 'http' (OTLP/HTTP JSON). */
+  protocol: 'grpc' | 'http';
+  /** grpc: host:port or http(s)://host:port; http: the full URL, e.g. http://127.0.0.1:4318/v1/logs. */
+  endpoint: string;
+  sensorId: string;
+  spoolDir: string;
+  spoolMaxBytes?: number;
+  /** Records per export. */
+  batchSize?: number;
+  /** How long a partial batch waits (ms). */
+  lingerMs?: number;
+  /** Deadline of one export (ms). */
+  timeoutMs?: number;
+  /** Retry backoff bounds (ms). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** gRPC only: mTLS files (serverName honoured). HTTP: use an https:// URL. */
+  tls?: TlsFiles | null;
+  allowPlaintextRemote?: boolean;
+  /** Extra headers (HTTP) or metadata (gRPC), e.g. an API key for a hosted Collector. */
+  headers?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export interface OtlpClientStats {
+  published: number;
+  exportedRecords: number;
+  exportedBatches: number;
+  failedExports: number;
+  /** Records the receiver refused as malformed (not retried, per OTLP). */
+  rejected: number;
+  /** Records lost before export (spool limit, disk errors). */
+  lost: number;
+  ackedSeq: number;
+  lastSeq: number;
+  lastError: string;
+  spool: SpoolStats;
+}
+
+type Kind = 'flows' | 'alerts';
+
+/** OTLP says a malformed request is not to be retried: HTTP 400, gRPC INVALID_ARGUMENT. */
+function isPermanent(e: unknown, protocol: 'grpc' | 'http'): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'number') return false;
+  return protocol === 'http' ? code === 400 : code === grpc.status.INVALID_ARGUMENT;
+}
+
+function hrTime(ms: number): HrTime {
+  const s = Math.floor(ms / 1000);
+  return [s, Math.round((ms - s * 1000) * 1e6)];
+}
+
+function pem(v: string | Buffer): Buffer {
+  return Buffer.isBuffer(v) ? v : v.includes('-----BEGIN') ? Buffer.from(v) : readFileSync(v);
+}
+
+interface Exporter {
+  export(items: ReadableLogRecord[], cb: (r: { code: number; error?: Error }) => void): void;
+  shutdown(): Promise<void>;
+}
+
+export class OtlpClient {
+  private readonly o: Required<Omit<OtlpClientOptions, 'tls' | 'log' | 'headers'>>;
+  private readonly log: (line: string) => void;
+  readonly spool: Spool;
+  private readonly exporter: Exporter;
+  private readonly resource: Resource;
+  private batchKind: Kind | null = null;
+  private batch: string[] = [];
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private inFlight = false;
+  private backoff: number;
+  private down = false;
+  private closed = false;
+  private waiters: { seq: number; resolve: (ok: boolean) => void }[] = [];
+  private readonly s = { published: 0, exportedRecords: 0, exportedBatches: 0, failedExports: 0, rejected: 0, lastError: '' };
+
+  constructor(opts: OtlpClientOptions) {
+    this.log = opts.log ?? stderrLine;
+    this.o = {
+      protocol: opts.protocol,
+      endpoint: opts.endpoint,
+      sensorId: opts.sensorId,
+      spoolDir: opts.spoolDir,
+      spoolMaxBytes: opts.spoolMaxBytes ?? 256 << 20,
+      batchSize: opts.batchSize ?? 512,
+      lingerMs: opts.lingerMs ?? 200,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      retryMinMs: opts.retryMinMs ?? 200,
+      retryMaxMs: opts.retryMaxMs ?? 10_000,
+      allowPlaintextRemote: opts.allowPlaintextRemote ?? false,
+    };
+    this.backoff = this.o.retryMinMs;
+    this.exporter = this.makeExporter(opts);
+    this.resource = resourceFromAttributes({ 'service.name': 'ndr-sensor', 'service.instance.id': opts.sensorId, 'host.name': hostname() });
+    this.spool = new Spool({ dir: opts.spoolDir, maxBytes: this.o.spoolMaxBytes, onSynced: () => this.pump(), log: this.log });
+    const pending = this.spool.lastSeq - this.spool.ackedSeq;
+    if (pending > 0) this.log(`otlp: ${pending} unexported batch(es) in the spool from an earlier run; exporting them first`);
+    this.pump();
+  }
+
+  private makeExporter(opts: OtlpClientOptions): Exporter {
+    const plainRemote = (host: string) => !isLoopbackEndpoint(host) && !this.o.allowPlaintextRemote;
+    if (opts.protocol === 'grpc') {
+      const target = opts.endpoint.replace(/^[a-z]+:\/\//, '');
+      if (!opts.tls && plainRemote(target)) throw new InsecureEndpointError(`otlp: refusing plaintext gRPC to non-loopback ${target}; configure mTLS or allow plaintext explicitly`);
+      const metadata = new grpc.Metadata();
+      for (const [k, v] of Object.entries(opts.headers ?? {})) metadata.set(k, v);
+      const credentials = opts.tls ? grpc.credentials.createSsl(pem(opts.tls.ca), pem(opts.tls.key), pem(opts.tls.cert)) : grpc.credentials.createInsecure();
+      return new GrpcLogExporter({ url: `${opts.tls ? 'https' : 'http'}://${target}`, credentials, metadata, timeoutMillis: this.o.timeoutMs }) as unknown as Exporter;
+    }
+    const url = new URL(opts.endpoint);
+    if (url.protocol === 'http:' && plainRemote(`${url.hostname}:${url.port || 80}`)) {
+      throw new InsecureEndpointError(`otlp: refusing plain HTTP to non-loopback ${url.host}; use https:// or allow plaintext explicitly`);
+    }
+    return new HttpLogExporter({ url: opts.endpoint, headers: opts.headers ?? {}, timeoutMillis: this.o.timeoutMs }) as unknown as Exporter;
+  }
+
+  /** One flow's ECS JSON. */
+  publishFlow(ecsJson: string): void {
+    this.add('flows', ecsJson);
+  }
+
+  /** One alert's ECS JSON. */
+  publishAlert(ecsJson: string): void {
+    this.add('alerts', ecsJson);
+  }
+
+  private add(kind: Kind, ecsJson: string): void {
+    if (this.closed) throw new Error('otlp client closed');
+    this.s.published++;
+    if (this.batchKind !== kind) this.seal();
+    this.batchKind = kind;
+    this.batch.push(ecsJson);
+    if (this.batch.length >= this.o.batchSize) this.seal();
+    else if (!this.lingerTimer) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = null;
+        this.seal();
+      }, this.o.lingerMs);
+    }
+  }
+
+  private seal(): void {
+    if (this.lingerTimer) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+    }
+    if (this.batch.length === 0 || !this.batchKind) return;
+    const docs = this.batch;
+    this.batch = [];
+    const seq = this.spool.lastSeq + 1;
+    const msg: ndr.v1.IPublishRequest = { sensorId: this.o.sensorId, seq, epoch: this.spool.epoch };
+    if (this.batchKind === 'flows') msg.flows = { flows: docs.map((ecsJson) => ({ ecsJson })) };
+    else msg.alerts = { alerts: docs.map((ecsJson) => ({ ecsJson })) };
+    this.batchKind = null;
+    // A refused write (full or read-only disk) is counted by the spool; nothing else stops.
+    if (this.spool.append(seq, docs.length, ndr.v1.PublishRequest.encode(msg).finish())) this.pump();
+  }
+
+  private record(doc: string, kind: 'flow' | 'alert', now: HrTime): ReadableLogRecord {
+    let body: AnyValue;
+    let tsMs = Date.now();
+    const attributes: LogAttributes = { 'ndr.record.type': kind, 'ndr.sensor.id': this.o.sensorId };
+    try {
+      const o = JSON.parse(doc) as Record<string, unknown>;
+      body = o as AnyValue;
+      const t = Date.parse(String(o['@timestamp'] ?? ''));
+      if (Number.isFinite(t)) tsMs = t;
+      const ev = o['event'] as Record<string, unknown> | undefined;
+      if (typeof ev?.['dataset'] === 'string') attributes['event.dataset'] = ev['dataset'];
+      if (typeof ev?.['kind'] === 'string') attributes['event.kind'] = ev['kind'];
+    } catch {
+      body = doc;
+    }
+    return {
+      hrTime: hrTime(tsMs),
+      hrTimeObserved: now,
+      severityNumber: kind === 'alert' ? 13 : 9,
+      severityText: kind === 'alert' ? 'WARN' : 'INFO',
+      body,
+      eventName: kind === 'alert' ? 'ndr.alert' : 'ndr.flow',
+      resource: this.resource,
+      instrumentationScope: { name: 'ndr-sensor', version: '0.1.0' },
+      attributes,
+      droppedAttributesCount: 0,
+    };
+  }
+
+  /** The log records of one spooled batch (a lost range becomes one WARN record naming it). */
+  private records(f: SpoolFrame): { items: ReadableLogRecord[]; count: number } {
+    const now = hrTime(Date.now());
+    if (f.loss) {
+      const l = f.loss;
+      return {
+        count: 0,
+        items: [
+          {
+            hrTime: now,
+            hrTimeObserved: now,
+            severityNumber: 13,
+            severityText: 'WARN',
+            body: `sensor ${this.o.sensorId} lost batches ${l.firstSeq}..${l.lastSeq} before export (${l.reason}, ${l.records} records)`,
+            eventName: 'ndr.delivery.loss',
+            resource: this.resource,
+            instrumentationScope: { name: 'ndr-sensor', version: '0.1.0' },
+            attributes: { 'ndr.record.type': 'delivery_loss', 'ndr.delivery.first_seq': l.firstSeq, 'ndr.delivery.last_seq': l.lastSeq, 'ndr.delivery.records': l.records, 'ndr.delivery.reason': l.reason },
+            droppedAttributesCount: 0,
+          },
+        ],
+      };
+    }
+    const b = ndr.v1.PublishRequest.decode(f.payload);
+    const docs = b.flows ? (b.flows.flows ?? []).map((x) => x.ecsJson ?? '') : (b.alerts?.alerts ?? []).map((x) => x.ecsJson ?? '');
+    const kind = b.flows ? 'flow' : 'alert';
+    return { count: docs.length, items: docs.map((d) => this.record(d, kind, now)) };
+  }
+
+  /** Exports the oldest unexported batch (one at a time: order kept, nothing overtakes a retry). */
+  private pump(): void {
+    if (this.closed || this.inFlight || this.retryTimer) return;
+    const [f] = this.spool.read(this.spool.ackedSeq + 1, 1);
+    if (!f) return;
+    const { items, count } = this.records(f);
+    this.inFlight = true;
+    this.exporter.export(items, (r) => {
+      this.inFlight = false;
+      if (r.code === 0) {
+        this.s.exportedBatches++;
+        this.s.exportedRecords += count;
+        this.backoff = this.o.retryMinMs;
+        if (this.down) {
+          this.down = false;
+          this.log(`otlp: ${this.o.endpoint} takes records again; exporting the spool`);
+        }
+        this.done(f.seq);
+        return;
+      }
+      this.s.failedExports++;
+      this.s.lastError = r.error?.message ?? 'export failed';
+      if (isPermanent(r.error, this.o.protocol)) {
+        this.s.rejected += count;
+        this.log(`otlp: ${this.o.endpoint} refused batch ${f.seq} (${count} records) as malformed: ${this.s.lastError}; not retried`);
+        this.done(f.seq);
+        return;
+      }
+      if (!this.down) this.log(`otlp: export to ${this.o.endpoint} failed (${this.s.lastError}); records wait in ${this.o.spoolDir} and are retried`);
+      this.down = true;
+      const wait = this.backoff;
+      this.backoff = Math.min(this.backoff * 2, this.o.retryMaxMs);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.pump();
+      }, wait);
+    });
+  }
+
+  private done(seq: number): void {
+    this.spool.ack(seq);
+    const acked = this.spool.ackedSeq;
+    this.waiters = this.waiters.filter((w) => {
+      if (w.seq > acked) return true;
+      w.resolve(true);
+      return false;
+    });
+    this.pump();
+  }
+
+  /** Spools the open batch and waits until everything spooled is exported (false on timeout). */
+  flush(timeoutMs = 10_000): Promise<boolean> {
+    this.seal();
+    this.spool.sync();
+    this.pump();
+    const target = this.spool.lastSeq;
+    if (target <= this.spool.ackedSeq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = { seq: target, resolve: (ok: boolean) => { clearTimeout(t); resolve(ok); } };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  stats(): OtlpClientStats {
+    const sp = this.spool.stats();
+    return {
+      published: this.s.published,
+      exportedRecords: this.s.exportedRecords,
+      exportedBatches: this.s.exportedBatches,
+      failedExports: this.s.failedExports,
+      rejected: this.s.rejected,
+      lost: sp.droppedRecords + sp.writeFailedRecords,
+      ackedSeq: sp.ackedSeq,
+      lastSeq: sp.lastSeq,
+      lastError: this.s.lastError,
+      spool: sp,
+    };
+  }
+
+  /** Flushes (bounded), then closes; what is not exported stays in the spool for the next run. */
+  async close(timeoutMs = 5_000): Promise<void> {
+    if (this.closed) return;
+    await this.flush(timeoutMs);
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.spool.close();
+    await this.exporter.shutdown().catch(() => undefined);
+  }
+}
