@@ -43,6 +43,8 @@ export interface AnalyticsStage {
   /** Wait until what this sensor shares is in the fleet store (no-op without one). */
   settle(): Promise<void>;
   fleetStats(): FleetStats | null;
+  /** With a fleet store: the store's answers this flow's analysis needs, bounded (see prepare in pipeline.ts). */
+  prepare(rec: FlowRecord): Promise<unknown> | null;
   state(): StateReport[];
 }
 
@@ -101,6 +103,14 @@ export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): Analytic
       if (fleet) await fleet.settle();
     },
     fleetStats: () => (fleet ? fleet.stats : null),
+    prepare(rec) {
+      // Before the learning period ends the analytics read nothing from the baseline.
+      if (!fleet || !baseline.isWarm(rec.startTs)) return null;
+      baseline.touch(rec);
+      const asked = fleet.takeAsked();
+      if (asked.length === 0) return null;
+      return fleet.bounded(Promise.all(asked));
+    },
     state: () => engine.state(),
   };
 }

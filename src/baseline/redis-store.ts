@@ -26,7 +26,7 @@
  * fleet deduplication (counted), and everything queued is sent when the connection is back.
  */
 import { Redis, Cluster } from 'ioredis';
-import { scoreSortedBeacon } from '../analytics/beacon.js';
+import { BEACON_DEFAULTS, scoreSortedBeacon } from '../analytics/beacon.js';
 import type { BeaconInfo } from '../flow/record.js';
 import { BaselineStore, type BaselineOptions, type FactBackend } from './store.js';
 
@@ -55,6 +55,8 @@ export interface FleetStoreOptions {
   maxBacklogCount?: number;
   /** Longest an alert waits for its claim's answer before it is emitted locally. */
   claimWaitMs?: number;
+  /** Longest a flow's analysis waits for the store's answers to its reads (the baseline facts it needs). */
+  readWaitMs?: number;
   /** How long settle()/close() wait for an unreachable store to come back. */
   reconnectWaitMs?: number;
 }
@@ -82,8 +84,11 @@ export interface FleetStats {
   flushes: number;
   /** Flushes × nodes written to, plus WAITs: the network round trips of the write path. */
   roundTrips: number;
-  /** Facts read from the store on a local miss. */
+  /** Facts read from the store on a local miss (found), and reads sent (found or not). */
   fetched: number;
+  fetchedOps: number;
+  /** Flows analysed before the store answered their reads (readWaitMs passed). */
+  readTimeouts: number;
   /** Flushes whose WAIT saw fewer replicas than asked (their batch was sent again). */
   shortWaits: number;
   /** Flushes acknowledged by a shard with fewer replicas online than asked (after a failover). */
@@ -134,12 +139,13 @@ if ARGV[3] == '1' then return {v, redis.call('GET', KEYS[2]) or '0'} end
 return {v, '-1'}`;
 
 // A connection joins its pair's timeline. KEYS: timeline, version. ARGV: start s, member, ttl ms.
+// Returns {version, connections held}.
 const LUA_CONN = `
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local n = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return n`;
+return {n, redis.call('ZCARD', KEYS[1])}`;
 
 // Take the pair's scoring lock unless a scoring at or past our version is stored. KEYS: lock,
 // scored version. ARGV: version, sensor, lock ms. 0 = already scored, 1 = ours, -1 = busy.
@@ -197,7 +203,7 @@ return 1`;
 
 interface Scripts {
   ndrOnce(k1: string, k2: string, ts: string, ttl: string, counter: string): Promise<[string, string]>;
-  ndrConn(k1: string, k2: string, ts: string, member: string, ttl: string): Promise<number>;
+  ndrConn(k1: string, k2: string, ts: string, member: string, ttl: string): Promise<[number, number]>;
   ndrScoreClaim(k1: string, k2: string, v: string, sensor: string, ms: string): Promise<number>;
   ndrScoreRead(k1: string, k2: string, windowS: string, cap: string): Promise<string[]>;
   ndrScorePut(k1: string, k2: string, k3: string, sensor: string, json: string, v: string, ttl: string): Promise<number>;
@@ -300,10 +306,12 @@ export class FleetStore {
   readonly sensorId: string;
   readonly stats: FleetStats = {
     sharedFacts: 0, sharedConnections: 0, sharedClaims: 0, sharedFolds: 0, pending: 0, retried: 0, dropped: 0,
-    alertsLocal: 0, alertsFleetFolded: 0, scorings: 0, scoreBusy: 0, flushes: 0, roundTrips: 0, fetched: 0, shortWaits: 0, degradedAcks: 0, errors: 0,
+    alertsLocal: 0, alertsFleetFolded: 0, scorings: 0, scoreBusy: 0, flushes: 0, roundTrips: 0, fetched: 0, fetchedOps: 0, readTimeouts: 0, shortWaits: 0, degradedAcks: 0, errors: 0,
   };
   private readonly o: Required<Omit<FleetStoreOptions, 'store' | 'cluster' | 'sensorId'>>;
   private queue: Op[] = [];
+  /** Reads, sent ahead of the queued writes: a flow's analysis may be waiting for them. */
+  private reads: Op[] = [];
   private flushing = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -312,7 +320,8 @@ export class FleetStore {
   private scoring = false;
   private readonly listeners: FactListener[] = [];
   /** Keys asked for and not answered yet (one GET per key in flight). */
-  private readonly asked = new Set<string>();
+  private readonly asked = new Map<string, () => void>();
+  private recent: Promise<void>[] = [];
   private lastError = '';
   private gaveUp = false;
 
@@ -332,6 +341,7 @@ export class FleetStore {
       maxBacklogCount: opts.maxBacklogCount ?? 500_000,
       claimWaitMs: opts.claimWaitMs ?? 2_000,
       reconnectWaitMs: opts.reconnectWaitMs ?? 1_000,
+      readWaitMs: opts.readWaitMs ?? 250,
     };
     // Commands fail at once while disconnected (no hidden offline queue: ours is bounded and
     // counted); reconnection keeps trying every 200 ms-1 s for the whole run.
@@ -401,27 +411,32 @@ export class FleetStore {
       const over = this.queue.length - this.o.maxBacklogCount + 1;
       const lost = this.queue.splice(0, over);
       this.stats.dropped += lost.length;
-      for (const l of lost) if (l.kind === 'get') this.asked.clear();
+      if (lost.some((l) => l.kind === 'get')) {
+        for (const answered of this.asked.values()) answered();
+        this.asked.clear();
+      }
     }
-    this.queue.push(op);
-    this.stats.pending = this.queue.length;
-    if (this.queue.length >= this.o.batchMaxCount) this.kick();
+    if (op.kind === 'get') this.reads.push(op);
+    else this.queue.push(op);
+    this.stats.pending = this.queue.length + this.reads.length;
+    if (op.kind === 'get' || this.queue.length >= this.o.batchMaxCount) this.kick();
     else if (this.timer === null && !this.closed) this.timer = setTimeout(() => { this.timer = null; this.kick(); }, this.o.flushIntervalMs);
   }
 
   private kick(): void {
-    if (this.flushing || !this.ready || this.queue.length === 0) return;
+    if (this.flushing || !this.ready || this.queue.length + this.reads.length === 0) return;
     this.flushing = true;
     void this.flushLoop().finally(() => {
       this.flushing = false;
-      if (this.queue.length > 0 && this.ready) this.kick();
+      if (this.queue.length + this.reads.length > 0 && this.ready) this.kick();
     });
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.queue.length > 0 && this.ready) {
-      const batch = this.queue.splice(0, this.o.batchMaxCount);
-      this.stats.pending = this.queue.length;
+    while (this.queue.length + this.reads.length > 0 && this.ready) {
+      const batch = this.reads.splice(0, this.o.batchMaxCount);
+      if (batch.length < this.o.batchMaxCount) for (const op of this.queue.splice(0, this.o.batchMaxCount - batch.length)) batch.push(op);
+      this.stats.pending = this.queue.length + this.reads.length;
       await this.flushBatch(batch);
     }
   }
@@ -444,8 +459,9 @@ export class FleetStore {
     if (again.length > 0) {
       this.stats.retried += again.length;
       // Back to the front, in order: a fact and its counter stay ahead of later operations.
-      this.queue.unshift(...again);
-      this.stats.pending = this.queue.length;
+      this.queue.unshift(...again.filter((o) => o.kind !== 'get'));
+      this.reads.unshift(...again.filter((o) => o.kind === 'get'));
+      this.stats.pending = this.queue.length + this.reads.length;
       if (!this.closed) await new Promise((res) => setTimeout(res, 100));
     }
   }
@@ -504,20 +520,46 @@ export class FleetStore {
     });
   }
 
-  /** Ask the store for a fact this sensor does not hold; the answer arrives through onFact. */
+  /**
+   * Ask the store for a fact this sensor does not hold; the answer arrives through onFact. The
+   * promise of each new question is also kept for takeAsked() (the analytics' bounded wait).
+   */
   fetchFact(local: string): void {
     if (this.asked.has(local) || this.asked.size > 100_000) return;
     const fk = factKeys(local);
     if (fk === null) return;
-    this.asked.add(local);
+    let answered!: () => void;
+    const p = new Promise<void>((res) => { answered = res; });
+    this.asked.set(local, answered);
+    if (this.ready) this.recent.push(p);
     this.push({
       kind: 'get',
       run: (c) => c.get(fk.key),
       done: (res) => {
         this.asked.delete(local);
+        this.stats.fetchedOps++;
         if (typeof res === 'string') { this.stats.fetched++; this.emitFact(local, Number(res)); }
+        answered();
       },
     });
+  }
+
+  /**
+   * `p`, or nothing once `readWaitMs` have passed (counted in readTimeouts): a flow's analysis
+   * waits that long at most for the store's answers, then goes on with what this sensor knows.
+   */
+  bounded(p: Promise<unknown>): Promise<unknown> {
+    return new Promise((res) => {
+      const t = setTimeout(() => { this.stats.readTimeouts++; res(undefined); }, this.o.readWaitMs);
+      void p.then(() => { clearTimeout(t); res(undefined); });
+    });
+  }
+
+  /** The answers asked for since the last call (none while the store is unreachable). */
+  takeAsked(): Promise<void>[] {
+    const r = this.recent;
+    this.recent = [];
+    return r;
   }
 
   // ---- beacons ----
@@ -533,7 +575,9 @@ export class FleetStore {
       kind: 'conn',
       run: (c) => s(c).ndrConn(k.t, k.v, String(startS), `${startS}:${bytes}:${id}`, String(this.o.beaconWindowS * 1000 * 2)),
       done: (res) => {
-        const v = Number(res);
+        const [v, held] = res as [number, number];
+        // Below the connection gate the score is null whatever the timeline: nothing to score.
+        if (held < BEACON_DEFAULTS.uniqueConnectionThreshold) return;
         const cur = this.toScore.get(tag);
         if (cur === undefined || cur.v < v) this.toScore.set(tag, { host, dst, port, v });
         this.kickScoring();
@@ -691,14 +735,14 @@ export class FleetStore {
       } else { downSince = -1; this.gaveUp = false; }
       this.kick();
       this.kickScoring();
-      if (this.queue.length === 0 && !this.flushing && this.toScore.size === 0 && !this.scoring) break;
+      if (this.queue.length + this.reads.length === 0 && !this.flushing && this.toScore.size === 0 && !this.scoring) break;
       await new Promise((res) => setTimeout(res, 10));
     }
-    return { unsharedOps: this.queue.length, unscoredPairs: this.toScore.size };
+    return { unsharedOps: this.queue.length + this.reads.length, unscoredPairs: this.toScore.size };
   }
 
   async close(timeoutMs = 10_000): Promise<{ unsharedOps: number; unscoredPairs: number }> {
-    if (this.closed) return { unsharedOps: this.queue.length, unscoredPairs: this.toScore.size };
+    if (this.closed) return { unsharedOps: this.queue.length + this.reads.length, unscoredPairs: this.toScore.size };
     const left = await this.settle(timeoutMs);
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);

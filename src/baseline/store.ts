@@ -537,6 +537,27 @@ export class BaselineStore implements BaselineView {
     else t2[kind]?.mirror(a, b, v);
   }
 
+  /**
+   * Look up now what the analytics will ask about this flow, so a backend that answers later (the
+   * fleet's Redis) is already asked when the flow reaches them (see the analytics stage's prepare).
+   */
+  touch(flow: FlowRecord): void {
+    const host = hostKey(flow);
+    const dest = destinationKey(flow);
+    this.hostDest.get(host, dest);
+    this.destCount.get(dest);
+    const user = userKey(flow);
+    if (user) this.userDest.get(user, dest);
+    const ja4 = tlsOf(flow)?.ja4;
+    if (ja4) this.ja4Count.get(ja4);
+    const image = imageKey(flow);
+    if (image) {
+      this.image.get(image);
+      const loads = flow.attribution?.imageLoads;
+      if (loads) for (const l of loads) this.imageLib.get(image, baseName(l.path));
+    }
+  }
+
   // ---- write side ----
   /** Learn one (enriched) flow. Call AFTER the analytics evaluated it. */
   learn(flow: FlowRecord): void {

@@ -45,6 +45,11 @@ export interface AlertStage {
   attach?(emit: (a: Alert) => void): void;
   /** Wait for what is still being decided or shared (before drain at the end). */
   settle?(): Promise<void>;
+  /**
+   * What this record's analysis must wait for (a shared store's answers), or null. Records still
+   * reach process() in the order they came; the wait is the stage's to bound.
+   */
+  prepare?(rec: FlowRecord): Promise<unknown> | null;
   close?(): Promise<void>;
   /** Its per-key structures (beacon pairs, baseline facts, alert dedup). */
   state?(): StateReport[];
@@ -154,7 +159,19 @@ export class Pipeline {
     else this.analyse(rec);
   }
 
+  /** Records waiting for their stage's prepare(), and the promise the last of them resolves. */
+  private preparing = 0;
+  private prepared: Promise<unknown> = Promise.resolve();
+
   private analyse(rec: FlowRecord): void {
+    const wait = this.opts.analytics?.prepare?.(rec) ?? null;
+    if (wait === null && this.preparing === 0) { this.analyseNow(rec); return; }
+    // In order behind those already waiting: a record never overtakes an earlier one.
+    this.preparing++;
+    this.prepared = Promise.all([this.prepared, wait]).then(() => { this.preparing--; this.analyseNow(rec); });
+  }
+
+  private analyseNow(rec: FlowRecord): void {
     const an = this.opts.analytics;
     let alerts: Alert[] = [];
     if (an) {
@@ -195,6 +212,7 @@ export class Pipeline {
     this.engine.flush(reason);
     this.flood.close();
     if (this.opts.enrich) await this.opts.enrich.flush();
+    await this.prepared;
     await this.opts.analytics?.settle?.();
     const held = this.opts.analytics?.drain?.() ?? [];
     for (const a of held) this.emitAlert(a);

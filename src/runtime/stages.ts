@@ -45,12 +45,15 @@ async function analyticsStage(req: StageRequest): Promise<(NonNullable<PipelineO
   const { openFleet } = await import('../analytics/stage.js');
   const fleet = req.store && (typeof req.store === 'string' || req.store.length > 0) ? await openFleet(req.store, req.sensorId) : null;
   const st = createAnalyticsStage({ baseline: req.baseline, fleet, ...(config ? { config } : {}), ...(req.state ? { state: req.state } : {}) });
+  // The fleet's learning start and the like are asked at once; their answers come before the first flow.
+  if (fleet) await st.settle();
   return {
     stage: st,
     state: () => st.state(),
     process: (r) => st.process(r),
     drain: () => st.drain(),
     attach: (e) => st.attach(e),
+    prepare: (r) => st.prepare(r),
     settle: () => st.settle(),
     close: () => st.close(),
     late: (f, a) => st.late(f, a),
