@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { replayFiles } from '../../src/runtime/replay.js';
 import { fromHex } from '../../lab/dissect-harness.js';
 import { dialogue, dialoguePcap, type Turn } from '../../test/helpers/dialogue.js';
+import { CASES, SMTP_TURNS } from './fixtures/dialogues.js';
 import type { FlowRecord } from '../../src/flow/record.js';
 import { tlsOf } from '../tls/record.js';
 
@@ -14,8 +15,6 @@ const sessionOf = (f: FlowRecord) => (f.protocol !== null && f.apps[f.protocol] 
 import { ANALYTICS } from '../../src/analytics/engine.js';
 import { IMG, makeContext, makeFlow } from '../../lab/flows.js';
 
-const hex = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
-const cat = (...parts: (Uint8Array | string)[]) => Uint8Array.from(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p)))));
 const fx = (name: string) => fromHex(readFileSync(new URL(`../tls/fixtures/${name}.hex`, import.meta.url), 'utf8'));
 const ch = fx('tls12-chain.client');
 const sh = fx('tls12-chain.server');
@@ -31,13 +30,7 @@ async function one(port: number, turns: Turn[], cut = 0): Promise<FlowRecord> {
 const tlsView = (f: FlowRecord) => JSON.stringify({ tls: tlsOf(f), entropy: f.entropy, encrypted: f.encrypted });
 
 describe('STARTTLS upgrade in place', () => {
-  const smtp: Turn[] = [
-    [1, '220 mail.lab.test ESMTP Postfix\r\n'],
-    [0, 'EHLO client.lab.test\r\n'],
-    [1, '250-mail.lab.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n'],
-    [0, 'STARTTLS\r\n'],
-    [1, '220 2.0.0 Ready to start TLS\r\n'],
-  ];
+  const smtp = SMTP_TURNS;
 
   it('SMTP: the label stays, TLS is fingerprinted exactly as on the direct twin', async () => {
     const direct = await one(443, TLS);
@@ -86,91 +79,6 @@ describe('STARTTLS upgrade in place', () => {
 });
 
 // ---- every protocol of the family: its own clear dialogue, then the same TLS -------------------
-
-const OID = Buffer.from('1.3.6.1.4.1.1466.20037').toString('hex');
-const mysqlGreeting = (() => {
-  const body = cat(hex('0a'), '8.0.36\0', hex('0b000000'), 'abcdefgh', hex('00'), hex('ffff ff 0200 ffdf 15 00000000000000000000'), 'ijklmnopqrstu', 'caching_sha2_password\0');
-  return cat(Uint8Array.of(body.length, 0, 0, 0), body);
-})();
-const mysqlSsl = cat(hex('20000001'), hex('0aae8f0100000001ff'), new Uint8Array(23).fill(0));
-
-export const CASES: { name: string; port: number; turns: Turn[]; refused?: Turn[]; expect: Record<string, unknown> }[] = [
-  {
-    name: 'lmtp', port: 24,
-    turns: [[1, '220 lmtp.lab.test Dovecot ready.\r\n'], [0, 'LHLO client.lab.test\r\n'], [1, '250-lmtp.lab.test\r\n250-STARTTLS\r\n250 PIPELINING\r\n'], [0, 'STARTTLS\r\n'], [1, '220 2.0.0 Begin TLS.\r\n']],
-    refused: [[1, '220 lmtp.lab.test Dovecot ready.\r\n'], [0, 'LHLO client.lab.test\r\n'], [1, '250 lmtp.lab.test\r\n'], [0, 'STARTTLS\r\n'], [1, '502 5.5.1 Unknown command\r\n'], [0, 'QUIT\r\n'], [1, '221 Bye\r\n']],
-    expect: { banner: 'lmtp.lab.test Dovecot ready.', starttlsOffered: true, commands: ['LHLO', 'STARTTLS'] },
-  },
-  {
-    name: 'imap', port: 143,
-    turns: [[1, '* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] Dovecot ready.\r\n'], [0, 'a001 CAPABILITY\r\n'], [1, '* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na001 OK done\r\n'], [0, 'a002 STARTTLS\r\n'], [1, 'a002 OK Begin TLS negotiation now.\r\n']],
-    refused: [[1, '* OK IMAP ready.\r\n'], [0, 'a1 STARTTLS\r\n'], [1, 'a1 BAD not now\r\n'], [0, 'a2 LOGIN {5}\r\n'], [1, '+ go\r\n'], [0, 'alice {6}\r\n'], [1, '+ go\r\n'], [0, 's3cr3t\r\n'], [1, 'a2 OK welcome\r\n']],
-    expect: { banner: 'OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] Dovecot ready.', starttlsOffered: true, commands: ['CAPABILITY', 'STARTTLS'] },
-  },
-  {
-    name: 'pop3', port: 110,
-    turns: [[1, '+OK POP3 ready\r\n'], [0, 'CAPA\r\n'], [1, '+OK\r\nUSER\r\nSTLS\r\n.\r\n'], [0, 'STLS\r\n'], [1, '+OK Begin TLS negotiation\r\n']],
-    refused: [[1, '+OK POP3 ready\r\n'], [0, 'STLS\r\n'], [1, '-ERR not available\r\n'], [0, 'USER alice\r\n'], [1, '+OK\r\n'], [0, 'PASS s3cr3t\r\n'], [1, '+OK\r\n'], [0, 'QUIT\r\n'], [1, '+OK bye\r\n']],
-    expect: { banner: 'POP3 ready', starttlsOffered: true, commands: ['CAPA', 'STLS'] },
-  },
-  {
-    name: 'ftp', port: 21,
-    turns: [[1, '220 (vsFTPd 3.0.3)\r\n'], [0, 'FEAT\r\n'], [1, '211-Features:\r\n AUTH TLS\r\n PBSZ\r\n211 End\r\n'], [0, 'AUTH TLS\r\n'], [1, '234 Proceed with negotiation.\r\n']],
-    refused: [[1, '220 (vsFTPd 3.0.3)\r\n'], [0, 'AUTH TLS\r\n'], [1, '530 Please login with USER and PASS.\r\n'], [0, 'USER alice\r\n'], [1, '331 Please specify the password.\r\n'], [0, 'PASS s3cr3t\r\n'], [1, '230 Login successful.\r\n']],
-    expect: { banner: '(vsFTPd 3.0.3)', starttlsOffered: true, commands: ['FEAT', 'AUTH'] },
-  },
-  {
-    name: 'nntp', port: 119,
-    turns: [[1, '200 news.lab.test InterNetNews NNRP server INN 2.7 ready (posting ok)\r\n'], [0, 'CAPABILITIES\r\n'], [1, '101 Capability list:\r\nVERSION 2\r\nREADER\r\nSTARTTLS\r\n.\r\n'], [0, 'STARTTLS\r\n'], [1, '382 Continue with TLS negotiation\r\n']],
-    refused: [[1, '200 news.lab.test ready\r\n'], [0, 'STARTTLS\r\n'], [1, '580 Can not initiate TLS negotiation\r\n'], [0, 'AUTHINFO USER alice\r\n'], [1, '381 more\r\n'], [0, 'AUTHINFO PASS s3cr3t\r\n'], [1, '281 ok\r\n'], [0, 'QUIT\r\n'], [1, '205 bye\r\n']],
-    expect: { banner: 'news.lab.test InterNetNews NNRP server INN 2.7 ready (posting ok)', starttlsOffered: true, commands: ['CAPABILITIES', 'STARTTLS'] },
-  },
-  {
-    name: 'sieve', port: 4190,
-    turns: [[1, '"IMPLEMENTATION" "Dovecot Pigeonhole"\r\n"SIEVE" "fileinto"\r\n"STARTTLS"\r\n"VERSION" "1.0"\r\nOK "ready"\r\n'], [0, 'STARTTLS\r\n'], [1, 'OK "Begin TLS negotiation now."\r\n']],
-    refused: [[1, '"IMPLEMENTATION" "Dovecot Pigeonhole"\r\nOK "ready"\r\n'], [0, 'STARTTLS\r\n'], [1, 'NO "no TLS here"\r\n'], [0, 'AUTHENTICATE "PLAIN" "AGFsaWNlAHMzY3IzdA=="\r\n'], [1, 'OK\r\n']],
-    expect: { banner: 'Dovecot Pigeonhole', starttlsOffered: true, commands: ['STARTTLS'] },
-  },
-  {
-    name: 'xmpp', port: 5222,
-    turns: [
-      [0, "<?xml version='1.0'?><stream:stream to='lab.test' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"],
-      [1, "<?xml version='1.0'?><stream:stream from='lab.test' id='x1' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'><stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"],
-      [0, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"],
-      [1, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"],
-    ],
-    refused: [
-      [0, "<stream:stream to='lab.test' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"],
-      [1, "<stream:stream from='lab.test' id='x2' version='1.0'><stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>"],
-      [0, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"],
-      [1, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>"],
-    ],
-    expect: { starttlsOffered: true, commands: ['STREAM', 'STARTTLS'], details: { to: 'lab.test' } },
-  },
-  {
-    name: 'ldap', port: 389,
-    turns: [[0, hex(`301d020101 7718 8016 ${OID}`)], [1, hex('300c020101 7807 0a0100 0400 0400')]],
-    refused: [[0, hex(`301d020101 7718 8016 ${OID}`)], [1, hex('300c020101 7807 0a0134 0400 0400')], [0, cat(hex('3018020102 6013 020103 0404 636e3d61 8008'), 's3cr3t!!')], [1, hex('300c020102 6107 0a0100 0400 0400')]],
-    expect: { commands: ['EXTENDED'] },
-  },
-  {
-    name: 'postgres', port: 5432,
-    turns: [[0, hex('0000000804d2162f')], [1, 'S']],
-    refused: [[0, hex('0000000804d2162f')], [1, 'N'], [0, cat(hex('00000025 00030000'), 'user\0alice\0database\0lab\0\0')], [1, cat(hex('52 0000000c 00000005'), 'salt')], [0, cat(hex('70 00000028'), 'md5', '0123456789abcdef0123456789abcdef\0')]],
-    expect: { commands: ['SSL_REQUEST'] },
-  },
-  {
-    name: 'mysql', port: 3306,
-    turns: [[1, mysqlGreeting], [0, mysqlSsl]],
-    expect: { banner: '8.0.36', starttlsOffered: true, commands: ['SSL_REQUEST'] },
-  },
-  {
-    name: 'rdp', port: 3389,
-    turns: [[0, cat(hex('0300002b 26e00000000000'), 'Cookie: mstshash=alice\r\n', hex('0100080003000000'))], [1, hex('03000013 0ed000001234 00 0200080001000000')]],
-    refused: [[0, cat(hex('0300002b 26e00000000000'), 'Cookie: mstshash=alice\r\n', hex('0100080003000000'))], [1, hex('03000013 0ed000001234 00 0300080002000000')]],
-    expect: { commands: ['CONNECTION_REQUEST'], details: { cookie: 'alice', requested_protocols: 'ssl|hybrid', selected_protocol: 'ssl' } },
-  },
-];
 
 describe('each protocol of the family', () => {
   for (const c of CASES) {
