@@ -14,7 +14,7 @@ import { emptyEvent, type SysmonEvent } from '../src/enrich/sysmon.js';
 import { newFlowRecord } from '../src/flow/record.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { SiemClient } from '../src/output/siem-client.js';
-import { startEdrServer } from '../src/grpc/edr-server.js';
+import { startEdrServer } from '../src/enrich/edr-server.js';
 import { startSiemServer } from '../src/grpc/siem-server.js';
 
 export interface BenchResult {

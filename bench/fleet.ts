@@ -10,7 +10,7 @@
  * the timed flows; the clock stops once every operation is acknowledged and every pair scored.
  */
 import { Redis } from 'ioredis';
-import { FleetStore } from '../src/baseline/redis-store.js';
+import { FleetStore } from '../src/analytics/fleet-store.js';
 import { createAnalyticsStage } from '../src/analytics/stage.js';
 import { T0 } from '../lab/flows.js';
 import { portBase, startCluster, startSingle } from '../lab/redis.js';

@@ -13,6 +13,7 @@ import { BaselineStore } from '../src/baseline/store.js';
 import type { BeaconInfo } from '../src/flow/record.js';
 import { DEFAULT_ANALYTICS_CONFIG, resolveConfig, type AnalyticsConfig } from '../src/analytics/config.js';
 import type { AnalyticContext } from '../src/analytics/context.js';
+import { baseName } from '../src/util/path.js';
 
 export interface FlowSpec {
   id?: number;
@@ -53,10 +54,6 @@ function dir(bytes: number, packets: number, start: number, end: number): DirCou
   return { packets, bytes, ipBytes: bytes + packets * 52, retransBytes: 0, tcpFlags: 0x1b, firstTs: start, lastTs: end };
 }
 
-function baseName(path: string): string {
-  const i = Math.max(path.lastIndexOf('\\'), path.lastIndexOf('/'));
-  return i >= 0 ? path.slice(i + 1) : path;
-}
 
 let nextId = 1;
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { replayFiles } from '../src/runtime/replay.js';
 import { RegistryError } from '../src/dissect/registry.js';
-import { runLive } from '../src/runtime/live.js';
+import { runLive } from '../src/cli/run.js';
 import { ConfigError } from '../src/config/config.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { tlsOf } from '../dissectors/tls/record.js';

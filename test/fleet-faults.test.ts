@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { replayFiles } from '../src/runtime/replay.js';
 import { createAnalyticsStage } from '../src/analytics/stage.js';
 import { validateAnalyticsConfig } from '../src/analytics/config.js';
-import { FleetStore, pairKeys } from '../src/baseline/redis-store.js';
+import { FleetStore, pairKeys } from '../src/analytics/fleet-store.js';
 import type { Alert } from '../src/analytics/alert.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { portBase, startCluster, startRedis, stopRedis, waitClusterOk, type Cluster, type RedisNode } from '../lab/redis.js';

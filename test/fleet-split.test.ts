@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rewritePcap } from '../lab/pcap-rewrite.js';
 import { replayFiles } from '../src/runtime/replay.js';
-import { FleetStore, type FleetBeacon } from '../src/baseline/redis-store.js';
+import { FleetStore, type FleetBeacon } from '../src/analytics/fleet-store.js';
 import { portBase, redisCli, startCluster, startSingle, type Cluster, type Single } from '../lab/redis.js';
 
 const root = resolve(import.meta.dirname, '..');

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BaselineStore, type BaselineOptions } from '../src/baseline/store.js';
-import { FleetStore } from '../src/baseline/redis-store.js';
+import { FleetStore } from '../src/analytics/fleet-store.js';
 import { T0, makeFlow } from '../lab/flows.js';
 import { portBase, redisCli, startCluster, startSingle, type Cluster, type Single } from '../lab/redis.js';
 

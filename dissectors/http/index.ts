@@ -97,6 +97,7 @@ export function summarizeHttp(records: readonly HttpRecord[]): HttpSummary {
 export const httpSpec = defineDissector<HttpLimits, HttpRecord, HttpEventId, HttpSummary>({
   name: 'http',
   apiVersion: 1,
+  carrier: true,
   transport: 'tcp',
   handsBack: true,
   probe: {

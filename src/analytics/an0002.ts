@@ -16,7 +16,7 @@
  */
 import type { Evidence, FlowRecord, PubSubLabel } from '../flow/record.js';
 import type { Alert } from './alert.js';
-import { baseName } from '../baseline/store.js';
+import { baseName } from '../util/path.js';
 import {
   NO_ALERTS, buildAlert, isAllowlisted, isOutboundExternal, processClass, recentNetworkLibraries, severityFromPoints, where, who,
   type AnalyticContext,
@@ -38,13 +38,13 @@ export function an0002(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[]
   if (cls === 'unknown' || cls === 'browser') return NO_ALERTS;
   const exe = flow.attribution!.process!.executable!.toLowerCase();
   const suspicious = cls === 'scripting' || cls === 'unusual' || cls === 'user_path_unsigned' || cls === 'browser_masquerade';
-  const approvedApp = cfg.sets.approvedPubSubApps.has(exe) || cfg.sets.approvedPubSubApps.has(baseName(exe));
+  const approvedApp = cfg.sets.approvedPubSubApps.has(exe) || cfg.sets.approvedPubSubApps.has(baseName(exe).toLowerCase());
   const approvedDst = cfg.approvedPubSubDst.matchesFlow(flow.server.ip, tlsOf(flow)?.sni ?? null, flow.dnsName);
   if (!suspicious && (approvedApp || approvedDst)) return NO_ALERTS;
 
   const ev: Evidence[] = [{ signal: 'pubsub_protocol', value: ps.protocol, weight: round2(0.3 * ps.confidence) }];
   for (const e of ps.evidence) ev.push({ signal: `pubsub.${e.signal}`, value: e.value, weight: 0 });
-  ev.push(suspicious ? { signal: 'process_class', value: cls, weight: 0.3 } : { signal: 'not_approved_pubsub_app', value: baseName(exe), weight: 0.15 });
+  ev.push(suspicious ? { signal: 'process_class', value: cls, weight: 0.3 } : { signal: 'not_approved_pubsub_app', value: baseName(exe).toLowerCase(), weight: 0.15 });
   const encrypted = ps.encrypted || tlsOf(flow) !== null;
   if (encrypted) ev.push({ signal: 'encrypted_channel', value: tlsOf(flow)?.version ? `tls${tlsOf(flow)?.version ?? ""}` : true, weight: 0.15 });
   ev.push({ signal: 'external_broker', value: `${flow.server.ip}:${flow.server.port}`, weight: 0.1 });

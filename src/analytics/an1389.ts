@@ -13,7 +13,7 @@
  */
 import type { Evidence, FlowRecord } from '../flow/record.js';
 import type { Alert } from './alert.js';
-import { baseName } from '../baseline/store.js';
+import { baseName } from '../util/path.js';
 import {
   NO_ALERTS, buildAlert, destinationNovelty, isAllowlisted, isOutboundExternal, processClass, severityFromPoints, where, who,
   type AnalyticContext,
@@ -41,7 +41,7 @@ export function an1389(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[]
   if (nov.novel) ev.push({ signal: 'destination_unfamiliar_for_host', value: nov.source, weight: 0.15 });
   const suspicious = cls === 'scripting' || cls === 'unusual' || cls === 'user_path_unsigned' || cls === 'browser_masquerade';
   ev.push({ signal: suspicious ? 'suspicious_process' : 'non_browser_process', value: cls, weight: suspicious ? 0.15 : 0.05 });
-  const loads = (flow.attribution?.imageLoads ?? []).filter((l) => l.ts <= flow.startTs).map((l) => baseName(l.path));
+  const loads = (flow.attribution?.imageLoads ?? []).filter((l) => l.ts <= flow.startTs).map((l) => baseName(l.path).toLowerCase());
   const crypto = loads.filter((n) => CRYPTO_LIBS.has(n));
   const cryptoOnly = crypto.length > 0 && !loads.some((n) => TLS_STACK.has(n));
   if (cryptoOnly) ev.push({ signal: 'crypto_libraries_without_tls_stack', value: [...new Set(crypto)].join(','), weight: 0.1 });

@@ -13,7 +13,7 @@
  */
 import type { Evidence, FileEvent, FlowRecord } from '../flow/record.js';
 import type { Alert } from './alert.js';
-import { baseName } from '../baseline/store.js';
+import { baseName } from '../util/path.js';
 import {
   NO_ALERTS, buildAlert, destinationNovelty, isAllowlisted, isOutboundExternal, processClass, severityFromPoints, where, who,
   type AnalyticContext,
@@ -50,7 +50,7 @@ export function an1413(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[]
   const guid = flow.attribution?.process?.entityId;
   const sameProcess = !!guid && staging.some((e) => e.processEntityId === guid);
   const ev: Evidence[] = [
-    { signal: 'staging_event', value: `${last.kind}:${last.path}${last.image ? ` by ${baseName(last.image)}` : ''} ${Math.round((flow.startTs - last.ts) / 1000)}s before`, weight: 0.35 },
+    { signal: 'staging_event', value: `${last.kind}:${last.path}${last.image ? ` by ${baseName(last.image).toLowerCase()}` : ''} ${Math.round((flow.startTs - last.ts) / 1000)}s before`, weight: 0.35 },
   ];
   if (sameProcess) ev.push({ signal: 'staged_by_same_process', value: guid!, weight: 0.1 });
   if (nov.novel) ev.push({ signal: 'destination_unfamiliar_for_host', value: nov.source, weight: 0.3 });
@@ -67,7 +67,7 @@ export function an1413(flow: FlowRecord, ctx: AnalyticContext): readonly Alert[]
     technique: ['T1048', 'T1560', 'T1041'],
     severity: severityFromPoints(points),
     evidence: ev,
-    explanation: `${who(flow)} opened TLS to ${where(flow)}${nov.novel ? ', new for this host,' : ''} ${Math.round((flow.startTs - last.ts) / 1000)} s after ${baseName(last.path)} was staged${uploadHeavy ? ` and uploaded ${up} bytes` : ''} — treat as possible exfiltration: check what the archive held and block the destination.`,
+    explanation: `${who(flow)} opened TLS to ${where(flow)}${nov.novel ? ', new for this host,' : ''} ${Math.round((flow.startTs - last.ts) / 1000)} s after ${baseName(last.path).toLowerCase()} was staged${uploadHeavy ? ` and uploaded ${up} bytes` : ''} — treat as possible exfiltration: check what the archive held and block the destination.`,
     baselineSource: nov.source,
   })];
 }

@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import type { BeaconInfo, Evidence, FlowRecord, ImageLoad } from '../flow/record.js';
 import type { BaselineView } from '../baseline/store.js';
-import { baseName, destinationKey, hostKey, imageKey, userKey } from '../baseline/store.js';
+import { destinationKey, hostKey, imageKey, userKey } from '../baseline/store.js';
+import { baseName } from '../util/path.js';
 import type { AnalyticId, Alert, Severity } from './alert.js';
 import type { ResolvedConfig } from './config.js';
 import { isExternal } from './net.js';
@@ -84,7 +85,7 @@ function imageFacts(exe: string, cfg: ResolvedConfig): ImageFacts {
   let f = facts.get(exe);
   if (f === undefined) {
     const p = exe.toLowerCase();
-    const name = baseName(p);
+    const name = baseName(p).toLowerCase();
     let named: ProcessClass | null = null;
     if (cfg.sets.browsers.has(name)) named = cfg.browserPaths.some((bp) => p.includes(bp)) ? 'browser' : 'browser_masquerade';
     else if (cfg.sets.browserLike.has(name)) named = 'browser_like';
@@ -200,7 +201,7 @@ export function recentNetworkLibraries(flow: FlowRecord, cfg: ResolvedConfig, wi
   const out: NetworkLibrary[] = [];
   for (const l of loads) {
     if (l.ts > flow.startTs || flow.startTs - l.ts > windowMs) continue;
-    const name = baseName(l.path);
+    const name = baseName(l.path).toLowerCase();
     if (cfg.tlsLibrariesT1.some((t) => libraryMatches(name, t))) out.push({ load: l, tier: 1, name });
     else if (cfg.tlsLibrariesT2.some((t) => libraryMatches(name, t))) out.push({ load: l, tier: 2, name });
   }
@@ -284,7 +285,7 @@ export function buildAlert(flow: FlowRecord, p: AlertParts): Alert {
 export function who(flow: FlowRecord): string {
   const p = flow.attribution?.process;
   const h = flow.attribution?.host?.name ?? flow.client.ip;
-  const name = p?.name ?? (p?.executable ? baseName(p.executable) : 'an unattributed process');
+  const name = p?.name ?? (p?.executable ? baseName(p.executable).toLowerCase() : 'an unattributed process');
   return `${name}${p?.pid != null ? ` (PID ${p.pid})` : ''} on ${h}${p?.user ? ` as ${p.user}` : ''}`;
 }
 

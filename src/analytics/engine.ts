@@ -19,14 +19,14 @@ import { an0922 } from './an0922.js';
 import { an1389 } from './an1389.js';
 import { an1413 } from './an1413.js';
 import { an0759 } from './an0759.js';
-import type { StateReport } from '../runtime/state.js';
+import type { StateReport } from '../util/state.js';
 
 export const ANALYTICS: readonly (readonly [AnalyticId, Analytic])[] = [
   ['AN0002', an0002], ['AN0922', an0922], ['AN1389', an1389], ['AN1413', an1413], ['AN0759', an0759],
 ];
 
 /**
- * What a fleet of sensors shares beyond the baseline (src/baseline/redis-store.ts wires it): each
+ * What a fleet of sensors shares beyond the baseline (src/analytics/fleet-store.ts wires it): each
  * connection start, and each later occurrence of an alert this sensor already raised.
  */
 export interface FleetHooks {

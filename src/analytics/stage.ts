@@ -14,10 +14,10 @@
 import type { Attribution, FlowRecord } from '../flow/record.js';
 import type { Alert } from './alert.js';
 import { BaselineStore, DEFAULT_LEARNING_PERIOD_MS, destLower, hostKey } from '../baseline/store.js';
-import type { FleetStats, FleetStore } from '../baseline/redis-store.js';
+import type { FleetStats, FleetStore } from './fleet-store.js';
 import { DEFAULT_ANALYTICS_CONFIG, type AnalyticsConfig } from './config.js';
 import { AnalyticsEngine, type FleetHooks } from './engine.js';
-import { DEFAULT_STATE_LIMITS, type StateLimits, type StateReport } from '../runtime/state.js';
+import { DEFAULT_STATE_LIMITS, type StateLimits, type StateReport } from '../util/state.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
 
 export interface AnalyticsStageOptions {
@@ -115,11 +115,11 @@ export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): Analytic
   };
 }
 
-let fleetModule: typeof import('../baseline/redis-store.js') | null = null;
+let fleetModule: typeof import('./fleet-store.js') | null = null;
 
 /** Connect to the fleet store (loads ioredis only when a fleet is configured). */
 export async function openFleet(spec: string | readonly string[], sensorId?: string): Promise<FleetStore> {
-  fleetModule ??= await import('../baseline/redis-store.js');
+  fleetModule ??= await import('./fleet-store.js');
   const fleet = new fleetModule.FleetStore({ store: spec, ...(sensorId ? { sensorId } : {}) });
   // A short wait for the first connection, so the first flows are shared rather than queued; an
   // unreachable store does not stop the sensor (it runs on the local fallback and catches up).

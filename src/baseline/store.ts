@@ -20,6 +20,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { FlowRecord } from '../flow/record.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
+import { baseName } from '../util/path.js';
 
 export interface BaselineOptions {
   /** LMDB directory; omitted = in-memory only (tests, replay without --baseline). */
@@ -30,7 +31,7 @@ export interface BaselineOptions {
   cacheMaxKeysCount?: number;
   /** Writes buffered before one synchronous LMDB transaction writes them (also on flushed()/close()). */
   writeBatchKeysCount?: number;
-  /** Where the facts persist instead of LMDB (the fleet's Redis, see redis-store.ts). */
+  /** Where the facts persist instead of LMDB (the fleet's Redis, see src/analytics/fleet-store.ts). */
   backend?: FactBackend;
   /** Without a backend: most facts kept in memory; past it the oldest facts of a table are forgotten. */
   memoryMaxKeysCount?: number;
@@ -88,11 +89,6 @@ const K = {
 } as const;
 
 
-/** Lowercase basename of a Windows or POSIX path. */
-export function baseName(path: string): string {
-  const i = Math.max(path.lastIndexOf('\\'), path.lastIndexOf('/'));
-  return (i >= 0 ? path.slice(i + 1) : path).toLowerCase();
-}
 
 /**
  * `toLowerCase()` with a one-entry memo keyed on the input string: the beacon tracker, the analytics
@@ -608,7 +604,7 @@ export class BaselineStore implements BaselineView {
     if (image) {
       this.image.once(image, ts);
       const loads = flow.attribution?.imageLoads;
-      if (loads) for (const l of loads) this.imageLib.once(image, baseName(l.path), l.ts);
+      if (loads) for (const l of loads) this.imageLib.once(image, baseName(l.path).toLowerCase(), l.ts);
     }
   }
 

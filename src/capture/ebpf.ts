@@ -16,7 +16,6 @@ import { existsSync } from 'node:fs';
 import { createConnection, isIPv4, isIPv6, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
-import type { LivePcapOptions } from './live-pcap.js';
 import { LinkType, newBatch, type CaptureSource, type PacketBatch, type SourceStats } from './source.js';
 
 export const FeedRecord = { Packet: 1, FlowEnd: 2, Stats: 3, Ready: 4 } as const;
@@ -625,46 +624,4 @@ export class EbpfSource extends FeedSource {
   get pid(): number | null {
     return this.child?.pid ?? null;
   }
-}
-
-// ───────────────────────── choosing a live source ─────────────────────────
-
-export interface LiveSourceOptions {
-  iface: string;
-  source: 'ebpf' | 'pcap' | 'auto';
-  /** BPF filter for libpcap (the eBPF feed has its own selection). */
-  filter?: string;
-  bufferMiB?: number;
-  ebpf?: Omit<EbpfOptions, 'iface'>;
-  pcap?: Omit<LivePcapOptions, 'iface' | 'filter' | 'bufferMiB'>;
-}
-
-/**
- * Open a live source. With 'auto' the eBPF feed is tried first; when it cannot start, the reason
- * (one line) is returned in `fallbackReason` and libpcap is used. With 'ebpf' a failure throws.
- */
-export async function openLiveSource(opts: LiveSourceOptions): Promise<{ source: CaptureSource; fallbackReason: string | null }> {
-  const { LivePcapSource } = await import('./live-pcap.js');
-  const pcapOpts: LivePcapOptions = { ...(opts.pcap ?? {}), iface: opts.iface, ...(opts.filter !== undefined ? { filter: opts.filter } : {}), ...(opts.bufferMiB !== undefined ? { bufferMiB: opts.bufferMiB } : {}) };
-  if (opts.source === 'pcap') {
-    const s = new LivePcapSource(pcapOpts);
-    await s.start();
-    return { source: s, fallbackReason: null };
-  }
-  const e = new EbpfSource({ ...(opts.ebpf ?? {}), iface: opts.iface, ...(opts.bufferMiB !== undefined ? { ringbufMiB: pow2(opts.bufferMiB) } : {}) });
-  try {
-    await e.start();
-    return { source: e, fallbackReason: null };
-  } catch (err) {
-    if (opts.source === 'ebpf') throw err;
-    const s = new LivePcapSource(pcapOpts);
-    await s.start();
-    return { source: s, fallbackReason: (err as Error).message };
-  }
-}
-
-function pow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
 }

@@ -15,7 +15,7 @@ import { ShardedRunner } from '../runtime/shard.js';
 import { mergeStats, workerInit } from '../runtime/replay.js';
 import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
 import { buildStages } from '../runtime/stages.js';
-import { startEdrServer } from '../grpc/edr-server.js';
+import { startEdrServer } from '../enrich/edr-server.js';
 import { startSiemServer } from '../grpc/siem-server.js';
 import { SiemClient } from '../output/siem-client.js';
 import { OtlpClient } from '../output/otlp.js';
@@ -248,7 +248,7 @@ async function finishSiem(siem: SiemClient, spoolDir: string, timeoutMs: number,
 }
 
 /** The fleet store's part of the replay summary: what was shared, and what could not be. */
-function fleetRows(f: import('../baseline/redis-store.js').FleetStats | null): [string, string][] {
+function fleetRows(f: import('../analytics/fleet-store.js').FleetStats | null): [string, string][] {
   if (f === null) return [];
   return [
     ['fleet: shared', `${f.sharedConnections} connections, ${f.sharedFacts} facts, ${f.sharedClaims} alert claims, ${f.sharedFolds} repeats`],
@@ -390,7 +390,7 @@ export const commands: Command[] = [
       const src = v.source as string | undefined;
       const workers = intOpt(v.workers, 'workers');
       if (src !== undefined && src !== 'ebpf' && src !== 'pcap' && src !== 'auto') throw new UsageError(`--source: expected ebpf, pcap or auto, got '${src}'`);
-      const { runLive } = await import('../runtime/live.js');
+      const { runLive } = await import('./run.js');
       return runLive({ configPath: (v.config as string | undefined) ?? null, ...(v.iface ? { iface: v.iface as string[] } : {}), ...(src ? { source: src } : {}), ...(workers !== undefined ? { workers } : {}) });
     },
   },

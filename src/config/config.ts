@@ -11,7 +11,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { validateAnalyticsConfig, type AnalyticsConfig } from '../analytics/config.js';
 import { DEFAULT_SECRET_QUERY_NAMES } from '../util/redact.js';
-import { DEFAULT_STATE_LIMITS, type StateLimits } from '../runtime/state.js';
+import { DEFAULT_STATE_LIMITS, type StateLimits } from '../util/state.js';
 import { DEFAULT_FLOOD_OPTIONS, type FloodOptions } from '../runtime/flood.js';
 
 export interface TlsFiles {
@@ -67,7 +67,7 @@ export interface SensorConfig {
   metrics: { listen: string };
   /** redactQueryNames: query parameters whose values never leave the sensor (see src/util/redact.ts). */
   output: { jsonLines: string; redactQueryNames: string[] };
-  /** Bounds of the per-key structures after the flow table (src/runtime/state.ts). */
+  /** Bounds of the per-key structures after the flow table (src/util/state.ts). */
   state: StateLimits;
   /** Flood shedding (src/runtime/flood.ts). */
   flood: FloodOptions;

@@ -148,6 +148,12 @@ export interface DissectorSpec<L extends Limits<L>, R extends DissectorRecord, E
    * consumed bytes are dropped from reassembly as they go.
    */
   readonly handsBack?: boolean;
+  /**
+   * A generic carrier: other protocols open with its messages (MQTT over WebSocket and TLS behind
+   * CONNECT start as HTTP requests), so it is probed after every other dissector whatever the
+   * ports, and the more specific probes get the first word.
+   */
+  readonly carrier?: boolean;
   readonly defaultLimits: L;
   readonly events: EventCatalog<E>;
   create(ctx: DissectorContext<R, E>, limits: L): FlowDissector;

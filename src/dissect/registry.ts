@@ -4,12 +4,6 @@
  */
 import type { AnyDissectorSpec, AnyRecordSection } from './api.js';
 
-/**
- * Generic carriers probed last whatever the ports: other protocols open with an HTTP request
- * (MQTT over WebSocket, TLS behind CONNECT), and their own probes are the more specific ones.
- */
-const GENERIC = new Set(['http']);
-
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
 }
@@ -68,7 +62,7 @@ export class Registry {
         lim[k] = v;
       }
       this.lims.set(s.name, lim);
-      if (GENERIC.has(s.name)) continue;
+      if (s.carrier === true) continue;
       const hints = this.hints[s.transport === 'tcp' ? 0 : 1];
       const bit = 1 << (list.length - 1);
       for (const port of s.probe.ports) hints.set(port, (hints.get(port) ?? 0) | bit);
@@ -95,7 +89,7 @@ export class Registry {
     const rest: number[] = [];
     const generic: number[] = [];
     list.forEach((s, i) => {
-      if (GENERIC.has(s.name)) generic.push(i);
+      if (s.carrier === true) generic.push(i);
       else if ((mask & (1 << i)) !== 0) hinted.push(i);
       else rest.push(i);
     });

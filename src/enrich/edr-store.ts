@@ -16,6 +16,7 @@ import { readFileSync, openSync, readSync, closeSync, fstatSync, statSync } from
 import type { SysmonEvent, SysmonParseStats, SysmonParseWarning } from './sysmon.js';
 import { SysmonParser, processGuidHostId, processGuidStartMs } from './sysmon.js';
 import type { FileEvent, ProcessInfo } from '../flow/record.js';
+import { baseName } from '../util/path.js';
 
 /** Per-store bounds. */
 export interface EdrStoreLimits {
@@ -133,11 +134,6 @@ interface HostState {
 const ARCHIVERS = new Set(['7z.exe', '7za.exe', '7zr.exe', '7zg.exe', 'rar.exe', 'winrar.exe', 'makecab.exe', 'tar.exe', 'compact.exe']);
 const MAX_HOST_DNS = 4096;
 
-export function basename(path: string | null): string | null {
-  if (!path) return null;
-  const i = Math.max(path.lastIndexOf('\\'), path.lastIndexOf('/'));
-  return i === -1 ? path : path.slice(i + 1);
-}
 
 /** Cache: normalised text of the IPv6 / v4-mapped addresses seen (bounded, cleared when full). */
 const ipCache = new Map<string, string>();
@@ -291,7 +287,7 @@ export class EdrStore {
           p.parentCommandLine = ev.parentCommandLine;
           p.startTs = ev.ts;
         }
-        const base = (basename(ev.image) ?? '').toLowerCase();
+        const base = ev.image ? baseName(ev.image).toLowerCase() : '';
         const orig = (ev.originalFileName ?? '').toLowerCase();
         const isPsArchive = /powershell|pwsh/.test(base) && /compress-archive/i.test(ev.commandLine ?? '');
         if (ARCHIVERS.has(base) || ARCHIVERS.has(orig) || isPsArchive) {
@@ -505,7 +501,7 @@ export class EdrStore {
         entityId: best.guid,
         pid: p?.pid ?? best.pid,
         executable: image,
-        name: basename(image),
+        name: image ? baseName(image) : null,
         commandLine: p?.commandLine ?? null,
         user: p?.user ?? best.user,
         parentExecutable: p?.parentImage ?? null,

@@ -4,7 +4,7 @@
  */
 import { EdrStore } from './edr-store.js';
 import type { EdrStoreLimits } from './edr-store.js';
-import { answerBatch } from '../grpc/edr-server.js';
+import { answerBatch } from './edr-server.js';
 import type { EnrichRequestMsg, EnrichResultMsg } from '../grpc/services.js';
 
 /** What the Enricher needs from an EDR, local or remote. */

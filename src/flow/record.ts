@@ -255,3 +255,41 @@ export function newFlowRecord(init: {
     attribution: null,
   };
 }
+
+/** Which key a flood summary aggregates by. */
+export type FloodScope = 'service' | 'source' | 'other';
+
+/**
+ * What the flood shedder (src/runtime/flood.ts) sends instead of the flows it shed: what `flows`
+ * shed flows of one interval had in common. The outputs render it beside flow records.
+ */
+export interface FloodSummary {
+  readonly kind: 'flood';
+  scope: FloodScope;
+  transport: FlowRecord['transport'];
+  /** service: the server and port; source: null. */
+  server: { ip: string; port: number } | null;
+  /** source: the client; otherwise null. */
+  client: string | null;
+  intervalStart: number;
+  intervalMs: number;
+  /** Shed flows this summary stands for. */
+  flows: number;
+  /** Earliest flow start and latest flow end among them. */
+  firstTs: number;
+  lastTs: number;
+  packets: number;
+  /** IP bytes, both directions. */
+  ipBytes: number;
+  clients: number;
+  servers: number;
+  ports: number;
+  /** True when a distinct count stopped at distinctMax (it is then a lower bound). */
+  distinctCapped: boolean;
+  /** TCP: SYNs nobody answered; UDP: datagrams with no reply. */
+  unanswered: number;
+  /** TCP: answered by a reset (a closed port). */
+  rejected: number;
+  /** Answered without a byte of payload either way (a handshake, an empty UDP reply). */
+  answeredEmpty: number;
+}

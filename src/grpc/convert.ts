@@ -1,13 +1,10 @@
 /**
- * Conversions between the TypeScript records (src/flow/record.ts, src/analytics/alert.ts, the
- * EDR store's join result) and the ndr.v1 protobuf messages.
+ * Conversions between the record types (src/flow/record.ts: attribution, host, process) and the
+ * ndr.v1 protobuf messages, and the packing of typed protocol sections as google.protobuf.Any.
+ * The flow and alert messages of the SIEM feed are built in src/output/siem-records.ts.
  */
-import type { Alert } from '../analytics/alert.js';
-import type { Attribution, FileEvent, FlowRecord, HostInfo, ProcessInfo } from '../flow/record.js';
-import type { JoinResult } from '../enrich/edr-store.js';
+import type { Attribution, FileEvent, HostInfo, ProcessInfo } from '../flow/record.js';
 import { google, ndr } from '../gen/ndr.js';
-import type { AnyRecordSection } from '../dissect/api.js';
-import { defaultSections } from '../output/ecs.js';
 
 const MQ = ndr.v1.MatchQuality;
 const FK = ndr.v1.FileEventKind;
@@ -28,7 +25,10 @@ function numOrNull(n: number | null | undefined): number | null {
 
 // ---------------------------------------------------------------- EDR result
 
-export function joinResultToPb(requestId: number, r: JoinResult): ndr.v1.IEnrichResult {
+/** What the EDR's join answers for one flow (the attribution without the sensor's verdict). */
+export type JoinedAttribution = Omit<Attribution, 'status' | 'reason' | 'hostDestinationSeen'>;
+
+export function joinResultToPb(requestId: number, r: JoinedAttribution): ndr.v1.IEnrichResult {
   const out: ndr.v1.IEnrichResult = {
     requestId,
     match: r.match === 'exact_tuple' ? MQ.MATCH_QUALITY_EXACT_TUPLE : r.match === 'tuple_time_offset' ? MQ.MATCH_QUALITY_TUPLE_TIME_OFFSET : MQ.MATCH_QUALITY_UNSPECIFIED,
@@ -139,7 +139,7 @@ export function unattributed(reason: Exclude<Attribution['reason'], null>): Attr
 
 // ---------------------------------------------------------------- SIEM feed
 
-function attributionToPb(a: Attribution): ndr.v1.IFlowAttribution {
+export function attributionToPb(a: Attribution): ndr.v1.IFlowAttribution {
   const out: ndr.v1.IFlowAttribution = {
     status: a.status,
     reason: a.reason ?? '',
@@ -154,9 +154,7 @@ function attributionToPb(a: Attribution): ndr.v1.IFlowAttribution {
   return out;
 }
 
-function dirToPb(d: FlowRecord['dirs'][0]): ndr.v1.IDirCounters {
-  return { packets: d.packets, bytes: d.bytes, ipBytes: d.ipBytes, retransBytes: d.retransBytes, tcpFlags: d.tcpFlags, firstTsMs: d.firstTs, lastTsMs: d.lastTs };
-}
+// ---------------------------------------------------------------- typed sections (Any)
 
 /** Where a packed section's message type is named: the common prefix of protobuf type URLs. */
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';
@@ -181,18 +179,6 @@ export function messageType(fullName: string): PbMessageType {
   return t as PbMessageType;
 }
 
-/** Each section the flow has, as its protocol's typed message packed in an Any (ECS order). */
-function appsToPb(f: FlowRecord, sections: readonly AnyRecordSection[]): google.protobuf.IAny[] {
-  const out: google.protobuf.IAny[] = [];
-  for (const sec of sections) {
-    const info = f.apps[sec.key];
-    if (info === undefined) continue;
-    const t = messageType(sec.proto.type);
-    out.push({ type_url: TYPE_URL_PREFIX + sec.proto.type, value: t.encode(t.fromObject(sec.proto.toProto(info))).finish() });
-  }
-  return out;
-}
-
 /** The sections of a received flow, decoded by their type URLs (plain objects, camelCase). */
 export function appsFromPb(apps: readonly google.protobuf.IAny[] | null | undefined): { type: string; message: Record<string, unknown> }[] {
   return (apps ?? []).map((a) => {
@@ -202,56 +188,3 @@ export function appsFromPb(apps: readonly google.protobuf.IAny[] | null | undefi
   });
 }
 
-/** FlowRecord → ndr.v1.FlowRecord; `ecsJson` is the JSON document the JSON output writes. */
-export function flowToPb(f: FlowRecord, ecsJson: string, sections: readonly AnyRecordSection[] = defaultSections): ndr.v1.IFlowRecord {
-  const out: ndr.v1.IFlowRecord = {
-    id: f.id,
-    communityId: f.communityId,
-    transport: f.transport,
-    ipVersion: f.ipVersion,
-    client: { ip: f.client.ip, port: f.client.port },
-    server: { ip: f.server.ip, port: f.server.port },
-    startTsMs: f.startTs,
-    endTsMs: f.endTs,
-    endReason: f.endReason,
-    toServer: dirToPb(f.dirs[0]),
-    toClient: dirToPb(f.dirs[1]),
-    protocol: f.protocol ?? '',
-    events: f.events,
-    ecsJson,
-  };
-  out.apps = appsToPb(f, sections);
-  if (f.entropy[0]) out.entropyToServer = { bits: f.entropy[0].bits, sample: f.entropy[0].sample, score: f.entropy[0].score };
-  if (f.entropy[1]) out.entropyToClient = { bits: f.entropy[1].bits, sample: f.entropy[1].sample, score: f.entropy[1].score };
-  if (f.beacon) {
-    const b: ndr.v1.IBeacon = { score: f.beacon.score, connections: f.beacon.connections, basis: f.beacon.basis };
-    if (f.beacon.medianIntervalS !== null) b.medianIntervalS = f.beacon.medianIntervalS;
-    out.beacon = b;
-  }
-  if (f.attribution) out.attribution = attributionToPb(f.attribution);
-  return out;
-}
-
-export function alertToPb(a: Alert, ecsJson: string): ndr.v1.IAlert {
-  const out: ndr.v1.IAlert = {
-    id: a.id,
-    analytic: a.analytic,
-    title: a.title,
-    severity: a.severity,
-    confidence: a.confidence,
-    evidence: a.evidence.map((e) => ({ signal: e.signal, value: String(e.value), weight: e.weight })),
-    destination: { ip: a.destination.ip, port: a.destination.port },
-    destinationName: a.destination.name ?? '',
-    communityId: a.communityId,
-    flowId: a.flowId,
-    tsMs: a.ts,
-    explanation: a.explanation,
-    baselineSource: a.baselineSource,
-    count: a.count,
-    mitreTechniques: a.mitre.technique,
-    ecsJson,
-  };
-  if (a.host) out.host = hostToPb(a.host);
-  if (a.process) out.process = processToPb(a.process);
-  return out;
-}

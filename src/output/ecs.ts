@@ -6,9 +6,8 @@
 import type { Alert } from '../analytics/alert.js';
 import type { AnyRecordSection } from '../dissect/api.js';
 import { sectionsOf } from '../dissect/registry.js';
-import type { Attribution, FlowRecord } from '../flow/record.js';
+import type { Attribution, FloodSummary, FlowRecord } from '../flow/record.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
-import type { FloodSummary } from '../runtime/flood.js';
 
 type Doc = Record<string, unknown>;
 

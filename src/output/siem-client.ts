@@ -16,7 +16,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Alert } from '../analytics/alert.js';
 import type { FlowRecord } from '../flow/record.js';
-import { alertToPb, flowToPb } from '../grpc/convert.js';
+import { alertToPb, flowToPb } from './siem-records.js';
 import { InvalidMessage, SIEM_PUBLISH_PATH, deserializeAck, ndr } from '../grpc/services.js';
 import type { AckMsg } from '../grpc/services.js';
 import { clientCredentials, diagnoseTls, isTlsFailure, tlsChannelOptions } from '../grpc/tls.js';

@@ -4,9 +4,8 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Alert } from '../analytics/alert.js';
-import type { FlowRecord } from '../flow/record.js';
+import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import { alertToEcs, floodToEcs, flowToEcs } from './ecs.js';
-import type { FloodSummary } from '../runtime/flood.js';
 import { termSafe } from '../util/terminal.js';
 
 const JSON_UNSAFE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/;

@@ -25,7 +25,7 @@
  * bounded by maxGroups per level and distinctMax values per group (beyond which the distinct
  * counts are lower bounds, flagged `distinctCapped`).
  */
-import type { FlowRecord } from '../flow/record.js';
+import type { FloodScope, FloodSummary, FlowRecord } from '../flow/record.js';
 
 export interface FloodOptions {
   /** Shed at all (false: every flow is written as without this stage). */
@@ -48,39 +48,7 @@ export const DEFAULT_FLOOD_OPTIONS: FloodOptions = {
   distinctMax: 65_536,
 };
 
-export type FloodScope = 'service' | 'source' | 'other';
-
-/** One summary: what `flows` shed flows of one interval had in common. */
-export interface FloodSummary {
-  readonly kind: 'flood';
-  scope: FloodScope;
-  transport: FlowRecord['transport'];
-  /** service: the server and port; source: null. */
-  server: { ip: string; port: number } | null;
-  /** source: the client; otherwise null. */
-  client: string | null;
-  intervalStart: number;
-  intervalMs: number;
-  /** Shed flows this summary stands for. */
-  flows: number;
-  /** Earliest flow start and latest flow end among them. */
-  firstTs: number;
-  lastTs: number;
-  packets: number;
-  /** IP bytes, both directions. */
-  ipBytes: number;
-  clients: number;
-  servers: number;
-  ports: number;
-  /** True when a distinct count stopped at distinctMax (it is then a lower bound). */
-  distinctCapped: boolean;
-  /** TCP: SYNs nobody answered; UDP: datagrams with no reply. */
-  unanswered: number;
-  /** TCP: answered by a reset (a closed port). */
-  rejected: number;
-  /** Answered without a byte of payload either way (a handshake, an empty UDP reply). */
-  answeredEmpty: number;
-}
+export type { FloodScope, FloodSummary } from '../flow/record.js';
 
 const RST = 4;
 

@@ -22,7 +22,7 @@ import { dnsOf } from '../../dissectors/dns/record.js';
 import type { DissectorRecord } from '../dissect/api.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { tuneJit } from './jit.js';
-import { DEFAULT_STATE_LIMITS, type StateLimits, type StateReport } from './state.js';
+import { DEFAULT_STATE_LIMITS, type StateLimits, type StateReport } from '../util/state.js';
 import { FloodShedder, type FloodOptions, type FloodSummary } from './flood.js';
 
 /** An asynchronous stage (enrichment): every submitted record reaches `next` exactly once. */

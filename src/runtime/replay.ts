@@ -11,7 +11,7 @@ import { buildStages } from './stages.js';
 import { ShardedRunner } from './shard.js';
 import type { WorkerInit } from './worker.js';
 import type { FloodSummary } from './flood.js';
-import type { StateReport } from './state.js';
+import type { StateReport } from '../util/state.js';
 
 /** What a worker needs of the options (serialisable). */
 export function workerInit(o: ReplayOptions): WorkerInit {

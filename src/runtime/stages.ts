@@ -8,8 +8,8 @@ import { Enricher, createEmbeddedEdr } from '../enrich/edr-client.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord, Attribution } from '../flow/record.js';
 import type { AnalyticsStage } from '../analytics/stage.js';
-import type { FleetStats } from '../baseline/redis-store.js';
-import type { StateLimits } from './state.js';
+import type { FleetStats } from '../analytics/fleet-store.js';
+import type { StateLimits } from '../util/state.js';
 
 export interface StageRequest {
   sysmon: string[];

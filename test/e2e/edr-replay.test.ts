@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { Enricher, createEmbeddedEdr } from '../../src/enrich/edr-client.js';
-import { startEdrServer } from '../../src/grpc/edr-server.js';
-import type { EdrServerHandle } from '../../src/grpc/edr-server.js';
+import { startEdrServer } from '../../src/enrich/edr-server.js';
+import type { EdrServerHandle } from '../../src/enrich/edr-server.js';
 import { replayFiles } from '../../src/runtime/replay.js';
 import { datasets, synTuples } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, describe, expect, test } from 'vitest';
-import { startEdrServer } from '../../src/grpc/edr-server.js';
+import { startEdrServer } from '../../src/enrich/edr-server.js';
 import { startSiemServer } from '../../src/grpc/siem-server.js';
 import { SIEM_PUBLISH_PATH, deserializeAck, ndr } from '../../src/grpc/services.js';
 import { SiemClient } from '../../src/output/siem-client.js';

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { closeSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { CaptureSource } from '../capture/source.js';
-import { openLiveSource, EbpfSource, type FlowEndRecord } from '../capture/ebpf.js';
+import { EbpfSource, type FlowEndRecord } from '../capture/ebpf.js';
+import { openLiveSource } from '../capture/live.js';
 import { ConfigError, loadConfig, reloadConfig, type SensorConfig } from '../config/config.js';
 import { withoutDissectors } from '../dissect/registry.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
@@ -20,10 +21,10 @@ import { JsonLinesSink } from '../output/sinks.js';
 import { alertToEcs, flowToEcs } from '../output/ecs.js';
 import { configureUrlRedaction } from '../util/redact.js';
 import { addrToString } from '../decode/packet-meta.js';
-import { Pipeline } from './pipeline.js';
-import { ShardedRunner } from './shard.js';
-import { workerInit } from './replay.js';
-import { buildStages } from './stages.js';
+import { Pipeline } from '../runtime/pipeline.js';
+import { ShardedRunner } from '../runtime/shard.js';
+import { workerInit } from '../runtime/replay.js';
+import { buildStages } from '../runtime/stages.js';
 import { stderrLine } from '../util/terminal.js';
 
 export interface LiveOptions {

@@ -5,15 +5,15 @@
  */
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { EdrStore } from '../enrich/edr-store.js';
-import type { EdrStoreLimits } from '../enrich/edr-store.js';
-import { joinResultToPb } from './convert.js';
-import { edrEnrichmentService, InvalidMessage } from './services.js';
-import type { EnrichBatchMsg, EnrichRequestMsg, EnrichResultMsg } from './services.js';
-import { bindServer, serverCredentials, serverOptions, shutdownServer } from './tls.js';
-import type { ServerLimits, TlsFiles } from './tls.js';
+import { EdrStore } from './edr-store.js';
+import type { EdrStoreLimits } from './edr-store.js';
+import { joinResultToPb } from '../grpc/convert.js';
+import { edrEnrichmentService, InvalidMessage } from '../grpc/services.js';
+import type { EnrichBatchMsg, EnrichRequestMsg, EnrichResultMsg } from '../grpc/services.js';
+import { bindServer, serverCredentials, serverOptions, shutdownServer } from '../grpc/tls.js';
+import type { ServerLimits, TlsFiles } from '../grpc/tls.js';
 import { stderrLine } from '../util/terminal.js';
-import { addStandardServices } from './standard.js';
+import { addStandardServices } from '../grpc/standard.js';
 
 /** Requests accepted per batch. */
 export const MAX_REQUESTS_PER_BATCH = 10_000;

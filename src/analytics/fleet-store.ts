@@ -26,9 +26,9 @@
  * fleet deduplication (counted), and everything queued is sent when the connection is back.
  */
 import { Redis, Cluster } from 'ioredis';
-import { BEACON_DEFAULTS, scoreSortedBeacon } from '../analytics/beacon.js';
+import { BEACON_DEFAULTS, scoreSortedBeacon } from './beacon.js';
 import type { BeaconInfo } from '../flow/record.js';
-import { BaselineStore, type BaselineOptions, type FactBackend } from './store.js';
+import { BaselineStore, type BaselineOptions, type FactBackend } from '../baseline/store.js';
 
 export interface FleetStoreOptions {
   /** redis://host:port, or cluster seeds (host:port or redis://host:port), one or several. */

@@ -1,0 +1,82 @@
+/**
+ * Flow records and alerts as the SIEM feed's messages (proto/ndr/v1/flow.proto, alert.proto): the
+ * protocol-neutral core typed field by field, each protocol section as its own typed message
+ * packed in an Any (the section's registration names the message), and the ECS document the JSON
+ * output writes beside them.
+ */
+import type { Alert } from '../analytics/alert.js';
+import type { AnyRecordSection } from '../dissect/api.js';
+import type { FlowRecord } from '../flow/record.js';
+import type { google, ndr } from '../gen/ndr.js';
+import { TYPE_URL_PREFIX, attributionToPb, hostToPb, messageType, processToPb } from '../grpc/convert.js';
+import { defaultSections } from './ecs.js';
+
+function dirToPb(d: FlowRecord['dirs'][0]): ndr.v1.IDirCounters {
+  return { packets: d.packets, bytes: d.bytes, ipBytes: d.ipBytes, retransBytes: d.retransBytes, tcpFlags: d.tcpFlags, firstTsMs: d.firstTs, lastTsMs: d.lastTs };
+}
+
+/** Each section the flow has, as its protocol's typed message packed in an Any (ECS order). */
+function appsToPb(f: FlowRecord, sections: readonly AnyRecordSection[]): google.protobuf.IAny[] {
+  const out: google.protobuf.IAny[] = [];
+  for (const sec of sections) {
+    const info = f.apps[sec.key];
+    if (info === undefined) continue;
+    const t = messageType(sec.proto.type);
+    out.push({ type_url: TYPE_URL_PREFIX + sec.proto.type, value: t.encode(t.fromObject(sec.proto.toProto(info))).finish() });
+  }
+  return out;
+}
+
+/** FlowRecord → ndr.v1.FlowRecord; `ecsJson` is the JSON document the JSON output writes. */
+export function flowToPb(f: FlowRecord, ecsJson: string, sections: readonly AnyRecordSection[] = defaultSections): ndr.v1.IFlowRecord {
+  const out: ndr.v1.IFlowRecord = {
+    id: f.id,
+    communityId: f.communityId,
+    transport: f.transport,
+    ipVersion: f.ipVersion,
+    client: { ip: f.client.ip, port: f.client.port },
+    server: { ip: f.server.ip, port: f.server.port },
+    startTsMs: f.startTs,
+    endTsMs: f.endTs,
+    endReason: f.endReason,
+    toServer: dirToPb(f.dirs[0]),
+    toClient: dirToPb(f.dirs[1]),
+    protocol: f.protocol ?? '',
+    events: f.events,
+    ecsJson,
+  };
+  out.apps = appsToPb(f, sections);
+  if (f.entropy[0]) out.entropyToServer = { bits: f.entropy[0].bits, sample: f.entropy[0].sample, score: f.entropy[0].score };
+  if (f.entropy[1]) out.entropyToClient = { bits: f.entropy[1].bits, sample: f.entropy[1].sample, score: f.entropy[1].score };
+  if (f.beacon) {
+    const b: ndr.v1.IBeacon = { score: f.beacon.score, connections: f.beacon.connections, basis: f.beacon.basis };
+    if (f.beacon.medianIntervalS !== null) b.medianIntervalS = f.beacon.medianIntervalS;
+    out.beacon = b;
+  }
+  if (f.attribution) out.attribution = attributionToPb(f.attribution);
+  return out;
+}
+
+export function alertToPb(a: Alert, ecsJson: string): ndr.v1.IAlert {
+  const out: ndr.v1.IAlert = {
+    id: a.id,
+    analytic: a.analytic,
+    title: a.title,
+    severity: a.severity,
+    confidence: a.confidence,
+    evidence: a.evidence.map((e) => ({ signal: e.signal, value: String(e.value), weight: e.weight })),
+    destination: { ip: a.destination.ip, port: a.destination.port },
+    destinationName: a.destination.name ?? '',
+    communityId: a.communityId,
+    flowId: a.flowId,
+    tsMs: a.ts,
+    explanation: a.explanation,
+    baselineSource: a.baselineSource,
+    count: a.count,
+    mitreTechniques: a.mitre.technique,
+    ecsJson,
+  };
+  if (a.host) out.host = hostToPb(a.host);
+  if (a.process) out.process = processToPb(a.process);
+  return out;
+}

@@ -1,0 +1,37 @@
+// The import rules of scripts/lint-imports.mjs hold on the whole tree (CI runs the suite, not the
+// lint script), and the rule machinery itself catches what it is meant to.
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs script without type declarations
+import { cycles, layerOf, lint, unitOf } from '../scripts/lint-imports.mjs';
+
+const layer = layerOf as (rel: string) => number;
+const unit = unitOf as (rel: string) => string;
+const sccs = cycles as (edges: [string, string][]) => string[][];
+
+describe('import layers', () => {
+  it('the tree has no violation', () => {
+    expect((lint as () => string[])()).toEqual([]);
+  });
+
+  it('places the layers in the documented order', () => {
+    const order = ['src/util/bytes.ts', 'src/capture/source.ts', 'src/decode/decode.ts', 'src/dissect/api.ts', 'src/flow/record.ts', 'dissectors/tls/index.ts', 'src/fingerprint/ja4.ts', 'src/grpc/convert.ts', 'src/enrich/edr-store.ts', 'src/baseline/store.ts', 'src/analytics/engine.ts', 'src/output/ecs.ts', 'src/runtime/pipeline.ts', 'src/config/config.ts', 'src/cli/commands.ts', 'lab/cli.ts'];
+    const ranks = order.map(layer);
+    expect(ranks.every((r) => r >= 0)).toBe(true);
+    expect([...ranks].sort((a, b) => a - b)).toEqual(ranks);
+    expect(layer('src/dissect/driver.ts')).toBe(layer('dissectors/http/state.ts'));
+    expect(layer('src/nowhere/x.ts')).toBe(-1);
+  });
+
+  it('counts the contract file as a folder of its own, protocol folders apart', () => {
+    expect(unit('src/dissect/api.ts')).toBe('src/dissect/api.ts');
+    expect(unit('src/dissect/driver.ts')).toBe('src/dissect');
+    expect(unit('dissectors/tls/state.ts')).toBe('dissectors/tls');
+    expect(unit('dissectors/index.ts')).toBe('dissectors/index.ts');
+    expect(unit('lab/peers/x.ts')).toBe('lab');
+  });
+
+  it('finds every cycle, and only cycles', () => {
+    expect(sccs([['a', 'b'], ['b', 'c'], ['c', 'a'], ['c', 'd'], ['d', 'e'], ['e', 'd'], ['f', 'f']]).sort((x, y) => x.length - y.length).reverse()).toEqual([['a', 'b', 'c'], ['d', 'e']]);
+    expect(sccs([['a', 'b'], ['b', 'c'], ['a', 'c']])).toEqual([]);
+  });
+});
