@@ -101,7 +101,7 @@ export function makeFlow(s: FlowSpec = {}): FlowRecord {
   const encrypted: EncryptedChannel | null = s.encrypted ? { known: null, suspicious: false, compressed: null, evidence: [], ...s.encrypted } : null;
   const rec: FlowRecord = {
     kind: 'flow', id: s.id ?? nextId++, communityId: `1:test${(s.id ?? nextId).toString(36)}=`, transport: s.transport ?? 'tcp', ipVersion: 4,
-    client, server, vlan: 0, tunnelDepth: 0, startTs, endTs, endReason: 'fin',
+    client, server, vlan: 0, tunnelDepth: 0, tunnel: null, startTs, endTs, endReason: 'fin',
     dirs: [dir(cb, 10, startTs, endTs), dir(sb, 10, startTs + 5, endTs)],
     byteRatio: sb > 0 ? cb / sb : null, directionFromSyn: true, protocol, events: [], limits: [],
     apps: {}, features: {}, dnsName: s.dnsName ?? null,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decode } from './decode.js';
 import { DecoderEvent } from './events.js';
 import { FragmentTable } from './fragments.js';
-import { DecodeStatus, PacketMeta, TcpFlag, addrToString } from './packet-meta.js';
+import { DecodeStatus, PacketMeta, TcpFlag, TUNNEL_NAMES, TunnelType, addrToString } from './packet-meta.js';
 
 // ---- packet builders (plain number arrays) ---------------------------------------------------
 
@@ -257,6 +257,67 @@ describe('tunnels', () => {
     expect(run(eth(0x0800, ip4(A, B, 17, udp(40000, 4789, [0x08, 0, 0, 0, 0x12, 0x34, 0x56, 0, ...eth(0x0800, inner)])))).tunnelId).toBe(0x123456);
     // VXLAN port without the I flag is an ordinary UDP flow
     expect(tuple(run(eth(0x0800, ip4(A, B, 17, udp(40000, 4789, bytes(8))))))).toBe('10.0.0.1:40000 > 10.0.0.2:4789/17');
+  });
+
+  it('names the outermost tunnel and the addresses that carried it', () => {
+    const outerOf = (m: PacketMeta): string => `${TUNNEL_NAMES[m.tunnelType]} ${addrToString(m.outerVersion as 4 | 6, m.outerSrc0, m.outerSrc1, m.outerSrc2, m.outerSrc3)} > ${addrToString(m.outerVersion as 4 | 6, m.outerDst0, m.outerDst1, m.outerDst2, m.outerDst3)}`;
+    expect(outerOf(run(eth(0x0800, ip4(A, B, 4, inner))))).toBe('ipip 10.0.0.1 > 10.0.0.2');
+    const in6 = ip6(A6, B6, 6, tcp(33000, 443, bytes(5)));
+    const sit = run(eth(0x0800, ip4(A, B, 41, in6)));
+    expect([tuple(sit), outerOf(sit)]).toEqual(['2001:db8::1:33000 > 2001:db8::2:443/6', '6in4 10.0.0.1 > 10.0.0.2']);
+    expect(outerOf(run(eth(0x0800, ip4(A, B, 47, [0, 0, ...be16(0x0800), ...inner]))))).toBe('gre 10.0.0.1 > 10.0.0.2');
+    expect(outerOf(run(eth(0x0800, ip4(A, B, 17, udp(40000, 4789, [0x08, 0, 0, 0, 0, 0, 1, 0, ...eth(0x0800, inner)])))))).toBe('vxlan 10.0.0.1 > 10.0.0.2');
+    // nested: VXLAN carrying IP-in-IP names VXLAN and the outermost header
+    const nested = run(eth(0x0800, ip4(A, B, 17, udp(40000, 4789, [0x08, 0, 0, 0, 0, 0, 1, 0, ...eth(0x0800, ip4(C, D, 4, inner))]))));
+    expect([nested.tunnelDepth, outerOf(nested)]).toEqual([2, 'vxlan 10.0.0.1 > 10.0.0.2']);
+    expect(run(eth(0x0800, inner)).tunnelType).toBe(TunnelType.None);
+  });
+
+  it('GTP-U G-PDUs (TS 29.281): plain, with sequence number, with extension headers; IPv4 and IPv6 inside', () => {
+    const gtp = (flags: number, opt: number[], tpdu: number[], teid = 0x11223344): number[] =>
+      [flags, 0xff, ...be16(opt.length + tpdu.length), ...be32(teid), ...opt, ...tpdu];
+    const plain = run(eth(0x0800, ip4(A, B, 17, udp(2152, 2152, gtp(0x30, [], inner)))));
+    expect([plain.status, tuple(plain), plain.tunnelDepth, plain.tunnelId, TUNNEL_NAMES[plain.tunnelType]]).toEqual([DecodeStatus.Ok, '192.168.1.1:33000 > 192.168.1.2:8080/6', 1, 0x11223344, 'gtpu']);
+    expect(plain.payloadLen).toBe(9);
+    // S flag: sequence number, N-PDU number, next extension type 0
+    expect(tuple(run(eth(0x0800, ip4(A, B, 17, udp(40000, 2152, gtp(0x32, [0, 7, 0, 0], inner))))))).toBe('192.168.1.1:33000 > 192.168.1.2:8080/6');
+    // E flag: a PDU session container (type 0x85, one 4-byte unit) then a second one-unit header
+    const ext = [0, 0, 0, 0x85, 1, 0x10, 0x05, 0x40, 1, 0xaa, 0xbb, 0];
+    const e = run(eth(0x0800, ip4(A, B, 17, udp(2152, 2152, gtp(0x34, ext, ip6(A6, B6, 17, udp(5000, 53, bytes(12))))))));
+    expect([e.status, tuple(e)]).toEqual([DecodeStatus.Ok, '2001:db8::1:5000 > 2001:db8::2:53/17']);
+    // echo request (type 1) is GTP-U itself: an ordinary UDP flow
+    expect(tuple(run(eth(0x0800, ip4(A, B, 17, udp(40000, 2152, [0x32, 0x01, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0])))))).toBe('10.0.0.1:40000 > 10.0.0.2:2152/17');
+  });
+
+  it('GTP-U malformed and cut short: named events, nothing decoded past them', () => {
+    const ev = (payload: number[]): [number, string] => { const m = run(eth(0x0800, ip4(A, B, 17, udp(2152, 2152, payload)))); return [m.status, m.event]; };
+    expect(ev([0x30, 0xff, ...be16(500), ...be32(1), ...inner])).toEqual([DecodeStatus.Malformed, 'decoder.gtpu.bad_length']);
+    expect(ev([0x34, 0xff, ...be16(2), ...be32(1), 0, 0])).toEqual([DecodeStatus.Malformed, 'decoder.gtpu.truncated']);
+    expect(ev([0x34, 0xff, ...be16(8 + inner.length), ...be32(1), 0, 0, 0, 0x85, 0, 0, 0, 0, ...inner])).toEqual([DecodeStatus.Malformed, 'decoder.gtpu.bad_ext_header']);
+    const loop: number[] = [];
+    for (let i = 0; i < 9; i++) loop.push(1, 0xaa, 0xbb, 0x85);
+    expect(ev([0x34, 0xff, ...be16(4 + loop.length + inner.length), ...be32(1), 0, 0, 0, 0x85, ...loop, ...inner])).toEqual([DecodeStatus.Malformed, 'decoder.gtpu.too_many_ext_headers']);
+    expect(ev([0x30, 0xff, ...be16(14), ...be32(1), ...eth(0x0800, [])])).toEqual([DecodeStatus.Unsupported, 'decoder.gtpu.not_ip']);
+    // cut by the snap length inside the extension header chain
+    const frame = eth(0x0800, ip4(A, B, 17, udp(2152, 2152, [0x34, 0xff, ...be16(8 + inner.length), ...be32(1), 0, 0, 0, 0x85, 2, 0, 0, 0, 0, 0, 0, 0, ...inner])));
+    const cut = run(frame.slice(0, 14 + 20 + 8 + 8 + 6));
+    expect([cut.status, cut.event]).toEqual([DecodeStatus.Malformed, 'decoder.gtpu.truncated']);
+  });
+
+  it('Teredo (RFC 4380): IPv6 in UDP 3544, after origin and authentication indicators', () => {
+    const in6 = ip6(A6, B6, 6, tcp(33000, 443, bytes(5)));
+    const origin = [0, 0, ...be16(0xffff ^ 40000), ...be32(0xffffffff ^ 0xc0000201)];
+    const auth = [0, 1, 3, 2, 1, 2, 3, 9, 9, ...bytes(8), 0];
+    for (const pre of [[], origin, auth, [...auth, ...origin]]) {
+      const m = run(eth(0x0800, ip4(A, B, 17, udp(3544, 50000, [...pre, ...in6]))));
+      expect([m.status, tuple(m), TUNNEL_NAMES[m.tunnelType]]).toEqual([DecodeStatus.Ok, '2001:db8::1:33000 > 2001:db8::2:443/6', 'teredo']);
+    }
+    // a bubble (IPv6, no next header) is a packet without a flow; other bytes on 3544 stay UDP
+    expect(run(eth(0x0800, ip4(A, B, 17, udp(50000, 3544, ip6(A6, B6, 59, [])))))).toMatchObject({ status: DecodeStatus.OtherL4, tunnelType: TunnelType.Teredo });
+    expect(tuple(run(eth(0x0800, ip4(A, B, 17, udp(50000, 3544, bytes(60))))))).toBe('10.0.0.1:50000 > 10.0.0.2:3544/17');
+    // an indicator that runs past the datagram
+    const cut = run(eth(0x0800, ip4(A, B, 17, udp(50000, 3544, [0, 1, 200, 200, ...bytes(40)]))));
+    expect([cut.status, cut.event]).toEqual([DecodeStatus.Malformed, 'decoder.teredo.truncated']);
   });
 
   it('IP-in-IP nesting is bounded', () => {

@@ -1,6 +1,7 @@
 /**
  * L2–L4 decoder (DESIGN §2.2): link layer → VLAN/MPLS/PPPoE → IPv4/IPv6 (fragments reassembled,
- * bounded) → tunnels (IP-in-IP, GRE, ERSPAN II/III, VXLAN, Geneve; depth-limited) → TCP/UDP of the
+ * bounded) → tunnels (IP-in-IP, 6in4, GRE, ERSPAN II/III, VXLAN, Geneve, GTP-U, Teredo; depth-limited)
+ * → TCP/UDP of the
  * innermost IP packet. Fills the one reused PacketMeta; no allocation on the common path
  * (STYLE.md rule 7): numbers, direct byte indexing, string-literal event ids.
  *
@@ -19,7 +20,7 @@
  *   in packet time on every fragment; the engine may also call frags.expire(now) on its timer.
  * - ICMP/ICMPv6 end the walk with OtherL4: quoted headers never become a flow tuple.
  */
-import { DecodeStatus } from './packet-meta.js';
+import { DecodeStatus, TunnelType } from './packet-meta.js';
 import type { PacketMeta } from './packet-meta.js';
 import type { FragmentTable } from './fragments.js';
 import { FragResult } from './fragments.js';
@@ -46,6 +47,11 @@ export const defaultDecodeLimits: Readonly<DecodeLimits> = Object.freeze({
 /** Well-known UDP ports of the UDP tunnels the decoder peels. */
 export const VXLAN_PORT = 4789; // RFC 7348 §5
 export const GENEVE_PORT = 6081; // RFC 8926 §3.3
+export const GTPU_PORT = 2152; // 3GPP TS 29.281 §4.4.2
+export const TEREDO_PORT = 3544; // RFC 4380 §2.5 (client-server exchanges)
+
+/** GTP-U extension headers followed per packet (TS 29.281 §5.2 chains them; real ones use one or two). */
+const MAX_GTPU_EXT_HEADERS = 8;
 
 // Walk states.
 const S_ETHER = 0;
@@ -93,6 +99,17 @@ function fail(meta: PacketMeta, status: DecodeStatus, ev: DecoderEventId | ''): 
   meta.payloadLen = 0;
   meta.payloadWireLen = 0;
   return status;
+}
+
+/**
+ * The first tunnel peeled (depth 1): name it and keep the addresses of the IP header that carried
+ * it, which meta still holds (the inner header overwrites them next).
+ */
+function outer(meta: PacketMeta, type: TunnelType): void {
+  meta.tunnelType = type;
+  meta.outerVersion = meta.ipVersion;
+  meta.outerSrc0 = meta.src0; meta.outerSrc1 = meta.src1; meta.outerSrc2 = meta.src2; meta.outerSrc3 = meta.src3;
+  meta.outerDst0 = meta.dst0; meta.outerDst1 = meta.dst1; meta.outerDst2 = meta.dst2; meta.outerDst3 = meta.dst3;
 }
 
 function clearTcp(meta: PacketMeta): void {
@@ -164,6 +181,7 @@ export function decode(
   meta.vlan = 0;
   meta.tunnelDepth = 0;
   meta.tunnelId = 0;
+  meta.tunnelType = TunnelType.None;
   meta.reassembled = false;
 
   let b = buf;
@@ -283,6 +301,7 @@ export function decode(
             // RFC 4385 PW control word, then an Ethernet pseudowire (RFC 4448).
             if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.mpls.truncated');
             if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            if (depth === 1) outer(meta, TunnelType.MplsPw);
             meta.tunnelDepth = depth;
             pos += 4;
             state = S_ETHER;
@@ -517,6 +536,7 @@ export function decode(
           if ((dport === VXLAN_PORT || sport === VXLAN_PORT) && end - p >= 8 && (b[p] & 0x08) !== 0) {
             // RFC 7348 §5: flags (I bit), reserved, VNI, reserved; then an Ethernet frame.
             if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            if (depth === 1) outer(meta, TunnelType.Vxlan);
             meta.tunnelDepth = depth;
             meta.tunnelId = (b[p + 4] << 16) | (b[p + 5] << 8) | b[p + 6];
             pos = p + 8;
@@ -529,6 +549,7 @@ export function decode(
             if (end - p < glen) return fail(meta, DecodeStatus.Malformed, 'decoder.geneve.truncated');
             const gproto = (b[p + 2] << 8) | b[p + 3];
             if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            if (depth === 1) outer(meta, TunnelType.Geneve);
             meta.tunnelDepth = depth;
             meta.tunnelId = (b[p + 4] << 16) | (b[p + 5] << 8) | b[p + 6];
             pos = p + glen;
@@ -537,6 +558,65 @@ export function decode(
             else if (gproto === ET_IPV6) state = S_IP6;
             else return fail(meta, DecodeStatus.Unsupported, 'decoder.geneve.unknown_proto');
             break;
+          }
+          if ((dport === GTPU_PORT || sport === GTPU_PORT) && end - p >= 8 && (b[p] & 0xf0) === 0x30 && b[p + 1] === 0xff) {
+            // TS 29.281 §5.1: flags (version 1, PT 1, E S PN), message type 255 = G-PDU (a user
+            // packet; echo, end marker and error indication stay UDP), length of what follows the
+            // first 8 bytes, TEID; with any of E S PN: sequence number, N-PDU number, next
+            // extension type; then extension headers, each (length in 4-byte units, ..., next type).
+            const flags = b[p];
+            const glen = (b[p + 2] << 8) | b[p + 3];
+            if (p + 8 + glen > udpEnd) return fail(meta, DecodeStatus.Malformed, 'decoder.gtpu.bad_length');
+            let q = p + 8;
+            if ((flags & 0x07) !== 0) {
+              if (end - q < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.gtpu.truncated');
+              let next = (flags & 0x04) !== 0 ? b[q + 3] : 0;
+              q += 4;
+              for (let n = 0; next !== 0; n++) {
+                if (n === MAX_GTPU_EXT_HEADERS) return fail(meta, DecodeStatus.Malformed, 'decoder.gtpu.too_many_ext_headers');
+                if (end - q < 1) return fail(meta, DecodeStatus.Malformed, 'decoder.gtpu.truncated');
+                const el = b[q] << 2;
+                if (el === 0 || q + el > p + 8 + glen) return fail(meta, DecodeStatus.Malformed, 'decoder.gtpu.bad_ext_header');
+                if (end - q < el) return fail(meta, DecodeStatus.Malformed, 'decoder.gtpu.truncated');
+                next = b[q + el - 1];
+                q += el;
+              }
+            }
+            if (q >= p + 8 + glen) return fail(meta, DecodeStatus.NotIp, ''); // no T-PDU
+            if (end - q < 1) return fail(meta, DecodeStatus.Malformed, 'decoder.gtpu.truncated');
+            const nib = b[q] >> 4;
+            if (nib !== 4 && nib !== 6) return fail(meta, DecodeStatus.Unsupported, 'decoder.gtpu.not_ip'); // Ethernet/unstructured PDU sessions
+            if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            if (depth === 1) outer(meta, TunnelType.GtpU);
+            meta.tunnelDepth = depth;
+            meta.tunnelId = dv.getUint32(p + 4);
+            // the G-PDU's length, not the UDP's, ends the inner packet
+            if (p + 8 + glen < end) end = p + 8 + glen;
+            pos = q;
+            state = nib === 4 ? S_IP4 : S_IP6;
+            break;
+          }
+          if ((dport === TEREDO_PORT || sport === TEREDO_PORT) && end - p >= 40) {
+            // RFC 4380 §5.1.1: IPv6 in UDP, optionally after an authentication indicator (0x0001,
+            // client id length, auth value length, id, value, 8-byte nonce, confirmation byte) and
+            // an origin indication (0x0000, obfuscated port and address: 8 bytes). It is Teredo when
+            // an IPv6 header whose payload length fills the datagram follows; else plain UDP.
+            let q = p;
+            if (b[q] === 0 && b[q + 1] === 1) {
+              if (end - q < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.teredo.truncated');
+              q += 13 + b[q + 2] + b[q + 3];
+            }
+            if (q + 2 <= end && b[q] === 0 && b[q + 1] === 0) q += 8;
+            if (q > p && end - q < 40) return fail(meta, DecodeStatus.Malformed, 'decoder.teredo.truncated');
+            if (end - q >= 40 && (b[q] >> 4) === 6 && 40 + ((b[q + 4] << 8) | b[q + 5]) === udpEnd - q) {
+              if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+              if (depth === 1) outer(meta, TunnelType.Teredo);
+              meta.tunnelDepth = depth;
+              meta.tunnelId = 0;
+              pos = q;
+              state = S_IP6;
+              break;
+            }
           }
           meta.l4Off = pos;
           meta.sport = sport;
@@ -570,6 +650,7 @@ export function decode(
           }
           if (end - pos < hl) return fail(meta, DecodeStatus.Malformed, 'decoder.gre.truncated');
           if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+          if (depth === 1) outer(meta, gproto === ET_ERSPAN2 || gproto === ET_ERSPAN3 ? TunnelType.Erspan : TunnelType.Gre);
           meta.tunnelDepth = depth;
           meta.tunnelId = keyOff >= 0 ? dv.getUint32(pos + keyOff) : 0;
           pos += hl;
@@ -610,6 +691,7 @@ export function decode(
         if (nh === 4 || nh === 41) {
           // IPv4-in-IP (RFC 2003), IPv6-in-IP (RFC 4213 §3.5)
           if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+          if (depth === 1) outer(meta, nh === 4 ? TunnelType.IpInIp : TunnelType.Ip6InIp);
           meta.tunnelDepth = depth;
           state = nh === 4 ? S_IP4 : S_IP6;
           break;

@@ -54,6 +54,12 @@ export const DecoderEvent = {
   'decoder.vxlan.truncated': 'VXLAN header cut short',
   'decoder.geneve.truncated': 'Geneve header or options cut short',
   'decoder.geneve.unknown_proto': 'Geneve payload protocol the decoder does not handle',
+  'decoder.gtpu.truncated': 'GTP-U header or extension headers cut short',
+  'decoder.gtpu.bad_length': 'GTP-U length runs past the UDP datagram',
+  'decoder.gtpu.bad_ext_header': 'GTP-U extension header of length 0 or past the G-PDU',
+  'decoder.gtpu.too_many_ext_headers': 'more GTP-U extension headers than the decoder follows',
+  'decoder.gtpu.not_ip': 'GTP-U G-PDU carrying a non-IP PDU (Ethernet or unstructured PDU session)',
+  'decoder.teredo.truncated': 'Teredo indicators cut short or not followed by an IPv6 header',
 } as const;
 
 export type DecoderEventId = keyof typeof DecoderEvent;

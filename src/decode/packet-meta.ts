@@ -13,6 +13,15 @@ export const DecodeStatus = {
 } as const;
 export type DecodeStatus = (typeof DecodeStatus)[keyof typeof DecodeStatus];
 
+/** Which encapsulation carried a packet (the outermost one peeled; PacketMeta.tunnelType). */
+export const TunnelType = {
+  None: 0, Vxlan: 1, Geneve: 2, Gre: 3, Erspan: 4, IpInIp: 5, Ip6InIp: 6, GtpU: 7, Teredo: 8, MplsPw: 9,
+} as const;
+export type TunnelType = (typeof TunnelType)[keyof typeof TunnelType];
+
+/** Record names of the tunnel types (IP protocol 41 over IPv4 is 6in4, RFC 4213). */
+export const TUNNEL_NAMES: readonly string[] = ['', 'vxlan', 'geneve', 'gre', 'erspan', 'ipip', '6in4', 'gtpu', 'teredo', 'mpls-pw'];
+
 export class PacketMeta {
   status: DecodeStatus = DecodeStatus.Ok;
   /** Named decoder event for Malformed/Unsupported (e.g. 'decoder.ipv4.truncated'), else ''. */
@@ -66,8 +75,26 @@ export class PacketMeta {
    * Geneve VNI, GRE key (0 without the K flag), ERSPAN session id; 0 when not tunnelled.
    */
   tunnelId = 0;
+  /**
+   * The outermost tunnel peeled (TunnelType) and the addresses of the IP header that carried it
+   * (outerVersion 0: the tunnel came straight off the link, an MPLS pseudowire). Set only when
+   * tunnelDepth > 0; read them only then.
+   */
+  tunnelType: TunnelType = TunnelType.None;
+  outerVersion: 0 | 4 | 6 = 0;
+  outerSrc0 = 0; outerSrc1 = 0; outerSrc2 = 0; outerSrc3 = 0;
+  outerDst0 = 0; outerDst1 = 0; outerDst2 = 0; outerDst3 = 0;
   /** True when the innermost IP packet was rebuilt from fragments. */
   reassembled = false;
+}
+
+/** Copy the tunnel fields (type, id, outer addresses) decode() set on `from` (sharded feeds). */
+export function copyTunnel(to: PacketMeta, from: PacketMeta): void {
+  to.tunnelType = from.tunnelType;
+  to.tunnelId = from.tunnelId;
+  to.outerVersion = from.outerVersion;
+  to.outerSrc0 = from.outerSrc0; to.outerSrc1 = from.outerSrc1; to.outerSrc2 = from.outerSrc2; to.outerSrc3 = from.outerSrc3;
+  to.outerDst0 = from.outerDst0; to.outerDst1 = from.outerDst1; to.outerDst2 = from.outerDst2; to.outerDst3 = from.outerDst3;
 }
 
 export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;

@@ -109,6 +109,7 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     server,
     vlan: f.vlan,
     tunnelDepth: f.tunnelDepth,
+    tunnel: f.tunnel,
     startTs: start,
     endTs: end,
     endReason: reason,

@@ -72,6 +72,15 @@ export class FlowSide {
   certs: string[] | null = null;
 }
 
+/** A tunnelled flow's outermost tunnel: its type, id (VNI, TEID, GRE key) and outer endpoints. */
+export interface FlowTunnel {
+  type: string;
+  id: number;
+  /** Outer IP addresses on the client's and the server's side ('' without an outer IP header). */
+  outerClient: string;
+  outerServer: string;
+}
+
 export class Flow {
   /** Discriminates the table's entries: a Flow, or the Tomb a closed connection leaves. */
   readonly tomb = false as const;
@@ -84,6 +93,8 @@ export class Flow {
   b0 = 0; b1 = 0; b2 = 0; b3 = 0; bPort = 0;
   vlan = 0;
   tunnelDepth = 0;
+  /** The outermost tunnel that carried the flow's first packet (null when not tunnelled). */
+  tunnel: FlowTunnel | null = null;
   directionFromSyn = false;
 
   // hash chain + activity list links
@@ -162,6 +173,8 @@ export class Flow {
     const s = this.toServer;
     this.toServer = this.toClient;
     this.toClient = s;
+    const t = this.tunnel;
+    if (t !== null) { const c = t.outerClient; t.outerClient = t.outerServer; t.outerServer = c; }
   }
 
   /** Direction d's state (0 = client → server). */

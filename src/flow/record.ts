@@ -21,6 +21,7 @@ export function mergeFeatures(into: AppFeatures, add: AppFeatures): void {
     if (into[k] === undefined && add[k] !== undefined) (into as Record<string, unknown>)[k] = add[k];
   }
 }
+import type { FlowTunnel } from './flow.js';
 
 export interface DirCounters {
   packets: number;
@@ -167,6 +168,8 @@ export interface FlowRecord {
   server: Endpoint;
   vlan: number;
   tunnelDepth: number;
+  /** The outermost tunnel (GTP-U, Teredo, VXLAN, ...) and its outer endpoints; absent or null when not tunnelled. */
+  tunnel?: FlowTunnel | null;
   startTs: number;
   endTs: number;
   endReason: EndReason;
@@ -230,6 +233,7 @@ export function newFlowRecord(init: {
     server: init.server,
     vlan: 0,
     tunnelDepth: 0,
+    tunnel: null,
     startTs: init.startTs,
     endTs: init.endTs ?? init.startTs,
     endReason: init.endReason ?? 'eof',

@@ -3,7 +3,7 @@
  * TCP closing, UDP) each ordered by last activity so expiry is O(expired), and a hard cap on
  * tracked flows that evicts the least recently active flow. Times are packet time (ms).
  */
-import { type PacketMeta, TcpFlag } from '../decode/packet-meta.js';
+import { addrToString, type PacketMeta, TcpFlag, TUNNEL_NAMES } from '../decode/packet-meta.js';
 import { Flow, FlowList, Tomb, type TableEntry } from './flow.js';
 
 export interface TableLimits {
@@ -104,6 +104,12 @@ export class FlowTable {
       srcIsClient = m.sport > m.dport;
     } else {
       srcIsClient = true;
+    }
+    if (m.tunnelDepth > 0) {
+      const v = m.outerVersion;
+      const src = v === 0 ? '' : addrToString(v, m.outerSrc0, m.outerSrc1, m.outerSrc2, m.outerSrc3);
+      const dst = v === 0 ? '' : addrToString(v, m.outerDst0, m.outerDst1, m.outerDst2, m.outerDst3);
+      nf.tunnel = { type: TUNNEL_NAMES[m.tunnelType] ?? '', id: m.tunnelId, outerClient: srcIsClient ? src : dst, outerServer: srcIsClient ? dst : src };
     }
     if (srcIsClient) {
       nf.a0 = m.src0; nf.a1 = m.src1; nf.a2 = m.src2; nf.a3 = m.src3; nf.aPort = m.sport;

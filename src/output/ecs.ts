@@ -108,6 +108,11 @@ export function flowToEcs(r: FlowRecord, sections: readonly AnyRecordSection[] =
     ja4t: r.ja4t,
     ja4ts: r.ja4ts,
   };
+  if (r.tunnel !== undefined && r.tunnel !== null) {
+    // the flow is the inner one; the tunnel that carried it, and its outer endpoints, named here
+    const t = r.tunnel;
+    ndr.tunnel = { type: t.type, depth: r.tunnelDepth, id: t.id || null, outer: { client_ip: t.outerClient || null, server_ip: t.outerServer || null } };
+  }
   const target = { doc, ndr };
   for (const sec of sections) {
     const info = r.apps[sec.key];

@@ -3,7 +3,7 @@
  * plus the payload features measured on the packet path (entropy, small-record cadence).
  * One engine per worker; everything in packet time. Finished flows go to `onFlow`.
  */
-import { DecodeStatus, PacketMeta, TcpFlag } from '../decode/packet-meta.js';
+import { copyTunnel, DecodeStatus, PacketMeta, TcpFlag } from '../decode/packet-meta.js';
 import { decode } from '../decode/decode.js';
 import { FragmentTable, defaultFragmentLimits, type FragmentLimits } from '../decode/fragments.js';
 import type { PacketBatch } from '../capture/source.js';
@@ -127,6 +127,8 @@ export class Engine implements DriverHost {
   /** Set by a sharded source before packet(): VLAN and tunnel depth the main thread decoded. */
   forcedVlan = -1;
   forcedTunnelDepth = 0;
+  /** With a forced tunnel depth above 0: the decoded outer packet's tunnel fields (copyTunnel). */
+  forcedOuter: PacketMeta | null = null;
   private readonly certs: CertCache;
   private readonly evictCb: (f: TableEntry) => void;
   /** Zeroed entropy histograms returned by ended flows (a flow ends after onFlow has read it). */
@@ -197,6 +199,7 @@ export class Engine implements DriverHost {
     if (this.forcedVlan >= 0) {
       m.vlan = this.forcedVlan;
       m.tunnelDepth = this.forcedTunnelDepth;
+      if (m.tunnelDepth > 0 && this.forcedOuter !== null) copyTunnel(m, this.forcedOuter);
     }
     const table = this.table;
     let e = table.lookup(m, this.evictCb);

@@ -39,3 +39,16 @@ export function countNotOk(status: DecodeStatus, st: NotOkCounts): void {
   else if (status === DecodeStatus.Fragment) st.fragmentsHeld++;
   else st.malformed++;
 }
+
+/** Words per packet in BatchMsg.outer. */
+export const OUTER_WORDS = 10;
+
+/** Pack a decoded packet's tunnel fields into a batch (the main thread's side of BatchMsg). */
+export function packTunnel(m: PacketMeta, outer: Uint32Array, i: number): number {
+  const o = i * OUTER_WORDS;
+  outer[o] = m.outerVersion;
+  outer[o + 1] = m.outerSrc0; outer[o + 2] = m.outerSrc1; outer[o + 3] = m.outerSrc2; outer[o + 4] = m.outerSrc3;
+  outer[o + 5] = m.outerDst0; outer[o + 6] = m.outerDst1; outer[o + 7] = m.outerDst2; outer[o + 8] = m.outerDst3;
+  outer[o + 9] = m.tunnelId;
+  return Math.min(m.tunnelDepth, 15) | (m.tunnelType << 4);
+}

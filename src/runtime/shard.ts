@@ -17,7 +17,7 @@ import type { Pipeline } from './pipeline.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { BatchMsg, BypassedFlow, FileMsg, FromWorker, ToWorker, WorkerInit } from './worker.js';
 import { tupleMeta, type KernelFlowEnd } from './engine.js';
-import { countNotOk, shardHash } from './shard-hash.js';
+import { countNotOk, OUTER_WORDS, packTunnel, shardHash } from './shard-hash.js';
 import { CaptureFormatError } from '../capture/source.js';
 
 const BATCH_BYTES = 1 << 20;
@@ -36,6 +36,8 @@ class Outgoing {
   ts = new Float64Array(BATCH_PACKETS);
   vlan = new Uint16Array(BATCH_PACKETS);
   tunnel = new Uint8Array(BATCH_PACKETS);
+  /** Outer addresses of tunnelled packets, made for the first one in the batch. */
+  outer: Uint32Array | null = null;
   n = 0;
   used = 0;
   maxTs = 0;
@@ -184,12 +186,14 @@ export class ShardedRunner {
     this.inFlight[i] = (this.inFlight[i] as number) + 1;
     if (o.n === 0) {
       // Time only: no buffers to hand over, keep this batch's arrays.
-      const tick: BatchMsg = { type: 'batch', n: 0, buf: EMPTY_U8, off: EMPTY_U32, len: EMPTY_U32, ts: EMPTY_F64, vlan: EMPTY_U16, tunnel: EMPTY_U8, maxTs: o.maxTs };
+      const tick: BatchMsg = { type: 'batch', n: 0, buf: EMPTY_U8, off: EMPTY_U32, len: EMPTY_U32, ts: EMPTY_F64, vlan: EMPTY_U16, tunnel: EMPTY_U8, outer: null, maxTs: o.maxTs };
       (this.workers[i] as Worker).postMessage(tick);
       return;
     }
-    const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, ts: o.ts, vlan: o.vlan, tunnel: o.tunnel, maxTs: o.maxTs };
-    (this.workers[i] as Worker).postMessage(msg, [o.buf.buffer, o.off.buffer, o.len.buffer, o.ts.buffer, o.vlan.buffer, o.tunnel.buffer] as never);
+    const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, ts: o.ts, vlan: o.vlan, tunnel: o.tunnel, outer: o.outer, maxTs: o.maxTs };
+    const moved: ArrayBufferLike[] = [o.buf.buffer, o.off.buffer, o.len.buffer, o.ts.buffer, o.vlan.buffer, o.tunnel.buffer];
+    if (o.outer !== null) moved.push(o.outer.buffer);
+    (this.workers[i] as Worker).postMessage(msg, moved as never);
     this.out[i] = new Outgoing();
   }
 
@@ -259,7 +263,7 @@ export class ShardedRunner {
         o.len[o.n] = len;
         o.ts[o.n] = m.tsMs;
         o.vlan[o.n] = m.vlan;
-        o.tunnel[o.n] = m.tunnelDepth;
+        o.tunnel[o.n] = m.tunnelDepth > 0 ? packTunnel(m, o.outer ?? (o.outer = new Uint32Array(BATCH_PACKETS * OUTER_WORDS)), o.n) : 0;
         if (m.tsMs > o.maxTs) o.maxTs = m.tsMs;
         o.used += len;
         o.n++;

@@ -11,11 +11,11 @@ import type { FeatureOptions } from './features.js';
 import type { DnsRecord } from '../../dissectors/dns/types.js';
 import { openCaptureFile } from '../capture/pcap-file.js';
 import { decode } from '../decode/decode.js';
-import { DecodeStatus, PacketMeta, addrToString } from '../decode/packet-meta.js';
+import { DecodeStatus, PacketMeta, addrToString, type TunnelType } from '../decode/packet-meta.js';
 import type { KernelFlowEnd } from './engine.js';
 import type { FlowTuple } from '../capture/ebpf.js';
 import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
-import { countNotOk, shardHash } from './shard-hash.js';
+import { countNotOk, OUTER_WORDS, shardHash } from './shard-hash.js';
 
 export interface BatchMsg {
   type: 'batch';
@@ -25,8 +25,25 @@ export interface BatchMsg {
   len: Uint32Array;
   ts: Float64Array;
   vlan: Uint16Array;
+  /** Per packet: tunnel depth (low 4 bits) and the outermost tunnel's TunnelType (high 4 bits). */
   tunnel: Uint8Array;
+  /**
+   * Per tunnelled packet, OUTER_WORDS words: outer IP version, outer source and destination (four
+   * words each), tunnel id; null when no packet of the batch was tunnelled.
+   */
+  outer: Uint32Array | null;
   maxTs: number;
+}
+
+/** The worker's side: fill `m`'s tunnel fields from packet i of a batch. */
+function unpackTunnel(m: PacketMeta, packed: number, outer: Uint32Array | null, i: number): void {
+  m.tunnelType = (packed >> 4) as TunnelType;
+  if (outer === null) return;
+  const o = i * OUTER_WORDS;
+  m.outerVersion = outer[o] as 0 | 4 | 6;
+  m.outerSrc0 = outer[o + 1] as number; m.outerSrc1 = outer[o + 2] as number; m.outerSrc2 = outer[o + 3] as number; m.outerSrc3 = outer[o + 4] as number;
+  m.outerDst0 = outer[o + 5] as number; m.outerDst1 = outer[o + 6] as number; m.outerDst2 = outer[o + 7] as number; m.outerDst3 = outer[o + 8] as number;
+  m.tunnelId = outer[o + 9] as number;
 }
 
 /**
@@ -111,6 +128,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       meta.origLen = end - m.ipOff;
       eng.forcedVlan = m.vlan;
       eng.forcedTunnelDepth = m.tunnelDepth;
+      eng.forcedOuter = m;
       eng.packet(m.data, m.ipOff, end - m.ipOff, LinkType.Raw);
     }
   };
@@ -130,6 +148,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
     } finally {
       eng.forcedVlan = -1;
       eng.forcedTunnelDepth = 0;
+      eng.forcedOuter = null;
       await src.close();
     }
     const s2 = src.stats();
@@ -138,6 +157,8 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
     return st;
   };
 
+  /** Tunnel fields of the batch packet being fed (sharded live feed). */
+  const batchOuter = new PacketMeta();
   port.postMessage({ type: 'ready' } satisfies FromWorker);
   port.on('message', async (msg: ToWorker) => {
     if (msg.type === 'file') {
@@ -151,12 +172,18 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       port.postMessage({ type: 'file-done', flows: flowsOut(), stats: msg.index === 0 ? stats : null, error } satisfies FromWorker);
     } else if (msg.type === 'batch') {
       const meta = eng.meta;
+      const outerMeta = batchOuter;
       for (let i = 0; i < msg.n; i++) {
         meta.tsMs = msg.ts[i] as number;
         const len = msg.len[i] as number;
         meta.origLen = len;
         eng.forcedVlan = msg.vlan[i] as number;
-        eng.forcedTunnelDepth = msg.tunnel[i] as number;
+        const t = msg.tunnel[i] as number;
+        eng.forcedTunnelDepth = t & 15;
+        if (t > 15) {
+          unpackTunnel(outerMeta, t, msg.outer, i);
+          eng.forcedOuter = outerMeta;
+        }
         eng.packet(msg.buf, msg.off[i] as number, len, LinkType.Raw);
       }
       eng.tick(msg.maxTs);
