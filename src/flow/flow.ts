@@ -4,7 +4,7 @@
  */
 import type { DissectorRecord, FlowDissector, AnyDissectorSpec } from '../dissect/api.js';
 import type { TcpStream } from './tcp-reassembly.js';
-import type { FlowRecord } from './record.js';
+import type { FlowRecord, FlowTunnel } from './record.js';
 
 export const FlowList = { TcpOpen: 0, TcpClosing: 1, Udp: 2 } as const;
 export type FlowList = (typeof FlowList)[keyof typeof FlowList];
@@ -70,15 +70,6 @@ export class FlowSide {
   appSizes: number[] | null = null;
   /** SHA-256 (hex) of certificates handed off, in message order. */
   certs: string[] | null = null;
-}
-
-/** A tunnelled flow's outermost tunnel: its type, id (VNI, TEID, GRE key) and outer endpoints. */
-export interface FlowTunnel {
-  type: string;
-  id: number;
-  /** Outer IP addresses on the client's and the server's side ('' without an outer IP header). */
-  outerClient: string;
-  outerServer: string;
 }
 
 export class Flow {

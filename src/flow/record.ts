@@ -21,7 +21,15 @@ export function mergeFeatures(into: AppFeatures, add: AppFeatures): void {
     if (into[k] === undefined && add[k] !== undefined) (into as Record<string, unknown>)[k] = add[k];
   }
 }
-import type { FlowTunnel } from './flow.js';
+
+/** A tunnelled flow's outermost tunnel: its type, id (VNI, TEID, GRE key) and outer endpoints. */
+export interface FlowTunnel {
+  type: string;
+  id: number;
+  /** Outer IP addresses on the client's and the server's side ('' without an outer IP header). */
+  outerClient: string;
+  outerServer: string;
+}
 
 export interface DirCounters {
   packets: number;
