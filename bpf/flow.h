@@ -8,6 +8,9 @@
 
 /* Largest snap length the ring-buffer record can hold (the reserve is fixed size). */
 #define NDR_SNAP_MAX 2048
+/* Largest ring buffer the loader accepts (MiB): the ring is locked kernel memory, and its size in
+ * bytes must fit the map's 32-bit max_entries. src/config/config.ts bounds capture.bufferMiB the same. */
+#define NDR_RINGBUF_MAX_MIB 1024
 
 /* Ring-buffer record types (first u32 of every record). */
 #define NDR_RB_PACKET 1

@@ -478,7 +478,7 @@ int main(int argc, char **argv)
 		case 'p': opt.max_pkts = num_arg("max-pkts", optarg, 0, 1000000); break;
 		case 'b': opt.max_bytes = num_arg("max-bytes", optarg, 0, 1u << 30); break;
 		case 'f': opt.max_flows = num_arg("max-flows", optarg, 1024, 1u << 26); break;
-		case 'r': opt.ringbuf_mib = num_arg("ringbuf-mib", optarg, 1, 4096); break;
+		case 'r': opt.ringbuf_mib = num_arg("ringbuf-mib", optarg, 1, NDR_RINGBUF_MAX_MIB); break;
 		case 'I': opt.idle_ms = num_arg("idle-ms", optarg, 100, 86400000); break;
 		case 'L': opt.linger_ms = num_arg("linger-ms", optarg, 0, 600000); break;
 		case 'T': opt.stats_ms = num_arg("stats-ms", optarg, 100, 3600000); break;
@@ -511,7 +511,11 @@ int main(int argc, char **argv)
 	skel->rodata->max_fwd_packets = opt.max_pkts;
 	skel->rodata->max_fwd_bytes = opt.max_bytes;
 	bpf_map__set_max_entries(skel->maps.flows, opt.max_flows);
-	bpf_map__set_max_entries(skel->maps.events, opt.ringbuf_mib * 1024u * 1024u);
+	/* In 64 bits: in 32, 4096 MiB wrapped to 0. The bound above keeps it within the map's u32. */
+	uint64_t ring_bytes = (uint64_t)opt.ringbuf_mib << 20;
+	if (ring_bytes > UINT32_MAX)
+		fail(EXIT_USAGE, "--ringbuf-mib: %u MiB does not fit a ring buffer map", opt.ringbuf_mib);
+	bpf_map__set_max_entries(skel->maps.events, (__u32)ring_bytes);
 	int err = flow_bpf__load(skel);
 	if (err) {
 		if (err == -EPERM)

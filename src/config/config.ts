@@ -139,6 +139,7 @@ const TLS_FIELDS: Record<string, Field> = {
 };
 
 const MS_DAY = 86_400_000;
+export const RINGBUF_MAX_MIB = 1024;
 const SCHEMA: Record<string, Field> = {
   sensor: { t: 'section', fields: { id: { t: 'string' }, hostName: { t: 'string' }, workers: { t: 'int', min: 1, max: 256 } } },
   capture: {
@@ -147,7 +148,9 @@ const SCHEMA: Record<string, Field> = {
       interfaces: { t: 'strings' },
       source: { t: 'enum', values: ['ebpf', 'pcap', 'auto'] },
       filter: { t: 'string', allowEmpty: true },
-      bufferMiB: { t: 'int', min: 1, max: 4096 },
+      // NDR_RINGBUF_MAX_MIB in bpf/flow.h: the eBPF ring is rounded up to a power of two and the
+      // loader refuses more (locked kernel memory; its byte size must fit a 32-bit map size).
+      bufferMiB: { t: 'int', min: 1, max: RINGBUF_MAX_MIB },
       snapLen: { t: 'int', min: 64, max: 2048 },
       forwardPacketsPerDir: { t: 'int', min: 0, max: 1_000_000 },
       forwardBytesPerDir: { t: 'int', min: 0, max: 1 << 30 },
