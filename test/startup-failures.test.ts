@@ -112,6 +112,29 @@ describe('run: start-up failures', () => {
     }
   });
 
+  it('--metrics-listen: checked as a usage error, and where metrics then listen', async () => {
+    const bad = await runCli(['run', '--iface', 'lo', '--metrics-listen', '0.0.0.0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("ndr-sensor run: --metrics-listen: expected host:port, got '0.0.0.0'\n");
+    const port = await freePort();
+    const c = config('listen.yaml', 'metrics:\n  listen: 127.0.0.1:1\n');
+    const child = spawn(process.execPath, [cli, 'run', '--config', c, '--iface', 'lo', '--source', 'pcap', '--metrics-listen', `127.0.0.2:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      let log = '';
+      await new Promise<void>((res, rej) => {
+        child.stderr?.on('data', (b: Buffer) => { log += b.toString(); if (log.includes('metrics on')) res(); });
+        child.on('exit', (code) => rej(new Error(`exited ${code}: ${log}`)));
+      });
+      expect(log).toContain(`metrics on http://127.0.0.2:${port}/metrics`);
+      const r = await fetch(`http://127.0.0.2:${port}/healthz`);
+      expect(r.status).toBeLessThan(600);
+    } finally {
+      const done = new Promise((r) => child.on('exit', r));
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGTERM');
+      await done;
+    }
+  }, 30_000);
+
   it('inherited property names in the config', async () => {
     const c = config('proto.yaml', 'constructor: 1\n');
     expectOneLineFailure(await runCli(['run', '--config', c, '--iface', 'lo']), /config: constructor: unknown key/);

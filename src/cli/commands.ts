@@ -26,6 +26,7 @@ import type { FlowRecord } from '../flow/record.js';
 import type { Alert } from '../analytics/alert.js';
 import { stderrLine, termSafe } from '../util/terminal.js';
 import { isValidHostName } from '../util/hostname.js';
+import { parseHostPort } from '../config/config.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
 
 export class UsageError extends Error {
@@ -385,13 +386,16 @@ export const commands: Command[] = [
       iface: { type: 'string', short: 'i', multiple: true, help: 'interface(s) to watch (overrides capture.interfaces)' },
       source: { type: 'string', help: 'capture source: ebpf, pcap or auto (overrides capture.source)' },
       workers: { type: 'string', short: 'w', help: 'flow worker threads, sharded by flow hash (overrides sensor.workers; default 1)' },
+      'metrics-listen': { type: 'string', help: "metrics and health address HOST:PORT, '' for none (overrides metrics.listen; e.g. the pod IP in Kubernetes)" },
     },
     async run(v) {
       const src = v.source as string | undefined;
       const workers = intOpt(v.workers, 'workers');
       if (src !== undefined && src !== 'ebpf' && src !== 'pcap' && src !== 'auto') throw new UsageError(`--source: expected ebpf, pcap or auto, got '${src}'`);
+      const metricsListen = v['metrics-listen'] as string | undefined;
+      if (metricsListen !== undefined && metricsListen !== '' && parseHostPort(metricsListen) === null) throw new UsageError(`--metrics-listen: expected host:port, got '${metricsListen}'`);
       const { runLive } = await import('./run.js');
-      return runLive({ configPath: (v.config as string | undefined) ?? null, ...(v.iface ? { iface: v.iface as string[] } : {}), ...(src ? { source: src } : {}), ...(workers !== undefined ? { workers } : {}) });
+      return runLive({ configPath: (v.config as string | undefined) ?? null, ...(v.iface ? { iface: v.iface as string[] } : {}), ...(src ? { source: src } : {}), ...(workers !== undefined ? { workers } : {}), ...(metricsListen !== undefined ? { metricsListen } : {}) });
     },
   },
   {

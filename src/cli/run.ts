@@ -33,6 +33,8 @@ export interface LiveOptions {
   iface?: string[];
   source?: 'ebpf' | 'pcap' | 'auto';
   workers?: number;
+  /** Overrides metrics.listen ('' = off). */
+  metricsListen?: string;
   log?: (line: string) => void;
 }
 
@@ -77,6 +79,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     // Checked before anything is opened, and named by its key like every other config error.
     try { withoutDissectors(dissectorSpecs, cfg.dissectors.disabled); } catch (e) { throw new ConfigError([`config: dissectors.disabled: ${(e as Error).message}`]); }
     configureUrlRedaction(cfg.output.redactQueryNames);
+    if (opts.metricsListen !== undefined) cfg = { ...cfg, metrics: { listen: opts.metricsListen } };
     const ifaces = opts.iface && opts.iface.length > 0 ? opts.iface : cfg.capture.interfaces;
     if (ifaces.length === 0) throw new Error('run: no interface: give --iface or capture.interfaces in the config');
     const source = opts.source ?? cfg.capture.source;
