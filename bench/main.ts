@@ -13,6 +13,8 @@ import { walkFile } from '../src/capture/walk.js';
 import { openCaptureFile } from '../src/capture/pcap-file.js';
 import { Pipeline } from '../src/runtime/pipeline.js';
 import { extraBenches } from './extra.js';
+import { FLOOD_TABLE_HEAD, benchFloods, floodTable } from './floods.js';
+import { FLOOD_SHAPES } from '../lab/gen-floods.js';
 import { ShardedRunner } from '../src/runtime/shard.js';
 import { nodeFlags } from '../src/runtime/jit.js';
 import { dissectorSpecs } from '../dissectors/index.js';
@@ -209,6 +211,11 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
+  if (args[0] === '--floods') {
+    // Only the floods table: `npm run bench -- --floods` (BENCH_RUNS rounds, default 1).
+    floodsReport(Number(process.env.BENCH_RUNS ?? 1));
+    return;
+  }
   const n = Number(process.env.BENCH_RUNS ?? 5);
   console.log(`ndr-sensor bench (${new Date().toISOString()}, node ${process.version})`);
   console.log('Each figure: a fresh process per run; the clock runs from the first packet read to the last record');
@@ -222,6 +229,18 @@ async function main(): Promise<void> {
     } catch (e) {
       console.log(`  failed: ${(e as Error).message}`);
     }
+  }
+  floodsReport(1);
+}
+
+/** The floods table (bench/floods.ts): whole-process replays of the flood and scan shapes. */
+function floodsReport(rounds: number): void {
+  console.log(`\nfloods (${new Date().toISOString()}, node ${process.version}, ${rounds} round(s); wall and peak RSS of the whole process by GNU time)`);
+  try {
+    for (const line of FLOOD_TABLE_HEAD) console.log(`  ${line}`);
+    benchFloods(process.cwd(), rounds, FLOOD_SHAPES, (s) => process.stderr.write(`floods: ${s}\n`), (row) => { for (const line of floodTable([row])) console.log(`  ${line}`); });
+  } catch (e) {
+    console.log(`  failed: ${(e as Error).message}`);
   }
 }
 

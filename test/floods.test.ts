@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateFlood, CROWD_BEACON_PERIOD_MS, CROWD_SPAN_MS, type FloodShape } from '../lab/gen-floods.js';
 import { replayFiles, type ReplayOptions, type ReplayResult } from '../src/runtime/replay.js';
-import { BeaconTracker } from '../src/analytics/beacon.js';
+import { BeaconTracker, scoreSortedBeacon } from '../src/analytics/beacon.js';
 import { BaselineStore } from '../src/baseline/store.js';
 import { AnalyticsEngine } from '../src/analytics/engine.js';
 import { newFlowRecord } from '../src/flow/record.js';
@@ -140,6 +140,30 @@ describe('bounded state after the flow table', () => {
     }
     expect(t.evictedPairs).toBe(10_001 - 100);
     expect(hot).toBe(1_000);
+  });
+
+  it('a busy pair is rescored once a sixteenth of it is new, and every flow carries its count', () => {
+    const t = new BeaconTracker();
+    const t0 = Date.UTC(2026, 0, 1);
+    const ts: number[] = [];
+    const bytes: number[] = [];
+    for (let i = 0; i < 600; i++) {
+      const start = t0 + i * 30_000 + ((i * 7919) % 2000);
+      const f = newFlowRecord({ id: i, client: { ip: '10.4.0.1', port: 40000 + i }, server: { ip: '192.0.2.50', port: 443 }, startTs: start });
+      f.dirs[0].ipBytes = 300 + ((i * 31) % 50);
+      ts.push(Math.floor(start / 1000));
+      bytes.push(f.dirs[0].ipBytes);
+      const got = t.observe(f);
+      const n = i + 1;
+      if (n < 4) { expect(got).toBeNull(); continue; }
+      expect(got!.connections).toBe(n);
+      // The score is the exact score of the pair as it was at most n/16 connections ago.
+      const exact = (m: number) => scoreSortedBeacon(ts.slice(0, m), [...bytes.slice(0, m)].sort((a, b) => a - b), ts[0]!, ts[m - 1]!)!.score;
+      let m = n;
+      while (m > 0 && exact(m) !== got!.score) m--;
+      expect(n - m).toBeLessThanOrEqual(Math.max(0, n >> 4));
+      if (n <= 64) expect(m).toBe(n);
+    }
   });
 
   it('baseline store in memory: facts stay within the bound and the forgotten ones are counted', () => {

@@ -172,6 +172,8 @@ interface PairState {
   tb: number[]; // originator IP bytes, aligned with ts
   bs: number[]; // the same bytes, ascending
   placed: number; // tick at which the pair was put at the young end of `lru`
+  scored: BeaconInfo | null; // the pair's last full score (large pairs are rescored now and then)
+  sinceScored: number; // connections added since `scored` was computed
   host: string; // lowercase host, destination and the port: the entry in the lookup index
   dst: string;
   port: number;
@@ -266,7 +268,7 @@ export class BeaconTracker {
     if (st) {
       if (tick - st.placed > this.maxPairs >> 1) { this.lru.delete(st); this.lru.add(st); st.placed = tick; }
     } else {
-      st = { ts: [], tb: [], bs: [], placed: tick, host, dst, port };
+      st = { ts: [], tb: [], bs: [], placed: tick, scored: null, sinceScored: 0, host, dst, port };
       if (this.lru.size >= this.maxPairs) {
         const old = this.lru.values().next().value as PairState;
         this.lru.delete(old);
@@ -295,10 +297,25 @@ export class BeaconTracker {
       st.ts.splice(0, drop);
       st.tb.splice(0, drop);
     }
-    if (st.ts.length < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
-    return scoreSortedBeacon(st.ts, st.bs, winMin, winMax, this.scratch);
+    const n = st.ts.length;
+    if (n < BEACON_DEFAULTS.uniqueConnectionThreshold) { st.scored = null; return null; }
+    // Scoring reads every connection the pair holds (sorting its intervals), so a busy pair (a
+    // resolver, a proxy, an update server: up to maxTsPerPairCount connections) would cost that
+    // much per flow. Small pairs are scored on every flow; a pair past EXACT_PAIR_MAX connections
+    // is rescored once a sixteenth of it is new, and in between its flows carry that score with
+    // the current connection count. One more connection among hundreds moves the score by little;
+    // the cost per flow stays bounded whatever the pair's size.
+    if (++st.sinceScored <= n >> 4 && st.scored !== null && n > EXACT_PAIR_MAX) {
+      return st.scored.connections === n ? st.scored : { ...st.scored, connections: n };
+    }
+    st.sinceScored = 0;
+    st.scored = scoreSortedBeacon(st.ts, st.bs, winMin, winMax, this.scratch);
+    return st.scored;
   }
 }
+
+/** Pairs up to this many connections are scored on every flow (see BeaconTracker.observe). */
+const EXACT_PAIR_MAX = 64;
 
 /** a.splice(at, 0, x) without the removed-elements array splice returns. */
 function insertAt(a: number[], at: number, x: number): void {

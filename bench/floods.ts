@@ -1,0 +1,114 @@
+/**
+ * The "floods" table (issue 25): each shape of lab/gen-floods.ts replayed by the whole process,
+ * `ndr-sensor replay FILE -o OUT.jsonl` with the defaults, beside the engine alone
+ * (`--no-analytics --alerts-only`: decode, flow table, dissectors, records, nothing analysed or
+ * written) and beside nDPI's ndpiReader when it is installed. Wall time and peak RSS of each
+ * process come from GNU time (`/usr/bin/time -f`), so they include start-up and the whole heap.
+ * The captures are generated on demand into NDR_FLOODS_DIR (default: the temp dir's ndr-floods/)
+ * and kept there for the next run; they are never committed.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FLOOD_SHAPES, generateFlood, type FloodShape } from '../lab/gen-floods.js';
+
+export interface FloodRow {
+  shape: FloodShape;
+  packets: number;
+  flows: number;
+  engine: Run;
+  defaults: Run;
+  ndpi: Run | null;
+}
+
+interface Run {
+  seconds: number;
+  maxRssMiB: number;
+}
+
+const GIB_MIB = 1024;
+
+/** One run; a failed run is tried once more (a shared machine's package reinstall, a stray kill). */
+function timed(cmd: string, args: string[]): Run {
+  try {
+    return timedOnce(cmd, args);
+  } catch {
+    return timedOnce(cmd, args);
+  }
+}
+
+function timedOnce(cmd: string, args: string[]): Run {
+  const r = spawnSync('/usr/bin/time', ['-f', '@@%e %M', cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const m = /@@([\d.]+) (\d+)\s*$/.exec(r.stderr ?? '');
+  if (r.status !== 0 || !m) throw new Error(`${cmd} ${args.join(' ')}: exit ${String(r.status)}: ${(r.stderr ?? '').split('\n').slice(-3).join(' ')}`);
+  return { seconds: Number(m[1]), maxRssMiB: Number(m[2]) / 1024 };
+}
+
+const median = (a: number[]): number => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+function best(runs: Run[]): Run {
+  return { seconds: median(runs.map((r) => r.seconds)), maxRssMiB: Math.max(...runs.map((r) => r.maxRssMiB)) };
+}
+
+function haveNdpi(): boolean {
+  return spawnSync('sh', ['-c', 'command -v ndpiReader'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Measure every shape (`rounds` runs of each command, alternating; median wall, highest RSS). */
+export function benchFloods(root: string, rounds = 1, shapes: readonly FloodShape[] = FLOOD_SHAPES, log: (s: string) => void = () => {}, onRow: (r: FloodRow) => void = () => {}): FloodRow[] {
+  if (spawnSync('sh', ['-c', 'test -x /usr/bin/time'], { stdio: 'ignore' }).status !== 0) throw new Error('floods: GNU time (/usr/bin/time, Debian package time) is needed for peak RSS');
+  const dir = process.env.NDR_FLOODS_DIR ?? join(tmpdir(), 'ndr-floods');
+  mkdirSync(dir, { recursive: true });
+  const cli = join(root, 'bin', 'ndr-sensor');
+  const out = join(dir, 'out.jsonl');
+  const ndpi = haveNdpi();
+  const rows: FloodRow[] = [];
+  for (const shape of shapes) {
+    const file = join(dir, `${shape}.pcap`);
+    const info = generateFlood(shape, `${file}.tmp`);
+    // Regenerated each time into a side file and swapped in only when it differs in size, so an
+    // interrupted run never leaves a truncated capture behind.
+    if (!existsSync(file) || statSync(file).size !== statSync(`${file}.tmp`).size) spawnSync('mv', [`${file}.tmp`, file]);
+    else rmSync(`${file}.tmp`);
+    const engine: Run[] = [];
+    const defaults: Run[] = [];
+    const peer: Run[] = [];
+    for (let i = 0; i < rounds; i++) {
+      log(`${shape}: round ${i + 1}`);
+      engine.push(timed('sh', [cli, 'replay', file, '-o', out, '--no-analytics', '--alerts-only', '-q', '--no-summary']));
+      defaults.push(timed('sh', [cli, 'replay', file, '-o', out, '-q', '--no-summary']));
+      if (ndpi) peer.push(timed('ndpiReader', ['-i', file, '-q']));
+    }
+    rmSync(out, { force: true });
+    const row: FloodRow = { shape, packets: info.packets, flows: info.flows, engine: best(engine), defaults: best(defaults), ndpi: ndpi ? best(peer) : null };
+    rows.push(row);
+    onRow(row);
+  }
+  return rows;
+}
+
+const f = (n: number, d = 1) => n.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+export const FLOOD_TABLE_HEAD = [
+  '| shape | packets | flows | engine alone | defaults | defaults / engine | ndpiReader -q | bounds |',
+  '|---|---|---|---|---|---|---|---|',
+];
+
+/** The table's rows as printed lines, with the issue's bounds checked per row. */
+export function floodTable(rows: FloodRow[]): string[] {
+  const lines: string[] = [];
+  for (const r of rows) {
+    const ratio = r.defaults.seconds / r.engine.seconds;
+    const fig = (x: Run) => `${f(x.seconds)} s, ${f(x.maxRssMiB, 0)} MiB`;
+    const ok: string[] = [];
+    ok.push(ratio <= 2 ? 'within 2x' : 'OVER 2x');
+    ok.push(r.defaults.maxRssMiB < GIB_MIB ? 'RSS < 1 GiB' : 'RSS OVER 1 GiB');
+    if (r.ndpi !== null) ok.push(r.defaults.seconds <= r.ndpi.seconds && r.defaults.maxRssMiB <= r.ndpi.maxRssMiB ? 'not worse than nDPI' : 'WORSE than nDPI');
+    lines.push(`| ${r.shape} | ${r.packets.toLocaleString('en')} | ${r.flows.toLocaleString('en')} | ${fig(r.engine)} | ${fig(r.defaults)} | ${f(ratio, 2)}x | ${r.ndpi ? fig(r.ndpi) : 'not installed'} | ${ok.join(', ')} |`);
+  }
+  return lines;
+}
