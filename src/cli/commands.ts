@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { dirname, join } from 'node:path';
+import { DEFAULT_MAX_FLOWS } from '../config/config.js';
 import { fileURLToPath } from 'node:url';
 import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
 import { replayWorkers } from '../runtime/jit.js';
@@ -58,6 +59,13 @@ export function projectRoot(): string {
   return process.cwd();
 }
 
+/**
+ * The replay's flow cap by default is the live sensor's (sensor.yaml limits.maxFlows): a replay of
+ * a flood then holds no more flows than the sensor would, and its peak memory is the sensor's
+ * (docs/PERFORMANCE.md, "floods").
+ */
+const REPLAY_MAX_FLOWS = DEFAULT_MAX_FLOWS;
+
 const replayOptions: Record<string, OptionSpec> = {
   output: { type: 'string', short: 'o', default: '-', help: 'write JSON lines (flows and alerts) to this file; - is stdout' },
   sysmon: { type: 'string', multiple: true, help: 'Sysmon log(s) for the embedded reference EDR (JSON lines: Winlogbeat, ECS or flat; or EventData XML). Repeatable' },
@@ -72,7 +80,7 @@ const replayOptions: Record<string, OptionSpec> = {
   'no-shed': { type: 'boolean', default: false, help: 'write every flow even in a flood (by default, past 1,000 flows without payload a second they are summarised per server port or per scanning source)' },
   summary: { type: 'boolean', default: true, help: 'print the summary table on stderr at the end (--no-summary to omit)' },
   'no-summary': { type: 'boolean', default: false, help: 'do not print the summary table' },
-  'max-flows': { type: 'string', help: 'cap on tracked flows (default 1000000); the oldest idle flow is evicted and counted' },
+  'max-flows': { type: 'string', help: `cap on tracked flows (default ${REPLAY_MAX_FLOWS}, as limits.maxFlows in sensor.yaml); the oldest idle flow is evicted and counted` },
   'reassembly-depth': { type: 'string', help: 'bytes reassembled per TCP direction (default 32768)' },
   quiet: { type: 'boolean', short: 'q', default: false, help: 'no progress bar' },
   siem: { type: 'string', help: 'also stream flows and alerts to a SIEM collector over gRPC at host:port (at-least-once, disk spool)' },
@@ -130,7 +138,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     ? new OtlpClient({ protocol: otlpProtocol, endpoint: otlpEndpoint, sensorId, spoolDir: otlpSpool, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log })
     : null;
   let otlpOk = true;
-  const maxFlows = intOpt(values['max-flows'], 'max-flows');
+  const maxFlows = intOpt(values['max-flows'], 'max-flows') ?? REPLAY_MAX_FLOWS;
   const depth = intOpt(values['reassembly-depth'], 'reassembly-depth');
   const disabledDissectors = (values['no-dissector'] as string[] | undefined) ?? [];
   const pipe = new Pipeline({

@@ -83,6 +83,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Flows tracked at once unless limits.maxFlows (or replay --max-flows) says otherwise. */
+export const DEFAULT_MAX_FLOWS = 262_144;
+
 export function defaultConfig(): SensorConfig {
   return {
     sensor: { id: hostname(), hostName: hostname(), workers: 1 },
@@ -99,7 +102,7 @@ export function defaultConfig(): SensorConfig {
       onLoaderExit: 'exit',
     },
     limits: {
-      maxFlows: 262144,
+      maxFlows: DEFAULT_MAX_FLOWS,
       reassemblyDepthBytes: 65536,
       tcpIdleTimeoutMs: 300_000,
       udpIdleTimeoutMs: 60_000,
