@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BaselineStore, type BaselineOptions } from '../src/baseline/store.js';
 import { FleetStore } from '../src/analytics/fleet-store.js';
+import { createAnalyticsStage } from '../src/analytics/stage.js';
 import { T0, makeFlow } from '../lab/flows.js';
 import { portBase, redisCli, startCluster, startSingle, type Cluster, type Single } from '../lab/redis.js';
 
@@ -145,5 +146,27 @@ describe.each(backends.slice(1))('fleet facts on $name', (b) => {
     expect(pttl).toBeLessThanOrEqual(90 * 86_400_000);
     expect(redisCli(nodeOf('ndr:{meta}:first'), 'pttl', 'ndr:{meta}:first')).toBe('-1');
     await Promise.all([x.close(), y.close(), z.close()]);
+  });
+});
+
+describe.each(backends.slice(1))('a sensor starting on a warm fleet baseline ($name)', (b) => {
+  it('asks the store for what a flow\'s analysis reads, and has the answers when the flow is analysed', async () => {
+    b.flush();
+    const learned = b.open({ learningPeriodMs: 60_000 });
+    learned.learn(makeFlow({ host: 'WS09.corp.example', sni: 'known.example', startTs: T0 }));
+    await learned.close();
+    const fleet = new FleetStore({ store: b.name === 'redis' ? single.url : cluster.seeds });
+    fleets.push(fleet);
+    const stage = createAnalyticsStage({ fleet, learningPeriodMs: 60_000 });
+    await stage.settle(); // the fleet's learning start
+    const later = makeFlow({ host: 'WS09.corp.example', sni: 'known.example', startTs: T0 + 120_000 });
+    // Its cache is cold: the fact is not known here until the store answers.
+    expect(stage.engine.baseline.hostDestinationFirstSeen('ws09.corp.example', 'known.example')).toBeNull();
+    const wait = stage.prepare(later);
+    expect(wait).not.toBeNull();
+    await wait;
+    expect(stage.engine.baseline.hostDestinationFirstSeen('ws09.corp.example', 'known.example')).toBe(T0);
+    expect(fleet.stats.readTimeouts).toBe(0);
+    await stage.close();
   });
 });
