@@ -95,6 +95,8 @@ export interface FleetStats {
   degradedAcks: number;
   /** Connection errors seen. */
   errors: number;
+  /** Connected to the store now. */
+  up: boolean;
 }
 
 /** A fact or counter value the store reported (`key` in the lmdb key form). */
@@ -306,7 +308,7 @@ export class FleetStore {
   readonly sensorId: string;
   readonly stats: FleetStats = {
     sharedFacts: 0, sharedConnections: 0, sharedClaims: 0, sharedFolds: 0, pending: 0, retried: 0, dropped: 0,
-    alertsLocal: 0, alertsFleetFolded: 0, scorings: 0, scoreBusy: 0, flushes: 0, roundTrips: 0, fetched: 0, fetchedOps: 0, readTimeouts: 0, shortWaits: 0, degradedAcks: 0, errors: 0,
+    alertsLocal: 0, alertsFleetFolded: 0, scorings: 0, scoreBusy: 0, flushes: 0, roundTrips: 0, fetched: 0, fetchedOps: 0, readTimeouts: 0, shortWaits: 0, degradedAcks: 0, errors: 0, up: false,
   };
   private readonly o: Required<Omit<FleetStoreOptions, 'store' | 'cluster' | 'sensorId'>>;
   private queue: Op[] = [];
@@ -364,7 +366,9 @@ export class FleetStore {
     }
     defineScripts(this.client);
     this.client.on('error', (e: Error) => { this.stats.errors++; this.lastError = e.message; });
-    this.client.on('ready', () => { this.kick(); });
+    this.client.on('ready', () => { this.stats.up = true; this.kick(); });
+    this.client.on('close', () => { this.stats.up = this.ready; });
+    this.client.on('end', () => { this.stats.up = false; });
   }
 
   /** Resolves true once connected, false after `timeoutMs` without a connection (the run goes on). */

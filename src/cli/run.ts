@@ -246,6 +246,19 @@ export async function runLive(opts: LiveOptions): Promise<number> {
           m.stateCapacity.labels({ structure: r.structure }).set(r.capacity);
           m.stateEvictions.labels({ structure: r.structure }).setTotal(r.evictions);
         }
+        const fl = stages.fleetStats?.() ?? null;
+        if (fl) {
+          m.fleetShared.labels({ kind: 'connection' }).setTotal(fl.sharedConnections);
+          m.fleetShared.labels({ kind: 'fact' }).setTotal(fl.sharedFacts);
+          m.fleetShared.labels({ kind: 'alert_claim' }).setTotal(fl.sharedClaims);
+          m.fleetShared.labels({ kind: 'alert_repeat' }).setTotal(fl.sharedFolds);
+          m.fleetPending.set(fl.pending);
+          m.fleetDropped.setTotal(fl.dropped);
+          m.fleetRetried.setTotal(fl.retried);
+          m.fleetAlertsLocal.setTotal(fl.alertsLocal);
+          m.fleetReadTimeouts.setTotal(fl.readTimeouts);
+          m.fleetUp.set(fl.up ? 1 : 0);
+        }
         if (siem) {
           const ss = siem.stats();
           m.spoolDepth.set(ss.spool.pendingRecords);

@@ -46,6 +46,11 @@ describe('sensor config', () => {
     expect(problems({ dissectors: { disabled: 'mqtt' } })).toEqual(['config: dissectors.disabled: expected a list of non-empty strings, got "mqtt"']);
     expect(problems({ dissectors: { disabled: ['mqtt', 'amqp'] } })).toEqual([]);
     expect(problems({ analytics: { thresholds: { beaconScore: 3 } } })).toEqual(['config: analytics.thresholds.beaconScore: expected 0..1']);
+    // The fleet store: one redis:// URL or a list of cluster seeds; [] keeps LMDB.
+    expect(problems({ baselines: { store: 'redis://10.0.0.5:6379' } })).toEqual([]);
+    expect(problems({ baselines: { store: ['10.0.0.5:7000', 'redis://10.0.0.6:7000'] } })).toEqual([]);
+    expect(problems({ baselines: { store: [] } })).toEqual([]);
+    expect(problems({ baselines: { store: 'lmdb:/var/x' } })).toEqual(['config: baselines.store: expected redis://host:port or a list of cluster seeds host:port, got "lmdb:/var/x"']);
   });
 
   it('rejects unknown keys at every level and reports all problems at once', () => {

@@ -283,9 +283,9 @@ function check(key: string, f: Field, v: unknown, cur: unknown, ctx: Ctx, enable
       if (!parseHostPort(v)) return bad('host:port');
       return v;
     case 'storeSpec':
-      // One redis:// URL, or a list of cluster seeds: both name the same kind of store.
+      // One redis:// URL, or a list of cluster seeds: both name the same kind of store ([] = LMDB).
       if (typeof v === 'string' && /^redis(-cluster)?:\/\/\S+$/.test(v)) return [v];
-      if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && /^(redis(-cluster)?:\/\/)?\S+:\d{1,5}$/.test(x))) return [...v];
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string' && /^(redis(-cluster)?:\/\/)?\S+:\d{1,5}$/.test(x))) return [...v];
       return bad('redis://host:port or a list of cluster seeds host:port');
     case 'strings':
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x !== '')) return bad('a list of non-empty strings');

@@ -231,6 +231,13 @@ export function sensorMetrics(reg: Registry = metrics) {
     stateEvictions: reg.counter('ndr_state_evictions_total', 'Entries a per-key structure dropped to stay within its bound', ['structure']),
     flowsShed: reg.counter('ndr_flows_shed_total', 'Flows without payload counted into flood summaries instead of being written and analysed'),
     floodSummaries: reg.counter('ndr_flood_summaries_total', 'Flood summary documents written'),
+    fleetShared: reg.counter('ndr_fleet_shared_total', 'Operations the fleet store acknowledged, by kind', ['kind']),
+    fleetPending: reg.gauge('ndr_fleet_pending_operations', 'Operations queued for the fleet store and not yet acknowledged'),
+    fleetDropped: reg.counter('ndr_fleet_dropped_total', 'Operations dropped from a full fleet-store backlog: never shared'),
+    fleetRetried: reg.counter('ndr_fleet_retried_total', 'Fleet-store operations sent again (lost reply, failover, short WAIT)'),
+    fleetAlertsLocal: reg.counter('ndr_fleet_alerts_local_total', 'Alerts emitted without the fleet store\'s answer (store unreachable or slow)'),
+    fleetReadTimeouts: reg.counter('ndr_fleet_read_timeouts_total', 'Flows analysed before the fleet store answered their baseline reads'),
+    fleetUp: reg.gauge('ndr_fleet_store_up', '1 while connected to the fleet store'),
   };
 }
 
