@@ -6,6 +6,7 @@
  *   edr serve              the reference EDR (Sysmon-backed) over gRPC
  *   siem serve             the reference SIEM collector over gRPC
  *   baseline learn         prime the baseline store from a replay
+ *   fleet show             what a fleet shares in its Redis store (beacon scores, alerts with counts)
  * Exit codes: 0 ok; 1 fatal error (unreadable input, not a capture, bad config); 2 usage error;
  * 3 finished, but the input was damaged (e.g. a capture cut short: every complete packet was used).
  */

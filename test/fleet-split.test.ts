@@ -2,7 +2,7 @@
 // sensor processes (three on a Redis Cluster) gives the alerts of one sensor replaying it whole,
 // alert for alert with the same fleet-wide counts, and the same fleet beacon scores as one sensor
 // replaying it whole on the store. Real redis-server processes on loopback ports of their own.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -135,6 +135,10 @@ describe('a fleet on one Redis', () => {
     const view = await fleetView(single.url);
     expectSameAlerts([...a.alerts, ...b.alerts], view.counts);
     expect(view.scores).toEqual(wholeScores);
+    // `fleet show` prints the same: each scored pair, each alert with its fleet-wide count.
+    const shown = execFileSync(join(root, 'bin', 'ndr-sensor'), ['fleet', 'show', '--store', single.url], { encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; fleetCount?: number; alert?: { id: string } });
+    expect(shown.filter((r) => r.kind === 'beacon').length).toBe(wholeScores.length);
+    expect(new Map(shown.filter((r) => r.kind === 'alert').map((r) => [r.alert!.id, r.fleetCount!] as const).sort())).toEqual(new Map([...view.counts].sort()));
     expect(a.stderr).toMatch(/fleet: NOT shared\s+0 still queued, 0 dropped/);
     // The C2 check-ins went to both sensors: one raised AN0922, the other found it raised.
     const folded = [a, b].map((r) => Number(/(\d+) already raised elsewhere/.exec(r.stderr)?.[1]));

@@ -343,7 +343,7 @@ export class FleetStore {
       maxBacklogCount: opts.maxBacklogCount ?? 500_000,
       claimWaitMs: opts.claimWaitMs ?? 2_000,
       reconnectWaitMs: opts.reconnectWaitMs ?? 1_000,
-      readWaitMs: opts.readWaitMs ?? 250,
+      readWaitMs: opts.readWaitMs ?? 1_000,
     };
     // Commands fail at once while disconnected (no hidden offline queue: ours is bounded and
     // counted); reconnection keeps trying every 200 ms-1 s for the whole run.

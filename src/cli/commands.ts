@@ -386,6 +386,29 @@ export const commands: Command[] = [
     },
   },
   {
+    name: 'fleet show',
+    usage: '--store redis://host:port|SEED,SEED...',
+    summary: 'what a fleet shares: each scored beacon pair and each alert with its fleet-wide count (JSON lines on stdout)',
+    options: {
+      store: { type: 'string', help: 'the fleet store: redis://host:port, or cluster seeds host:port,host:port' },
+    },
+    async run(v) {
+      if (!v.store) throw new UsageError('fleet show: --store is required');
+      const { FleetStore } = await import('../baseline/redis-store.js');
+      const fleet = new FleetStore({ store: v.store as string, sensorId: 'fleet-show' });
+      const out = new JsonLinesSink('-');
+      try {
+        if (!(await fleet.connected(5000))) throw new Error(`fleet show: ${String(v.store)} unreachable (${fleet.lastErrorMessage || 'no answer'})`);
+        for (const b of await fleet.beaconScores()) out.record({ kind: 'beacon', ...b });
+        for (const a of await fleet.alerts()) out.record({ kind: 'alert', fleetCount: a.count, alert: a.alert });
+      } finally {
+        await out.close();
+        await fleet.close(1000);
+      }
+      return 0;
+    },
+  },
+  {
     name: 'run',
     usage: '--config sensor.yaml [--iface IF]... [--source ebpf|pcap|auto] [--workers N]',
     summary: 'live capture on an interface (eBPF feed, libpcap fallback) with EDR enrichment, analytics, SIEM feed and metrics',

@@ -41,6 +41,11 @@ export class JsonLinesSink {
     this.line(JSON.stringify(floodToEcs(f)));
   }
 
+  /** Any other record (the fleet's state in `fleet show`), escaped as every line is. */
+  record(o: unknown): void {
+    this.line(JSON.stringify(o));
+  }
+
   private line(json: string): void {
     // JSON.stringify escapes only C0 controls; DEL, C1 (CSI, OSC…), bidi and invisible characters
     // are escaped here too, so JSON lines shown on a terminal (-o -, cat, less -R) stay inert.
