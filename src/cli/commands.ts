@@ -394,7 +394,7 @@ export const commands: Command[] = [
     },
     async run(v) {
       if (!v.store) throw new UsageError('fleet show: --store is required');
-      const { FleetStore } = await import('../baseline/redis-store.js');
+      const { FleetStore } = await import('../analytics/fleet-store.js');
       const fleet = new FleetStore({ store: v.store as string, sensorId: 'fleet-show' });
       const out = new JsonLinesSink('-');
       try {
