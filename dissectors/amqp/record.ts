@@ -32,6 +32,15 @@ export const amqpSection = defineSection<AmqpInfo>({
   },
   proto: {
     type: 'ndr.v1.Amqp',
+    ecs: {
+      version: 'ndr.amqp.version',
+      product: 'ndr.amqp.product',
+      vhost: 'ndr.amqp.vhost',
+      heartbeatS: 'ndr.amqp.heartbeatS',
+      publishCount: 'ndr.amqp.publishCount',
+      exchanges: 'ndr.amqp.exchanges',
+      queues: 'ndr.amqp.queues',
+    },
     toProto(a) {
       const out: Record<string, unknown> = {
         version: a.version ?? '',

@@ -37,6 +37,18 @@ export const httpSection = defineSection<HttpInfo>({
   destinationDomain: (h) => hostOnly(h.host !== null ? withoutUserinfo(h.host) : null),
   proto: {
     type: 'ndr.v1.Http',
+    ecs: {
+      method: 'http.request.method',
+      uri: 'url.original',
+      host: 'url.domain',
+      userAgent: 'user_agent.original',
+      statusCode: 'http.response.status_code',
+      requests: 'ndr.http.requests',
+      pathEntropy: 'ndr.http.path_entropy',
+      hostEntropy: 'ndr.http.host_entropy',
+      upgrade: 'ndr.http.upgrade',
+      websocketProtocol: 'ndr.http.websocket_protocol',
+    },
     toProto(h) {
       const out: Record<string, unknown> = {
         method: h.method ?? '',

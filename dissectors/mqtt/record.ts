@@ -31,6 +31,15 @@ export const mqttSection = defineSection<MqttInfo>({
   },
   proto: {
     type: 'ndr.v1.Mqtt',
+    ecs: {
+      version: 'ndr.mqtt.version',
+      clientId: 'ndr.mqtt.clientId',
+      keepAliveS: 'ndr.mqtt.keepAliveS',
+      publishCount: 'ndr.mqtt.publishCount',
+      pingCount: 'ndr.mqtt.pingCount',
+      publishTopics: 'ndr.mqtt.publishTopics',
+      subscribeTopics: 'ndr.mqtt.subscribeTopics',
+    },
     toProto(m) {
       const out: Record<string, unknown> = {
         version: m.version ?? '',

@@ -15,6 +15,7 @@ export const quicSection = defineSection<QuicInfo>({
   },
   proto: {
     type: 'ndr.v1.Quic',
+    ecs: { version: 'ndr.quic.version' },
     toProto: (q) => ({ version: q.version ?? '' }),
   },
   features: () => ({ encryptedBy: 'quic' }),

@@ -13,6 +13,7 @@ export const sshSection = defineSection<SshInfo>({
   },
   proto: {
     type: 'ndr.v1.Ssh',
+    ecs: { clientBanner: 'ndr.ssh.client_banner', serverBanner: 'ndr.ssh.server_banner' },
     toProto: (s) => ({ clientBanner: s.clientBanner ?? '', serverBanner: s.serverBanner ?? '' }),
   },
   features: () => ({ encryptedBy: 'ssh' }),

@@ -18,6 +18,18 @@ export function sessionSection(name: string): RecordSection<SessionSummary> {
     },
     proto: {
       type: 'ndr.v1.Session',
+      ecs: {
+        protocol: 'network.protocol',
+        banner: 'ndr.{key}.banner',
+        commands: 'ndr.{key}.commands',
+        commandCount: 'ndr.{key}.command_count',
+        authMechanisms: 'ndr.{key}.auth_mechanisms',
+        starttls: 'ndr.{key}.starttls',
+        starttlsOffered: 'ndr.{key}.starttls_offered',
+        starttlsRequested: 'ndr.{key}.starttls_requested',
+        starttlsRefused: 'ndr.{key}.starttls_refused',
+        'details.*': 'ndr.{key}.*',
+      },
       toProto: (s) => ({
         protocol: name,
         banner: s.banner ?? '',

@@ -109,6 +109,27 @@ export const tlsSection = defineSection<TlsInfo>({
   destinationDomain: (t) => t.sni,
   proto: {
     type: 'ndr.v1.Tls',
+    ecs: {
+      version: 'tls.version',
+      sni: 'tls.client.server_name',
+      alpnOffered: 'ndr.tls.alpn_offered',
+      nextProtocol: 'tls.next_protocol',
+      cipher: 'tls.cipher',
+      ja4: 'tls.client.ja4',
+      ja3: 'tls.client.ja3',
+      ja3s: 'tls.server.ja3s',
+      established: 'tls.established',
+      resumed: 'tls.resumed',
+      'chain.length': 'ndr.tls.chain.length',
+      'chain.leafSelfSigned': 'ndr.tls.chain.leaf_self_signed',
+      'chain.sniInSan': 'ndr.tls.chain.sni_in_san',
+      'chain.expired': 'ndr.tls.chain.expired',
+      'chain.trustedRoot': 'ndr.tls.chain.trusted_root',
+      'chain.anomalies': 'ndr.tls.chain.anomalies',
+      'chain.leafSubject': 'tls.server.x509.subject.distinguished_name',
+      'chain.leafIssuer': 'tls.server.x509.issuer.distinguished_name',
+      'chain.leafSha256': 'ndr.tls.chain.certificates.0.sha256',
+    },
     toProto(t) {
       const out: Record<string, unknown> = {
         version: t.version ?? '',

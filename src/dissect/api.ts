@@ -220,6 +220,13 @@ export interface EcsTarget {
 export interface ProtoBinding<I> {
   readonly type: string;
   toProto(info: I): Record<string, unknown>;
+  /**
+   * The field table both renderings share: each field of the message (camelCase, '.' into a
+   * sub-message, 'name.*' for a map's entries) → the ECS path that carries the same value
+   * ('{key}' stands for the section's key, '*' for the map entry's name, '.0' for a list's first
+   * element). test/record-sections.test.ts holds every message to it.
+   */
+  readonly ecs: Readonly<Record<string, string>>;
 }
 
 /**

@@ -159,7 +159,7 @@ export function attributionToPb(a: Attribution): ndr.v1.IFlowAttribution {
 /** Where a packed section's message type is named: the common prefix of protobuf type URLs. */
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';
 
-interface PbMessageType {
+export interface PbMessageType {
   fromObject(o: Record<string, unknown>): unknown;
   encode(m: unknown): { finish(): Uint8Array };
   decode(b: Uint8Array): unknown;

@@ -8,7 +8,7 @@ import type { Alert } from '../analytics/alert.js';
 import type { AnyRecordSection } from '../dissect/api.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { google, ndr } from '../gen/ndr.js';
-import { TYPE_URL_PREFIX, attributionToPb, hostToPb, messageType, processToPb } from '../grpc/convert.js';
+import { TYPE_URL_PREFIX, attributionToPb, hostToPb, messageType, processToPb, type PbMessageType } from '../grpc/convert.js';
 import { defaultSections } from './ecs.js';
 
 function dirToPb(d: FlowRecord['dirs'][0]): ndr.v1.IDirCounters {
@@ -16,19 +16,23 @@ function dirToPb(d: FlowRecord['dirs'][0]): ndr.v1.IDirCounters {
 }
 
 /** Each section the flow has, as its protocol's typed message packed in an Any (ECS order). */
-function appsToPb(f: FlowRecord, sections: readonly AnyRecordSection[]): google.protobuf.IAny[] {
+function appsToPb(f: FlowRecord, sections: readonly AnyRecordSection[], types: (name: string) => PbMessageType): google.protobuf.IAny[] {
   const out: google.protobuf.IAny[] = [];
   for (const sec of sections) {
     const info = f.apps[sec.key];
     if (info === undefined) continue;
-    const t = messageType(sec.proto.type);
+    const t = types(sec.proto.type);
     out.push({ type_url: TYPE_URL_PREFIX + sec.proto.type, value: t.encode(t.fromObject(sec.proto.toProto(info))).finish() });
   }
   return out;
 }
 
 /** FlowRecord → ndr.v1.FlowRecord; `ecsJson` is the JSON document the JSON output writes. */
-export function flowToPb(f: FlowRecord, ecsJson: string, sections: readonly AnyRecordSection[] = defaultSections): ndr.v1.IFlowRecord {
+/**
+ * `types` finds a section's message class by name: the generated code by default; a protocol
+ * registered at run time (a test's fixture) brings its own.
+ */
+export function flowToPb(f: FlowRecord, ecsJson: string, sections: readonly AnyRecordSection[] = defaultSections, types: (name: string) => PbMessageType = messageType): ndr.v1.IFlowRecord {
   const out: ndr.v1.IFlowRecord = {
     id: f.id,
     communityId: f.communityId,
@@ -45,7 +49,7 @@ export function flowToPb(f: FlowRecord, ecsJson: string, sections: readonly AnyR
     events: f.events,
     ecsJson,
   };
-  out.apps = appsToPb(f, sections);
+  out.apps = appsToPb(f, sections, types);
   if (f.entropy[0]) out.entropyToServer = { bits: f.entropy[0].bits, sample: f.entropy[0].sample, score: f.entropy[0].score };
   if (f.entropy[1]) out.entropyToClient = { bits: f.entropy[1].bits, sample: f.entropy[1].sample, score: f.entropy[1].score };
   if (f.beacon) {

@@ -19,7 +19,7 @@ import { buildServices, buildPostStages, parseCertForCache, type FeatureOptions 
 import { DnsCache } from '../flow/dns-cache.js';
 import type { DnsRecord } from '../../dissectors/dns/types.js';
 import { dnsOf } from '../../dissectors/dns/record.js';
-import type { DissectorRecord } from '../dissect/api.js';
+import type { AnyDissectorSpec, DissectorRecord } from '../dissect/api.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { tuneJit } from './jit.js';
 import { DEFAULT_STATE_LIMITS, type StateLimits, type StateReport } from '../util/state.js';
@@ -65,6 +65,11 @@ export interface PipelineLimits {
 
 export interface PipelineOptions extends FeatureOptions {
   limits?: PipelineLimits;
+  /**
+   * The protocols to dissect (default: dissectors/index.ts). Functions do not cross worker
+   * threads: a list of one's own is honoured in this thread only (workers use the default).
+   */
+  dissectors?: readonly AnyDissectorSpec[];
   /** Dissectors turned off by name (e.g. ['mqtt']); an unknown name throws a RegistryError. */
   disabledDissectors?: readonly string[];
   enrich?: FlowStage | null;
@@ -102,7 +107,7 @@ export class Pipeline {
     tuneJit();
     this.opts = opts;
     this.limits = opts.limits ?? {};
-    this.registry = new Registry(withoutDissectors(dissectorSpecs, opts.disabledDissectors ?? []), opts.limits?.dissectors ?? {});
+    this.registry = new Registry(withoutDissectors(opts.dissectors ?? dissectorSpecs, opts.disabledDissectors ?? []), opts.limits?.dissectors ?? {});
     this.certs = new CertCache(parseCertForCache, opts.state?.certificates ?? DEFAULT_STATE_LIMITS.certificates);
     this.dns = new DnsCache({ maxEntriesCount: opts.state?.dnsNames ?? DEFAULT_STATE_LIMITS.dnsNames });
     this.flood = new FloodShedder(opts.flood ?? {}, (s) => opts.onFlood?.(s));
