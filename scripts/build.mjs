@@ -14,6 +14,7 @@ if (existsSync('scripts/gen-proto.mjs')) execFileSync(process.execPath, ['script
 
 const entries = { 'ndr-sensor': 'src/main.ts' };
 if (existsSync('src/runtime/worker.ts')) entries['worker'] = 'src/runtime/worker.ts';
+if (existsSync('src/capture/pcap-helper.ts')) entries['pcap-helper'] = 'src/capture/pcap-helper.ts';
 entries['ndr-lab'] = 'lab/cli.ts';
 entries['bench'] = 'bench/main.ts';
 entries['fuzz'] = 'bench/fuzz.ts';

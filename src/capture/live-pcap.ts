@@ -2,7 +2,7 @@
  * libpcap live capture through the `pcap` package (DESIGN §2.1), the fallback when the eBPF feed
  * cannot run.
  *
- * The session lives in a small helper process (this Node binary running HELPER below) that writes
+ * The session lives in a small helper process (this Node binary running pcap-helper.ts) that writes
  * the same record framing as the eBPF loader (see ebpf.ts) to its stdout, and the sensor reads it
  * with the same FeedReader. Why not in-process: the package's close() only calls
  * pcap_breakloop(); the handle is really closed (and its libuv poll watcher stopped and unref'd)
@@ -14,9 +14,12 @@
  * The helper is also the only part that needs CAP_NET_RAW.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import type { Readable, Writable } from 'node:stream';
-import { LinkType, type SourceStats } from './source.js';
+import type { PcapHelperOptions } from './pcap-helper.js';
+import type { SourceStats } from './source.js';
 import { FeedSource } from './ebpf.js';
 
 export interface LivePcapOptions {
@@ -41,89 +44,18 @@ export interface PcapKernelStats {
   ifDropped: number;
 }
 
-const LINK_TYPES: Record<string, number> = {
-  LINKTYPE_ETHERNET: LinkType.Ethernet,
-  LINKTYPE_NULL: LinkType.Null,
-  LINKTYPE_RAW: LinkType.Raw,
-  LINKTYPE_LINUX_SLL: LinkType.LinuxSll,
-};
-
 /**
- * The helper (CommonJS, run with `node -e`). Options arrive in NDR_PCAP_OPTS, the package path in
- * NDR_PCAP_MODULE. Records: READY (u32 link type, u32 3, iface), PACKET, STATS (3 values: recv,
- * drop, ifdrop). Commands on stdin: 40-byte records, cmd 2 = send stats now. SIGTERM or stdin EOF
- * = final stats and exit.
+ * The helper program: dist/pcap-helper.mjs beside the bundle this code runs in, or the built one
+ * under dist/ when this file runs from source (tests). It is a file of its own, type-checked like
+ * the rest, and the only part that needs CAP_NET_RAW.
  */
-const HELPER = String.raw`
-'use strict';
-const o = JSON.parse(process.env.NDR_PCAP_OPTS);
-const pcap = require(process.env.NDR_PCAP_MODULE);
-const fs = require('fs');
-const LT = ${JSON.stringify(LINK_TYPES)};
-pcap.warningHandler = () => {};
-let s;
-try {
-  s = pcap.createSession(o.iface, { filter: o.filter, buffer_size: o.bufferBytes, snap_length: o.snap,
-    promiscuous: o.promisc, buffer_timeout: o.timeoutMs });
-} catch (e) {
-  process.stderr.write('pcap: cannot capture on ' + o.iface + ': ' + String(e && e.message || e).split('\n')[0] + '\n');
-  process.exit(5);
-}
-let out = Buffer.allocUnsafe(1 << 20);
-let len = 0;
-let scheduled = false;
-function flush() {
-  scheduled = false;
-  let off = 0;
-  while (off < len) {
-    try { off += fs.writeSync(1, out, off, len - off); }
-    catch (e) { if (e.code === 'EAGAIN') continue; process.exit(0); }
+function helperPath(): string {
+  for (const cand of ['./pcap-helper.mjs', '../../dist/pcap-helper.mjs']) {
+    const p = fileURLToPath(new URL(cand, import.meta.url));
+    if (existsSync(p)) return p;
   }
-  len = 0;
+  throw new Error('pcap: the capture helper (dist/pcap-helper.mjs) is missing: run npm run build');
 }
-function room(n) {
-  if (len + n > out.length) { flush(); if (n > out.length) out = Buffer.allocUnsafe(n * 2); }
-  if (!scheduled) { scheduled = true; setImmediate(flush); }
-}
-function header(type, payload) {
-  out.writeUInt32LE(4 + payload, len); out[len + 4] = type; out[len + 5] = 0; out[len + 6] = 0; out[len + 7] = 0;
-  len += 8;
-}
-function stats() {
-  let st = { ps_recv: 0, ps_drop: 0, ps_ifdrop: 0 };
-  try { st = s.stats(); } catch (e) {}
-  room(40); header(3, 32);
-  out.writeUInt32LE(3, len); out.writeUInt32LE(0, len + 4);
-  out.writeBigUInt64LE(BigInt(st.ps_recv >>> 0), len + 8);
-  out.writeBigUInt64LE(BigInt(st.ps_drop >>> 0), len + 16);
-  out.writeBigUInt64LE(BigInt(st.ps_ifdrop >>> 0), len + 24);
-  len += 32;
-}
-const name = Buffer.from(o.iface);
-room(16 + name.length); header(4, 8 + name.length);
-out.writeUInt32LE(LT[s.link_type] ?? 1, len); out.writeUInt32LE(3, len + 4); name.copy(out, len + 8);
-len += 8 + name.length;
-flush();
-s.on('packet', (p) => {
-  const h = p.header;
-  const sec = h.readUInt32LE(0), usec = h.readUInt32LE(4), cap = h.readUInt32LE(8), orig = h.readUInt32LE(12);
-  room(24 + cap); header(1, 16 + cap);
-  out.writeBigUInt64LE(BigInt(sec) * 1000000000n + BigInt(usec) * 1000n, len);
-  out.writeUInt32LE(orig, len + 8); out.writeUInt32LE(0, len + 12);
-  p.buf.copy(out, len + 16, 0, cap);
-  len += 16 + cap;
-});
-setInterval(stats, o.statsMs);
-let pending = Buffer.alloc(0);
-process.stdin.on('data', (d) => {
-  pending = Buffer.concat([pending, d]);
-  while (pending.length >= 40) { if (pending[0] === 2) { stats(); flush(); } pending = pending.subarray(40); }
-});
-function bye() { stats(); flush(); process.exit(0); }
-process.stdin.on('end', bye);
-process.on('SIGTERM', bye);
-process.on('SIGINT', bye);
-`;
 
 export class LivePcapSource extends FeedSource {
   readonly name: string;
@@ -158,9 +90,9 @@ export class LivePcapSource extends FeedSource {
         promisc: o.promiscuous ?? true,
         timeoutMs: o.bufferTimeoutMs ?? 50,
         statsMs: 1000,
-      }),
+      } satisfies PcapHelperOptions),
     };
-    const argv = [...(o.spawnPrefix ?? []), process.execPath, '-e', HELPER];
+    const argv = [...(o.spawnPrefix ?? []), process.execPath, helperPath()];
     const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.collectStderr(child);
