@@ -20,7 +20,7 @@ const amqpCapture = join(root, 'pcaps', 'amqp', 'amqp091-plain.pcap');
 const dir = mkdtempSync(join(tmpdir(), 'ndr-creds-'));
 const children: ChildProcess[] = [];
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+  for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -64,7 +64,7 @@ function start(cmd: string, args: string[], ready: RegExp): Promise<ChildProcess
 }
 
 function stop(c: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (c.exitCode !== null || c.pid === undefined) return Promise.resolve();
+  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return Promise.resolve();
   const done = new Promise<void>((res) => c.on('exit', () => res()));
   process.kill(c.pid, signal);
   return done;

@@ -12,7 +12,8 @@
  * agree with the packet clock. So the offset is applied to EID 3 times only; "before the flow" for
  * loads and file events is judged on the flow start plus a small slack.
  */
-import { readFileSync, openSync, readSync, closeSync, fstatSync, statSync } from 'node:fs';
+import { openSync, readSync, closeSync, fstatSync, statSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import type { SysmonEvent, SysmonParseStats, SysmonParseWarning } from './sysmon.js';
 import { SysmonParser, processGuidHostId, processGuidStartMs } from './sysmon.js';
 import type { FileEvent, ProcessInfo } from '../flow/record.js';
@@ -40,6 +41,18 @@ export interface EdrStoreLimits {
   maxLoadsPerProcess: number;
   /** Offset samples in the running median per host. */
   offsetSamples: number;
+  /**
+   * The store's memory bounds: EID 3 connections, processes, hosts and images kept (the oldest
+   * added goes first), connections per 4-tuple, IPs per host and EID 3 times per image. A Sysmon
+   * log of any size loads in memory set by these, not by the file.
+   */
+  maxConnections: number;
+  maxConnectionsPerTuple: number;
+  maxProcesses: number;
+  maxHosts: number;
+  maxHostIps: number;
+  maxImages: number;
+  maxImageTimes: number;
 }
 
 export const DEFAULT_EDR_LIMITS: EdrStoreLimits = {
@@ -53,6 +66,13 @@ export const DEFAULT_EDR_LIMITS: EdrStoreLimits = {
   maxHostFileEvents: 4096,
   maxLoadsPerProcess: 512,
   offsetSamples: 63,
+  maxConnections: 500_000,
+  maxConnectionsPerTuple: 16,
+  maxProcesses: 200_000,
+  maxHosts: 16_384,
+  maxHostIps: 64,
+  maxImages: 65_536,
+  maxImageTimes: 4096,
 };
 
 export type MatchKind = 'exact_tuple' | 'tuple_time_offset' | 'none';
@@ -131,6 +151,8 @@ interface HostState {
   dns: { ts: number; name: string; results: string | null; guid: string | null }[];
 }
 
+const LOAD_CHUNK_BYTES = 4 << 20;
+
 const ARCHIVERS = new Set(['7z.exe', '7za.exe', '7zr.exe', '7zg.exe', 'rar.exe', 'winrar.exe', 'makecab.exe', 'tar.exe', 'compact.exe']);
 const MAX_HOST_DNS = 4096;
 
@@ -191,6 +213,8 @@ export interface EdrStoreStats {
   processes: number;
   connections: number;
   hosts: number;
+  /** Entries dropped to stay within the limits (connections, processes, hosts, images). */
+  evicted: number;
   joins: number;
   exact: number;
   offset: number;
@@ -208,6 +232,7 @@ export class EdrStore {
   private readonly imageNet = new Map<string, number[]>();
   private readonly imageNetDirty = new Set<string>();
   private connCount = 0;
+  private evicted = 0;
   private eventCount = 0;
   private joinStats = { joins: 0, exact: 0, offset: 0, noMatch: 0 };
   readonly parseStats: SysmonParseStats = { lines: 0, events: 0, ignoredEids: 0, notSysmon: 0, malformed: 0 };
@@ -224,6 +249,7 @@ export class EdrStore {
     if (!h) {
       h = { name, id: null, ips: new Set(), offsets: [], offsetPos: 0, offsetUpdates: 0, median: null, fileEvents: [], fileSorted: true, dns: [] };
       this.hosts.set(key, h);
+      if (this.hosts.size > this.limits.maxHosts) this.evictHost();
     }
     return h;
   }
@@ -247,6 +273,11 @@ export class EdrStore {
         loads: [],
       };
       this.procs.set(key, p);
+      if (this.procs.size > this.limits.maxProcesses) {
+        // Maps iterate in insertion order: the first key is the process seen longest ago.
+        const first = this.procs.keys().next();
+        if (!first.done) { this.procs.delete(first.value); this.evicted++; }
+      }
     }
     return p;
   }
@@ -350,13 +381,16 @@ export class EdrStore {
     const key = tupleKey(ev.protocol!, srcIp, c.srcPort, dstIp, c.dstPort);
     const prev = this.conns.get(key);
     if (prev === undefined) this.conns.set(key, c);
-    else if (Array.isArray(prev)) prev.push(c);
-    else this.conns.set(key, [prev, c]);
+    else if (Array.isArray(prev)) {
+      prev.push(c);
+      if (prev.length > this.limits.maxConnectionsPerTuple) { prev.shift(); this.connCount--; this.evicted++; }
+    } else this.conns.set(key, [prev, c]);
     this.connCount++;
+    while (this.connCount > this.limits.maxConnections) this.evictOldestTuple();
     // Host IPs: the local side of the connection.
     const local = ev.initiated === false ? dstIp : ev.initiated === true ? srcIp : null;
     if (local && !isLoopback(local) && !local.startsWith('fe80:')) {
-      if (!h.ips.has(local)) h.ips.add(local);
+      if (!h.ips.has(local) && h.ips.size < this.limits.maxHostIps) h.ips.add(local);
       if (!this.hostByIp.has(local)) this.hostByIp.set(local, h);
     }
     if (ev.image) {
@@ -365,10 +399,39 @@ export class EdrStore {
       if (!arr) {
         arr = [];
         this.imageNet.set(ik, arr);
+        if (this.imageNet.size > this.limits.maxImages) {
+          const first = this.imageNet.keys().next();
+          if (!first.done) { this.imageNet.delete(first.value); this.imageNetDirty.delete(first.value); this.evicted++; }
+        }
       }
       if (arr.length > 0 && arr[arr.length - 1]! > ev.ts) this.imageNetDirty.add(ik);
       arr.push(ev.ts);
+      // History asks "any connection before the flow": the earliest times matter, so the latest
+      // are dropped (in one cut per doubling, not one shift per event).
+      if (arr.length >= 2 * this.limits.maxImageTimes) {
+        if (this.imageNetDirty.has(ik)) { arr.sort((a, b) => a - b); this.imageNetDirty.delete(ik); }
+        arr.length = this.limits.maxImageTimes;
+      }
     }
+  }
+
+  private evictOldestTuple(): void {
+    const first = this.conns.entries().next();
+    if (first.done) { this.connCount = 0; return; }
+    const [key, v] = first.value;
+    this.conns.delete(key);
+    const n = Array.isArray(v) ? v.length : 1;
+    this.connCount -= n;
+    this.evicted += n;
+  }
+
+  private evictHost(): void {
+    const first = this.hosts.entries().next();
+    if (first.done) return;
+    const [key, h] = first.value;
+    this.hosts.delete(key);
+    for (const ip of h.ips) if (this.hostByIp.get(ip) === h) this.hostByIp.delete(ip);
+    this.evicted++;
   }
 
   private imageTimes(image: string): number[] | undefined {
@@ -522,10 +585,25 @@ export class EdrStore {
     return { name: h.name, id: h.id, os: 'windows', ips: [...h.ips] };
   }
 
-  /** Adds every event of a file (whole read); returns the parser's stats for that file. */
+  /**
+   * Adds every event of a file, streamed in chunks (a log can be larger than any string V8
+   * allows, and memory should follow the store's limits, not the file); returns the parser's
+   * stats for that file.
+   */
   loadFile(path: string): SysmonParseStats {
     const parser = new SysmonParser(path, (e) => this.add(e));
-    parser.push(readFileSync(path, 'utf8'));
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(LOAD_CHUNK_BYTES);
+      // A UTF-8 character cut by a chunk boundary is held back until the next chunk completes it.
+      const text = new StringDecoder('utf8');
+      for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) {
+        parser.push(text.write(buf.subarray(0, n)));
+      }
+      parser.push(text.end());
+    } finally {
+      closeSync(fd);
+    }
     parser.end();
     this.mergeParse(parser);
     return parser.stats;
@@ -610,6 +688,7 @@ export class EdrStore {
       events: this.eventCount,
       processes: this.procs.size,
       connections: this.connCount,
+      evicted: this.evicted,
       hosts: this.hosts.size,
       ...this.joinStats,
       parse: { ...this.parseStats },

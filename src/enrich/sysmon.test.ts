@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { EdrStore, normalizeIp } from './edr-store.js';
-import { parseSysmonText, parseSysmonTime, processGuidStartMs } from './sysmon.js';
+import { MAX_EVENT_CHARS, SysmonParser, parseSysmonText, parseSysmonTime, processGuidStartMs } from './sysmon.js';
 
 const GUID = '{aaaaaaaa-5686-64dc-1000-000000000400}';
 
@@ -93,6 +93,96 @@ describe('Sysmon parsing', () => {
     expect(warnings.map((w) => w.line)).toEqual([2, 3, 5]);
     expect(warnings[0]!.reason).toContain('invalid JSON');
     expect(warnings[2]!.reason).toContain('UtcTime');
+  });
+
+  test('a JSON array, pretty or on one line, read element by element however it is cut', () => {
+    const objs = [flat, winlogRaw, ecs, ecsNet].map((t) => JSON.parse(t) as unknown);
+    // Braces, brackets, quotes and backslashes inside strings must not move the element bounds.
+    const tricky = { ...(JSON.parse(flat) as Record<string, unknown>), Image: 'C:\\x\\{[odd]} "q" \\\\', SourcePort: '51130' };
+    const texts = [JSON.stringify([...objs, tricky]), JSON.stringify([...objs, tricky], null, 2), '\ufeff  ' + JSON.stringify([...objs, tricky], null, '\t')];
+    for (const text of texts) {
+      for (const size of [text.length, 4096, 7, 1]) {
+        const events: number[] = [];
+        const images: (string | null)[] = [];
+        const p = new SysmonParser('a.json', (e) => { events.push(e.eid); images.push(e.image); });
+        for (let i = 0; i < text.length; i += size) p.push(text.slice(i, i + size));
+        p.end();
+        expect(p.stats.malformed).toBe(0);
+        expect(events).toEqual([3, 1, 7, 3, 3]);
+        expect(images[4]).toBe('C:\\x\\{[odd]} "q" \\\\');
+        expect(p.stats.lines).toBe(5);
+      }
+    }
+  });
+
+  test('bad array elements are counted with their line and skipped; memory stays bounded', () => {
+    const big = 'x'.repeat(MAX_EVENT_CHARS + 10);
+    const text = `[\n${flat},\n{"broken": tru},\n42,\n{"SourceName":"Microsoft-Windows-Sysmon","pad":"${big}"},\n${flat.replace('51129', '51131')}\n]`;
+    const p = new SysmonParser('b.json', () => undefined);
+    for (let i = 0; i < text.length; i += 65536) p.push(text.slice(i, i + 65536));
+    p.end();
+    expect(p.stats.events).toBe(2);
+    expect(p.stats.malformed).toBe(2);
+    expect(p.warnings.map((w) => [w.line, w.reason.split(':')[0]])).toEqual([[3, 'invalid JSON'], [5, `array element longer than ${MAX_EVENT_CHARS} chars`]]);
+    const cut = new SysmonParser('c.json', () => undefined);
+    cut.push(`[${flat}, {"SourceName": "Micro`);
+    cut.end();
+    expect([cut.stats.events, cut.stats.malformed]).toEqual([1, 1]);
+    expect(cut.warnings[0]?.reason).toBe('JSON array element not closed before end of input');
+  });
+
+  test('the store loads a file in chunks: characters cut at a chunk boundary stay whole', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ndr-sysmon-chunks-'));
+    try {
+      // Pad lines (each shorter than an event may be) so that the 'ü' of a user name is cut by
+      // the 4 MiB read boundary.
+      const line = (i: number, user: string): string => JSON.stringify({ ...(JSON.parse(flat) as Record<string, unknown>), SourcePort: String(1000 + i), User: user, ProcessGuid: `{aaaaaaaa-5686-64dc-1000-00000000000${i}}` });
+      const first = line(0, 'EX\\bob');
+      const last = line(1, 'EX\\Jürgen€😀');
+      const before = Buffer.byteLength(first) + 1 + Buffer.byteLength(last.slice(0, last.indexOf('ü')));
+      let room = (4 << 20) - 1 - before;
+      const pads: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const k = i < 4 ? Math.floor(room / (5 - i)) - 12 : room - 12;
+        pads.push(JSON.stringify({ note: 'p'.repeat(k) }));
+        room -= k + 12;
+      }
+      const text = `${first}\n${pads.join('\n')}\n${last}\n`;
+      expect(Buffer.from(text).subarray((4 << 20) - 1, (4 << 20) + 1).toString()).toBe('ü');
+      const file = join(dir, 's.jsonl');
+      writeFileSync(file, text);
+      const store = new EdrStore();
+      const st = store.loadFile(file);
+      expect([st.events, st.malformed, st.notSysmon]).toEqual([2, 0, 5]);
+      const r = store.join({ transport: 'tcp', clientIp: '10.0.0.5', clientPort: 1001, serverIp: '198.51.100.7', serverPort: 8443, startTs: Date.UTC(2023, 7, 16, 4, 54, 31, 215) });
+      expect(r.process?.user).toBe('EX\\Jürgen€😀');
+      // The same as a JSON array.
+      const arr = join(dir, 's.json');
+      writeFileSync(arr, `[${first},${pads.join(',')},${last}]`);
+      const store2 = new EdrStore();
+      const st2 = store2.loadFile(arr);
+      expect([st2.events, st2.malformed, st2.notSysmon]).toEqual([2, 0, 5]);
+      expect(store2.join({ transport: 'tcp', clientIp: '10.0.0.5', clientPort: 1001, serverIp: '198.51.100.7', serverPort: 8443, startTs: Date.UTC(2023, 7, 16, 4, 54, 31, 215) }).process?.user).toBe('EX\\Jürgen€😀');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the store keeps to its limits, oldest first', () => {
+    const store = new EdrStore({ maxConnections: 100, maxProcesses: 50, maxConnectionsPerTuple: 3, maxImageTimes: 8 });
+    const base = JSON.parse(flat) as Record<string, unknown>;
+    const lines: string[] = [];
+    for (let i = 0; i < 300; i++) lines.push(JSON.stringify({ ...base, SourcePort: String(20000 + i), ProcessGuid: `{aaaaaaaa-5686-64dc-1000-${String(i).padStart(12, '0')}}` }));
+    for (let i = 0; i < 10; i++) lines.push(JSON.stringify({ ...base, SourcePort: '30000' }));
+    store.loadText(lines.join('\n'));
+    const st = store.stats();
+    expect(st.connections).toBeLessThanOrEqual(100);
+    expect(st.processes).toBeLessThanOrEqual(50);
+    expect(st.evicted).toBeGreaterThan(200);
+    const q = (port: number) => store.join({ transport: 'tcp', clientIp: '10.0.0.5', clientPort: port, serverIp: '198.51.100.7', serverPort: 8443, startTs: Date.UTC(2023, 7, 16, 4, 54, 31, 215) });
+    expect(q(20000).match).toBe('none'); // evicted
+    expect(q(20299).match).toBe('exact_tuple'); // recent
+    expect(q(30000).match).toBe('exact_tuple');
   });
 
   test('time and ProcessGuid helpers', () => {

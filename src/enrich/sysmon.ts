@@ -308,15 +308,38 @@ export function parseSysmonXml(xml: string): BuildResult {
   return build(eid, computer ? xmlDecode(computer) : undefined, get, created);
 }
 
+/** What moves the JSON array scanner outside strings: brackets, braces, quotes and newlines. */
+const STRUCTURE = /[{}[\]"\n]/g;
+
+/** The number of backslashes just before `end` (not looking before `from`). */
+function trailingBackslashes(s: string, end: number, from: number): number {
+  let k = end - 1;
+  while (k >= from && s.charCodeAt(k) === 0x5c) k--;
+  return end - 1 - k;
+}
+
 /**
  * Incremental parser: feed text chunks (a whole file or appended bytes of a growing file) with
  * `push`, then `end`. Accepts JSON lines and XML events (one per line or spread over lines)
- * in the same input. Calls `onEvent` for each kept event.
+ * in the same input, or one JSON array of event objects (what PowerShell's ConvertTo-Json and
+ * many exporters write, often on a single line), read element by element. Calls `onEvent` for
+ * each kept event. Memory is bounded by MAX_EVENT_CHARS whatever the input's size or shape.
  */
 export class SysmonParser {
   readonly stats: SysmonParseStats = { lines: 0, events: 0, ignoredEids: 0, notSysmon: 0, malformed: 0 };
   readonly warnings: SysmonParseWarning[] = [];
   private partial = '';
+  /** Chosen by the input's first non-blank character: '[' is a JSON array. */
+  private mode: 'unknown' | 'lines' | 'array' = 'unknown';
+  // JSON array scanner: nesting depth (the array itself is 1), string state, the element so far.
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private element: string[] = [];
+  private elementChars = 0;
+  private elementTooLong = false;
+  private elementLine = 0;
+  private lineNo = 1;
   private xmlBuf: string[] | null = null;
   private xmlStartLine = 0;
   private xmlChars = 0;
@@ -330,6 +353,15 @@ export class SysmonParser {
   }
 
   push(chunk: string): void {
+    if (this.mode === 'unknown') {
+      const first = /[^\s\ufeff]/.exec(chunk);
+      if (first === null) return; // blank so far: nothing to decide on, nothing to parse
+      this.mode = first[0] === '[' ? 'array' : 'lines';
+    }
+    if (this.mode === 'array') {
+      this.pushArray(chunk);
+      return;
+    }
     const text = this.partial + chunk;
     let start = 0;
     for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
@@ -344,8 +376,100 @@ export class SysmonParser {
     }
   }
 
+  /**
+   * One pass over the characters: braces and brackets outside strings give the depth; an object
+   * that opens at depth 1 is an element, parsed when it closes. Text between elements (commas,
+   * blanks, the brackets) is skipped.
+   */
+  private pushArray(chunk: string): void {
+    let start = this.depth >= 2 ? 0 : -1;
+    let i = 0;
+    const n = chunk.length;
+    while (i < n) {
+      if (this.inString) {
+        // A backslash that ended the previous chunk escapes this chunk's first character.
+        if (this.escaped) { this.escaped = false; i++; continue; }
+        const from = i;
+        const q = chunk.indexOf('"', from);
+        if (q === -1) {
+          this.escaped = trailingBackslashes(chunk, n, from) % 2 === 1;
+          break;
+        }
+        i = q + 1;
+        // A quote preceded by an odd run of backslashes is part of the string.
+        if (trailingBackslashes(chunk, q, from) % 2 === 0) this.inString = false;
+        continue;
+      }
+      STRUCTURE.lastIndex = i;
+      const m = STRUCTURE.exec(chunk);
+      if (m === null) break;
+      const at = m.index;
+      const c = chunk.charCodeAt(at);
+      i = at + 1;
+      if (c === 0x0a) this.lineNo++;
+      else if (c === 0x22) { if (this.depth >= 1) this.inString = true; }
+      else if (c === 0x7b || c === 0x5b) {
+        if (this.depth === 1 && c === 0x7b) {
+          start = at;
+          this.elementLine = this.lineNo;
+        }
+        this.depth++;
+      } else {
+        if (this.depth > 0) this.depth--;
+        if (this.depth === 1 && c === 0x7d && start !== -1) {
+          this.endElement(chunk.slice(start, at + 1));
+          start = -1;
+        }
+      }
+    }
+    if (start !== -1 && this.depth >= 2) this.addToElement(chunk.slice(start));
+  }
+
+  private addToElement(part: string): void {
+    if (this.elementTooLong) return;
+    this.elementChars += part.length;
+    if (this.elementChars > MAX_EVENT_CHARS) {
+      this.elementTooLong = true;
+      this.element = [];
+      return;
+    }
+    this.element.push(part);
+  }
+
+  private endElement(last: string): void {
+    const lineNo = this.elementLine;
+    this.stats.lines++;
+    const tooLong = this.elementTooLong || this.elementChars + last.length > MAX_EVENT_CHARS;
+    const text = tooLong ? '' : this.element.length === 0 ? last : this.element.join('') + last;
+    this.element = [];
+    this.elementChars = 0;
+    this.elementTooLong = false;
+    if (tooLong) {
+      this.malformed(lineNo, `array element longer than ${MAX_EVENT_CHARS} chars`);
+      return;
+    }
+    let o: unknown;
+    try {
+      o = JSON.parse(text);
+    } catch (e) {
+      this.malformed(lineNo, `invalid JSON: ${(e as Error).message.slice(0, 80)}`);
+      return;
+    }
+    if (!isObj(o)) {
+      this.malformed(lineNo, 'array element is not an object');
+      return;
+    }
+    this.handle(parseSysmonJson(o), lineNo);
+  }
+
   /** Flushes a last line without newline. Call once at end of input (not for growing files). */
   end(): void {
+    if (this.mode === 'array' && this.depth >= 2) {
+      this.stats.lines++;
+      this.malformed(this.elementLine, 'JSON array element not closed before end of input');
+      this.element = [];
+      this.depth = 0;
+    }
     if (this.partial.length > 0) {
       const last = this.partial;
       this.partial = '';
