@@ -455,7 +455,7 @@ export const commands: Command[] = [
     options: {
       out: { type: 'string', short: 'o', default: '-', help: 'JSON-lines file to append to (- = stdout)' },
       listen: { type: 'string', default: '127.0.0.1:50052', help: 'listen address' },
-      state: { type: 'string', help: 'sequence state file (default: OUT.state); acknowledgements are only sent once it records them' },
+      state: { type: 'string', help: 'sequence state file, per sensor and epoch the highest batch written (default: OUT.state)' },
       ...tlsOptions,
       ...limitOptions,
     },

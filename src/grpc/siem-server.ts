@@ -4,19 +4,20 @@
  * small document per stats sample or delivery loss).
  *
  * What an acknowledgement promises: every batch of that (sensor, epoch) up to the acknowledged
- * sequence has been written to the output file and fdatasync'ed, and the collector's state file
- * (the highest sequence per sensor and epoch) records it. Batches are written in sequence order
- * only; one that would leave a gap is refused (ABORTED) and not acknowledged. Batches waiting in
+ * sequence has been written to the output file and fdatasync'ed. Batches are written in sequence
+ * order only; within a stream one that would leave a gap is refused (ABORTED) and not
+ * acknowledged. Batches waiting in
  * the queue are written together and share one fdatasync (group commit). A write that fails (full
  * disk) is cut back off the file, nothing of it is acknowledged, and the streams that sent it get
  * RESOURCE_EXHAUSTED, so the sensors resend it later.
  *
- * The sequence state survives restarts in `<out>.state`. A (sensor, epoch) the collector has no
+ * The sequence state survives restarts in `<out>.state` (rewritten at most every 200 ms: see
+ * scheduleState). A (sensor, epoch) the collector has no
  * state for starts at whatever sequence it first sees (a wiped collector cannot ask for what it
  * lost; the log says so). With mTLS the sensor identity is the client certificate's subject CN and
  * a batch naming another sensor ends the stream with PERMISSION_DENIED.
  */
-import { closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, readFileSync, renameSync, write, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fstatSync, ftruncateSync, openSync, readFileSync, renameSync, write, writeSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { InvalidMessage, ndr, siemFeedService } from './services.js';
 import type { AckMsg, RecordBatchMsg } from './services.js';
@@ -58,6 +59,8 @@ export interface SiemServerStats {
   writeErrors: number;
   /** fdatasync calls (one per group of batches). */
   syncs: number;
+  /** Streams that resumed ahead of the collector's (older) state file. */
+  resumedAhead: number;
 }
 
 export interface SiemServerHandle {
@@ -84,7 +87,7 @@ export function recordLine(ecsJson: string | null | undefined, fallback: () => u
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
     return { reason: 'ecs_json_not_object', detail: `got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}` };
   }
-  return { line: /[\n\r]/.test(ecsJson) ? JSON.stringify(v) : ecsJson };
+  return { line: ecsJson.includes('\n') || ecsJson.includes('\r') ? JSON.stringify(v) : ecsJson };
 }
 
 function statsLine(b: RecordBatchMsg): string {
@@ -163,6 +166,7 @@ class OutputWriter {
 
   private readonly stateFile: string | null;
   private readonly states: Map<string, KeyState>;
+  private stateTimer: NodeJS.Timeout | null = null;
 
   constructor(out: string, stateFile: string | null, states: Map<string, KeyState>) {
     this.stateFile = stateFile;
@@ -191,11 +195,8 @@ class OutputWriter {
           await new Promise<void>((res, rej) => fdatasync(this.fd!, (e) => (e ? rej(e) : res())));
           this.syncs++;
         }
-        // The state file must say so before anything counts as acknowledged (in memory too).
-        const next = new Map<KeyState, number>();
-        for (const j of jobs) next.set(j.key, Math.max(next.get(j.key) ?? j.key.acked, j.seq));
-        this.persistState(next);
-        for (const [k, v] of next) k.acked = v;
+        for (const j of jobs) if (j.seq > j.key.acked) j.key.acked = j.seq;
+        this.scheduleState();
       } catch (e) {
         if (this.fd !== null) {
           try {
@@ -228,18 +229,40 @@ class OutputWriter {
     });
   }
 
-  private persistState(next: Map<KeyState, number>): void {
+  /**
+   * The state file is rewritten at most every 200 ms, without fsync: what an acknowledgement
+   * promises is the fdatasync'ed output. A state file that a crash leaves older (or unreadable)
+   * only makes the collector write resent batches again (duplicates), and a sensor whose
+   * acknowledged sequence is ahead of it resumes there (see Publish): never a loss, never a stall.
+   */
+  private scheduleState(): void {
+    if (!this.stateFile || this.stateTimer) return;
+    this.stateTimer = setTimeout(() => {
+      this.stateTimer = null;
+      this.persistState();
+    }, 200);
+    this.stateTimer.unref();
+  }
+
+  private persistState(): void {
     if (!this.stateFile) return;
     const o: Record<string, { sensor_id: string; epoch: number; acked: number }> = {};
-    for (const [k, s] of this.states) {
-      const acked = next.get(s) ?? s.acked;
-      if (acked > 0) o[k] = { sensor_id: s.sensorId, epoch: s.epoch, acked };
+    for (const [k, s] of this.states) if (s.acked > 0) o[k] = { sensor_id: s.sensorId, epoch: s.epoch, acked: s.acked };
+    try {
+      this.writeState(o);
+    } catch (e) {
+      // A full disk: the next write tries again; the output's own writes decide what is acknowledged.
+      if ((e as NodeJS.ErrnoException).code === undefined) throw e;
+      this.scheduleState();
     }
+  }
+
+  private writeState(o: Record<string, unknown>): void {
+    if (!this.stateFile) return;
     const tmp = `${this.stateFile}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
       writeSync(fd, JSON.stringify({ version: 1, sensors: o }) + '\n');
-      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -248,6 +271,9 @@ class OutputWriter {
 
   async close(): Promise<void> {
     while (this.running) await new Promise((r) => setTimeout(r, 5));
+    if (this.stateTimer) clearTimeout(this.stateTimer);
+    this.stateTimer = null;
+    this.persistState();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
@@ -282,7 +308,7 @@ export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServ
   const stateFile = opts.out === '-' ? null : (opts.stateFile ?? `${opts.out}.state`);
   const states = loadState(stateFile, log);
   const writer = new OutputWriter(opts.out, stateFile, states);
-  const st: SiemServerStats = { batches: 0, records: 0, duplicates: 0, gaps: 0, invalid: 0, streams: 0, rejected: 0, forged: 0, lostBatches: 0, lostRecords: 0, writeErrors: 0, syncs: 0 };
+  const st: SiemServerStats = { batches: 0, records: 0, duplicates: 0, gaps: 0, invalid: 0, streams: 0, rejected: 0, forged: 0, lostBatches: 0, lostRecords: 0, writeErrors: 0, syncs: 0, resumedAhead: 0 };
   const server = new grpc.Server(serverOptions(opts.limits));
   const mtls = !!opts.tls;
   // Health says NOT_SERVING while the output cannot be written (a full disk), SERVING again after
@@ -339,6 +365,15 @@ export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServ
         if (!keys.has(key)) {
           keys.add(key);
           key.calls.add(call);
+          if (seq > key.queued + 1) {
+            // A sensor resumes after the last batch it saw acknowledged; ahead of our state means
+            // our state is older than our output (a crash before the state was rewritten): those
+            // batches were written and acknowledged, so carry on from here.
+            log(`siem: sensor "${b.sensorId}" epoch ${epoch} resumes at batch ${seq}; this collector's state had ${key.queued} (older than its output)`);
+            st.resumedAhead++;
+            key.queued = seq - 1;
+            key.acked = Math.max(key.acked, seq - 1);
+          }
         }
         if (seq <= key.queued) {
           // A resend: acknowledged now if written, else with the write in flight.

@@ -20,7 +20,7 @@
  * the loss and moves on. A full or read-only disk never throws out of append(): the batch is
  * dropped, counted and reported, and the caller's other outputs go on.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, ftruncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, ftruncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { randomInt } from 'node:crypto';
@@ -206,6 +206,7 @@ export class Spool {
   private syncs = 0;
   private closed = false;
   private unusable = '';
+  private syncing = false;
 
   constructor(opts: SpoolOptions) {
     this.dir = opts.dir;
@@ -239,17 +240,35 @@ export class Spool {
     return null;
   }
 
-  /** Writes a counter file durably (temp file, fsync, rename). */
-  private writeCounter(name: string, v: number): void {
+  /**
+   * Writes a counter file (temp file, rename). `durable` adds an fsync: needed where a lost
+   * update would lose or misreport data (the epoch; the ack before segments are deleted), not
+   * where an older value only means resending (the periodic ack) or matters only after a second
+   * fault (the high-water mark, whose frames are fsynced themselves).
+   */
+  private writeCounter(name: string, v: number, durable = true): void {
     const b = Buffer.allocUnsafe(12);
     b.writeUInt32BE(Math.floor(v / 2 ** 32), 0);
     b.writeUInt32BE(v >>> 0, 4);
     b.writeUInt32BE(crc32(b.subarray(0, 8)) >>> 0, 8);
+    if (!durable) {
+      // Frequent updates go in place: 12 bytes at offset 0 (within one sector), and a torn one
+      // fails its CRC and reads as absent, which costs only resends.
+      // Not kept open: a spool with nothing pending holds no file open for writing.
+      const path = join(this.dir, name);
+      const fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
+      try {
+        writeSync(fd, b, 0, 12, 0);
+      } finally {
+        closeSync(fd);
+      }
+      return;
+    }
     const tmp = join(this.dir, `${name}.tmp`);
     const fd = openSync(tmp, 'w');
     try {
       writeSync(fd, b);
-      fsyncSync(fd);
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -537,7 +556,7 @@ export class Spool {
       if (this.readCache?.path === seg.path) this.readCache = null;
       deleted = true;
       // Persist the ack before the data disappears so a restart never goes backwards.
-      this.persistAck();
+      this.persistAck(true);
       this.unlink(seg.path);
     }
     if (!deleted) this.scheduleAckPersist();
@@ -563,10 +582,10 @@ export class Spool {
     this.ackTimer.unref();
   }
 
-  private persistAck(): void {
+  private persistAck(durable = false): void {
     if (this.ackWritten === this.ackedSeqV) return;
     try {
-      this.writeCounter('ack', this.ackedSeqV);
+      this.writeCounter('ack', this.ackedSeqV, durable);
       this.ackWritten = this.ackedSeqV;
       this.ackWrittenAt = Date.now();
     } catch (e) {
@@ -581,10 +600,7 @@ export class Spool {
     const wait = Math.max(0, this.lastSyncAt + this.syncIntervalMs - Date.now());
     this.syncTimer = setTimeout(() => {
       this.syncTimer = null;
-      if (this.closed) return;
-      const before = this.syncedSeqV;
-      this.sync();
-      if (this.syncedSeqV > before) this.onSynced();
+      if (!this.closed) this.syncInBackground();
     }, wait);
     // Sending pumps keep the process alive; a spool alone must not.
     this.syncTimer.unref();
@@ -675,6 +691,53 @@ export class Spool {
   }
 
   /**
+   * The group commit of the timer: fdatasync in libuv's thread pool, so appends and sends go on
+   * meanwhile; the frames appended before it started become readable when it ends.
+   */
+  private syncInBackground(): void {
+    if (this.unusable || this.syncing) return;
+    this.lastSyncAt = Date.now();
+    const target = this.lastSeqV;
+    if (target === this.syncedSeqV) return;
+    if (this.fd === null) {
+      // The segment was closed (rolled over: fsynced then; or fully acknowledged).
+      this.markSynced(target);
+      return;
+    }
+    this.syncing = true;
+    fdatasync(this.fd, (err) => {
+      this.syncing = false;
+      if (this.closed) return;
+      // EBADF: the segment was closed meanwhile, after its own fsync (rollover) or once acknowledged.
+      if (err && err.code !== 'EBADF') {
+        if (!isDiskError(err)) throw err;
+        this.diskFailure(err, 0, 0);
+        this.scheduleSync();
+        return;
+      }
+      this.markSynced(target);
+      if (this.lastSeqV > this.syncedSeqV) this.scheduleSync();
+    });
+  }
+
+  private markSynced(target: number): void {
+    if (target <= this.syncedSeqV) return;
+    try {
+      if (target > this.hwmWritten) {
+        this.writeCounter('hwm', target, false);
+        this.hwmWritten = target;
+      }
+    } catch (e) {
+      if (!isDiskError(e)) throw e;
+      this.diskFailure(e, 0, 0);
+    }
+    this.syncs++;
+    this.syncedSeqV = target;
+    this.persistAck();
+    this.onSynced();
+  }
+
+  /**
    * Forces the active segment, the high-water mark and the ack file to disk and makes every
    * appended frame readable. A disk error is counted and reported; the frames stay unsynced and
    * the next sync tries again.
@@ -691,7 +754,7 @@ export class Spool {
       if (this.fd !== null) fsyncSync(this.fd);
       // Sequences handed out for sending must never be reused, even if their frames are lost later.
       if (this.lastSeqV > this.hwmWritten) {
-        this.writeCounter('hwm', this.lastSeqV);
+        this.writeCounter('hwm', this.lastSeqV, false);
         this.hwmWritten = this.lastSeqV;
       }
       this.syncs++;
@@ -706,7 +769,10 @@ export class Spool {
 
   close(): void {
     if (this.closed) return;
-    if (!this.unusable) this.sync();
+    if (!this.unusable) {
+      this.persistAck(true);
+      this.sync();
+    }
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
     if (this.syncTimer) clearTimeout(this.syncTimer);
