@@ -115,6 +115,7 @@ export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): Analytic
   };
 }
 
+/** Cache: the fleet store's module, loaded on first use so a sensor without a fleet never loads ioredis. */
 let fleetModule: typeof import('./fleet-store.js') | null = null;
 
 /** Connect to the fleet store (loads ioredis only when a fleet is configured). */

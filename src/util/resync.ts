@@ -21,28 +21,33 @@ export type FrameAt = (b: Uint8Array, p: number, end: number) => number;
 /** Not a boundary: some frame from the offset on is malformed. */
 export const CHAIN_BAD = -1;
 
-/** Whether the last chainFrom call's frames ended exactly at the end of the bytes (all whole). */
-let exact = false;
+/**
+ * The chain from b[o]: CHAIN_BAD, or twice the number of frame headers that check out, plus 1 when
+ * whole frames end exactly at the end of the bytes. Both answers in one number so that a probe's
+ * scan allocates nothing.
+ */
+function chainScan(b: Uint8Array, o: number, frameAt: FrameAt): number {
+  const end = b.length;
+  let p = o;
+  let headers = 0;
+  while (p < end) {
+    const n = frameAt(b, p, end);
+    if (n === FRAME_BAD) return CHAIN_BAD;
+    if (n === FRAME_SHORT) return headers * 2;
+    headers++;
+    if (n === FRAME_CUT) return headers * 2;
+    p += n;
+  }
+  return headers * 2 + (headers > 0 ? 1 : 0);
+}
 
 /**
  * Frames whose headers check out when chained from b[o] to the end (a last frame running past the
  * end counts when its header was whole), or CHAIN_BAD.
  */
 export function chainFrom(b: Uint8Array, o: number, frameAt: FrameAt): number {
-  const end = b.length;
-  let p = o;
-  let headers = 0;
-  exact = false;
-  while (p < end) {
-    const n = frameAt(b, p, end);
-    if (n === FRAME_BAD) return CHAIN_BAD;
-    if (n === FRAME_SHORT) return headers;
-    headers++;
-    if (n === FRAME_CUT) return headers;
-    p += n;
-  }
-  exact = headers > 0;
-  return headers;
+  const c = chainScan(b, o, frameAt);
+  return c === CHAIN_BAD ? CHAIN_BAD : c >> 1;
 }
 
 /** No boundary in the bytes scanned. */
@@ -59,8 +64,9 @@ export const SYNC_UNSURE = -2;
  * cut by the capture start can hide), and fewer than `maxScan` bytes have come; else SYNC_NONE.
  */
 export function findBoundary(b: Uint8Array, frameAt: FrameAt, minHeaders: number, minHeadersLater: number, maxScan: number, blindBytes = 0): number {
-  const first = chainFrom(b, 0, frameAt);
-  if (first >= minHeaders || exact) return 0;
+  const scan = chainScan(b, 0, frameAt);
+  const first = scan === CHAIN_BAD ? CHAIN_BAD : scan >> 1;
+  if (first >= minHeaders || (scan !== CHAIN_BAD && (scan & 1) === 1)) return 0;
   let unsure = first >= 0 || b.length < blindBytes;
   const last = Math.min(b.length, maxScan);
   for (let o = 1; o < last; o++) {
