@@ -39,13 +39,16 @@ function conversations(files: string[], transport: 'tcp' | 'udp'): Conversation[
   for (const f of files) {
     let out: string;
     try {
-      out = execFileSync('tshark', ['-r', f, '-Y', transport === 'tcp' ? 'tcp.len > 0' : 'udp.length > 8', '-T', 'fields', '-E', 'separator=|', '-e', `${transport}.stream`, '-e', `${transport}.srcport`, '-e', `${transport}.dstport`, '-e', transport === 'tcp' ? 'tcp.payload' : 'udp.payload'], { maxBuffer: 512 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+      // TCP: the SYN (without ACK) names the client, so server-first protocols (SMTP's greeting,
+      // MySQL's handshake) get their directions right; without one the first sender is the client.
+      out = execFileSync('tshark', ['-r', f, '-Y', transport === 'tcp' ? 'tcp.len > 0 || (tcp.flags.syn == 1 && tcp.flags.ack == 0)' : 'udp.length > 8', '-T', 'fields', '-E', 'separator=|', '-e', `${transport}.stream`, '-e', `${transport}.srcport`, '-e', `${transport}.dstport`, '-e', transport === 'tcp' ? 'tcp.payload' : 'udp.payload'], { maxBuffer: 512 << 20, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     } catch {
       continue;
     }
     const byStream = new Map<string, { first: string; msgs: Conversation }>();
     for (const line of out.split('\n')) {
       const [stream, sp, dp, hex] = line.split('|');
+      if (stream && !hex && !byStream.has(stream)) { byStream.set(stream, { first: `${sp}>${dp}`, msgs: [] }); continue; }
       if (!stream || !hex) continue;
       let s = byStream.get(stream);
       if (!s) { s = { first: `${sp}>${dp}`, msgs: [] }; byStream.set(stream, s); }
