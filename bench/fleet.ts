@@ -39,7 +39,7 @@ export interface FleetBenchResult {
 const CHUNK = 1_000;
 
 export async function benchFleet(kind: 'redis' | 'redis cluster', n = 50_000): Promise<FleetBenchResult> {
-  const base = portBase(9);
+  const base = await portBase(9);
   const single = kind === 'redis' ? await startSingle(base + 10) : null;
   const cluster = kind === 'redis cluster' ? await startCluster(base) : null;
   const spec = single ? single.url : cluster!.seeds;

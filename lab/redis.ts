@@ -3,7 +3,7 @@
 // redis-cli --cluster create (redis-tools).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,9 +16,31 @@ export interface RedisNode {
   restart(): Promise<RedisNode>;
 }
 
-/** A port range no other test file uses: a base spread by the process id (cluster bus = port + 10000). */
-export function portBase(offset: number): number {
-  return 21_000 + ((process.pid * 37 + offset * 101) % 400) * 20;
+/** Can this loopback port be bound now? */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+}
+
+/**
+ * A base port with base..base+12 free, and base+10000..base+10005 (the cluster bus ports) free.
+ * Bases lie in 12000-21980, so the bus ports stay below Linux's ephemeral range (32768 up), where
+ * any outgoing connection of the machine may hold them. The first base tried is spread by the
+ * process id and `offset`, so test files running at once start apart.
+ */
+export async function portBase(offset: number): Promise<number> {
+  const start = (process.pid * 37 + offset * 101) % 500;
+  for (let k = 0; k < 500; k++) {
+    const base = 12_000 + ((start + k) % 500) * 20;
+    const ports = [...Array.from({ length: 13 }, (_, i) => base + i), ...Array.from({ length: 6 }, (_, i) => base + 10_000 + i)];
+    let free = true;
+    for (const p of ports) if (!(await portFree(p))) { free = false; break; }
+    if (free) return base;
+  }
+  throw new Error('no free loopback port range for redis-server');
 }
 
 function ping(port: number): Promise<boolean> {
@@ -37,7 +59,10 @@ export async function startRedis(port: number, dir: string, cluster = false): Pr
   const proc = spawn('redis-server', args, { stdio: 'ignore' });
   const deadline = Date.now() + 10_000;
   while (!(await ping(port))) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start (exit ${proc.exitCode})`);
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      throw new Error(`redis-server on port ${port} did not start (exit ${proc.exitCode})`);
+    }
     await sleep(50);
   }
   const node: RedisNode = { port, proc, pid: proc.pid!, restart: () => startRedis(port, dir, cluster) };
@@ -61,8 +86,15 @@ export interface Single {
 
 export async function startSingle(port: number): Promise<Single> {
   const dir = mkdtempSync(join(tmpdir(), 'ndr-redis-'));
+  let node: RedisNode;
+  try {
+    node = await startRedis(port, dir);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const s: Single = {
-    node: await startRedis(port, dir),
+    node,
     dir,
     url: `redis://127.0.0.1:${port}`,
     stop: async () => { await stopRedis(s.node); rmSync(dir, { recursive: true, force: true }); },
@@ -101,16 +133,29 @@ export async function waitClusterOk(ports: number[], timeoutMs = 20_000): Promis
 export async function startCluster(base: number): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ndr-rcluster-'));
   const ports = [0, 1, 2, 3, 4, 5].map((i) => base + i);
-  const nodes = await Promise.all(ports.map((p) => startRedis(p, dir, true)));
-  execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { stdio: 'ignore', timeout: 30_000 });
-  await waitClusterOk(ports);
-  // Every replica must have finished its first sync, or a failover could promote an empty one.
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const linked = ports.every((p) => { const i = cli(p, 'info', 'replication'); return i.includes('role:master') || i.includes('master_link_status:up'); });
-    if (linked) break;
-    if (Date.now() > deadline) throw new Error('redis cluster replicas did not sync');
-    await sleep(200);
+  // A node that fails to start (or a cluster that does not form) must not leave the others running.
+  const started = await Promise.allSettled(ports.map((p) => startRedis(p, dir, true)));
+  const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const abandon = async (e: unknown): Promise<never> => {
+    await Promise.all(nodes.map((n) => stopRedis(n)));
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  };
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) return abandon(failed.reason);
+  try {
+    execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { stdio: 'ignore', timeout: 30_000 });
+    await waitClusterOk(ports);
+    // Every replica must have finished its first sync, or a failover could promote an empty one.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const linked = ports.every((p) => { const i = cli(p, 'info', 'replication'); return i.includes('role:master') || i.includes('master_link_status:up'); });
+      if (linked) break;
+      if (Date.now() > deadline) throw new Error('redis cluster replicas did not sync');
+      await sleep(200);
+    }
+  } catch (e) {
+    return abandon(e);
   }
   const c: Cluster = {
     nodes,

@@ -22,11 +22,12 @@ const demo = join(root, 'pcaps', 'demo');
 const sysmon = join(demo, 'sysmon.jsonl');
 const config = (JSON.parse(readFileSync(join(demo, 'analytics-config.json'), 'utf8')) as { analytics: unknown }).analytics;
 const dir = mkdtempSync(join(tmpdir(), 'ndr-fleet-faults-'));
-const base = portBase(3);
+let base = 0;
 let flows: FlowRecord[];
 let cluster: Cluster;
 
 beforeAll(async () => {
+  base = await portBase(3);
   [flows, cluster] = await Promise.all([
     replayFiles([join(demo, 'demo.pcap')], { sysmon: [sysmon], withAnalytics: false }).then((r) => r.flows),
     startCluster(base),

@@ -94,7 +94,7 @@ let cluster: Cluster;
 let reference: Map<string, { rule: string; count: number }>;
 
 beforeAll(async () => {
-  const base = portBase(1);
+  const base = await portBase(1);
   [single, cluster] = await Promise.all([startSingle(base + 10), startCluster(base)]);
   const whole = await replayFiles([pcap], { sysmon: [sysmon], analyticsConfig: (JSON.parse(readFileSync(config, 'utf8')) as { analytics: unknown }).analytics });
   reference = new Map(whole.alerts.map((a) => [a.id, { rule: a.analytic, count: a.count }]));

@@ -20,7 +20,7 @@ let cluster: Cluster;
 const fleets: FleetStore[] = [];
 
 beforeAll(async () => {
-  const base = portBase(2);
+  const base = await portBase(2);
   [single, cluster] = await Promise.all([startSingle(base + 10), startCluster(base)]);
 });
 
