@@ -28,7 +28,13 @@ export interface AmqpInfo {
 export const amqpSection = defineSection<AmqpInfo>({
   key: 'amqp',
   ecs(a, { ndr }) {
-    ndr.amqp = { ...a };
+    ndr.amqp = {
+      version: a.version, product: a.product, platform: a.platform, client_version: a.clientVersion,
+      mechanism: a.mechanism, vhost: a.vhost, container_id: a.containerId, heartbeat_s: a.heartbeatS,
+      exchanges: a.exchanges, queues: a.queues, routing_keys: a.routingKeys, addresses: a.addresses,
+      publish_count: a.publishCount, publish_bytes: a.publishBytes, heartbeats: a.heartbeats,
+      close_code: a.closeCode, close_reason: a.closeReason, messages: a.messages,
+    };
   },
   proto: {
     type: 'ndr.v1.Amqp',

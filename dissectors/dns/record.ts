@@ -13,13 +13,26 @@ export interface DnsInfo {
 /** Answers kept per flow in ECS and in the message alike. */
 const MAX_ANSWERS = 32;
 
+// ECS keeps dns.response_code and dns.answers.type as the registry's names (NOERROR, AAAA); a code
+// without a name is written as its number in text, as Wireshark and Zeek do.
+const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE', 'DSOTYPENI'];
+const RRTYPES: Record<number, string> = {
+  1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 13: 'HINFO', 15: 'MX', 16: 'TXT', 17: 'RP', 18: 'AFSDB', 24: 'SIG', 25: 'KEY',
+  28: 'AAAA', 29: 'LOC', 33: 'SRV', 35: 'NAPTR', 36: 'KX', 37: 'CERT', 39: 'DNAME', 41: 'OPT', 42: 'APL', 43: 'DS', 44: 'SSHFP',
+  45: 'IPSECKEY', 46: 'RRSIG', 47: 'NSEC', 48: 'DNSKEY', 49: 'DHCID', 50: 'NSEC3', 51: 'NSEC3PARAM', 52: 'TLSA', 53: 'SMIMEA',
+  55: 'HIP', 59: 'CDS', 60: 'CDNSKEY', 61: 'OPENPGPKEY', 62: 'CSYNC', 63: 'ZONEMD', 64: 'SVCB', 65: 'HTTPS', 99: 'SPF',
+  108: 'EUI48', 109: 'EUI64', 249: 'TKEY', 250: 'TSIG', 251: 'IXFR', 252: 'AXFR', 255: 'ANY', 256: 'URI', 257: 'CAA',
+};
+export const rcodeName = (c: number): string => RCODES[c] ?? String(c);
+export const rrTypeName = (t: number): string => RRTYPES[t] ?? `TYPE${t}`;
+
 export const dnsSection = defineSection<DnsInfo>({
   key: 'dns',
   ecs(d, { doc }) {
     doc.dns = {
       question: { name: d.queries[0] ?? null },
-      response_code: d.rcode,
-      answers: d.answers.slice(0, MAX_ANSWERS).map((a) => ({ name: a.name, type: a.type, data: a.data, ttl: a.ttl })),
+      response_code: d.rcode !== null ? rcodeName(d.rcode) : null,
+      answers: d.answers.slice(0, MAX_ANSWERS).map((a) => ({ name: a.name, type: rrTypeName(a.type), data: a.data, ttl: a.ttl })),
       resolved_ip: d.answers.filter((a) => a.type === 1 || a.type === 28).map((a) => a.data),
     };
   },

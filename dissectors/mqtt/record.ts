@@ -27,7 +27,13 @@ export interface MqttInfo {
 export const mqttSection = defineSection<MqttInfo>({
   key: 'mqtt',
   ecs(m, { ndr }) {
-    ndr.mqtt = { ...m };
+    ndr.mqtt = {
+      version: m.version, client_id: m.clientId, keep_alive_s: m.keepAliveS, clean_session: m.cleanSession,
+      username_present: m.usernamePresent, password_present: m.passwordPresent, will_topic: m.willTopic,
+      connack_code: m.connackCode, publish_topics: m.publishTopics, subscribe_topics: m.subscribeTopics,
+      publish_count: m.publishCount, publish_bytes: m.publishBytes, ping_count: m.pingCount, ping_ts: m.pingTs,
+      messages: m.messages, over_websocket: m.overWebSocket,
+    };
   },
   proto: {
     type: 'ndr.v1.Mqtt',

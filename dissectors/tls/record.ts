@@ -63,8 +63,8 @@ export const tlsSection = defineSection<TlsInfo>({
         hash: leaf ? { sha256: leaf.sha256.toUpperCase() } : null,
         x509: leaf
           ? {
-              subject: { distinguished_name: leaf.subject, common_name: leaf.subjectCn },
-              issuer: { distinguished_name: leaf.issuer, common_name: leaf.issuerCn },
+              subject: { distinguished_name: leaf.subject, common_name: leaf.subjectCn !== null ? [leaf.subjectCn] : null },
+              issuer: { distinguished_name: leaf.issuer, common_name: leaf.issuerCn !== null ? [leaf.issuerCn] : null },
               serial_number: leaf.serial.toUpperCase(),
               not_before: iso(leaf.notBefore),
               not_after: iso(leaf.notAfter),

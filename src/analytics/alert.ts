@@ -14,6 +14,7 @@ export interface Alert {
   evidence: Evidence[];
   host: HostInfo | null;
   process: ProcessInfo | null;
+  source: { ip: string; port: number };
   destination: { ip: string; port: number; name: string | null }; // name: SNI, else DNS answer
   communityId: string;
   flowId: number;

@@ -270,6 +270,7 @@ export function buildAlert(flow: FlowRecord, p: AlertParts): Alert {
     evidence: p.evidence,
     host: flow.attribution?.host ?? null,
     process: flow.attribution?.process ?? null,
+    source: { ip: flow.client.ip, port: flow.client.port },
     destination: { ip: flow.server.ip, port: flow.server.port, name: destinationName(flow) },
     communityId: flow.communityId,
     flowId: flow.id,

@@ -20,7 +20,7 @@ import { startEdrServer } from '../enrich/edr-server.js';
 import { startSiemServer } from '../grpc/siem-server.js';
 import { SiemClient } from '../output/siem-client.js';
 import { OtlpClient } from '../output/otlp.js';
-import { alertToEcs, flowToEcs } from '../output/ecs.js';
+import { alertToEcs, ecsContext, flowToEcs } from '../output/ecs.js';
 import { DEFAULT_SERVER_LIMITS } from '../grpc/tls.js';
 import type { ServerLimits, TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord } from '../flow/record.js';
@@ -106,7 +106,13 @@ function intOpt(v: unknown, name: string): number | undefined {
 
 export async function runReplay(values: Record<string, unknown>, files: string[]): Promise<number> {
   if (files.length === 0) throw new Error('replay: give at least one capture file (or - for stdin)');
-  const sink = new JsonLinesSink((values.output as string) ?? '-');
+  // Each replay is a sensor of its own with a fresh spool (and so a fresh epoch): a collector
+  // never takes a second replay's batches for resends of the first.
+  const sensorId = (values['sensor-id'] as string | undefined) ?? `replay-${hostname()}-${randomBytes(4).toString('hex')}`;
+  const analyticsConfig = values['analytics-config'] ? readAnalyticsConfig(values['analytics-config'] as string) : undefined;
+  const internal = (analyticsConfig as { internalNetworks?: unknown } | undefined)?.internalNetworks;
+  const ecs = ecsContext({ hostname: hostname(), name: sensorId }, Array.isArray(internal) ? internal.map(String) : undefined);
+  const sink = new JsonLinesSink((values.output as string) ?? '-', ecs);
   const summary = new Summary();
   const alertsOnly = values['alerts-only'] === true;
   const tls = tlsFiles(values);
@@ -118,14 +124,11 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     baseline: (values.baseline as string | undefined) ?? null,
     store: (values.store as string | undefined) ?? null,
     ...(values['sensor-id'] ? { sensorId: values['sensor-id'] as string } : {}),
-    ...(values['analytics-config'] ? { analyticsConfig: readAnalyticsConfig(values['analytics-config'] as string) } : {}),
+    ...(analyticsConfig !== undefined ? { analyticsConfig } : {}),
     tls,
     allowPlaintextRemote: values['allow-plaintext-remote'] === true,
     log,
   });
-  // Each replay is a sensor of its own with a fresh spool (and so a fresh epoch): a collector
-  // never takes a second replay's batches for resends of the first.
-  const sensorId = (values['sensor-id'] as string | undefined) ?? `replay-${hostname()}-${randomBytes(4).toString('hex')}`;
   const spoolDir = join((values.spool as string | undefined) ?? '.ndr-spool', sensorId.replace(/[^A-Za-z0-9._-]/g, '_') + (values['sensor-id'] ? `-${Date.now()}` : ''));
   const siemTimeoutMs = (intOpt(values['siem-timeout'], 'siem-timeout') ?? 30) * 1000;
   const siem = values.siem ? new SiemClient({ endpoint: values.siem as string, sensorId, spoolDir, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log }) : null;
@@ -154,7 +157,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       summary.flow(r);
       if (!alertsOnly) sink.flow(r);
       if (siem || otlp) {
-        const doc = JSON.stringify(flowToEcs(r));
+        const doc = JSON.stringify(flowToEcs(r, ecs));
         siem?.publishFlow(r, doc);
         otlp?.publishFlow(doc);
       }
@@ -164,7 +167,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       summary.alert(a);
       sink.alert(a);
       if (siem || otlp) {
-        const doc = JSON.stringify(alertToEcs(a));
+        const doc = JSON.stringify(alertToEcs(a, ecs));
         siem?.publishAlert(a, doc);
         otlp?.publishAlert(doc);
       }

@@ -18,7 +18,7 @@ import { metrics, sensorMetrics, startMetricsServer, type MetricsServer } from '
 import { SiemClient } from '../output/siem-client.js';
 import { OtlpClient } from '../output/otlp.js';
 import { JsonLinesSink } from '../output/sinks.js';
-import { alertToEcs, flowToEcs } from '../output/ecs.js';
+import { alertToEcs, ecsContext, flowToEcs } from '../output/ecs.js';
 import { configureUrlRedaction } from '../util/redact.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { Pipeline } from '../runtime/pipeline.js';
@@ -109,7 +109,8 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     if (otlp) undo.push(() => otlp.close());
     // Opened here so an unwritable path is a start-up error, not a stream error once traffic flows.
     if (cfg.output.jsonLines) closeSync(openSync(cfg.output.jsonLines, 'a'));
-    const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines) : null;
+    const ecs = ecsContext({ hostname: hostname(), name: cfg.sensor.id || hostname() }, cfg.analytics.internalNetworks);
+    const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines, ecs) : null;
     if (sink) undo.push(() => sink.close());
     const pipe = new Pipeline({
       ja4Plus: cfg.fingerprints.ja4Plus,
@@ -125,7 +126,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
         m.flowsEnded.labels({ reason: r.endReason }).inc();
         sink?.flow(r);
         if (siem || otlp) {
-          const doc = JSON.stringify(flowToEcs(r));
+          const doc = JSON.stringify(flowToEcs(r, ecs));
           siem?.publishFlow(r, doc);
           otlp?.publishFlow(doc);
         }
@@ -138,7 +139,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
         m.alerts.labels({ analytic: a.analytic }).inc();
         sink?.alert(a);
         if (siem || otlp) {
-          const doc = JSON.stringify(alertToEcs(a));
+          const doc = JSON.stringify(alertToEcs(a, ecs));
           siem?.publishAlert(a, doc);
           otlp?.publishAlert(doc);
         }

@@ -5,7 +5,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Alert } from '../analytics/alert.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
-import { alertToEcs, floodToEcs, flowToEcs } from './ecs.js';
+import { alertToEcs, defaultEcsContext, floodToEcs, flowToEcs, type EcsContext } from './ecs.js';
 import { termSafe } from '../util/terminal.js';
 
 const JSON_UNSAFE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/;
@@ -19,7 +19,10 @@ export class JsonLinesSink {
   private readonly file: WriteStream | null;
   written = 0;
 
-  constructor(path: string | null) {
+  private readonly ctx: EcsContext;
+
+  constructor(path: string | null, ctx: EcsContext = defaultEcsContext) {
+    this.ctx = ctx;
     if (path === null || path === '-') {
       this.out = process.stdout;
       this.file = null;
@@ -30,15 +33,15 @@ export class JsonLinesSink {
   }
 
   flow(r: FlowRecord): void {
-    this.line(JSON.stringify(flowToEcs(r)));
+    this.line(JSON.stringify(flowToEcs(r, this.ctx)));
   }
 
   alert(a: Alert): void {
-    this.line(JSON.stringify(alertToEcs(a)));
+    this.line(JSON.stringify(alertToEcs(a, this.ctx)));
   }
 
   flood(f: FloodSummary): void {
-    this.line(JSON.stringify(floodToEcs(f)));
+    this.line(JSON.stringify(floodToEcs(f, this.ctx)));
   }
 
   /** Any other record (the fleet's state in `fleet show`), escaped as every line is. */
