@@ -76,7 +76,7 @@ describe('ECS conformance', () => {
         expect(t.technique.id.every((id) => /^T\d{4}$/.test(id))).toBe(true);
         expect(t.technique.name.every((n) => !/^T\d/.test(n))).toBe(true);
         expect(t.technique.reference.every((r, i) => r === `https://attack.mitre.org/techniques/${t.technique.id[i]}/`)).toBe(true);
-        for (const sub of t.subtechnique?.id ?? []) expect(t.technique.id).toContain(sub.split('.')[0]);
+        for (const sub of t.technique.subtechnique?.id ?? []) expect(t.technique.id).toContain(sub.split('.')[0]);
         expect(a.rule.reference).toMatch(/^https:\/\/attack\.mitre\.org\/analytics\/AN\d{4}\/$/);
         expect(a.rule.ruleset).toBe('ndr-sensor');
       }

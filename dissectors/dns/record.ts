@@ -38,13 +38,13 @@ export const dnsSection = defineSection<DnsInfo>({
   },
   proto: {
     type: 'ndr.v1.Dns',
-    ecs: { question: 'dns.question.name', answers: 'dns.answers', rcode: 'dns.response_code' },
+    ecs: { question: 'dns.question.name', answers: 'dns.answers', responseCode: 'dns.response_code' },
     toProto(d) {
       const out: Record<string, unknown> = {
         question: d.queries[0] ?? '',
-        answers: d.answers.slice(0, MAX_ANSWERS).map((a) => ({ name: a.name, type: a.type, data: a.data, ttl: a.ttl })),
+        answers: d.answers.slice(0, MAX_ANSWERS).map((a) => ({ name: a.name, type: rrTypeName(a.type), data: a.data, ttl: a.ttl })),
       };
-      if (d.rcode !== null) out.rcode = d.rcode;
+      if (d.rcode !== null) out.responseCode = rcodeName(d.rcode);
       return out;
     },
   },

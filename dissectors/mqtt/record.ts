@@ -39,12 +39,12 @@ export const mqttSection = defineSection<MqttInfo>({
     type: 'ndr.v1.Mqtt',
     ecs: {
       version: 'ndr.mqtt.version',
-      clientId: 'ndr.mqtt.clientId',
-      keepAliveS: 'ndr.mqtt.keepAliveS',
-      publishCount: 'ndr.mqtt.publishCount',
-      pingCount: 'ndr.mqtt.pingCount',
-      publishTopics: 'ndr.mqtt.publishTopics',
-      subscribeTopics: 'ndr.mqtt.subscribeTopics',
+      clientId: 'ndr.mqtt.client_id',
+      keepAliveS: 'ndr.mqtt.keep_alive_s',
+      publishCount: 'ndr.mqtt.publish_count',
+      pingCount: 'ndr.mqtt.ping_count',
+      publishTopics: 'ndr.mqtt.publish_topics',
+      subscribeTopics: 'ndr.mqtt.subscribe_topics',
     },
     toProto(m) {
       const out: Record<string, unknown> = {

@@ -20,7 +20,7 @@ import { startEdrServer } from '../enrich/edr-server.js';
 import { startSiemServer } from '../grpc/siem-server.js';
 import { SiemClient } from '../output/siem-client.js';
 import { OtlpClient } from '../output/otlp.js';
-import { alertToEcs, ecsContext, flowToEcs } from '../output/ecs.js';
+import { alertToEcs, defaultSections, ecsContext, flowToEcs } from '../output/ecs.js';
 import { DEFAULT_SERVER_LIMITS } from '../grpc/tls.js';
 import type { ServerLimits, TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord } from '../flow/record.js';
@@ -157,7 +157,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       summary.flow(r);
       if (!alertsOnly) sink.flow(r);
       if (siem || otlp) {
-        const doc = JSON.stringify(flowToEcs(r, ecs));
+        const doc = JSON.stringify(flowToEcs(r, defaultSections, ecs));
         siem?.publishFlow(r, doc);
         otlp?.publishFlow(doc);
       }

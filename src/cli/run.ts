@@ -18,7 +18,7 @@ import { metrics, sensorMetrics, startMetricsServer, type MetricsServer } from '
 import { SiemClient } from '../output/siem-client.js';
 import { OtlpClient } from '../output/otlp.js';
 import { JsonLinesSink } from '../output/sinks.js';
-import { alertToEcs, ecsContext, flowToEcs } from '../output/ecs.js';
+import { alertToEcs, defaultSections, ecsContext, flowToEcs } from '../output/ecs.js';
 import { configureUrlRedaction } from '../util/redact.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { Pipeline } from '../runtime/pipeline.js';
@@ -126,7 +126,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
         m.flowsEnded.labels({ reason: r.endReason }).inc();
         sink?.flow(r);
         if (siem || otlp) {
-          const doc = JSON.stringify(flowToEcs(r, ecs));
+          const doc = JSON.stringify(flowToEcs(r, defaultSections, ecs));
           siem?.publishFlow(r, doc);
           otlp?.publishFlow(doc);
         }

@@ -130,7 +130,7 @@ function destinationDomain(r: FlowRecord, sections: readonly AnyRecordSection[])
   return r.dnsName;
 }
 
-export function flowToEcs(r: FlowRecord, ctx: EcsContext = defaultEcsContext, sections: readonly AnyRecordSection[] = defaultSections): Doc {
+export function flowToEcs(r: FlowRecord, sections: readonly AnyRecordSection[] = defaultSections, ctx: EcsContext = defaultEcsContext): Doc {
   const c = r.dirs[0];
   const s = r.dirs[1];
   const doc: Doc = {

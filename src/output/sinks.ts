@@ -5,7 +5,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Alert } from '../analytics/alert.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
-import { alertToEcs, defaultEcsContext, floodToEcs, flowToEcs, type EcsContext } from './ecs.js';
+import { alertToEcs, defaultEcsContext, defaultSections, floodToEcs, flowToEcs, type EcsContext } from './ecs.js';
 import { termSafe } from '../util/terminal.js';
 
 const JSON_UNSAFE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/;
@@ -33,7 +33,7 @@ export class JsonLinesSink {
   }
 
   flow(r: FlowRecord): void {
-    this.line(JSON.stringify(flowToEcs(r, this.ctx)));
+    this.line(JSON.stringify(flowToEcs(r, defaultSections, this.ctx)));
   }
 
   alert(a: Alert): void {
