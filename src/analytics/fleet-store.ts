@@ -337,7 +337,7 @@ export class FleetStore {
       factTtlMs: opts.factTtlMs ?? 90 * 86_400_000,
       beaconWindowS: opts.beaconWindowS ?? 86_400,
       maxTsPerPairCount: opts.maxTsPerPairCount ?? 1_024,
-      dedupWindowMs: opts.dedupWindowMs ?? 3_600_000,
+      dedupWindowMs: opts.dedupWindowMs ?? 600_000,
       flushIntervalMs: opts.flushIntervalMs ?? 5,
       batchMaxCount: opts.batchMaxCount ?? 2_000,
       maxBacklogCount: opts.maxBacklogCount ?? 500_000,

@@ -119,9 +119,11 @@ export function createAnalyticsStage(opts: AnalyticsStageOptions = {}): Analytic
 let fleetModule: typeof import('./fleet-store.js') | null = null;
 
 /** Connect to the fleet store (loads ioredis only when a fleet is configured). */
-export async function openFleet(spec: string | readonly string[], sensorId?: string): Promise<FleetStore> {
+export async function openFleet(spec: string | readonly string[], sensorId?: string, config?: AnalyticsConfig): Promise<FleetStore> {
   fleetModule ??= await import('./fleet-store.js');
-  const fleet = new fleetModule.FleetStore({ store: spec, ...(sensorId ? { sensorId } : {}) });
+  // An alert claim lives as long as the engine folds repeats of an alert: the dedup window.
+  const dedupWindowMs = (config ?? DEFAULT_ANALYTICS_CONFIG).dedupWindowMs;
+  const fleet = new fleetModule.FleetStore({ store: spec, dedupWindowMs, ...(sensorId ? { sensorId } : {}) });
   // A short wait for the first connection, so the first flows are shared rather than queued; an
   // unreachable store does not stop the sensor (it runs on the local fallback and catches up).
   if (!(await fleet.connected(1000))) process.emitWarning(`fleet store ${String(spec)} unreachable (${fleet.lastErrorMessage || 'no answer'}): running on the local fallback`);

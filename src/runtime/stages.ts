@@ -43,7 +43,7 @@ async function analyticsStage(req: StageRequest): Promise<(NonNullable<PipelineO
     config = v.config;
   }
   const { openFleet } = await import('../analytics/stage.js');
-  const fleet = req.store && (typeof req.store === 'string' || req.store.length > 0) ? await openFleet(req.store, req.sensorId) : null;
+  const fleet = req.store && (typeof req.store === 'string' || req.store.length > 0) ? await openFleet(req.store, req.sensorId, config) : null;
   const st = createAnalyticsStage({ baseline: req.baseline, fleet, ...(config ? { config } : {}), ...(req.state ? { state: req.state } : {}) });
   // The fleet's learning start and the like are asked at once; their answers come before the first flow.
   if (fleet) await st.settle();
