@@ -1,8 +1,9 @@
 /**
- * `npm run fuzz [-- CASES [SEED] [NAMES...]]`: mutation fuzzing with real inputs, one million cases
- * per target by default. Targets: the whole engine (decoder + every dissector, mutated packets of
- * the shared and project captures), and each dissector alone (mutated conversations taken from the
- * captures whose streams its probe accepts). A target passes with no throw, no split/unsplit
+ * `npm run fuzz [-- CASES [SEED] [NAMES...] [--captures DIR]...]`: mutation fuzzing with real
+ * inputs, one million cases per target by default. Targets: the whole engine (decoder + every
+ * dissector, mutated packets of the shared and project captures), and each dissector alone
+ * (mutated conversations taken from the captures whose streams its probe accepts; `--captures`
+ * takes them from the named folders only). A target passes with no throw, no split/unsplit
  * difference, no case slower than 2 s and bounded heap growth. Prints one line per target.
  */
 import { execFileSync } from 'node:child_process';
@@ -75,11 +76,19 @@ function seedsFor(spec: AnyDissectorSpec, convs: Conversation[]): Conversation[]
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
+  // `--captures DIR` (repeatable) seeds from those folders only: reading every capture with tshark
+  // takes minutes on a busy machine, and a protocol's own captures are its best seeds.
+  const argv = process.argv.slice(2);
+  const dirs: string[] = [];
+  const args = argv.filter((a, i) => {
+    if (a === '--captures') return false;
+    if (argv[i - 1] === '--captures') { dirs.push(a); return false; }
+    return true;
+  });
   const cases = Number(args[0] ?? 1_000_000);
   const seed = Number(args[1] ?? 1);
   const only = new Set(args.slice(2));
-  const files = captures();
+  const files = dirs.length > 0 ? dirs.flatMap((d) => readdirSync(d).filter((e) => /\.(pcap|pcapng|cap)$/.test(e)).map((e) => join(d, e))) : captures();
   let failed = 0;
   const want = (n: string) => only.size === 0 || only.has(n);
   if (want('engine')) {
@@ -89,8 +98,9 @@ async function main(): Promise<void> {
     if (!ok) failed++;
     console.log(`engine (decoder + all dissectors): ${r.cases} cases from ${seeds.length} real packets, ${r.thrown} throws, ${r.faults} dissector faults, ${r.seconds.toFixed(1)} s, heap +${r.heapGrowthMiB.toFixed(1)} MiB ${ok ? 'OK' : `FAIL ${r.firstError ?? ''}`}`);
   }
-  const tcp = conversations(files, 'tcp');
-  const udp = conversations(files, 'udp');
+  const wanted = dissectorSpecs.filter((s) => want(s.name));
+  const tcp = wanted.some((s) => s.transport === 'tcp') ? conversations(files, 'tcp') : [];
+  const udp = wanted.some((s) => s.transport === 'udp') ? conversations(files, 'udp') : [];
   for (const spec of dissectorSpecs) {
     if (!want(spec.name)) continue;
     const seeds = seedsFor(spec, spec.transport === 'tcp' ? tcp : udp);
