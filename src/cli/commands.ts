@@ -332,14 +332,55 @@ function tlsFiles(v: Record<string, unknown>): TlsFiles | null {
 
 /** Server limits shared by `edr serve` and `siem serve` (defaults: DEFAULT_SERVER_LIMITS). */
 const limitOptions: Record<string, OptionSpec> = {
+  config: { type: 'string', help: 'YAML file with a limits section (maxMessageMiB, maxConcurrentStreams, idleTimeoutS, keepaliveS, keepaliveTimeoutS, maxSessionMemoryMiB); the options below override it' },
   'max-message-mib': { type: 'string', help: `largest request message in MiB (default ${DEFAULT_SERVER_LIMITS.maxMessageBytes >> 20})` },
   'max-streams': { type: 'string', help: `concurrent streams per client connection (default ${DEFAULT_SERVER_LIMITS.maxConcurrentStreams})` },
   'idle-timeout-s': { type: 'string', help: `close a connection without calls after this many seconds (default ${DEFAULT_SERVER_LIMITS.idleTimeoutMs / 1000})` },
   'keepalive-s': { type: 'string', help: `ping a silent connection after this many seconds; drop it without an answer in ${DEFAULT_SERVER_LIMITS.keepaliveTimeoutMs / 1000} s (default ${DEFAULT_SERVER_LIMITS.keepaliveTimeMs / 1000})` },
 };
 
-function serverLimits(v: Record<string, unknown>): Partial<ServerLimits> {
+/** Keys of the `limits` section of a serve command's --config file, with their bounds. */
+const LIMIT_KEYS: Record<string, { key: keyof ServerLimits; scale: number; min: number; max: number }> = {
+  maxMessageMiB: { key: 'maxMessageBytes', scale: 1048576, min: 1, max: 2047 },
+  maxConcurrentStreams: { key: 'maxConcurrentStreams', scale: 1, min: 1, max: 100_000 },
+  idleTimeoutS: { key: 'idleTimeoutMs', scale: 1000, min: 1, max: 86_400 },
+  keepaliveS: { key: 'keepaliveTimeMs', scale: 1000, min: 1, max: 86_400 },
+  keepaliveTimeoutS: { key: 'keepaliveTimeoutMs', scale: 1000, min: 1, max: 3600 },
+  maxSessionMemoryMiB: { key: 'maxSessionMemoryMiB', scale: 1, min: 1, max: 65_536 },
+};
+
+/**
+ * Server limits from a YAML file's `limits` section (every problem named by its key, unknown
+ * keys refused), then the command-line options over them.
+ */
+export function serverLimitsFromFile(path: string): Partial<ServerLimits> {
+  const doc = parseYaml(readFileSync(path, 'utf8')) as unknown;
+  const problems: string[] = [];
   const l: Partial<ServerLimits> = {};
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`config: ${path}: expected a mapping with a limits section`);
+  for (const k of Object.keys(doc)) if (k !== 'limits') problems.push(`config: ${k}: unknown key (a serve command's file holds only limits)`);
+  const lim = (doc as Record<string, unknown>)['limits'];
+  if (lim !== undefined && (lim === null || typeof lim !== 'object' || Array.isArray(lim))) problems.push('config: limits: expected a mapping');
+  else if (lim) {
+    for (const [k, v] of Object.entries(lim)) {
+      const spec = Object.hasOwn(LIMIT_KEYS, k) ? LIMIT_KEYS[k] : undefined;
+      if (!spec) {
+        problems.push(`config: limits.${k}: unknown key (known: ${Object.keys(LIMIT_KEYS).join(', ')})`);
+        continue;
+      }
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min || v > spec.max) {
+        problems.push(`config: limits.${k}: expected an integer in ${spec.min}..${spec.max}, got ${JSON.stringify(v)}`);
+        continue;
+      }
+      l[spec.key] = v * spec.scale;
+    }
+  }
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  return l;
+}
+
+function serverLimits(v: Record<string, unknown>): Partial<ServerLimits> {
+  const l: Partial<ServerLimits> = v.config ? serverLimitsFromFile(v.config as string) : {};
   const mib = intOpt(v['max-message-mib'], 'max-message-mib');
   if (mib !== undefined) l.maxMessageBytes = mib * 1048576;
   const streams = intOpt(v['max-streams'], 'max-streams');

@@ -1,7 +1,7 @@
 // The EDR and SIEM servers as gRPC operators use them: the standard health service and server
 // reflection (checked by an independent client, Debian's python3-grpcio), the limits on message
 // size, concurrent streams and idle connections, and the TLS serverName option.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { connect } from 'node:http2';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { startEdrServer } from '../../src/enrich/edr-server.js';
 import { startSiemServer } from '../../src/grpc/siem-server.js';
 import { SIEM_PUBLISH_PATH, deserializeAck, ndr } from '../../src/grpc/services.js';
 import { SiemClient } from '../../src/output/siem-client.js';
+import { serverLimitsFromFile } from '../../src/cli/commands.js';
 import { datasets, repoRoot } from './helpers.js';
 
 const dirs: string[] = [];
@@ -99,6 +100,38 @@ describe('gRPC services as operators expect them', () => {
     expect(closedAfter).toBeGreaterThanOrEqual(400);
     expect(closedAfter).toBeLessThan(5000);
     await srv.close();
+  });
+
+  test('limits from a config file: siem serve --config applies them; bad keys are named', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 'bad.yaml'), 'limits:\n  maxStreams: 4\n  idleTimeoutS: -1\n');
+    expect(() => serverLimitsFromFile(join(d, 'bad.yaml'))).toThrow(/limits\.maxStreams: unknown key[\s\S]*limits\.idleTimeoutS: expected an integer in 1\.\.86400, got -1/);
+    writeFileSync(join(d, 'ok.yaml'), 'limits:\n  maxMessageMiB: 1\n  maxConcurrentStreams: 8\n');
+    expect(serverLimitsFromFile(join(d, 'ok.yaml'))).toEqual({ maxMessageBytes: 1 << 20, maxConcurrentStreams: 8 });
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'ndr-sensor.mjs'), 'siem', 'serve', '--out', join(d, 'out.jsonl'), '--listen', '127.0.0.1:0', '--config', join(d, 'ok.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      const address = await new Promise<string>((resolve, reject) => {
+        let err = '';
+        child.stderr.setEncoding('utf8').on('data', (t: string) => {
+          err += t;
+          const m = /siem serve: listening on (\S+)/.exec(err);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', () => reject(new Error(err)));
+      });
+      const client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 8 << 20 });
+      const big = Buffer.from(ndr.v1.PublishRequest.encode({ sensorId: 's', seq: 1, epoch: 1, flows: { flows: [{ id: 1, ecsJson: JSON.stringify({ pad: 'x'.repeat(2 << 20) }) }] } }).finish());
+      const err = await new Promise<grpc.ServiceError>((resolve) => {
+        const s = client.makeBidiStreamRequest(SIEM_PUBLISH_PATH, (b: Buffer) => b, deserializeAck);
+        s.on('error', resolve);
+        s.on('data', () => undefined);
+        s.write(big);
+      });
+      client.close();
+      expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   test('serverName: a collector certificate that names only a DNS name is accepted at an IP endpoint when serverName says so', async () => {
