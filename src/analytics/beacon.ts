@@ -168,9 +168,9 @@ export interface BeaconTrackerOptions {
 }
 
 interface PairState {
-  ts: number[]; // connection starts, seconds, ascending
+  ts: number[]; // connection starts, seconds, ascending; the pair's connections are ts[head..]
   tb: number[]; // originator IP bytes, aligned with ts
-  bs: number[]; // the same bytes, ascending
+  head: number; // connections before it left the window or the cap and wait to be cut off
   placed: number; // tick at which the pair was put at the young end of `lru`
   scored: BeaconInfo | null; // the pair's last full score (large pairs are rescored now and then)
   sinceScored: number; // connections added since `scored` was computed
@@ -207,6 +207,7 @@ export class BeaconTracker {
   private lastS = -Infinity;
   private tick = 0;
   private readonly scratch = new BeaconScratch();
+  private sortedBytes: Float64Array = new Float64Array(64);
   /** Pairs dropped by the LRU cap (for stats). */
   evictedPairs = 0;
 
@@ -268,7 +269,7 @@ export class BeaconTracker {
     if (st) {
       if (tick - st.placed > this.maxPairs >> 1) { this.lru.delete(st); this.lru.add(st); st.placed = tick; }
     } else {
-      st = { ts: [], tb: [], bs: [], placed: tick, scored: null, sinceScored: 0, host, dst, port };
+      st = { ts: [], tb: [], head: 0, placed: tick, scored: null, sinceScored: 0, host, dst, port };
       if (this.lru.size >= this.maxPairs) {
         const old = this.lru.values().next().value as PairState;
         this.lru.delete(old);
@@ -278,26 +279,26 @@ export class BeaconTracker {
       this.lru.add(st);
       this.addIndex(st);
     }
-    // Keep ts sorted (flows mostly end in start order, so the insert is near the end), the bytes
-    // aligned with ts, and a sorted copy of the bytes: scoring then needs no sorting of its inputs.
+    // Keep ts sorted (flows mostly end in start order, so the insert is near the end) and the
+    // bytes aligned with it. Connections that leave (the window, the cap) only move `head`; the
+    // arrays are cut once the dead prefix is as long as the live part, so each connection is moved
+    // O(1) times however long the pair lives.
+    const ts = st.ts;
+    const tb = st.tb;
     const b = flow.dirs[0].ipBytes;
-    let i = st.ts.length;
-    while (i > 0 && st.ts[i - 1]! > tS) i--;
-    if (i === st.ts.length) { st.ts.push(tS); st.tb.push(b); } else { insertAt(st.ts, i, tS); insertAt(st.tb, i, b); }
-    insertAt(st.bs, lowerBound(st.bs, b), b);
+    let i = ts.length;
+    while (i > st.head && ts[i - 1]! > tS) i--;
+    if (i === ts.length) { ts.push(tS); tb.push(b); } else { insertAt(ts, i, tS); insertAt(tb, i, b); }
     const winMax = this.lastS;
     const winMin = Math.max(this.firstS, winMax - this.windowS);
     // Only connections inside the window take part, as RITA's query does; the window only moves
     // forward, so older connections go for good. Past the cap the oldest go too.
-    let drop = 0;
-    while (drop < st.ts.length && st.ts[drop]! < winMin) drop++;
-    if (st.ts.length - drop > this.maxTs) drop = st.ts.length - this.maxTs;
-    if (drop > 0) {
-      for (let k = 0; k < drop; k++) st.bs.splice(lowerBound(st.bs, st.tb[k]!), 1);
-      st.ts.splice(0, drop);
-      st.tb.splice(0, drop);
-    }
-    const n = st.ts.length;
+    let head = st.head;
+    while (head < ts.length && ts[head]! < winMin) head++;
+    if (ts.length - head > this.maxTs) head = ts.length - this.maxTs;
+    st.head = head;
+    if (head > 0 && head >= ts.length - head) this.cut(st);
+    const n = ts.length - st.head;
     if (n < BEACON_DEFAULTS.uniqueConnectionThreshold) { st.scored = null; return null; }
     // Scoring reads every connection the pair holds (sorting its intervals), so a busy pair (a
     // resolver, a proxy, an update server: up to maxTsPerPairCount connections) would cost that
@@ -309,8 +310,20 @@ export class BeaconTracker {
       return st.scored.connections === n ? st.scored : { ...st.scored, connections: n };
     }
     st.sinceScored = 0;
-    st.scored = scoreSortedBeacon(st.ts, st.bs, winMin, winMax, this.scratch);
+    if (st.head > 0) this.cut(st);
+    // The bytes in ascending order, for the data-size score: sorted here, on the (rarer) scoring.
+    const bytes = this.sortedBytes = grown(this.sortedBytes, n);
+    for (let k = 0; k < n; k++) bytes[k] = tb[k]!;
+    sortPrefix(bytes, n);
+    st.scored = scoreSortedBeacon(ts, bytes.subarray(0, n), winMin, winMax, this.scratch);
     return st.scored;
+  }
+
+  /** Drop the connections before `head`. */
+  private cut(st: PairState): void {
+    st.ts.splice(0, st.head);
+    st.tb.splice(0, st.head);
+    st.head = 0;
   }
 }
 
@@ -323,16 +336,6 @@ function insertAt(a: number[], at: number, x: number): void {
   a.push(x);
   for (; k > at; k--) a[k] = a[k - 1]!;
   a[at] = x;
-}
-
-function lowerBound(a: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! < x) lo = mid + 1; else hi = mid;
-  }
-  return lo;
 }
 
 // ---- allocation-free scoring for the tracker (one call per flow) ----
@@ -476,7 +479,7 @@ function histDurScores(lo: number, hi: number, ts: readonly number[], first: num
  * The RITA v5 score of one pair from inputs already sorted ascending and inside [winMin, winMax]
  * (the tracker's state); null below the gates. `scratch` is reused across calls by its owner.
  */
-export function scoreSortedBeacon(ts: readonly number[], bytesSorted: readonly number[], winMin: number, winMax: number, scratch: BeaconScratch = new BeaconScratch()): BeaconInfo | null {
+export function scoreSortedBeacon(ts: readonly number[], bytesSorted: ArrayLike<number>, winMin: number, winMax: number, scratch: BeaconScratch = new BeaconScratch()): BeaconInfo | null {
   const n = ts.length;
   if (n < BEACON_DEFAULTS.uniqueConnectionThreshold || n >= BEACON_DEFAULTS.strobeConnections) return null;
   let nzCount = 0;
