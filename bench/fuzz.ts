@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { dissectorSpecs } from '../dissectors/index.js';
 import type { AnyDissectorSpec, Dir } from '../src/dissect/api.js';
 import { fuzzEngine, loadSeeds } from './fuzz-engine.js';
-import { fuzzDissector, type Conversation } from './fuzz-dissector.js';
+import { fuzzDissector, type Conversation, type FuzzResult } from './fuzz-dissector.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const repo = existsSync(join(root, 'package.json')) ? root : join(root, '..');
@@ -75,6 +75,8 @@ function seedsFor(spec: AnyDissectorSpec, convs: Conversation[]): Conversation[]
   return out;
 }
 
+const CHUNK = 50_000;
+
 async function main(): Promise<void> {
   // `--captures DIR` (repeatable) seeds from those folders only: reading every capture with tshark
   // takes minutes on a busy machine, and a protocol's own captures are its best seeds.
@@ -108,7 +110,19 @@ async function main(): Promise<void> {
       console.log(`${spec.name}: no seed conversation in the captures`);
       continue;
     }
-    const r = fuzzDissector(spec, seeds, cases, seed);
+    // In chunks of 50,000 with a progress line each, so a long run on a busy machine shows where it is.
+    const r: FuzzResult = { cases: 0, throws: [], splitMismatches: [], slow: [], maxCaseMs: 0, records: 0, events: 0, heapGrowthBytes: 0, elapsedMs: 0 };
+    for (let done = 0, k = 0; done < cases; done += CHUNK, k++) {
+      const c = fuzzDissector(spec, seeds, Math.min(CHUNK, cases - done), (seed * 7919 + k) >>> 0);
+      r.cases += c.cases;
+      r.throws.push(...c.throws.map((t) => ({ ...t, case: t.case + done })));
+      r.splitMismatches.push(...c.splitMismatches.map((i) => i + done));
+      r.slow.push(...c.slow.map((i) => i + done));
+      r.maxCaseMs = Math.max(r.maxCaseMs, c.maxCaseMs);
+      r.heapGrowthBytes = Math.max(r.heapGrowthBytes, c.heapGrowthBytes);
+      r.elapsedMs += c.elapsedMs;
+      if (cases > CHUNK) console.log(`  ${spec.name}: ${r.cases} cases, ${r.throws.length} throws, ${r.splitMismatches.length} split mismatches`);
+    }
     const ok = r.throws.length === 0 && r.splitMismatches.length === 0 && r.slow.length === 0;
     if (!ok) failed++;
     console.log(`${spec.name}: ${r.cases} cases from ${seeds.length} real conversations, ${r.throws.length} throws, ${r.splitMismatches.length} split mismatches, slowest ${r.maxCaseMs.toFixed(1)} ms, heap +${(r.heapGrowthBytes / 1048576).toFixed(1)} MiB, ${(r.elapsedMs / 1000).toFixed(1)} s ${ok ? 'OK' : `FAIL ${r.throws[0]?.error ?? ''}`}`);
