@@ -2,7 +2,7 @@
  * DNS dissectors: `dns` (UDP, one message per datagram) and `dns-tcp` (2-byte length prefix),
  * sharing one parser. summarize → DnsInfo (queries, answers, rcode).
  */
-import { defineDissector, Dir, type ProbeResult } from '../../src/dissect/api.js';
+import { defineDissector, Dir, type NameAnswers, type ProbeResult } from '../../src/dissect/api.js';
 import { dnsSection, type DnsInfo } from './record.js';
 import { dnsEvents, type DnsEventId } from './events.js';
 import { probeDnsMessage } from './parse.js';
@@ -56,6 +56,12 @@ export function summarizeDns(records: readonly DnsRecord[]): DnsInfo {
   return { queries, answers, rcode };
 }
 
+/** A response's answers, for the engine's names cache (queries carry none). */
+function namesOf(r: DnsRecord): NameAnswers | null {
+  if (!r.qr) return null;
+  return { queries: r.questions.map((q) => q.name), answers: r.answers.map((a) => ({ name: a.name, type: a.type, data: a.data, ttl: a.ttl })), rcode: r.rcode };
+}
+
 export const dnsSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsInfo>({
   name: 'dns',
   apiVersion: 1,
@@ -65,6 +71,7 @@ export const dnsSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsInfo
   events: dnsEvents,
   create: (ctx, limits) => new DnsDissector(ctx, limits, false),
   summarize: summarizeDns,
+  names: namesOf,
   sections: [dnsSection],
   toRecord(d, out) {
     out.set(dnsSection, d);
@@ -81,6 +88,7 @@ export const dnsTcpSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsI
   events: dnsEvents,
   create: (ctx, limits) => new DnsDissector(ctx, limits, true),
   summarize: summarizeDns,
+  names: namesOf,
   sections: [dnsSection],
   toRecord(d, out) {
     out.set(dnsSection, d);

@@ -48,6 +48,7 @@ export const dnsSection = defineSection<DnsInfo>({
       return out;
     },
   },
+  features: () => ({ nameLookup: true }),
 });
 
 export function dnsOf(rec: { readonly apps: AppSections }): DnsInfo | null {

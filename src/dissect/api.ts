@@ -159,10 +159,22 @@ export interface DissectorSpec<L extends Limits<L>, R extends DissectorRecord, E
   create(ctx: DissectorContext<R, E>, limits: L): FlowDissector;
   /** Fold the records one flow emitted into the per-flow summary. */
   summarize(records: readonly R[]): S;
+  /**
+   * The names-to-addresses answers a record carries (a DNS response), or null. The engine learns
+   * them as the record is emitted, to name the servers of that client's later flows.
+   */
+  names?(record: R): NameAnswers | null;
   /** The record sections this dissector may fill (registration order = ECS order). */
   readonly sections?: readonly AnyRecordSection[];
   /** Put the summary on the flow record, section by section. Without it the summary is dropped. */
   toRecord?(summary: S, out: RecordSink, ctx: SummaryContext): void;
+}
+
+/** Names and the addresses (or names) they resolved to, as one response told a client. */
+export interface NameAnswers {
+  readonly queries: readonly string[];
+  readonly answers: readonly { readonly name: string; readonly type: number; readonly data: string; readonly ttl: number }[];
+  readonly rcode: number | null;
 }
 
 // ---- record sections (what a protocol puts on the flow record) --------------------------------
@@ -202,6 +214,8 @@ export interface AppFeatures {
   webSocketProtocol?: string;
   /** Times (epoch ms) of application keep-alive requests, for cadence scoring. */
   keepAliveTs?: readonly number[];
+  /** The flow is itself a name lookup: its server is not named from other flows' answers. */
+  nameLookup?: boolean;
 }
 
 

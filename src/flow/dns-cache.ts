@@ -10,12 +10,10 @@
  * The name recorded is the one the client asked for: an A/AAAA owner reached through a CNAME chain
  * is walked back to the queried name ('www.example.com', not 'e123.cdn.example.net').
  */
-/** The answers of one DNS flow (the shape of the `dns` section dissectors/dns fills). */
-export interface DnsAnswers {
-  readonly queries: readonly string[];
-  readonly answers: readonly { readonly name: string; readonly type: number; readonly data: string; readonly ttl: number }[];
-  readonly rcode: number | null;
-}
+import type { NameAnswers } from '../dissect/api.js';
+
+/** The answers of one response (a dissector's `names`), as the cache learns them. */
+export type DnsAnswers = NameAnswers;
 
 export interface DnsCacheOptions {
   maxEntriesCount: number;

@@ -17,9 +17,7 @@ import type { Alert } from '../analytics/alert.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
 import { buildServices, buildPostStages, parseCertForCache, type FeatureOptions } from './features.js';
 import { DnsCache } from '../flow/dns-cache.js';
-import type { DnsRecord } from '../../dissectors/dns/types.js';
-import { dnsOf } from '../../dissectors/dns/record.js';
-import type { AnyDissectorSpec, DissectorRecord } from '../dissect/api.js';
+import type { AnyDissectorSpec, DissectorRecord, NameAnswers } from '../dissect/api.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { tuneJit } from './jit.js';
 import { DEFAULT_STATE_LIMITS, type StateLimits, type StateReport } from '../util/state.js';
@@ -128,15 +126,14 @@ export class Pipeline {
   }
 
   private record(f: Flow, r: DissectorRecord): void {
-    if (r.kind !== 'dns.message') return;
-    const m = r as DnsRecord;
-    if (!m.qr || m.answers.length === 0) return;
-    this.learnDns(addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), m, r.ts);
+    const names = f.spec?.names?.(r) ?? null;
+    if (names === null || names.answers.length === 0) return;
+    this.learnDns(addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), names, r.ts);
   }
 
-  /** Learn one DNS answer a client received (also fed by workers in a sharded run). */
-  learnDns(clientIp: string, m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>, ts: number): void {
-    this.dns.learn(clientIp, { queries: m.questions.map((q) => q.name), answers: m.answers.map((a) => ({ name: a.name, type: a.type, data: a.data, ttl: a.ttl })), rcode: m.rcode }, ts);
+  /** Learn the answers a client received (also fed by workers in a sharded run). */
+  learnDns(clientIp: string, names: NameAnswers, ts: number): void {
+    this.dns.learn(clientIp, names, ts);
   }
 
   private flowEnded(f: Flow, reason: EndReason): void {
@@ -158,7 +155,7 @@ export class Pipeline {
   /** A finished flow record (from this engine, or from a worker) enters the later stages. */
   accept(rec: FlowRecord): void {
     if (this.flood.offer(rec)) return;
-    if (this.nameFlows && rec.dnsName === null && dnsOf(rec) === null) rec.dnsName = this.dns.lookup(rec.client.ip, rec.server.ip, rec.startTs);
+    if (this.nameFlows && rec.dnsName === null && rec.features.nameLookup !== true) rec.dnsName = this.dns.lookup(rec.client.ip, rec.server.ip, rec.startTs);
     const enrich = this.opts.enrich;
     if (enrich) enrich.submit(rec, (r) => this.analyse(r));
     else this.analyse(rec);

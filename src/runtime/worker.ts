@@ -8,7 +8,7 @@ import { LinkType, type PacketBatch } from '../capture/source.js';
 import { Pipeline, type PipelineLimits } from './pipeline.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { FeatureOptions } from './features.js';
-import type { DnsRecord } from '../../dissectors/dns/types.js';
+import type { NameAnswers } from '../dissect/api.js';
 import { openCaptureFile } from '../capture/pcap-file.js';
 import { decode } from '../decode/decode.js';
 import { DecodeStatus, PacketMeta, addrToString, type TunnelType } from '../decode/packet-meta.js';
@@ -81,7 +81,7 @@ export interface WorkerInit extends FeatureOptions {
 
 export type ToWorker = BatchMsg | FileMsg | { type: 'finish'; reason: 'eof' | 'shutdown' } | { type: 'kernel-end'; r: KernelFlowEnd };
 export type FromWorker =
-  | { type: 'out'; flows: FlowRecord[]; dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[]; wm: number; packets?: number; size?: number; events?: [string, number][] }
+  | { type: 'out'; flows: FlowRecord[]; dns: { client: string; m: NameAnswers; ts: number }[]; wm: number; packets?: number; size?: number; events?: [string, number][] }
   | { type: 'bypass'; flow: BypassedFlow }
   | { type: 'file-done'; flows: FlowRecord[]; stats: FileStats | null; error: { name: string; message: string } | null }
   | { type: 'done'; flows: FlowRecord[]; stats: Record<string, unknown> }
@@ -91,10 +91,10 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
   const port = parentPort;
   const init = workerData.init as WorkerInit;
   let flows: FlowRecord[] = [];
-  let dns: { client: string; m: Pick<DnsRecord, 'questions' | 'answers' | 'rcode'>; ts: number }[] = [];
+  let dns: { client: string; m: NameAnswers; ts: number }[] = [];
   const p = new Pipeline({ ...init, onFlow: (r) => { flows.push(r); } });
   // Names are resolved by the main thread (one DNS cache for all workers): forward answers.
-  p.learnDns = (client, m, ts) => { dns.push({ client, m: { questions: m.questions, answers: m.answers, rcode: m.rcode }, ts }); };
+  p.learnDns = (client, m, ts) => { dns.push({ client, m, ts }); };
   p.nameFlows = false;
   const eng = p.engine;
   const dnsOut = () => { const d = dns; dns = []; return d; };
