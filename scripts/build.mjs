@@ -12,15 +12,15 @@ process.chdir(root);
 
 if (existsSync('scripts/gen-proto.mjs')) execFileSync(process.execPath, ['scripts/gen-proto.mjs'], { stdio: 'inherit' });
 
-const entries = { 'ndr-sensor': 'src/main.ts' };
-if (existsSync('src/runtime/worker.ts')) entries['worker'] = 'src/runtime/worker.ts';
-if (existsSync('src/capture/pcap-helper.ts')) entries['pcap-helper'] = 'src/capture/pcap-helper.ts';
-entries['ndr-lab'] = 'lab/cli.ts';
-entries['bench'] = 'bench/main.ts';
-entries['fuzz'] = 'bench/fuzz.ts';
-entries['longrun'] = 'bench/longrun.ts';
-await esbuild.build({
-  entryPoints: entries,
+// The sensor's own entries are split: what one command alone needs (the gRPC feeds, OTLP, the fleet
+// store, lmdb...) sits in chunks loaded by dynamic import(), so a replay does not pay for loading
+// them at start. Without splitting, esbuild hoists every external package a bundled module imports
+// to the top of the one file, and all of them load before the first line runs.
+const sensorEntries = { 'ndr-sensor': 'src/main.ts' };
+if (existsSync('src/runtime/worker.ts')) sensorEntries['worker'] = 'src/runtime/worker.ts';
+if (existsSync('src/capture/pcap-helper.ts')) sensorEntries['pcap-helper'] = 'src/capture/pcap-helper.ts';
+const labEntries = { 'ndr-lab': 'lab/cli.ts', bench: 'bench/main.ts', fuzz: 'bench/fuzz.ts', longrun: 'bench/longrun.ts' };
+const common = {
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,
@@ -30,7 +30,9 @@ await esbuild.build({
   packages: 'external',
   sourcemap: 'linked',
   logLevel: 'warning',
-});
+};
+await esbuild.build({ ...common, entryPoints: sensorEntries, splitting: true });
+await esbuild.build({ ...common, entryPoints: labEntries });
 
 const haveBpf = existsSync('bpf/Makefile') && spawnSync('sh', ['-c', 'command -v clang && command -v bpftool'], { stdio: 'ignore' }).status === 0;
 if (haveBpf) {

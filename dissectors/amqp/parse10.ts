@@ -5,12 +5,16 @@
  * one frame. Fields are read through rhea's getters (its JSON view drops 0 and false). The SASL
  * initial response and SASL response are never read.
  */
-import frames from 'rhea/lib/frames.js';
-import types from 'rhea/lib/types.js';
+import type Frames from 'rhea/lib/frames.js';
+import type Types from 'rhea/lib/types.js';
+import { lazyRequire } from '../../src/util/lazy-require.js';
 import type { AmqpEventId } from './events.js';
 import type { AmqpLimits, MutableAmqpRecord } from './records.js';
 
-type RheaFrame = NonNullable<ReturnType<typeof frames.read_frame>>;
+type RheaFrame = NonNullable<ReturnType<typeof Frames.read_frame>>;
+/** rhea's decoder, loaded when the first AMQP 1.0 frame is decoded. */
+const frames = lazyRequire<typeof Frames>('rhea/lib/frames.js');
+const types = lazyRequire<typeof Types>('rhea/lib/types.js');
 
 export const SKIM_BAD = -1;
 export const SKIM_DEPTH = -2;
@@ -130,7 +134,7 @@ function terminusAddress(t: unknown, max: number): string | null {
   if (t === null || typeof t !== 'object') return null;
   const fields = (t as { value?: unknown }).value;
   if (!Array.isArray(fields) || fields.length === 0) return null;
-  return strOf(types.unwrap(fields[0]), max);
+  return strOf(types().unwrap(fields[0]), max);
 }
 
 function errorOf(e: unknown, rec: MutableAmqpRecord, max: number): void {
@@ -148,7 +152,7 @@ function errorOf(e: unknown, rec: MutableAmqpRecord, max: number): void {
 export function decodeFrame10(frame: Uint8Array, code: number, rec: MutableAmqpRecord, lim: AmqpLimits): AmqpEventId | null {
   let f: RheaFrame | null;
   try {
-    f = frames.read_frame(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+    f = frames().read_frame(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
   } catch {
     return 'amqp.malformed_performative';
   }

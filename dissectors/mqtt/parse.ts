@@ -11,8 +11,9 @@
  *   while the library's general code is still unoptimised and costs many times what a direct
  *   read of a fixed layout does.
  */
-import mqttPacket from 'mqtt-packet';
+import type MqttPacketModule from 'mqtt-packet';
 import { copyBytes } from '../../src/util/bytes.js';
+import { lazyRequire } from '../../src/util/lazy-require.js';
 import type { MqttLimits, MqttOp, MqttProperty } from './records.js';
 
 /** What one parsed packet contributed (owned values only). */
@@ -43,7 +44,9 @@ export interface ParsedPacket {
   propertiesCut: boolean;
 }
 
-type MqttPacketParser = ReturnType<typeof mqttPacket.parser>;
+type MqttPacketParser = ReturnType<typeof MqttPacketModule.parser>;
+/** The codec, loaded when the first MQTT packet needs the library path. */
+const mqttPacket = lazyRequire<typeof MqttPacketModule>('mqtt-packet');
 
 /** One mqtt-packet parser per direction; `level` tells the server→client side the version. */
 export class PacketParser {
@@ -58,7 +61,7 @@ export class PacketParser {
   }
 
   private make(): MqttPacketParser {
-    const p = mqttPacket.parser({ protocolVersion: this.level });
+    const p = mqttPacket().parser({ protocolVersion: this.level });
     p.on('packet', (pkt: unknown) => { this.last = pkt as Record<string, unknown>; });
     p.on('error', () => { this.failed = true; });
     return p;

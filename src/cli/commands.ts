@@ -4,7 +4,6 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { parse as parseYaml } from 'yaml';
 import { dirname, join } from 'node:path';
 import { DEFAULT_MAX_FLOWS } from '../config/config.js';
 import { fileURLToPath } from 'node:url';
@@ -16,13 +15,11 @@ import { ShardedRunner } from '../runtime/shard.js';
 import { mergeStats, workerInit } from '../runtime/replay.js';
 import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
 import { buildStages } from '../runtime/stages.js';
-import { startEdrServer } from '../enrich/edr-server.js';
-import { startSiemServer } from '../grpc/siem-server.js';
-import { SiemClient } from '../output/siem-client.js';
-import { OtlpClient } from '../output/otlp.js';
+import type { SiemClient } from '../output/siem-client.js';
+import type { OtlpClient } from '../output/otlp.js';
 import { alertToEcs, defaultSections, ecsContext, flowToEcs } from '../output/ecs.js';
-import { DEFAULT_SERVER_LIMITS } from '../grpc/tls.js';
-import type { ServerLimits, TlsFiles } from '../grpc/tls.js';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../grpc/limits.js';
+import type { TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord } from '../flow/record.js';
 import type { Alert } from '../analytics/alert.js';
 import { stderrLine, termSafe } from '../util/terminal.js';
@@ -109,7 +106,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   // Each replay is a sensor of its own with a fresh spool (and so a fresh epoch): a collector
   // never takes a second replay's batches for resends of the first.
   const sensorId = (values['sensor-id'] as string | undefined) ?? `replay-${hostname()}-${randomBytes(4).toString('hex')}`;
-  const analyticsConfig = values['analytics-config'] ? readAnalyticsConfig(values['analytics-config'] as string) : undefined;
+  const analyticsConfig = values['analytics-config'] ? await readAnalyticsConfig(values['analytics-config'] as string) : undefined;
   const internal = (analyticsConfig as { internalNetworks?: unknown } | undefined)?.internalNetworks;
   const ecs = ecsContext({ hostname: hostname(), name: sensorId }, Array.isArray(internal) ? internal.map(String) : undefined);
   const sink = new JsonLinesSink((values.output as string) ?? '-', ecs);
@@ -131,14 +128,16 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   });
   const spoolDir = join((values.spool as string | undefined) ?? '.ndr-spool', sensorId.replace(/[^A-Za-z0-9._-]/g, '_') + (values['sensor-id'] ? `-${Date.now()}` : ''));
   const siemTimeoutMs = (intOpt(values['siem-timeout'], 'siem-timeout') ?? 30) * 1000;
-  const siem = values.siem ? new SiemClient({ endpoint: values.siem as string, sensorId, spoolDir, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log }) : null;
+  // The gRPC and OpenTelemetry clients load only when asked for: their packages take longer to load
+  // than a small capture takes to replay.
+  const siem = values.siem ? new (await import('../output/siem-client.js')).SiemClient({ endpoint: values.siem as string, sensorId, spoolDir, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log }) : null;
   let siemOk = true;
   const otlpEndpoint = values.otlp as string | undefined;
   const otlpProtocol = (values['otlp-protocol'] as string | undefined) ?? (otlpEndpoint && /^https?:\/\//.test(otlpEndpoint) ? 'http' : 'grpc');
   if (otlpProtocol !== 'grpc' && otlpProtocol !== 'http') throw new UsageError(`--otlp-protocol: expected grpc or http, got '${otlpProtocol}'`);
   const otlpSpool = `${spoolDir}-otlp`;
   const otlp = otlpEndpoint
-    ? new OtlpClient({ protocol: otlpProtocol, endpoint: otlpEndpoint, sensorId, spoolDir: otlpSpool, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log })
+    ? new (await import('../output/otlp.js')).OtlpClient({ protocol: otlpProtocol, endpoint: otlpEndpoint, sensorId, spoolDir: otlpSpool, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log })
     : null;
   let otlpOk = true;
   const maxFlows = intOpt(values['max-flows'], 'max-flows') ?? REPLAY_MAX_FLOWS;
@@ -315,7 +314,8 @@ async function runDemo(values: Record<string, unknown>): Promise<number> {
 }
 
 /** The `analytics` section from a YAML or JSON file (the whole file when it has no such key). */
-export function readAnalyticsConfig(path: string): unknown {
+export async function readAnalyticsConfig(path: string): Promise<unknown> {
+  const { parse: parseYaml } = await import('yaml');
   const doc = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown> | null;
   return doc !== null && typeof doc === 'object' && 'analytics' in doc ? doc.analytics : doc;
 }
@@ -487,6 +487,7 @@ export const commands: Command[] = [
     async run(v) {
       const sysmon = (v.sysmon as string[] | undefined) ?? [];
       if (sysmon.length === 0) throw new Error('edr serve: give at least one --sysmon FILE');
+      const { startEdrServer } = await import('../enrich/edr-server.js');
       const h = await startEdrServer({ sysmon, listen: v.listen as string, tail: v.tail === true, tls: tlsFiles(v), allowPlaintextRemote: v['allow-plaintext-remote'] === true, serverLimits: serverLimits(v), log: stderrLine });
       stderrLine(`edr serve: listening on ${h.address}`);
       return serveUntilSignal(() => h.close());
@@ -504,6 +505,7 @@ export const commands: Command[] = [
       ...limitOptions,
     },
     async run(v) {
+      const { startSiemServer } = await import('../grpc/siem-server.js');
       const h = await startSiemServer({
         out: v.out as string,
         listen: v.listen as string,

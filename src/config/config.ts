@@ -8,11 +8,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { lazyRequire } from '../util/lazy-require.js';
 import { validateAnalyticsConfig, type AnalyticsConfig } from '../analytics/config.js';
 import { DEFAULT_SECRET_QUERY_NAMES } from '../util/redact.js';
 import { DEFAULT_STATE_LIMITS, type StateLimits } from '../util/state.js';
 import { DEFAULT_FLOOD_OPTIONS, type FloodOptions } from '../runtime/flood.js';
+
+/**
+ * The YAML parser, loaded on the first config file read: only `run` reads one. A sync load keeps
+ * loadConfig sync.
+ */
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
+function parseYaml(text: string, opts: import('yaml').ParseOptions & import('yaml').DocumentOptions & import('yaml').SchemaOptions): unknown {
+  return yaml().parse(text, opts);
+}
 
 export interface TlsFiles {
   /** CA bundle that signs the peer's certificate. */

@@ -38,30 +38,71 @@ export function splitPem(text: string): string[] {
   return text.match(PEM_BLOCK) ?? [];
 }
 
+/**
+ * A root whose node:crypto object is made on first signature check. Node's bundled roots are
+ * about 140 certificates, and making all of their X509Certificate objects took longer than the
+ * rest of a short replay's start; a chain is checked against one or two of them by subject.
+ */
+class LazyRoot implements TrustRoot {
+  readonly subject: string;
+  readonly subjectKeyId: string | null;
+  readonly sha256: string;
+  private readonly der: Uint8Array;
+  private x: X509Certificate | undefined;
+  constructor(subject: string, subjectKeyId: string | null, sha256: string, der: Uint8Array) {
+    this.subject = subject;
+    this.subjectKeyId = subjectKeyId;
+    this.sha256 = sha256;
+    this.der = der;
+  }
+  get cert(): X509Certificate {
+    this.x ??= new X509Certificate(this.der);
+    return this.x;
+  }
+}
+
+/** The DER of one PEM certificate block (base64 between the armour lines). */
+function pemToDer(pem: string): Uint8Array {
+  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '');
+  return new Uint8Array(Buffer.from(body, 'base64'));
+}
+
 export function buildTrustStore(opts: TrustOptions = {}): TrustStore {
-  const pems: string[] = [];
-  if (opts.nodeRoots !== false) pems.push(...rootCertificates);
-  for (const f of opts.extraPemFiles ?? []) pems.push(...splitPem(readFileSync(f, 'utf8')));
-  for (const t of opts.extraPem ?? []) pems.push(...splitPem(t));
   const roots: TrustRoot[] = [];
   const bySubject = new Map<string, TrustRoot[]>();
   const bySha256 = new Set<string>();
-  for (const pem of pems) {
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(pem);
-    } catch {
-      continue; // a broken bundled/extra root is skipped, not fatal
-    }
-    const der = new Uint8Array(cert.raw);
-    const rec = parseCertificate(der, defaultX509Limits);
-    if (typeof rec === 'string') continue;
-    const root: TrustRoot = { subject: rec.subject, subjectKeyId: rec.subjectKeyId, sha256: x509Sha256(der), cert };
+  const add = (root: TrustRoot): void => {
     roots.push(root);
     bySha256.add(root.sha256);
     const list = bySubject.get(root.subject);
     if (list) list.push(root);
     else bySubject.set(root.subject, [root]);
+  };
+  // Node's bundled roots are known to parse with node:crypto, so their objects wait for first use.
+  if (opts.nodeRoots !== false) {
+    for (const pem of rootCertificates) {
+      const der = pemToDer(pem);
+      const rec = parseCertificate(der, defaultX509Limits);
+      if (typeof rec === 'string') continue;
+      add(new LazyRoot(rec.subject, rec.subjectKeyId, x509Sha256(der), der));
+    }
+  }
+  // Configured roots are parsed by node:crypto at once, so a broken one is skipped here rather
+  // than failing a signature check later.
+  const pems: string[] = [];
+  for (const f of opts.extraPemFiles ?? []) pems.push(...splitPem(readFileSync(f, 'utf8')));
+  for (const t of opts.extraPem ?? []) pems.push(...splitPem(t));
+  for (const pem of pems) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch {
+      continue; // a broken extra root is skipped, not fatal
+    }
+    const der = new Uint8Array(cert.raw);
+    const rec = parseCertificate(der, defaultX509Limits);
+    if (typeof rec === 'string') continue;
+    add({ subject: rec.subject, subjectKeyId: rec.subjectKeyId, sha256: x509Sha256(der), cert });
   }
   return { roots, bySubject, bySha256 };
 }

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 
 /** PEM file paths or contents. */
 export interface TlsFiles {
@@ -78,33 +79,7 @@ export function isTlsFailure(details: string): boolean {
   return /certificate|ssl|tls|handshake|self[- ]signed|unable to verify|wrong version number|alert/i.test(details);
 }
 
-/**
- * Resource limits of the EDR and SIEM servers (config keys of `edr serve` / `siem serve`, see
- * docs/OPERATIONS.md). Without them one client could hold thousands of idle streams or make the
- * server buffer several huge messages at once.
- */
-export interface ServerLimits {
-  /** Largest request message accepted (bytes); a bigger one fails with RESOURCE_EXHAUSTED. */
-  maxMessageBytes: number;
-  /** Concurrent streams per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
-  maxConcurrentStreams: number;
-  /** A connection without any call for this long is closed (ms). */
-  idleTimeoutMs: number;
-  /** The server pings a connection after this much silence (ms) and drops it when no answer comes within keepaliveTimeoutMs. */
-  keepaliveTimeMs: number;
-  keepaliveTimeoutMs: number;
-  /** Memory the HTTP/2 session may buffer (MiB) before it refuses new streams. */
-  maxSessionMemoryMiB: number;
-}
-
-export const DEFAULT_SERVER_LIMITS: ServerLimits = {
-  maxMessageBytes: 64 << 20,
-  maxConcurrentStreams: 64,
-  idleTimeoutMs: 300_000,
-  keepaliveTimeMs: 60_000,
-  keepaliveTimeoutMs: 20_000,
-  maxSessionMemoryMiB: 256,
-};
+export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.js';
 
 /** grpc-js server options for the limits (defaults filled in). */
 export function serverOptions(limits: Partial<ServerLimits> = {}): grpc.ServerOptions {

@@ -4,7 +4,7 @@
  * in-memory or lmdb baseline, or the fleet's Redis store.
  */
 import type { PipelineOptions } from './pipeline.js';
-import { Enricher, createEmbeddedEdr } from '../enrich/edr-client.js';
+import type { Enricher } from '../enrich/edr-client.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord, Attribution } from '../flow/record.js';
 import type { AnalyticsStage } from '../analytics/stage.js';
@@ -74,7 +74,7 @@ export async function buildStages(req: StageRequest): Promise<BuiltStages> {
   let enrich: Enricher | null = null;
   const onLate = (flow: FlowRecord, a: Attribution): void => analytics?.late?.(flow, a);
   try {
-    enrich = enricher(req, onLate);
+    enrich = await enricher(req, onLate);
   } catch (e) {
     // The baseline store is open by now; a refused EDR channel must not leave it holding the process.
     await analytics?.close?.();
@@ -83,7 +83,11 @@ export async function buildStages(req: StageRequest): Promise<BuiltStages> {
   return { ...(enrich ? { enrich } : {}), ...(analytics ? { analytics, fleetStats: () => analytics.stage.fleetStats() } : {}) };
 }
 
-function enricher(req: StageRequest, onLate: (flow: FlowRecord, a: Attribution) => void): Enricher | null {
+async function enricher(req: StageRequest, onLate: (flow: FlowRecord, a: Attribution) => void): Promise<Enricher | null> {
+  if (req.edr === null && req.sysmon.length === 0) return null;
+  // Loaded only when attribution is asked for: the EDR client brings grpc-js, which takes longer to
+  // load than a small capture takes to replay.
+  const { Enricher, createEmbeddedEdr } = await import('../enrich/edr-client.js');
   let enrich: Enricher | null = null;
   if (req.edr !== null) {
     enrich = new Enricher({
