@@ -2,7 +2,7 @@
 // (dist/ndr-sensor.mjs), the lab's own bundles (dist/ndr-lab.mjs, bench, fuzz, longrun: never part of
 // the sensor's), and the eBPF program + loader when the toolchain is present.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
@@ -20,6 +20,7 @@ const sensorEntries = { 'ndr-sensor': 'src/main.ts' };
 if (existsSync('src/runtime/worker.ts')) sensorEntries['worker'] = 'src/runtime/worker.ts';
 if (existsSync('src/capture/pcap-helper.ts')) sensorEntries['pcap-helper'] = 'src/capture/pcap-helper.ts';
 const labEntries = { 'ndr-lab': 'lab/cli.ts', bench: 'bench/main.ts', fuzz: 'bench/fuzz.ts', longrun: 'bench/longrun.ts' };
+mkdirSync('dist', { recursive: true });
 const common = {
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
@@ -31,7 +32,9 @@ const common = {
   sourcemap: 'linked',
   logLevel: 'warning',
 };
-await esbuild.build({ ...common, entryPoints: sensorEntries, splitting: true });
+// Chunk names change with their content: the previous build's are removed so dist/ holds one set.
+for (const f of readdirSync('dist', { withFileTypes: true })) if (f.isFile() && f.name.startsWith('chunk-')) rmSync(join('dist', f.name));
+await esbuild.build({ ...common, entryPoints: sensorEntries, splitting: true, chunkNames: 'chunk-[name]-[hash]' });
 await esbuild.build({ ...common, entryPoints: labEntries });
 
 const haveBpf = existsSync('bpf/Makefile') && spawnSync('sh', ['-c', 'command -v clang && command -v bpftool'], { stdio: 'ignore' }).status === 0;
