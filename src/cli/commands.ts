@@ -24,8 +24,13 @@ import type { FlowRecord } from '../flow/record.js';
 import type { Alert } from '../analytics/alert.js';
 import { stderrLine, termSafe } from '../util/terminal.js';
 import { isValidHostName } from '../util/hostname.js';
+import { lazyRequire } from '../util/lazy-require.js';
 import { parseHostPort } from '../config/config.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
+
+/** The YAML parser, loaded when a command reads a file (most replays read none). */
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
+const parseYaml = (text: string): unknown => yaml().parse(text);
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -106,7 +111,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   // Each replay is a sensor of its own with a fresh spool (and so a fresh epoch): a collector
   // never takes a second replay's batches for resends of the first.
   const sensorId = (values['sensor-id'] as string | undefined) ?? `replay-${hostname()}-${randomBytes(4).toString('hex')}`;
-  const analyticsConfig = values['analytics-config'] ? await readAnalyticsConfig(values['analytics-config'] as string) : undefined;
+  const analyticsConfig = values['analytics-config'] ? readAnalyticsConfig(values['analytics-config'] as string) : undefined;
   const internal = (analyticsConfig as { internalNetworks?: unknown } | undefined)?.internalNetworks;
   const ecs = ecsContext({ hostname: hostname(), name: sensorId }, Array.isArray(internal) ? internal.map(String) : undefined);
   const sink = new JsonLinesSink((values.output as string) ?? '-', ecs);
@@ -314,8 +319,7 @@ async function runDemo(values: Record<string, unknown>): Promise<number> {
 }
 
 /** The `analytics` section from a YAML or JSON file (the whole file when it has no such key). */
-export async function readAnalyticsConfig(path: string): Promise<unknown> {
-  const { parse: parseYaml } = await import('yaml');
+export function readAnalyticsConfig(path: string): unknown {
   const doc = parseYaml(readFileSync(path, 'utf8')) as Record<string, unknown> | null;
   return doc !== null && typeof doc === 'object' && 'analytics' in doc ? doc.analytics : doc;
 }
