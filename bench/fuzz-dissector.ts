@@ -72,6 +72,8 @@ export interface FuzzOptions {
   splitCheckEvery?: number;
   /** A case slower than this counts as a hang (default 2000 ms). */
   maxCaseMs?: number;
+  /** Feed as a flow picked up mid-stream (ctx.flow.midstream: the dissector resyncs itself). */
+  midstream?: boolean;
 }
 
 export interface FuzzResult {
@@ -141,8 +143,8 @@ export function mutate(conv: Conversation, rnd: () => number): Conversation {
 }
 
 
-function feedSplit(spec: AnyDissectorSpec, conv: Conversation, limits: object, rnd: (() => number) | null): Harness {
-  const h = harness(spec, limits);
+function feedSplit(spec: AnyDissectorSpec, conv: Conversation, limits: object, rnd: (() => number) | null, midstream = false): Harness {
+  const h = harness(spec, limits, { srcPort: 50000, dstPort: 443, transport: spec.transport, startTs: 0, midstream });
   let ts = 1_700_000_000_000;
   for (const m of conv) {
     ts += 10;
@@ -177,11 +179,11 @@ export function fuzzDissector(spec: AnyDissectorSpec, seeds: readonly Conversati
     const conv = mutate(seeds[Math.floor(rnd() * seeds.length)] as Conversation, rnd);
     const c0 = performance.now();
     try {
-      const h = feedSplit(spec, conv, limits, udp ? null : rnd);
+      const h = feedSplit(spec, conv, limits, udp ? null : rnd, opts.midstream === true);
       res.records += h.records.length;
       res.events += h.events.length;
       if (every > 0 && i % every === 0) {
-        const whole = feedSplit(spec, conv, limits, null);
+        const whole = feedSplit(spec, conv, limits, null, opts.midstream === true);
         if (outcome(whole) !== outcome(h)) res.splitMismatches.push(i);
       }
     } catch (e) {

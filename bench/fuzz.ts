@@ -127,6 +127,18 @@ async function main(): Promise<void> {
     if (!ok) failed++;
     console.log(`${spec.name}: ${r.cases} cases from ${seeds.length} real conversations, ${r.throws.length} throws, ${r.splitMismatches.length} split mismatches, slowest ${r.maxCaseMs.toFixed(1)} ms, heap +${(r.heapGrowthBytes / 1048576).toFixed(1)} MiB, ${(r.elapsedMs / 1000).toFixed(1)} s ${ok ? 'OK' : `FAIL ${r.throws[0]?.error ?? ''}`}`);
   }
+  // Mid-stream pick-up: the same conversations with their opening messages dropped (as a sensor
+  // started while they ran), fed to dissectors told to resync.
+  for (const spec of dissectorSpecs) {
+    const name = `${spec.name}-midstream`;
+    if (spec.probe.midstream === undefined || !want(name)) continue;
+    const seeds = seedsFor(spec, tcp).filter((c) => c.length > 3).map((c) => c.slice(2 + (c.length % 3)));
+    if (seeds.length === 0) continue;
+    const r = fuzzDissector(spec, seeds, cases, seed, { midstream: true });
+    const ok = r.throws.length === 0 && r.splitMismatches.length === 0 && r.slow.length === 0;
+    if (!ok) failed++;
+    console.log(`${name}: ${r.cases} cases from ${seeds.length} real conversations cut mid-stream, ${r.throws.length} throws, ${r.splitMismatches.length} split mismatches, slowest ${r.maxCaseMs.toFixed(1)} ms, heap +${(r.heapGrowthBytes / 1048576).toFixed(1)} MiB, ${(r.elapsedMs / 1000).toFixed(1)} s ${ok ? 'OK' : `FAIL ${r.throws[0]?.error ?? ''}`}`);
+  }
   process.exitCode = failed > 0 ? 1 : 0;
 }
 

@@ -11,6 +11,7 @@ import { sshSpec } from './ssh/index.js';
 import { dnsSpec, dnsTcpSpec } from './dns/index.js';
 import { quicDissector } from './quic/index.js';
 import { dtlsDissector } from './dtls/index.js';
+import { webrtcDissector } from './webrtc/index.js';
 import { starttlsSpecs } from './starttls/index.js';
 
 export const dissectorSpecs: readonly AnyDissectorSpec[] = [
@@ -25,5 +26,6 @@ export const dissectorSpecs: readonly AnyDissectorSpec[] = [
   // UDP
   quicDissector,
   dtlsDissector,
+  webrtcDissector,
   dnsSpec,
 ];
