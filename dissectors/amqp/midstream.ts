@@ -7,7 +7,7 @@
  * the data offset points. Allocation-free.
  */
 import { MidNo, MidUnsure, Role } from '../../src/dissect/api.js';
-import { findBoundary, FRAME_BAD, FRAME_CUT, FRAME_SHORT, SYNC_NONE, SYNC_UNSURE } from '../../src/util/resync.js';
+import { findBoundary, FRAME_BAD, FRAME_CUT, FRAME_SHORT, SYNC_NONE, SYNC_UNSURE, syncOffset } from '../../src/util/resync.js';
 import { FRAME_END } from './framing.js';
 
 /** Bytes scanned for the first boundary (a large message cut by the capture start is skipped). */
@@ -78,6 +78,19 @@ export function amqpBoundary(b: Uint8Array): number {
   const a = findBoundary(b, amqp091FrameAt, 2, 3, AMQP_RESYNC_SCAN_BYTES);
   if (a >= 0) return a * 4 + Sync.V091;
   const c = findBoundary(b, amqp10FrameAt, 2, 3, AMQP_RESYNC_SCAN_BYTES);
+  if (c >= 0) return c * 4 + Sync.V10;
+  return a === SYNC_UNSURE || c === SYNC_UNSURE ? SYNC_UNSURE : SYNC_NONE;
+}
+
+/**
+ * The dissector's boundary for a direction (two whole frames of one version, see syncOffset) as
+ * `offset * 4 + Sync`, SYNC_UNSURE or SYNC_NONE. 0-9-1 is tried first; an unsure 0-9-1 answer
+ * waits rather than letting 1.0 decide on fewer bytes.
+ */
+export function amqpSync(b: Uint8Array, eof: boolean): number {
+  const a = syncOffset(b, amqp091FrameAt, 2, AMQP_RESYNC_SCAN_BYTES, eof);
+  if (a >= 0) return a * 4 + Sync.V091;
+  const c = syncOffset(b, amqp10FrameAt, 2, AMQP_RESYNC_SCAN_BYTES, eof);
   if (c >= 0) return c * 4 + Sync.V10;
   return a === SYNC_UNSURE || c === SYNC_UNSURE ? SYNC_UNSURE : SYNC_NONE;
 }

@@ -10,7 +10,7 @@ import type { AmqpEventId } from './events.js';
 import { amqp091FrameLength, amqp10FrameLength, FRAME_END, HEADER_BYTES, headerKind, HeaderKind, isAmqpMagic, NEED_MORE } from './framing.js';
 import { carriesContent, METHOD_NAMES, parseContentHeader, parseMethod } from './parse091.js';
 import { decodeFrame10, descriptorCode, PERFORMATIVES, SKIM_BAD, SKIM_DEPTH, skimValue } from './parse10.js';
-import { AMQP_RESYNC_SCAN_BYTES, amqpBoundary, Sync } from './midstream.js';
+import { amqpSync, Sync } from './midstream.js';
 import { SYNC_UNSURE } from '../../src/util/resync.js';
 import { newAmqpRecord, type AmqpLimits, type AmqpRecord, type AmqpVersion, type MutableAmqpRecord } from './records.js';
 
@@ -53,9 +53,9 @@ export class AmqpDissector implements FlowDissector {
     this.need = 0;
     let p = 0;
     if (this.unsynced[dir]) {
-      const s = amqpBoundary(b);
+      const s = amqpSync(b, view.eof);
       if (s < 0) {
-        if (s === SYNC_UNSURE && b.length < AMQP_RESYNC_SCAN_BYTES && !view.eof) {
+        if (s === SYNC_UNSURE) {
           view.needAtLeast(b.length + 1);
           return 'more';
         }

@@ -54,18 +54,23 @@ function lineAt(b: Uint8Array, p: number): number {
 
 /**
  * The first message boundary in `b` that opens what `want` sends (Role.Unknown: either) as
- * `offset * 4 + Role`, or MidUnsure (a line start that may still open one) / MidNo.
+ * `offset * 4 + Role`, or MidUnsure (a line start that may still open one; for `resync`, any
+ * bytes short of the scan) / MidNo.
  */
-export function httpBoundary(b: Uint8Array, want: Role): number {
+export function httpBoundary(b: Uint8Array, want: Role, resync = false): number {
   const last = Math.min(b.length, HTTP_RESYNC_SCAN_BYTES);
   let unsure = false;
   for (let p = 0; p < last; p++) {
     if (p > 0 && b[p - 1] !== 0x0a) continue;
     const r = lineAt(b, p);
     if (r >= 0 && (want === Role.Unknown || r === want)) return p * 4 + r;
-    if (r === LINE_SHORT) unsure = true;
+    // A line start still too short to tell: decide nothing past it, so the answer does not depend
+    // on how the bytes were cut into deliveries.
+    if (r === LINE_SHORT) { unsure = true; break; }
   }
-  return unsure ? MidUnsure : MidNo;
+  // A dissector resyncing waits for the whole scan (a body may run that long before the next
+  // message); the probe gives up sooner on bytes with no message line in them.
+  return unsure || (resync && b.length < HTTP_RESYNC_SCAN_BYTES) ? MidUnsure : MidNo;
 }
 
 /** ProbeSpec.midstream for HTTP: MidNo, MidUnsure, or the sender's Role. */

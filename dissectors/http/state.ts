@@ -70,7 +70,7 @@ export class HttpDissector implements FlowDissector {
     let verdict: Verdict = 'more';
     if (this.unsynced[dir]) {
       // Picked up mid-stream: skip to this direction's first request (status) line.
-      const r = httpBoundary(b, dir === Dir.ToServer ? Role.Client : Role.Server);
+      const r = httpBoundary(b, dir === Dir.ToServer ? Role.Client : Role.Server, true);
       if (r < 0) {
         if (r === MidUnsure && b.length < HTTP_RESYNC_SCAN_BYTES && !view.eof) {
           view.needAtLeast(b.length + 1);

@@ -6,7 +6,7 @@
  * PINGRESP from brokers (MQTT 3.1.1 §3; MQTT 5 §3). Allocation-free.
  */
 import { MidNo, MidUnsure, Role } from '../../src/dissect/api.js';
-import { findBoundary, FRAME_BAD, FRAME_CUT, FRAME_SHORT, SYNC_NONE, SYNC_UNSURE } from '../../src/util/resync.js';
+import { findBoundary, FRAME_BAD, FRAME_CUT, FRAME_SHORT, SYNC_NONE, SYNC_UNSURE, syncOffset } from '../../src/util/resync.js';
 import { INVALID, mqttFrameLength, NEED_MORE, REQUIRED_FLAGS } from './framing.js';
 
 /** Bytes scanned for the first boundary (a PUBLISH cut by the capture start is skipped whole). */
@@ -83,6 +83,11 @@ export function mqttFrameAt(b: Uint8Array, p: number, end: number): number {
  */
 export function mqttBoundary(b: Uint8Array): number {
   return findBoundary(b, mqttFrameAt, 2, 3, MQTT_RESYNC_SCAN_BYTES);
+}
+
+/** The dissector's boundary for a direction: two whole packets (see syncOffset). */
+export function mqttSync(b: Uint8Array, eof: boolean): number {
+  return syncOffset(b, mqttFrameAt, 2, MQTT_RESYNC_SCAN_BYTES, eof);
 }
 
 /** The role the first role-naming packet from b[o] on gives its sender (Role.Unknown if none does). */

@@ -8,7 +8,7 @@ import { latin1Bounded, utf8Bounded } from '../../src/util/bytes.js';
 import type { MqttEventId } from './events.js';
 import { SYNC_UNSURE } from '../../src/util/resync.js';
 import { findHeader, headerEnd, INVALID, mqttFrameLength, mqttHeaderLength, NEED_MORE, REQUIRED_FLAGS, SEC_WS_PROTOCOL } from './framing.js';
-import { mqttBoundary, MQTT_RESYNC_SCAN_BYTES } from './midstream.js';
+import { mqttSync } from './midstream.js';
 import { convertPacket, emptyParsed, PacketParser, parseCommon, parsePublishHead, type ParsedPacket } from './parse.js';
 import { OP_BY_TYPE, type MqttLimits, type MqttOp, type MqttProperty, type MqttRecord, type MqttTxRecord, type MqttWebSocketRecord } from './records.js';
 
@@ -80,9 +80,9 @@ export class MqttDissector implements FlowDissector {
     if (this.mode === Mode.WebSocket) return this.feedWs(dir, view);
     let from = 0;
     if (!this.synced[dir]) {
-      const o = mqttBoundary(b);
+      const o = mqttSync(b, view.eof);
       if (o < 0) {
-        if (o === SYNC_UNSURE && b.length < MQTT_RESYNC_SCAN_BYTES && !view.eof) {
+        if (o === SYNC_UNSURE) {
           view.needAtLeast(b.length + 1);
           return 'more';
         }

@@ -5,7 +5,7 @@
  * its sender, so the port guess stands. Allocation-free.
  */
 import { MidNo, MidUnsure, Role } from '../../src/dissect/api.js';
-import { findBoundary, FRAME_BAD, FRAME_CUT, FRAME_SHORT, SYNC_NONE, SYNC_UNSURE } from '../../src/util/resync.js';
+import { findBoundary, FRAME_BAD, FRAME_CUT, FRAME_SHORT, SYNC_NONE, SYNC_UNSURE, syncOffset } from '../../src/util/resync.js';
 import { HEADER_BYTES } from './framing.js';
 
 
@@ -31,6 +31,11 @@ export function tlsFrameAt(b: Uint8Array, p: number, end: number): number {
 /** Offset of the first record boundary (two chained headers), SYNC_UNSURE or SYNC_NONE. */
 export function tlsBoundary(b: Uint8Array, maxScan: number): number {
   return findBoundary(b, tlsFrameAt, 2, 2, maxScan, MAX_RECORD_BYTES);
+}
+
+/** The dissector's boundary for a direction: two whole records (see syncOffset). */
+export function tlsSync(b: Uint8Array, eof: boolean): number {
+  return syncOffset(b, tlsFrameAt, 2, TLS_RESYNC_SCAN_BYTES, eof);
 }
 
 /** ProbeSpec.midstream for TLS: MidNo, MidUnsure, or Role.Unknown on a boundary. */

@@ -12,7 +12,7 @@ import { framingEvent, HEADER_BYTES, NEED_MORE, recordVersion, sslv2HelloLength,
 import { HandshakeAssembler, type HandshakeSink } from './handshake.js';
 import { clientPreambleLength, clientTunnel, PRE_NEED_MORE, serverPreambleLength, Tunnel } from './preamble.js';
 import { parseServerHello } from './server-hello.js';
-import { TLS_RESYNC_SCAN_BYTES, tlsBoundary } from './midstream.js';
+import { tlsSync } from './midstream.js';
 import { SYNC_UNSURE } from '../../src/util/resync.js';
 import { ContentType, ExtType, HandshakeType, type TlsLimits, type TlsRecord } from './types.js';
 
@@ -189,9 +189,9 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
    */
   private resync(dir: Dir, view: StreamView): Verdict {
     const b = view.bytes;
-    const o = tlsBoundary(b, TLS_RESYNC_SCAN_BYTES);
+    const o = tlsSync(b, view.eof);
     if (o < 0) {
-      if (o === SYNC_UNSURE && b.length < TLS_RESYNC_SCAN_BYTES && !view.eof) {
+      if (o === SYNC_UNSURE) {
         view.needAtLeast(b.length + 1);
         return 'more';
       }

@@ -77,3 +77,31 @@ export function findBoundary(b: Uint8Array, frameAt: FrameAt, minHeaders: number
   // The scan budget spent without a boundary: more bytes would only be scanned past.
   return unsure && b.length < maxScan ? SYNC_UNSURE : SYNC_NONE;
 }
+
+/**
+ * For a dissector resyncing a direction: the first offset from which `frames` whole frames are
+ * well-formed, looking only at the first `maxScan` bytes, so the answer is the same however the
+ * bytes were cut into deliveries. SYNC_UNSURE while an offset's frames need bytes that have not
+ * come (and the scan budget is not spent); SYNC_NONE when no offset qualifies. At the end of the
+ * stream (`eof`), whole frames that fill the bytes exactly from offset 0 also qualify (a direction
+ * that sent one frame only).
+ */
+export function syncOffset(b: Uint8Array, frameAt: FrameAt, frames: number, maxScan: number, eof: boolean): number {
+  if (eof && chainFrom(b, 0, frameAt) > 0 && exact) return 0;
+  const full = eof || b.length >= maxScan;
+  const w = b.length > maxScan ? b.subarray(0, maxScan) : b;
+  for (let o = 0; o < w.length; o++) {
+    let p = o;
+    let i = 0;
+    let more = false;
+    for (; i < frames; i++) {
+      const n = frameAt(w, p, w.length);
+      if (n === FRAME_BAD) break;
+      if (n <= 0) { more = true; break; } // cut or short: its end lies past the bytes
+      p += n;
+    }
+    if (i === frames) return o;
+    if (more && !full) return SYNC_UNSURE;
+  }
+  return SYNC_NONE;
+}
