@@ -87,7 +87,10 @@ export function findBoundary(b: Uint8Array, frameAt: FrameAt, minHeaders: number
  * that sent one frame only).
  */
 export function syncOffset(b: Uint8Array, frameAt: FrameAt, frames: number, maxScan: number, eof: boolean): number {
-  if (eof && chainFrom(b, 0, frameAt) > 0 && exact) return 0;
+  if (eof) {
+    const c = chainScan(b, 0, frameAt);
+    if (c > 0 && (c & 1) === 1) return 0;
+  }
   const full = eof || b.length >= maxScan;
   const w = b.length > maxScan ? b.subarray(0, maxScan) : b;
   for (let o = 0; o < w.length; o++) {
