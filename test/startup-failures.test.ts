@@ -55,11 +55,11 @@ function expectOneLineFailure(o: Outcome, pattern: RegExp): void {
   expect(lines[0]).toMatch(pattern);
   expect(o.stderr).not.toMatch(/\n\s+at /);
   expect(o.stderr).not.toMatch(/internal error/);
-  // The exit follows the error line at once (nothing holds the event loop). The whole start-up is
-  // given more room: loading the bundle alone takes several times longer when the suite's other
-  // files share the two cores.
+  // The exit follows the error line within a second (nothing holds the event loop). The whole
+  // start-up only has to end: loading the bundle alone took over 5 s while the other files of the
+  // suite (and other suites) shared the two cores; alone it takes 160-340 ms.
   expect(o.afterErrorMs, `exit ${o.afterErrorMs} ms after the error line`).toBeLessThan(1000);
-  expect(o.ms, `exit after ${o.ms} ms`).toBeLessThan(5000);
+  expect(o.ms, `exit after ${o.ms} ms`).toBeLessThan(15_000);
 }
 
 async function freePort(): Promise<number> {
