@@ -93,7 +93,8 @@ beforeAll(async () => {
   });
   await httpRequest('/stream', { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Protocol': `base64url.bearer.authorization.k8s.io.${S.wsToken}` });
   await new Promise<void>((res) => server.close(() => res()));
-  const broker = await start('mosquitto', ['-p', String(mqttPort), '-v'], /running|Opening ipv4 listen socket/);
+  // "running" is logged once the listeners are bound ("Opening ... listen socket" comes before).
+  const broker = await start('mosquitto', ['-p', String(mqttPort), '-v'], / version [0-9.]+ running/);
   const pub = spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-u', S.mqttUser, '-P', S.mqttPass, '-i', 'creds-test', '-t', 'lab/creds', '-m', 'hello', '-V', 'mqttv311'], { encoding: 'utf8', timeout: 10_000 });
   expect(pub.status, pub.stderr).toBe(0);
   await stop(broker);
