@@ -184,7 +184,18 @@ class OutputWriter {
   private async run(): Promise<void> {
     this.running = true;
     while (this.queue.length > 0) {
-      const jobs = this.queue.splice(0);
+      // Only batches that continue their sensor's written sequence are written: after a failed
+      // write, batches queued behind it must not be written (and acknowledged) across the gap.
+      const jobs: Job[] = [];
+      const next = new Map<KeyState, number>();
+      for (const j of this.queue.splice(0)) {
+        const expected = (next.get(j.key) ?? j.key.acked) + 1;
+        if (j.seq === expected) {
+          jobs.push(j);
+          next.set(j.key, j.seq);
+        } else j.done(Object.assign(new Error(`batch ${j.seq} is out of sequence (expected ${expected})`), { code: 'ESEQ' }));
+      }
+      if (jobs.length === 0) continue;
       const buf = Buffer.concat(jobs.map((j) => j.data));
       const before = this.size;
       try {
@@ -407,10 +418,15 @@ export async function startSiemServer(opts: SiemServerOptions): Promise<SiemServ
           done: (err) => {
             pendingWrites--;
             if (err) {
+              // Nothing of this batch or anything queued after it counts: resend from the ack.
+              k.queued = Math.max(k.acked, Math.min(k.queued, seq - 1));
+              if (err.code === 'ESEQ') {
+                st.gaps++;
+                fail(grpc.status.ABORTED, `sensor "${k.sensorId}": ${err.message}; resend from the last acknowledgement`);
+                return;
+              }
               st.writeErrors++;
               health.set('ndr.v1.SiemFeedService', ServingStatus.NOT_SERVING);
-              // Nothing of this batch or anything queued after it counts: resend from the ack.
-              k.queued = k.acked;
               log(`siem: writing ${opts.out} failed (${err.code ?? ''} ${err.message}); batch ${seq} of "${k.sensorId}" not acknowledged`);
               fail(err.code === 'ENOSPC' || err.code === 'EDQUOT' ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.UNAVAILABLE, `collector cannot write its output: ${err.code ?? err.message}`);
               return;
