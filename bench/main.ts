@@ -13,6 +13,7 @@ import { walkFile } from '../src/capture/walk.js';
 import { openCaptureFile } from '../src/capture/pcap-file.js';
 import { Pipeline } from '../src/runtime/pipeline.js';
 import { extraBenches } from './extra.js';
+import { benchStartup } from './startup.js';
 import { FLOOD_TABLE_HEAD, benchFloods, floodTable } from './floods.js';
 import { FLOOD_SHAPES } from '../lab/gen-floods.js';
 import { ShardedRunner } from '../src/runtime/shard.js';
@@ -211,6 +212,11 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
+  if (args[0] === '--startup') {
+    // Only the start-up table: `npm run bench -- --startup` (BENCH_RUNS rounds, default 9).
+    startupReport(Number(process.env.BENCH_RUNS ?? 9));
+    return;
+  }
   if (args[0] === '--floods') {
     // Only the floods table: `npm run bench -- --floods` (BENCH_RUNS rounds, default 1).
     floodsReport(Number(process.env.BENCH_RUNS ?? 1));
@@ -220,6 +226,7 @@ async function main(): Promise<void> {
   console.log(`ndr-sensor bench (${new Date().toISOString()}, node ${process.version})`);
   console.log('Each figure: a fresh process per run; the clock runs from the first packet read to the last record');
   console.log('out (set-up, i.e. the trust store and, with N workers, loading the worker threads, is not timed).');
+  startupReport(Math.max(n, 9));
   await captureReport('mixed capture', 'pcaps/bench/bench.pcap', n);
   await captureReport('handshake-heavy capture', 'pcaps/bench/handshakes.pcap', n);
   for (const b of extraBenches) {
@@ -231,6 +238,16 @@ async function main(): Promise<void> {
     }
   }
   floodsReport(1);
+}
+
+/** Start-up: the demo replayed whole by bin/ndr-sensor as a user starts it (bench/startup.ts). */
+function startupReport(rounds: number): void {
+  console.log(`\nstart-up (${new Date().toISOString()}, node ${process.version}; wall from spawning bin/ndr-sensor, CPU by GNU time)`);
+  try {
+    for (const line of benchStartup(process.cwd(), rounds).lines) console.log(`  ${line}`);
+  } catch (e) {
+    console.log(`  failed: ${(e as Error).message}`);
+  }
 }
 
 /** The floods table (bench/floods.ts): whole-process replays of the flood and scan shapes. */

@@ -179,6 +179,12 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   });
   const progress = new Progress(values.quiet !== true);
   const t0 = process.hrtime.bigint();
+  // The start-up bench (bench/startup.ts) times process start to this point, where everything is
+  // loaded and the first capture is about to be read: a wall-clock mark on stderr, only when asked.
+  if (process.env.NDR_BENCH_MARK === '1') {
+    const cpu = process.cpuUsage();
+    process.stderr.write(`ndr-bench-mark ready ${(performance.timeOrigin + performance.now()).toFixed(3)} cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)}\n`);
+  }
   const workers = intOpt(values.workers, 'workers') ?? replayWorkers();
   const runner = workers > 1 ? new ShardedRunner(pipe, workers, workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors })) : null;
   let st = pipe.engine.stats;
