@@ -17,10 +17,14 @@
  * LMDB transaction per batch (and on flushed()/close()), so a value written is read back at once.
  * A crash loses at most one unwritten batch of first-seen facts, which the next flows relearn.
  */
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { lazyRequire } from '../util/lazy-require.js';
 import type { FlowRecord } from '../flow/record.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
 import { baseName } from '../util/path.js';
+
+/** lmdb (a native addon) loads when a store directory is opened: an in-memory baseline never needs it. */
+const lmdb = lazyRequire<typeof import('lmdb')>('lmdb');
 
 export interface BaselineOptions {
   /** LMDB directory; omitted = in-memory only (tests, replay without --baseline). */
@@ -172,7 +176,7 @@ class LmdbBackend implements FactBackend {
 
   constructor(path: string, batchMax: number) {
     this.batchMax = batchMax;
-    this.root = open({ path, compression: false });
+    this.root = lmdb().open({ path, compression: false });
     this.db = this.root.openDB<number, string>({ name: 'baseline', encoding: 'ordered-binary' });
   }
 

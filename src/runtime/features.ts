@@ -35,10 +35,25 @@ function trustFor(extra: readonly string[]): TrustStore {
   const key = extra.join('\n');
   let t = trustStores.get(key);
   if (t === undefined) {
-    t = buildTrustStore({ extraPemFiles: [...extra] });
+    t = extra.length === 0 ? lazyTrustStore() : buildTrustStore({ extraPemFiles: [...extra] });
     trustStores.set(key, t);
   }
   return t;
+}
+
+/**
+ * Node's bundled roots alone, parsed on the first chain check instead of before the first packet:
+ * a capture without certificates never needs them. Configured roots are still read at once, so an
+ * unreadable file stays a start-up error.
+ */
+function lazyTrustStore(): TrustStore {
+  let store: TrustStore | undefined;
+  const get = (): TrustStore => (store ??= buildTrustStore());
+  return {
+    get roots() { return get().roots; },
+    get bySubject() { return get().bySubject; },
+    get bySha256() { return get().bySha256; },
+  };
 }
 
 /** The services the protocols may ask for at summary time, by ServiceKey name. */
