@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     if (!ok) failed++;
     console.log(`engine (decoder + all dissectors): ${r.cases} cases from ${seeds.length} real packets, ${r.thrown} throws, ${r.faults} dissector faults, ${r.seconds.toFixed(1)} s, heap +${r.heapGrowthMiB.toFixed(1)} MiB ${ok ? 'OK' : `FAIL ${r.firstError ?? ''}`}`);
   }
-  const wanted = dissectorSpecs.filter((s) => want(s.name));
+  const wanted = dissectorSpecs.filter((s) => want(s.name) || (s.probe.midstream !== undefined && want(`${s.name}-midstream`)));
   const tcp = wanted.some((s) => s.transport === 'tcp') ? conversations(files, 'tcp') : [];
   const udp = wanted.some((s) => s.transport === 'udp') ? conversations(files, 'udp') : [];
   for (const spec of dissectorSpecs) {
