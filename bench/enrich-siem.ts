@@ -106,14 +106,16 @@ export async function benchSiem(opts: { records?: number; recordBytes?: number }
   const t0 = process.hrtime.bigint();
   try {
     for (let i = 0; i < records; i++) {
-      c.publishFlowMessage({
-        id: i,
-        communityId: '1:LQU9qZlK+B5F3KDmev6m5PMibrg=',
-        transport: 'tcp',
-        client: { ip: '10.0.0.1', port: 40000 + (i % 20000) },
-        server: { ip: '203.0.113.9', port: 443 },
-        startTsMs: T0 + i,
-        protocol: 'tls',
+      c.publishRecord({
+        flow: {
+          id: i,
+          communityId: '1:LQU9qZlK+B5F3KDmev6m5PMibrg=',
+          transport: 'tcp',
+          client: { ip: '10.0.0.1', port: 40000 + (i % 20000) },
+          server: { ip: '203.0.113.9', port: 443 },
+          startTsMs: T0 + i,
+          protocol: 'tls',
+        },
         ecsJson: `{"event":{"id":${i}},"source":{"ip":"10.0.0.1"},"destination":{"ip":"203.0.113.9","port":443},"pad":"${pad}"}`,
       });
       // Let acknowledgements in; keep the client's own backlog bounded.

@@ -74,7 +74,7 @@ describe('record sections: one field table for ECS and protobuf', () => {
       const { flows } = await replayFiles([cap], { withAnalytics: false });
       for (const f of flows) {
         const ecs = flowToEcs(f);
-        const pb = flowToPb(f, '');
+        const pb = flowToPb(f);
         const present: AnyRecordSection[] = defaultSections.filter((s) => f.apps[s.key] !== undefined);
         expect(pb.apps).toHaveLength(present.length);
         present.forEach((sec, i) => {

@@ -48,7 +48,7 @@ export interface SiemServerStats {
   gaps: number;
   invalid: number;
   streams: number;
-  /** Records not written: their ecs_json is not a JSON object (reported to the sensor). */
+  /** Records not written: their ecs_json is not a JSON object, or they are empty (reported to the sensor). */
   rejected: number;
   /** Batches whose sensor_id differs from the client certificate's identity. */
   forged: number;
@@ -70,14 +70,26 @@ export interface SiemServerHandle {
   close(): Promise<void>;
 }
 
-export type RecordLine = { line: string } | { reason: 'ecs_json_invalid' | 'ecs_json_not_object'; detail: string };
+export type RecordLine = { line: string } | { reason: 'ecs_json_invalid' | 'ecs_json_not_object' | 'record_empty'; detail: string };
+
+/** The typed record as JSON, for a record sent without its ECS document; null when it has none. */
+function typedObject(r: ndr.v1.IFeedRecord): unknown {
+  if (r.flow) return ndr.v1.FlowRecord.toObject(ndr.v1.FlowRecord.fromObject(r.flow));
+  if (r.alert) return ndr.v1.Alert.toObject(ndr.v1.Alert.fromObject(r.alert));
+  return null;
+}
 
 /**
- * The output line of one record. The document is re-serialised when its text spans lines, so a
- * record is always exactly one line; anything but a JSON object is refused with a named reason.
+ * The output line of one record: its ECS document. The document is re-serialised when its text
+ * spans lines, so a record is always exactly one line; anything but a JSON object is refused with
+ * a named reason. A record without a document is written as its typed record.
  */
-export function recordLine(ecsJson: string | null | undefined, fallback: () => unknown): RecordLine {
-  if (!ecsJson) return { line: JSON.stringify(fallback()) };
+export function recordLine(r: ndr.v1.IFeedRecord): RecordLine {
+  const ecsJson = r.ecsJson;
+  if (!ecsJson) {
+    const typed = typedObject(r);
+    return typed === null ? { reason: 'record_empty', detail: 'neither an ECS document nor a typed record this collector knows' } : { line: JSON.stringify(typed) };
+  }
   let v: unknown;
   try {
     v = JSON.parse(ecsJson);
@@ -122,15 +134,17 @@ export function batchLines(b: RecordBatchMsg): { text: string; records: number; 
       records++;
     } else rejected.push({ seq: b.seq ?? 0, index, reason: r.reason, detail: r.detail });
   };
-  if (b.flows) {
-    (b.flows.flows ?? []).forEach((f, i) => add(recordLine(f.ecsJson, () => ndr.v1.FlowRecord.toObject(ndr.v1.FlowRecord.fromObject(f))), i));
-  } else if (b.alerts) {
-    (b.alerts.alerts ?? []).forEach((a, i) => add(recordLine(a.ecsJson, () => ndr.v1.Alert.toObject(ndr.v1.Alert.fromObject(a))), i));
+  if (b.records) {
+    (b.records.records ?? []).forEach((r, i) => add(recordLine(r), i));
   } else if (b.stats) {
     text = statsLine(b) + '\n';
     records = 1;
   } else if (b.loss) {
     text = lossLine(b) + '\n';
+  } else {
+    // A sensor of another version (a payload kind this collector does not know): acknowledged so
+    // the sensor's sequence goes on, and named so the operator sees what was not written.
+    rejected.push({ seq: b.seq ?? 0, index: 0, reason: 'payload_unknown', detail: 'the batch carries no payload this collector knows (a sensor of another version?)' });
   }
   return { text, records, rejected };
 }

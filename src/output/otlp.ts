@@ -75,8 +75,6 @@ export interface OtlpClientStats {
   spool: SpoolStats;
 }
 
-type Kind = 'flows' | 'alerts';
-
 /** OTLP says a malformed request is not to be retried: HTTP 400, gRPC INVALID_ARGUMENT. */
 function isPermanent(e: unknown, protocol: 'grpc' | 'http'): boolean {
   const code = (e as { code?: unknown } | undefined)?.code;
@@ -104,8 +102,7 @@ export class OtlpClient {
   readonly spool: Spool;
   private readonly exporter: Exporter;
   private readonly resource: Resource;
-  private batchKind: Kind | null = null;
-  private batch: string[] = [];
+  private batch: ndr.v1.IFeedRecord[] = [];
   private lingerTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private inFlight = false;
@@ -156,22 +153,23 @@ export class OtlpClient {
     return new HttpLogExporter({ url: opts.endpoint, headers: opts.headers ?? {}, timeoutMillis: this.o.timeoutMs }) as unknown as Exporter;
   }
 
+  // OTLP carries only the ECS document: the spooled record keeps its kind as an empty typed
+  // message (the oneof case), not the typed fields, which nothing here would read.
+
   /** One flow's ECS JSON. */
   publishFlow(ecsJson: string): void {
-    this.add('flows', ecsJson);
+    this.add({ flow: {}, ecsJson });
   }
 
   /** One alert's ECS JSON. */
   publishAlert(ecsJson: string): void {
-    this.add('alerts', ecsJson);
+    this.add({ alert: {}, ecsJson });
   }
 
-  private add(kind: Kind, ecsJson: string): void {
+  private add(rec: ndr.v1.IFeedRecord): void {
     if (this.closed) throw new Error('otlp client closed');
     this.s.published++;
-    if (this.batchKind !== kind) this.seal();
-    this.batchKind = kind;
-    this.batch.push(ecsJson);
+    this.batch.push(rec);
     if (this.batch.length >= this.o.batchSize) this.seal();
     else if (!this.lingerTimer) {
       this.lingerTimer = setTimeout(() => {
@@ -186,19 +184,17 @@ export class OtlpClient {
       clearTimeout(this.lingerTimer);
       this.lingerTimer = null;
     }
-    if (this.batch.length === 0 || !this.batchKind) return;
-    const docs = this.batch;
+    if (this.batch.length === 0) return;
+    const records = this.batch;
     this.batch = [];
     const seq = this.spool.lastSeq + 1;
-    const msg: ndr.v1.IPublishRequest = { sensorId: this.o.sensorId, seq, epoch: this.spool.epoch };
-    if (this.batchKind === 'flows') msg.flows = { flows: docs.map((ecsJson) => ({ ecsJson })) };
-    else msg.alerts = { alerts: docs.map((ecsJson) => ({ ecsJson })) };
-    this.batchKind = null;
+    const msg: ndr.v1.IPublishRequest = { sensorId: this.o.sensorId, seq, epoch: this.spool.epoch, records: { records } };
     // A refused write (full or read-only disk) is counted by the spool; nothing else stops.
-    if (this.spool.append(seq, docs.length, ndr.v1.PublishRequest.encode(msg).finish())) this.pump();
+    if (this.spool.append(seq, records.length, ndr.v1.PublishRequest.encode(msg).finish())) this.pump();
   }
 
-  private record(doc: string, kind: 'flow' | 'alert', now: HrTime): ReadableLogRecord {
+  /** `kind` is the record's oneof case: flow, alert, or a kind this build does not name. */
+  private record(doc: string, kind: string, now: HrTime): ReadableLogRecord {
     let body: AnyValue;
     let tsMs = Date.now();
     const attributes: LogAttributes = { 'ndr.record.type': kind, 'ndr.sensor.id': this.o.sensorId };
@@ -219,7 +215,7 @@ export class OtlpClient {
       severityNumber: kind === 'alert' ? 13 : 9,
       severityText: kind === 'alert' ? 'WARN' : 'INFO',
       body,
-      eventName: kind === 'alert' ? 'ndr.alert' : 'ndr.flow',
+      eventName: `ndr.${kind}`,
       resource: this.resource,
       instrumentationScope: { name: 'ndr-sensor', version: '0.1.0' },
       attributes,
@@ -251,9 +247,9 @@ export class OtlpClient {
       };
     }
     const b = ndr.v1.PublishRequest.decode(f.payload);
-    const docs = b.flows ? (b.flows.flows ?? []).map((x) => x.ecsJson ?? '') : (b.alerts?.alerts ?? []).map((x) => x.ecsJson ?? '');
-    const kind = b.flows ? 'flow' : 'alert';
-    return { count: docs.length, items: docs.map((d) => this.record(d, kind, now)) };
+    if (!b.records) return { count: 0, items: [] };
+    const recs = b.records?.records ?? [];
+    return { count: recs.length, items: recs.map((r) => this.record(r.ecsJson ?? '', (r as ndr.v1.FeedRecord).record ?? 'record', now)) };
   }
 
   /** Exports the oldest unexported batch (one at a time: order kept, nothing overtakes a retry). */
@@ -262,6 +258,12 @@ export class OtlpClient {
     const [f] = this.spool.read(this.spool.ackedSeq + 1, 1);
     if (!f) return;
     const { items, count } = this.records(f);
+    if (items.length === 0) {
+      // A frame another version spooled in a layout this one does not read: nothing to export.
+      this.log(`otlp: batch ${f.seq} in ${this.o.spoolDir} holds no records this version reads; skipped`);
+      this.done(f.seq);
+      return;
+    }
     this.inFlight = true;
     this.exporter.export(items, (r) => {
       this.inFlight = false;

@@ -92,8 +92,6 @@ export const TRANSIENT_CODES: ReadonlySet<number> = new Set([
   grpc.status.UNKNOWN,
 ]);
 
-type Kind = 'flows' | 'alerts';
-
 const passthrough = (b: Buffer): Buffer => b;
 
 export class SiemClient {
@@ -104,9 +102,7 @@ export class SiemClient {
   readonly spool: Spool;
   private readonly client: grpc.Client;
   private stream: grpc.ClientDuplexStream<Buffer, AckMsg | InvalidMessage> | null = null;
-  private batchKind: Kind | null = null;
-  private batchFlows: ndr.v1.IFlowRecord[] = [];
-  private batchAlerts: ndr.v1.IAlert[] = [];
+  private batch: ndr.v1.IFeedRecord[] = [];
   private lingerTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private backoff: number;
@@ -162,17 +158,28 @@ export class SiemClient {
     this.pump();
   }
 
+  /** A flow: its typed record, and `ecsJson` the document the JSON output writes for it. */
   publishFlow(flow: FlowRecord, ecsJson: string): void {
-    this.add('flows', flowToPb(flow, ecsJson), null);
+    this.publishRecord({ flow: flowToPb(flow), ecsJson });
   }
 
+  /** An alert: its typed record, and `ecsJson` the document the JSON output writes for it. */
   publishAlert(alert: Alert, ecsJson: string): void {
-    this.add('alerts', null, alertToPb(alert, ecsJson));
+    this.publishRecord({ alert: alertToPb(alert), ecsJson });
   }
 
-  /** Already-converted flow message (bench, tests). */
-  publishFlowMessage(msg: ndr.v1.IFlowRecord): void {
-    this.add('flows', msg, null);
+  /** A record already in the feed's envelope (any kind; bench and tests build their own). */
+  publishRecord(rec: ndr.v1.IFeedRecord): void {
+    if (this.closed) throw new Error('siem client closed');
+    this.s.published++;
+    this.batch.push(rec);
+    if (this.batch.length >= this.o.batchSize) this.seal();
+    else if (!this.lingerTimer) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = null;
+        this.seal();
+      }, this.o.lingerMs);
+    }
   }
 
   publishStats(st: SensorStatsInput): void {
@@ -197,41 +204,19 @@ export class SiemClient {
     );
   }
 
-  private add(kind: Kind, flow: ndr.v1.IFlowRecord | null, alert: ndr.v1.IAlert | null): void {
-    if (this.closed) throw new Error('siem client closed');
-    this.s.published++;
-    if (this.batchKind !== kind) this.seal();
-    this.batchKind = kind;
-    if (flow) this.batchFlows.push(flow);
-    if (alert) this.batchAlerts.push(alert);
-    if (this.batchFlows.length + this.batchAlerts.length >= this.o.batchSize) this.seal();
-    else if (!this.lingerTimer) {
-      this.lingerTimer = setTimeout(() => {
-        this.lingerTimer = null;
-        this.seal();
-      }, this.o.lingerMs);
-    }
-  }
-
   /** Closes the batch being filled: assigns its sequence number and spools it. */
   private seal(): void {
     if (this.lingerTimer) {
       clearTimeout(this.lingerTimer);
       this.lingerTimer = null;
     }
-    if (this.batchKind === 'flows' && this.batchFlows.length > 0) {
-      const flows = this.batchFlows;
-      this.batchFlows = [];
-      this.sealWith({ flows: { flows } }, flows.length);
-    } else if (this.batchKind === 'alerts' && this.batchAlerts.length > 0) {
-      const alerts = this.batchAlerts;
-      this.batchAlerts = [];
-      this.sealWith({ alerts: { alerts } }, alerts.length);
-    }
-    this.batchKind = null;
+    if (this.batch.length === 0) return;
+    const records = this.batch;
+    this.batch = [];
+    this.sealWith({ records: { records } }, records.length);
   }
 
-  private sealWith(payload: Pick<ndr.v1.IPublishRequest, 'flows' | 'alerts' | 'stats'>, records: number): void {
+  private sealWith(payload: Pick<ndr.v1.IPublishRequest, 'records' | 'stats'>, records: number): void {
     const seq = this.spool.lastSeq + 1;
     const bytes = ndr.v1.PublishRequest.encode({ sensorId: this.o.sensorId, seq, epoch: this.spool.epoch, ...payload }).finish();
     // A refused write (full or read-only disk) is counted by the spool; nothing else stops.
@@ -395,7 +380,7 @@ export class SiemClient {
     const sp = this.spool.stats();
     return {
       published: this.s.published,
-      queueDepth: this.batchFlows.length + this.batchAlerts.length,
+      queueDepth: this.batch.length,
       pendingBatches: sp.pendingBatches,
       spoolBytes: sp.bytes,
       dropped: sp.droppedRecords + sp.writeFailedRecords,

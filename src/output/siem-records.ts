@@ -1,8 +1,8 @@
 /**
  * Flow records and alerts as the SIEM feed's messages (proto/ndr/v1/flow.proto, alert.proto): the
  * protocol-neutral core typed field by field, each protocol section as its own typed message
- * packed in an Any (the section's registration names the message), and the ECS document the JSON
- * output writes beside them.
+ * packed in an Any (the section's registration names the message). The ECS document the JSON
+ * output writes travels beside the typed record in the feed's envelope (ndr.v1.FeedRecord).
  */
 import type { Alert } from '../analytics/alert.js';
 import type { AnyRecordSection } from '../dissect/api.js';
@@ -27,12 +27,11 @@ function appsToPb(f: FlowRecord, sections: readonly AnyRecordSection[], types: (
   return out;
 }
 
-/** FlowRecord → ndr.v1.FlowRecord; `ecsJson` is the JSON document the JSON output writes. */
 /**
- * `types` finds a section's message class by name: the generated code by default; a protocol
- * registered at run time (a test's fixture) brings its own.
+ * FlowRecord → ndr.v1.FlowRecord. `types` finds a section's message class by name: the generated
+ * code by default; a protocol registered at run time (a test's fixture) brings its own.
  */
-export function flowToPb(f: FlowRecord, ecsJson: string, sections: readonly AnyRecordSection[] = defaultSections, types: (name: string) => PbMessageType = messageType): ndr.v1.IFlowRecord {
+export function flowToPb(f: FlowRecord, sections: readonly AnyRecordSection[] = defaultSections, types: (name: string) => PbMessageType = messageType): ndr.v1.IFlowRecord {
   const out: ndr.v1.IFlowRecord = {
     id: f.id,
     communityId: f.communityId,
@@ -47,7 +46,6 @@ export function flowToPb(f: FlowRecord, ecsJson: string, sections: readonly AnyR
     toClient: dirToPb(f.dirs[1]),
     protocol: f.protocol ?? '',
     events: f.events,
-    ecsJson,
   };
   out.apps = appsToPb(f, sections, types);
   if (f.entropy[0]) out.entropyToServer = { bits: f.entropy[0].bits, sample: f.entropy[0].sample, score: f.entropy[0].score };
@@ -61,7 +59,7 @@ export function flowToPb(f: FlowRecord, ecsJson: string, sections: readonly AnyR
   return out;
 }
 
-export function alertToPb(a: Alert, ecsJson: string): ndr.v1.IAlert {
+export function alertToPb(a: Alert): ndr.v1.IAlert {
   const out: ndr.v1.IAlert = {
     id: a.id,
     analytic: a.analytic,
@@ -78,7 +76,6 @@ export function alertToPb(a: Alert, ecsJson: string): ndr.v1.IAlert {
     baselineSource: a.baselineSource,
     count: a.count,
     mitreTechniques: a.mitre.technique,
-    ecsJson,
   };
   if (a.host) out.host = hostToPb(a.host);
   if (a.process) out.process = processToPb(a.process);

@@ -68,7 +68,7 @@ describe('gRPC services as operators expect them', () => {
     const d = tmp();
     const srv = await startSiemServer({ out: join(d, 'out.jsonl'), listen: '127.0.0.1:0', limits: { maxMessageBytes: 1 << 20, maxConcurrentStreams: 4, idleTimeoutMs: 500 }, log: () => undefined });
     const client = new grpc.Client(srv.address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 8 << 20 });
-    const big = Buffer.from(ndr.v1.PublishRequest.encode({ sensorId: 's', seq: 1, epoch: 1, flows: { flows: [{ id: 1, ecsJson: JSON.stringify({ pad: 'x'.repeat(2 << 20) }) }] } }).finish());
+    const big = Buffer.from(ndr.v1.PublishRequest.encode({ sensorId: 's', seq: 1, epoch: 1, records: { records: [{ flow: { id: 1 }, ecsJson: JSON.stringify({ pad: 'x'.repeat(2 << 20) }) }] } }).finish());
     const err = await new Promise<grpc.ServiceError>((resolve) => {
       const s = client.makeBidiStreamRequest(SIEM_PUBLISH_PATH, (b: Buffer) => b, deserializeAck);
       s.on('error', resolve);
@@ -120,7 +120,7 @@ describe('gRPC services as operators expect them', () => {
         child.on('exit', () => reject(new Error(err)));
       });
       const client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 8 << 20 });
-      const big = Buffer.from(ndr.v1.PublishRequest.encode({ sensorId: 's', seq: 1, epoch: 1, flows: { flows: [{ id: 1, ecsJson: JSON.stringify({ pad: 'x'.repeat(2 << 20) }) }] } }).finish());
+      const big = Buffer.from(ndr.v1.PublishRequest.encode({ sensorId: 's', seq: 1, epoch: 1, records: { records: [{ flow: { id: 1 }, ecsJson: JSON.stringify({ pad: 'x'.repeat(2 << 20) }) }] } }).finish());
       const err = await new Promise<grpc.ServiceError>((resolve) => {
         const s = client.makeBidiStreamRequest(SIEM_PUBLISH_PATH, (b: Buffer) => b, deserializeAck);
         s.on('error', resolve);
@@ -148,11 +148,11 @@ describe('gRPC services as operators expect them', () => {
     const srv = await startSiemServer({ out: f('out.jsonl'), listen: '127.0.0.1:0', tls: { ca: f('ca.pem'), cert: f('collector.pem'), key: f('collector.key') }, log: () => undefined });
     const tls = { ca: f('ca.pem'), cert: f('s1.pem'), key: f('s1.key') };
     const without = new SiemClient({ endpoint: `127.0.0.1:${srv.port}`, sensorId: 's1', spoolDir: f('spool1'), tls, log: () => undefined });
-    without.publishFlowMessage({ id: 1, ecsJson: '{"i":1}' });
+    without.publishRecord({ flow: { id: 1 }, ecsJson: '{"i":1}' });
     expect(await without.flush(1500)).toBe(false);
     await without.close(100);
     const withName = new SiemClient({ endpoint: `127.0.0.1:${srv.port}`, sensorId: 's1', spoolDir: f('spool2'), tls: { ...tls, serverName: 'siem.example.internal' }, log: () => undefined });
-    withName.publishFlowMessage({ id: 2, ecsJson: '{"i":2}' });
+    withName.publishRecord({ flow: { id: 2 }, ecsJson: '{"i":2}' });
     expect(await withName.flush(5000)).toBe(true);
     await withName.close();
     await srv.close();

@@ -7,6 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { SIEM_PUBLISH_PATH, deserializeAck, ndr } from '../../src/grpc/services.js';
+import type { AckMsg } from '../../src/grpc/services.js';
 import { startSiemServer } from '../../src/grpc/siem-server.js';
 import { SiemClient } from '../../src/output/siem-client.js';
 import { FRAME_HEADER_BYTES } from '../../src/output/spool.js';
@@ -105,7 +108,7 @@ describe('SIEM delivery under faults', () => {
     const logs: string[] = [];
     const c = new SiemClient({ endpoint: srv.address, sensorId: 'r', spoolDir: join(d, 'spool'), batchSize: 100, log: (l) => logs.push(l) });
     const docs = ['{"i":0}', '[1,2]', '{"i":2,\n "text": "two\\nlines"}', '"a string"', 'not json', '{"i":5}', 'null'];
-    docs.forEach((ecsJson, id) => c.publishFlowMessage({ id, ecsJson }));
+    docs.forEach((ecsJson, id) => c.publishRecord({ flow: { id }, ecsJson }));
     expect(await c.flush(5000)).toBe(true);
     const st = c.stats();
     await c.close();
@@ -118,6 +121,47 @@ describe('SIEM delivery under faults', () => {
     expect(st.rejectReasons).toEqual({ ecs_json_not_object: 3, ecs_json_invalid: 1 });
     expect(srv.stats().rejected).toBe(4);
     expect(logs.some((l) => l.includes('rejected record 1 of batch 1: ecs_json_not_object'))).toBe(true);
+  });
+
+  test('one batch carries records of every kind; a record without its document is written typed, an empty one and a batch of an unknown layout are named', async () => {
+    const d = tmp();
+    const out = join(d, 'siem.jsonl');
+    const srv = await startSiemServer({ out, listen: '127.0.0.1:0', log: () => undefined });
+    const c = new SiemClient({ endpoint: srv.address, sensorId: 'k', spoolDir: join(d, 'spool'), batchSize: 100, log: () => undefined });
+    c.publishRecord({ flow: { id: 1 }, ecsJson: '{"i":0,"kind":"flow"}' });
+    c.publishRecord({ alert: { id: 'a1', analytic: 'AN0002' }, ecsJson: '{"i":1,"kind":"alert"}' });
+    c.publishRecord({ flow: { id: 7, communityId: '1:abc' } });
+    c.publishRecord({});
+    expect(await c.flush(5000)).toBe(true);
+    const st = c.stats();
+    await c.close();
+    // One batch for all four, in the order published.
+    expect(st.lastSeq).toBe(1);
+    const got = lines(out);
+    expect(got.map((l) => l['kind'] ?? l['communityId'])).toEqual(['flow', 'alert', '1:abc']);
+    expect(got[2]!['id']).toBe(7);
+    expect(st.rejectReasons).toEqual({ record_empty: 1 });
+
+    // A sensor of another version sends a payload this collector has no field for (here the
+    // pre-envelope flow list, field 3): acknowledged, nothing written, named.
+    const client = new grpc.Client(srv.address, grpc.credentials.createInsecure());
+    const head = ndr.v1.PublishRequest.encode({ sensorId: 'old', seq: 1, epoch: 9 }).finish();
+    const oldFlows = Buffer.from([0x1a, 0x04, 0x0a, 0x02, 0x08, 0x01]);
+    const ack = await new Promise<AckMsg>((resolve, reject) => {
+      const s = client.makeBidiStreamRequest(SIEM_PUBLISH_PATH, (b: Buffer) => b, deserializeAck);
+      s.on('data', (m: AckMsg) => {
+        resolve(m);
+        s.end();
+      });
+      s.on('error', reject);
+      s.write(Buffer.concat([Buffer.from(head), oldFlows]));
+    });
+    client.close();
+    await srv.close();
+    expect(ack.ackedSeq).toBe(1);
+    expect(ack.rejected?.map((r) => r.reason)).toEqual(['payload_unknown']);
+    expect(lines(out).length).toBe(3);
+    expect(srv.stats().rejected).toBe(2);
   });
 
   test('under mTLS the identity is the client certificate: a batch claiming another sensor is refused, permanently', async () => {
@@ -135,7 +179,7 @@ describe('SIEM delivery under faults', () => {
     const srv = await startSiemServer({ out, listen: '127.0.0.1:0', tls: { ca: f('ca.pem'), cert: f('collector.pem'), key: f('collector.key') }, log: (l) => logs.push(l) });
     const tls = { ca: f('ca.pem'), cert: f('sensor-a.pem'), key: f('sensor-a.key') };
     const forged = new SiemClient({ endpoint: `localhost:${srv.port}`, sensorId: 'sensor-b', spoolDir: f('spool-b'), tls, reconnectMaxMs: 200, log: () => undefined });
-    for (let i = 0; i < 10; i++) forged.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i, who: 'forged' }) });
+    for (let i = 0; i < 10; i++) forged.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i, who: 'forged' }) });
     // A permanent refusal ends the wait at once instead of at the timeout.
     const t0 = Date.now();
     expect(await forged.flush(10_000)).toBe(false);
@@ -144,7 +188,7 @@ describe('SIEM delivery under faults', () => {
     expect(forged.stats().spool.pendingBatches).toBe(1);
     await forged.close(100);
     const honest = new SiemClient({ endpoint: `localhost:${srv.port}`, sensorId: 'sensor-a', spoolDir: f('spool-a'), tls, log: () => undefined });
-    for (let i = 0; i < 10; i++) honest.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i, who: 'honest' }) });
+    for (let i = 0; i < 10; i++) honest.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i, who: 'honest' }) });
     expect(await honest.flush(10_000)).toBe(true);
     await honest.close();
     await srv.close();
@@ -164,7 +208,7 @@ describe('SIEM delivery under faults', () => {
     const N = 3000;
     const pad = 'x'.repeat(60);
     for (let i = 0; i < N; i++) {
-      c.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i, pad }) });
+      c.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i, pad }) });
       if (i % 500 === 0) await wait(20);
     }
     await c.flush(3000);
@@ -211,10 +255,10 @@ describe('SIEM delivery under faults', () => {
     const srv = await startSiemServer({ out, listen: '127.0.0.1:0', log: () => undefined });
     const logs: string[] = [];
     const c = new SiemClient({ endpoint: srv.address, sensorId: 'ro', spoolDir: join(disk, 'spool'), batchSize: 10, log: (l) => logs.push(l) });
-    for (let i = 0; i < 50; i++) c.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i }) });
+    for (let i = 0; i < 50; i++) c.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i }) });
     expect(await c.flush(5000)).toBe(true);
     execFileSync('mount', ['-o', 'remount,ro', disk]);
-    for (let i = 50; i < 100; i++) c.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i }) });
+    for (let i = 50; i < 100; i++) c.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i }) });
     await c.flush(500);
     const st = c.stats();
     await c.close(200);
@@ -236,7 +280,7 @@ describe('SIEM delivery under faults', () => {
     const N = 6000;
     let ackedAtWipe = 0;
     for (let i = 0; i < N; i++) {
-      c.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i }) });
+      c.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i }) });
       if (i === 2000) {
         await c.flush(5000);
         await col.kill('SIGKILL');
@@ -263,7 +307,7 @@ describe('SIEM delivery under faults', () => {
     let srv = await startSiemServer({ out, listen: '127.0.0.1:0', log: () => undefined });
     const port = srv.port;
     const c = new SiemClient({ endpoint: `127.0.0.1:${port}`, sensorId: 'old', spoolDir: spool, batchSize: 10, lingerMs: 60_000, reconnectMaxMs: 200, log: () => undefined });
-    for (let i = 0; i < 100; i++) c.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i }) });
+    for (let i = 0; i < 100; i++) c.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i }) });
     expect(await c.flush(5000)).toBe(true);
     await srv.close();
     // As if the collector had crashed before rewriting its state after batch 3.
@@ -272,7 +316,7 @@ describe('SIEM delivery under faults', () => {
     writeFileSync(`${out}.state`, JSON.stringify(state));
     const logs: string[] = [];
     srv = await startSiemServer({ out, listen: `127.0.0.1:${port}`, log: (l) => logs.push(l) });
-    for (let i = 100; i < 200; i++) c.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i }) });
+    for (let i = 100; i < 200; i++) c.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i }) });
     expect(await c.flush(10_000)).toBe(true);
     await c.close();
     await srv.close();
@@ -286,7 +330,7 @@ describe('SIEM delivery under faults', () => {
     const d = tmp();
     const spool = join(d, 'spool');
     const c = new SiemClient({ endpoint: '127.0.0.1:9', sensorId: 'cor', spoolDir: spool, batchSize: 50, log: () => undefined });
-    for (let i = 0; i < 1000; i++) c.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i }) });
+    for (let i = 0; i < 1000; i++) c.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i }) });
     await c.flush(50);
     await c.close(50);
     const seg = join(spool, readdirSync(spool).find((n) => n.startsWith('seg-'))!);
@@ -300,7 +344,7 @@ describe('SIEM delivery under faults', () => {
     const srv = await startSiemServer({ out, listen: '127.0.0.1:0', log: () => undefined });
     const logs: string[] = [];
     const c2 = new SiemClient({ endpoint: srv.address, sensorId: 'cor', spoolDir: spool, batchSize: 50, log: (l) => logs.push(l) });
-    for (let i = 1000; i < 1100; i++) c2.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i }) });
+    for (let i = 1000; i < 1100; i++) c2.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i }) });
     expect(await c2.flush(10_000)).toBe(true);
     const st = c2.stats();
     await c2.close();

@@ -67,7 +67,7 @@ describe('SIEM feed over real gRPC on loopback', () => {
     const c = new SiemClient({ endpoint: `127.0.0.1:${port}`, sensorId: 's1', spoolDir: join(dir, 'spool'), batchSize: 100, lingerMs: 5, reconnectMaxMs: 200, log: (l) => logs.push(l) });
     const N = 20_000;
     for (let i = 0; i < N; i++) {
-      c.publishFlowMessage({ id: i, transport: 'tcp', ecsJson: JSON.stringify({ i }) });
+      c.publishRecord({ flow: { id: i, transport: 'tcp' }, ecsJson: JSON.stringify({ i }) });
       if (i === 6000) {
         await wait(50);
         await siem.kill('SIGKILL');
@@ -117,7 +117,7 @@ describe('SIEM feed over real gRPC on loopback', () => {
     const dir = tmp();
     const spool = join(dir, 'spool');
     const c = new SiemClient({ endpoint: `127.0.0.1:${port}`, sensorId: 't', spoolDir: spool, batchSize: 10, log: () => undefined });
-    for (let i = 0; i < 100; i++) c.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i }) });
+    for (let i = 0; i < 100; i++) c.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i }) });
     await c.flush(50);
     await c.close(50);
     const seg = readdirSync(spool).filter((n) => n.startsWith('seg-')).sort().pop()!;
@@ -149,7 +149,7 @@ describe('SIEM feed over real gRPC on loopback', () => {
       log: (l) => logs.push(l),
     });
     const N = 5000;
-    for (let i = 0; i < N; i++) c.publishFlowMessage({ id: i, ecsJson: JSON.stringify({ i, pad: 'x'.repeat(40) }) });
+    for (let i = 0; i < N; i++) c.publishRecord({ flow: { id: i }, ecsJson: JSON.stringify({ i, pad: 'x'.repeat(40) }) });
     await c.flush(10);
     const st = c.stats();
     expect(st.dropped).toBeGreaterThan(0);
