@@ -14,6 +14,10 @@ import { BaselineStore } from '../src/baseline/store.js';
 import { AnalyticsEngine } from '../src/analytics/engine.js';
 import { newFlowRecord } from '../src/flow/record.js';
 import { floodToEcs } from '../src/output/ecs.js';
+import { Flow } from '../src/flow/flow.js';
+import { Pipeline } from '../src/runtime/pipeline.js';
+import { openCaptureFile } from '../src/capture/pcap-file.js';
+import type { FlowRecord } from '../src/flow/record.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndr-floods-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -191,5 +195,56 @@ describe('bounded state after the flow table', () => {
     const d = e.state().find((x) => x.structure === 'alert_dedup')!;
     expect(d.size).toBe(50);
     expect(d.evictions).toBe(450);
+  });
+});
+
+/** Give every field of `o` (and of its nested plain objects) a value other than its initial one. */
+function scribble(o: Record<string, unknown>): void {
+  for (const k of Object.keys(o)) {
+    const v = o[k];
+    if (typeof v === 'number') o[k] = v + 7;
+    else if (typeof v === 'boolean') o[k] = !v;
+    else if (typeof v === 'string') o[k] = `${v}x`;
+    else if (v === null) o[k] = [k];
+    else if (typeof v === 'object') scribble(v as Record<string, unknown>);
+  }
+}
+
+describe('flow objects reused under a flood', () => {
+  it('a reset flow is a new flow: every field back to its initial value', () => {
+    const f = new Flow();
+    scribble(f as unknown as Record<string, unknown>);
+    (f as unknown as { tomb: boolean }).tomb = false; // the readonly discriminator is not state
+    expect(f).not.toEqual(new Flow());
+    f.reset();
+    expect(f).toStrictEqual(new Flow());
+  });
+
+  it('a SYN flood through a small table reuses the evicted flows and every record stays its own', async () => {
+    const file = join(dir, 'syn-reuse.pcap');
+    const info = generateFlood('syn-flood', file, { scale: 0.01 });
+    const flows: FlowRecord[] = [];
+    const p = new Pipeline({ limits: { table: { maxFlowsCount: 1024 } }, flood: { enabled: false }, onFlow: (r) => flows.push(r) });
+    await p.run(openCaptureFile(file));
+    await p.finish();
+    const table = p.engine.table;
+    expect(flows.length).toBe(info.flows);
+    expect(table.evicted).toBe(info.flows - 1024);
+    // Each eviction frees one flow just before the next SYN needs one.
+    expect(table.reused).toBe(table.evicted);
+    expect(new Set(flows.map((f) => f.id)).size).toBe(info.flows);
+    expect(new Set(flows.map((f) => f.client.ip)).size).toBe(info.flows);
+    expect(new Set(flows.map((f) => f.communityId)).size).toBe(info.flows);
+    let evicted = 0;
+    for (const f of flows) {
+      expect(f.dirs[0].packets).toBe(1);
+      expect(f.dirs[1].packets).toBe(0);
+      expect(f.server).toEqual({ ip: '198.51.100.10', port: 80 });
+      expect(f.directionFromSyn).toBe(true);
+      expect(f.events).toEqual([]);
+      if (f.endReason === 'evicted') { evicted++; expect(f.limits).toEqual(['flow.evicted']); }
+      else expect(f.limits).toEqual([]);
+    }
+    expect(evicted).toBe(table.evicted);
   });
 });

@@ -70,6 +70,15 @@ export class FlowSide {
   appSizes: number[] | null = null;
   /** SHA-256 (hex) of certificates handed off, in message order. */
   certs: string[] | null = null;
+
+  /** Back to the state of a new side (every field above, with the same initial value). */
+  reset(): void {
+    this.packets = 0; this.bytes = 0; this.ipBytes = 0; this.retrans = 0; this.flags = 0; this.firstTs = 0; this.lastTs = 0;
+    this.isn = -1; this.seqHigh = 0; this.fin = false; this.finAck = -1; this.finAcked = false;
+    this.stream = null; this.need = 0; this.done = false; this.probeBytes = 0; this.probeFrom = 0;
+    this.head = null; this.payloadStart = -1; this.entropyFed = 0; this.entropyHist = null; this.entropyN = 0;
+    this.small = null; this.appSizes = null; this.certs = null;
+  }
 }
 
 export class Flow {
@@ -133,6 +142,33 @@ export class Flow {
 
   /** JA4T/JA4TS inputs (SYN / SYN-ACK TCP options, copied), only when JA4+ is on. */
   syn: SynOptions | null = null;
+
+  /**
+   * Back to the state of a new Flow, for the table to reuse (FlowTable.recycle). Every field is
+   * set to its initial value; arrays and objects a record took with it are replaced, not cleared.
+   */
+  reset(): void {
+    this.hash = 0; this.id = 0; this.ipVersion = 4; this.proto = 6;
+    this.a0 = 0; this.a1 = 0; this.a2 = 0; this.a3 = 0; this.aPort = 0;
+    this.b0 = 0; this.b1 = 0; this.b2 = 0; this.b3 = 0; this.bPort = 0;
+    this.vlan = 0; this.tunnelDepth = 0; this.tunnel = null; this.directionFromSyn = false;
+    this.chain = null; this.prev = null; this.next = null; this.list = FlowList.Udp;
+    this.toServer.reset(); this.toClient.reset();
+    this.startTs = 0; this.lastSeen = 0; this.rst = false;
+    this.app = AppState.Unclassified; this.spec = null; this.dissector = null; this.records = null;
+    this.probeNo = 0; this.confirmed = false; this.earlier = null; this.upgraded = null; this.protocol = null;
+    this.events = null; this.limits = null; this.closed = false; this.record = null; this.emitted = false;
+    this.syn = null;
+  }
+
+  /**
+   * True while the flow has carried no payload either way and holds no dissection state: what
+   * a flood, a scan or an unanswered SYN leaves. Once its record is built nothing else refers to
+   * such a flow, so the table may reuse the object.
+   */
+  get embryonic(): boolean {
+    return this.toServer.bytes === 0 && this.toClient.bytes === 0 && this.app === AppState.Unclassified && this.spec === null && this.dissector === null && this.earlier === null && this.record === null && !this.emitted && this.toServer.stream === null && this.toClient.stream === null;
+  }
 
   /**
    * The record is out and a Tomb took this flow's place in the table: let go of what the record

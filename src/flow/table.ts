@@ -20,6 +20,13 @@ export const defaultTableLimits: TableLimits = {
   udpIdleMs: 60_000,
 };
 
+/**
+ * Most reset flows kept for reuse. An eviction at the cap frees one flow just before the next is
+ * made, so a flood needs a pool of one; expiry frees a second's worth at once (a scan's flows all
+ * time out together) and the rest of those are left to the garbage collector.
+ */
+const POOL_MAX = 4096;
+
 /** Mix a 32-bit value into a hash (murmur3 finaliser style). */
 function mix(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x5bd1e995);
@@ -35,6 +42,16 @@ export class FlowTable {
   created = 0;
   evicted = 0;
   private nextId = 1;
+  /**
+   * Ended flows that never carried payload, reset for reuse. Under a flood or a scan every flow
+   * lives until the cap or the idle timeout pushes it out, long enough for V8 to promote it to
+   * the old generation, where it then dies: a million such flows grew the old generation with
+   * garbage far past what the table holds alive. Reused, they are allocated once. Flows that
+   * carried payload are not reused: dissectors, streams and the eBPF bypass may still hold them.
+   */
+  private readonly pool: Flow[] = [];
+  /** Flows taken from the pool instead of allocated (metrics). */
+  reused = 0;
   readonly lim: TableLimits;
   /** The entry the previous lookup returned (null once it leaves the table). */
   private last: TableEntry | null = null;
@@ -86,7 +103,9 @@ export class FlowTable {
       }
     }
     if (this.size >= this.lim.maxFlowsCount) this.evictOldest(onEvict);
-    const nf = new Flow();
+    let nf = this.pool.pop();
+    if (nf === undefined) nf = new Flow();
+    else this.reused++;
     nf.hash = h;
     nf.id = this.nextId++;
     nf.ipVersion = m.ipVersion === 6 ? 6 : 4;
@@ -128,6 +147,16 @@ export class FlowTable {
     this.size++;
     this.created++;
     return nf;
+  }
+
+  /**
+   * Hand back a flow that has left the table and whose record is built, for reuse when it never
+   * carried payload (Flow.embryonic). The caller must hold no reference to it afterwards.
+   */
+  recycle(f: Flow): void {
+    if (this.pool.length >= POOL_MAX || !f.embryonic) return;
+    f.reset();
+    this.pool.push(f);
   }
 
   /** Find the packet's entry without creating one (null when not tracked). Sets `this.dir`. */

@@ -531,6 +531,8 @@ export class Engine implements DriverHost {
     if (!f.closed) this.endDissection(f);
     this.onFlow(f, reason);
     this.recycleHistograms(f);
+    // Every caller has taken the flow out of the table; its record is built.
+    this.table.recycle(f);
   }
 
   private endDissection(f: Flow): void {
