@@ -17,7 +17,7 @@ import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
 import { buildStages } from '../runtime/stages.js';
 import type { SiemClient } from '../output/siem-client.js';
 import type { OtlpClient } from '../output/otlp.js';
-import { alertToEcs, defaultSections, ecsContext, flowToEcs } from '../output/ecs.js';
+import { alertToEcs, defaultSections, ecsContext, floodToEcs, flowToEcs } from '../output/ecs.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../grpc/limits.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord } from '../flow/record.js';
@@ -166,7 +166,14 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
         otlp?.publishFlow(doc);
       }
     },
-    onFlood: (f) => { if (!alertsOnly) sink.flood(f); },
+    onFlood: (f) => {
+      if (!alertsOnly) sink.flood(f);
+      if (siem || otlp) {
+        const doc = JSON.stringify(floodToEcs(f, ecs));
+        siem?.publishFlood(f, doc);
+        otlp?.publishFlood(doc);
+      }
+    },
     onAlert: (a) => {
       summary.alert(a);
       sink.alert(a);

@@ -18,7 +18,7 @@ import { metrics, sensorMetrics, startMetricsServer, type MetricsServer } from '
 import { SiemClient } from '../output/siem-client.js';
 import { OtlpClient } from '../output/otlp.js';
 import { JsonLinesSink } from '../output/sinks.js';
-import { alertToEcs, defaultSections, ecsContext, flowToEcs } from '../output/ecs.js';
+import { alertToEcs, defaultSections, ecsContext, floodToEcs, flowToEcs } from '../output/ecs.js';
 import { configureUrlRedaction } from '../util/redact.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { Pipeline } from '../runtime/pipeline.js';
@@ -134,6 +134,11 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       onFlood: (f) => {
         m.floodSummaries.inc();
         sink?.flood(f);
+        if (siem || otlp) {
+          const doc = JSON.stringify(floodToEcs(f, ecs));
+          siem?.publishFlood(f, doc);
+          otlp?.publishFlood(doc);
+        }
       },
       onAlert: (a) => {
         m.alerts.labels({ analytic: a.analytic }).inc();

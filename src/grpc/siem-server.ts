@@ -76,6 +76,7 @@ export type RecordLine = { line: string } | { reason: 'ecs_json_invalid' | 'ecs_
 function typedObject(r: ndr.v1.IFeedRecord): unknown {
   if (r.flow) return ndr.v1.FlowRecord.toObject(ndr.v1.FlowRecord.fromObject(r.flow));
   if (r.alert) return ndr.v1.Alert.toObject(ndr.v1.Alert.fromObject(r.alert));
+  if (r.flood) return ndr.v1.FloodSummary.toObject(ndr.v1.FloodSummary.fromObject(r.flood));
   return null;
 }
 

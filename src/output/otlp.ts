@@ -166,6 +166,11 @@ export class OtlpClient {
     this.add({ alert: {}, ecsJson });
   }
 
+  /** One flood summary's ECS JSON. */
+  publishFlood(ecsJson: string): void {
+    this.add({ flood: {}, ecsJson });
+  }
+
   private add(rec: ndr.v1.IFeedRecord): void {
     if (this.closed) throw new Error('otlp client closed');
     this.s.published++;

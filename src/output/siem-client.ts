@@ -15,8 +15,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Alert } from '../analytics/alert.js';
-import type { FlowRecord } from '../flow/record.js';
-import { alertToPb, flowToPb } from './siem-records.js';
+import type { FloodSummary, FlowRecord } from '../flow/record.js';
+import { alertToPb, floodToPb, flowToPb } from './siem-records.js';
 import { InvalidMessage, SIEM_PUBLISH_PATH, deserializeAck, ndr } from '../grpc/services.js';
 import type { AckMsg } from '../grpc/services.js';
 import { clientCredentials, diagnoseTls, isTlsFailure, tlsChannelOptions } from '../grpc/tls.js';
@@ -166,6 +166,11 @@ export class SiemClient {
   /** An alert: its typed record, and `ecsJson` the document the JSON output writes for it. */
   publishAlert(alert: Alert, ecsJson: string): void {
     this.publishRecord({ alert: alertToPb(alert), ecsJson });
+  }
+
+  /** A flood summary: its typed record, and `ecsJson` the document the JSON output writes for it. */
+  publishFlood(flood: FloodSummary, ecsJson: string): void {
+    this.publishRecord({ flood: floodToPb(flood), ecsJson });
   }
 
   /** A record already in the feed's envelope (any kind; bench and tests build their own). */

@@ -6,7 +6,7 @@
  */
 import type { Alert } from '../analytics/alert.js';
 import type { AnyRecordSection } from '../dissect/api.js';
-import type { FlowRecord } from '../flow/record.js';
+import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import type { google, ndr } from '../gen/ndr.js';
 import { TYPE_URL_PREFIX, attributionToPb, hostToPb, messageType, processToPb, type PbMessageType } from '../grpc/convert.js';
 import { defaultSections } from './ecs.js';
@@ -56,6 +56,31 @@ export function flowToPb(f: FlowRecord, sections: readonly AnyRecordSection[] = 
     out.beacon = b;
   }
   if (f.attribution) out.attribution = attributionToPb(f.attribution);
+  return out;
+}
+
+/** FloodSummary → ndr.v1.FloodSummary. */
+export function floodToPb(f: FloodSummary): ndr.v1.IFloodSummary {
+  const out: ndr.v1.IFloodSummary = {
+    scope: f.scope,
+    transport: f.transport,
+    clientIp: f.client ?? '',
+    intervalStartMs: f.intervalStart,
+    intervalMs: f.intervalMs,
+    flows: f.flows,
+    firstTsMs: f.firstTs,
+    lastTsMs: f.lastTs,
+    packets: f.packets,
+    ipBytes: f.ipBytes,
+    clients: f.clients,
+    servers: f.servers,
+    ports: f.ports,
+    distinctCapped: f.distinctCapped,
+    unanswered: f.unanswered,
+    rejected: f.rejected,
+    answeredEmpty: f.answeredEmpty,
+  };
+  if (f.server !== null) out.server = { ip: f.server.ip, port: f.server.port };
   return out;
 }
 
