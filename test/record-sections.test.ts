@@ -1,14 +1,16 @@
 // Each protocol's protobuf message and its ECS fields come from one field table (the section's
 // proto.ecs): every field of the message is in the table, and on every flow of the golden
-// captures the message carries the value the ECS document carries at the table's path.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+// captures the message carries the value the ECS document carries at the table's path. The core
+// of ndr.v1.FlowRecord is held to its own table (flowCoreFields) the same way.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import type { AnyRecordSection } from '../src/dissect/api.js';
 import { messageType } from '../src/grpc/convert.js';
 import { defaultSections, flowToEcs } from '../src/output/ecs.js';
-import { flowToPb } from '../src/output/siem-records.js';
+import { ndr } from '../src/gen/ndr.js';
+import { flowCoreFields, flowToPb } from '../src/output/siem-records.js';
 import { replayFiles } from '../src/runtime/replay.js';
 
 const root = join(new URL('.', import.meta.url).pathname, '..');
@@ -100,5 +102,43 @@ describe('record sections: one field table for ECS and protobuf', () => {
     expect(mismatches).toEqual([]);
     // The captures exercise the table of every protocol they carry.
     for (const type of ['ndr.v1.Tls', 'ndr.v1.Mqtt', 'ndr.v1.Amqp', 'ndr.v1.Http', 'ndr.v1.Dns', 'ndr.v1.Ssh', 'ndr.v1.Session']) expect(seen.get(type) ?? 0, type).toBeGreaterThan(0);
+  });
+
+  it('the core FlowRecord fields: each is in the core table, and on the golden captures (and the demo with its EDR and analytics) carries what the ECS document carries', async () => {
+    const core = new protobuf.Root();
+    core.resolvePath = (_origin, target) => join(root, 'proto', target);
+    core.loadSync('ndr/v1/flow.proto', { keepCase: false });
+    const t = core.lookupType('ndr.v1.FlowRecord');
+    expect(Object.keys(flowCoreFields).sort()).toEqual(fieldPaths(t).filter((p) => !p.startsWith('apps')).sort());
+
+    const runs: { name: string; flows: Awaited<ReturnType<typeof replayFiles>>['flows'] }[] = [];
+    for (const cap of captures(join(root, 'pcaps'))) runs.push({ name: cap.slice(root.length), flows: (await replayFiles([cap], { withAnalytics: false })).flows });
+    const demo = join(root, 'pcaps', 'demo');
+    const analyticsConfig = (JSON.parse(readFileSync(join(demo, 'analytics-config.json'), 'utf8')) as { analytics: unknown }).analytics;
+    runs.push({ name: 'demo with its EDR and analytics', flows: (await replayFiles([join(demo, 'demo.pcap')], { sysmon: [join(demo, 'sysmon.jsonl')], analyticsConfig })).flows });
+    const carried = new Map<string, number>();
+    const mismatches: string[] = [];
+    for (const { name, flows } of runs) {
+      for (const f of flows) {
+        const ecs = flowToEcs(f);
+        const msg = t.toObject(t.decode(ndr.v1.FlowRecord.encode(flowToPb(f)).finish()), { defaults: false, longs: Number, enums: String, arrays: false });
+        for (const [path, def] of Object.entries(flowCoreFields)) {
+          if ('notInEcs' in def) continue;
+          const raw = at(msg, path);
+          const a = raw === undefined ? undefined : def.toEcs ? def.toEcs(raw) : raw;
+          const b = at(ecs, def.ecs);
+          if (!absent(a)) carried.set(path, (carried.get(path) ?? 0) + 1);
+          // proto3 cannot tell zero from unset: a zero beside an absent ECS field agrees.
+          const none = (v: unknown): boolean => absent(v) || v === 0 || v === false;
+          if (none(a) && none(b)) continue;
+          if (JSON.stringify(a) !== JSON.stringify(b)) mismatches.push(`${name} flow ${f.id} ${path}: ${JSON.stringify(a)} vs ${def.ecs}=${JSON.stringify(b)}`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    // The runs exercise the fields that matter most, attribution included.
+    for (const path of ['id', 'client.ip', 'startTsMs', 'toServer.bytes', 'toClient.tcpFlags', 'entropyToServer.bits', 'attribution.status', 'attribution.process.executable', 'attribution.host.name', 'attribution.match', 'attribution.imageLoads', 'attribution.fileEvents', 'beacon.score', 'events']) {
+      expect(carried.get(path) ?? 0, path).toBeGreaterThan(0);
+    }
   });
 });

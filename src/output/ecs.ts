@@ -93,6 +93,9 @@ function entropyDoc(e: FlowRecord['entropy'][0]): Doc | null {
   return e ? { bits: e.bits, sample: e.sample, random_expected: e.randomExpected, score: e.score } : null;
 }
 
+/** Image loads and file events an ECS document lists at most (the typed record keeps them all). */
+export const ATTRIBUTION_LIST_CAP = 32;
+
 function attributionDocs(a: Attribution | null, doc: Doc, ndr: Doc): void {
   if (a === null) return;
   ndr.attribution = { status: a.status, reason: a.reason, match: a.match, clock_offset_ms: a.clockOffsetMs, image_network_history: a.imageNetworkHistory };
@@ -112,8 +115,8 @@ function attributionDocs(a: Attribution | null, doc: Doc, ndr: Doc): void {
   }
   const h = a.host;
   if (h !== null) doc.host = { name: h.name, hostname: h.name, id: h.id, os: h.os ? { name: h.os } : null, ip: h.ips };
-  if (a.imageLoads.length > 0) ndr.image_loads = a.imageLoads.slice(0, 32).map((l) => ({ path: l.path, time: iso(l.ts), signed: l.signed }));
-  if (a.fileEvents.length > 0) ndr.file_events = a.fileEvents.slice(0, 32).map((e) => ({ path: e.path, time: iso(e.ts), kind: e.kind, image: e.image }));
+  if (a.imageLoads.length > 0) ndr.image_loads = a.imageLoads.slice(0, ATTRIBUTION_LIST_CAP).map((l) => ({ path: l.path, time: iso(l.ts), signed: l.signed }));
+  if (a.fileEvents.length > 0) ndr.file_events = a.fileEvents.slice(0, ATTRIBUTION_LIST_CAP).map((e) => ({ path: e.path, time: iso(e.ts), kind: e.kind, image: e.image }));
 }
 
 /**

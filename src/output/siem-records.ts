@@ -9,7 +9,7 @@ import type { AnyRecordSection } from '../dissect/api.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import type { google, ndr } from '../gen/ndr.js';
 import { TYPE_URL_PREFIX, attributionToPb, hostToPb, messageType, processToPb, type PbMessageType } from '../grpc/convert.js';
-import { defaultSections } from './ecs.js';
+import { ATTRIBUTION_LIST_CAP, defaultSections } from './ecs.js';
 
 function dirToPb(d: FlowRecord['dirs'][0]): ndr.v1.IDirCounters {
   return { packets: d.packets, bytes: d.bytes, ipBytes: d.ipBytes, retransBytes: d.retransBytes, tcpFlags: d.tcpFlags, firstTsMs: d.firstTs, lastTsMs: d.lastTs };
@@ -106,3 +106,91 @@ export function alertToPb(a: Alert): ndr.v1.IAlert {
   if (a.process) out.process = processToPb(a.process);
   return out;
 }
+
+/**
+ * Where each typed field of ndr.v1.FlowRecord outside `apps` (the sections' own tables cover
+ * those) stands in the flow's ECS document, and how the message's value reads there. Keys are the
+ * message's field paths (sub-messages opened, repeated fields whole); `toEcs` takes the value as
+ * protobufjs's toObject gives it (enums as names, 64-bit as numbers). A field the ECS document does
+ * not carry says why instead. test/record-sections.test.ts holds the message and the ECS writer to
+ * this table, so a field added to one and not the other fails there.
+ */
+export type CoreField = { ecs: string; toEcs?: (v: unknown) => unknown } | { notInEcs: string };
+
+const isoOf = (v: unknown): unknown => (typeof v === 'number' && v !== 0 ? new Date(v).toISOString() : undefined);
+const enumName = (prefix: string, none: string | undefined) => (v: unknown): unknown =>
+  typeof v !== 'string' || v.endsWith('_UNSPECIFIED') ? none : v.slice(prefix.length).toLowerCase();
+
+function dirFields(pb: 'toServer' | 'toClient', ecsEnd: 'source' | 'destination', side: 'to_server' | 'to_client'): Record<string, CoreField> {
+  const notInEcs = 'per-direction packet times are for consumers of the typed record; the ECS document has the flow\'s start and end';
+  return {
+    [`${pb}.packets`]: { ecs: `${ecsEnd}.packets` },
+    [`${pb}.bytes`]: { ecs: `${ecsEnd}.bytes` },
+    [`${pb}.ipBytes`]: { ecs: `ndr.flow.ip_bytes.${side}` },
+    [`${pb}.retransBytes`]: { ecs: `ndr.flow.retransmitted_bytes.${side}` },
+    [`${pb}.tcpFlags`]: { ecs: `ndr.flow.tcp_flags.${side}` },
+    [`${pb}.firstTsMs`]: { notInEcs },
+    [`${pb}.lastTsMs`]: { notInEcs },
+  };
+}
+
+function entropyFields(pb: 'entropyToServer' | 'entropyToClient', side: 'to_server' | 'to_client'): Record<string, CoreField> {
+  return { [`${pb}.bits`]: { ecs: `ndr.entropy.${side}.bits` }, [`${pb}.sample`]: { ecs: `ndr.entropy.${side}.sample` }, [`${pb}.score`]: { ecs: `ndr.entropy.${side}.score` } };
+}
+
+export const flowCoreFields: Readonly<Record<string, CoreField>> = {
+  id: { ecs: 'ndr.flow.id' },
+  communityId: { ecs: 'network.community_id' },
+  transport: { ecs: 'network.transport' },
+  ipVersion: { ecs: 'network.type', toEcs: (v) => (v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : undefined) },
+  'client.ip': { ecs: 'source.ip' },
+  'client.port': { ecs: 'source.port' },
+  'server.ip': { ecs: 'destination.ip' },
+  'server.port': { ecs: 'destination.port' },
+  startTsMs: { ecs: 'event.start', toEcs: isoOf },
+  endTsMs: { ecs: 'event.end', toEcs: isoOf },
+  endReason: { ecs: 'event.reason' },
+  ...dirFields('toServer', 'source', 'to_server'),
+  ...dirFields('toClient', 'destination', 'to_client'),
+  protocol: { ecs: 'network.protocol' },
+  ...entropyFields('entropyToServer', 'to_server'),
+  ...entropyFields('entropyToClient', 'to_client'),
+  'beacon.score': { ecs: 'ndr.beacon.score' },
+  'beacon.connections': { ecs: 'ndr.beacon.connections' },
+  'beacon.medianIntervalS': { ecs: 'ndr.beacon.median_interval_s' },
+  'beacon.basis': { ecs: 'ndr.beacon.basis' },
+  'attribution.status': { ecs: 'ndr.attribution.status' },
+  'attribution.reason': { ecs: 'ndr.attribution.reason' },
+  'attribution.match': { ecs: 'ndr.attribution.match', toEcs: enumName('MATCH_QUALITY_', 'none') },
+  'attribution.host.name': { ecs: 'host.name' },
+  'attribution.host.id': { ecs: 'host.id' },
+  'attribution.host.os': { ecs: 'host.os.name' },
+  'attribution.host.ips': { ecs: 'host.ip' },
+  'attribution.process.entityId': { ecs: 'process.entity_id' },
+  'attribution.process.pid': { ecs: 'process.pid' },
+  'attribution.process.executable': { ecs: 'process.executable' },
+  'attribution.process.name': { ecs: 'process.name' },
+  'attribution.process.commandLine': { ecs: 'process.command_line' },
+  'attribution.process.user': { ecs: 'user.name' },
+  'attribution.process.parentExecutable': { ecs: 'process.parent.executable' },
+  'attribution.process.parentCommandLine': { ecs: 'process.parent.command_line' },
+  'attribution.process.signed': { ecs: 'process.code_signature.exists' },
+  'attribution.process.signature': { ecs: 'process.code_signature.subject_name' },
+  'attribution.process.signatureStatus': { ecs: 'process.code_signature.status' },
+  'attribution.process.startTsMs': { ecs: 'process.start', toEcs: isoOf },
+  'attribution.imageLoads': {
+    ecs: 'ndr.image_loads',
+    toEcs: (v) => (v as { path: string; tsMs: number; signed?: boolean }[]).slice(0, ATTRIBUTION_LIST_CAP).map((l) => ({ path: l.path, time: isoOf(l.tsMs), signed: l.signed })),
+  },
+  // The ECS event names its process by image; the typed one also carries the entity id.
+  'attribution.fileEvents': {
+    ecs: 'ndr.file_events',
+    toEcs: (v) =>
+      (v as { path: string; tsMs: number; kind: string; image: string }[])
+        .slice(0, ATTRIBUTION_LIST_CAP)
+        .map((e) => ({ path: e.path, time: isoOf(e.tsMs), kind: enumName('FILE_EVENT_KIND_', undefined)(e.kind), image: e.image || undefined })),
+  },
+  'attribution.imageNetworkHistory': { ecs: 'ndr.attribution.image_network_history' },
+  'attribution.clockOffsetMs': { ecs: 'ndr.attribution.clock_offset_ms' },
+  events: { ecs: 'ndr.flow.events' },
+};
