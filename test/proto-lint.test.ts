@@ -1,5 +1,6 @@
-// The gRPC API passes `buf lint` (STANDARD rules, and a comment on every service and RPC: see
-// buf.yaml), run with the @bufbuild/buf package's own binary.
+// The gRPC API and every protocol's section message (dissectors/<name>/*.proto) pass `buf lint`
+// (STANDARD rules, a comment on every service and RPC, and for the protocol folders only the two
+// package-directory rules off: see buf.yaml), run with the @bufbuild/buf package's own binary.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,16 +16,21 @@ function lint(cwd: string): { status: number | null; out: string } {
 }
 
 describe('proto', () => {
-  test('buf lint passes on proto/ with STANDARD rules and comments on services and RPCs', () => {
+  test('buf lint passes on proto/ and the protocol folders with STANDARD rules and comments on services and RPCs', () => {
     const r = lint(root);
     expect(r.out).toBe('');
     expect(r.status).toBe(0);
   });
 
-  test('the lint would catch a breach (an RPC without a comment, a service without the suffix)', () => {
+  test('the lint would catch a breach (an RPC without a comment, a service without the suffix; in a protocol folder, a field or enum off the style)', () => {
     const d = mkdtempSync(join(tmpdir(), 'ndr-buf-'));
     try {
       mkdirSync(join(d, 'proto', 'ndr', 'v1'), { recursive: true });
+      mkdirSync(join(d, 'dissectors', 'proto9'), { recursive: true });
+      writeFileSync(
+        join(d, 'dissectors', 'proto9', 'proto9.proto'),
+        'syntax = "proto3";\npackage ndr.v1;\nmessage Proto9 {\n  string bannerText = 1;\n  Mode mode = 2;\n}\nenum Mode {\n  FAST = 0;\n}\n',
+      );
       copyFileSync(join(root, 'buf.yaml'), join(d, 'buf.yaml'));
       const edr = readFileSync(join(root, 'proto', 'ndr', 'v1', 'common.proto'), 'utf8');
       writeFileSync(join(d, 'proto', 'ndr', 'v1', 'common.proto'), edr);
@@ -36,6 +42,10 @@ describe('proto', () => {
       expect(r.status).not.toBe(0);
       expect(r.out).toMatch(/Service name "Thing" should be suffixed with "Service"/);
       expect(r.out).toMatch(/RPC "Do" should have a non-empty comment/);
+      expect(r.out).toMatch(/proto9\.proto.*Field name "bannerText" should be lower_snake_case/);
+      expect(r.out).toMatch(/proto9\.proto.*Enum zero value name "FAST" should be suffixed with "_UNSPECIFIED"/);
+      // The package ndr.v1 outside ndr/v1 is the one allowed exception, and only in the protocol folders.
+      expect(r.out).not.toMatch(/proto9\.proto.*(must be within a directory|Multiple directories)/);
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
