@@ -1,6 +1,9 @@
 /**
- * `npm run bench`: figures, not timed tests. Each measurement runs in its own child process (so
- * peak RSS is its own); the capture figures come in rounds (see rounds()) and are reported as medians.
+ * `npm run bench`: figures, not timed tests. First the headline (bench/headline.ts): the sensor as a
+ * user runs it (`bin/ndr-sensor replay FILE -o OUT.jsonl`, start-up, analytics and output included)
+ * beside `ndpiReader -q -i FILE`, and start-up on the demo capture. Then the engine-only table: each
+ * measurement runs in its own child process (so peak RSS is its own); the capture figures come in
+ * rounds (see rounds()) and are reported as medians.
  *
  *   mixed capture       pcaps/bench/bench.pcap        (npm run gen:bench)
  *   handshake capture   pcaps/bench/handshakes.pcap   (bin/ndr-lab gen handshakes)
@@ -8,12 +11,16 @@
 import { spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { cpus } from 'node:os';
 import { Session } from 'node:inspector/promises';
 import { walkFile } from '../src/capture/walk.js';
 import { openCaptureFile } from '../src/capture/pcap-file.js';
 import { Pipeline } from '../src/runtime/pipeline.js';
+import type { FlowRecord } from '../src/flow/record.js';
+import { buildStages } from '../src/runtime/stages.js';
 import { extraBenches } from './extra.js';
 import { benchStartup } from './startup.js';
+import { benchHeadline } from './headline.js';
 import { FLOOD_TABLE_HEAD, benchFloods, floodTable } from './floods.js';
 import { FLOOD_SHAPES } from '../lab/gen-floods.js';
 import { ShardedRunner } from '../src/runtime/shard.js';
@@ -31,6 +38,8 @@ interface One {
   /** CPU time of the whole process (all threads) during the measurement. */
   cpuSeconds?: number;
   allocBytesPerPacket?: number;
+  /** kind 'analytics': microseconds inside the analytics stage's process() per flow. */
+  analyticsMicrosPerFlow?: number;
 }
 
 async function measure(kind: string, file: string, opts: { workers?: number; alloc?: boolean; warm?: boolean; bare?: boolean }): Promise<One> {
@@ -55,7 +64,10 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
   // bare: every dissector off, so the figure is the flow engine alone (decode, table, reassembly
   // up to classification, counters, payload features, the record without application fields).
   const disabledDissectors = opts.bare === true ? dissectorSpecs.map((s) => s.name) : [];
-  const p = kind === 'walk' ? null : new Pipeline({ disabledDissectors, onFlow: (f) => { flows++; if (tlsOf(f)?.ja4 || tlsOf(f)?.ja3) handshakes++; } });
+  // analytics: the records are kept (untimed), then handed in order to a fresh analytics stage
+  // (the five analytics, in-memory baseline, as `replay` builds it); that pass alone is timed.
+  const kept: FlowRecord[] | null = kind === 'analytics' ? [] : null;
+  const p = kind === 'walk' ? null : new Pipeline({ disabledDissectors, onFlow: (f) => { flows++; kept?.push(f); if (tlsOf(f)?.ja4 || tlsOf(f)?.ja3) handshakes++; } });
   const runner = p !== null && (opts.workers ?? 1) > 1 ? new ShardedRunner(p, opts.workers as number, {}) : null;
   if (runner !== null) await runner.ready();
   const t0 = process.hrtime.bigint();
@@ -75,6 +87,16 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
     r = { packets: p.engine.stats.packets, bytes: p.engine.stats.bytes, seconds: 0, flows, handshakes, maxRssMiB: 0 };
   }
   r.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (kept !== null) {
+    const stage = (await buildStages({ sysmon: [], edr: null, analytics: true, baseline: null })).analytics;
+    if (!stage) throw new Error('bench: no analytics stage');
+    (globalThis as { gc?: () => void }).gc?.();
+    const c0 = process.cpuUsage();
+    for (const f of kept) stage.process(f);
+    const c = process.cpuUsage(c0);
+    r.analyticsMicrosPerFlow = (c.user + c.system) / Math.max(1, kept.length);
+    await stage.close?.();
+  }
   const cpu = process.cpuUsage(cpu0);
   r.cpuSeconds = (cpu.user + cpu.system) / 1e6;
   r.maxRssMiB = process.resourceUsage().maxRSS / 1024;
@@ -195,6 +217,9 @@ async function captureReport(label: string, file: string, n: number): Promise<vo
   console.log(`  replay, no dissector        ${fmt(bare.packets / bare.seconds / 1e6)} M packets/s   ${fmt(bare.flows / bare.seconds, 0)} flows/s   [${bare.all.map((s) => s.toFixed(2)).join(' ')} s]`);
   console.log(`                              ${fmt(median(bareRatios) * 100, 1)} % of the read floor (median of the per-round ratios): every dissector off (--no-dissector), the flow engine alone;`);
   console.log(`                              the application layer costs ${fmt((one.seconds - bare.seconds) / Math.max(1, one.flows) * 1e6, 1)} µs a flow (medians, cold)`);
+  const an = [0, 1, 2].map(() => child('analytics', file).analyticsMicrosPerFlow ?? NaN);
+  console.log(`  analytics stage             ${fmt(median(an), 1)} µs CPU a flow (target <= 5 on the handshake capture), median of 3 [${an.map((x) => x.toFixed(1)).join(' ')}]:`);
+  console.log('                              the replay\'s records handed in order to a fresh stage (five analytics, in-memory baseline)');
   console.log(`  peak RSS                    ${fmt(one.maxRssMiB, 0)} MiB (read floor: ${fmt(floor.maxRssMiB, 0)} MiB)`);
   console.log(`  allocation per packet       ${fmt(alloc.allocBytesPerPacket ?? 0, 0)} bytes (sampled heap profile)`);
   console.log(`  packets ${one.packets}, flows ${one.flows}, TLS handshakes ${one.handshakes}`);
@@ -222,11 +247,20 @@ async function main(): Promise<void> {
     floodsReport(Number(process.env.BENCH_RUNS ?? 1));
     return;
   }
+  if (args[0] === '--headline') {
+    // Only the headline and start-up: `npm run bench -- --headline` (BENCH_RUNS rounds, default 5).
+    const n = Number(process.env.BENCH_RUNS ?? 5);
+    headlineReport(n);
+    startupReport(Math.max(n, 9));
+    return;
+  }
   const n = Number(process.env.BENCH_RUNS ?? 5);
   console.log(`ndr-sensor bench (${new Date().toISOString()}, node ${process.version})`);
+  headlineReport(n);
+  startupReport(Math.max(n, 9));
+  console.log('\nEngine only (second table): no analytics, no ECS document, no JSON, no file, no process start.');
   console.log('Each figure: a fresh process per run; the clock runs from the first packet read to the last record');
   console.log('out (set-up, i.e. the trust store and, with N workers, loading the worker threads, is not timed).');
-  startupReport(Math.max(n, 9));
   await captureReport('mixed capture', 'pcaps/bench/bench.pcap', n);
   await captureReport('handshake-heavy capture', 'pcaps/bench/handshakes.pcap', n);
   for (const b of extraBenches) {
@@ -238,6 +272,16 @@ async function main(): Promise<void> {
     }
   }
   floodsReport(1);
+}
+
+/** The headline: whole processes as a user runs them, the sensor beside ndpiReader (bench/headline.ts). */
+function headlineReport(rounds: number): void {
+  console.log(`\nheadline (${new Date().toISOString()}, node ${process.version}, ${cpus().length} vCPUs): the whole process as a user runs it, timed by GNU time, ratio = ndpiReader ÷ sensor`);
+  try {
+    for (const line of benchHeadline(process.cwd(), rounds, (s) => process.stderr.write(`headline: ${s}\n`))) console.log(line);
+  } catch (e) {
+    console.log(`  failed: ${(e as Error).message}`);
+  }
 }
 
 /** Start-up: the demo replayed whole by bin/ndr-sensor as a user starts it (bench/startup.ts). */
