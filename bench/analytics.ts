@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { BaselineStore } from '../src/baseline/store.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { AnalyticsEngine } from '../src/analytics/engine.js';
-import { IMG, T0, makeFlow } from '../lab/flows.js';
+import { IMG, T0, makeFlow } from '../test/helpers/flows.js';
 
 export interface AnalyticsBenchResult {
   flows: number;

@@ -12,7 +12,7 @@
 import { Redis } from 'ioredis';
 import { FleetStore } from '../src/analytics/fleet-store.js';
 import { createAnalyticsStage } from '../src/analytics/stage.js';
-import { T0 } from '../lab/flows.js';
+import { T0 } from '../test/helpers/flows.js';
 import { portBase, startCluster, startSingle } from '../lab/redis.js';
 import { FlowMaker } from './analytics.js';
 

@@ -18,7 +18,7 @@ import { amqpDissector } from '../dissectors/amqp/index.js';
 import { defaultAmqpLimits } from '../dissectors/amqp/records.js';
 import { mqttDissector } from '../dissectors/mqtt/index.js';
 import { defaultMqttLimits } from '../dissectors/mqtt/records.js';
-import { fuzzDissector, loadConversation, type Conversation, type FuzzResult } from './fuzz-dissector.js';
+import { fuzzDissector, loadConversation, type Conversation, type FuzzResult } from '../test/helpers/fuzz-dissector.js';
 
 function seedsOf(dir: URL): Conversation[] {
   return readdirSync(dir).filter((f) => f.endsWith('.hex')).map((f) => loadConversation(new URL(f, dir)));

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { dissectorSpecs } from '../dissectors/index.js';
 import type { AnyDissectorSpec, Dir } from '../src/dissect/api.js';
 import { fuzzEngine, loadSeeds } from './fuzz-engine.js';
-import { fuzzDissector, type Conversation, type FuzzResult } from './fuzz-dissector.js';
+import { fuzzDissector, type Conversation, type FuzzResult } from '../test/helpers/fuzz-dissector.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const repo = existsSync(join(root, 'package.json')) ? root : join(root, '..');

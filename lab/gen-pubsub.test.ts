@@ -7,7 +7,7 @@ import type { AmqpRecord } from '../dissectors/amqp/records.js';
 import { mqttDissector } from '../dissectors/mqtt/index.js';
 import type { MqttRecord, MqttTxRecord } from '../dissectors/mqtt/records.js';
 import type { AnyDissectorSpec } from '../src/dissect/api.js';
-import { harness, type Harness } from './dissect-harness.js';
+import { harness, type Harness } from '../test/helpers/dissect-harness.js';
 import { extractTcpStreams, generatePubsubCaptures, type TcpStream } from './gen-pubsub.js';
 
 const pcapDir = path.resolve(new URL('.', import.meta.url).pathname, '../pcaps');

@@ -1,5 +1,5 @@
-// Import rules (STYLE.md rule 1), checked over every .ts file of src/, dissectors/, lab/ and bench/
-// (tests excluded: a test may reach anything it checks).
+// Import rules (STYLE.md rule 1), checked over every .ts file of src/, dissectors/, lab/ and bench/,
+// and for rule 5 over the tests beside product code and test/helpers/.
 //
 // 1. Layers only point down. A file may import its own layer or a lower one, never a higher one,
 //    `import type` included (a type is a dependency too). Lowest first:
@@ -7,8 +7,8 @@
 //      dissector contract the flow record and the per-flow state name) → flow → dissect
 //      (src/dissect, and every protocol folder under dissectors/) → fingerprint → grpc (wire
 //      formats, conversions, credentials) → enrich → baseline → analytics → output → runtime →
-//      config → cli (src/cli, src/main.ts) → lab, bench (they may use the product; the product
-//      never imports them, nor test/).
+//      config → cli (src/cli, src/main.ts) → lab, bench (they may use the product and the test
+//      helpers under test/helpers/; the product never imports them, nor test/).
 // 2. No cycles: neither between files nor between folders (a folder of src/, a protocol folder of
 //    dissectors/, lab/, bench/; the contract file counts as a folder of its own).
 // 3. dissectors/<name>/* import only the contract, src/util/*, their own folder, other protocol
@@ -16,6 +16,10 @@
 //    protocol uses; node:crypto only where a protocol needs a cipher or hash (QUIC's Initial keys).
 //    dissectors/index.ts, the registration list, imports the protocol folders.
 // 4. src/analytics and src/fingerprint read records only: no capture, decode or reassembly.
+// 5. A test may reach anything it checks, with one exception: a *.test.ts beside product code
+//    (src/, dissectors/) and a test helper (test/helpers/) never import lab/ or bench/. Fixture
+//    factories and harnesses live in test/helpers/ and the lab imports them from there, so the
+//    lab can change without a product unit test noticing, and no tie runs lab ↔ helpers.
 // Prints each violation as "file: import 'x' — rule" and exits 1 when there are any.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -23,6 +27,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TOPS = ['src', 'dissectors', 'lab', 'bench'];
+/** Where rule 5 looks: tests beside product code, and the test helpers. */
+const TEST_TOPS = ['src', 'dissectors', 'test/helpers'];
 const npmCodecs = { mqtt: ['mqtt-packet'], amqp: ['rhea'] };
 const nodeCrypto = new Set(['quic']);
 
@@ -59,13 +65,14 @@ export function unitOf(rel) {
   return parts[0];
 }
 
-function* files(dir) {
+/** The .ts files under dir: product and lab code, or (tests) the *.test.ts files and test/helpers/. */
+function* files(dir, tests = false) {
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir)) {
     const p = join(dir, e);
     if (e === 'node_modules' || e === 'fixtures') continue;
-    if (statSync(p).isDirectory()) yield* files(p);
-    else if (p.endsWith('.ts') && !p.endsWith('.test.ts') && !p.endsWith('.d.ts')) yield p;
+    if (statSync(p).isDirectory()) yield* files(p, tests);
+    else if (p.endsWith('.ts') && !p.endsWith('.d.ts') && (p.endsWith('.test.ts') === tests || (tests && p.includes(`${sep}test${sep}helpers${sep}`)))) yield p;
   }
 }
 
@@ -74,8 +81,9 @@ const importRe = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(
 /** Every relative import of the tree as [from, to] (repository-relative .ts paths), plus npm/node ones. */
 function imports() {
   const out = [];
-  for (const top of TOPS) {
-    for (const file of files(join(root, top))) {
+  const sources = [...TOPS.flatMap((t) => [...files(join(root, t))]), ...TEST_TOPS.flatMap((t) => [...files(join(root, t), true)])];
+  {
+    for (const file of sources) {
       const rel = relative(root, file).split(sep).join('/');
       const src = readFileSync(file, 'utf8');
       for (const m of src.matchAll(importRe)) {
@@ -88,8 +96,15 @@ function imports() {
   return out;
 }
 
-function checkOne(rel, spec, target) {
+export function checkOne(rel, spec, target) {
   const parts = rel.split('/');
+  if (rel.endsWith('.test.ts') || rel.startsWith('test/')) {
+    const bound = rel.startsWith('test/helpers/') || parts[0] === 'src' || parts[0] === 'dissectors';
+    if (bound && target !== null && /^(lab|bench)\//.test(target)) {
+      return rel.startsWith('test/helpers/') ? 'test helpers never import the lab (the lab imports them)' : 'a test beside product code takes its helpers from test/helpers/, not the lab';
+    }
+    return null;
+  }
   if (target === null) {
     if (parts[0] !== 'dissectors' || parts.length < 3) return null;
     const own = parts[1];
@@ -100,7 +115,7 @@ function checkOne(rel, spec, target) {
   }
   const product = parts[0] === 'src' || parts[0] === 'dissectors';
   if (product && /^(lab|bench|test)\//.test(target)) return 'the product never imports lab/, bench/ or test/';
-  if (/^test\//.test(target)) return 'only tests import test/';
+  if (/^test\//.test(target)) return parts[0] !== 'lab' && parts[0] !== 'bench' ? 'only tests import test/' : /^test\/helpers\//.test(target) ? null : 'the lab imports test helpers (test/helpers/), not tests';
   const from = layerOf(rel);
   const to = layerOf(target);
   if (to < 0) return `'${target}' is in no layer (add it to LAYERS in scripts/lint-imports.mjs)`;
@@ -154,7 +169,8 @@ export function lint() {
     const why = checkOne(rel, spec, target);
     if (why) problems.push(`${rel}: import '${spec}' — ${why}`);
   }
-  const local = all.filter((i) => i.target !== null && layerOf(i.target) >= 0);
+  // Cycles are a matter of the product and the lab: tests and helpers sit outside the layers.
+  const local = all.filter((i) => i.target !== null && layerOf(i.target) >= 0 && layerOf(i.rel) >= 0 && !i.rel.endsWith('.test.ts'));
   for (const c of cycles(local.map((i) => [i.rel, i.target]))) problems.push(`file cycle: ${c.join(' ↔ ')}`);
   for (const c of cycles(local.map((i) => [unitOf(i.rel), unitOf(i.target)]))) {
     const ties = local.filter((i) => c.includes(unitOf(i.rel)) && c.includes(unitOf(i.target)) && unitOf(i.rel) !== unitOf(i.target)).map((i) => `${i.rel} → ${i.target}`);

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { AnalyticsEngine } from '../src/analytics/engine.js';
 import { DEFAULT_ANALYTICS_CONFIG } from '../src/analytics/config.js';
-import { makeFlow } from '../lab/flows.js';
+import { makeFlow } from './helpers/flows.js';
 import type { FileEvent, FlowRecord, ImageLoad } from '../src/flow/record.js';
 import { DEMO_ANALYTICS_CONFIG, DEMO_T0, HOSTS, SCENARIO, buildSysmon, expectedAlerts } from '../lab/gen-demo.js';
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BaselineStore, type BaselineOptions } from '../src/baseline/store.js';
 import { FleetStore } from '../src/analytics/fleet-store.js';
 import { createAnalyticsStage } from '../src/analytics/stage.js';
-import { T0, makeFlow } from '../lab/flows.js';
+import { T0, makeFlow } from './helpers/flows.js';
 import { portBase, redisCli, startCluster, startSingle, type Cluster, type Single } from '../lab/redis.js';
 
 const dirs: string[] = [];

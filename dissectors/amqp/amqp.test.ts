@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fromHex, harness } from '../../lab/dissect-harness.js';
-import { fuzzDissector, loadConversation, outcome, runConversation, type Conversation } from '../../bench/fuzz-dissector.js';
+import { fromHex, harness } from '../../test/helpers/dissect-harness.js';
+import { fuzzDissector, loadConversation, outcome, runConversation, type Conversation } from '../../test/helpers/fuzz-dissector.js';
 import { probeAmqp } from './framing.js';
 import { amqpDissector } from './index.js';
 import { defaultAmqpLimits, type AmqpRecord } from './records.js';

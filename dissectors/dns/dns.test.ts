@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { harness, splits } from '../../lab/dissect-harness.js';
+import { harness, splits } from '../../test/helpers/dissect-harness.js';
 import { Dir } from '../../src/dissect/api.js';
 import { dnsSpec, dnsTcpSpec, probeDnsTcp, probeDnsUdp, summarizeDns } from './index.js';
 import { ipv6Text, readName } from './parse.js';

@@ -1,7 +1,7 @@
 /** Seeded fuzz: random and mutated DNS never throws; TCP framing is split-invariant; records bounded. */
 import { describe, expect, it } from 'vitest';
-import { harness } from '../../lab/dissect-harness.js';
-import { prng as rng } from '../../bench/fuzz-dissector.js';
+import { harness } from '../../test/helpers/dissect-harness.js';
+import { prng as rng } from '../../test/helpers/fuzz-dissector.js';
 import { Dir } from '../../src/dissect/api.js';
 import { dnsSpec, dnsTcpSpec, probeDnsTcp, probeDnsUdp } from './index.js';
 import { parseMessage } from './parse.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Dir } from '../../src/dissect/api.js';
-import { harness, splits, type Harness } from '../../lab/dissect-harness.js';
+import { harness, splits, type Harness } from '../../test/helpers/dissect-harness.js';
 import { ja4 } from '../../src/fingerprint/ja4.js';
 import { dtlsDissector } from './index.js';
 import type { DtlsRecord } from './types.js';

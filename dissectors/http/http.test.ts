@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { harness, splits } from '../../lab/dissect-harness.js';
+import { harness, splits } from '../../test/helpers/dissect-harness.js';
 import { Dir } from '../../src/dissect/api.js';
 import { httpSpec, probeHttp, summarizeHttp } from './index.js';
 import type { HttpRecord } from './types.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fromHex, harness } from '../../lab/dissect-harness.js';
-import { fuzzDissector, loadConversation, outcome, prng, runConversation, type Conversation } from '../../bench/fuzz-dissector.js';
+import { fromHex, harness } from '../../test/helpers/dissect-harness.js';
+import { fuzzDissector, loadConversation, outcome, prng, runConversation, type Conversation } from '../../test/helpers/fuzz-dissector.js';
 import { mqttFrameLength, INVALID, NEED_MORE, probeMqtt } from './framing.js';
 import { mqttDissector } from './index.js';
 import { convertPacket, PacketParser, parseCommon } from './parse.js';

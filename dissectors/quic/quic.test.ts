@@ -5,7 +5,7 @@ import { concatBytes } from '../../src/util/bytes.js';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Dir } from '../../src/dissect/api.js';
-import { harness, type Harness } from '../../lab/dissect-harness.js';
+import { harness, type Harness } from '../../test/helpers/dissect-harness.js';
 import { ja4 } from '../../src/fingerprint/ja4.js';
 import { ja4s } from '../../src/fingerprint/ja4s.js';
 import { CryptoAdd, CryptoStream } from './crypto-stream.js';

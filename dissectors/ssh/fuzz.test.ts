@@ -1,7 +1,7 @@
 /** Seeded fuzz: random and mutated SSH banners never throw, terminate, and splitting changes nothing. */
 import { describe, expect, it } from 'vitest';
-import { harness } from '../../lab/dissect-harness.js';
-import { prng as rng } from '../../bench/fuzz-dissector.js';
+import { harness } from '../../test/helpers/dissect-harness.js';
+import { prng as rng } from '../../test/helpers/fuzz-dissector.js';
 import { Dir } from '../../src/dissect/api.js';
 import { sshSpec } from './index.js';
 

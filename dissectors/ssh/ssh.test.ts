@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { harness, splits } from '../../lab/dissect-harness.js';
+import { harness, splits } from '../../test/helpers/dissect-harness.js';
 import { Dir } from '../../src/dissect/api.js';
 import { probeSsh, sshSpec, summarizeSsh } from './index.js';
 import type { SshRecord } from './types.js';

@@ -4,7 +4,7 @@
  * bound, and the same records and events whether the input comes whole or in random pieces.
  */
 import { describe, expect, it } from 'vitest';
-import { fuzzDissector, type Conversation } from '../../bench/fuzz-dissector.js';
+import { fuzzDissector, type Conversation } from '../../test/helpers/fuzz-dissector.js';
 import { starttlsSpecs } from './index.js';
 import { CASES, SMTP_TURNS, type Turn } from './fixtures/dialogues.js';
 

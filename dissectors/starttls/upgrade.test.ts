@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { replayFiles } from '../../src/runtime/replay.js';
-import { fromHex } from '../../lab/dissect-harness.js';
+import { fromHex } from '../../test/helpers/dissect-harness.js';
 import { dialogue, dialoguePcap, type Turn } from '../../test/helpers/dialogue.js';
 import { CASES, SMTP_TURNS } from './fixtures/dialogues.js';
 import type { FlowRecord } from '../../src/flow/record.js';
@@ -13,7 +13,7 @@ import { tlsOf } from '../tls/record.js';
 /** The flow's STARTTLS-family section (keyed by its protocol), with that protocol named. */
 const sessionOf = (f: FlowRecord) => (f.protocol !== null && f.apps[f.protocol] !== undefined ? { protocol: f.protocol, ...(f.apps[f.protocol] as object) } : null);
 import { ANALYTICS } from '../../src/analytics/engine.js';
-import { IMG, makeContext, makeFlow } from '../../lab/flows.js';
+import { IMG, makeContext, makeFlow } from '../../test/helpers/flows.js';
 
 const fx = (name: string) => fromHex(readFileSync(new URL(`../tls/fixtures/${name}.hex`, import.meta.url), 'utf8'));
 const ch = fx('tls12-chain.client');

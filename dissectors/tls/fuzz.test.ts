@@ -1,7 +1,7 @@
 /** Seeded mutation fuzzing: never throws, split feeding equals unsplit, buffers stay bounded. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fromHex, harness } from '../../lab/dissect-harness.js';
+import { fromHex, harness } from '../../test/helpers/dissect-harness.js';
 import { parseCertificate } from '../x509/certificate.js';
 import { defaultX509Limits } from '../x509/types.js';
 import { parseClientHello } from './client-hello.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fromHex, harness, type Harness } from '../../lab/dissect-harness.js';
+import { fromHex, harness, type Harness } from '../../test/helpers/dissect-harness.js';
 import { concat } from './fixtures/builder.js';
 import { probeTls, tlsDissector } from './index.js';
 import type { TlsClientHelloRecord } from './types.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fromHex, harness, type Harness } from '../../lab/dissect-harness.js';
+import { fromHex, harness, type Harness } from '../../test/helpers/dissect-harness.js';
 import { concat, clientHelloRecord, extAlpn, extKeyShare, extSni, extU16List, handshake, records, serverHelloBody, sslv2Hello } from './fixtures/builder.js';
 import { probeTls, summarizeTls, tlsDissector } from './index.js';
 import type { TlsClientHelloRecord, TlsRecord, TlsServerHelloRecord } from './types.js';

@@ -3,8 +3,8 @@
  * the DTLS dissector, RTP/RTCP counted), STUN bounds and malformed messages, and the probe.
  */
 import { describe, expect, it } from 'vitest';
-import { harness } from '../../lab/dissect-harness.js';
-import { prng } from '../../bench/fuzz-dissector.js';
+import { harness } from '../../test/helpers/dissect-harness.js';
+import { prng } from '../../test/helpers/fuzz-dissector.js';
 import { Dir } from '../../src/dissect/api.js';
 import { probeWebrtc, summarizeWebrtc, webrtcDissector } from './index.js';
 import { emptyStun, parseStun, STUN_BAD_ATTRIBUTE, STUN_BAD_LENGTH, STUN_OK, STUN_TOO_MANY_ATTRIBUTES, StunClass } from './stun.js';

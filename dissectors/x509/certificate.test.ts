@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { fromHex } from '../../lab/dissect-harness.js';
+import { fromHex } from '../../test/helpers/dissect-harness.js';
 import { parseCertificate } from './certificate.js';
 import { oidToString } from './der.js';
 import { formatIp } from './extensions.js';

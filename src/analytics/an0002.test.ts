@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { an0002 } from './an0002.js';
-import { IMG, beaconInfo, makeContext, makeFlow } from '../../lab/flows.js';
+import { IMG, beaconInfo, makeContext, makeFlow } from '../../test/helpers/flows.js';
 
 const broker = { ip: '198.51.100.20', port: 8883 };
 const mqttTls = { server: broker, sni: 'broker.iot-cloud.example', pubsub: { protocol: 'mqtt' as const, encrypted: true, confidence: 0.9 } };

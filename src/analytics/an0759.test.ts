@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { an0759 } from './an0759.js';
-import { IMG, T0, makeContext, makeFlow } from '../../lab/flows.js';
+import { IMG, T0, makeContext, makeFlow } from '../../test/helpers/flows.js';
 
 const lib = (name: string, dt = 3000) => ({ path: `C:\\Windows\\System32\\${name}`, ts: T0 - dt, signed: true });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { an0922 } from './an0922.js';
-import { IMG, T0, makeContext, makeFlow } from '../../lab/flows.js';
+import { IMG, T0, makeContext, makeFlow } from '../../test/helpers/flows.js';
 
 describe('AN0922 unusual process to an external destination', () => {
   it('fires for rundll32 with amplifiers: uncommon port, no SNI, self-signed chain → critical', () => {

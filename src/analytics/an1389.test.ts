@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { an1389 } from './an1389.js';
-import { IMG, T0, makeContext, makeFlow } from '../../lab/flows.js';
+import { IMG, T0, makeContext, makeFlow } from '../../test/helpers/flows.js';
 
 const custom = {
   tls: null, protocol: null, server: { ip: '203.0.113.66', port: 9001 },

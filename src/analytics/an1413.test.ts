@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { an1413 } from './an1413.js';
-import { IMG, T0, makeContext, makeFlow } from '../../lab/flows.js';
+import { IMG, T0, makeContext, makeFlow } from '../../test/helpers/flows.js';
 
 const archive = (path: string, dtMs: number, guid: string | null = null) => ({ path, ts: T0 - dtMs, processEntityId: guid, image: IMG.sevenZip, kind: 'file_create' as const });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BeaconTracker, scoreSortedBeacon } from './beacon.js';
 import { scoreBeacon } from '../../test/helpers/beacon-reference.js';
-import { T0, makeFlow } from '../../lab/flows.js';
+import { T0, makeFlow } from '../../test/helpers/flows.js';
 
 describe('scoreSortedBeacon against scoreBeacon, wider inputs', () => {
   it('agrees on long pairs, hourly cadences filling every bin, duplicates and gaps', () => {

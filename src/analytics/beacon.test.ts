@@ -3,7 +3,7 @@ import { BeaconTracker, scoreSortedBeacon, bowley, durationScore, quartiles, sco
 import {
   bimodalFit, bucketedSeverity, cvScore, dataSizeScore, histogram, histogramScore, intervalScore, scoreBeacon,
 } from '../../test/helpers/beacon-reference.js';
-import { T0, makeFlow } from '../../lab/flows.js';
+import { T0, makeFlow } from '../../test/helpers/flows.js';
 
 describe('RITA v5 published TS vectors (analysis/beacons_test.go)', () => {
   it('intervals all 60 s score 1', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AnalyticsEngine } from './engine.js';
 import { BaselineStore } from '../baseline/store.js';
-import { IMG, T0, makeFlow } from '../../lab/flows.js';
+import { IMG, T0, makeFlow } from '../../test/helpers/flows.js';
 
 describe('AnalyticsEngine', () => {
   it('runs all five analytics, deduplicates within the window with a count, and re-raises after it', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BaselineStore } from './store.js';
-import { T0, makeFlow } from '../../lab/flows.js';
+import { T0, makeFlow } from '../../test/helpers/flows.js';
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });

@@ -4,7 +4,7 @@ import { summarizeTls, tlsDissector } from '../../dissectors/tls/index.js';
 import type { TlsRecord } from '../../dissectors/tls/types.js';
 import { parseCertificate } from '../../dissectors/x509/certificate.js';
 import { defaultX509Limits, type X509Record } from '../../dissectors/x509/types.js';
-import { fromHex, harness } from '../../lab/dissect-harness.js';
+import { fromHex, harness } from '../../test/helpers/dissect-harness.js';
 import { type ChainCert, certInfoFromX509, chainFeatures, hostMatches } from './chain.js';
 import { x509Sha256 } from './hash.js';
 import { buildTlsInfo, tlsInfoFromCache } from './tls-info.js';

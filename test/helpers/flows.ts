@@ -4,16 +4,16 @@
  */
 import type {
   Attribution, DirCounters, EncryptedChannel, FileEvent, FlowRecord, ImageLoad, ProcessInfo, PubSubLabel,
-} from '../src/flow/record.js';
-import { putSection } from '../src/flow/finalize.js';
-import type { ChainFeatures } from '../dissectors/x509/types.js';
-import { tlsSection, type TlsInfo } from '../dissectors/tls/record.js';
-import { httpSection } from '../dissectors/http/record.js';
-import { BaselineStore } from '../src/baseline/store.js';
-import type { BeaconInfo } from '../src/flow/record.js';
-import { DEFAULT_ANALYTICS_CONFIG, resolveConfig, type AnalyticsConfig } from '../src/analytics/config.js';
-import type { AnalyticContext } from '../src/analytics/context.js';
-import { baseName } from '../src/util/path.js';
+} from '../../src/flow/record.js';
+import { putSection } from '../../src/flow/finalize.js';
+import type { ChainFeatures } from '../../dissectors/x509/types.js';
+import { tlsSection, type TlsInfo } from '../../dissectors/tls/record.js';
+import { httpSection } from '../../dissectors/http/record.js';
+import { BaselineStore } from '../../src/baseline/store.js';
+import type { BeaconInfo } from '../../src/flow/record.js';
+import { DEFAULT_ANALYTICS_CONFIG, resolveConfig, type AnalyticsConfig } from '../../src/analytics/config.js';
+import type { AnalyticContext } from '../../src/analytics/context.js';
+import { baseName } from '../../src/util/path.js';
 
 export interface FlowSpec {
   id?: number;

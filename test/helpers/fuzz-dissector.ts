@@ -6,9 +6,9 @@
  * hex bytes (spaces allowed); `#` starts a comment line.
  */
 import { readFileSync } from 'node:fs';
-import type { AnyDissectorSpec, Dir } from '../src/dissect/api.js';
-import { fromHex, harness, type Harness } from '../lab/dissect-harness.js';
-import { concatBytes } from '../src/util/bytes.js';
+import type { AnyDissectorSpec, Dir } from '../../src/dissect/api.js';
+import { fromHex, harness, type Harness } from './dissect-harness.js';
+import { concatBytes } from '../../src/util/bytes.js';
 
 export interface Message { dir: Dir; bytes: Uint8Array }
 export type Conversation = Message[];
