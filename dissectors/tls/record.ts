@@ -4,7 +4,7 @@
  * Building TlsInfo needs JA4 and the certificate-chain checks, which live above the dissectors
  * (src/fingerprint): the runtime provides that step as the TLS_INFO service.
  */
-import { appOf, defineSection, serviceKey, type SummaryContext, type AppSections } from '../../src/dissect/api.js';
+import { appOf, defineSection, serviceKey, type EcsWriter, type SummaryContext, type AppSections } from '../../src/dissect/api.js';
 import { isValidHostName } from '../../src/util/hostname.js';
 import type { CertInfo, ChainFeatures } from '../x509/types.js';
 import type { TlsSummary } from './types.js';
@@ -43,68 +43,124 @@ export type TlsTransport = 't' | 'q' | 'd';
 export type TlsInfoBuilder = (summary: TlsSummary, transport: TlsTransport, ctx: SummaryContext) => TlsInfo;
 export const TLS_INFO = serviceKey<TlsInfoBuilder>('tls.info');
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+/** A certificate's own description (ECS x509 fields, under tls.server.x509 or file.x509). */
+function writeX509(c: CertInfo, w: EcsWriter): void {
+  w.open('subject');
+  w.str('distinguished_name', c.subject);
+  if (c.subjectCn !== null) w.strs('common_name', [c.subjectCn]);
+  w.close();
+  w.open('issuer');
+  w.str('distinguished_name', c.issuer);
+  if (c.issuerCn !== null) w.strs('common_name', [c.issuerCn]);
+  w.close();
+  w.str('serial_number', c.serial.toUpperCase());
+  w.time('not_before', c.notBefore);
+  w.time('not_after', c.notAfter);
+  w.strs('alternative_names', c.san);
+  w.str('public_key_algorithm', c.keyType);
+  w.num('public_key_size', c.keyBits);
+  w.str('public_key_curve', c.curve);
+  w.str('signature_algorithm', c.signatureAlgorithm);
+}
+
+/**
+ * The lean output's certificate document (one per distinct certificate, output stream and UTC
+ * day, as Zeek's x509 log keeps one entry per certificate): keyed by the SHA-256 the flows list in
+ * tls.server.certificate_chain. What the full form repeats in every flow (the leaf's x509 fields,
+ * each chain certificate's summary) is said here once.
+ */
+function certificateDocument(c: CertInfo, w: EcsWriter): void {
+  w.open('file');
+  w.open('hash');
+  w.str('sha256', c.sha256);
+  w.close();
+  w.open('x509');
+  writeX509(c, w);
+  w.close();
+  w.close();
+  w.open('ndr');
+  w.open('x509');
+  w.bool('self_signed', c.selfSigned);
+  w.bool('ca', c.isCa);
+  w.close();
+  w.close();
+}
 
 export const tlsSection = defineSection<TlsInfo>({
   key: 'tls',
-  ecs(t, { doc, ndr }) {
-    const leaf = t.chain[0] ?? null;
-    doc.tls = {
-      version: t.version,
-      version_protocol: t.version !== null ? 'tls' : null,
-      cipher: t.cipher,
-      established: t.established,
-      resumed: t.resumed,
-      next_protocol: t.nextProtocol,
-      client: { ja4: t.ja4, ja3: t.ja3, server_name: t.sni, supported_ciphers: t.supportedCiphers },
-      server: {
-        ja3s: t.ja3s,
-        ja4s: t.ja4s,
-        hash: leaf ? { sha256: leaf.sha256.toUpperCase() } : null,
-        x509: leaf
-          ? {
-              subject: { distinguished_name: leaf.subject, common_name: leaf.subjectCn !== null ? [leaf.subjectCn] : null },
-              issuer: { distinguished_name: leaf.issuer, common_name: leaf.issuerCn !== null ? [leaf.issuerCn] : null },
-              serial_number: leaf.serial.toUpperCase(),
-              not_before: iso(leaf.notBefore),
-              not_after: iso(leaf.notAfter),
-              alternative_names: leaf.san,
-              public_key_algorithm: leaf.keyType,
-              public_key_size: leaf.keyBits,
-              public_key_curve: leaf.curve,
-              signature_algorithm: leaf.signatureAlgorithm,
-            }
-          : null,
-        certificate_chain: t.chain.map((c) => c.sha256),
-      },
-    };
-    const cf = t.chainFeatures;
-    ndr.tls = {
+  write: {
+    doc(t, w) {
+      const leaf = t.chain[0] ?? null;
+      w.open('tls');
+      w.str('version', t.version);
+      if (t.version !== null) w.str('version_protocol', 'tls');
+      w.str('cipher', t.cipher);
+      w.bool('established', t.established);
+      w.bool('resumed', t.resumed);
+      w.str('next_protocol', t.nextProtocol);
+      w.open('client');
+      w.str('ja4', t.ja4);
+      w.str('ja3', t.ja3);
+      w.str('server_name', t.sni);
+      // the offered suites are in JA4's raw forms (ndr.tls.ja4_r, ja4_ro) already
+      if (w.full) w.strs('supported_ciphers', t.supportedCiphers);
+      w.close();
+      w.open('server');
+      w.str('ja3s', t.ja3s);
+      w.str('ja4s', t.ja4s);
+      if (leaf !== null) {
+        w.open('hash');
+        w.str('sha256', leaf.sha256.toUpperCase());
+        w.close();
+        if (w.full) {
+          w.open('x509');
+          writeX509(leaf, w);
+          w.close();
+        }
+      }
+      if (t.chain.length > 0) w.strs('certificate_chain', t.chain.map((c) => c.sha256));
+      w.close();
+      w.close();
+    },
+    ndr(t, w) {
+      const cf = t.chainFeatures;
+      w.open('tls');
       // Present (true) only when the client sent a server_name that is not a host name.
-      sni_invalid: t.sni !== null && !isValidHostName(t.sni) ? true : null,
-      ja4_r: t.ja4_r,
-      ja4_o: t.ja4_o,
-      ja4_ro: t.ja4_ro,
-      ja3_string: t.ja3_full,
-      ja4x: t.ja4x,
-      extra_ja4: t.extraJa4,
-      alpn_offered: t.alpnOffered,
-      client_certificate: t.clientCertificate || null,
-      chain: cf
-        ? {
-            length: cf.length,
-            leaf_self_signed: cf.leafSelfSigned,
-            sni_in_san: cf.sniInSan,
-            expired: cf.expired,
-            not_yet_valid: cf.notYetValid,
-            linked: cf.linked,
-            trusted_root: cf.trustedRoot,
-            anomalies: cf.anomalies,
-            certificates: t.chain.map((c) => ({ sha256: c.sha256, subject: c.subject, issuer: c.issuer, key_type: c.keyType, key_bits: c.keyBits, not_after: iso(c.notAfter), self_signed: c.selfSigned })),
-          }
-        : null,
-      app_record_sizes: t.appRecordSizes[0].length + t.appRecordSizes[1].length > 0 ? { to_server: t.appRecordSizes[0], to_client: t.appRecordSizes[1] } : null,
-    };
+      if (t.sni !== null && !isValidHostName(t.sni)) w.bool('sni_invalid', true);
+      w.str('ja4_r', t.ja4_r);
+      w.str('ja4_o', t.ja4_o);
+      w.str('ja4_ro', t.ja4_ro);
+      // JA3's string repeats the offered suites and extensions the JA4 raw forms carry
+      if (w.full) w.str('ja3_string', t.ja3_full);
+      w.strs('ja4x', t.ja4x);
+      w.strs('extra_ja4', t.extraJa4);
+      w.strs('alpn_offered', t.alpnOffered);
+      if (t.clientCertificate) w.bool('client_certificate', true);
+      if (cf) {
+        w.open('chain');
+        w.num('length', cf.length);
+        w.bool('leaf_self_signed', cf.leafSelfSigned);
+        w.bool('sni_in_san', cf.sniInSan);
+        w.bool('expired', cf.expired);
+        w.bool('not_yet_valid', cf.notYetValid);
+        w.bool('linked', cf.linked);
+        w.bool('trusted_root', cf.trustedRoot);
+        w.strs('anomalies', cf.anomalies);
+        if (w.full) w.val('certificates', t.chain.map((c) => ({ sha256: c.sha256, subject: c.subject, issuer: c.issuer, key_type: c.keyType, key_bits: c.keyBits, not_after: new Date(c.notAfter).toISOString(), self_signed: c.selfSigned })));
+        w.close();
+      }
+      const sz = t.appRecordSizes;
+      if (sz[0].length + sz[1].length > 0) {
+        w.open('app_record_sizes');
+        w.nums('to_server', sz[0]);
+        w.nums('to_client', sz[1]);
+        w.close();
+      }
+      w.close();
+    },
+    refs(t, out) {
+      for (const c of t.chain) out.ref('x509', c.sha256, c, certificateDocument);
+    },
   },
   destinationDomain: (t) => t.sni,
   proto: {

@@ -17,7 +17,7 @@ import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
 import { buildStages } from '../runtime/stages.js';
 import type { SiemClient } from '../output/siem-client.js';
 import type { OtlpClient } from '../output/otlp.js';
-import { alertToEcs, defaultSections, ecsContext, floodToEcs, flowToEcs } from '../output/ecs.js';
+import { alertToEcs, ecsContext, EcsSerializer, flowToEcs } from '../output/ecs.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../grpc/limits.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord } from '../flow/record.js';
@@ -115,6 +115,8 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   const internal = (analyticsConfig as { internalNetworks?: unknown } | undefined)?.internalNetworks;
   const ecs = ecsContext({ hostname: hostname(), name: sensorId }, Array.isArray(internal) ? internal.map(String) : undefined);
   const sink = new JsonLinesSink((values.output as string) ?? '-', ecs);
+  // The SIEM feed's and OTLP's documents, written once for both.
+  const feedEcs = new EcsSerializer({ ctx: ecs, detail: 'full' });
   const summary = new Summary();
   const alertsOnly = values['alerts-only'] === true;
   const tls = tlsFiles(values);
@@ -161,7 +163,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       summary.flow(r);
       if (!alertsOnly) sink.flow(r);
       if (siem || otlp) {
-        const doc = JSON.stringify(flowToEcs(r, defaultSections, ecs));
+        const doc = feedEcs.flow(r);
         siem?.publishFlow(r, doc);
         otlp?.publishFlow(doc);
       }
@@ -169,7 +171,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     onFlood: (f) => {
       if (!alertsOnly) sink.flood(f);
       if (siem || otlp) {
-        const doc = JSON.stringify(floodToEcs(f, ecs));
+        const doc = feedEcs.flood(f);
         siem?.publishFlood(f, doc);
         otlp?.publishFlood(doc);
       }
@@ -178,7 +180,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       summary.alert(a);
       sink.alert(a);
       if (siem || otlp) {
-        const doc = JSON.stringify(alertToEcs(a, ecs));
+        const doc = feedEcs.alert(a);
         siem?.publishAlert(a, doc);
         otlp?.publishAlert(doc);
       }

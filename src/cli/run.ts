@@ -18,7 +18,7 @@ import { metrics, sensorMetrics, startMetricsServer, type MetricsServer } from '
 import { SiemClient } from '../output/siem-client.js';
 import { OtlpClient } from '../output/otlp.js';
 import { JsonLinesSink } from '../output/sinks.js';
-import { alertToEcs, defaultSections, ecsContext, floodToEcs, flowToEcs } from '../output/ecs.js';
+import { ecsContext, EcsSerializer } from '../output/ecs.js';
 import { configureUrlRedaction } from '../util/redact.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { Pipeline } from '../runtime/pipeline.js';
@@ -111,6 +111,8 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     if (cfg.output.jsonLines) closeSync(openSync(cfg.output.jsonLines, 'a'));
     const ecs = ecsContext({ hostname: hostname(), name: cfg.sensor.id || hostname() }, cfg.analytics.internalNetworks);
     const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines, ecs) : null;
+    // The SIEM feed's and OTLP's documents, written once for both.
+    const feedEcs = new EcsSerializer({ ctx: ecs, detail: 'full' });
     if (sink) undo.push(() => sink.close());
     const pipe = new Pipeline({
       ja4Plus: cfg.fingerprints.ja4Plus,
@@ -126,7 +128,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
         m.flowsEnded.labels({ reason: r.endReason }).inc();
         sink?.flow(r);
         if (siem || otlp) {
-          const doc = JSON.stringify(flowToEcs(r, defaultSections, ecs));
+          const doc = feedEcs.flow(r);
           siem?.publishFlow(r, doc);
           otlp?.publishFlow(doc);
         }
@@ -135,7 +137,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
         m.floodSummaries.inc();
         sink?.flood(f);
         if (siem || otlp) {
-          const doc = JSON.stringify(floodToEcs(f, ecs));
+          const doc = feedEcs.flood(f);
           siem?.publishFlood(f, doc);
           otlp?.publishFlood(doc);
         }
@@ -144,7 +146,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
         m.alerts.labels({ analytic: a.analytic }).inc();
         sink?.alert(a);
         if (siem || otlp) {
-          const doc = JSON.stringify(alertToEcs(a, ecs));
+          const doc = feedEcs.alert(a);
           siem?.publishAlert(a, doc);
           otlp?.publishAlert(doc);
         }

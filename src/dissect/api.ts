@@ -226,6 +226,54 @@ export interface EcsTarget {
 }
 
 /**
+ * Where a section writes its ECS fields when it renders them itself (RecordSection.write): the
+ * same document the `ecs` form builds, written as it goes. A field whose value is null or
+ * undefined, an empty list, or an object nothing was written into is left out, so a section never
+ * tests for emptiness first. Keys are plain snake_case names (no quoting needed).
+ */
+export interface EcsWriter {
+  /** Today's one-line documents (`--output-detail full`) rather than the lean default. */
+  readonly full: boolean;
+  /** Enter the object field `key`; it appears only if something is written before close(). */
+  open(key: string): void;
+  close(): void;
+  str(key: string, v: string | null | undefined): void;
+  num(key: string, v: number | null | undefined): void;
+  bool(key: string, v: boolean | null | undefined): void;
+  /** Epoch milliseconds as an ISO 8601 UTC date. */
+  time(key: string, ms: number | null | undefined): void;
+  strs(key: string, v: readonly string[] | null | undefined): void;
+  nums(key: string, v: readonly number[] | null | undefined): void;
+  /** Any plain JSON value: objects lose their empty fields as above, lists are kept as they are. */
+  val(key: string, v: unknown): void;
+}
+
+/**
+ * A section's own ECS writers: `doc` writes its top-level ECS fields, `ndr` its fields inside
+ * `ndr` (the two land in different places of the document, so they are two calls).
+ */
+export interface SectionWriters<I> {
+  doc?(info: I, w: EcsWriter): void;
+  ndr?(info: I, w: EcsWriter): void;
+  /**
+   * Objects the flow refers to by a key (a certificate by its SHA-256) that the lean output
+   * describes once per output stream and UTC day, as documents of their own written before the
+   * flow. The flow itself carries only the keys.
+   */
+  refs?(info: I, out: RefSink): void;
+}
+
+/** Where a section names the objects its flow refers to (SectionWriters.refs). */
+export interface RefSink {
+  /**
+   * `kind` names the document type (its event.dataset is `ndr.<kind>`); `key` identifies the
+   * object; `write(obj, w)` writes the document's own fields, called only when the stream has not
+   * described this object yet today (a plain function, so naming an object costs no closure).
+   */
+  ref<T>(kind: string, key: string, obj: T, write: (obj: T, w: EcsWriter) => void): void;
+}
+
+/**
  * A section's typed protobuf message. `type` is the fully-qualified message name from the
  * protocol's own .proto file (dissectors/<name>/*.proto); `toProto` returns the message as a plain
  * object in protobufjs's camelCase form. Encoding is done by the output layer from the generated
@@ -250,7 +298,13 @@ export interface ProtoBinding<I> {
  */
 export interface RecordSection<I> extends AppKey<I> {
   /** Write the section's ECS fields (plain JSON values; null values are pruned afterwards). */
-  ecs(info: I, out: EcsTarget): void;
+  ecs?(info: I, out: EcsTarget): void;
+  /**
+   * The same fields written straight to the output (no object built, nothing pruned after): the
+   * fast path, and the only place the lean/full difference is expressed. A section with both
+   * uses `write`; one of the two is required.
+   */
+  readonly write?: SectionWriters<I>;
   /** The server's name as this protocol saw it (ECS destination.domain); first section wins. */
   destinationDomain?(info: I): string | null;
   readonly proto: ProtoBinding<I>;

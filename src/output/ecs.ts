@@ -3,14 +3,15 @@
  * go under `ndr.*`. Null values are left out of the document. Field names follow
  * EDR-ANALYTICS.md §5 (ECS column).
  */
-import { createHash } from 'node:crypto';
 import type { Alert } from '../analytics/alert.js';
 import { DEFAULT_ANALYTICS_CONFIG } from '../analytics/config.js';
 import { analyticUrl, tacticUrl, techniqueOf, techniqueUrl, type Tactic } from '../analytics/mitre.js';
 import { isExternal, parseCidr, type Cidr } from '../analytics/net.js';
-import type { AnyRecordSection } from '../dissect/api.js';
+import type { AnyRecordSection, EcsWriter, RefSink } from '../dissect/api.js';
+import { eventId, isoTime, JsonWriter, ObjectWriter, utcDay } from './json.js';
+const iso = isoTime;
 import { sectionsOf } from '../dissect/registry.js';
-import type { Attribution, FloodSummary, FlowRecord } from '../flow/record.js';
+import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
 
 type Doc = Record<string, unknown>;
@@ -47,11 +48,6 @@ function direction(client: string, server: string, ctx: EcsContext): string {
   return ci ? (si ? 'internal' : 'outbound') : si ? 'inbound' : 'external';
 }
 
-/**
- * event.id: the same event gets the same id wherever and however often it is written (a replay to
- * two collectors, a resent batch), so a SIEM can deduplicate on it.
- */
-const eventId = (parts: string): string => createHash('sha256').update(parts).digest('hex').slice(0, 32);
 
 function uniq(xs: (string | null | undefined)[]): string[] | null {
   const out: string[] = [];
@@ -70,7 +66,6 @@ function relatedOf(doc: Doc): Doc {
   };
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** The sections of the registered protocols (dissectors/index.ts), in ECS order. */
 export const defaultSections: readonly AnyRecordSection[] = sectionsOf(dissectorSpecs);
@@ -89,34 +84,22 @@ function prune(o: Doc): Doc {
   return o;
 }
 
-function entropyDoc(e: FlowRecord['entropy'][0]): Doc | null {
-  return e ? { bits: e.bits, sample: e.sample, random_expected: e.randomExpected, score: e.score } : null;
+function writeEntropy(w: EcsWriter, key: string, e: FlowRecord['entropy'][0]): void {
+  if (e === null) return;
+  w.open(key);
+  w.num('bits', e.bits);
+  w.num('sample', e.sample);
+  w.num('random_expected', e.randomExpected);
+  w.num('score', e.score);
+  w.close();
 }
 
 /** Image loads and file events an ECS document lists at most (the typed record keeps them all). */
 export const ATTRIBUTION_LIST_CAP = 32;
 
-function attributionDocs(a: Attribution | null, doc: Doc, ndr: Doc): void {
-  if (a === null) return;
-  ndr.attribution = { status: a.status, reason: a.reason, match: a.match, clock_offset_ms: a.clockOffsetMs, image_network_history: a.imageNetworkHistory };
-  const p = a.process;
-  if (p !== null) {
-    doc.process = {
-      entity_id: p.entityId,
-      pid: p.pid,
-      executable: p.executable,
-      name: p.name,
-      command_line: p.commandLine,
-      start: p.startTs !== null ? iso(p.startTs) : null,
-      parent: { executable: p.parentExecutable, command_line: p.parentCommandLine },
-      code_signature: { exists: p.signed, subject_name: p.signature, status: p.signatureStatus },
-    };
-    if (p.user !== null) doc.user = { name: p.user };
-  }
-  const h = a.host;
-  if (h !== null) doc.host = { name: h.name, hostname: h.name, id: h.id, os: h.os ? { name: h.os } : null, ip: h.ips };
-  if (a.imageLoads.length > 0) ndr.image_loads = a.imageLoads.slice(0, ATTRIBUTION_LIST_CAP).map((l) => ({ path: l.path, time: iso(l.ts), signed: l.signed }));
-  if (a.fileEvents.length > 0) ndr.file_events = a.fileEvents.slice(0, ATTRIBUTION_LIST_CAP).map((e) => ({ path: e.path, time: iso(e.ts), kind: e.kind, image: e.image }));
+/** Pushes x when it is a non-empty string not yet in xs (ECS related.* lists). */
+function addUniq(xs: string[], x: string | null | undefined): void {
+  if (x && !xs.includes(x)) xs.push(x);
 }
 
 /**
@@ -133,72 +116,253 @@ function destinationDomain(r: FlowRecord, sections: readonly AnyRecordSection[])
   return r.dnsName;
 }
 
-export function flowToEcs(r: FlowRecord, sections: readonly AnyRecordSection[] = defaultSections, ctx: EcsContext = defaultEcsContext): Doc {
+/**
+ * What a section without its own writers (`write`) put into the object form, held between the
+ * document part and the `ndr` part of the same flow.
+ */
+interface Built { doc: Doc; ndr: Doc }
+
+/**
+ * The flow document, written field by field in the order ECS readers (and the golden files) know
+ * it. The engine's own fields are written here; each protocol section writes its own (its
+ * `write.doc` then, inside `ndr`, its `write.ndr`), so the engine names no protocol. A section
+ * that only builds the object form is written from that object, empty fields left out the same.
+ */
+export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRecordSection[] = defaultSections, ctx: EcsContext = defaultEcsContext): void {
   const c = r.dirs[0];
   const s = r.dirs[1];
-  const doc: Doc = {
-    '@timestamp': iso(r.startTs),
-    ecs: { version: ECS_VERSION },
-    observer: observerDoc(ctx),
-    event: { id: eventId(`flow|${r.communityId}|${r.startTs}|${r.endTs}`), kind: 'event', category: ['network'], type: ['connection'], start: iso(r.startTs), end: iso(r.endTs), duration: Math.round((r.endTs - r.startTs) * 1e6), reason: r.endReason },
-    source: { ip: r.client.ip, port: r.client.port, bytes: c.bytes, packets: c.packets },
-    destination: { ip: r.server.ip, port: r.server.port, bytes: s.bytes, packets: s.packets, domain: destinationDomain(r, sections) },
-    network: {
-      transport: r.transport,
-      direction: direction(r.client.ip, r.server.ip, ctx),
-      iana_number: r.transport === 'tcp' ? '6' : '17',
-      type: r.ipVersion === 4 ? 'ipv4' : 'ipv6',
-      community_id: r.communityId,
-      protocol: r.protocol,
-      bytes: c.bytes + s.bytes,
-      packets: c.packets + s.packets,
-      vlan: r.vlan > 0 ? { id: String(r.vlan) } : null,
-    },
-  };
-  const ndr: Doc = {
-    flow: {
-      id: r.id,
-      byte_ratio: r.byteRatio,
-      direction_from_syn: r.directionFromSyn,
-      // picked up without the TCP handshake (the capture or the sensor started while it ran)
-      midstream: r.transport === 'tcp' && !r.directionFromSyn ? true : null,
-      ip_bytes: { to_server: c.ipBytes, to_client: s.ipBytes },
-      retransmitted_bytes: { to_server: c.retransBytes, to_client: s.retransBytes },
-      tcp_flags: r.transport === 'tcp' ? { to_server: c.tcpFlags, to_client: s.tcpFlags } : null,
-      tunnel_depth: r.tunnelDepth || null,
-      upgraded: r.upgraded ?? null,
-      events: r.events,
-      limits: r.limits,
-    },
-    entropy: r.entropy[0] || r.entropy[1]
-      ? { to_server: entropyDoc(r.entropy[0]), to_client: entropyDoc(r.entropy[1]) }
-      : null,
-    dns_name: r.dnsName,
-    ja4t: r.ja4t,
-    ja4ts: r.ja4ts,
-  };
+  w.time('@timestamp', r.startTs);
+  w.open('ecs');
+  w.str('version', ECS_VERSION);
+  w.close();
+  writeObserver(w, ctx);
+  w.open('event');
+  w.str('id', eventId(`flow|${r.communityId}|${r.startTs}|${r.endTs}`));
+  w.str('kind', 'event');
+  w.strs('category', NETWORK);
+  w.strs('type', CONNECTION);
+  w.time('start', r.startTs);
+  w.time('end', r.endTs);
+  w.num('duration', Math.round((r.endTs - r.startTs) * 1e6));
+  w.str('reason', r.endReason);
+  w.close();
+  w.open('source');
+  w.str('ip', r.client.ip);
+  w.num('port', r.client.port);
+  w.num('bytes', c.bytes);
+  w.num('packets', c.packets);
+  w.close();
+  const domain = destinationDomain(r, sections);
+  w.open('destination');
+  w.str('ip', r.server.ip);
+  w.num('port', r.server.port);
+  w.num('bytes', s.bytes);
+  w.num('packets', s.packets);
+  w.str('domain', domain);
+  w.close();
+  w.open('network');
+  w.str('transport', r.transport);
+  w.str('direction', direction(r.client.ip, r.server.ip, ctx));
+  w.str('iana_number', r.transport === 'tcp' ? '6' : '17');
+  w.str('type', r.ipVersion === 4 ? 'ipv4' : 'ipv6');
+  w.str('community_id', r.communityId);
+  w.str('protocol', r.protocol);
+  w.num('bytes', c.bytes + s.bytes);
+  w.num('packets', c.packets + s.packets);
+  if (r.vlan > 0) {
+    w.open('vlan');
+    w.str('id', String(r.vlan));
+    w.close();
+  }
+  w.close();
+
+  let built: (Built | null)[] | null = null;
+  for (let i = 0; i < sections.length; i++) {
+    const sec = sections[i] as AnyRecordSection;
+    const info = r.apps[sec.key];
+    if (info === undefined) continue;
+    if (sec.write !== undefined) { sec.write.doc?.(info, w); continue; }
+    if (sec.ecs === undefined) continue;
+    const b: Built = { doc: {}, ndr: {} };
+    sec.ecs(info, b);
+    for (const k in b.doc) w.val(k, b.doc[k]);
+    (built ??= [])[i] = b;
+  }
+
+  const a = r.attribution;
+  const p = a?.process ?? null;
+  const h = a?.host ?? null;
+  if (p !== null) {
+    w.open('process');
+    w.str('entity_id', p.entityId);
+    w.num('pid', p.pid);
+    w.str('executable', p.executable);
+    w.str('name', p.name);
+    w.str('command_line', p.commandLine);
+    if (p.startTs !== null) w.time('start', p.startTs);
+    w.open('parent');
+    w.str('executable', p.parentExecutable);
+    w.str('command_line', p.parentCommandLine);
+    w.close();
+    w.open('code_signature');
+    w.bool('exists', p.signed);
+    w.str('subject_name', p.signature);
+    w.str('status', p.signatureStatus);
+    w.close();
+    w.close();
+    if (p.user !== null) {
+      w.open('user');
+      w.str('name', p.user);
+      w.close();
+    }
+  }
+  if (h !== null) {
+    w.open('host');
+    w.str('name', h.name);
+    w.str('hostname', h.name);
+    w.str('id', h.id);
+    if (h.os) {
+      w.open('os');
+      w.str('name', h.os);
+      w.close();
+    }
+    w.strs('ip', h.ips);
+    w.close();
+  }
+
+  // ECS related.*: every IP, host name and user the document names, for pivoting.
+  const ips: string[] = [];
+  addUniq(ips, r.client.ip);
+  addUniq(ips, r.server.ip);
+  if (h !== null) for (const ip of h.ips) addUniq(ips, ip);
+  const hosts: string[] = [];
+  addUniq(hosts, domain);
+  if (h !== null) addUniq(hosts, h.name);
+  w.open('related');
+  w.strs('ip', ips);
+  w.strs('hosts', hosts);
+  if (p !== null && p.user !== null && p.user !== '') w.strs('user', [p.user]);
+  w.close();
+
+  w.open('ndr');
+  w.open('flow');
+  w.num('id', r.id);
+  w.num('byte_ratio', r.byteRatio);
+  w.bool('direction_from_syn', r.directionFromSyn);
+  // picked up without the TCP handshake (the capture or the sensor started while it ran)
+  if (r.transport === 'tcp' && !r.directionFromSyn) w.bool('midstream', true);
+  w.open('ip_bytes');
+  w.num('to_server', c.ipBytes);
+  w.num('to_client', s.ipBytes);
+  w.close();
+  w.open('retransmitted_bytes');
+  w.num('to_server', c.retransBytes);
+  w.num('to_client', s.retransBytes);
+  w.close();
+  if (r.transport === 'tcp') {
+    w.open('tcp_flags');
+    w.num('to_server', c.tcpFlags);
+    w.num('to_client', s.tcpFlags);
+    w.close();
+  }
+  if (r.tunnelDepth) w.num('tunnel_depth', r.tunnelDepth);
+  w.str('upgraded', r.upgraded);
+  w.strs('events', r.events);
+  w.strs('limits', r.limits);
+  w.close();
+  if (r.entropy[0] || r.entropy[1]) {
+    w.open('entropy');
+    writeEntropy(w, 'to_server', r.entropy[0]);
+    writeEntropy(w, 'to_client', r.entropy[1]);
+    w.close();
+  }
+  w.str('dns_name', r.dnsName);
+  w.str('ja4t', r.ja4t);
+  w.str('ja4ts', r.ja4ts);
   if (r.tunnel !== undefined && r.tunnel !== null) {
     // the flow is the inner one; the tunnel that carried it, and its outer endpoints, named here
     const t = r.tunnel;
-    ndr.tunnel = { type: t.type, depth: r.tunnelDepth, id: t.id || null, outer: { client_ip: t.outerClient || null, server_ip: t.outerServer || null } };
+    w.open('tunnel');
+    w.str('type', t.type);
+    w.num('depth', r.tunnelDepth);
+    if (t.id) w.num('id', t.id);
+    w.open('outer');
+    if (t.outerClient) w.str('client_ip', t.outerClient);
+    if (t.outerServer) w.str('server_ip', t.outerServer);
+    w.close();
+    w.close();
   }
-  const target = { doc, ndr };
-  for (const sec of sections) {
+  for (let i = 0; i < sections.length; i++) {
+    const sec = sections[i] as AnyRecordSection;
     const info = r.apps[sec.key];
-    if (info !== undefined) sec.ecs(info, target);
+    if (info === undefined) continue;
+    if (sec.write !== undefined) { sec.write.ndr?.(info, w); continue; }
+    const b = built?.[i];
+    if (b) for (const k in b.ndr) w.val(k, b.ndr[k]);
   }
-  if (r.pubsub !== null) ndr.pubsub = { protocol: r.pubsub.protocol, encrypted: r.pubsub.encrypted, confidence: r.pubsub.confidence, evidence: r.pubsub.evidence };
-  if (r.encrypted !== null) ndr.encrypted_channel = { known: r.encrypted.known, suspicious: r.encrypted.suspicious, compressed: r.encrypted.compressed, evidence: r.encrypted.evidence };
-  if (r.beacon !== null) {
-    ndr.beacon = {
-      score: r.beacon.score, connections: r.beacon.connections, median_interval_s: r.beacon.medianIntervalS,
-      basis: r.beacon.basis, ts_score: r.beacon.tsScore, ds_score: r.beacon.dsScore, dur_score: r.beacon.durScore, hist_score: r.beacon.histScore,
-    };
+  if (r.pubsub !== null) {
+    w.open('pubsub');
+    w.str('protocol', r.pubsub.protocol);
+    w.bool('encrypted', r.pubsub.encrypted);
+    w.num('confidence', r.pubsub.confidence);
+    w.val('evidence', r.pubsub.evidence);
+    w.close();
   }
-  attributionDocs(r.attribution, doc, ndr);
-  doc.related = relatedOf(doc);
-  doc.ndr = ndr;
-  return prune(doc);
+  if (r.encrypted !== null) {
+    w.open('encrypted_channel');
+    w.str('known', r.encrypted.known);
+    w.bool('suspicious', r.encrypted.suspicious);
+    w.str('compressed', r.encrypted.compressed);
+    w.val('evidence', r.encrypted.evidence);
+    w.close();
+  }
+  const bc = r.beacon;
+  if (bc !== null) {
+    w.open('beacon');
+    w.num('score', bc.score);
+    w.num('connections', bc.connections);
+    w.num('median_interval_s', bc.medianIntervalS);
+    w.str('basis', bc.basis);
+    w.num('ts_score', bc.tsScore);
+    w.num('ds_score', bc.dsScore);
+    w.num('dur_score', bc.durScore);
+    w.num('hist_score', bc.histScore);
+    w.close();
+  }
+  if (a !== null) {
+    w.open('attribution');
+    w.str('status', a.status);
+    w.str('reason', a.reason);
+    w.str('match', a.match);
+    w.num('clock_offset_ms', a.clockOffsetMs);
+    w.bool('image_network_history', a.imageNetworkHistory);
+    w.close();
+    if (a.imageLoads.length > 0) w.val('image_loads', a.imageLoads.slice(0, ATTRIBUTION_LIST_CAP).map((l) => ({ path: l.path, time: isoTime(l.ts), signed: l.signed })));
+    if (a.fileEvents.length > 0) w.val('file_events', a.fileEvents.slice(0, ATTRIBUTION_LIST_CAP).map((e) => ({ path: e.path, time: isoTime(e.ts), kind: e.kind, image: e.image })));
+  }
+  w.close();
+}
+
+const NETWORK: readonly string[] = ['network'];
+const CONNECTION: readonly string[] = ['connection'];
+
+function writeObserver(w: EcsWriter, ctx: EcsContext): void {
+  w.open('observer');
+  w.str('type', 'sensor');
+  w.str('vendor', 'ndr-sensor');
+  w.str('product', 'ndr-sensor');
+  w.str('version', SENSOR_VERSION);
+  w.str('hostname', ctx.observer.hostname);
+  w.str('name', ctx.observer.name);
+  w.close();
+}
+
+/** The flow's ECS document as an object (tests, the demo): today's full form unless told otherwise. */
+export function flowToEcs(r: FlowRecord, sections: readonly AnyRecordSection[] = defaultSections, ctx: EcsContext = defaultEcsContext, full = true): Doc {
+  const w = new ObjectWriter(full);
+  w.begin();
+  writeFlow(r, w, sections, ctx);
+  return w.end();
 }
 
 function threatOf(ids: readonly string[]): Doc {
@@ -222,7 +386,7 @@ function threatOf(ids: readonly string[]): Doc {
   };
 }
 
-export function alertToEcs(a: Alert, ctx: EcsContext = defaultEcsContext): Doc {
+function alertDoc(a: Alert, ctx: EcsContext): Doc {
   const doc: Doc = {
     '@timestamp': iso(a.ts),
     ecs: { version: ECS_VERSION },
@@ -255,7 +419,11 @@ export function alertToEcs(a: Alert, ctx: EcsContext = defaultEcsContext): Doc {
     },
   };
   doc.related = relatedOf(doc);
-  return prune(doc);
+  return doc;
+}
+
+export function alertToEcs(a: Alert, ctx: EcsContext = defaultEcsContext): Doc {
+  return prune(alertDoc(a, ctx));
 }
 
 /**
@@ -264,7 +432,7 @@ export function alertToEcs(a: Alert, ctx: EcsContext = defaultEcsContext): Doc {
  * names the server port that was hit; a source summary names the client that did the hitting (a
  * scan); `message` says it in a sentence for an analyst reading the raw feed.
  */
-export function floodToEcs(f: FloodSummary, ctx: EcsContext = defaultEcsContext): Doc {
+function floodDoc(f: FloodSummary, ctx: EcsContext): Doc {
   const what = f.scope === 'service'
     ? `${f.flows} ${f.transport.toUpperCase()} flows without payload from ${f.clients}${f.distinctCapped ? '+' : ''} clients to ${f.server!.ip}:${f.server!.port}`
     : f.scope === 'source'
@@ -300,5 +468,142 @@ export function floodToEcs(f: FloodSummary, ctx: EcsContext = defaultEcsContext)
     },
   };
   doc.related = relatedOf(doc);
-  return prune(doc);
+  return doc;
 }
+
+export function floodToEcs(f: FloodSummary, ctx: EcsContext = defaultEcsContext): Doc {
+  return prune(floodDoc(f, ctx));
+}
+
+// ---- JSON lines --------------------------------------------------------------------------------
+
+/**
+ * `lean` (the default): a certificate is described once per output stream and UTC day in a
+ * document of its own, and flows carry its SHA-256; lists the JA4 raw forms already hold are left
+ * out. `full`: every flow document carries everything, as one line.
+ */
+export type OutputDetail = 'lean' | 'full';
+export const OUTPUT_DETAILS: readonly OutputDetail[] = ['lean', 'full'];
+export const DEFAULT_DESCRIBED_MAX = 100_000;
+
+/**
+ * The objects (certificates) an output stream has described, by kind, key and UTC day: a bounded
+ * LRU (a Map keeps insertion order; a hit moves its key to the end, so the oldest is first).
+ * An object evicted and seen again is described again: a repeat, never a loss.
+ */
+export class DescribedSet {
+  evictions = 0;
+  readonly max: number;
+  private readonly seen = new Map<string, true>();
+  constructor(max: number = DEFAULT_DESCRIBED_MAX) {
+    this.max = max;
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  /** True when `key` was described already; otherwise it is remembered as described now. */
+  check(key: string): boolean {
+    const m = this.seen;
+    if (m.delete(key)) {
+      m.set(key, true);
+      return true;
+    }
+    m.set(key, true);
+    if (m.size > this.max) {
+      m.delete(m.keys().next().value as string);
+      this.evictions++;
+    }
+    return false;
+  }
+}
+
+export interface EcsSerializerOptions {
+  readonly ctx?: EcsContext;
+  readonly sections?: readonly AnyRecordSection[];
+  readonly detail?: OutputDetail;
+  /** Entries of the described set (lean only). */
+  readonly describedMax?: number;
+  /**
+   * Lean only: a document describing an object a flow refers to (a certificate), handed over
+   * before that flow's own document. `kind` is 'x509' for a certificate; `key` its SHA-256.
+   */
+  readonly onRef?: (json: string, kind: string, key: string) => void;
+}
+
+/**
+ * ECS documents as JSON text for one output stream (a file, the SIEM feed, OTLP): each keeps its
+ * own described set, since each reader must find a certificate's description in its own stream.
+ * The text is the one JSON.stringify gives for the object form, terminal-unsafe characters
+ * escaped, without building that object.
+ */
+export class EcsSerializer implements RefSink {
+  readonly detail: OutputDetail;
+  readonly described: DescribedSet;
+  private readonly ctx: EcsContext;
+  private readonly sections: readonly AnyRecordSection[];
+  private readonly w: JsonWriter;
+  private readonly onRef: ((json: string, kind: string, key: string) => void) | null;
+  private refTs = 0;
+
+  constructor(o: EcsSerializerOptions = {}) {
+    this.ctx = o.ctx ?? defaultEcsContext;
+    this.sections = o.sections ?? defaultSections;
+    this.detail = o.detail ?? 'lean';
+    this.w = new JsonWriter(this.detail === 'full');
+    this.described = new DescribedSet(o.describedMax ?? DEFAULT_DESCRIBED_MAX);
+    this.onRef = o.onRef ?? null;
+  }
+
+  flow(r: FlowRecord): string {
+    if (!this.w.full && this.onRef !== null) {
+      this.refTs = r.startTs;
+      const secs = this.sections;
+      for (let i = 0; i < secs.length; i++) {
+        const sec = secs[i] as AnyRecordSection;
+        const refs = sec.write?.refs;
+        if (refs === undefined) continue;
+        const info = r.apps[sec.key];
+        if (info !== undefined) refs(info, this);
+      }
+    }
+    const w = this.w;
+    w.begin();
+    writeFlow(r, w, this.sections, this.ctx);
+    return w.end();
+  }
+
+  /** RefSink: describe `key` unless this stream did already today (the flow's UTC day). */
+  ref<T>(kind: string, key: string, obj: T, write: (obj: T, w: EcsWriter) => void): void {
+    const day = utcDay(this.refTs);
+    if (this.described.check(`${day}|${kind}|${key}`)) return;
+    const w = this.w;
+    w.begin();
+    w.time('@timestamp', this.refTs);
+    w.open('ecs');
+    w.str('version', ECS_VERSION);
+    w.close();
+    writeObserver(w, this.ctx);
+    w.open('event');
+    // the same object described on the same day gets the same id in every stream and resend
+    w.str('id', eventId(`${kind}|${key}|${day}`));
+    w.str('kind', 'event');
+    w.strs('category', NETWORK);
+    w.strs('type', INFO);
+    w.str('dataset', `ndr.${kind}`);
+    w.close();
+    write(obj, w);
+    (this.onRef as (json: string, kind: string, key: string) => void)(w.end(), kind, key);
+  }
+
+  alert(a: Alert): string {
+    return this.w.object(alertDoc(a, this.ctx));
+  }
+
+  flood(f: FloodSummary): string {
+    return this.w.object(floodDoc(f, this.ctx));
+  }
+}
+
+const INFO: readonly string[] = ['info'];

@@ -5,12 +5,17 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Alert } from '../analytics/alert.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
-import { alertToEcs, defaultEcsContext, defaultSections, floodToEcs, flowToEcs, type EcsContext } from './ecs.js';
+import { defaultEcsContext, EcsSerializer, type EcsContext, type OutputDetail } from './ecs.js';
+import { terminalSafeJson } from './json.js';
 import { termSafe } from '../util/terminal.js';
-
-const JSON_UNSAFE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/;
-const JSON_UNSAFE_ALL = new RegExp(JSON_UNSAFE.source, 'g');
 import { tlsOf } from '../../dissectors/tls/record.js';
+
+export interface JsonLinesOptions {
+  /** lean (default) or full: see OutputDetail. */
+  readonly detail?: OutputDetail;
+  /** Entries of the set of certificates this file has described (lean). */
+  readonly describedMax?: number;
+}
 
 export class JsonLinesSink {
   private buf: string[] = [];
@@ -19,10 +24,16 @@ export class JsonLinesSink {
   private readonly file: WriteStream | null;
   written = 0;
 
-  private readonly ctx: EcsContext;
+  /** Writes this file's documents; its described set is this file's. */
+  readonly ecs: EcsSerializer;
 
-  constructor(path: string | null, ctx: EcsContext = defaultEcsContext) {
-    this.ctx = ctx;
+  constructor(path: string | null, ctx: EcsContext = defaultEcsContext, opts: JsonLinesOptions = {}) {
+    this.ecs = new EcsSerializer({
+      ctx,
+      detail: opts.detail ?? 'full',
+      ...(opts.describedMax !== undefined ? { describedMax: opts.describedMax } : {}),
+      onRef: (json) => this.safeLine(json),
+    });
     if (path === null || path === '-') {
       this.out = process.stdout;
       this.file = null;
@@ -33,15 +44,15 @@ export class JsonLinesSink {
   }
 
   flow(r: FlowRecord): void {
-    this.line(JSON.stringify(flowToEcs(r, defaultSections, this.ctx)));
+    this.safeLine(this.ecs.flow(r));
   }
 
   alert(a: Alert): void {
-    this.line(JSON.stringify(alertToEcs(a, this.ctx)));
+    this.safeLine(this.ecs.alert(a));
   }
 
   flood(f: FloodSummary): void {
-    this.line(JSON.stringify(floodToEcs(f, this.ctx)));
+    this.safeLine(this.ecs.flood(f));
   }
 
   /** Any other record (the fleet's state in `fleet show`), escaped as every line is. */
@@ -52,7 +63,11 @@ export class JsonLinesSink {
   private line(json: string): void {
     // JSON.stringify escapes only C0 controls; DEL, C1 (CSI, OSC…), bidi and invisible characters
     // are escaped here too, so JSON lines shown on a terminal (-o -, cat, less -R) stay inert.
-    const s = JSON_UNSAFE.test(json) ? json.replace(JSON_UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
+    this.safeLine(terminalSafeJson(json));
+  }
+
+  /** A line the ECS serializer wrote (it escapes those characters as it writes). */
+  private safeLine(s: string): void {
     this.buf.push(s);
     this.size += s.length;
     this.written++;

@@ -1,0 +1,93 @@
+// The ECS serializer (src/output/json.ts, EcsSerializer) writes the text JSON.stringify gives for
+// the object form, field for field and in the same order, with the terminal-unsafe characters
+// escaped as the JSON-lines sink always did: checked on every flow and alert of every capture with
+// a golden file (the demo among them), and on the awkward values no capture holds.
+import { basename, dirname } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { alertToEcs, DescribedSet, EcsSerializer, flowToEcs } from '../src/output/ecs.js';
+import { isoTime, jsonString, JsonWriter, ObjectWriter, terminalSafeJson } from '../src/output/json.js';
+import { newFlowRecord } from '../src/flow/record.js';
+import { captures, replayCapture } from './helpers/golden.js';
+
+describe('ECS JSON text equals the object form', () => {
+  const caps = [...captures()];
+  it('has captures', () => expect(caps.length).toBeGreaterThan(20));
+  for (const cap of caps) {
+    it(`${basename(dirname(cap))}/${basename(cap)}`, async () => {
+      const { flows, alerts } = await replayCapture(cap);
+      const ser = new EcsSerializer({ detail: 'full' });
+      for (const f of flows) expect(ser.flow(f)).toBe(terminalSafeJson(JSON.stringify(flowToEcs(f))));
+      for (const a of alerts) expect(ser.alert(a)).toBe(terminalSafeJson(JSON.stringify(alertToEcs(a))));
+    });
+  }
+});
+
+describe('JSON writer', () => {
+  it('formats timestamps as Date does, cached day and second included', () => {
+    const base = Date.UTC(2026, 11, 7, 23, 59, 58, 999);
+    const times = [0, 1, 999.999, 86_399_999, 86_400_000, base, base + 0.5, base + 1, base + 1001, base + 2000, 951_782_400_000 /* 2000-02-29 */, 253_402_300_799_999, 1.5e12 + 0.25];
+    let x = 1;
+    for (let i = 0; i < 2000; i++) { x = (x * 48271) % 2147483647; times.push((x / 2147483647) * 4.1e12); }
+    for (const t of times) expect(isoTime(t)).toBe(new Date(t).toISOString());
+    // outside the fast range Date decides, as before: a six-digit year, or a RangeError
+    expect(isoTime(-1)).toBe(new Date(-1).toISOString());
+    expect(isoTime(253_402_300_800_000)).toBe(new Date(253_402_300_800_000).toISOString());
+    expect(() => isoTime(Number.NaN)).toThrow(RangeError);
+  });
+
+  it('escapes strings as JSON.stringify does, plus the terminal-unsafe set', () => {
+    const samples = ['plain', 'q"uote', 'back\\slash', 'nl\n\ttab\u0000', 'esc\u001b[31m', 'del\u007f', 'c1\u009b', 'bidi\u202e', 'zw\u200b', 'bom\ufeff', 'lone\ud800', 'pair\ud83d\ude00', 'é ü ß', ''];
+    for (const s of samples) {
+      const j = jsonString(s);
+      expect(JSON.parse(j)).toBe(s);
+      expect(j).toBe(terminalSafeJson(JSON.stringify(s)));
+      expect(/[\u007f-\u009f\u202e\u200b\ufeff\u001b]/.test(j)).toBe(false);
+    }
+  });
+
+  it('leaves out empty values and empty objects while writing, as the prune pass did', () => {
+    const doc = { a: null, b: undefined, c: [], d: { e: null, f: { g: [] } }, h: 0, i: '', j: false, k: [null, { x: null }], l: { m: 1 }, n: Number.NaN };
+    for (const w of [new JsonWriter(), new ObjectWriter()]) {
+      w.begin();
+      for (const [k, v] of Object.entries(doc)) w.val(k, v);
+      w.open('empty');
+      w.open('deeper');
+      w.str('none', null);
+      w.close();
+      w.close();
+      w.open('late');
+      w.open('inner');
+      w.time('t', 0);
+      w.close();
+      w.close();
+      const out = w.end();
+      const text = typeof out === 'string' ? out : JSON.stringify(out);
+      expect(text).toBe('{"h":0,"i":"","j":false,"k":[null,{"x":null}],"l":{"m":1},"n":null,"late":{"inner":{"t":"1970-01-01T00:00:00.000Z"}}}');
+    }
+  });
+
+  it('a flow record with wire strings that need escaping stays one parseable line', () => {
+    const r = newFlowRecord({ id: 7, client: { ip: '10.0.0.1', port: 5000 }, server: { ip: '10.0.0.2', port: 80 }, startTs: 1_700_000_000_123.4, endTs: 1_700_000_001_000 });
+    r.dnsName = 'evil\u001b]0;title\u0007\u202e.example';
+    r.events = ['a"b', 'c\\d'];
+    const line = new EcsSerializer({ detail: 'full' }).flow(r);
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+    expect(JSON.parse(line)).toEqual(JSON.parse(JSON.stringify(flowToEcs(r))));
+    expect(line).toBe(terminalSafeJson(JSON.stringify(flowToEcs(r))));
+  });
+});
+
+describe('described set', () => {
+  it('is a bounded LRU that counts its evictions', () => {
+    const d = new DescribedSet(3);
+    expect(['a', 'b', 'c'].map((k) => d.check(k))).toEqual([false, false, false]);
+    expect(d.check('a')).toBe(true); // a is now the most recent
+    expect(d.check('d')).toBe(false); // evicts b, the least recent
+    expect(d.evictions).toBe(1);
+    expect(d.size).toBe(3);
+    expect(d.check('b')).toBe(false); // described again after eviction (evicts c)
+    expect(d.check('a')).toBe(true);
+    expect(d.check('c')).toBe(false);
+    expect(d.evictions).toBe(3);
+  });
+});
