@@ -14,6 +14,7 @@
 import type { BeaconInfo, FlowRecord, SmallRecords } from '../flow/record.js';
 import { destLower, hostKey } from '../baseline/store.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
+import { MapFront } from '../util/map-front.js';
 
 /** RITA v5 defaults (default_config.hjson). */
 export const BEACON_DEFAULTS = {
@@ -199,6 +200,7 @@ type PortSlot = PairState | Map<number, PairState>;
  */
 export class BeaconTracker {
   private readonly lru = new Set<PairState>();
+  private readonly lruFront = new MapFront(this.lru);
   private readonly index = new Map<string, Map<string, PortSlot>>();
   private readonly maxPairs: number;
   private readonly maxTs: number;
@@ -271,7 +273,7 @@ export class BeaconTracker {
     } else {
       st = { ts: [], tb: [], head: 0, placed: tick, scored: null, sinceScored: 0, host, dst, port };
       if (this.lru.size >= this.maxPairs) {
-        const old = this.lru.values().next().value as PairState;
+        const old = this.lruFront.take()!;
         this.lru.delete(old);
         this.unindex(old);
         this.evictedPairs++;

@@ -20,6 +20,7 @@ import { an1389 } from './an1389.js';
 import { an1413 } from './an1413.js';
 import { an0759 } from './an0759.js';
 import type { StateReport } from '../util/state.js';
+import { MapFront } from '../util/map-front.js';
 
 export const ANALYTICS: readonly (readonly [AnalyticId, Analytic])[] = [
   ['AN0002', an0002], ['AN0922', an0922], ['AN1389', an1389], ['AN1413', an1413], ['AN0759', an0759],
@@ -61,6 +62,8 @@ export class AnalyticsEngine {
   readonly baseline: BaselineStore;
   readonly beacons: BeaconTracker;
   private readonly dedup = new Map<string, DedupEntry>();
+  /** Keys leave the dedup map only through prune (and drain's clear), and a set never moves one. */
+  private readonly dedupFront = new MapFront(this.dedup);
   private readonly done: Alert[] = [];
   private readonly maxDedup: number;
   private readonly fleet: FleetHooks | null;
@@ -143,13 +146,15 @@ export class AnalyticsEngine {
    * many keys are held.
    */
   private prune(now: number): void {
-    for (const [k, e] of this.dedup) {
+    for (let k = this.dedupFront.peek(); k !== undefined; k = this.dedupFront.peek()) {
+      const e = this.dedup.get(k)!;
       if (now - e.firstTs <= this.config.dedupWindowMs) break;
       this.done.push(e.alert);
       this.dedup.delete(k);
+      this.dedupFront.take();
     }
     while (this.dedup.size >= this.maxDedup) {
-      const k = this.dedup.keys().next().value;
+      const k = this.dedupFront.take();
       if (k === undefined) break;
       this.done.push(this.dedup.get(k)!.alert);
       this.dedup.delete(k);
@@ -171,6 +176,7 @@ export class AnalyticsEngine {
     const all = [...this.done, ...[...this.dedup.values()].map((e) => e.alert)];
     this.done.length = 0;
     this.dedup.clear();
+    this.dedupFront.reset();
     return all.sort((x, y) => x.ts - y.ts || x.flowId - y.flowId);
   }
 }

@@ -22,6 +22,7 @@ import { lazyRequire } from '../util/lazy-require.js';
 import type { FlowRecord } from '../flow/record.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
 import { baseName } from '../util/path.js';
+import { MapFront } from '../util/map-front.js';
 
 /** lmdb (a native addon) loads when a store directory is opened: an in-memory baseline never needs it. */
 const lmdb = lazyRequire<typeof import('lmdb')>('lmdb');
@@ -300,6 +301,7 @@ interface Evictable {
 /** Facts keyed by one part: LMDB key `<prefix><a>` (prefix `<kind>\u0001`, or '' for the meta keys). */
 class Table1 implements Evictable {
   private m = new Map<string, number>();
+  private readonly front = new MapFront({ keys: () => this.m.keys() });
   private readonly tables: Tables;
   private readonly prefix: string;
   /** Never counted against the in-memory bound nor forgotten (the store's own meta facts). */
@@ -313,9 +315,9 @@ class Table1 implements Evictable {
 
   evictOldest(): number {
     if (this.pinned) return 0;
-    const k = this.m.keys().next();
-    if (k.done === true) return 0;
-    this.m.delete(k.value);
+    const k = this.front.take();
+    if (k === undefined) return 0;
+    this.m.delete(k);
     return 1;
   }
 
@@ -356,12 +358,14 @@ class Table1 implements Evictable {
 
   clear(): void {
     this.m = new Map();
+    this.front.reset();
   }
 }
 
 /** Facts keyed by two parts: LMDB key `<prefix><a>\u0001<b>` (prefix `<kind>\u0001`). */
 class Table2 implements Evictable {
   private m = new Map<string, Map<string, number>>();
+  private readonly front = new MapFront({ keys: () => this.m.keys() });
   private readonly tables: Tables;
   private readonly prefix: string;
 
@@ -371,10 +375,10 @@ class Table2 implements Evictable {
   }
 
   evictOldest(): number {
-    const k = this.m.keys().next();
-    if (k.done === true) return 0;
-    const n = this.m.get(k.value)!.size;
-    this.m.delete(k.value);
+    const k = this.front.take();
+    if (k === undefined) return 0;
+    const n = this.m.get(k)!.size;
+    this.m.delete(k);
     return n;
   }
 
@@ -422,6 +426,7 @@ class Table2 implements Evictable {
 
   clear(): void {
     this.m = new Map();
+    this.front.reset();
   }
 }
 

@@ -5,6 +5,7 @@
  * Bounded LRU (default 10,000 certificates).
  */
 import { createHash } from 'node:crypto';
+import { MapFront } from '../util/map-front.js';
 
 interface Entry<T> {
   sha: string;
@@ -14,6 +15,7 @@ interface Entry<T> {
 
 export class CertCache<T = unknown> {
   private readonly bySha = new Map<string, Entry<T>>();
+  private readonly front = new MapFront(this.bySha);
   /** Quick key (length + sampled bytes) → entries with that key. */
   private readonly byQuick = new Map<number, Entry<T>[]>();
   hits = 0;
@@ -72,10 +74,10 @@ export class CertCache<T = unknown> {
   }
 
   private evictOne(): void {
-    const first = this.bySha.keys().next();
-    if (first.done) return;
-    const e = this.bySha.get(first.value) as Entry<T>;
-    this.bySha.delete(first.value);
+    const first = this.front.take();
+    if (first === undefined) return;
+    const e = this.bySha.get(first) as Entry<T>;
+    this.bySha.delete(first);
     this.evictions++;
     const q = quickKey(e.der);
     const b = this.byQuick.get(q);

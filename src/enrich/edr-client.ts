@@ -17,6 +17,7 @@ import type { TlsFiles } from '../grpc/tls.js';
 import { EdrCallError } from './embedded-edr.js';
 import type { EnrichBackend } from './embedded-edr.js';
 import { stderrLine } from '../util/terminal.js';
+import { MapFront } from '../util/map-front.js';
 
 export { EdrCallError, createEmbeddedEdr } from './embedded-edr.js';
 export type { EnrichBackend } from './embedded-edr.js';
@@ -254,6 +255,7 @@ export class Enricher {
   private readonly onLate: ((flow: FlowRecord, a: Attribution) => void) | null;
   private readonly log: Log;
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly cacheFront = new MapFront(this.cache);
   private cacheEvictions = 0;
   private readonly waiting = new Map<string, Entry[]>();
   private sendQueue: string[] = [];
@@ -556,7 +558,8 @@ export class Enricher {
     this.cache.delete(key);
     this.cache.set(key, { attr: a, exp: now + ttl });
     while (this.cache.size > this.o.cacheMax) {
-      const first = this.cache.keys().next().value as string;
+      const first = this.cacheFront.take();
+      if (first === undefined) break;
       this.cache.delete(first);
       this.cacheEvictions++;
     }

@@ -18,6 +18,7 @@ import type { SysmonEvent, SysmonParseStats, SysmonParseWarning } from './sysmon
 import { SysmonParser, processGuidHostId, processGuidStartMs } from './sysmon.js';
 import type { FileEvent, ProcessInfo } from '../flow/record.js';
 import { baseName } from '../util/path.js';
+import { MapFront } from '../util/map-front.js';
 
 /** Per-store bounds. */
 export interface EdrStoreLimits {
@@ -227,9 +228,13 @@ export class EdrStore {
   private readonly hosts = new Map<string, HostState>();
   private readonly procs = new Map<string, Proc>();
   private readonly conns = new Map<string, Conn | Conn[]>();
+  private readonly hostsFront = new MapFront(this.hosts);
+  private readonly procsFront = new MapFront(this.procs);
+  private readonly connsFront = new MapFront(this.conns);
   private readonly hostByIp = new Map<string, HostState>();
   /** Per image (lowercase path): sorted EID 3 times. */
   private readonly imageNet = new Map<string, number[]>();
+  private readonly imageNetFront = new MapFront(this.imageNet);
   private readonly imageNetDirty = new Set<string>();
   private connCount = 0;
   private evicted = 0;
@@ -275,8 +280,8 @@ export class EdrStore {
       this.procs.set(key, p);
       if (this.procs.size > this.limits.maxProcesses) {
         // Maps iterate in insertion order: the first key is the process seen longest ago.
-        const first = this.procs.keys().next();
-        if (!first.done) { this.procs.delete(first.value); this.evicted++; }
+        const first = this.procsFront.take();
+        if (first !== undefined) { this.procs.delete(first); this.evicted++; }
       }
     }
     return p;
@@ -400,8 +405,8 @@ export class EdrStore {
         arr = [];
         this.imageNet.set(ik, arr);
         if (this.imageNet.size > this.limits.maxImages) {
-          const first = this.imageNet.keys().next();
-          if (!first.done) { this.imageNet.delete(first.value); this.imageNetDirty.delete(first.value); this.evicted++; }
+          const first = this.imageNetFront.take();
+          if (first !== undefined) { this.imageNet.delete(first); this.imageNetDirty.delete(first); this.evicted++; }
         }
       }
       if (arr.length > 0 && arr[arr.length - 1]! > ev.ts) this.imageNetDirty.add(ik);
@@ -416,9 +421,9 @@ export class EdrStore {
   }
 
   private evictOldestTuple(): void {
-    const first = this.conns.entries().next();
-    if (first.done) { this.connCount = 0; return; }
-    const [key, v] = first.value;
+    const key = this.connsFront.take();
+    if (key === undefined) { this.connCount = 0; return; }
+    const v = this.conns.get(key)!;
     this.conns.delete(key);
     const n = Array.isArray(v) ? v.length : 1;
     this.connCount -= n;
@@ -426,9 +431,9 @@ export class EdrStore {
   }
 
   private evictHost(): void {
-    const first = this.hosts.entries().next();
-    if (first.done) return;
-    const [key, h] = first.value;
+    const key = this.hostsFront.take();
+    if (key === undefined) return;
+    const h = this.hosts.get(key)!;
     this.hosts.delete(key);
     for (const ip of h.ips) if (this.hostByIp.get(ip) === h) this.hostByIp.delete(ip);
     this.evicted++;

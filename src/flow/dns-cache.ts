@@ -11,6 +11,7 @@
  * is walked back to the queried name ('www.example.com', not 'e123.cdn.example.net').
  */
 import type { NameAnswers } from '../dissect/api.js';
+import { MapFront } from '../util/map-front.js';
 
 /** The answers of one response (a dissector's `names`), as the cache learns them. */
 export type DnsAnswers = NameAnswers;
@@ -40,6 +41,7 @@ interface Entry {
 
 export class DnsCache {
   private readonly map = new Map<string, Entry>();
+  private readonly oldest = new MapFront(this.map);
   private readonly opts: DnsCacheOptions;
   /** Entries dropped by the size bound (expired ones are not counted). */
   evictions = 0;
@@ -95,9 +97,9 @@ export class DnsCache {
 
   private evict(): void {
     while (this.map.size > this.opts.maxEntriesCount) {
-      const oldest = this.map.keys().next();
-      if (oldest.done === true) return;
-      this.map.delete(oldest.value);
+      const k = this.oldest.take();
+      if (k === undefined) return;
+      this.map.delete(k);
       this.evictions++;
     }
   }
