@@ -45,7 +45,7 @@ describe('an extra protocol from a fixture folder', () => {
     // Protobuf: its own message, packed as an Any named by the registration.
     const types = protobuf.loadSync(join(fixture, 'hello.proto'));
     const Hello = types.lookupType('ndr.test.v1.Hello');
-    const pb = flowToPb(rec, sectionsOf(withHello), (name) => (name === helloSection.proto.type ? Hello : messageType(name)));
+    const pb = flowToPb(rec, { sections: sectionsOf(withHello), types: (name) => (name === helloSection.proto.type ? Hello : messageType(name)) });
     expect(pb.apps).toHaveLength(1);
     expect(pb.apps![0]!.type_url).toBe(`${TYPE_URL_PREFIX}ndr.test.v1.Hello`);
     expect(Hello.toObject(Hello.decode(pb.apps![0]!.value!))).toEqual({ clientName: 'alice', serverGreeting: 'SECURE from now on', lines: 2 });

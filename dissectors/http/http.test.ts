@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { harness, splits } from '../../test/helpers/dissect-harness.js';
 import { Dir } from '../../src/dissect/api.js';
 import { httpSpec, probeHttp, summarizeHttp } from './index.js';
-import type { HttpRecord } from './types.js';
+import type { HttpInfo, HttpRecord } from './types.js';
+import { httpSection } from './record.js';
+import { UrlRedactor } from '../../src/util/redact.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -192,5 +194,26 @@ describe('http dissector', () => {
     expect(probeHttp(enc('HTTP/2'), Dir.ToClient)).toBe('no');
     expect(probeHttp(enc('HTTP/1.1 200'), Dir.ToServer)).toBe('no');
     expect(probeHttp(Uint8Array.of(0x16, 3, 1), Dir.ToServer)).toBe('no');
+  });
+});
+
+describe('http section: redaction follows the context it is given', () => {
+  it('two outputs with different lists in one process each get their own, in ECS and protobuf alike', () => {
+    const info: HttpInfo = {
+      method: 'GET', uri: 'http://u:p@h.example/cb?ticket=T1&password=P1', host: 'h.example', userAgent: null, statusCode: 200,
+      requests: 1, pathEntropy: null, hostEntropy: null, upgrade: null, wsProtocol: null,
+    };
+    const standard = { redactor: new UrlRedactor() };
+    const custom = { redactor: new UrlRedactor(['ticket']) };
+    const ecsUrl = (ctx: typeof standard): unknown => {
+      const t = { doc: {} as Record<string, unknown>, ndr: {} as Record<string, unknown> };
+      httpSection.ecs!(info, t, ctx);
+      return (t.doc.url as { original: string }).original;
+    };
+    // Interleaved: neither call leaves anything behind for the next.
+    expect(ecsUrl(custom)).toBe('http://h.example/cb?ticket=REDACTED&password=P1');
+    expect(ecsUrl(standard)).toBe('http://h.example/cb?ticket=T1&password=REDACTED');
+    expect(httpSection.proto.toProto(info, custom).uri).toBe('http://h.example/cb?ticket=REDACTED&password=P1');
+    expect(httpSection.proto.toProto(info, standard).uri).toBe('http://h.example/cb?ticket=T1&password=REDACTED');
   });
 });

@@ -3,7 +3,7 @@
  * ndr.http), its protobuf message (http.proto) and its features.
  */
 import { appOf, defineSection, type AppSections } from '../../src/dissect/api.js';
-import { urlRedactor, withoutUserinfo } from '../../src/util/redact.js';
+import { withoutUserinfo } from '../../src/util/redact.js';
 import type { HttpInfo, HttpSummary } from './types.js';
 
 export type { HttpInfo } from './types.js';
@@ -27,8 +27,7 @@ export function httpInfo(h: HttpSummary): HttpInfo {
 export const httpSection = defineSection<HttpInfo>({
   key: 'http',
   // URLs and Host headers can carry credentials: both leave the sensor redacted (util/redact.ts).
-  ecs(h, { doc, ndr }) {
-    const redactor = urlRedactor();
+  ecs(h, { doc, ndr }, { redactor }) {
     doc.http = { request: { method: h.method }, response: { status_code: h.statusCode } };
     doc.url = { original: h.uri !== null ? redactor.redact(h.uri) : null, domain: h.host !== null ? withoutUserinfo(h.host) : null };
     doc.user_agent = { original: h.userAgent };
@@ -49,15 +48,15 @@ export const httpSection = defineSection<HttpInfo>({
       upgrade: 'ndr.http.upgrade',
       websocketProtocol: 'ndr.http.websocket_protocol',
     },
-    toProto(h) {
+    toProto(h, { redactor }) {
       const out: Record<string, unknown> = {
         method: h.method ?? '',
-        uri: h.uri !== null ? urlRedactor().redact(h.uri) : '',
+        uri: h.uri !== null ? redactor.redact(h.uri) : '',
         host: h.host !== null ? withoutUserinfo(h.host) : '',
         userAgent: h.userAgent ?? '',
         requests: h.requests,
         upgrade: h.upgrade ?? '',
-        websocketProtocol: h.wsProtocol !== null ? urlRedactor().redactWebSocketProtocols(h.wsProtocol) : '',
+        websocketProtocol: h.wsProtocol !== null ? redactor.redactWebSocketProtocols(h.wsProtocol) : '',
       };
       if (h.statusCode !== null) out.statusCode = h.statusCode;
       if (h.pathEntropy !== null) out.pathEntropy = h.pathEntropy;

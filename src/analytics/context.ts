@@ -111,6 +111,7 @@ export function isOutboundExternal(flow: FlowRecord, cfg: ResolvedConfig): boole
   return memoExt;
 }
 
+// Cache, one entry: the allowlist answer for the last flow and config asked about.
 let memoAllowFlow: FlowRecord | null = null;
 let memoAllowCfg: ResolvedConfig | null = null;
 let memoAllow = false;

@@ -36,6 +36,8 @@ const pcap = createRequire(import.meta.url)(process.env['NDR_PCAP_MODULE'] ?? 'p
 // libpcap's warnings (an interface without an address, say) are not errors of the capture.
 (pcap as { warningHandler: (text: string) => void }).warningHandler = () => {};
 
+// This file is a program, not a library module: its module state (the session, the output
+// buffer, the unread command bytes) is the helper process's own and nobody imports it.
 let s: Pcap.PcapSession;
 try {
   s = pcap.createSession(o.iface, { filter: o.filter, buffer_size: o.bufferBytes, snap_length: o.snap, promiscuous: o.promisc, buffer_timeout: o.timeoutMs });

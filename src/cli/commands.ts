@@ -137,7 +137,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   const siemTimeoutMs = (intOpt(values['siem-timeout'], 'siem-timeout') ?? 30) * 1000;
   // The gRPC and OpenTelemetry clients load only when asked for: their packages take longer to load
   // than a small capture takes to replay.
-  const siem = values.siem ? new (await import('../output/siem-client.js')).SiemClient({ endpoint: values.siem as string, sensorId, spoolDir, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, log }) : null;
+  const siem = values.siem ? new (await import('../output/siem-client.js')).SiemClient({ endpoint: values.siem as string, sensorId, spoolDir, tls, allowPlaintextRemote: values['allow-plaintext-remote'] === true, sectionContext: ecs, log }) : null;
   let siemOk = true;
   const otlpEndpoint = values.otlp as string | undefined;
   const otlpProtocol = (values['otlp-protocol'] as string | undefined) ?? (otlpEndpoint && /^https?:\/\//.test(otlpEndpoint) ? 'http' : 'grpc');

@@ -19,7 +19,6 @@ import { SiemClient } from '../output/siem-client.js';
 import { OtlpClient } from '../output/otlp.js';
 import { JsonLinesSink } from '../output/sinks.js';
 import { ecsContext, EcsSerializer } from '../output/ecs.js';
-import { configureUrlRedaction } from '../util/redact.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { Pipeline } from '../runtime/pipeline.js';
 import { ShardedRunner } from '../runtime/shard.js';
@@ -78,7 +77,6 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     let cfg: SensorConfig = opts.configPath ? loadConfig(opts.configPath) : (await import('../config/config.js')).defaultConfig();
     // Checked before anything is opened, and named by its key like every other config error.
     try { withoutDissectors(dissectorSpecs, cfg.dissectors.disabled); } catch (e) { throw new ConfigError([`config: dissectors.disabled: ${(e as Error).message}`]); }
-    configureUrlRedaction(cfg.output.redactQueryNames);
     if (opts.metricsListen !== undefined) cfg = { ...cfg, metrics: { listen: opts.metricsListen } };
     const ifaces = opts.iface && opts.iface.length > 0 ? opts.iface : cfg.capture.interfaces;
     if (ifaces.length === 0) throw new Error('run: no interface: give --iface or capture.interfaces in the config');
@@ -99,8 +97,10 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       log,
     });
     undo.push(async () => { await stages.enrich?.close?.(); await stages.analytics?.close?.(); });
+    // One context for both renderings: the JSON lines and the SIEM feed's typed records redact alike.
+    const ecs = ecsContext({ hostname: hostname(), name: cfg.sensor.id || hostname() }, cfg.analytics.internalNetworks, cfg.output.redactQueryNames);
     const siem = cfg.siem.enabled
-      ? new SiemClient({ endpoint: cfg.siem.endpoint, sensorId: cfg.sensor.id || hostname(), spoolDir: cfg.spool.dir, spoolMaxBytes: cfg.spool.maxMiB * 1048576, tls: cfg.siem.tls, batchSize: cfg.siem.batchSize, lingerMs: cfg.siem.flushIntervalMs, log })
+      ? new SiemClient({ endpoint: cfg.siem.endpoint, sensorId: cfg.sensor.id || hostname(), spoolDir: cfg.spool.dir, spoolMaxBytes: cfg.spool.maxMiB * 1048576, tls: cfg.siem.tls, batchSize: cfg.siem.batchSize, lingerMs: cfg.siem.flushIntervalMs, sectionContext: ecs, log })
       : null;
     if (siem) undo.push(() => siem.close());
     const otlp = cfg.otlp.enabled
@@ -109,7 +109,6 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     if (otlp) undo.push(() => otlp.close());
     // Opened here so an unwritable path is a start-up error, not a stream error once traffic flows.
     if (cfg.output.jsonLines) closeSync(openSync(cfg.output.jsonLines, 'a'));
-    const ecs = ecsContext({ hostname: hostname(), name: cfg.sensor.id || hostname() }, cfg.analytics.internalNetworks);
     const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines, ecs) : null;
     // The SIEM feed's and OTLP's documents, written once for both.
     const feedEcs = new EcsSerializer({ ctx: ecs, detail: 'full' });

@@ -13,6 +13,8 @@
 
 // ---- direction & verdicts -------------------------------------------------------------
 /** Originator (the client) is ToServer. Used as an array index everywhere. */
+import type { UrlRedactor } from '../util/redact.js';
+
 export const Dir = { ToServer: 0, ToClient: 1 } as const;
 export type Dir = (typeof Dir)[keyof typeof Dir];
 
@@ -219,6 +221,16 @@ export interface AppFeatures {
 }
 
 
+/**
+ * What the output gives a section's writers besides the section: how records leave this sensor.
+ * Passed on every call rather than kept in module state, so two outputs (or two tests) with
+ * different settings in one process never see each other's.
+ */
+export interface SectionContext {
+  /** Takes secrets out of URLs before a record leaves the sensor (sensor.yaml output.redactQueryNames). */
+  readonly redactor: UrlRedactor;
+}
+
 /** The two halves of an ECS document a section writes into: ECS fields, and `ndr.*` extras. */
 export interface EcsTarget {
   readonly doc: Record<string, unknown>;
@@ -253,8 +265,8 @@ export interface EcsWriter {
  * `ndr` (the two land in different places of the document, so they are two calls).
  */
 export interface SectionWriters<I> {
-  doc?(info: I, w: EcsWriter): void;
-  ndr?(info: I, w: EcsWriter): void;
+  doc?(info: I, w: EcsWriter, ctx: SectionContext): void;
+  ndr?(info: I, w: EcsWriter, ctx: SectionContext): void;
   /**
    * Objects the flow refers to by a key (a certificate by its SHA-256) that the lean output
    * describes once per output stream and UTC day, as documents of their own written before the
@@ -281,7 +293,7 @@ export interface RefSink {
  */
 export interface ProtoBinding<I> {
   readonly type: string;
-  toProto(info: I): Record<string, unknown>;
+  toProto(info: I, ctx: SectionContext): Record<string, unknown>;
   /**
    * The field table both renderings share: each field of the message (camelCase, '.' into a
    * sub-message, 'name.*' for a map's entries) → the ECS path that carries the same value
@@ -298,7 +310,7 @@ export interface ProtoBinding<I> {
  */
 export interface RecordSection<I> extends AppKey<I> {
   /** Write the section's ECS fields (plain JSON values; null values are pruned afterwards). */
-  ecs?(info: I, out: EcsTarget): void;
+  ecs?(info: I, out: EcsTarget, ctx: SectionContext): void;
   /**
    * The same fields written straight to the output (no object built, nothing pruned after): the
    * fast path, and the only place the lean/full difference is expressed. A section with both

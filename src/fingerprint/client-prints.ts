@@ -40,6 +40,7 @@ interface Shape<T> {
   readonly value: T;
   next: Shape<T> | null; // same hash, different shape
 }
+// The cache itself (see above), one map per direction.
 const clientShapes = new Map<number, Shape<ClientPrints>>();
 const serverShapes = new Map<number, Shape<string>>();
 /** Allocation cache: the shape being built, one 16-bit unit per value (lists are bounded by the TLS limits); reset per call. */

@@ -159,6 +159,7 @@ function reflectionDefinition(service: string): grpc.ServiceDefinition {
   };
 }
 
+// Indexes over the generated descriptors, built once at load and never changed afterwards.
 const filesByName = new Map(protoFiles.map((f) => [f.name, f]));
 const fileBySymbol = new Map<string, (typeof protoFiles)[number]>();
 for (const f of protoFiles) for (const s of f.symbols) fileBySymbol.set(s, f);

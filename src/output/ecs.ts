@@ -7,12 +7,13 @@ import type { Alert } from '../analytics/alert.js';
 import { DEFAULT_ANALYTICS_CONFIG } from '../analytics/config.js';
 import { analyticUrl, tacticUrl, techniqueOf, techniqueUrl, type Tactic } from '../analytics/mitre.js';
 import { isExternal, parseCidr, type Cidr } from '../analytics/net.js';
-import type { AnyRecordSection, EcsWriter, RefSink } from '../dissect/api.js';
+import type { AnyRecordSection, EcsWriter, RefSink, SectionContext } from '../dissect/api.js';
 import { eventId, isoTime, JsonWriter, ObjectWriter, utcDay } from './json.js';
 const iso = isoTime;
 import { sectionsOf } from '../dissect/registry.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
+import { DEFAULT_SECRET_QUERY_NAMES, UrlRedactor } from '../util/redact.js';
 
 type Doc = Record<string, unknown>;
 
@@ -26,13 +27,18 @@ export const RULESET_VERSION = '1.0.0';
  * Who writes the documents (observer.*) and which networks are ours (network.direction). The
  * default names no host, so documents written by tests and golden files are the same anywhere.
  */
-export interface EcsContext {
+export interface EcsContext extends SectionContext {
   readonly observer: { readonly hostname?: string; readonly name?: string };
   readonly internal: readonly Cidr[];
 }
 
-export function ecsContext(observer: EcsContext['observer'] = {}, internalNetworks: readonly string[] = DEFAULT_ANALYTICS_CONFIG.internalNetworks): EcsContext {
-  return { observer, internal: internalNetworks.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null) };
+/** `redactQueryNames`: the query parameters whose values never leave the sensor (src/util/redact.ts). */
+export function ecsContext(
+  observer: EcsContext['observer'] = {},
+  internalNetworks: readonly string[] = DEFAULT_ANALYTICS_CONFIG.internalNetworks,
+  redactQueryNames: readonly string[] = DEFAULT_SECRET_QUERY_NAMES,
+): EcsContext {
+  return { observer, internal: internalNetworks.map((c) => parseCidr(c)).filter((c): c is Cidr => c !== null), redactor: new UrlRedactor(redactQueryNames) };
 }
 
 export const defaultEcsContext: EcsContext = ecsContext();
@@ -181,10 +187,10 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
     const sec = sections[i] as AnyRecordSection;
     const info = r.apps[sec.key];
     if (info === undefined) continue;
-    if (sec.write !== undefined) { sec.write.doc?.(info, w); continue; }
+    if (sec.write !== undefined) { sec.write.doc?.(info, w, ctx); continue; }
     if (sec.ecs === undefined) continue;
     const b: Built = { doc: {}, ndr: {} };
-    sec.ecs(info, b);
+    sec.ecs(info, b, ctx);
     for (const k in b.doc) w.val(k, b.doc[k]);
     (built ??= [])[i] = b;
   }
@@ -296,7 +302,7 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
     const sec = sections[i] as AnyRecordSection;
     const info = r.apps[sec.key];
     if (info === undefined) continue;
-    if (sec.write !== undefined) { sec.write.ndr?.(info, w); continue; }
+    if (sec.write !== undefined) { sec.write.ndr?.(info, w, ctx); continue; }
     const b = built?.[i];
     if (b) for (const k in b.ndr) w.val(k, b.ndr[k]);
   }

@@ -15,6 +15,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Alert } from '../analytics/alert.js';
+import type { SectionContext } from '../dissect/api.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import { alertToPb, floodToPb, flowToPb } from './siem-records.js';
 import { InvalidMessage, SIEM_PUBLISH_PATH, deserializeAck, ndr } from '../grpc/services.js';
@@ -44,6 +45,8 @@ export interface SiemClientOptions {
   reconnectMaxMs?: number;
   /** Spool group-commit window (ms): see SpoolOptions.syncIntervalMs. */
   syncIntervalMs?: number;
+  /** The settings the typed records follow (URL redaction): the same as the ECS documents'. */
+  sectionContext?: SectionContext;
   log?: (line: string) => void;
 }
 
@@ -95,7 +98,8 @@ export const TRANSIENT_CODES: ReadonlySet<number> = new Set([
 const passthrough = (b: Buffer): Buffer => b;
 
 export class SiemClient {
-  private readonly o: Required<Omit<SiemClientOptions, 'tls' | 'log' | 'syncIntervalMs'>>;
+  private readonly o: Required<Omit<SiemClientOptions, 'tls' | 'log' | 'syncIntervalMs' | 'sectionContext'>>;
+  private readonly sectionContext: SectionContext | undefined;
   private readonly log: (line: string) => void;
   private readonly tls: TlsFiles | null;
   private diagnosed = false;
@@ -121,6 +125,7 @@ export class SiemClient {
   constructor(opts: SiemClientOptions) {
     this.log = opts.log ?? stderrLine;
     this.tls = opts.tls ?? null;
+    this.sectionContext = opts.sectionContext;
     this.o = {
       endpoint: opts.endpoint,
       sensorId: opts.sensorId,
@@ -160,7 +165,7 @@ export class SiemClient {
 
   /** A flow: its typed record, and `ecsJson` the document the JSON output writes for it. */
   publishFlow(flow: FlowRecord, ecsJson: string): void {
-    this.publishRecord({ flow: flowToPb(flow), ecsJson });
+    this.publishRecord({ flow: flowToPb(flow, this.sectionContext ? { ctx: this.sectionContext } : {}), ecsJson });
   }
 
   /** An alert: its typed record, and `ecsJson` the document the JSON output writes for it. */

@@ -5,33 +5,39 @@
  * output writes travels beside the typed record in the feed's envelope (ndr.v1.FeedRecord).
  */
 import type { Alert } from '../analytics/alert.js';
-import type { AnyRecordSection } from '../dissect/api.js';
+import type { AnyRecordSection, SectionContext } from '../dissect/api.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import type { google, ndr } from '../gen/ndr.js';
 import { TYPE_URL_PREFIX, attributionToPb, hostToPb, messageType, processToPb, type PbMessageType } from '../grpc/convert.js';
-import { ATTRIBUTION_LIST_CAP, defaultSections } from './ecs.js';
+import { ATTRIBUTION_LIST_CAP, defaultEcsContext, defaultSections } from './ecs.js';
 
 function dirToPb(d: FlowRecord['dirs'][0]): ndr.v1.IDirCounters {
   return { packets: d.packets, bytes: d.bytes, ipBytes: d.ipBytes, retransBytes: d.retransBytes, tcpFlags: d.tcpFlags, firstTsMs: d.firstTs, lastTsMs: d.lastTs };
 }
 
 /** Each section the flow has, as its protocol's typed message packed in an Any (ECS order). */
-function appsToPb(f: FlowRecord, sections: readonly AnyRecordSection[], types: (name: string) => PbMessageType): google.protobuf.IAny[] {
+function appsToPb(f: FlowRecord, sections: readonly AnyRecordSection[], types: (name: string) => PbMessageType, ctx: SectionContext): google.protobuf.IAny[] {
   const out: google.protobuf.IAny[] = [];
   for (const sec of sections) {
     const info = f.apps[sec.key];
     if (info === undefined) continue;
     const t = types(sec.proto.type);
-    out.push({ type_url: TYPE_URL_PREFIX + sec.proto.type, value: t.encode(t.fromObject(sec.proto.toProto(info))).finish() });
+    out.push({ type_url: TYPE_URL_PREFIX + sec.proto.type, value: t.encode(t.fromObject(sec.proto.toProto(info, ctx))).finish() });
   }
   return out;
 }
 
-/**
- * FlowRecord → ndr.v1.FlowRecord. `types` finds a section's message class by name: the generated
- * code by default; a protocol registered at run time (a test's fixture) brings its own.
- */
-export function flowToPb(f: FlowRecord, sections: readonly AnyRecordSection[] = defaultSections, types: (name: string) => PbMessageType = messageType): ndr.v1.IFlowRecord {
+export interface FlowToPbOptions {
+  /** The registered sections (default: every protocol of this build). */
+  sections?: readonly AnyRecordSection[];
+  /** Finds a section's message class by name: the generated code by default; a protocol registered at run time (a test's fixture) brings its own. */
+  types?: (name: string) => PbMessageType;
+  /** The output's settings the section writers follow (URL redaction); the same as the ECS writer's. */
+  ctx?: SectionContext;
+}
+
+/** FlowRecord → ndr.v1.FlowRecord. */
+export function flowToPb(f: FlowRecord, opts: FlowToPbOptions = {}): ndr.v1.IFlowRecord {
   const out: ndr.v1.IFlowRecord = {
     id: f.id,
     communityId: f.communityId,
@@ -47,7 +53,7 @@ export function flowToPb(f: FlowRecord, sections: readonly AnyRecordSection[] = 
     protocol: f.protocol ?? '',
     events: f.events,
   };
-  out.apps = appsToPb(f, sections, types);
+  out.apps = appsToPb(f, opts.sections ?? defaultSections, opts.types ?? messageType, opts.ctx ?? defaultEcsContext);
   if (f.entropy[0]) out.entropyToServer = { bits: f.entropy[0].bits, sample: f.entropy[0].sample, score: f.entropy[0].score };
   if (f.entropy[1]) out.entropyToClient = { bits: f.entropy[1].bits, sample: f.entropy[1].sample, score: f.entropy[1].score };
   if (f.beacon) {

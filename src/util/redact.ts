@@ -107,14 +107,3 @@ export function withoutUserinfo(host: string): string {
   const at = host.lastIndexOf('@');
   return at === -1 ? host : host.slice(at + 1);
 }
-
-let current = new UrlRedactor();
-
-/** The redactor the ECS conversion uses (sensor.yaml's list once `run` has read it). */
-export function urlRedactor(): UrlRedactor {
-  return current;
-}
-
-export function configureUrlRedaction(names: readonly string[]): void {
-  current = new UrlRedactor(names);
-}
