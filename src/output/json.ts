@@ -38,6 +38,8 @@ const THREE: string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStar
 const DAY_MS = 86_400_000;
 /** Year 10000: from there on toISOString writes a six-digit signed year. */
 const FAST_LIMIT_MS = 253_402_300_800_000;
+// Cache: the text of the day and of the second last written (records arrive in time order, so
+// most timestamps share both with the one before).
 let cachedDay = -1;
 let dayPrefix = '';
 let cachedSecond = -1;
