@@ -32,7 +32,7 @@ import { isLoopbackEndpoint, InsecureEndpointError } from '../grpc/tls.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import { readFileSync } from 'node:fs';
 import { stderrLine } from '../util/terminal.js';
-import { Spool } from './spool.js';
+import { SpooledFeed } from './spooled-feed.js';
 import type { SpoolFrame, SpoolStats } from './spool.js';
 
 export interface OtlpClientOptions {
@@ -91,66 +91,61 @@ function pem(v: string | Buffer): Buffer {
   return Buffer.isBuffer(v) ? v : v.includes('-----BEGIN') ? Buffer.from(v) : readFileSync(v);
 }
 
+/** The SDK's exporter for the configured protocol; an insecure remote endpoint is refused here. */
+function makeExporter(opts: OtlpClientOptions, timeoutMs: number): Exporter {
+  const plainRemote = (host: string) => !isLoopbackEndpoint(host) && !(opts.allowPlaintextRemote ?? false);
+  if (opts.protocol === 'grpc') {
+    const target = opts.endpoint.replace(/^[a-z]+:\/\//, '');
+    if (!opts.tls && plainRemote(target)) throw new InsecureEndpointError(`otlp: refusing plaintext gRPC to non-loopback ${target}; configure mTLS or allow plaintext explicitly`);
+    const metadata = new grpc.Metadata();
+    for (const [k, v] of Object.entries(opts.headers ?? {})) metadata.set(k, v);
+    const credentials = opts.tls ? grpc.credentials.createSsl(pem(opts.tls.ca), pem(opts.tls.key), pem(opts.tls.cert)) : grpc.credentials.createInsecure();
+    return new GrpcLogExporter({ url: `${opts.tls ? 'https' : 'http'}://${target}`, credentials, metadata, timeoutMillis: timeoutMs }) as unknown as Exporter;
+  }
+  const url = new URL(opts.endpoint);
+  if (url.protocol === 'http:' && plainRemote(`${url.hostname}:${url.port || 80}`)) {
+    throw new InsecureEndpointError(`otlp: refusing plain HTTP to non-loopback ${url.host}; use https:// or allow plaintext explicitly`);
+  }
+  return new HttpLogExporter({ url: opts.endpoint, headers: opts.headers ?? {}, timeoutMillis: timeoutMs }) as unknown as Exporter;
+}
+
 interface Exporter {
   export(items: ReadableLogRecord[], cb: (r: { code: number; error?: Error }) => void): void;
   shutdown(): Promise<void>;
 }
 
-export class OtlpClient {
-  private readonly o: Required<Omit<OtlpClientOptions, 'tls' | 'log' | 'headers'>>;
-  private readonly log: (line: string) => void;
-  readonly spool: Spool;
+export class OtlpClient extends SpooledFeed {
+  private readonly protocol: 'grpc' | 'http';
+  private readonly endpoint: string;
+  private readonly spoolDir: string;
   private readonly exporter: Exporter;
   private readonly resource: Resource;
-  private batch: ndr.v1.IFeedRecord[] = [];
-  private lingerTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private inFlight = false;
-  private backoff: number;
   private down = false;
-  private closed = false;
-  private waiters: { seq: number; resolve: (ok: boolean) => void }[] = [];
-  private readonly s = { published: 0, exportedRecords: 0, exportedBatches: 0, failedExports: 0, rejected: 0, lastError: '' };
+  private readonly s = { exportedRecords: 0, exportedBatches: 0, failedExports: 0, rejected: 0, lastError: '' };
 
   constructor(opts: OtlpClientOptions) {
-    this.log = opts.log ?? stderrLine;
-    this.o = {
-      protocol: opts.protocol,
-      endpoint: opts.endpoint,
+    // Refuse an insecure endpoint before creating the spool.
+    const exporter = makeExporter(opts, opts.timeoutMs ?? 10_000);
+    super({
+      name: 'otlp client',
       sensorId: opts.sensorId,
-      spoolDir: opts.spoolDir,
-      spoolMaxBytes: opts.spoolMaxBytes ?? 256 << 20,
+      spool: { dir: opts.spoolDir, maxBytes: opts.spoolMaxBytes ?? 256 << 20 },
       batchSize: opts.batchSize ?? 512,
       lingerMs: opts.lingerMs ?? 200,
-      timeoutMs: opts.timeoutMs ?? 10_000,
       retryMinMs: opts.retryMinMs ?? 200,
       retryMaxMs: opts.retryMaxMs ?? 10_000,
-      allowPlaintextRemote: opts.allowPlaintextRemote ?? false,
-    };
-    this.backoff = this.o.retryMinMs;
-    this.exporter = this.makeExporter(opts);
+      log: opts.log ?? stderrLine,
+    });
+    this.protocol = opts.protocol;
+    this.endpoint = opts.endpoint;
+    this.spoolDir = opts.spoolDir;
+    this.exporter = exporter;
     this.resource = resourceFromAttributes({ 'service.name': 'ndr-sensor', 'service.instance.id': opts.sensorId, 'host.name': hostname() });
-    this.spool = new Spool({ dir: opts.spoolDir, maxBytes: this.o.spoolMaxBytes, onSynced: () => this.pump(), log: this.log });
     const pending = this.spool.lastSeq - this.spool.ackedSeq;
     if (pending > 0) this.log(`otlp: ${pending} unexported batch(es) in the spool from an earlier run; exporting them first`);
     this.pump();
-  }
-
-  private makeExporter(opts: OtlpClientOptions): Exporter {
-    const plainRemote = (host: string) => !isLoopbackEndpoint(host) && !this.o.allowPlaintextRemote;
-    if (opts.protocol === 'grpc') {
-      const target = opts.endpoint.replace(/^[a-z]+:\/\//, '');
-      if (!opts.tls && plainRemote(target)) throw new InsecureEndpointError(`otlp: refusing plaintext gRPC to non-loopback ${target}; configure mTLS or allow plaintext explicitly`);
-      const metadata = new grpc.Metadata();
-      for (const [k, v] of Object.entries(opts.headers ?? {})) metadata.set(k, v);
-      const credentials = opts.tls ? grpc.credentials.createSsl(pem(opts.tls.ca), pem(opts.tls.key), pem(opts.tls.cert)) : grpc.credentials.createInsecure();
-      return new GrpcLogExporter({ url: `${opts.tls ? 'https' : 'http'}://${target}`, credentials, metadata, timeoutMillis: this.o.timeoutMs }) as unknown as Exporter;
-    }
-    const url = new URL(opts.endpoint);
-    if (url.protocol === 'http:' && plainRemote(`${url.hostname}:${url.port || 80}`)) {
-      throw new InsecureEndpointError(`otlp: refusing plain HTTP to non-loopback ${url.host}; use https:// or allow plaintext explicitly`);
-    }
-    return new HttpLogExporter({ url: opts.endpoint, headers: opts.headers ?? {}, timeoutMillis: this.o.timeoutMs }) as unknown as Exporter;
   }
 
   // OTLP carries only the ECS document: the spooled record keeps its kind as an empty typed
@@ -158,51 +153,24 @@ export class OtlpClient {
 
   /** One flow's ECS JSON. */
   publishFlow(ecsJson: string): void {
-    this.add({ flow: {}, ecsJson });
+    this.publishRecord({ flow: {}, ecsJson });
   }
 
   /** One alert's ECS JSON. */
   publishAlert(ecsJson: string): void {
-    this.add({ alert: {}, ecsJson });
+    this.publishRecord({ alert: {}, ecsJson });
   }
 
   /** One flood summary's ECS JSON. */
   publishFlood(ecsJson: string): void {
-    this.add({ flood: {}, ecsJson });
-  }
-
-  private add(rec: ndr.v1.IFeedRecord): void {
-    if (this.closed) throw new Error('otlp client closed');
-    this.s.published++;
-    this.batch.push(rec);
-    if (this.batch.length >= this.o.batchSize) this.seal();
-    else if (!this.lingerTimer) {
-      this.lingerTimer = setTimeout(() => {
-        this.lingerTimer = null;
-        this.seal();
-      }, this.o.lingerMs);
-    }
-  }
-
-  private seal(): void {
-    if (this.lingerTimer) {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = null;
-    }
-    if (this.batch.length === 0) return;
-    const records = this.batch;
-    this.batch = [];
-    const seq = this.spool.lastSeq + 1;
-    const msg: ndr.v1.IPublishRequest = { sensorId: this.o.sensorId, seq, epoch: this.spool.epoch, records: { records } };
-    // A refused write (full or read-only disk) is counted by the spool; nothing else stops.
-    if (this.spool.append(seq, records.length, ndr.v1.PublishRequest.encode(msg).finish())) this.pump();
+    this.publishRecord({ flood: {}, ecsJson });
   }
 
   /** `kind` is the record's oneof case: flow, alert, or a kind this build does not name. */
   private record(doc: string, kind: string, now: HrTime): ReadableLogRecord {
     let body: AnyValue;
     let tsMs = Date.now();
-    const attributes: LogAttributes = { 'ndr.record.type': kind, 'ndr.sensor.id': this.o.sensorId };
+    const attributes: LogAttributes = { 'ndr.record.type': kind, 'ndr.sensor.id': this.sensorId };
     try {
       const o = JSON.parse(doc) as Record<string, unknown>;
       body = o as AnyValue;
@@ -241,7 +209,7 @@ export class OtlpClient {
             hrTimeObserved: now,
             severityNumber: 13,
             severityText: 'WARN',
-            body: `sensor ${this.o.sensorId} lost batches ${l.firstSeq}..${l.lastSeq} before export (${l.reason}, ${l.records} records)`,
+            body: `sensor ${this.sensorId} lost batches ${l.firstSeq}..${l.lastSeq} before export (${l.reason}, ${l.records} records)`,
             eventName: 'ndr.delivery.loss',
             resource: this.resource,
             instrumentationScope: { name: 'ndr-sensor', version: '0.1.0' },
@@ -258,14 +226,14 @@ export class OtlpClient {
   }
 
   /** Exports the oldest unexported batch (one at a time: order kept, nothing overtakes a retry). */
-  private pump(): void {
+  protected pump(): void {
     if (this.closed || this.inFlight || this.retryTimer) return;
     const [f] = this.spool.read(this.spool.ackedSeq + 1, 1);
     if (!f) return;
     const { items, count } = this.records(f);
     if (items.length === 0) {
       // A frame another version spooled in a layout this one does not read: nothing to export.
-      this.log(`otlp: batch ${f.seq} in ${this.o.spoolDir} holds no records this version reads; skipped`);
+      this.log(`otlp: batch ${f.seq} in ${this.spoolDir} holds no records this version reads; skipped`);
       this.done(f.seq);
       return;
     }
@@ -275,65 +243,40 @@ export class OtlpClient {
       if (r.code === 0) {
         this.s.exportedBatches++;
         this.s.exportedRecords += count;
-        this.backoff = this.o.retryMinMs;
+        this.resetRetry();
         if (this.down) {
           this.down = false;
-          this.log(`otlp: ${this.o.endpoint} takes records again; exporting the spool`);
+          this.log(`otlp: ${this.endpoint} takes records again; exporting the spool`);
         }
         this.done(f.seq);
         return;
       }
       this.s.failedExports++;
       this.s.lastError = r.error?.message ?? 'export failed';
-      if (isPermanent(r.error, this.o.protocol)) {
+      if (isPermanent(r.error, this.protocol)) {
         this.s.rejected += count;
-        this.log(`otlp: ${this.o.endpoint} refused batch ${f.seq} (${count} records) as malformed: ${this.s.lastError}; not retried`);
+        this.log(`otlp: ${this.endpoint} refused batch ${f.seq} (${count} records) as malformed: ${this.s.lastError}; not retried`);
         this.done(f.seq);
         return;
       }
-      if (!this.down) this.log(`otlp: export to ${this.o.endpoint} failed (${this.s.lastError}); records wait in ${this.o.spoolDir} and are retried`);
+      if (!this.down) this.log(`otlp: export to ${this.endpoint} failed (${this.s.lastError}); records wait in ${this.spoolDir} and are retried`);
       this.down = true;
-      const wait = this.backoff;
-      this.backoff = Math.min(this.backoff * 2, this.o.retryMaxMs);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         this.pump();
-      }, wait);
+      }, this.nextRetryMs());
     });
   }
 
   private done(seq: number): void {
-    this.spool.ack(seq);
-    const acked = this.spool.ackedSeq;
-    this.waiters = this.waiters.filter((w) => {
-      if (w.seq > acked) return true;
-      w.resolve(true);
-      return false;
-    });
+    this.acknowledged(seq);
     this.pump();
-  }
-
-  /** Spools the open batch and waits until everything spooled is exported (false on timeout). */
-  flush(timeoutMs = 10_000): Promise<boolean> {
-    this.seal();
-    this.spool.sync();
-    this.pump();
-    const target = this.spool.lastSeq;
-    if (target <= this.spool.ackedSeq) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const w = { seq: target, resolve: (ok: boolean) => { clearTimeout(t); resolve(ok); } };
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        resolve(false);
-      }, timeoutMs);
-      this.waiters.push(w);
-    });
   }
 
   stats(): OtlpClientStats {
     const sp = this.spool.stats();
     return {
-      published: this.s.published,
+      published: this.published,
       exportedRecords: this.s.exportedRecords,
       exportedBatches: this.s.exportedBatches,
       failedExports: this.s.failedExports,
@@ -346,14 +289,8 @@ export class OtlpClient {
     };
   }
 
-  /** Flushes (bounded), then closes; what is not exported stays in the spool for the next run. */
-  async close(timeoutMs = 5_000): Promise<void> {
-    if (this.closed) return;
-    await this.flush(timeoutMs);
-    this.closed = true;
+  protected async closeTransport(): Promise<void> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    this.spool.close();
     await this.exporter.shutdown().catch(() => undefined);
   }
 }

@@ -22,7 +22,7 @@ import { InvalidMessage, SIEM_PUBLISH_PATH, deserializeAck, ndr } from '../grpc/
 import type { AckMsg } from '../grpc/services.js';
 import { clientCredentials, diagnoseTls, isTlsFailure, tlsChannelOptions } from '../grpc/tls.js';
 import type { TlsFiles } from '../grpc/tls.js';
-import { Spool } from './spool.js';
+import { SpooledFeed } from './spooled-feed.js';
 import type { SpoolStats } from './spool.js';
 import { stderrLine } from '../util/terminal.js';
 
@@ -97,59 +97,49 @@ export const TRANSIENT_CODES: ReadonlySet<number> = new Set([
 
 const passthrough = (b: Buffer): Buffer => b;
 
-export class SiemClient {
-  private readonly o: Required<Omit<SiemClientOptions, 'tls' | 'log' | 'syncIntervalMs' | 'sectionContext'>>;
+export class SiemClient extends SpooledFeed {
+  private readonly endpoint: string;
+  private readonly spoolDir: string;
+  private readonly window: number;
   private readonly sectionContext: SectionContext | undefined;
-  private readonly log: (line: string) => void;
   private readonly tls: TlsFiles | null;
   private diagnosed = false;
-  readonly spool: Spool;
   private readonly client: grpc.Client;
   private stream: grpc.ClientDuplexStream<Buffer, AckMsg | InvalidMessage> | null = null;
-  private batch: ndr.v1.IFeedRecord[] = [];
-  private lingerTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private backoff: number;
   private sentSeq: number;
   private maxSentSeq: number;
   private waitingDrain = false;
   private down = false;
   private tlsLogged = false;
-  private closed = false;
-  private ackWaiters: { seq: number; resolve: (ok: boolean) => void }[] = [];
-  private readonly s = { published: 0, sentBatches: 0, resentBatches: 0, reconnects: 0, rejected: 0 };
+  private readonly s = { sentBatches: 0, resentBatches: 0, reconnects: 0, rejected: 0 };
   private readonly rejectReasons: Record<string, number> = {};
   private rejectLogged = 0;
   private permanentError = '';
 
   constructor(opts: SiemClientOptions) {
-    this.log = opts.log ?? stderrLine;
-    this.tls = opts.tls ?? null;
-    this.sectionContext = opts.sectionContext;
-    this.o = {
-      endpoint: opts.endpoint,
+    // Refuse an insecure endpoint before creating the spool.
+    const creds = clientCredentials(opts.endpoint, opts.tls ?? null, opts.allowPlaintextRemote ?? false, 'siem client');
+    super({
+      name: 'siem client',
       sensorId: opts.sensorId,
-      spoolDir: opts.spoolDir,
-      spoolMaxBytes: opts.spoolMaxBytes ?? 256 << 20,
-      segmentBytes: opts.segmentBytes ?? 8 << 20,
+      spool: {
+        dir: opts.spoolDir,
+        maxBytes: opts.spoolMaxBytes ?? 256 << 20,
+        segmentBytes: opts.segmentBytes ?? 8 << 20,
+        ...(opts.syncIntervalMs !== undefined ? { syncIntervalMs: opts.syncIntervalMs } : {}),
+      },
       batchSize: opts.batchSize ?? 500,
       lingerMs: opts.lingerMs ?? 50,
-      window: opts.window ?? 32,
-      allowPlaintextRemote: opts.allowPlaintextRemote ?? false,
-      reconnectMinMs: opts.reconnectMinMs ?? 100,
-      reconnectMaxMs: opts.reconnectMaxMs ?? 5000,
-    };
-    this.backoff = this.o.reconnectMinMs;
-    // Refuse an insecure endpoint before creating the spool.
-    const creds = clientCredentials(opts.endpoint, opts.tls ?? null, this.o.allowPlaintextRemote, 'siem client');
-    this.spool = new Spool({
-      dir: opts.spoolDir,
-      maxBytes: this.o.spoolMaxBytes,
-      segmentBytes: this.o.segmentBytes,
-      ...(opts.syncIntervalMs !== undefined ? { syncIntervalMs: opts.syncIntervalMs } : {}),
-      onSynced: () => this.pump(),
-      log: this.log,
+      retryMinMs: opts.reconnectMinMs ?? 100,
+      retryMaxMs: opts.reconnectMaxMs ?? 5000,
+      log: opts.log ?? stderrLine,
     });
+    this.endpoint = opts.endpoint;
+    this.spoolDir = opts.spoolDir;
+    this.window = opts.window ?? 32;
+    this.tls = opts.tls ?? null;
+    this.sectionContext = opts.sectionContext;
     this.sentSeq = this.spool.ackedSeq;
     this.maxSentSeq = this.sentSeq;
     this.client = new grpc.Client(opts.endpoint, creds, {
@@ -178,24 +168,10 @@ export class SiemClient {
     this.publishRecord({ flood: floodToPb(flood), ecsJson });
   }
 
-  /** A record already in the feed's envelope (any kind; bench and tests build their own). */
-  publishRecord(rec: ndr.v1.IFeedRecord): void {
-    if (this.closed) throw new Error('siem client closed');
-    this.s.published++;
-    this.batch.push(rec);
-    if (this.batch.length >= this.o.batchSize) this.seal();
-    else if (!this.lingerTimer) {
-      this.lingerTimer = setTimeout(() => {
-        this.lingerTimer = null;
-        this.seal();
-      }, this.o.lingerMs);
-    }
-  }
-
   publishStats(st: SensorStatsInput): void {
     this.seal();
     const sp = this.spool.stats();
-    this.sealWith(
+    this.spoolBatch(
       {
         stats: {
           tsMs: Date.now(),
@@ -214,25 +190,6 @@ export class SiemClient {
     );
   }
 
-  /** Closes the batch being filled: assigns its sequence number and spools it. */
-  private seal(): void {
-    if (this.lingerTimer) {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = null;
-    }
-    if (this.batch.length === 0) return;
-    const records = this.batch;
-    this.batch = [];
-    this.sealWith({ records: { records } }, records.length);
-  }
-
-  private sealWith(payload: Pick<ndr.v1.IPublishRequest, 'records' | 'stats'>, records: number): void {
-    const seq = this.spool.lastSeq + 1;
-    const bytes = ndr.v1.PublishRequest.encode({ sensorId: this.o.sensorId, seq, epoch: this.spool.epoch, ...payload }).finish();
-    // A refused write (full or read-only disk) is counted by the spool; nothing else stops.
-    if (this.spool.append(seq, records, bytes)) this.pump();
-  }
-
   private connect(): grpc.ClientDuplexStream<Buffer, AckMsg | InvalidMessage> {
     const s = this.client.makeBidiStreamRequest<Buffer, AckMsg | InvalidMessage>(SIEM_PUBLISH_PATH, passthrough, deserializeAck);
     this.stream = s;
@@ -245,13 +202,12 @@ export class SiemClient {
       this.tlsLogged = false;
       if (this.down) {
         this.down = false;
-        this.log(`siem: collector ${this.o.endpoint} reachable again; delivering the spool`);
+        this.log(`siem: collector ${this.endpoint} reachable again; delivering the spool`);
       }
-      this.backoff = this.o.reconnectMinMs;
+      this.resetRetry();
       this.permanentError = '';
-      this.spool.ack(acked);
+      this.acknowledged(acked);
       if (this.sentSeq < this.spool.ackedSeq) this.sentSeq = this.spool.ackedSeq;
-      this.resolveAckWaiters();
       this.pump();
     });
     const lost = (why: string, tls: boolean): void => {
@@ -262,12 +218,12 @@ export class SiemClient {
       else if (this.tls && !this.diagnosed && why.startsWith('UNAVAILABLE')) {
         // grpc-js hides handshake errors behind "Failed to connect": find out once.
         this.diagnosed = true;
-        void diagnoseTls(this.o.endpoint, this.tls).then((reason) => {
+        void diagnoseTls(this.endpoint, this.tls).then((reason) => {
           if (reason) this.reportTls(reason);
-          else this.log(`siem: collector ${this.o.endpoint} unavailable (${why}); spooling to ${this.o.spoolDir}`);
+          else this.log(`siem: collector ${this.endpoint} unavailable (${why}); spooling to ${this.spoolDir}`);
         });
       } else if (!this.down) {
-        this.log(`siem: collector ${this.o.endpoint} unavailable (${why}); spooling to ${this.o.spoolDir}`);
+        this.log(`siem: collector ${this.endpoint} unavailable (${why}); spooling to ${this.spoolDir}`);
       }
       this.down = true;
       this.scheduleReconnect();
@@ -276,10 +232,10 @@ export class SiemClient {
       const details = e.details ?? e.message;
       const why = `${grpc.status[e.code] ?? e.code}: ${details}`;
       if (!TRANSIENT_CODES.has(e.code)) {
-        if (this.permanentError !== why) this.log(`siem: collector ${this.o.endpoint} refused the feed (${why}); this will not pass by retrying — records stay in the spool`);
+        if (this.permanentError !== why) this.log(`siem: collector ${this.endpoint} refused the feed (${why}); this will not pass by retrying — records stay in the spool`);
         this.permanentError = why;
-        this.backoff = this.o.reconnectMaxMs;
-        for (const w of this.ackWaiters.splice(0)) w.resolve(false);
+        this.slowRetry();
+        this.giveUpWaiting();
       }
       lost(why, e.code === grpc.status.UNAVAILABLE && isTlsFailure(details));
     });
@@ -294,13 +250,12 @@ export class SiemClient {
   private reportTls(why: string): void {
     if (this.tlsLogged) return;
     this.tlsLogged = true;
-    this.log(`siem: TLS with ${this.o.endpoint} failed: ${why}; check the SIEM CA/certificate/key (records are spooled meanwhile)`);
+    this.log(`siem: TLS with ${this.endpoint} failed: ${why}; check the SIEM CA/certificate/key (records are spooled meanwhile)`);
   }
 
   private scheduleReconnect(): void {
     if (this.reconnectTimer || this.closed) return;
-    const wait = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, this.o.reconnectMaxMs);
+    const wait = this.nextRetryMs();
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.s.reconnects++;
@@ -309,12 +264,12 @@ export class SiemClient {
   }
 
   /** Sends spooled batches above sentSeq while the window allows. */
-  private pump(): void {
+  protected pump(): void {
     if (this.closed || this.reconnectTimer) return;
     if (this.spool.lastSeq <= this.spool.ackedSeq) return;
     const s = this.stream ?? this.connect();
-    while (!this.waitingDrain && this.sentSeq < this.spool.lastSeq && this.sentSeq - this.spool.ackedSeq < this.o.window) {
-      const room = this.o.window - (this.sentSeq - this.spool.ackedSeq);
+    while (!this.waitingDrain && this.sentSeq < this.spool.lastSeq && this.sentSeq - this.spool.ackedSeq < this.window) {
+      const room = this.window - (this.sentSeq - this.spool.ackedSeq);
       const frames = this.spool.read(this.sentSeq + 1, Math.min(room, 64));
       if (frames.length === 0) break;
       for (const f of frames) {
@@ -325,7 +280,7 @@ export class SiemClient {
         const bytes = f.loss
           ? Buffer.from(
               ndr.v1.PublishRequest.encode({
-                sensorId: this.o.sensorId,
+                sensorId: this.sensorId,
                 epoch: this.spool.epoch,
                 seq: f.seq,
                 loss: { firstSeq: f.loss.firstSeq, records: f.loss.records, reason: f.loss.reason },
@@ -350,47 +305,16 @@ export class SiemClient {
     }
   }
 
-  private resolveAckWaiters(): void {
-    if (this.ackWaiters.length === 0) return;
-    const acked = this.spool.ackedSeq;
-    this.ackWaiters = this.ackWaiters.filter((w) => {
-      if (w.seq <= acked) {
-        w.resolve(true);
-        return false;
-      }
-      return true;
-    });
-  }
-
-  /** Spools the open batch and waits until everything spooled is acknowledged (false on timeout). */
-  flush(timeoutMs = 10_000): Promise<boolean> {
-    this.seal();
-    this.spool.sync();
-    this.pump();
-    const target = this.spool.lastSeq;
-    if (target <= this.spool.ackedSeq) return Promise.resolve(true);
-    if (this.permanentError) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const w = {
-        seq: target,
-        resolve: (ok: boolean) => {
-          clearTimeout(t);
-          resolve(ok);
-        },
-      };
-      const t = setTimeout(() => {
-        this.ackWaiters = this.ackWaiters.filter((x) => x !== w);
-        resolve(false);
-      }, timeoutMs);
-      this.ackWaiters.push(w);
-    });
+  /** A permanent refusal makes flush() give up at once instead of waiting for an acknowledgement. */
+  protected override refused(): boolean {
+    return this.permanentError !== '';
   }
 
   stats(): SiemClientStats {
     const sp = this.spool.stats();
     return {
-      published: this.s.published,
-      queueDepth: this.batch.length,
+      published: this.published,
+      queueDepth: this.queueDepth,
       pendingBatches: sp.pendingBatches,
       spoolBytes: sp.bytes,
       dropped: sp.droppedRecords + sp.writeFailedRecords,
@@ -408,17 +332,11 @@ export class SiemClient {
     };
   }
 
-  /** Flushes (bounded), then closes; what is not acknowledged stays in the spool for the next run. */
-  async close(timeoutMs = 5_000): Promise<void> {
-    if (this.closed) return;
-    await this.flush(timeoutMs);
-    this.closed = true;
+  protected closeTransport(): void {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
     const s = this.stream;
     this.stream = null;
     if (s) s.end();
-    this.spool.close();
     this.client.close();
   }
 }
