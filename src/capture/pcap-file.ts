@@ -35,6 +35,20 @@ export interface CaptureFileOptions {
   batchPackets?: number;
   /** A record whose captured length is larger is a format error ("absurd record"). */
   maxCapLenBytes?: number;
+  /**
+   * Read buffers that outlive their batch (a sharded replay hands packets to worker threads that
+   * read them in place): `buffers` buffers (at least 2) in one SharedArrayBuffer, used in turn, and
+   * a buffer is read into again only once `reuse(i)` resolves, i.e. once everyone given packets of
+   * buffer i is done with them. `bufferOf` tells which buffer a batch's `buf` is.
+   */
+  ring?: { buffers: number; reuse(index: number): Promise<void> };
+}
+
+/** The shared read buffers of a reader opened with `ring`: the block, and where buffer i starts. */
+export interface SharedRing {
+  block: Uint8Array;
+  /** Bytes per buffer; buffer i is block[i * size, (i + 1) * size). */
+  size: number;
 }
 
 const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -49,12 +63,13 @@ const DEFAULT_MAX_CAPLEN_BYTES = 256 * 1024;
  * header before an mmap'd block); the figures are in docs/PERFORMANCE.md. WebAssembly.Memory is the one page-aligned allocation JavaScript has; a plain array is the
  * fallback if it cannot be had (an address-space limit).
  */
-function pageAligned(n: number): Uint8Array {
-  const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+function pageAligned(n: number, shared = false): Uint8Array {
+  const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => { buffer: ArrayBufferLike } } }).WebAssembly;
+  const pages = Math.ceil(n / 65536);
   try {
-    return new Uint8Array(new wasm.Memory({ initial: Math.ceil(n / 65536) }).buffer, 0, n);
+    return new Uint8Array(new wasm.Memory(shared ? { initial: pages, maximum: pages, shared: true } : { initial: pages }).buffer, 0, n);
   } catch {
-    return new Uint8Array(n);
+    return new Uint8Array(shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
   }
 }
 
@@ -158,6 +173,11 @@ export function openCaptureFile(path: string | '-', opts: CaptureFileOptions = {
   return new CaptureFileReader(path, new FileByteSource(path), opts);
 }
 
+/** A capture file read into shared buffers (see CaptureFileOptions.ring). */
+export function openSharedCaptureFile(path: string, opts: CaptureFileOptions & { ring: NonNullable<CaptureFileOptions['ring']> }): CaptureSource & { readonly ring: SharedRing; bufferOf(b: PacketBatch): number } {
+  return new CaptureFileReader(path, new FileByteSource(path), opts) as CaptureFileReader & { readonly ring: SharedRing };
+}
+
 /** Read a pcap/pcapng byte stream (stdin, a pipe, a socket). */
 export function openCaptureStream(stream: Readable, name = 'stream', opts: CaptureFileOptions = {}): CaptureSource {
   return new CaptureFileReader(name, new StreamByteSource(stream), opts);
@@ -187,9 +207,11 @@ class CaptureFileReader implements CaptureSource {
   private readonly batch: PacketBatch;
   private readonly batchCap: number;
   private readonly maxCapLen: number;
-  /** Two read buffers, each [reserve | chunkBytes]; `cur` is the one being parsed. */
-  private readonly bufs: [Uint8Array, Uint8Array];
-  private readonly dvs: [DataView, DataView];
+  /** Read buffers (two, or the ring's), each [reserve | chunkBytes]; `cur` is the one being parsed. */
+  private readonly bufs: Uint8Array[];
+  private readonly dvs: DataView[];
+  private readonly reuse: ((index: number) => Promise<void>) | null;
+  readonly ring: SharedRing | null;
   private readonly reserve: number;
   private readonly chunkBytes: number;
   private cur = 0;
@@ -234,11 +256,18 @@ class CaptureFileReader implements CaptureSource {
     // One page-aligned block for both buffers; reads land at page offsets of it, as chunks of the
     // file start at multiples of chunkBytes.
     const size = this.reserve + this.chunkBytes;
-    const block = pageAligned(2 * size);
-    const a = block.subarray(0, size);
-    const b = block.subarray(size, 2 * size);
-    this.bufs = [a, b];
-    this.dvs = [new DataView(a.buffer, a.byteOffset, size), new DataView(b.buffer, b.byteOffset, size)];
+    const count = opts.ring ? Math.max(2, opts.ring.buffers) : 2;
+    const block = pageAligned(count * size, opts.ring !== undefined);
+    this.bufs = [];
+    this.dvs = [];
+    for (let i = 0; i < count; i++) {
+      const a = block.subarray(i * size, (i + 1) * size);
+      this.bufs.push(a);
+      this.dvs.push(new DataView(a.buffer, a.byteOffset, size));
+    }
+    this.reuse = opts.ring ? opts.ring.reuse : null;
+    this.ring = opts.ring ? { block, size } : null;
+    const a = this.bufs[0] as Uint8Array;
     this.chunk = a;
     this.dv = this.dvs[0];
     this.pos = this.reserve;
@@ -246,6 +275,11 @@ class CaptureFileReader implements CaptureSource {
     this.base = -this.reserve;
     this.batch = newBatch(this.batchCap);
     this.batch.buf = this.chunk;
+  }
+
+  /** Which read buffer a batch points into (its `buf` is always one whole buffer). */
+  bufferOf(b: PacketBatch): number {
+    return this.bufs.indexOf(b.buf);
   }
 
   stats(): SourceStats {
@@ -317,16 +351,17 @@ class CaptureFileReader implements CaptureSource {
   }
 
   /**
-   * Switch to the other buffer: take the chunk read into it (waiting if needed), copy the unparsed
+   * Switch to the next buffer: take the chunk read into it (waiting if needed), copy the unparsed
    * tail of the current buffer in front of it, and start reading the next chunk into the buffer
-   * just left (its packets were all handed out before this call). Bytes of a skipped block are
-   * dropped here.
+   * after it (with two buffers, the one just left: its packets were all handed out before this
+   * call; with a ring, once its holders release it). Bytes of a skipped block are dropped here.
    */
   private async fill(): Promise<void> {
     const R = this.reserve;
-    const other = 1 - this.cur;
+    const count = this.bufs.length;
+    const other = (this.cur + 1) % count;
     const next = this.bufs[other] as Uint8Array;
-    if (this.pendingRead === null) this.pendingRead = this.src.read(next, R, this.chunkBytes);
+    if (this.pendingRead === null) this.pendingRead = this.readInto(other);
     const n = await this.pendingRead;
     this.pendingRead = null;
     const tail = this.end - this.pos; // ≤ reserve: parse loops only stop before records ≤ reserve
@@ -340,13 +375,19 @@ class CaptureFileReader implements CaptureSource {
     if (n === 0) {
       this.eof = true;
     } else {
-      this.pendingRead = this.src.read(this.bufs[1 - other] as Uint8Array, R, this.chunkBytes);
+      this.pendingRead = this.readInto((other + 1) % count);
     }
     if (this.skip > 0) {
       const d = Math.min(this.skip, this.end - this.pos);
       this.pos += d;
       this.skip -= d;
     }
+  }
+
+  private readInto(i: number): Promise<number> {
+    const buf = this.bufs[i] as Uint8Array;
+    if (this.reuse === null) return this.src.read(buf, this.reserve, this.chunkBytes);
+    return this.reuse(i).then(() => this.src.read(buf, this.reserve, this.chunkBytes));
   }
 
   private detect(): void {

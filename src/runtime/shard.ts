@@ -1,24 +1,31 @@
 /**
  * Sharding across worker threads (DESIGN §7, STYLE §5 "one owner per flow"). The main thread
- * reads and decodes each packet (fragments are reassembled here, tunnels peeled), hashes the
- * canonical 5-tuple, and appends the innermost IP packet to that worker's batch. Workers own
- * their flows entirely; they return finished FlowRecords, which enter the main pipeline's later
- * stages (DNS naming, enrichment, analytics, outputs) exactly as single-threaded records do.
+ * reads and decodes each packet once (fragments are reassembled here, tunnels peeled), hashes the
+ * canonical 5-tuple and gives the packet to that worker only. Workers own their flows entirely;
+ * they return finished FlowRecords, which enter the main pipeline's later stages (DNS naming,
+ * enrichment, analytics, outputs) exactly as single-threaded records do.
+ *
+ * A capture file is read into a ring of shared buffers (runFile): a plain packet (no tunnel, not
+ * reassembled) reaches its worker as an offset into the ring, not a copy, and the worker decodes
+ * the whole frame as a single thread would; a ring buffer is read into again once every batch that
+ * points into it has been answered. Other packets (and every packet of a stream or a live source)
+ * are copied, innermost IP header first, into the batch, which is transferred, not cloned.
  * Back-pressure: at most `maxInFlight` batches per worker are outstanding.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { CaptureSource } from '../capture/source.js';
+import type { CaptureSource, PacketBatch } from '../capture/source.js';
+import { openSharedCaptureFile } from '../capture/pcap-file.js';
 import { decode } from '../decode/decode.js';
 import { DecodeStatus, PacketMeta } from '../decode/packet-meta.js';
 import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
 import type { Pipeline } from './pipeline.js';
 import type { FlowRecord } from '../flow/record.js';
-import type { BatchMsg, BypassedFlow, FileMsg, FromWorker, ToWorker, WorkerInit } from './worker.js';
+import type { BatchMsg, BypassedFlow, FromWorker, ToWorker, WorkerInit } from './worker.js';
 import { tupleMeta, type KernelFlowEnd } from './engine.js';
 import { countNotOk, OUTER_WORDS, packTunnel, shardHash } from './shard-hash.js';
-import { CaptureFormatError } from '../capture/source.js';
+import { RecordDecoder, type EncodedBatch } from './record-codec.js';
 
 const BATCH_BYTES = 1 << 20;
 const EMPTY_U8 = new Uint8Array(0);
@@ -26,21 +33,39 @@ const EMPTY_U16 = new Uint16Array(0);
 const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_F64 = new Float64Array(0);
 const BATCH_PACKETS = 4096;
+/**
+ * Read buffers of a file replay: the reader may be this many chunks ahead of the slowest worker,
+ * so a worker does not wait for the next chunk while another is still on an earlier one.
+ */
+const RING_BUFFERS = 4;
 
 export { shardHash } from './shard-hash.js';
 
 class Outgoing {
-  buf = new Uint8Array(BATCH_BYTES);
+  /** Copied packets; allocated on the first one (a file replay's plain packets are not copied). */
+  buf: Uint8Array = EMPTY_U8;
   off = new Uint32Array(BATCH_PACKETS);
   len = new Uint32Array(BATCH_PACKETS);
+  orig = new Uint32Array(BATCH_PACKETS);
   ts = new Float64Array(BATCH_PACKETS);
+  link = new Uint16Array(BATCH_PACKETS);
   vlan = new Uint16Array(BATCH_PACKETS);
   tunnel = new Uint8Array(BATCH_PACKETS);
+  where = new Uint8Array(BATCH_PACKETS);
   /** Outer addresses of tunnelled packets, made for the first one in the batch. */
   outer: Uint32Array | null = null;
   n = 0;
   used = 0;
   maxTs = 0;
+  /** Bit i: a packet of this batch lies in ring buffer i. */
+  holds = 0;
+}
+
+/** The ring a file replay reads into, as the dispatcher sees it. */
+interface RingView {
+  src: ReturnType<typeof openSharedCaptureFile>;
+  /** Offset of the ring's first byte in its SharedArrayBuffer. */
+  base: number;
 }
 
 /** The worker entry file: the bundled dist/worker.mjs, or this folder's worker.ts under vitest. */
@@ -69,11 +94,13 @@ export class ShardedRunner {
   readonly workerStats: Record<string, unknown>[] = [];
   mainStats = { packets: 0, bytes: 0, notIp: 0, otherL4: 0, malformed: 0, fragmentsHeld: 0 };
   private failure: Error | null = null;
-  // file mode (runFile)
-  private readonly fileDone: boolean[] = [];
-  private fileError: { name: string; message: string } | null = null;
-  private fileName = '';
-  private filePackets = 0;
+  /** Per worker, the ring buffers each sent batch points into, in sending order (answers come in that order). */
+  private readonly sentHolds: number[][] = [];
+  /** Per worker, the decoder of its records (its tables follow that worker's encoder). */
+  private readonly decoders: RecordDecoder[] = [];
+  /** Per ring buffer, the sent batches pointing into it and not answered yet. */
+  private readonly ringHolders = new Int32Array(32);
+  private ring: RingView | null = null;
   private started = 0;
   private readonly kernelMeta = new PacketMeta();
   private readonly tableSizes: number[] = [];
@@ -93,6 +120,8 @@ export class ShardedRunner {
       this.inFlight.push(0);
       this.watermark.push(0);
       this.lastSentTs.push(0);
+      this.sentHolds.push([]);
+      this.decoders.push(new RecordDecoder());
     }
   }
 
@@ -109,28 +138,14 @@ export class ShardedRunner {
     if (m.type === 'out') {
       if (m.size !== undefined) this.tableSizes[i] = m.size;
       if (m.events !== undefined) this.workerEvents[i] = m.events;
-      if (m.packets === undefined) this.inFlight[i] = (this.inFlight[i] as number) - 1;
-      else if (i === 0) this.filePackets = m.packets;
+      this.inFlight[i] = (this.inFlight[i] as number) - 1;
+      const holds = (this.sentHolds[i] as number[]).shift() ?? 0;
+      for (let b = 0; holds >>> b !== 0; b++) if ((holds >>> b) & 1) (this.ringHolders[b] as number)--;
       for (const d of m.dns) this.pipe.learnDns(d.client, d.m, d.ts);
-      for (const f of m.flows) this.hold(i, f);
+      this.holdAll(i, m.flows);
       this.watermark[i] = m.wm;
-    } else if (m.type === 'file-done') {
-      for (const f of m.flows) this.hold(i, f);
-      this.fileDone[i] = true;
-      if (m.error !== null && this.fileError === null) this.fileError = m.error;
-      if (m.stats !== null) {
-        const st = this.mainStats;
-        st.packets += m.stats.packets;
-        st.bytes += m.stats.bytes;
-        st.notIp += m.stats.notIp;
-        st.otherL4 += m.stats.otherL4;
-        st.malformed += m.stats.malformed;
-        st.fragmentsHeld += m.stats.fragmentsHeld;
-        if (m.stats.truncated) this.pipe.truncated = true;
-        for (const w of m.stats.warnings) this.pipe.sourceWarnings.push(`${this.fileName}: ${w}`);
-      }
     } else {
-      for (const f of m.flows) this.hold(i, f);
+      this.holdAll(i, m.flows);
       this.workerStats[i] = m.stats;
       this.inFlight[i] = -1000; // done marker
       this.watermark[i] = Infinity;
@@ -140,9 +155,14 @@ export class ShardedRunner {
   }
 
   /** Flow ids are per worker: make them unique in this run (worker-local id × N + worker). */
-  private hold(i: number, f: FlowRecord): void {
-    f.id = f.id * this.workers.length + i;
-    this.held.push(f);
+  private holdAll(i: number, b: EncodedBatch): void {
+    if (b.count === 0 && b.codeLen === 0) return;
+    const n = this.workers.length;
+    for (const r of (this.decoders[i] as RecordDecoder).decode(b)) {
+      const f = r as FlowRecord;
+      f.id = f.id * n + i;
+      this.held.push(f);
+    }
   }
 
   /**
@@ -184,17 +204,30 @@ export class ShardedRunner {
     if (o.n === 0 && !force) return;
     this.lastSentTs[i] = o.maxTs;
     this.inFlight[i] = (this.inFlight[i] as number) + 1;
+    (this.sentHolds[i] as number[]).push(o.holds);
+    for (let b = 0; o.holds >>> b !== 0; b++) if ((o.holds >>> b) & 1) (this.ringHolders[b] as number)++;
     if (o.n === 0) {
       // Time only: no buffers to hand over, keep this batch's arrays.
-      const tick: BatchMsg = { type: 'batch', n: 0, buf: EMPTY_U8, off: EMPTY_U32, len: EMPTY_U32, ts: EMPTY_F64, vlan: EMPTY_U16, tunnel: EMPTY_U8, outer: null, maxTs: o.maxTs };
+      const tick: BatchMsg = { type: 'batch', n: 0, buf: EMPTY_U8, off: EMPTY_U32, len: EMPTY_U32, orig: EMPTY_U32, ts: EMPTY_F64, link: EMPTY_U16, vlan: EMPTY_U16, tunnel: EMPTY_U8, where: EMPTY_U8, outer: null, maxTs: o.maxTs };
       (this.workers[i] as Worker).postMessage(tick);
       return;
     }
-    const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, ts: o.ts, vlan: o.vlan, tunnel: o.tunnel, outer: o.outer, maxTs: o.maxTs };
-    const moved: ArrayBufferLike[] = [o.buf.buffer, o.off.buffer, o.len.buffer, o.ts.buffer, o.vlan.buffer, o.tunnel.buffer];
+    const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, orig: o.orig, ts: o.ts, link: o.link, vlan: o.vlan, tunnel: o.tunnel, where: o.where, outer: o.outer, maxTs: o.maxTs };
+    const moved: ArrayBufferLike[] = [o.off.buffer, o.len.buffer, o.orig.buffer, o.ts.buffer, o.link.buffer, o.vlan.buffer, o.tunnel.buffer, o.where.buffer];
+    if (o.buf.length > 0) moved.push(o.buf.buffer);
     if (o.outer !== null) moved.push(o.outer.buffer);
     (this.workers[i] as Worker).postMessage(msg, moved as never);
     this.out[i] = new Outgoing();
+  }
+
+  /**
+   * The reader wants ring buffer `b` back: send every batch still gathering packets of it, then
+   * wait until the workers have answered all batches that point into it.
+   */
+  private async reuse(b: number): Promise<void> {
+    const bit = 1 << b;
+    for (let i = 0; i < this.workers.length; i++) if (((this.out[i] as Outgoing).holds & bit) !== 0) await this.send(i);
+    await this.waitFor(() => this.ringHolders[b] === 0);
   }
 
   /**
@@ -238,74 +271,102 @@ export class ShardedRunner {
     const m = this.meta;
     const nw = this.workers.length;
     const st = this.mainStats;
-    for await (const b of src.batches()) {
-      for (let k = 0; k < b.n; k++) {
-        const off = b.off[k] as number;
-        const cap = b.capLen[k] as number;
-        m.tsMs = b.tsMs[k] as number;
-        st.packets++;
-        st.bytes += cap;
-        const status = decode(b.buf, off, cap, b.linkType[k] as number, m, this.frags);
-        if (status !== DecodeStatus.Ok) {
-          countNotOk(status, st);
-          continue;
+    const ring = this.ring;
+    try {
+      for await (const b of src.batches()) {
+        // Where this batch's bytes sit in the ring (-1: not a ring buffer, every packet is copied).
+        const rb = ring !== null ? ring.src.bufferOf(b) : -1;
+        const rbase = rb >= 0 ? b.buf.byteOffset - (ring as RingView).base : 0;
+        for (let k = 0; k < b.n; k++) {
+          const off = b.off[k] as number;
+          const cap = b.capLen[k] as number;
+          m.tsMs = b.tsMs[k] as number;
+          st.packets++;
+          st.bytes += cap;
+          const status = decode(b.buf, off, cap, b.linkType[k] as number, m, this.frags);
+          if (status !== DecodeStatus.Ok) {
+            countNotOk(status, st);
+            continue;
+          }
+          const wi = shardHash(m) % nw;
+          const o = this.out[wi] as Outgoing;
+          if (rb >= 0 && !m.reassembled && m.tunnelDepth === 0) {
+            if (o.n === BATCH_PACKETS) await this.send(wi);
+            this.addShared(this.out[wi] as Outgoing, b, k, rbase + off, rb);
+          } else {
+            const end = m.reassembled ? m.ipOff + m.ipLen : Math.min(off + cap, m.ipOff + m.ipLen);
+            if (o.n === BATCH_PACKETS || o.used + (end - m.ipOff) > BATCH_BYTES) await this.send(wi);
+            this.addCopy(this.out[wi] as Outgoing, m, end);
+          }
         }
-        const end = m.reassembled ? m.ipOff + m.ipLen : Math.min(off + cap, m.ipOff + m.ipLen);
-        const len = end - m.ipOff;
-        const wi = shardHash(m) % nw;
-        let o = this.out[wi] as Outgoing;
-        if (o.n === BATCH_PACKETS || o.used + len > BATCH_BYTES) {
-          await this.send(wi);
-          o = this.out[wi] as Outgoing;
+        onBatch?.(st.packets);
+        // Time moves for every worker, even one that got no packet in this batch.
+        const lastTs = b.n > 0 ? (b.tsMs[b.n - 1] as number) : 0;
+        for (let i = 0; i < nw; i++) {
+          const o = this.out[i] as Outgoing;
+          if (lastTs > o.maxTs) o.maxTs = lastTs;
+          if (o.n >= BATCH_PACKETS / 4) await this.send(i);
+          // An idle worker still gets packet time (an empty batch), so its flows expire and its
+          // watermark moves: records held for DNS naming are not held up by it.
+          else if (o.maxTs - (this.lastSentTs[i] as number) >= 1000) await this.send(i, true);
         }
-        o.buf.set(m.data.subarray(m.ipOff, end), o.used);
-        o.off[o.n] = o.used;
-        o.len[o.n] = len;
-        o.ts[o.n] = m.tsMs;
-        o.vlan[o.n] = m.vlan;
-        o.tunnel[o.n] = m.tunnelDepth > 0 ? packTunnel(m, o.outer ?? (o.outer = new Uint32Array(BATCH_PACKETS * OUTER_WORDS)), o.n) : 0;
-        if (m.tsMs > o.maxTs) o.maxTs = m.tsMs;
-        o.used += len;
-        o.n++;
       }
-      onBatch?.(st.packets);
-      // Time moves for every worker, even one that got no packet in this batch.
-      const lastTs = b.n > 0 ? (b.tsMs[b.n - 1] as number) : 0;
-      for (let i = 0; i < nw; i++) {
-        const o = this.out[i] as Outgoing;
-        if (lastTs > o.maxTs) o.maxTs = lastTs;
-        if (o.n >= BATCH_PACKETS / 4) await this.send(i);
-        // An idle worker still gets packet time (an empty batch), so its flows expire and its
-        // watermark moves: records held for DNS naming are not held up by it.
-        else if (o.maxTs - (this.lastSentTs[i] as number) >= 1000) await this.send(i, true);
-      }
+    } finally {
+      const st2 = src.stats();
+      if (st2.truncated) this.pipe.truncated = true;
+      for (const w of st2.warnings) this.pipe.sourceWarnings.push(`${src.name}: ${w}`);
     }
-    const st2 = src.stats();
-    if (st2.truncated) this.pipe.truncated = true;
-    for (const w of st2.warnings) this.pipe.sourceWarnings.push(`${src.name}: ${w}`);
+  }
+
+  /** A plain packet of a ring buffer: its worker reads the whole frame in place. */
+  private addShared(o: Outgoing, b: PacketBatch, k: number, at: number, rb: number): void {
+    const j = o.n;
+    o.off[j] = at;
+    o.len[j] = b.capLen[k] as number;
+    o.orig[j] = b.origLen[k] as number;
+    const ts = b.tsMs[k] as number;
+    o.ts[j] = ts;
+    o.link[j] = b.linkType[k] as number;
+    o.where[j] = 1;
+    o.holds |= 1 << rb;
+    if (ts > o.maxTs) o.maxTs = ts;
+    o.n = j + 1;
+  }
+
+  /** The innermost IP packet (reassembled, or under its tunnels), copied with what decoding it found. */
+  private addCopy(o: Outgoing, m: PacketMeta, end: number): void {
+    const len = end - m.ipOff;
+    if (o.buf.length === 0) o.buf = new Uint8Array(BATCH_BYTES);
+    o.buf.set(m.data.subarray(m.ipOff, end), o.used);
+    const j = o.n;
+    o.off[j] = o.used;
+    o.len[j] = len;
+    o.orig[j] = len;
+    o.ts[j] = m.tsMs;
+    o.vlan[j] = m.vlan;
+    o.where[j] = 0;
+    o.tunnel[j] = m.tunnelDepth > 0 ? packTunnel(m, o.outer ?? (o.outer = new Uint32Array(BATCH_PACKETS * OUTER_WORDS)), j) : 0;
+    if (m.tsMs > o.maxTs) o.maxTs = m.tsMs;
+    o.used += len;
+    o.n = j + 1;
   }
 
   /**
-   * A capture file, read by every worker at once: each decodes every packet, keeps the flows that
-   * hash to it and sends back records; this thread only takes records (no packet copies, no
-   * transfer). The file's packet and decode counts come from worker 0.
+   * A capture file: read once, here, into a ring of buffers the workers share; each worker is
+   * given the packets of its flows (see the header).
    */
   async runFile(path: string, onBatch?: (packets: number) => void): Promise<void> {
-    const n = this.workers.length;
-    this.fileName = path;
-    this.fileError = null;
-    for (let i = 0; i < n; i++) {
-      this.fileDone[i] = false;
-      (this.workers[i] as Worker).postMessage({ type: 'file', path, index: i, count: n } satisfies FileMsg);
+    const src = openSharedCaptureFile(path, { ring: { buffers: RING_BUFFERS, reuse: (b) => this.reuse(b) } });
+    const block = src.ring.block;
+    for (const w of this.workers) w.postMessage({ type: 'ring', block } satisfies ToWorker);
+    this.ring = { src, base: block.byteOffset };
+    try {
+      await this.run(src, onBatch);
+    } finally {
+      // Batches still gathering point into this ring: they go before another file's packets.
+      for (let i = 0; i < this.workers.length; i++) if ((this.out[i] as Outgoing).holds !== 0) await this.send(i);
+      this.ring = null;
     }
-    let shown = -1;
-    await this.waitFor(() => {
-      if (onBatch !== undefined && this.filePackets !== shown) { shown = this.filePackets; onBatch(this.mainStats.packets + shown); }
-      return this.fileDone.every((d) => d);
-    });
-    this.filePackets = 0;
-    const e = this.fileError as { name: string; message: string } | null;
-    if (e !== null) throw e.name === 'CaptureFormatError' ? new CaptureFormatError(e.message) : new Error(e.message);
   }
 
   /** Resolves once every worker has loaded and is waiting for work. */
