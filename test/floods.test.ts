@@ -18,6 +18,7 @@ import { Flow } from '../src/flow/flow.js';
 import { Pipeline } from '../src/runtime/pipeline.js';
 import { openCaptureFile } from '../src/capture/pcap-file.js';
 import type { FlowRecord } from '../src/flow/record.js';
+import { spawnSync } from 'node:child_process';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndr-floods-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -246,5 +247,64 @@ describe('flow objects reused under a flood', () => {
       else expect(f.limits).toEqual([]);
     }
     expect(evicted).toBe(table.evicted);
+  });
+});
+
+describe('the heap memcap', () => {
+  it('over the memcap after a full GC the table sheds to its share and counts it; well under, it grows back', async () => {
+    const file = join(dir, 'syn-memcap.pcap');
+    generateFlood('syn-flood', file, { scale: 0.01 });
+    const p = new Pipeline({ limits: { table: { maxFlowsCount: 100_000, heapMemcapMiB: 64 } }, flood: { enabled: false } });
+    const table = p.engine.table;
+    const src = openCaptureFile(file);
+    let fed = 0;
+    let checked = false;
+    for await (const b of src.batches()) {
+      p.engine.processBatch(b);
+      fed += b.n;
+      if (!checked && table.size >= 4_000) {
+        // A full GC reports twice the memcap in use: the table aims at 85 % of half its size.
+        const size = table.size;
+        table.heapAfterGc(128 * 1048576);
+        expect(table.softCap).toBe(Math.floor(size * 0.85 / 2));
+        checked = true;
+      }
+    }
+    expect(checked).toBe(true);
+    expect(table.size).toBeLessThanOrEqual(table.softCap);
+    expect(table.memcapEvicted).toBeGreaterThan(0);
+    expect(table.evicted).toBe(table.memcapEvicted);
+    const low = table.softCap;
+    table.heapAfterGc(16 * 1048576); // well under: a quarter more
+    expect(table.softCap).toBe(Math.floor(low * 1.25));
+    table.heapAfterGc(60 * 1048576); // under but not well under: unchanged
+    expect(table.softCap).toBe(Math.floor(low * 1.25));
+    for (let i = 0; i < 20; i++) table.heapAfterGc(1);
+    expect(table.softCap).toBe(Infinity);
+    await p.finish();
+    p.engine.syncStats();
+    expect(p.engine.stats.flowsEvictedMemcap).toBe(table.memcapEvicted);
+    expect(fed).toBe(10_000);
+  });
+
+  it('without a memcap nothing is shed whatever a GC reports', () => {
+    const p = new Pipeline({});
+    p.engine.table.heapAfterGc(1 << 40);
+    expect(p.engine.table.softCap).toBe(Infinity);
+  });
+
+  it('replay with a tiny memcap: full GCs are watched, flows evicted by the memcap are counted, none lost', () => {
+    // 200,000 SYNs: about 14 MB of capture, several of the reader's chunks, between which the
+    // full GCs seen so far are reported.
+    const file = join(dir, 'syn-cli.pcap');
+    const info = generateFlood('syn-flood', file, { scale: 0.2 });
+    const cli = join(__dirname, '..', 'dist', 'ndr-sensor.mjs');
+    const r = spawnSync(process.execPath, [cli, 'replay', file, '-o', join(dir, 'cli.jsonl'), '-q', '--alerts-only', '--no-shed', '--memcap-mib', '1'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const m = /flows evicted by the cap\s+(\d+) \((\d+) by the memcap\)/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    expect(Number(m![2])).toBeGreaterThan(0);
+    // Every flow still ends with its record: evicted early, not dropped.
+    expect(/\n  flows\s+(\d+)/.exec(r.stderr)?.[1]).toBe(String(info.flows));
   });
 });

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { DEFAULT_MAX_FLOWS } from '../config/config.js';
+import { DEFAULT_HEAP_MEMCAP_MIB, DEFAULT_MAX_FLOWS } from '../config/config.js';
 import { fileURLToPath } from 'node:url';
 import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
 import { replayWorkers } from '../runtime/jit.js';
@@ -83,6 +83,7 @@ const replayOptions: Record<string, OptionSpec> = {
   summary: { type: 'boolean', default: true, help: 'print the summary table on stderr at the end (--no-summary to omit)' },
   'no-summary': { type: 'boolean', default: false, help: 'do not print the summary table' },
   'max-flows': { type: 'string', help: `cap on tracked flows (default ${REPLAY_MAX_FLOWS}, as limits.maxFlows in sensor.yaml); the oldest idle flow is evicted and counted` },
+  'memcap-mib': { type: 'string', help: `heap (MiB) live state may fill before the oldest flows are evicted (default ${DEFAULT_HEAP_MEMCAP_MIB}, as limits.heapMemcapMiB; 0: no memcap)` },
   'reassembly-depth': { type: 'string', help: 'bytes reassembled per TCP direction (default 32768)' },
   quiet: { type: 'boolean', short: 'q', default: false, help: 'no progress bar' },
   siem: { type: 'string', help: 'also stream flows and alerts to a SIEM collector over gRPC at host:port (at-least-once, disk spool)' },
@@ -148,13 +149,14 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     : null;
   let otlpOk = true;
   const maxFlows = intOpt(values['max-flows'], 'max-flows') ?? REPLAY_MAX_FLOWS;
+  const memcap = values['memcap-mib'] === '0' ? 0 : intOpt(values['memcap-mib'], 'memcap-mib') ?? DEFAULT_HEAP_MEMCAP_MIB;
   const depth = intOpt(values['reassembly-depth'], 'reassembly-depth');
   const disabledDissectors = (values['no-dissector'] as string[] | undefined) ?? [];
   const pipe = new Pipeline({
     ja4Plus: values['ja4-plus'] === true,
     disabledDissectors,
     limits: {
-      ...(maxFlows ? { table: { maxFlowsCount: maxFlows } } : {}),
+      table: { ...(maxFlows ? { maxFlowsCount: maxFlows } : {}), heapMemcapMiB: memcap },
       ...(depth ? { reassembly: { depthBytes: depth } } : {}),
     },
     ...stages,
@@ -225,7 +227,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     process.stderr.write(summary.render([
       ['packets', `${st.packets} (${st.notIp} not IP, ${st.otherL4} other L4, ${st.malformed} malformed)`],
       ['time', `${secs.toFixed(2)} s, ${Math.round(st.packets / Math.max(secs, 1e-9)).toLocaleString('en')} packets/s`],
-      ['flows evicted by the cap', String(st.flowsEvicted)],
+      ['flows evicted by the cap', st.flowsEvictedMemcap > 0 ? `${st.flowsEvicted} (${st.flowsEvictedMemcap} by the memcap)` : String(st.flowsEvicted)],
       ['flows summarised (flood)', `${pipe.flood.stats.shed} in ${pipe.flood.stats.summaries} summaries`],
       ['workers', String(workers)],
       ['events', ev || '(none)'],

@@ -117,7 +117,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       ja4Plus: cfg.fingerprints.ja4Plus,
       disabledDissectors: cfg.dissectors.disabled,
       limits: {
-        table: { maxFlowsCount: cfg.limits.maxFlows, tcpIdleMs: cfg.limits.tcpIdleTimeoutMs, udpIdleMs: cfg.limits.udpIdleTimeoutMs },
+        table: { maxFlowsCount: cfg.limits.maxFlows, heapMemcapMiB: cfg.limits.heapMemcapMiB, tcpIdleMs: cfg.limits.tcpIdleTimeoutMs, udpIdleMs: cfg.limits.udpIdleTimeoutMs },
         reassembly: { depthBytes: cfg.limits.reassemblyDepthBytes },
       },
       state: cfg.state,
@@ -248,6 +248,10 @@ export async function runLive(opts: LiveOptions): Promise<number> {
           seenEvents.set(k, v);
         }
         m.flowsShed.setTotal(pipe.flood.stats.shed);
+        if (runner === null) {
+          m.flowsEvicted.setTotal(eng.table.evicted);
+          m.flowsEvictedMemcap.setTotal(eng.table.memcapEvicted);
+        }
         for (const r of pipe.state()) {
           m.stateEntries.labels({ structure: r.structure }).set(r.size);
           m.stateCapacity.labels({ structure: r.structure }).set(r.capacity);

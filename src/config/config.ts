@@ -58,6 +58,8 @@ export interface SensorConfig {
   };
   limits: {
     maxFlows: number;
+    /** JS heap (MiB) live state may fill before the flow table sheds flows (0: off). */
+    heapMemcapMiB: number;
     reassemblyDepthBytes: number;
     tcpIdleTimeoutMs: number;
     udpIdleTimeoutMs: number;
@@ -95,6 +97,13 @@ export class ConfigError extends Error {
 /** Flows tracked at once unless limits.maxFlows (or replay --max-flows) says otherwise. */
 export const DEFAULT_MAX_FLOWS = 262_144;
 
+/**
+ * The default memcap. V8 lets the heap grow to about twice what is alive before its next full
+ * collection, and the process adds code, buffers and native memory: 384 MiB of live state keeps
+ * the whole process under 1 GiB however the flows are made.
+ */
+export const DEFAULT_HEAP_MEMCAP_MIB = 384;
+
 export function defaultConfig(): SensorConfig {
   return {
     sensor: { id: hostname(), hostName: hostname(), workers: 1 },
@@ -112,6 +121,7 @@ export function defaultConfig(): SensorConfig {
     },
     limits: {
       maxFlows: DEFAULT_MAX_FLOWS,
+      heapMemcapMiB: DEFAULT_HEAP_MEMCAP_MIB,
       reassemblyDepthBytes: 65536,
       tcpIdleTimeoutMs: 300_000,
       udpIdleTimeoutMs: 60_000,
@@ -175,6 +185,7 @@ const SCHEMA: Record<string, Field> = {
     t: 'section',
     fields: {
       maxFlows: { t: 'int', min: 1024, max: 1 << 26 },
+      heapMemcapMiB: { t: 'int', min: 0, max: 1 << 20 },
       reassemblyDepthBytes: { t: 'int', min: 0, max: 1 << 30 },
       tcpIdleTimeoutMs: { t: 'int', min: 100, max: MS_DAY },
       udpIdleTimeoutMs: { t: 'int', min: 100, max: MS_DAY },

@@ -11,6 +11,12 @@ export interface TableLimits {
   tcpIdleMs: number; // established / half-open TCP without activity
   tcpClosedMs: number; // after FIN both ways or RST
   udpIdleMs: number;
+  /**
+   * JS heap (MiB) the live state may fill before the table sheds flows (0: no memcap). Checked
+   * after each full garbage collection, when the heap in use is close to what is alive; see
+   * Engine and heapAfterGc.
+   */
+  heapMemcapMiB: number;
 }
 
 export const defaultTableLimits: TableLimits = {
@@ -18,7 +24,13 @@ export const defaultTableLimits: TableLimits = {
   tcpIdleMs: 300_000,
   tcpClosedMs: 5_000,
   udpIdleMs: 60_000,
+  heapMemcapMiB: 0,
 };
+
+/** The soft cap never goes below this many flows, whatever else fills the heap. */
+const MIN_SOFT_CAP = 1024;
+/** Most flows shed under memory pressure per new flow (spreads a large cut over many packets). */
+const SHED_BATCH = 64;
 
 /**
  * Most reset flows kept for reuse. An eviction at the cap frees one flow just before the next is
@@ -52,6 +64,14 @@ export class FlowTable {
   private readonly pool: Flow[] = [];
   /** Flows taken from the pool instead of allocated (metrics). */
   reused = 0;
+  /**
+   * Flows the table holds at most while the heap is over its memcap (Infinity: no pressure). It
+   * falls in proportion when a full GC finds the heap over the memcap and rises again by a
+   * quarter per full GC that finds it well under.
+   */
+  softCap = Infinity;
+  /** Flows evicted because of the memcap (also counted in `evicted`). */
+  memcapEvicted = 0;
   readonly lim: TableLimits;
   /** The entry the previous lookup returned (null once it leaves the table). */
   private last: TableEntry | null = null;
@@ -103,6 +123,12 @@ export class FlowTable {
       }
     }
     if (this.size >= this.lim.maxFlowsCount) this.evictOldest(onEvict);
+    else if (this.size >= this.softCap) {
+      for (let i = 0; i < SHED_BATCH && this.size >= this.softCap && this.size > 0; i++) {
+        this.evictOldest(onEvict);
+        this.memcapEvicted++;
+      }
+    }
     let nf = this.pool.pop();
     if (nf === undefined) nf = new Flow();
     else this.reused++;
@@ -147,6 +173,24 @@ export class FlowTable {
     this.size++;
     this.created++;
     return nf;
+  }
+
+  /**
+   * A full GC just ran and `usedBytes` of the heap are in use (about what is alive): over the
+   * memcap the table aims at its share of the memcap, keeping 15 % headroom (the rest of the heap
+   * is assumed to scale with it, which overshoots when other state dominates; the next GC
+   * corrects); well under it the soft cap rises back towards maxFlowsCount.
+   */
+  heapAfterGc(usedBytes: number): void {
+    const cap = this.lim.heapMemcapMiB * 1048576;
+    if (cap <= 0) return;
+    if (usedBytes > cap) {
+      const target = Math.max(MIN_SOFT_CAP, Math.floor((this.size * cap * 0.85) / usedBytes));
+      if (target < this.softCap) this.softCap = target;
+    } else if (usedBytes < cap * 0.7 && this.softCap !== Infinity) {
+      this.softCap = Math.floor(this.softCap * 1.25);
+      if (this.softCap >= this.lim.maxFlowsCount) this.softCap = Infinity;
+    }
   }
 
   /**

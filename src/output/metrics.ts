@@ -217,6 +217,7 @@ export function sensorMetrics(reg: Registry = metrics) {
     mapFull: reg.counter('ndr_kernel_flow_insert_failures_total', 'eBPF: flows the kernel could not insert in its flow map'),
     flowsActive: reg.gauge('ndr_flows_active', 'Flows in the flow table'),
     flowsEvicted: reg.counter('ndr_flows_evicted_total', 'Flows ended early because the flow table was full'),
+    flowsEvictedMemcap: reg.counter('ndr_flows_memcap_evicted_total', 'Flows ended early because the heap was over limits.heapMemcapMiB (also in ndr_flows_evicted_total)'),
     flowsEnded: reg.counter('ndr_flows_ended_total', 'Flows ended, by reason', ['reason']),
     dissectorEvents: reg.counter('ndr_dissector_events_total', 'Dissector and decoder events, by event id', ['event']),
     enrichLatency: reg.histogram('ndr_enrich_latency_seconds', 'EDR attribution round-trip time'),

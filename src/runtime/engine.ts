@@ -3,6 +3,8 @@
  * plus the payload features measured on the packet path (entropy, small-record cadence).
  * One engine per worker; everything in packet time. Finished flows go to `onFlow`.
  */
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { copyTunnel, DecodeStatus, PacketMeta, TcpFlag } from '../decode/packet-meta.js';
 import { decode } from '../decode/decode.js';
 import { FragmentTable, defaultFragmentLimits, type FragmentLimits } from '../decode/fragments.js';
@@ -98,6 +100,8 @@ export interface EngineStats {
   events: Map<string, number>;
   flowsCreated: number;
   flowsEvicted: number;
+  /** Of those, evicted because the heap was over limits.heapMemcapMiB. */
+  flowsEvictedMemcap: number;
   flowsExpired: number;
   /** Packets after a connection's clean close was complete (its record already out). */
   latePackets: number;
@@ -118,8 +122,10 @@ export class Engine implements DriverHost {
   private expireSec = 0;
   readonly stats: EngineStats = {
     packets: 0, bytes: 0, flowPackets: 0, notIp: 0, otherL4: 0, fragmentsHeld: 0, malformed: 0, unsupported: 0,
-    events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsExpired: 0, latePackets: 0, dissectorFaults: 0,
+    events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsEvictedMemcap: 0, flowsExpired: 0, latePackets: 0, dissectorFaults: 0,
   };
+  /** Watches full GCs for the memcap (null when there is none). */
+  private heapWatch: PerformanceObserver | null = null;
   private readonly onFlow: (f: Flow, reason: EndReason) => void;
   private readonly keepSynOptions: boolean;
   private readonly onRecord: ((f: Flow, r: DissectorRecord) => void) | null;
@@ -155,6 +161,27 @@ export class Engine implements DriverHost {
       this.stats.flowsExpired++;
       if (!f.tomb) this.end(f, f.rst || (f.toServer.fin && f.toClient.fin) ? (f.rst ? 'rst' : 'fin') : 'idle');
     };
+    if (this.table.lim.heapMemcapMiB > 0) this.watchHeap();
+  }
+
+  /**
+   * The memcap: the flow table is most of what a busy sensor holds, but what one flow costs
+   * depends on its protocol (a SYN's flow is a third of a DNS flow's), so a cap on the number of
+   * flows alone does not bound memory. After each full GC the heap in use is about what is alive:
+   * that is compared with the memcap, and the table holds fewer flows while it is over. The heap
+   * in use between GCs also counts garbage, so it is not looked at then.
+   */
+  private watchHeap(): void {
+    const obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if ((e as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+          this.table.heapAfterGc(getHeapStatistics().used_heap_size);
+          return;
+        }
+      }
+    });
+    obs.observe({ entryTypes: ['gc'] });
+    this.heapWatch = obs;
   }
 
   processBatch(b: PacketBatch): void {
@@ -622,11 +649,14 @@ export class Engine implements DriverHost {
       if (!f.tomb) this.end(f, reason);
     });
     this.frags.clear();
+    this.heapWatch?.disconnect();
+    this.heapWatch = null;
     this.syncStats();
   }
 
   syncStats(): void {
     this.stats.flowsEvicted = this.table.evicted;
+    this.stats.flowsEvictedMemcap = this.table.memcapEvicted;
     this.stats.dissectorFaults = this.driver.faults;
   }
 }
