@@ -77,6 +77,27 @@ function seedsFor(spec: AnyDissectorSpec, convs: Conversation[]): Conversation[]
 
 const CHUNK = 50_000;
 
+/**
+ * A dissector target in chunks of 50,000 cases with a progress line each, so a long run on a busy
+ * machine shows where it is. Chunk k is seeded from (seed, k): a run is reproducible from its seed
+ * and a failing case is found again by its chunk.
+ */
+function chunked(name: string, spec: AnyDissectorSpec, seeds: readonly Conversation[], cases: number, seed: number, midstream: boolean): FuzzResult {
+  const r: FuzzResult = { cases: 0, throws: [], splitMismatches: [], slow: [], maxCaseMs: 0, records: 0, events: 0, heapGrowthBytes: 0, elapsedMs: 0 };
+  for (let done = 0, k = 0; done < cases; done += CHUNK, k++) {
+    const c = fuzzDissector(spec, seeds, Math.min(CHUNK, cases - done), (seed * 7919 + k) >>> 0, { midstream });
+    r.cases += c.cases;
+    r.throws.push(...c.throws.map((t) => ({ ...t, case: t.case + done })));
+    r.splitMismatches.push(...c.splitMismatches.map((i) => i + done));
+    r.slow.push(...c.slow.map((i) => i + done));
+    r.maxCaseMs = Math.max(r.maxCaseMs, c.maxCaseMs);
+    r.heapGrowthBytes = Math.max(r.heapGrowthBytes, c.heapGrowthBytes);
+    r.elapsedMs += c.elapsedMs;
+    if (cases > CHUNK) console.log(`  ${name}: ${r.cases} cases, ${r.throws.length} throws, ${r.splitMismatches.length} split mismatches, ${(r.elapsedMs / 1000).toFixed(0)} s`);
+  }
+  return r;
+}
+
 async function main(): Promise<void> {
   // `--captures DIR` (repeatable) seeds from those folders only: reading every capture with tshark
   // takes minutes on a busy machine, and a protocol's own captures are its best seeds.
@@ -110,19 +131,7 @@ async function main(): Promise<void> {
       console.log(`${spec.name}: no seed conversation in the captures`);
       continue;
     }
-    // In chunks of 50,000 with a progress line each, so a long run on a busy machine shows where it is.
-    const r: FuzzResult = { cases: 0, throws: [], splitMismatches: [], slow: [], maxCaseMs: 0, records: 0, events: 0, heapGrowthBytes: 0, elapsedMs: 0 };
-    for (let done = 0, k = 0; done < cases; done += CHUNK, k++) {
-      const c = fuzzDissector(spec, seeds, Math.min(CHUNK, cases - done), (seed * 7919 + k) >>> 0);
-      r.cases += c.cases;
-      r.throws.push(...c.throws.map((t) => ({ ...t, case: t.case + done })));
-      r.splitMismatches.push(...c.splitMismatches.map((i) => i + done));
-      r.slow.push(...c.slow.map((i) => i + done));
-      r.maxCaseMs = Math.max(r.maxCaseMs, c.maxCaseMs);
-      r.heapGrowthBytes = Math.max(r.heapGrowthBytes, c.heapGrowthBytes);
-      r.elapsedMs += c.elapsedMs;
-      if (cases > CHUNK) console.log(`  ${spec.name}: ${r.cases} cases, ${r.throws.length} throws, ${r.splitMismatches.length} split mismatches`);
-    }
+    const r = chunked(spec.name, spec, seeds, cases, seed, false);
     const ok = r.throws.length === 0 && r.splitMismatches.length === 0 && r.slow.length === 0;
     if (!ok) failed++;
     console.log(`${spec.name}: ${r.cases} cases from ${seeds.length} real conversations, ${r.throws.length} throws, ${r.splitMismatches.length} split mismatches, slowest ${r.maxCaseMs.toFixed(1)} ms, heap +${(r.heapGrowthBytes / 1048576).toFixed(1)} MiB, ${(r.elapsedMs / 1000).toFixed(1)} s ${ok ? 'OK' : `FAIL ${r.throws[0]?.error ?? ''}`}`);
@@ -134,7 +143,7 @@ async function main(): Promise<void> {
     if (spec.probe.midstream === undefined || !want(name)) continue;
     const seeds = seedsFor(spec, tcp).filter((c) => c.length > 3).map((c) => c.slice(2 + (c.length % 3)));
     if (seeds.length === 0) continue;
-    const r = fuzzDissector(spec, seeds, cases, seed, { midstream: true });
+    const r = chunked(name, spec, seeds, cases, seed, true);
     const ok = r.throws.length === 0 && r.splitMismatches.length === 0 && r.slow.length === 0;
     if (!ok) failed++;
     console.log(`${name}: ${r.cases} cases from ${seeds.length} real conversations cut mid-stream, ${r.throws.length} throws, ${r.splitMismatches.length} split mismatches, slowest ${r.maxCaseMs.toFixed(1)} ms, heap +${(r.heapGrowthBytes / 1048576).toFixed(1)} MiB, ${(r.elapsedMs / 1000).toFixed(1)} s ${ok ? 'OK' : `FAIL ${r.throws[0]?.error ?? ''}`}`);

@@ -53,14 +53,23 @@ function lineAt(b: Uint8Array, p: number): number {
 }
 
 /**
+ * Where a resyncing direction's next scan starts. Every offset before it was already ruled out
+ * with bytes that cannot change (a line start is only ever short of bytes, never wrong, until it
+ * is decided), so a direction arriving in many small pieces is scanned once, not once per piece.
+ */
+export interface ResyncScan { from: number }
+
+/**
  * The first message boundary in `b` that opens what `want` sends (Role.Unknown: either) as
  * `offset * 4 + Role`, or MidUnsure (a line start that may still open one; for `resync`, any
- * bytes short of the scan) / MidNo.
+ * bytes short of the scan) / MidNo. With `scan`, starts at `scan.from` and leaves there where
+ * it stopped.
  */
-export function httpBoundary(b: Uint8Array, want: Role, resync = false): number {
+export function httpBoundary(b: Uint8Array, want: Role, resync = false, scan: ResyncScan | null = null): number {
   const last = Math.min(b.length, HTTP_RESYNC_SCAN_BYTES);
   let unsure = false;
-  for (let p = 0; p < last; p++) {
+  let p = scan === null ? 0 : Math.min(scan.from, last);
+  for (; p < last; p++) {
     if (p > 0 && b[p - 1] !== 0x0a) continue;
     const r = lineAt(b, p);
     if (r >= 0 && (want === Role.Unknown || r === want)) return p * 4 + r;
@@ -68,6 +77,7 @@ export function httpBoundary(b: Uint8Array, want: Role, resync = false): number 
     // on how the bytes were cut into deliveries.
     if (r === LINE_SHORT) { unsure = true; break; }
   }
+  if (scan !== null) scan.from = p;
   // A dissector resyncing waits for the whole scan (a body may run that long before the next
   // message); the probe gives up sooner on bytes with no message line in them.
   return unsure || (resync && b.length < HTTP_RESYNC_SCAN_BYTES) ? MidUnsure : MidNo;

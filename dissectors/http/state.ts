@@ -56,6 +56,8 @@ export class HttpDissector implements FlowDissector {
 
   /** Picked up mid-stream: a direction's bytes before its first message line are skipped. */
   private readonly unsynced: [boolean, boolean];
+  /** Per unsynced direction: where its scan for the first message line resumes, and the stream offset that is relative to. */
+  private readonly resync: [{ from: number; base: number }, { from: number; base: number }] = [{ from: 0, base: 0 }, { from: 0, base: 0 }];
 
   constructor(ctx: DissectorContext<HttpRecord, HttpEventId>, lim: HttpLimits) {
     this.ctx = ctx;
@@ -70,7 +72,9 @@ export class HttpDissector implements FlowDissector {
     let verdict: Verdict = 'more';
     if (this.unsynced[dir]) {
       // Picked up mid-stream: skip to this direction's first request (status) line.
-      const r = httpBoundary(b, dir === Dir.ToServer ? Role.Client : Role.Server, true);
+      const scan = this.resync[dir];
+      if (scan.base !== view.streamOffset) { scan.base = view.streamOffset; scan.from = 0; }
+      const r = httpBoundary(b, dir === Dir.ToServer ? Role.Client : Role.Server, true, scan);
       if (r < 0) {
         if (r === MidUnsure && b.length < HTTP_RESYNC_SCAN_BYTES && !view.eof) {
           view.needAtLeast(b.length + 1);

@@ -103,6 +103,12 @@ export class TextDissector implements FlowDissector {
   private readonly inBody: [boolean, boolean] = [false, false];
   private readonly literal: [number, number] = [0, 0];
   private readonly continued: [boolean, boolean] = [false, false];
+  /**
+   * Per direction: a partial line seen without its LF, as [stream offset of its start, stream
+   * offset scanned to]. The next call resumes the LF search there instead of from the line's
+   * start, so a long line arriving in many small segments is scanned once, not once per segment.
+   */
+  private readonly partial: [[number, number], [number, number]] = [[-1, 0], [-1, 0]];
   /** Code style: the code of the reply being read (-1 between replies) and its first line's text. */
   private replyCode = -1;
   private replyText = '';
@@ -131,9 +137,14 @@ export class TextDissector implements FlowDissector {
         continue;
       }
       if (dir === Dir.ToServer && this.clientWait !== null && !this.inBody[dir]) break;
-      const lf = findLf(b, pos, pos + this.s.lim.maxLineBytes);
+      const part = this.partial[dir];
+      const lineAt = view.streamOffset + pos;
+      const from = part[0] === lineAt ? Math.min(b.length, pos + (part[1] - lineAt)) : pos;
+      const lf = findLf(b, from, pos + this.s.lim.maxLineBytes);
       if (lf < 0) {
         if (b.length - pos < this.s.lim.maxLineBytes) {
+          part[0] = lineAt;
+          part[1] = view.streamOffset + b.length;
           view.needAtLeast(b.length - pos + 1);
           break;
         }

@@ -23,7 +23,14 @@ export interface Harness {
 
 export function harness(spec: AnyDissectorSpec, limits: object = spec.defaultLimits, info: Omit<FlowInfo, 'midstream'> & { midstream?: boolean } = { srcPort: 50000, dstPort: 443, transport: spec.transport, startTs: 0 }): Harness {
   const flow: FlowInfo = { midstream: false, ...info };
-  const bufs: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
+  // Each direction's unconsumed bytes are store[dir][start, end). Appends go into spare capacity and
+  // a full store is replaced by one twice the size, so a long stream fed in small pieces costs
+  // linear copying, not a fresh join per piece (the fuzz harness feeds up to 64 bytes at a time).
+  // Bytes already handed to the dissector are never overwritten: a store is only ever appended to,
+  // then dropped.
+  const store: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
+  const start: [number, number] = [0, 0];
+  const end: [number, number] = [0, 0];
   const offs: [number, number] = [0, 0];
   const need: [number, number] = [0, 0];
   const done: [boolean, boolean] = [false, false];
@@ -39,19 +46,17 @@ export function harness(spec: AnyDissectorSpec, limits: object = spec.defaultLim
         offs[dir] += chunk.length;
         return apply(dir, dissector.feed(dir, view));
       }
-      const joined = new Uint8Array(bufs[dir].length + chunk.length);
-      joined.set(bufs[dir]);
-      joined.set(chunk, bufs[dir].length);
-      bufs[dir] = joined;
+      append(dir, chunk);
       let verdict: Verdict = 'more';
       for (let guard = 0; guard < 1_000_000; guard++) {
-        if (bufs[dir].length === 0 || bufs[dir].length < need[dir]) break;
+        const avail = end[dir] - start[dir];
+        if (avail === 0 || avail < need[dir]) break;
         let consumed = 0;
         let wanted = 0;
-        const view = makeView(bufs[dir], offs[dir], false, ts, (n) => { consumed += n; }, (n) => { wanted = n; });
+        const view = makeView(store[dir].subarray(start[dir], end[dir]), offs[dir], false, ts, (n) => { consumed += n; }, (n) => { wanted = n; });
         verdict = apply(dir, dissector.feed(dir, view));
         if (consumed > 0) {
-          bufs[dir] = bufs[dir].subarray(consumed);
+          start[dir] += Math.min(consumed, avail);
           offs[dir] += consumed;
         }
         need[dir] = wanted;
@@ -63,9 +68,21 @@ export function harness(spec: AnyDissectorSpec, limits: object = spec.defaultLim
       dissector.end(0);
       dissector.end(1);
     },
-    pending(dir) { return bufs[dir].length; },
+    pending(dir) { return end[dir] - start[dir]; },
     get dissector() { return dissector; },
   };
+  function append(dir: Dir, chunk: Uint8Array): void {
+    const live = end[dir] - start[dir];
+    if (end[dir] + chunk.length > store[dir].length) {
+      const next = new Uint8Array(Math.max(256, 2 * (live + chunk.length)));
+      next.set(store[dir].subarray(start[dir], end[dir]));
+      store[dir] = next;
+      start[dir] = 0;
+      end[dir] = live;
+    }
+    store[dir].set(chunk, end[dir]);
+    end[dir] += chunk.length;
+  }
   function apply(dir: Dir, v: Verdict): Verdict {
     h.verdicts.push(v);
     if (v === 'dir-done') done[dir] = true;
