@@ -16,6 +16,7 @@ import { generateMiscCaptures } from './gen-misc.js';
 import { generateStarttlsCaptures } from './gen-starttls.js';
 import { generatePubsubCaptures } from './gen-pubsub.js';
 import { generateTlsCaptures } from './gen-tls.js';
+import { generateTunnelCaptures } from './gen-tunnels.js';
 
 export const labCommands: Command[] = [
   {
@@ -56,6 +57,13 @@ export const labCommands: Command[] = [
     summary: 'generate the AES-stream, SSH, HTTP, DNS and gzip-upload captures in namespaces (root)',
     options: { out: { type: 'string', short: 'o', default: 'pcaps/misc', help: 'output folder' } },
     async run(v) { mkdirSync(v.out as string, { recursive: true }); await generateMiscCaptures(v.out as string); process.stderr.write(`gen misc: wrote ${String(v.out)}\n`); return 0; },
+  },
+  {
+    name: 'gen tunnels',
+    usage: '[--out DIR]',
+    summary: 'generate the IP-in-IP, 6in4, GTP-U and Teredo wraps of a real curl/Node HTTP exchange in namespaces (root)',
+    options: { out: { type: 'string', short: 'o', default: 'pcaps/tunnels', help: 'output folder' } },
+    async run(v) { const r = await generateTunnelCaptures(v.out as string); for (const f of Object.values(r.files)) process.stderr.write(`gen tunnels: ${f}\n`); return 0; },
   },
   {
     name: 'gen starttls',

@@ -26,7 +26,7 @@ describe('tunnel captures generated afresh', () => {
     r = await generateTunnelCaptures(out);
     for (const [file, layer, type, inner] of [
       ['ipip-http.pcap', 'ip:ip:tcp', 'ipip', r.inner4], ['sit-http.pcap', 'ip:ipv6:tcp', '6in4', r.inner6],
-      ['gtpu-http.pcap', 'udp:gtp:ip:tcp', 'gtpu', r.inner4], ['teredo-http.pcap', 'udp:teredo:ipv6:tcp', 'teredo', r.inner6],
+      ['gtpu-http.pcap', 'udp:gtp:ip:tcp', 'gtpu', r.inner4], ['teredo-http.pcap', 'udp:teredo:ipv6:tcp', 'teredo', r.innerTeredo],
     ] as const) {
       const path = r.files[file];
       const reqs = execFileSync('tshark', ['-r', path, '-Y', 'http.request', '-T', 'fields', '-e', 'frame.protocols', '-e', 'http.request.uri'], { stdio: ['ignore', 'pipe', 'ignore'] })

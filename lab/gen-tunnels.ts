@@ -6,8 +6,9 @@
  *   sit-http.pcap         IPv6 in IPv4 (IP protocol 41, 6in4, RFC 4213)
  *   gtpu-http.pcap        GTP-U G-PDUs on UDP 2152 (TS 29.281): a TEID per direction, sequence
  *                         numbers and a PDU session container extension header, as on an N3 link
- *   teredo-http.pcap      Teredo on UDP 3544 (RFC 4380): an authentication indicator on the first
- *                         packet, origin indications on what the relay sends down
+ *   teredo-http.pcap      Teredo on UDP 3544 (RFC 4380): the client speaks from its Teredo address
+ *                         (server OUTER.server, mapped OUTER.client:51234); an authentication
+ *                         indicator on the first packet, origin indications on what the relay sends down
  *   gtpu-malformed.pcap   gtpu-http.pcap with three ACK-only packets broken: an extension header of
  *                         length 0, a G-PDU length past the datagram, and a header cut short
  *   teredo-malformed.pcap teredo-http.pcap with an ACK-only packet whose authentication indicator
@@ -34,12 +35,32 @@ export type TunnelCapture = (typeof TUNNEL_CAPTURES)[number];
 export const GTPU_TEID = { up: 0x00a1b2c3, down: 0x00d4e5f6 } as const;
 /** The Teredo client's UDP port (the relay side uses 3544). */
 export const TEREDO_CLIENT_PORT = 51234;
+/** Flags of the Teredo client's address: the cone bit (RFC 4380 §4). */
+export const TEREDO_FLAGS = 0x8000;
+
+/**
+ * The Teredo address (RFC 4380 §4) a client behind `mapped`:`port` gets from the Teredo server at
+ * `server`: 2001:0::/32, the server's IPv4 address, flags, then the mapped port and address with
+ * every bit inverted.
+ */
+export function teredoAddress(server: string, flags: number, mapped: string, port: number): string {
+  const v4 = (a: string) => a.split('.').map(Number).reduce((x, o) => ((x << 8) | o) >>> 0, 0);
+  const s = v4(server);
+  const m = ~v4(mapped) >>> 0;
+  const hex = (n: number) => n.toString(16);
+  return ['2001', '0', hex(s >>> 16), hex(s & 0xffff), hex(flags), hex(~port & 0xffff), hex(m >>> 16), hex(m & 0xffff)].join(':');
+}
+
+/** The Teredo client's inner address: served by OUTER.server, mapped to OUTER.client:TEREDO_CLIENT_PORT. */
+export const TEREDO_CLIENT6 = teredoAddress(OUTER.server, TEREDO_FLAGS, OUTER.client, TEREDO_CLIENT_PORT);
 
 export interface TunnelResult {
   files: Record<TunnelCapture, string>;
   /** The inner (flow) addresses. */
   inner4: { client: string; server: string };
   inner6: { client: string; server: string };
+  /** The inner addresses of the Teredo captures (the client's is its Teredo address). */
+  innerTeredo: { client: string; server: string };
 }
 
 interface Rec { sec: number; usec: number; data: Buffer<ArrayBufferLike>; orig: number }
@@ -181,16 +202,25 @@ export async function generateTunnelCaptures(outDir: string): Promise<TunnelResu
   try {
     const srv = lab.start(lab.server, process.execPath, [peerProgram('http-server.ts', work), '::']);
     await waitReady(srv);
-    const curl = (url: string): void => {
-      lab.exec(lab.client, 'curl', ['-s', '-o', '/dev/null', '-H', `Host: ${HTTP_HOST}`, '-A', 'Mozilla/5.0 (X11; Linux x86_64)', ...HTTP_PATHS.map((p) => `${url}${p}`)], { timeoutMs: 15_000 });
+    const curl = (url: string, extra: string[] = []): void => {
+      lab.exec(lab.client, 'curl', [...extra, '-s', '-o', '/dev/null', '-H', `Host: ${HTTP_HOST}`, '-A', 'Mozilla/5.0 (X11; Linux x86_64)', ...HTTP_PATHS.map((p) => `${url}${p}`)], { timeoutMs: 15_000 });
     };
     const plain4 = join(work, 'http4.pcap');
     const plain6 = join(work, 'http6.pcap');
+    const plainTeredo = join(work, 'http6-teredo.pcap');
     let stop = await lab.capture(plain4, `ip and tcp port ${PORTS.http}`);
     curl(`http://${inner4.server}:${PORTS.http}`);
     await stop();
     stop = await lab.capture(plain6, `ip6 and tcp port ${PORTS.http}`);
     curl(`http://[${inner6.server}]:${PORTS.http}`);
+    await stop();
+    // The Teredo wrap carries what a Teredo client sends: from its Teredo address, which the client
+    // namespace holds beside its own (no duplicate address detection: nothing else has it) and the
+    // server namespace routes back over the veth.
+    lab.exec(lab.client, 'ip', ['-6', 'addr', 'add', `${TEREDO_CLIENT6}/128`, 'dev', lab.clientDev, 'nodad']);
+    lab.exec(lab.server, 'ip', ['-6', 'route', 'add', `${TEREDO_CLIENT6}/128`, 'dev', lab.serverDev]);
+    stop = await lab.capture(plainTeredo, `ip6 and tcp port ${PORTS.http}`);
+    curl(`http://[${inner6.server}]:${PORTS.http}`, ['--interface', TEREDO_CLIENT6]);
     await stop();
     srv.kill('SIGTERM');
 
@@ -209,7 +239,7 @@ export async function generateTunnelCaptures(outDir: string): Promise<TunnelResu
     wrap(plain4, 'ipip-http.pcap', (inner, up, i, r) => ipFrame(r.data, ...ends(up), i, 4, inner));
     wrap(plain6, 'sit-http.pcap', (inner, up, i, r) => ipFrame(r.data, ...ends(up), i, 41, inner));
     const gtp = wrap(plain4, 'gtpu-http.pcap', (inner, up, i, r) => udpFrame(r.data, ...ends(up), i, 2152, 2152, gtpu(inner, up, i)));
-    const ter = wrap(plain6, 'teredo-http.pcap', (inner, up, i, r) =>
+    const ter = wrap(plainTeredo, 'teredo-http.pcap', (inner, up, i, r) =>
       udpFrame(r.data, ...ends(up), i, up ? TEREDO_CLIENT_PORT : 3544, up ? 3544 : TEREDO_CLIENT_PORT, teredo(inner, up, up && i === 0)));
 
     // Broken copies: only ACK-only packets are broken, so the HTTP exchange itself stays whole.
@@ -233,5 +263,5 @@ export async function generateTunnelCaptures(outDir: string): Promise<TunnelResu
     await lab.close();
     rmSync(work, { recursive: true, force: true });
   }
-  return { files, inner4, inner6 };
+  return { files, inner4, inner6, innerTeredo: { client: TEREDO_CLIENT6, server: inner6.server } };
 }

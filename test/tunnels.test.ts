@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OUTER } from '../lab/gen-tunnels.js';
+import { OUTER, TEREDO_CLIENT_PORT } from '../lab/gen-tunnels.js';
 import { openCaptureFile } from '../src/capture/pcap-file.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { flowToEcs } from '../src/output/ecs.js';
@@ -45,6 +45,37 @@ describe('tunnels', () => {
       if (type === 'gtpu') expect(t.id).toBe(0xa1b2c3);
     });
   }
+
+  it('Teredo: the server, flags and mapped address/port in the client\'s Teredo address, and the origin and authentication indicators, as tshark reads them', async () => {
+    const path = join(dir, 'teredo-http.pcap');
+    const { flows } = await replayFiles([path], { withAnalytics: false });
+    const t = (flowToEcs(flows[0] as FlowRecord).ndr as { tunnel: { teredo: Record<string, unknown> } }).tunnel.teredo;
+    // tshark, frame by frame: the Teredo address fields of the IPv6 source and destination, then
+    // the origin indication (deobfuscated by tshark) and the authentication indicator
+    const rows = execFileSync('tshark', ['-r', path, '-T', 'fields', '-E', 'separator=|', '-e', 'ipv6.src_ts_ipv4', '-e', 'ipv6.src_tc_port', '-e', 'ipv6.src_tc_ipv4', '-e', 'ipv6.dst_ts_ipv4', '-e', 'ipv6.dst_tc_port', '-e', 'ipv6.dst_tc_ipv4',
+      '-e', 'teredo.orig.port', '-e', 'teredo.orig.addr', '-e', 'teredo.auth.idlen', '-e', 'teredo.auth.aulen', '-e', 'teredo.auth.nonce', '-e', 'teredo.auth.conf'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString().trim().split('\n').map((l) => l.split('|'));
+    expect(rows.length).toBeGreaterThan(8);
+    const addr = rows.map((r) => (r[0] ? r.slice(0, 3) : r.slice(3, 6)));
+    expect(new Set(addr.map((a) => a.join(' '))).size).toBe(1); // one Teredo client throughout
+    const [server, port, mapped] = addr[0] as string[];
+    const origins = rows.filter((r) => r[6]);
+    const auths = rows.filter((r) => r[8]);
+    expect([origins.length, auths.length]).toEqual([5, 1]);
+    const o = origins[0] as string[];
+    const a = auths[0] as string[];
+    expect(t).toEqual({
+      endpoint: 'client', server_ip: server, flags: 0x8000, mapped: { ip: mapped, port: Number(port) },
+      origin: { ip: o[7], port: Number(o[6]), packets: origins.length },
+      auth: { client_id_length: Number(a[8]), value_length: Number(a[9]), nonce: a[10], confirmation: parseInt(a[11] as string, 16), packets: auths.length },
+    });
+    expect([server, mapped, Number(port)]).toEqual([OUTER.server, OUTER.client, TEREDO_CLIENT_PORT]);
+    // the flags word sits between the server and the obfuscated port in the address (RFC 4380 §4)
+    expect((flows[0] as FlowRecord).client.ip.split(':')[4]).toBe('8000');
+    // other tunnels carry no Teredo section
+    const gtp = await replayFiles([join(dir, 'gtpu-http.pcap')], { withAnalytics: false });
+    expect((flowToEcs(gtp.flows[0] as FlowRecord).ndr as { tunnel: Record<string, unknown> }).tunnel.teredo).toBeUndefined();
+  });
 
   it('broken GTP-U and Teredo headers are named events; the flow keeps every other packet', async () => {
     for (const [bad, good, events] of [

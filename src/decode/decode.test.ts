@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decode } from './decode.js';
 import { DecoderEvent } from './events.js';
 import { FragmentTable } from './fragments.js';
-import { DecodeStatus, PacketMeta, TcpFlag, TUNNEL_NAMES, TunnelType, addrToString } from './packet-meta.js';
+import { DecodeStatus, PacketMeta, TcpFlag, TEREDO_PRESENT, TUNNEL_NAMES, TunnelType, addrToString } from './packet-meta.js';
 
 // ---- packet builders (plain number arrays) ---------------------------------------------------
 
@@ -307,10 +307,16 @@ describe('tunnels', () => {
   it('Teredo (RFC 4380): IPv6 in UDP 3544, after origin and authentication indicators', () => {
     const in6 = ip6(A6, B6, 6, tcp(33000, 443, bytes(5)));
     const origin = [0, 0, ...be16(0xffff ^ 40000), ...be32(0xffffffff ^ 0xc0000201)];
-    const auth = [0, 1, 3, 2, 1, 2, 3, 9, 9, ...bytes(8), 0];
+    const auth = [0, 1, 3, 2, 1, 2, 3, 9, 9, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 7];
     for (const pre of [[], origin, auth, [...auth, ...origin]]) {
       const m = run(eth(0x0800, ip4(A, B, 17, udp(3544, 50000, [...pre, ...in6]))));
       expect([m.status, tuple(m), TUNNEL_NAMES[m.tunnelType]]).toEqual([DecodeStatus.Ok, '2001:db8::1:33000 > 2001:db8::2:443/6', 'teredo']);
+      // the indicators, the origin's port and address deobfuscated
+      const hasOrigin = pre.length === 8 || pre.length === auth.length + 8;
+      const hasAuth = pre.length >= auth.length;
+      expect([m.teredoOrigin, m.teredoOriginAddr >>> 0]).toEqual(hasOrigin ? [TEREDO_PRESENT | 40000, 0xc0000201] : [0, 0]);
+      expect(m.teredoAuth).toBe(hasAuth ? TEREDO_PRESENT | (3 << 16) | (2 << 8) | 7 : 0);
+      if (hasAuth) expect([m.teredoNonceHi >>> 0, m.teredoNonceLo]).toEqual([0xdeadbeef, 0x01020304]);
     }
     // a bubble (IPv6, no next header) is a packet without a flow; other bytes on 3544 stay UDP
     expect(run(eth(0x0800, ip4(A, B, 17, udp(50000, 3544, ip6(A6, B6, 59, [])))))).toMatchObject({ status: DecodeStatus.OtherL4, tunnelType: TunnelType.Teredo });

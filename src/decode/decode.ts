@@ -20,7 +20,7 @@
  *   in packet time on every fragment; the engine may also call frags.expire(now) on its timer.
  * - ICMP/ICMPv6 end the walk with OtherL4: quoted headers never become a flow tuple.
  */
-import { DecodeStatus, TunnelType } from './packet-meta.js';
+import { DecodeStatus, TEREDO_PRESENT, TunnelType } from './packet-meta.js';
 import type { PacketMeta } from './packet-meta.js';
 import type { FragmentTable } from './fragments.js';
 import { FragResult } from './fragments.js';
@@ -602,15 +602,33 @@ export function decode(
             // an origin indication (0x0000, obfuscated port and address: 8 bytes). It is Teredo when
             // an IPv6 header whose payload length fills the datagram follows; else plain UDP.
             let q = p;
+            let auth = -1;
+            let origin = -1;
             if (b[q] === 0 && b[q + 1] === 1) {
               if (end - q < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.teredo.truncated');
+              auth = q;
               q += 13 + b[q + 2] + b[q + 3];
             }
-            if (q + 2 <= end && b[q] === 0 && b[q + 1] === 0) q += 8;
+            if (q + 2 <= end && b[q] === 0 && b[q + 1] === 0) { origin = q; q += 8; }
             if (q > p && end - q < 40) return fail(meta, DecodeStatus.Malformed, 'decoder.teredo.truncated');
             if (end - q >= 40 && (b[q] >> 4) === 6 && 40 + ((b[q + 4] << 8) | b[q + 5]) === udpEnd - q) {
               if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
-              if (depth === 1) outer(meta, TunnelType.Teredo);
+              if (depth === 1) {
+                outer(meta, TunnelType.Teredo);
+                // The indicators of the outermost Teredo only (the record names that tunnel). The
+                // origin's port and address travel obfuscated (each bit inverted, §5.1.1) so NATs
+                // that rewrite addresses in payloads leave them alone; they are stored in clear.
+                meta.teredoOrigin = origin < 0 ? 0 : TEREDO_PRESENT | (~((b[origin + 2] << 8) | b[origin + 3]) & 0xffff);
+                meta.teredoOriginAddr = origin < 0 ? 0 : ~dv.getUint32(origin + 4) >>> 0;
+                if (auth < 0) {
+                  meta.teredoAuth = 0;
+                } else {
+                  const nonce = auth + 4 + b[auth + 2] + b[auth + 3];
+                  meta.teredoAuth = TEREDO_PRESENT | (b[auth + 2] << 16) | (b[auth + 3] << 8) | b[nonce + 8];
+                  meta.teredoNonceHi = dv.getUint32(nonce);
+                  meta.teredoNonceLo = dv.getUint32(nonce + 4);
+                }
+              }
               meta.tunnelDepth = depth;
               meta.tunnelId = 0;
               pos = q;

@@ -84,12 +84,29 @@ export class PacketMeta {
   outerVersion: 0 | 4 | 6 = 0;
   outerSrc0 = 0; outerSrc1 = 0; outerSrc2 = 0; outerSrc3 = 0;
   outerDst0 = 0; outerDst1 = 0; outerDst2 = 0; outerDst3 = 0;
+  /**
+   * Teredo's indicators (RFC 4380 §5.1.1) when Teredo is the outermost tunnel (tunnelType Teredo;
+   * read them only then). teredoOrigin: 0 without an origin indication, else TEREDO_PRESENT | the
+   * origin's UDP port, with its IPv4 address in teredoOriginAddr (both deobfuscated). teredoAuth:
+   * 0 without an authentication indicator, else TEREDO_PRESENT | client id length << 16 |
+   * authentication value length << 8 | confirmation byte, with the 8-byte nonce in the two words.
+   */
+  teredoOrigin = 0;
+  teredoOriginAddr = 0;
+  teredoAuth = 0;
+  teredoNonceHi = 0;
+  teredoNonceLo = 0;
   /** True when the innermost IP packet was rebuilt from fragments. */
   reassembled = false;
 }
 
-/** Copy the tunnel fields (type, id, outer addresses) decode() set on `from` (sharded feeds). */
+/** The presence bit of PacketMeta.teredoOrigin and teredoAuth (above any value they carry). */
+export const TEREDO_PRESENT = 0x1000000;
+
+/** Copy the tunnel fields (type, id, outer addresses, Teredo's indicators) decode() set on `from` (sharded feeds). */
 export function copyTunnel(to: PacketMeta, from: PacketMeta): void {
+  to.teredoOrigin = from.teredoOrigin; to.teredoOriginAddr = from.teredoOriginAddr;
+  to.teredoAuth = from.teredoAuth; to.teredoNonceHi = from.teredoNonceHi; to.teredoNonceLo = from.teredoNonceLo;
   to.tunnelType = from.tunnelType;
   to.tunnelId = from.tunnelId;
   to.outerVersion = from.outerVersion;

@@ -7,8 +7,9 @@ import { addrToString } from '../decode/packet-meta.js';
 import { Dir, MissingServiceError, type RecordSection, type RecordSink, type ServiceKey, type SummaryContext } from '../dissect/api.js';
 import type { Flow } from './flow.js';
 import { communityId } from './community-id.js';
-import { mergeFeatures, type DirCounters, type EndReason, type EntropyInfo, type FlowRecord } from './record.js';
+import { mergeFeatures, type DirCounters, type EndReason, type EntropyInfo, type FlowRecord, type FlowTunnel } from './record.js';
 import { entropyInfo } from './entropy.js';
+import { teredoAddress } from './teredo.js';
 
 /** Services the runtime provides to the protocols' toRecord (by ServiceKey.service). */
 export type Services = ReadonlyMap<string, unknown>;
@@ -109,7 +110,7 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     server,
     vlan: f.vlan,
     tunnelDepth: f.tunnelDepth,
-    tunnel: f.tunnel,
+    tunnel: f.tunnel !== null && f.tunnel.type === 'teredo' ? teredoTunnel(f, f.tunnel) : f.tunnel,
     startTs: start,
     endTs: end,
     endReason: reason,
@@ -159,4 +160,12 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
   }
   for (const p of ctx.post) p(rec, f);
   return rec;
+}
+
+/** A Teredo flow's tunnel with what its endpoint addresses encode beside the indicators counted per packet. */
+function teredoTunnel(f: Flow, t: FlowTunnel): FlowTunnel {
+  const address = teredoAddress(f);
+  const seen = t.teredo ?? null;
+  if (address === null && seen === null) return t;
+  return { ...t, teredo: { address, origin: seen?.origin ?? null, auth: seen?.auth ?? null } };
 }

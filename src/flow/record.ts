@@ -29,6 +29,22 @@ export interface FlowTunnel {
   /** Outer IP addresses on the client's and the server's side ('' without an outer IP header). */
   outerClient: string;
   outerServer: string;
+  /** Teredo only: what its addresses and indicators say (null when none was seen). */
+  teredo?: TeredoInfo | null;
+}
+
+/**
+ * What a Teredo tunnel (RFC 4380) says about its ends. `address`: from a flow endpoint whose IPv6
+ * address is a Teredo address (2001:0::/32, §4): its Teredo server, flags, and the client's
+ * mapped (NAT-external) IPv4 address and port, deobfuscated. `origin`: the first origin indication
+ * (what a server or relay adds on packets it forwards to the client, §5.1.1), deobfuscated, and
+ * how many packets carried one. `auth`: the first authentication indicator (qualification
+ * exchanges, §5.2.2) and how many packets carried one.
+ */
+export interface TeredoInfo {
+  address: { end: 'client' | 'server'; server: string; flags: number; mappedIp: string; mappedPort: number } | null;
+  origin: { ip: string; port: number; packets: number } | null;
+  auth: { clientIdLength: number; valueLength: number; nonce: string; confirmation: number; packets: number } | null;
 }
 
 export interface DirCounters {

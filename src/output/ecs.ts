@@ -296,6 +296,37 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
     if (t.outerClient) w.str('client_ip', t.outerClient);
     if (t.outerServer) w.str('server_ip', t.outerServer);
     w.close();
+    const te = t.teredo ?? null;
+    if (te !== null) {
+      w.open('teredo');
+      // the flow endpoint whose address is a Teredo address, and what that address encodes
+      if (te.address !== null) {
+        w.str('endpoint', te.address.end);
+        w.str('server_ip', te.address.server);
+        w.num('flags', te.address.flags);
+        w.open('mapped');
+        w.str('ip', te.address.mappedIp);
+        w.num('port', te.address.mappedPort);
+        w.close();
+      }
+      if (te.origin !== null) {
+        w.open('origin');
+        w.str('ip', te.origin.ip);
+        w.num('port', te.origin.port);
+        w.num('packets', te.origin.packets);
+        w.close();
+      }
+      if (te.auth !== null) {
+        w.open('auth');
+        w.num('client_id_length', te.auth.clientIdLength);
+        w.num('value_length', te.auth.valueLength);
+        w.str('nonce', te.auth.nonce);
+        w.num('confirmation', te.auth.confirmation);
+        w.num('packets', te.auth.packets);
+        w.close();
+      }
+      w.close();
+    }
     w.close();
   }
   for (let i = 0; i < sections.length; i++) {

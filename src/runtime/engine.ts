@@ -5,7 +5,8 @@
  */
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { copyTunnel, DecodeStatus, PacketMeta, TcpFlag } from '../decode/packet-meta.js';
+import { copyTunnel, DecodeStatus, PacketMeta, TcpFlag, TunnelType } from '../decode/packet-meta.js';
+import { noteTeredo } from '../flow/teredo.js';
 import { decode } from '../decode/decode.js';
 import { FragmentTable, defaultFragmentLimits, type FragmentLimits } from '../decode/fragments.js';
 import type { PacketBatch } from '../capture/source.js';
@@ -247,6 +248,7 @@ export class Engine implements DriverHost {
     }
     const f = e as Flow; // a lookup after a removal creates a flow
     const d = table.dir;
+    if (m.tunnelType === TunnelType.Teredo && (m.teredoOrigin | m.teredoAuth) !== 0) noteTeredo(f, m);
     const side = f.side(d);
     if (f.toServer.packets + f.toClient.packets === 0) st.flowsCreated++;
     side.packets++;

@@ -41,7 +41,7 @@ export function countNotOk(status: DecodeStatus, st: NotOkCounts): void {
 }
 
 /** Words per packet in BatchMsg.outer. */
-export const OUTER_WORDS = 10;
+export const OUTER_WORDS = 15;
 
 /** Pack a decoded packet's tunnel fields into a batch (the main thread's side of BatchMsg). */
 export function packTunnel(m: PacketMeta, outer: Uint32Array, i: number): number {
@@ -50,5 +50,7 @@ export function packTunnel(m: PacketMeta, outer: Uint32Array, i: number): number
   outer[o + 1] = m.outerSrc0; outer[o + 2] = m.outerSrc1; outer[o + 3] = m.outerSrc2; outer[o + 4] = m.outerSrc3;
   outer[o + 5] = m.outerDst0; outer[o + 6] = m.outerDst1; outer[o + 7] = m.outerDst2; outer[o + 8] = m.outerDst3;
   outer[o + 9] = m.tunnelId;
+  outer[o + 10] = m.teredoOrigin; outer[o + 11] = m.teredoOriginAddr;
+  outer[o + 12] = m.teredoAuth; outer[o + 13] = m.teredoNonceHi; outer[o + 14] = m.teredoNonceLo;
   return Math.min(m.tunnelDepth, 15) | (m.tunnelType << 4);
 }

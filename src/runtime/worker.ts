@@ -38,7 +38,7 @@ export interface BatchMsg {
   where: Uint8Array;
   /**
    * Per tunnelled packet, OUTER_WORDS words: outer IP version, outer source and destination (four
-   * words each), tunnel id; null when no packet of the batch was tunnelled.
+   * words each), tunnel id, Teredo's indicators (five words); null when no packet of the batch was tunnelled.
    */
   outer: Uint32Array | null;
   maxTs: number;
@@ -53,6 +53,8 @@ function unpackTunnel(m: PacketMeta, packed: number, outer: Uint32Array | null, 
   m.outerSrc0 = outer[o + 1] as number; m.outerSrc1 = outer[o + 2] as number; m.outerSrc2 = outer[o + 3] as number; m.outerSrc3 = outer[o + 4] as number;
   m.outerDst0 = outer[o + 5] as number; m.outerDst1 = outer[o + 6] as number; m.outerDst2 = outer[o + 7] as number; m.outerDst3 = outer[o + 8] as number;
   m.tunnelId = outer[o + 9] as number;
+  m.teredoOrigin = outer[o + 10] as number; m.teredoOriginAddr = outer[o + 11] as number;
+  m.teredoAuth = outer[o + 12] as number; m.teredoNonceHi = outer[o + 13] as number; m.teredoNonceLo = outer[o + 14] as number;
 }
 
 /**
