@@ -17,9 +17,16 @@ export interface JsonLinesOptions {
   readonly describedMax?: number;
 }
 
+/**
+ * Bytes of output gathered before one write. Lines are encoded straight into this buffer: joining
+ * them into one string first and encoding that copied every byte twice more (the join, the newline
+ * appended to it, and the UTF-8 conversion of the result).
+ */
+const CHUNK_BYTES = 1 << 20;
+
 export class JsonLinesSink {
-  private buf: string[] = [];
-  private size = 0;
+  private chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  private used = 0;
   private readonly out: NodeJS.WritableStream;
   private readonly file: WriteStream | null;
   written = 0;
@@ -68,17 +75,23 @@ export class JsonLinesSink {
 
   /** A line the ECS serializer wrote (it escapes those characters as it writes). */
   private safeLine(s: string): void {
-    this.buf.push(s);
-    this.size += s.length;
     this.written++;
-    if (this.size > 256 * 1024) this.flushSync();
+    // UTF-8 takes at most 3 bytes per UTF-16 unit, plus the newline.
+    const need = s.length * 3 + 1;
+    if (this.used + need > this.chunk.length) {
+      this.flushSync();
+      if (need > this.chunk.length) { this.out.write(`${s}\n`); return; }
+    }
+    this.used += this.chunk.write(s, this.used, 'utf8');
+    this.chunk[this.used++] = 0x0a;
   }
 
   private flushSync(): void {
-    if (this.buf.length === 0) return;
-    this.out.write(this.buf.join('\n') + '\n');
-    this.buf = [];
-    this.size = 0;
+    if (this.used === 0) return;
+    // The stream keeps the bytes until they are written: the next lines go to a fresh chunk.
+    this.out.write(this.chunk.subarray(0, this.used));
+    this.chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    this.used = 0;
   }
 
   async close(): Promise<void> {
