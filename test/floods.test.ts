@@ -287,6 +287,27 @@ describe('the heap memcap', () => {
     expect(fed).toBe(10_000);
   });
 
+  it('at the flow cap too, a heap over the memcap shrinks the table', async () => {
+    const file = join(dir, 'syn-memcap-cap.pcap');
+    generateFlood('syn-flood', file, { scale: 0.02 });
+    const p = new Pipeline({ limits: { table: { maxFlowsCount: 8_192, heapMemcapMiB: 64 } }, flood: { enabled: false } });
+    const table = p.engine.table;
+    let checked = false;
+    for await (const b of openCaptureFile(file).batches()) {
+      p.engine.processBatch(b);
+      if (!checked && table.evicted > 0) {
+        expect(table.size).toBe(8_192);
+        table.heapAfterGc(128 * 1048576);
+        checked = true;
+      }
+    }
+    expect(checked).toBe(true);
+    expect(table.softCap).toBe(Math.floor(8_192 * 0.85 / 2));
+    expect(table.size).toBeLessThanOrEqual(table.softCap);
+    expect(table.memcapEvicted).toBeGreaterThanOrEqual(8_192 - table.softCap);
+    await p.finish();
+  });
+
   it('without a memcap nothing is shed whatever a GC reports', () => {
     const p = new Pipeline({});
     p.engine.table.heapAfterGc(1 << 40);

@@ -122,13 +122,14 @@ export class FlowTable {
         return f;
       }
     }
-    if (this.size >= this.lim.maxFlowsCount) this.evictOldest(onEvict);
-    else if (this.size >= this.softCap) {
+    // The memcap's soft cap first: at the flow cap too, a heap over the memcap must shrink.
+    if (this.size >= this.softCap) {
       for (let i = 0; i < SHED_BATCH && this.size >= this.softCap && this.size > 0; i++) {
         this.evictOldest(onEvict);
         this.memcapEvicted++;
       }
     }
+    if (this.size >= this.lim.maxFlowsCount) this.evictOldest(onEvict);
     let nf = this.pool.pop();
     if (nf === undefined) nf = new Flow();
     else this.reused++;
