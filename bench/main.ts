@@ -27,6 +27,7 @@ import { ShardedRunner } from '../src/runtime/shard.js';
 import { nodeFlags } from '../src/runtime/jit.js';
 import { dissectorSpecs } from '../dissectors/index.js';
 import { tlsOf } from '../dissectors/tls/record.js';
+import { EcsSerializer, type OutputDetail } from '../src/output/ecs.js';
 
 interface One {
   packets: number;
@@ -40,6 +41,26 @@ interface One {
   allocBytesPerPacket?: number;
   /** kind 'analytics': microseconds inside the analytics stage's process() per flow. */
   analyticsMicrosPerFlow?: number;
+  /** kind 'ecs': CPU microseconds and bytes of the JSON-lines text per TLS flow, lean and full. */
+  ecs?: { tlsFlows: number; leanMicros: number; fullMicros: number; leanBytes: number; fullBytes: number };
+}
+
+/**
+ * The ECS text of the TLS flows, as the JSON-lines output writes it: one untimed pass first (the
+ * code optimised, as in a running sensor), then a fresh serializer timed over them all (so the lean
+ * pass describes each certificate once, as a new output stream would). Bytes include newlines and,
+ * for lean, the certificate documents.
+ */
+function ecsText(tls: readonly FlowRecord[], detail: OutputDetail): { micros: number; bytes: number } {
+  let bytes = 0;
+  const warm = new EcsSerializer({ detail, onRef: () => {} });
+  for (const f of tls) warm.flow(f);
+  (globalThis as { gc?: () => void }).gc?.();
+  const ser = new EcsSerializer({ detail, onRef: (j) => { bytes += j.length + 1; } });
+  const c0 = process.cpuUsage();
+  for (const f of tls) bytes += ser.flow(f).length + 1;
+  const c = process.cpuUsage(c0);
+  return { micros: (c.user + c.system) / Math.max(1, tls.length), bytes: bytes / Math.max(1, tls.length) };
 }
 
 async function measure(kind: string, file: string, opts: { workers?: number; alloc?: boolean; warm?: boolean; bare?: boolean }): Promise<One> {
@@ -67,7 +88,9 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
   // analytics: the records are kept (untimed), then handed in order to a fresh analytics stage
   // (the five analytics, in-memory baseline, as `replay` builds it); that pass alone is timed.
   const kept: FlowRecord[] | null = kind === 'analytics' ? [] : null;
-  const p = kind === 'walk' ? null : new Pipeline({ disabledDissectors, onFlow: (f) => { flows++; kept?.push(f); if (tlsOf(f)?.ja4 || tlsOf(f)?.ja3) handshakes++; } });
+  // ecs: the TLS flows are kept (untimed) for ecsText()
+  const keptTls: FlowRecord[] | null = kind === 'ecs' ? [] : null;
+  const p = kind === 'walk' ? null : new Pipeline({ disabledDissectors, onFlow: (f) => { flows++; kept?.push(f); if (tlsOf(f) !== null) keptTls?.push(f); if (tlsOf(f)?.ja4 || tlsOf(f)?.ja3) handshakes++; } });
   const runner = p !== null && (opts.workers ?? 1) > 1 ? new ShardedRunner(p, opts.workers as number, {}) : null;
   if (runner !== null) await runner.ready();
   const t0 = process.hrtime.bigint();
@@ -96,6 +119,11 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
     const c = process.cpuUsage(c0);
     r.analyticsMicrosPerFlow = (c.user + c.system) / Math.max(1, kept.length);
     await stage.close?.();
+  }
+  if (keptTls !== null) {
+    const lean = ecsText(keptTls, 'lean');
+    const full = ecsText(keptTls, 'full');
+    r.ecs = { tlsFlows: keptTls.length, leanMicros: lean.micros, fullMicros: full.micros, leanBytes: lean.bytes, fullBytes: full.bytes };
   }
   const cpu = process.cpuUsage(cpu0);
   r.cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -220,6 +248,13 @@ async function captureReport(label: string, file: string, n: number): Promise<vo
   const an = [0, 1, 2].map(() => child('analytics', file).analyticsMicrosPerFlow ?? NaN);
   console.log(`  analytics stage             ${fmt(median(an), 1)} µs CPU a flow (target <= 5 on the handshake capture), median of 3 [${an.map((x) => x.toFixed(1)).join(' ')}]:`);
   console.log('                              the replay\'s records handed in order to a fresh stage (five analytics, in-memory baseline)');
+  const ecs = [0, 1, 2].map(() => child('ecs', file).ecs);
+  if (ecs.every((e) => e !== undefined && e.tlsFlows > 0)) {
+    const e = ecs as NonNullable<One['ecs']>[];
+    const lean = e.map((x) => x.leanMicros);
+    console.log(`  ECS line per TLS flow       ${fmt(median(lean), 2)} µs CPU lean (target <= 3), ${fmt(median(e.map((x) => x.fullMicros)), 2)} µs full, median of 3 [${lean.map((x) => x.toFixed(2)).join(' ')}]; ${fmt(e[0]!.tlsFlows, 0)} TLS flows`);
+    console.log(`                              ${fmt(e[0]!.leanBytes, 0)} bytes a TLS flow lean (certificate documents included; target <= 1,200), ${fmt(e[0]!.fullBytes, 0)} full`);
+  }
   console.log(`  peak RSS                    ${fmt(one.maxRssMiB, 0)} MiB (read floor: ${fmt(floor.maxRssMiB, 0)} MiB)`);
   console.log(`  allocation per packet       ${fmt(alloc.allocBytesPerPacket ?? 0, 0)} bytes (sampled heap profile)`);
   console.log(`  packets ${one.packets}, flows ${one.flows}, TLS handshakes ${one.handshakes}`);

@@ -2,12 +2,16 @@
 // the object form, field for field and in the same order, with the terminal-unsafe characters
 // escaped as the JSON-lines sink always did: checked on every flow and alert of every capture with
 // a golden file (the demo among them), and on the awkward values no capture holds.
-import { basename, dirname } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alertToEcs, DescribedSet, EcsSerializer, flowToEcs } from '../src/output/ecs.js';
 import { isoTime, jsonString, JsonWriter, ObjectWriter, terminalSafeJson } from '../src/output/json.js';
 import { newFlowRecord } from '../src/flow/record.js';
 import { captures, replayCapture } from './helpers/golden.js';
+import { tlsOf } from '../dissectors/tls/record.js';
 
 describe('ECS JSON text equals the object form', () => {
   const caps = [...captures()];
@@ -89,5 +93,107 @@ describe('described set', () => {
     expect(d.check('a')).toBe(true);
     expect(d.check('c')).toBe(false);
     expect(d.evictions).toBe(3);
+  });
+});
+
+describe('lean output: certificates described once per stream and day', () => {
+  type D = { event: { dataset?: string; id: string }; file?: { hash: { sha256: string } }; tls?: { server?: { certificate_chain?: string[]; x509?: unknown } }; ndr?: { tls?: { chain?: { certificates?: unknown } } } };
+  const longChain = [...captures()].find((p) => p.endsWith('tls12-python-long-chain.pcap')) as string;
+  const demo = [...captures()].find((p) => p.endsWith('demo.pcap')) as string;
+
+  async function stream(cap: string, opts: { describedMax?: number; shiftDays?: number[] } = {}): Promise<D[]> {
+    const { flows } = await replayCapture(cap);
+    const lines: string[] = [];
+    const ser = new EcsSerializer({ onRef: (j) => lines.push(j), ...(opts.describedMax !== undefined ? { describedMax: opts.describedMax } : {}) });
+    for (const shift of opts.shiftDays ?? [0]) {
+      for (const f of flows) lines.push(ser.flow({ ...f, startTs: f.startTs + shift * 86_400_000, endTs: f.endTs + shift * 86_400_000 }));
+    }
+    return lines.map((l) => JSON.parse(l) as D);
+  }
+
+  for (const name of ['long chain', 'demo']) {
+    it(`${name}: each certificate a flow names is described before it, once, and flows carry no description`, async () => {
+      const docs = await stream(name === 'demo' ? demo : longChain);
+      const described = new Map<string, number>();
+      let referred = 0;
+      docs.forEach((d, i) => {
+        if (d.event.dataset === 'ndr.x509') {
+          const h = d.file?.hash.sha256 as string;
+          expect(described.has(h), `described twice: ${h}`).toBe(false);
+          described.set(h, i);
+          return;
+        }
+        expect(d.tls?.server?.x509).toBeUndefined();
+        expect(d.ndr?.tls?.chain?.certificates).toBeUndefined();
+        for (const h of d.tls?.server?.certificate_chain ?? []) {
+          referred++;
+          expect(described.get(h), `certificate ${h} not described before flow ${i}`).toBeLessThan(i);
+        }
+      });
+      expect(referred).toBeGreaterThan(0);
+      expect(described.size).toBeGreaterThan(0);
+      expect(new Set(docs.map((d) => d.event.id)).size).toBe(docs.length);
+    });
+  }
+
+  it('describes a certificate again on the next UTC day, with its own event id', async () => {
+    const docs = await stream(longChain, { shiftDays: [0, 0, 1] });
+    const certs = docs.filter((d) => d.event.dataset === 'ndr.x509');
+    const hashes = new Set(certs.map((d) => d.file?.hash.sha256));
+    expect(hashes.size).toBeGreaterThan(1);
+    expect(certs.length).toBe(2 * hashes.size); // day 0 once (though replayed twice), day 1 once
+    expect(new Set(certs.map((d) => d.event.id)).size).toBe(certs.length);
+  });
+
+  it('past the described set bound, a certificate is described again (never lost) and the eviction counted', async () => {
+    const { flows } = await replayCapture(longChain);
+    const f = flows.find((x) => (tlsOf(x)?.chain.length ?? 0) > 1);
+    expect(f).toBeDefined();
+    if (f === undefined) return;
+    const n = (tlsOf(f)?.chain ?? []).length;
+    let certs = 0;
+    const ser = new EcsSerializer({ describedMax: 1, onRef: () => certs++ });
+    ser.flow(f);
+    ser.flow(f);
+    expect(certs).toBe(2 * n);
+    expect(ser.described.evictions).toBe(2 * n - 1);
+    expect(ser.described.size).toBe(1);
+  });
+});
+
+describe('replay --output-detail', () => {
+  const root = join(dirname(new URL(import.meta.url).pathname), '..');
+  const cap = join(root, 'pcaps', 'tls', 'tls12-python-long-chain.pcap');
+  function replayCli(args: string[]): { code: number; stderr: string; docs: Record<string, unknown>[] } {
+    const bundle = join(root, 'dist', 'ndr-sensor.mjs');
+    if (!existsSync(bundle)) execFileSync('node', [join(root, 'scripts', 'build.mjs')], { stdio: 'ignore' });
+    const dir = mkdtempSync(join(tmpdir(), 'ndr-detail-'));
+    try {
+      const out = join(dir, 'out.jsonl');
+      const r = spawnSync('node', [bundle, 'replay', '-q', '--no-summary', '--no-analytics', cap, '-o', out, ...args], { encoding: 'utf8', timeout: 60_000 });
+      const docs = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+      return { code: r.status ?? -1, stderr: r.stderr, docs };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  type Tls = { tls?: { server?: { x509?: unknown; certificate_chain?: string[] } }; event: { dataset?: string } };
+
+  it('writes the lean form by default and the full form when asked; anything else is refused by name', () => {
+    const lean = replayCli([]);
+    const full = replayCli(['--output-detail', 'full']);
+    expect(lean.code, lean.stderr).toBe(0);
+    expect(full.code, full.stderr).toBe(0);
+    const certs = (docs: Record<string, unknown>[]) => (docs as Tls[]).filter((d) => d.event.dataset === 'ndr.x509');
+    const chained = (docs: Record<string, unknown>[]) => (docs as Tls[]).filter((d) => (d.tls?.server?.certificate_chain?.length ?? 0) > 0);
+    expect(chained(lean.docs).length).toBeGreaterThan(0);
+    expect(chained(lean.docs).length).toBe(chained(full.docs).length);
+    expect(certs(lean.docs).length).toBe(new Set(chained(lean.docs).flatMap((d) => d.tls?.server?.certificate_chain ?? [])).size);
+    expect(chained(lean.docs).every((d) => d.tls?.server?.x509 === undefined)).toBe(true);
+    expect(certs(full.docs)).toEqual([]);
+    expect(chained(full.docs).every((d) => d.tls?.server?.x509 !== undefined)).toBe(true);
+    const bad = replayCli(['--output-detail', 'verbose']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--output-detail');
   });
 });

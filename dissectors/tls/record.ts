@@ -94,23 +94,23 @@ export const tlsSection = defineSection<TlsInfo>({
       w.open('tls');
       w.str('version', t.version);
       if (t.version !== null) w.str('version_protocol', 'tls');
-      w.str('cipher', t.cipher);
+      w.safe('cipher', t.cipher);
       w.bool('established', t.established);
       w.bool('resumed', t.resumed);
       w.str('next_protocol', t.nextProtocol);
       w.open('client');
-      w.str('ja4', t.ja4);
-      w.str('ja3', t.ja3);
+      w.safe('ja4', t.ja4);
+      w.safe('ja3', t.ja3);
       w.str('server_name', t.sni);
       // the offered suites are in JA4's raw forms (ndr.tls.ja4_r, ja4_ro) already
       if (w.full) w.strs('supported_ciphers', t.supportedCiphers);
       w.close();
       w.open('server');
-      w.str('ja3s', t.ja3s);
-      w.str('ja4s', t.ja4s);
+      w.safe('ja3s', t.ja3s);
+      w.safe('ja4s', t.ja4s);
       if (leaf !== null) {
         w.open('hash');
-        w.str('sha256', leaf.sha256.toUpperCase());
+        w.safe('sha256', leaf.sha256.toUpperCase());
         w.close();
         if (w.full) {
           w.open('x509');
@@ -127,9 +127,9 @@ export const tlsSection = defineSection<TlsInfo>({
       w.open('tls');
       // Present (true) only when the client sent a server_name that is not a host name.
       if (t.sni !== null && !isValidHostName(t.sni)) w.bool('sni_invalid', true);
-      w.str('ja4_r', t.ja4_r);
-      w.str('ja4_o', t.ja4_o);
-      w.str('ja4_ro', t.ja4_ro);
+      w.safe('ja4_r', t.ja4_r);
+      w.safe('ja4_o', t.ja4_o);
+      w.safe('ja4_ro', t.ja4_ro);
       // JA3's string repeats the offered suites and extensions the JA4 raw forms carry
       if (w.full) w.str('ja3_string', t.ja3_full);
       w.strs('ja4x', t.ja4x);

@@ -17,7 +17,7 @@ import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
 import { buildStages } from '../runtime/stages.js';
 import type { SiemClient } from '../output/siem-client.js';
 import type { OtlpClient } from '../output/otlp.js';
-import { alertToEcs, ecsContext, EcsSerializer, flowToEcs } from '../output/ecs.js';
+import { alertToEcs, ecsContext, EcsSerializer, flowToEcs, OUTPUT_DETAILS, type OutputDetail } from '../output/ecs.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../grpc/limits.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord } from '../flow/record.js';
@@ -79,6 +79,7 @@ const replayOptions: Record<string, OptionSpec> = {
   store: { type: 'string', help: 'share baselines, beacon timelines and alert dedup with a fleet: redis://host:port, or cluster seeds host:port,host:port (instead of --baseline)' },
   'analytics-config': { type: 'string', help: 'analytics lists, thresholds and allowlists: a YAML/JSON file holding the `analytics` section of sensor.yaml' },
   'alerts-only': { type: 'boolean', default: false, help: 'write alerts only (no flow records)' },
+  'output-detail': { type: 'string', help: 'lean (default): each certificate described once a day in a document of its own, flows carry its SHA-256; full: everything in every flow document' },
   'no-shed': { type: 'boolean', default: false, help: 'write every flow even in a flood (by default, past 1,000 flows without payload a second they are summarised per server port or per scanning source)' },
   summary: { type: 'boolean', default: true, help: 'print the summary table on stderr at the end (--no-summary to omit)' },
   'no-summary': { type: 'boolean', default: false, help: 'do not print the summary table' },
@@ -115,9 +116,19 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   const analyticsConfig = values['analytics-config'] ? readAnalyticsConfig(values['analytics-config'] as string) : undefined;
   const internal = (analyticsConfig as { internalNetworks?: unknown } | undefined)?.internalNetworks;
   const ecs = ecsContext({ hostname: hostname(), name: sensorId }, Array.isArray(internal) ? internal.map(String) : undefined);
-  const sink = new JsonLinesSink((values.output as string) ?? '-', ecs);
-  // The SIEM feed's and OTLP's documents, written once for both.
-  const feedEcs = new EcsSerializer({ ctx: ecs, detail: 'full' });
+  const detail = (values['output-detail'] as string | undefined) ?? 'lean';
+  if (!(OUTPUT_DETAILS as readonly string[]).includes(detail)) throw new UsageError(`--output-detail: expected lean or full, got '${detail}'`);
+  const sink = new JsonLinesSink((values.output as string) ?? '-', ecs, { detail: detail as OutputDetail });
+  // The SIEM feed's and OTLP's documents, written once for both: they receive the same records at
+  // the same moment, so one described set serves the two (a certificate goes to both before its flow).
+  const feedEcs = new EcsSerializer({
+    ctx: ecs,
+    detail: detail as OutputDetail,
+    onRef: (json) => {
+      siem?.publishDocument(json);
+      otlp?.publishDocument(json);
+    },
+  });
   const summary = new Summary();
   const alertsOnly = values['alerts-only'] === true;
   const tls = tlsFiles(values);

@@ -109,9 +109,17 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     if (otlp) undo.push(() => otlp.close());
     // Opened here so an unwritable path is a start-up error, not a stream error once traffic flows.
     if (cfg.output.jsonLines) closeSync(openSync(cfg.output.jsonLines, 'a'));
-    const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines, ecs) : null;
-    // The SIEM feed's and OTLP's documents, written once for both.
-    const feedEcs = new EcsSerializer({ ctx: ecs, detail: 'full' });
+    const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines, ecs, { detail: cfg.output.detail, describedMax: cfg.state.describedCertificates }) : null;
+    // The SIEM feed's and OTLP's documents, written once for both: they receive the same records at
+    // the same moment, so one described set serves the two (a certificate goes to both before its flow).
+    const feedEcs = new EcsSerializer({
+      ctx: ecs,
+      detail: cfg.output.detail, describedMax: cfg.state.describedCertificates,
+      onRef: (json) => {
+        siem?.publishDocument(json);
+        otlp?.publishDocument(json);
+      },
+    });
     if (sink) undo.push(() => sink.close());
     const pipe = new Pipeline({
       ja4Plus: cfg.fingerprints.ja4Plus,
@@ -256,6 +264,13 @@ export async function runLive(opts: LiveOptions): Promise<number> {
           m.stateEntries.labels({ structure: r.structure }).set(r.size);
           m.stateCapacity.labels({ structure: r.structure }).set(r.capacity);
           m.stateEvictions.labels({ structure: r.structure }).setTotal(r.evictions);
+        }
+        // what each output stream remembers having described (lean output)
+        for (const [structure, d] of [['described_json_lines', sink?.ecs.described], ['described_feed', feedEcs.described]] as const) {
+          if (d === undefined) continue;
+          m.stateEntries.labels({ structure }).set(d.size);
+          m.stateCapacity.labels({ structure }).set(d.max);
+          m.stateEvictions.labels({ structure }).setTotal(d.evictions);
         }
         const fl = stages.fleetStats?.() ?? null;
         if (fl) {

@@ -123,3 +123,13 @@ describe('sensor config', () => {
     expect(() => reloadConfig(f, running)).toThrow(ConfigError);
   });
 });
+
+describe('output detail', () => {
+  it('is lean by default, full when asked, and refuses anything else by name', () => {
+    expect(validateConfig({}).output.detail).toBe('lean');
+    expect(validateConfig({ output: { detail: 'full' } }).output.detail).toBe('full');
+    expect(() => validateConfig({ output: { detail: 'verbose' } })).toThrow(/output\.detail/);
+    expect(validateConfig({ state: { describedCertificates: 5 } }).state.describedCertificates).toBe(5);
+    expect(() => validateConfig({ state: { describedCertificates: 0 } })).toThrow(/describedCertificates/);
+  });
+});

@@ -12,6 +12,7 @@ import { lazyRequire } from '../util/lazy-require.js';
 import { validateAnalyticsConfig, type AnalyticsConfig } from '../analytics/config.js';
 import { DEFAULT_SECRET_QUERY_NAMES } from '../util/redact.js';
 import { DEFAULT_STATE_LIMITS, type StateLimits } from '../util/state.js';
+import { OUTPUT_DETAILS, type OutputDetail } from '../output/json.js';
 import { DEFAULT_FLOOD_OPTIONS, type FloodOptions } from '../runtime/flood.js';
 
 /**
@@ -77,7 +78,7 @@ export interface SensorConfig {
   dissectors: { disabled: string[] };
   metrics: { listen: string };
   /** redactQueryNames: query parameters whose values never leave the sensor (see src/util/redact.ts). */
-  output: { jsonLines: string; redactQueryNames: string[] };
+  output: { jsonLines: string; redactQueryNames: string[]; detail: OutputDetail };
   /** Bounds of the per-key structures after the flow table (src/util/state.ts). */
   state: StateLimits;
   /** Flood shedding (src/runtime/flood.ts). */
@@ -135,7 +136,7 @@ export function defaultConfig(): SensorConfig {
     fingerprints: { ja4Plus: false },
     dissectors: { disabled: [] },
     metrics: { listen: '127.0.0.1:9108' },
-    output: { jsonLines: '', redactQueryNames: [...DEFAULT_SECRET_QUERY_NAMES] },
+    output: { jsonLines: '', redactQueryNames: [...DEFAULT_SECRET_QUERY_NAMES], detail: 'lean' },
     state: { ...DEFAULT_STATE_LIMITS },
     flood: { ...DEFAULT_FLOOD_OPTIONS },
     analytics: validateAnalyticsConfig(undefined).config,
@@ -218,7 +219,7 @@ const SCHEMA: Record<string, Field> = {
   fingerprints: { t: 'section', fields: { ja4Plus: { t: 'bool' } } },
   dissectors: { t: 'section', fields: { disabled: { t: 'strings' } } },
   metrics: { t: 'section', fields: { listen: { t: 'hostport', allowEmpty: true } } },
-  output: { t: 'section', fields: { jsonLines: { t: 'path' }, redactQueryNames: { t: 'strings' } } },
+  output: { t: 'section', fields: { jsonLines: { t: 'path' }, redactQueryNames: { t: 'strings' }, detail: { t: 'enum', values: OUTPUT_DETAILS } } },
   state: {
     t: 'section',
     fields: {
@@ -229,6 +230,7 @@ const SCHEMA: Record<string, Field> = {
       alertDedupKeys: { t: 'int', min: 1, max: 1 << 24 },
       edrCacheEntries: { t: 'int', min: 0, max: 1 << 26 },
       certificates: { t: 'int', min: 1, max: 1 << 24 },
+      describedCertificates: { t: 'int', min: 1, max: 1 << 24 },
     },
   },
   flood: {

@@ -250,6 +250,11 @@ export interface EcsWriter {
   open(key: string): void;
   close(): void;
   str(key: string, v: string | null | undefined): void;
+  /**
+   * A string the sensor made itself from hex digits, letters, dots, colons, commas and the like
+   * (hashes, fingerprints, addresses it formatted): nothing in it needs escaping, so no test is run.
+   */
+  safe(key: string, v: string | null | undefined): void;
   num(key: string, v: number | null | undefined): void;
   bool(key: string, v: boolean | null | undefined): void;
   /** Epoch milliseconds as an ISO 8601 UTC date. */
@@ -258,6 +263,8 @@ export interface EcsWriter {
   nums(key: string, v: readonly number[] | null | undefined): void;
   /** Any plain JSON value: objects lose their empty fields as above, lists are kept as they are. */
   val(key: string, v: unknown): void;
+  /** A value given as JSON text, made once and written many times (constants): not checked. */
+  json(key: string, text: string): void;
 }
 
 /**

@@ -8,7 +8,8 @@ import { DEFAULT_ANALYTICS_CONFIG } from '../analytics/config.js';
 import { analyticUrl, tacticUrl, techniqueOf, techniqueUrl, type Tactic } from '../analytics/mitre.js';
 import { isExternal, parseCidr, type Cidr } from '../analytics/net.js';
 import type { AnyRecordSection, EcsWriter, RefSink, SectionContext } from '../dissect/api.js';
-import { eventId, isoTime, JsonWriter, ObjectWriter, utcDay } from './json.js';
+import { eventId, isoTime, JsonWriter, ObjectWriter, utcDay, type OutputDetail } from './json.js';
+import { DEFAULT_STATE_LIMITS } from '../util/state.js';
 const iso = isoTime;
 import { sectionsOf } from '../dissect/registry.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
@@ -138,29 +139,27 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   const c = r.dirs[0];
   const s = r.dirs[1];
   w.time('@timestamp', r.startTs);
-  w.open('ecs');
-  w.str('version', ECS_VERSION);
-  w.close();
-  writeObserver(w, ctx);
+  w.json('ecs', ECS_JSON);
+  w.json('observer', observerJson(ctx));
   w.open('event');
-  w.str('id', eventId(`flow|${r.communityId}|${r.startTs}|${r.endTs}`));
-  w.str('kind', 'event');
-  w.strs('category', NETWORK);
-  w.strs('type', CONNECTION);
+  w.safe('id', eventId(`flow|${r.communityId}|${r.startTs}|${r.endTs}`));
+  w.json('kind', '"event"');
+  w.json('category', '["network"]');
+  w.json('type', '["connection"]');
   w.time('start', r.startTs);
   w.time('end', r.endTs);
   w.num('duration', Math.round((r.endTs - r.startTs) * 1e6));
   w.str('reason', r.endReason);
   w.close();
   w.open('source');
-  w.str('ip', r.client.ip);
+  w.safe('ip', r.client.ip);
   w.num('port', r.client.port);
   w.num('bytes', c.bytes);
   w.num('packets', c.packets);
   w.close();
   const domain = destinationDomain(r, sections);
   w.open('destination');
-  w.str('ip', r.server.ip);
+  w.safe('ip', r.server.ip);
   w.num('port', r.server.port);
   w.num('bytes', s.bytes);
   w.num('packets', s.packets);
@@ -171,7 +170,7 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   w.str('direction', direction(r.client.ip, r.server.ip, ctx));
   w.str('iana_number', r.transport === 'tcp' ? '6' : '17');
   w.str('type', r.ipVersion === 4 ? 'ipv4' : 'ipv6');
-  w.str('community_id', r.communityId);
+  w.safe('community_id', r.communityId);
   w.str('protocol', r.protocol);
   w.num('bytes', c.bytes + s.bytes);
   w.num('packets', c.packets + s.packets);
@@ -283,8 +282,8 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
     w.close();
   }
   w.str('dns_name', r.dnsName);
-  w.str('ja4t', r.ja4t);
-  w.str('ja4ts', r.ja4ts);
+  w.safe('ja4t', r.ja4t);
+  w.safe('ja4ts', r.ja4ts);
   if (r.tunnel !== undefined && r.tunnel !== null) {
     // the flow is the inner one; the tunnel that carried it, and its outer endpoints, named here
     const t = r.tunnel;
@@ -380,18 +379,18 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   w.close();
 }
 
-const NETWORK: readonly string[] = ['network'];
-const CONNECTION: readonly string[] = ['connection'];
+const ECS_JSON = JSON.stringify({ version: ECS_VERSION });
+const observerTexts = new WeakMap<EcsContext, string>();
 
-function writeObserver(w: EcsWriter, ctx: EcsContext): void {
-  w.open('observer');
-  w.str('type', 'sensor');
-  w.str('vendor', 'ndr-sensor');
-  w.str('product', 'ndr-sensor');
-  w.str('version', SENSOR_VERSION);
-  w.str('hostname', ctx.observer.hostname);
-  w.str('name', ctx.observer.name);
-  w.close();
+/** observer.* is the same in every document a context writes: rendered once per context. */
+function observerJson(ctx: EcsContext): string {
+  let t = observerTexts.get(ctx);
+  if (t === undefined) {
+    const w = new JsonWriter();
+    t = w.object(observerDoc(ctx));
+    observerTexts.set(ctx, t);
+  }
+  return t;
 }
 
 /** The flow's ECS document as an object (tests, the demo): today's full form unless told otherwise. */
@@ -514,14 +513,8 @@ export function floodToEcs(f: FloodSummary, ctx: EcsContext = defaultEcsContext)
 
 // ---- JSON lines --------------------------------------------------------------------------------
 
-/**
- * `lean` (the default): a certificate is described once per output stream and UTC day in a
- * document of its own, and flows carry its SHA-256; lists the JA4 raw forms already hold are left
- * out. `full`: every flow document carries everything, as one line.
- */
-export type OutputDetail = 'lean' | 'full';
-export const OUTPUT_DETAILS: readonly OutputDetail[] = ['lean', 'full'];
-export const DEFAULT_DESCRIBED_MAX = 100_000;
+export { OUTPUT_DETAILS, type OutputDetail } from './json.js';
+export const DEFAULT_DESCRIBED_MAX = DEFAULT_STATE_LIMITS.describedCertificates;
 
 /**
  * The objects (certificates) an output stream has described, by kind, key and UTC day: a bounded
@@ -618,16 +611,14 @@ export class EcsSerializer implements RefSink {
     const w = this.w;
     w.begin();
     w.time('@timestamp', this.refTs);
-    w.open('ecs');
-    w.str('version', ECS_VERSION);
-    w.close();
-    writeObserver(w, this.ctx);
+    w.json('ecs', ECS_JSON);
+    w.json('observer', observerJson(this.ctx));
     w.open('event');
     // the same object described on the same day gets the same id in every stream and resend
     w.str('id', eventId(`${kind}|${key}|${day}`));
-    w.str('kind', 'event');
-    w.strs('category', NETWORK);
-    w.strs('type', INFO);
+    w.json('kind', '"event"');
+    w.json('category', '["network"]');
+    w.json('type', '["info"]');
     w.str('dataset', `ndr.${kind}`);
     w.close();
     write(obj, w);
@@ -643,4 +634,3 @@ export class EcsSerializer implements RefSink {
   }
 }
 
-const INFO: readonly string[] = ['info'];

@@ -31,6 +31,14 @@ export function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? terminalSafeJson(JSON.stringify(s)) : `"${s}"`;
 }
 
+/**
+ * `lean` (the default): a certificate is described once per output stream and UTC day in a
+ * document of its own, and flows carry its SHA-256; lists the JA4 raw forms already hold (the
+ * offered suites, JA3's string) are left out. `full`: every flow document carries everything.
+ */
+export type OutputDetail = 'lean' | 'full';
+export const OUTPUT_DETAILS: readonly OutputDetail[] = ['lean', 'full'];
+
 // ---- timestamps from integers --------------------------------------------------------------
 
 const TWO: string[] = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
@@ -152,16 +160,21 @@ export class JsonWriter implements EcsWriter {
     this.has[d] = true;
   }
 
-  /** A field whose value is JSON text already (made safe by the caller). */
-  raw(key: string, json: string): void {
+  json(key: string, text: string): void {
     this.key(key);
-    this.s += json;
+    this.s += text;
   }
 
   str(key: string, v: string | null | undefined): void {
     if (v === null || v === undefined) return;
     this.key(key);
     this.s += jsonString(v);
+  }
+
+  safe(key: string, v: string | null | undefined): void {
+    if (v === null || v === undefined) return;
+    this.key(key);
+    this.s += `"${v}"`;
   }
 
   num(key: string, v: number | null | undefined): void {
@@ -213,7 +226,7 @@ export class JsonWriter implements EcsWriter {
         if (v === null) return;
         if (Array.isArray(v)) {
           // Inside lists the object form keeps everything (nulls too), as JSON.stringify writes it.
-          if (v.length > 0) this.raw(key, terminalSafeJson(JSON.stringify(v)));
+          if (v.length > 0) this.json(key, terminalSafeJson(JSON.stringify(v)));
           return;
         }
         this.open(key);
@@ -284,6 +297,10 @@ export class ObjectWriter implements EcsWriter {
     if (v !== null && v !== undefined) this.set(key, v);
   }
 
+  safe(key: string, v: string | null | undefined): void {
+    if (v !== null && v !== undefined) this.set(key, v);
+  }
+
   num(key: string, v: number | null | undefined): void {
     if (v !== null && v !== undefined) this.set(key, Number.isFinite(v) ? v : null);
   }
@@ -302,6 +319,10 @@ export class ObjectWriter implements EcsWriter {
 
   nums(key: string, v: readonly number[] | null | undefined): void {
     if (v !== null && v !== undefined && v.length > 0) this.set(key, v);
+  }
+
+  json(key: string, text: string): void {
+    this.set(key, JSON.parse(text));
   }
 
   val(key: string, v: unknown): void {

@@ -166,6 +166,11 @@ export class OtlpClient extends SpooledFeed {
     this.publishRecord({ flood: {}, ecsJson });
   }
 
+  /** A document that is a record of its own (a certificate description of the lean output). */
+  publishDocument(ecsJson: string): void {
+    this.publishRecord({ ecsJson });
+  }
+
   /** `kind` is the record's oneof case: flow, alert, or a kind this build does not name. */
   private record(doc: string, kind: string, now: HrTime): ReadableLogRecord {
     let body: AnyValue;

@@ -168,6 +168,14 @@ export class SiemClient extends SpooledFeed {
     this.publishRecord({ flood: floodToPb(flood), ecsJson });
   }
 
+  /**
+   * A document that is a record of its own, without a typed message: the lean output's description
+   * of an object flows refer to by key (a certificate, event.dataset ndr.x509), sent before them.
+   */
+  publishDocument(ecsJson: string): void {
+    this.publishRecord({ ecsJson });
+  }
+
   publishStats(st: SensorStatsInput): void {
     this.seal();
     const sp = this.spool.stats();

@@ -37,7 +37,7 @@ export class JsonLinesSink {
   constructor(path: string | null, ctx: EcsContext = defaultEcsContext, opts: JsonLinesOptions = {}) {
     this.ecs = new EcsSerializer({
       ctx,
-      detail: opts.detail ?? 'full',
+      detail: opts.detail ?? 'lean',
       ...(opts.describedMax !== undefined ? { describedMax: opts.describedMax } : {}),
       onRef: (json) => this.safeLine(json),
     });

@@ -21,6 +21,11 @@ export interface StateLimits {
   edrCacheEntries: number;
   /** Certificates kept by the certificate cache (each parsed once). */
   certificates: number;
+  /**
+   * Certificates each output stream remembers having described today (lean output): one past
+   * the bound is described again when it comes back, never lost.
+   */
+  describedCertificates: number;
 }
 
 export const DEFAULT_STATE_LIMITS: StateLimits = {
@@ -31,6 +36,7 @@ export const DEFAULT_STATE_LIMITS: StateLimits = {
   alertDedupKeys: 100_000,
   edrCacheEntries: 100_000,
   certificates: 10_000,
+  describedCertificates: 100_000,
 };
 
 /** One structure's size, bound and evictions so far. */

@@ -51,10 +51,11 @@ describe('OpenTelemetry out', () => {
       const r = await replay(['--otlp', endpoint, '--spool', join(d, 'spool'), '-o', join(d, 'out.jsonl'), '--sensor-id', 'demo-sensor']);
       await rx.close();
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toContain('otlp: 20 record(s) exported');
+      // 15 flows, 5 alerts, and the certificate the demo's TLS flows name (lean output: described once)
+      expect(r.stderr).toContain('otlp: 21 record(s) exported');
       const lines = readFileSync(join(d, 'out.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(lines.length).toBe(20);
-      expect(rx.logs.length).toBe(20);
+      expect(lines.length).toBe(21);
+      expect(rx.logs.length).toBe(21);
       expect(rx.logs.every((l) => l.via === via)).toBe(true);
       // The same documents as the JSON-lines output, value for value.
       expect(rx.logs.map((l) => key(l.body)).sort()).toEqual(lines.map(key).sort());
@@ -62,6 +63,12 @@ describe('OpenTelemetry out', () => {
       expect(alerts.length).toBe(5);
       expect(alerts.every((l) => l.severityNumber === 13 && l.eventName === 'ndr.alert')).toBe(true);
       expect(rx.logs.filter((l) => l.attributes['ndr.record.type'] === 'flow').length).toBe(15);
+      const certs = rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.x509');
+      expect(certs.length).toBe(1);
+      // the certificate's description arrives before the first flow that lists its hash
+      const hash = (certs[0]!.body as { file: { hash: { sha256: string } } }).file.hash.sha256;
+      const firstRef = rx.logs.findIndex((l) => ((l.body as { tls?: { server?: { certificate_chain?: string[] } } }).tls?.server?.certificate_chain ?? []).includes(hash));
+      expect(firstRef).toBeGreaterThan(rx.logs.indexOf(certs[0]!));
       for (const l of rx.logs) {
         expect(l.resource).toMatchObject({ 'service.name': 'ndr-sensor', 'service.instance.id': 'demo-sensor' });
         expect(l.scope).toBe('ndr-sensor');

@@ -70,6 +70,12 @@ function replay(args: string[]): Promise<{ code: number; stderr: string }> {
   });
 }
 
+/**
+ * Records of one demo replay, on every output alike: 15 flows, 5 alerts and, with the lean output
+ * (the default), the one certificate the demo's TLS flows name, described once before them.
+ */
+const DEMO_RECORDS = 21;
+
 describe('SIEM delivery under faults', () => {
   test('two replays of the demo to one collector: each is a sensor of its own and both are written in full', async () => {
     const d = tmp();
@@ -80,11 +86,11 @@ describe('SIEM delivery under faults', () => {
     await srv.close();
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
-    expect(a.stderr).toContain('20 record(s) delivered and acknowledged');
+    expect(a.stderr).toContain(`${DEMO_RECORDS} record(s) delivered and acknowledged`);
     const got = lines(out);
-    // 15 flows and 5 alerts per replay, each replay under its own sensor id.
-    expect(got.length).toBe(40);
-    expect(lines(join(d, 'a.jsonl')).length).toBe(20);
+    // Every record of each replay, each replay under its own sensor id.
+    expect(got.length).toBe(2 * DEMO_RECORDS);
+    expect(lines(join(d, 'a.jsonl')).length).toBe(DEMO_RECORDS);
     const ids = new Set(readFileSync(`${out}.state`, 'utf8').match(/replay-[^"\\]+/g));
     expect(ids.size).toBe(2);
     expect(srv.stats().duplicates).toBe(0);
@@ -96,9 +102,9 @@ describe('SIEM delivery under faults', () => {
     const d = tmp();
     const r = await replay(['--siem', '127.0.0.1:9', '--spool', join(d, 'spool'), '--siem-timeout', '1', '-o', join(d, 'a.jsonl')]);
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/\d+ batch\(es\) \(up to 20 records\) not acknowledged within the timeout/);
+    expect(r.stderr).toMatch(new RegExp(`\\d+ batch\\(es\\) \\(up to ${DEMO_RECORDS} records\\) not acknowledged within the timeout`));
     // The JSON-lines output is complete all the same.
-    expect(lines(join(d, 'a.jsonl')).length).toBe(20);
+    expect(lines(join(d, 'a.jsonl')).length).toBe(DEMO_RECORDS);
   });
 
   test('the collector refuses a non-object ecs_json per record, writes the good ones, and keeps each record on one line', async () => {
@@ -240,11 +246,11 @@ describe('SIEM delivery under faults', () => {
     const r = await replay(['--siem', srv.address, '--spool', join(disk, 'spool'), '--siem-timeout', '2', '-o', join(d, 'a.jsonl')]);
     await srv.close();
     expect(r.code, r.stderr).toBe(4);
-    expect(lines(join(d, 'a.jsonl')).length).toBe(20);
+    expect(lines(join(d, 'a.jsonl')).length).toBe(DEMO_RECORDS);
     // What did not reach the collector is exactly what the sensor reports lost.
     const lost = Number(/(\d+) record\(s\) lost before delivery/.exec(r.stderr)?.[1] ?? -1);
     expect(lost).toBeGreaterThan(0);
-    expect(lines(out).length + lost).toBe(20);
+    expect(lines(out).length + lost).toBe(DEMO_RECORDS);
     expect(r.stderr).toContain('ENOSPC');
   });
 
