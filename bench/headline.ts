@@ -41,8 +41,10 @@ export interface HeadlineRow {
   alerts: number;
   sensor: Timed[];
   peer: Timed[];
-  /** Bytes of the output file per flow document (alerts excluded). */
+  /** Bytes of the output file per flow: every document but the alerts, over the flows. */
   bytesPerFlow: number;
+  /** Documents in the output that are neither flows nor alerts (certificates described once). */
+  otherDocuments: number;
   loadBefore: number;
   loadAfter: number;
 }
@@ -61,13 +63,16 @@ function timed(cmd: string, args: string[]): { t: Timed; stderr: string } {
   return { t: { wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024 }, stderr: r.stderr };
 }
 
-/** Flow documents, alert documents and flow bytes of a JSON-lines file, read in chunks. */
-export function countOutput(file: string): { flows: number; alerts: number; flowBytes: number } {
+/**
+ * Documents of a JSON-lines file, read in chunks: alerts (event.kind "alert") apart, and the bytes
+ * of everything else (flow documents and the documents they refer to, such as certificates).
+ */
+export function countOutput(file: string): { documents: number; alerts: number; nonAlertBytes: number } {
   const fd = openSync(file, 'r');
   const buf = Buffer.allocUnsafe(1 << 22);
-  let flows = 0;
+  let documents = 0;
   let alerts = 0;
-  let flowBytes = 0;
+  let nonAlertBytes = 0;
   let carry = '';
   try {
     for (;;) {
@@ -76,10 +81,12 @@ export function countOutput(file: string): { flows: number; alerts: number; flow
       const text = carry + buf.toString('latin1', 0, n);
       let start = 0;
       for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-        // Top-level kinds only: an alert is the one document whose event.kind is "alert".
         const line = text.slice(start, nl);
-        if (line.includes('"kind":"alert"')) alerts++;
-        else if (line.length > 0) { flows++; flowBytes += nl + 1 - start; }
+        if (line.length > 0) {
+          documents++;
+          if (line.includes('"kind":"alert"')) alerts++;
+          else nonAlertBytes += nl + 1 - start;
+        }
         start = nl + 1;
       }
       carry = text.slice(start);
@@ -88,7 +95,7 @@ export function countOutput(file: string): { flows: number; alerts: number; flow
     closeSync(fd);
   }
   if (carry.length > 0) throw new Error(`headline: ${file} ends without a newline`);
-  return { flows, alerts, flowBytes };
+  return { documents, alerts, nonAlertBytes };
 }
 
 export function have(cmd: string): boolean {
@@ -120,11 +127,13 @@ export function headlineRow(root: string, capture: HeadlineCapture, rounds: numb
     }
     const packets = Number(/packets\s+(\d+)/.exec(summary)?.[1] ?? NaN);
     const counted = countOutput(out);
-    // The summary's flow count (flood summaries and alerts are documents of their own).
-    const flows = Number(/\n\s*flows\s+(\d+)/.exec(summary)?.[1] ?? counted.flows);
+    // The summary's flow count: certificates, flood summaries and alerts are documents of their own.
+    const flows = Number(/\n\s*flows\s+(\d+)/.exec(summary)?.[1] ?? NaN);
+    if (!Number.isFinite(flows)) throw new Error(`headline: no flow count in the sensor's summary: ${summary.slice(-300)}`);
     return {
       capture, packets, flows, alerts: counted.alerts, sensor, peer,
-      bytesPerFlow: counted.flowBytes / Math.max(1, counted.flows),
+      bytesPerFlow: counted.nonAlertBytes / Math.max(1, flows),
+      otherDocuments: counted.documents - counted.alerts - flows,
       loadBefore, loadAfter: loadavg()[0] as number,
     };
   } finally {
@@ -163,10 +172,10 @@ export function headlineTable(rows: HeadlineRow[]): string[] {
     const met = (x: number): string => (x >= r.capture.target ? 'met' : 'not met');
     lines.push(`| ${r.capture.label}, ${(r.packets / 1e6).toFixed(2)} M packets, ${r.flows.toLocaleString('en')} flows, wall | ${f2(median(sw))} s ${range(sw)} | ${f2(median(pw))} s ${range(pw)} | **${f2(rw.median)}×** ${range(rw.each)} (≥ ${r.capture.target}×: ${met(rw.median)}) |`);
     lines.push(`| ${r.capture.label}, CPU (user + system) | ${f2(median(sc))} s ${range(sc)} | ${f2(median(pc))} s ${range(pc)} | **${f2(rc.median)}×** ${range(rc.each)} (≥ ${r.capture.target}×: ${met(rc.median)}) |`);
-    lines.push(`| ${r.capture.label}, per flow / peak RSS | ${Math.round((median(sc) / Math.max(1, r.flows)) * 1e6)} µs CPU, ${Math.round(r.bytesPerFlow).toLocaleString('en')} bytes of output / ${Math.round(median(r.sensor.map((t) => t.rssMiB)))} MiB | ${Math.round((median(pc) / Math.max(1, r.flows)) * 1e6)} µs CPU / ${Math.round(median(r.peer.map((t) => t.rssMiB)))} MiB | |`);
+    lines.push(`| ${r.capture.label}, per flow / peak RSS | ${Math.round((median(sc) / Math.max(1, r.flows)) * 1e6)} µs CPU, ${Math.round(r.bytesPerFlow).toLocaleString('en')} bytes of output (alerts aside) / ${Math.round(median(r.sensor.map((t) => t.rssMiB)))} MiB | ${Math.round((median(pc) / Math.max(1, r.flows)) * 1e6)} µs CPU / ${Math.round(median(r.peer.map((t) => t.rssMiB)))} MiB | |`);
   }
   for (const r of rows) {
-    lines.push(`  ${r.capture.label}: ${r.sensor.length} rounds (sensor, ndpiReader alternating), medians [min-max]; ${r.alerts} alerts; load average ${r.loadBefore.toFixed(1)} before, ${r.loadAfter.toFixed(1)} after`);
+    lines.push(`  ${r.capture.label}: ${r.sensor.length} rounds (sensor, ndpiReader alternating), medians [min-max]; ${r.alerts} alerts and ${r.otherDocuments} other documents beside the flows; load average ${r.loadBefore.toFixed(1)} before, ${r.loadAfter.toFixed(1)} after`);
   }
   return lines;
 }

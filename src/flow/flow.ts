@@ -108,6 +108,8 @@ export class Flow {
   toClient = new FlowSide();
   startTs = 0;
   lastSeen = 0;
+  /** The table's `seq` when this flow last went to the tail of its activity list (sharded replays). */
+  seq = 0;
   rst = false;
 
   // reassembly and dissection (null/empty once counting only)
@@ -154,7 +156,7 @@ export class Flow {
     this.vlan = 0; this.tunnelDepth = 0; this.tunnel = null; this.directionFromSyn = false;
     this.chain = null; this.prev = null; this.next = null; this.list = FlowList.Udp;
     this.toServer.reset(); this.toClient.reset();
-    this.startTs = 0; this.lastSeen = 0; this.rst = false;
+    this.startTs = 0; this.lastSeen = 0; this.seq = 0; this.rst = false;
     this.app = AppState.Unclassified; this.spec = null; this.dissector = null; this.records = null;
     this.probeNo = 0; this.confirmed = false; this.earlier = null; this.upgraded = null; this.protocol = null;
     this.events = null; this.limits = null; this.closed = false; this.record = null; this.emitted = false;
@@ -247,6 +249,7 @@ export class Tomb {
   list: FlowList;
   readonly startTs: number;
   lastSeen: number;
+  seq = 0;
 
   constructor(f: Flow) {
     this.hash = f.hash;

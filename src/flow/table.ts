@@ -77,6 +77,11 @@ export class FlowTable {
   private last: TableEntry | null = null;
   /** Direction of the packet just looked up (0 = client → server). */
   dir: 0 | 1 = 0;
+  /**
+   * Set by a sharded worker to the packet's place in the whole capture: an entry going to the tail
+   * of its list keeps it, so the main thread can merge the workers' expiries into one table's order.
+   */
+  seq = 0;
 
   constructor(lim: TableLimits) {
     this.lim = lim;
@@ -328,6 +333,7 @@ export class FlowTable {
 
   private append(f: TableEntry): void {
     const l = f.list;
+    f.seq = this.seq;
     const t = this.tails[l] ?? null;
     f.prev = t;
     f.next = null;

@@ -14,7 +14,7 @@ import type { Dir, DissectorRecord } from '../dissect/api.js';
 import { Driver, type DriverHost } from '../dissect/driver.js';
 import type { Registry } from '../dissect/registry.js';
 import type { CertCache } from '../dissect/cert-cache.js';
-import { AppState, Flow, FlowList, type TableEntry } from '../flow/flow.js';
+import { AppState, Flow, FlowList, type TableEntry, type Tomb } from '../flow/flow.js';
 import { FlowTable, defaultTableLimits, type TableLimits } from '../flow/table.js';
 import { TcpStream, defaultReassemblyLimits, type ReassemblyLimits } from '../flow/tcp-reassembly.js';
 import type { EndReason } from '../flow/record.js';
@@ -131,6 +131,8 @@ export class Engine implements DriverHost {
   private readonly keepSynOptions: boolean;
   private readonly onRecord: ((f: Flow, r: DissectorRecord) => void) | null;
   private readonly onClosed: ((f: Flow) => void) | null;
+  /** The flow whose end is being handled (its record and last DNS answers are on their way), else null. */
+  emitting: Flow | null = null;
   /** Set by a sharded source before packet(): VLAN and tunnel depth the main thread decoded. */
   forcedVlan = -1;
   forcedTunnelDepth = 0;
@@ -364,7 +366,9 @@ export class Engine implements DriverHost {
 
   /** Both FINs acknowledged: the connection is over, its record goes out now and a tomb takes its place. */
   private complete(f: Flow): void {
+    this.emitting = f;
     this.onFlow(f, 'fin');
+    this.emitting = null;
     f.emitted = true;
     f.shed();
     this.table.bury(f);
@@ -561,8 +565,10 @@ export class Engine implements DriverHost {
 
   private end(f: Flow, reason: EndReason): void {
     if (f.emitted) return; // its record went out when the close completed
+    this.emitting = f;
     if (!f.closed) this.endDissection(f);
     this.onFlow(f, reason);
+    this.emitting = null;
     this.recycleHistograms(f);
     // Every caller has taken the flow out of the table; its record is built.
     this.table.recycle(f);
@@ -645,10 +651,14 @@ export class Engine implements DriverHost {
     }
   }
 
-  /** End every flow (end of a replay, or shutdown). */
-  flush(reason: EndReason = 'eof'): void {
+  /**
+   * End every flow (end of a replay, or shutdown). `onTomb` hears of each tomb drained (a sharded
+   * replay's main thread needs them to merge the workers' drains into one table's order).
+   */
+  flush(reason: EndReason = 'eof', onTomb?: (t: Tomb) => void): void {
     this.table.drain((f) => {
       if (!f.tomb) this.end(f, reason);
+      else onTomb?.(f);
     });
     this.frags.clear();
     this.heapWatch?.disconnect();

@@ -11,6 +11,17 @@
  * points into it has been answered. Other packets (and every packet of a stream or a live source)
  * are copied, innermost IP header first, into the batch, which is transferred, not cloned.
  * Back-pressure: at most `maxInFlight` batches per worker are outstanding.
+ *
+ * Order: the later stages (DNS naming, analytics: beacon timelines, baselines, alert dedup) see
+ * records in the order one thread emits them, so that a sharded run writes the same lines. The
+ * main thread numbers every packet it reads; each worker is told where the capture's clock
+ * crossed into a new second (so it expires its flows at exactly those places) and tags what it
+ * emits (records, DNS answers) with where one thread would have emitted it: at a packet, at an
+ * expiry (then by the table's list and the place the flow went to its tail), or at the end (then
+ * in the table's drain order, which the main thread rebuilds from every worker's flows and tombs).
+ * The main thread merges the workers' streams by these keys, releasing an item once no worker can
+ * still emit anything before it. Flow ids stay per run (worker-local id × N + worker); a table
+ * full enough to evict is per worker, so evictions (and so records) differ from one thread's.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
@@ -22,7 +33,7 @@ import { DecodeStatus, PacketMeta } from '../decode/packet-meta.js';
 import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
 import type { Pipeline } from './pipeline.js';
 import type { FlowRecord } from '../flow/record.js';
-import type { BatchMsg, BypassedFlow, FromWorker, ToWorker, WorkerInit } from './worker.js';
+import { KEY_WORDS, type BatchMsg, type BypassedFlow, type DnsOut, type FromWorker, type ToWorker, type WorkerInit } from './worker.js';
 import { tupleMeta, type KernelFlowEnd } from './engine.js';
 import { countNotOk, OUTER_WORDS, packTunnel, shardHash } from './shard-hash.js';
 import { RecordDecoder, type EncodedBatch } from './record-codec.js';
@@ -59,6 +70,28 @@ class Outgoing {
   maxTs = 0;
   /** Bit i: a packet of this batch lies in ring buffer i. */
   holds = 0;
+  seq = new Float64Array(BATCH_PACKETS);
+  /** Expiry points (BatchMsg.marks). */
+  marks: number[] = [];
+}
+
+/** Something a worker emitted: a record or a DNS answer, with its order key (KEY_WORDS numbers). */
+interface Item {
+  key: Float64Array | number[];
+  at: number;
+  rec: FlowRecord | null;
+  dns: DnsOut | null;
+}
+
+/** Is item x (key words at xa) before item y? (Same worker on a tie of the place: its own order.) */
+function before(x: Item, y: Item): boolean {
+  const a = x.key;
+  const b = y.key;
+  for (let j = 0; j < 5; j++) {
+    const d = (a[x.at + j] as number) - (b[y.at + j] as number);
+    if (d !== 0) return d < 0;
+  }
+  return false;
 }
 
 /** The ring a file replay reads into, as the dispatcher sees it. */
@@ -82,9 +115,21 @@ export class ShardedRunner {
   private readonly workers: Worker[] = [];
   private readonly out: Outgoing[] = [];
   private readonly inFlight: number[] = [];
-  /** Packet time each worker has processed up to (Infinity once done). */
-  private readonly watermark: number[] = [];
-  private held: FlowRecord[] = [];
+  /** Per worker, what it emitted and the main thread has not released yet, in its order. */
+  private readonly queues: Item[][] = [];
+  private readonly queueHead: number[] = [];
+  /** Per worker, the place in the capture up to which everything it will emit has come back (Infinity once done). */
+  private readonly covered: number[] = [];
+  /** What the workers emitted while draining their tables at the end, and their tombs. */
+  private readonly drained: Item[] = [];
+  private readonly tombs: { list: number; seq: number; startTs: number }[] = [];
+  /** Packets read so far (every one, whatever it decodes to): the next packet's place. */
+  private seqNext = 0;
+  /** The last packet handled (given to its worker, or counted as not IP, malformed...). */
+  private handled = -1;
+  /** The capture's clock as one engine keeps it (its expiry grid: whole seconds). */
+  private clockNow = 0;
+  private clockSec = 0;
   private readonly lastSentTs: number[] = [];
   private readonly waiters: (() => void)[] = [];
   private readonly meta = new PacketMeta();
@@ -118,7 +163,9 @@ export class ShardedRunner {
       this.workers.push(w);
       this.out.push(new Outgoing());
       this.inFlight.push(0);
-      this.watermark.push(0);
+      this.queues.push([]);
+      this.queueHead.push(0);
+      this.covered.push(-1);
       this.lastSentTs.push(0);
       this.sentHolds.push([]);
       this.decoders.push(new RecordDecoder());
@@ -141,45 +188,105 @@ export class ShardedRunner {
       this.inFlight[i] = (this.inFlight[i] as number) - 1;
       const holds = (this.sentHolds[i] as number[]).shift() ?? 0;
       for (let b = 0; holds >>> b !== 0; b++) if ((holds >>> b) & 1) (this.ringHolders[b] as number)--;
-      for (const d of m.dns) this.pipe.learnDns(d.client, d.m, d.ts);
-      this.holdAll(i, m.flows);
-      this.watermark[i] = m.wm;
+      this.take(i, m.flows, m.keys, m.dns, this.queues[i] as Item[]);
+      this.covered[i] = m.upTo;
     } else {
-      this.holdAll(i, m.flows);
+      this.take(i, m.flows, m.keys, m.dns, this.drained);
+      for (let j = 0; j + 2 < m.tombs.length; j += 3) this.tombs.push({ list: m.tombs[j] as number, seq: m.tombs[j + 1] as number, startTs: m.tombs[j + 2] as number });
       this.workerStats[i] = m.stats;
       this.inFlight[i] = -1000; // done marker
-      this.watermark[i] = Infinity;
+      this.covered[i] = Infinity;
     }
     this.release();
     this.wake();
   }
 
-  /** Flow ids are per worker: make them unique in this run (worker-local id × N + worker). */
-  private holdAll(i: number, b: EncodedBatch): void {
-    if (b.count === 0 && b.codeLen === 0) return;
+  /** A worker's records (ids made unique in this run: worker-local id × N + worker) and DNS answers, as items. */
+  private take(i: number, b: EncodedBatch, keys: Float64Array, dns: DnsOut[], into: Item[]): void {
     const n = this.workers.length;
-    for (const r of (this.decoders[i] as RecordDecoder).decode(b)) {
-      const f = r as FlowRecord;
+    const recs = b.count === 0 && b.codeLen === 0 ? [] : (this.decoders[i] as RecordDecoder).decode(b);
+    const items: Item[] = [];
+    for (let j = 0; j < recs.length; j++) {
+      const f = recs[j] as FlowRecord;
       f.id = f.id * n + i;
-      this.held.push(f);
+      items.push({ key: keys, at: j * KEY_WORDS, rec: f, dns: null });
+    }
+    for (const d of dns) items.push({ key: d.key, at: 0, rec: null, dns: d });
+    // Records and answers each come in the worker's order; k (the fifth word) interleaves them.
+    if (dns.length > 0 && recs.length > 0) items.sort((x, y) => (x.key[x.at + 4] as number) - (y.key[y.at + 4] as number));
+    for (const it of items) into.push(it);
+  }
+
+  private deliver(it: Item): void {
+    if (it.dns !== null) this.pipe.learnDns(it.dns.client, it.dns.m, it.dns.ts);
+    else this.pipe.accept(it.rec as FlowRecord);
+  }
+
+  /**
+   * Hand the later stages what no worker can precede any more: the first item by key across the
+   * workers' queues, while every worker with nothing queued has come back past its place.
+   */
+  private release(): void {
+    const nw = this.workers.length;
+    for (;;) {
+      let best = -1;
+      let item: Item | null = null;
+      for (let w = 0; w < nw; w++) {
+        const q = this.queues[w] as Item[];
+        const h = this.queueHead[w] as number;
+        if (h < q.length && (item === null || before(q[h] as Item, item))) { item = q[h] as Item; best = w; }
+      }
+      if (item === null) return;
+      const g = item.key[item.at] as number;
+      for (let w = 0; w < nw; w++) {
+        if ((this.queueHead[w] as number) >= (this.queues[w] as Item[]).length && (this.covered[w] as number) < g) return;
+      }
+      const q = this.queues[best] as Item[];
+      const h = (this.queueHead[best] as number) + 1;
+      if (h === q.length) { q.length = 0; this.queueHead[best] = 0; }
+      else if (h > 1024 && h * 2 > q.length) { q.splice(0, h); this.queueHead[best] = 0; }
+      else this.queueHead[best] = h;
+      this.deliver(item);
     }
   }
 
   /**
-   * A record enters the main pipeline once every worker has processed packets up to its start:
-   * by then each DNS answer that came before it (on whichever worker) has been learned, so a
-   * sharded run names servers exactly as one thread does.
+   * The end: every worker drained its table. One table drains by taking, again and again, the
+   * oldest-started of its three lists' first entries (tombs included, which emit nothing); the
+   * workers' lists merged by their place give that table's lists.
    */
-  private release(): void {
-    let wm = Infinity;
-    for (const w of this.watermark) if (w < wm) wm = w;
-    if (this.held.length === 0) return;
-    const keep: FlowRecord[] = [];
-    for (const f of this.held) {
-      if (f.startTs <= wm) this.pipe.accept(f);
-      else keep.push(f);
+  private releaseDrained(): void {
+    const lists: { seq: number; startTs: number; items: Item[] }[][] = [[], [], []];
+    const byEntry = new Map<string, { seq: number; startTs: number; items: Item[] }>();
+    for (const it of this.drained) {
+      const l = it.key[it.at + 2] as number;
+      const seq = it.key[it.at + 3] as number;
+      const id = `${l}/${seq}`;
+      let e = byEntry.get(id);
+      if (e === undefined) {
+        e = { seq, startTs: it.key[it.at + 5] as number, items: [] };
+        byEntry.set(id, e);
+        (lists[l] as { seq: number; startTs: number; items: Item[] }[]).push(e);
+      }
+      e.items.push(it);
     }
-    this.held = keep;
+    for (const t of this.tombs) (lists[t.list] as { seq: number; startTs: number; items: Item[] }[]).push({ seq: t.seq, startTs: t.startTs, items: [] });
+    for (const l of lists) l.sort((a, b) => a.seq - b.seq);
+    const heads = [0, 0, 0];
+    for (;;) {
+      let best = -1;
+      for (let l = 0; l < 3; l++) {
+        const e = (lists[l] as { startTs: number }[])[heads[l] as number];
+        if (e !== undefined && (best < 0 || e.startTs < ((lists[best] as { startTs: number }[])[heads[best] as number] as { startTs: number }).startTs)) best = l;
+      }
+      if (best < 0) break;
+      const e = (lists[best] as { items: Item[] }[])[heads[best] as number] as { items: Item[] };
+      heads[best] = (heads[best] as number) + 1;
+      e.items.sort((x, y) => (x.key[x.at + 4] as number) - (y.key[y.at + 4] as number));
+      for (const it of e.items) this.deliver(it);
+    }
+    this.drained.length = 0;
+    this.tombs.length = 0;
   }
 
   private wake(): void {
@@ -206,14 +313,16 @@ export class ShardedRunner {
     this.inFlight[i] = (this.inFlight[i] as number) + 1;
     (this.sentHolds[i] as number[]).push(o.holds);
     for (let b = 0; o.holds >>> b !== 0; b++) if ((o.holds >>> b) & 1) (this.ringHolders[b] as number)++;
+    const marks = o.marks.length === 0 ? EMPTY_F64 : new Float64Array(o.marks);
     if (o.n === 0) {
       // Time only: no buffers to hand over, keep this batch's arrays.
-      const tick: BatchMsg = { type: 'batch', n: 0, buf: EMPTY_U8, off: EMPTY_U32, len: EMPTY_U32, orig: EMPTY_U32, ts: EMPTY_F64, link: EMPTY_U16, vlan: EMPTY_U16, tunnel: EMPTY_U8, where: EMPTY_U8, outer: null, maxTs: o.maxTs };
+      const tick: BatchMsg = { type: 'batch', n: 0, buf: EMPTY_U8, off: EMPTY_U32, len: EMPTY_U32, orig: EMPTY_U32, ts: EMPTY_F64, link: EMPTY_U16, vlan: EMPTY_U16, tunnel: EMPTY_U8, where: EMPTY_U8, outer: null, maxTs: o.maxTs, seq: EMPTY_F64, marks, upTo: this.handled };
+      o.marks = [];
       (this.workers[i] as Worker).postMessage(tick);
       return;
     }
-    const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, orig: o.orig, ts: o.ts, link: o.link, vlan: o.vlan, tunnel: o.tunnel, where: o.where, outer: o.outer, maxTs: o.maxTs };
-    const moved: ArrayBufferLike[] = [o.off.buffer, o.len.buffer, o.orig.buffer, o.ts.buffer, o.link.buffer, o.vlan.buffer, o.tunnel.buffer, o.where.buffer];
+    const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, orig: o.orig, ts: o.ts, link: o.link, vlan: o.vlan, tunnel: o.tunnel, where: o.where, outer: o.outer, maxTs: o.maxTs, seq: o.seq, marks, upTo: this.handled };
+    const moved: ArrayBufferLike[] = [o.off.buffer, o.len.buffer, o.orig.buffer, o.ts.buffer, o.link.buffer, o.vlan.buffer, o.tunnel.buffer, o.where.buffer, o.seq.buffer];
     if (o.buf.length > 0) moved.push(o.buf.buffer);
     if (o.outer !== null) moved.push(o.outer.buffer);
     (this.workers[i] as Worker).postMessage(msg, moved as never);
@@ -280,24 +389,38 @@ export class ShardedRunner {
         for (let k = 0; k < b.n; k++) {
           const off = b.off[k] as number;
           const cap = b.capLen[k] as number;
-          m.tsMs = b.tsMs[k] as number;
+          const ts = b.tsMs[k] as number;
+          const g = this.seqNext++;
+          // One engine's clock: the first packet past a whole second expires idle flows before it
+          // is handled. Every worker is told, at this place in its stream.
+          if (ts > this.clockNow) {
+            this.clockNow = ts;
+            const sec = Math.floor(ts / 1000);
+            if (sec > this.clockSec) {
+              this.clockSec = sec;
+              for (const o of this.out) o.marks.push(o.n, sec, g);
+            }
+          }
+          m.tsMs = ts;
           st.packets++;
           st.bytes += cap;
           const status = decode(b.buf, off, cap, b.linkType[k] as number, m, this.frags);
           if (status !== DecodeStatus.Ok) {
             countNotOk(status, st);
+            this.handled = g;
             continue;
           }
           const wi = shardHash(m) % nw;
           const o = this.out[wi] as Outgoing;
           if (rb >= 0 && !m.reassembled && m.tunnelDepth === 0) {
             if (o.n === BATCH_PACKETS) await this.send(wi);
-            this.addShared(this.out[wi] as Outgoing, b, k, rbase + off, rb);
+            this.addShared(this.out[wi] as Outgoing, b, k, rbase + off, rb, g);
           } else {
             const end = m.reassembled ? m.ipOff + m.ipLen : Math.min(off + cap, m.ipOff + m.ipLen);
             if (o.n === BATCH_PACKETS || o.used + (end - m.ipOff) > BATCH_BYTES) await this.send(wi);
-            this.addCopy(this.out[wi] as Outgoing, m, end);
+            this.addCopy(this.out[wi] as Outgoing, m, end, g);
           }
+          this.handled = g;
         }
         onBatch?.(st.packets);
         // Time moves for every worker, even one that got no packet in this batch.
@@ -319,8 +442,9 @@ export class ShardedRunner {
   }
 
   /** A plain packet of a ring buffer: its worker reads the whole frame in place. */
-  private addShared(o: Outgoing, b: PacketBatch, k: number, at: number, rb: number): void {
+  private addShared(o: Outgoing, b: PacketBatch, k: number, at: number, rb: number, g: number): void {
     const j = o.n;
+    o.seq[j] = g;
     o.off[j] = at;
     o.len[j] = b.capLen[k] as number;
     o.orig[j] = b.origLen[k] as number;
@@ -334,11 +458,12 @@ export class ShardedRunner {
   }
 
   /** The innermost IP packet (reassembled, or under its tunnels), copied with what decoding it found. */
-  private addCopy(o: Outgoing, m: PacketMeta, end: number): void {
+  private addCopy(o: Outgoing, m: PacketMeta, end: number, g: number): void {
     const len = end - m.ipOff;
     if (o.buf.length === 0) o.buf = new Uint8Array(BATCH_BYTES);
     o.buf.set(m.data.subarray(m.ipOff, end), o.used);
     const j = o.n;
+    o.seq[j] = g;
     o.off[j] = o.used;
     o.len[j] = len;
     o.orig[j] = len;
@@ -385,5 +510,6 @@ export class ShardedRunner {
     for (const w of this.workers) w.postMessage({ type: 'finish', reason } satisfies ToWorker);
     await this.waitFor(() => this.inFlight.every((x) => x < -100));
     await Promise.all(this.workers.map((w) => w.terminate()));
+    this.releaseDrained();
   }
 }

@@ -42,7 +42,20 @@ export interface BatchMsg {
    */
   outer: Uint32Array | null;
   maxTs: number;
+  /** Each packet's place in the whole capture (the main thread counts every packet it reads). */
+  seq: Float64Array;
+  /**
+   * Expiry points, three numbers each: before packet `pos` of this batch (pos = n: after the last),
+   * expire at second `sec`, where the capture's clock crossed into it at packet `at`. Every worker
+   * gets every point, so each expires its flows exactly where one thread would.
+   */
+  marks: Float64Array;
+  /** Every packet up to this place in the capture has been dispatched (to some worker) before this batch. */
+  upTo: number;
 }
+
+/** Numbers per emitted item's order key (see ShardedRunner's merge): g, phase, list, seq, k, startTs. */
+export const KEY_WORDS = 6;
 
 /** The worker's side: fill `m`'s tunnel fields from packet i of a batch. */
 function unpackTunnel(m: PacketMeta, packed: number, outer: Uint32Array | null, i: number): void {
@@ -76,26 +89,53 @@ export interface WorkerInit extends FeatureOptions {
   reportBypass?: boolean;
 }
 
+/** A DNS answer a flow of this worker saw, with its order key (KEY_WORDS numbers). */
+export interface DnsOut {
+  client: string;
+  m: NameAnswers;
+  ts: number;
+  key: number[];
+}
+
 export type ToWorker = BatchMsg | RingMsg | { type: 'finish'; reason: 'eof' | 'shutdown' } | { type: 'kernel-end'; r: KernelFlowEnd };
 export type FromWorker =
-  | { type: 'out'; flows: EncodedBatch; dns: { client: string; m: NameAnswers; ts: number }[]; wm: number; size?: number; events?: [string, number][] }
+  | { type: 'out'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; upTo: number; size?: number; events?: [string, number][] }
   | { type: 'bypass'; flow: BypassedFlow }
-  | { type: 'done'; flows: EncodedBatch; stats: Record<string, unknown> }
+  | { type: 'done'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; tombs: Float64Array; stats: Record<string, unknown> }
   | { type: 'ready' };
 
 if (parentPort !== null && workerData?.ndrWorker === true) {
   const port = parentPort;
   const init = workerData.init as WorkerInit;
-  // Finished records are encoded as they come (record-codec.ts) and leave with the next answer.
+  // Finished records are encoded as they come (record-codec.ts) and leave with the next answer,
+  // each with its order key: where in the whole capture one thread would have emitted it.
   const enc = new RecordEncoder();
-  let dns: { client: string; m: NameAnswers; ts: number }[] = [];
+  let keys: number[] = [];
+  let dns: DnsOut[] = [];
+  /** The place in the capture being handled: a packet (phase 1), an expiry point (0), the end (2). */
+  let ctxG = 0;
+  let ctxPhase = 1;
+  /** Items emitted so far (the last word of a key: this worker's own order). */
+  let k = 0;
+  const keyOf = (into: number[]): void => {
+    const f = ctxPhase === 1 ? null : eng.emitting;
+    into.push(ctxG, ctxPhase, f === null ? 0 : f.list, f === null ? 0 : f.seq, k++, f === null ? 0 : f.startTs);
+  };
   // Flood shedding is the main thread's (it sees every worker's flows and writes the summaries).
-  const p = new Pipeline({ ...init, flood: { enabled: false }, onFlow: (r) => { enc.add(r); } });
+  const p = new Pipeline({ ...init, flood: { enabled: false }, onFlow: (r) => { enc.add(r); keyOf(keys); } });
   // Names are resolved by the main thread (one DNS cache for all workers): forward answers.
-  p.learnDns = (client, m, ts) => { dns.push({ client, m, ts }); };
+  p.learnDns = (client, m, ts) => { const key: number[] = []; keyOf(key); dns.push({ client, m, ts, key }); };
   p.nameFlows = false;
   const eng = p.engine;
-  const dnsOut = () => { const d = dns; dns = []; return d; };
+  const dnsOut = (): DnsOut[] => { const d = dns; dns = []; return d; };
+  const keysOut = (): Float64Array => { const x = new Float64Array(keys); keys = []; return x; };
+  /** The last batch's upTo: kernel flow ends and clock ticks come after it. */
+  let lastUpTo = 0;
+  const expireAt = (marks: Float64Array, mi: number): void => {
+    ctxPhase = 0;
+    ctxG = marks[mi + 2] as number;
+    eng.tick((marks[mi + 1] as number) * 1000);
+  };
   if (init.reportBypass === true) {
     eng.onBypass = (f) => {
       const flow: BypassedFlow = { ipVersion: f.ipVersion, proto: f.proto, srcIp: addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), srcPort: f.aPort, dstIp: addrToString(f.ipVersion, f.b0, f.b1, f.b2, f.b3), dstPort: f.bPort };
@@ -115,7 +155,13 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
     } else if (msg.type === 'batch') {
       const meta = eng.meta;
       const outerMeta = batchOuter;
+      const marks = msg.marks;
+      let mi = 0;
       for (let i = 0; i < msg.n; i++) {
+        while (mi < marks.length && marks[mi] === i) { expireAt(marks, mi); mi += 3; }
+        ctxPhase = 1;
+        ctxG = msg.seq[i] as number;
+        eng.table.seq = ctxG;
         meta.tsMs = msg.ts[i] as number;
         const len = msg.len[i] as number;
         if (msg.where[i] === 1) {
@@ -136,18 +182,30 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
         }
         eng.packet(msg.buf, msg.off[i] as number, len, LinkType.Raw);
       }
+      while (mi < marks.length) { expireAt(marks, mi); mi += 3; }
+      // The batch's clock (live: the wall clock). A file's expiry points are all marked above, so
+      // there this expires nothing more.
+      ctxPhase = 0;
+      ctxG = msg.upTo + 0.5;
+      lastUpTo = msg.upTo;
       eng.tick(msg.maxTs);
       // A time-only batch (live ticks) also reports the table size and event counts for metrics.
       const extra = msg.n === 0 ? { size: eng.table.size, events: [...eng.stats.events] } : {};
       const flows = flowsOut();
-      port.postMessage({ type: 'out', flows, dns: dnsOut(), wm: msg.maxTs, ...extra } satisfies FromWorker, transferList(flows));
+      port.postMessage({ type: 'out', flows, keys: keysOut(), dns: dnsOut(), upTo: msg.upTo, ...extra } satisfies FromWorker, transferList(flows));
     } else if (msg.type === 'kernel-end') {
+      ctxPhase = 1;
+      ctxG = lastUpTo + 0.5;
       eng.kernelFlowEnd(msg.r);
     } else {
+      ctxPhase = 2;
+      ctxG = Infinity;
+      const tombs: number[] = [];
+      eng.flush(msg.reason, (t) => { tombs.push(t.list, t.seq, t.startTs); });
       await p.finish(msg.reason);
       const st = eng.stats;
       const flows = flowsOut();
-      port.postMessage({ type: 'done', flows, stats: { ...st, events: [...st.events] } } satisfies FromWorker, transferList(flows));
+      port.postMessage({ type: 'done', flows, keys: keysOut(), dns: dnsOut(), tombs: new Float64Array(tombs), stats: { ...st, events: [...st.events] } } satisfies FromWorker, transferList(flows));
     }
   });
 }
