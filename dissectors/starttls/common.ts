@@ -1,5 +1,5 @@
 /** What every dissector of the family shares: byte helpers, the record emitter, the summary. */
-import type { Dir, DissectorContext } from '../../src/dissect/api.js';
+import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/dissect/api.js';
 import type { SessionLimits, SessionRecord, SessionSummary, SessionWhat } from './types.js';
 import type { SessionEventSuffix } from './events.js';
 
@@ -120,6 +120,83 @@ export class Session {
     this.commands++;
     if (verb !== null) this.emit('command', dir, ts, verb);
     return true;
+  }
+}
+
+/**
+ * The frame the family's dissectors share: one Session; a stop that ends reading for good (the
+ * switch to TLS ends it too); per direction, bytes to pass over unread (a message too large to
+ * keep, a body or literal of no interest); a hold on the client while its next bytes may be TLS;
+ * and feed()'s loop, which passes over what is to be skipped and then reads one unit at a time
+ * until the bytes run out or reading ends. Each dialect says what a unit is (a BER message, a
+ * packet, a line, a tag).
+ */
+export abstract class SessionDissector implements FlowDissector {
+  protected readonly s: Session;
+  /** Bytes still to pass over unread, per direction. */
+  protected readonly skip: [number, number] = [0, 0];
+  protected stopped = false;
+
+  constructor(name: string, ctx: DissectorContext<SessionRecord, string>, lim: SessionLimits) {
+    this.s = new Session(name, ctx, lim);
+  }
+
+  /**
+   * Reads the unit at b[pos] and returns the bytes it used; it may also set skip[dir] to pass over
+   * more. 0 with nothing to skip means it waits for more bytes (it called view.needAtLeast).
+   * Reading ends when it calls stop() or upgrade().
+   */
+  protected abstract unit(dir: Dir, b: Uint8Array, pos: number, view: StreamView): number;
+
+  /** The client asked to switch and waits for the answer: its next bytes may be TLS, left unread. */
+  protected holding(_dir: Dir): boolean {
+    return false;
+  }
+
+  feed(dir: Dir, view: StreamView): Verdict {
+    if (this.stopped) return 'done';
+    const b = view.bytes;
+    let pos = 0;
+    while (pos < b.length && !this.stopped) {
+      if (this.skip[dir] > 0) {
+        const n = Math.min(this.skip[dir], b.length - pos);
+        this.skip[dir] -= n;
+        pos += n;
+        continue;
+      }
+      if (this.holding(dir)) break;
+      const used = this.unit(dir, b, pos, view);
+      pos += used;
+      if (used === 0 && this.skip[dir] === 0) break;
+    }
+    if (pos > 0) view.consume(pos);
+    return this.stopped ? 'done' : 'more';
+  }
+
+  protected stop(): 'done' {
+    this.stopped = true;
+    return 'done';
+  }
+
+  /** stop() inside a unit: reading ends here, and the unit used no bytes. */
+  protected stopUnit(): 0 {
+    this.stopped = true;
+    return 0;
+  }
+
+  /** The switch to TLS: the last record, and the end of reading in clear. */
+  protected upgrade(ts: number): 'done' {
+    this.stopped = true;
+    return this.s.upgrade(ts);
+  }
+
+  gap(dir: Dir, _lostBytes: number): Verdict {
+    this.s.event('gap', dir);
+    return this.stop();
+  }
+
+  end(_dir: Dir): void {
+    // Nothing is held between units unless a dialect says otherwise.
   }
 }
 

@@ -3,8 +3,8 @@
  * operation (§4.14, OID 1.3.6.1.4.1.1466.20037): its success response switches the flow to TLS.
  * Binds are named by method only (simple, or the SASL mechanism), never with their credentials.
  */
-import { Dir, type DissectorContext, type FlowDissector, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
-import { Session, mechanismName, text } from './common.js';
+import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { SessionDissector, mechanismName, text } from './common.js';
 import { readTlv, smallInt, tlvIn } from './ber.js';
 import type { SessionLimits, SessionRecord } from './types.js';
 
@@ -26,65 +26,42 @@ function hasOid(b: Uint8Array, from: number, to: number): boolean {
   return false;
 }
 
-export class LdapDissector implements FlowDissector {
-  private readonly s: Session;
-  private readonly skip: [number, number] = [0, 0];
+export class LdapDissector extends SessionDissector {
   /** messageID of the StartTLS request waiting for its response (-1: none). */
   private startId = -1;
-  private stopped = false;
 
   constructor(ctx: DissectorContext<SessionRecord, string>, lim: SessionLimits) {
-    this.s = new Session('ldap', ctx, lim);
+    super('ldap', ctx, lim);
   }
 
-  feed(dir: Dir, view: StreamView): Verdict {
-    if (this.stopped) return 'done';
-    const b = view.bytes;
-    let pos = 0;
-    let verdict: Verdict = 'more';
-    while (pos < b.length) {
-      if (this.skip[dir] > 0) {
-        const n = Math.min(this.skip[dir], b.length - pos);
-        this.skip[dir] -= n;
-        pos += n;
-        continue;
-      }
-      if (dir === Dir.ToServer && this.startId >= 0) break; // the next client bytes may be TLS
-      const t = readTlv(b, pos, b.length);
-      if (t === 'short') {
-        view.needAtLeast(b.length - pos + 1);
-        break;
-      }
-      if (t === 'bad' || t.tag !== 0x30) {
-        this.s.event('bad_message', dir);
-        verdict = this.stop();
-        break;
-      }
-      const total = t.at - pos + t.len;
-      if (total > this.s.lim.maxMessageBytes) {
-        this.s.event('limit.max_message_bytes', dir);
-        this.skip[dir] = total;
-        if (dir === Dir.ToServer && !this.s.command(dir, view.ts, null)) { verdict = this.stop(); break; }
-        continue;
-      }
-      if (b.length - pos < total) {
-        view.needAtLeast(total);
-        break;
-      }
-      const v = this.message(dir, b, t.at, t.at + t.len, view.ts);
-      pos += total;
-      if (v !== 'more') {
-        verdict = v;
-        break;
-      }
+  protected override holding(dir: Dir): boolean {
+    return dir === Dir.ToServer && this.startId >= 0;
+  }
+
+  /** One BER message: SEQUENCE { messageID, protocolOp, ... }. */
+  protected unit(dir: Dir, b: Uint8Array, pos: number, view: StreamView): number {
+    const t = readTlv(b, pos, b.length);
+    if (t === 'short') {
+      view.needAtLeast(b.length - pos + 1);
+      return 0;
     }
-    if (pos > 0) view.consume(pos);
-    return verdict;
-  }
-
-  private stop(): Verdict {
-    this.stopped = true;
-    return 'done';
+    if (t === 'bad' || t.tag !== 0x30) {
+      this.s.event('bad_message', dir);
+      return this.stopUnit();
+    }
+    const total = t.at - pos + t.len;
+    if (total > this.s.lim.maxMessageBytes) {
+      this.s.event('limit.max_message_bytes', dir);
+      this.skip[dir] = total;
+      if (dir === Dir.ToServer && !this.s.command(dir, view.ts, null)) return this.stopUnit();
+      return 0;
+    }
+    if (b.length - pos < total) {
+      view.needAtLeast(total);
+      return 0;
+    }
+    this.message(dir, b, t.at, t.at + t.len, view.ts);
+    return total;
   }
 
   private message(dir: Dir, b: Uint8Array, from: number, end: number, ts: number): Verdict {
@@ -123,7 +100,7 @@ export class LdapDissector implements FlowDissector {
       const code = rc !== null && rc.tag === 0x0a ? smallInt(b, rc) : -1;
       this.startId = -1;
       this.s.emit('starttls', dir, ts, null, null, code === 0);
-      if (code === 0) return this.s.upgrade(ts);
+      if (code === 0) return this.upgrade(ts);
       this.s.event('starttls_refused', dir);
     }
     return 'more';
@@ -143,12 +120,7 @@ export class LdapDissector implements FlowDissector {
     }
   }
 
-  gap(dir: Dir, _lostBytes: number): Verdict {
-    this.s.event('gap', dir);
-    return this.stop();
-  }
-
-  end(_dir: Dir): void {
+  override end(_dir: Dir): void {
     if (this.startId >= 0) {
       this.startId = -1;
       this.s.emit('starttls', Dir.ToServer, this.s.ctx.now(), null, null, null);

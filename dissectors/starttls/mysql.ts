@@ -4,8 +4,8 @@
  * client that wants TLS answers with the short SSLRequest packet and starts TLS at once, with no
  * answer from the server. The login packet (user, auth response) is skipped unread.
  */
-import { Dir, type DissectorContext, type FlowDissector, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
-import { Session, text } from './common.js';
+import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { SessionDissector, text } from './common.js';
 import type { SessionLimits, SessionRecord } from './types.js';
 
 const CLIENT_SSL = 0x0800;
@@ -22,72 +22,46 @@ const COMMANDS: Record<number, string> = {
 const u16 = (b: Uint8Array, i: number): number => (b[i] as number) | ((b[i + 1] as number) << 8);
 const u24 = (b: Uint8Array, i: number): number => (b[i] as number) | ((b[i + 1] as number) << 8) | ((b[i + 2] as number) << 16);
 
-export class MysqlDissector implements FlowDissector {
-  private readonly s: Session;
-  private readonly skip: [number, number] = [0, 0];
+export class MysqlDissector extends SessionDissector {
   private greeted = false;
   private loggedIn = false;
-  private stopped = false;
 
   constructor(ctx: DissectorContext<SessionRecord, string>, lim: SessionLimits) {
-    this.s = new Session('mysql', ctx, lim);
+    super('mysql', ctx, lim);
   }
 
-  feed(dir: Dir, view: StreamView): Verdict {
-    if (this.stopped) return 'done';
-    const b = view.bytes;
-    let pos = 0;
-    let verdict: Verdict = 'more';
-    while (pos < b.length) {
-      if (this.skip[dir] > 0) {
-        const n = Math.min(this.skip[dir], b.length - pos);
-        this.skip[dir] -= n;
-        pos += n;
-        continue;
-      }
-      if (b.length - pos < 5) {
-        view.needAtLeast(5);
-        break;
-      }
-      const len = u24(b, pos);
-      const seq = b[pos + 3] as number;
-      const total = 4 + len;
-      // Only the greeting and the login packet are read whole; everything else by its first byte.
-      const whole = dir === Dir.ToClient ? !this.greeted : !this.loggedIn;
-      if (whole) {
-        if (total > this.s.lim.maxMessageBytes || len === 0) {
-          this.s.event(len === 0 ? 'bad_message' : 'limit.max_message_bytes', dir);
-          verdict = this.stop();
-          break;
-        }
-        if (b.length - pos < total) {
-          view.needAtLeast(total);
-          break;
-        }
-        const v = dir === Dir.ToClient ? this.greeting(b, pos + 4, pos + total, seq, view.ts) : this.login(b, pos + 4, pos + total, seq, view.ts);
-        pos += total;
-        if (v !== 'more') {
-          verdict = v;
-          break;
-        }
-        continue;
-      }
-      if (dir === Dir.ToServer && seq === 0) {
-        const name = COMMANDS[b[pos + 4] as number];
-        if (!this.s.command(dir, view.ts, name ?? null)) {
-          verdict = this.stop();
-          break;
-        }
-      }
-      this.skip[dir] = total;
+  /** One packet: 3-byte length, sequence number, payload. */
+  protected unit(dir: Dir, b: Uint8Array, pos: number, view: StreamView): number {
+    if (b.length - pos < 5) {
+      view.needAtLeast(5);
+      return 0;
     }
-    if (pos > 0) view.consume(pos);
-    return verdict;
-  }
-
-  private stop(): Verdict {
-    this.stopped = true;
-    return 'done';
+    const len = u24(b, pos);
+    const seq = b[pos + 3] as number;
+    const total = 4 + len;
+    // Only the greeting and the login packet are read whole; everything else by its first byte.
+    const whole = dir === Dir.ToClient ? !this.greeted : !this.loggedIn;
+    if (whole) {
+      if (total > this.s.lim.maxMessageBytes || len === 0) {
+        this.s.event(len === 0 ? 'bad_message' : 'limit.max_message_bytes', dir);
+        return this.stopUnit();
+      }
+      if (b.length - pos < total) {
+        view.needAtLeast(total);
+        return 0;
+      }
+      if (dir === Dir.ToClient) this.greeting(b, pos + 4, pos + total, seq, view.ts);
+      else this.login(b, pos + 4, pos + total, seq, view.ts);
+      return total;
+    }
+    if (dir === Dir.ToServer && seq === 0) {
+      const name = COMMANDS[b[pos + 4] as number];
+      if (!this.s.command(dir, view.ts, name ?? null)) {
+        return this.stopUnit();
+      }
+    }
+    this.skip[dir] = total;
+    return 0;
   }
 
   /** HandshakeV10: protocol 10, version NUL, thread id, 8 bytes of salt, filler, capabilities. */
@@ -122,19 +96,10 @@ export class MysqlDissector implements FlowDissector {
     if ((caps & CLIENT_PROTOCOL_41) !== 0 && (caps & CLIENT_SSL) !== 0 && end - from === SSL_REQUEST_LEN) {
       if (!this.s.command(dir, ts, 'SSL_REQUEST')) return this.stop();
       this.s.emit('starttls', dir, ts, null, null, true);
-      return this.s.upgrade(ts);
+      return this.upgrade(ts);
     }
     if (!this.s.command(dir, ts, 'LOGIN')) return this.stop();
     return 'more';
-  }
-
-  gap(dir: Dir, _lostBytes: number): Verdict {
-    this.s.event('gap', dir);
-    return this.stop();
-  }
-
-  end(_dir: Dir): void {
-    // Nothing is held between packets.
   }
 }
 

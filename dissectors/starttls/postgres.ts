@@ -3,8 +3,8 @@
  * GSSENCRequest, StartupMessage, CancelRequest), then typed messages. An 'S' answer to SSLRequest
  * switches the flow to TLS (§55.2.10). Passwords and SASL messages ('p') are skipped unread.
  */
-import { Dir, type DissectorContext, type FlowDissector, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
-import { Session, text } from './common.js';
+import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { SessionDissector, text } from './common.js';
 import type { SessionLimits, SessionRecord } from './types.js';
 
 const SSL_REQUEST = 80877103;
@@ -21,54 +21,27 @@ const CLIENT_COMMANDS: Record<number, string> = { 0x51: 'QUERY', 0x50: 'PARSE', 
 const AUTH_METHODS: Record<number, string> = { 2: 'KERBEROS_V5', 3: 'PASSWORD', 5: 'MD5', 7: 'GSSAPI', 9: 'SSPI' };
 const STARTUP_KEYS = new Set(['user', 'database', 'application_name', 'replication']);
 
-export class PostgresDissector implements FlowDissector {
-  private readonly s: Session;
-  private readonly skip: [number, number] = [0, 0];
+export class PostgresDissector extends SessionDissector {
   private startup = true;
   /** The client asked for SSL (or GSS encryption) and waits for the one-byte answer. */
   private asked: 'ssl' | 'gss' | null = null;
-  private stopped = false;
 
   constructor(ctx: DissectorContext<SessionRecord, string>, lim: SessionLimits) {
-    this.s = new Session('postgres', ctx, lim);
+    super('postgres', ctx, lim);
   }
 
-  feed(dir: Dir, view: StreamView): Verdict {
-    if (this.stopped) return 'done';
-    const b = view.bytes;
-    let pos = 0;
-    let verdict: Verdict = 'more';
-    while (pos < b.length) {
-      if (this.skip[dir] > 0) {
-        const n = Math.min(this.skip[dir], b.length - pos);
-        this.skip[dir] -= n;
-        pos += n;
-        continue;
-      }
-      let v: Verdict | number;
-      if (dir === Dir.ToServer) {
-        if (this.asked !== null) break; // the next client bytes may be TLS
-        v = this.startup ? this.startupMessage(b, pos, view) : this.typed(dir, b, pos, view);
-      } else if (this.asked !== null) {
-        v = this.answer(b[pos] as number, view.ts);
-        if (v === 'more') v = 1;
-        else pos += 1;
-      } else v = this.typed(dir, b, pos, view);
-      if (typeof v === 'number') {
-        if (v === 0) break; // more bytes needed
-        pos += v;
-        continue;
-      }
-      verdict = v;
-      break;
+  protected override holding(dir: Dir): boolean {
+    return dir === Dir.ToServer && this.asked !== null;
+  }
+
+  /** A startup message, the one-byte answer to SSLRequest/GSSENCRequest, or a typed message. */
+  protected unit(dir: Dir, b: Uint8Array, pos: number, view: StreamView): number {
+    if (dir === Dir.ToServer) return this.startup ? this.startupMessage(b, pos, view) : this.typed(dir, b, pos, view);
+    if (this.asked !== null) {
+      this.answer(b[pos] as number, view.ts);
+      return 1;
     }
-    if (pos > 0) view.consume(pos);
-    return verdict;
-  }
-
-  private stop(): Verdict {
-    this.stopped = true;
-    return 'done';
+    return this.typed(dir, b, pos, view);
   }
 
   /** The one-byte answer to SSLRequest or GSSENCRequest. */
@@ -79,7 +52,7 @@ export class PostgresDissector implements FlowDissector {
       if (c === 0x53 || c === 0x4e) { // 'S' | 'N'
         this.s.confirm();
         this.s.emit('starttls', Dir.ToClient, ts, null, null, c === 0x53);
-        if (c === 0x53) return this.s.upgrade(ts);
+        if (c === 0x53) return this.upgrade(ts);
         this.s.event('starttls_refused', Dir.ToClient);
         return 'more';
       }
@@ -93,8 +66,8 @@ export class PostgresDissector implements FlowDissector {
     return this.stop();
   }
 
-  /** An untyped message: length, then a code. Returns bytes used, 0 for more, or a verdict. */
-  private startupMessage(b: Uint8Array, pos: number, view: StreamView): number | Verdict {
+  /** An untyped message: length, then a code. Returns the bytes used (0: more needed, or stopped). */
+  private startupMessage(b: Uint8Array, pos: number, view: StreamView): number {
     const dir = Dir.ToServer;
     if (b.length - pos < 8) {
       view.needAtLeast(b.length - pos < 8 ? 8 : b.length - pos + 1);
@@ -105,7 +78,7 @@ export class PostgresDissector implements FlowDissector {
     const fixed = code === SSL_REQUEST || code === GSSENC_REQUEST ? 8 : code === CANCEL_REQUEST ? 16 : 0;
     if (len < 8 || len > MAX_STARTUP || (fixed > 0 && len !== fixed) || (fixed === 0 && code !== PROTOCOL_3)) {
       this.s.event('bad_message', dir);
-      return this.stop();
+      return this.stopUnit();
     }
     if (b.length - pos < len) {
       view.needAtLeast(len);
@@ -114,16 +87,16 @@ export class PostgresDissector implements FlowDissector {
     this.s.confirm();
     const ts = view.ts;
     if (code === SSL_REQUEST) {
-      if (!this.s.command(dir, ts, 'SSL_REQUEST')) return this.stop();
+      if (!this.s.command(dir, ts, 'SSL_REQUEST')) return this.stopUnit();
       this.asked = 'ssl';
     } else if (code === GSSENC_REQUEST) {
-      if (!this.s.command(dir, ts, 'GSSENC_REQUEST')) return this.stop();
+      if (!this.s.command(dir, ts, 'GSSENC_REQUEST')) return this.stopUnit();
       this.asked = 'gss';
     } else if (code === CANCEL_REQUEST) {
       this.s.command(dir, ts, 'CANCEL_REQUEST');
-      return this.stop();
+      return this.stopUnit();
     } else {
-      if (!this.s.command(dir, ts, 'STARTUP')) return this.stop();
+      if (!this.s.command(dir, ts, 'STARTUP')) return this.stopUnit();
       this.startup = false;
       this.parameters(b, pos + 8, pos + len, ts);
     }
@@ -147,7 +120,7 @@ export class PostgresDissector implements FlowDissector {
   }
 
   /** A typed message: type, length (itself included). Only a few are read; the rest are skipped. */
-  private typed(dir: Dir, b: Uint8Array, pos: number, view: StreamView): number | Verdict {
+  private typed(dir: Dir, b: Uint8Array, pos: number, view: StreamView): number {
     if (b.length - pos < 5) {
       view.needAtLeast(5);
       return 0;
@@ -156,25 +129,25 @@ export class PostgresDissector implements FlowDissector {
     const len = u32(b, pos + 1);
     if (len < 4 || len > 0x3fffffff || type < 0x20 || type > 0x7e) {
       this.s.event('bad_message', dir);
-      return this.stop();
+      return this.stopUnit();
     }
     const total = 1 + len;
     const ts = view.ts;
     if (dir === Dir.ToServer) {
       const name = CLIENT_COMMANDS[type];
-      if (name !== undefined && !this.s.command(dir, ts, name)) return this.stop();
+      if (name !== undefined && !this.s.command(dir, ts, name)) return this.stopUnit();
       this.skip[dir] = total;
-      return 0 + this.skipNow(dir, b, pos);
+      return 0;
     }
     const wanted = type === 0x52 || type === 0x53; // 'R' Authentication, 'S' ParameterStatus
     if (!wanted) {
       this.skip[dir] = total;
-      return this.skipNow(dir, b, pos);
+      return 0;
     }
     if (total > this.s.lim.maxMessageBytes) {
       this.s.event('limit.max_message_bytes', dir);
       this.skip[dir] = total;
-      return this.skipNow(dir, b, pos);
+      return 0;
     }
     if (b.length - pos < total) {
       view.needAtLeast(total);
@@ -200,19 +173,7 @@ export class PostgresDissector implements FlowDissector {
     return total;
   }
 
-  /** Start skipping a message at `pos`: returns how many of its bytes are here (at least 1). */
-  private skipNow(dir: Dir, b: Uint8Array, pos: number): number {
-    const n = Math.min(this.skip[dir], b.length - pos);
-    this.skip[dir] -= n;
-    return n;
-  }
-
-  gap(dir: Dir, _lostBytes: number): Verdict {
-    this.s.event('gap', dir);
-    return this.stop();
-  }
-
-  end(_dir: Dir): void {
+  override end(_dir: Dir): void {
     if (this.asked === 'ssl') {
       this.asked = null;
       this.s.emit('starttls', Dir.ToServer, this.s.ctx.now(), null, null, null);

@@ -5,8 +5,8 @@
  * After the upgrade command the client side stops reading until its reply is known, so the first
  * byte of the ClientHello is never consumed here.
  */
-import { Dir, type DissectorContext, type FlowDissector, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
-import { CR, LF, Session, containsCI, findLf, prefixOrStartsCI, startsCI, text } from './common.js';
+import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { CR, LF, SessionDissector, containsCI, findLf, prefixOrStartsCI, startsCI, text } from './common.js';
 import type { SessionLimits, SessionRecord } from './types.js';
 
 /** How the server's replies are delimited. */
@@ -92,16 +92,14 @@ function isDotLine(b: Uint8Array, from: number, end: number): boolean {
   return b[from] === 0x2e && (end - from === 2 ? b[from + 1] === LF : end - from === 3 && b[from + 1] === CR && b[from + 2] === LF);
 }
 
-export class TextDissector implements FlowDissector {
-  private readonly s: Session;
+export class TextDissector extends SessionDissector {
   private readonly d: TextDialect;
   private readonly pending: Pending[] = [];
   private greeted = false;
   /** The client waits for the reply to a command that changes what it sends next. */
   private clientWait: Pending | null = null;
-  /** Per direction: inside a dot-terminated body, bytes of a literal still to skip, a command continued after a literal. */
+  /** Per direction: inside a dot-terminated body, a command continued after a literal (its bytes are skipped). */
   private readonly inBody: [boolean, boolean] = [false, false];
-  private readonly literal: [number, number] = [0, 0];
   private readonly continued: [boolean, boolean] = [false, false];
   /**
    * Per direction: a partial line seen without its LF, as [stream offset of its start, stream
@@ -117,60 +115,37 @@ export class TextDissector implements FlowDissector {
   private sieveOpen = false;
   /** LMTP: recipients accepted since MAIL (one reply each after the body). */
   private rcptOk = 0;
-  private stopped = false;
 
   constructor(d: TextDialect, ctx: DissectorContext<SessionRecord, string>, lim: SessionLimits) {
+    super(d.name, ctx, lim);
     this.d = d;
-    this.s = new Session(d.name, ctx, lim);
   }
 
-  feed(dir: Dir, view: StreamView): Verdict {
-    if (this.stopped) return 'done';
-    const b = view.bytes;
-    let pos = 0;
-    let verdict: Verdict = 'more';
-    while (pos < b.length) {
-      if (this.literal[dir] > 0) {
-        const n = Math.min(this.literal[dir], b.length - pos);
-        this.literal[dir] -= n;
-        pos += n;
-        continue;
+  protected override holding(dir: Dir): boolean {
+    return dir === Dir.ToServer && this.clientWait !== null && !this.inBody[dir];
+  }
+
+  /** One line, bounded by maxLineBytes. */
+  protected unit(dir: Dir, b: Uint8Array, pos: number, view: StreamView): number {
+    const part = this.partial[dir];
+    const lineAt = view.streamOffset + pos;
+    const from = part[0] === lineAt ? Math.min(b.length, pos + (part[1] - lineAt)) : pos;
+    const lf = findLf(b, from, pos + this.s.lim.maxLineBytes);
+    if (lf < 0) {
+      if (b.length - pos < this.s.lim.maxLineBytes) {
+        part[0] = lineAt;
+        part[1] = view.streamOffset + b.length;
+        view.needAtLeast(b.length - pos + 1);
+        return 0;
       }
-      if (dir === Dir.ToServer && this.clientWait !== null && !this.inBody[dir]) break;
-      const part = this.partial[dir];
-      const lineAt = view.streamOffset + pos;
-      const from = part[0] === lineAt ? Math.min(b.length, pos + (part[1] - lineAt)) : pos;
-      const lf = findLf(b, from, pos + this.s.lim.maxLineBytes);
-      if (lf < 0) {
-        if (b.length - pos < this.s.lim.maxLineBytes) {
-          part[0] = lineAt;
-          part[1] = view.streamOffset + b.length;
-          view.needAtLeast(b.length - pos + 1);
-          break;
-        }
-        if (this.inBody[dir]) { // a long body line is no fault: skip it in pieces
-          pos += this.s.lim.maxLineBytes;
-          continue;
-        }
-        this.s.event('limit.max_line_bytes', dir);
-        verdict = this.stop();
-        break;
-      }
-      const end = lf + 1;
-      const v = dir === Dir.ToServer ? this.clientLine(b, pos, end, view.ts) : this.serverLine(b, pos, end, view.ts);
-      pos = end;
-      if (v !== 'more') {
-        verdict = v;
-        break;
-      }
+      if (this.inBody[dir]) return this.s.lim.maxLineBytes; // a long body line is no fault: skip it in pieces
+      this.s.event('limit.max_line_bytes', dir);
+      return this.stopUnit();
     }
-    if (pos > 0) view.consume(pos);
-    return verdict;
-  }
-
-  private stop(): Verdict {
-    this.stopped = true;
-    return 'done';
+    const end = lf + 1;
+    if (dir === Dir.ToServer) this.clientLine(b, pos, end, view.ts);
+    else this.serverLine(b, pos, end, view.ts);
+    return end - pos;
   }
 
   private push(p: Pending, dir: Dir): void {
@@ -213,7 +188,7 @@ export class TextDissector implements FlowDissector {
     if (known === 'MAIL') this.rcptOk = 0;
     if (known === 'BDAT') { // RFC 3030: the chunk follows the command at once
       const n = Number(w[1]);
-      if (Number.isInteger(n) && n >= 0 && n <= MAX_LITERAL) this.literal[dir] = n;
+      if (Number.isInteger(n) && n >= 0 && n <= MAX_LITERAL) this.skip[dir] = n;
     }
     if (start || (known !== null && this.d.bodies.has(known))) this.clientWait = this.pending[this.pending.length - 1] ?? null;
     this.continuedLiteral(dir, lit);
@@ -222,7 +197,7 @@ export class TextDissector implements FlowDissector {
 
   private continuedLiteral(dir: Dir, lit: number): void {
     if (lit >= 0 && lit <= MAX_LITERAL) {
-      this.literal[dir] = lit;
+      this.skip[dir] = lit;
       this.continued[dir] = true;
     } else this.continued[dir] = false;
   }
@@ -354,17 +329,12 @@ export class TextDissector implements FlowDissector {
     if (p !== null && this.clientWait === p) this.clientWait = null;
     if (p === null || !p.start) return 'more';
     this.s.emit('starttls', Dir.ToClient, ts, null, null, ok);
-    if (ok) return this.s.upgrade(ts);
+    if (ok) return this.upgrade(ts);
     this.s.event('starttls_refused', Dir.ToClient);
     return 'more';
   }
 
-  gap(dir: Dir, _lostBytes: number): Verdict {
-    this.s.event('gap', dir);
-    return this.stop();
-  }
-
-  end(_dir: Dir): void {
+  override end(_dir: Dir): void {
     // An upgrade request the server never answered (the capture was cut): say it was asked.
     const w = this.clientWait;
     if (w !== null && w.start) {

@@ -3,8 +3,8 @@
  * STARTTLS by §5.4: the client's <starttls/> and the server's <proceed/> (TLS at the next byte) or
  * <failure/>. Character data (where SASL credentials travel) is never read.
  */
-import { Dir, type DissectorContext, type FlowDissector, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
-import { Session, containsCI, mechanismName, prefixOrStartsCI, startsCI, text } from './common.js';
+import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { SessionDissector, containsCI, mechanismName, prefixOrStartsCI, startsCI, text } from './common.js';
 import type { SessionLimits, SessionRecord } from './types.js';
 
 const GT = 0x3e;
@@ -26,55 +26,39 @@ function attr(b: Uint8Array, from: number, to: number, name: string): string | n
   return null;
 }
 
-export class XmppDissector implements FlowDissector {
-  private readonly s: Session;
+export class XmppDissector extends SessionDissector {
   /** The client sent <starttls/>: its next bytes may be TLS. */
   private asked = false;
   /** An element whose end tag must be read before the switch (<starttls>…</starttls>, <proceed>…</proceed>). */
   private readonly closing: [string | null, string | null] = [null, null];
-  private stopped = false;
 
   constructor(ctx: DissectorContext<SessionRecord, string>, lim: SessionLimits) {
-    this.s = new Session('xmpp', ctx, lim);
+    super('xmpp', ctx, lim);
   }
 
-  feed(dir: Dir, view: StreamView): Verdict {
-    if (this.stopped) return 'done';
-    const b = view.bytes;
-    let pos = 0;
-    let verdict: Verdict = 'more';
-    while (pos < b.length) {
-      if (dir === Dir.ToServer && this.asked && this.closing[dir] === null) break;
-      const max = Math.min(b.length, pos + this.s.lim.maxLineBytes);
-      let gt = pos;
-      while (gt < max && b[gt] !== GT) gt++;
-      if (gt === max) {
-        if (b.length - pos < this.s.lim.maxLineBytes) {
-          view.needAtLeast(b.length - pos + 1);
-          break;
-        }
-        this.s.event('limit.max_line_bytes', dir);
-        verdict = this.stop();
-        break;
+  protected override holding(dir: Dir): boolean {
+    return dir === Dir.ToServer && this.asked && this.closing[dir] === null;
+  }
+
+  /** Up to and including the next '>', bounded by maxLineBytes. */
+  protected unit(dir: Dir, b: Uint8Array, pos: number, view: StreamView): number {
+    const max = Math.min(b.length, pos + this.s.lim.maxLineBytes);
+    let gt = pos;
+    while (gt < max && b[gt] !== GT) gt++;
+    if (gt === max) {
+      if (b.length - pos < this.s.lim.maxLineBytes) {
+        view.needAtLeast(b.length - pos + 1);
+        return 0;
       }
-      const v = this.unit(dir, b, pos, gt + 1, view.ts);
-      pos = gt + 1;
-      if (v !== 'more') {
-        verdict = v;
-        break;
-      }
+      this.s.event('limit.max_line_bytes', dir);
+      return this.stopUnit();
     }
-    if (pos > 0) view.consume(pos);
-    return verdict;
-  }
-
-  private stop(): Verdict {
-    this.stopped = true;
-    return 'done';
+    this.tag(dir, b, pos, gt + 1, view.ts);
+    return gt + 1 - pos;
   }
 
   /** Character data then one tag, ending at `end` (just past '>'). */
-  private unit(dir: Dir, b: Uint8Array, from: number, end: number, ts: number): Verdict {
+  private tag(dir: Dir, b: Uint8Array, from: number, end: number, ts: number): Verdict {
     let lt = end - 1;
     while (lt >= from && b[lt] !== LT) lt--;
     if (lt < from) return 'more'; // a '>' in character data
@@ -88,7 +72,7 @@ export class XmppDissector implements FlowDissector {
     if (want !== null) {
       if (endTag && name === want) {
         this.closing[dir] = null;
-        if (dir === Dir.ToClient) return this.s.upgrade(ts);
+        if (dir === Dir.ToClient) return this.upgrade(ts);
       }
       return 'more';
     }
@@ -128,18 +112,13 @@ export class XmppDissector implements FlowDissector {
         this.s.event('starttls_refused', dir);
         return 'more';
       }
-      if (selfClosing) return this.s.upgrade(ts);
+      if (selfClosing) return this.upgrade(ts);
       this.closing[dir] = 'PROCEED';
     }
     return 'more';
   }
 
-  gap(dir: Dir, _lostBytes: number): Verdict {
-    this.s.event('gap', dir);
-    return this.stop();
-  }
-
-  end(_dir: Dir): void {
+  override end(_dir: Dir): void {
     if (this.asked) {
       this.asked = false;
       this.s.emit('starttls', Dir.ToServer, this.s.ctx.now(), null, null, null);
