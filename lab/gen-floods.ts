@@ -9,6 +9,8 @@
  * temporary or cache directory (`ndr-sensor gen floods`), never committed.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+// Seeded: the shapes must be the same on every run.
+import { prng as rng } from '../test/helpers/fuzz-dissector.js';
 
 export const FLOOD_SHAPES = ['syn-flood', 'horizontal-scan', 'vertical-scan', 'beacon-crowd', 'dns-names'] as const;
 export type FloodShape = (typeof FLOOD_SHAPES)[number];
@@ -127,17 +129,6 @@ export function ip4String(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
-/** A small fast PRNG (mulberry32): the shapes must be the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Capture start of every shape (packet time). */
 export const FLOOD_T0 = Date.UTC(2026, 10, 2, 8, 0, 0);
