@@ -364,78 +364,15 @@ function grown(buf: Float64Array, n: number): Float64Array {
   return new Float64Array(len);
 }
 
-/**
- * Ascending sort of a[0..n) in place. The values are byte counts, intervals and bin heights: numbers,
- * never NaN, so plain comparisons order them as TypedArray#sort would (-0 and 0 are equal for every
- * statistic taken from them). Not TypedArray#sort itself: V8's generic implementation of it sorted
- * a 1,024-connection pair's bytes about ten times slower than this loop once optimised, and busy
- * pairs are rescored often (docs/PERFORMANCE.md). Introsort: quicksort on a median of three, short
- * ranges by insertion, and a heapsort once the depth passes 2·log2(n), so byte counts chosen by a
- * peer cannot make a rescoring quadratic.
- */
-export function sortPrefix(a: Float64Array, n: number, depth = 2 * (32 - Math.clz32(n))): void {
-  if (n < 2) return;
-  introSort(a, 0, n - 1, depth);
-}
-
-/** Ranges up to this many values are finished by insertion sort. */
-const INSERTION_MAX = 16;
-
-function introSort(a: Float64Array, lo: number, hi: number, depth: number): void {
-  while (hi - lo >= INSERTION_MAX) {
-    if (depth-- === 0) { heapSort(a, lo, hi); return; }
-    // Median of three: the first, middle and last values put in order, the middle one the pivot.
-    const mid = lo + ((hi - lo) >> 1);
-    if (a[mid]! < a[lo]!) swap(a, mid, lo);
-    if (a[hi]! < a[lo]!) swap(a, hi, lo);
-    if (a[hi]! < a[mid]!) swap(a, hi, mid);
-    const p = a[mid]!;
-    // Hoare partition: both scans stop on values equal to the pivot, so a run of equal values
-    // (a pair's identical connections) splits in the middle instead of degrading.
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < p) i++;
-      while (a[j]! > p) j--;
-      if (i <= j) { swap(a, i, j); i++; j--; }
-    }
-    // The smaller side by recursion, the larger by the loop: the stack stays O(log n).
-    if (j - lo < hi - i) { introSort(a, lo, j, depth); lo = i; } else { introSort(a, i, hi, depth); hi = j; }
+/** Ascending sort of a[0..n): insertion sort for the short runs pairs usually hold. */
+export function sortPrefix(a: Float64Array, n: number): void {
+  if (n > 32) { a.subarray(0, n).sort(); return; }
+  for (let i = 1; i < n; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > v) { a[j + 1] = a[j]!; j--; }
+    a[j + 1] = v;
   }
-  for (let k = lo + 1; k <= hi; k++) {
-    const v = a[k]!;
-    let m = k - 1;
-    while (m >= lo && a[m]! > v) { a[m + 1] = a[m]!; m--; }
-    a[m + 1] = v;
-  }
-}
-
-function swap(a: Float64Array, i: number, j: number): void {
-  const t = a[i]!;
-  a[i] = a[j]!;
-  a[j] = t;
-}
-
-function heapSort(a: Float64Array, lo: number, hi: number): void {
-  const n = hi - lo + 1;
-  for (let k = (n >> 1) - 1; k >= 0; k--) siftDown(a, lo, k, n);
-  for (let end = n - 1; end > 0; end--) {
-    swap(a, lo, lo + end);
-    siftDown(a, lo, 0, end);
-  }
-}
-
-function siftDown(a: Float64Array, lo: number, k: number, n: number): void {
-  const v = a[lo + k]!;
-  for (;;) {
-    let c = 2 * k + 1;
-    if (c >= n) break;
-    if (c + 1 < n && a[lo + c + 1]! > a[lo + c]!) c++;
-    if (a[lo + c]! <= v) break;
-    a[lo + k] = a[lo + c]!;
-    k = c;
-  }
-  a[lo + k] = v;
 }
 
 /**
