@@ -47,24 +47,35 @@ const serverShapes = new Map<number, Shape<string>>();
 let units = new Uint16Array(4096);
 let n = 0;
 
+/** Room for `more` units after the `n` already in `units`. */
+function reserve(more: number): void {
+  if (n + more <= units.length) return;
+  let len = units.length * 2;
+  while (len < n + more) len *= 2;
+  const grown = new Uint16Array(len);
+  grown.set(units);
+  units = grown;
+}
+
 function put(v: number): void {
-  if (n === units.length) {
-    const grown = new Uint16Array(units.length * 2);
-    grown.set(units);
-    units = grown;
-  }
+  reserve(1);
   units[n++] = v;
 }
 
 function putList(vals: readonly number[], dropGrease: boolean): void {
+  reserve(vals.length + 1);
+  // Locals in the loop: `units` and `n` are module variables, read and written through the
+  // module's context on every access otherwise (these lists are most of a hello's shape).
+  const u = units;
   const at = n;
-  put(0);
+  let k = at + 1;
   for (let i = 0; i < vals.length; i++) {
     const v = vals[i] as number;
     if (dropGrease && isGrease(v)) continue;
-    put(v);
+    u[k++] = v;
   }
-  units[at] = n - at - 1;
+  u[at] = k - at - 1;
+  n = k;
 }
 
 function clientShape(h: TlsClientHello, transport: Ja4Transport, opts: Ja4Options | undefined): void {
