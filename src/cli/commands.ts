@@ -17,7 +17,7 @@ import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
 import { buildStages } from '../runtime/stages.js';
 import type { SiemClient } from '../output/siem-client.js';
 import type { OtlpClient } from '../output/otlp.js';
-import { alertToEcs, ecsContext, EcsSerializer, flowToEcs, OUTPUT_DETAILS, type OutputDetail } from '../output/ecs.js';
+import { ecsContext, EcsSerializer, OUTPUT_DETAILS, type OutputDetail } from '../output/ecs.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../grpc/limits.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import type { FlowRecord } from '../flow/record.js';
@@ -341,7 +341,12 @@ async function runDemo(values: Record<string, unknown>): Promise<number> {
   const { writeFileSync } = await import('node:fs');
   const cfgFile = join(dir, 'analytics-config.json');
   const r = await replayFiles([cap], { sysmon: [sysmon], ...(existsSync(cfgFile) ? { analyticsConfig: readAnalyticsConfig(cfgFile) } : {}) });
-  writeFileSync(out, [...r.flows.map((f) => JSON.stringify(flowToEcs(f))), ...r.alerts.map((a) => JSON.stringify(alertToEcs(a)))].join('\n') + '\n');
+  // the default (lean) documents, as `replay -o` writes them: certificates described before the flows
+  const lines: string[] = [];
+  const ser = new EcsSerializer({ onRef: (json) => lines.push(json) });
+  for (const f of r.flows) lines.push(ser.flow(f));
+  for (const a of r.alerts) lines.push(ser.alert(a));
+  writeFileSync(out, lines.join('\n') + '\n');
   process.stdout.write(renderDemo(`ndr-sensor demo: ${cap} with ${sysmon} (embedded reference EDR)`, r.flows, r.alerts, out));
   return 0;
 }
