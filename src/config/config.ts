@@ -99,11 +99,11 @@ export class ConfigError extends Error {
 export const DEFAULT_MAX_FLOWS = 262_144;
 
 /**
- * The default memcap. V8 lets the heap grow to about twice what is alive before its next full
- * collection, and the process adds code, buffers and native memory: 384 MiB of live state keeps
- * the whole process under 1 GiB however the flows are made.
+ * The default memcap. V8 lets the heap grow to two or more times what is alive before its next
+ * full collection, and the process adds code, buffers and native memory beside the heap: 320 MiB
+ * of live state keeps the whole process under 1 GiB however the flows are made.
  */
-export const DEFAULT_HEAP_MEMCAP_MIB = 384;
+export const DEFAULT_HEAP_MEMCAP_MIB = 320;
 
 export function defaultConfig(): SensorConfig {
   return {

@@ -64,11 +64,7 @@ export class FlowTable {
   private readonly pool: Flow[] = [];
   /** Flows taken from the pool instead of allocated (metrics). */
   reused = 0;
-  /**
-   * Flows the table holds at most while the heap is over its memcap (Infinity: no pressure). It
-   * falls in proportion when a full GC finds the heap over the memcap and rises again by a
-   * quarter per full GC that finds it well under.
-   */
+  /** Flows the table holds at most because of the memcap (Infinity: no limit; see heapAfterGc). */
   softCap = Infinity;
   /** Flows evicted because of the memcap (also counted in `evicted`). */
   memcapEvicted = 0;
@@ -182,18 +178,20 @@ export class FlowTable {
   }
 
   /**
-   * A full GC just ran and `usedBytes` of the heap are in use (about what is alive): over the
-   * memcap the table aims at its share of the memcap, keeping 15 % headroom (the rest of the heap
-   * is assumed to scale with it, which overshoots when other state dominates; the next GC
-   * corrects); well under it the soft cap rises back towards maxFlowsCount.
+   * A full GC just ran and `usedBytes` of the heap are in use (about what is alive). Once that is
+   * over half the memcap, flows are taken to be most of it and the soft cap is set to the flows
+   * that fit 90 % of the memcap at the current cost per flow: it stops the table's growth before
+   * the memcap is reached (V8 lets the heap grow to about twice what is alive before the next full
+   * GC, so a table that grew until a GC found it over would already have doubled the process) and
+   * shrinks it when it is over. Below half, the soft cap rises by a quarter per full GC.
    */
   heapAfterGc(usedBytes: number): void {
     const cap = this.lim.heapMemcapMiB * 1048576;
     if (cap <= 0) return;
-    if (usedBytes > cap) {
-      const target = Math.max(MIN_SOFT_CAP, Math.floor((this.size * cap * 0.85) / usedBytes));
-      if (target < this.softCap) this.softCap = target;
-    } else if (usedBytes < cap * 0.7 && this.softCap !== Infinity) {
+    if (usedBytes > cap * 0.5 && this.size >= MIN_SOFT_CAP) {
+      const target = Math.max(MIN_SOFT_CAP, Math.floor((this.size * cap * 0.9) / usedBytes));
+      this.softCap = target >= this.lim.maxFlowsCount ? Infinity : target;
+    } else if (this.softCap !== Infinity) {
       this.softCap = Math.floor(this.softCap * 1.25);
       if (this.softCap >= this.lim.maxFlowsCount) this.softCap = Infinity;
     }
