@@ -9,11 +9,14 @@
  * the wait for a core, so CPU seconds are given too.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { countOutput } from './headline.js';
 
 interface Round {
+  /** The sensor's own flow count (its summary), when it printed one. */
+  flows: number | null;
   wall: number;
   cpu: number;
   ready: number | null;
@@ -28,7 +31,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Round {
   const t = /@@([\d.]+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
   if (!t) throw new Error('startup: no GNU time line (Debian package time)');
   const mark = /ndr-bench-mark ready ([\d.]+) cpu ([\d.]+)/.exec(r.stderr);
-  return { wall: Number(t[1]), cpu: Number(t[2]) + Number(t[3]), ready: mark ? (Number(mark[1]) - t0) / 1000 : null, readyCpu: mark ? Number(mark[2]) / 1000 : null };
+  const flows = /\n\s*flows\s+(\d+)/.exec(r.stderr);
+  return { flows: flows ? Number(flows[1]) : null, wall: Number(t[1]), cpu: Number(t[2]) + Number(t[3]), ready: mark ? (Number(mark[1]) - t0) / 1000 : null, readyCpu: mark ? Number(mark[2]) / 1000 : null };
 }
 
 const median = (xs: number[]): number => {
@@ -61,9 +65,12 @@ export function benchStartup(root: string, rounds: number): StartupResult {
       floor.push(run(process.execPath, ['-e', '0'], env));
       sensor.push(run(join(root, 'bin/ndr-sensor'), ['replay', demo, '-o', out], env));
     }
-    const docs = readFileSync(out, 'utf8').split('\n').filter((l) => l.length > 0);
-    const flows = docs.filter((l) => !l.includes('"kind":"alert"'));
-    const flowBytes = flows.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    // Bytes per flow: every document but the alerts (flows and the certificates they refer to)
+    // over the sensor's own flow count, as the headline counts them.
+    const counted = countOutput(out);
+    const flowCount = sensor[sensor.length - 1]?.flows ?? null;
+    if (flowCount === null) throw new Error('startup: the sensor printed no flow count');
+    const flowBytes = counted.nonAlertBytes;
     const ready = sensor.map((r) => r.ready ?? NaN);
     if (ready.some((x) => Number.isNaN(x))) throw new Error('startup: the sensor printed no ready mark');
     const lines = [
@@ -73,9 +80,9 @@ export function benchStartup(root: string, rounds: number): StartupResult {
       `  demo replayed whole, wall   ${spread(sensor.map((r) => r.wall), s2)}   (target <= 0.3 s)`,
       `  demo replayed whole, CPU    ${spread(sensor.map((r) => r.cpu), s2)}   (user + system)`,
       `  node -e 0, wall / CPU       ${spread(floor.map((r) => r.wall), s2)} / ${spread(floor.map((r) => r.cpu), s2)}   (Node's own start on this machine now)`,
-      `  output                      ${flows.length} flow documents, ${Math.round(flowBytes / Math.max(1, flows.length))} bytes per flow (${docs.length - flows.length} alerts)`,
+      `  output                      ${flowCount} flows, ${Math.round(flowBytes / Math.max(1, flowCount))} bytes per flow (${counted.alerts} alerts, ${counted.documents - counted.alerts - flowCount} other documents)`,
     ];
-    return { lines, readyMs: median(ready) * 1000, readyCpuMs: median(sensor.map((r) => r.readyCpu ?? NaN)) * 1000, wholeS: median(sensor.map((r) => r.wall)), bytesPerFlow: flowBytes / Math.max(1, flows.length) };
+    return { lines, readyMs: median(ready) * 1000, readyCpuMs: median(sensor.map((r) => r.readyCpu ?? NaN)) * 1000, wholeS: median(sensor.map((r) => r.wall)), bytesPerFlow: flowBytes / Math.max(1, flowCount) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
