@@ -1,7 +1,7 @@
 /**
  * The flow record: what the flow table produces when a flow ends, and what every later stage
  * (fingerprints, enrichment, analytics, outputs) reads. Typed, plain data, owned (no views), so it
- * crosses worker threads by structured clone.
+ * crosses worker threads (src/runtime/record-codec.ts, or structured clone).
  *
  * The record names no application protocol: what a protocol saw lives in `apps`, one section per
  * key, typed by the AppKey its folder under dissectors/ exports, and rendered by the section it

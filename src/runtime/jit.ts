@@ -37,10 +37,11 @@ export function v8PoolSize(cores = availableParallelism()): number {
 
 /**
  * Flow workers for a replay when none are asked for: one per core but one, which is left to the
- * main thread (the later stages: naming, enrichment, analytics, outputs) and V8's own threads.
- * So 1 on two cores, which means everything in one thread: there a second worker costs more than
- * it brings, since each worker reads and decodes the whole file and every record crosses to the
- * main thread (docs/PERFORMANCE.md, "Two workers on this machine").
+ * main thread (reading and dispatch, then the later stages: naming, enrichment, analytics,
+ * outputs) and V8's own threads. So 1 on two cores, which means everything in one thread: there a
+ * second worker costs more CPU than it brings (each worker isolate compiles the engine again, and
+ * every record is encoded in the worker and rebuilt in the main thread; docs/PERFORMANCE.md, "two
+ * workers against one").
  */
 export function replayWorkers(cores = availableParallelism()): number {
   return Math.max(1, cores - 1);
