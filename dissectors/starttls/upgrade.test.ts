@@ -87,10 +87,20 @@ describe('each protocol of the family', () => {
       for (const cut of [0, 1]) {
         const f = await one(c.port, [...c.turns, ...TLS], cut);
         expect(f.protocol).toBe(c.name);
-        expect(f.upgraded).toBe('tls');
+        expect([f.upgraded, f.upgradeUnanswered]).toEqual(['tls', null]);
         expect(tlsOf(f)?.ja4).toBe(tlsOf(direct)?.ja4);
         expect(tlsView(f)).toBe(tlsView(direct));
         expect(sessionOf(f)).toMatchObject({ protocol: c.name, starttls: true, starttlsRequested: true, starttlsRefused: false, ...c.expect });
+      }
+    });
+    it(`${c.name}: the switch asked for and not one TLS byte after: no TLS section, the upgrade unanswered`, async () => {
+      for (const cut of [0, 1]) {
+        const f = await one(c.port, c.turns, cut);
+        expect(f.protocol).toBe(c.name);
+        expect([f.upgraded, f.upgradeUnanswered]).toEqual([null, 'tls']);
+        expect(tlsOf(f)).toBeNull();
+        expect(f.encrypted?.known ?? null).toBeNull();
+        expect(sessionOf(f)).toMatchObject({ protocol: c.name, starttls: false, starttlsRequested: true, starttlsRefused: false, ...c.expect });
       }
     });
     if (c.refused !== undefined) {

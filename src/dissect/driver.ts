@@ -262,6 +262,7 @@ export class Driver {
     v.ts = this.host.now;
     v.consumed = 0;
     v.wanted = 0;
+    if (f.upgraded !== null && bytes.length > 0) f.upgradeFed = true;
     let verdict: Verdict;
     try { verdict = d.feed(dir, v); } catch { verdict = this.faulted(f); }
     f.side(dir).need = v.wanted > 0 ? v.wanted : 0;

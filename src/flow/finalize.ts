@@ -4,7 +4,7 @@
  * fine here).
  */
 import { addrToString } from '../decode/packet-meta.js';
-import { Dir, MissingServiceError, type RecordSection, type RecordSink, type ServiceKey, type SummaryContext } from '../dissect/api.js';
+import { Dir, MissingServiceError, type DissectorRecord, type RecordSection, type RecordSink, type ServiceKey, type SummaryContext } from '../dissect/api.js';
 import type { Flow } from './flow.js';
 import { communityId } from './community-id.js';
 import { mergeFeatures, type DirCounters, type EndReason, type EntropyInfo, type FlowRecord, type FlowTunnel } from './record.js';
@@ -119,6 +119,7 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     directionFromSyn: f.directionFromSyn,
     protocol: f.protocol,
     upgraded: f.upgraded,
+    upgradeUnanswered: null,
     events: f.events ?? [],
     limits: f.limits ?? [],
     apps: {},
@@ -138,7 +139,19 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
   };
   if (reason === 'evicted' && !rec.limits.includes('flow.evicted')) rec.limits.push('flow.evicted');
   const apps = f.earlier !== null ? [...f.earlier] : [];
-  if (f.spec !== null && f.records !== null) apps.push({ spec: f.spec, records: f.records });
+  if (f.upgraded !== null && !f.upgradeFed && apps.length > 0) {
+    // The switch was asked for (and, but for MySQL, accepted) and then nothing of the new protocol
+    // came: the flow did not upgrade. No section of the new protocol (it would say a handshake
+    // that never began was not established), and the first protocol's upgrade record is left out
+    // so its section says the upgrade was requested, not that it happened.
+    rec.upgraded = null;
+    rec.upgradeUnanswered = f.upgraded;
+    const last = apps.length - 1;
+    const first = apps[last] as { spec: (typeof apps)[number]['spec']; records: DissectorRecord[] };
+    apps[last] = { spec: first.spec, records: first.records.filter((r, i) => i !== first.records.length - 1 || !r.kind.endsWith('.upgrade')) };
+  } else if (f.spec !== null && f.records !== null) {
+    apps.push({ spec: f.spec, records: f.records });
+  }
   if (apps.length > 0) {
     const out = sink(rec);
     const sctx = summaryContext(f, rec, ctx.services);

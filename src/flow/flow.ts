@@ -124,6 +124,8 @@ export class Flow {
   earlier: { spec: AnyDissectorSpec; records: DissectorRecord[] }[] | null = null;
   /** The protocol the flow switched to in place (STARTTLS → 'tls'), keeping its label; null if none. */
   upgraded: string | null = null;
+  /** After an upgrade: whether the new dissector was given any byte (a switch may go unanswered). */
+  upgradeFed = false;
   /** Protocol decided without a dissector (e.g. 'ssh' by banner) or by the dissector. */
   protocol: string | null = null;
 
@@ -158,7 +160,7 @@ export class Flow {
     this.toServer.reset(); this.toClient.reset();
     this.startTs = 0; this.lastSeen = 0; this.seq = 0; this.rst = false;
     this.app = AppState.Unclassified; this.spec = null; this.dissector = null; this.records = null;
-    this.probeNo = 0; this.confirmed = false; this.earlier = null; this.upgraded = null; this.protocol = null;
+    this.probeNo = 0; this.confirmed = false; this.earlier = null; this.upgraded = null; this.upgradeFed = false; this.protocol = null;
     this.events = null; this.limits = null; this.closed = false; this.record = null; this.emitted = false;
     this.syn = null;
   }

@@ -207,6 +207,12 @@ export interface FlowRecord {
   protocol: string | null;
   /** The protocol the flow upgraded to in place (STARTTLS, RDP → 'tls'); absent or null when none. */
   upgraded?: string | null;
+  /**
+   * The protocol the flow asked to switch to when not one byte of it came (MySQL's SSLRequest or
+   * an accepted STARTTLS, then the capture or the connection ended); `upgraded` is then null and
+   * the first protocol's section says it was requested but did not happen.
+   */
+  upgradeUnanswered?: string | null;
   /** Named events raised on this flow (decoder, reassembly, dissectors), deduplicated, bounded. */
   events: string[];
   /** Flow-level limit hits, e.g. 'flow.reassembly_depth', 'flow.evicted'. */

@@ -272,6 +272,8 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   }
   if (r.tunnelDepth) w.num('tunnel_depth', r.tunnelDepth);
   w.str('upgraded', r.upgraded);
+  // asked to switch (STARTTLS accepted, MySQL's SSLRequest) and not one byte of the new protocol came
+  w.str('upgrade_unanswered', r.upgradeUnanswered);
   w.strs('events', r.events);
   w.strs('limits', r.limits);
   w.close();
