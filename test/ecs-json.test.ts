@@ -94,6 +94,29 @@ describe('described set', () => {
     expect(d.check('c')).toBe(false);
     expect(d.evictions).toBe(3);
   });
+
+  it('stays exact over many hits and evictions (the oldest found past the holes moves leave)', () => {
+    const max = 1000;
+    const d = new DescribedSet(max);
+    const recent: string[] = []; // the reference LRU, most recent last
+    let x = 7;
+    for (let i = 0; i < 20_000; i++) {
+      x = (x * 48271) % 2147483647;
+      const k = String(x % 1500);
+      const had = recent.indexOf(k);
+      expect(d.check(k)).toBe(had >= 0);
+      if (had >= 0) recent.splice(had, 1);
+      recent.push(k);
+      if (recent.length > max) recent.shift();
+    }
+    expect(d.size).toBe(max);
+    for (const k of recent) expect(d.check(k)).toBe(true);
+  });
+
+  it('a lean serializer without a place for the certificate documents is refused by name', () => {
+    expect(() => new EcsSerializer()).toThrow(/onRef/);
+    expect(() => new EcsSerializer({ detail: 'full' })).not.toThrow();
+  });
 });
 
 describe('lean output: certificates described once per stream and day', () => {

@@ -10,6 +10,7 @@ import { isExternal, parseCidr, type Cidr } from '../analytics/net.js';
 import type { AnyRecordSection, EcsWriter, RefSink, SectionContext } from '../dissect/api.js';
 import { eventId, isoTime, JsonWriter, ObjectWriter, utcDay, type OutputDetail } from './json.js';
 import { DEFAULT_STATE_LIMITS } from '../util/state.js';
+import { MapFront } from '../util/map-front.js';
 const iso = isoTime;
 import { sectionsOf } from '../dissect/registry.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
@@ -520,13 +521,15 @@ export const DEFAULT_DESCRIBED_MAX = DEFAULT_STATE_LIMITS.describedCertificates;
 
 /**
  * The objects (certificates) an output stream has described, by kind, key and UTC day: a bounded
- * LRU (a Map keeps insertion order; a hit moves its key to the end, so the oldest is first).
- * An object evicted and seen again is described again: a repeat, never a loss.
+ * LRU (a Map keeps insertion order; a hit moves its key to the end, so the least recently used is
+ * first, and MapFront finds it without stepping over the holes the moves leave). An object
+ * evicted and seen again is described again: a repeat, never a loss.
  */
 export class DescribedSet {
   evictions = 0;
   readonly max: number;
   private readonly seen = new Map<string, true>();
+  private readonly oldest = new MapFront(this.seen);
   constructor(max: number = DEFAULT_DESCRIBED_MAX) {
     this.max = max;
   }
@@ -544,11 +547,15 @@ export class DescribedSet {
     }
     m.set(key, true);
     if (m.size > this.max) {
-      m.delete(m.keys().next().value as string);
+      m.delete(this.oldest.take() as string);
       this.evictions++;
     }
     return false;
   }
+}
+
+export class LeanOutputError extends Error {
+  override readonly name = 'LeanOutputError';
 }
 
 export interface EcsSerializerOptions {
@@ -586,10 +593,12 @@ export class EcsSerializer implements RefSink {
     this.w = new JsonWriter(this.detail === 'full');
     this.described = new DescribedSet(o.describedMax ?? DEFAULT_DESCRIBED_MAX);
     this.onRef = o.onRef ?? null;
+    // Lean flows leave the descriptions out: without somewhere to write them they would be lost.
+    if (this.detail === 'lean' && this.onRef === null) throw new LeanOutputError('the lean output needs onRef for the certificate documents (or detail: full)');
   }
 
   flow(r: FlowRecord): string {
-    if (!this.w.full && this.onRef !== null) {
+    if (!this.w.full) {
       this.refTs = r.startTs;
       const secs = this.sections;
       for (let i = 0; i < secs.length; i++) {
