@@ -1,16 +1,17 @@
 // Each protocol's protobuf message and its ECS fields come from one field table (the section's
 // proto.ecs): every field of the message is in the table, and on every flow of the golden
 // captures the message carries the value the ECS document carries at the table's path. The core
-// of ndr.v1.FlowRecord is held to its own table (flowCoreFields) the same way.
+// of ndr.v1.FlowRecord (flowCoreFields) and ndr.v1.Alert (alertCoreFields) are held to their own
+// tables the same way.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import type { AnyRecordSection } from '../src/dissect/api.js';
 import { messageType } from '../src/grpc/convert.js';
-import { defaultSections, flowToEcs } from '../src/output/ecs.js';
+import { alertToEcs, defaultSections, flowToEcs } from '../src/output/ecs.js';
 import { ndr } from '../src/gen/ndr.js';
-import { flowCoreFields, flowToPb } from '../src/output/siem-records.js';
+import { alertCoreFields, alertToPb, flowCoreFields, flowToPb } from '../src/output/siem-records.js';
 import { replayFiles } from '../src/runtime/replay.js';
 
 const root = join(new URL('.', import.meta.url).pathname, '..');
@@ -140,5 +141,37 @@ describe('record sections: one field table for ECS and protobuf', () => {
     for (const path of ['id', 'client.ip', 'startTsMs', 'toServer.bytes', 'toClient.tcpFlags', 'entropyToServer.bits', 'attribution.status', 'attribution.process.executable', 'attribution.host.name', 'attribution.match', 'attribution.imageLoads', 'attribution.fileEvents', 'beacon.score', 'events']) {
       expect(carried.get(path) ?? 0, path).toBeGreaterThan(0);
     }
+  });
+
+  it('the Alert fields: each is in the alert table, and on the demo\'s alerts carries what the ECS document carries', async () => {
+    const core = new protobuf.Root();
+    core.resolvePath = (_origin, target) => join(root, 'proto', target);
+    core.loadSync('ndr/v1/alert.proto', { keepCase: false });
+    const t = core.lookupType('ndr.v1.Alert');
+    expect(Object.keys(alertCoreFields).sort()).toEqual(fieldPaths(t).sort());
+
+    const demo = join(root, 'pcaps', 'demo');
+    const analyticsConfig = (JSON.parse(readFileSync(join(demo, 'analytics-config.json'), 'utf8')) as { analytics: unknown }).analytics;
+    const { alerts } = await replayFiles([join(demo, 'demo.pcap')], { sysmon: [join(demo, 'sysmon.jsonl')], analyticsConfig });
+    expect(alerts.length).toBeGreaterThan(0);
+    const none = (v: unknown): boolean => absent(v) || v === 0 || v === false;
+    const mismatches: string[] = [];
+    const carried = new Set<string>();
+    for (const a of alerts) {
+      const ecs = alertToEcs(a);
+      const msg = t.toObject(t.decode(ndr.v1.Alert.encode(alertToPb(a)).finish()), { defaults: false, longs: Number, enums: String, arrays: false });
+      for (const [path, def] of Object.entries(alertCoreFields)) {
+        if ('notInEcs' in def) continue;
+        const raw = at(msg, path);
+        const x = raw === undefined ? undefined : def.toEcs ? def.toEcs(raw) : raw;
+        const e = at(ecs, def.ecs);
+        const y = def.ecsSide ? def.ecsSide(e) : e;
+        if (!none(x)) carried.add(path);
+        if (none(x) && none(y)) continue;
+        if (JSON.stringify(x) !== JSON.stringify(y)) mismatches.push(`${a.analytic} ${path}: ${JSON.stringify(x)} vs ${def.ecs}=${JSON.stringify(y)}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+    for (const path of ['analytic', 'severity', 'evidence', 'source.ip', 'destination.port', 'process.executable', 'host.name', 'tsMs', 'mitreTechniques']) expect(carried.has(path), path).toBe(true);
   });
 });

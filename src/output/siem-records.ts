@@ -98,6 +98,7 @@ export function alertToPb(a: Alert): ndr.v1.IAlert {
     severity: a.severity,
     confidence: a.confidence,
     evidence: a.evidence.map((e) => ({ signal: e.signal, value: String(e.value), weight: e.weight })),
+    source: { ip: a.source.ip, port: a.source.port },
     destination: { ip: a.destination.ip, port: a.destination.port },
     destinationName: a.destination.name ?? '',
     communityId: a.communityId,
@@ -199,4 +200,53 @@ export const flowCoreFields: Readonly<Record<string, CoreField>> = {
   'attribution.imageNetworkHistory': { ecs: 'ndr.attribution.image_network_history' },
   'attribution.clockOffsetMs': { ecs: 'ndr.attribution.clock_offset_ms' },
   events: { ecs: 'ndr.flow.events' },
+};
+
+const SEVERITY_SCORE: Readonly<Record<string, number>> = { low: 21, medium: 47, high: 73, critical: 99 };
+const alertProcessNotInEcs = 'an alert names its process as an analyst acts on it; the flow document that raised it carries the rest';
+
+/**
+ * The same for ndr.v1.Alert: where each typed field stands in the alert's ECS document. `ecsSide`
+ * reads the ECS value into the message's form where the message keeps less (evidence values are
+ * strings in the message).
+ */
+export const alertCoreFields: Readonly<Record<string, CoreField & { ecsSide?: (v: unknown) => unknown }>> = {
+  id: { ecs: 'ndr.alert.id' },
+  analytic: { ecs: 'rule.id' },
+  title: { ecs: 'rule.name' },
+  severity: { ecs: 'event.severity', toEcs: (v) => SEVERITY_SCORE[String(v)] },
+  confidence: { ecs: 'ndr.alert.confidence' },
+  evidence: {
+    ecs: 'ndr.alert.evidence',
+    ecsSide: (v) => (Array.isArray(v) ? v.map((e: { signal: string; value: unknown; weight: number }) => ({ signal: e.signal, value: String(e.value), weight: e.weight })) : v),
+  },
+  'host.name': { ecs: 'host.name' },
+  'host.id': { ecs: 'host.id' },
+  'host.os': { notInEcs: 'the alert document names the host; the flow document carries its OS' },
+  'host.ips': { ecs: 'host.ip' },
+  'process.entityId': { ecs: 'process.entity_id' },
+  'process.pid': { ecs: 'process.pid' },
+  'process.executable': { ecs: 'process.executable' },
+  'process.name': { ecs: 'process.name' },
+  'process.commandLine': { ecs: 'process.command_line' },
+  'process.user': { ecs: 'user.name' },
+  'process.parentExecutable': { ecs: 'process.parent.executable' },
+  'process.parentCommandLine': { notInEcs: alertProcessNotInEcs },
+  'process.signed': { notInEcs: alertProcessNotInEcs },
+  'process.signature': { notInEcs: alertProcessNotInEcs },
+  'process.signatureStatus': { notInEcs: alertProcessNotInEcs },
+  'process.startTsMs': { notInEcs: alertProcessNotInEcs },
+  'source.ip': { ecs: 'source.ip' },
+  'source.port': { ecs: 'source.port' },
+  'destination.ip': { ecs: 'destination.ip' },
+  'destination.port': { ecs: 'destination.port' },
+  destinationName: { ecs: 'destination.domain' },
+  communityId: { ecs: 'network.community_id' },
+  flowId: { ecs: 'ndr.alert.flow_id' },
+  tsMs: { ecs: '@timestamp', toEcs: isoOf },
+  explanation: { ecs: 'rule.description' },
+  baselineSource: { ecs: 'ndr.alert.baseline_source' },
+  count: { ecs: 'ndr.alert.count' },
+  // ECS lists the parent techniques here (and the sub-techniques under technique.subtechnique).
+  mitreTechniques: { ecs: 'threat.technique.id', toEcs: (v) => (Array.isArray(v) ? [...new Set(v.map((id: string) => id.split('.')[0]))] : v) },
 };
