@@ -27,7 +27,7 @@ describe('sharded replay', () => {
     });
   }
 
-  it('3 workers = 1 worker (each worker reads the file and keeps its share)', async () => {
+  it('3 workers = 1 worker (the main thread reads the file and hands each worker its share)', async () => {
     const path = join(shared, 'conformance/ja4/pcaps/tls-handshake.pcapng');
     const one = await replayFiles([path], { workers: 1, withAnalytics: false });
     const three = await replayFiles([path], { workers: 3, withAnalytics: false });

@@ -208,7 +208,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     process.stderr.write(`ndr-bench-mark ready ${(performance.timeOrigin + performance.now()).toFixed(3)} cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)}\n`);
   }
   const workers = intOpt(values.workers, 'workers') ?? replayWorkers();
-  const runner = workers > 1 ? new ShardedRunner(pipe, workers, workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors })) : null;
+  const runner = workers > 1 ? new ShardedRunner(pipe, workers, { ...workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors }), seqIds: !files.includes('-') }) : null;
   let st = pipe.engine.stats;
   try {
     for (const f of files) {

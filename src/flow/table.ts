@@ -78,6 +78,11 @@ export class FlowTable {
    * of its list keeps it, so the main thread can merge the workers' expiries into one table's order.
    */
   seq = 0;
+  /**
+   * Number flows by `seq` (their first packet's place in the capture) instead of counting: a
+   * sharded replay's main thread turns those places into the ids one table would have given.
+   */
+  idFromSeq = false;
 
   constructor(lim: TableLimits) {
     this.lim = lim;
@@ -135,7 +140,7 @@ export class FlowTable {
     if (nf === undefined) nf = new Flow();
     else this.reused++;
     nf.hash = h;
-    nf.id = this.nextId++;
+    nf.id = this.idFromSeq ? this.seq : this.nextId++;
     nf.ipVersion = m.ipVersion === 6 ? 6 : 4;
     nf.proto = m.proto;
     nf.vlan = m.vlan;

@@ -85,7 +85,8 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
   const p = new Pipeline({ ...opts, ...stages, onFlow: (r) => flows.push(r), onAlert: (a) => alerts.push(a), onFlood: (f) => floods.push(f) });
   let stats: EngineStats = p.engine.stats;
   if ((opts.workers ?? 1) > 1) {
-    const runner = new ShardedRunner(p, opts.workers as number, workerInit(opts));
+    // Files only: flow ids as one thread numbers them (stdin is dispatched like a live source).
+    const runner = new ShardedRunner(p, opts.workers as number, { ...workerInit(opts), seqIds: !paths.includes('-') });
     try {
       for (const path of paths) {
         if (path === '-') await runner.run(openCaptureFile(path));

@@ -20,8 +20,11 @@
  * expiry (then by the table's list and the place the flow went to its tail), or at the end (then
  * in the table's drain order, which the main thread rebuilds from every worker's flows and tombs).
  * The main thread merges the workers' streams by these keys, releasing an item once no worker can
- * still emit anything before it. Flow ids stay per run (worker-local id × N + worker); a table
- * full enough to evict is per worker, so evictions (and so records) differ from one thread's.
+ * still emit anything before it. In a replay of files (WorkerInit.seqIds) flow ids are one table's
+ * too: workers number flows by the place of their first packet and report each creation, and the
+ * main thread counts the creations up to that place; elsewhere (live, where that list would grow
+ * without end) ids are worker-local id × N + worker. A table full enough to evict is per worker,
+ * so evictions (and so records) differ from one thread's.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
@@ -123,6 +126,9 @@ export class ShardedRunner {
   /** What the workers emitted while draining their tables at the end, and their tombs. */
   private readonly drained: Item[] = [];
   private readonly tombs: { list: number; seq: number; startTs: number }[] = [];
+  /** Flow ids as one table gives them (WorkerInit.seqIds): per worker, the places its flows were created at. */
+  private readonly globalIds: boolean;
+  private readonly born: number[][] = [];
   /** Packets read so far (every one, whatever it decodes to): the next packet's place. */
   private seqNext = 0;
   /** The last packet handled (given to its worker, or counted as not IP, malformed...). */
@@ -155,6 +161,7 @@ export class ShardedRunner {
 
   constructor(pipe: Pipeline, n: number, init: WorkerInit) {
     this.pipe = pipe;
+    this.globalIds = init.seqIds === true;
     const url = workerUrl();
     for (let i = 0; i < n; i++) {
       const w = new Worker(url, { workerData: { ndrWorker: true, init } });
@@ -166,6 +173,7 @@ export class ShardedRunner {
       this.queues.push([]);
       this.queueHead.push(0);
       this.covered.push(-1);
+      this.born.push([]);
       this.lastSentTs.push(0);
       this.sentHolds.push([]);
       this.decoders.push(new RecordDecoder());
@@ -188,6 +196,8 @@ export class ShardedRunner {
       this.inFlight[i] = (this.inFlight[i] as number) - 1;
       const holds = (this.sentHolds[i] as number[]).shift() ?? 0;
       for (let b = 0; holds >>> b !== 0; b++) if ((holds >>> b) & 1) (this.ringHolders[b] as number)--;
+      const born = this.born[i] as number[];
+      for (let j = 0; j < m.born.length; j++) born.push(m.born[j] as number);
       this.take(i, m.flows, m.keys, m.dns, this.queues[i] as Item[]);
       this.covered[i] = m.upTo;
     } else {
@@ -201,14 +211,18 @@ export class ShardedRunner {
     this.wake();
   }
 
-  /** A worker's records (ids made unique in this run: worker-local id × N + worker) and DNS answers, as items. */
+  /**
+   * A worker's records and DNS answers, as items. Ids: with globalIds a record's id is the place its
+   * flow was created at (made an id when released); else worker-local, made unique in this run here
+   * (id × N + worker).
+   */
   private take(i: number, b: EncodedBatch, keys: Float64Array, dns: DnsOut[], into: Item[]): void {
     const n = this.workers.length;
     const recs = b.count === 0 && b.codeLen === 0 ? [] : (this.decoders[i] as RecordDecoder).decode(b);
     const items: Item[] = [];
     for (let j = 0; j < recs.length; j++) {
       const f = recs[j] as FlowRecord;
-      f.id = f.id * n + i;
+      if (!this.globalIds) f.id = f.id * n + i;
       items.push({ key: keys, at: j * KEY_WORDS, rec: f, dns: null });
     }
     for (const d of dns) items.push({ key: d.key, at: 0, rec: null, dns: d });
@@ -218,8 +232,33 @@ export class ShardedRunner {
   }
 
   private deliver(it: Item): void {
-    if (it.dns !== null) this.pipe.learnDns(it.dns.client, it.dns.m, it.dns.ts);
-    else this.pipe.accept(it.rec as FlowRecord);
+    if (it.dns !== null) {
+      this.pipe.learnDns(it.dns.client, it.dns.m, it.dns.ts);
+      return;
+    }
+    const f = it.rec as FlowRecord;
+    if (this.globalIds) f.id = this.idAt(f.id);
+    this.pipe.accept(f);
+  }
+
+  /**
+   * One table's id for the flow created at place g: the flows created at or before g by every
+   * worker (each place creates at most one). Every worker has reported its creations up to g by
+   * the time a record of that flow is released (see release).
+   */
+  private idAt(g: number): number {
+    let id = 0;
+    for (const b of this.born) {
+      let lo = 0;
+      let hi = b.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((b[mid] as number) <= g) lo = mid + 1;
+        else hi = mid;
+      }
+      id += lo;
+    }
+    return id;
   }
 
   /**

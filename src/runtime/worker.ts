@@ -54,6 +54,8 @@ export interface BatchMsg {
   upTo: number;
 }
 
+const EMPTY_F64 = new Float64Array(0);
+
 /** Numbers per emitted item's order key (see ShardedRunner's merge): g, phase, list, seq, k, startTs. */
 export const KEY_WORDS = 6;
 
@@ -87,6 +89,11 @@ export interface WorkerInit extends FeatureOptions {
   disabledDissectors?: readonly string[];
   /** Report flows that drop to counting only (live eBPF feed). */
   reportBypass?: boolean;
+  /**
+   * Number flows by their first packet's place in the capture and report each new flow's place, so
+   * the main thread gives them one table's ids (a replay of files: its places only grow).
+   */
+  seqIds?: boolean;
 }
 
 /** A DNS answer a flow of this worker saw, with its order key (KEY_WORDS numbers). */
@@ -99,7 +106,7 @@ export interface DnsOut {
 
 export type ToWorker = BatchMsg | RingMsg | { type: 'finish'; reason: 'eof' | 'shutdown' } | { type: 'kernel-end'; r: KernelFlowEnd };
 export type FromWorker =
-  | { type: 'out'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; upTo: number; size?: number; events?: [string, number][] }
+  | { type: 'out'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; upTo: number; born: Float64Array; size?: number; events?: [string, number][] }
   | { type: 'bypass'; flow: BypassedFlow }
   | { type: 'done'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; tombs: Float64Array; stats: Record<string, unknown> }
   | { type: 'ready' };
@@ -129,6 +136,11 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
   const eng = p.engine;
   const dnsOut = (): DnsOut[] => { const d = dns; dns = []; return d; };
   const keysOut = (): Float64Array => { const x = new Float64Array(keys); keys = []; return x; };
+  const seqIds = init.seqIds === true;
+  eng.table.idFromSeq = seqIds;
+  /** Places of the flows created since the last answer (seqIds). */
+  let born: number[] = [];
+  const bornOut = (): Float64Array => { const x = born.length === 0 ? EMPTY_F64 : new Float64Array(born); born = []; return x; };
   /** The last batch's upTo: kernel flow ends and clock ticks come after it. */
   let lastUpTo = 0;
   const expireAt = (marks: Float64Array, mi: number): void => {
@@ -162,6 +174,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
         ctxPhase = 1;
         ctxG = msg.seq[i] as number;
         eng.table.seq = ctxG;
+        const created = eng.table.created;
         meta.tsMs = msg.ts[i] as number;
         const len = msg.len[i] as number;
         if (msg.where[i] === 1) {
@@ -170,6 +183,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
           eng.forcedVlan = -1;
           eng.forcedTunnelDepth = 0;
           eng.packet(ring, msg.off[i] as number, len, msg.link[i] as number);
+          if (seqIds && eng.table.created !== created) born.push(ctxG);
           continue;
         }
         meta.origLen = len;
@@ -181,6 +195,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
           eng.forcedOuter = outerMeta;
         }
         eng.packet(msg.buf, msg.off[i] as number, len, LinkType.Raw);
+        if (seqIds && eng.table.created !== created) born.push(ctxG);
       }
       while (mi < marks.length) { expireAt(marks, mi); mi += 3; }
       // The batch's clock (live: the wall clock). A file's expiry points are all marked above, so
@@ -192,7 +207,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       // A time-only batch (live ticks) also reports the table size and event counts for metrics.
       const extra = msg.n === 0 ? { size: eng.table.size, events: [...eng.stats.events] } : {};
       const flows = flowsOut();
-      port.postMessage({ type: 'out', flows, keys: keysOut(), dns: dnsOut(), upTo: msg.upTo, ...extra } satisfies FromWorker, transferList(flows));
+      port.postMessage({ type: 'out', flows, keys: keysOut(), dns: dnsOut(), upTo: msg.upTo, born: bornOut(), ...extra } satisfies FromWorker, transferList(flows));
     } else if (msg.type === 'kernel-end') {
       ctxPhase = 1;
       ctxG = lastUpTo + 0.5;
