@@ -103,7 +103,7 @@ describe('pub/sub captures', () => {
     try {
       const res = await generatePubsubCaptures(out, { mqttIdleMs: 6000, idleMs: 4500 });
       expect(res.notes).toEqual([]);
-      expect(res.mqtt.map((f) => path.basename(f)).sort()).toEqual(['mqtt-plain.pcap', 'mqtt-tls.pcap', 'mqtt-ws.pcap']);
+      expect(res.mqtt.map((f) => path.basename(f)).sort()).toEqual(['mqtt-plain.pcap', 'mqtt-tls.pcap', 'mqtt-ws-mid.pcap', 'mqtt-ws-paho.pcap', 'mqtt-ws.pcap']);
       expect(res.amqp.map((f) => path.basename(f)).sort()).toEqual(['amqp091-plain.pcap', 'amqp091-tls.pcap', 'amqp10.pcap']);
       checkCaptures(out, out, 5000, 2);
     } finally {

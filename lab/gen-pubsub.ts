@@ -1,21 +1,30 @@
 /**
  * Real pub/sub captures from real software in network namespaces (lab/netns.ts):
  *  - mosquitto + mosquitto_pub/mosquitto_sub: MQTT 3.1, 3.1.1 and 5 on 1883, TLS on 8883, plus MQTT
- *    over WebSocket (mosquitto's websockets listener, a small raw WebSocket client: peers/mqtt-ws-client.ts);
+ *    over WebSocket (mosquitto's websockets listeners: a small raw WebSocket client, peers/mqtt-ws-client.ts,
+ *    on 8080; Debian's python3-paho-mqtt, peers/mqtt-ws-paho.py, on 9001, with its mid-stream twin);
  *  - rabbitmq-server + a python3-pika client: AMQP 0-9-1 on 5672 and TLS on 5671;
  *  - rhea at both ends: AMQP 1.0 with SASL ANONYMOUS, idle-time-out empty frames.
  * Keep-alives are short (MQTT 5 s for mosquitto_sub, its minimum, 2 s for the WebSocket client;
  * AMQP heartbeat / idle-time-out 2 s) so every capture holds several PINGREQ/PINGRESP or heartbeats.
- * Needs root and the Debian packages mosquitto, mosquitto-clients, rabbitmq-server, python3-pika,
+ * Needs root and the Debian packages mosquitto, mosquitto-clients, rabbitmq-server, python3-pika, python3-paho-mqtt,
  * openssl, tcpdump.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLab, type Lab } from './netns.js';
 import { peerProgram } from './peer-programs.js';
+import { cutMidstream } from './midstream.js';
+
+/**
+ * Payload packets dropped from the start of the paho WebSocket session for its mid-stream twin:
+ * the upgrade request and response, CONNECT and CONNACK, so the twin starts inside the
+ * WebSocket-framed MQTT session.
+ */
+export const MQTT_WS_MID_SKIP = 4;
 
 export interface PubsubCaptures {
   /** pcap paths written, by protocol. */
@@ -27,7 +36,7 @@ export interface PubsubCaptures {
 
 export interface PubsubOptions {
   /** Which groups to generate (default all). */
-  only?: readonly ('mqtt' | 'mqtt-tls' | 'mqtt-ws' | 'amqp091' | 'amqp091-tls' | 'amqp10')[];
+  only?: readonly ('mqtt' | 'mqtt-tls' | 'mqtt-ws' | 'mqtt-ws-paho' | 'amqp091' | 'amqp091-tls' | 'amqp10')[];
   /** Idle time with the short keep-alive, to collect several pings/heartbeats (default 6.5 s). */
   idleMs?: number;
   /** Idle time of the MQTT subscribers (keep-alive 5 s, the mosquitto_sub minimum; default 11 s). */
@@ -80,7 +89,8 @@ async function genMqtt(lab: Lab, work: string, out: string, certs: { ca: string;
     'per_listener_settings false', 'allow_anonymous true', 'persistence false', 'log_dest none',
     'listener 1883 0.0.0.0',
     'listener 8883 0.0.0.0', `cafile ${certs.ca}`, `certfile ${certs.cert}`, `keyfile ${certs.key}`,
-    'listener 8080 0.0.0.0', 'protocol websockets', '',
+    'listener 8080 0.0.0.0', 'protocol websockets',
+    'listener 9001 0.0.0.0', 'protocol websockets', '',
   ].join('\n'));
   const broker = lab.start(lab.server, 'mosquitto', ['-c', conf]);
   if (!(await waitPort(lab, lab.serverIp, 1883, 5000))) {
@@ -120,6 +130,23 @@ async function genMqtt(lab: Lab, work: string, out: string, certs: { ca: string;
     lab.exec(lab.client, process.execPath, [script, ip, '8080', String(idleMs)], { timeoutMs: idleMs + 15_000 });
     await stop();
     res.mqtt.push(file);
+  }
+  if (groups.has('mqtt-ws-paho')) {
+    // A real MQTT client over WebSocket (paho), long enough to be cut mid-session: the twin
+    // without its upgrade and first packets is written beside it (lab/midstream.ts).
+    const file = path.join(out, 'mqtt-ws-paho.pcap');
+    const stop = await lab.capture(file, 'tcp port 9001');
+    const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+    try {
+      lab.exec(lab.client, python, [peerProgram('mqtt-ws-paho.py', work), ip, '9001', '6'], { timeoutMs: 30_000 });
+    } catch (e) {
+      res.notes.push(`paho websocket client failed: ${String((e as { stderr?: Buffer }).stderr ?? e).slice(-300)}`);
+    }
+    await stop();
+    res.mqtt.push(file);
+    const mid = path.join(out, 'mqtt-ws-mid.pcap');
+    writeFileSync(mid, cutMidstream(readFileSync(file), { skipPayloadPackets: MQTT_WS_MID_SKIP }));
+    res.mqtt.push(mid);
   }
   broker.kill('SIGTERM');
   await exited(broker, 3000);
@@ -202,7 +229,7 @@ async function genAmqp10(lab: Lab, work: string, out: string, res: PubsubCapture
 
 /** Generate the pub/sub captures into outDir (created). Returns the files written. */
 export async function generatePubsubCaptures(outDir: string, opts: PubsubOptions = {}): Promise<PubsubCaptures> {
-  const groups = new Set<string>(opts.only ?? ['mqtt', 'mqtt-tls', 'mqtt-ws', 'amqp091', 'amqp091-tls', 'amqp10']);
+  const groups = new Set<string>(opts.only ?? ['mqtt', 'mqtt-tls', 'mqtt-ws', 'mqtt-ws-paho', 'amqp091', 'amqp091-tls', 'amqp10']);
   const idleMs = opts.idleMs ?? 6500;
   mkdirSync(outDir, { recursive: true });
   const res: PubsubCaptures = { mqtt: [], amqp: [], notes: [] };
@@ -211,7 +238,7 @@ export async function generatePubsubCaptures(outDir: string, opts: PubsubOptions
   const lab = await createLab('ps');
   try {
     const certs = makeCerts(work, lab.serverIp);
-    if (groups.has('mqtt') || groups.has('mqtt-tls') || groups.has('mqtt-ws')) await genMqtt(lab, work, outDir, certs, res, idleMs, opts.mqttIdleMs ?? 11_000, groups);
+    if (groups.has('mqtt') || groups.has('mqtt-tls') || groups.has('mqtt-ws') || groups.has('mqtt-ws-paho')) await genMqtt(lab, work, outDir, certs, res, idleMs, opts.mqttIdleMs ?? 11_000, groups);
     if (groups.has('amqp10')) await genAmqp10(lab, work, outDir, res, idleMs);
     if (groups.has('amqp091') || groups.has('amqp091-tls')) await genAmqp091(lab, work, outDir, certs, res, idleMs, groups);
   } finally {

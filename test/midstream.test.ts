@@ -2,11 +2,15 @@
 // start of each connection dropped must keep the protocol label and the publish/subscribe label,
 // say `ndr.flow.midstream`, get the client right where the port guess is wrong, and raise the
 // same analytics alerts as the from-the-start capture.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cutMidstream } from '../lab/midstream.js';
+import { MQTT_WS_MID_SKIP } from '../lab/gen-pubsub.js';
+import { mqttSection } from '../dissectors/mqtt/record.js';
+import { appOf } from '../src/dissect/api.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import type { Alert } from '../src/analytics/alert.js';
 import { flowToEcs } from '../src/output/ecs.js';
@@ -103,3 +107,55 @@ describe('mid-stream pick-up', () => {
     }
   });
 });
+
+describe('MQTT over WebSocket picked up mid-stream', () => {
+  /** MQTT packet types in a WebSocket payload (one or more whole packets, as tshark unmasked it). */
+  function mqttTypes(hex: string): number[] {
+    const b = Buffer.from(hex, 'hex');
+    const out: number[] = [];
+    for (let p = 0; p < b.length;) {
+      out.push((b[p] as number) >> 4);
+      let rem = 0;
+      let i = 1;
+      for (let mult = 1; i <= 4; i++, mult *= 128) {
+        const c = b[p + i] as number;
+        rem += (c & 0x7f) * mult;
+        if ((c & 0x80) === 0) break;
+      }
+      p += 1 + i + rem;
+    }
+    return out;
+  }
+
+  it('pcaps/mqtt/mqtt-ws-mid.pcap (paho over mosquitto\'s websockets, cut after the upgrade, CONNECT and CONNACK) gives the session its whole capture gives, as tshark reads the frames', async () => {
+    const whole = join(pcaps, 'mqtt', 'mqtt-ws-paho.pcap');
+    const cut = join(pcaps, 'mqtt', 'mqtt-ws-mid.pcap');
+    // the committed twin is the project's cut of the committed whole capture
+    expect(readFileSync(cut).equals(cutMidstream(readFileSync(whole), { skipPayloadPackets: MQTT_WS_MID_SKIP }))).toBe(true);
+    const [f] = (await replayFiles([whole])).flows as [FlowRecord];
+    const [m] = (await replayFiles([cut])).flows as [FlowRecord];
+    expect([m.protocol, `${m.client.ip}:${m.client.port}`, `${m.server.ip}:${m.server.port}`, pubsubOf(m)]).toEqual([f.protocol, `${f.client.ip}:${f.client.port}`, `${f.server.ip}:${f.server.port}`, 'mqtt']);
+    expect(m.server.port).toBe(9001);
+    expect((flowToEcs(m).ndr as { flow: { midstream?: boolean } }).flow.midstream).toBe(true);
+    const [a, b] = [appOf(f, mqttSection), appOf(m, mqttSection)];
+    expect(a?.overWebSocket).toBe(true);
+    expect(b?.overWebSocket).toBe(true);
+    // what the cut kept: every PUBLISH, the keep-alive exchanges at the times they happened
+    expect({ topics: b?.publishTopics, publishes: b?.publishCount, bytes: b?.publishBytes, pings: b?.pingCount, pingTs: b?.pingTs })
+      .toEqual({ topics: a?.publishTopics, publishes: a?.publishCount, bytes: a?.publishBytes, pings: a?.pingCount, pingTs: a?.pingTs });
+    expect(b?.messages).toBe((a?.messages ?? 0) - 2); // CONNECT and CONNACK went with the cut
+    // tshark reads the whole capture (it needs the upgrade to know the frames): the frames at
+    // and after the cut's first packet, unmasked, hold the PUBLISHes and PINGREQs we counted
+    const first = execFileSync('tshark', ['-r', cut, '-c', '1', '-T', 'fields', '-e', 'frame.time_epoch'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const rows = execFileSync('tshark', ['-r', whole, '-Y', `websocket && frame.time_epoch >= ${first}`, '-T', 'fields', '-e', 'websocket.mask', '-e', 'data.data'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString().trim().split('\n').map((l) => l.split('\t'));
+    const types = rows.flatMap(([, hex]) => (hex ? mqttTypes(hex) : []));
+    // the masked frames are the client's (RFC 6455 §5.1): its PINGREQs; the broker's PINGRESPs come unmasked
+    expect(rows.filter(([mask, hex]) => hex !== undefined && mqttTypes(hex).includes(12)).every(([mask]) => mask === '1')).toBe(true);
+    expect(rows.filter(([mask, hex]) => hex !== undefined && mqttTypes(hex).includes(13)).every(([mask]) => mask === '0')).toBe(true);
+    expect(types.filter((t) => t === 3).length).toBe(b?.publishCount);
+    expect(types.filter((t) => t === 12).length).toBe(b?.pingCount);
+    expect(types.length).toBe(b?.messages);
+  });
+});
+

@@ -15,7 +15,10 @@ export const mqttDissector = defineDissector<MqttLimits, MqttRecord, MqttEventId
   apiVersion: 1,
   transport: 'tcp',
   probe: {
-    ports: [1883], // 8883 is MQTT over TLS: the TLS dissector sees that one
+    // 1883 plain; 9001, mosquitto's usual websockets listener, so MQTT in WebSocket frames picked
+    // up mid-stream is probed before TLS, whose mid-stream probe waits for many bytes; 8883 is
+    // MQTT over TLS: the TLS dissector sees that one.
+    ports: [1883, 9001],
     prefixes: [[0x10], [0x47, 0x45, 0x54, 0x20]],
     minBytes: 1,
     maxBytes: MQTT_PROBE_MAX_BYTES,

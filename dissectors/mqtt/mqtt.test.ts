@@ -3,6 +3,8 @@ import { fromHex, harness } from '../../test/helpers/dissect-harness.js';
 import { fuzzDissector, loadConversation, outcome, prng, runConversation, type Conversation } from '../../test/helpers/fuzz-dissector.js';
 import { mqttFrameLength, INVALID, NEED_MORE, probeMqtt } from './framing.js';
 import { mqttDissector } from './index.js';
+import { wsMqttFrameAt } from './midstream.js';
+import { Role } from '../../src/dissect/api.js';
 import { convertPacket, PacketParser, parseCommon } from './parse.js';
 import { defaultMqttLimits, OP_BY_TYPE, type MqttOp, type MqttRecord, type MqttTxRecord } from './records.js';
 
@@ -42,7 +44,25 @@ describe('mqtt framing and probe', () => {
     ];
     for (const s of other) expect(probeMqtt(Buffer.from(s, 'latin1'), 0, 4096)).toBe('no');
     expect(probeMqtt(fromHex('20020000'), 1, 4096)).toBe('no');
-    expect(mqttDissector.probe.ports).toEqual([1883]);
+    expect(mqttDissector.probe.ports).toEqual([1883, 9001]);
+  });
+
+  it('mid-stream: MQTT in WebSocket frames, its sender named by the mask bit; plain MQTT as before', () => {
+    const mask = [0x12, 0x34, 0x56, 0x78];
+    const frame = (payload: number[], masked: boolean): number[] =>
+      [0x82, payload.length | (masked ? 0x80 : 0), ...(masked ? mask : []), ...payload.map((c, i) => (masked ? c ^ (mask[i & 3] as number) : c))];
+    const pingreq = [0xc0, 0x00];
+    const pingresp = [0xd0, 0x00];
+    const publish = [0x30, 0x07, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x68, 0x69];
+    const client = Uint8Array.from([...frame(publish, true), ...frame(pingreq, true)]);
+    const server = Uint8Array.from([...frame(publish, false), ...frame(pingresp, false)]);
+    expect(mqttDissector.probe.midstream?.(client, 0)).toBe(Role.Client);
+    expect(mqttDissector.probe.midstream?.(server, 1)).toBe(Role.Server);
+    // a frame whose payload is no MQTT packet, and a text frame, are not MQTT over WebSocket
+    expect(wsMqttFrameAt(Uint8Array.from(frame([0x00, 0x05, 1, 2], false)), 0, 6)).toBe(-1);
+    expect(wsMqttFrameAt(Uint8Array.from([0x81, 0x02, 0x68, 0x69]), 0, 4)).toBe(-1);
+    // plain MQTT keeps its answer: PINGREQ then PUBLISH from the client
+    expect(mqttDissector.probe.midstream?.(Uint8Array.from([...pingreq, ...publish]), 0)).toBe(Role.Client);
   });
 });
 

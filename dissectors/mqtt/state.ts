@@ -8,7 +8,7 @@ import { latin1Bounded, utf8Bounded } from '../../src/util/bytes.js';
 import type { MqttEventId } from './events.js';
 import { SYNC_UNSURE } from '../../src/util/resync.js';
 import { findHeader, headerEnd, INVALID, mqttFrameLength, mqttHeaderLength, NEED_MORE, REQUIRED_FLAGS, SEC_WS_PROTOCOL } from './framing.js';
-import { mqttSync } from './midstream.js';
+import { mqttSync, wsMqttSync } from './midstream.js';
 import { convertPacket, emptyParsed, PacketParser, parseCommon, parsePublishHead, type ParsedPacket } from './parse.js';
 import { OP_BY_TYPE, type MqttLimits, type MqttOp, type MqttProperty, type MqttRecord, type MqttTxRecord, type MqttWebSocketRecord } from './records.js';
 
@@ -61,9 +61,10 @@ export class MqttDissector implements FlowDissector {
     this.lim = lim;
     this.midstream = ctx.flow.midstream;
     if (this.midstream) {
+      // An upgrade we may not have seen: the first direction to find a boundary decides between
+      // plain MQTT and MQTT in WebSocket frames (see resyncMode).
       this.synced[0] = false;
       this.synced[1] = false;
-      this.mode = Mode.Plain; // an upgrade we did not see: plain MQTT is all that can be resynced
     }
     this.parsers = [new PacketParser(4), new PacketParser(4)];
     this.innerMax = Math.max(lim.maxMsgBytes + 5, 65548) + 1;
@@ -72,6 +73,10 @@ export class MqttDissector implements FlowDissector {
   feed(dir: Dir, view: StreamView): Verdict {
     if (this.stop !== null) return this.stop;
     const b = view.bytes;
+    if (this.mode === Mode.Unknown && this.midstream) {
+      const v = this.resyncMode(dir, view);
+      if (v !== null) return v;
+    }
     if (this.mode === Mode.Unknown) {
       if (b.length === 0) return 'more';
       const c = b[0] as number;
@@ -96,6 +101,35 @@ export class MqttDissector implements FlowDissector {
     if (used > 0) view.consume(used);
     if (this.need > 0) view.needAtLeast(this.need);
     return this.stop ?? 'more';
+  }
+
+  /**
+   * Mid-stream, before either direction found its boundary: WebSocket frames carrying MQTT when
+   * their boundary comes no later than a plain one (a broker's frames also chain as plain SUBSCRIBE
+   * packets, never the reverse: see wsMqttFrameAt), else plain MQTT. The WebSocket upgrade was
+   * not seen, so its section stays empty. A verdict when this direction must wait or gives up;
+   * null once the mode is set.
+   */
+  private resyncMode(dir: Dir, view: StreamView): Verdict | null {
+    const b = view.bytes;
+    const ws = wsMqttSync(b, view.eof);
+    const plain = mqttSync(b, view.eof);
+    if (ws >= 0 && (plain < 0 || ws <= plain)) {
+      this.mode = Mode.WebSocket;
+      this.wsHttpDone[0] = true;
+      this.wsHttpDone[1] = true;
+      return null;
+    }
+    if (plain >= 0) {
+      this.mode = Mode.Plain;
+      return null;
+    }
+    if (ws === SYNC_UNSURE || plain === SYNC_UNSURE) {
+      view.needAtLeast(b.length + 1);
+      return 'more';
+    }
+    this.ctx.event('mqtt.midstream_unsynced', dir);
+    return 'dir-done';
   }
 
   gap(dir: Dir, lostBytes: number): Verdict {
@@ -402,6 +436,19 @@ export class MqttDissector implements FlowDissector {
   private feedWs(dir: Dir, view: StreamView): Verdict {
     const b = view.bytes;
     let p = 0;
+    if (!this.synced[dir]) {
+      const o = wsMqttSync(b, view.eof);
+      if (o < 0) {
+        if (o === SYNC_UNSURE) {
+          view.needAtLeast(b.length + 1);
+          return 'more';
+        }
+        this.ctx.event('mqtt.midstream_unsynced', dir);
+        return 'dir-done';
+      }
+      this.synced[dir] = true;
+      p = o;
+    }
     if (!this.wsHttpDone[dir]) {
       const he = headerEnd(b, this.lim.maxWsHeaderBytes);
       if (he < 0) {
