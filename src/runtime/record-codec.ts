@@ -10,7 +10,10 @@
  *     function per shape that builds the object as a literal, so all records of a shape share one
  *     hidden class there, as records built in one thread do;
  *   - a string is sent once and numbered (a bounded table, cleared on both sides when full), so a
- *     repeated string costs one number and the main thread holds one copy of it.
+ *     repeated string costs one number and the main thread holds one copy of it;
+ *   - a string equal to the one last sent in the same place (the same field of the same shape, or
+ *     the same index of the array last sent in that field) costs one byte and no table look-up:
+ *     most of a TLS record's strings repeat the previous record's of the same client stack.
  * Values the encoding does not know (a Map, a Date, class instances, BigInt) go through
  * structured clone inside the same message, so a record comes out as structured clone makes it.
  *
@@ -33,6 +36,10 @@ const Tag = {
   Object: 8,
   /** Anything else: the next value of the batch's `other` list (structured clone). */
   Other: 9,
+  /** The string last sent in this place (a shape's field). */
+  Same: 10,
+  /** The string at this index of the array last sent in this place. */
+  SameElem: 11,
 } as const;
 
 /** Most strings interned before both tables are cleared (at the next batch). */
@@ -69,6 +76,8 @@ const EMPTY_BATCH: EncodedBatch = { count: 0, code: new Uint8Array(0), codeLen: 
 interface EncShape {
   id: number;
   keys: string[];
+  /** Place number of field 0 (the others follow); both sides number places in shape order. */
+  base: number;
   child: (EncShape | undefined)[];
   /** For arrays' elements: the shape last seen. */
   elem: EncShape | undefined;
@@ -91,7 +100,12 @@ export class RecordEncoder {
   private reset = false;
   private count = 0;
   /** The guess for a record's own shape. */
-  private readonly root: EncShape = { id: -1, keys: [], child: [undefined], elem: undefined };
+  private readonly root: EncShape = { id: -1, keys: [], base: 0, child: [undefined], elem: undefined };
+  /** Place 0 is the record itself; shapes' fields are numbered from 1. */
+  private nextPlace = 1;
+  /** By place: the string last sent there, and the array last sent there. */
+  private readonly lastStr: (string | undefined)[] = [];
+  private readonly lastArr: (unknown[] | undefined)[] = [];
 
   /** Records encoded since the last take(). */
   get size(): number {
@@ -99,7 +113,7 @@ export class RecordEncoder {
   }
 
   add(rec: object): void {
-    this.value(rec, this.root, 0);
+    this.value(rec, this.root, 0, 0);
     this.count++;
   }
 
@@ -190,17 +204,25 @@ export class RecordEncoder {
     const name = keys.join('\u0000');
     let s = this.shapeIds.get(name);
     if (s === undefined) {
-      s = { id: this.nShapes++, keys, child: new Array<EncShape | undefined>(keys.length).fill(undefined), elem: undefined };
+      s = { id: this.nShapes++, keys, base: this.nextPlace, child: new Array<EncShape | undefined>(keys.length).fill(undefined), elem: undefined };
+      this.nextPlace += keys.length;
       this.shapeIds.set(name, s);
       this.shapes.push(keys);
     }
     return s;
   }
 
-  /** Encode v, found in field `slot` of `parent` (the guess for its shape lives there). */
-  private value(v: unknown, parent: EncShape, slot: number): void {
+  /**
+   * Encode v, found in field `slot` of `parent` (the guess for its shape lives there), at place
+   * `place` (-1: an array's element, or no place).
+   */
+  private value(v: unknown, parent: EncShape, slot: number, place: number): void {
     switch (typeof v) {
       case 'string':
+        if (place >= 0) {
+          if (this.lastStr[place] === v) { this.byte(Tag.Same); return; }
+          this.lastStr[place] = v;
+        }
         this.str(v);
         return;
       case 'number':
@@ -225,10 +247,16 @@ export class RecordEncoder {
           // Elements share one guess: the parent's child slot holds a holder whose elem is it.
           let holder = parent.child[slot];
           if (holder === undefined || holder.id !== -2) {
-            holder = { id: -2, keys: [], child: [undefined], elem: undefined };
+            holder = { id: -2, keys: [], base: -1, child: [undefined], elem: undefined };
             parent.child[slot] = holder;
           }
-          for (let i = 0; i < n; i++) this.value(v[i], holder, 0);
+          const prev = place >= 0 ? this.lastArr[place] : undefined;
+          for (let i = 0; i < n; i++) {
+            const e: unknown = v[i];
+            if (prev !== undefined && typeof e === 'string' && i < prev.length && prev[i] === e) this.byte(Tag.SameElem);
+            else this.value(e, holder, 0, -1);
+          }
+          if (place >= 0) this.lastArr[place] = v;
           return;
         }
         if (Object.getPrototypeOf(v) === OBJECT_PROTO) {
@@ -239,7 +267,8 @@ export class RecordEncoder {
           this.byte(Tag.Object);
           this.varint(s.id);
           const keys = s.keys;
-          for (let i = 0; i < keys.length; i++) this.value(o[keys[i] as string], s, i);
+          const base = s.base;
+          for (let i = 0; i < keys.length; i++) this.value(o[keys[i] as string], s, i, base + i);
           return;
         }
         this.byte(Tag.Other);
@@ -266,12 +295,19 @@ export class RecordDecoder {
   private textPos = 0;
   private other: unknown[] = [];
   private otherPos = 0;
+  /** Numbering of places, and what was last sent at each (as the encoder keeps them). */
+  private nextPlace = 1;
+  private readonly lastStr: unknown[] = [];
+  private readonly lastArr: unknown[][] = [];
 
   /** The records of one batch, in the order they were added. */
   decode(b: EncodedBatch): unknown[] {
     if (b.reset) this.strings = [];
     for (const s of b.strings) this.strings.push(s);
-    for (const keys of b.shapes) this.builders.push(builderOf(keys));
+    for (const keys of b.shapes) {
+      this.builders.push(builderOf(keys, this.nextPlace));
+      this.nextPlace += keys.length;
+    }
     this.code = b.code;
     this.pos = 0;
     this.nums = b.nums;
@@ -281,7 +317,7 @@ export class RecordDecoder {
     this.other = b.other;
     this.otherPos = 0;
     const out: unknown[] = new Array(b.count);
-    for (let i = 0; i < b.count; i++) out[i] = this.v();
+    for (let i = 0; i < b.count; i++) out[i] = this.v(0);
     if (this.pos !== b.codeLen) throw new Error(`record codec: ${b.codeLen - this.pos} bytes left after ${b.count} records`);
     return out;
   }
@@ -297,21 +333,38 @@ export class RecordDecoder {
     }
   }
 
-  /** The next value (called by the shape builders, in key order). */
-  v(): unknown {
-    const t = this.code[this.pos++] as number;
+  /** The next value, found at `place` (called by the shape builders, in key order). */
+  v(place: number): unknown {
+    return this.tagged(this.code[this.pos++] as number, place);
+  }
+
+  private tagged(t: number, place: number): unknown {
     switch (t) {
       case Tag.Null: return null;
       case Tag.Undefined: return undefined;
       case Tag.False: return false;
       case Tag.True: return true;
       case Tag.Number: return this.nums[this.numPos++];
-      case Tag.Str: return this.strings[this.varint()];
-      case Tag.Text: return this.text[this.textPos++];
+      case Tag.Same: return this.lastStr[place];
+      case Tag.Str: {
+        const s = this.strings[this.varint()];
+        if (place >= 0) this.lastStr[place] = s;
+        return s;
+      }
+      case Tag.Text: {
+        const s = this.text[this.textPos++];
+        if (place >= 0) this.lastStr[place] = s;
+        return s;
+      }
       case Tag.Array: {
         const n = this.varint();
+        const prev = place >= 0 ? this.lastArr[place] : undefined;
         const a: unknown[] = [];
-        for (let i = 0; i < n; i++) a.push(this.v());
+        for (let i = 0; i < n; i++) {
+          const e = this.code[this.pos++] as number;
+          a.push(e === Tag.SameElem ? (prev as unknown[])[i] : this.tagged(e, -1));
+        }
+        if (place >= 0) this.lastArr[place] = a;
         return a;
       }
       case Tag.Object: return (this.builders[this.varint()] as Builder)(this);
@@ -326,15 +379,15 @@ export class RecordDecoder {
  * written as JSON string literals (valid JavaScript string literals); `__proto__` would set the
  * prototype in a literal, so such a shape is built key by key instead.
  */
-function builderOf(keys: readonly string[]): Builder {
+function builderOf(keys: readonly string[], base: number): Builder {
   if (keys.includes('__proto__')) {
     return (d) => {
       const o: Record<string, unknown> = {};
-      for (const k of keys) Object.defineProperty(o, k, { value: d.v(), enumerable: true, writable: true, configurable: true });
+      keys.forEach((k, i) => Object.defineProperty(o, k, { value: d.v(base + i), enumerable: true, writable: true, configurable: true }));
       return o;
     };
   }
-  const body = `return {${keys.map((k) => `${JSON.stringify(k)}: d.v()`).join(', ')}};`;
+  const body = `return {${keys.map((k, i) => `${JSON.stringify(k)}: d.v(${base + i})`).join(', ')}};`;
   return new Function('d', body) as Builder;
 }
 
