@@ -175,12 +175,97 @@ describe('lean output: certificates described once per stream and day', () => {
     if (f === undefined) return;
     const n = (tlsOf(f)?.chain ?? []).length;
     let certs = 0;
-    const ser = new EcsSerializer({ describedMax: 1, onRef: () => certs++ });
+    let prints = 0;
+    const ser = new EcsSerializer({ describedMax: 1, onRef: (_j, kind) => (kind === 'x509' ? certs++ : prints++) });
     ser.flow(f);
     ser.flow(f);
     expect(certs).toBe(2 * n);
-    expect(ser.described.evictions).toBe(2 * n - 1);
+    // the client's fingerprint shares the set: n + 1 objects a flow, each pushing out the last
+    expect(prints).toBe(2);
+    expect(ser.described.evictions).toBe(2 * (n + 1) - 1);
     expect(ser.described.size).toBe(1);
+  });
+});
+
+describe('lean output: JA4 raw forms described once per stream and day', () => {
+  type P = { event: { dataset?: string; kind: string }; tls?: { client?: { ja4?: string } }; ndr?: { tls?: { ja4_r?: string; ja4_o?: string; ja4_ro?: string } } };
+  const pick = (suffix: string) => [...captures()].find((p) => p.endsWith(suffix)) as string;
+
+  for (const suffix of ['demo.pcap', 'dtls12-openssl.pcap', 'tls13-openssl.pcap', 'webrtc-call.pcap']) {
+    it(`${suffix}: one ndr.ja4 document per ja4_o before its first flow, holding what full flows carry`, async () => {
+      const { flows } = await replayCapture(pick(suffix));
+      const lines: string[] = [];
+      const lean = new EcsSerializer({ onRef: (j) => lines.push(j) });
+      const full = new EcsSerializer({ detail: 'full' });
+      const described = new Map<string, P>();
+      let named = 0;
+      for (const f of flows) {
+        lines.push(lean.flow(f));
+        const flow = JSON.parse(lines[lines.length - 1] as string) as P;
+        for (const l of lines.slice(0, -1)) {
+          const d = JSON.parse(l) as P;
+          if (d.event.dataset !== 'ndr.ja4') continue;
+          const o = d.ndr?.tls?.ja4_o as string;
+          expect(described.has(o), `described twice: ${o}`).toBe(false);
+          described.set(o, d);
+        }
+        lines.length = 0;
+        const whole = JSON.parse(full.flow(f)) as P;
+        expect(flow.ndr?.tls?.ja4_r).toBeUndefined();
+        expect(flow.ndr?.tls?.ja4_ro).toBeUndefined();
+        const o = flow.ndr?.tls?.ja4_o;
+        expect(o).toBe(whole.ndr?.tls?.ja4_o);
+        if (o === undefined) continue;
+        named++;
+        const d = described.get(o);
+        expect(d, `ja4_o ${o} not described before its flow`).toBeDefined();
+        expect(d?.tls?.client?.ja4).toBe(whole.tls?.client?.ja4);
+        expect(flow.tls?.client?.ja4).toBe(whole.tls?.client?.ja4);
+        expect(d?.ndr?.tls).toEqual({ ja4_r: whole.ndr?.tls?.ja4_r, ja4_o: o, ja4_ro: whole.ndr?.tls?.ja4_ro });
+      }
+      expect(named).toBeGreaterThan(0);
+    });
+  }
+
+  it('a flow without a ClientHello names no fingerprint and gets no ndr.ja4 document', async () => {
+    const { flows } = await replayCapture(pick('demo.pcap'));
+    const plain = flows.filter((f) => tlsOf(f)?.ja4_o == null);
+    expect(plain.length).toBeGreaterThan(0);
+    const refs: string[] = [];
+    const ser = new EcsSerializer({ onRef: (j, kind) => refs.push(kind) });
+    for (const f of plain) ser.flow(f);
+    expect(refs.filter((k) => k === 'ja4')).toEqual([]);
+  });
+});
+
+describe('lean output: entropies and ratios to 4 decimals', () => {
+  type E = { bits: number; random_expected: number; score: number; sample: number };
+  type N = { ndr: { flow: { byte_ratio?: number }; entropy?: { to_server?: E; to_client?: E } } };
+  const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
+
+  it('lean prints them rounded, full exact, and the record keeps the exact values', async () => {
+    const { flows } = await replayCapture([...captures()].find((p) => p.endsWith('demo.pcap')) as string);
+    const lean = new EcsSerializer({ onRef: () => {} });
+    const full = new EcsSerializer({ detail: 'full' });
+    let checked = 0;
+    for (const f of flows) {
+      const exact = JSON.stringify({ ratio: f.byteRatio, entropy: f.entropy });
+      const l = JSON.parse(lean.flow(f)) as N;
+      const w = JSON.parse(full.flow(f)) as N;
+      expect(JSON.stringify({ ratio: f.byteRatio, entropy: f.entropy })).toBe(exact);
+      expect(w.ndr.flow.byte_ratio).toBe(f.byteRatio ?? undefined);
+      expect(l.ndr.flow.byte_ratio).toBe(f.byteRatio === null ? undefined : r4(f.byteRatio));
+      for (const [i, side] of (['to_server', 'to_client'] as const).entries()) {
+        const e = f.entropy[i];
+        if (e === null || e === undefined) continue;
+        checked++;
+        expect(w.ndr.entropy?.[side]).toEqual({ bits: e.bits, sample: e.sample, random_expected: e.randomExpected, score: e.score });
+        expect(l.ndr.entropy?.[side]).toEqual({ bits: r4(e.bits), sample: e.sample, random_expected: r4(e.randomExpected), score: r4(e.score) });
+      }
+    }
+    expect(checked).toBeGreaterThan(5);
+    // some value had more than 4 decimals, or the test would not see a rounding
+    expect(flows.some((f) => f.byteRatio !== null && r4(f.byteRatio) !== f.byteRatio)).toBe(true);
   });
 });
 

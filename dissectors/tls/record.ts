@@ -86,6 +86,27 @@ function certificateDocument(c: CertInfo, w: EcsWriter): void {
   w.close();
 }
 
+/**
+ * The lean output's client-fingerprint document: JA4 with its three other forms, described once
+ * per output stream and UTC day like a certificate. Keyed by ja4_o, not ja4: ja4_o hashes the lists
+ * in the order the client sent them, so it fixes ja4_ro and, sorted, ja4_r and ja4; a client whose
+ * ja4 stays but whose order changes gets a document of its own, so no raw form seen is lost.
+ */
+function ja4Document(t: TlsInfo, w: EcsWriter): void {
+  w.open('tls');
+  w.open('client');
+  w.safe('ja4', t.ja4);
+  w.close();
+  w.close();
+  w.open('ndr');
+  w.open('tls');
+  w.safe('ja4_r', t.ja4_r);
+  w.safe('ja4_o', t.ja4_o);
+  w.safe('ja4_ro', t.ja4_ro);
+  w.close();
+  w.close();
+}
+
 export const tlsSection = defineSection<TlsInfo>({
   key: 'tls',
   write: {
@@ -127,9 +148,10 @@ export const tlsSection = defineSection<TlsInfo>({
       w.open('tls');
       // Present (true) only when the client sent a server_name that is not a host name.
       if (t.sni !== null && !isValidHostName(t.sni)) w.bool('sni_invalid', true);
-      w.safe('ja4_r', t.ja4_r);
+      // lean: ja4_o is the key of the ndr.ja4 document that holds the raw forms (the lists again)
+      if (w.full) w.safe('ja4_r', t.ja4_r);
       w.safe('ja4_o', t.ja4_o);
-      w.safe('ja4_ro', t.ja4_ro);
+      if (w.full) w.safe('ja4_ro', t.ja4_ro);
       // JA3's string repeats the offered suites and extensions the JA4 raw forms carry
       if (w.full) w.str('ja3_string', t.ja3_full);
       w.strs('ja4x', t.ja4x);
@@ -159,6 +181,7 @@ export const tlsSection = defineSection<TlsInfo>({
       w.close();
     },
     refs(t, out) {
+      if (t.ja4_o !== null) out.ref('ja4', t.ja4_o, t, ja4Document);
       for (const c of t.chain) out.ref('x509', c.sha256, c, certificateDocument);
     },
   },

@@ -92,13 +92,23 @@ function prune(o: Doc): Doc {
   return o;
 }
 
+/**
+ * Lean documents print ratios and entropies to 4 decimals: the entropy of a 1,024-byte sample
+ * varies by about 0.01 bit between samples of the same source and the thresholds analysts use
+ * (score 0.97, byte ratios) have two digits, so the 16 digits after that are noise costing bytes in
+ * every flow. The record keeps the exact values, which analytics read; full prints them all.
+ */
+function dec4(w: EcsWriter, v: number): number {
+  return w.full ? v : Math.round(v * 1e4) / 1e4;
+}
+
 function writeEntropy(w: EcsWriter, key: string, e: FlowRecord['entropy'][0]): void {
   if (e === null) return;
   w.open(key);
-  w.num('bits', e.bits);
+  w.num('bits', dec4(w, e.bits));
   w.num('sample', e.sample);
-  w.num('random_expected', e.randomExpected);
-  w.num('score', e.score);
+  w.num('random_expected', dec4(w, e.randomExpected));
+  w.num('score', dec4(w, e.score));
   w.close();
 }
 
@@ -253,7 +263,7 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   w.open('ndr');
   w.open('flow');
   w.num('id', r.id);
-  w.num('byte_ratio', r.byteRatio);
+  w.num('byte_ratio', r.byteRatio === null ? null : dec4(w, r.byteRatio));
   w.bool('direction_from_syn', r.directionFromSyn);
   // picked up without the TCP handshake (the capture or the sensor started while it ran)
   if (r.transport === 'tcp' && !r.directionFromSyn) w.bool('midstream', true);
@@ -520,7 +530,7 @@ export { OUTPUT_DETAILS, type OutputDetail } from './json.js';
 export const DEFAULT_DESCRIBED_MAX = DEFAULT_STATE_LIMITS.describedCertificates;
 
 /**
- * The objects (certificates) an output stream has described, by kind, key and UTC day: a bounded
+ * The objects (certificates, JA4 fingerprints) an output stream has described, by kind, key and UTC day: a bounded
  * LRU (a Map keeps insertion order; a hit moves its key to the end, so the least recently used is
  * first, and MapFront finds it without stepping over the holes the moves leave). An object
  * evicted and seen again is described again: a repeat, never a loss.
@@ -565,8 +575,9 @@ export interface EcsSerializerOptions {
   /** Entries of the described set (lean only). */
   readonly describedMax?: number;
   /**
-   * Lean only: a document describing an object a flow refers to (a certificate), handed over
-   * before that flow's own document. `kind` is 'x509' for a certificate; `key` its SHA-256.
+   * Lean only: a document describing an object a flow refers to, handed over before that flow's
+   * own document. `kind` is 'x509' for a certificate (`key` its SHA-256) or 'ja4' for a client
+   * fingerprint (`key` its ja4_o).
    */
   readonly onRef?: (json: string, kind: string, key: string) => void;
 }

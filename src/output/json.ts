@@ -32,9 +32,10 @@ export function jsonString(s: string): string {
 }
 
 /**
- * `lean` (the default): a certificate is described once per output stream and UTC day in a
- * document of its own, and flows carry its SHA-256; lists the JA4 raw forms already hold (the
- * offered suites, JA3's string) are left out. `full`: every flow document carries everything.
+ * `lean` (the default): a certificate, and a client fingerprint's JA4 raw forms, are described
+ * once per output stream and UTC day in a document of their own, and flows carry the key (SHA-256,
+ * ja4_o); lists the raw forms already hold (the offered suites, JA3's string) are left out;
+ * entropies and ratios are printed to 4 decimals. `full`: every flow document carries everything.
  */
 export type OutputDetail = 'lean' | 'full';
 export const OUTPUT_DETAILS: readonly OutputDetail[] = ['lean', 'full'];

@@ -166,7 +166,7 @@ export class OtlpClient extends SpooledFeed {
     this.publishRecord({ flood: {}, ecsJson });
   }
 
-  /** A document that is a record of its own (a certificate description of the lean output). */
+  /** A document that is a record of its own (the lean output's description of a certificate or a JA4 fingerprint). */
   publishDocument(ecsJson: string): void {
     this.publishRecord({ ecsJson });
   }

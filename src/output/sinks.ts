@@ -13,7 +13,7 @@ import { tlsOf } from '../../dissectors/tls/record.js';
 export interface JsonLinesOptions {
   /** lean (default) or full: see OutputDetail. */
   readonly detail?: OutputDetail;
-  /** Entries of the set of certificates this file has described (lean). */
+  /** Entries of the set of certificates and JA4 fingerprints this file has described (lean). */
   readonly describedMax?: number;
 }
 

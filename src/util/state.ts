@@ -22,7 +22,8 @@ export interface StateLimits {
   /** Certificates kept by the certificate cache (each parsed once). */
   certificates: number;
   /**
-   * Certificates each output stream remembers having described today (lean output): one past
+   * Certificates and JA4 fingerprints (one set, the name kept for existing configs) each output
+   * stream remembers having described today (lean output): one past
    * the bound is described again when it comes back, never lost.
    */
   describedCertificates: number;

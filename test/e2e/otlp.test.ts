@@ -51,11 +51,12 @@ describe('OpenTelemetry out', () => {
       const r = await replay(['--otlp', endpoint, '--spool', join(d, 'spool'), '-o', join(d, 'out.jsonl'), '--sensor-id', 'demo-sensor']);
       await rx.close();
       expect(r.code, r.stderr).toBe(0);
-      // 15 flows, 5 alerts, and the certificate the demo's TLS flows name (lean output: described once)
-      expect(r.stderr).toContain('otlp: 21 record(s) exported');
+      // 15 flows, 5 alerts, the certificate and the 3 client fingerprints the demo's TLS flows name
+      // (lean output: each described once)
+      expect(r.stderr).toContain('otlp: 24 record(s) exported');
       const lines = readFileSync(join(d, 'out.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(lines.length).toBe(21);
-      expect(rx.logs.length).toBe(21);
+      expect(lines.length).toBe(24);
+      expect(rx.logs.length).toBe(24);
       expect(rx.logs.every((l) => l.via === via)).toBe(true);
       // The same documents as the JSON-lines output, value for value.
       expect(rx.logs.map((l) => key(l.body)).sort()).toEqual(lines.map(key).sort());
@@ -69,6 +70,15 @@ describe('OpenTelemetry out', () => {
       const hash = (certs[0]!.body as { file: { hash: { sha256: string } } }).file.hash.sha256;
       const firstRef = rx.logs.findIndex((l) => ((l.body as { tls?: { server?: { certificate_chain?: string[] } } }).tls?.server?.certificate_chain ?? []).includes(hash));
       expect(firstRef).toBeGreaterThan(rx.logs.indexOf(certs[0]!));
+      type Ja4Body = { ndr?: { tls?: { ja4_o?: string; ja4_ro?: string } } };
+      const prints = rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.ja4');
+      expect(prints.length).toBe(3);
+      for (const p of prints) {
+        const o = (p.body as Ja4Body).ndr?.tls?.ja4_o as string;
+        expect((p.body as Ja4Body).ndr?.tls?.ja4_ro).toBeDefined();
+        const first = rx.logs.findIndex((l) => l.attributes['ndr.record.type'] === 'flow' && (l.body as Ja4Body).ndr?.tls?.ja4_o === o);
+        expect(first).toBeGreaterThan(rx.logs.indexOf(p));
+      }
       for (const l of rx.logs) {
         expect(l.resource).toMatchObject({ 'service.name': 'ndr-sensor', 'service.instance.id': 'demo-sensor' });
         expect(l.scope).toBe('ndr-sensor');
