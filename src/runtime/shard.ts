@@ -159,8 +159,14 @@ export class ShardedRunner {
   /** A worker's flow dropped to counting only (the eBPF feed may stop forwarding it). */
   onBypass: ((flow: BypassedFlow) => void) | null = null;
 
-  constructor(pipe: Pipeline, n: number, init: WorkerInit) {
+  private readonly ringBuffers: number;
+  private readonly chunkBytes: number | undefined;
+
+  /** `ring`: the file replay's read buffers (count, and bytes each, at least 1 MiB: tests make them cycle). */
+  constructor(pipe: Pipeline, n: number, init: WorkerInit, ring: { buffers?: number; chunkBytes?: number } = {}) {
     this.pipe = pipe;
+    this.ringBuffers = Math.min(32, Math.max(2, ring.buffers ?? RING_BUFFERS));
+    this.chunkBytes = ring.chunkBytes;
     this.globalIds = init.seqIds === true;
     const url = workerUrl();
     for (let i = 0; i < n; i++) {
@@ -520,7 +526,7 @@ export class ShardedRunner {
    * given the packets of its flows (see the header).
    */
   async runFile(path: string, onBatch?: (packets: number) => void): Promise<void> {
-    const src = openSharedCaptureFile(path, { ring: { buffers: RING_BUFFERS, reuse: (b) => this.reuse(b) } });
+    const src = openSharedCaptureFile(path, { ...(this.chunkBytes !== undefined ? { chunkBytes: this.chunkBytes } : {}), ring: { buffers: this.ringBuffers, reuse: (b) => this.reuse(b) } });
     const block = src.ring.block;
     for (const w of this.workers) w.postMessage({ type: 'ring', block } satisfies ToWorker);
     this.ring = { src, base: block.byteOffset };
