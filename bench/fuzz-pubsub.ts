@@ -12,7 +12,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
-import type { AnyDissectorSpec } from '../src/dissect/api.js';
+import type { AnyDissectorSpec } from '../src/contract/api.js';
 import { concatBytes } from '../src/util/bytes.js';
 import { amqpDissector } from '../dissectors/amqp/index.js';
 import { defaultAmqpLimits } from '../dissectors/amqp/records.js';

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dissectorSpecs } from '../dissectors/index.js';
-import type { AnyDissectorSpec, Dir } from '../src/dissect/api.js';
+import type { AnyDissectorSpec, Dir } from '../src/contract/api.js';
 import { fuzzEngine, loadSeeds } from './fuzz-engine.js';
 import { fuzzDissector, type Conversation, type FuzzResult } from '../test/helpers/fuzz-dissector.js';
 

@@ -2,7 +2,7 @@
  * The explicit, ordered list of dissectors (the registration point). Probe order within a
  * transport follows this list after port hints. Add a dissector here and nowhere else.
  */
-import type { AnyDissectorSpec } from '../src/dissect/api.js';
+import type { AnyDissectorSpec } from '../src/contract/api.js';
 import { tlsDissector } from './tls/index.js';
 import { mqttDissector } from './mqtt/index.js';
 import { amqpDissector } from './amqp/index.js';

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { harness } from '../test/helpers/dissect-harness.js';
-import { Dir, type AnyDissectorSpec } from '../src/dissect/api.js';
+import { Dir, type AnyDissectorSpec } from '../src/contract/api.js';
 import { httpSpec, summarizeHttp } from '../dissectors/http/index.js';
 import { dnsSpec, dnsTcpSpec, probeDnsTcp, summarizeDns } from '../dissectors/dns/index.js';
 import { probeSsh, sshSpec, summarizeSsh } from '../dissectors/ssh/index.js';

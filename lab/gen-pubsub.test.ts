@@ -6,7 +6,7 @@ import { amqpDissector } from '../dissectors/amqp/index.js';
 import type { AmqpRecord } from '../dissectors/amqp/records.js';
 import { mqttDissector } from '../dissectors/mqtt/index.js';
 import type { MqttRecord, MqttTxRecord } from '../dissectors/mqtt/records.js';
-import type { AnyDissectorSpec } from '../src/dissect/api.js';
+import type { AnyDissectorSpec } from '../src/contract/api.js';
 import { harness, type Harness } from '../test/helpers/dissect-harness.js';
 import { extractTcpStreams, generatePubsubCaptures, type TcpStream } from './gen-pubsub.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { replayFiles } from '../src/runtime/replay.js';
-import { appOf } from '../src/dissect/api.js';
+import { appOf } from '../src/contract/api.js';
 import { httpSection } from '../dissectors/http/record.js';
 import type { FlowRecord } from '../src/flow/record.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { webrtcSection } from '../dissectors/webrtc/record.js';
-import { appOf } from '../src/dissect/api.js';
+import { appOf } from '../src/contract/api.js';
 import { flowToEcs } from '../src/output/ecs.js';
 import { replayFiles } from '../src/runtime/replay.js';
 import { CERT_CN, CHECKS, generateWebrtcCaptures, RTP_EACH_WAY } from './gen-webrtc.js';

@@ -3,14 +3,14 @@
 //
 // 1. Layers only point down. A file may import its own layer or a lower one, never a higher one,
 //    `import type` included (a type is a dependency too). Lowest first:
-//      util (src/util, generated src/gen) → capture → decode → contract (src/dissect/api.ts, the
-//      dissector contract the flow record and the per-flow state name) → flow → dissect
+//      util (src/util, generated src/gen) → capture → decode → contract (src/contract, the dissector
+//      contract the flow record and the per-flow state name) → flow → dissect
 //      (src/dissect, and every protocol folder under dissectors/) → fingerprint → grpc (wire
 //      formats, conversions, credentials) → enrich → baseline → analytics → output → runtime →
 //      config → cli (src/cli, src/main.ts) → lab, bench (they may use the product and the test
 //      helpers under test/helpers/; the product never imports them, nor test/).
 // 2. No cycles: neither between files nor between folders (a folder of src/, a protocol folder of
-//    dissectors/, lab/, bench/; the contract file counts as a folder of its own).
+//    dissectors/, lab/, bench/).
 // 3. dissectors/<name>/* import only the contract, src/util/*, their own folder, other protocol
 //    folders (TLS's hello parser in QUIC and DTLS, X.509 types in TLS), and the npm codec their
 //    protocol uses; node:crypto only where a protocol needs a cipher or hash (QUIC's Initial keys).
@@ -37,7 +37,7 @@ const LAYERS = [
   ['util', ['src/util/', 'src/gen/']],
   ['capture', ['src/capture/']],
   ['decode', ['src/decode/']],
-  ['contract', ['src/dissect/api.ts']],
+  ['contract', ['src/contract/']],
   ['flow', ['src/flow/']],
   ['dissect', ['src/dissect/', 'dissectors/']],
   ['fingerprint', ['src/fingerprint/']],
@@ -59,7 +59,6 @@ export function layerOf(rel) {
 
 /** The folder a file counts in for the folder-cycle rule. */
 export function unitOf(rel) {
-  if (rel === 'src/dissect/api.ts') return rel;
   const parts = rel.split('/');
   if (parts[0] === 'src' || parts[0] === 'dissectors') return parts.length > 2 ? `${parts[0]}/${parts[1]}` : rel;
   return parts[0];
@@ -121,8 +120,8 @@ export function checkOne(rel, spec, target) {
   if (to < 0) return `'${target}' is in no layer (add it to LAYERS in scripts/lint-imports.mjs)`;
   if (to > from) return `layer ${LAYERS[from][0]} imports the higher layer ${LAYERS[to][0]}`;
   if (parts[0] === 'dissectors' && parts.length > 2) {
-    const ok = target === 'src/dissect/api.ts' || target.startsWith('src/util/') || target.startsWith('dissectors/');
-    if (!ok) return 'dissectors import only src/dissect/api.ts, src/util/* and protocol folders';
+    const ok = target === 'src/contract/api.ts' || target.startsWith('src/util/') || target.startsWith('dissectors/');
+    if (!ok) return 'dissectors import only src/contract/api.ts, src/util/* and protocol folders';
   }
   if (parts[0] === 'src' && (parts[1] === 'analytics' || parts[1] === 'fingerprint')) {
     if (/^src\/(capture|decode)\//.test(target) || target === 'src/flow/tcp-reassembly.ts' || target === 'src/flow/table.ts') {

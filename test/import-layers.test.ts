@@ -15,7 +15,7 @@ describe('import layers', () => {
   });
 
   it('places the layers in the documented order', () => {
-    const order = ['src/util/bytes.ts', 'src/capture/source.ts', 'src/decode/decode.ts', 'src/dissect/api.ts', 'src/flow/record.ts', 'dissectors/tls/index.ts', 'src/fingerprint/ja4.ts', 'src/grpc/convert.ts', 'src/enrich/edr-store.ts', 'src/baseline/store.ts', 'src/analytics/engine.ts', 'src/output/ecs.ts', 'src/runtime/pipeline.ts', 'src/config/config.ts', 'src/cli/commands.ts', 'lab/cli.ts'];
+    const order = ['src/util/bytes.ts', 'src/capture/source.ts', 'src/decode/decode.ts', 'src/contract/api.ts', 'src/flow/record.ts', 'dissectors/tls/index.ts', 'src/fingerprint/ja4.ts', 'src/grpc/convert.ts', 'src/enrich/edr-store.ts', 'src/baseline/store.ts', 'src/analytics/engine.ts', 'src/output/ecs.ts', 'src/runtime/pipeline.ts', 'src/config/config.ts', 'src/cli/commands.ts', 'lab/cli.ts'];
     const ranks = order.map(layer);
     expect(ranks.every((r) => r >= 0)).toBe(true);
     expect([...ranks].sort((a, b) => a - b)).toEqual(ranks);
@@ -23,8 +23,8 @@ describe('import layers', () => {
     expect(layer('src/nowhere/x.ts')).toBe(-1);
   });
 
-  it('counts the contract file as a folder of its own, protocol folders apart', () => {
-    expect(unit('src/dissect/api.ts')).toBe('src/dissect/api.ts');
+  it('counts folders of src/ and protocol folders apart', () => {
+    expect(unit('src/contract/api.ts')).toBe('src/contract');
     expect(unit('src/dissect/driver.ts')).toBe('src/dissect');
     expect(unit('dissectors/tls/state.ts')).toBe('dissectors/tls');
     expect(unit('dissectors/index.ts')).toBe('dissectors/index.ts');

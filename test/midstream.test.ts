@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cutMidstream } from '../lab/midstream.js';
 import { MQTT_WS_MID_SKIP } from '../lab/gen-pubsub.js';
 import { mqttSection } from '../dissectors/mqtt/record.js';
-import { appOf } from '../src/dissect/api.js';
+import { appOf } from '../src/contract/api.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import type { Alert } from '../src/analytics/alert.js';
 import { flowToEcs } from '../src/output/ecs.js';

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import type { AnyRecordSection } from '../src/dissect/api.js';
+import type { AnyRecordSection } from '../src/contract/api.js';
 import { messageType } from '../src/grpc/convert.js';
 import { alertToEcs, defaultSections, flowToEcs } from '../src/output/ecs.js';
 import { ndr } from '../src/gen/ndr.js';

@@ -12,7 +12,7 @@ import type { FlowRecord } from '../src/flow/record.js';
 import { flowToEcs } from '../src/output/ecs.js';
 import { Pipeline } from '../src/runtime/pipeline.js';
 import { replayFiles } from '../src/runtime/replay.js';
-import { appOf } from '../src/dissect/api.js';
+import { appOf } from '../src/contract/api.js';
 import { httpSection } from '../dissectors/http/record.js';
 import { ShardedRunner } from '../src/runtime/shard.js';
 

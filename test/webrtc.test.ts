@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CERT_CN, CHECKS, RTP_EACH_WAY, WEBRTC_PORTS } from '../lab/gen-webrtc.js';
 import { webrtcSection } from '../dissectors/webrtc/record.js';
-import { appOf } from '../src/dissect/api.js';
+import { appOf } from '../src/contract/api.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { flowToEcs } from '../src/output/ecs.js';
 import { replayFiles } from '../src/runtime/replay.js';

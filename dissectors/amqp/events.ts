@@ -1,5 +1,5 @@
 /** AMQP event catalog (0-9-1 and 1.0): stable ids `amqp.<snake_case>` (STYLE.md rule 5). */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 export const amqpEvents = {
   'amqp.bad_protocol_header': { severity: 'anomaly', summary: 'stream does not start with the "AMQP" protocol header' },

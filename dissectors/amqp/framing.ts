@@ -3,7 +3,7 @@
  * 0-9-1 frames (type, channel, size, payload, frame-end 0xCE; §4.2.3) and 1.0 frames
  * (4-byte size, doff, type, channel; §2.3.1).
  */
-import type { Dir, ProbeResult } from '../../src/dissect/api.js';
+import type { Dir, ProbeResult } from '../../src/contract/api.js';
 
 export const NEED_MORE = 0;
 export const FRAME_END = 0xce;

@@ -1,5 +1,5 @@
 /** AMQP dissector registration (0-9-1 and 1.0, recognised by the protocol header on any port). */
-import { defineDissector, type Dir } from '../../src/dissect/api.js';
+import { defineDissector, type Dir } from '../../src/contract/api.js';
 import { amqpSection, type AmqpInfo } from './record.js';
 import { amqpEvents, type AmqpEventId } from './events.js';
 import { probeAmqp } from './framing.js';

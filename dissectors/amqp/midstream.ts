@@ -6,7 +6,7 @@
  * 1.0 (§2.3.1): size, data offset and frame type consistent, and a performative descriptor where
  * the data offset points. Allocation-free.
  */
-import { MidNo, MidUnsure, Role } from '../../src/dissect/api.js';
+import { MidNo, MidUnsure, Role } from '../../src/contract/api.js';
 import { findBoundary, FRAME_BAD, FRAME_CUT, FRAME_SHORT, SYNC_NONE, SYNC_UNSURE, syncOffset } from '../../src/util/resync.js';
 import { FRAME_END } from './framing.js';
 

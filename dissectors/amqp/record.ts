@@ -2,7 +2,7 @@
  * What AMQP puts on the flow record: the `amqp` section, its ECS extras (ndr.amqp), its protobuf
  * message (amqp.proto) and the features the pub/sub analytics read.
  */
-import { appOf, defineSection, type AppSections } from '../../src/dissect/api.js';
+import { appOf, defineSection, type AppSections } from '../../src/contract/api.js';
 
 export interface AmqpInfo {
   version: '0-9-1' | '1.0' | null;

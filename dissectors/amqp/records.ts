@@ -1,5 +1,5 @@
 /** AMQP record model and limits (STYLE.md rule 8). One wide, monomorphic record per method/performative. */
-import type { DissectorRecord } from '../../src/dissect/api.js';
+import type { DissectorRecord } from '../../src/contract/api.js';
 import type { AmqpEventId } from './events.js';
 
 export type AmqpVersion = '0-9-1' | '1.0';

@@ -4,7 +4,7 @@
  * are framed and validated by us and decoded by rhea. Oversize frames and 0-9-1 body frames are
  * skipped by counter without buffering.
  */
-import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/dissect/api.js';
+import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/contract/api.js';
 import { Cursor } from '../../src/util/cursor.js';
 import type { AmqpEventId } from './events.js';
 import { amqp091FrameLength, amqp10FrameLength, FRAME_END, HEADER_BYTES, headerKind, HeaderKind, isAmqpMagic, NEED_MORE } from './framing.js';

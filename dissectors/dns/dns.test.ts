@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { harness, splits } from '../../test/helpers/dissect-harness.js';
-import { Dir } from '../../src/dissect/api.js';
+import { Dir } from '../../src/contract/api.js';
 import { dnsSpec, dnsTcpSpec, probeDnsTcp, probeDnsUdp, summarizeDns } from './index.js';
 import { ipv6Text, readName } from './parse.js';
 import type { DnsMessageRecord, DnsRecord } from './types.js';

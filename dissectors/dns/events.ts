@@ -1,5 +1,5 @@
 /** dns.* event catalog (STYLE.md rule 5). */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 export const dnsEvents = {
   'dns.truncated_message': { severity: 'anomaly', summary: 'message shorter than its header counts say (RFC 1035 §4.1)' },

@@ -2,7 +2,7 @@
  * DNS dissectors: `dns` (UDP, one message per datagram) and `dns-tcp` (2-byte length prefix),
  * sharing one parser. summarize → DnsInfo (queries, answers, rcode).
  */
-import { defineDissector, Dir, type NameAnswers, type ProbeResult } from '../../src/dissect/api.js';
+import { defineDissector, Dir, type NameAnswers, type ProbeResult } from '../../src/contract/api.js';
 import { dnsSection, type DnsInfo } from './record.js';
 import { dnsEvents, type DnsEventId } from './events.js';
 import { probeDnsMessage } from './parse.js';

@@ -2,7 +2,7 @@
  * What DNS puts on the flow record: the `dns` section (UDP and TCP alike), its ECS fields (dns.*)
  * and its protobuf message (dns.proto).
  */
-import { appOf, defineSection, type AppSections } from '../../src/dissect/api.js';
+import { appOf, defineSection, type AppSections } from '../../src/contract/api.js';
 
 export interface DnsInfo {
   queries: string[];

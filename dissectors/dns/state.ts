@@ -2,7 +2,7 @@
  * DnsDissector: one message per UDP datagram, or 2-byte length-prefixed messages over TCP
  * (RFC 1035 §4.2.2, RFC 7766). The same parser serves both.
  */
-import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/dissect/api.js';
+import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/contract/api.js';
 import type { DnsEventId } from './events.js';
 import { parseMessage } from './parse.js';
 import type { DnsLimits, DnsRecord } from './types.js';

@@ -1,5 +1,5 @@
 /** DNS records and limits. */
-import type { DissectorRecord } from '../../src/dissect/api.js';
+import type { DissectorRecord } from '../../src/contract/api.js';
 import type { DnsEventId } from './events.js';
 
 export interface DnsLimits {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Dir } from '../../src/dissect/api.js';
+import { Dir } from '../../src/contract/api.js';
 import { harness, splits, type Harness } from '../../test/helpers/dissect-harness.js';
 import { ja4 } from '../../src/fingerprint/ja4.js';
 import { dtlsDissector } from './index.js';

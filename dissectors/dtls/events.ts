@@ -1,5 +1,5 @@
 /** dtls.* event catalog (STYLE.md rule 5). Ids are stable: tests and outputs key on them. */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 export const dtlsEvents = {
   'dtls.bad_record': { severity: 'anomaly', summary: 'record header truncated or length past the datagram (RFC 6347 §4.1)' },

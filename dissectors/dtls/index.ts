@@ -2,7 +2,7 @@
  * DTLS dissector registration (transport 'udp'). DTLS 1.0/1.2 (RFC 4347/6347) and the plaintext
  * hellos of DTLS 1.3 (RFC 9147): ClientHello → JA4 with transport letter 'd'.
  */
-import { defineDissector, Dir, type ProbeResult } from '../../src/dissect/api.js';
+import { defineDissector, Dir, type ProbeResult } from '../../src/contract/api.js';
 import { dtlsEvents, type DtlsEventId } from './events.js';
 import { DtlsDissector, HANDSHAKE_HEADER_BYTES, isDtlsVersion, RECORD_HEADER_BYTES } from './state.js';
 import type { TlsClientHello, TlsServerHello } from '../tls/types.js';

@@ -3,7 +3,7 @@
  * (RFC 6347 §4.1.1, RFC 9147 §4). Handshake fragments of epoch 0 are reassembled per message_seq;
  * ClientHello/ServerHello go to the TLS dissector's pure parsers, certificates to the X.509 cache.
  */
-import { Dir, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/contract/api.js';
 import { Cursor } from '../../src/util/cursor.js';
 import { parseDtlsClientHello } from '../tls/client-hello.js';
 import { parseServerHello } from '../tls/server-hello.js';

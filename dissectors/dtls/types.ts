@@ -2,7 +2,7 @@
  * DTLS records and summary. Hellos are the TLS dissector's TlsClientHello/TlsServerHello (parsed
  * with the DTLS cookie rule), so src/fingerprint computes JA4 with transport letter 'd'.
  */
-import type { Dir, DissectorRecord } from '../../src/dissect/api.js';
+import type { Dir, DissectorRecord } from '../../src/contract/api.js';
 import type { TlsClientHello, TlsServerHello, TlsSummary } from '../tls/types.js';
 import type { DtlsEventId } from './events.js';
 

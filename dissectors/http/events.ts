@@ -1,5 +1,5 @@
 /** http.* event catalog (STYLE.md rule 5). */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 export const httpEvents = {
   'http.midstream_unsynced': { severity: 'anomaly', summary: 'flow picked up mid-stream: no request or status line found in this direction' },

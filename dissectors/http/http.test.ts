@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { harness, splits } from '../../test/helpers/dissect-harness.js';
-import { Dir } from '../../src/dissect/api.js';
+import { Dir } from '../../src/contract/api.js';
 import { httpSpec, probeHttp, summarizeHttp } from './index.js';
 import type { HttpInfo, HttpRecord } from './types.js';
 import { httpSection } from './record.js';

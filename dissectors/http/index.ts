@@ -2,7 +2,7 @@
  * HTTP/1.x dissector registration: request line, Host, User-Agent, Upgrade, status codes; several
  * requests per flow (maxRequestsCount); CONNECT / 101 tunnels end dissection with a re-probe hint.
  */
-import { defineDissector, Dir, type ProbeResult } from '../../src/dissect/api.js';
+import { defineDissector, Dir, type ProbeResult } from '../../src/contract/api.js';
 import { asciiBytes } from '../../src/util/bytes.js';
 import { httpEvents, type HttpEventId } from './events.js';
 import { textEntropy } from './parse.js';

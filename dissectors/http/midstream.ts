@@ -4,7 +4,7 @@
  * or a status line `HTTP/1.x SP 3DIGIT` (RFC 9112 §3, §4). A request names its sender the client,
  * a status line the server. Allocation-free.
  */
-import { MidNo, MidUnsure, Role } from '../../src/dissect/api.js';
+import { MidNo, MidUnsure, Role } from '../../src/contract/api.js';
 
 /** Bytes scanned for the first message boundary. */
 export const HTTP_RESYNC_SCAN_BYTES = 8192;

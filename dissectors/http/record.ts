@@ -2,7 +2,7 @@
  * What HTTP puts on the flow record: the `http` section, its ECS fields (http, url, user_agent,
  * ndr.http), its protobuf message (http.proto) and its features.
  */
-import { appOf, defineSection, type AppSections } from '../../src/dissect/api.js';
+import { appOf, defineSection, type AppSections } from '../../src/contract/api.js';
 import { withoutUserinfo } from '../../src/util/redact.js';
 import type { HttpInfo, HttpSummary } from './types.js';
 

@@ -2,7 +2,7 @@
  * HttpDissector: HTTP/1.x message framing per direction (RFC 9112 §6.3 message body length),
  * requests paired with responses in order, CONNECT / Upgrade turning the flow into a tunnel.
  */
-import { Dir, MidUnsure, Role, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, MidUnsure, Role, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/contract/api.js';
 import type { HttpEventId } from './events.js';
 import { headResumeAt, httpHeadLength, INVALID, leadingNewlines, lineLength, NEED_MORE } from './framing.js';
 import { parseChunkSize, parseRequestHead, parseResponseHead } from './parse.js';

@@ -1,5 +1,5 @@
 /** HTTP/1.x records and limits. */
-import type { DissectorRecord } from '../../src/dissect/api.js';
+import type { DissectorRecord } from '../../src/contract/api.js';
 import type { HttpEventId } from './events.js';
 
 export interface HttpLimits {

@@ -1,5 +1,5 @@
 /** MQTT event catalog: stable ids `mqtt.<snake_case>` (STYLE.md rule 5), modelled on Suricata's set. */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 export const mqttEvents = {
   'mqtt.missing_connect': { severity: 'anomaly', summary: 'CONNACK without a preceding CONNECT' },

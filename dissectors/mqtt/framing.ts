@@ -2,7 +2,7 @@
  * MQTT framing (allocation-free, decides completeness only): fixed header byte, then the
  * Remaining Length as a variable byte integer of at most 4 bytes (MQTT 3.1.1 §2.2.3, MQTT 5 §1.5.5).
  */
-import type { Dir, ProbeResult } from '../../src/dissect/api.js';
+import type { Dir, ProbeResult } from '../../src/contract/api.js';
 
 export const NEED_MORE = 0;
 export const INVALID = -1;

@@ -1,5 +1,5 @@
 /** MQTT dissector registration (3.1, 3.1.1, 5; plain TCP and MQTT over WebSocket). */
-import { defineDissector, type Dir } from '../../src/dissect/api.js';
+import { defineDissector, type Dir } from '../../src/contract/api.js';
 import { mqttSection, type MqttInfo } from './record.js';
 import { mqttEvents, type MqttEventId } from './events.js';
 import { probeMqtt } from './framing.js';

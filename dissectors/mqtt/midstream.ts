@@ -5,7 +5,7 @@
  * SUBSCRIBE, UNSUBSCRIBE and PINGREQ come from clients (a v5 DISCONNECT may come from either); CONNACK, SUBACK, UNSUBACK and
  * PINGRESP from brokers (MQTT 3.1.1 §3; MQTT 5 §3). Allocation-free.
  */
-import { MidNo, MidUnsure, Role } from '../../src/dissect/api.js';
+import { MidNo, MidUnsure, Role } from '../../src/contract/api.js';
 import { findBoundary, FRAME_BAD, FRAME_CUT, FRAME_SHORT, SYNC_NONE, SYNC_UNSURE, syncOffset } from '../../src/util/resync.js';
 import { INVALID, mqttFrameLength, NEED_MORE, REQUIRED_FLAGS } from './framing.js';
 

@@ -4,7 +4,7 @@ import { fuzzDissector, loadConversation, outcome, prng, runConversation, type C
 import { mqttFrameLength, INVALID, NEED_MORE, probeMqtt } from './framing.js';
 import { mqttDissector } from './index.js';
 import { wsMqttFrameAt } from './midstream.js';
-import { Role } from '../../src/dissect/api.js';
+import { Role } from '../../src/contract/api.js';
 import { convertPacket, PacketParser, parseCommon } from './parse.js';
 import { defaultMqttLimits, OP_BY_TYPE, type MqttOp, type MqttRecord, type MqttTxRecord } from './records.js';
 

@@ -2,7 +2,7 @@
  * What MQTT puts on the flow record: the `mqtt` section, its ECS extras (ndr.mqtt), its protobuf
  * message (mqtt.proto) and the features the pub/sub analytics read.
  */
-import { appOf, defineSection, type AppSections } from '../../src/dissect/api.js';
+import { appOf, defineSection, type AppSections } from '../../src/contract/api.js';
 
 export interface MqttInfo {
   version: string | null; // '3.1' | '3.1.1' | '5'

@@ -1,5 +1,5 @@
 /** MQTT record model and limits (STYLE.md rule 8: one interface per kind, every field always set). */
-import type { Dir, DissectorRecord } from '../../src/dissect/api.js';
+import type { Dir, DissectorRecord } from '../../src/contract/api.js';
 import type { MqttEventId } from './events.js';
 
 export const MqttOp = {

@@ -3,7 +3,7 @@
  * CONNECT/CONNACK pairing, packet-id correlation for QoS 1/2, bounded open transactions, oversize
  * packets skipped by counter, and MQTT over WebSocket (HTTP upgrade, then unmasked binary frames).
  */
-import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/dissect/api.js';
+import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/contract/api.js';
 import { latin1Bounded, utf8Bounded } from '../../src/util/bytes.js';
 import type { MqttEventId } from './events.js';
 import { SYNC_UNSURE } from '../../src/util/resync.js';

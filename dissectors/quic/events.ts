@@ -1,5 +1,5 @@
 /** quic.* event catalog (STYLE.md rule 5). Ids are stable: tests and outputs key on them. */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 export const quicEvents = {
   'quic.bad_header': { severity: 'anomaly', summary: 'long header truncated or inconsistent (RFC 9000 §17.2)' },

@@ -3,7 +3,7 @@
  * of QUIC v1 (RFC 9000/9001) and v2 (RFC 9369) to reach the ClientHello and ServerHello, for
  * JA4/JA4S with transport letter 'q'.
  */
-import { defineDissector, Dir, type ProbeResult } from '../../src/dissect/api.js';
+import { defineDissector, Dir, type ProbeResult } from '../../src/contract/api.js';
 import { quicEvents, type QuicEventId } from './events.js';
 import { initialTypeBits } from './header.js';
 import { isKnownVersion } from './initial-keys.js';

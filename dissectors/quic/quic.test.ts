@@ -4,7 +4,7 @@ import path from 'node:path';
 import { concatBytes } from '../../src/util/bytes.js';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Dir } from '../../src/dissect/api.js';
+import { Dir } from '../../src/contract/api.js';
 import { harness, type Harness } from '../../test/helpers/dissect-harness.js';
 import { ja4 } from '../../src/fingerprint/ja4.js';
 import { ja4s } from '../../src/fingerprint/ja4s.js';

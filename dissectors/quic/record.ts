@@ -2,7 +2,7 @@
  * What QUIC puts on the flow record besides its TLS handshake (the `tls` section): the `quic`
  * section with the QUIC version.
  */
-import { defineSection } from '../../src/dissect/api.js';
+import { defineSection } from '../../src/contract/api.js';
 
 export interface QuicInfo {
   version: string | null;

@@ -4,7 +4,7 @@
  * original Destination Connection ID (RFC 9001 §5.2), reassembles each direction's CRYPTO stream
  * and parses the ClientHello / ServerHello with the TLS dissector's pure parsers.
  */
-import { Dir, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/contract/api.js';
 import { Cursor } from '../../src/util/cursor.js';
 import { hex } from '../../src/util/bytes.js';
 import { parseClientHello } from '../tls/client-hello.js';

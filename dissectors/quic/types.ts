@@ -3,7 +3,7 @@
  * (parsed by dissectors/tls), so src/fingerprint computes JA4/JA4S with the same code as for TCP,
  * only with transport letter 'q' (SPEC-NOTES §1.1, §1.11).
  */
-import type { Dir, DissectorRecord } from '../../src/dissect/api.js';
+import type { Dir, DissectorRecord } from '../../src/contract/api.js';
 import type { TlsClientHello, TlsServerHello, TlsSummary } from '../tls/types.js';
 import type { QuicEventId } from './events.js';
 

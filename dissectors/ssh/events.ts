@@ -1,5 +1,5 @@
 /** ssh.* event catalog (STYLE.md rule 5). */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 export const sshEvents = {
   'ssh.bad_banner': { severity: 'anomaly', summary: 'identification line is not SSH-protoversion-softwareversion (RFC 4253 §4.2)' },

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { harness } from '../../test/helpers/dissect-harness.js';
 import { prng as rng } from '../../test/helpers/fuzz-dissector.js';
-import { Dir } from '../../src/dissect/api.js';
+import { Dir } from '../../src/contract/api.js';
 import { sshSpec } from './index.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

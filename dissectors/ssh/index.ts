@@ -1,5 +1,5 @@
 /** SSH dissector: identification banners only (RFC 4253 §4.2), so SSH is recognised as known encryption. */
-import { defineDissector, type Dir, type ProbeResult } from '../../src/dissect/api.js';
+import { defineDissector, type Dir, type ProbeResult } from '../../src/contract/api.js';
 import { sshEvents, type SshEventId } from './events.js';
 import { SshDissector } from './state.js';
 import { sshSection } from './record.js';

@@ -1,5 +1,5 @@
 /** What SSH puts on the flow record: the `ssh` section (both banners) and its features. */
-import { defineSection } from '../../src/dissect/api.js';
+import { defineSection } from '../../src/contract/api.js';
 
 export interface SshInfo {
   clientBanner: string | null;

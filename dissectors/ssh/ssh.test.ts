@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { harness, splits } from '../../test/helpers/dissect-harness.js';
-import { Dir } from '../../src/dissect/api.js';
+import { Dir } from '../../src/contract/api.js';
 import { probeSsh, sshSpec, summarizeSsh } from './index.js';
 import type { SshRecord } from './types.js';
 

@@ -1,5 +1,5 @@
 /** SshDissector: the identification line of each side (RFC 4253 §4.2), then 'done'. */
-import { Dir, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/contract/api.js';
 import { latin1Bounded, startsWith } from '../../src/util/bytes.js';
 import type { SshEventId } from './events.js';
 import type { SshLimits, SshRecord } from './types.js';

@@ -1,5 +1,5 @@
 /** SSH banner records and limits. */
-import type { DissectorRecord } from '../../src/dissect/api.js';
+import type { DissectorRecord } from '../../src/contract/api.js';
 
 export interface SshLimits {
   /** Longest identification line, CR LF included (RFC 4253 §4.2 says 255). */

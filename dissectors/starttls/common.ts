@@ -1,5 +1,5 @@
 /** What every dissector of the family shares: byte helpers, the record emitter, the summary. */
-import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/dissect/api.js';
+import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/contract/api.js';
 import type { SessionLimits, SessionRecord, SessionSummary, SessionWhat } from './types.js';
 import type { SessionEventSuffix } from './events.js';
 

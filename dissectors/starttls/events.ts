@@ -1,5 +1,5 @@
 /** Event catalogs of the STARTTLS family (STYLE.md rule 5): the same names under each protocol. */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 const SUFFIXES = {
   bad_line: { severity: 'anomaly', summary: 'a line that is not a command or reply of the protocol' },

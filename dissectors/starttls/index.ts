@@ -4,7 +4,7 @@
  * record (the driver then hands the flow to TLS at the next byte, keeping the label) and the
  * event names. Registered in dissectors/index.ts.
  */
-import { defineDissector, type DissectorContext, type FlowDissector, type ProbeSpec } from '../../src/dissect/api.js';
+import { defineDissector, type DissectorContext, type FlowDissector, type ProbeSpec } from '../../src/contract/api.js';
 import { summarizeSession } from './common.js';
 import { sessionSection } from './record.js';
 import { ftp, imap, lmtp, nntp, pop3, sieve, smtp } from './dialects.js';

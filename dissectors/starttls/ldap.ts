@@ -3,7 +3,7 @@
  * operation (§4.14, OID 1.3.6.1.4.1.1466.20037): its success response switches the flow to TLS.
  * Binds are named by method only (simple, or the SASL mechanism), never with their credentials.
  */
-import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/contract/api.js';
 import { SessionDissector, mechanismName, text } from './common.js';
 import { readTlv, smallInt, tlvIn } from './ber.js';
 import type { SessionLimits, SessionRecord } from './types.js';

@@ -4,7 +4,7 @@
  * client that wants TLS answers with the short SSLRequest packet and starts TLS at once, with no
  * answer from the server. The login packet (user, auth response) is skipped unread.
  */
-import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/contract/api.js';
 import { SessionDissector, text } from './common.js';
 import type { SessionLimits, SessionRecord } from './types.js';
 

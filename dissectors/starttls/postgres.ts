@@ -3,7 +3,7 @@
  * GSSENCRequest, StartupMessage, CancelRequest), then typed messages. An 'S' answer to SSLRequest
  * switches the flow to TLS (§55.2.10). Passwords and SASL messages ('p') are skipped unread.
  */
-import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/contract/api.js';
 import { SessionDissector, text } from './common.js';
 import type { SessionLimits, SessionRecord } from './types.js';
 

@@ -3,7 +3,7 @@
  * RDP_NEG_REQ, then Connection Confirm with RDP_NEG_RSP. A selected protocol other than standard
  * RDP security (TLS, CredSSP, RDSTLS, ...) means TLS follows at the next byte of both directions.
  */
-import { Dir, type DissectorContext, type FlowDissector, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, type DissectorContext, type FlowDissector, type ProbeResult, type StreamView, type Verdict } from '../../src/contract/api.js';
 import { Session, startsCI, text } from './common.js';
 import type { SessionLimits, SessionRecord } from './types.js';
 

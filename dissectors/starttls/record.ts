@@ -3,7 +3,7 @@
  * (`smtp`, `imap`, `rdp`, …), all of the shared SessionSummary shape, written to ECS as
  * ndr.<protocol> and sent as the Session message (starttls.proto).
  */
-import { defineSection, type RecordSection } from '../../src/dissect/api.js';
+import { defineSection, type RecordSection } from '../../src/contract/api.js';
 import type { SessionSummary } from './types.js';
 
 export function sessionSection(name: string): RecordSection<SessionSummary> {

@@ -5,7 +5,7 @@
  * After the upgrade command the client side stops reading until its reply is known, so the first
  * byte of the ClientHello is never consumed here.
  */
-import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/contract/api.js';
 import { CR, LF, SessionDissector, containsCI, findLf, prefixOrStartsCI, startsCI, text } from './common.js';
 import type { SessionLimits, SessionRecord } from './types.js';
 

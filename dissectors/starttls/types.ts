@@ -4,7 +4,7 @@
  * they share the summary, the upgrade record, the line reader and the event names, and a
  * dissector may import only its own folder.
  */
-import type { DissectorRecord } from '../../src/dissect/api.js';
+import type { DissectorRecord } from '../../src/contract/api.js';
 
 export interface SessionLimits {
   /** Longest text line (command, reply line, XML tag), CR LF included. */

@@ -3,7 +3,7 @@
  * STARTTLS by §5.4: the client's <starttls/> and the server's <proceed/> (TLS at the next byte) or
  * <failure/>. Character data (where SASL credentials travel) is never read.
  */
-import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, type DissectorContext, type ProbeResult, type StreamView, type Verdict } from '../../src/contract/api.js';
 import { SessionDissector, containsCI, mechanismName, prefixOrStartsCI, startsCI, text } from './common.js';
 import type { SessionLimits, SessionRecord } from './types.js';
 

@@ -1,5 +1,5 @@
 /** tls.* event catalog (STYLE.md rule 5). Ids are stable: tests and outputs key on them. */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 export const tlsEvents = {
   'tls.bad_record_type': { severity: 'anomaly', summary: 'record content type is not 20..24 (RFC 8446 §5.1)' },

@@ -2,7 +2,7 @@
  * TLS stream dissector registration (STYLE.md §6.2). Probe: a handshake record header
  * `16 03 00..04` carrying ClientHello/ServerHello, or an SSLv2-compatible CLIENT-HELLO.
  */
-import { defineDissector, type Dir, type ProbeResult } from '../../src/dissect/api.js';
+import { defineDissector, type Dir, type ProbeResult } from '../../src/contract/api.js';
 import { type TlsEventId, tlsEvents } from './events.js';
 import { clientTunnel, Tunnel } from './preamble.js';
 import { TlsDissector } from './state.js';

@@ -4,7 +4,7 @@
  * length a record may have, chained to the end of the bytes. Nothing in an encrypted record names
  * its sender, so the port guess stands. Allocation-free.
  */
-import { MidNo, MidUnsure, Role } from '../../src/dissect/api.js';
+import { MidNo, MidUnsure, Role } from '../../src/contract/api.js';
 import { findBoundary, FRAME_BAD, FRAME_CUT, FRAME_SHORT, SYNC_NONE, SYNC_UNSURE, syncOffset } from '../../src/util/resync.js';
 import { HEADER_BYTES } from './framing.js';
 

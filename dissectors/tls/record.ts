@@ -4,7 +4,7 @@
  * Building TlsInfo needs JA4 and the certificate-chain checks, which live above the dissectors
  * (src/fingerprint): the runtime provides that step as the TLS_INFO service.
  */
-import { appOf, defineSection, serviceKey, type EcsWriter, type SummaryContext, type AppSections } from '../../src/dissect/api.js';
+import { appOf, defineSection, serviceKey, type EcsWriter, type SummaryContext, type AppSections } from '../../src/contract/api.js';
 import { isValidHostName } from '../../src/util/hostname.js';
 import type { CertInfo, ChainFeatures } from '../x509/types.js';
 import type { TlsSummary } from './types.js';

@@ -4,7 +4,7 @@
  * application payload starts (ctx.payloadStart), keeps the sizes of the first application-data
  * records, and returns 'done' once both directions are past the handshake (STYLE.md §6.4).
  */
-import { Dir, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/dissect/api.js';
+import { Dir, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/contract/api.js';
 import { type CertListOut, looksLikeTls13Certificate, parseCertificateList } from './certificate.js';
 import { parseClientHello, parseSslv2ClientHello } from './client-hello.js';
 import type { TlsEventId } from './events.js';

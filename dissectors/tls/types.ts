@@ -4,7 +4,7 @@
  * dissectors/dtls reuse them. Lists keep wire order and GREASE values (STYLE.md §6.4): JA4/JA3
  * filter and sort in src/fingerprint.
  */
-import type { Dir, DissectorRecord } from '../../src/dissect/api.js';
+import type { Dir, DissectorRecord } from '../../src/contract/api.js';
 import type { TlsEventId } from './events.js';
 
 export interface TlsLimits {

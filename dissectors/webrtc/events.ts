@@ -1,5 +1,5 @@
 /** webrtc.* event catalog (STYLE.md rule 5). */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 export const webrtcEvents = {
   'webrtc.stun_bad_length': { severity: 'anomaly', summary: 'STUN message length not a multiple of 4 or not the datagram length (RFC 8489 §5)' },

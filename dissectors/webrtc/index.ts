@@ -3,7 +3,7 @@
  * connectivity checks, RFC 8445) and then carries DTLS and SRTP on the same 5-tuple (RFC 7983).
  * Labelled 'webrtc' once DTLS or RTP follows the STUN, 'stun' when only STUN came.
  */
-import { defineDissector, type ProbeResult } from '../../src/dissect/api.js';
+import { defineDissector, type ProbeResult } from '../../src/contract/api.js';
 import { dtlsDissector } from '../dtls/index.js';
 import { TLS_INFO, tlsSection } from '../tls/record.js';
 import type { DtlsRecord } from '../dtls/types.js';

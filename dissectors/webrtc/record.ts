@@ -1,5 +1,5 @@
 /** What WebRTC puts on the flow record: the `webrtc` section (STUN, RTP/RTCP and DTLS counts). */
-import { defineSection } from '../../src/dissect/api.js';
+import { defineSection } from '../../src/contract/api.js';
 import type { StunCounts } from './types.js';
 
 export interface WebrtcInfo {

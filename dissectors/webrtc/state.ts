@@ -5,7 +5,7 @@
  * JA4 'd', certificates) join this flow's; RTP and RTCP headers (RFC 3550 §5.1, §6.4; RFC 5761 §4
  * tells them apart by payload type) are counted with their SSRCs and payload types.
  */
-import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/dissect/api.js';
+import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/contract/api.js';
 import { latin1Bounded } from '../../src/util/bytes.js';
 import { dtlsDissector } from '../dtls/index.js';
 import type { DtlsEventId } from '../dtls/events.js';

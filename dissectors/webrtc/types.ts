@@ -1,5 +1,5 @@
 /** WebRTC (STUN, DTLS and RTP on one 5-tuple) records, limits and summary. */
-import type { DissectorRecord } from '../../src/dissect/api.js';
+import type { DissectorRecord } from '../../src/contract/api.js';
 import type { DtlsRecord, DtlsSummary } from '../dtls/types.js';
 
 export interface WebrtcLimits {

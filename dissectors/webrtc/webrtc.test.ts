@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { harness } from '../../test/helpers/dissect-harness.js';
 import { prng } from '../../test/helpers/fuzz-dissector.js';
-import { Dir } from '../../src/dissect/api.js';
+import { Dir } from '../../src/contract/api.js';
 import { probeWebrtc, summarizeWebrtc, webrtcDissector } from './index.js';
 import { emptyStun, parseStun, STUN_BAD_ATTRIBUTE, STUN_BAD_LENGTH, STUN_OK, STUN_TOO_MANY_ATTRIBUTES, StunClass } from './stun.js';
 import type { WebrtcRecord } from './types.js';

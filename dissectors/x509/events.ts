@@ -1,5 +1,5 @@
 /** x509.* event catalog. */
-import type { EventCatalog } from '../../src/dissect/api.js';
+import type { EventCatalog } from '../../src/contract/api.js';
 
 export const x509Events = {
   'x509.malformed': { severity: 'anomaly', summary: 'DER structure of the certificate is inconsistent (RFC 5280 §4.1)' },

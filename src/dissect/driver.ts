@@ -4,7 +4,7 @@
  * datagrams (UDP) with consume/needAtLeast, translate verdicts into bypass, and a fault fuse:
  * a throw from a dissector is a bug, recorded as 'app.dissector_fault', never a crash.
  */
-import { MidUnsure, Role, type AnyDissectorSpec, type Dir, type DissectorContext, type DissectorRecord, type FlowDissector, type StreamView, type UpgradeRecord, type Verdict } from './api.js';
+import { MidUnsure, Role, type AnyDissectorSpec, type Dir, type DissectorContext, type DissectorRecord, type FlowDissector, type StreamView, type UpgradeRecord, type Verdict } from '../contract/api.js';
 import { AppEvent } from './events.js';
 import { AppState, type Flow } from '../flow/flow.js';
 import type { Registry } from './registry.js';

@@ -2,7 +2,7 @@
  * The registry: validated dissector specs per transport, with their effective limits and a
  * port-hint order for probing (hinted dissectors first). Built once at startup.
  */
-import type { AnyDissectorSpec, AnyRecordSection } from './api.js';
+import type { AnyDissectorSpec, AnyRecordSection } from '../contract/api.js';
 
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';

@@ -3,7 +3,7 @@
  * JA4S and JA4X only when JA4+ is switched on (FoxIO License 1.1, off by default).
  */
 import { hex4 } from '../util/bytes.js';
-import { Dir } from '../dissect/api.js';
+import { Dir } from '../contract/api.js';
 import type { TlsSummary } from '../../dissectors/tls/types.js';
 import { TLS_INFO, type TlsInfo, type TlsInfoBuilder } from '../../dissectors/tls/record.js';
 import type { CertInfo, X509Record } from '../../dissectors/x509/types.js';

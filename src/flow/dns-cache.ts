@@ -10,7 +10,7 @@
  * The name recorded is the one the client asked for: an A/AAAA owner reached through a CNAME chain
  * is walked back to the queried name ('www.example.com', not 'e123.cdn.example.net').
  */
-import type { NameAnswers } from '../dissect/api.js';
+import type { NameAnswers } from '../contract/api.js';
 import { MapFront } from '../util/map-front.js';
 
 /** The answers of one response (a dissector's `names`), as the cache learns them. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Dir } from '../dissect/api.js';
+import { Dir } from '../contract/api.js';
 import { EntropyAccumulator, entropyOf, millerMadow, randomExpected, shannonBits } from './entropy.js';
 
 describe('entropy', () => {

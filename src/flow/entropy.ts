@@ -9,7 +9,7 @@
  * `score = bits / randomExpected(n)` is ≈ 1 for random/encrypted data at any sample size.
  */
 import type { EntropyInfo } from './record.js';
-import type { Dir } from '../dissect/api.js';
+import type { Dir } from '../contract/api.js';
 
 export const DEFAULT_MAX_ENTROPY_BYTES = 4096;
 

@@ -4,7 +4,7 @@
  * fine here).
  */
 import { addrToString } from '../decode/packet-meta.js';
-import { Dir, MissingServiceError, type DissectorRecord, type RecordSection, type RecordSink, type ServiceKey, type SummaryContext } from '../dissect/api.js';
+import { Dir, MissingServiceError, type DissectorRecord, type RecordSection, type RecordSink, type ServiceKey, type SummaryContext } from '../contract/api.js';
 import type { Flow } from './flow.js';
 import { communityId } from './community-id.js';
 import { mergeFeatures, type DirCounters, type EndReason, type EntropyInfo, type FlowRecord, type FlowTunnel } from './record.js';

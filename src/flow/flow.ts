@@ -2,7 +2,7 @@
  * Per-flow state owned by the flow table. Direction 0 is the client (originator) side.
  * Per-direction state lives in two FlowSide objects indexed by Dir (no allocation per packet).
  */
-import type { DissectorRecord, FlowDissector, AnyDissectorSpec } from '../dissect/api.js';
+import type { DissectorRecord, FlowDissector, AnyDissectorSpec } from '../contract/api.js';
 import type { TcpStream } from './tcp-reassembly.js';
 import type { FlowRecord, FlowTunnel } from './record.js';
 

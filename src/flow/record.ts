@@ -5,15 +5,15 @@
  *
  * The record names no application protocol: what a protocol saw lives in `apps`, one section per
  * key, typed by the AppKey its folder under dissectors/ exports, and rendered by the section it
- * registers (src/dissect/api.ts RecordSection).
+ * registers (src/contract/api.ts RecordSection).
  *
  * Absent values are null, never a missing key. Times are epoch milliseconds (packet time).
  */
 
-import type { AppFeatures, AppSections } from '../dissect/api.js';
+import type { AppFeatures, AppSections } from '../contract/api.js';
 
-export type { AppFeatures, AppKey, AppSections } from '../dissect/api.js';
-export { appOf } from '../dissect/api.js';
+export type { AppFeatures, AppKey, AppSections } from '../contract/api.js';
+export { appOf } from '../contract/api.js';
 
 /** Adds the facts `add` reports that `into` does not have yet. */
 export function mergeFeatures(into: AppFeatures, add: AppFeatures): void {

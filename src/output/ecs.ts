@@ -7,7 +7,7 @@ import type { Alert } from '../analytics/alert.js';
 import { DEFAULT_ANALYTICS_CONFIG } from '../analytics/config.js';
 import { analyticUrl, tacticUrl, techniqueOf, techniqueUrl, type Tactic } from '../analytics/mitre.js';
 import { isExternal, parseCidr, type Cidr } from '../analytics/net.js';
-import type { AnyRecordSection, EcsWriter, RefSink, SectionContext } from '../dissect/api.js';
+import type { AnyRecordSection, EcsWriter, RefSink, SectionContext } from '../contract/api.js';
 import { eventId, isoTime, JsonWriter, ObjectWriter, utcDay, type OutputDetail } from './json.js';
 import { DEFAULT_STATE_LIMITS } from '../util/state.js';
 import { MapFront } from '../util/map-front.js';

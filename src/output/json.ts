@@ -5,7 +5,7 @@
  * JSON-lines sink always did.
  */
 import * as crypto from 'node:crypto';
-import type { EcsWriter } from '../dissect/api.js';
+import type { EcsWriter } from '../contract/api.js';
 
 /**
  * Characters JSON.stringify leaves as they are but a terminal or a log viewer acts on: DEL, C1

@@ -15,7 +15,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Alert } from '../analytics/alert.js';
-import type { SectionContext } from '../dissect/api.js';
+import type { SectionContext } from '../contract/api.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import { alertToPb, floodToPb, flowToPb } from './siem-records.js';
 import { InvalidMessage, SIEM_PUBLISH_PATH, deserializeAck, ndr } from '../grpc/services.js';

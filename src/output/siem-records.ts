@@ -5,7 +5,7 @@
  * output writes travels beside the typed record in the feed's envelope (ndr.v1.FeedRecord).
  */
 import type { Alert } from '../analytics/alert.js';
-import type { AnyRecordSection, SectionContext } from '../dissect/api.js';
+import type { AnyRecordSection, SectionContext } from '../contract/api.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import type { google, ndr } from '../gen/ndr.js';
 import { TYPE_URL_PREFIX, attributionToPb, hostToPb, messageType, processToPb, type PbMessageType } from '../grpc/convert.js';

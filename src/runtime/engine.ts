@@ -10,7 +10,7 @@ import { noteTeredo } from '../flow/teredo.js';
 import { decode } from '../decode/decode.js';
 import { FragmentTable, defaultFragmentLimits, type FragmentLimits } from '../decode/fragments.js';
 import type { PacketBatch } from '../capture/source.js';
-import type { Dir, DissectorRecord } from '../dissect/api.js';
+import type { Dir, DissectorRecord } from '../contract/api.js';
 import { Driver, type DriverHost } from '../dissect/driver.js';
 import type { Registry } from '../dissect/registry.js';
 import type { CertCache } from '../dissect/cert-cache.js';

@@ -17,7 +17,7 @@ import type { Alert } from '../analytics/alert.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
 import { buildServices, buildPostStages, parseCertForCache, type FeatureOptions } from './features.js';
 import { DnsCache } from '../flow/dns-cache.js';
-import type { AnyDissectorSpec, DissectorRecord, NameAnswers } from '../dissect/api.js';
+import type { AnyDissectorSpec, DissectorRecord, NameAnswers } from '../contract/api.js';
 import { addrToString } from '../decode/packet-meta.js';
 import { tuneJit } from './jit.js';
 import { DEFAULT_STATE_LIMITS, type StateLimits, type StateReport } from '../util/state.js';

@@ -10,7 +10,7 @@ import { LinkType } from '../capture/source.js';
 import { Pipeline, type PipelineLimits } from './pipeline.js';
 
 import type { FeatureOptions } from './features.js';
-import type { NameAnswers } from '../dissect/api.js';
+import type { NameAnswers } from '../contract/api.js';
 import { PacketMeta, addrToString, type TunnelType } from '../decode/packet-meta.js';
 import type { KernelFlowEnd } from './engine.js';
 import type { FlowTuple } from '../capture/ebpf.js';

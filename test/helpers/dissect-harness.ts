@@ -3,7 +3,7 @@
  * same consume/needAtLeast semantics as the engine's driver, and collects records and events.
  * Used for the five standard tests of STYLE.md rule 10 (valid, every split, prefixes, malformed, limits).
  */
-import type { AnyDissectorSpec, Dir, DissectorRecord, FlowDissector, FlowInfo, StreamView, Verdict } from '../../src/dissect/api.js';
+import type { AnyDissectorSpec, Dir, DissectorRecord, FlowDissector, FlowInfo, StreamView, Verdict } from '../../src/contract/api.js';
 
 export interface Harness {
   records: DissectorRecord[];

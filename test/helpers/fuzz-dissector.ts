@@ -6,7 +6,7 @@
  * hex bytes (spaces allowed); `#` starts a comment line.
  */
 import { readFileSync } from 'node:fs';
-import type { AnyDissectorSpec, Dir } from '../../src/dissect/api.js';
+import type { AnyDissectorSpec, Dir } from '../../src/contract/api.js';
 import { fromHex, harness, type Harness } from './dissect-harness.js';
 import { concatBytes } from '../../src/util/bytes.js';
 
