@@ -15,6 +15,8 @@ import type { FlowRecord } from '../src/flow/record.js';
 import type { Alert } from '../src/analytics/alert.js';
 import { flowToEcs } from '../src/output/ecs.js';
 import { replayFiles, type ReplayOptions } from '../src/runtime/replay.js';
+import { ANALYTICS } from '../src/analytics/engine.js';
+import { IMG, makeContext, makeFlow } from './helpers/flows.js';
 
 const pcaps = join(new URL('.', import.meta.url).pathname, '..', 'pcaps');
 const tmp = mkdtempSync(join(tmpdir(), 'ndr-midstream-'));
@@ -159,3 +161,39 @@ describe('MQTT over WebSocket picked up mid-stream', () => {
   });
 });
 
+
+describe('analytics on mid-stream pub/sub flows', () => {
+  /** The flow as the same PowerShell on the same host would own it, its broker outside. */
+  function attributed(f: FlowRecord): FlowRecord {
+    const who = makeFlow({ image: IMG.powershell, startTs: f.startTs });
+    return { ...f, server: { ...f.server, ip: '198.51.100.20' }, attribution: who.attribution };
+  }
+  function alerts(f: FlowRecord): string[] {
+    const out: string[] = [];
+    for (const [id, run] of ANALYTICS) for (const a of run(f, makeContext())) out.push(`${id} ${a.severity} ${a.evidence.map((e) => `${e.signal}=${String(e.value)}`).join(',')}`);
+    return out;
+  }
+
+  it('MQTT (plain and over WebSocket) and AMQP 0-9-1 flows cut mid-stream raise exactly the alerts of their whole twins', async () => {
+    const pairs: [string, (n: number) => Promise<FlowRecord[]>][] = [
+      ['mqtt/mqtt-plain.pcap', async (n) => (await replayCut('mqtt/mqtt-plain.pcap', n, { withAnalytics: false })).flows],
+      ['amqp/amqp091-plain.pcap', async (n) => (await replayCut('amqp/amqp091-plain.pcap', n, { withAnalytics: false })).flows],
+      ['mqtt/mqtt-ws-paho.pcap', async () => (await replayFiles([join(pcaps, 'mqtt', 'mqtt-ws-mid.pcap')], { withAnalytics: false })).flows],
+    ];
+    for (const [source, cut] of pairs) {
+      const whole = (await replayFiles([join(pcaps, source)], { withAnalytics: false })).flows.filter((f) => f.dirs[0].bytes + f.dirs[1].bytes > 0);
+      let compared = 0;
+      for (const skip of [3, 6]) {
+        for (const m of await cut(skip)) {
+          const w = whole.find((f) => f.client.port === m.client.port);
+          if (w === undefined || m.dirs[0].bytes + m.dirs[1].bytes === 0) continue;
+          const want = alerts(attributed(w));
+          expect(want.some((a) => a.startsWith('AN0002 ')), `${source} ${w.client.port}`).toBe(true);
+          expect(alerts(attributed(m)), `${source} ${m.client.port} skip ${skip}`).toEqual(want);
+          compared++;
+        }
+      }
+      expect(compared, source).toBeGreaterThan(0);
+    }
+  });
+});
