@@ -34,7 +34,7 @@ export function jsonString(s: string): string {
 /**
  * `lean` (the default): a certificate, and a client fingerprint's JA4 raw forms, are described
  * once per output stream and UTC day in a document of their own, and flows carry the key (SHA-256,
- * ja4_o); lists the raw forms already hold (the offered suites, JA3's string) are left out;
+ * ja4 and ja4_o); lists the raw forms already hold (the offered suites, JA3's string) are left out;
  * entropies and ratios are printed to 4 decimals. `full`: every flow document carries everything.
  */
 export type OutputDetail = 'lean' | 'full';

@@ -51,12 +51,12 @@ describe('OpenTelemetry out', () => {
       const r = await replay(['--otlp', endpoint, '--spool', join(d, 'spool'), '-o', join(d, 'out.jsonl'), '--sensor-id', 'demo-sensor']);
       await rx.close();
       expect(r.code, r.stderr).toBe(0);
-      // 15 flows, 5 alerts, the certificate and the 3 client fingerprints the demo's TLS flows name
-      // (lean output: each described once)
-      expect(r.stderr).toContain('otlp: 24 record(s) exported');
+      // 15 flows, 5 alerts, the certificate and the 3 client fingerprints (ndr.ja4 and ndr.ja4_o
+      // each) the demo's TLS flows name (lean output: each described once)
+      expect(r.stderr).toContain('otlp: 27 record(s) exported');
       const lines = readFileSync(join(d, 'out.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(lines.length).toBe(24);
-      expect(rx.logs.length).toBe(24);
+      expect(lines.length).toBe(27);
+      expect(rx.logs.length).toBe(27);
       expect(rx.logs.every((l) => l.via === via)).toBe(true);
       // The same documents as the JSON-lines output, value for value.
       expect(rx.logs.map((l) => key(l.body)).sort()).toEqual(lines.map(key).sort());
@@ -71,7 +71,8 @@ describe('OpenTelemetry out', () => {
       const firstRef = rx.logs.findIndex((l) => ((l.body as { tls?: { server?: { certificate_chain?: string[] } } }).tls?.server?.certificate_chain ?? []).includes(hash));
       expect(firstRef).toBeGreaterThan(rx.logs.indexOf(certs[0]!));
       type Ja4Body = { ndr?: { tls?: { ja4_o?: string; ja4_ro?: string } } };
-      const prints = rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.ja4');
+      expect(rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.ja4').length).toBe(3);
+      const prints = rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.ja4_o');
       expect(prints.length).toBe(3);
       for (const p of prints) {
         const o = (p.body as Ja4Body).ndr?.tls?.ja4_o as string;
