@@ -180,9 +180,9 @@ describe('lean output: certificates described once per stream and day', () => {
     ser.flow(f);
     ser.flow(f);
     expect(certs).toBe(2 * n);
-    // the client's two fingerprint documents share the set: n + 2 objects a flow, each pushing out the last
-    expect(prints).toBe(4);
-    expect(ser.described.evictions).toBe(2 * (n + 2) - 1);
+    // the client's fingerprint document shares the set: n + 1 objects a flow, each pushing out the last
+    expect(prints).toBe(2);
+    expect(ser.described.evictions).toBe(2 * (n + 1) - 1);
     expect(ser.described.size).toBe(1);
   });
 });
@@ -192,23 +192,23 @@ describe('lean output: JA4 raw forms described once per stream and day', () => {
   const pick = (suffix: string) => [...captures()].find((p) => p.endsWith(suffix)) as string;
 
   for (const suffix of ['demo.pcap', 'dtls12-openssl.pcap', 'tls13-openssl.pcap', 'webrtc-call.pcap']) {
-    it(`${suffix}: ndr.ja4 per ja4 and ndr.ja4_o per ja4_o, once, before the first flow, holding what full flows carry`, async () => {
+    it(`${suffix}: ndr.ja4 per ja4, once, before the first flow, holding what full flows carry; the wire-order form only in full`, async () => {
       const { flows } = await replayCapture(pick(suffix));
       const lines: string[] = [];
       const lean = new EcsSerializer({ onRef: (j) => lines.push(j) });
       const full = new EcsSerializer({ detail: 'full' });
       const sorted = new Map<string, P>();
-      const wire = new Map<string, P>();
       let named = 0;
       for (const f of flows) {
         lines.push(lean.flow(f));
         const flow = JSON.parse(lines[lines.length - 1] as string) as P;
         for (const l of lines.slice(0, -1)) {
           const d = JSON.parse(l) as P;
-          const [m, k] = d.event.dataset === 'ndr.ja4' ? [sorted, d.tls?.client?.ja4] : d.event.dataset === 'ndr.ja4_o' ? [wire, d.ndr?.tls?.ja4_o] : [null, undefined];
-          if (m === null) continue;
-          expect(m.has(k as string), `described twice: ${k}`).toBe(false);
-          m.set(k as string, d);
+          expect(d.event.dataset, 'a lean stream describes certificates and ja4 only').toMatch(/^ndr\.(x509|ja4)$/);
+          if (d.event.dataset !== 'ndr.ja4') continue;
+          const k = d.tls?.client?.ja4 as string;
+          expect(sorted.has(k), `described twice: ${k}`).toBe(false);
+          sorted.set(k, d);
         }
         lines.length = 0;
         const whole = JSON.parse(full.flow(f)) as P;
@@ -223,16 +223,13 @@ describe('lean output: JA4 raw forms described once per stream and day', () => {
         const d = sorted.get(ja4);
         expect(d, `ja4 ${ja4} not described before its flow`).toBeDefined();
         expect(d?.ndr?.tls).toEqual({ ja4_r: whole.ndr?.tls?.ja4_r });
-        const e = wire.get(o);
-        expect(e, `ja4_o ${o} not described before its flow`).toBeDefined();
-        expect(e?.tls?.client?.ja4).toBe(ja4);
-        expect(e?.ndr?.tls).toEqual({ ja4_o: o, ja4_ro: whole.ndr?.tls?.ja4_ro });
+        expect(whole.ndr?.tls?.ja4_ro).toBeDefined();
       }
       expect(named).toBeGreaterThan(0);
     });
   }
 
-  it('a client shuffling its extensions (Chrome) gets its sorted form once and a wire-order form per connection', async () => {
+  it('a client shuffling its extensions (Chrome) gets its sorted form once and no document per connection', async () => {
     const { flows } = await replayCapture(pick('demo.pcap'));
     const f = flows.find((x) => tlsOf(x)?.ja4_o != null);
     expect(f).toBeDefined();
@@ -243,7 +240,7 @@ describe('lean output: JA4 raw forms described once per stream and day', () => {
     // the same hello in three wire orders: ja4 and ja4_r stay, ja4_o and ja4_ro change
     for (const n of [1, 2, 3]) ser.flow({ ...f, apps: { ...f.apps, tls: { ...t, ja4_o: `${t.ja4_o}${n}`, ja4_ro: `${t.ja4_ro},${n}` } } });
     expect(kinds.filter((k) => k === 'ja4')).toHaveLength(1);
-    expect(kinds.filter((k) => k === 'ja4_o')).toHaveLength(3);
+    expect(kinds.filter((k) => k !== 'ja4' && k !== 'x509')).toEqual([]);
   });
 
   it('a flow without a ClientHello names no fingerprint and gets no ndr.ja4 document', async () => {

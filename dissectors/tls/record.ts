@@ -87,12 +87,11 @@ function certificateDocument(c: CertInfo, w: EcsWriter): void {
 }
 
 /**
- * The lean output's client-fingerprint documents, each described once per output stream and UTC
- * day like a certificate. Two, because the raw forms differ in how often they repeat: ja4_r (the
- * sorted lists) is fixed by ja4, which stays the same for a client, while ja4_ro (the lists in wire
- * order) is fixed only by ja4_o, and a client that shuffles its extensions on every connection
- * (Chrome does) has a new ja4_o each time. Keyed apart, the sorted form is still written once for
- * such a client and only the wire-order form follows each connection.
+ * The lean output's client-fingerprint document, described once per output stream and UTC day like
+ * a certificate: the sorted raw form, fixed by ja4, which stays the same for a client. The wire-order
+ * raw form (ja4_ro) is left to the full output: it is fixed only by ja4_o, and a client that
+ * shuffles its extensions on every connection (Chrome does) has a new ja4_o each time, so a
+ * document per ja4_o would be one more document per browser connection, larger than the inline form.
  */
 function ja4Document(t: TlsInfo, w: EcsWriter): void {
   w.open('tls');
@@ -103,20 +102,6 @@ function ja4Document(t: TlsInfo, w: EcsWriter): void {
   w.open('ndr');
   w.open('tls');
   w.safe('ja4_r', t.ja4_r);
-  w.close();
-  w.close();
-}
-
-function ja4oDocument(t: TlsInfo, w: EcsWriter): void {
-  w.open('tls');
-  w.open('client');
-  w.safe('ja4', t.ja4);
-  w.close();
-  w.close();
-  w.open('ndr');
-  w.open('tls');
-  w.safe('ja4_o', t.ja4_o);
-  w.safe('ja4_ro', t.ja4_ro);
   w.close();
   w.close();
 }
@@ -162,8 +147,8 @@ export const tlsSection = defineSection<TlsInfo>({
       w.open('tls');
       // Present (true) only when the client sent a server_name that is not a host name.
       if (t.sni !== null && !isValidHostName(t.sni)) w.bool('sni_invalid', true);
-      // lean: ja4 and ja4_o are the keys of the ndr.ja4 and ndr.ja4_o documents holding the raw
-      // forms (the offered lists again)
+      // lean: ja4 is the key of the ndr.ja4 document holding the sorted raw form (the offered
+      // lists again); ja4_o stays as the wire order's hash
       if (w.full) w.safe('ja4_r', t.ja4_r);
       w.safe('ja4_o', t.ja4_o);
       if (w.full) w.safe('ja4_ro', t.ja4_ro);
@@ -197,7 +182,6 @@ export const tlsSection = defineSection<TlsInfo>({
     },
     refs(t, out) {
       if (t.ja4 !== null && t.ja4_r !== null) out.ref('ja4', t.ja4, t, ja4Document);
-      if (t.ja4_o !== null && t.ja4_ro !== null) out.ref('ja4_o', t.ja4_o, t, ja4oDocument);
       for (const c of t.chain) out.ref('x509', c.sha256, c, certificateDocument);
     },
   },

@@ -79,7 +79,7 @@ const replayOptions: Record<string, OptionSpec> = {
   store: { type: 'string', help: 'share baselines, beacon timelines and alert dedup with a fleet: redis://host:port, or cluster seeds host:port,host:port (instead of --baseline)' },
   'analytics-config': { type: 'string', help: 'analytics lists, thresholds and allowlists: a YAML/JSON file holding the `analytics` section of sensor.yaml' },
   'alerts-only': { type: 'boolean', default: false, help: 'write alerts only (no flow records)' },
-  'output-detail': { type: 'string', help: 'lean (default): each certificate and JA4 fingerprint described once a day in a document of its own, flows carry its key (SHA-256, ja4 and ja4_o); full: everything in every flow document' },
+  'output-detail': { type: 'string', help: 'lean (default): each certificate and JA4 fingerprint described once a day in a document of its own, flows carry its key (SHA-256, ja4); full: everything in every flow document' },
   'no-shed': { type: 'boolean', default: false, help: 'write every flow even in a flood (by default, past 1,000 flows without payload a second they are summarised per server port or per scanning source)' },
   summary: { type: 'boolean', default: true, help: 'print the summary table on stderr at the end (--no-summary to omit)' },
   'no-summary': { type: 'boolean', default: false, help: 'do not print the summary table' },

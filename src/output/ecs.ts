@@ -576,8 +576,8 @@ export interface EcsSerializerOptions {
   readonly describedMax?: number;
   /**
    * Lean only: a document describing an object a flow refers to, handed over before that flow's
-   * own document. `kind` is 'x509' for a certificate (`key` its SHA-256), 'ja4' or 'ja4_o' for a
-   * client fingerprint's sorted or wire-order raw form (`key` its ja4 or ja4_o).
+   * own document. `kind` is 'x509' for a certificate (`key` its SHA-256), 'ja4' for a
+   * client fingerprint's sorted raw form (`key` its ja4).
    */
   readonly onRef?: (json: string, kind: string, key: string) => void;
 }

@@ -32,9 +32,10 @@ export function jsonString(s: string): string {
 }
 
 /**
- * `lean` (the default): a certificate, and a client fingerprint's JA4 raw forms, are described
- * once per output stream and UTC day in a document of their own, and flows carry the key (SHA-256,
- * ja4 and ja4_o); lists the raw forms already hold (the offered suites, JA3's string) are left out;
+ * `lean` (the default): a certificate, and a client fingerprint's sorted JA4 raw form, are
+ * described once per output stream and UTC day in a document of their own, and flows carry the key
+ * (SHA-256, ja4); the wire-order raw form and the lists the raw forms hold (the offered suites,
+ * JA3's string) are left to `full`;
  * entropies and ratios are printed to 4 decimals. `full`: every flow document carries everything.
  */
 export type OutputDetail = 'lean' | 'full';

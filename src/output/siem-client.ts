@@ -170,7 +170,7 @@ export class SiemClient extends SpooledFeed {
 
   /**
    * A document that is a record of its own, without a typed message: the lean output's description
-   * of an object flows refer to by key (a certificate, ndr.x509; a JA4 fingerprint, ndr.ja4 and ndr.ja4_o), sent before them.
+   * of an object flows refer to by key (a certificate, ndr.x509; a JA4 fingerprint, ndr.ja4), sent before them.
    */
   publishDocument(ecsJson: string): void {
     this.publishRecord({ ecsJson });

@@ -51,12 +51,12 @@ describe('OpenTelemetry out', () => {
       const r = await replay(['--otlp', endpoint, '--spool', join(d, 'spool'), '-o', join(d, 'out.jsonl'), '--sensor-id', 'demo-sensor']);
       await rx.close();
       expect(r.code, r.stderr).toBe(0);
-      // 15 flows, 5 alerts, the certificate and the 3 client fingerprints (ndr.ja4 and ndr.ja4_o
-      // each) the demo's TLS flows name (lean output: each described once)
-      expect(r.stderr).toContain('otlp: 27 record(s) exported');
+      // 15 flows, 5 alerts, the certificate and the 3 client fingerprints (ndr.ja4) the demo's TLS
+      // flows name (lean output: each described once)
+      expect(r.stderr).toContain('otlp: 24 record(s) exported');
       const lines = readFileSync(join(d, 'out.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(lines.length).toBe(27);
-      expect(rx.logs.length).toBe(27);
+      expect(lines.length).toBe(24);
+      expect(rx.logs.length).toBe(24);
       expect(rx.logs.every((l) => l.via === via)).toBe(true);
       // The same documents as the JSON-lines output, value for value.
       expect(rx.logs.map((l) => key(l.body)).sort()).toEqual(lines.map(key).sort());
@@ -70,14 +70,13 @@ describe('OpenTelemetry out', () => {
       const hash = (certs[0]!.body as { file: { hash: { sha256: string } } }).file.hash.sha256;
       const firstRef = rx.logs.findIndex((l) => ((l.body as { tls?: { server?: { certificate_chain?: string[] } } }).tls?.server?.certificate_chain ?? []).includes(hash));
       expect(firstRef).toBeGreaterThan(rx.logs.indexOf(certs[0]!));
-      type Ja4Body = { ndr?: { tls?: { ja4_o?: string; ja4_ro?: string } } };
-      expect(rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.ja4').length).toBe(3);
-      const prints = rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.ja4_o');
+      type Ja4Body = { tls?: { client?: { ja4?: string } }; ndr?: { tls?: { ja4_r?: string } } };
+      const prints = rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.ja4');
       expect(prints.length).toBe(3);
       for (const p of prints) {
-        const o = (p.body as Ja4Body).ndr?.tls?.ja4_o as string;
-        expect((p.body as Ja4Body).ndr?.tls?.ja4_ro).toBeDefined();
-        const first = rx.logs.findIndex((l) => l.attributes['ndr.record.type'] === 'flow' && (l.body as Ja4Body).ndr?.tls?.ja4_o === o);
+        const ja4 = (p.body as Ja4Body).tls?.client?.ja4 as string;
+        expect((p.body as Ja4Body).ndr?.tls?.ja4_r).toBeDefined();
+        const first = rx.logs.findIndex((l) => l.attributes['ndr.record.type'] === 'flow' && (l.body as Ja4Body).tls?.client?.ja4 === ja4);
         expect(first).toBeGreaterThan(rx.logs.indexOf(p));
       }
       for (const l of rx.logs) {
