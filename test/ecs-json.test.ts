@@ -7,11 +7,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { alertToEcs, DescribedSet, EcsSerializer, flowToEcs } from '../src/output/ecs.js';
+import { alertToEcs, defaultEcsContext, DescribedSet, EcsSerializer, flowToEcs } from '../src/output/ecs.js';
 import { isoTime, jsonString, JsonWriter, ObjectWriter, terminalSafeJson } from '../src/output/json.js';
 import { newFlowRecord } from '../src/flow/record.js';
 import { captures, replayCapture } from './helpers/golden.js';
 import { tlsOf } from '../dissectors/tls/record.js';
+import { dnsEcsObject, dnsSection, type DnsInfo } from '../dissectors/dns/record.js';
+import { httpEcsObject, httpSection, type HttpInfo } from '../dissectors/http/record.js';
 
 describe('ECS JSON text equals the object form', () => {
   const caps = [...captures()];
@@ -24,6 +26,68 @@ describe('ECS JSON text equals the object form', () => {
       for (const a of alerts) expect(ser.alert(a)).toBe(terminalSafeJson(JSON.stringify(alertToEcs(a))));
     });
   }
+});
+
+describe('DNS and HTTP section writers equal their object forms', () => {
+  type Info = Record<string, unknown>;
+  // The object form pruned as writeFlow pruned it before these sections wrote their own fields.
+  const objectText = (parts: Record<string, unknown>): string => {
+    const o = new ObjectWriter();
+    o.begin();
+    for (const k in parts) o.val(k, parts[k]);
+    return terminalSafeJson(JSON.stringify(o.end()));
+  };
+  const writerText = (f: (w: JsonWriter) => void): string => {
+    const w = new JsonWriter();
+    w.begin();
+    f(w);
+    return w.end();
+  };
+  const checkDns = (d: DnsInfo): void => {
+    expect(writerText((w) => dnsSection.write?.doc?.(d, w, defaultEcsContext))).toBe(objectText({ dns: dnsEcsObject(d) }));
+  };
+  const checkHttp = (h: HttpInfo): void => {
+    const o = httpEcsObject(h, defaultEcsContext);
+    expect(writerText((w) => httpSection.write?.doc?.(h, w, defaultEcsContext))).toBe(objectText(o.doc));
+    expect(writerText((w) => httpSection.write?.ndr?.(h, w, defaultEcsContext))).toBe(objectText(o.ndr));
+  };
+
+  it('on every DNS and HTTP flow of the golden captures', async () => {
+    let dns = 0;
+    let http = 0;
+    for (const cap of captures()) {
+      const { flows } = await replayCapture(cap);
+      for (const f of flows) {
+        const d = f.apps.dns as DnsInfo | undefined;
+        if (d !== undefined) { checkDns(d); dns++; }
+        const h = f.apps.http as HttpInfo | undefined;
+        if (h !== undefined) { checkHttp(h); http++; }
+      }
+    }
+    expect(dns).toBeGreaterThan(5);
+    expect(http).toBeGreaterThan(5);
+  });
+
+  it('on values no capture holds', () => {
+    const odd = 'evil\u001b]0;t\u0007\u202e"q\\\ud800é';
+    const many = Array.from({ length: 40 }, (_, i) => ({ name: `n${i}.example`, type: i % 2 === 0 ? 1 : 28, data: `10.0.0.${i}`, ttl: i }));
+    const dnsCases: DnsInfo[] = [
+      { queries: [], answers: [], rcode: null },
+      { queries: [odd], answers: [], rcode: 3 },
+      { queries: ['a.example', 'b.example'], answers: [{ name: odd, type: 99_999, data: odd, ttl: Number.NaN }], rcode: 200 },
+      { queries: ['x.example'], answers: many, rcode: 0 },
+      { queries: ['cname.example'], answers: [{ name: 'cname.example', type: 5, data: 'other.example', ttl: -0 }], rcode: 0 },
+    ];
+    for (const d of dnsCases) checkDns(d);
+    const base: HttpInfo = { method: null, uri: null, host: null, userAgent: null, statusCode: null, requests: 0, pathEntropy: null, hostEntropy: null, upgrade: null, wsProtocol: null };
+    const httpCases: Info[] = [
+      {},
+      { method: 'GET', uri: 'http://u:p@h.example/x?password=1', host: 'u:p@h.example:8080', userAgent: odd, statusCode: 200, requests: 3, pathEntropy: 2.5, hostEntropy: Number.NaN, upgrade: 'websocket', wsProtocol: 'chat, token.secret' },
+      { method: odd, uri: odd, host: odd, upgrade: '', wsProtocol: '' },
+      { statusCode: Number.POSITIVE_INFINITY, pathEntropy: 0 },
+    ];
+    for (const c of httpCases) checkHttp({ ...base, ...c } as HttpInfo);
+  });
 });
 
 describe('JSON writer', () => {

@@ -30,25 +30,30 @@ export function probeDnsTcp(bytes: Uint8Array, dir: Dir): ProbeResult {
  * was seen, else null.
  */
 export function summarizeDns(records: readonly DnsRecord[]): DnsInfo {
+  // Keys seen, in arrays rather than Sets: a flow almost always has one question and a few
+  // answers, both lists are capped, and once a list is full nothing more is looked up.
   const queries: string[] = [];
-  const seenQ = new Set<string>();
+  const seenQ: string[] = [];
   const answers: DnsInfo['answers'] = [];
-  const seenA = new Set<string>();
+  const seenA: string[] = [];
   let rcode: number | null = null;
   for (const r of records) {
-    for (const q of r.questions) {
-      const k = q.name.toLowerCase();
-      if (!seenQ.has(k) && queries.length < DNS_SUMMARY_MAX_QUERIES_COUNT) {
-        seenQ.add(k);
-        queries.push(q.name);
+    if (queries.length < DNS_SUMMARY_MAX_QUERIES_COUNT) {
+      for (const q of r.questions) {
+        const k = q.name.toLowerCase();
+        if (!seenQ.includes(k) && queries.length < DNS_SUMMARY_MAX_QUERIES_COUNT) {
+          seenQ.push(k);
+          queries.push(q.name);
+        }
       }
     }
     if (!r.qr) continue;
     if (rcode === null || (rcode === 0 && r.rcode !== 0)) rcode = r.rcode;
+    if (answers.length >= DNS_SUMMARY_MAX_ANSWERS_COUNT) continue;
     for (const a of r.answers) {
       const k = `${a.name.toLowerCase()}|${a.type}|${a.data}`;
-      if (!seenA.has(k) && answers.length < DNS_SUMMARY_MAX_ANSWERS_COUNT) {
-        seenA.add(k);
+      if (!seenA.includes(k) && answers.length < DNS_SUMMARY_MAX_ANSWERS_COUNT) {
+        seenA.push(k);
         answers.push({ name: a.name, type: a.type, data: a.data, ttl: a.ttl });
       }
     }

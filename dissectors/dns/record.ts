@@ -2,7 +2,7 @@
  * What DNS puts on the flow record: the `dns` section (UDP and TCP alike), its ECS fields (dns.*)
  * and its protobuf message (dns.proto).
  */
-import { appOf, defineSection, type AppSections } from '../../src/contract/api.js';
+import { appOf, defineSection, type AppSections, type EcsWriter } from '../../src/contract/api.js';
 
 export interface DnsInfo {
   queries: string[];
@@ -26,16 +26,51 @@ const RRTYPES: Record<number, string> = {
 export const rcodeName = (c: number): string => RCODES[c] ?? String(c);
 export const rrTypeName = (t: number): string => RRTYPES[t] ?? `TYPE${t}`;
 
+/**
+ * The dns.* fields as an object (JSON.stringify of it, empty fields pruned, is what `write` gives):
+ * kept as the reference the writer is tested against.
+ */
+export function dnsEcsObject(d: DnsInfo): Record<string, unknown> {
+  return {
+    question: { name: d.queries[0] ?? null },
+    response_code: d.rcode !== null ? rcodeName(d.rcode) : null,
+    answers: d.answers.slice(0, MAX_ANSWERS).map((a) => ({ name: a.name, type: rrTypeName(a.type), data: a.data, ttl: a.ttl })),
+    resolved_ip: d.answers.filter((a) => a.type === 1 || a.type === 28).map((a) => a.data),
+  };
+}
+
+/**
+ * dns.* written field by field rather than built as an object tree and walked: in a flood of
+ * lookups every flow is a DNS flow, and those throw-away objects were garbage for every line.
+ */
+function writeDns(d: DnsInfo, w: EcsWriter): void {
+  w.open('dns');
+  const q = d.queries[0];
+  if (q !== undefined) {
+    w.open('question');
+    w.str('name', q);
+    w.close();
+  }
+  if (d.rcode !== null) w.str('response_code', rcodeName(d.rcode));
+  const as = d.answers;
+  if (as.length > 0) {
+    const n = Math.min(as.length, MAX_ANSWERS);
+    const list: { name: string; type: string; data: string; ttl: number }[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const a = as[i] as DnsInfo['answers'][0];
+      list[i] = { name: a.name, type: rrTypeName(a.type), data: a.data, ttl: a.ttl };
+    }
+    w.val('answers', list);
+    let ips: string[] | null = null;
+    for (const a of as) if (a.type === 1 || a.type === 28) (ips ??= []).push(a.data);
+    w.strs('resolved_ip', ips);
+  }
+  w.close();
+}
+
 export const dnsSection = defineSection<DnsInfo>({
   key: 'dns',
-  ecs(d, { doc }) {
-    doc.dns = {
-      question: { name: d.queries[0] ?? null },
-      response_code: d.rcode !== null ? rcodeName(d.rcode) : null,
-      answers: d.answers.slice(0, MAX_ANSWERS).map((a) => ({ name: a.name, type: rrTypeName(a.type), data: a.data, ttl: a.ttl })),
-      resolved_ip: d.answers.filter((a) => a.type === 1 || a.type === 28).map((a) => a.data),
-    };
-  },
+  write: { doc: writeDns },
   proto: {
     type: 'ndr.v1.Dns',
     ecs: { question: 'dns.question.name', answers: 'dns.answers', responseCode: 'dns.response_code' },

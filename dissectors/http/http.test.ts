@@ -5,6 +5,7 @@ import { httpSpec, probeHttp, summarizeHttp } from './index.js';
 import type { HttpInfo, HttpRecord } from './types.js';
 import { httpSection } from './record.js';
 import { UrlRedactor } from '../../src/util/redact.js';
+import { ObjectWriter } from '../../src/output/json.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -206,9 +207,10 @@ describe('http section: redaction follows the context it is given', () => {
     const standard = { redactor: new UrlRedactor() };
     const custom = { redactor: new UrlRedactor(['ticket']) };
     const ecsUrl = (ctx: typeof standard): unknown => {
-      const t = { doc: {} as Record<string, unknown>, ndr: {} as Record<string, unknown> };
-      httpSection.ecs!(info, t, ctx);
-      return (t.doc.url as { original: string }).original;
+      const w = new ObjectWriter();
+      w.begin();
+      httpSection.write!.doc!(info, w, ctx);
+      return (w.end().url as { original: string }).original;
     };
     // Interleaved: neither call leaves anything behind for the next.
     expect(ecsUrl(custom)).toBe('http://h.example/cb?ticket=REDACTED&password=P1');

@@ -2,7 +2,7 @@
  * What HTTP puts on the flow record: the `http` section, its ECS fields (http, url, user_agent,
  * ndr.http), its protobuf message (http.proto) and its features.
  */
-import { appOf, defineSection, type AppSections } from '../../src/contract/api.js';
+import { appOf, defineSection, type AppSections, type SectionContext } from '../../src/contract/api.js';
 import { withoutUserinfo } from '../../src/util/redact.js';
 import type { HttpInfo, HttpSummary } from './types.js';
 
@@ -24,14 +24,56 @@ export function httpInfo(h: HttpSummary): HttpInfo {
   };
 }
 
+/**
+ * The HTTP fields as objects, `doc` at the top of the document and `ndr` inside ndr (JSON.stringify
+ * of them, empty fields pruned, is what the section's `write` gives): the reference it is tested
+ * against.
+ */
+export function httpEcsObject(h: HttpInfo, { redactor }: SectionContext): { doc: Record<string, unknown>; ndr: Record<string, unknown> } {
+  return {
+    doc: {
+      http: { request: { method: h.method }, response: { status_code: h.statusCode } },
+      url: { original: h.uri !== null ? redactor.redact(h.uri) : null, domain: h.host !== null ? withoutUserinfo(h.host) : null },
+      user_agent: { original: h.userAgent },
+    },
+    ndr: {
+      http: { requests: h.requests, path_entropy: h.pathEntropy, host_entropy: h.hostEntropy, upgrade: h.upgrade, websocket_protocol: h.wsProtocol !== null ? redactor.redactWebSocketProtocols(h.wsProtocol) : null },
+    },
+  };
+}
+
 export const httpSection = defineSection<HttpInfo>({
   key: 'http',
+  // Written field by field, not built as objects and walked: a crowd of small HTTP flows (beacons)
+  // writes these for every line, and the throw-away objects were garbage for each.
   // URLs and Host headers can carry credentials: both leave the sensor redacted (util/redact.ts).
-  ecs(h, { doc, ndr }, { redactor }) {
-    doc.http = { request: { method: h.method }, response: { status_code: h.statusCode } };
-    doc.url = { original: h.uri !== null ? redactor.redact(h.uri) : null, domain: h.host !== null ? withoutUserinfo(h.host) : null };
-    doc.user_agent = { original: h.userAgent };
-    ndr.http = { requests: h.requests, path_entropy: h.pathEntropy, host_entropy: h.hostEntropy, upgrade: h.upgrade, websocket_protocol: h.wsProtocol !== null ? redactor.redactWebSocketProtocols(h.wsProtocol) : null };
+  write: {
+    doc(h, w, { redactor }) {
+      w.open('http');
+      w.open('request');
+      w.str('method', h.method);
+      w.close();
+      w.open('response');
+      w.num('status_code', h.statusCode);
+      w.close();
+      w.close();
+      w.open('url');
+      if (h.uri !== null) w.str('original', redactor.redact(h.uri));
+      if (h.host !== null) w.str('domain', withoutUserinfo(h.host));
+      w.close();
+      w.open('user_agent');
+      w.str('original', h.userAgent);
+      w.close();
+    },
+    ndr(h, w, { redactor }) {
+      w.open('http');
+      w.num('requests', h.requests);
+      w.num('path_entropy', h.pathEntropy);
+      w.num('host_entropy', h.hostEntropy);
+      w.str('upgrade', h.upgrade);
+      if (h.wsProtocol !== null) w.str('websocket_protocol', redactor.redactWebSocketProtocols(h.wsProtocol));
+      w.close();
+    },
   },
   destinationDomain: (h) => hostOnly(h.host !== null ? withoutUserinfo(h.host) : null),
   proto: {
