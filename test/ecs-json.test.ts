@@ -12,8 +12,10 @@ import { isoTime, jsonString, JsonWriter, ObjectWriter, terminalSafeJson } from 
 import { newFlowRecord } from '../src/flow/record.js';
 import { captures, replayCapture } from './helpers/golden.js';
 import { tlsOf } from '../dissectors/tls/record.js';
-import { dnsEcsObject, dnsSection, type DnsInfo } from '../dissectors/dns/record.js';
-import { httpEcsObject, httpSection, type HttpInfo } from '../dissectors/http/record.js';
+import { dnsSection, rcodeName, rrTypeName, type DnsInfo } from '../dissectors/dns/record.js';
+import { httpSection, type HttpInfo } from '../dissectors/http/record.js';
+import type { SectionContext } from '../src/contract/api.js';
+import { withoutUserinfo } from '../src/util/redact.js';
 
 describe('ECS JSON text equals the object form', () => {
   const caps = [...captures()];
@@ -30,6 +32,23 @@ describe('ECS JSON text equals the object form', () => {
 
 describe('DNS and HTTP section writers equal their object forms', () => {
   type Info = Record<string, unknown>;
+  // The object forms the sections built before they wrote their fields one by one: the reference.
+  const dnsEcsObject = (d: DnsInfo): Info => ({
+    question: { name: d.queries[0] ?? null },
+    response_code: d.rcode !== null ? rcodeName(d.rcode) : null,
+    answers: d.answers.slice(0, 32).map((a) => ({ name: a.name, type: rrTypeName(a.type), data: a.data, ttl: a.ttl })),
+    resolved_ip: d.answers.filter((a) => a.type === 1 || a.type === 28).map((a) => a.data),
+  });
+  const httpEcsObject = (h: HttpInfo, { redactor }: SectionContext): { doc: Info; ndr: Info } => ({
+    doc: {
+      http: { request: { method: h.method }, response: { status_code: h.statusCode } },
+      url: { original: h.uri !== null ? redactor.redact(h.uri) : null, domain: h.host !== null ? withoutUserinfo(h.host) : null },
+      user_agent: { original: h.userAgent },
+    },
+    ndr: {
+      http: { requests: h.requests, path_entropy: h.pathEntropy, host_entropy: h.hostEntropy, upgrade: h.upgrade, websocket_protocol: h.wsProtocol !== null ? redactor.redactWebSocketProtocols(h.wsProtocol) : null },
+    },
+  });
   // The object form pruned as writeFlow pruned it before these sections wrote their own fields.
   const objectText = (parts: Record<string, unknown>): string => {
     const o = new ObjectWriter();

@@ -27,19 +27,6 @@ export const rcodeName = (c: number): string => RCODES[c] ?? String(c);
 export const rrTypeName = (t: number): string => RRTYPES[t] ?? `TYPE${t}`;
 
 /**
- * The dns.* fields as an object (JSON.stringify of it, empty fields pruned, is what `write` gives):
- * kept as the reference the writer is tested against.
- */
-export function dnsEcsObject(d: DnsInfo): Record<string, unknown> {
-  return {
-    question: { name: d.queries[0] ?? null },
-    response_code: d.rcode !== null ? rcodeName(d.rcode) : null,
-    answers: d.answers.slice(0, MAX_ANSWERS).map((a) => ({ name: a.name, type: rrTypeName(a.type), data: a.data, ttl: a.ttl })),
-    resolved_ip: d.answers.filter((a) => a.type === 1 || a.type === 28).map((a) => a.data),
-  };
-}
-
-/**
  * dns.* written field by field rather than built as an object tree and walked: in a flood of
  * lookups every flow is a DNS flow, and those throw-away objects were garbage for every line.
  */

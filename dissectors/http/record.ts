@@ -2,7 +2,7 @@
  * What HTTP puts on the flow record: the `http` section, its ECS fields (http, url, user_agent,
  * ndr.http), its protobuf message (http.proto) and its features.
  */
-import { appOf, defineSection, type AppSections, type SectionContext } from '../../src/contract/api.js';
+import { appOf, defineSection, type AppSections } from '../../src/contract/api.js';
 import { withoutUserinfo } from '../../src/util/redact.js';
 import type { HttpInfo, HttpSummary } from './types.js';
 
@@ -21,24 +21,6 @@ export function httpInfo(h: HttpSummary): HttpInfo {
   return {
     method: h.method, uri: h.uri, host: h.host, userAgent: h.userAgent, statusCode: h.statusCode, requests: h.requests,
     pathEntropy: h.pathEntropy, hostEntropy: h.hostEntropy, upgrade: h.upgrade, wsProtocol: h.wsProtocol,
-  };
-}
-
-/**
- * The HTTP fields as objects, `doc` at the top of the document and `ndr` inside ndr (JSON.stringify
- * of them, empty fields pruned, is what the section's `write` gives): the reference it is tested
- * against.
- */
-export function httpEcsObject(h: HttpInfo, { redactor }: SectionContext): { doc: Record<string, unknown>; ndr: Record<string, unknown> } {
-  return {
-    doc: {
-      http: { request: { method: h.method }, response: { status_code: h.statusCode } },
-      url: { original: h.uri !== null ? redactor.redact(h.uri) : null, domain: h.host !== null ? withoutUserinfo(h.host) : null },
-      user_agent: { original: h.userAgent },
-    },
-    ndr: {
-      http: { requests: h.requests, path_entropy: h.pathEntropy, host_entropy: h.hostEntropy, upgrade: h.upgrade, websocket_protocol: h.wsProtocol !== null ? redactor.redactWebSocketProtocols(h.wsProtocol) : null },
-    },
   };
 }
 
