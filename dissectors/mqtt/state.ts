@@ -85,22 +85,33 @@ export class MqttDissector implements FlowDissector {
     if (this.mode === Mode.WebSocket) return this.feedWs(dir, view);
     let from = 0;
     if (!this.synced[dir]) {
-      const o = mqttSync(b, view.eof);
-      if (o < 0) {
-        if (o === SYNC_UNSURE) {
-          view.needAtLeast(b.length + 1);
-          return 'more';
-        }
-        this.ctx.event('mqtt.midstream_unsynced', dir);
-        return 'dir-done';
-      }
-      this.synced[dir] = true;
+      const o = this.syncDir(dir, view, mqttSync);
+      if (typeof o !== 'number') return o;
       from = o;
     }
     const used = from + this.process(dir, b, from, b.length, view.ts);
     if (used > 0) view.consume(used);
     if (this.need > 0) view.needAtLeast(this.need);
     return this.stop ?? 'more';
+  }
+
+  /**
+   * Mid-stream: where this direction's first boundary is by `sync` (plain or WebSocket framing),
+   * or the verdict while there is none yet (more bytes asked for) or never will be (given up).
+   */
+  private syncDir(dir: Dir, view: StreamView, sync: (b: Uint8Array, eof: boolean) => number): number | Verdict {
+    const b = view.bytes;
+    const o = sync(b, view.eof);
+    if (o >= 0) {
+      this.synced[dir] = true;
+      return o;
+    }
+    if (o === SYNC_UNSURE) {
+      view.needAtLeast(b.length + 1);
+      return 'more';
+    }
+    this.ctx.event('mqtt.midstream_unsynced', dir);
+    return 'dir-done';
   }
 
   /**
@@ -437,16 +448,8 @@ export class MqttDissector implements FlowDissector {
     const b = view.bytes;
     let p = 0;
     if (!this.synced[dir]) {
-      const o = wsMqttSync(b, view.eof);
-      if (o < 0) {
-        if (o === SYNC_UNSURE) {
-          view.needAtLeast(b.length + 1);
-          return 'more';
-        }
-        this.ctx.event('mqtt.midstream_unsynced', dir);
-        return 'dir-done';
-      }
-      this.synced[dir] = true;
+      const o = this.syncDir(dir, view, wsMqttSync);
+      if (typeof o !== 'number') return o;
       p = o;
     }
     if (!this.wsHttpDone[dir]) {
