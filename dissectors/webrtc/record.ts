@@ -1,16 +1,8 @@
 /** What WebRTC puts on the flow record: the `webrtc` section (STUN, RTP/RTCP and DTLS counts). */
 import { defineSection } from '../../src/contract/api.js';
-import type { StunCounts } from './types.js';
+import type { WebrtcInfo } from './types.js';
 
-export interface WebrtcInfo {
-  stun: StunCounts;
-  rtp: number;
-  rtcp: number;
-  ssrcs: readonly number[];
-  payloadTypes: readonly number[];
-  dtlsDatagrams: number;
-  other: number;
-}
+export type { WebrtcInfo } from './types.js';
 
 export const webrtcSection = defineSection<WebrtcInfo>({
   key: 'webrtc',

@@ -52,7 +52,8 @@ export interface StunCounts {
 
 export type WebrtcRecord = WebrtcStatsRecord | DtlsRecord;
 
-export interface WebrtcSummary {
+/** What the flow record keeps of a WebRTC flow (its `webrtc` section, record.ts). */
+export interface WebrtcInfo {
   stun: StunCounts;
   rtp: number;
   rtcp: number;
@@ -60,6 +61,9 @@ export interface WebrtcSummary {
   payloadTypes: readonly number[];
   dtlsDatagrams: number;
   other: number;
+}
+
+export interface WebrtcSummary extends WebrtcInfo {
   /** What the DTLS dissector made of the handshake (null when no DTLS came). */
   dtls: DtlsSummary | null;
 }
