@@ -8,11 +8,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request, createServer } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './helpers/net.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'ndr-sensor.mjs');
@@ -42,14 +42,6 @@ const basicHeader = Buffer.from(`alice:${S.basic}`).toString('base64');
 const capture = join(dir, 'credentials.pcap');
 let httpPort = 0;
 
-function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((res) => {
-    const s = createTcpServer().listen(0, host, () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 function start(cmd: string, args: string[], ready: RegExp): Promise<ChildProcess> {
   const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from './helpers/net.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'ndr-sensor.mjs');
@@ -62,13 +63,6 @@ function expectOneLineFailure(o: Outcome, pattern: RegExp): void {
   expect(o.ms, `exit after ${o.ms} ms`).toBeLessThan(15_000);
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((res) => s.close(() => res()));
-  return port;
-}
 
 function config(name: string, text: string): string {
   const p = join(dir, name);

@@ -6,12 +6,12 @@
 // store's limits is tested in src/enrich/sysmon.test.ts with small limits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_EDR_LIMITS } from '../src/enrich/edr-store.js';
+import { freePort } from './helpers/net.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'ndr-sensor.mjs');
@@ -59,14 +59,6 @@ function writeLog(path: string, bytes: number, shape: 'lines' | 'array'): number
   return n;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 /** `edr serve` on the log: its load report, peak RSS once serving, and how long the load took. */
 async function serve(log: string): Promise<{ events: number; connections: number; peakMiB: number; seconds: number }> {

@@ -6,7 +6,7 @@
 // are checked byte for byte, the ECS output flags the SNI and keeps the raw value JSON-escaped.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, createServer as createTcpServer } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:tls';
@@ -17,6 +17,7 @@ import { replayFiles } from '../src/runtime/replay.js';
 import { isValidHostName } from '../src/util/hostname.js';
 import { termSafe } from '../src/util/terminal.js';
 import { tlsOf } from '../dissectors/tls/record.js';
+import { freePort } from './helpers/net.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'ndr-sensor.mjs');
@@ -41,14 +42,6 @@ const analytics = join(dir, 'analytics.json');
 let clientPort = 0;
 let serverPort = 0;
 
-function freePort(host: string): Promise<number> {
-  return new Promise((res) => {
-    const s = createTcpServer().listen(0, host, () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 function sysmonTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');

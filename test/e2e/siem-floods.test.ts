@@ -5,7 +5,6 @@
 // records of type "flood"), with the same ECS document as the JSON-lines output.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -16,6 +15,7 @@ import { SiemClient } from '../../src/output/siem-client.js';
 import type { FloodSummary } from '../../src/flow/record.js';
 import { repoRoot } from './helpers.js';
 import { OtlpReceiver } from './otlp-receiver.js';
+import { freePort } from '../helpers/net.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndr-siem-floods-'));
 const children: ChildProcess[] = [];
@@ -26,15 +26,6 @@ afterAll(() => {
 
 const cli = join(repoRoot, 'dist', 'ndr-sensor.mjs');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** The collector as a user starts it; resolves once it listens. */
 function startCollector(out: string, port: number): Promise<ChildProcess> {

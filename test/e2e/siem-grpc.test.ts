@@ -1,11 +1,11 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { startSiemServer } from '../../src/grpc/siem-server.js';
 import { SiemClient } from '../../src/output/siem-client.js';
 import { spawnChild } from './helpers.js';
+import { freePort } from '../helpers/net.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -17,15 +17,6 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Record indexes as the collector wrote them (torn last lines of a killed collector are skipped). */
 function received(file: string): number[] {
