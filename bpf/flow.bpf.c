@@ -10,6 +10,9 @@
  *     direction), truncated to snap_len, unless user space marked the flow done,
  *   - IP fragments (user space reassembles them),
  *   - a flow-end hint when a flow sees RST or FIN in both directions.
+ * With per-worker rings (n_rings > 0, loader --ring-out) a flow's packets go to the ring of the
+ * worker that owns it (ndr_ring_of: the sensor's shard hash), so the sensor's main thread never
+ * handles them; fragments (no ports to hash), UDP tunnels and hints stay on the shared ring.
  * Everything else is counted here only. The program never drops or changes a packet.
  */
 #include "vmlinux.h"
@@ -35,6 +38,8 @@ const volatile __u32 snap_len = 1600;
 const volatile __u32 max_fwd_packets = 8;
 const volatile __u32 max_fwd_bytes = 16384;
 const volatile __u32 forward_syn = 1;
+/* Per-worker rings in use (0: every record on the shared ring `events`). */
+const volatile __u32 n_rings = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -55,6 +60,19 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 * 1024 * 1024);
 } events SEC(".maps");
+
+/* A worker's ring; the loader makes each one (its size is set before load) and puts it in `rings`. */
+struct ring_inner {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, NDR_RINGS_MAX);
+	__type(key, __u32);
+	__array(values, struct ring_inner);
+} rings SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -218,9 +236,11 @@ static __always_inline __u8 make_key(const struct parsed *p, struct ndr_flow_key
 	return 1;
 }
 
-static __always_inline void forward(struct __sk_buff *skb, __u64 now)
+/* `ring`: the worker's ring, or NULL for the shared one. */
+static __always_inline void forward(struct __sk_buff *skb, __u64 now, void *ring)
 {
-	struct ndr_rb_packet *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	/* Two calls, not one call on either map: each call site then holds one kind of map pointer. */
+	struct ndr_rb_packet *rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
 	if (!rec) {
 		ctr_add(NDR_CTR_RB_FAIL, 1);
 		return;
@@ -278,7 +298,7 @@ int ndr_tc(struct __sk_buff *skb)
 	}
 	if (p.fragment) {
 		ctr_add(NDR_CTR_FRAGMENTS, 1);
-		forward(skb, now);
+		forward(skb, now, NULL);
 		return TC_NEXT;
 	}
 
@@ -335,8 +355,15 @@ int ndr_tc(struct __sk_buff *skb)
 			fwd = 1;
 		}
 	}
-	if (fwd)
-		forward(skb, now);
+	if (fwd) {
+		void *ring = NULL;
+		int r = ndr_ring_of(&key, n_rings);
+		if (r >= 0) {
+			__u32 idx = (__u32)r;
+			ring = bpf_map_lookup_elem(&rings, &idx);
+		}
+		forward(skb, now, ring);
+	}
 	return TC_NEXT;
 }
 

@@ -12,6 +12,9 @@
  * bytes must fit the map's 32-bit max_entries. src/config/config.ts bounds capture.bufferMiB the same. */
 #define NDR_RINGBUF_MAX_MIB 1024
 
+/* Most per-worker ring buffers (loader --ring-out): one per flow worker of the sensor. */
+#define NDR_RINGS_MAX 16
+
 /* Ring-buffer record types (first u32 of every record). */
 #define NDR_RB_PACKET 1
 #define NDR_RB_FLOW_HINT 2 /* a flow saw RST or FIN in both directions: user space ends it */
@@ -85,5 +88,65 @@ struct ndr_rb_hint {
 	__u32 pad;
 	struct ndr_flow_key key;
 };
+
+/*
+ * The worker that owns a flow: the same function as shardHash in src/runtime/shard-hash.ts, so the
+ * kernel (per-worker rings), the loader (flow-end records) and a sensor thread dispatching by hand
+ * all pick the same worker, and both directions of a flow pick the same one. Addresses are taken
+ * as four big-endian 32-bit words (IPv4: one word, three zero), as the decoder holds them.
+ */
+static inline __attribute__((always_inline)) __u32 ndr_mix(__u32 h, __u32 v)
+{
+	h = (h ^ v) * 0x5bd1e995u;
+	return h ^ (h >> 15);
+}
+
+static inline __attribute__((always_inline)) __u32 ndr_be32(const __u8 *a)
+{
+	return ((__u32)a[0] << 24) | ((__u32)a[1] << 16) | ((__u32)a[2] << 8) | (__u32)a[3];
+}
+
+static inline __attribute__((always_inline)) __u32 ndr_addr_fold(const __u8 *a)
+{
+	return ndr_be32(a) ^ ndr_be32(a + 4) ^ ndr_be32(a + 8) ^ ndr_be32(a + 12);
+}
+
+static inline __attribute__((always_inline)) __u32 ndr_shard_hash(const struct ndr_flow_key *k)
+{
+	__u32 a = ndr_addr_fold(k->addr_a);
+	__u32 b = ndr_addr_fold(k->addr_b);
+	__u32 pa = k->port_a, pb = k->port_b;
+	int lo = a < b || (a == b && pa <= pb);
+	__u32 h = k->proto;
+	h = ndr_mix(h, lo ? a : b);
+	h = ndr_mix(h, lo ? b : a);
+	h = ndr_mix(h, lo ? (pa << 16) | pb : (pb << 16) | pa);
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
+ * UDP tunnels the sensor peels (VXLAN, Geneve, GTP-U, Teredo): the two directions of an inner flow
+ * may ride outer tuples that hash apart, so these stay on the shared ring, where the sensor's main
+ * thread decodes them to the inner tuple and dispatches them as it does every packet of a file.
+ */
+static inline __attribute__((always_inline)) int ndr_udp_tunnel_port(__u16 p)
+{
+	return p == 4789 || p == 6081 || p == 2152 || p == 3544;
+}
+
+/* Ring of a flow with n per-worker rings: its worker's, or -1 for the shared ring. */
+static inline __attribute__((always_inline)) int ndr_ring_of(const struct ndr_flow_key *k, __u32 n)
+{
+	if (n == 0)
+		return -1;
+	if (k->proto == 17 && (ndr_udp_tunnel_port(k->port_a) || ndr_udp_tunnel_port(k->port_b)))
+		return -1;
+	return (int)(ndr_shard_hash(k) % n);
+}
 
 #endif

@@ -17,6 +17,10 @@
  * Input (stdin, or the client): 40-byte commands
  *   u8 cmd (1 = flow done, 2 = stats now), u8 family, u8 proto, u8 0, u16 sport, u16 dport
  *   (little-endian), u8 saddr[16], u8 daddr[16]  (any orientation; the loader canonicalizes)
+ * With --ring-out PATH (once per flow worker of the sensor, PATH a FIFO the worker reads) the kernel
+ * puts each flow's packets on the ring of the worker that owns it (ndr_ring_of in flow.h) and this
+ * relays ring i to the i-th PATH, with the flow-end records of those flows; the main stream keeps
+ * READY, STATS, fragments, UDP tunnels and their flow ends.
  * Failure: one line on stderr ("loader: ...") and a non-zero exit.
  */
 #define _GNU_SOURCE
@@ -81,6 +85,8 @@ static struct {
 	unsigned idle_ms;
 	unsigned linger_ms;
 	unsigned stats_ms;
+	unsigned n_rings;
+	const char *ring_out[NDR_RINGS_MAX];
 } opt = {
 	.attach = "auto", .snap = 1600, .max_pkts = 8, .max_bytes = 16384, .max_flows = 262144,
 	.ringbuf_mib = 16, .idle_ms = 60000, .linger_ms = 1000, .stats_ms = 1000,
@@ -88,10 +94,16 @@ static struct {
 
 static volatile sig_atomic_t stopping;
 static struct flow_bpf *skel;
-static int out_fd = -1; /* -1: no consumer (socket mode, nobody connected) */
+/* An output stream: the main one (stdout or the socket's client) or a worker's FIFO. */
+struct chan {
+	int fd; /* -1: no consumer (socket mode, nobody connected) */
+	size_t len;
+	uint8_t *buf;
+};
+static uint8_t main_buf[OUT_CAP];
+static struct chan out = { -1, 0, main_buf };
+static struct chan rings_out[NDR_RINGS_MAX];
 static int in_fd = -1;
-static uint8_t out_buf[OUT_CAP];
-static size_t out_len;
 static int64_t mono_to_real; /* ns to add to CLOCK_MONOTONIC for epoch */
 static uint64_t flows_ended, done_cmds, records_unsent;
 
@@ -136,57 +148,74 @@ static void update_clock_offset(void)
 
 static void drop_client(void)
 {
-	if (opt.socket_path && out_fd >= 0) {
-		close(out_fd);
-		out_fd = -1;
+	if (opt.socket_path && out.fd >= 0) {
+		close(out.fd);
+		out.fd = -1;
 		in_fd = -1;
-		out_len = 0;
+		out.len = 0;
 		return;
 	}
 	/* Pipe mode: the sensor is gone. */
 	stopping = 1;
 }
 
-static void flush_out(void)
+static void flush_chan(struct chan *c)
 {
 	size_t done = 0;
-	while (out_fd >= 0 && done < out_len) {
-		ssize_t n = write(out_fd, out_buf + done, out_len - done);
+	while (c->fd >= 0 && done < c->len) {
+		ssize_t n = write(c->fd, c->buf + done, c->len - done);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			drop_client();
+			if (c == &out)
+				drop_client();
+			else
+				stopping = 1; /* a worker's FIFO closed: the sensor is gone */
 			break;
 		}
 		done += (size_t)n;
 	}
-	out_len = 0;
+	c->len = 0;
 }
 
-static uint8_t *rec_begin(uint8_t type, uint32_t payload)
+static void flush_out(void)
+{
+	flush_chan(&out);
+	for (unsigned i = 0; i < opt.n_rings; i++)
+		flush_chan(&rings_out[i]);
+}
+
+/* The stream a flow's packets and flow-end record go to. */
+static struct chan *chan_of(const struct ndr_flow_key *k)
+{
+	int r = ndr_ring_of(k, opt.n_rings);
+	return r < 0 ? &out : &rings_out[r];
+}
+
+static uint8_t *rec_begin(struct chan *c, uint8_t type, uint32_t payload)
 {
 	uint32_t total = 8 + payload;
-	if (out_fd < 0) {
+	if (c->fd < 0) {
 		records_unsent++;
 		return NULL;
 	}
-	if (out_len + total > OUT_CAP)
-		flush_out();
-	if (out_fd < 0 || total > OUT_CAP)
+	if (c->len + total > OUT_CAP)
+		flush_chan(c);
+	if (c->fd < 0 || total > OUT_CAP)
 		return NULL;
-	uint8_t *p = out_buf + out_len;
+	uint8_t *p = c->buf + c->len;
 	uint32_t len = 4 + payload;
 	memcpy(p, &len, 4);
 	p[4] = type;
 	p[5] = p[6] = p[7] = 0;
-	out_len += total;
+	c->len += total;
 	return p + 8;
 }
 
 static void emit_ready(int ifindex, int mode)
 {
 	size_t nl = strlen(opt.iface);
-	uint8_t *p = rec_begin(REC_READY, 8 + (uint32_t)nl);
+	uint8_t *p = rec_begin(&out, REC_READY, 8 + (uint32_t)nl);
 	if (!p)
 		return;
 	uint32_t a = (uint32_t)ifindex, b = (uint32_t)mode;
@@ -212,7 +241,7 @@ static uint64_t sum_counter(uint32_t idx)
 
 static void emit_stats(void)
 {
-	uint8_t *p = rec_begin(REC_STATS, 8 + 8 * N_STATS);
+	uint8_t *p = rec_begin(&out, REC_STATS, 8 + 8 * N_STATS);
 	if (!p)
 		return;
 	uint32_t cnt = N_STATS, z = 0;
@@ -254,7 +283,7 @@ static void end_flow(const struct ndr_flow_key *k, uint8_t reason)
 	bpf_map_delete_elem(fd, k);
 	bpf_map_delete_elem(bpf_map__fd(skel->maps.done), k);
 	flows_ended++;
-	uint8_t *p = rec_begin(REC_FLOW_END, FLOW_END_LEN);
+	uint8_t *p = rec_begin(chan_of(k), REC_FLOW_END, FLOW_END_LEN);
 	if (!p)
 		return;
 	memset(p, 0, 48);
@@ -385,9 +414,9 @@ static void read_commands(void)
 	flush_out();
 }
 
+/* ctx: the stream this ring's packets go to. */
 static int on_ring(void *ctx, void *data, size_t size)
 {
-	(void)ctx;
 	if (size < 8)
 		return 0;
 	uint32_t type;
@@ -395,7 +424,7 @@ static int on_ring(void *ctx, void *data, size_t size)
 	if (type == NDR_RB_PACKET && size >= sizeof(struct ndr_rb_packet)) {
 		const struct ndr_rb_packet *r = data;
 		uint32_t cap = r->cap_len > NDR_SNAP_MAX ? NDR_SNAP_MAX : r->cap_len;
-		uint8_t *p = rec_begin(REC_PACKET, 16 + cap);
+		uint8_t *p = rec_begin(ctx, REC_PACKET, 16 + cap);
 		if (!p)
 			return 0;
 		uint64_t ts = r->ts_ns + mono_to_real;
@@ -429,7 +458,7 @@ static void usage(void)
 {
 	fputs("usage: ndr-loader --iface IFACE [--egress] [--socket PATH] [--attach auto|tcx|tc]\n"
 	      "       [--snap N] [--max-pkts N] [--max-bytes N] [--max-flows N] [--ringbuf-mib N]\n"
-	      "       [--idle-ms N] [--linger-ms N] [--stats-ms N] [--verbose]\n", stderr);
+	      "       [--idle-ms N] [--linger-ms N] [--stats-ms N] [--ring-out FIFO]... [--verbose]\n", stderr);
 	exit(EXIT_USAGE);
 }
 
@@ -465,7 +494,7 @@ int main(int argc, char **argv)
 		{ "max-bytes", required_argument, 0, 'b' }, { "max-flows", required_argument, 0, 'f' },
 		{ "ringbuf-mib", required_argument, 0, 'r' }, { "idle-ms", required_argument, 0, 'I' },
 		{ "linger-ms", required_argument, 0, 'L' }, { "stats-ms", required_argument, 0, 'T' },
-		{ "verbose", no_argument, 0, 'v' }, { 0, 0, 0, 0 },
+		{ "ring-out", required_argument, 0, 'R' }, { "verbose", no_argument, 0, 'v' }, { 0, 0, 0, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -482,6 +511,11 @@ int main(int argc, char **argv)
 		case 'I': opt.idle_ms = num_arg("idle-ms", optarg, 100, 86400000); break;
 		case 'L': opt.linger_ms = num_arg("linger-ms", optarg, 0, 600000); break;
 		case 'T': opt.stats_ms = num_arg("stats-ms", optarg, 100, 3600000); break;
+		case 'R':
+			if (opt.n_rings == NDR_RINGS_MAX)
+				fail(EXIT_USAGE, "--ring-out: at most %d", NDR_RINGS_MAX);
+			opt.ring_out[opt.n_rings++] = optarg;
+			break;
 		case 'v': opt.verbose = true; break;
 		default: usage();
 		}
@@ -492,6 +526,9 @@ int main(int argc, char **argv)
 		fail(EXIT_USAGE, "--ringbuf-mib: must be a power of two, got %u", opt.ringbuf_mib);
 	if (strcmp(opt.attach, "auto") && strcmp(opt.attach, "tcx") && strcmp(opt.attach, "tc"))
 		fail(EXIT_USAGE, "--attach: expected auto, tcx or tc, got \"%s\"", opt.attach);
+
+	if (opt.n_rings && opt.socket_path)
+		fail(EXIT_USAGE, "--ring-out: not with --socket (the sensor's workers read FIFOs it made for this loader)");
 
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
 		fail(EXIT_NO_BTF, "kernel has no BTF (/sys/kernel/btf/vmlinux missing): the eBPF feed needs CONFIG_DEBUG_INFO_BTF=y");
@@ -504,18 +541,43 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	libbpf_set_print(libbpf_log);
 
+	/* Opened first: each open waits for its worker to have the FIFO open for reading. */
+	for (unsigned i = 0; i < opt.n_rings; i++) {
+		int fd = open(opt.ring_out[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail(EXIT_IO, "cannot open --ring-out %s: %s", opt.ring_out[i], strerror(errno));
+		rings_out[i].fd = fd;
+		rings_out[i].buf = malloc(OUT_CAP);
+		if (!rings_out[i].buf)
+			fail(EXIT_IO, "out of memory");
+	}
+
 	skel = flow_bpf__open();
 	if (!skel)
 		fail(EXIT_NO_BTF, "cannot open the BPF object: %s", strerror(errno));
 	skel->rodata->snap_len = opt.snap;
 	skel->rodata->max_fwd_packets = opt.max_pkts;
 	skel->rodata->max_fwd_bytes = opt.max_bytes;
+	skel->rodata->n_rings = opt.n_rings;
 	bpf_map__set_max_entries(skel->maps.flows, opt.max_flows);
 	/* In 64 bits: in 32, 4096 MiB wrapped to 0. The bound above keeps it within the map's u32. */
 	uint64_t ring_bytes = (uint64_t)opt.ringbuf_mib << 20;
 	if (ring_bytes > UINT32_MAX)
 		fail(EXIT_USAGE, "--ringbuf-mib: %u MiB does not fit a ring buffer map", opt.ringbuf_mib);
 	bpf_map__set_max_entries(skel->maps.events, (__u32)ring_bytes);
+	/*
+	 * Each worker's ring is as large as the shared one (--ringbuf-mib is per ring). They are made
+	 * before load so that the first serves as the outer map's template (libbpf 1.1 cannot resize
+	 * the template it would make from the BTF definition) and none is missing once attached.
+	 */
+	int ring_fds[NDR_RINGS_MAX];
+	for (unsigned i = 0; i < opt.n_rings; i++) {
+		ring_fds[i] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, (__u32)ring_bytes, NULL);
+		if (ring_fds[i] < 0)
+			fail(errno == EPERM ? EXIT_NO_CAP : EXIT_ATTACH, "cannot make worker ring %u: %s", i, strerror(errno));
+	}
+	if (opt.n_rings && bpf_map__set_inner_map_fd(skel->maps.rings, ring_fds[0]))
+		fail(EXIT_ATTACH, "cannot set the worker rings' template: %s", strerror(errno));
 	int err = flow_bpf__load(skel);
 	if (err) {
 		if (err == -EPERM)
@@ -524,6 +586,10 @@ int main(int argc, char **argv)
 		     err == -EACCES ? "rejected by the verifier" : "kernel refused the object");
 	}
 	int prog_fd = bpf_program__fd(skel->progs.ndr_tc);
+	/* Installed before attaching: no packet of a worker's flow goes to the shared ring for want of its ring. */
+	for (unsigned i = 0; i < opt.n_rings; i++)
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.rings), &i, &ring_fds[i], BPF_ANY))
+			fail(EXIT_ATTACH, "cannot install worker ring %u: %s", i, strerror(errno));
 
 	/* Attach: tcx links (kernel >= 6.6) go away with this process; tc clsact is the fallback. */
 	int mode = 0, links[2] = { -1, -1 };
@@ -568,19 +634,22 @@ int main(int argc, char **argv)
 		mode = 2;
 	}
 
-	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_ring, NULL, NULL);
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_ring, &out, NULL);
 	if (!rb)
 		fail(EXIT_ATTACH, "cannot open the ring buffer: %s", strerror(errno));
+	for (unsigned i = 0; i < opt.n_rings; i++)
+		if (ring_buffer__add(rb, ring_fds[i], on_ring, &rings_out[i]))
+			fail(EXIT_ATTACH, "cannot open worker ring %u: %s", i, strerror(errno));
 
 	int listen_fd = -1;
 	if (opt.socket_path) {
 		listen_fd = listen_socket();
 	} else {
-		out_fd = STDOUT_FILENO;
+		out.fd = STDOUT_FILENO;
 		in_fd = STDIN_FILENO;
 	}
 	update_clock_offset();
-	if (out_fd >= 0)
+	if (out.fd >= 0)
 		emit_ready(ifindex, mode);
 
 	uint64_t next_stats = now_ms() + opt.stats_ms;
@@ -602,7 +671,7 @@ int main(int argc, char **argv)
 			pf[n].fd = in_fd;
 			pf[n++].events = POLLIN;
 		}
-		if (listen_fd >= 0 && out_fd < 0) {
+		if (listen_fd >= 0 && out.fd < 0) {
 			l_i = n;
 			pf[n].fd = listen_fd;
 			pf[n++].events = POLLIN;
@@ -616,7 +685,7 @@ int main(int argc, char **argv)
 		if (l_i >= 0 && r > 0 && (pf[l_i].revents & POLLIN)) {
 			int cfd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			if (cfd >= 0) {
-				out_fd = in_fd = cfd;
+				out.fd = in_fd = cfd;
 				emit_ready(ifindex, mode);
 			}
 		}

@@ -305,6 +305,14 @@ export interface EbpfOptions {
   startTimeoutMs?: number;
   /** Command prefix for the loader, e.g. ['ip', 'netns', 'exec', 'tap'] or ['nsenter', ...]. */
   spawnPrefix?: string[];
+  /**
+   * Per-worker rings: FIFOs, one per flow worker, each already open for reading by its worker
+   * (ShardedRunner.openFeeds). The kernel puts every flow's packets on its worker's ring and the
+   * loader relays ring i to ringOut[i] with those flows' flow-end records; this source then
+   * carries only what has no worker of its own (fragments, UDP tunnels: see bpf/flow.h).
+   * Not with loaderSocket.
+   */
+  ringOut?: readonly string[];
 }
 
 export function defaultLoaderPath(): string {
@@ -508,6 +516,7 @@ export class EbpfSource extends FeedSource {
     if (o.lingerMs !== undefined) a.push('--linger-ms', String(o.lingerMs));
     if (o.statsIntervalMs !== undefined) a.push('--stats-ms', String(o.statsIntervalMs));
     if (o.attach) a.push('--attach', o.attach);
+    for (const p of o.ringOut ?? []) a.push('--ring-out', p);
     return a;
   }
 
@@ -517,6 +526,7 @@ export class EbpfSource extends FeedSource {
     let ready: Promise<number>;
     let failed: Promise<never>;
     if (this.opts.loaderSocket) {
+      if ((this.opts.ringOut ?? []).length > 0) throw new Error('ebpf: per-worker rings need a loader the sensor spawns, not loaderSocket');
       const path = this.opts.loaderSocket;
       const sock = createConnection(path);
       this.socket = sock;

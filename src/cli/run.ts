@@ -176,6 +176,8 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     let stopping = false;
     let exitCode = 0;
     const open = async (iface: string): Promise<CaptureSource> => {
+      // With flow workers and a loader of our own, the kernel hands each worker its flows' packets.
+      const ringOut = runner !== null && source !== 'pcap' && !cfg.capture.loaderSocket ? await runner.openFeeds() : undefined;
       const { source: src, fallbackReason } = await openLiveSource({
         iface,
         source,
@@ -187,10 +189,12 @@ export async function runLive(opts: LiveOptions): Promise<number> {
           snapLen: cfg.capture.snapLen,
           maxPacketsPerDir: cfg.capture.forwardPacketsPerDir,
           maxBytesPerDir: cfg.capture.forwardBytesPerDir,
+          ...(ringOut !== undefined ? { ringOut } : {}),
         },
       });
+      runner?.removeFeeds();
       if (fallbackReason) log(`run: ${iface}: eBPF feed unavailable (${fallbackReason}); using libpcap`);
-      else log(`run: ${iface}: capturing with ${src instanceof EbpfSource ? 'the eBPF feed' : 'libpcap'}`);
+      else log(`run: ${iface}: capturing with ${src instanceof EbpfSource ? `the eBPF feed${ringOut !== undefined ? `, one ring per flow worker (${ringOut.length})` : ''}` : 'libpcap'}`);
       if (src instanceof EbpfSource) {
         src.onFlowEnd((r: FlowEndRecord) => {
           const end = { proto: r.tuple.proto, srcIp: r.tuple.srcIp, srcPort: r.tuple.srcPort, dstIp: r.tuple.dstIp, dstPort: r.tuple.dstPort, reason: r.reason, orig: r.orig, reply: r.reply };
@@ -310,7 +314,11 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       clearInterval(timer);
       await Promise.all(sources.map((s) => s.close().catch(() => undefined)));
       await Promise.all(pumps);
-      if (runner !== null) await runner.finish('shutdown');
+      if (runner !== null) {
+        await runner.finish('shutdown');
+        const ws = runner.workerStats.map((w, i) => `#${i} ${String(w['packets'])} packets, ${String(w['flowsCreated'])} flows`);
+        log(`run: flow workers: ${ws.join('; ')}; packets read by the main thread: ${runner.mainStats.here}`);
+      }
       await pipe.finish('shutdown');
       await pipe.close();
       if (siem) { await siem.flush().catch(() => undefined); await siem.close(); }

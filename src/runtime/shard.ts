@@ -25,9 +25,17 @@
  * main thread counts the creations up to that place; elsewhere (live, where that list would grow
  * without end) ids are worker-local id × N + worker. A table full enough to evict is per worker,
  * so evictions (and so records) differ from one thread's.
+ *
+ * Live capture through the eBPF feed can skip this thread altogether (openFeeds): the kernel puts
+ * each flow's packets on its worker's ring, the loader relays each ring to a FIFO that worker
+ * reads. There is no capture-wide packet order then, so records and DNS answers are released as
+ * each worker sends them (in that worker's order), as a live dispatcher's would be in any order.
  */
 import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CaptureSource, PacketBatch } from '../capture/source.js';
 import { openSharedCaptureFile } from '../capture/pcap-file.js';
@@ -143,7 +151,8 @@ export class ShardedRunner {
   private readonly pipe: Pipeline;
   private readonly maxInFlight = 4;
   readonly workerStats: Record<string, unknown>[] = [];
-  mainStats = { packets: 0, bytes: 0, notIp: 0, otherL4: 0, malformed: 0, fragmentsHeld: 0 };
+  /** packets, bytes: every packet (with openFeeds, the workers' own feeds' too); `here`: those this thread read. */
+  mainStats = { packets: 0, bytes: 0, here: 0, notIp: 0, otherL4: 0, malformed: 0, fragmentsHeld: 0 };
   private failure: Error | null = null;
   /** Per worker, the ring buffers each sent batch points into, in sending order (answers come in that order). */
   private readonly sentHolds: number[][] = [];
@@ -158,6 +167,13 @@ export class ShardedRunner {
   private readonly workerEvents: [string, number][][] = [];
   /** A worker's flow dropped to counting only (the eBPF feed may stop forwarding it). */
   onBypass: ((flow: BypassedFlow) => void) | null = null;
+  /** Records are released as they come back, not merged by capture place (openFeeds). */
+  private direct = false;
+  private readonly feedDirs: string[] = [];
+  private feedsOpen = 0;
+  private feedError: string | null = null;
+  /** Per worker, packets and bytes it read from its own feeds (as of its last tick answer). */
+  private readonly feedCounts: number[][] = [];
 
   private readonly ringBuffers: number;
   private readonly chunkBytes: number | undefined;
@@ -196,14 +212,31 @@ export class ShardedRunner {
       this.onBypass?.(m.flow);
       return;
     }
+    if (m.type === 'feed-open') {
+      if (m.error !== undefined) this.feedError = `${m.path}: ${m.error}`;
+      this.feedsOpen++;
+      this.wake();
+      return;
+    }
+    if (m.type === 'feed-out') {
+      this.releaseNow(i, m.flows, m.keys, m.dns);
+      return;
+    }
     if (m.type === 'out') {
       if (m.size !== undefined) this.tableSizes[i] = m.size;
       if (m.events !== undefined) this.workerEvents[i] = m.events;
+      if (m.feedPackets !== undefined && m.feedBytes !== undefined) {
+        const [p0, b0] = this.feedCounts[i] ?? [0, 0];
+        this.mainStats.packets += m.feedPackets - (p0 as number);
+        this.mainStats.bytes += m.feedBytes - (b0 as number);
+        this.feedCounts[i] = [m.feedPackets, m.feedBytes];
+      }
       this.inFlight[i] = (this.inFlight[i] as number) - 1;
       const holds = (this.sentHolds[i] as number[]).shift() ?? 0;
       for (let b = 0; holds >>> b !== 0; b++) if ((holds >>> b) & 1) (this.ringHolders[b] as number)--;
       const born = this.born[i] as number[];
       for (let j = 0; j < m.born.length; j++) born.push(m.born[j] as number);
+      if (this.direct) { this.releaseNow(i, m.flows, m.keys, m.dns); this.wake(); return; }
       this.take(i, m.flows, m.keys, m.dns, this.queues[i] as Item[]);
       this.covered[i] = m.upTo;
     } else {
@@ -235,6 +268,13 @@ export class ShardedRunner {
     // Records and answers each come in the worker's order; k (the fifth word) interleaves them.
     if (dns.length > 0 && recs.length > 0) items.sort((x, y) => (x.key[x.at + 4] as number) - (y.key[y.at + 4] as number));
     for (const it of items) into.push(it);
+  }
+
+  /** Direct mode: a worker's items go to the later stages at once, in its order. */
+  private releaseNow(i: number, b: EncodedBatch, keys: Float64Array, dns: DnsOut[]): void {
+    const items: Item[] = [];
+    this.take(i, b, keys, dns, items);
+    for (const it of items) this.deliver(it);
   }
 
   private deliver(it: Item): void {
@@ -407,6 +447,29 @@ export class ShardedRunner {
     (this.workers[i] as Worker).postMessage({ type: 'kernel-end', r } satisfies ToWorker);
   }
 
+  /**
+   * Per-worker rings of the eBPF feed (EbpfOptions.ringOut): one FIFO per worker, opened by that
+   * worker for reading before this resolves; from now on records are released as they come back.
+   * The FIFOs' folder goes with finish() (or removeFeeds once the loader has them open).
+   */
+  async openFeeds(): Promise<string[]> {
+    const dir = mkdtempSync(join(tmpdir(), 'ndr-rings-'));
+    this.feedDirs.push(dir);
+    const paths = this.workers.map((_, i) => join(dir, `worker-${i}`));
+    execFileSync('mkfifo', ['-m', '0600', ...paths], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.direct = true;
+    const want = this.feedsOpen + paths.length;
+    this.workers.forEach((w, i) => w.postMessage({ type: 'feed', path: paths[i] as string } satisfies ToWorker));
+    await this.waitFor(() => this.feedsOpen >= want);
+    if (this.feedError !== null) throw new Error(`worker feed: ${this.feedError}`);
+    return paths;
+  }
+
+  /** Remove the FIFOs of openFeeds (the loader and the workers keep what they opened). */
+  removeFeeds(): void {
+    for (const d of this.feedDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  }
+
   /** Flows in the workers' tables, as last reported. */
   get activeFlows(): number {
     let n = 0;
@@ -448,6 +511,7 @@ export class ShardedRunner {
           }
           m.tsMs = ts;
           st.packets++;
+          st.here++;
           st.bytes += cap;
           const status = decode(b.buf, off, cap, b.linkType[k] as number, m, this.frags);
           if (status !== DecodeStatus.Ok) {
@@ -546,6 +610,7 @@ export class ShardedRunner {
 
   /** Stop every worker now (after an error): nothing more comes back. */
   async abort(): Promise<void> {
+    this.removeFeeds();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
@@ -555,6 +620,7 @@ export class ShardedRunner {
     for (const w of this.workers) w.postMessage({ type: 'finish', reason } satisfies ToWorker);
     await this.waitFor(() => this.inFlight.every((x) => x < -100));
     await Promise.all(this.workers.map((w) => w.terminate()));
+    this.removeFeeds();
     this.releaseDrained();
   }
 }

@@ -4,9 +4,16 @@
  * copied), runs the engine (flow table, reassembly, dissectors, fingerprints) and sends back
  * finished flow records (encoded: record-codec.ts) and DNS answers. All work on a flow happens
  * here: no locks, no shared state.
+ *
+ * Live capture through the eBPF feed with per-worker rings (FeedMsg): the worker reads the packets
+ * and flow-end records of its flows itself, from the FIFO its kernel ring is relayed to, so they
+ * never pass through the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { LinkType } from '../capture/source.js';
+import { constants, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { LinkType, newBatch } from '../capture/source.js';
+import { FeedReader, FeedRecord, parseFlowEnd } from '../capture/ebpf.js';
 import { Pipeline, type PipelineLimits } from './pipeline.js';
 
 import type { FeatureOptions } from './features.js';
@@ -81,6 +88,12 @@ export interface RingMsg {
   block: Uint8Array;
 }
 
+/** Read this FIFO: the loader relays this worker's kernel ring to it (EbpfOptions.ringOut). */
+export interface FeedMsg {
+  type: 'feed';
+  path: string;
+}
+
 /** A flow that dropped to counting only: the tuple the eBPF feed's markDone takes. */
 export type BypassedFlow = FlowTuple;
 
@@ -104,9 +117,12 @@ export interface DnsOut {
   key: number[];
 }
 
-export type ToWorker = BatchMsg | RingMsg | { type: 'finish'; reason: 'eof' | 'shutdown' } | { type: 'kernel-end'; r: KernelFlowEnd };
+export type ToWorker = BatchMsg | RingMsg | FeedMsg | { type: 'finish'; reason: 'eof' | 'shutdown' } | { type: 'kernel-end'; r: KernelFlowEnd };
 export type FromWorker =
-  | { type: 'out'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; upTo: number; born: Float64Array; size?: number; events?: [string, number][] }
+  | { type: 'out'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; upTo: number; born: Float64Array; size?: number; events?: [string, number][]; feedPackets?: number; feedBytes?: number }
+  /** What the worker's own feed (FeedMsg) made it emit; not an answer to a batch. */
+  | { type: 'feed-out'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[] }
+  | { type: 'feed-open'; path: string; error?: string }
   | { type: 'bypass'; flow: BypassedFlow }
   | { type: 'done'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; tombs: Float64Array; stats: Record<string, unknown> }
   | { type: 'ready' };
@@ -160,10 +176,60 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
   const batchOuter = new PacketMeta();
   /** The current file's shared read buffers. */
   let ring: Uint8Array = new Uint8Array(0);
+  /** Packets and bytes read from this worker's own feeds (FeedMsg). */
+  let feedPackets = 0;
+  let feedBytes = 0;
+  const feedBatch = newBatch(1024);
+  const openFeed = (path: string): void => {
+    let fd: number;
+    try {
+      // Read and write: the FIFO then never reads as ended while no loader has it open yet (or
+      // between a loader's exit and its restart), and the loader's open does not wait for us.
+      fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+    } catch (e) {
+      port.postMessage({ type: 'feed-open', path, error: (e as Error).message } satisfies FromWorker);
+      return;
+    }
+    const reader = new FeedReader();
+    const sock = new Socket({ fd, readable: true, writable: false });
+    const onOther = (t: number, b: Buffer, off: number, len: number): void => {
+      if (t !== FeedRecord.FlowEnd || len < 144) return;
+      const r = parseFlowEnd(b, off);
+      ctxPhase = 1;
+      eng.kernelFlowEnd({ proto: r.tuple.proto, srcIp: r.tuple.srcIp, srcPort: r.tuple.srcPort, dstIp: r.tuple.dstIp, dstPort: r.tuple.dstPort, reason: r.reason, orig: r.orig, reply: r.reply });
+    };
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        reader.append(chunk);
+        ctxPhase = 1;
+        eng.forcedVlan = -1;
+        eng.forcedTunnelDepth = 0;
+        for (;;) {
+          const n = reader.fill(feedBatch, feedBatch.off.length, LinkType.Ethernet, onOther);
+          if (n === 0) break;
+          feedPackets += n;
+          for (let i = 0; i < n; i++) feedBytes += feedBatch.origLen[i] as number;
+          eng.processBatch(feedBatch);
+        }
+      } catch (e) {
+        // A corrupt stream cannot be resynchronised: stop reading it, keep what was emitted.
+        process.emitWarning(`worker feed ${path}: ${(e as Error).message}`);
+        sock.destroy();
+      }
+      if (enc.size > 0 || dns.length > 0) {
+        const flows = flowsOut();
+        port.postMessage({ type: 'feed-out', flows, keys: keysOut(), dns: dnsOut() } satisfies FromWorker, transferList(flows));
+      }
+    });
+    sock.on('error', (e) => { process.emitWarning(`worker feed ${path}: ${e.message}`); });
+    port.postMessage({ type: 'feed-open', path } satisfies FromWorker);
+  };
   port.postMessage({ type: 'ready' } satisfies FromWorker);
   port.on('message', async (msg: ToWorker) => {
     if (msg.type === 'ring') {
       ring = msg.block;
+    } else if (msg.type === 'feed') {
+      openFeed(msg.path);
     } else if (msg.type === 'batch') {
       const meta = eng.meta;
       const outerMeta = batchOuter;
@@ -205,7 +271,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       lastUpTo = msg.upTo;
       eng.tick(msg.maxTs);
       // A time-only batch (live ticks) also reports the table size and event counts for metrics.
-      const extra = msg.n === 0 ? { size: eng.table.size, events: [...eng.stats.events] } : {};
+      const extra = msg.n === 0 ? { size: eng.table.size, events: [...eng.stats.events], feedPackets, feedBytes } : {};
       const flows = flowsOut();
       port.postMessage({ type: 'out', flows, keys: keysOut(), dns: dnsOut(), upTo: msg.upTo, born: bornOut(), ...extra } satisfies FromWorker, transferList(flows));
     } else if (msg.type === 'kernel-end') {
