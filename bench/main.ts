@@ -9,9 +9,10 @@
  *   handshake capture   pcaps/bench/handshakes.pcap   (bin/ndr-lab gen handshakes)
  */
 import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { Session } from 'node:inspector/promises';
 import { walkFile } from '../src/capture/walk.js';
 import { openCaptureFile } from '../src/capture/pcap-file.js';
@@ -27,7 +28,8 @@ import { ShardedRunner } from '../src/runtime/shard.js';
 import { nodeFlags } from '../src/runtime/jit.js';
 import { dissectorSpecs } from '../dissectors/index.js';
 import { tlsOf } from '../dissectors/tls/record.js';
-import { EcsSerializer, type OutputDetail } from '../src/output/ecs.js';
+import { defaultEcsContext, type OutputDetail } from '../src/output/ecs.js';
+import { JsonLinesSink } from '../src/output/sinks.js';
 
 interface One {
   packets: number;
@@ -41,26 +43,45 @@ interface One {
   allocBytesPerPacket?: number;
   /** kind 'analytics': microseconds inside the analytics stage's process() per flow. */
   analyticsMicrosPerFlow?: number;
-  /** kind 'ecs': CPU microseconds and bytes of the JSON-lines text per TLS flow, lean and full. */
+  /** kind 'ecs': CPU microseconds and bytes per TLS flow of the JSON lines written to a file, lean and full. */
   ecs?: { tlsFlows: number; leanMicros: number; fullMicros: number; leanBytes: number; fullBytes: number };
 }
 
 /**
- * The ECS text of the TLS flows, as the JSON-lines output writes it: one untimed pass first (the
- * code optimised, as in a running sensor), then a fresh serializer timed over them all (so the lean
- * pass describes each certificate once, as a new output stream would). Bytes include newlines and,
- * for lean, the certificate documents.
+ * The ECS lines of the TLS flows as `replay -o FILE` writes them: the records as the replay hands
+ * them to its output (after the analytics stage, so beacon and encrypted-channel fields are in
+ * them), through the JSON-lines sink into a real file, until the file is closed. One untimed pass
+ * into a scratch file first (the code optimised, as in a running sensor), then a fresh sink timed
+ * over them all (so the lean pass describes each certificate once, as a new output stream would).
+ * Bytes are the file's: newlines and, for lean, the certificate and JA4 documents included.
  */
-function ecsText(tls: readonly FlowRecord[], detail: OutputDetail): { micros: number; bytes: number } {
-  let bytes = 0;
-  const warm = new EcsSerializer({ detail, onRef: () => {} });
-  for (const f of tls) warm.flow(f);
-  (globalThis as { gc?: () => void }).gc?.();
-  const ser = new EcsSerializer({ detail, onRef: (j) => { bytes += j.length + 1; } });
-  const c0 = process.cpuUsage();
-  for (const f of tls) bytes += ser.flow(f).length + 1;
-  const c = process.cpuUsage(c0);
-  return { micros: (c.user + c.system) / Math.max(1, tls.length), bytes: bytes / Math.max(1, tls.length) };
+async function ecsText(tls: readonly FlowRecord[], detail: OutputDetail): Promise<{ micros: number; bytes: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ndr-bench-ecs-'));
+  try {
+    const warm = new JsonLinesSink(join(dir, 'warm.jsonl'), defaultEcsContext, { detail });
+    for (let i = 0; i < tls.length; i++) {
+      warm.flow(tls[i] as FlowRecord);
+      if ((i & 1023) === 1023) await new Promise<void>((res) => setImmediate(res));
+    }
+    await warm.close();
+    rmSync(join(dir, 'warm.jsonl'));
+    (globalThis as { gc?: () => void }).gc?.();
+    const file = join(dir, 'out.jsonl');
+    const c0 = process.cpuUsage();
+    const sink = new JsonLinesSink(file, defaultEcsContext, { detail });
+    // The event loop turns now and then, as between the replay's reads, so the file stream writes
+    // its chunks as it goes instead of holding the whole output in memory until close().
+    for (let i = 0; i < tls.length; i++) {
+      sink.flow(tls[i] as FlowRecord);
+      if ((i & 1023) === 1023) await new Promise<void>((res) => setImmediate(res));
+    }
+    await sink.close();
+    const c = process.cpuUsage(c0);
+    const n = Math.max(1, tls.length);
+    return { micros: (c.user + c.system) / n, bytes: statSync(file).size / n };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function measure(kind: string, file: string, opts: { workers?: number; alloc?: boolean; warm?: boolean; bare?: boolean }): Promise<One> {
@@ -87,10 +108,10 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
   const disabledDissectors = opts.bare === true ? dissectorSpecs.map((s) => s.name) : [];
   // analytics: the records are kept (untimed), then handed in order to a fresh analytics stage
   // (the five analytics, in-memory baseline, as `replay` builds it); that pass alone is timed.
-  const kept: FlowRecord[] | null = kind === 'analytics' ? [] : null;
-  // ecs: the TLS flows are kept (untimed) for ecsText()
-  const keptTls: FlowRecord[] | null = kind === 'ecs' ? [] : null;
-  const p = kind === 'walk' ? null : new Pipeline({ disabledDissectors, onFlow: (f) => { flows++; kept?.push(f); if (tlsOf(f) !== null) keptTls?.push(f); if (tlsOf(f)?.ja4 || tlsOf(f)?.ja3) handshakes++; } });
+  // ecs: the records are kept too (untimed), passed through a fresh analytics stage, and the TLS
+  // flows among them written by ecsText().
+  const kept: FlowRecord[] | null = kind === 'analytics' || kind === 'ecs' ? [] : null;
+  const p = kind === 'walk' ? null : new Pipeline({ disabledDissectors, onFlow: (f) => { flows++; kept?.push(f); if (tlsOf(f)?.ja4 || tlsOf(f)?.ja3) handshakes++; } });
   const runner = p !== null && (opts.workers ?? 1) > 1 ? new ShardedRunner(p, opts.workers as number, {}) : null;
   if (runner !== null) await runner.ready();
   const t0 = process.hrtime.bigint();
@@ -120,10 +141,11 @@ async function measure(kind: string, file: string, opts: { workers?: number; all
     r.analyticsMicrosPerFlow = (c.user + c.system) / Math.max(1, kept.length);
     await stage.close?.();
   }
-  if (keptTls !== null) {
-    const lean = ecsText(keptTls, 'lean');
-    const full = ecsText(keptTls, 'full');
-    r.ecs = { tlsFlows: keptTls.length, leanMicros: lean.micros, fullMicros: full.micros, leanBytes: lean.bytes, fullBytes: full.bytes };
+  if (kind === 'ecs' && kept !== null) {
+    const tls = kept.filter((f) => tlsOf(f) !== null);
+    const lean = await ecsText(tls, 'lean');
+    const full = await ecsText(tls, 'full');
+    r.ecs = { tlsFlows: tls.length, leanMicros: lean.micros, fullMicros: full.micros, leanBytes: lean.bytes, fullBytes: full.bytes };
   }
   const cpu = process.cpuUsage(cpu0);
   r.cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -253,7 +275,8 @@ async function captureReport(label: string, file: string, n: number): Promise<vo
     const e = ecs as NonNullable<One['ecs']>[];
     const lean = e.map((x) => x.leanMicros);
     console.log(`  ECS line per TLS flow       ${fmt(median(lean), 2)} µs CPU lean (target <= 3), ${fmt(median(e.map((x) => x.fullMicros)), 2)} µs full, median of 3 [${lean.map((x) => x.toFixed(2)).join(' ')}]; ${fmt(e[0]!.tlsFlows, 0)} TLS flows`);
-    console.log(`                              ${fmt(e[0]!.leanBytes, 0)} bytes a TLS flow lean (certificate documents included; target <= 1,200), ${fmt(e[0]!.fullBytes, 0)} full`);
+    console.log(`                              ${fmt(e[0]!.leanBytes, 0)} bytes a TLS flow lean (certificate documents included; target <= 1,200), ${fmt(e[0]!.fullBytes, 0)} full;`);
+    console.log('                              the replay\'s records after the analytics stage, through the JSON-lines sink into a file, until it is closed');
   }
   console.log(`  peak RSS                    ${fmt(one.maxRssMiB, 0)} MiB (read floor: ${fmt(floor.maxRssMiB, 0)} MiB)`);
   console.log(`  allocation per packet       ${fmt(alloc.allocBytesPerPacket ?? 0, 0)} bytes (sampled heap profile)`);

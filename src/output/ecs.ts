@@ -609,6 +609,11 @@ export class EcsSerializer implements RefSink {
   }
 
   flow(r: FlowRecord): string {
+    return this.flowWriter(r).end();
+  }
+
+  /** flow() with the document left in the writer, for JsonWriter.endBytes (the JSON-lines sink). */
+  flowWriter(r: FlowRecord): JsonWriter {
     if (!this.w.full) {
       this.refTs = r.startTs;
       const secs = this.sections;
@@ -623,7 +628,7 @@ export class EcsSerializer implements RefSink {
     const w = this.w;
     w.begin();
     writeFlow(r, w, this.sections, this.ctx);
-    return w.end();
+    return w;
   }
 
   /** RefSink: describe `key` unless this stream did already today (the flow's UTC day). */

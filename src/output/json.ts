@@ -56,17 +56,12 @@ let cachedSecond = -1;
 let secondPrefix = '';
 
 /**
- * `new Date(ms).toISOString()` without the Date: the date part is cached per UTC day and the
- * time up to the second per second, since a flow's timestamps mostly share both. Times outside
- * 1970–9999 (or not numbers) go to Date, which formats or rejects them as before.
+ * The text of a timestamp up to its milliseconds ("2026-12-07T14:05:08."), for a whole second since
+ * 1970 below FAST_LIMIT_MS: the date part is cached per UTC day and the time up to the second per
+ * second, since a flow's timestamps mostly share both.
  */
-export function isoTime(ms: number): string {
-  // Date's time value truncates fractional milliseconds (TimeClip); for ms >= 0 that is floor.
-  if (!(ms >= 0 && ms < FAST_LIMIT_MS)) return new Date(ms).toISOString();
-  const t = Math.floor(ms);
-  const sec = Math.floor(t / 1000);
-  const frac = THREE[t - sec * 1000] as string;
-  if (sec === cachedSecond) return `${secondPrefix}${frac}Z`;
+function secondText(sec: number): string {
+  if (sec === cachedSecond) return secondPrefix;
   const day = Math.floor(sec / 86_400);
   if (day !== cachedDay) {
     cachedDay = day;
@@ -78,7 +73,19 @@ export function isoTime(ms: number): string {
   const m = Math.floor(r / 60);
   cachedSecond = sec;
   secondPrefix = `${dayPrefix}${TWO[h] as string}:${TWO[m] as string}:${TWO[r - m * 60] as string}.`;
-  return `${secondPrefix}${frac}Z`;
+  return secondPrefix;
+}
+
+/**
+ * `new Date(ms).toISOString()` without the Date (see secondText). Times outside 1970–9999 (or not
+ * numbers) go to Date, which formats or rejects them as before.
+ */
+export function isoTime(ms: number): string {
+  // Date's time value truncates fractional milliseconds (TimeClip); for ms >= 0 that is floor.
+  if (!(ms >= 0 && ms < FAST_LIMIT_MS)) return new Date(ms).toISOString();
+  const t = Math.floor(ms);
+  const sec = Math.floor(t / 1000);
+  return `${secondText(sec)}${THREE[t - sec * 1000] as string}Z`;
 }
 
 /** The UTC day (days since 1970) of an epoch-milliseconds time. */
@@ -100,14 +107,25 @@ export const eventId: (parts: string) => string = typeof oneShot === 'function'
 
 // ---- writers ---------------------------------------------------------------------------------
 
+const FIRST_BYTES = 1 << 16;
+
 /**
- * An ECS document as JSON text. Objects are opened lazily: open() only records the key, and the
- * key with its brace is written when the first field inside arrives, so an object that gets no
- * field leaves no trace and nothing has to be taken back.
+ * An ECS document as JSON text, written as UTF-8 bytes into a buffer of the writer's own as it is
+ * produced. Building it as a string by appending made a rope of a hundred small pieces per document
+ * that V8 then had to allocate, collect and flatten before a sink could encode it; bytes go to a
+ * sink's chunk with one copy (endBytes) or become a string in one step (end).
+ *
+ * Objects are opened lazily: open() only records the key, and the key with its brace is written
+ * when the first field inside arrives, so an object that gets no field leaves no trace and nothing
+ * has to be taken back.
  */
 export class JsonWriter implements EcsWriter {
   full: boolean;
-  private s = '';
+  private buf: Buffer = Buffer.allocUnsafeSlow(FIRST_BYTES);
+  private cap = FIRST_BYTES;
+  private pos = 0;
+  /** Only ASCII written since begin(): the bytes read as latin1 are the text (a cheaper decode). */
+  private ascii = true;
   private readonly keys: string[] = [''];
   /** Per open level: something was written in it (the next field needs a comma). */
   private readonly has: boolean[] = [false];
@@ -120,7 +138,9 @@ export class JsonWriter implements EcsWriter {
   }
 
   begin(): void {
-    this.s = '{';
+    this.buf[0] = 0x7b; // {
+    this.pos = 1;
+    this.ascii = true;
     this.depth = 0;
     this.shown = 0;
     this.has[0] = false;
@@ -128,9 +148,23 @@ export class JsonWriter implements EcsWriter {
 
   /** Close the document and return its text (the writer can begin() the next one). */
   end(): string {
-    const out = `${this.s}}`;
-    this.s = '';
-    return out;
+    const n = this.endBytes();
+    return this.buf.toString(this.ascii ? 'latin1' : 'utf8', 0, n);
+  }
+
+  /**
+   * Close the document and leave its UTF-8 text in bytes[0, returned length), valid until the
+   * next begin(): for a sink that copies it into its own buffer without making a string.
+   */
+  endBytes(): number {
+    this.room(1);
+    this.buf[this.pos++] = 0x7d; // }
+    return this.pos;
+  }
+
+  /** The buffer endBytes() left the document in (it may be replaced by a larger one as it grows). */
+  get bytes(): Buffer {
+    return this.buf;
   }
 
   open(key: string): void {
@@ -141,82 +175,219 @@ export class JsonWriter implements EcsWriter {
 
   close(): void {
     if (this.shown === this.depth) {
-      this.s += '}';
+      this.room(1);
+      this.buf[this.pos++] = 0x7d;
       this.shown--;
     }
     this.depth--;
   }
 
+  /** Room for n more bytes. */
+  private room(n: number): void {
+    if (this.pos + n > this.cap) this.grow(n);
+  }
+
+  private grow(n: number): void {
+    const cap = Math.max(this.cap * 2, this.pos + n);
+    const b = Buffer.allocUnsafeSlow(cap);
+    this.buf.copy(b, 0, 0, this.pos);
+    this.buf = b;
+    this.cap = cap;
+  }
+
+  /** Text written as it is, as UTF-8: a loop for ASCII (nearly all of it), Buffer#write past that. */
+  private raw(s: string): void {
+    const n = s.length;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    this.room(n * 3);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.ascii = false;
+        this.pos = p + b.write(i === 0 ? s : s.slice(i), p, 'utf8');
+        return;
+      }
+      b[p++] = c;
+    }
+    this.pos = p;
+  }
+
+  /** A string value: quoted as it is when nothing in it needs escaping, else through jsonString. */
+  private quoted(s: string): void {
+    const n = s.length;
+    this.room(n + 2);
+    const b = this.buf;
+    const start = this.pos;
+    let p = start;
+    b[p++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      // JSON's own escapes (C0, quote, backslash) and everything past ASCII (DEL, C1, the
+      // terminal-unsafe set, surrogates, and plain UTF-8 too) leave it to jsonString.
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
+        this.pos = start;
+        this.raw(jsonString(s));
+        return;
+      }
+      b[p++] = c;
+    }
+    b[p++] = 0x22;
+    this.pos = p;
+  }
+
+  /** A number as String(v) writes it (null when not finite, as JSON.stringify does). */
+  private number(v: number): void {
+    if ((v | 0) === v && v >= 0) {
+      // A non-negative int32 (counts, ports, sizes): its digits without making a string.
+      let digits = 1;
+      for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
+      this.room(digits);
+      const b = this.buf;
+      let p = this.pos + digits;
+      this.pos = p;
+      let t = v;
+      do {
+        const q = (t / 10) | 0;
+        b[--p] = 0x30 + t - q * 10;
+        t = q;
+      } while (t !== 0);
+      return;
+    }
+    this.raw(Number.isFinite(v) ? String(v) : 'null');
+  }
+
   private show(): void {
     for (let d = this.shown + 1; d <= this.depth; d++) {
-      this.s += `${this.has[d - 1] ? ',"' : '"'}${this.keys[d] as string}":{`;
-      this.has[d - 1] = true;
+      this.comma(d - 1);
+      this.name(this.keys[d] as string);
+      this.room(1);
+      this.buf[this.pos++] = 0x7b;
     }
     this.shown = this.depth;
   }
 
+  /** The comma before a field of level d, unless it is the first there. */
+  private comma(d: number): void {
+    if (this.has[d]) {
+      this.room(1);
+      this.buf[this.pos++] = 0x2c;
+    } else {
+      this.has[d] = true;
+    }
+  }
+
+  /** "key": (keys are the sensor's own names and are written as they are). */
+  private name(key: string): void {
+    this.room(1);
+    this.buf[this.pos++] = 0x22;
+    this.raw(key);
+    this.room(2);
+    const b = this.buf;
+    b[this.pos++] = 0x22;
+    b[this.pos++] = 0x3a;
+  }
+
   private key(key: string): void {
     if (this.shown < this.depth) this.show();
-    const d = this.depth;
-    this.s += `${this.has[d] ? ',"' : '"'}${key}":`;
-    this.has[d] = true;
+    this.comma(this.depth);
+    this.name(key);
   }
 
   json(key: string, text: string): void {
     this.key(key);
-    this.s += text;
+    this.raw(text);
   }
 
   str(key: string, v: string | null | undefined): void {
     if (v === null || v === undefined) return;
     this.key(key);
-    this.s += jsonString(v);
+    this.quoted(v);
   }
 
   safe(key: string, v: string | null | undefined): void {
     if (v === null || v === undefined) return;
     this.key(key);
-    this.s += `"${v}"`;
+    this.room(1);
+    this.buf[this.pos++] = 0x22;
+    this.raw(v);
+    this.room(1);
+    this.buf[this.pos++] = 0x22;
   }
 
   num(key: string, v: number | null | undefined): void {
     if (v === null || v === undefined) return;
     this.key(key);
-    this.s += Number.isFinite(v) ? String(v) : 'null';
+    this.number(v);
   }
 
   bool(key: string, v: boolean | null | undefined): void {
     if (v === null || v === undefined) return;
     this.key(key);
-    this.s += v ? 'true' : 'false';
+    this.raw(v ? 'true' : 'false');
   }
 
   time(key: string, ms: number | null | undefined): void {
     if (ms === null || ms === undefined) return;
     this.key(key);
-    this.s += `"${isoTime(ms)}"`;
+    if (!(ms >= 0 && ms < FAST_LIMIT_MS)) {
+      this.raw(`"${new Date(ms).toISOString()}"`);
+      return;
+    }
+    const t = Math.floor(ms);
+    const sec = Math.floor(t / 1000);
+    const frac = t - sec * 1000;
+    this.room(1);
+    this.buf[this.pos++] = 0x22;
+    this.raw(secondText(sec));
+    this.room(5);
+    const b = this.buf;
+    let p = this.pos;
+    const hundreds = (frac / 100) | 0;
+    const tens = ((frac - hundreds * 100) / 10) | 0;
+    b[p++] = 0x30 + hundreds;
+    b[p++] = 0x30 + tens;
+    b[p++] = 0x30 + frac - hundreds * 100 - tens * 10;
+    b[p++] = 0x5a; // Z
+    b[p++] = 0x22;
+    this.pos = p;
   }
 
   strs(key: string, v: readonly string[] | null | undefined): void {
     if (v === null || v === undefined || v.length === 0) return;
     this.key(key);
-    let out = '[';
+    this.room(1);
+    this.buf[this.pos++] = 0x5b; // [
     for (let i = 0; i < v.length; i++) {
+      if (i > 0) {
+        this.room(1);
+        this.buf[this.pos++] = 0x2c;
+      }
       const x = v[i];
-      out += (i > 0 ? ',' : '') + (typeof x === 'string' ? jsonString(x) : x === null || x === undefined ? 'null' : terminalSafeJson(JSON.stringify(x)));
+      if (typeof x === 'string') this.quoted(x);
+      else this.raw(x === null || x === undefined ? 'null' : terminalSafeJson(JSON.stringify(x)));
     }
-    this.s += `${out}]`;
+    this.room(1);
+    this.buf[this.pos++] = 0x5d; // ]
   }
 
   nums(key: string, v: readonly number[] | null | undefined): void {
     if (v === null || v === undefined || v.length === 0) return;
     this.key(key);
-    let out = '[';
+    this.room(1);
+    this.buf[this.pos++] = 0x5b;
     for (let i = 0; i < v.length; i++) {
+      if (i > 0) {
+        this.room(1);
+        this.buf[this.pos++] = 0x2c;
+      }
       const x = v[i];
-      out += (i > 0 ? ',' : '') + (typeof x === 'number' && Number.isFinite(x) ? String(x) : 'null');
+      if (typeof x === 'number') this.number(x);
+      else this.raw('null');
     }
-    this.s += `${out}]`;
+    this.room(1);
+    this.buf[this.pos++] = 0x5d;
   }
 
   val(key: string, v: unknown): void {
