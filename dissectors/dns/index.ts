@@ -26,45 +26,55 @@ export function probeDnsTcp(bytes: Uint8Array, dir: Dir): ProbeResult {
 
 /**
  * Fold messages: question names (deduplicated, case-insensitive, in order), answers of responses
- * (deduplicated), and the rcode: the first non-zero rcode of any response, else 0 when a response
- * was seen, else null.
+ * (deduplicated: the name case-insensitive, type and data exactly), and the rcode: the first
+ * non-zero rcode of any response, else 0 when a response was seen, else null.
  */
 export function summarizeDns(records: readonly DnsRecord[]): DnsInfo {
-  // Keys seen, in arrays rather than Sets: a flow almost always has one question and a few
-  // answers, both lists are capped, and once a list is full nothing more is looked up.
+  // The summary takes the records' own strings and answer objects (records are never changed
+  // after they are emitted), and looks for duplicates in its capped lists rather than building
+  // keys: a lookup's flow has one question and a few answers, often the same string objects.
   const queries: string[] = [];
-  const seenQ: string[] = [];
   const answers: DnsInfo['answers'] = [];
-  const seenA: string[] = [];
   let rcode: number | null = null;
   for (const r of records) {
     if (queries.length < DNS_SUMMARY_MAX_QUERIES_COUNT) {
       for (const q of r.questions) {
-        const k = q.name.toLowerCase();
-        if (!seenQ.includes(k) && queries.length < DNS_SUMMARY_MAX_QUERIES_COUNT) {
-          seenQ.push(k);
-          queries.push(q.name);
-        }
+        if (queries.length < DNS_SUMMARY_MAX_QUERIES_COUNT && !hasName(queries, q.name)) queries.push(q.name);
       }
     }
     if (!r.qr) continue;
     if (rcode === null || (rcode === 0 && r.rcode !== 0)) rcode = r.rcode;
     if (answers.length >= DNS_SUMMARY_MAX_ANSWERS_COUNT) continue;
     for (const a of r.answers) {
-      const k = `${a.name.toLowerCase()}|${a.type}|${a.data}`;
-      if (!seenA.includes(k) && answers.length < DNS_SUMMARY_MAX_ANSWERS_COUNT) {
-        seenA.push(k);
-        answers.push({ name: a.name, type: a.type, data: a.data, ttl: a.ttl });
-      }
+      if (answers.length < DNS_SUMMARY_MAX_ANSWERS_COUNT && !hasAnswer(answers, a)) answers.push(a);
     }
   }
   return { queries, answers, rcode };
 }
 
+/** Names compare as DNS does: ASCII case does not matter (RFC 4343). */
+function sameName(a: string, b: string): boolean {
+  return a === b || (a.length === b.length && a.toLowerCase() === b.toLowerCase());
+}
+
+function hasName(list: readonly string[], name: string): boolean {
+  for (let i = 0; i < list.length; i++) if (sameName(list[i] as string, name)) return true;
+  return false;
+}
+
+function hasAnswer(list: DnsInfo['answers'], a: DnsInfo['answers'][number]): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const b = list[i] as DnsInfo['answers'][number];
+    if (b === a || (b.type === a.type && b.data === a.data && sameName(b.name, a.name))) return true;
+  }
+  return false;
+}
+
 /** A response's answers, for the engine's names cache (queries carry none). */
 function namesOf(r: DnsRecord): NameAnswers | null {
   if (!r.qr) return null;
-  return { queries: r.questions.map((q) => q.name), answers: r.answers.map((a) => ({ name: a.name, type: a.type, data: a.data, ttl: a.ttl })), rcode: r.rcode };
+  const qs = r.questions;
+  return { queries: qs.length === 1 ? [(qs[0] as DnsRecord['questions'][number]).name] : qs.map((q) => q.name), answers: r.answers, rcode: r.rcode };
 }
 
 export const dnsSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsInfo>({

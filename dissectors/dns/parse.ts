@@ -17,23 +17,114 @@ export interface ParsedMessage {
   tc: boolean;
   qdCount: number;
   anCount: number;
-  questions: DnsQuestion[];
-  answers: DnsAnswer[];
-  events: DnsEventId[];
+  questions: readonly DnsQuestion[];
+  answers: readonly DnsAnswer[];
+  events: readonly DnsEventId[];
 }
 
-const nameCursor = new Cursor(new Uint8Array(0));
+/**
+ * A name's presentation form is built as bytes here and turned into a string once. Built label by
+ * label with `+`, a name became a tree of string pieces (V8 joins strings of 13 characters or
+ * more lazily), and every DNS flow kept that tree alive until its record was written: in a flood
+ * of lookups those pieces were a good part of what each flow held. 255 wire octets escaped as
+ * \DDD fit in 1,024 bytes.
+ */
+const nameBytes = Buffer.alloc(1024);
 
-function labelText(c: Cursor, n: number): string {
-  const v = c.view(n);
-  let s = '';
-  for (let i = 0; i < v.length; i++) {
-    const ch = v[i] as number;
-    // Printable except '.' and '\\' as-is; everything else \DDD (RFC 4343 §2.1 presentation form).
-    if (ch > 0x20 && ch < 0x7f && ch !== 0x2e && ch !== 0x5c) s += String.fromCharCode(ch);
-    else s += '\\' + String(ch).padStart(3, '0');
+/** Where the name decodeName() read ends at its original place (the caller's next field). */
+let nameNext = 0;
+/** Why decodeName() returned null. */
+let nameError: DnsEventId = 'dns.bad_name';
+
+/**
+ * Names already decoded in the message being parsed, by the offset they start at: an answer's
+ * owner is nearly always a pointer to the question, and taking the question's string for it keeps
+ * one copy of the name instead of two. Valid for one message (parseMessage resets it).
+ */
+const MEMO_MAX = 8;
+const memoAt: number[] = [];
+const memoName: string[] = [];
+const memoPointers: number[] = [];
+let memoMsg: Uint8Array | null = null;
+let memoCount = 0;
+
+function memoFind(msg: Uint8Array, at: number): number {
+  if (memoMsg !== msg) return -1;
+  for (let i = 0; i < memoCount; i++) if (memoAt[i] === at) return i;
+  return -1;
+}
+
+function memoAdd(msg: Uint8Array, at: number, name: string, pointers: number): void {
+  if (memoMsg !== msg || memoCount >= MEMO_MAX) return;
+  memoAt[memoCount] = at;
+  memoName[memoCount] = name;
+  memoPointers[memoCount] = pointers;
+  memoCount++;
+}
+
+/**
+ * Decode the (possibly compressed) name starting at `start` of `msg`: its text (root = '.'), with
+ * nameNext set to the offset just after it at its original place; or null with nameError set.
+ * Pointers must point backwards (each before the place it was read from, and before the previous
+ * target), so no loop is possible; their number is bounded by maxPointerCount.
+ */
+function decodeName(msg: Uint8Array, start: number, lim: DnsLimits): string | null {
+  const end = msg.length;
+  let p = start;
+  // A name that is only a pointer to one already decoded: the same string.
+  if (p + 1 < end && ((msg[p] as number) & 0xc0) === 0xc0) {
+    const target = (((msg[p] as number) & 0x3f) << 8) | (msg[p + 1] as number);
+    const k = target < start ? memoFind(msg, target) : -1;
+    if (k >= 0 && 1 + (memoPointers[k] as number) <= lim.maxPointerCount) {
+      nameNext = p + 2;
+      return memoName[k] as string;
+    }
   }
-  return s;
+  const out = nameBytes;
+  let o = 0;
+  let wireLen = 0;
+  let next = -1;
+  let pointers = 0;
+  let floor = start; // a pointer must point before the place it was read from
+  for (;;) {
+    const at = p;
+    if (p >= end) { nameError = 'dns.bad_name'; return null; }
+    const len = msg[p++] as number;
+    if (len === 0) break;
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (p >= end) { nameError = 'dns.bad_name'; return null; }
+      const target = ((len & 0x3f) << 8) | (msg[p++] as number);
+      if (next < 0) next = p;
+      if (++pointers > lim.maxPointerCount) { nameError = 'dns.limit.max_pointer_count'; return null; }
+      if (target >= floor || target >= at) { nameError = 'dns.bad_pointer'; return null; }
+      floor = target;
+      p = target;
+      continue;
+    }
+    if (kind !== 0) { nameError = 'dns.bad_label_type'; return null; }
+    wireLen += len + 1;
+    if (wireLen > 254) { nameError = 'dns.bad_name'; return null; } // 255 octets including the root label
+    if (p + len > end) { nameError = 'dns.bad_name'; return null; }
+    if (o > 0) out[o++] = 0x2e;
+    for (let i = 0; i < len; i++) {
+      const ch = msg[p + i] as number;
+      // Printable except '.' and '\\' as-is; everything else \DDD (RFC 4343 §2.1 presentation form).
+      if (ch > 0x20 && ch < 0x7f && ch !== 0x2e && ch !== 0x5c) out[o++] = ch;
+      else {
+        out[o] = 0x5c;
+        out[o + 1] = 0x30 + ((ch / 100) | 0);
+        out[o + 2] = 0x30 + (((ch / 10) | 0) % 10);
+        out[o + 3] = 0x30 + (ch % 10);
+        o += 4;
+      }
+    }
+    p += len;
+  }
+  nameNext = next >= 0 ? next : p;
+  const name = o === 0 ? '.' : out.toString('latin1', 0, o);
+  memoAdd(msg, start, name, pointers);
+  return name;
 }
 
 /**
@@ -41,36 +132,23 @@ function labelText(c: Cursor, n: number): string {
  * and the offset just after the name at its original place, or an event id.
  */
 export function readName(msg: Uint8Array, start: number, lim: DnsLimits): { name: string; next: number } | DnsEventId {
-  const c = nameCursor.reset(msg, start);
-  let name = '';
-  let wireLen = 0;
-  let next = -1;
-  let pointers = 0;
-  let floor = start; // a pointer must point before the place it was read from
-  for (;;) {
-    const at = c.pos;
-    const len = c.u8();
-    if (c.err) return 'dns.bad_name';
-    if (len === 0) break;
-    const kind = len & 0xc0;
-    if (kind === 0xc0) {
-      const target = ((len & 0x3f) << 8) | c.u8();
-      if (c.err) return 'dns.bad_name';
-      if (next < 0) next = c.pos;
-      if (++pointers > lim.maxPointerCount) return 'dns.limit.max_pointer_count';
-      if (target >= floor || target >= at) return 'dns.bad_pointer';
-      floor = target;
-      c.pos = target;
-      continue;
-    }
-    if (kind !== 0) return 'dns.bad_label_type';
-    wireLen += len + 1;
-    if (wireLen > 254) return 'dns.bad_name'; // 255 octets including the root label
-    const text = labelText(c, len);
-    if (c.err) return 'dns.bad_name';
-    name = name.length === 0 ? text : name + '.' + text;
+  memoMsg = null;
+  const name = decodeName(msg, start, lim);
+  return name === null ? nameError : { name, next: nameNext };
+}
+
+/** Dotted-quad text of the 4 bytes at `at`, as one flat string (see nameBytes). */
+function ipv4Text(msg: Uint8Array, at: number): string {
+  const out = nameBytes;
+  let o = 0;
+  for (let i = 0; i < 4; i++) {
+    const v = msg[at + i] as number;
+    if (i > 0) out[o++] = 0x2e;
+    if (v >= 100) out[o++] = 0x30 + ((v / 100) | 0);
+    if (v >= 10) out[o++] = 0x30 + (((v / 10) | 0) % 10);
+    out[o++] = 0x30 + (v % 10);
   }
-  return { name: name.length === 0 ? '.' : name, next: next >= 0 ? next : c.pos };
+  return out.toString('latin1', 0, o);
 }
 
 /** RFC 5952 text form of a 16-byte IPv6 address (lowercase, longest zero run ≥ 2 as ::). */
@@ -93,31 +171,31 @@ export function ipv6Text(b: Uint8Array): string {
 }
 
 function rdataText(msg: Uint8Array, type: number, at: number, len: number, lim: DnsLimits, events: DnsEventId[]): string | DnsEventId {
-  const c = new Cursor(msg, at, at + len);
   switch (type) {
     case RrType.A:
       if (len !== 4) return 'dns.bad_rdata';
-      return `${c.u8()}.${c.u8()}.${c.u8()}.${c.u8()}`;
+      return ipv4Text(msg, at);
     case RrType.AAAA:
       if (len !== 16) return 'dns.bad_rdata';
-      return ipv6Text(c.view(16));
+      return ipv6Text(msg.subarray(at, at + 16));
     case RrType.CNAME:
     case RrType.NS:
     case RrType.PTR: {
-      const n = readName(msg, at, lim);
-      if (typeof n === 'string') return n;
-      if (n.next > at + len) return 'dns.bad_rdata';
-      return n.name;
+      const n = decodeName(msg, at, lim);
+      if (n === null) return nameError;
+      if (nameNext > at + len) return 'dns.bad_rdata';
+      return n;
     }
     case RrType.MX: {
-      const pref = c.u16();
-      if (c.err) return 'dns.bad_rdata';
-      const n = readName(msg, at + 2, lim);
-      if (typeof n === 'string') return n;
-      if (n.next > at + len) return 'dns.bad_rdata';
-      return `${pref} ${n.name}`;
+      if (len < 2) return 'dns.bad_rdata';
+      const pref = ((msg[at] as number) << 8) | (msg[at + 1] as number);
+      const n = decodeName(msg, at + 2, lim);
+      if (n === null) return nameError;
+      if (nameNext > at + len) return 'dns.bad_rdata';
+      return `${pref} ${n}`;
     }
     case RrType.TXT: {
+      const c = new Cursor(msg, at, at + len);
       const parts: string[] = [];
       let total = 0;
       while (c.remaining > 0) {
@@ -142,60 +220,92 @@ function rdataText(msg: Uint8Array, type: number, at: number, len: number, lim: 
   }
 }
 
+/**
+ * The lists of a message without entries, shared: most queries have no answers and most messages
+ * no events, and an empty list of its own per record is memory every DNS flow holds until written.
+ */
+const NONE: readonly never[] = Object.freeze([]);
+
+// Lists are gathered here and copied out at their exact length: an array grown by push keeps
+// room for 16 entries, most of it empty for the one question and the one or two answers of a lookup.
+const qScratch: DnsQuestion[] = [];
+const aScratch: DnsAnswer[] = [];
+const eScratch: DnsEventId[] = [];
+
+const msgCursor = new Cursor(new Uint8Array(0));
+
 /** Parse one whole DNS message. Header damage → event id; damage later → partial result + events. */
 export function parseMessage(msg: Uint8Array, lim: DnsLimits): ParsedMessage | DnsEventId {
-  const c = new Cursor(msg);
+  const c = msgCursor.reset(msg);
   const id = c.u16();
   const flags = c.u16();
   const qd = c.u16();
   const an = c.u16();
   c.u16(); // nscount
   c.u16(); // arcount
-  if (c.err) return 'dns.truncated_message';
-  const m: ParsedMessage = {
+  if (c.err) { c.reset(EMPTY_MSG); return 'dns.truncated_message'; }
+  qScratch.length = 0;
+  aScratch.length = 0;
+  eScratch.length = 0;
+  memoMsg = msg;
+  memoCount = 0;
+  readSections(msg, c, qd, an, lim);
+  // Nothing here may keep the packet's bytes alive once the message is parsed.
+  memoMsg = null;
+  c.reset(EMPTY_MSG);
+  return {
     id, qr: (flags & 0x8000) !== 0, opcode: (flags >> 11) & 0xf, rcode: flags & 0xf, tc: (flags & 0x0200) !== 0,
-    qdCount: qd, anCount: an, questions: [], answers: [], events: [],
+    qdCount: qd, anCount: an,
+    questions: qScratch.length === 0 ? NONE : qScratch.slice(),
+    answers: aScratch.length === 0 ? NONE : aScratch.slice(),
+    events: eScratch.length === 0 ? NONE : eScratch.slice(),
   };
+}
+
+const EMPTY_MSG = new Uint8Array(0);
+
+/** The question and answer sections into the scratch lists; damage ends the walk with an event. */
+function readSections(msg: Uint8Array, c: Cursor, qd: number, an: number, lim: DnsLimits): void {
+  const events = eScratch;
   let pos = 12;
   const qn = Math.min(qd, lim.maxQuestionsCount);
   for (let i = 0; i < qn; i++) {
-    if (pos >= msg.length) { m.events.push('dns.truncated_message'); return m; }
-    const n = readName(msg, pos, lim);
-    if (typeof n === 'string') { m.events.push(n); return m; }
-    c.pos = n.next;
+    if (pos >= msg.length) { events.push('dns.truncated_message'); return; }
+    const name = decodeName(msg, pos, lim);
+    if (name === null) { events.push(nameError); return; }
+    c.pos = nameNext;
     const type = c.u16();
     const cls = c.u16();
-    if (c.err) { m.events.push('dns.truncated_message'); return m; }
+    if (c.err) { events.push('dns.truncated_message'); return; }
     pos = c.pos;
-    m.questions.push({ name: n.name, type, class: cls });
+    qScratch.push({ name, type, class: cls });
   }
   if (qd > qn) {
-    m.events.push('dns.limit.max_questions_count');
-    return m; // the answer section starts after questions we did not walk
+    events.push('dns.limit.max_questions_count');
+    return; // the answer section starts after questions we did not walk
   }
   const ann = Math.min(an, lim.maxAnswersCount);
   for (let i = 0; i < ann; i++) {
-    if (pos >= msg.length) { m.events.push('dns.truncated_message'); return m; }
-    const n = readName(msg, pos, lim);
-    if (typeof n === 'string') { m.events.push(n); return m; }
-    c.pos = n.next;
+    if (pos >= msg.length) { events.push('dns.truncated_message'); return; }
+    const name = decodeName(msg, pos, lim);
+    if (name === null) { events.push(nameError); return; }
+    c.pos = nameNext;
     const type = c.u16();
     c.u16(); // class
     const ttl = c.u32();
     const rdlen = c.u16();
     const at = c.pos;
     c.skip(rdlen);
-    if (c.err) { m.events.push('dns.truncated_message'); return m; }
+    if (c.err) { events.push('dns.truncated_message'); return; }
     pos = c.pos;
-    const data = rdataText(msg, type, at, rdlen, lim, m.events);
+    const data = rdataText(msg, type, at, rdlen, lim, events);
     if (data === 'dns.bad_rdata' || data === 'dns.bad_name' || data === 'dns.bad_pointer' || data === 'dns.bad_label_type' || data === 'dns.limit.max_pointer_count') {
-      m.events.push(data);
+      events.push(data);
       continue;
     }
-    m.answers.push({ name: n.name, type, ttl, data });
+    aScratch.push({ name, type, data, ttl });
   }
-  if (an > ann) m.events.push('dns.limit.max_answers_count');
-  return m;
+  if (an > ann) events.push('dns.limit.max_answers_count');
 }
 
 /**

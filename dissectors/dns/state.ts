@@ -5,7 +5,7 @@
 import type { Dir, DissectorContext, FlowDissector, StreamView, Verdict } from '../../src/contract/api.js';
 import type { DnsEventId } from './events.js';
 import { parseMessage } from './parse.js';
-import type { DnsLimits, DnsRecord } from './types.js';
+import type { DnsLimits, DnsQuestion, DnsRecord } from './types.js';
 
 export class DnsDissector implements FlowDissector {
   private readonly ctx: DissectorContext<DnsRecord, DnsEventId>;
@@ -13,8 +13,14 @@ export class DnsDissector implements FlowDissector {
   private readonly tcp: boolean;
   private messages = 0;
   private confirmed = false;
-  /** TCP: bytes of an oversize message still to skip, per direction. */
-  private readonly skip: [number, number] = [0, 0];
+  /** TCP: bytes of an oversize message still to skip, client to server and back. */
+  private skip0 = 0;
+  private skip1 = 0;
+  /**
+   * The questions of the previous message. A response repeats its query's question: when it is
+   * the same, its record takes the same list, so a lookup's flow holds the name once.
+   */
+  private lastQuestions: readonly DnsQuestion[] | null = null;
 
   constructor(ctx: DissectorContext<DnsRecord, DnsEventId>, lim: DnsLimits, tcp: boolean) {
     this.ctx = ctx;
@@ -32,9 +38,11 @@ export class DnsDissector implements FlowDissector {
     let pos = 0;
     let verdict: Verdict = 'more';
     while (pos < b.length) {
-      if (this.skip[dir] > 0) {
-        const n = Math.min(this.skip[dir], b.length - pos);
-        this.skip[dir] -= n;
+      const skip = dir === 0 ? this.skip0 : this.skip1;
+      if (skip > 0) {
+        const n = Math.min(skip, b.length - pos);
+        if (dir === 0) this.skip0 -= n;
+        else this.skip1 -= n;
         pos += n;
         continue;
       }
@@ -51,7 +59,8 @@ export class DnsDissector implements FlowDissector {
       }
       if (len > this.lim.maxMessageBytes) {
         this.ctx.event('dns.limit.max_message_bytes', dir);
-        this.skip[dir] = len;
+        if (dir === 0) this.skip0 = len;
+        else this.skip1 = len;
         pos += 2;
         continue;
       }
@@ -93,10 +102,12 @@ export class DnsDissector implements FlowDissector {
       this.ctx.confirm();
     }
     for (const e of m.events) this.ctx.event(e, dir);
+    const questions = sameQuestions(this.lastQuestions, m.questions) ? (this.lastQuestions as readonly DnsQuestion[]) : m.questions;
+    this.lastQuestions = questions;
     this.ctx.emit({
       kind: 'dns.message', ts, dir,
       id: m.id, qr: m.qr, opcode: m.opcode, rcode: m.rcode, tc: m.tc,
-      questions: m.questions, answers: m.answers, bytes: msg.length,
+      questions, answers: m.answers, bytes: msg.length,
       status: m.events.length > 0 ? 'truncated' : 'complete',
       events: m.events,
     });
@@ -112,4 +123,14 @@ export class DnsDissector implements FlowDissector {
   end(_dir: Dir): void {
     // Messages are emitted whole; a partial TCP message at EOF is dropped.
   }
+}
+
+function sameQuestions(a: readonly DnsQuestion[] | null, b: readonly DnsQuestion[]): boolean {
+  if (a === null || a.length !== b.length || a === b) return a === b;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as DnsQuestion;
+    const y = b[i] as DnsQuestion;
+    if (x.name !== y.name || x.type !== y.type || x.class !== y.class) return false;
+  }
+  return true;
 }

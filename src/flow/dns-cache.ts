@@ -61,23 +61,33 @@ export class DnsCache {
   /** Learn the address answers of one DNS flow seen from `clientIp` at packet time `ts`. */
   learn(clientIp: string, info: DnsAnswers, ts: number): void {
     if (info.rcode !== null && info.rcode !== 0) return;
-    // Reverse CNAME links: target → owner (lowercased).
-    const owners = new Map<string, string>();
-    for (const a of info.answers) if (a.type === TYPE_CNAME) owners.set(a.data.toLowerCase(), a.name);
-    const queried = new Set(info.queries.map((q) => q.toLowerCase()));
+    let cname = false;
+    for (const a of info.answers) if (a.type === TYPE_CNAME) { cname = true; break; }
+    // Without a CNAME every address is named by its own owner: no chain to walk, and no maps to
+    // build for it (most answers, and every answer of a flood of lookups).
+    let owners: Map<string, string> | null = null;
+    let queried: Set<string> | null = null;
+    if (cname) {
+      // Reverse CNAME links: target → owner (lowercased).
+      owners = new Map<string, string>();
+      for (const a of info.answers) if (a.type === TYPE_CNAME) owners.set(a.data.toLowerCase(), a.name);
+      queried = new Set(info.queries.map((q) => q.toLowerCase()));
+    }
     for (const a of info.answers) {
       if (a.type !== TYPE_A && a.type !== TYPE_AAAA) continue;
       let name = a.name;
-      for (let i = 0; i < MAX_CNAME_CHAIN_COUNT && !queried.has(name.toLowerCase()); i++) {
-        const up = owners.get(name.toLowerCase());
-        if (up === undefined) break;
-        name = up;
+      if (owners !== null && queried !== null) {
+        for (let i = 0; i < MAX_CNAME_CHAIN_COUNT && !queried.has(name.toLowerCase()); i++) {
+          const up = owners.get(name.toLowerCase());
+          if (up === undefined) break;
+          name = up;
+        }
       }
       const ttlMs = Math.min(this.opts.maxTtlMs, Math.max(this.opts.minTtlMs, a.ttl * 1000));
       const key = clientIp + '|' + a.data;
       this.map.delete(key); // re-insert at the fresh end
       this.map.set(key, { name, expiry: ts + ttlMs });
-      this.evict();
+      if (this.map.size > this.opts.maxEntriesCount) this.evict();
     }
   }
 
