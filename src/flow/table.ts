@@ -39,6 +39,9 @@ const SHED_BATCH = 64;
  */
 const POOL_MAX = 4096;
 
+/** Buckets of a new table (doubled as it grows; never shrunk). */
+const INITIAL_BUCKETS = 4096;
+
 /** Mix a 32-bit value into a hash (murmur3 finaliser style). */
 function mix(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x5bd1e995);
@@ -46,7 +49,13 @@ function mix(h: number, v: number): number {
 }
 
 export class FlowTable {
-  private readonly map = new Map<number, TableEntry>();
+  /**
+   * Hash buckets: chain heads indexed by the hash's low bits (a power-of-two array, doubled when
+   * it holds more entries than buckets). A Map keyed by the hash boxed every hash outside the
+   * small-integer range and hashed it again on each packet of a new flow.
+   */
+  private buckets: (TableEntry | null)[] = new Array<TableEntry | null>(INITIAL_BUCKETS).fill(null);
+  private mask = INITIAL_BUCKETS - 1;
   private readonly heads: (TableEntry | null)[] = [null, null, null];
   private readonly tails: (TableEntry | null)[] = [null, null, null];
   private readonly timeouts: number[];
@@ -122,7 +131,7 @@ export class FlowTable {
   private search(m: PacketMeta, onEvict: (f: TableEntry) => void): TableEntry {
     // Canonical order of the endpoints so both directions hash alike.
     const h = this.hashOf(m);
-    for (let f = this.map.get(h) ?? null; f !== null; f = f.chain) {
+    for (let f = this.buckets[h & this.mask] ?? null; f !== null; f = f.chain) {
       if (this.match(f, m)) {
         this.touch(f, m.tsMs);
         return f;
@@ -172,8 +181,10 @@ export class FlowTable {
       nf.b0 = m.src0; nf.b1 = m.src1; nf.b2 = m.src2; nf.b3 = m.src3; nf.bPort = m.sport;
       this.dir = 1;
     }
-    nf.chain = this.map.get(h) ?? null; // re-read: an eviction may have changed this bucket
-    this.map.set(h, nf);
+    if (this.size >= this.buckets.length) this.grow();
+    const bi = h & this.mask;
+    nf.chain = this.buckets[bi] ?? null; // read here: an eviction may have changed this bucket
+    this.buckets[bi] = nf;
     nf.list = m.proto === 6 ? FlowList.TcpOpen : FlowList.Udp;
     nf.lastSeen = m.tsMs;
     this.append(nf);
@@ -215,7 +226,7 @@ export class FlowTable {
   /** Find the packet's entry without creating one (null when not tracked). Sets `this.dir`. */
   find(m: PacketMeta): TableEntry | null {
     const h = this.hashOf(m);
-    for (let f = this.map.get(h) ?? null; f !== null; f = f.chain) if (this.match(f, m)) return f;
+    for (let f = this.buckets[h & this.mask] ?? null; f !== null; f = f.chain) if (this.match(f, m)) return f;
     return null;
   }
 
@@ -272,18 +283,38 @@ export class FlowTable {
 
   /** Take `f` out of its hash bucket's chain, `by` (when given) standing in its place. */
   private rechain(f: TableEntry, by: TableEntry | null): void {
-    const head = this.map.get(f.hash) ?? null;
+    const bi = f.hash & this.mask;
+    const head = this.buckets[bi] ?? null;
     if (by !== null) by.chain = f.chain;
     const repl = by ?? f.chain;
     if (head === f) {
-      if (repl === null) this.map.delete(f.hash);
-      else this.map.set(f.hash, repl);
+      this.buckets[bi] = repl;
     } else {
       let p = head;
       while (p !== null && p.chain !== f) p = p.chain;
       if (p !== null) p.chain = repl;
     }
     f.chain = null;
+  }
+
+  /** Twice the buckets: every chain is split by the next bit of its entries' hashes. */
+  private grow(): void {
+    const old = this.buckets;
+    const n = old.length * 2;
+    const nb = new Array<TableEntry | null>(n).fill(null);
+    const mask = n - 1;
+    for (let i = 0; i < old.length; i++) {
+      let f = old[i] ?? null;
+      while (f !== null) {
+        const nx = f.chain;
+        const bi = f.hash & mask;
+        f.chain = nb[bi] ?? null;
+        nb[bi] = f;
+        f = nx;
+      }
+    }
+    this.buckets = nb;
+    this.mask = mask;
   }
 
   /** Expire flows idle past their list's timeout at packet time `now`. */
