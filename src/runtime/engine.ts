@@ -142,6 +142,9 @@ export class Engine implements DriverHost {
   private readonly evictCb: (f: TableEntry) => void;
   /** Zeroed entropy histograms returned by ended flows (a flow ends after onFlow has read it). */
   private readonly histPool: Uint32Array[] = [];
+  /** A view of the bytes histAdd last counted (the packet buffer, most of the time). */
+  private histView: DataView = new DataView(new ArrayBuffer(0));
+  private histBytes: Uint8Array | null = null;
   private readonly expireCb: (f: TableEntry) => void;
 
   constructor(opts: EngineOptions) {
@@ -483,11 +486,22 @@ export class Engine implements DriverHost {
     if (h === null) h = side.entropyHist = this.histPool.pop() ?? new Uint32Array(256);
     const end = from + n;
     let i = from;
-    // Four loads before four increments: the loads need not wait behind the previous increment's
-    // store, as they do one byte at a time.
-    for (; i + 3 < end; i += 4) {
-      const x0 = b[i] as number, x1 = b[i + 1] as number, x2 = b[i + 2] as number, x3 = b[i + 3] as number;
-      h[x0]++; h[x1]++; h[x2]++; h[x3]++;
+    // Eight bytes as two 32-bit loads before eight increments: the loads need not wait behind the
+    // previous increment's store (as they do one byte at a time), and two loads replace eight.
+    // Counting does not depend on the order the bytes are taken in.
+    if (end - i >= 8) {
+      let dv = this.histView;
+      if (b !== this.histBytes) {
+        dv = this.histView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+        this.histBytes = b;
+      }
+      for (; i + 7 < end; i += 8) {
+        const w = dv.getUint32(i, true), v = dv.getUint32(i + 4, true);
+        h[w & 255]++; h[v & 255]++;
+        h[(w >>> 8) & 255]++; h[(v >>> 8) & 255]++;
+        h[(w >>> 16) & 255]++; h[(v >>> 16) & 255]++;
+        h[w >>> 24]++; h[v >>> 24]++;
+      }
     }
     for (; i < end; i++) h[b[i] as number]++;
     side.entropyN += n;
