@@ -121,7 +121,7 @@ describe('credentials stay out of the output and the SIEM feed', () => {
     const amqp = docs.find((d) => d.network?.protocol === 'amqp');
     expect(JSON.stringify(amqp)).toContain('"mechanism":"PLAIN"');
     // The SIEM received the same flows.
-    expect(fed.split('\n').filter((l) => l.includes('"community_id"')).length).toBeGreaterThanOrEqual(docs.filter((d) => d.event?.kind === 'event').length);
+    expect(fed.split('\n').filter((l) => l.includes('"community_id"')).length).toBeGreaterThanOrEqual(docs.filter((d) => d.event?.type?.includes('connection')).length);
     for (const [where, text] of [['JSON lines', json], ['SIEM feed', fed]] as const) {
       for (const [name, secret] of Object.entries(S)) expect(text.includes(secret), `${name} in the ${where}`).toBe(false);
       expect(text.includes(basicHeader), `Basic credentials in the ${where}`).toBe(false);

@@ -61,10 +61,16 @@ describe('ECS conformance', () => {
       const demo = join(root, 'pcaps', 'demo');
       execFileSync('node', [bundle, 'replay', join(demo, 'demo.pcap'), '--sysmon', join(demo, 'sysmon.jsonl'), '-o', out], { stdio: 'ignore', timeout: 60_000 });
       const lines = readFileSync(out, 'utf8').split('\n').filter((l) => l.length > 0);
-      const docs = lines.map((l) => JSON.parse(l) as { event: { kind: string; id: string }; observer?: { type?: string } });
+      const docs = lines.map((l) => JSON.parse(l) as { event: { kind: string; id: string; dataset?: string; type: string[] }; observer?: { type?: string; name?: string } });
       expect(docs.filter((d) => d.event.kind === 'alert').length).toBeGreaterThan(0);
       expect(new Set(docs.map((d) => d.event.id)).size).toBe(docs.length);
-      expect(docs.every((d) => d.observer?.type === 'sensor')).toBe(true);
+      // every document names its sensor; lean flows leave the sensor's type, vendor and version to
+      // the ndr.sensor document written before the first of them
+      expect(docs.every((d) => d.observer?.name !== undefined)).toBe(true);
+      const sensorDoc = docs.findIndex((d) => d.event.dataset === 'ndr.sensor');
+      expect(docs[sensorDoc]?.observer?.type).toBe('sensor');
+      expect(docs.findIndex((d) => d.event.type.includes('connection'))).toBeGreaterThan(sensorDoc);
+      expect(docs.every((d) => d.observer?.type === 'sensor' || d.event.type.includes('connection'))).toBe(true);
       expect(problemsOf(lines, 'demo replay')).toEqual([]);
       type Alert = { threat: { tactic: { id: string[]; name: string[]; reference: string[] }; technique: { id: string[]; name: string[]; reference: string[]; subtechnique?: { id: string[] } } }; rule: { reference: string; version: string; ruleset: string } };
       const full = lines.map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { alertToEcs, defaultEcsContext, DescribedSet, EcsSerializer, flowToEcs } from '../src/output/ecs.js';
+import { alertToEcs, defaultEcsContext, DescribedSet, ecsContext, EcsSerializer, flowToEcs } from '../src/output/ecs.js';
 import { isoTime, jsonString, JsonWriter, ObjectWriter, terminalSafeJson } from '../src/output/json.js';
 import { newFlowRecord } from '../src/flow/record.js';
 import { captures, replayCapture } from './helpers/golden.js';
@@ -203,7 +203,13 @@ describe('described set', () => {
 });
 
 describe('lean output: certificates described once per stream and day', () => {
-  type D = { event: { dataset?: string; id: string }; file?: { hash: { sha256: string } }; tls?: { server?: { certificate_chain?: string[]; x509?: unknown } }; ndr?: { tls?: { chain?: { certificates?: unknown } } } };
+  type Name = { distinguished_name?: string };
+  type D = {
+    event: { dataset?: string; id: string; type?: string[] };
+    file?: { hash: { sha256: string }; x509?: { subject?: Name; issuer?: Name } };
+    tls?: { server?: { hash?: { sha256?: string }; certificate_chain?: string[]; x509?: unknown } };
+    ndr?: { tls?: { chain?: { length?: number; anomalies?: string[]; certificates?: unknown } } };
+  };
   const longChain = [...captures()].find((p) => p.endsWith('tls12-python-long-chain.pcap')) as string;
   const demo = [...captures()].find((p) => p.endsWith('demo.pcap')) as string;
 
@@ -218,10 +224,15 @@ describe('lean output: certificates described once per stream and day', () => {
   }
 
   for (const name of ['long chain', 'demo']) {
-    it(`${name}: each certificate a flow names is described before it, once, and flows carry no description`, async () => {
-      const docs = await stream(name === 'demo' ? demo : longChain);
+    it(`${name}: the leaf a flow names is described before it, once, the chain walks from it by issuer, and flows carry no description`, async () => {
+      const cap = name === 'demo' ? demo : longChain;
+      const docs = await stream(cap);
+      const { flows } = await replayCapture(cap);
+      const full = new EcsSerializer({ detail: 'full' });
+      const wholes = flows.map((f) => JSON.parse(full.flow(f)) as D);
       const described = new Map<string, number>();
-      let referred = 0;
+      let walked = 0;
+      let flowNo = 0;
       docs.forEach((d, i) => {
         if (d.event.dataset === 'ndr.x509') {
           const h = d.file?.hash.sha256 as string;
@@ -229,14 +240,34 @@ describe('lean output: certificates described once per stream and day', () => {
           described.set(h, i);
           return;
         }
+        if (d.event.type?.[0] !== 'connection') return;
+        const whole = wholes[flowNo++] as D;
         expect(d.tls?.server?.x509).toBeUndefined();
+        expect(d.tls?.server?.certificate_chain).toBeUndefined();
         expect(d.ndr?.tls?.chain?.certificates).toBeUndefined();
-        for (const h of d.tls?.server?.certificate_chain ?? []) {
-          referred++;
-          expect(described.get(h), `certificate ${h} not described before flow ${i}`).toBeLessThan(i);
+        const chain = whole.tls?.server?.certificate_chain ?? [];
+        const leaf = d.tls?.server?.hash?.sha256?.toLowerCase();
+        expect(leaf).toBe(chain[0]);
+        if (leaf === undefined) return;
+        expect(described.get(leaf), `leaf ${leaf} not described before flow ${i}`).toBeLessThan(i);
+        expect(d.ndr?.tls?.chain?.length).toBe(chain.length);
+        if (d.ndr?.tls?.chain?.anomalies?.includes('broken_chain')) return;
+        // what a reader does without the list: from each certificate's issuer to the one described
+        // (before this flow) with that subject, as many steps as the chain is long
+        const before = docs.slice(0, i).filter((x) => x.event.dataset === 'ndr.x509');
+        const path = [leaf];
+        let cur = before.find((x) => x.file?.hash.sha256 === leaf) as D;
+        while (path.length < chain.length) {
+          const next = before.filter((x) => x.file?.x509?.subject?.distinguished_name === cur.file?.x509?.issuer?.distinguished_name);
+          expect(next, `one certificate issued ${String(cur.file?.x509?.issuer?.distinguished_name)}`).toHaveLength(1);
+          cur = next[0] as D;
+          path.push(cur.file?.hash.sha256 as string);
         }
+        expect(path).toEqual(chain);
+        walked++;
       });
-      expect(referred).toBeGreaterThan(0);
+      expect(flowNo).toBe(flows.length);
+      expect(walked).toBeGreaterThan(0);
       expect(described.size).toBeGreaterThan(0);
       expect(new Set(docs.map((d) => d.event.id)).size).toBe(docs.length);
     });
@@ -257,15 +288,17 @@ describe('lean output: certificates described once per stream and day', () => {
     expect(f).toBeDefined();
     if (f === undefined) return;
     const n = (tlsOf(f)?.chain ?? []).length;
-    let certs = 0;
-    let prints = 0;
-    const ser = new EcsSerializer({ describedMax: 1, onRef: (_j, kind) => (kind === 'x509' ? certs++ : prints++) });
+    const kinds: string[] = [];
+    const ser = new EcsSerializer({ describedMax: 1, onRef: (_j, kind) => kinds.push(kind) });
     ser.flow(f);
     ser.flow(f);
-    expect(certs).toBe(2 * n);
-    // the client's fingerprint document shares the set: n + 1 objects a flow, each pushing out the last
-    expect(prints).toBe(2);
-    expect(ser.described.evictions).toBe(2 * (n + 1) - 1);
+    expect(kinds.filter((k) => k === 'x509')).toHaveLength(2 * n);
+    // the client's fingerprint document shares the set: n + 1 objects a flow, each pushing out the
+    // last, after the sensor's own document (once a day: the serializer knows it wrote it today)
+    expect(kinds.filter((k) => k === 'ja4')).toHaveLength(2);
+    expect(kinds.filter((k) => k === 'sensor')).toHaveLength(1);
+    expect(kinds).toHaveLength(2 * n + 3);
+    expect(ser.described.evictions).toBe(2 * n + 2);
     expect(ser.described.size).toBe(1);
   });
 });
@@ -287,7 +320,7 @@ describe('lean output: JA4 raw forms described once per stream and day', () => {
         const flow = JSON.parse(lines[lines.length - 1] as string) as P;
         for (const l of lines.slice(0, -1)) {
           const d = JSON.parse(l) as P;
-          expect(d.event.dataset, 'a lean stream describes certificates and ja4 only').toMatch(/^ndr\.(x509|ja4)$/);
+          expect(d.event.dataset, 'a lean stream describes the sensor, certificates and ja4 only').toMatch(/^ndr\.(sensor|x509|ja4)$/);
           if (d.event.dataset !== 'ndr.ja4') continue;
           const k = d.tls?.client?.ja4 as string;
           expect(sorted.has(k), `described twice: ${k}`).toBe(false);
@@ -296,12 +329,11 @@ describe('lean output: JA4 raw forms described once per stream and day', () => {
         lines.length = 0;
         const whole = JSON.parse(full.flow(f)) as P;
         expect(flow.ndr?.tls?.ja4_r).toBeUndefined();
+        expect(flow.ndr?.tls?.ja4_o).toBeUndefined();
         expect(flow.ndr?.tls?.ja4_ro).toBeUndefined();
         const ja4 = flow.tls?.client?.ja4;
-        const o = flow.ndr?.tls?.ja4_o;
         expect(ja4).toBe(whole.tls?.client?.ja4);
-        expect(o).toBe(whole.ndr?.tls?.ja4_o);
-        if (o === undefined || ja4 === undefined) continue;
+        if (whole.ndr?.tls?.ja4_o === undefined || ja4 === undefined) continue;
         named++;
         const d = sorted.get(ja4);
         expect(d, `ja4 ${ja4} not described before its flow`).toBeDefined();
@@ -323,7 +355,7 @@ describe('lean output: JA4 raw forms described once per stream and day', () => {
     // the same hello in three wire orders: ja4 and ja4_r stay, ja4_o and ja4_ro change
     for (const n of [1, 2, 3]) ser.flow({ ...f, apps: { ...f.apps, tls: { ...t, ja4_o: `${t.ja4_o}${n}`, ja4_ro: `${t.ja4_ro},${n}` } } });
     expect(kinds.filter((k) => k === 'ja4')).toHaveLength(1);
-    expect(kinds.filter((k) => k !== 'ja4' && k !== 'x509')).toEqual([]);
+    expect(kinds.filter((k) => k !== 'ja4' && k !== 'x509')).toEqual(['sensor']);
   });
 
   it('a flow without a ClientHello names no fingerprint and gets no ndr.ja4 document', async () => {
@@ -337,34 +369,76 @@ describe('lean output: JA4 raw forms described once per stream and day', () => {
   });
 });
 
-describe('lean output: entropies and ratios to 4 decimals', () => {
+describe('lean output: analytics inputs and redundant forms in full only', () => {
   type E = { bits: number; random_expected: number; score: number; sample: number };
-  type N = { ndr: { flow: { byte_ratio?: number }; entropy?: { to_server?: E; to_client?: E } } };
-  const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
+  type N = {
+    observer?: Record<string, string>;
+    ndr: {
+      flow: { byte_ratio?: number; direction_from_syn?: boolean; midstream?: boolean; ip_bytes?: unknown; tcp_flags?: unknown; retransmitted_bytes?: { to_server: number; to_client: number } };
+      entropy?: { to_server?: E; to_client?: E };
+      encrypted_channel?: { known?: string; suspicious: boolean };
+      beacon?: Record<string, unknown>;
+    };
+    network: { protocol?: string };
+  };
 
-  it('lean prints them rounded, full exact, and the record keeps the exact values', async () => {
+  it('lean leaves them out, full writes them exactly, and the record keeps them', async () => {
     const { flows } = await replayCapture([...captures()].find((p) => p.endsWith('demo.pcap')) as string);
-    const lean = new EcsSerializer({ onRef: () => {} });
-    const full = new EcsSerializer({ detail: 'full' });
-    let checked = 0;
+    const ctx = ecsContext({ hostname: 'h', name: 'n' });
+    const lean = new EcsSerializer({ ctx, onRef: () => {} });
+    const full = new EcsSerializer({ ctx, detail: 'full' });
+    let entropies = 0;
+    let beacons = 0;
+    let channels = 0;
     for (const f of flows) {
-      const exact = JSON.stringify({ ratio: f.byteRatio, entropy: f.entropy });
+      const exact = JSON.stringify({ ratio: f.byteRatio, entropy: f.entropy, beacon: f.beacon, encrypted: f.encrypted });
       const l = JSON.parse(lean.flow(f)) as N;
       const w = JSON.parse(full.flow(f)) as N;
-      expect(JSON.stringify({ ratio: f.byteRatio, entropy: f.entropy })).toBe(exact);
+      expect(JSON.stringify({ ratio: f.byteRatio, entropy: f.entropy, beacon: f.beacon, encrypted: f.encrypted })).toBe(exact);
+      expect(l.observer).toEqual({ hostname: 'h', name: 'n' });
+      expect(w.observer).toMatchObject({ type: 'sensor', vendor: 'ndr-sensor', hostname: 'h', name: 'n' });
       expect(w.ndr.flow.byte_ratio).toBe(f.byteRatio ?? undefined);
-      expect(l.ndr.flow.byte_ratio).toBe(f.byteRatio === null ? undefined : r4(f.byteRatio));
+      expect(w.ndr.flow.direction_from_syn).toBe(f.directionFromSyn);
+      expect(w.ndr.flow.ip_bytes).toBeDefined();
+      for (const k of ['byte_ratio', 'direction_from_syn', 'ip_bytes', 'tcp_flags'] as const) expect(l.ndr.flow[k]).toBeUndefined();
+      expect(l.ndr.flow.midstream).toBe(w.ndr.flow.midstream);
+      const retrans = f.dirs[0].retransBytes + f.dirs[1].retransBytes;
+      expect(l.ndr.flow.retransmitted_bytes).toEqual(retrans > 0 ? w.ndr.flow.retransmitted_bytes : undefined);
+      expect(l.ndr.entropy).toBeUndefined();
       for (const [i, side] of (['to_server', 'to_client'] as const).entries()) {
         const e = f.entropy[i];
         if (e === null || e === undefined) continue;
-        checked++;
+        entropies++;
         expect(w.ndr.entropy?.[side]).toEqual({ bits: e.bits, sample: e.sample, random_expected: e.randomExpected, score: e.score });
-        expect(l.ndr.entropy?.[side]).toEqual({ bits: r4(e.bits), sample: e.sample, random_expected: r4(e.randomExpected), score: r4(e.score) });
+      }
+      const ec = f.encrypted;
+      if (ec !== null) {
+        channels++;
+        const repeats = !ec.suspicious && ec.compressed === null && ec.known !== null && ec.known === f.protocol;
+        expect(l.ndr.encrypted_channel).toEqual(repeats ? undefined : w.ndr.encrypted_channel);
+      }
+      if (f.beacon !== null) {
+        beacons++;
+        expect(l.ndr.beacon).toEqual({ score: f.beacon.score, connections: f.beacon.connections, median_interval_s: f.beacon.medianIntervalS ?? undefined });
+        expect(w.ndr.beacon).toMatchObject({ basis: f.beacon.basis, ts_score: f.beacon.tsScore });
       }
     }
-    expect(checked).toBeGreaterThan(5);
-    // some value had more than 4 decimals, or the test would not see a rounding
-    expect(flows.some((f) => f.byteRatio !== null && r4(f.byteRatio) !== f.byteRatio)).toBe(true);
+    expect(entropies).toBeGreaterThan(5);
+    expect(beacons).toBeGreaterThan(0);
+    expect(channels).toBeGreaterThan(0);
+  });
+
+  it('a flow that retransmitted and a suspicious channel keep them in lean', async () => {
+    const { flows } = await replayCapture([...captures()].find((p) => p.endsWith('demo.pcap')) as string);
+    const f = flows.find((x) => x.encrypted !== null) as (typeof flows)[0];
+    expect(f).toBeDefined();
+    const lean = new EcsSerializer({ onRef: () => {} });
+    const odd = { ...f, dirs: [{ ...f.dirs[0], retransBytes: 7 }, f.dirs[1]] as typeof f.dirs, encrypted: { known: null, suspicious: true, compressed: null, evidence: [{ signal: 'client_entropy', value: 'x', weight: 0.6 }] } };
+    const l = JSON.parse(lean.flow(odd)) as N;
+    expect(l.ndr.flow.retransmitted_bytes).toEqual({ to_server: 7, to_client: f.dirs[1].retransBytes });
+    expect(l.ndr.encrypted_channel?.suspicious).toBe(true);
+    const named = JSON.parse(lean.flow({ ...f, protocol: null, encrypted: { known: 'tls', suspicious: false, compressed: null, evidence: [{ signal: 'content', value: 'tls: handshake record', weight: 1 }] } })) as N;
+    expect(named.ndr.encrypted_channel?.known).toBe('tls');
   });
 });
 
@@ -384,20 +458,24 @@ describe('replay --output-detail', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  type Tls = { tls?: { server?: { x509?: unknown; certificate_chain?: string[] } }; event: { dataset?: string } };
+  type Tls = { tls?: { server?: { x509?: unknown; hash?: { sha256?: string }; certificate_chain?: string[] } }; event: { dataset?: string } };
 
   it('writes the lean form by default and the full form when asked; anything else is refused by name', () => {
     const lean = replayCli([]);
     const full = replayCli(['--output-detail', 'full']);
     expect(lean.code, lean.stderr).toBe(0);
     expect(full.code, full.stderr).toBe(0);
+    const described = (docs: Record<string, unknown>[]) => (docs as Tls[]).filter((d) => d.event.dataset !== undefined);
     const certs = (docs: Record<string, unknown>[]) => (docs as Tls[]).filter((d) => d.event.dataset === 'ndr.x509');
+    const leafed = (docs: Record<string, unknown>[]) => (docs as Tls[]).filter((d) => d.tls?.server?.hash?.sha256 !== undefined);
     const chained = (docs: Record<string, unknown>[]) => (docs as Tls[]).filter((d) => (d.tls?.server?.certificate_chain?.length ?? 0) > 0);
-    expect(chained(lean.docs).length).toBeGreaterThan(0);
-    expect(chained(lean.docs).length).toBe(chained(full.docs).length);
-    expect(certs(lean.docs).length).toBe(new Set(chained(lean.docs).flatMap((d) => d.tls?.server?.certificate_chain ?? [])).size);
-    expect(chained(lean.docs).every((d) => d.tls?.server?.x509 === undefined)).toBe(true);
-    expect(certs(full.docs)).toEqual([]);
+    expect(leafed(lean.docs).length).toBeGreaterThan(0);
+    expect(leafed(lean.docs).length).toBe(chained(full.docs).length);
+    expect(chained(lean.docs)).toEqual([]);
+    expect(certs(lean.docs).length).toBe(new Set(chained(full.docs).flatMap((d) => d.tls?.server?.certificate_chain ?? [])).size);
+    expect(described(lean.docs).filter((d) => d.event.dataset === 'ndr.sensor')).toHaveLength(1);
+    expect(leafed(lean.docs).every((d) => d.tls?.server?.x509 === undefined)).toBe(true);
+    expect(described(full.docs)).toEqual([]);
     expect(chained(full.docs).every((d) => d.tls?.server?.x509 !== undefined)).toBe(true);
     const bad = replayCli(['--output-detail', 'verbose']);
     expect(bad.code).not.toBe(0);

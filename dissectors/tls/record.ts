@@ -120,13 +120,15 @@ export const tlsSection = defineSection<TlsInfo>({
       w.str('next_protocol', t.nextProtocol);
       w.open('client');
       w.safe('ja4', t.ja4);
-      w.safe('ja3', t.ja3);
+      // lean: JA4 names the client (and, unlike JA3, the same one when it shuffles its
+      // extensions); JA3 and JA3S are kept for matching older threat lists in full
+      if (w.full) w.safe('ja3', t.ja3);
       w.str('server_name', t.sni);
       // the offered suites are in JA4's raw forms (ndr.tls.ja4_r, ja4_ro) already
       if (w.full) w.strs('supported_ciphers', t.supportedCiphers);
       w.close();
       w.open('server');
-      w.safe('ja3s', t.ja3s);
+      if (w.full) w.safe('ja3s', t.ja3s);
       w.safe('ja4s', t.ja4s);
       if (leaf !== null) {
         w.open('hash');
@@ -138,7 +140,10 @@ export const tlsSection = defineSection<TlsInfo>({
           w.close();
         }
       }
-      if (t.chain.length > 0) w.strs('certificate_chain', t.chain.map((c) => c.sha256));
+      // lean: the leaf's hash leads to its ndr.x509 document, whose issuer names the next one's
+      // subject (ndr.tls.chain.anomalies says broken_chain when the presented chain does not link
+      // that way), so the list of hashes is left to full
+      if (w.full && t.chain.length > 0) w.strs('certificate_chain', t.chain.map((c) => c.sha256));
       w.close();
       w.close();
     },
@@ -148,10 +153,13 @@ export const tlsSection = defineSection<TlsInfo>({
       // Present (true) only when the client sent a server_name that is not a host name.
       if (t.sni !== null && !isValidHostName(t.sni)) w.bool('sni_invalid', true);
       // lean: ja4 is the key of the ndr.ja4 document holding the sorted raw form (the offered
-      // lists again); ja4_o stays as the wire order's hash
-      if (w.full) w.safe('ja4_r', t.ja4_r);
-      w.safe('ja4_o', t.ja4_o);
-      if (w.full) w.safe('ja4_ro', t.ja4_ro);
+      // lists again); the wire-order forms are full only, since a client shuffling its extensions
+      // (Chrome) has a new ja4_o on every connection and any other has one per ja4
+      if (w.full) {
+        w.safe('ja4_r', t.ja4_r);
+        w.safe('ja4_o', t.ja4_o);
+        w.safe('ja4_ro', t.ja4_ro);
+      }
       // JA3's string repeats the offered suites and extensions the JA4 raw forms carry
       if (w.full) w.str('ja3_string', t.ja3_full);
       w.strs('ja4x', t.ja4x);
@@ -161,18 +169,23 @@ export const tlsSection = defineSection<TlsInfo>({
       if (cf) {
         w.open('chain');
         w.num('length', cf.length);
-        w.bool('leaf_self_signed', cf.leafSelfSigned);
-        w.bool('sni_in_san', cf.sniInSan);
-        w.bool('expired', cf.expired);
-        w.bool('not_yet_valid', cf.notYetValid);
-        w.bool('linked', cf.linked);
-        w.bool('trusted_root', cf.trustedRoot);
+        // lean: anomalies names every check that failed (the leaf's own self_signed is in its
+        // ndr.x509 document), so the checks one by one are full only
+        if (w.full) {
+          w.bool('leaf_self_signed', cf.leafSelfSigned);
+          w.bool('sni_in_san', cf.sniInSan);
+          w.bool('expired', cf.expired);
+          w.bool('not_yet_valid', cf.notYetValid);
+          w.bool('linked', cf.linked);
+          w.bool('trusted_root', cf.trustedRoot);
+        }
         w.strs('anomalies', cf.anomalies);
         if (w.full) w.val('certificates', t.chain.map((c) => ({ sha256: c.sha256, subject: c.subject, issuer: c.issuer, key_type: c.keyType, key_bits: c.keyBits, not_after: new Date(c.notAfter).toISOString(), self_signed: c.selfSigned })));
         w.close();
       }
       const sz = t.appRecordSizes;
-      if (sz[0].length + sz[1].length > 0) {
+      // the first application records' sizes feed the analytics (read on the record); full only
+      if (w.full && sz[0].length + sz[1].length > 0) {
         w.open('app_record_sizes');
         w.nums('to_server', sz[0]);
         w.nums('to_client', sz[1]);

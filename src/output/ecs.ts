@@ -92,23 +92,13 @@ function prune(o: Doc): Doc {
   return o;
 }
 
-/**
- * Lean documents print ratios and entropies to 4 decimals: the entropy of a 1,024-byte sample
- * varies by about 0.01 bit between samples of the same source and the thresholds analysts use
- * (score 0.97, byte ratios) have two digits, so the 16 digits after that are noise costing bytes in
- * every flow. The record keeps the exact values, which analytics read; full prints them all.
- */
-function dec4(w: EcsWriter, v: number): number {
-  return w.full ? v : Math.round(v * 1e4) / 1e4;
-}
-
 function writeEntropy(w: EcsWriter, key: string, e: FlowRecord['entropy'][0]): void {
   if (e === null) return;
   w.open(key);
-  w.num('bits', dec4(w, e.bits));
+  w.num('bits', e.bits);
   w.num('sample', e.sample);
-  w.num('random_expected', dec4(w, e.randomExpected));
-  w.num('score', dec4(w, e.score));
+  w.num('random_expected', e.randomExpected);
+  w.num('score', e.score);
   w.close();
 }
 
@@ -151,7 +141,10 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   const s = r.dirs[1];
   w.time('@timestamp', r.startTs);
   w.json('ecs', ECS_JSON);
-  w.json('observer', observerJson(ctx));
+  // lean: the sensor's constant self-description (type, vendor, product, version) is said once
+  // per stream and day in the ndr.sensor document; a flow names only which sensor wrote it
+  if (w.full) w.json('observer', observerJson(ctx));
+  else observerLean(w, ctx);
   w.open('event');
   w.safe('id', eventId(`flow|${r.communityId}|${r.startTs}|${r.endTs}`));
   w.json('kind', '"event"');
@@ -263,19 +256,31 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   w.open('ndr');
   w.open('flow');
   w.num('id', r.id);
-  w.num('byte_ratio', r.byteRatio === null ? null : dec4(w, r.byteRatio));
-  w.bool('direction_from_syn', r.directionFromSyn);
+  const full = w.full;
+  // Lean leaves out what a reader can work out from the document (the byte ratio from
+  // source.bytes and destination.bytes; direction_from_syn, which is false on every UDP flow
+  // and, on TCP, false exactly when midstream is written) and the analytics' inputs no analyst
+  // pivots on (IP-layer bytes, the OR of the TCP flags); the analytics read them on the record.
+  if (full) {
+    w.num('byte_ratio', r.byteRatio === null ? null : r.byteRatio);
+    w.bool('direction_from_syn', r.directionFromSyn);
+  }
   // picked up without the TCP handshake (the capture or the sensor started while it ran)
   if (r.transport === 'tcp' && !r.directionFromSyn) w.bool('midstream', true);
-  w.open('ip_bytes');
-  w.num('to_server', c.ipBytes);
-  w.num('to_client', s.ipBytes);
-  w.close();
-  w.open('retransmitted_bytes');
-  w.num('to_server', c.retransBytes);
-  w.num('to_client', s.retransBytes);
-  w.close();
-  if (r.transport === 'tcp') {
+  if (full) {
+    w.open('ip_bytes');
+    w.num('to_server', c.ipBytes);
+    w.num('to_client', s.ipBytes);
+    w.close();
+  }
+  // lean: only when something was retransmitted (a loss or a stall is worth seeing; zeros are not)
+  if (full || c.retransBytes > 0 || s.retransBytes > 0) {
+    w.open('retransmitted_bytes');
+    w.num('to_server', c.retransBytes);
+    w.num('to_client', s.retransBytes);
+    w.close();
+  }
+  if (full && r.transport === 'tcp') {
     w.open('tcp_flags');
     w.num('to_server', c.tcpFlags);
     w.num('to_client', s.tcpFlags);
@@ -288,7 +293,9 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   w.strs('events', r.events);
   w.strs('limits', r.limits);
   w.close();
-  if (r.entropy[0] || r.entropy[1]) {
+  // Entropy is an input of the encrypted-channel verdict and of AN1389, which read it on the
+  // record and put it in their alerts' evidence; lean flows carry the verdict, not the sample.
+  if (full && (r.entropy[0] || r.entropy[1])) {
     w.open('entropy');
     writeEntropy(w, 'to_server', r.entropy[0]);
     writeEntropy(w, 'to_client', r.entropy[1]);
@@ -357,12 +364,16 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
     w.val('evidence', r.pubsub.evidence);
     w.close();
   }
-  if (r.encrypted !== null) {
+  const ec = r.encrypted;
+  // lean: left out when it only repeats network.protocol (a dissector named the protocol and
+  // nothing looked suspicious or compressed); kept when a content signal named a protocol no
+  // dissector did, or the payload looked suspicious or compressed
+  if (ec !== null && (full || ec.suspicious || ec.compressed !== null || ec.known === null || ec.known !== r.protocol)) {
     w.open('encrypted_channel');
-    w.str('known', r.encrypted.known);
-    w.bool('suspicious', r.encrypted.suspicious);
-    w.str('compressed', r.encrypted.compressed);
-    w.val('evidence', r.encrypted.evidence);
+    w.str('known', ec.known);
+    w.bool('suspicious', ec.suspicious);
+    w.str('compressed', ec.compressed);
+    w.val('evidence', ec.evidence);
     w.close();
   }
   const bc = r.beacon;
@@ -371,11 +382,17 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
     w.num('score', bc.score);
     w.num('connections', bc.connections);
     w.num('median_interval_s', bc.medianIntervalS);
-    w.str('basis', bc.basis);
-    w.num('ts_score', bc.tsScore);
-    w.num('ds_score', bc.dsScore);
-    w.num('dur_score', bc.durScore);
-    w.num('hist_score', bc.histScore);
+    // lean: the verdict, how many connections it rests on and their cadence, what an analyst
+    // checks; the four partial scores the RITA score is made of are for tuning it, and the basis
+    // is plain from connections (1 for the cadence of records inside one flow; a pair's score
+    // needs several connections)
+    if (full) {
+      w.str('basis', bc.basis);
+      w.num('ts_score', bc.tsScore);
+      w.num('ds_score', bc.dsScore);
+      w.num('dur_score', bc.durScore);
+      w.num('hist_score', bc.histScore);
+    }
     w.close();
   }
   if (a !== null) {
@@ -404,6 +421,33 @@ function observerJson(ctx: EcsContext): string {
     observerTexts.set(ctx, t);
   }
   return t;
+}
+
+const observerLeanTexts = new WeakMap<EcsContext, string | null>();
+
+/** A lean flow's observer: which sensor wrote it (hostname, name), nothing when the context names none. */
+function observerLean(w: EcsWriter, ctx: EcsContext): void {
+  let t = observerLeanTexts.get(ctx);
+  if (t === undefined) {
+    const o = ctx.observer;
+    t = o.hostname || o.name ? new JsonWriter().object({ hostname: o.hostname ?? null, name: o.name ?? null }) : null;
+    observerLeanTexts.set(ctx, t);
+  }
+  if (t !== null) w.json('observer', t);
+}
+
+/**
+ * The lean output's sensor document, once per stream and UTC day like a certificate's: its
+ * observer.* (type, vendor, product, version) is what lean flows leave out, and output_detail
+ * tells a reader why they do.
+ */
+function sensorDocument(_ctx: EcsContext, w: EcsWriter): void {
+  w.open('ndr');
+  w.open('sensor');
+  w.str('output_detail', 'lean');
+  w.str('ruleset_version', RULESET_VERSION);
+  w.close();
+  w.close();
 }
 
 /** The flow's ECS document as an object (tests, the demo): today's full form unless told otherwise. */
@@ -596,6 +640,12 @@ export class EcsSerializer implements RefSink {
   private readonly w: JsonWriter;
   private readonly onRef: ((json: string, kind: string, key: string) => void) | null;
   private refTs = 0;
+  private sensorDay = -1;
+  /**
+   * The sensor document's key: which sensor this is, so that two sensors' documents of the same
+   * day get different event ids (a SIEM deduplicating on event.id keeps both).
+   */
+  private readonly sensorKey: string;
 
   constructor(o: EcsSerializerOptions = {}) {
     this.ctx = o.ctx ?? defaultEcsContext;
@@ -604,6 +654,7 @@ export class EcsSerializer implements RefSink {
     this.w = new JsonWriter(this.detail === 'full');
     this.described = new DescribedSet(o.describedMax ?? DEFAULT_DESCRIBED_MAX);
     this.onRef = o.onRef ?? null;
+    this.sensorKey = `${this.ctx.observer.hostname ?? ''}|${this.ctx.observer.name ?? ''}|${SENSOR_VERSION}`;
     // Lean flows leave the descriptions out: without somewhere to write them they would be lost.
     if (this.detail === 'lean' && this.onRef === null) throw new LeanOutputError('the lean output needs onRef for the certificate documents (or detail: full)');
   }
@@ -616,6 +667,12 @@ export class EcsSerializer implements RefSink {
   flowWriter(r: FlowRecord): JsonWriter {
     if (!this.w.full) {
       this.refTs = r.startTs;
+      // the day test spares the described set a lookup per flow; ref() still keeps it to one a day
+      const day = utcDay(r.startTs);
+      if (day !== this.sensorDay) {
+        this.sensorDay = day;
+        this.ref('sensor', this.sensorKey, this.ctx, sensorDocument);
+      }
       const secs = this.sections;
       for (let i = 0; i < secs.length; i++) {
         const sec = secs[i] as AnyRecordSection;

@@ -32,11 +32,12 @@ export function jsonString(s: string): string {
 }
 
 /**
- * `lean` (the default): a certificate, and a client fingerprint's sorted JA4 raw form, are
- * described once per output stream and UTC day in a document of their own, and flows carry the key
- * (SHA-256, ja4); the wire-order raw form and the lists the raw forms hold (the offered suites,
- * JA3's string) are left to `full`;
- * entropies and ratios are printed to 4 decimals. `full`: every flow document carries everything.
+ * `lean` (the default): the fields a SIEM user searches and pivots on and the sensor's
+ * conclusions. A certificate, a client fingerprint's sorted JA4 raw form and the sensor's own
+ * observer.* are described once per output stream and UTC day in documents of their own, and flows
+ * carry the keys (leaf SHA-256, ja4, observer.name); raw forms, the analytics' inputs and what a
+ * document says already are left to `full` (docs/OPERATIONS.md lists them). `full`: every flow
+ * document carries everything.
  */
 export type OutputDetail = 'lean' | 'full';
 export const OUTPUT_DETAILS: readonly OutputDetail[] = ['lean', 'full'];

@@ -52,11 +52,14 @@ describe('OpenTelemetry out', () => {
       await rx.close();
       expect(r.code, r.stderr).toBe(0);
       // 15 flows, 5 alerts, the certificate and the 3 client fingerprints (ndr.ja4) the demo's TLS
-      // flows name (lean output: each described once)
-      expect(r.stderr).toContain('otlp: 24 record(s) exported');
+      // flows name and the sensor's own document (lean output: each described once)
+      expect(r.stderr).toContain('otlp: 25 record(s) exported');
       const lines = readFileSync(join(d, 'out.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(lines.length).toBe(24);
-      expect(rx.logs.length).toBe(24);
+      expect(lines.length).toBe(25);
+      expect(rx.logs.length).toBe(25);
+      const sensor = rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.sensor');
+      expect(sensor.map((l) => (l.body as { observer: Record<string, string> }).observer)).toEqual([{ type: 'sensor', vendor: 'ndr-sensor', product: 'ndr-sensor', version: expect.any(String), hostname: expect.any(String), name: 'demo-sensor' }]);
+      expect(rx.logs.findIndex((l) => l.attributes['ndr.record.type'] === 'flow')).toBeGreaterThan(rx.logs.indexOf(sensor[0]!));
       expect(rx.logs.every((l) => l.via === via)).toBe(true);
       // The same documents as the JSON-lines output, value for value.
       expect(rx.logs.map((l) => key(l.body)).sort()).toEqual(lines.map(key).sort());
@@ -66,9 +69,9 @@ describe('OpenTelemetry out', () => {
       expect(rx.logs.filter((l) => l.attributes['ndr.record.type'] === 'flow').length).toBe(15);
       const certs = rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.x509');
       expect(certs.length).toBe(1);
-      // the certificate's description arrives before the first flow that lists its hash
+      // the certificate's description arrives before the first flow that names it as its leaf
       const hash = (certs[0]!.body as { file: { hash: { sha256: string } } }).file.hash.sha256;
-      const firstRef = rx.logs.findIndex((l) => ((l.body as { tls?: { server?: { certificate_chain?: string[] } } }).tls?.server?.certificate_chain ?? []).includes(hash));
+      const firstRef = rx.logs.findIndex((l) => (l.body as { tls?: { server?: { hash?: { sha256?: string } } } }).tls?.server?.hash?.sha256?.toLowerCase() === hash);
       expect(firstRef).toBeGreaterThan(rx.logs.indexOf(certs[0]!));
       type Ja4Body = { tls?: { client?: { ja4?: string } }; ndr?: { tls?: { ja4_r?: string } } };
       const prints = rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.ja4');

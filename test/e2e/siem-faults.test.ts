@@ -72,10 +72,10 @@ function replay(args: string[]): Promise<{ code: number; stderr: string }> {
 
 /**
  * Records of one demo replay, on every output alike: 15 flows, 5 alerts and, with the lean output
- * (the default), the one certificate and the three client fingerprints (ndr.ja4) the demo's
- * TLS flows name, each described once before them.
+ * (the default), the sensor's own document, the one certificate and the three client fingerprints
+ * (ndr.ja4) the demo's TLS flows name, each described once before them.
  */
-const DEMO_RECORDS = 24;
+const DEMO_RECORDS = 25;
 
 describe('SIEM delivery under faults', () => {
   test('two replays of the demo to one collector: each is a sensor of its own and both are written in full', async () => {
