@@ -25,6 +25,32 @@ describe('scoreSortedBeacon against scoreBeacon, wider inputs', () => {
     }
   });
 
+  it('agrees when connections sit exactly on bin edges and deviations tie either side of the median', () => {
+    let x = 29;
+    const rnd = (m: number): number => { x = (Math.imul(x, 1_103_515_245) + 12_345) >>> 0; return (x >>> 8) % m; };
+    for (let trial = 0; trial < 400; trial++) {
+      const n = 4 + rnd(trial % 3 === 0 ? 300 : 30);
+      const winMin = 1_000_000 + rnd(1000);
+      const span = [24, 240, 86_400, 1_000, 7][trial % 5]!;
+      const winMax = winMin + span;
+      const step = span / 24;
+      // starts on the bin edges winMin + i·step (as the scorer computes them), between them, and at both window ends
+      const ts = Array.from({ length: n }, () => {
+        const k = rnd(4);
+        if (k === 0) return winMin + rnd(25) * step;
+        if (k === 1) return winMin;
+        if (k === 2) return winMax;
+        return winMin + rnd(span + 1);
+      });
+      // sizes symmetric about a middle value, so deviations on both sides of the median tie
+      const mid = 500 + rnd(50);
+      const bytes = ts.map(() => { const d = rnd(trial % 2 === 0 ? 4 : 40); return rnd(2) === 0 ? mid - d : mid + d; });
+      const slow = scoreBeacon({ ts, bytes, windowMin: winMin, windowMax: winMax });
+      const fast = scoreSortedBeacon([...ts].sort((a, b) => a - b), [...bytes].sort((a, b) => a - b), winMin, winMax);
+      expect(fast).toEqual(slow);
+    }
+  });
+
   it('the tracker keeps other ports of the same host and destination apart and evicts cleanly', () => {
     const t = new BeaconTracker({ maxPairsCount: 6 });
     for (let i = 0; i < 12; i++) {

@@ -352,7 +352,6 @@ function insertAt(a: number[], at: number, x: number): void {
  */
 export class BeaconScratch {
   deltas: Float64Array = new Float64Array(64);
-  dev: Float64Array = new Float64Array(64);
   readonly bins = new Float64Array(BEACON_DEFAULTS.histogramBins);
   readonly heights = new Float64Array(BEACON_DEFAULTS.histogramBins);
 }
@@ -375,12 +374,50 @@ export function sortPrefix(a: Float64Array, n: number): void {
   }
 }
 
+/** Index of the first of a[from..to) not below x (a ascending); `to` when there is none. */
+function lowerBound(a: ArrayLike<number>, x: number, from: number, to: number): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
- * statisticalScore(a[0..n)) for ascending input without allocating: the absolute deviations
- * about the median of sorted values are two sorted runs (left of the median descending, right
- * ascending), so they are merged rather than sorted.
+ * The k-th smallest (from 0) absolute deviation |a[i] − q2| of ascending a[0..n), where `split`
+ * is the first index with a[split] ≥ q2. Left of the split the deviations ascend as i goes down,
+ * right of it as i goes up: two sorted runs, so the k-th of their merge is found by bisecting how
+ * many come from the left run (O(log n)), with no array of deviations at all.
  */
-function statScore(a: ArrayLike<number>, n: number, defaultMad: number, scratch: BeaconScratch): number {
+function kthDeviation(a: ArrayLike<number>, n: number, split: number, q2: number, k: number): number {
+  const nl = split;
+  const nr = n - split;
+  // i deviations from the left run and k + 1 − i from the right are the k + 1 smallest.
+  let lo = Math.max(0, k + 1 - nr);
+  let hi = Math.min(k + 1, nl);
+  for (;;) {
+    const i = (lo + hi) >> 1;
+    const j = k + 1 - i;
+    // left run's m-th deviation: a[split − 1 − m]; right run's m-th: a[split + m]
+    if (i < hi && j > 0 && a[split + j - 1]! - q2 > q2 - a[split - 1 - i]!) lo = i + 1;
+    else if (i > lo && j < nr && q2 - a[split - i]! > a[split + j]! - q2) hi = i - 1;
+    else {
+      const l = i > 0 ? q2 - a[split - i]! : -Infinity;
+      const r = j > 0 ? a[split + j - 1]! - q2 : -Infinity;
+      return l > r ? l : r;
+    }
+  }
+}
+
+/**
+ * statisticalScore(a[0..n)) for ascending input without allocating: the quartiles are read off
+ * the sorted values, and the median absolute deviation is taken from the two sorted runs of
+ * deviations either side of the median (kthDeviation), so a pair of any size costs O(log n).
+ */
+function statScore(a: ArrayLike<number>, n: number, defaultMad: number): number {
   if (n === 0) return 0;
   const half = n >> 1;
   const q1 = medianSorted(a, 0, half);
@@ -390,18 +427,8 @@ function statScore(a: ArrayLike<number>, n: number, defaultMad: number, scratch:
   let skew = 0;
   if (den >= 10 && q2 !== q1 && q2 !== q3) skew = (q1 + q3 - 2 * q2) / den;
   const bowleyScore = 1 - Math.abs(skew);
-  scratch.dev = grown(scratch.dev, n);
-  const dev = scratch.dev;
-  let split = 0;
-  while (split < n && a[split]! < q2) split++;
-  let l = split - 1;
-  let r = split;
-  for (let w = 0; w < n; w++) {
-    const dl = l >= 0 ? Math.abs(a[l]! - q2) : Infinity;
-    const dr = r < n ? Math.abs(a[r]! - q2) : Infinity;
-    if (dl <= dr) { dev[w] = dl; l--; } else { dev[w] = dr; r++; }
-  }
-  const mad = medianSorted(dev, 0, n);
+  const split = lowerBound(a, q2, 0, n);
+  const mad = n % 2 === 1 ? kthDeviation(a, n, split, q2, half) : (kthDeviation(a, n, split, q2, half - 1) + kthDeviation(a, n, split, q2, half)) / 2;
   let madS = q2 >= 1 ? (q2 - mad) / q2 : defaultMad;
   if (!(madS >= 0)) madS = 0; // negative or NaN
   return round3((bowleyScore + madS) / 2);
@@ -419,9 +446,18 @@ function histDurScores(lo: number, hi: number, ts: readonly number[], first: num
   const bins = BEACON_DEFAULTS.histogramBins;
   const counts = scratch.bins;
   const heightBuf = scratch.heights;
-  counts.fill(0);
   const step = (hi - lo) / bins;
-  for (let k = 0; k < ts.length; k++) counts[binOf(ts[k]!, lo, step, bins)]!++;
+  // binOf(t) is the number of edges lo + i·step (i = 1 … bins − 1) at or below t, and the edges
+  // ascend, so on ascending ts each bin's count is the distance between the first connections at
+  // or past its two edges: bins − 1 binary searches instead of a binOf per connection.
+  const n = ts.length;
+  let at = 0;
+  for (let i = 0; i < bins - 1; i++) {
+    const next = lowerBound(ts, lo + (i + 1) * step, at, n);
+    counts[i] = next - at;
+    at = next;
+  }
+  counts[bins - 1] = n - at;
   let totalBars = 0;
   let largest = 0;
   let total = 0;
@@ -487,16 +523,14 @@ function histDurScores(lo: number, hi: number, ts: readonly number[], first: num
 export function scoreSortedBeacon(ts: readonly number[], bytesSorted: ArrayLike<number>, winMin: number, winMax: number, scratch: BeaconScratch = new BeaconScratch()): BeaconInfo | null {
   const n = ts.length;
   if (n < BEACON_DEFAULTS.uniqueConnectionThreshold || n >= BEACON_DEFAULTS.strobeConnections) return null;
-  let nzCount = 0;
-  for (let k = 1; k < n; k++) if (ts[k]! > ts[k - 1]!) nzCount++;
-  if (nzCount + 1 < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
-  scratch.deltas = grown(scratch.deltas, nzCount);
+  scratch.deltas = grown(scratch.deltas, n);
   const deltas = scratch.deltas;
-  let w = 0;
-  for (let k = 1; k < n; k++) { const d = ts[k]! - ts[k - 1]!; if (d > 0) deltas[w++] = d; }
+  let nzCount = 0;
+  for (let k = 1; k < n; k++) { const d = ts[k]! - ts[k - 1]!; if (d > 0) deltas[nzCount++] = d; }
+  if (nzCount + 1 < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
   sortPrefix(deltas, nzCount);
-  const tsS = statScore(deltas, nzCount, 1, scratch);
-  const dsS = bytesSorted.length >= 3 ? statScore(bytesSorted, bytesSorted.length, 0, scratch) : 0;
+  const tsS = statScore(deltas, nzCount, 1);
+  const dsS = bytesSorted.length >= 3 ? statScore(bytesSorted, bytesSorted.length, 0) : 0;
   const first = ts[0]!;
   const last = ts[n - 1]!;
   let lo = winMin;
