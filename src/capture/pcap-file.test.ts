@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createReadStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -214,6 +214,42 @@ describe('pcap variants', () => {
     // A chunk size off the page grid is rounded up (the buffers stay page-aligned): same packets.
     check(await readAll(openCaptureFile(file, { chunkBytes: (1 << 20) + 123, batchPackets: 777 })));
     check(await readAll(openCaptureStream(createReadStream(file, { highWaterMark: 4093 }), 'fifo')));
+    // The default for a regular file: synchronous reads of a small chunk (many records straddle).
+    check(await readAll(openCaptureFile(file)));
+    // A named pipe is no regular file: read through the pool, fed by a real writer process.
+    const fifo = path.join(tmp, 'many.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', 'exec cat "$1" > "$2"', 'sh', file, fifo], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => writer.on('exit', (code) => resolve(code)));
+    try {
+      check(await readAll(openCaptureFile(fifo)));
+      expect(await exited).toBe(0);
+    } finally {
+      if (writer.exitCode === null && writer.pid !== undefined) process.kill(writer.pid);
+    }
+  });
+
+  it('a regular file read without waiting still lets the event loop turn every few MiB', async () => {
+    // 12,000 records of 1,008 bytes: about 12 MiB.
+    const list = Array.from({ length: 12_000 }, (_, i) => ({ sec: i, frac: 0, data: payload(i, 992) }));
+    const file = write('turns.pcap', pcapFile(true, false, 1, list));
+    let turns = 0;
+    let stop = false;
+    const tick = (): void => {
+      if (stop) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    let packets = 0;
+    let turnsWhileReading = 0;
+    for await (const b of openCaptureFile(file).batches()) {
+      packets += b.n;
+      turnsWhileReading = turns;
+    }
+    stop = true;
+    expect(packets).toBe(12_000);
+    expect(turnsWhileReading).toBeGreaterThanOrEqual(2);
   });
 
   it('a file ending exactly on a chunk boundary, mid-record: the whole records, then the truncation', async () => {

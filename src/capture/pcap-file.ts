@@ -4,10 +4,17 @@
  * asked for. Packets point into the read buffer; a record straddling a chunk boundary is carried
  * into the next chunk.
  *
- * Double buffering: two buffers of [reserve | chunk]. While the pipeline works on the packets of
- * one buffer, the next chunk is already being read into the other; at the switch the unparsed
- * tail (at most one record, ≤ reserve bytes) is copied in front of the new chunk. Both buffers
- * start on a page boundary (see pageAligned).
+ * Two buffers of [reserve | chunk], used in turn: at the switch the unparsed tail (at most one
+ * record, ≤ reserve bytes) is copied in front of the new chunk. Both buffers start on a page
+ * boundary (see pageAligned).
+ *
+ * A regular file is read synchronously, a small chunk at a time, when the packets before it are
+ * done: the bytes the kernel has just copied are still in this core's cache when the packet path
+ * reads their headers and payload. A larger chunk read ahead on libuv's thread pool (the way
+ * pipes, sockets and the shared ring of a sharded replay are still read) lands in another core's
+ * cache or none, and every packet then starts with cache misses. So that timers, the sinks'
+ * writes and signals are not held up, the reader lets the event loop turn once per few MiB read,
+ * about as often as a read from the pool did.
  *
  * Formats:
  * - pcap (draft-ietf-opsawg-pcap): magic a1b2c3d4 (µs) and a1b23c4d (ns), either byte order.
@@ -22,6 +29,7 @@
  * it. A file ending inside a record is not an error: the complete packets are yielded,
  * stats().truncated is set and a warning names the offset.
  */
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -53,6 +61,10 @@ export interface SharedRing {
 
 const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 const MIN_CHUNK_BYTES = 1024 * 1024;
+/** Chunk of a regular file read synchronously: well inside one core's L2 cache with the reserve. */
+const SYNC_CHUNK_BYTES = 256 * 1024;
+/** A synchronous reader lets the event loop turn after this many bytes. */
+const SYNC_TURN_BYTES = 4 * 1024 * 1024;
 const DEFAULT_BATCH_PACKETS = 4096;
 const DEFAULT_MAX_CAPLEN_BYTES = 256 * 1024;
 
@@ -84,12 +96,21 @@ const PCAPNG_BOM = 0x1a2b3c4d;
 interface ByteSource {
   /** Read up to len bytes into into[at..]; 0 at end of input. */
   read(into: Uint8Array, at: number, len: number): Promise<number>;
+  /**
+   * The same without waiting, or null when the source must be read asynchronously (it is not a
+   * regular file). Asked once, at the first read.
+   */
+  syncRead(): ((into: Uint8Array, at: number, len: number) => number) | null;
   close(): Promise<void>;
+}
+
+function cannotOpen(path: string, e: unknown): CaptureFormatError {
+  const code = (e as NodeJS.ErrnoException).code ?? 'error';
+  return new CaptureFormatError(`cannot open capture file: ${path} (${code})`);
 }
 
 class FileByteSource implements ByteSource {
   private fh: FileHandle | null = null;
-  private pos = 0;
   private closed = false;
   private readonly path: string;
   constructor(path: string) {
@@ -102,19 +123,23 @@ class FileByteSource implements ByteSource {
       try {
         this.fh = await open(this.path, 'r');
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? 'error';
-        throw new CaptureFormatError(`cannot open capture file: ${this.path} (${code})`);
+        throw cannotOpen(this.path, e);
       }
     }
     let total = 0;
-    // One large read normally fills the request; loop for short reads (e.g. a FIFO).
+    // One large read normally fills the request; loop for short reads (e.g. a FIFO). Reads go
+    // from the file's own position (one read is in flight at a time): a pipe has no offsets to
+    // read at (ESPIPE).
     while (total < len) {
-      const { bytesRead } = await this.fh.read(into, at + total, len - total, this.pos);
+      const { bytesRead } = await this.fh.read(into, at + total, len - total, null);
       if (bytesRead === 0) break;
-      this.pos += bytesRead;
       total += bytesRead;
     }
     return total;
+  }
+
+  syncRead(): null {
+    return null;
   }
 
   async close(): Promise<void> {
@@ -122,6 +147,63 @@ class FileByteSource implements ByteSource {
     const fh = this.fh;
     this.fh = null;
     if (fh !== null) await fh.close();
+  }
+}
+
+/** A regular file, read without waiting (see the header: the bytes stay in this core's cache). */
+class SyncFileByteSource implements ByteSource {
+  private fd = -1;
+  private pos = 0;
+  private closed = false;
+  private readonly path: string;
+  private readonly readNow = (into: Uint8Array, at: number, len: number): number => {
+    if (this.closed) return 0;
+    if (this.fd < 0) {
+      try {
+        this.fd = openSync(this.path, 'r');
+      } catch (e) {
+        throw cannotOpen(this.path, e);
+      }
+    }
+    let total = 0;
+    while (total < len) {
+      const n = readSync(this.fd, into, at + total, len - total, this.pos);
+      if (n === 0) break;
+      this.pos += n;
+      total += n;
+    }
+    return total;
+  };
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  syncRead(): (into: Uint8Array, at: number, len: number) => number {
+    return this.readNow;
+  }
+
+  read(into: Uint8Array, at: number, len: number): Promise<number> {
+    try {
+      return Promise.resolve(this.readNow(into, at, len));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const fd = this.fd;
+    this.fd = -1;
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/** True for a regular file (a FIFO, a device or a missing path is read through the pool). */
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false; // the open reports it, at the first read
   }
 }
 
@@ -160,6 +242,10 @@ class StreamByteSource implements ByteSource {
     return copied;
   }
 
+  syncRead(): null {
+    return null;
+  }
+
   async close(): Promise<void> {
     this.done = true;
     this.pending = null;
@@ -170,7 +256,7 @@ class StreamByteSource implements ByteSource {
 /** Open a capture file (`'-'` reads standard input). Nothing is read until batches() is iterated. */
 export function openCaptureFile(path: string | '-', opts: CaptureFileOptions = {}): CaptureSource {
   if (path === '-') return openCaptureStream(process.stdin, 'stdin', opts);
-  return new CaptureFileReader(path, new FileByteSource(path), opts);
+  return new CaptureFileReader(path, isRegularFile(path) ? new SyncFileByteSource(path) : new FileByteSource(path), opts);
 }
 
 /** A capture file read into shared buffers (see CaptureFileOptions.ring). */
@@ -203,6 +289,10 @@ const Parse = { Need: 0, Full: 1 } as const;
 class CaptureFileReader implements CaptureSource {
   readonly name: string;
   private readonly src: ByteSource;
+  /** The source's synchronous read (a regular file outside a ring), else null. */
+  private readonly readNow: ((into: Uint8Array, at: number, len: number) => number) | null;
+  /** Bytes read synchronously since the event loop last turned. */
+  private sinceTurn = 0;
   private readonly st: SourceStats = { packets: 0, bytes: 0, kernelDrops: 0, truncated: false, warnings: [] };
   private readonly batch: PacketBatch;
   private readonly batchCap: number;
@@ -250,7 +340,10 @@ class CaptureFileReader implements CaptureSource {
     this.src = src;
     this.batchCap = Math.max(1, opts.batchPackets ?? DEFAULT_BATCH_PACKETS);
     this.maxCapLen = opts.maxCapLenBytes ?? DEFAULT_MAX_CAPLEN_BYTES;
-    this.chunkBytes = (Math.max(MIN_CHUNK_BYTES, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES) + 4095) & ~4095;
+    // A ring's buffers are handed to other threads and read into once released: always the pool.
+    this.readNow = opts.ring === undefined ? src.syncRead() : null;
+    const chunk = opts.chunkBytes !== undefined ? Math.max(MIN_CHUNK_BYTES, opts.chunkBytes) : this.readNow !== null ? SYNC_CHUNK_BYTES : DEFAULT_CHUNK_BYTES;
+    this.chunkBytes = (chunk + 4095) & ~4095;
     // Largest record kept whole: a packet of maxCapLen plus headers and options.
     this.reserve = (this.maxCapLen + 65536 + 4095) & ~4095;
     // One page-aligned block for both buffers; reads land at page offsets of it, as chunks of the
@@ -361,9 +454,20 @@ class CaptureFileReader implements CaptureSource {
     const count = this.bufs.length;
     const other = (this.cur + 1) % count;
     const next = this.bufs[other] as Uint8Array;
-    if (this.pendingRead === null) this.pendingRead = this.readInto(other);
-    const n = await this.pendingRead;
-    this.pendingRead = null;
+    let n: number;
+    const readNow = this.readNow;
+    if (readNow !== null) {
+      if (this.sinceTurn >= SYNC_TURN_BYTES) {
+        this.sinceTurn = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      n = readNow(next, R, this.chunkBytes);
+      this.sinceTurn += n;
+    } else {
+      if (this.pendingRead === null) this.pendingRead = this.readInto(other);
+      n = await this.pendingRead;
+      this.pendingRead = null;
+    }
     const tail = this.end - this.pos; // ≤ reserve: parse loops only stop before records ≤ reserve
     if (tail > 0) next.set(this.chunk.subarray(this.pos, this.end), R - tail);
     this.base += this.pos - (R - tail);
@@ -374,7 +478,7 @@ class CaptureFileReader implements CaptureSource {
     this.end = R + n;
     if (n === 0) {
       this.eof = true;
-    } else {
+    } else if (readNow === null) {
       this.pendingRead = this.readInto((other + 1) % count);
     }
     if (this.skip > 0) {
