@@ -81,6 +81,24 @@ interface EncShape {
   child: (EncShape | undefined)[];
   /** For arrays' elements: the shape last seen. */
   elem: EncShape | undefined;
+  /** Encodes an object of this shape's fields (made on first use: fieldsEncoderOf). */
+  fields?: FieldsEncoder;
+}
+
+/** Encodes the fields of one shape, in key order. */
+type FieldsEncoder = (e: RecordEncoder, o: Record<string, unknown>, s: EncShape) => void;
+
+/**
+ * One function per shape that reads each field by its name, as the decoder's builders write them:
+ * a property load with a name in the code is specialised to the records' one hidden class, where
+ * o[keys[i]] looks the name up again for every field of every record.
+ */
+function fieldsEncoderOf(keys: readonly string[], base: number): FieldsEncoder {
+  if (keys.includes('__proto__')) {
+    return (e, o, s) => { for (let i = 0; i < keys.length; i++) e.value(o[keys[i] as string], s, i, base + i); };
+  }
+  const body = keys.map((k, i) => `e.value(o[${JSON.stringify(k)}], s, ${i}, ${base + i});`).join('\n');
+  return new Function('e', 'o', 's', body) as FieldsEncoder;
 }
 
 const OBJECT_PROTO = Object.prototype;
@@ -214,9 +232,9 @@ export class RecordEncoder {
 
   /**
    * Encode v, found in field `slot` of `parent` (the guess for its shape lives there), at place
-   * `place` (-1: an array's element, or no place).
+   * `place` (-1: an array's element, or no place). Public for the shapes' field encoders only.
    */
-  private value(v: unknown, parent: EncShape, slot: number, place: number): void {
+  value(v: unknown, parent: EncShape, slot: number, place: number): void {
     switch (typeof v) {
       case 'string':
         if (place >= 0) {
@@ -266,9 +284,7 @@ export class RecordEncoder {
           parent.child[slot] = s;
           this.byte(Tag.Object);
           this.varint(s.id);
-          const keys = s.keys;
-          const base = s.base;
-          for (let i = 0; i < keys.length; i++) this.value(o[keys[i] as string], s, i, base + i);
+          (s.fields ??= fieldsEncoderOf(s.keys, s.base))(this, o, s);
           return;
         }
         this.byte(Tag.Other);
