@@ -246,8 +246,10 @@ describe('lean output: certificates described once per stream and day', () => {
         expect(d.tls?.server?.certificate_chain).toBeUndefined();
         expect(d.ndr?.tls?.chain?.certificates).toBeUndefined();
         const chain = whole.tls?.server?.certificate_chain ?? [];
-        const leaf = d.tls?.server?.hash?.sha256?.toLowerCase();
+        // the same keyword as the description's key (full writes it in upper case)
+        const leaf = d.tls?.server?.hash?.sha256;
         expect(leaf).toBe(chain[0]);
+        expect(whole.tls?.server?.hash?.sha256).toBe(chain[0]?.toUpperCase());
         if (leaf === undefined) return;
         expect(described.get(leaf), `leaf ${leaf} not described before flow ${i}`).toBeLessThan(i);
         expect(d.ndr?.tls?.chain?.length).toBe(chain.length);

@@ -132,7 +132,9 @@ export const tlsSection = defineSection<TlsInfo>({
       w.safe('ja4s', t.ja4s);
       if (leaf !== null) {
         w.open('hash');
-        w.safe('sha256', leaf.sha256.toUpperCase());
+        // lean: as the leaf's ndr.x509 document keys it (file.hash.sha256, lower case), so a SIEM
+        // joins the two on equal keywords; full keeps the upper case it has always written
+        w.safe('sha256', w.full ? leaf.sha256.toUpperCase() : leaf.sha256);
         w.close();
         if (w.full) {
           w.open('x509');

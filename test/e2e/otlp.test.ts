@@ -71,7 +71,7 @@ describe('OpenTelemetry out', () => {
       expect(certs.length).toBe(1);
       // the certificate's description arrives before the first flow that names it as its leaf
       const hash = (certs[0]!.body as { file: { hash: { sha256: string } } }).file.hash.sha256;
-      const firstRef = rx.logs.findIndex((l) => (l.body as { tls?: { server?: { hash?: { sha256?: string } } } }).tls?.server?.hash?.sha256?.toLowerCase() === hash);
+      const firstRef = rx.logs.findIndex((l) => (l.body as { tls?: { server?: { hash?: { sha256?: string } } } }).tls?.server?.hash?.sha256 === hash);
       expect(firstRef).toBeGreaterThan(rx.logs.indexOf(certs[0]!));
       type Ja4Body = { tls?: { client?: { ja4?: string } }; ndr?: { tls?: { ja4_r?: string } } };
       const prints = rx.logs.filter((l) => l.attributes['event.dataset'] === 'ndr.ja4');
