@@ -19,6 +19,7 @@ import { Pipeline } from '../src/runtime/pipeline.js';
 import { openCaptureFile } from '../src/capture/pcap-file.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { spawnSync } from 'node:child_process';
+import { dnsOf } from '../dissectors/dns/record.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndr-floods-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -247,6 +248,38 @@ describe('flow objects reused under a flood', () => {
       else expect(f.limits).toEqual([]);
     }
     expect(evicted).toBe(table.evicted);
+  });
+});
+
+describe('UDP flow objects reused', () => {
+  it('lookups through a small table: each evicted DNS flow is reused for the next, and every record keeps its own question and answer', async () => {
+    const file = join(dir, 'dns-reuse.pcap');
+    const info = generateFlood('dns-names', file, { scale: 0.005 });
+    const flows: FlowRecord[] = [];
+    const p = new Pipeline({ limits: { table: { maxFlowsCount: 256, heapMemcapMiB: 0 } }, flood: { enabled: false }, onFlow: (r) => flows.push(r) });
+    await p.run(openCaptureFile(file));
+    await p.finish();
+    const table = p.engine.table;
+    expect(flows.length).toBe(info.flows);
+    expect(table.evicted).toBe(info.flows - 256);
+    expect(table.reused).toBe(table.evicted);
+    const questions = new Set<string>();
+    for (const f of flows) {
+      const d = dnsOf(f);
+      expect(d).not.toBeNull();
+      expect(f.protocol).toBe('dns');
+      expect(f.dirs[0].packets).toBe(1);
+      expect(f.dirs[1].packets).toBe(1);
+      const q = d?.queries[0] as string;
+      expect(d?.queries).toEqual([q]);
+      expect(d?.answers.map((a) => a.name)).toEqual([q]);
+      // The generator answers name i (h<i in base 36>...) with address 100.96.0.0 + i.
+      const i = parseInt(q.slice(1, q.indexOf('.')), 36);
+      expect(d?.answers[0]?.data).toBe(`100.96.${(i >> 8) & 255}.${i & 255}`);
+      questions.add(q);
+    }
+    expect(questions.size).toBe(info.flows);
+    expect(new Set(flows.map((f) => f.id)).size).toBe(info.flows);
   });
 });
 

@@ -175,6 +175,18 @@ export class Flow {
   }
 
   /**
+   * True when, once its record is built, nothing but the table refers to the flow, so the table may
+   * reuse the object: an embryonic flow, or a UDP flow. UDP has no streams and no close to wait
+   * for, and a UDP dissector's state belongs to its flow and ends with it (the dissector and its
+   * records go when the flow is reset). A flood of lookups makes a UDP flow per query, and each
+   * lives long enough to reach the old generation before it ends.
+   */
+  get reusable(): boolean {
+    if (this.proto !== 17) return this.embryonic;
+    return this.record === null && !this.emitted && this.toServer.stream === null && this.toClient.stream === null;
+  }
+
+  /**
    * The record is out and a Tomb took this flow's place in the table: let go of what the record
    * took with it (events, limits, small-record lists) and what dissection left behind, so none
    * of it is kept alive by whoever still holds the flow.

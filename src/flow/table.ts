@@ -67,8 +67,9 @@ export class FlowTable {
    * Ended flows that never carried payload, reset for reuse. Under a flood or a scan every flow
    * lives until the cap or the idle timeout pushes it out, long enough for V8 to promote it to
    * the old generation, where it then dies: a million such flows grew the old generation with
-   * garbage far past what the table holds alive. Reused, they are allocated once. Flows that
-   * carried payload are not reused: dissectors, streams and the eBPF bypass may still hold them.
+   * garbage far past what the table holds alive. Reused, they are allocated once. TCP flows that
+   * carried payload are not reused: dissectors, streams and the eBPF bypass may still hold them
+   * (Flow.reusable says which may be).
    */
   private readonly pool: Flow[] = [];
   /** Flows taken from the pool instead of allocated (metrics). */
@@ -214,11 +215,11 @@ export class FlowTable {
   }
 
   /**
-   * Hand back a flow that has left the table and whose record is built, for reuse when it never
-   * carried payload (Flow.embryonic). The caller must hold no reference to it afterwards.
+   * Hand back a flow that has left the table and whose record is built, for reuse when nothing
+   * else can still hold it (Flow.reusable). The caller must hold no reference to it afterwards.
    */
   recycle(f: Flow): void {
-    if (this.pool.length >= POOL_MAX || !f.embryonic) return;
+    if (this.pool.length >= POOL_MAX || !f.reusable) return;
     f.reset();
     this.pool.push(f);
   }
