@@ -184,6 +184,13 @@ interface PairState {
 type PortSlot = PairState | Map<number, PairState>;
 
 /**
+ * A host's pairs: the one pair while the host has one (destination, port), a map by destination
+ * once it has more. Most hosts in a crowd, a scan or a flood have a single pair, and a Map per
+ * host cost more memory than the pair itself (and the garbage collector's time to copy it).
+ */
+type HostSlot = PairState | Map<string, PortSlot>;
+
+/**
  * Connection starts and originator IP bytes per (host, destination, port), bounded both ways,
  * scored per flow with the full RITA v5 maths. The destination is the TLS SNI when there is one
  * (RITA's SNI beacons take precedence), else the server IP. The host is the EDR host name when
@@ -201,7 +208,7 @@ type PortSlot = PairState | Map<number, PairState>;
 export class BeaconTracker {
   private readonly lru = new Set<PairState>();
   private readonly lruFront = new MapFront(this.lru);
-  private readonly index = new Map<string, Map<string, PortSlot>>();
+  private readonly index = new Map<string, HostSlot>();
   private readonly maxPairs: number;
   private readonly maxTs: number;
   private readonly windowS: number;
@@ -233,25 +240,35 @@ export class BeaconTracker {
   }
 
   private find(host: string, dst: string, port: number): PairState | undefined {
-    const slot = this.index.get(host)?.get(dst);
+    const h = this.index.get(host);
+    if (h === undefined) return undefined;
+    if (!(h instanceof Map)) return h.port === port && h.dst === dst ? h : undefined;
+    const slot = h.get(dst);
     if (slot === undefined) return undefined;
     if (slot instanceof Map) return slot.get(port);
     return slot.port === port ? slot : undefined;
   }
 
   private unindex(st: PairState): void {
-    const byDst = this.index.get(st.host);
-    if (byDst === undefined) return;
-    const slot = byDst.get(st.dst);
+    const h = this.index.get(st.host);
+    if (h === undefined) return;
+    if (!(h instanceof Map)) {
+      if (h === st) this.index.delete(st.host);
+      return;
+    }
+    const slot = h.get(st.dst);
     if (slot === st || (slot instanceof Map && slot.delete(st.port) && slot.size === 0)) {
-      byDst.delete(st.dst);
-      if (byDst.size === 0) this.index.delete(st.host);
+      h.delete(st.dst);
+      if (h.size === 0) this.index.delete(st.host);
     }
   }
 
   private addIndex(st: PairState): void {
-    let byDst = this.index.get(st.host);
-    if (byDst === undefined) this.index.set(st.host, (byDst = new Map()));
+    const h = this.index.get(st.host);
+    if (h === undefined) { this.index.set(st.host, st); return; }
+    let byDst: Map<string, PortSlot>;
+    if (h instanceof Map) byDst = h;
+    else this.index.set(st.host, (byDst = new Map<string, PortSlot>([[h.dst, h]])));
     const slot = byDst.get(st.dst);
     if (slot === undefined) byDst.set(st.dst, st);
     else if (slot instanceof Map) slot.set(st.port, st);
@@ -285,12 +302,18 @@ export class BeaconTracker {
     // bytes aligned with it. Connections that leave (the window, the cap) only move `head`; the
     // arrays are cut once the dead prefix is as long as the live part, so each connection is moved
     // O(1) times however long the pair lives.
-    const ts = st.ts;
-    const tb = st.tb;
+    let ts = st.ts;
+    let tb = st.tb;
     const b = flow.dirs[0].ipBytes;
-    let i = ts.length;
+    const len = ts.length;
+    let i = len;
     while (i > st.head && ts[i - 1]! > tS) i--;
-    if (i === ts.length) { ts.push(tS); tb.push(b); } else { insertAt(ts, i, tS); insertAt(tb, i, b); }
+    if (len < 2) {
+      // While a pair holds one or two connections (most pairs of a scan, a flood or a crowd of
+      // hosts) its arrays are exactly that long: a push would give each a 17-slot backing store.
+      st.ts = ts = len === 0 ? [tS] : i === 0 ? [tS, ts[0]!] : [ts[0]!, tS];
+      st.tb = tb = len === 0 ? [b] : i === 0 ? [b, tb[0]!] : [tb[0]!, b];
+    } else if (i === len) { ts.push(tS); tb.push(b); } else { insertAt(ts, i, tS); insertAt(tb, i, b); }
     const winMax = this.lastS;
     const winMin = Math.max(this.firstS, winMax - this.windowS);
     // Only connections inside the window take part, as RITA's query does; the window only moves

@@ -23,6 +23,40 @@ describe('BaselineStore', () => {
     expect(s.destinationHostCount('a.example')).toBe(2);
     expect(s.hostCount()).toBe(2);
   });
+  it('a host going from one destination to several keeps every fact, and forgetting it counts each', () => {
+    const s = BaselineStore.open({ memoryMaxKeysCount: 400 });
+    const dests = (h: number): number => 1 + (h % 3);
+    let facts = 0;
+    const destSeen = new Set<string>();
+    for (let h = 0; h < 200; h++) {
+      const host = `10.9.0.${h}`;
+      for (let d = 0; d < dests(h); d++) {
+        const dest = `d${d}.example`;
+        s.learn(makeFlow({ attribution: null, client: { ip: host, port: 1 }, sni: dest, ja4: null, startTs: T0 + h * 10 + d }));
+        // a host, a (host, destination) and, for a destination no host had, its prevalence count
+        facts += (d === 0 ? 1 : 0) + 1 + (destSeen.has(dest) ? 0 : 1);
+        destSeen.add(dest);
+      }
+      if (h < 60) {
+        for (let d = 0; d < dests(h); d++) expect(s.hostDestinationFirstSeen(host, `d${d}.example`)).toBe(T0 + h * 10 + d);
+        expect(s.hostDestinationFirstSeen(host, `d${dests(h)}.example`)).toBeNull();
+      }
+    }
+    const [st] = s.state();
+    expect(st!.size).toBeLessThanOrEqual(400);
+    expect(st!.size + st!.evictions).toBe(facts);
+    // the count is of the facts really held: each table's entries, a host's inline fact or its map's
+    const tables = (s as unknown as { tables: { all: { pinned?: boolean; m: Map<string, unknown> }[] } }).tables.all;
+    let held = 0;
+    for (const t of tables) {
+      if (t.pinned === true) continue;
+      for (const v of t.m.values()) held += v instanceof Map ? v.size : 1;
+    }
+    expect(held).toBe(st!.size);
+    // the last host's destinations (three of them) are all still known
+    for (let d = 0; d < dests(199); d++) expect(s.hostDestinationFirstSeen('10.9.0.199', `d${d}.example`)).toBe(T0 + 1990 + d);
+    expect(s.destinationHostCount('d0.example')).toBe(200);
+  });
   it('learning period runs in packet time from the first flow', () => {
     const s = BaselineStore.open({ learningPeriodMs: 60_000 });
     expect(s.isWarm(T0)).toBe(false);

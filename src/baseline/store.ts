@@ -341,6 +341,13 @@ class Table1 implements Evictable {
 
   /** Set `a` to `ts` unless it is already known; true when it was new. */
   once(a: string, ts: number): boolean {
+    if (this.tables.backend === null) {
+      // In memory nothing is cached as absent: a miss here is a new fact.
+      if (this.m.get(a) !== undefined) return false;
+      if (!this.pinned) this.tables.added(this);
+      this.m.set(a, ts);
+      return true;
+    }
     if (this.get(a) !== undefined) return false;
     this.put(a, ts);
     return true;
@@ -362,9 +369,16 @@ class Table1 implements Evictable {
   }
 }
 
-/** Facts keyed by two parts: LMDB key `<prefix><a>\u0001<b>` (prefix `<kind>\u0001`). */
+/** A first part's one fact: the second part and its value (see Table2). */
+interface OneFact { b: string; v: number }
+
+/**
+ * Facts keyed by two parts: LMDB key `<prefix><a>\u0001<b>` (prefix `<kind>\u0001`). A first part
+ * holds its one fact inline until it has a second: most hosts (and users) in a crowd or a flood
+ * have one destination, and a Map per host cost several times the fact it held.
+ */
 class Table2 implements Evictable {
-  private m = new Map<string, Map<string, number>>();
+  private m = new Map<string, OneFact | Map<string, number>>();
   private readonly front = new MapFront({ keys: () => this.m.keys() });
   private readonly tables: Tables;
   private readonly prefix: string;
@@ -377,51 +391,62 @@ class Table2 implements Evictable {
   evictOldest(): number {
     const k = this.front.take();
     if (k === undefined) return 0;
-    const n = this.m.get(k)!.size;
+    const inner = this.m.get(k)!;
     this.m.delete(k);
-    return n;
+    return inner instanceof Map ? inner.size : 1;
+  }
+
+  /** The value held for (a, b) here (MISSING when cached as absent), undefined when not held. */
+  private held(a: string, b: string): number | undefined {
+    const inner = this.m.get(a);
+    if (inner === undefined) return undefined;
+    if (inner instanceof Map) return inner.get(b);
+    return inner.b === b ? inner.v : undefined;
+  }
+
+  /** Hold (a, b) = v, `a` keeping its place in the eviction order when it is already here. */
+  private hold(a: string, b: string, v: number): void {
+    const inner = this.m.get(a);
+    if (inner === undefined) this.m.set(a, { b, v });
+    else if (inner instanceof Map) inner.set(b, v);
+    else if (inner.b === b) inner.v = v;
+    else this.m.set(a, new Map([[inner.b, inner.v], [b, v]]));
   }
 
   get(a: string, b: string): number | undefined {
-    let inner = this.m.get(a);
-    let v = inner?.get(b);
+    let v = this.held(a, b);
     if (v === undefined) {
       const be = this.tables.backend;
       if (be === null) return undefined;
       v = be.read(this.prefix + a + SEP + b) ?? MISSING;
-      this.tables.added(this);
-      inner = this.m.get(a); // added() may have dropped the tables
-      if (inner === undefined) this.m.set(a, (inner = new Map()));
-      inner.set(b, v);
+      this.tables.added(this); // may drop the tables: hold() looks `a` up again
+      this.hold(a, b, v);
     }
     return v === MISSING ? undefined : v;
   }
 
   put(a: string, b: string, v: number): void {
-    let inner = this.m.get(a);
-    if (inner === undefined || !inner.has(b)) {
-      this.tables.added(this);
-      inner = this.m.get(a);
-      if (inner === undefined) this.m.set(a, (inner = new Map()));
-    }
-    inner.set(b, v);
+    if (this.held(a, b) === undefined) this.tables.added(this);
+    this.hold(a, b, v);
     this.tables.backend?.write(this.prefix + a + SEP + b, v);
   }
 
   once(a: string, b: string, ts: number): boolean {
+    if (this.tables.backend === null) {
+      // In memory nothing is cached as absent: a miss here is a new fact.
+      if (this.held(a, b) !== undefined) return false;
+      this.tables.added(this);
+      this.hold(a, b, ts);
+      return true;
+    }
     if (this.get(a, b) !== undefined) return false;
     this.put(a, b, ts);
     return true;
   }
 
   mirror(a: string, b: string, v: number): void {
-    let inner = this.m.get(a);
-    if (inner === undefined || !inner.has(b)) {
-      this.tables.added(this);
-      inner = this.m.get(a);
-      if (inner === undefined) this.m.set(a, (inner = new Map()));
-    }
-    inner.set(b, v);
+    if (this.held(a, b) === undefined) this.tables.added(this);
+    this.hold(a, b, v);
   }
 
   clear(): void {
