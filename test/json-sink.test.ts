@@ -1,5 +1,5 @@
-// The JSON writer writes UTF-8 bytes, and the JSON-lines sink copies a flow's bytes straight into
-// its chunk: the file must hold exactly the text the serializer's strings give (which the golden
+// The JSON writer writes UTF-8 bytes, and the JSON-lines sink writes out the lines its writer kept
+// in that buffer: the file must hold exactly the text the serializer's strings give (which the golden
 // files and test/ecs-json.test.ts hold to the object form), on every golden capture, on values
 // that take the slow paths (escapes, text past ASCII, numbers String() writes, documents larger
 // than the writer's first buffer and than the sink's chunk).
@@ -71,10 +71,16 @@ describe('JSON writer bytes', () => {
     w.begin();
     f(w);
     const text = w.end();
+    // kept as a line after another (the document starts past the buffer's start), then taken
+    w.textLine('{"before":"é"}');
     w.begin();
     f(w);
-    const n = w.endBytes();
-    const bytes = Buffer.from(w.bytes.subarray(0, n));
+    w.line();
+    const lines = w.takeLines(16);
+    const first = Buffer.byteLength('{"before":"é"}\n');
+    expect(lines.subarray(0, first).toString('utf8')).toBe('{"before":"é"}\n');
+    expect(lines[lines.length - 1]).toBe(0x0a);
+    const bytes = Buffer.from(lines.subarray(first, lines.length - 1));
     const o = new ObjectWriter();
     o.begin();
     f(o);
@@ -84,8 +90,12 @@ describe('JSON writer bytes', () => {
   it('numbers are written as String() writes them, integers by the digit loop', () => {
     const vals = [0, -0, 1, 9, 10, 99, 100, 65_535, 2_147_483_647, 2_147_483_648, 4_294_967_296, -1, -2_147_483_648, 0.5, 1.5e-7, 123.456, 1e21, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
     let x = 3;
-    for (let i = 0; i < 500; i++) { x = (x * 48271) % 2147483647; vals.push(x, x % 1000, x / 7); }
-    const { text, bytes, oracle } = forms((w) => { vals.forEach((v, i) => w.num(`n${i}`, v)); w.nums('all', vals); });
+    for (let i = 0; i < 500; i++) { x = (x * 48271) % 2147483647; vals.push(x, x % 1000, x / 7, Math.round((x / 2147483647) * 8e4) / 1e4, -x / 1e4, x / 1e5); }
+    // every value of at most 4 decimals the lean output rounds to in [-30, 30], and some far out
+    const dec4: number[] = [];
+    for (let k = -300_000; k <= 300_000; k++) dec4.push(k / 1e4);
+    dec4.push(214_748.3647, -214_748.3648, 214_748.3648, 99_999.9999, 0.0001, -0.0001, 1e-4 + 1e-12);
+    const { text, bytes, oracle } = forms((w) => { vals.forEach((v, i) => w.num(`n${i}`, v)); w.nums('all', vals); w.nums('dec4', dec4); });
     expect(text).toBe(oracle);
     expect(bytes.toString('utf8')).toBe(oracle);
   });

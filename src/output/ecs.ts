@@ -663,7 +663,12 @@ export class EcsSerializer implements RefSink {
     return this.flowWriter(r).end();
   }
 
-  /** flow() with the document left in the writer, for JsonWriter.endBytes (the JSON-lines sink). */
+  /** The writer every document of this stream is written with (the JSON-lines sink keeps its lines there). */
+  get writer(): JsonWriter {
+    return this.w;
+  }
+
+  /** flow() with the document left open in the writer (the JSON-lines sink ends it as a line). */
   flowWriter(r: FlowRecord): JsonWriter {
     if (!this.w.full) {
       this.refTs = r.startTs;

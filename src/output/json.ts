@@ -113,8 +113,10 @@ const FIRST_BYTES = 1 << 16;
 /**
  * An ECS document as JSON text, written as UTF-8 bytes into a buffer of the writer's own as it is
  * produced. Building it as a string by appending made a rope of a hundred small pieces per document
- * that V8 then had to allocate, collect and flatten before a sink could encode it; bytes go to a
- * sink's chunk with one copy (endBytes) or become a string in one step (end).
+ * that V8 then had to allocate, collect and flatten before a sink could encode it. A document
+ * becomes a string in one step (end), or stays in the buffer as a line (line): a JSON-lines sink
+ * lets the lines gather there and writes them out in one piece (takeLines), so its bytes are never
+ * copied in between.
  *
  * Objects are opened lazily: open() only records the key, and the key with its brace is written
  * when the first field inside arrives, so an object that gets no field leaves no trace and nothing
@@ -124,6 +126,8 @@ export class JsonWriter implements EcsWriter {
   full: boolean;
   private buf: Buffer = Buffer.allocUnsafeSlow(FIRST_BYTES);
   private cap = FIRST_BYTES;
+  /** Bytes of kept lines at the start of buf; the document being written follows them. */
+  private kept = 0;
   private pos = 0;
   /** Only ASCII written since begin(): the bytes read as latin1 are the text (a cheaper decode). */
   private ascii = true;
@@ -139,8 +143,9 @@ export class JsonWriter implements EcsWriter {
   }
 
   begin(): void {
-    this.buf[0] = 0x7b; // {
-    this.pos = 1;
+    this.pos = this.kept;
+    this.room(1);
+    this.buf[this.pos++] = 0x7b; // {
     this.ascii = true;
     this.depth = 0;
     this.shown = 0;
@@ -149,23 +154,45 @@ export class JsonWriter implements EcsWriter {
 
   /** Close the document and return its text (the writer can begin() the next one). */
   end(): string {
-    const n = this.endBytes();
-    return this.buf.toString(this.ascii ? 'latin1' : 'utf8', 0, n);
+    this.room(1);
+    this.buf[this.pos++] = 0x7d; // }
+    return this.buf.toString(this.ascii ? 'latin1' : 'utf8', this.kept, this.pos);
+  }
+
+  /** Close the document and keep it, with a newline, after the lines kept before it. */
+  line(): void {
+    this.room(2);
+    const b = this.buf;
+    b[this.pos++] = 0x7d;
+    b[this.pos++] = 0x0a;
+    this.kept = this.pos;
+  }
+
+  /** Keep a line given as text (a document made elsewhere): UTF-8, a newline after it. */
+  textLine(text: string): void {
+    this.pos = this.kept;
+    this.raw(text);
+    this.room(1);
+    this.buf[this.pos++] = 0x0a;
+    this.kept = this.pos;
+  }
+
+  /** Bytes of the lines kept so far. */
+  get keptBytes(): number {
+    return this.kept;
   }
 
   /**
-   * Close the document and leave its UTF-8 text in bytes[0, returned length), valid until the
-   * next begin(): for a sink that copies it into its own buffer without making a string.
+   * The kept lines, handed over: the buffer is the caller's from now on (a stream may hold it until
+   * written), and the writer goes on in a fresh one of `nextCap` bytes.
    */
-  endBytes(): number {
-    this.room(1);
-    this.buf[this.pos++] = 0x7d; // }
-    return this.pos;
-  }
-
-  /** The buffer endBytes() left the document in (it may be replaced by a larger one as it grows). */
-  get bytes(): Buffer {
-    return this.buf;
+  takeLines(nextCap: number): Buffer {
+    const out = this.buf.subarray(0, this.kept);
+    this.cap = Math.max(nextCap, 64);
+    this.buf = Buffer.allocUnsafeSlow(this.cap);
+    this.kept = 0;
+    this.pos = 0;
+    return out;
   }
 
   open(key: string): void {
@@ -191,6 +218,7 @@ export class JsonWriter implements EcsWriter {
   private grow(n: number): void {
     const cap = Math.max(this.cap * 2, this.pos + n);
     const b = Buffer.allocUnsafeSlow(cap);
+    // the kept lines and the document so far move along
     this.buf.copy(b, 0, 0, this.pos);
     this.buf = b;
     this.cap = cap;
@@ -256,7 +284,41 @@ export class JsonWriter implements EcsWriter {
       } while (t !== 0);
       return;
     }
+    // A number of at most 4 decimals (the lean output's rounded ratios and entropies, k / 1e4 for
+    // an integer k) is written from k. String(v) gives the same digits: k / 1e4 is the double
+    // nearest the decimal k·10⁻⁴, and any other decimal that short lies 10⁻⁴ away, far outside
+    // the double's rounding interval at these magnitudes.
+    const k = Math.round(v * 1e4);
+    if (k / 1e4 === v && k > -2_147_483_648 && k < 2_147_483_648) {
+      this.decimal4(k);
+      return;
+    }
     this.raw(Number.isFinite(v) ? String(v) : 'null');
+  }
+
+  /** k·10⁻⁴ for an int32 k (not a multiple of 10⁴ when k ≥ 0: those went the integer way). */
+  private decimal4(k: number): void {
+    this.room(13);
+    if (k < 0) {
+      this.buf[this.pos++] = 0x2d; // -
+      k = -k;
+    }
+    const whole = Math.floor(k / 1e4);
+    let frac = k - whole * 1e4;
+    this.number(whole);
+    const b = this.buf;
+    let p = this.pos;
+    if (frac !== 0) {
+      b[p++] = 0x2e; // .
+      let div = 1000;
+      while (frac !== 0) {
+        const d = Math.floor(frac / div);
+        b[p++] = 0x30 + d;
+        frac -= d * div;
+        div /= 10;
+      }
+    }
+    this.pos = p;
   }
 
   private show(): void {
@@ -400,7 +462,10 @@ export class JsonWriter implements EcsWriter {
         if (v === null) return;
         if (Array.isArray(v)) {
           // Inside lists the object form keeps everything (nulls too), as JSON.stringify writes it.
-          if (v.length > 0) this.json(key, terminalSafeJson(JSON.stringify(v)));
+          if (v.length > 0) {
+            this.key(key);
+            this.raw(terminalSafeJson(JSON.stringify(v)));
+          }
           return;
         }
         this.open(key);

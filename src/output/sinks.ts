@@ -6,7 +6,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Alert } from '../analytics/alert.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import { defaultEcsContext, EcsSerializer, type EcsContext, type OutputDetail } from './ecs.js';
-import { terminalSafeJson } from './json.js';
+import { terminalSafeJson, type JsonWriter } from './json.js';
 import { termSafe } from '../util/terminal.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
 
@@ -18,21 +18,22 @@ export interface JsonLinesOptions {
 }
 
 /**
- * Bytes of output gathered before one write. Lines are encoded straight into this buffer: joining
- * them into one string first and encoding that copied every byte twice more (the join, the newline
- * appended to it, and the UTF-8 conversion of the result).
+ * Bytes of output gathered before one write. The serializer's writer keeps the lines in its own
+ * buffer (JsonWriter.line), so a flow's bytes are written where they will be sent from: no string
+ * is made of them and they are not copied into a chunk of the sink's.
  */
 const CHUNK_BYTES = 1 << 20;
+/** The writer's buffer after each write: a chunk and room for the document that crosses its end. */
+const BUFFER_BYTES = CHUNK_BYTES + (1 << 16);
 
 export class JsonLinesSink {
-  private chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-  private used = 0;
   private readonly out: NodeJS.WritableStream;
   private readonly file: WriteStream | null;
   written = 0;
 
   /** Writes this file's documents; its described set is this file's. */
   readonly ecs: EcsSerializer;
+  private readonly w: JsonWriter;
 
   constructor(path: string | null, ctx: EcsContext = defaultEcsContext, opts: JsonLinesOptions = {}) {
     this.ecs = new EcsSerializer({
@@ -41,6 +42,7 @@ export class JsonLinesSink {
       ...(opts.describedMax !== undefined ? { describedMax: opts.describedMax } : {}),
       onRef: (json) => this.safeLine(json),
     });
+    this.w = this.ecs.writer;
     if (path === null || path === '-') {
       this.out = process.stdout;
       this.file = null;
@@ -51,23 +53,9 @@ export class JsonLinesSink {
   }
 
   flow(r: FlowRecord): void {
-    // The document's bytes go straight into the chunk: no string is made of them.
-    const w = this.ecs.flowWriter(r);
-    const n = w.endBytes();
+    this.ecs.flowWriter(r).line();
     this.written++;
-    if (this.used + n + 1 > this.chunk.length) {
-      this.flushSync();
-      if (n + 1 > this.chunk.length) {
-        const big = Buffer.allocUnsafe(n + 1);
-        w.bytes.copy(big, 0, 0, n);
-        big[n] = 0x0a;
-        this.out.write(big);
-        return;
-      }
-    }
-    w.bytes.copy(this.chunk, this.used, 0, n);
-    this.used += n;
-    this.chunk[this.used++] = 0x0a;
+    if (this.w.keptBytes >= CHUNK_BYTES) this.flushSync();
   }
 
   alert(a: Alert): void {
@@ -92,22 +80,14 @@ export class JsonLinesSink {
   /** A line the ECS serializer wrote (it escapes those characters as it writes). */
   private safeLine(s: string): void {
     this.written++;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit, plus the newline.
-    const need = s.length * 3 + 1;
-    if (this.used + need > this.chunk.length) {
-      this.flushSync();
-      if (need > this.chunk.length) { this.out.write(`${s}\n`); return; }
-    }
-    this.used += this.chunk.write(s, this.used, 'utf8');
-    this.chunk[this.used++] = 0x0a;
+    this.w.textLine(s);
+    if (this.w.keptBytes >= CHUNK_BYTES) this.flushSync();
   }
 
   private flushSync(): void {
-    if (this.used === 0) return;
-    // The stream keeps the bytes until they are written: the next lines go to a fresh chunk.
-    this.out.write(this.chunk.subarray(0, this.used));
-    this.chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-    this.used = 0;
+    if (this.w.keptBytes === 0) return;
+    // The stream keeps the bytes until they are written: the writer goes on in a fresh buffer.
+    this.out.write(this.w.takeLines(BUFFER_BYTES));
   }
 
   async close(): Promise<void> {
