@@ -23,7 +23,7 @@ import { extraBenches } from './extra.js';
 import { benchStartup } from './startup.js';
 import { benchHeadline } from './headline.js';
 import { FLOOD_TABLE_HEAD, benchFloods, floodTable } from './floods.js';
-import { FLOOD_SHAPES } from '../lab/gen-floods.js';
+import { FLOOD_SHAPES, type FloodShape } from '../lab/gen-floods.js';
 import { ShardedRunner } from '../src/runtime/shard.js';
 import { nodeFlags } from '../src/runtime/jit.js';
 import { dissectorSpecs } from '../dissectors/index.js';
@@ -303,8 +303,10 @@ async function main(): Promise<void> {
     return;
   }
   if (args[0] === '--floods') {
-    // Only the floods table: `npm run bench -- --floods` (BENCH_RUNS rounds, default 1).
-    floodsReport(Number(process.env.BENCH_RUNS ?? 1));
+    // Only the floods table: `npm run bench -- --floods [SHAPE...]` (BENCH_RUNS rounds, default 1).
+    const shapes = args.slice(1);
+    for (const s of shapes) if (!(FLOOD_SHAPES as readonly string[]).includes(s)) throw new Error(`--floods: unknown shape '${s}' (one of ${FLOOD_SHAPES.join(', ')})`);
+    floodsReport(Number(process.env.BENCH_RUNS ?? 1), shapes.length > 0 ? (shapes as FloodShape[]) : FLOOD_SHAPES);
     return;
   }
   if (args[0] === '--headline') {
@@ -355,11 +357,11 @@ function startupReport(rounds: number): void {
 }
 
 /** The floods table (bench/floods.ts): whole-process replays of the flood and scan shapes. */
-function floodsReport(rounds: number): void {
+function floodsReport(rounds: number, shapes: readonly FloodShape[] = FLOOD_SHAPES): void {
   console.log(`\nfloods (${new Date().toISOString()}, node ${process.version}, ${rounds} round(s); wall and peak RSS of the whole process by GNU time)`);
   try {
     for (const line of FLOOD_TABLE_HEAD) console.log(`  ${line}`);
-    benchFloods(process.cwd(), rounds, FLOOD_SHAPES, (s) => process.stderr.write(`floods: ${s}\n`), (row) => { for (const line of floodTable([row])) console.log(`  ${line}`); });
+    benchFloods(process.cwd(), rounds, shapes, (s) => process.stderr.write(`floods: ${s}\n`), (row) => { for (const line of floodTable([row])) console.log(`  ${line}`); });
   } catch (e) {
     console.log(`  failed: ${(e as Error).message}`);
   }
