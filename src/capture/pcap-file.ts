@@ -9,12 +9,14 @@
  * boundary (see pageAligned).
  *
  * A regular file is read synchronously, a small chunk at a time, when the packets before it are
- * done: the bytes the kernel has just copied are still in this core's cache when the packet path
- * reads their headers and payload. A larger chunk read ahead on libuv's thread pool (the way
- * pipes, sockets and the shared ring of a sharded replay are still read) lands in another core's
- * cache or none, and every packet then starts with cache misses. So that timers, the sinks'
- * writes and signals are not held up, the reader lets the event loop turn once per few MiB read,
- * about as often as a read from the pool did.
+ * done: a chunk well inside one core's cache is still there when the packet path reads its headers
+ * and payload (of a chunk of several MiB, most is out of the cache by the time it is parsed, and
+ * every packet starts with cache misses). Read on the packet thread, such a chunk also lands in
+ * this core's cache and costs no hand-off to libuv's thread pool and back, of which small chunks
+ * would need many; the price is that the copy does not overlap the packet work on an idle second
+ * core. Pipes, sockets and the shared ring of a sharded replay are still read on the pool. So that
+ * timers, the sinks' writes and signals are not held up, the reader lets the event loop turn once
+ * per few MiB read.
  *
  * Formats:
  * - pcap (draft-ietf-opsawg-pcap): magic a1b2c3d4 (µs) and a1b23c4d (ns), either byte order.
