@@ -177,7 +177,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
     let exitCode = 0;
     const open = async (iface: string): Promise<CaptureSource> => {
       // With flow workers and a loader of our own, the kernel hands each worker its flows' packets.
-      const ringOut = runner !== null && source !== 'pcap' && !cfg.capture.loaderSocket ? await runner.openFeeds() : undefined;
+      const ringOut = runner !== null && source !== 'pcap' && !cfg.capture.loaderSocket ? await runner.openFeeds(iface) : undefined;
       const { source: src, fallbackReason } = await openLiveSource({
         iface,
         source,

@@ -450,16 +450,17 @@ export class ShardedRunner {
   /**
    * Per-worker rings of the eBPF feed (EbpfOptions.ringOut): one FIFO per worker, opened by that
    * worker for reading before this resolves; from now on records are released as they come back.
-   * The FIFOs' folder goes with finish() (or removeFeeds once the loader has them open).
+   * The FIFOs' folder goes with finish() (or removeFeeds once the loader has them open). `key`
+   * names the interface: feeds opened again for it (a restarted loader) replace its old ones.
    */
-  async openFeeds(): Promise<string[]> {
+  async openFeeds(key: string): Promise<string[]> {
     const dir = mkdtempSync(join(tmpdir(), 'ndr-rings-'));
     this.feedDirs.push(dir);
     const paths = this.workers.map((_, i) => join(dir, `worker-${i}`));
     execFileSync('mkfifo', ['-m', '0600', ...paths], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.direct = true;
     const want = this.feedsOpen + paths.length;
-    this.workers.forEach((w, i) => w.postMessage({ type: 'feed', path: paths[i] as string } satisfies ToWorker));
+    this.workers.forEach((w, i) => w.postMessage({ type: 'feed', path: paths[i] as string, key } satisfies ToWorker));
     await this.waitFor(() => this.feedsOpen >= want);
     if (this.feedError !== null) throw new Error(`worker feed: ${this.feedError}`);
     return paths;

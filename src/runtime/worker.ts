@@ -88,10 +88,14 @@ export interface RingMsg {
   block: Uint8Array;
 }
 
-/** Read this FIFO: the loader relays this worker's kernel ring to it (EbpfOptions.ringOut). */
+/**
+ * Read this FIFO: the loader relays this worker's kernel ring to it (EbpfOptions.ringOut). `key`
+ * names the interface: a new feed for it (its loader restarted) replaces the one before.
+ */
 export interface FeedMsg {
   type: 'feed';
   path: string;
+  key: string;
 }
 
 /** A flow that dropped to counting only: the tuple the eBPF feed's markDone takes. */
@@ -180,7 +184,11 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
   let feedPackets = 0;
   let feedBytes = 0;
   const feedBatch = newBatch(1024);
-  const openFeed = (path: string): void => {
+  const feeds = new Map<string, Socket>();
+  const openFeed = (path: string, key: string): void => {
+    // Opened read-write (below), the old FIFO never reads as ended when its loader goes: close it.
+    feeds.get(key)?.destroy();
+    feeds.delete(key);
     let fd: number;
     try {
       // Read and write: the FIFO then never reads as ended while no loader has it open yet (or
@@ -192,6 +200,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
     }
     const reader = new FeedReader();
     const sock = new Socket({ fd, readable: true, writable: false });
+    feeds.set(key, sock);
     const onOther = (t: number, b: Buffer, off: number, len: number): void => {
       if (t !== FeedRecord.FlowEnd || len < 144) return;
       const r = parseFlowEnd(b, off);
@@ -229,7 +238,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
     if (msg.type === 'ring') {
       ring = msg.block;
     } else if (msg.type === 'feed') {
-      openFeed(msg.path);
+      openFeed(msg.path, msg.key);
     } else if (msg.type === 'batch') {
       const meta = eng.meta;
       const outerMeta = batchOuter;

@@ -6,8 +6,8 @@
 // be equal but for what a clock or a run names differently; each flow must be whole (both
 // directions in one worker: one document per connection, with the kernel's counters), the flows
 // must fall on the workers as the sensor's own shard hash says, and both workers must get some.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,10 +29,10 @@ afterAll(async () => { await lab.close(); });
 type Doc = Record<string, any>;
 
 /** A sensor on the tap; resolves once it captures, with its log so far and a stop that waits for its exit. */
-async function sensor(name: string, workers: number): Promise<{ out: string; log: () => string; stop: () => Promise<number | null> }> {
+async function sensor(name: string, workers: number, capture = ''): Promise<{ out: string; pid: number; log: () => string; stop: () => Promise<number | null> }> {
   const out = join(lab.dir, `${name}.jsonl`);
   const cfg = join(lab.dir, `${name}.yaml`);
-  writeFileSync(cfg, `sensor:\n  workers: ${workers}\ncapture:\n  interfaces: [${lab.tapIface}]\n  source: ebpf\noutput:\n  jsonLines: ${out}\nmetrics:\n  listen: ''\n`);
+  writeFileSync(cfg, `sensor:\n  workers: ${workers}\ncapture:\n  interfaces: [${lab.tapIface}]\n  source: ebpf\n${capture}output:\n  jsonLines: ${out}\nmetrics:\n  listen: ''\n`);
   const p: ChildProcess = spawn('ip', ['netns', 'exec', lab.tap, process.execPath, cli, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   p.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
@@ -40,6 +40,7 @@ async function sensor(name: string, workers: number): Promise<{ out: string; log
   expect(log, log).toContain('capturing with the eBPF feed');
   return {
     out,
+    pid: p.pid as number,
     log: () => log,
     stop: async () => {
       p.kill('SIGTERM');
@@ -108,5 +109,30 @@ describe('eBPF feed with one ring per flow worker', () => {
       expect(comparable(dy)).toEqual(comparable(dx));
     }
     expect(b.length).toBe(a.length);
+  });
+
+  it('a restarted loader gets new rings; the workers drop the old ones', async () => {
+    const s = await sensor('restart', 2, '  onLoaderExit: restart\n');
+    const loaderPid = Number(execFileSync('pgrep', ['-P', String(s.pid), '-f', 'ndr-loader']).toString().trim().split('\n')[0]);
+    expect(loaderPid).toBeGreaterThan(0);
+    process.kill(loaderPid, 'SIGKILL');
+    const started = (): number => s.log().split('one ring per flow worker (2)').length - 1;
+    for (let i = 0; i < 100 && started() < 2; i++) await sleep(100);
+    expect(started(), s.log()).toBe(2);
+    // The FIFOs the workers hold: the new pair only (the folder is removed once both ends are open).
+    const fifos = readdirSync(`/proc/${s.pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${s.pid}/fd/${fd}`); } catch { return ''; } }).filter((l) => l.includes('ndr-rings-'));
+    expect(fifos).toHaveLength(2);
+    await sleep(500);
+    const ports = await lab.runTlsClients({ count: 6, concurrency: 6, messages: 2, intervalMs: 10 });
+    await sleep(3000);
+    expect(await s.stop()).toBe(0);
+    expect(s.log()).toMatch(/packets read by the main thread: 0\b/);
+    const docs = readFileSync(s.out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc);
+    for (const port of ports) {
+      const d = docs.filter((x) => x.source?.port === port && x.destination?.port === 4433);
+      expect(d, `client port ${port}`).toHaveLength(1);
+      expect(d[0]?.event.reason).toBe('fin');
+      expect(d[0]?.tls.client.server_name).toBe('lab.test');
+    }
   });
 });
