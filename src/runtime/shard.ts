@@ -220,6 +220,7 @@ export class ShardedRunner {
     }
     if (m.type === 'feed-out') {
       this.releaseNow(i, m.flows, m.keys, m.dns);
+      (this.workers[i] as Worker).postMessage({ type: 'feed-ack' } satisfies ToWorker);
       return;
     }
     if (m.type === 'out') {

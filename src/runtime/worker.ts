@@ -121,7 +121,7 @@ export interface DnsOut {
   key: number[];
 }
 
-export type ToWorker = BatchMsg | RingMsg | FeedMsg | { type: 'finish'; reason: 'eof' | 'shutdown' } | { type: 'kernel-end'; r: KernelFlowEnd };
+export type ToWorker = BatchMsg | RingMsg | FeedMsg | { type: 'feed-ack' } | { type: 'finish'; reason: 'eof' | 'shutdown' } | { type: 'kernel-end'; r: KernelFlowEnd };
 export type FromWorker =
   | { type: 'out'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; upTo: number; born: Float64Array; size?: number; events?: [string, number][]; feedPackets?: number; feedBytes?: number }
   /** What the worker's own feed (FeedMsg) made it emit; not an answer to a batch. */
@@ -185,6 +185,11 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
   let feedBytes = 0;
   const feedBatch = newBatch(1024);
   const feeds = new Map<string, Socket>();
+  // Back-pressure: the main thread acknowledges each feed-out once its records are in its
+  // pipeline. With this many unacknowledged the feeds stop being read, so a main thread that falls
+  // behind makes the kernel ring fill and count its losses, instead of messages piling up here.
+  const FEED_MAX_UNACKED = 8;
+  let feedUnacked = 0;
   const openFeed = (path: string, key: string): void => {
     // Opened read-write (below), the old FIFO never reads as ended when its loader goes: close it.
     feeds.get(key)?.destroy();
@@ -201,6 +206,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
     const reader = new FeedReader();
     const sock = new Socket({ fd, readable: true, writable: false });
     feeds.set(key, sock);
+    if (feedUnacked >= FEED_MAX_UNACKED) sock.pause();
     const onOther = (t: number, b: Buffer, off: number, len: number): void => {
       if (t !== FeedRecord.FlowEnd || len < 144) return;
       const r = parseFlowEnd(b, off);
@@ -228,6 +234,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       if (enc.size > 0 || dns.length > 0) {
         const flows = flowsOut();
         port.postMessage({ type: 'feed-out', flows, keys: keysOut(), dns: dnsOut() } satisfies FromWorker, transferList(flows));
+        if (++feedUnacked === FEED_MAX_UNACKED) for (const s of feeds.values()) s.pause();
       }
     });
     sock.on('error', (e) => { process.emitWarning(`worker feed ${path}: ${e.message}`); });
@@ -239,6 +246,8 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       ring = msg.block;
     } else if (msg.type === 'feed') {
       openFeed(msg.path, msg.key);
+    } else if (msg.type === 'feed-ack') {
+      if (feedUnacked-- === FEED_MAX_UNACKED) for (const s of feeds.values()) s.resume();
     } else if (msg.type === 'batch') {
       const meta = eng.meta;
       const outerMeta = batchOuter;
