@@ -4,6 +4,8 @@ import { Dir } from '../../src/contract/api.js';
 import { dnsSpec, dnsTcpSpec, probeDnsTcp, probeDnsUdp, summarizeDns } from './index.js';
 import { ipv6Text, readName } from './parse.js';
 import type { DnsMessageRecord, DnsRecord } from './types.js';
+import { dnsSection, rrTypeName, type DnsInfo } from './record.js';
+import { JsonWriter, ObjectWriter, terminalSafeJson } from '../../src/output/json.js';
 
 function name(n: string): number[] {
   const out: number[] = [];
@@ -169,5 +171,46 @@ describe('dns dissector', () => {
     expect(ipv6Text(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1))).toBe('::1');
     expect(ipv6Text(Uint8Array.of(0x20, 1, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1))).toBe('2001:db8:0:1::1');
     expect(ipv6Text(Uint8Array.of(0x20, 1, 0x0d, 0xb8, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1))).toBe('2001:db8:1:1:1:1:1:1');
+  });
+});
+
+describe('dns ECS section', () => {
+  // The reference: the object list JSON.stringify writes, with the terminal-unsafe characters
+  // escaped as the JSON-lines output always did (the generic list path the section used before).
+  function reference(info: DnsInfo): string {
+    const list = info.answers.slice(0, 32).map((a) => ({ name: a.name, type: rrTypeName(a.type), data: a.data, ttl: a.ttl }));
+    return terminalSafeJson(JSON.stringify(list));
+  }
+  function written(info: DnsInfo): string {
+    const w = new JsonWriter(false);
+    w.begin();
+    dnsSection.write?.doc?.(info, w, {} as never);
+    const doc = w.end();
+    const m = /"answers":(\[.*\]),"resolved_ip"|"answers":(\[.*\])\}\}$/.exec(doc);
+    return (m?.[1] ?? m?.[2]) as string;
+  }
+
+  it('writes dns.answers as the object list would be written, awkward strings and the 32-answer cut included', () => {
+    const awkward = ['plain.example', 'q"uote\\back', 'tab\there\nnl', '\u009b31m', 'bidi\u202eevil', 'zw\u200bsp', 'caf\u00e9.example', '\ud800lone', 'emoji\ud83d\ude00.example', ''];
+    const types = [1, 28, 5, 16, 12, 999, 65];
+    for (let n = 1; n <= 40; n += 3) {
+      const answers = Array.from({ length: n }, (_, i) => ({
+        name: awkward[i % awkward.length] as string,
+        type: types[i % types.length] as number,
+        data: types[i % types.length] === 1 ? `10.0.0.${i}` : (awkward[(i + 3) % awkward.length] as string),
+        ttl: [0, 300, 4294967295, 86400][i % 4] as number,
+      }));
+      const info: DnsInfo = { queries: ['x.example'], answers, rcode: 0 };
+      expect(written(info)).toBe(reference(info));
+      expect(JSON.parse(written(info))).toHaveLength(Math.min(n, 32));
+    }
+  });
+
+  it('gives the object writer the same answers', () => {
+    const info: DnsInfo = { queries: ['x.example'], answers: [{ name: 'a\u202e', type: 28, data: '::1', ttl: 5 }], rcode: 3 };
+    const o = new ObjectWriter(false);
+    o.begin();
+    dnsSection.write?.doc?.(info, o, {} as never);
+    expect(o.end()).toEqual({ dns: { question: { name: 'x.example' }, response_code: 'NXDOMAIN', answers: [{ name: 'a\u202e', type: 'AAAA', data: '::1', ttl: 5 }], resolved_ip: ['::1'] } });
   });
 });
