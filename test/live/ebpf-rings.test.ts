@@ -120,7 +120,11 @@ describe('eBPF feed with one ring per flow worker', () => {
     for (let i = 0; i < 100 && started() < 2; i++) await sleep(100);
     expect(started(), s.log()).toBe(2);
     // The FIFOs the workers hold: the new pair only (the folder is removed once both ends are open).
-    const fifos = readdirSync(`/proc/${s.pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${s.pid}/fd/${fd}`); } catch { return ''; } }).filter((l) => l.includes('ndr-rings-'));
+    // The workers swap their feeds after the log line, each at its own pace: on a loaded machine the
+    // old pair can still be open for a moment, so wait (bounded) for the count to settle.
+    const held = (): string[] => readdirSync(`/proc/${s.pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${s.pid}/fd/${fd}`); } catch { return ''; } }).filter((l) => l.includes('ndr-rings-'));
+    let fifos = held();
+    for (let i = 0; i < 50 && fifos.length !== 2; i++) { await sleep(100); fifos = held(); }
     expect(fifos).toHaveLength(2);
     await sleep(500);
     const ports = await lab.runTlsClients({ count: 6, concurrency: 6, messages: 2, intervalMs: 10 });
