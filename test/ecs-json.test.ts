@@ -178,6 +178,13 @@ describe('described set', () => {
     expect(d.evictions).toBe(3);
   });
 
+  it('describes an object again on a later day, once', () => {
+    const d = new DescribedSet(3);
+    expect([d.check('a', 20000), d.check('a', 20000), d.check('a', 20001), d.check('a', 20001)]).toEqual([false, true, false, true]);
+    expect(d.size).toBe(1);
+    expect(d.evictions).toBe(0);
+  });
+
   it('stays exact over many hits and evictions (the oldest found past the holes moves leave)', () => {
     const max = 1000;
     const d = new DescribedSet(max);

@@ -574,15 +574,19 @@ export { OUTPUT_DETAILS, type OutputDetail } from './json.js';
 export const DEFAULT_DESCRIBED_MAX = DEFAULT_STATE_LIMITS.describedCertificates;
 
 /**
- * The objects (certificates, JA4 fingerprints) an output stream has described, by kind, key and UTC day: a bounded
- * LRU (a Map keeps insertion order; a hit moves its key to the end, so the least recently used is
- * first, and MapFront finds it without stepping over the holes the moves leave). An object
- * evicted and seen again is described again: a repeat, never a loss.
+ * The objects (certificates, JA4 fingerprints) an output stream has described, by key, with the UTC
+ * day of the description: a bounded LRU (a Map keeps insertion order; a hit moves its key to the
+ * end, so the least recently used is first, and MapFront finds it without stepping over the holes
+ * the moves leave). An object evicted and seen again, or seen on a later day, is described again:
+ * a repeat, never a loss. The key alone is the Map's key (the day is its value) so that a flow's
+ * references are looked up with the strings the record already holds, not a new composite string
+ * per reference; the kinds' keys cannot collide (a SHA-256 in hex, a JA4 with its underscores, the
+ * sensor key with its bars).
  */
 export class DescribedSet {
   evictions = 0;
   readonly max: number;
-  private readonly seen = new Map<string, true>();
+  private readonly seen = new Map<string, number>();
   private readonly oldest = new MapFront(this.seen);
   constructor(max: number = DEFAULT_DESCRIBED_MAX) {
     this.max = max;
@@ -592,14 +596,16 @@ export class DescribedSet {
     return this.seen.size;
   }
 
-  /** True when `key` was described already; otherwise it is remembered as described now. */
-  check(key: string): boolean {
+  /** True when `key` was described already on `day`; otherwise it is remembered as described now. */
+  check(key: string, day = 0): boolean {
     const m = this.seen;
-    if (m.delete(key)) {
-      m.set(key, true);
-      return true;
+    const was = m.get(key);
+    if (was !== undefined) {
+      m.delete(key);
+      m.set(key, day);
+      return was === day;
     }
-    m.set(key, true);
+    m.set(key, day);
     if (m.size > this.max) {
       m.delete(this.oldest.take() as string);
       this.evictions++;
@@ -696,7 +702,7 @@ export class EcsSerializer implements RefSink {
   /** RefSink: describe `key` unless this stream did already today (the flow's UTC day). */
   ref<T>(kind: string, key: string, obj: T, write: (obj: T, w: EcsWriter) => void): void {
     const day = utcDay(this.refTs);
-    if (this.described.check(`${day}|${kind}|${key}`)) return;
+    if (this.described.check(key, day)) return;
     const w = this.w;
     w.begin();
     w.time('@timestamp', this.refTs);
