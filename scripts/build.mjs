@@ -2,8 +2,9 @@
 // (dist/ndr-sensor.mjs), the lab's own bundles (dist/ndr-lab.mjs, bench, fuzz, longrun: never part of
 // the sensor's), and the eBPF program + loader when the toolchain is present.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
 
@@ -36,6 +37,20 @@ const common = {
 for (const f of readdirSync('dist', { withFileTypes: true })) if (f.isFile() && f.name.startsWith('chunk-')) rmSync(join('dist', f.name));
 await esbuild.build({ ...common, entryPoints: sensorEntries, splitting: true, chunkNames: 'chunk-[name]-[hash]' });
 await esbuild.build({ ...common, entryPoints: labEntries });
+
+// The subjects and hashes of Node's bundled roots, made by the sensor's own parser once here rather
+// than in every process that meets its first certificate chain (src/fingerprint/trust.ts reads
+// dist/node-roots.json and checks it was made from the same root set, else parses them itself).
+if (existsSync('src/fingerprint/trust.ts')) {
+  const tmp = mkdtempSync(join(tmpdir(), 'ndr-build-'));
+  try {
+    await esbuild.build({ ...common, entryPoints: { trust: 'src/fingerprint/trust.ts' }, outdir: tmp, sourcemap: false });
+    const { nodeRootIndex } = await import(pathToFileURL(join(tmp, 'trust.mjs')).href);
+    writeFileSync('dist/node-roots.json', JSON.stringify(nodeRootIndex()) + '\n');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
 
 const haveBpf = existsSync('bpf/Makefile') && spawnSync('sh', ['-c', 'command -v clang && command -v bpftool'], { stdio: 'ignore' }).status === 0;
 if (haveBpf) {

@@ -3,7 +3,7 @@
  * extra PEM files (enterprise roots). Roots are parsed once with node:crypto X509Certificate and
  * with the project's own X.509 parser, so subject strings compare with CertInfo.issuer exactly.
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { parseCertificate } from '../../dissectors/x509/certificate.js';
@@ -30,6 +30,8 @@ export interface TrustOptions {
   readonly extraPemFiles?: readonly string[];
   /** PEM text with extra roots (tests). */
   readonly extraPem?: readonly string[];
+  /** Where the build's index of Node's roots is (default: beside this module; tests). */
+  readonly rootIndexFile?: URL | string;
 }
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -47,9 +49,10 @@ class LazyRoot implements TrustRoot {
   readonly subject: string;
   readonly subjectKeyId: string | null;
   readonly sha256: string;
-  private readonly der: Uint8Array;
+  private readonly der: Uint8Array | string;
   private x: X509Certificate | undefined;
-  constructor(subject: string, subjectKeyId: string | null, sha256: string, der: Uint8Array) {
+  /** der: the certificate, or its PEM text when it came from the prebuilt index. */
+  constructor(subject: string, subjectKeyId: string | null, sha256: string, der: Uint8Array | string) {
     this.subject = subject;
     this.subjectKeyId = subjectKeyId;
     this.sha256 = sha256;
@@ -79,7 +82,12 @@ export function buildTrustStore(opts: TrustOptions = {}): TrustStore {
     else bySubject.set(root.subject, [root]);
   };
   // Node's bundled roots are known to parse with node:crypto, so their objects wait for first use.
-  if (opts.nodeRoots !== false) {
+  // The build writes their subjects and hashes next to the bundle (scripts/build.mjs), so a run
+  // on the same Node does not parse 140 certificates again; any other Node parses them here.
+  const prebuilt = opts.nodeRoots !== false ? readRootIndex(opts.rootIndexFile) : null;
+  if (prebuilt !== null) {
+    for (const [i, subject, skid, sha256] of prebuilt) add(new LazyRoot(subject, skid, sha256, rootCertificates[i]!));
+  } else if (opts.nodeRoots !== false) {
     for (const pem of rootCertificates) {
       const der = pemToDer(pem);
       const rec = parseCertificate(der, defaultX509Limits);
@@ -105,6 +113,42 @@ export function buildTrustStore(opts: TrustOptions = {}): TrustStore {
     add({ subject: rec.subject, subjectKeyId: rec.subjectKeyId, sha256: x509Sha256(der), cert });
   }
   return { roots, bySubject, bySha256 };
+}
+
+/** One of Node's bundled roots as the index holds it: its place in rootCertificates, subject, subject key id, SHA-256. */
+export type RootIndexEntry = [number, string, string | null, string];
+
+/** Names the exact set of bundled roots an index was made from (they differ between Node builds). */
+export function rootSetKey(): string {
+  const h = createHash('sha256');
+  for (const pem of rootCertificates) h.update(pem);
+  return h.digest('hex');
+}
+
+/** What buildTrustStore derives from Node's bundled roots, for the build to write once. */
+export function nodeRootIndex(): { key: string; roots: RootIndexEntry[] } {
+  const roots: RootIndexEntry[] = [];
+  rootCertificates.forEach((pem, i) => {
+    const der = pemToDer(pem);
+    const rec = parseCertificate(der, defaultX509Limits);
+    if (typeof rec !== 'string') roots.push([i, rec.subject, rec.subjectKeyId, x509Sha256(der)]);
+  });
+  return { key: rootSetKey(), roots };
+}
+
+/**
+ * The build's index of the bundled roots (dist/node-roots.json beside the chunk), or null when
+ * there is none (source runs, tests) or it was made from another root set: then they are parsed.
+ */
+export function readRootIndex(file: URL | string = new URL('./node-roots.json', import.meta.url)): RootIndexEntry[] | null {
+  let idx: { key?: unknown; roots?: unknown };
+  try {
+    idx = JSON.parse(readFileSync(file, 'utf8')) as typeof idx;
+  } catch {
+    return null;
+  }
+  if (idx.key !== rootSetKey() || !Array.isArray(idx.roots)) return null;
+  return idx.roots as RootIndexEntry[];
 }
 
 /** Cache: the default trust store (Node's bundled roots), built on first use and never changed. */
