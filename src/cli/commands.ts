@@ -11,8 +11,7 @@ import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
 import { replayWorkers } from '../runtime/jit.js';
 import { Pipeline } from '../runtime/pipeline.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
-import { ShardedRunner } from '../runtime/shard.js';
-import { mergeStats, workerInit } from '../runtime/replay.js';
+import type { ShardedRunner } from '../runtime/shard.js';
 import { JsonLinesSink, Progress, Summary } from '../output/sinks.js';
 import { buildStages } from '../runtime/stages.js';
 import type { SiemClient } from '../output/siem-client.js';
@@ -208,7 +207,11 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     process.stderr.write(`ndr-bench-mark ready ${(performance.timeOrigin + performance.now()).toFixed(3)} cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)}\n`);
   }
   const workers = intOpt(values.workers, 'workers') ?? replayWorkers();
-  const runner = workers > 1 ? new ShardedRunner(pipe, workers, { ...workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors }), seqIds: !files.includes('-') }) : null;
+  // The sharded runner (worker threads, the eBPF feed's plumbing) loads only when workers are used.
+  const sharding = workers > 1 ? { ...(await import('../runtime/shard.js')), ...(await import('../runtime/replay.js')) } : null;
+  const runner: ShardedRunner | null = sharding
+    ? new sharding.ShardedRunner(pipe, workers, { ...sharding.workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors }), seqIds: !files.includes('-') })
+    : null;
   let st = pipe.engine.stats;
   try {
     for (const f of files) {
@@ -229,7 +232,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     if (siem) siemOk = await finishSiem(siem, spoolDir, siemTimeoutMs, log);
     if (otlp) otlpOk = await finishOtlp(otlp, otlpSpool, siemTimeoutMs, log);
   }
-  if (runner) st = mergeStats(runner);
+  if (runner && sharding) st = sharding.mergeStats(runner);
   const truncated = pipe.truncated;
   for (const w of pipe.sourceWarnings) stderrLine(`warning: ${w}`);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
