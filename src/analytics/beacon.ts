@@ -169,9 +169,18 @@ export interface BeaconTrackerOptions {
 }
 
 interface PairState {
-  ts: number[]; // connection starts, seconds, ascending; the pair's connections are ts[head..]
-  tb: number[]; // originator IP bytes, aligned with ts
+  // connection starts, seconds, ascending; the pair's connections are ts[head..]. null while the
+  // pair holds at most two connections, which are then kept inline (n, t0/b0, t1/b1) instead.
+  ts: number[] | null;
+  tb: number[] | null; // originator IP bytes, aligned with ts
   head: number; // connections before it left the window or the cap and wait to be cut off
+  // Inline connections while ts is null: starts as seconds after the tracker's originS (small
+  // integers, so the fields hold them without a heap number each) and originator IP bytes.
+  n: number;
+  t0: number;
+  b0: number;
+  t1: number;
+  b1: number;
   placed: number; // tick at which the pair was put at the young end of `lru`
   scored: BeaconInfo | null | undefined; // the pair's last full score (large pairs are rescored now and then): null below RITA's gates, undefined when not scored yet
   sinceScored: number; // connections added since `scored` was computed
@@ -215,6 +224,8 @@ export class BeaconTracker {
   private firstS = Infinity;
   private lastS = -Infinity;
   private tick = 0;
+  /** The first connection start seen: inline connection starts are kept relative to it. */
+  private originS = NaN;
   private readonly scratch = new BeaconScratch();
   private sortedBytes: Float64Array = new Float64Array(64);
   /** Pairs dropped by the LRU cap (for stats). */
@@ -288,7 +299,7 @@ export class BeaconTracker {
     if (st) {
       if (tick - st.placed > this.maxPairs >> 1) { this.lru.delete(st); this.lru.add(st); st.placed = tick; }
     } else {
-      st = { ts: [], tb: [], head: 0, placed: tick, scored: undefined, sinceScored: 0, host, dst, port };
+      st = { ts: null, tb: null, head: 0, n: 0, t0: 0, b0: 0, t1: 0, b1: 0, placed: tick, scored: undefined, sinceScored: 0, host, dst, port };
       if (this.lru.size >= this.maxPairs) {
         const old = this.lruFront.take()!;
         this.lru.delete(old);
@@ -298,22 +309,27 @@ export class BeaconTracker {
       this.lru.add(st);
       this.addIndex(st);
     }
+    if (!(this.originS === this.originS)) this.originS = tS;
+    const o = this.originS;
+    let ts: number[];
+    let tb: number[];
+    if (st.ts === null || st.tb === null) {
+      // Arrays made here for an inline pair die young unless the pair grows past two connections.
+      ts = st.n === 0 ? [] : st.n === 1 ? [st.t0 + o] : [st.t0 + o, st.t1 + o];
+      tb = st.n === 0 ? [] : st.n === 1 ? [st.b0] : [st.b0, st.b1];
+    } else {
+      ts = st.ts;
+      tb = st.tb;
+    }
     // Keep ts sorted (flows mostly end in start order, so the insert is near the end) and the
     // bytes aligned with it. Connections that leave (the window, the cap) only move `head`; the
     // arrays are cut once the dead prefix is as long as the live part, so each connection is moved
     // O(1) times however long the pair lives.
-    let ts = st.ts;
-    let tb = st.tb;
     const b = flow.dirs[0].ipBytes;
     const len = ts.length;
     let i = len;
     while (i > st.head && ts[i - 1]! > tS) i--;
-    if (len < 2) {
-      // While a pair holds one or two connections (most pairs of a scan, a flood or a crowd of
-      // hosts) its arrays are exactly that long: a push would give each a 17-slot backing store.
-      st.ts = ts = len === 0 ? [tS] : i === 0 ? [tS, ts[0]!] : [ts[0]!, tS];
-      st.tb = tb = len === 0 ? [b] : i === 0 ? [b, tb[0]!] : [tb[0]!, b];
-    } else if (i === len) { ts.push(tS); tb.push(b); } else { insertAt(ts, i, tS); insertAt(tb, i, b); }
+    if (i === len) { ts.push(tS); tb.push(b); } else { insertAt(ts, i, tS); insertAt(tb, i, b); }
     const winMax = this.lastS;
     const winMin = Math.max(this.firstS, winMax - this.windowS);
     // Only connections inside the window take part, as RITA's query does; the window only moves
@@ -321,9 +337,22 @@ export class BeaconTracker {
     let head = st.head;
     while (head < ts.length && ts[head]! < winMin) head++;
     if (ts.length - head > this.maxTs) head = ts.length - this.maxTs;
-    st.head = head;
-    if (head > 0 && head >= ts.length - head) this.cut(st);
-    const n = ts.length - st.head;
+    const n = ts.length - head;
+    if (n <= 2) {
+      // Most pairs of a scan, a flood or a crowd of hosts never get a third connection: kept
+      // inline they hold no arrays, so nothing of theirs but the pair survives the young
+      // generation (every array given to a pair was copied twice on its way to the old one).
+      st.ts = st.tb = null;
+      st.head = 0;
+      st.n = n;
+      if (n > 0) { st.t0 = ts[head]! - o; st.b0 = tb[head]!; }
+      if (n > 1) { st.t1 = ts[head + 1]! - o; st.b1 = tb[head + 1]!; }
+    } else {
+      st.ts = ts;
+      st.tb = tb;
+      st.head = head;
+      if (head > 0 && head >= ts.length - head) this.cut(st, ts, tb);
+    }
     if (n < BEACON_DEFAULTS.uniqueConnectionThreshold) { st.scored = undefined; return null; }
     // Scoring reads every connection the pair holds (sorting its intervals), so a busy pair (a
     // resolver, a proxy, an update server: up to maxTsPerPairCount connections) would cost that
@@ -338,7 +367,7 @@ export class BeaconTracker {
       return st.scored.connections === n ? st.scored : { ...st.scored, connections: n };
     }
     st.sinceScored = 0;
-    if (st.head > 0) this.cut(st);
+    if (st.head > 0) this.cut(st, ts, tb);
     // The bytes in ascending order, for the data-size score: sorted here, on the (rarer) scoring.
     const bytes = this.sortedBytes = grown(this.sortedBytes, n);
     for (let k = 0; k < n; k++) bytes[k] = tb[k]!;
@@ -348,9 +377,9 @@ export class BeaconTracker {
   }
 
   /** Drop the connections before `head`. */
-  private cut(st: PairState): void {
-    st.ts.splice(0, st.head);
-    st.tb.splice(0, st.head);
+  private cut(st: PairState, ts: number[], tb: number[]): void {
+    ts.splice(0, st.head);
+    tb.splice(0, st.head);
     st.head = 0;
   }
 }
