@@ -139,7 +139,7 @@ export function userKey(flow: FlowRecord): string | null {
   return u ? userLower.of(u) : null;
 }
 
-/** The raw (host, destination, JA4, user, image) of a flow learned recently (see BaselineStore.learn). */
+/** The (host, destination, JA4, user, image) keys of a flow learned recently (see BaselineStore.learn). */
 interface LearnedTuple {
   hash: number;
   host: string;
@@ -470,7 +470,7 @@ export class BaselineStore implements BaselineView {
   private readonly destCount: Table1;
   private firstTs: number | null;
   /**
-   * Flows learned recently, by raw tuple: a two-way set-associative table (each tuple may sit in
+   * Flows learned recently, by their tuple of keys: a two-way set-associative table (each tuple may sit in
    * one of two neighbouring slots, the newer first), so it is bounded by construction.
    */
   private readonly recent: (LearnedTuple | undefined)[] = new Array<LearnedTuple | undefined>(RECENT_SLOTS).fill(undefined);
@@ -599,14 +599,17 @@ export class BaselineStore implements BaselineView {
     }
     // Fast path: a flow whose whole (host, dest, ja4, user, image) tuple was learned recently adds
     // nothing (first-seen times only ever keep the first), unless it brings library loads. The memo
-    // compares the raw strings (no case folding), so a hit costs one hash and five compares.
+    // holds the very keys learnKeys would use, which the analytics have just folded for this flow
+    // (the one-entry memos hand them back): a new tuple's strings are the ones the tables keep, so
+    // the memo keeps no strings of its own (the raw addresses are two-piece strings per flow that
+    // the memo alone would have kept alive into the old generation).
     const a = flow.attribution;
     if (!a || a.imageLoads.length === 0) {
-      const host = a?.host?.name ?? flow.client.ip;
-      const dest = tlsOf(flow)?.sni ?? flow.dnsName ?? flow.server.ip;
+      const host = hostKey(flow);
+      const dest = destinationKey(flow);
       const ja4 = tlsOf(flow)?.ja4 ?? '';
-      const user = a?.process?.user ?? '';
-      const exe = a?.process?.executable ?? '';
+      const user = userKey(flow) ?? '';
+      const exe = imageKey(flow) ?? '';
       let h = fnv(fnv(fnv(fnv(fnv(0x811c9dc5, host), dest), ja4), user), exe);
       h ^= h >>> 15;
       const i = h & (RECENT_SLOTS - 2);
