@@ -165,12 +165,13 @@ export class JsonWriter implements EcsWriter {
 
   /**
    * The kept lines, handed over: the buffer is the caller's from now on (a stream may hold it until
-   * written), and the writer goes on in a fresh one of `nextCap` bytes.
+   * written), and the writer goes on in `spare` (a buffer the caller got back from an earlier take
+   * and no longer uses) or else in a fresh one of `nextCap` bytes.
    */
-  takeLines(nextCap: number): Buffer {
+  takeLines(nextCap: number, spare?: Buffer): Buffer {
     const out = this.buf.subarray(0, this.kept);
-    this.cap = Math.max(nextCap, 64);
-    this.buf = Buffer.allocUnsafeSlow(this.cap);
+    this.cap = spare !== undefined && spare.length >= 64 ? spare.length : Math.max(nextCap, 64);
+    this.buf = spare !== undefined && spare.length >= 64 ? spare : Buffer.allocUnsafeSlow(this.cap);
     this.kept = 0;
     this.pos = 0;
     return out;
