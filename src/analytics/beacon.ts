@@ -14,7 +14,6 @@
 import type { BeaconInfo, FlowRecord, SmallRecords } from '../flow/record.js';
 import { destLower, hostKey } from '../baseline/store.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
-import { MapFront } from '../util/map-front.js';
 
 /** RITA v5 defaults (default_config.hjson). */
 export const BEACON_DEFAULTS = {
@@ -181,7 +180,9 @@ interface PairState {
   b0: number;
   t1: number;
   b1: number;
-  placed: number; // tick at which the pair was put at the young end of `lru`
+  placed: number; // tick at which the pair was put at the young end of the placement list
+  older: PairState | null; // neighbours in the placement list (null at its ends)
+  newer: PairState | null;
   scored: BeaconInfo | null | undefined; // the pair's last full score (large pairs are rescored now and then): null below RITA's gates, undefined when not scored yet
   sinceScored: number; // connections added since `scored` was computed
   host: string; // lowercase host, destination and the port: the entry in the lookup index
@@ -206,17 +207,20 @@ type HostSlot = PairState | Map<string, PortSlot>;
  * the flow is attributed, else the client IP.
  *
  * Pairs are found through a host → destination index (lookups on the flow's own key strings, no
- * joined key per flow); `lru`, a set of the pair states in the order they were placed, keeps an
- * approximate LRU order. A hit moves a pair to the young end only once half the cap's worth of
+ * joined key per flow); a doubly linked list through the pair states, in the order they were
+ * placed, keeps an approximate LRU order (links in the pairs themselves: no hash table beside
+ * the index, and a move costs four pointer writes). A hit moves a pair to the young end only once half the cap's worth of
  * observations went by since it was last placed, so a busy pair costs one move per maxPairs/2
  * flows; eviction always takes the oldest-placed pair, one delete per new pair. A pair reaches the
  * old end only after maxPairs placements behind it, and any use in the last maxPairs/2 of those
  * would have moved it: a pair used within the last maxPairs/2 observations is never evicted, and
- * no flow walks the set however many pairs are new.
+ * no flow walks the list however many pairs are new.
  */
 export class BeaconTracker {
-  private readonly lru = new Set<PairState>();
-  private readonly lruFront = new MapFront(this.lru);
+  /** The placement list's oldest and newest pairs, and its length. */
+  private oldest: PairState | null = null;
+  private newest: PairState | null = null;
+  private pairs = 0;
   private readonly index = new Map<string, HostSlot>();
   private readonly maxPairs: number;
   private readonly maxTs: number;
@@ -242,7 +246,7 @@ export class BeaconTracker {
   }
 
   get size(): number {
-    return this.lru.size;
+    return this.pairs;
   }
 
   /** The most pairs kept. */
@@ -297,16 +301,18 @@ export class BeaconTracker {
     let st = this.find(host, dst, port);
     const tick = ++this.tick;
     if (st) {
-      if (tick - st.placed > this.maxPairs >> 1) { this.lru.delete(st); this.lru.add(st); st.placed = tick; }
+      if (tick - st.placed > this.maxPairs >> 1) { this.unlink(st); this.link(st); st.placed = tick; }
     } else {
-      st = { ts: null, tb: null, head: 0, n: 0, t0: 0, b0: 0, t1: 0, b1: 0, placed: tick, scored: undefined, sinceScored: 0, host, dst, port };
-      if (this.lru.size >= this.maxPairs) {
-        const old = this.lruFront.take()!;
-        this.lru.delete(old);
+      st = { ts: null, tb: null, head: 0, n: 0, t0: 0, b0: 0, t1: 0, b1: 0, placed: tick, older: null, newer: null, scored: undefined, sinceScored: 0, host, dst, port };
+      if (this.pairs >= this.maxPairs && this.oldest !== null) {
+        const old = this.oldest;
+        this.unlink(old);
+        this.pairs--;
         this.unindex(old);
         this.evictedPairs++;
       }
-      this.lru.add(st);
+      this.link(st);
+      this.pairs++;
       this.addIndex(st);
     }
     if (!(this.originS === this.originS)) this.originS = tS;
@@ -374,6 +380,24 @@ export class BeaconTracker {
     sortPrefix(bytes, n);
     st.scored = scoreSortedBeacon(ts, bytes.subarray(0, n), winMin, winMax, this.scratch);
     return st.scored;
+  }
+
+  /** Put a pair (not in the list) at the list's young end. */
+  private link(st: PairState): void {
+    st.older = this.newest;
+    st.newer = null;
+    if (this.newest === null) this.oldest = st;
+    else this.newest.newer = st;
+    this.newest = st;
+  }
+
+  /** Take a pair out of the list. */
+  private unlink(st: PairState): void {
+    if (st.older === null) this.oldest = st.newer;
+    else st.older.newer = st.newer;
+    if (st.newer === null) this.newest = st.older;
+    else st.newer.older = st.older;
+    st.older = st.newer = null;
   }
 
   /** Drop the connections before `head`. */
