@@ -4,7 +4,7 @@
  * One engine per worker; everything in packet time. Finished flows go to `onFlow`.
  */
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { copyTunnel, DecodeStatus, PacketMeta, TcpFlag, TunnelType } from '../decode/packet-meta.js';
 import { noteTeredo } from '../flow/teredo.js';
 import { decode } from '../decode/decode.js';
@@ -178,6 +178,11 @@ export class Engine implements DriverHost {
    * in use between GCs also counts garbage, so it is not looked at then.
    */
   private watchHeap(): void {
+    // The soft cap (FlowTable.heapAfterGc) takes the heap to grow to about twice what is alive
+    // before the next full collection; V8's own factor varies from 1.1 to 4 with its speed figures,
+    // and at 4 a table held near the memcap took the process past 1 GiB between two collections.
+    // Fixed at 2: the heap stays near twice the memcap at most, with few full collections.
+    setFlagsFromString('--heap-growing-percent=100');
     const obs = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
         if ((e as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
