@@ -170,6 +170,9 @@ export class Engine implements DriverHost {
     if (this.table.lim.heapMemcapMiB > 0) this.watchHeap();
   }
 
+  /** The last full collection found over half the memcap alive (V8's growing factor is fixed). */
+  private heapTight = false;
+
   /**
    * The memcap: the flow table is most of what a busy sensor holds, but what one flow costs
    * depends on its protocol (a SYN's flow is a third of a DNS flow's), so a cap on the number of
@@ -178,15 +181,21 @@ export class Engine implements DriverHost {
    * in use between GCs also counts garbage, so it is not looked at then.
    */
   private watchHeap(): void {
-    // The soft cap (FlowTable.heapAfterGc) takes the heap to grow to about twice what is alive
-    // before the next full collection; V8's own factor varies from 1.1 to 4 with its speed figures,
-    // and at 4 a table held near the memcap took the process past 1 GiB between two collections.
-    // Fixed at 2: the heap stays near twice the memcap at most, with few full collections.
-    setFlagsFromString('--heap-growing-percent=100');
     const obs = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
         if ((e as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
-          this.table.heapAfterGc(getHeapStatistics().used_heap_size);
+          const used = getHeapStatistics().used_heap_size;
+          this.table.heapAfterGc(used);
+          // Once the soft cap is engaged (over half the memcap alive) it takes the heap to grow to
+          // about twice what is alive before the next full collection; V8's own factor varies from
+          // 1.1 to 4 with its speed figures, and at 4 a table held near the memcap took the
+          // process past 1 GiB between two collections. Below that V8 keeps its own factor: fixed
+          // at 2 it collected a smaller heap more often than it needed to.
+          const tight = used > this.table.lim.heapMemcapMiB * 1048576 * 0.5;
+          if (tight !== this.heapTight) {
+            this.heapTight = tight;
+            setFlagsFromString(tight ? '--heap-growing-percent=100' : '--heap-growing-percent=0');
+          }
           return;
         }
       }
