@@ -1,8 +1,9 @@
 // The engine end to end on synthetic captures: direction, counters, reassembly through the
 // driver, port reuse, timeouts in packet time, the flow cap, and a 1-million-flow flood.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replayFiles } from '../src/runtime/replay.js';
 import { Pipeline } from '../src/runtime/pipeline.js';
@@ -295,6 +296,42 @@ describe('reassembly through the driver', () => {
     expect(flows[0]!.protocol).toBeNull();
     expect(flows[0]!.entropy[0]!.sample).toBe(1024); // the default sample size
     expect(flows[0]!.entropy[0]!.bits).toBeGreaterThan(7.5);
+  });
+
+  it('without namedEntropy a named flow gets no entropy and the rest of its record is the same; an unknown flow keeps it', async () => {
+    const fx = (name: string) => fromHex(readFileSync(new URL(`../dissectors/tls/fixtures/${name}.hex`, import.meta.url), 'utf8'));
+    const c = fx('tls12-chain.client');
+    const rnd = new Uint8Array(2000);
+    for (let i = 0; i < rnd.length; i++) rnd[i] = (Math.imul(i + 1, 2654435761) >>> 13) & 255;
+    const file = pcap([
+      ...conversation('10.0.0.1', 40030, '10.0.0.2', 443, T0, [c.subarray(0, 227), c.subarray(227, 290), c.subarray(290)], [fx('tls12-chain.server')]),
+      ...conversation('10.0.0.1', 40031, '10.0.0.2', 4444, T0 + 50, [rnd.subarray(0, 1000), rnd.subarray(1000)]),
+    ]);
+    const all = await replayFiles([file]);
+    const unnamed = await replayFiles([file], { limits: { features: { namedEntropy: false } } });
+    const byPort = (fs: FlowRecord[], port: number) => fs.find((f) => f.server.port === port) as FlowRecord;
+    const tlsAll = byPort(all.flows, 443), tlsOff = byPort(unnamed.flows, 443);
+    expect(tlsAll.protocol).toBe('tls');
+    expect(tlsAll.entropy[0]?.sample).toBe(395 - 320);
+    expect(tlsOff.entropy).toEqual([null, null]);
+    expect(JSON.stringify({ ...tlsOff, entropy: null })).toBe(JSON.stringify({ ...tlsAll, entropy: null }));
+    const unknownOff = byPort(unnamed.flows, 4444);
+    expect(unknownOff.protocol).toBeNull();
+    expect(unknownOff.entropy[0]?.sample).toBe(1024);
+    expect(JSON.stringify(unknownOff)).toBe(JSON.stringify(byPort(all.flows, 4444)));
+  });
+
+  it('replay measures a named flow\'s entropy for --output-detail full (the only document that shows it)', () => {
+    const root = join(dirname(new URL(import.meta.url).pathname), '..');
+    const bundle = join(root, 'dist', 'ndr-sensor.mjs');
+    if (!existsSync(bundle)) execFileSync('node', [join(root, 'scripts', 'build.mjs')], { stdio: 'ignore' });
+    const out = join(dir, 'full.jsonl');
+    const r = spawnSync('node', [bundle, 'replay', '-q', '--no-summary', '--no-analytics', '--output-detail', 'full', join(root, 'pcaps', 'tls', 'tls12-python-long-chain.pcap'), '-o', out], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    type Doc = { network?: { protocol?: string }; ndr?: { entropy?: { to_server?: { sample: number } } } };
+    const tls = readFileSync(out, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Doc).filter((d) => d.network?.protocol === 'tls');
+    expect(tls.length).toBeGreaterThan(0);
+    expect(tls.every((d) => (d.ndr?.entropy?.to_server?.sample ?? 0) > 0)).toBe(true);
   });
 });
 

@@ -31,6 +31,13 @@ export interface FeatureLimits {
   appSizesCount: number;
   /** Leading stream bytes kept per direction for content classification. */
   headBytes: number;
+  /**
+   * Measure entropy also on flows a dissector named. Only the per-flow entropy fields of the full
+   * output and the SIEM feed's records show it for those: the encrypted-channel check (AN1389)
+   * reads it only for flows no protocol claimed, and the lean document leaves it out. The CLI turns
+   * it off for a lean output without a SIEM feed.
+   */
+  namedEntropy: boolean;
 }
 
 export const defaultFeatureLimits: FeatureLimits = {
@@ -39,6 +46,7 @@ export const defaultFeatureLimits: FeatureLimits = {
   smallRecordsCount: 64,
   appSizesCount: 16,
   headBytes: 256,
+  namedEntropy: true,
 };
 
 /** Entropy histograms kept for reuse (1 KiB each). */
@@ -482,7 +490,7 @@ export class Engine implements DriverHost {
     // Entropy over contiguous bytes only (in-order packets), up to the sample size, from the
     // payload start on: also from inside this packet when the start falls in it (the dissector
     // read it in place, or the start lay beyond what was buffered when it was found).
-    if (side.entropyN < feat.entropyBytes) {
+    if (side.entropyN < feat.entropyBytes && (feat.namedEntropy || f.protocol === null)) {
       const fed = side.entropyFed;
       if (rel <= fed && fed < rel + len) {
         const m = this.meta;
@@ -534,6 +542,8 @@ export class Engine implements DriverHost {
     if (side.payloadStart >= 0) return;
     side.payloadStart = streamOffset;
     side.entropyFed = streamOffset;
+    // A flow's protocol, once named, stays named: nobody will read this flow's histogram.
+    if (!this.feat.namedEntropy && f.protocol !== null) return;
     // Bytes already reassembled past the handshake feed the histogram now.
     const s = side.stream;
     if (s !== null && streamOffset >= s.base && streamOffset < s.base + s.end) {
