@@ -168,6 +168,8 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     limits: {
       table: { ...(maxFlows ? { maxFlowsCount: maxFlows } : {}), heapMemcapMiB: memcap },
       ...(depth ? { reassembly: { depthBytes: depth } } : {}),
+      // Only the full documents and the SIEM feed's records carry a named flow's payload entropy.
+      features: { namedEntropy: detail === 'full' || siem !== null },
     },
     ...stages,
     ...(values['no-shed'] === true ? { flood: { enabled: false } } : {}),
