@@ -22,6 +22,8 @@ interface Round {
   ready: number | null;
   /** CPU seconds of the sensor process up to the mark (process.cpuUsage). */
   readyCpu: number | null;
+  /** What the CLI's loader did with its V8 code cache (src/util/code-cache.ts), from the mark. */
+  codeCache: string | null;
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Round {
@@ -30,9 +32,9 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Round {
   if (r.status !== 0) throw new Error(`startup: ${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(-300)}`);
   const t = /@@([\d.]+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
   if (!t) throw new Error('startup: no GNU time line (Debian package time)');
-  const mark = /ndr-bench-mark ready ([\d.]+) cpu ([\d.]+)/.exec(r.stderr);
+  const mark = /ndr-bench-mark ready ([\d.]+) cpu ([\d.]+)(?: code-cache (\S+))?/.exec(r.stderr);
   const flows = /\n\s*flows\s+(\d+)/.exec(r.stderr);
-  return { flows: flows ? Number(flows[1]) : null, wall: Number(t[1]), cpu: Number(t[2]) + Number(t[3]), ready: mark ? (Number(mark[1]) - t0) / 1000 : null, readyCpu: mark ? Number(mark[2]) / 1000 : null };
+  return { flows: flows ? Number(flows[1]) : null, wall: Number(t[1]), cpu: Number(t[2]) + Number(t[3]), ready: mark ? (Number(mark[1]) - t0) / 1000 : null, readyCpu: mark ? Number(mark[2]) / 1000 : null, codeCache: mark?.[3] ?? null };
 }
 
 const median = (xs: number[]): number => {
@@ -43,6 +45,13 @@ const median = (xs: number[]): number => {
 const spread = (xs: number[], unit: (x: number) => string): string => `${unit(median(xs))} [${unit(Math.min(...xs))}-${unit(Math.max(...xs))}]`;
 const ms = (x: number): string => `${Math.round(x * 1000)} ms`;
 const s2 = (x: number): string => `${x.toFixed(2)} s`;
+
+/** The loader's cache states over the rounds: "used" when every round started from the cache. */
+function codeCacheLine(rounds: Round[]): string {
+  const counts = new Map<string, number>();
+  for (const r of rounds) counts.set(r.codeCache ?? 'not reported', (counts.get(r.codeCache ?? 'not reported') ?? 0) + 1);
+  return [...counts].map(([k, n]) => (n === rounds.length ? `${k} in every round` : `${k} in ${n} of ${rounds.length} rounds`)).join(', ');
+}
 
 export interface StartupResult {
   lines: string[];
@@ -80,6 +89,7 @@ export function benchStartup(root: string, rounds: number): StartupResult {
       `  demo replayed whole, wall   ${spread(sensor.map((r) => r.wall), s2)}   (target <= 0.3 s)`,
       `  demo replayed whole, CPU    ${spread(sensor.map((r) => r.cpu), s2)}   (user + system)`,
       `  node -e 0, wall / CPU       ${spread(floor.map((r) => r.wall), s2)} / ${spread(floor.map((r) => r.cpu), s2)}   (Node's own start on this machine now)`,
+      `  V8 code cache               ${codeCacheLine(sensor)}`,
       `  output                      ${flowCount} flows, ${Math.round(flowBytes / Math.max(1, flowCount))} bytes per flow (${counted.alerts} alerts, ${counted.documents - counted.alerts - flowCount} other documents)`,
     ];
     return { lines, readyMs: median(ready) * 1000, readyCpuMs: median(sensor.map((r) => r.readyCpu ?? NaN)) * 1000, wholeS: median(sensor.map((r) => r.wall)), bytesPerFlow: flowBytes / Math.max(1, flowCount) };

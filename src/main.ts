@@ -17,7 +17,7 @@ export function main(argv: string[]): Promise<number> {
   return runCli('ndr-sensor', commands, argv);
 }
 
-const isEntry = process.argv[1] !== undefined && /ndr-sensor(\.mjs)?$|main\.(ts|js)$/.test(process.argv[1]);
+const isEntry = process.argv[1] !== undefined && /ndr-sensor(\.mjs|\.cjs|-main\.cjs)?$|main\.(ts|js)$/.test(process.argv[1]);
 if (isEntry) {
   // A fatal or usage error ends the process even if a library left a handle open (a listener, a
   // channel, a child): a supervisor must see the exit to restart us. The timer is unref'd, so a

@@ -24,6 +24,7 @@ import type { Alert } from '../analytics/alert.js';
 import { stderrLine, termSafe } from '../util/terminal.js';
 import { isValidHostName } from '../util/hostname.js';
 import { lazyRequire } from '../util/lazy-require.js';
+import { codeCacheState } from '../util/code-cache.js';
 import { parseHostPort } from '../config/config.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
 
@@ -206,7 +207,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   // loaded and the first capture is about to be read: a wall-clock mark on stderr, only when asked.
   if (process.env.NDR_BENCH_MARK === '1') {
     const cpu = process.cpuUsage();
-    process.stderr.write(`ndr-bench-mark ready ${(performance.timeOrigin + performance.now()).toFixed(3)} cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)}\n`);
+    process.stderr.write(`ndr-bench-mark ready ${(performance.timeOrigin + performance.now()).toFixed(3)} cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)} code-cache ${codeCacheState()}\n`);
   }
   const workers = intOpt(values.workers, 'workers') ?? replayWorkers();
   // The sharded runner (worker threads, the eBPF feed's plumbing) loads only when workers are used.

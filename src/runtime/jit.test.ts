@@ -46,7 +46,7 @@ describe('V8 background threads for a sensor process', () => {
   it('bin/ndr-sensor starts node with the same pool size as nodeFlags(), then the bundle and the arguments unchanged', () => {
     const args = launch();
     expect(args[0]).toBe(`--v8-pool-size=${v8PoolSize()}`);
-    expect(path.resolve(args[1] as string)).toBe(path.join(root, 'dist/ndr-sensor.mjs'));
+    expect(path.resolve(args[1] as string)).toBe(path.join(root, 'dist/ndr-sensor.cjs'));
     expect(args.slice(2)).toEqual(['replay', 'a b.pcap']);
     expect(launch('6')[0]).toBe('--v8-pool-size=6');
   });

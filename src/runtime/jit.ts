@@ -19,6 +19,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
+import { codeCacheState } from '../util/code-cache.js';
 
 /** V8's flags are process-wide: a memo that they have been set, so a second pipeline does not set them again. */
 let tuned = false;
@@ -26,6 +27,9 @@ let tuned = false;
 export function tuneJit(): void {
   if (tuned) return;
   tuned = true;
+  // V8 refuses a code cache made under other flags than its reader's, so the build's warm-up run,
+  // which makes the CLI's cache, keeps V8's defaults (the bytecode it keeps does not depend on them).
+  if (codeCacheState() === 'writing') return;
   setFlagsFromString('--max-inlined-bytecode-size-cumulative=460');
   setFlagsFromString('--interrupt-budget=16000');
 }
