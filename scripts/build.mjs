@@ -4,6 +4,7 @@
 // fuzz, longrun: never part of the sensor's), and the eBPF program + loader when the toolchain is
 // present.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -53,7 +54,9 @@ await esbuild.build({
   outExtension: { '.js': '.cjs' },
   supported: { 'dynamic-import': false },
   define: { 'import.meta.url': '__ndrBundleUrl' },
-  banner: { js: 'var __ndrBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  // The directive first: the banner comes before esbuild's own "use strict", which would then no
+  // longer make the file strict (the ES modules it is built from are).
+  banner: { js: '"use strict";\nvar __ndrBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
 await esbuild.build({ ...common, entryPoints: { 'ndr-sensor': 'src/cli/boot.ts' }, format: 'cjs', outExtension: { '.js': '.cjs' }, sourcemap: false });
 // The sensor's files in ASCII: Node decodes a source file as UTF-8, several times slower than
@@ -65,6 +68,13 @@ for (const f of readdirSync('dist')) {
   const text = readFileSync(join('dist', f), 'utf8');
   if (/[^\x00-\x7f]/.test(text)) writeFileSync(join('dist', f), text.replace(/[^\x00-\x7f]/g, '?'));
 }
+// The bundle's name for its code cache: the digest of its text, as its last line (src/util/code-cache.ts).
+{
+  const text = readFileSync('dist/ndr-sensor-main.cjs');
+  writeFileSync('dist/ndr-sensor-main.cjs', Buffer.concat([text, Buffer.from(`//# ndr-bundle ${createHash('sha256').update(text).digest('hex')}\n`)]));
+}
+// Left by builds before the CLI was one CommonJS file.
+rmSync('dist/ndr-sensor.mjs.map', { force: true });
 // The name users, tests and the docs know: the same loader, from an ES module.
 writeFileSync('dist/ndr-sensor.mjs', "// The CLI: its loader is the CommonJS file beside this one (src/cli/boot.ts).\nimport './ndr-sensor.cjs';\n");
 await esbuild.build({ ...common, entryPoints: labEntries });

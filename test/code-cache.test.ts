@@ -3,13 +3,14 @@
 // the output stays the same. The built loader, bundle and cache are copied to a folder of the test's
 // own (with the packages linked beside them) so each case can spoil its copy.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeCodeCache, encodeCodeCache } from '../src/util/code-cache.js';
+import { bundleName, decodeCodeCache, encodeCodeCache } from '../src/util/code-cache.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const demo = join(root, 'pcaps/demo/demo.pcap');
@@ -46,6 +47,13 @@ describe('the CLI code cache', () => {
     reference = replay(dist);
   });
 
+  it('the bundle is strict code, named by the digest of its text', () => {
+    const text = readFileSync(join(root, 'dist/ndr-sensor-main.cjs'));
+    expect(text.toString('latin1', 0, 14)).toBe('"use strict";\n');
+    const name = bundleName(text);
+    expect(name).toBe(createHash('sha256').update(text.subarray(0, text.length - '//# ndr-bundle \n'.length - 64)).digest('hex'));
+  });
+
   it('the build made one, and the built CLI starts from it', () => {
     expect(existsSync(join(root, 'dist/ndr-sensor-main.cache'))).toBe(true);
     expect(replay(join(root, 'dist')).state).toBe('used');
@@ -64,13 +72,19 @@ describe('the CLI code cache', () => {
     }
   });
 
-  it('a cache made from another bundle is stale: not used, same output', () => {
+  it('a cache made for another bundle, or a bundle without its name, is stale: not used, same output', () => {
     const original = readFileSync(bundle);
-    writeFileSync(bundle, Buffer.concat([original, Buffer.from('\n// another build\n')]));
+    const name = bundleName(original);
+    expect(name).toMatch(/^[0-9a-f]{64}$/);
+    const other = name!.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    const renamed = Buffer.from(original.toString('latin1').replace(`//# ndr-bundle ${name!}\n`, `//# ndr-bundle ${other}\n`), 'latin1');
     try {
-      const r = replay(dist);
-      expect(r.state).toBe('stale');
-      expect(r.out).toBe(reference.out);
+      for (const b of [renamed, Buffer.concat([original, Buffer.from('// edited\n')])]) {
+        writeFileSync(bundle, b);
+        const r = replay(dist);
+        expect(r.state).toBe('stale');
+        expect(r.out).toBe(reference.out);
+      }
     } finally {
       writeFileSync(bundle, original);
     }
@@ -91,7 +105,7 @@ describe('the CLI code cache', () => {
 
   it('a cache V8 refuses (whole and for this bundle, but not its code) is rejected: same output', () => {
     // Cached data of another script, in a file whose digests are right: only V8 can tell.
-    writeFileSync(cache, encodeCodeCache(readFileSync(bundle), new Script('1 + 1').createCachedData()));
+    writeFileSync(cache, encodeCodeCache(bundleName(readFileSync(bundle))!, new Script('1 + 1').createCachedData()));
     try {
       const r = replay(dist);
       expect(r.state).toBe('rejected');
@@ -122,13 +136,21 @@ describe('the CLI code cache', () => {
 });
 
 describe('the cache file', () => {
-  const src = Buffer.from('the bundle');
+  const src = 'a'.repeat(64);
   const data = Buffer.from('V8 data');
   const file = encodeCodeCache(src, data);
 
   it('gives back the data for its own bundle only', () => {
     expect(decodeCodeCache(src, file)).toEqual({ data, state: 'used' });
-    expect(decodeCodeCache(Buffer.from('the bundlE'), file)).toEqual({ data: null, state: 'stale' });
+    expect(decodeCodeCache('b'.repeat(64), file)).toEqual({ data: null, state: 'stale' });
+    expect(decodeCodeCache(null, file)).toEqual({ data: null, state: 'stale' });
+  });
+
+  it('a bundle is named by its last line only', () => {
+    const line = `//# ndr-bundle ${'c'.repeat(64)}\n`;
+    expect(bundleName(Buffer.from(`code\n${line}`))).toBe('c'.repeat(64));
+    expect(bundleName(Buffer.from(`code\n${line}// more\n`))).toBeNull();
+    expect(bundleName(Buffer.from(line.slice(1)))).toBeNull();
   });
 
   it('refuses a file whose data or header is damaged', () => {

@@ -13,7 +13,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
-import { decodeCodeCache, encodeCodeCache, setCodeCacheState, type CodeCacheState } from '../util/code-cache.js';
+import { bundleName, decodeCodeCache, encodeCodeCache, setCodeCacheState, type CodeCacheState } from '../util/code-cache.js';
 
 const bundleFile = join(__dirname, 'ndr-sensor-main.cjs');
 const cacheFile = join(__dirname, 'ndr-sensor-main.cache');
@@ -23,6 +23,7 @@ const writing = process.env.NDR_CODE_CACHE_WRITE === '1';
 delete process.env.NDR_CODE_CACHE_WRITE;
 
 const bundle = readFileSync(bundleFile);
+const name = bundleName(bundle);
 let cached: Buffer | null = null;
 let state: CodeCacheState = 'writing';
 if (!writing) {
@@ -32,7 +33,7 @@ if (!writing) {
   } catch {
     state = 'missing';
   }
-  if (file !== null) ({ data: cached, state } = decodeCodeCache(bundle, file));
+  if (file !== null) ({ data: cached, state } = decodeCodeCache(name, file));
 }
 
 // The wrapper Node's CommonJS loader puts around a module; the bundle is one (its own `require`
@@ -47,12 +48,12 @@ const script = new Script(`(function (exports, require, module, __filename, __di
 if (cached !== null && script.cachedDataRejected === true) state = 'rejected';
 setCodeCacheState(state);
 
-if (writing) {
+if (writing && name !== null) {
   // At exit, after the command ran: the cache then holds the bytecode of every function it called,
   // not only the top level. Written aside and renamed, so a reader never sees half a file.
   process.once('exit', () => {
     const tmp = `${cacheFile}.${process.pid}`;
-    writeFileSync(tmp, encodeCodeCache(bundle, script.createCachedData()));
+    writeFileSync(tmp, encodeCodeCache(name, script.createCachedData()));
     renameSync(tmp, cacheFile);
   });
 }
