@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { frame, F } from './helpers/packets.js';
-import { RecordDecoder } from '../src/runtime/record-codec.js';
+import { RecordDecoder, type EncodedBatch } from '../src/runtime/record-codec.js';
 import { workerInit } from '../src/runtime/replay.js';
 import type { FromWorker } from '../src/runtime/worker.js';
 
@@ -95,7 +95,7 @@ describe('a worker reading its own ring', () => {
       for (let i = 0; i < 400 && records < flows; i++) {
         while (acked < outs.length) {
           const m = outs[acked++] as Extract<FromWorker, { type: 'feed-out' }>;
-          records += dec.decode(m.flows).length;
+          records += dec.decode(m.flows as EncodedBatch).length;
           w.postMessage({ type: 'feed-ack' });
         }
         await sleep(10);

@@ -75,16 +75,21 @@ describe('sharded replay', () => {
     const path = join(dir, 'demo-x4.pcap');
     writeFileSync(path, Buffer.concat(parts));
     const one = await replayFiles([path], { workers: 1, withAnalytics: false });
-    for (const n of [2, 3]) {
+    // local: shard 0 in this thread (a replay's runner), the others in worker threads.
+    for (const [n, local] of [[2, false], [3, false], [2, true], [3, true]] as const) {
       const flows: FlowRecord[] = [];
       const p = new Pipeline({ onFlow: (r) => flows.push(r) });
-      const runner = new ShardedRunner(p, n, { seqIds: true }, { buffers: 2, chunkBytes: 1 << 20 });
+      const runner = new ShardedRunner(p, n, { seqIds: true }, { buffers: 2, chunkBytes: 1 << 20, local });
+      expect(runner.threads).toBe(local ? n - 1 : n);
       await runner.runFile(path);
       await runner.finish();
       await p.finish();
       expect(flows.length).toBe(one.flows.length);
       expect(flows.map((f) => JSON.stringify(f)).sort()).toEqual(one.flows.map((f) => JSON.stringify(f)).sort());
       expect(runner.mainStats.packets).toBe(one.stats.packets);
+      // Every shard, this thread's included, owned some of the flows.
+      expect(runner.workerStats).toHaveLength(n);
+      for (const w of runner.workerStats) expect((w as { flowsCreated: number }).flowsCreated).toBeGreaterThan(0);
     }
     rmSync(dir, { recursive: true, force: true });
   });

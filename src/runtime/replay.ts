@@ -86,7 +86,7 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
   let stats: EngineStats = p.engine.stats;
   if ((opts.workers ?? 1) > 1) {
     // Files only: flow ids as one thread numbers them (stdin is dispatched like a live source).
-    const runner = new ShardedRunner(p, opts.workers as number, { ...workerInit(opts), seqIds: !paths.includes('-') });
+    const runner = new ShardedRunner(p, opts.workers as number, { ...workerInit(opts), seqIds: !paths.includes('-') }, { local: true });
     try {
       for (const path of paths) {
         if (path === '-') await runner.run(openCaptureFile(path));

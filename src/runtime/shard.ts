@@ -44,7 +44,7 @@ import { DecodeStatus, PacketMeta } from '../decode/packet-meta.js';
 import { FragmentTable, defaultFragmentLimits } from '../decode/fragments.js';
 import type { Pipeline } from './pipeline.js';
 import type { FlowRecord } from '../flow/record.js';
-import { KEY_WORDS, type BatchMsg, type BypassedFlow, type DnsOut, type FromWorker, type ToWorker, type WorkerInit } from './worker.js';
+import { KEY_WORDS, createShard, type BatchMsg, type BypassedFlow, type DnsOut, type FromWorker, type ToWorker, type WorkerInit } from './worker.js';
 import { tupleMeta, type KernelFlowEnd } from './engine.js';
 import { countNotOk, OUTER_WORDS, packTunnel, shardHash } from './shard-hash.js';
 import { RecordDecoder, type EncodedBatch } from './record-codec.js';
@@ -122,8 +122,43 @@ function workerUrl(): URL {
   throw new Error(`worker entry not found next to ${here}: run the build (node scripts/build.mjs)`);
 }
 
+/** What the runner needs of a shard: a worker thread, or the main thread's own shard (LocalShard). */
+interface ShardHandle {
+  postMessage(msg: ToWorker, transfer?: never): void;
+  terminate(): Promise<unknown>;
+}
+
+/**
+ * The shard the main thread runs itself (ShardedRunner's `local`). It answers as a worker does, but
+ * in this thread: a batch is handled when it is sent, and its records come back as the objects
+ * the engine built (no encoding, no rebuilding), through a microtask, as a worker's answer comes
+ * through the event loop, so the runner never handles an answer inside its own send.
+ */
+class LocalShard implements ShardHandle {
+  private readonly handle: (msg: ToWorker) => Promise<void>;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly failed: (e: Error) => void;
+
+  constructor(init: WorkerInit, deliver: (m: FromWorker) => void, failed: (e: Error) => void) {
+    this.failed = failed;
+    this.handle = createShard(init, { postMessage: (m) => { queueMicrotask(() => deliver(m)); } }, true);
+    queueMicrotask(() => deliver({ type: 'ready' }));
+  }
+
+  postMessage(msg: ToWorker): void {
+    // A batch is handled now (its arrays are the runner's no more once sent); only the end is
+    // asynchronous (it waits for the shard's pipeline), and nothing is sent after it.
+    if (msg.type === 'finish') { this.chain = this.chain.then(() => this.handle(msg)).catch((e: unknown) => this.failed(e as Error)); return; }
+    this.handle(msg).catch((e: unknown) => this.failed(e as Error));
+  }
+
+  terminate(): Promise<unknown> {
+    return this.chain;
+  }
+}
+
 export class ShardedRunner {
-  private readonly workers: Worker[] = [];
+  private readonly workers: ShardHandle[] = [];
   private readonly out: Outgoing[] = [];
   private readonly inFlight: number[] = [];
   /** Per worker, what it emitted and the main thread has not released yet, in its order. */
@@ -178,18 +213,28 @@ export class ShardedRunner {
   private readonly ringBuffers: number;
   private readonly chunkBytes: number | undefined;
 
-  /** `ring`: the file replay's read buffers (count, and bytes each, at least 1 MiB: tests make them cycle). */
-  constructor(pipe: Pipeline, n: number, init: WorkerInit, ring: { buffers?: number; chunkBytes?: number } = {}) {
+  /**
+   * `ring`: the file replay's read buffers (count, and bytes each, at least 1 MiB: tests make them
+   * cycle). `local`: shard 0 runs in this thread and n - 1 worker threads run the others (a
+   * replay: one isolate fewer to start and warm up, and shard 0's records are not encoded and
+   * rebuilt); otherwise (live) every shard is a worker thread and this thread only dispatches.
+   */
+  constructor(pipe: Pipeline, n: number, init: WorkerInit, ring: { buffers?: number; chunkBytes?: number; local?: boolean } = {}) {
     this.pipe = pipe;
     this.ringBuffers = Math.min(32, Math.max(2, ring.buffers ?? RING_BUFFERS));
     this.chunkBytes = ring.chunkBytes;
     this.globalIds = init.seqIds === true;
-    const url = workerUrl();
+    const local = ring.local === true;
+    const url = n > 1 || !local ? workerUrl() : null;
     for (let i = 0; i < n; i++) {
-      const w = new Worker(url, { workerData: { ndrWorker: true, init } });
-      w.on('message', (m: FromWorker) => this.onMessage(i, m));
-      w.on('error', (e) => { this.failure = e; this.wake(); });
-      this.workers.push(w);
+      if (local && i === 0) {
+        this.workers.push(new LocalShard(init, (m) => this.onMessage(0, m), (e) => { this.failure = e; this.wake(); }));
+      } else {
+        const w = new Worker(url as URL, { workerData: { ndrWorker: true, init } });
+        w.on('message', (m: FromWorker) => this.onMessage(i, m));
+        w.on('error', (e) => { this.failure = e; this.wake(); });
+        this.workers.push(w as unknown as ShardHandle);
+      }
       this.out.push(new Outgoing());
       this.inFlight.push(0);
       this.queues.push([]);
@@ -220,7 +265,7 @@ export class ShardedRunner {
     }
     if (m.type === 'feed-out') {
       this.releaseNow(i, m.flows, m.keys, m.dns);
-      (this.workers[i] as Worker).postMessage({ type: 'feed-ack' } satisfies ToWorker);
+      (this.workers[i] as ShardHandle).postMessage({ type: 'feed-ack' } satisfies ToWorker);
       return;
     }
     if (m.type === 'out') {
@@ -256,9 +301,9 @@ export class ShardedRunner {
    * flow was created at (made an id when released); else worker-local, made unique in this run here
    * (id × N + worker).
    */
-  private take(i: number, b: EncodedBatch, keys: Float64Array, dns: DnsOut[], into: Item[]): void {
+  private take(i: number, b: EncodedBatch | FlowRecord[], keys: Float64Array, dns: DnsOut[], into: Item[]): void {
     const n = this.workers.length;
-    const recs = b.count === 0 && b.codeLen === 0 ? [] : (this.decoders[i] as RecordDecoder).decode(b);
+    const recs = Array.isArray(b) ? b : b.count === 0 && b.codeLen === 0 ? [] : (this.decoders[i] as RecordDecoder).decode(b);
     const items: Item[] = [];
     for (let j = 0; j < recs.length; j++) {
       const f = recs[j] as FlowRecord;
@@ -272,7 +317,7 @@ export class ShardedRunner {
   }
 
   /** Direct mode: a worker's items go to the later stages at once, in its order. */
-  private releaseNow(i: number, b: EncodedBatch, keys: Float64Array, dns: DnsOut[]): void {
+  private releaseNow(i: number, b: EncodedBatch | FlowRecord[], keys: Float64Array, dns: DnsOut[]): void {
     const items: Item[] = [];
     this.take(i, b, keys, dns, items);
     for (const it of items) this.deliver(it);
@@ -404,14 +449,14 @@ export class ShardedRunner {
       // Time only: no buffers to hand over, keep this batch's arrays.
       const tick: BatchMsg = { type: 'batch', n: 0, buf: EMPTY_U8, off: EMPTY_U32, len: EMPTY_U32, orig: EMPTY_U32, ts: EMPTY_F64, link: EMPTY_U16, vlan: EMPTY_U16, tunnel: EMPTY_U8, where: EMPTY_U8, outer: null, maxTs: o.maxTs, seq: EMPTY_F64, marks, upTo: this.handled };
       o.marks = [];
-      (this.workers[i] as Worker).postMessage(tick);
+      (this.workers[i] as ShardHandle).postMessage(tick);
       return;
     }
     const msg: BatchMsg = { type: 'batch', n: o.n, buf: o.buf, off: o.off, len: o.len, orig: o.orig, ts: o.ts, link: o.link, vlan: o.vlan, tunnel: o.tunnel, where: o.where, outer: o.outer, maxTs: o.maxTs, seq: o.seq, marks, upTo: this.handled };
     const moved: ArrayBufferLike[] = [o.off.buffer, o.len.buffer, o.orig.buffer, o.ts.buffer, o.link.buffer, o.vlan.buffer, o.tunnel.buffer, o.where.buffer, o.seq.buffer];
     if (o.buf.length > 0) moved.push(o.buf.buffer);
     if (o.outer !== null) moved.push(o.outer.buffer);
-    (this.workers[i] as Worker).postMessage(msg, moved as never);
+    (this.workers[i] as ShardHandle).postMessage(msg, moved as never);
     this.out[i] = new Outgoing();
   }
 
@@ -445,7 +490,7 @@ export class ShardedRunner {
     const m = tupleMeta(this.kernelMeta, r);
     const i = shardHash(m) % this.workers.length;
     await this.send(i);
-    (this.workers[i] as Worker).postMessage({ type: 'kernel-end', r } satisfies ToWorker);
+    (this.workers[i] as ShardHandle).postMessage({ type: 'kernel-end', r } satisfies ToWorker);
   }
 
   /**
@@ -470,6 +515,11 @@ export class ShardedRunner {
   /** Remove the FIFOs of openFeeds (the loader and the workers keep what they opened). */
   removeFeeds(): void {
     for (const d of this.feedDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  }
+
+  /** Worker threads started (n, or n - 1 with `local`: shard 0 runs in this thread). */
+  get threads(): number {
+    return this.workers.filter((w) => !(w instanceof LocalShard)).length;
   }
 
   /** Flows in the workers' tables, as last reported. */

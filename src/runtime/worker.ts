@@ -23,6 +23,7 @@ import type { KernelFlowEnd } from './engine.js';
 import type { FlowTuple } from '../capture/ebpf.js';
 import { OUTER_WORDS } from './shard-hash.js';
 import { RecordEncoder, transferList, type EncodedBatch } from './record-codec.js';
+import type { FlowRecord } from '../flow/record.js';
 
 export interface BatchMsg {
   type: 'batch';
@@ -123,20 +124,40 @@ export interface DnsOut {
 
 export type ToWorker = BatchMsg | RingMsg | FeedMsg | { type: 'feed-ack' } | { type: 'finish'; reason: 'eof' | 'shutdown' } | { type: 'kernel-end'; r: KernelFlowEnd };
 export type FromWorker =
-  | { type: 'out'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; upTo: number; born: Float64Array; size?: number; events?: [string, number][]; feedPackets?: number; feedBytes?: number }
+  | { type: 'out'; flows: EncodedBatch | FlowRecord[]; keys: Float64Array; dns: DnsOut[]; upTo: number; born: Float64Array; size?: number; events?: [string, number][]; feedPackets?: number; feedBytes?: number }
   /** What the worker's own feed (FeedMsg) made it emit; not an answer to a batch. */
-  | { type: 'feed-out'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[] }
+  | { type: 'feed-out'; flows: EncodedBatch | FlowRecord[]; keys: Float64Array; dns: DnsOut[] }
   | { type: 'feed-open'; path: string; error?: string }
   | { type: 'bypass'; flow: BypassedFlow }
-  | { type: 'done'; flows: EncodedBatch; keys: Float64Array; dns: DnsOut[]; tombs: Float64Array; stats: Record<string, unknown> }
+  | { type: 'done'; flows: EncodedBatch | FlowRecord[]; keys: Float64Array; dns: DnsOut[]; tombs: Float64Array; stats: Record<string, unknown> }
   | { type: 'ready' };
 
-if (parentPort !== null && workerData?.ndrWorker === true) {
-  const port = parentPort;
-  const init = workerData.init as WorkerInit;
+/** Where a shard's messages go: the worker's port, or the main thread's runner for its own shard. */
+export interface ShardPort {
+  postMessage(msg: FromWorker, transfer?: ArrayBuffer[]): void;
+}
+
+/**
+ * A shard's records as they are, for the shard the main thread runs itself (ShardedRunner's
+ * `local`): they stay in this isolate, so nothing is encoded or rebuilt.
+ */
+class PlainRecords {
+  private list: FlowRecord[] = [];
+  get size(): number { return this.list.length; }
+  add(r: FlowRecord): void { this.list.push(r); }
+  take(): FlowRecord[] { const l = this.list; this.list = []; return l; }
+}
+
+/**
+ * One shard: an engine for the flows hashed to it, answering the runner's messages (ToWorker) on
+ * `port`. A worker thread runs one (below); with ShardedRunner's `local` the main thread runs one
+ * too, its records handed over as objects instead of encoded (`plain`).
+ */
+export function createShard(init: WorkerInit, port: ShardPort, plain = false): (msg: ToWorker) => Promise<void> {
   // Finished records are encoded as they come (record-codec.ts) and leave with the next answer,
   // each with its order key: where in the whole capture one thread would have emitted it.
-  const enc = new RecordEncoder();
+  const enc: { readonly size: number; add(r: FlowRecord): void; take(): EncodedBatch | FlowRecord[] } = plain ? new PlainRecords() : new RecordEncoder();
+  const moved = (b: EncodedBatch | FlowRecord[]): ArrayBuffer[] => (Array.isArray(b) ? [] : transferList(b));
   let keys: number[] = [];
   let dns: DnsOut[] = [];
   /** The place in the capture being handled: a packet (phase 1), an expiry point (0), the end (2). */
@@ -174,7 +195,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       port.postMessage({ type: 'bypass', flow } satisfies FromWorker);
     };
   }
-  const flowsOut = (): EncodedBatch => enc.take();
+  const flowsOut = (): EncodedBatch | FlowRecord[] => enc.take();
 
   /** Tunnel fields of the batch packet being fed (copied packets). */
   const batchOuter = new PacketMeta();
@@ -233,15 +254,14 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       }
       if (enc.size > 0 || dns.length > 0) {
         const flows = flowsOut();
-        port.postMessage({ type: 'feed-out', flows, keys: keysOut(), dns: dnsOut() } satisfies FromWorker, transferList(flows));
+        port.postMessage({ type: 'feed-out', flows, keys: keysOut(), dns: dnsOut() } satisfies FromWorker, moved(flows));
         if (++feedUnacked === FEED_MAX_UNACKED) for (const s of feeds.values()) s.pause();
       }
     });
     sock.on('error', (e) => { process.emitWarning(`worker feed ${path}: ${e.message}`); });
     port.postMessage({ type: 'feed-open', path } satisfies FromWorker);
   };
-  port.postMessage({ type: 'ready' } satisfies FromWorker);
-  port.on('message', async (msg: ToWorker) => {
+  return async (msg: ToWorker): Promise<void> => {
     if (msg.type === 'ring') {
       ring = msg.block;
     } else if (msg.type === 'feed') {
@@ -291,7 +311,7 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       // A time-only batch (live ticks) also reports the table size and event counts for metrics.
       const extra = msg.n === 0 ? { size: eng.table.size, events: [...eng.stats.events], feedPackets, feedBytes } : {};
       const flows = flowsOut();
-      port.postMessage({ type: 'out', flows, keys: keysOut(), dns: dnsOut(), upTo: msg.upTo, born: bornOut(), ...extra } satisfies FromWorker, transferList(flows));
+      port.postMessage({ type: 'out', flows, keys: keysOut(), dns: dnsOut(), upTo: msg.upTo, born: bornOut(), ...extra } satisfies FromWorker, moved(flows));
     } else if (msg.type === 'kernel-end') {
       ctxPhase = 1;
       ctxG = lastUpTo + 0.5;
@@ -304,7 +324,14 @@ if (parentPort !== null && workerData?.ndrWorker === true) {
       await p.finish(msg.reason);
       const st = eng.stats;
       const flows = flowsOut();
-      port.postMessage({ type: 'done', flows, keys: keysOut(), dns: dnsOut(), tombs: new Float64Array(tombs), stats: { ...st, events: [...st.events] } } satisfies FromWorker, transferList(flows));
+      port.postMessage({ type: 'done', flows, keys: keysOut(), dns: dnsOut(), tombs: new Float64Array(tombs), stats: { ...st, events: [...st.events] } } satisfies FromWorker, moved(flows));
     }
-  });
+  };
+}
+
+if (parentPort !== null && workerData?.ndrWorker === true) {
+  const port = parentPort;
+  const handle = createShard(workerData.init as WorkerInit, port);
+  port.postMessage({ type: 'ready' } satisfies FromWorker);
+  port.on('message', handle);
 }
