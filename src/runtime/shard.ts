@@ -26,6 +26,13 @@
  * without end) ids are worker-local id × N + worker. A table full enough to evict is per worker,
  * so evictions (and so records) differ from one thread's.
  *
+ * A replay (ShardedRunner's `local`) runs shard 0 in this thread, as a worker would run it (the
+ * same createShard code), and n - 1 worker threads for the others: n shards cost n - 1 isolates
+ * to start and warm up, not n, and shard 0's records are handed over as the objects its engine
+ * built. Its batches are handled when sent; its answers come back through a microtask, in order
+ * with the workers' through the same merge, so the output is the one the all-thread runner (and
+ * one thread) writes.
+ *
  * Live capture through the eBPF feed can skip this thread altogether (openFeeds): the kernel puts
  * each flow's packets on its worker's ring, the loader relays each ring to a FIFO that worker
  * reads. There is no capture-wide packet order then, so records and DNS answers are released as
