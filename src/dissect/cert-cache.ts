@@ -10,6 +10,8 @@ import { MapFront } from '../util/map-front.js';
 interface Entry<T> {
   sha: string;
   der: Uint8Array;
+  /** The same bytes as a Buffer, so a lookup compares without wrapping them per call. */
+  buf: Buffer;
   parsed: T | undefined;
 }
 
@@ -35,7 +37,7 @@ export class CertCache<T = unknown> {
     const bucket = this.byQuick.get(q);
     if (bucket !== undefined) {
       for (const e of bucket) {
-        if (e.der.length === der.length && Buffer.from(e.der.buffer, e.der.byteOffset, e.der.length).equals(Buffer.from(der.buffer, der.byteOffset, der.length))) {
+        if (e.der.length === der.length && e.buf.equals(der)) {
           this.hits++;
           return e.sha;
         }
@@ -45,7 +47,7 @@ export class CertCache<T = unknown> {
     const sha = createHash('sha256').update(der).digest('hex');
     const copy = new Uint8Array(der.length);
     copy.set(der);
-    const e: Entry<T> = { sha, der: copy, parsed: undefined };
+    const e: Entry<T> = { sha, der: copy, buf: Buffer.from(copy.buffer, copy.byteOffset, copy.length), parsed: undefined };
     if (this.bySha.size >= this.maxEntries) this.evictOne();
     this.bySha.set(sha, e);
     if (bucket !== undefined) bucket.push(e);
