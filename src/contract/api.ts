@@ -114,6 +114,13 @@ export interface DissectorContext<R extends DissectorRecord, E extends string> {
    * application payload (entropy and small-record cadence are measured from there).
    */
   payloadStart(dir: Dir, streamOffset: number): void;
+  /**
+   * Every exchange the flow began has been answered (each DNS query has its response). A datagram
+   * flow then ends at once, its record as it would be but for its end reason ('complete'), and a
+   * later datagram on the same ports starts a new flow, as after the idle timeout. Optional for
+   * contexts made outside the driver (tests); ignored on TCP, which ends with its connection.
+   */
+  complete?(): void;
 }
 
 /** Per-flow instance; one class per protocol (state.ts). No I/O, no timers, no globals. */

@@ -21,6 +21,8 @@ export interface DriverHost {
   dissectorEvent(id: string): void;
   /** Every record a dissector emits, at packet time (e.g. DNS answers naming later flows). */
   recordTap(flow: Flow, record: DissectorRecord): void;
+  /** The flow's dissector says every exchange it began is answered (DissectorContext.complete). */
+  exchangesDone(flow: Flow): void;
 }
 
 /** Reused mutable StreamView handed to feed(); valid only during the call. */
@@ -73,6 +75,9 @@ class FlowContext implements DissectorContext<DissectorRecord, string> {
   }
   payloadStart(dir: Dir, streamOffset: number): void {
     this.host.payloadStart(this.f, dir, streamOffset);
+  }
+  complete(): void {
+    this.host.exchangesDone(this.f);
   }
 }
 

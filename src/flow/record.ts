@@ -179,7 +179,7 @@ export interface Attribution {
   clockOffsetMs: number | null;
 }
 
-export type EndReason = 'fin' | 'rst' | 'idle' | 'evicted' | 'eof' | 'shutdown';
+export type EndReason = 'fin' | 'rst' | 'idle' | 'evicted' | 'eof' | 'shutdown' | 'complete';
 
 export interface FlowRecord {
   readonly kind: 'flow';

@@ -112,6 +112,8 @@ export interface EngineStats {
   /** Of those, evicted because the heap was over limits.heapMemcapMiB. */
   flowsEvictedMemcap: number;
   flowsExpired: number;
+  /** Datagram flows ended when their dissector had every answer (DissectorContext.complete). */
+  flowsCompleted: number;
   /** Packets after a connection's clean close was complete (its record already out). */
   latePackets: number;
   dissectorFaults: number;
@@ -131,7 +133,7 @@ export class Engine implements DriverHost {
   private expireSec = 0;
   readonly stats: EngineStats = {
     packets: 0, bytes: 0, flowPackets: 0, notIp: 0, otherL4: 0, fragmentsHeld: 0, malformed: 0, unsupported: 0,
-    events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsEvictedMemcap: 0, flowsExpired: 0, latePackets: 0, dissectorFaults: 0,
+    events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsEvictedMemcap: 0, flowsExpired: 0, flowsCompleted: 0, latePackets: 0, dissectorFaults: 0,
   };
   /** Watches full GCs for the memcap (null when there is none). */
   private heapWatch: PerformanceObserver | null = null;
@@ -286,7 +288,17 @@ export class Engine implements DriverHost {
     if (ts > side.lastTs) side.lastTs = ts;
 
     if (m.proto === 6) this.tcp(f, d, len);
-    else if (len > 0) this.udp(f, d, len);
+    else if (len > 0) {
+      this.udp(f, d, len);
+      if (this.completed === f) {
+        // Its dissector has every answer: the flow ends now rather than sit out the idle timeout
+        // (a lookup's flow held its parsed messages for 60 s, and a resolver's table filled with them).
+        this.completed = null;
+        table.remove(f);
+        st.flowsCompleted++;
+        this.end(f, 'complete');
+      }
+    }
   }
 
   private tcp(f: Flow, d: Dir, len: number): void {
@@ -578,6 +590,13 @@ export class Engine implements DriverHost {
 
   recordTap(f: Flow, r: DissectorRecord): void {
     this.onRecord?.(f, r);
+  }
+
+  /** The datagram flow being fed has every answer: packet() ends it once the datagram is counted. */
+  private completed: Flow | null = null;
+
+  exchangesDone(f: Flow): void {
+    if (f.proto === 17) this.completed = f;
   }
 
   /** Nothing recognised the flow: measure it from its first byte, then count only. */

@@ -29,7 +29,7 @@ export function mergeStats(r: ShardedRunner): EngineStats {
   const m = r.mainStats;
   const out: EngineStats = {
     packets: m.packets, bytes: m.bytes, flowPackets: 0, notIp: m.notIp, otherL4: m.otherL4, fragmentsHeld: m.fragmentsHeld,
-    malformed: m.malformed, unsupported: 0, events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsEvictedMemcap: 0, flowsExpired: 0, latePackets: 0, dissectorFaults: 0,
+    malformed: m.malformed, unsupported: 0, events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsEvictedMemcap: 0, flowsExpired: 0, flowsCompleted: 0, latePackets: 0, dissectorFaults: 0,
   };
   for (const w of r.workerStats) {
     const s = w as unknown as EngineStats & { events: [string, number][] };
@@ -39,6 +39,7 @@ export function mergeStats(r: ShardedRunner): EngineStats {
     out.flowsEvicted += s.flowsEvicted;
     out.flowsEvictedMemcap += s.flowsEvictedMemcap ?? 0;
     out.flowsExpired += s.flowsExpired;
+    out.flowsCompleted += s.flowsCompleted ?? 0;
     out.latePackets += s.latePackets ?? 0;
     out.dissectorFaults += s.dissectorFaults;
     for (const [k, v] of s.events) out.events.set(k, (out.events.get(k) ?? 0) + v);
