@@ -214,3 +214,46 @@ describe('dns ECS section', () => {
     expect(o.end()).toEqual({ dns: { question: { name: 'x.example' }, response_code: 'NXDOMAIN', answers: [{ name: 'a\u202e', type: 'AAAA', data: '::1', ttl: 5 }], resolved_ip: ['::1'] } });
   });
 });
+
+describe('DNS exchange completion (UDP)', () => {
+  const q = (id: number, n = 'a.example') => Uint8Array.from([...header(id, 0x0100, 1, 0), ...name(n), ...u16(1), ...u16(1)]);
+  const r = (id: number, n = 'a.example') => Uint8Array.from([...header(id, 0x8180, 1, 1), ...name(n), ...u16(1), ...u16(1), ...rr([0xc0, 12], 1, 60, [10, 0, 0, 1])]);
+  const run = (msgs: [Dir, Uint8Array][], spec = dnsSpec) => {
+    const h = harness(spec, spec.defaultLimits, { srcPort: 40000, dstPort: 53, transport: spec.transport, startTs: 0 });
+    for (const [d, m] of msgs) {
+      if (spec.transport === 'tcp') h.feed(d, Uint8Array.from([...u16(m.length), ...m]));
+      else h.feed(d, m);
+    }
+    return h;
+  };
+
+  it('says complete once the query has its response, not before', () => {
+    expect(run([[Dir.ToServer, q(1)]]).completes).toEqual([]);
+    expect(run([[Dir.ToServer, q(1)], [Dir.ToClient, r(1)]]).completes).toEqual([2]);
+  });
+
+  it('waits for every open query: A and AAAA on one socket, answered in either order', () => {
+    expect(run([[Dir.ToServer, q(1)], [Dir.ToServer, q(2)], [Dir.ToClient, r(1)], [Dir.ToClient, r(2)]]).completes).toEqual([4]);
+    expect(run([[Dir.ToServer, q(1)], [Dir.ToServer, q(2)], [Dir.ToClient, r(2)], [Dir.ToClient, r(1)]]).completes).toEqual([4]);
+  });
+
+  it('a retransmitted query is answered by the one response; a response with another id answers nothing', () => {
+    expect(run([[Dir.ToServer, q(7)], [Dir.ToServer, q(7)], [Dir.ToClient, r(7)]]).completes).toEqual([3]);
+    expect(run([[Dir.ToServer, q(7)], [Dir.ToClient, r(8)]]).completes).toEqual([]);
+    expect(run([[Dir.ToServer, q(7)], [Dir.ToClient, r(8)], [Dir.ToClient, r(7)]]).completes).toEqual([3]);
+  });
+
+  it('a response without a query (mDNS announcements) never completes; nor does DNS over TCP (its connection ends it)', () => {
+    expect(run([[Dir.ToClient, r(1)], [Dir.ToClient, r(2)]]).completes).toEqual([]);
+    expect(run([[Dir.ToServer, q(1)], [Dir.ToClient, r(1)]], dnsTcpSpec).completes).toEqual([]);
+  });
+
+  it('more open queries than it tracks: the flow is left to the idle timeout', () => {
+    const msgs: [Dir, Uint8Array][] = [];
+    for (let id = 1; id <= 18; id++) msgs.push([Dir.ToServer, q(id)]);
+    for (let id = 1; id <= 18; id++) msgs.push([Dir.ToClient, r(id)]);
+    expect(run(msgs).completes).toEqual([]);
+    // Seventeen open at most are tracked (one slot and sixteen more).
+    expect(run(msgs.filter((_, i) => i % 18 < 17)).completes).toEqual([34]);
+  });
+});

@@ -7,6 +7,9 @@ import type { DnsEventId } from './events.js';
 import { parseMessage } from './parse.js';
 import type { DnsLimits, DnsQuestion, DnsRecord } from './types.js';
 
+/** Unanswered queries tracked per UDP flow; past this the flow is left to the idle timeout. */
+const MAX_OPEN_QUERIES = 16;
+
 export class DnsDissector implements FlowDissector {
   private readonly ctx: DissectorContext<DnsRecord, DnsEventId>;
   private readonly lim: DnsLimits;
@@ -21,6 +24,16 @@ export class DnsDissector implements FlowDissector {
    * the same, its record takes the same list, so a lookup's flow holds the name once.
    */
   private lastQuestions: readonly DnsQuestion[] | null = null;
+  /**
+   * UDP: ids of queries still unanswered. One slot covers a lookup (one query, one response)
+   * without an array; `moreOpen` takes the rest (a client asking A and AAAA on one socket).
+   */
+  private openId = -1;
+  private moreOpen: number[] | null = null;
+  /** UDP: a query was seen (a lone response, e.g. mDNS's unsolicited ones, never completes a flow). */
+  private asked = false;
+  /** UDP: more queries open than are tracked: the flow is left to the idle timeout. */
+  private untracked = false;
 
   constructor(ctx: DissectorContext<DnsRecord, DnsEventId>, lim: DnsLimits, tcp: boolean) {
     this.ctx = ctx;
@@ -111,7 +124,35 @@ export class DnsDissector implements FlowDissector {
       status: m.events.length > 0 ? 'truncated' : 'complete',
       events: m.events,
     });
+    if (!this.tcp) this.track(m.qr, m.id);
     return 'more';
+  }
+
+  /**
+   * Match queries to responses by id. When every query has its response the flow's exchange is
+   * over (as a DNS log entry per transaction is): the engine may end the flow now instead of
+   * holding it for the idle timeout. Too many open queries to track: the flow waits as before.
+   */
+  private track(response: boolean, id: number): void {
+    if (this.untracked) return;
+    if (!response) {
+      // A retransmitted query (same id) is answered by the one response.
+      if (this.openId === id || (this.moreOpen !== null && this.moreOpen.includes(id))) return;
+      this.asked = true;
+      if (this.openId === -1) { this.openId = id; return; }
+      const more = this.moreOpen ?? (this.moreOpen = []);
+      if (more.length < MAX_OPEN_QUERIES) more.push(id);
+      else this.untracked = true;
+      return;
+    }
+    if (!this.asked) return;
+    if (this.openId === id) this.openId = -1;
+    else if (this.moreOpen !== null) {
+      const i = this.moreOpen.indexOf(id);
+      if (i >= 0) this.moreOpen.splice(i, 1);
+    }
+    if (this.openId === -1 && this.moreOpen !== null && this.moreOpen.length > 0) this.openId = this.moreOpen.shift() as number;
+    if (this.openId === -1) this.ctx.complete?.();
   }
 
   gap(dir: Dir, _lostBytes: number): Verdict {

@@ -13,6 +13,8 @@ export interface Harness {
   certs: { dir: Dir; index: number; der: Uint8Array }[];
   payloadStarts: [number | null, number | null];
   verdicts: Verdict[];
+  /** The number of records emitted at each DissectorContext.complete() call. */
+  completes: number[];
   /** Feed one chunk in direction dir (TCP: appended to that direction's stream; UDP: one datagram). */
   feed(dir: Dir, chunk: Uint8Array, ts?: number): Verdict;
   end(): void;
@@ -37,7 +39,7 @@ export function harness(spec: AnyDissectorSpec, limits: object = spec.defaultLim
   let allDone = false;
   let now = 0;
   const h: Harness = {
-    records: [], events: [], violations: [], confirmed: false, certs: [], payloadStarts: [null, null], verdicts: [],
+    records: [], events: [], violations: [], confirmed: false, certs: [], payloadStarts: [null, null], verdicts: [], completes: [],
     feed(dir, chunk, ts = now) {
       now = ts;
       if (allDone || done[dir]) return 'done';
@@ -98,6 +100,7 @@ export function harness(spec: AnyDissectorSpec, limits: object = spec.defaultLim
     violation: (id: string) => { h.violations.push(id); },
     handoff: (_k: 'x509', dir: Dir, index: number, der: Uint8Array) => { h.certs.push({ dir, index, der: Uint8Array.from(der) }); },
     payloadStart: (dir: Dir, off: number) => { if (h.payloadStarts[dir] === null) h.payloadStarts[dir] = off; },
+    complete: () => { h.completes.push(h.records.length); },
   }, limits);
   return h;
 }
