@@ -64,3 +64,41 @@ describe('scoreSortedBeacon against scoreBeacon, wider inputs', () => {
     expect(t.observe(makeFlow({ startTs: T0 + 14 * 60_000, sni: 'c2.example', server: { ip: '198.51.100.9', port: 8883 } }))).toBeNull();
   });
 });
+
+describe('the tracker\'s sorted intervals and sizes, kept connection by connection', () => {
+  it('score every flow as scoreSortedBeacon does on the pair\'s live connections: late, duplicate, leaving the window, past the cap', () => {
+    let x = 47;
+    const rnd = (m: number): number => { x = (Math.imul(x, 1_103_515_245) + 12_345) >>> 0; return (x >>> 8) % m; };
+    for (const [maxTs, windowS] of [[40, 86_400], [12, 86_400], [64, 3_000], [7, 900]] as const) {
+      const t = new BeaconTracker({ maxTsPerPairCount: maxTs, windowS });
+      // The model: the pair's live connections in start order (a late one after its equals), the
+      // window's leavers dropped from the front, then the oldest past the cap.
+      const live: { t: number; b: number }[] = [];
+      let first = Infinity;
+      let last = -Infinity;
+      let now = 2_000_000;
+      let scored = 0;
+      for (let k = 0; k < 1500; k++) {
+        const shape = rnd(10);
+        now += shape === 0 ? 0 : shape === 1 ? rnd(4000) : 20 + rnd(40);
+        // a late connection now and then (flows end out of start order), sometimes far behind
+        const tS = shape === 2 ? now - rnd(200) : shape === 3 ? now - rnd(5000) : now;
+        const bytes = [100, 100, 1000 + rnd(3), 40 + rnd(5000)][rnd(4)]!;
+        const got = t.observe(makeFlow({ startTs: tS * 1000 + rnd(1000), sni: 'c2.example', bytes: [bytes, 10], server: { ip: '198.51.100.7', port: 443 } }));
+        first = Math.min(first, tS);
+        last = Math.max(last, tS);
+        const ipBytes = bytes + 52 * makeFlow({ bytes: [bytes, 10] }).dirs[0].packets;
+        let at = live.length;
+        while (at > 0 && live[at - 1]!.t > tS) at--;
+        live.splice(at, 0, { t: tS, b: ipBytes });
+        const winMin = Math.max(first, last - windowS);
+        while (live.length > 0 && live[0]!.t < winMin) live.shift();
+        if (live.length > maxTs) live.splice(0, live.length - maxTs);
+        const want = live.length < 4 ? null : scoreSortedBeacon(live.map((c) => c.t), live.map((c) => c.b).sort((a, b) => a - b), winMin, last);
+        expect(got, `maxTs ${maxTs}, window ${windowS}, flow ${k}`).toEqual(want);
+        if (want !== null) scored++;
+      }
+      expect(scored).toBeGreaterThan(500);
+    }
+  });
+});

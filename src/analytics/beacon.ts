@@ -168,12 +168,10 @@ export interface BeaconTrackerOptions {
 }
 
 interface PairState {
-  // connection starts, seconds, ascending; the pair's connections are ts[head..]. null while the
-  // pair holds at most two connections, which are then kept inline (n, t0/b0, t1/b1) instead.
-  ts: number[] | null;
-  tb: number[] | null; // originator IP bytes, aligned with ts
-  head: number; // connections before it left the window or the cap and wait to be cut off
-  // Inline connections while ts is null: starts as seconds after the tracker's originS (small
+  // The pair's connections once it holds more than two; null while it holds at most two, which
+  // are then kept inline (n, t0/b0, t1/b1): most pairs of a scan, a flood or a crowd of hosts.
+  c: PairConnections | null;
+  // Inline connections while c is null: starts as seconds after the tracker's originS (small
   // integers, so the fields hold them without a heap number each) and originator IP bytes.
   n: number;
   t0: number;
@@ -183,11 +181,23 @@ interface PairState {
   placed: number; // tick at which the pair was put at the young end of the placement list
   older: PairState | null; // neighbours in the placement list (null at its ends)
   newer: PairState | null;
-  scored: BeaconInfo | null | undefined; // the pair's last full score (large pairs are rescored now and then): null below RITA's gates, undefined when not scored yet
-  sinceScored: number; // connections added since `scored` was computed
   host: string; // lowercase host, destination and the port: the entry in the lookup index
   dst: string;
   port: number;
+}
+
+/** The connections of a pair that holds more than two. */
+interface PairConnections {
+  ts: number[]; // connection starts, seconds, ascending; the pair's connections are ts[head..]
+  tb: number[]; // originator IP bytes, aligned with ts
+  head: number; // connections before it left the window or the cap and wait to be cut off
+  // The live connections' intervals (zeros included) and originator IP bytes, each ascending,
+  // kept up to date connection by connection (n − 1 and n values), so a scoring reads them
+  // instead of sorting the pair's values again.
+  sd: Float64Array;
+  sb: Float64Array;
+  scored: BeaconInfo | null | undefined; // the pair's last full score (large pairs are rescored now and then): null below RITA's gates, undefined when not scored yet
+  sinceScored: number; // connections added since `scored` was computed
 }
 
 /** A (host, destination)'s pairs: the one pair while it has one port, a map by port once it has more. */
@@ -231,7 +241,6 @@ export class BeaconTracker {
   /** The first connection start seen: inline connection starts are kept relative to it. */
   private originS = NaN;
   private readonly scratch = new BeaconScratch();
-  private sortedBytes: Float64Array = new Float64Array(64);
   /** Pairs dropped by the LRU cap (for stats). */
   evictedPairs = 0;
 
@@ -303,7 +312,7 @@ export class BeaconTracker {
     if (st) {
       if (tick - st.placed > this.maxPairs >> 1) { this.unlink(st); this.link(st); st.placed = tick; }
     } else {
-      st = { ts: null, tb: null, head: 0, n: 0, t0: 0, b0: 0, t1: 0, b1: 0, placed: tick, older: null, newer: null, scored: undefined, sinceScored: 0, host, dst, port };
+      st = { c: null, n: 0, t0: 0, b0: 0, t1: 0, b1: 0, placed: tick, older: null, newer: null, host, dst, port };
       if (this.pairs >= this.maxPairs && this.oldest !== null) {
         const old = this.oldest;
         this.unlink(old);
@@ -317,15 +326,16 @@ export class BeaconTracker {
     }
     if (!(this.originS === this.originS)) this.originS = tS;
     const o = this.originS;
+    let c = st.c;
     let ts: number[];
     let tb: number[];
-    if (st.ts === null || st.tb === null) {
+    if (c === null) {
       // Arrays made here for an inline pair die young unless the pair grows past two connections.
       ts = st.n === 0 ? [] : st.n === 1 ? [st.t0 + o] : [st.t0 + o, st.t1 + o];
       tb = st.n === 0 ? [] : st.n === 1 ? [st.b0] : [st.b0, st.b1];
     } else {
-      ts = st.ts;
-      tb = st.tb;
+      ts = c.ts;
+      tb = c.tb;
     }
     // Keep ts sorted (flows mostly end in start order, so the insert is near the end) and the
     // bytes aligned with it. Connections that leave (the window, the cap) only move `head`; the
@@ -333,14 +343,27 @@ export class BeaconTracker {
     // O(1) times however long the pair lives.
     const b = flow.dirs[0].ipBytes;
     const len = ts.length;
+    const h0 = c === null ? 0 : c.head;
     let i = len;
-    while (i > st.head && ts[i - 1]! > tS) i--;
+    while (i > h0 && ts[i - 1]! > tS) i--;
+    // A pair that held its connections apart had at least three live ones, [h0, len): the new
+    // one's intervals replace the one it falls into (or extend either end).
+    let nd = len - h0 - 1;
+    if (c !== null) {
+      if (i > h0) {
+        if (i < len) { sortedRemove(c.sd, nd--, ts[i]! - ts[i - 1]!); c.sd = sortedInsert(c.sd, nd++, ts[i]! - tS); }
+        c.sd = sortedInsert(c.sd, nd++, tS - ts[i - 1]!);
+      } else {
+        c.sd = sortedInsert(c.sd, nd++, ts[i]! - tS);
+      }
+      c.sb = sortedInsert(c.sb, len - h0, b);
+    }
     if (i === len) { ts.push(tS); tb.push(b); } else { insertAt(ts, i, tS); insertAt(tb, i, b); }
     const winMax = this.lastS;
     const winMin = Math.max(this.firstS, winMax - this.windowS);
     // Only connections inside the window take part, as RITA's query does; the window only moves
     // forward, so older connections go for good. Past the cap the oldest go too.
-    let head = st.head;
+    let head = h0;
     while (head < ts.length && ts[head]! < winMin) head++;
     if (ts.length - head > this.maxTs) head = ts.length - this.maxTs;
     const n = ts.length - head;
@@ -348,38 +371,49 @@ export class BeaconTracker {
       // Most pairs of a scan, a flood or a crowd of hosts never get a third connection: kept
       // inline they hold no arrays, so nothing of theirs but the pair survives the young
       // generation (every array given to a pair was copied twice on its way to the old one).
-      st.ts = st.tb = null;
-      st.head = 0;
+      st.c = null;
       st.n = n;
       if (n > 0) { st.t0 = ts[head]! - o; st.b0 = tb[head]!; }
       if (n > 1) { st.t1 = ts[head + 1]! - o; st.b1 = tb[head + 1]!; }
+      return null;
+    }
+    if (c === null) {
+      // The pair's third live connection: its sorted values start here, from the arrays.
+      let sd: Float64Array = new Float64Array(8);
+      let sb: Float64Array = new Float64Array(8);
+      for (let k = head; k < ts.length; k++) {
+        sb = sortedInsert(sb, k - head, tb[k]!);
+        if (k > head) sd = sortedInsert(sd, k - head - 1, ts[k]! - ts[k - 1]!);
+      }
+      st.c = c = { ts, tb, head, sd, sb, scored: undefined, sinceScored: 0 };
     } else {
-      st.ts = ts;
-      st.tb = tb;
-      st.head = head;
-      if (head > 0 && head >= ts.length - head) this.cut(st, ts, tb);
+      c.head = head;
+      // Connections that left (the window, the cap) take their bytes and the interval to the
+      // next connection with them.
+      let nb = nd + 1;
+      for (let k = h0; k < head; k++) {
+        sortedRemove(c.sb, nb--, tb[k]!);
+        sortedRemove(c.sd, nd--, ts[k + 1]! - ts[k]!);
+      }
     }
-    if (n < BEACON_DEFAULTS.uniqueConnectionThreshold) { st.scored = undefined; return null; }
-    // Scoring reads every connection the pair holds (sorting its intervals), so a busy pair (a
-    // resolver, a proxy, an update server: up to maxTsPerPairCount connections) would cost that
-    // much per flow. Small pairs are scored on every flow; a pair past EXACT_PAIR_MAX connections
-    // is rescored once a sixteenth of it is new, and in between its flows carry that score with
-    // the current connection count. One more connection among hundreds moves the score by little;
-    // the cost per flow stays bounded whatever the pair's size. A score below RITA's gates (null:
-    // a burst of connections inside the same few seconds) is kept the same way, or a burst pair
-    // would be re-sorted on every one of its flows.
-    if (++st.sinceScored <= n >> 4 && st.scored !== undefined && n > EXACT_PAIR_MAX) {
-      if (st.scored === null) return null;
-      return st.scored.connections === n ? st.scored : { ...st.scored, connections: n };
+    if (head > 0 && head >= ts.length - head) cut(c);
+    if (n < BEACON_DEFAULTS.uniqueConnectionThreshold) { c.scored = undefined; return null; }
+    // Scoring reads every connection the pair holds, so a busy pair (a resolver, a proxy, an
+    // update server: up to maxTsPerPairCount connections) would cost that much per flow. Small
+    // pairs are scored on every flow; a pair past EXACT_PAIR_MAX connections is rescored once a
+    // sixteenth of it is new, and in between its flows carry that score with the current
+    // connection count. One more connection among hundreds moves the score by little; the cost
+    // per flow stays bounded whatever the pair's size. A score below RITA's gates (null: a burst
+    // of connections inside the same few seconds) is kept the same way, or a burst pair would be
+    // rescored on every one of its flows.
+    if (++c.sinceScored <= n >> 4 && c.scored !== undefined && n > EXACT_PAIR_MAX) {
+      if (c.scored === null) return null;
+      return c.scored.connections === n ? c.scored : { ...c.scored, connections: n };
     }
-    st.sinceScored = 0;
-    if (st.head > 0) this.cut(st, ts, tb);
-    // The bytes in ascending order, for the data-size score: sorted here, on the (rarer) scoring.
-    const bytes = this.sortedBytes = grown(this.sortedBytes, n);
-    for (let k = 0; k < n; k++) bytes[k] = tb[k]!;
-    sortPrefix(bytes, n);
-    st.scored = scoreSortedBeacon(ts, bytes.subarray(0, n), winMin, winMax, this.scratch);
-    return st.scored;
+    c.sinceScored = 0;
+    if (c.head > 0) cut(c);
+    c.scored = scoreTracked(c.ts, c.sd, c.sb, winMin, winMax, this.scratch);
+    return c.scored;
   }
 
   /** Put a pair (not in the list) at the list's young end. */
@@ -399,13 +433,13 @@ export class BeaconTracker {
     else st.newer.older = st.older;
     st.older = st.newer = null;
   }
+}
 
-  /** Drop the connections before `head`. */
-  private cut(st: PairState, ts: number[], tb: number[]): void {
-    ts.splice(0, st.head);
-    tb.splice(0, st.head);
-    st.head = 0;
-  }
+/** Drop the connections before `head`. */
+function cut(c: PairConnections): void {
+  c.ts.splice(0, c.head);
+  c.tb.splice(0, c.head);
+  c.head = 0;
 }
 
 /** Pairs up to this many connections are scored on every flow (see BeaconTracker.observe). */
@@ -419,6 +453,45 @@ function insertAt(a: number[], at: number, x: number): void {
   a[at] = x;
 }
 
+/**
+ * Insert x into ascending a[0..len), growing a when full (the array to keep is returned). Values
+ * equal to x keep their order before it; the move is one memmove.
+ */
+function sortedInsert(a: Float64Array, len: number, x: number): Float64Array {
+  if (len === a.length) {
+    const g = new Float64Array(len * 2);
+    g.set(a);
+    a = g;
+  }
+  let at = len;
+  if (len > 0 && a[len - 1]! > x) {
+    at = upperBound(a, x, 0, len);
+    if (len - at > 8) a.copyWithin(at + 1, at, len);
+    else for (let k = len; k > at; k--) a[k] = a[k - 1]!;
+  }
+  a[at] = x;
+  return a;
+}
+
+/** Remove one value equal to x from ascending a[0..len) (x is there). */
+function sortedRemove(a: Float64Array, len: number, x: number): void {
+  const at = lowerBound(a, x, 0, len);
+  if (len - at > 8) a.copyWithin(at, at + 1, len);
+  else for (let k = at + 1; k < len; k++) a[k - 1] = a[k]!;
+}
+
+/** Index of the first of a[from..to) above x (a ascending); `to` when there is none. */
+function upperBound(a: ArrayLike<number>, x: number, from: number, to: number): number {
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 // ---- allocation-free scoring for the tracker (one call per flow) ----
 
 /**
@@ -429,7 +502,8 @@ function insertAt(a: number[], at: number, x: number): void {
 export class BeaconScratch {
   deltas: Float64Array = new Float64Array(64);
   readonly bins = new Float64Array(BEACON_DEFAULTS.histogramBins);
-  readonly heights = new Float64Array(BEACON_DEFAULTS.histogramBins);
+  /** Non-empty bins per bucketed height (see histDurScores): room for 1 / histModeSensitivity + 1 and float error. */
+  readonly heights = new Float64Array(Math.ceil(1 / BEACON_DEFAULTS.histModeSensitivity) + 8);
 }
 
 function grown(buf: Float64Array, n: number): Float64Array {
@@ -463,14 +537,14 @@ function lowerBound(a: ArrayLike<number>, x: number, from: number, to: number): 
 }
 
 /**
- * The k-th smallest (from 0) absolute deviation |a[i] − q2| of ascending a[0..n), where `split`
- * is the first index with a[split] ≥ q2. Left of the split the deviations ascend as i goes down,
+ * The k-th smallest (from 0) absolute deviation |a[i] − q2| of ascending a[from..from + n), where
+ * `split` is the first index with a[split] ≥ q2. Left of the split the deviations ascend as i goes down,
  * right of it as i goes up: two sorted runs, so the k-th of their merge is found by bisecting how
  * many come from the left run (O(log n)), with no array of deviations at all.
  */
-function kthDeviation(a: ArrayLike<number>, n: number, split: number, q2: number, k: number): number {
-  const nl = split;
-  const nr = n - split;
+function kthDeviation(a: ArrayLike<number>, from: number, n: number, split: number, q2: number, k: number): number {
+  const nl = split - from;
+  const nr = from + n - split;
   // i deviations from the left run and k + 1 − i from the right are the k + 1 smallest.
   let lo = Math.max(0, k + 1 - nr);
   let hi = Math.min(k + 1, nl);
@@ -489,22 +563,23 @@ function kthDeviation(a: ArrayLike<number>, n: number, split: number, q2: number
 }
 
 /**
- * statisticalScore(a[0..n)) for ascending input without allocating: the quartiles are read off
- * the sorted values, and the median absolute deviation is taken from the two sorted runs of
- * deviations either side of the median (kthDeviation), so a pair of any size costs O(log n).
+ * statisticalScore(a[from..from + n)) for ascending input without allocating: the quartiles are
+ * read off the sorted values, and the median absolute deviation is taken from the two sorted runs
+ * of deviations either side of the median (kthDeviation), so a pair of any size costs O(log n).
  */
-function statScore(a: ArrayLike<number>, n: number, defaultMad: number): number {
+function statScore(a: ArrayLike<number>, from: number, n: number, defaultMad: number): number {
   if (n === 0) return 0;
   const half = n >> 1;
-  const q1 = medianSorted(a, 0, half);
-  const q2 = medianSorted(a, 0, n);
-  const q3 = medianSorted(a, n % 2 === 1 ? half + 1 : half, n);
+  const end = from + n;
+  const q1 = medianSorted(a, from, from + half);
+  const q2 = medianSorted(a, from, end);
+  const q3 = medianSorted(a, n % 2 === 1 ? from + half + 1 : from + half, end);
   const den = q3 - q1;
   let skew = 0;
   if (den >= 10 && q2 !== q1 && q2 !== q3) skew = (q1 + q3 - 2 * q2) / den;
   const bowleyScore = 1 - Math.abs(skew);
-  const split = lowerBound(a, q2, 0, n);
-  const mad = n % 2 === 1 ? kthDeviation(a, n, split, q2, half) : (kthDeviation(a, n, split, q2, half - 1) + kthDeviation(a, n, split, q2, half)) / 2;
+  const split = lowerBound(a, q2, from, end);
+  const mad = n % 2 === 1 ? kthDeviation(a, from, n, split, q2, half) : (kthDeviation(a, from, n, split, q2, half - 1) + kthDeviation(a, from, n, split, q2, half)) / 2;
   let madS = q2 >= 1 ? (q2 - mad) / q2 : defaultMad;
   if (!(madS >= 0)) madS = 0; // negative or NaN
   return round3((bowleyScore + madS) / 2);
@@ -521,19 +596,19 @@ interface HistDurScores { hist: number; dur: number }
 function histDurScores(lo: number, hi: number, ts: readonly number[], first: number, last: number, scratch: BeaconScratch): HistDurScores {
   const bins = BEACON_DEFAULTS.histogramBins;
   const counts = scratch.bins;
-  const heightBuf = scratch.heights;
   const step = (hi - lo) / bins;
   // binOf(t) is the number of edges lo + i·step (i = 1 … bins − 1) at or below t, and the edges
-  // ascend, so on ascending ts each bin's count is the distance between the first connections at
-  // or past its two edges: bins − 1 binary searches instead of a binOf per connection.
+  // ascend, so one walk over the ascending ts moves the bin forward as the edges are passed (no
+  // binOf per connection, no search per edge: most pairs scored hold a few dozen connections).
+  counts.fill(0);
   const n = ts.length;
-  let at = 0;
-  for (let i = 0; i < bins - 1; i++) {
-    const next = lowerBound(ts, lo + (i + 1) * step, at, n);
-    counts[i] = next - at;
-    at = next;
+  let bin = 0;
+  let edge = lo + step;
+  for (let k = 0; k < n; k++) {
+    const t = ts[k]!;
+    while (bin < bins - 1 && t >= edge) edge = lo + (++bin + 1) * step;
+    counts[bin]++;
   }
-  counts[bins - 1] = n - at;
   let totalBars = 0;
   let largest = 0;
   let total = 0;
@@ -571,21 +646,25 @@ function histDurScores(lo: number, hi: number, ts: readonly number[], first: num
   let fit = 0;
   const minBars = BEACON_DEFAULTS.histBimodalMinHours < 6 ? 11 : BEACON_DEFAULTS.histBimodalMinHours;
   if (totalBars > 0 && totalBars >= minBars) {
+    // Bars per bucketed height, counted by the height's bucket number floor(c / bucket), which is
+    // at most largest / bucket ≤ 1 / histModeSensitivity (20) plus float error: no sort.
     const bucket = Math.ceil(largest * BEACON_DEFAULTS.histModeSensitivity);
-    let m = 0;
+    const perHeight = scratch.heights;
+    perHeight.fill(0);
+    let top = 0;
     for (let i = 0; i < bins; i++) {
       const c = counts[i]!;
-      if (c > 0) heightBuf[m++] = Math.floor(c / bucket) * bucket;
+      if (c > 0) {
+        const h = Math.floor(c / bucket);
+        perHeight[h]++;
+        if (h > top) top = h;
+      }
     }
-    sortPrefix(heightBuf, m);
     let a = 0;
     let b = 0;
-    for (let i = 0; i < m;) {
-      let j = i + 1;
-      while (j < m && heightBuf[j] === heightBuf[i]) j++;
-      const v = j - i;
+    for (let h = 0; h <= top; h++) {
+      const v = perHeight[h]!;
       if (v > a) { b = a; a = v; } else if (v > b) b = v;
-      i = j;
     }
     fit = Math.min(1, round3((a + b) / Math.max(totalBars - BEACON_DEFAULTS.histBimodalOutlierRemoval, 1)));
   }
@@ -605,8 +684,8 @@ export function scoreSortedBeacon(ts: readonly number[], bytesSorted: ArrayLike<
   for (let k = 1; k < n; k++) { const d = ts[k]! - ts[k - 1]!; if (d > 0) deltas[nzCount++] = d; }
   if (nzCount + 1 < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
   sortPrefix(deltas, nzCount);
-  const tsS = statScore(deltas, nzCount, 1);
-  const dsS = bytesSorted.length >= 3 ? statScore(bytesSorted, bytesSorted.length, 0) : 0;
+  const tsS = statScore(deltas, 0, nzCount, 1);
+  const dsS = bytesSorted.length >= 3 ? statScore(bytesSorted, 0, bytesSorted.length, 0) : 0;
   const first = ts[0]!;
   const last = ts[n - 1]!;
   let lo = winMin;
@@ -631,4 +710,37 @@ export function scoreSortedBeacon(ts: readonly number[], bytesSorted: ArrayLike<
 
 function deltaAt(deltas: Float64Array, zeros: number, k: number): number {
   return k < zeros ? 0 : deltas[k - zeros]!;
+}
+
+/**
+ * scoreSortedBeacon for a tracked pair: the same score from the pair's connections ts (ascending,
+ * all inside the window) and its sorted intervals sd (n − 1 of them, zeros first) and bytes sb
+ * (n), with nothing sorted here.
+ */
+function scoreTracked(ts: readonly number[], sd: Float64Array, sb: Float64Array, winMin: number, winMax: number, scratch: BeaconScratch): BeaconInfo | null {
+  const n = ts.length;
+  if (n < BEACON_DEFAULTS.uniqueConnectionThreshold || n >= BEACON_DEFAULTS.strobeConnections) return null;
+  const m = n - 1;
+  // Starts are whole seconds, so an interval is zero or at least one.
+  const zeros = upperBound(sd, 0, 0, m);
+  const nzCount = m - zeros;
+  if (nzCount + 1 < BEACON_DEFAULTS.uniqueConnectionThreshold) return null;
+  const tsS = statScore(sd, zeros, nzCount, 1);
+  const dsS = statScore(sb, 0, n, 0);
+  const first = ts[0]!;
+  const last = ts[m]!;
+  let lo = winMin;
+  const hi = Math.max(winMax, last);
+  if (hi <= lo) lo = hi - 1;
+  const { hist: histS, dur: durS } = histDurScores(lo, hi, ts, first, last, scratch);
+  return {
+    score: combineScore(tsS, dsS, durS, histS),
+    connections: n,
+    medianIntervalS: medianSorted(sd, 0, m),
+    tsScore: tsS,
+    dsScore: dsS,
+    durScore: durS,
+    histScore: histS,
+    basis: 'connections',
+  };
 }
