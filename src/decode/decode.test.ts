@@ -148,9 +148,11 @@ describe('link layers', () => {
   it('SLL with a non-IP protocol and ARP are NotIp; unknown link types Unsupported', () => {
     expect(run([0, 0, 0, 1, 0, 6, ...bytes(8), ...be16(0x0004), ...bytes(20)], 113).status).toBe(DecodeStatus.NotIp);
     expect(run(eth(0x0806, bytes(28))).status).toBe(DecodeStatus.NotIp);
-    const m = run(bytes(40), 105);
+    const m = run(bytes(40), 6); // token ring
     expect(m.status).toBe(DecodeStatus.Unsupported);
     expect(m.event).toBe('decoder.link.unsupported');
+    const p = run([0, 0, 8, 0, 119, 0, 0, 0, ...bytes(30)], 192); // PPI before a Prism header
+    expect([p.status, p.event]).toEqual([DecodeStatus.Unsupported, 'decoder.ppi.unsupported']);
   });
 });
 
@@ -376,14 +378,18 @@ describe('malformed input raises its event', () => {
     ['tcp.bad_header_len', eth(0x0800, ip4(A, B, 6, (() => { const t = tcp(1, 2, bytes(10)); t[12] = 0x40; return t; })())), 'decoder.tcp.bad_header_len'],
     ['tcp.bad_header_len past IP', eth(0x0800, ip4(A, B, 6, (() => { const t = tcp(1, 2, []); t[12] = 0xf0; return t; })())), 'decoder.tcp.bad_header_len'],
     ['tcp.truncated', eth(0x0800, ip4(A, B, 6, tcp(1, 2, bytes(100)))).slice(0, 14 + 20 + 12), 'decoder.tcp.truncated'],
+    ['nflog.bad_header (version)', [2, 1, 0, 5, ...bytes(8)], 'decoder.nflog.bad_header', 239],
+    ['nflog.bad_header (TLV past the frame)', [2, 0, 0, 5, 200, 0, 9, 0, ...bytes(8)], 'decoder.nflog.bad_header', 239],
+    ['radiotap.bad_header', [0, 0, 64, 0, 0, 0, 0, 0, ...bytes(8)], 'decoder.radiotap.bad_header', 127],
+    ['wlan.truncated', [0x88, 0x01, ...bytes(20)], 'decoder.wlan.truncated', 105],
     ['udp.truncated', eth(0x0800, ip4(A, B, 17, udp(1, 2, bytes(100)))).slice(0, 14 + 20 + 4), 'decoder.udp.truncated'],
     ['udp.bad_length', eth(0x0800, ip4(A, B, 17, (() => { const u = udp(1, 2, bytes(4)); u[5] = 4; return u; })())), 'decoder.udp.bad_length'],
     ['gre.truncated', eth(0x0800, ip4(A, B, 47, [0xb0, 0, 8, 0, 0, 0])), 'decoder.gre.truncated'],
     ['erspan.truncated', eth(0x0800, ip4(A, B, 47, [0x10, 0, 0x22, 0xeb, 0, 0, 0, 1, 0x20, 0, 0, 0])), 'decoder.erspan.truncated'],
     ['mpls.too_many_labels', eth(0x8847, [...Array.from({ length: 9 }, () => [0, 0x10, 0, 64]).flat(), 0, 0x10, 1, 64, ...ip4(A, B, 17, udp(1, 2, []))]), 'decoder.mpls.too_many_labels'],
     ['geneve.truncated', eth(0x0800, ip4(A, B, 17, udp(1, 6081, [0x3f, 0, 0x65, 0x58, 0, 0, 0, 0, 1, 2]))), 'decoder.geneve.truncated'],
-  ])('%s', (_n, frame, ev) => {
-    const m = run(frame as number[]);
+  ] as [string, number[], string, number?][])('%s', (_n, frame, ev, link) => {
+    const m = run(frame, link ?? 1);
     expect(m.status).toBe(DecodeStatus.Malformed);
     expect(m.event).toBe(ev);
   });

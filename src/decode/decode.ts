@@ -61,6 +61,7 @@ const S_IP6 = 3;
 const S_IPGUESS = 4;
 const S_PPP = 5;
 const S_L4 = 6;
+const S_WLAN = 7;
 
 const ET_IPV4 = 0x0800;
 const ET_IPV6 = 0x86dd;
@@ -78,6 +79,8 @@ const ET_PPP = 0x880b;
 // Cache: the DataView of the last buffer seen (a chunk, a reassembly buffer), so 32-bit reads
 // are one load and a view is made once per buffer, not per packet.
 let dvBuf: Uint8Array = new Uint8Array(0);
+/** Radiotap said the 802.11 header is padded to 4 bytes (set by the radiotap/PPI link types). */
+let wlanPad = false;
 let dv = new DataView(dvBuf.buffer);
 
 function fail(meta: PacketMeta, status: DecodeStatus, ev: DecoderEventId | ''): DecodeStatus {
@@ -242,6 +245,76 @@ export function decode(
     case 229: // LINKTYPE_IPV6
       state = S_IP6;
       break;
+    case 9: // LINKTYPE_PPP: RFC 1661, with or without the RFC 1662 address/control bytes
+      state = S_PPP;
+      break;
+    case 50: // LINKTYPE_PPP_HDLC: PPP in HDLC-like framing, or Cisco PPP (address 0x0f/0x8f: C-HDLC's framing)
+    case 104: // LINKTYPE_C_HDLC: address, control, then an Ethernet type
+      if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
+      if (linkType === 50 && b[pos] !== 0x0f && b[pos] !== 0x8f) { state = S_PPP; break; }
+      etype = (b[pos + 2] << 8) | b[pos + 3];
+      pos += 4;
+      state = S_ETYPE;
+      break;
+    case 239: { // LINKTYPE_NFLOG: family, version 0, resource id; then TLVs (length, type) in the logging host's byte order
+      if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
+      const fam = b[pos];
+      if (b[pos + 1] !== 0) return fail(meta, DecodeStatus.Malformed, 'decoder.nflog.bad_header');
+      let t = pos + 4;
+      // The byte order is the logging host's: a length that does not fit the frame read
+      // little-endian is read big-endian (tshark guesses the same way).
+      const le = end - t < 4 || (b[t] | (b[t + 1] << 8)) <= end - t;
+      for (;;) {
+        if (end - t < 4) return fail(meta, DecodeStatus.NotIp, ''); // no payload TLV (a log line without packet)
+        const tl = le ? b[t] | (b[t + 1] << 8) : (b[t] << 8) | b[t + 1];
+        const tt = le ? b[t + 2] | (b[t + 3] << 8) : (b[t + 2] << 8) | b[t + 3];
+        if (tl < 4 || tl > end - t) return fail(meta, DecodeStatus.Malformed, 'decoder.nflog.bad_header');
+        if (tt === 9) { // NFULA_PAYLOAD: the packet from its network header
+          pos = t + 4;
+          end = t + tl;
+          break;
+        }
+        t += (tl + 3) & ~3;
+      }
+      if (fam === 2) state = S_IP4;
+      else if (fam === 10) state = S_IP6;
+      else return fail(meta, DecodeStatus.NotIp, '');
+      break;
+    }
+    case 105: // LINKTYPE_IEEE802_11
+      wlanPad = false;
+      state = S_WLAN;
+      break;
+    case 127: { // LINKTYPE_IEEE802_11_RADIOTAP: version 0, pad, length (little-endian), present bitmaps, fields
+      if (end - pos < 8) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
+      const rl = b[pos + 2] | (b[pos + 3] << 8);
+      if (b[pos] !== 0 || rl < 8 || rl > end - pos) return fail(meta, DecodeStatus.Malformed, 'decoder.radiotap.bad_header');
+      // Flags (present bit 1) follow the bitmaps and TSFT (bit 0, 8 bytes aligned to 8); its
+      // 0x20 bit says the 802.11 header is padded to a multiple of 4 bytes.
+      let q = pos + 4;
+      while ((b[q + 3] & 0x80) !== 0 && q + 8 <= pos + rl) q += 4;
+      q += 4;
+      const present = b[pos + 4];
+      wlanPad = false;
+      if ((present & 2) !== 0) {
+        if ((present & 1) !== 0) q = pos + ((q - pos + 7) & ~7) + 8;
+        if (q < pos + rl) wlanPad = (b[q] & 0x20) !== 0;
+      }
+      pos += rl;
+      state = S_WLAN;
+      break;
+    }
+    case 192: { // LINKTYPE_PPI: version 0, flags, length (little-endian), link type of what follows (little-endian)
+      if (end - pos < 8) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
+      const pl = b[pos + 2] | (b[pos + 3] << 8);
+      if (b[pos] !== 0 || pl < 8 || pl > end - pos) return fail(meta, DecodeStatus.Malformed, 'decoder.radiotap.bad_header');
+      const dlt = dv.getUint32(pos + 4, true);
+      pos += pl;
+      if (dlt === 105) { wlanPad = false; state = S_WLAN; }
+      else if (dlt === 1) state = S_ETHER;
+      else return fail(meta, DecodeStatus.Unsupported, 'decoder.ppi.unsupported');
+      break;
+    }
     case 0: // LINKTYPE_NULL: 4-byte address family in the capturing host's byte order
     case 108: { // LINKTYPE_LOOP: the same in network byte order
       if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
@@ -317,6 +390,33 @@ export function decode(
           break;
         }
         return fail(meta, DecodeStatus.NotIp, '');
+      }
+
+      case S_WLAN: {
+        // IEEE 802.11 §9.2.4: frame control (type 2 = data), duration, three addresses, sequence
+        // control, a fourth address between access points (ToDS and FromDS), QoS control on QoS
+        // subtypes and HT control when the order bit is set on them; then LLC/SNAP (RFC 1042).
+        if (end - pos < 24) return fail(meta, DecodeStatus.Malformed, 'decoder.wlan.truncated');
+        const fc0 = b[pos];
+        const fc1 = b[pos + 1];
+        // Management, control, null (no body) and protected frames carry nothing to decode.
+        if ((fc0 & 0x0c) !== 0x08 || (fc0 & 0x40) !== 0 || (fc1 & 0x40) !== 0) return fail(meta, DecodeStatus.NotIp, '');
+        let hl = 24;
+        if ((fc1 & 3) === 3) hl += 6;
+        if ((fc0 & 0x80) !== 0) {
+          if (end - pos < hl + 2) return fail(meta, DecodeStatus.Malformed, 'decoder.wlan.truncated');
+          if ((b[pos + hl] & 0x80) !== 0) return fail(meta, DecodeStatus.NotIp, ''); // A-MSDU aggregate
+          hl += 2;
+          if ((fc1 & 0x80) !== 0) hl += 4;
+        }
+        if (wlanPad) hl = (hl + 3) & ~3;
+        if (end - pos < hl + 8) return fail(meta, DecodeStatus.Malformed, 'decoder.wlan.truncated');
+        const l = pos + hl;
+        if (b[l] !== 0xaa || b[l + 1] !== 0xaa || b[l + 2] !== 0x03) return fail(meta, DecodeStatus.NotIp, '');
+        etype = (b[l + 6] << 8) | b[l + 7];
+        pos = l + 8;
+        state = S_ETYPE;
+        break;
       }
 
       case S_IPGUESS: {

@@ -16,6 +16,10 @@ export const DecoderEvent = {
   'decoder.pppoe.truncated': 'PPPoE session header or PPP protocol cut short',
   'decoder.ppp.truncated': 'PPP header cut short',
   'decoder.raw.unknown_version': 'raw IP link type with a first nibble that is not 4 or 6',
+  'decoder.nflog.bad_header': 'NFLOG header with an unknown version or a TLV whose length runs past the frame',
+  'decoder.radiotap.bad_header': 'radiotap or PPI header with an unknown version or a length past the frame',
+  'decoder.ppi.unsupported': 'PPI header naming a link type other than 802.11 or Ethernet',
+  'decoder.wlan.truncated': '802.11 data frame shorter than its MAC header and LLC/SNAP header',
 
   // IPv4
   'decoder.ipv4.truncated': 'IPv4 header cut short by the capture',
