@@ -95,6 +95,15 @@ describe('Ethernet / IPv4 / TCP', () => {
     expect(m.reassembled).toBe(false);
   });
 
+  it('a snap length inside the TCP options or the fixed header still gives the flow its packet', () => {
+    const syn = eth(0x0800, ip4(A, B, 6, tcp(51000, 443, [], { seq: 7, flags: TcpFlag.SYN, opts: [2, 4, 5, 0xb4, 4, 2, 1, 3, 3, 7, 1, 1] })));
+    let m = run(syn.slice(0, 14 + 20 + 24)); // 4 of the 12 bytes of options
+    expect([m.status, tuple(m), m.tcpFlags, m.seq, m.tcpOptLen, m.payloadLen, m.payloadWireLen]).toEqual([DecodeStatus.Ok, '10.0.0.1:51000 > 10.0.0.2:443/6', TcpFlag.SYN, 7, 4, 0, 0]);
+    const data = eth(0x86dd, ip6(A6, B6, 6, tcp(51000, 443, bytes(300), { seq: 9, flags: TcpFlag.ACK | TcpFlag.PSH })));
+    m = run(data.slice(0, 68)); // tcpdump's old default: 14 bytes of the TCP header
+    expect([m.status, m.sport, m.dport, m.tcpFlags, m.seq, m.ipLen, m.payloadLen, m.payloadWireLen]).toEqual([DecodeStatus.Ok, 51000, 443, 0, 0, 40 + 20 + 300, 0, 0]);
+  });
+
   it('a snaplen-cut packet keeps the captured payload and the wire length', () => {
     const frame = eth(0x0800, ip4(A, B, 6, tcp(1, 2, bytes(1000))));
     const m = run(frame.slice(0, 14 + 20 + 20 + 100));
@@ -377,7 +386,7 @@ describe('malformed input raises its event', () => {
     ['ipv6.ext_header_overrun', eth(0x86dd, ip6(A6, B6, 0, [6, 200, 0, 0, 0, 0, 0, 0])), 'decoder.ipv6.ext_header_overrun'],
     ['tcp.bad_header_len', eth(0x0800, ip4(A, B, 6, (() => { const t = tcp(1, 2, bytes(10)); t[12] = 0x40; return t; })())), 'decoder.tcp.bad_header_len'],
     ['tcp.bad_header_len past IP', eth(0x0800, ip4(A, B, 6, (() => { const t = tcp(1, 2, []); t[12] = 0xf0; return t; })())), 'decoder.tcp.bad_header_len'],
-    ['tcp.truncated', eth(0x0800, ip4(A, B, 6, tcp(1, 2, bytes(100)))).slice(0, 14 + 20 + 12), 'decoder.tcp.truncated'],
+    ['tcp.truncated', eth(0x0800, ip4(A, B, 6, tcp(1, 2, bytes(100)))).slice(0, 14 + 20 + 3), 'decoder.tcp.truncated'],
     ['nflog.bad_header (version)', [2, 1, 0, 5, ...bytes(8)], 'decoder.nflog.bad_header', 239],
     ['nflog.bad_header (TLV past the frame)', [2, 0, 0, 5, 200, 0, 9, 0, ...bytes(8)], 'decoder.nflog.bad_header', 239],
     ['radiotap.bad_header', [0, 0, 64, 0, 0, 0, 0, 0, ...bytes(8)], 'decoder.radiotap.bad_header', 127],

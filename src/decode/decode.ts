@@ -603,10 +603,41 @@ export function decode(
         meta.proto = nh;
         if (nh === 6) {
           // RFC 9293 §3.1
-          if (end - pos < 20) return fail(meta, DecodeStatus.Malformed, 'decoder.tcp.truncated');
+          if (end - pos < 20) {
+            // A snap length cut inside the fixed header (IPv6 under tcpdump's old 68 bytes): the
+            // ports still name the flow, so the packet counts; flags, sequence numbers and the
+            // payload length are unknown and left 0.
+            if (end - pos < 4 || ipEnd - pos < 20) return fail(meta, DecodeStatus.Malformed, 'decoder.tcp.truncated');
+            meta.l4Off = pos;
+            meta.sport = (b[pos] << 8) | b[pos + 1];
+            meta.dport = (b[pos + 2] << 8) | b[pos + 3];
+            clearTcp(meta);
+            meta.payloadOff = end;
+            meta.payloadLen = 0;
+            meta.payloadWireLen = 0;
+            meta.status = DecodeStatus.Ok;
+            return DecodeStatus.Ok;
+          }
           const hl = (b[pos + 12] >> 4) << 2;
           if (hl < 20 || pos + hl > ipEnd) return fail(meta, DecodeStatus.Malformed, 'decoder.tcp.bad_header_len');
-          if (pos + hl > end) return fail(meta, DecodeStatus.Malformed, 'decoder.tcp.truncated');
+          if (pos + hl > end) {
+            // The snap length cut the options (a SYN's 20 bytes of them under 68): the fixed
+            // header is whole, the options seen are what was captured, no payload was.
+            meta.l4Off = pos;
+            meta.sport = (b[pos] << 8) | b[pos + 1];
+            meta.dport = (b[pos + 2] << 8) | b[pos + 3];
+            meta.seq = dv.getUint32(pos + 4);
+            meta.ack = dv.getUint32(pos + 8);
+            meta.tcpFlags = b[pos + 13];
+            meta.window = (b[pos + 14] << 8) | b[pos + 15];
+            meta.tcpOptOff = pos + 20;
+            meta.tcpOptLen = end - (pos + 20);
+            meta.payloadOff = end;
+            meta.payloadLen = 0;
+            meta.payloadWireLen = ipEnd - (pos + hl);
+            meta.status = DecodeStatus.Ok;
+            return DecodeStatus.Ok;
+          }
           meta.l4Off = pos;
           meta.sport = (b[pos] << 8) | b[pos + 1];
           meta.dport = (b[pos + 2] << 8) | b[pos + 3];
