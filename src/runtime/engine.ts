@@ -330,8 +330,10 @@ export class Engine implements DriverHost {
       if (f.toServer.fin && f.toClient.fin) this.closing(f, d, fl);
       return;
     }
-    if (side.isn === -1) side.isn = m.seq >>> 0; // missing SYN: the first data seen starts the stream
-    const rel = (m.seq - side.isn) | 0;
+    // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
+    const seq = (fl & TcpFlag.SYN) !== 0 ? (m.seq + 1) >>> 0 : m.seq;
+    if (side.isn === -1) side.isn = seq; // missing SYN: the first data seen starts the stream
+    const rel = (seq - side.isn) | 0;
     // Retransmitted bytes: anything at or below the highest sequence already seen.
     const high = side.seqHigh;
     if (rel < high) side.retrans += Math.min(len, high - rel);
@@ -351,7 +353,7 @@ export class Engine implements DriverHost {
         s.isn = side.isn;
         side.stream = s;
       }
-      const delivered = s.add(m.seq, m.data.subarray(m.payloadOff, m.payloadOff + len));
+      const delivered = s.add(seq, m.data.subarray(m.payloadOff, m.payloadOff + len));
       if (s.events.length > 0) this.drainStreamEvents(f, s);
       if (delivered > 0 || s.pendingGap > 0) {
         if (f.app === AppState.Unclassified) {
