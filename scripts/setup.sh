@@ -7,7 +7,7 @@
 set -e
 cd "$(dirname "$0")/.."
 
-PKGS="curl systemd tcpdump tshark mosquitto mosquitto-clients rabbitmq-server clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make gcc iperf3 libpcap-dev python3-pika python3-paho-mqtt python3-grpcio openssh-server openssh-client iproute2 ethtool redis-server redis-tools openssl postgresql libndpi-bin time"
+PKGS="curl systemd tcpdump tshark mosquitto mosquitto-clients rabbitmq-server clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make gcc iperf3 libpcap-dev python3-pika python3-paho-mqtt python3-grpcio openssh-server openssh-client iproute2 ethtool redis-server redis-tools openssl postgresql libndpi-bin time python3-scapy"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=""
   for p in $PKGS; do
