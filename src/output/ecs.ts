@@ -8,12 +8,11 @@ import { DEFAULT_ANALYTICS_CONFIG } from '../analytics/config.js';
 import { analyticUrl, tacticUrl, techniqueOf, techniqueUrl, type Tactic } from '../analytics/mitre.js';
 import { isExternal, parseCidr, type Cidr } from '../analytics/net.js';
 import type { AnyRecordSection, EcsWriter, RefSink, SectionContext } from '../contract/api.js';
-import { eventId, isoTime, JsonWriter, ObjectWriter, utcDay, type OutputDetail } from './json.js';
+import { asciiBytes, eventId, isoTime, JsonWriter, ObjectWriter, utcDay, type OutputDetail } from './json.js';
 import { DEFAULT_STATE_LIMITS } from '../util/state.js';
-import { MapFront } from '../util/map-front.js';
 const iso = isoTime;
 import { sectionsOf } from '../dissect/registry.js';
-import type { FloodSummary, FlowRecord } from '../flow/record.js';
+import type { FloodSummary, FlowRecord, HostInfo, ProcessInfo } from '../flow/record.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
 import { DEFAULT_SECRET_QUERY_NAMES, UrlRedactor } from '../util/redact.js';
 
@@ -54,6 +53,25 @@ function direction(client: string, server: string, ctx: EcsContext): string {
   const ci = !isExternal(client, ctx.internal);
   const si = !isExternal(server, ctx.internal);
   return ci ? (si ? 'internal' : 'outbound') : si ? 'inbound' : 'external';
+}
+
+// The last pair of addresses directionIndex saw and its answer: flows come in runs between the
+// same two hosts (a client's connections to its server), so most flows skip the two address tests.
+let lastClient = '';
+let lastServer = '';
+let lastInternal: readonly Cidr[] | null = null;
+let lastDirection = 0;
+
+/** network.direction as an index of DIRECTIONS (internal, outbound, inbound, external). */
+function directionIndex(client: string, server: string, ctx: EcsContext): number {
+  if (client === lastClient && server === lastServer && ctx.internal === lastInternal) return lastDirection;
+  const ci = !isExternal(client, ctx.internal);
+  const si = !isExternal(server, ctx.internal);
+  lastClient = client;
+  lastServer = server;
+  lastInternal = ctx.internal;
+  lastDirection = ci ? (si ? 0 : 1) : si ? 2 : 3;
+  return lastDirection;
 }
 
 
@@ -114,14 +132,45 @@ function addUniq(xs: string[], x: string | null | undefined): void {
  * A protocol section the record holds but no registration renders (a protocol registered in
  * another build) is left out rather than guessed at.
  */
-function destinationDomain(r: FlowRecord, sections: readonly AnyRecordSection[]): string | null {
-  for (const sec of sections) {
-    const info = r.apps[sec.key];
-    if (info === undefined || sec.destinationDomain === undefined) continue;
-    const d = sec.destinationDomain(info);
+function destinationDomain(r: FlowRecord, sections: readonly AnyRecordSection[], present: readonly number[]): string | null {
+  for (let j = 0; j < present.length; j++) {
+    const sec = sections[present[j] as number] as AnyRecordSection;
+    if (sec.destinationDomain === undefined) continue;
+    const d = sec.destinationDomain(r.apps[sec.key]);
     if (d !== null && d !== '') return d;
   }
   return r.dnsName;
+}
+
+const sectionIndexes = new WeakMap<readonly AnyRecordSection[], Map<string, number>>();
+
+/**
+ * The indexes into `sections` of the sections a record holds, in the sections' order. A flow holds
+ * one or two of the dozen registered: its own few keys are looked up rather than every section's
+ * key looked for in it (one keyed load of a changing key each, several times a document).
+ */
+export function presentSections(apps: FlowRecord['apps'], sections: readonly AnyRecordSection[]): number[] {
+  let index = sectionIndexes.get(sections);
+  if (index === undefined) {
+    index = new Map();
+    for (let i = 0; i < sections.length; i++) index.set((sections[i] as AnyRecordSection).key, i);
+    sectionIndexes.set(sections, index);
+  }
+  const out: number[] = [];
+  for (const k in apps) {
+    const i = index.get(k);
+    // a section no registration here renders (a protocol registered in another build) is left out
+    if (i === undefined || apps[k] === undefined) continue;
+    let j = out.length;
+    out.push(i);
+    // insertion into order: a flow has one or two
+    while (j > 0 && (out[j - 1] as number) > i) {
+      out[j] = out[j - 1] as number;
+      j--;
+    }
+    out[j] = i;
+  }
+  return out;
 }
 
 /**
@@ -130,13 +179,12 @@ function destinationDomain(r: FlowRecord, sections: readonly AnyRecordSection[])
  */
 interface Built { doc: Doc; ndr: Doc }
 
+
 /**
- * The flow document, written field by field in the order ECS readers (and the golden files) know
- * it. The engine's own fields are written here; each protocol section writes its own (its
- * `write.doc` then, inside `ndr`, its `write.ndr`), so the engine names no protocol. A section
- * that only builds the object form is written from that object, empty fields left out the same.
+ * The head of a flow document (@timestamp to network) through the generic field methods: the
+ * object form (ObjectWriter). writeHead writes the same text into a JsonWriter.
  */
-export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRecordSection[] = defaultSections, ctx: EcsContext = defaultEcsContext): void {
+function writeHeadFields(r: FlowRecord, w: EcsWriter, ctx: EcsContext, domain: string | null): void {
   const c = r.dirs[0];
   const s = r.dirs[1];
   w.time('@timestamp', r.startTs);
@@ -161,7 +209,6 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   w.num('bytes', c.bytes);
   w.num('packets', c.packets);
   w.close();
-  const domain = destinationDomain(r, sections);
   w.open('destination');
   w.safe('ip', r.server.ip);
   w.num('port', r.server.port);
@@ -184,12 +231,193 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
     w.close();
   }
   w.close();
+}
+
+
+// The head's constant text between its values (writeHead), as bytes once.
+const H_TS = asciiBytes('"@timestamp":');
+const H_ID = asciiBytes(',"event":{"id":"');
+const H_START = asciiBytes('","kind":"event","category":["network"],"type":["connection"],"start":');
+const H_END = asciiBytes(',"end":');
+const H_DURATION = asciiBytes(',"duration":');
+const H_REASON = asciiBytes(',"reason":');
+const H_SOURCE = asciiBytes('},"source":{"ip":"');
+const H_PORT = asciiBytes('","port":');
+const H_BYTES = asciiBytes(',"bytes":');
+const H_PACKETS = asciiBytes(',"packets":');
+const H_DESTINATION = asciiBytes('},"destination":{"ip":"');
+const H_DOMAIN = asciiBytes(',"domain":');
+const H_PROTOCOL = asciiBytes('","protocol":');
+const H_NET_BYTES = asciiBytes('","bytes":');
+const H_VLAN = asciiBytes(',"vlan":{"id":');
+const H_CLOSE = asciiBytes('}');
+const DIRECTIONS = ['internal', 'outbound', 'inbound', 'external'];
+/**
+ * `},"network":{"transport":...,"direction":...,"iana_number":...,"type":...,"community_id":"`, one text
+ * per transport, direction and IP version (16), indexed as networkIndex computes.
+ */
+const H_NETWORK: Uint8Array[] = [];
+for (const t of ['tcp', 'udp']) {
+  for (const d of DIRECTIONS) {
+    for (const v of ['ipv4', 'ipv6']) H_NETWORK.push(asciiBytes(`},"network":{"transport":"${t}","direction":"${d}","iana_number":"${t === 'tcp' ? '6' : '17'}","type":"${v}","community_id":"`));
+  }
+}
+/** `,"ecs":...` and the flow's observer, per context and detail (lean, full). */
+interface HeadConstant { readonly bytes: Uint8Array; readonly ascii: boolean }
+const headConstants = new WeakMap<EcsContext, [HeadConstant, HeadConstant]>();
+
+function headConstant(ctx: EcsContext, full: boolean): HeadConstant {
+  let t = headConstants.get(ctx);
+  if (t === undefined) {
+    const o = ctx.observer;
+    const lean = o.hostname || o.name ? `,"observer":${new JsonWriter().object({ hostname: o.hostname ?? null, name: o.name ?? null })}` : '';
+    // the observer's names are the operator's and may be more than ASCII (JSON text, UTF-8)
+    const bytes = (text: string): HeadConstant => ({ bytes: new Uint8Array(Buffer.from(text, 'utf8')), ascii: !/[^\x00-\x7f]/.test(text) });
+    t = [bytes(`,"ecs":${ECS_JSON}${lean}`), bytes(`,"ecs":${ECS_JSON},"observer":${observerJson(ctx)}`)];
+    headConstants.set(ctx, t);
+  }
+  return full ? t[1] : t[0];
+}
+
+/**
+ * The flow head (writeHeadFields' fields, same text) into a JsonWriter: each run of constant text
+ * between two values is one copy of bytes made once, rather than a key, its quotes, a colon and a
+ * comma written one field method at a time; the fields of the head are always there, save the
+ * few written only when set.
+ */
+function writeHead(r: FlowRecord, w: JsonWriter, ctx: EcsContext, domain: string | null): void {
+  const c = r.dirs[0];
+  const s = r.dirs[1];
+  if (r.transport !== 'tcp' && r.transport !== 'udp') {
+    // not a transport the network texts know: the field methods write whatever it is
+    writeHeadFields(r, w, ctx, domain);
+    return;
+  }
+  w.lit(H_TS);
+  w.vtime(r.startTs);
+  const k = headConstant(ctx, w.full);
+  w.lit(k.bytes, k.ascii);
+  w.lit(H_ID);
+  w.raw(eventId(`flow|${r.communityId}|${r.startTs}|${r.endTs}`));
+  w.lit(H_START);
+  w.vtime(r.startTs);
+  w.lit(H_END);
+  w.vtime(r.endTs);
+  w.lit(H_DURATION);
+  w.vnum(Math.round((r.endTs - r.startTs) * 1e6));
+  if (r.endReason !== null && r.endReason !== undefined) {
+    w.lit(H_REASON);
+    w.vstr(r.endReason);
+  }
+  w.lit(H_SOURCE);
+  w.raw(r.client.ip);
+  w.lit(H_PORT);
+  w.vnum(r.client.port);
+  w.lit(H_BYTES);
+  w.vnum(c.bytes);
+  w.lit(H_PACKETS);
+  w.vnum(c.packets);
+  w.lit(H_DESTINATION);
+  w.raw(r.server.ip);
+  w.lit(H_PORT);
+  w.vnum(r.server.port);
+  w.lit(H_BYTES);
+  w.vnum(s.bytes);
+  w.lit(H_PACKETS);
+  w.vnum(s.packets);
+  if (domain !== null && domain !== undefined) {
+    w.lit(H_DOMAIN);
+    w.vstr(domain);
+  }
+  const d = directionIndex(r.client.ip, r.server.ip, ctx);
+  w.lit(H_NETWORK[(r.transport === 'tcp' ? 0 : 8) + d * 2 + (r.ipVersion === 4 ? 0 : 1)] as Uint8Array);
+  w.raw(r.communityId);
+  if (r.protocol !== null && r.protocol !== undefined) {
+    w.lit(H_PROTOCOL);
+    w.vstr(r.protocol);
+    w.lit(H_BYTES);
+  } else {
+    w.lit(H_NET_BYTES);
+  }
+  w.vnum(c.bytes + s.bytes);
+  w.lit(H_PACKETS);
+  w.vnum(c.packets + s.packets);
+  if (r.vlan > 0) {
+    w.lit(H_VLAN);
+    w.vstr(String(r.vlan));
+    w.lit(H_CLOSE);
+  }
+  w.lit(H_CLOSE);
+}
+
+
+const R_IP = asciiBytes(',"related":{"ip":[');
+const R_NEXT = asciiBytes(',');
+const R_HOSTS = asciiBytes('],"hosts":[');
+const R_HOSTS_ONLY = asciiBytes(',"related":{"hosts":[');
+const R_END = asciiBytes(']}');
+
+/**
+ * related.* of a flow that names no host or user of its own (no EDR attribution): its two
+ * addresses (once if equal) and its domain, the text relatedFields writes, without the lists.
+ */
+function relatedOfFlow(w: JsonWriter, client: string, server: string, domain: string | null): void {
+  const hc = client !== '' && client !== null && client !== undefined;
+  const hs = server !== '' && server !== null && server !== undefined && server !== client;
+  const hd = domain !== '' && domain !== null && domain !== undefined;
+  if (hc || hs) {
+    w.lit(R_IP);
+    if (hc) w.vstr(client);
+    if (hc && hs) w.lit(R_NEXT);
+    if (hs) w.vstr(server);
+    if (hd) {
+      w.lit(R_HOSTS);
+      w.vstr(domain);
+    }
+    w.lit(R_END);
+  } else if (hd) {
+    w.lit(R_HOSTS_ONLY);
+    w.vstr(domain);
+    w.lit(R_END);
+  }
+}
+
+/** related.* through the field methods: every IP, host name and user the document names. */
+function relatedFields(w: EcsWriter, r: FlowRecord, h: HostInfo | null, p: ProcessInfo | null, domain: string | null): void {
+  const ips: string[] = [];
+  addUniq(ips, r.client.ip);
+  addUniq(ips, r.server.ip);
+  if (h !== null) for (const ip of h.ips) addUniq(ips, ip);
+  const hosts: string[] = [];
+  addUniq(hosts, domain);
+  if (h !== null) addUniq(hosts, h.name);
+  w.open('related');
+  w.strs('ip', ips);
+  w.strs('hosts', hosts);
+  if (p !== null && p.user !== null && p.user !== '') w.strs('user', [p.user]);
+  w.close();
+}
+
+/**
+ * The flow document, written field by field in the order ECS readers (and the golden files) know
+ * it. The engine's own fields are written here; each protocol section writes its own (its
+ * `write.doc` then, inside `ndr`, its `write.ndr`), so the engine names no protocol. A section
+ * that only builds the object form is written from that object, empty fields left out the same.
+ */
+export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRecordSection[] = defaultSections, ctx: EcsContext = defaultEcsContext): void {
+  const c = r.dirs[0];
+  const s = r.dirs[1];
+  const present = presentSections(r.apps, sections);
+  const domain = destinationDomain(r, sections, present);
+  const json = w instanceof JsonWriter ? w : null;
+  if (json !== null) writeHead(r, json, ctx, domain);
+  else writeHeadFields(r, w, ctx, domain);
 
   let built: (Built | null)[] | null = null;
-  for (let i = 0; i < sections.length; i++) {
+  for (let j = 0; j < present.length; j++) {
+    const i = present[j] as number;
     const sec = sections[i] as AnyRecordSection;
     const info = r.apps[sec.key];
-    if (info === undefined) continue;
     if (sec.write !== undefined) { sec.write.doc?.(info, w, ctx); continue; }
     if (sec.ecs === undefined) continue;
     const b: Built = { doc: {}, ndr: {} };
@@ -240,18 +468,8 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   }
 
   // ECS related.*: every IP, host name and user the document names, for pivoting.
-  const ips: string[] = [];
-  addUniq(ips, r.client.ip);
-  addUniq(ips, r.server.ip);
-  if (h !== null) for (const ip of h.ips) addUniq(ips, ip);
-  const hosts: string[] = [];
-  addUniq(hosts, domain);
-  if (h !== null) addUniq(hosts, h.name);
-  w.open('related');
-  w.strs('ip', ips);
-  w.strs('hosts', hosts);
-  if (p !== null && p.user !== null && p.user !== '') w.strs('user', [p.user]);
-  w.close();
+  if (json !== null && h === null && (p === null || p.user === null || p.user === '')) relatedOfFlow(json, r.client.ip, r.server.ip, domain);
+  else relatedFields(w, r, h, p, domain);
 
   w.open('ndr');
   w.open('flow');
@@ -348,10 +566,10 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
     }
     w.close();
   }
-  for (let i = 0; i < sections.length; i++) {
+  for (let j = 0; j < present.length; j++) {
+    const i = present[j] as number;
     const sec = sections[i] as AnyRecordSection;
     const info = r.apps[sec.key];
-    if (info === undefined) continue;
     if (sec.write !== undefined) { sec.write.ndr?.(info, w, ctx); continue; }
     const b = built?.[i];
     if (b) for (const k in b.ndr) w.val(k, b.ndr[k]);
@@ -575,10 +793,10 @@ export const DEFAULT_DESCRIBED_MAX = DEFAULT_STATE_LIMITS.describedCertificates;
 
 /**
  * The objects (certificates, JA4 fingerprints) an output stream has described, by key, with the UTC
- * day of the description: a bounded LRU (a Map keeps insertion order; a hit moves its key to the
- * end, so the least recently used is first, and MapFront finds it without stepping over the holes
- * the moves leave). An object evicted and seen again, or seen on a later day, is described again:
- * a repeat, never a loss. The key alone is the Map's key (the day is its value) so that a flow's
+ * day of the description: a bounded LRU, its order a list linked through the entries (a hit
+ * relinks its entry at the newest end rather than deleting and re-adding a Map key, which nearly
+ * every flow did for its JA4). An object evicted and seen again, or seen on a later day, is
+ * described again: a repeat, never a loss. The key alone is the Map's key so that a flow's
  * references are looked up with the strings the record already holds, not a new composite string
  * per reference; the kinds' keys cannot collide (a SHA-256 in hex, a JA4 with its underscores, the
  * sensor key with its bars).
@@ -586,8 +804,10 @@ export const DEFAULT_DESCRIBED_MAX = DEFAULT_STATE_LIMITS.describedCertificates;
 export class DescribedSet {
   evictions = 0;
   readonly max: number;
-  private readonly seen = new Map<string, number>();
-  private readonly oldest = new MapFront(this.seen);
+  private readonly seen = new Map<string, Described>();
+  /** The least recently used entry (evicted first) and the most recent one. */
+  private oldest: Described | null = null;
+  private newest: Described | null = null;
   constructor(max: number = DEFAULT_DESCRIBED_MAX) {
     this.max = max;
   }
@@ -598,20 +818,46 @@ export class DescribedSet {
 
   /** True when `key` was described already on `day`; otherwise it is remembered as described now. */
   check(key: string, day = 0): boolean {
-    const m = this.seen;
-    const was = m.get(key);
-    if (was !== undefined) {
-      m.delete(key);
-      m.set(key, day);
+    const e = this.seen.get(key);
+    if (e !== undefined) {
+      // a hit moves the entry to the newest end: four links, the Map untouched
+      if (e !== this.newest) {
+        const n = e.next as Described;
+        if (e.prev === null) this.oldest = n;
+        else e.prev.next = n;
+        n.prev = e.prev;
+        e.prev = this.newest;
+        e.next = null;
+        (this.newest as Described).next = e;
+        this.newest = e;
+      }
+      const was = e.day;
+      e.day = day;
       return was === day;
     }
-    m.set(key, day);
-    if (m.size > this.max) {
-      m.delete(this.oldest.take() as string);
+    const n: Described = { key, day, prev: this.newest, next: null };
+    if (this.newest === null) this.oldest = n;
+    else this.newest.next = n;
+    this.newest = n;
+    this.seen.set(key, n);
+    if (this.seen.size > this.max) {
+      const old = this.oldest as Described;
+      this.oldest = old.next;
+      if (old.next === null) this.newest = null;
+      else old.next.prev = null;
+      this.seen.delete(old.key);
       this.evictions++;
     }
     return false;
   }
+}
+
+/** A described object's entry: the day of its description, its place in the recency list. */
+interface Described {
+  readonly key: string;
+  day: number;
+  prev: Described | null;
+  next: Described | null;
 }
 
 export class LeanOutputError extends Error {
@@ -685,12 +931,11 @@ export class EcsSerializer implements RefSink {
         this.ref('sensor', this.sensorKey, this.ctx, sensorDocument);
       }
       const secs = this.sections;
-      for (let i = 0; i < secs.length; i++) {
-        const sec = secs[i] as AnyRecordSection;
+      const present = presentSections(r.apps, secs);
+      for (let j = 0; j < present.length; j++) {
+        const sec = secs[present[j] as number] as AnyRecordSection;
         const refs = sec.write?.refs;
-        if (refs === undefined) continue;
-        const info = r.apps[sec.key];
-        if (info !== undefined) refs(info, this);
+        if (refs !== undefined) refs(r.apps[sec.key], this);
       }
     }
     const w = this.w;

@@ -58,6 +58,10 @@ function secondText(sec: number): string {
   return secondPrefix;
 }
 
+/** secondText's 20 characters as bytes, for the writer (the second they are of). */
+let bytesSecond = -1;
+const secondBytes = new Uint8Array(20);
+
 /**
  * `new Date(ms).toISOString()` without the Date (see secondText). Times outside 1970–9999 (or not
  * numbers) go to Date, which formats or rejects them as before.
@@ -86,6 +90,17 @@ const oneShot = (crypto as unknown as { hash?: OneShotHash }).hash;
 export const eventId: (parts: string) => string = typeof oneShot === 'function'
   ? (parts) => oneShot('sha256', parts, 'hex').slice(0, 32)
   : (parts) => crypto.createHash('sha256').update(parts).digest('hex').slice(0, 32);
+
+/** Constant text as bytes for JsonWriter.lit: ASCII only, as a document's keys and punctuation are. */
+export function asciiBytes(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) throw new Error(`asciiBytes: not ASCII: ${JSON.stringify(s)}`);
+    b[i] = c;
+  }
+  return b;
+}
 
 // ---- writers ---------------------------------------------------------------------------------
 
@@ -177,6 +192,76 @@ export class JsonWriter implements EcsWriter {
     return out;
   }
 
+  // ---- a document shape's own writer (EcsSerializer's flow head): constant text between the
+  // values made once as bytes, the values written as the field methods write them. The caller
+  // knows the state: each lit() text starts with its comma (none right after begin()), and is
+  // written at the current level, which then has a field.
+
+  /** Constant text as UTF-8 bytes (see asciiBytes), copied as it is; `ascii` false if it has other bytes. */
+  lit(t: Uint8Array, ascii = true): void {
+    if (!ascii) this.ascii = false;
+    const n = t.length;
+    this.room(n);
+    const b = this.buf;
+    let p = this.pos;
+    if (n > 48) {
+      b.set(t, p);
+      p += n;
+    } else {
+      for (let i = 0; i < n; i++) b[p++] = t[i] as number;
+    }
+    this.pos = p;
+    this.has[this.depth] = true;
+  }
+
+  /** A string value as str() writes it (quoted, escaped when needed). */
+  vstr(v: string): void {
+    this.quoted(v);
+  }
+
+  /** A string value as safe() writes it (quoted, the sensor's own text: no test). */
+  vsafe(v: string): void {
+    this.room(1);
+    this.buf[this.pos++] = 0x22;
+    this.raw(v);
+    this.room(1);
+    this.buf[this.pos++] = 0x22;
+  }
+
+  /** A number value as num() writes it. */
+  vnum(v: number): void {
+    this.number(v);
+  }
+
+  /** A timestamp value as time() writes it. */
+  vtime(ms: number): void {
+    if (!(ms >= 0 && ms < FAST_LIMIT_MS)) {
+      this.raw(`"${new Date(ms).toISOString()}"`);
+      return;
+    }
+    const t = Math.floor(ms);
+    const sec = Math.floor(t / 1000);
+    const frac = t - sec * 1000;
+    if (sec !== bytesSecond) {
+      const text = secondText(sec);
+      for (let i = 0; i < 20; i++) secondBytes[i] = text.charCodeAt(i);
+      bytesSecond = sec;
+    }
+    this.room(26);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = 0x22;
+    for (let i = 0; i < 20; i++) b[p++] = secondBytes[i] as number;
+    const hundreds = (frac / 100) | 0;
+    const tens = ((frac - hundreds * 100) / 10) | 0;
+    b[p++] = 0x30 + hundreds;
+    b[p++] = 0x30 + tens;
+    b[p++] = 0x30 + frac - hundreds * 100 - tens * 10;
+    b[p++] = 0x5a; // Z
+    b[p++] = 0x22;
+    this.pos = p;
+  }
+
   open(key: string): void {
     const d = ++this.depth;
     this.keys[d] = key;
@@ -207,7 +292,7 @@ export class JsonWriter implements EcsWriter {
   }
 
   /** Text written as it is, as UTF-8: a loop for ASCII (nearly all of it), Buffer#write past that. */
-  private raw(s: string): void {
+  raw(s: string): void {
     const n = s.length;
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     this.room(n * 3);
@@ -376,27 +461,7 @@ export class JsonWriter implements EcsWriter {
   time(key: string, ms: number | null | undefined): void {
     if (ms === null || ms === undefined) return;
     this.key(key);
-    if (!(ms >= 0 && ms < FAST_LIMIT_MS)) {
-      this.raw(`"${new Date(ms).toISOString()}"`);
-      return;
-    }
-    const t = Math.floor(ms);
-    const sec = Math.floor(t / 1000);
-    const frac = t - sec * 1000;
-    this.room(1);
-    this.buf[this.pos++] = 0x22;
-    this.raw(secondText(sec));
-    this.room(5);
-    const b = this.buf;
-    let p = this.pos;
-    const hundreds = (frac / 100) | 0;
-    const tens = ((frac - hundreds * 100) / 10) | 0;
-    b[p++] = 0x30 + hundreds;
-    b[p++] = 0x30 + tens;
-    b[p++] = 0x30 + frac - hundreds * 100 - tens * 10;
-    b[p++] = 0x5a; // Z
-    b[p++] = 0x22;
-    this.pos = p;
+    this.vtime(ms);
   }
 
   strs(key: string, v: readonly string[] | null | undefined): void {
