@@ -361,7 +361,9 @@ export class FlowTable {
   private touch(f: TableEntry, ts: number): void {
     if (ts > f.lastSeen) f.lastSeen = ts;
     const l = f.list;
-    if (this.tails[l] === f) return;
+    // Already last here, but a sharded worker's list holds only its flows: in the whole table
+    // others may have come after it, so its place (seq) moves on as the move would have.
+    if (this.tails[l] === f) { f.seq = this.seq; return; }
     this.unlink(f);
     this.append(f);
   }
