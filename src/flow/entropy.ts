@@ -66,14 +66,26 @@ export class EntropyAccumulator {
   }
 }
 
-/** c·log2(c) for small counts, so a histogram's entropy costs 256 table reads, not 256 logs. */
+/**
+ * c·log2(c) for small counts, so a histogram's entropy costs 256 table reads, not 256 logs. Filled
+ * up to the largest count asked for so far rather than when the module loads: all 8,192 entries
+ * are milliseconds of every process's start, and a 1 KiB sample needs the first 1,025.
+ */
 const CLOG_TABLE_SIZE = 8193;
 const clog = new Float64Array(CLOG_TABLE_SIZE);
-for (let c = 2; c < CLOG_TABLE_SIZE; c++) clog[c] = c * Math.log2(c);
+/** clog[0..clogFilled] hold their values (0 and 1 are 0). */
+let clogFilled = 1;
+
+function fillClog(upTo: number): void {
+  for (let c = clogFilled + 1; c <= upTo; c++) clog[c] = c * Math.log2(c);
+  clogFilled = upTo;
+}
 
 /** Plug-in Shannon entropy of a byte histogram, bits per byte (0..8): log2 n − (Σ c·log2 c)/n. */
 export function shannonBits(hist: Uint32Array, n: number): number {
   if (n <= 0) return 0;
+  const need = n < CLOG_TABLE_SIZE ? n : CLOG_TABLE_SIZE - 1;
+  if (need > clogFilled) fillClog(need);
   let sum = 0;
   if (n < CLOG_TABLE_SIZE) {
     // Every count is ≤ n: table reads only, no branch (clog[0] = clog[1] = 0). Eight partial sums,
