@@ -5,10 +5,13 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import { parseCertificate } from '../../dissectors/x509/certificate.js';
 import { defaultX509Limits } from '../../dissectors/x509/types.js';
 import { x509Sha256 } from './hash.js';
+import { lazyRequire } from '../util/lazy-require.js';
+
+/** node:tls, for its bundled roots, loads at the first chain check: with node:net it is a measurable part of a start. */
+const tls = lazyRequire<typeof import('node:tls')>('node:tls');
 
 export interface TrustRoot {
   readonly subject: string;
@@ -86,9 +89,9 @@ export function buildTrustStore(opts: TrustOptions = {}): TrustStore {
   // on the same Node does not parse 140 certificates again; any other Node parses them here.
   const prebuilt = opts.nodeRoots !== false ? readRootIndex(opts.rootIndexFile) : null;
   if (prebuilt !== null) {
-    for (const [i, subject, skid, sha256] of prebuilt) add(new LazyRoot(subject, skid, sha256, rootCertificates[i]!));
+    for (const [i, subject, skid, sha256] of prebuilt) add(new LazyRoot(subject, skid, sha256, tls().rootCertificates[i]!));
   } else if (opts.nodeRoots !== false) {
-    for (const pem of rootCertificates) {
+    for (const pem of tls().rootCertificates) {
       const der = pemToDer(pem);
       const rec = parseCertificate(der, defaultX509Limits);
       if (typeof rec === 'string') continue;
@@ -121,14 +124,14 @@ export type RootIndexEntry = [number, string, string | null, string];
 /** Names the exact set of bundled roots an index was made from (they differ between Node builds). */
 export function rootSetKey(): string {
   const h = createHash('sha256');
-  for (const pem of rootCertificates) h.update(pem);
+  for (const pem of tls().rootCertificates) h.update(pem);
   return h.digest('hex');
 }
 
 /** What buildTrustStore derives from Node's bundled roots, for the build to write once. */
 export function nodeRootIndex(): { key: string; roots: RootIndexEntry[] } {
   const roots: RootIndexEntry[] = [];
-  rootCertificates.forEach((pem, i) => {
+  tls().rootCertificates.forEach((pem, i) => {
     const der = pemToDer(pem);
     const rec = parseCertificate(der, defaultX509Limits);
     if (typeof rec !== 'string') roots.push([i, rec.subject, rec.subjectKeyId, x509Sha256(der)]);
