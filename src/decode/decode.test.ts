@@ -162,6 +162,8 @@ describe('link layers', () => {
     expect(m.event).toBe('decoder.link.unsupported');
     const p = run([0, 0, 8, 0, 119, 0, 0, 0, ...bytes(30)], 192); // PPI before a Prism header
     expect([p.status, p.event]).toEqual([DecodeStatus.Unsupported, 'decoder.ppi.unsupported']);
+    const t = run(eth(0x0800, ip4(A, B, 17, udp(40000, 37008, [1, 0, 0, 119, 1, ...bytes(40)])))); // TZSP with a Prism header
+    expect([t.status, t.event]).toEqual([DecodeStatus.Unsupported, 'decoder.tzsp.unsupported']);
   });
 });
 
@@ -391,6 +393,8 @@ describe('malformed input raises its event', () => {
     ['nflog.bad_header (TLV past the frame)', [2, 0, 0, 5, 200, 0, 9, 0, ...bytes(8)], 'decoder.nflog.bad_header', 239],
     ['radiotap.bad_header', [0, 0, 64, 0, 0, 0, 0, 0, ...bytes(8)], 'decoder.radiotap.bad_header', 127],
     ['wlan.truncated', [0x88, 0x01, ...bytes(20)], 'decoder.wlan.truncated', 105],
+    ['l2tp.truncated', eth(0x0800, ip4(A, B, 17, udp(1701, 1701, [0x40, 0x02, 0, 20, 0, 7]))), 'decoder.l2tp.truncated'],
+    ['tzsp.truncated (no end tag)', eth(0x0800, ip4(A, B, 17, udp(40000, 37008, [1, 0, 0, 1, 10, 5, 1]))), 'decoder.tzsp.truncated'],
     ['udp.truncated', eth(0x0800, ip4(A, B, 17, udp(1, 2, bytes(100)))).slice(0, 14 + 20 + 4), 'decoder.udp.truncated'],
     ['udp.bad_length', eth(0x0800, ip4(A, B, 17, (() => { const u = udp(1, 2, bytes(4)); u[5] = 4; return u; })())), 'decoder.udp.bad_length'],
     ['gre.truncated', eth(0x0800, ip4(A, B, 47, [0xb0, 0, 8, 0, 0, 0])), 'decoder.gre.truncated'],

@@ -49,6 +49,8 @@ export const VXLAN_PORT = 4789; // RFC 7348 §5
 export const GENEVE_PORT = 6081; // RFC 8926 §3.3
 export const GTPU_PORT = 2152; // 3GPP TS 29.281 §4.4.2
 export const TEREDO_PORT = 3544; // RFC 4380 §2.5 (client-server exchanges)
+export const L2TP_PORT = 1701; // RFC 2661 §8.1
+export const TZSP_PORT = 37008; // TaZmen Sniffer Protocol: MikroTik's and others' remote capture stream
 
 /** GTP-U extension headers followed per packet (TS 29.281 §5.2 chains them; real ones use one or two). */
 const MAX_GTPU_EXT_HEADERS = 8;
@@ -725,6 +727,53 @@ export function decode(
             if (p + 8 + glen < end) end = p + 8 + glen;
             pos = q;
             state = nib === 4 ? S_IP4 : S_IP6;
+            break;
+          }
+          if ((dport === L2TP_PORT || sport === L2TP_PORT) && end - p >= 6 && (b[p] & 0x80) === 0 && (b[p + 1] & 0x0f) === 2) {
+            // RFC 2661 §3.1 data message (T = 0), version 2: flags T L x x S x O P, version; length
+            // (L), tunnel id, session id, Ns Nr (S), offset size and padding (O); then a PPP frame.
+            const fl = b[p];
+            let q = p + 2;
+            if ((fl & 0x40) !== 0) q += 2;
+            if (end - q < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.l2tp.truncated');
+            const tun = (b[q] << 8) | b[q + 1];
+            const ses = (b[q + 2] << 8) | b[q + 3];
+            q += 4;
+            if ((fl & 0x08) !== 0) q += 4;
+            if ((fl & 0x02) !== 0) {
+              if (end - q < 2) return fail(meta, DecodeStatus.Malformed, 'decoder.l2tp.truncated');
+              q += 2 + ((b[q] << 8) | b[q + 1]);
+            }
+            if (end - q < 2) return fail(meta, DecodeStatus.Malformed, 'decoder.l2tp.truncated');
+            if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            if (depth === 1) outer(meta, TunnelType.L2tp);
+            meta.tunnelDepth = depth;
+            meta.tunnelId = ((tun << 16) | ses) >>> 0;
+            pos = q;
+            state = S_PPP;
+            break;
+          }
+          if ((dport === TZSP_PORT || sport === TZSP_PORT) && end - p >= 5 && b[p] === 1) {
+            // TZSP: version 1, type, encapsulated protocol (1 Ethernet, 18 802.11); tagged fields
+            // (0 padding and 1 end are one byte, the others tag, length, value) up to the end tag.
+            const encap = (b[p + 2] << 8) | b[p + 3];
+            let q = p + 4;
+            for (;;) {
+              if (q >= end) return fail(meta, DecodeStatus.Malformed, 'decoder.tzsp.truncated');
+              const tag = b[q];
+              if (tag === 1) { q++; break; }
+              if (tag === 0) { q++; continue; }
+              if (end - q < 2) return fail(meta, DecodeStatus.Malformed, 'decoder.tzsp.truncated');
+              q += 2 + b[q + 1];
+            }
+            if (encap !== 1 && encap !== 18) return fail(meta, DecodeStatus.Unsupported, 'decoder.tzsp.unsupported');
+            if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            if (depth === 1) outer(meta, TunnelType.Tzsp);
+            meta.tunnelDepth = depth;
+            meta.tunnelId = 0;
+            pos = q;
+            wlanPad = false;
+            state = encap === 1 ? S_ETHER : S_WLAN;
             break;
           }
           if ((dport === TEREDO_PORT || sport === TEREDO_PORT) && end - p >= 40) {
