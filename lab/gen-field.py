@@ -126,13 +126,13 @@ class Conn:
     def seg(self, d, flags, data=b'', seq=None, advance=True, tfo=None):
         o = 's' if d == 'c' else 'c'
         sp, dp = (self.cport, self.sport) if d == 'c' else (self.sport, self.cport)
-        s = self.seq[d] if seq is None else seq
+        s = (self.seq[d] if seq is None else seq) & 0xffffffff
         # Linux's options: MSS, SACK permitted, timestamps, window scale on a SYN; timestamps after
         ts = (12345 + len(self.pkts), 9876 if 'A' in flags else 0)
         opts = [('MSS', 1460), ('SAckOK', b''), ('Timestamp', ts), ('NOP', None), ('WScale', 7)] if 'S' in flags else [('NOP', None), ('NOP', None), ('Timestamp', ts)]
         if tfo is not None:
             opts = opts + [('TFO', tfo)]
-        p = self.ip(d) / TCP(sport=sp, dport=dp, flags=flags, seq=s, ack=self.seq[o] if 'A' in flags else 0, window=64240, options=opts)
+        p = self.ip(d) / TCP(sport=sp, dport=dp, flags=flags, seq=s, ack=self.seq[o] & 0xffffffff if 'A' in flags else 0, window=64240, options=opts)
         if data:
             p = p / Raw(data)
         self.pkts.append((d, p))
@@ -595,6 +595,44 @@ def ppi(d, p):
     return struct.pack('<BBHI', 0, 0, 8 + len(field_), 105) + field_ + bytes(dot11(d, p))
 
 
+def l2tp(d, p, n=[0]):
+    """L2TPv2 data messages on UDP 1701 (LAC to LNS): the client's with a length field, the
+    server's with sequence numbers and a 2-byte offset pad; then PPP with address/control."""
+    n[0] += 1
+    ppp = b'\xff\x03' + u16(0x0057 if IPv6 in p and IP not in p else 0x0021) + bytes(p)
+    if d == 'c':
+        hdr = struct.pack('!HHHH', 0x4002, 8 + len(ppp), 7, 9)
+    else:
+        hdr = struct.pack('!HHHHHH', 0x0a02, 7, 9, n[0], n[0], 2) + b'\x00\x00'
+    return bytes(eth(d, outer_ip(d) / UDP(sport=1701, dport=1701) / Raw(hdr + ppp)))
+
+
+def tzsp(d, p):
+    """A remote sniffer's TZSP stream (UDP 37008): version 1, received, Ethernet; a signal tag, padding, end."""
+    hdr = struct.pack('!BBH', 1, 0, 1) + b'\x0a\x01\xd8' + b'\x00' + b'\x01'
+    return bytes(eth(d, outer_ip(d) / UDP(sport=40000, dport=37008) / Raw(hdr + bytes(eth(d, p)))))
+
+
+def tzsp_wifi(d, p):
+    hdr = struct.pack('!BBH', 1, 0, 18) + b'\x01'
+    return bytes(eth(d, outer_ip(d) / UDP(sport=40000, dport=37008) / Raw(hdr + bytes(dot11(d, p)))))
+
+
+def seq_wrap():
+    """Sequence numbers wrap inside the ClientHello (client ISN just under 2^32)."""
+    hello = records(22, client_hello(sni('wrap'), groups=(0x11ec, 0x001d), shares=((0x11ec, 1216), (0x001d, 32))))
+    return frames(tls_conn(sni('wrap'), hello=hello, mss=500, seq_c=0xfffffe00, seq_s=0xffffffff).pkts, plain)
+
+
+def syn_reorder():
+    """Two tap ports (one per direction) merged: the SYN-ACK is stamped before the SYN, the
+    ClientHello before the handshake's last ACK."""
+    pk = tls_conn(sni('reorder')).pkts
+    pk[0], pk[1] = pk[1], pk[0]
+    pk[2], pk[3] = pk[3], pk[2]
+    return frames(pk, plain)
+
+
 CASES = {
     'eth-plain': lambda: pcap(both('plain', plain), 1),
     'vlan': lambda: pcap(both('vlan', vlan), 1),
@@ -667,6 +705,12 @@ CASES = {
     'radiotap127': lambda: pcap(both('radiotap', radiotap), 127),
     'radiotap127-v6': lambda: pcap(v6_pkts(radiotap), 127),
     'ppi192': lambda: pcap(both('ppi', ppi), 192),
+    'l2tp': lambda: pcap(both('l2tp', l2tp), 1),
+    'l2tp-v6': lambda: pcap(v6_pkts(l2tp), 1),
+    'tzsp': lambda: pcap(both('tzsp', tzsp), 1),
+    'tzsp-wifi': lambda: pcap(both('tzspwifi', tzsp_wifi), 1),
+    'seq-wrap': lambda: pcap(seq_wrap(), 1),
+    'syn-reorder': lambda: pcap(syn_reorder(), 1),
 }
 
 

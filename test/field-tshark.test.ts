@@ -5,9 +5,10 @@
 // padding, SLL, SLL2, raw IP, null/loop, PPP, Cisco HDLC, NFLOG, 802.11, radiotap, PPI; pcap in
 // both byte orders and resolutions, pcapng with three interfaces and resolutions; snap lengths;
 // ClientHellos over many segments, many records, out of order, rewritten and overlapping, in a
-// TFO SYN, without the handshake, after a HelloRetryRequest; one direction only.
+// TFO SYN, without the handshake, after a HelloRetryRequest, across a sequence number wrap;
+// one direction only; SYN-ACK before SYN; L2TP and TZSP streams.
 // On every file, each TCP/UDP conversation tshark decodes (innermost tuple) must be one flow of
-// ours with the same endpoints, start, packets, payload bytes and IP bytes each way, TLS server
+// ours with the same endpoints, client, start, packets, payload bytes and IP bytes each way, TLS server
 // name and JA3.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -22,7 +23,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'ndr-field-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** key: the transport and the two endpoints sorted; sent: per endpoint, packets, payload bytes, IP bytes. */
-interface Conv { key: string; start: number; sent: Record<string, [number, number, number]>; sni: string; ja3: string }
+interface Conv { key: string; client: string; start: number; sent: Record<string, [number, number, number]>; sni: string; ja3: string }
 
 const FIELDS = ['frame.time_epoch', 'frame.protocols', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport',
   'ip.hdr_len', 'ipv6.plen', 'ipv6.reassembled.length', 'tcp.hdr_len', 'tcp.len', 'udp.length', 'tls.handshake.extensions_server_name', 'tls.handshake.ja3'];
@@ -71,7 +72,10 @@ function tsharkConvs(lines: string[]): Map<string, Conv> {
     const k = key(l4, src, dst);
     let c = convs.get(k);
     // start: the first packet's time in whole milliseconds, as event.start carries it
-    if (c === undefined) { c = { key: k, start: Math.floor(Number(epoch) * 1000), sent: {}, sni: '', ja3: '' }; convs.set(k, c); }
+    // The generator's clients use ports from 50000 up, its servers 443 and 53: the client is
+    // known whatever order or direction the tap gave the packets in.
+    const client = Number(src.slice(src.lastIndexOf(':') + 1)) >= 50000 ? src : dst;
+    if (c === undefined) { c = { key: k, client, start: Math.floor(Number(epoch) * 1000), sent: {}, sni: '', ja3: '' }; convs.set(k, c); }
     const s = (c.sent[src] ??= [0, 0, 0]);
     s[0]++;
     s[1] += payload;
@@ -99,7 +103,7 @@ function ourConvs(docs: Record<string, unknown>[]): Map<string, Conv> {
     if ((t.packets ?? 0) > 0) sent[ta] = [t.packets ?? 0, t.bytes ?? 0, ipBytes.to_client];
     const k = key(transport, sa, ta);
     expect(convs.has(k), `one flow per conversation: ${k}`).toBe(false);
-    convs.set(k, { key: k, start: Date.parse((d.event as { start: string }).start), sent, sni: tls?.server_name ?? '', ja3: tls?.ja3 ?? '' });
+    convs.set(k, { key: k, client: sa, start: Date.parse((d.event as { start: string }).start), sent, sni: tls?.server_name ?? '', ja3: tls?.ja3 ?? '' });
   }
   return convs;
 }
