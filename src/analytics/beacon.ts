@@ -241,6 +241,9 @@ export class BeaconTracker {
   /** The first connection start seen: inline connection starts are kept relative to it. */
   private originS = NaN;
   private readonly scratch = new BeaconScratch();
+  /** An inline pair's connections and the new one, in start order (observeInline). */
+  private readonly inlineT: number[] = [0, 0, 0];
+  private readonly inlineB: number[] = [0, 0, 0];
   /** Pairs dropped by the LRU cap (for stats). */
   evictedPairs = 0;
 
@@ -325,39 +328,29 @@ export class BeaconTracker {
       this.addIndex(st);
     }
     if (!(this.originS === this.originS)) this.originS = tS;
-    const o = this.originS;
-    let c = st.c;
-    let ts: number[];
-    let tb: number[];
-    if (c === null) {
-      // Arrays made here for an inline pair die young unless the pair grows past two connections.
-      ts = st.n === 0 ? [] : st.n === 1 ? [st.t0 + o] : [st.t0 + o, st.t1 + o];
-      tb = st.n === 0 ? [] : st.n === 1 ? [st.b0] : [st.b0, st.b1];
-    } else {
-      ts = c.ts;
-      tb = c.tb;
-    }
+    const b = flow.dirs[0].ipBytes;
+    const c = st.c;
+    if (c === null) return this.observeInline(st, tS, b);
+    const ts = c.ts;
+    const tb = c.tb;
     // Keep ts sorted (flows mostly end in start order, so the insert is near the end) and the
     // bytes aligned with it. Connections that leave (the window, the cap) only move `head`; the
     // arrays are cut once the dead prefix is as long as the live part, so each connection is moved
     // O(1) times however long the pair lives.
-    const b = flow.dirs[0].ipBytes;
     const len = ts.length;
-    const h0 = c === null ? 0 : c.head;
+    const h0 = c.head;
     let i = len;
     while (i > h0 && ts[i - 1]! > tS) i--;
-    // A pair that held its connections apart had at least three live ones, [h0, len): the new
-    // one's intervals replace the one it falls into (or extend either end).
+    // The pair had at least three live connections, [h0, len): the new one's intervals replace
+    // the one it falls into (or extend either end).
     let nd = len - h0 - 1;
-    if (c !== null) {
-      if (i > h0) {
-        if (i < len) { sortedRemove(c.sd, nd--, ts[i]! - ts[i - 1]!); c.sd = sortedInsert(c.sd, nd++, ts[i]! - tS); }
-        c.sd = sortedInsert(c.sd, nd++, tS - ts[i - 1]!);
-      } else {
-        c.sd = sortedInsert(c.sd, nd++, ts[i]! - tS);
-      }
-      c.sb = sortedInsert(c.sb, len - h0, b);
+    if (i > h0) {
+      if (i < len) { sortedRemove(c.sd, nd--, ts[i]! - ts[i - 1]!); c.sd = sortedInsert(c.sd, nd++, ts[i]! - tS); }
+      c.sd = sortedInsert(c.sd, nd++, tS - ts[i - 1]!);
+    } else {
+      c.sd = sortedInsert(c.sd, nd++, ts[i]! - tS);
     }
+    c.sb = sortedInsert(c.sb, len - h0, b);
     if (i === len) { ts.push(tS); tb.push(b); } else { insertAt(ts, i, tS); insertAt(tb, i, b); }
     const winMax = this.lastS;
     const winMin = Math.max(this.firstS, winMax - this.windowS);
@@ -368,33 +361,21 @@ export class BeaconTracker {
     if (ts.length - head > this.maxTs) head = ts.length - this.maxTs;
     const n = ts.length - head;
     if (n <= 2) {
-      // Most pairs of a scan, a flood or a crowd of hosts never get a third connection: kept
-      // inline they hold no arrays, so nothing of theirs but the pair survives the young
-      // generation (every array given to a pair was copied twice on its way to the old one).
+      // Back to at most two: inline again (see observeInline).
       st.c = null;
       st.n = n;
+      const o = this.originS;
       if (n > 0) { st.t0 = ts[head]! - o; st.b0 = tb[head]!; }
       if (n > 1) { st.t1 = ts[head + 1]! - o; st.b1 = tb[head + 1]!; }
       return null;
     }
-    if (c === null) {
-      // The pair's third live connection: its sorted values start here, from the arrays.
-      let sd: Float64Array = new Float64Array(8);
-      let sb: Float64Array = new Float64Array(8);
-      for (let k = head; k < ts.length; k++) {
-        sb = sortedInsert(sb, k - head, tb[k]!);
-        if (k > head) sd = sortedInsert(sd, k - head - 1, ts[k]! - ts[k - 1]!);
-      }
-      st.c = c = { ts, tb, head, sd, sb, scored: undefined, sinceScored: 0 };
-    } else {
-      c.head = head;
-      // Connections that left (the window, the cap) take their bytes and the interval to the
-      // next connection with them.
-      let nb = nd + 1;
-      for (let k = h0; k < head; k++) {
-        sortedRemove(c.sb, nb--, tb[k]!);
-        sortedRemove(c.sd, nd--, ts[k + 1]! - ts[k]!);
-      }
+    c.head = head;
+    // Connections that left (the window, the cap) take their bytes and the interval to the next
+    // connection with them.
+    let nb = nd + 1;
+    for (let k = h0; k < head; k++) {
+      sortedRemove(c.sb, nb--, tb[k]!);
+      sortedRemove(c.sd, nd--, ts[k + 1]! - ts[k]!);
     }
     if (head > 0 && head >= ts.length - head) cut(c);
     if (n < BEACON_DEFAULTS.uniqueConnectionThreshold) { c.scored = undefined; return null; }
@@ -414,6 +395,48 @@ export class BeaconTracker {
     if (c.head > 0) cut(c);
     c.scored = scoreTracked(c.ts, c.sd, c.sb, winMin, winMax, this.scratch);
     return c.scored;
+  }
+
+  /**
+   * observe() for a pair holding at most two connections (inline): the same insert, window and cap
+   * on at most three connections in the tracker's scratch, so a pair of a scan, a flood or a crowd
+   * of hosts costs no array at all (nothing of it but the pair outlives the flow); a third live
+   * connection gives the pair its arrays. Below RITA's gates, so never a score.
+   */
+  private observeInline(st: PairState, tS: number, b: number): null {
+    const o = this.originS;
+    const T = this.inlineT;
+    const B = this.inlineB;
+    // The new connection goes after those starting at or before it, as the arrays' insert does.
+    let len = 0;
+    let placed = false;
+    for (let k = 0; k < st.n; k++) {
+      const t = (k === 0 ? st.t0 : st.t1) + o;
+      if (!placed && t > tS) { T[len] = tS; B[len++] = b; placed = true; }
+      T[len] = t;
+      B[len++] = k === 0 ? st.b0 : st.b1;
+    }
+    if (!placed) { T[len] = tS; B[len++] = b; }
+    const winMin = Math.max(this.firstS, this.lastS - this.windowS);
+    let head = 0;
+    while (head < len && T[head]! < winMin) head++;
+    if (len - head > this.maxTs) head = len - this.maxTs;
+    const n = len - head;
+    if (n <= 2) {
+      st.n = n;
+      if (n > 0) { st.t0 = T[head]! - o; st.b0 = B[head]!; }
+      if (n > 1) { st.t1 = T[head + 1]! - o; st.b1 = B[head + 1]!; }
+      return null;
+    }
+    // Three live connections (so head is 0): the pair's arrays and sorted values start here.
+    let sd: Float64Array = new Float64Array(8);
+    let sb: Float64Array = new Float64Array(8);
+    for (let k = 0; k < 3; k++) {
+      sb = sortedInsert(sb, k, B[k]!);
+      if (k > 0) sd = sortedInsert(sd, k - 1, T[k]! - T[k - 1]!);
+    }
+    st.c = { ts: [T[0]!, T[1]!, T[2]!], tb: [B[0]!, B[1]!, B[2]!], head: 0, sd, sb, scored: undefined, sinceScored: 0 };
+    return null;
   }
 
   /** Put a pair (not in the list) at the list's young end. */
