@@ -23,6 +23,17 @@ describe('BaselineStore', () => {
     expect(s.destinationHostCount('a.example')).toBe(2);
     expect(s.hostCount()).toBe(2);
   });
+  it('a host whose one fact is forgotten to make room for its second destination holds only the new one', () => {
+    const s = BaselineStore.open({ memoryMaxKeysCount: 3 });
+    const flow = (dest: string, ts: number) => makeFlow({ attribution: null, client: { ip: '10.9.1.1', port: 1 }, sni: dest, ja4: null, startTs: ts });
+    s.learn(flow('d1.example', T0)); // host, (host, d1), d1's count: the bound
+    s.learn(flow('d2.example', T0 + 1)); // (host, d2) forgets the oldest (host, destination): (host, d1)
+    expect(s.hostDestinationFirstSeen('10.9.1.1', 'd1.example')).toBeNull();
+    expect(s.hostDestinationFirstSeen('10.9.1.1', 'd2.example')).toBe(T0 + 1);
+    const [st] = s.state();
+    expect(st!.size).toBeLessThanOrEqual(3);
+    expect(st!.size + st!.evictions).toBe(5);
+  });
   it('a host going from one destination to several keeps every fact, and forgetting it counts each', () => {
     const s = BaselineStore.open({ memoryMaxKeysCount: 400 });
     const dests = (h: number): number => 1 + (h % 3);

@@ -265,25 +265,30 @@ class Tables {
   /**
    * One more entry in `into`. With a backend, drops every table first when the cache is full. In
    * memory, forgets the oldest facts of `into` itself (its map's insertion order), or of another
-   * table when `into` holds none: O(1) amortised, as each fact is forgotten at most once.
+   * table when `into` holds none: O(1) amortised, as each fact is forgotten at most once. True
+   * when anything was forgotten or dropped (what the caller looked up may be gone).
    */
-  added(into: Evictable): void {
+  added(into: Evictable): boolean {
     if (this.backend === null) {
+      let freed = 0;
       if (this.cached >= this.memoryMax) {
-        let freed = into.evictOldest();
+        freed = into.evictOldest();
         for (let i = 0; freed === 0 && i < this.all.length; i++) freed = this.all[i]!.evictOldest();
         this.cached -= freed;
         this.evictions += freed;
       }
       this.cached++;
-      return;
+      return freed > 0;
     }
+    let dropped = false;
     if (this.cached >= this.cacheMax) {
       this.backend.writeDirty(); // what the tables drop must be readable from the backend
       for (const t of this.all) t.clear();
       this.cached = 0;
+      dropped = true;
     }
     this.cached++;
+    return dropped;
   }
 
   clearAll(): void {
@@ -360,6 +365,13 @@ class Table1 implements Evictable {
   }
 
   bump(a: string): void {
+    if (this.tables.backend === null) {
+      // In memory: one look-up and one set (a new destination's count, once per new host).
+      const v = this.m.get(a);
+      if (v === undefined && !this.pinned) this.tables.added(this);
+      this.m.set(a, (v ?? 0) + 1);
+      return;
+    }
     this.put(a, (this.get(a) ?? 0) + 1);
   }
 
@@ -433,10 +445,14 @@ class Table2 implements Evictable {
 
   once(a: string, b: string, ts: number): boolean {
     if (this.tables.backend === null) {
-      // In memory nothing is cached as absent: a miss here is a new fact.
-      if (this.held(a, b) !== undefined) return false;
-      this.tables.added(this);
-      this.hold(a, b, ts);
+      // In memory nothing is cached as absent: a miss here is a new fact. `a` is looked up once,
+      // and again only when making room forgot something (`a` itself may have gone).
+      let inner = this.m.get(a);
+      if (inner !== undefined && (inner instanceof Map ? inner.has(b) : inner.b === b)) return false;
+      if (this.tables.added(this)) inner = this.m.get(a);
+      if (inner === undefined) this.m.set(a, { b, v: ts });
+      else if (inner instanceof Map) inner.set(b, ts);
+      else this.m.set(a, new Map([[inner.b, inner.v], [b, ts]]));
       return true;
     }
     if (this.get(a, b) !== undefined) return false;
