@@ -102,3 +102,22 @@ describe('the tracker\'s sorted intervals and sizes, kept connection by connecti
     }
   });
 });
+
+describe('the tracker\'s index when the pair evicted is the new pair\'s own host\'s', () => {
+  it('drops the evicted pair from the host\'s entry before the new one joins it', () => {
+    const t = new BeaconTracker({ maxPairsCount: 2 });
+    const at = (i: number, sni: string, host = 'WS01.corp.example') => makeFlow({ startTs: T0 + i * 60_000, sni, host });
+    let last = null;
+    for (let i = 0; i < 4; i++) last = t.observe(at(i, 'd1.example'));
+    expect(last?.connections).toBe(4);
+    t.observe(at(4, 'x.example', 'WS02.corp.example'));
+    // the host's new destination evicts its own oldest pair (d1)
+    expect(t.observe(at(5, 'd2.example'))).toBeNull();
+    expect(t.size).toBe(2);
+    // d1 starts over: one connection, below the gates
+    expect(t.observe(at(6, 'd1.example'))).toBeNull();
+    for (let i = 7; i < 10; i++) last = t.observe(at(i, 'd1.example'));
+    expect(last?.connections).toBe(4);
+    expect(t.size).toBe(2);
+  });
+});

@@ -266,8 +266,8 @@ export class BeaconTracker {
     return this.maxPairs;
   }
 
-  private find(host: string, dst: string, port: number): PairState | undefined {
-    const h = this.index.get(host);
+  /** The pair of (dst, port) among a host's pairs `h` (the index's entry for the host). */
+  private static find(h: HostSlot | undefined, dst: string, port: number): PairState | undefined {
     if (h === undefined) return undefined;
     if (!(h instanceof Map)) return h.port === port && h.dst === dst ? h : undefined;
     const slot = h.get(dst);
@@ -290,8 +290,8 @@ export class BeaconTracker {
     }
   }
 
-  private addIndex(st: PairState): void {
-    const h = this.index.get(st.host);
+  /** Index a new pair; `h` is the index's entry for its host (looked up by the caller). */
+  private addIndex(st: PairState, h: HostSlot | undefined): void {
     if (h === undefined) { this.index.set(st.host, st); return; }
     let byDst: Map<string, PortSlot>;
     if (h instanceof Map) byDst = h;
@@ -310,7 +310,9 @@ export class BeaconTracker {
     const tS = Math.floor(flow.startTs / 1000);
     if (tS < this.firstS) this.firstS = tS;
     if (tS > this.lastS) this.lastS = tS;
-    let st = this.find(host, dst, port);
+    // The host's entry is looked up once for both the search and, for a new pair, the insert.
+    let h = this.index.get(host);
+    let st = BeaconTracker.find(h, dst, port);
     const tick = ++this.tick;
     if (st) {
       if (tick - st.placed > this.maxPairs >> 1) { this.unlink(st); this.link(st); st.placed = tick; }
@@ -322,10 +324,12 @@ export class BeaconTracker {
         this.pairs--;
         this.unindex(old);
         this.evictedPairs++;
+        // The evicted pair may have been this host's: its entry is read again.
+        if (old.host === host) h = this.index.get(host);
       }
       this.link(st);
       this.pairs++;
-      this.addIndex(st);
+      this.addIndex(st, h);
     }
     if (!(this.originS === this.originS)) this.originS = tS;
     const b = flow.dirs[0].ipBytes;
