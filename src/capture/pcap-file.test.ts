@@ -1,9 +1,10 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCaptureFile, openCaptureStream } from './pcap-file.js';
 import { CaptureFormatError } from './source.js';
@@ -143,6 +144,27 @@ describe('shared captures', () => {
     expect(pkts.length).toBe(153);
     expect(src.stats().truncated).toBe(true);
     expect(src.stats().warnings).toEqual(['capture truncated: last record cut short at byte offset 435312 (15 bytes missing)']);
+  });
+
+  it('gzip-compressed captures read as the plain file; cut short: the whole packets and the truncation; corrupt: a named error', async () => {
+    const plain = path.join(shared, 'datasets/otrf-empire-psremoting/workstation5.cap');
+    const want = await readAll(openCaptureFile(plain));
+    const gz = gzipSync(readFileSync(plain));
+    expect(await readAll(openCaptureFile(write('w5.cap.gz', gz)))).toEqual(want);
+    // two gzip members one after the other (gzip -c a >> b) are one stream
+    const raw = readFileSync(plain);
+    const two = Buffer.concat([gzipSync(raw.subarray(0, 100_000)), gzipSync(raw.subarray(100_000))]);
+    expect(await readAll(openCaptureFile(write('w5-2.cap.gz', two)))).toEqual(want);
+    const cutSrc = openCaptureFile(write('w5-cut.cap.gz', gz.subarray(0, Math.floor(gz.length / 2))));
+    const cut = await readAll(cutSrc);
+    expect(cut.length).toBeGreaterThan(10);
+    expect(cut).toEqual(want.slice(0, cut.length));
+    expect(cutSrc.stats().truncated).toBe(true);
+    const bad = Buffer.from(gz);
+    bad[bad.length - 6] ^= 0xff; // the CRC of the inflated data
+    const { err } = await errorOf(openCaptureFile(write('w5-bad.cap.gz', bad)));
+    expect(err).toBeInstanceOf(CaptureFormatError);
+    expect(String(err)).toMatch(/gzip-compressed capture .*w5-bad\.cap\.gz: incorrect data check/);
   });
 
   it('a file cut inside packet data names the missing byte count', async () => {

@@ -18,7 +18,7 @@
  * timers, the sinks' writes and signals are not held up, the reader lets the event loop turn once
  * per few MiB read.
  *
- * Formats:
+ * Formats (either gzip-compressed, when read from a file):
  * - pcap (draft-ietf-opsawg-pcap): magic a1b2c3d4 (µs) and a1b23c4d (ns), either byte order.
  * - pcapng (draft-ietf-opsawg-pcapng): SHB in either byte order, several sections, several IDBs
  *   per section (per-interface link type, snaplen, if_tsresol incl. power-of-2 resolutions,
@@ -31,10 +31,11 @@
  * it. A file ending inside a record is not an error: the complete packets are yielded,
  * stats().truncated is set and a warning names the offset.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { CaptureFormatError, newBatch } from './source.js';
 import type { CaptureSource, PacketBatch, SourceStats } from './source.js';
 
@@ -214,6 +215,8 @@ class StreamByteSource implements ByteSource {
   private pending: Uint8Array | null = null;
   private pendingOff = 0;
   private done = false;
+  /** A stream error met after bytes were copied: those bytes go out first, the error next read. */
+  private failed: unknown = null;
   private readonly stream: Readable;
   constructor(stream: Readable) {
     this.stream = stream;
@@ -221,12 +224,25 @@ class StreamByteSource implements ByteSource {
   }
 
   async read(into: Uint8Array, at: number, len: number): Promise<number> {
+    if (this.failed !== null) {
+      const e = this.failed;
+      this.failed = null;
+      this.done = true;
+      throw e;
+    }
     let copied = 0;
     while (copied < len) {
       if (this.pending === null) {
         // Wait only when nothing was copied yet; otherwise take what the stream already buffers.
         if (this.done || (copied > 0 && this.stream.readableLength === 0)) break;
-        const r = await this.it.next();
+        let r: IteratorResult<unknown>;
+        try {
+          r = await this.it.next();
+        } catch (e) {
+          if (copied === 0) throw e;
+          this.failed = e;
+          break;
+        }
         if (r.done === true) { this.done = true; break; }
         const v = r.value;
         const chunk = typeof v === 'string' ? Buffer.from(v, 'latin1') : (v as Uint8Array);
@@ -255,15 +271,63 @@ class StreamByteSource implements ByteSource {
   }
 }
 
+/** The file starts with gzip's magic (1f 8b); false when it cannot be read (the open reports why). */
+function isGzip(path: string): boolean {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const b = new Uint8Array(2);
+    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } catch {
+    return false;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/**
+ * A gzip-compressed capture (.pcap.gz, .pcapng.gz: how public captures are often published, and
+ * what tshark reads as is), inflated as it is read. A file cut short inside the compressed data
+ * ends where the inflated bytes end, so the reader reports the record it cuts as truncated, as
+ * for an uncompressed file; corrupt compressed data is a CaptureFormatError.
+ */
+class GzipByteSource extends StreamByteSource {
+  private readonly path: string;
+  constructor(path: string) {
+    const gz = createGunzip();
+    // pipeline, not pipe: a read error of the file reaches the inflater's reader
+    pipeline(createReadStream(path), gz, () => {});
+    super(gz);
+    this.path = path;
+  }
+
+  override async read(into: Uint8Array, at: number, len: number): Promise<number> {
+    try {
+      return await super.read(into, at, len);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') return 0; // cut short
+      if (e instanceof CaptureFormatError) throw e;
+      throw new CaptureFormatError(`gzip-compressed capture ${this.path}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** The byte source for a capture file: inflating a gzip file, synchronous for a regular one. */
+function fileSource(path: string, shared: boolean): ByteSource {
+  if (!isRegularFile(path)) return new FileByteSource(path);
+  if (isGzip(path)) return new GzipByteSource(path);
+  return shared ? new FileByteSource(path) : new SyncFileByteSource(path);
+}
+
 /** Open a capture file (`'-'` reads standard input). Nothing is read until batches() is iterated. */
 export function openCaptureFile(path: string | '-', opts: CaptureFileOptions = {}): CaptureSource {
   if (path === '-') return openCaptureStream(process.stdin, 'stdin', opts);
-  return new CaptureFileReader(path, isRegularFile(path) ? new SyncFileByteSource(path) : new FileByteSource(path), opts);
+  return new CaptureFileReader(path, fileSource(path, false), opts);
 }
 
 /** A capture file read into shared buffers (see CaptureFileOptions.ring). */
 export function openSharedCaptureFile(path: string, opts: CaptureFileOptions & { ring: NonNullable<CaptureFileOptions['ring']> }): CaptureSource & { readonly ring: SharedRing; bufferOf(b: PacketBatch): number } {
-  return new CaptureFileReader(path, new FileByteSource(path), opts) as CaptureFileReader & { readonly ring: SharedRing };
+  return new CaptureFileReader(path, fileSource(path, true), opts) as CaptureFileReader & { readonly ring: SharedRing };
 }
 
 /** Read a pcap/pcapng byte stream (stdin, a pipe, a socket). */
