@@ -13,6 +13,7 @@ conversations on every file.
 
 usage: gen-field.py OUTDIR [CASE...] | --list
 """
+import gzip
 import os
 import random
 import struct
@@ -705,6 +706,11 @@ CASES = {
     'radiotap127': lambda: pcap(both('radiotap', radiotap), 127),
     'radiotap127-v6': lambda: pcap(v6_pkts(radiotap), 127),
     'ppi192': lambda: pcap(both('ppi', ppi), 192),
+    # public captures often come compressed; tshark reads them as they are
+    'gzip-pcap': lambda: gzip.compress(pcap(both('gzip', plain), 1), mtime=0),
+    'gzip-pcapng': lambda: gzip.compress(pcapng_multi([(1, 9, both('gzipng', plain))]), mtime=0),
+    # a capture still being written, or a download cut short
+    'gzip-cut': lambda: gzip.compress(pcap(both('gzipcut', plain), 1), mtime=0)[:-700],
     'l2tp': lambda: pcap(both('l2tp', l2tp), 1),
     'l2tp-v6': lambda: pcap(v6_pkts(l2tp), 1),
     'tzsp': lambda: pcap(both('tzsp', tzsp), 1),
@@ -724,7 +730,8 @@ def main():
     for name in names:
         RNG.seed(name)
         data = CASES[name]()
-        with open(os.path.join(out, name + ('.pcapng' if name.startswith('pcapng') else '.pcap')), 'wb') as f:
+        ext = ('.pcapng' if 'pcapng' in name else '.pcap') + ('.gz' if name.startswith('gzip') else '')
+        with open(os.path.join(out, name + ext), 'wb') as f:
             f.write(data)
 
 
