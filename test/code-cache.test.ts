@@ -127,6 +127,18 @@ describe('the CLI code cache', () => {
     restore();
   });
 
+  it('without the bundle the loader says what is missing and exits 1', () => {
+    const original = readFileSync(bundle);
+    rmSync(bundle);
+    try {
+      const r = spawnSync(process.execPath, [join(dist, 'ndr-sensor.mjs'), 'replay', demo, '-o', join(dir, 'none.jsonl')], { encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^ndr-sensor: cannot read the CLI bundle .*ndr-sensor-main\.cjs \(ENOENT\): run npm run build\n$/);
+    } finally {
+      writeFileSync(bundle, original);
+    }
+  });
+
   it('the bundle finds its worker: two workers give the same documents as one', () => {
     const two = replay(dist, ['-w', '2']);
     expect(two.stderr).not.toMatch(/error/i);

@@ -22,7 +22,13 @@ const writing = process.env.NDR_CODE_CACHE_WRITE === '1';
 // Only the warm-up process itself writes: nothing it starts inherits the request.
 delete process.env.NDR_CODE_CACHE_WRITE;
 
-const bundle = readFileSync(bundleFile);
+let bundle: Buffer;
+try {
+  bundle = readFileSync(bundleFile);
+} catch (e) {
+  process.stderr.write(`ndr-sensor: cannot read the CLI bundle ${bundleFile} (${(e as NodeJS.ErrnoException).code ?? String(e)}): run npm run build\n`);
+  process.exit(1);
+}
 const name = bundleName(bundle);
 let cached: Buffer | null = null;
 let state: CodeCacheState = 'writing';
