@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decode } from './decode.js';
 import { DecoderEvent } from './events.js';
 import { FragmentTable } from './fragments.js';
-import { DecodeStatus, PacketMeta, TcpFlag, TEREDO_PRESENT, TUNNEL_NAMES, TunnelType, addrToString } from './packet-meta.js';
+import { DecodeStatus, PacketMeta, TcpFlag, TEREDO_PRESENT, TUNNEL_NAMES, TunnelType, addrToString, addrText } from './packet-meta.js';
 
 // ---- packet builders (plain number arrays) ---------------------------------------------------
 
@@ -598,5 +598,22 @@ describe('the Ethernet/IPv4/TCP fast path', () => {
     expect(m.status).toBe(DecodeStatus.Ok);
     expect(m.payloadLen).toBe(0);
     expect(m.ipLen).toBe(40);
+  });
+});
+
+describe('address text cache', () => {
+  it('gives the same text as addrToString for every address, colliding slots and repeats included', () => {
+    const words: [4 | 6, number, number, number, number][] = [];
+    // 20,000 IPv4 addresses (five times the slots: collisions overwrite) and IPv6 ones that differ
+    // only in one word, or only in the version with the same first word.
+    for (let i = 0; i < 20_000; i++) words.push([4, (Math.imul(i, 2654435761) >>> 0) | 0, 0, 0, 0]);
+    for (let i = 0; i < 3000; i++) words.push([6, 0x20010db8 | 0, 0, i & 7, Math.imul(i, 40503) | 0]);
+    words.push([6, 0x0a000001, 0, 0, 0], [4, 0x0a000001, 0, 0, 0], [6, 0, 0, 0, 1], [4, 0, 0, 0, 0]);
+    for (let round = 0; round < 2; round++) {
+      for (const [v, a, b, c, d] of words) expect(addrText(v, a, b, c, d)).toBe(addrToString(v, a, b, c, d));
+    }
+    const first = addrText(4, 0xc0a86464 | 0, 0, 0, 0);
+    expect(first).toBe('192.168.100.100');
+    expect(addrText(6, 0xc0a86464 | 0, 0, 0, 0)).toBe('c0a8:6464::');
   });
 });

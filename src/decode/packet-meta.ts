@@ -116,6 +116,37 @@ export function copyTunnel(to: PacketMeta, from: PacketMeta): void {
 
 export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
 
+/**
+ * Recently rendered addresses, direct-mapped by a hash of their words (a collision overwrites).
+ * Most flows share their hosts with earlier flows: the record then carries the very string the
+ * last flow carried, flat and with its hash already computed, so every Map keyed by an address
+ * after the engine (analytics, baselines, DNS names) and the writer read it without hashing (and
+ * flattening) a fresh concatenation per flow.
+ */
+const TEXT_SLOTS = 4096;
+const textWords = new Int32Array(TEXT_SLOTS * 4);
+const textVersion = new Uint8Array(TEXT_SLOTS);
+const texts: (string | undefined)[] = new Array<string | undefined>(TEXT_SLOTS).fill(undefined);
+const textProbe = new Map<string, number>();
+
+/** addrToString through the cache above: equal text, shared string. */
+export function addrText(version: 4 | 6, w0: number, w1: number, w2: number, w3: number): string {
+  let h = Math.imul(w0 ^ version, 0x9e3779b1);
+  if (version === 6) h = Math.imul(h ^ w1, 0x85ebca6b) ^ Math.imul(w2 ^ (w3 >>> 7), 0xc2b2ae35) ^ w3;
+  const slot = (h >>> 20) & (TEXT_SLOTS - 1);
+  const k = slot * 4;
+  const cached = texts[slot];
+  if (cached !== undefined && textVersion[slot] === version && textWords[k] === (w0 | 0) && textWords[k + 1] === (w1 | 0) && textWords[k + 2] === (w2 | 0) && textWords[k + 3] === (w3 | 0)) return cached;
+  const s = addrToString(version, w0, w1, w2, w3);
+  // A Map probe has V8 hash the string now (and flatten the concatenation): every later user
+  // finds the hash in the string.
+  textProbe.get(s);
+  texts[slot] = s;
+  textVersion[slot] = version;
+  textWords[k] = w0; textWords[k + 1] = w1; textWords[k + 2] = w2; textWords[k + 3] = w3;
+  return s;
+}
+
 /** Render an address held as four words into its text form (allocates: not for the packet path). */
 export function addrToString(version: 4 | 6, w0: number, w1: number, w2: number, w3: number): string {
   if (version === 4) return `${w0 >>> 24}.${(w0 >>> 16) & 255}.${(w0 >>> 8) & 255}.${w0 & 255}`;

@@ -3,7 +3,7 @@
  * the sections it registers, payload features. Runs once per flow when it ends (allocation is
  * fine here).
  */
-import { addrToString } from '../decode/packet-meta.js';
+import { addrText } from '../decode/packet-meta.js';
 import { Dir, MissingServiceError, type DissectorRecord, type RecordSection, type RecordSink, type ServiceKey, type SummaryContext } from '../contract/api.js';
 import type { Flow } from './flow.js';
 import { communityId } from './community-id.js';
@@ -94,8 +94,8 @@ export function refreshCounters(rec: FlowRecord, f: Flow, reason: EndReason): Fl
 
 export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): FlowRecord {
   const v = f.ipVersion;
-  const client = { ip: addrToString(v, f.a0, f.a1, f.a2, f.a3), port: f.aPort };
-  const server = { ip: addrToString(v, f.b0, f.b1, f.b2, f.b3), port: f.bPort };
+  const client = { ip: addrText(v, f.a0, f.a1, f.a2, f.a3), port: f.aPort };
+  const server = { ip: addrText(v, f.b0, f.b1, f.b2, f.b3), port: f.bPort };
   const transport = f.proto === 6 ? 'tcp' : 'udp';
   const d0 = dirCounters(f, 0);
   const d1 = dirCounters(f, 1);
