@@ -6,7 +6,8 @@
  */
 import { Cursor } from '../../src/util/cursor.js';
 import type { TlsEventId } from './events.js';
-import { EXT_LIMIT, EXT_MALFORMED, type ExtResult, type KeyShareOut, type NameOut, readAlpn, readKeyShareClient, readServerName, readU16Vector, readU8Vector } from './extensions.js';
+import { EXT_LIMIT, EXT_MALFORMED, EXT_OK, type ExtResult, type KeyShareOut, type NameOut, readAlpn, readKeyShareClient, readServerName, readU16Vector, readU8Vector } from './extensions.js';
+import { ListScratch, NO_VALUES, keepAlpn, knownAlpn, sharedList } from './shared.js';
 import { ExtType, type TlsClientHello, type TlsLimits, type TlsParseOptions } from './types.js';
 
 function addEvent(events: TlsEventId[], id: TlsEventId): void {
@@ -16,6 +17,18 @@ function addEvent(events: TlsEventId[], id: TlsEventId): void {
 function extResult(events: TlsEventId[], r: ExtResult, limitId: TlsEventId): void {
   if (r === EXT_MALFORMED) addEvent(events, 'tls.malformed_extension');
   else if (r === EXT_LIMIT) addEvent(events, limitId);
+}
+
+/** Reusable buffers for the lists being read (the parser runs to completion, one hello at a time). */
+const extTypes = new ListScratch();
+const vec = new ListScratch();
+const NO_NAMES: readonly Uint8Array[] = Object.freeze([]);
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+
+function hasValue(s: ListScratch, v: number): boolean {
+  const vals = s.vals;
+  for (let i = 0; i < s.length; i++) if (vals[i] === v) return true;
+  return false;
 }
 
 export function parseClientHello(body: Uint8Array, limits: TlsLimits, opts?: TlsParseOptions): TlsClientHello | TlsEventId {
@@ -33,26 +46,28 @@ export function parseClientHello(body: Uint8Array, limits: TlsLimits, opts?: Tls
   const cipherBytes = c.u16();
   if (c.err || (cipherBytes & 1) !== 0 || cipherBytes > c.remaining) return 'tls.malformed_client_hello';
   const events: TlsEventId[] = [];
-  const cipherSuites: number[] = [];
   const cipherCount = cipherBytes >>> 1;
+  vec.length = 0;
   for (let i = 0; i < cipherCount; i++) {
     const v = c.u16();
-    if (cipherSuites.length < limits.maxListCount) cipherSuites.push(v);
+    if (vec.length < limits.maxListCount) vec.push(v);
   }
+  const cipherSuites = sharedList(vec);
   if (cipherCount > limits.maxListCount) addEvent(events, 'tls.limit.list');
   const compLen = c.u8();
   if (c.err || compLen > c.remaining) return 'tls.malformed_client_hello';
-  const compressionMethods: number[] = [];
-  for (let i = 0; i < compLen; i++) compressionMethods.push(c.u8());
+  vec.length = 0;
+  for (let i = 0; i < compLen; i++) vec.push(c.u8());
+  const compressionMethods = sharedList(vec);
 
-  const extensions: number[] = [];
-  const alpnRaw: Uint8Array[] = [];
-  const alpn: string[] = [];
-  const supportedVersions: number[] = [];
-  const signatureAlgorithms: number[] = [];
-  const supportedGroups: number[] = [];
-  const ecPointFormats: number[] = [];
-  const keyShareGroups: number[] = [];
+  extTypes.length = 0;
+  let alpnRaw: readonly Uint8Array[] = NO_NAMES;
+  let alpn: readonly string[] = NO_STRINGS;
+  let supportedVersions: readonly number[] = NO_VALUES;
+  let signatureAlgorithms: readonly number[] = NO_VALUES;
+  let supportedGroups: readonly number[] = NO_VALUES;
+  let ecPointFormats: readonly number[] = NO_VALUES;
+  let keyShareGroups: readonly number[] = NO_VALUES;
   let keyShareBytes = 0;
   let sni: string | null = null;
   let echOuter = false;
@@ -76,8 +91,8 @@ export function parseClientHello(body: Uint8Array, limits: TlsLimits, opts?: Tls
         addEvent(events, 'tls.limit.extensions');
         continue;
       }
-      if (extensions.indexOf(type) >= 0) addEvent(events, 'tls.duplicate_extension');
-      extensions.push(type);
+      if (hasValue(extTypes, type)) addEvent(events, 'tls.duplicate_extension');
+      extTypes.push(type);
       e.reset(body, start, start + len);
       switch (type) {
         case ExtType.ServerName:
@@ -87,23 +102,55 @@ export function parseClientHello(body: Uint8Array, limits: TlsLimits, opts?: Tls
           }
           break;
         case ExtType.Alpn:
-          if (alpnRaw.length === 0) extResult(events, readAlpn(e, alpnRaw, alpn, limits.maxAlpnCount, limits.maxNameBytes), 'tls.limit.alpn');
+          if (alpnRaw.length === 0) {
+            const known = knownAlpn(body, start, start + len, limits.maxAlpnCount, limits.maxNameBytes);
+            if (known !== null) {
+              alpnRaw = known.raw;
+              alpn = known.names;
+            } else {
+              const raw: Uint8Array[] = [];
+              const names: string[] = [];
+              const r = readAlpn(e, raw, names, limits.maxAlpnCount, limits.maxNameBytes);
+              extResult(events, r, 'tls.limit.alpn');
+              if (r === EXT_OK && raw.length > 0) keepAlpn(body, start, start + len, raw, names);
+              alpnRaw = raw;
+              alpn = names;
+            }
+          }
           break;
         case ExtType.SupportedVersions:
-          if (supportedVersions.length === 0) extResult(events, readU16Vector(e, 1, supportedVersions, limits.maxListCount), 'tls.limit.list');
+          if (supportedVersions.length === 0) {
+            vec.length = 0;
+            extResult(events, readU16Vector(e, 1, vec, limits.maxListCount), 'tls.limit.list');
+            supportedVersions = sharedList(vec);
+          }
           break;
         case ExtType.SignatureAlgorithms:
-          if (signatureAlgorithms.length === 0) extResult(events, readU16Vector(e, 2, signatureAlgorithms, limits.maxListCount), 'tls.limit.list');
+          if (signatureAlgorithms.length === 0) {
+            vec.length = 0;
+            extResult(events, readU16Vector(e, 2, vec, limits.maxListCount), 'tls.limit.list');
+            signatureAlgorithms = sharedList(vec);
+          }
           break;
         case ExtType.SupportedGroups:
-          if (supportedGroups.length === 0) extResult(events, readU16Vector(e, 2, supportedGroups, limits.maxListCount), 'tls.limit.list');
+          if (supportedGroups.length === 0) {
+            vec.length = 0;
+            extResult(events, readU16Vector(e, 2, vec, limits.maxListCount), 'tls.limit.list');
+            supportedGroups = sharedList(vec);
+          }
           break;
         case ExtType.EcPointFormats:
-          if (ecPointFormats.length === 0) extResult(events, readU8Vector(e, ecPointFormats, limits.maxListCount), 'tls.limit.list');
+          if (ecPointFormats.length === 0) {
+            vec.length = 0;
+            extResult(events, readU8Vector(e, vec, limits.maxListCount), 'tls.limit.list');
+            ecPointFormats = sharedList(vec);
+          }
           break;
         case ExtType.KeyShare:
           if (keyShareGroups.length === 0) {
-            extResult(events, readKeyShareClient(e, keyShareGroups, limits.maxListCount, ksOut), 'tls.limit.list');
+            vec.length = 0;
+            extResult(events, readKeyShareClient(e, vec, limits.maxListCount, ksOut), 'tls.limit.list');
+            keyShareGroups = sharedList(vec);
             keyShareBytes = ksOut.bytes;
           }
           break;
@@ -117,6 +164,7 @@ export function parseClientHello(body: Uint8Array, limits: TlsLimits, opts?: Tls
     }
     if (c.err) return 'tls.malformed_client_hello';
   }
+  const extensions = sharedList(extTypes);
   return {
     form: 'tls',
     legacyVersion,

@@ -5,6 +5,7 @@
  */
 import type { Cursor } from '../../src/util/cursor.js';
 import { copyBytes, latin1Bounded } from '../../src/util/bytes.js';
+import { sharedLatin1 } from './shared.js';
 
 export const EXT_OK = 0;
 export const EXT_LIMIT = 1;
@@ -20,7 +21,13 @@ export function isGrease(v: number): boolean {
  * A vector of uint16 with a 1- or 2-byte length prefix that must fill the extension body
  * (signature_algorithms, supported_groups: RFC 8446 §4.2.3/§4.2.7; supported_versions §4.2.1).
  */
-export function readU16Vector(c: Cursor, lengthBytes: 1 | 2, out: number[], maxCount: number): ExtResult {
+/** Where the vector readers put values: an array, or a reusable buffer (shared.ts ListScratch). */
+export interface ValueSink {
+  readonly length: number;
+  push(v: number): void;
+}
+
+export function readU16Vector(c: Cursor, lengthBytes: 1 | 2, out: ValueSink, maxCount: number): ExtResult {
   const n = lengthBytes === 1 ? c.u8() : c.u16();
   if (c.err || (n & 1) !== 0 || n > c.remaining) return EXT_MALFORMED;
   const end = c.pos + n;
@@ -35,7 +42,7 @@ export function readU16Vector(c: Cursor, lengthBytes: 1 | 2, out: number[], maxC
 }
 
 /** ec_point_formats (RFC 8422 §5.1.2): uint8 list with a 1-byte length. */
-export function readU8Vector(c: Cursor, out: number[], maxCount: number): ExtResult {
+export function readU8Vector(c: Cursor, out: ValueSink, maxCount: number): ExtResult {
   const n = c.u8();
   if (c.err || n > c.remaining) return EXT_MALFORMED;
   let res: ExtResult = EXT_OK;
@@ -67,7 +74,7 @@ export function readServerName(c: Cursor, maxNameBytes: number, out: NameOut): E
     const v = c.view(len);
     if (c.err) return EXT_MALFORMED;
     if (type === 0 && out.name === null) {
-      out.name = latin1Bounded(v, maxNameBytes);
+      out.name = sharedLatin1(v, maxNameBytes);
       if (v.length > maxNameBytes) out.truncated = true;
     }
   }
@@ -104,7 +111,7 @@ export interface KeyShareOut {
 }
 
 /** ClientHello key_share (RFC 8446 §4.2.8): client_shares<0..2^16-1> of {group, key_exchange<1..2^16-1>}. */
-export function readKeyShareClient(c: Cursor, groups: number[], maxCount: number, out: KeyShareOut): ExtResult {
+export function readKeyShareClient(c: Cursor, groups: ValueSink, maxCount: number, out: KeyShareOut): ExtResult {
   out.bytes = 0;
   const listLen = c.u16();
   if (c.err || listLen !== c.remaining) return EXT_MALFORMED;

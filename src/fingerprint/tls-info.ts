@@ -74,7 +74,7 @@ function build(summary: TlsSummary, certs: readonly CertInfo[], opts: Omit<TlsIn
   return {
     version,
     sni: ch?.sni ?? null,
-    alpnOffered: ch !== null ? ch.alpn : [], // the flow's own hello: not shared
+    alpnOffered: ch !== null ? ch.alpn : [], // shared by the hellos with the same ALPN bytes (frozen)
     nextProtocol: realSh?.alpn ?? null,
     cipher: realSh !== null ? hex4(realSh.cipherSuite) : null,
     ja4: prints?.ja4 ?? null,
