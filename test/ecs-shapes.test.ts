@@ -5,13 +5,16 @@
 import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultSections, DescribedSet, ecsContext, EcsSerializer, flowToEcs, presentSections, type EcsContext } from '../src/output/ecs.js';
-import { terminalSafeJson } from '../src/output/json.js';
+import { eventId, flowEventId, msText, terminalSafeJson } from '../src/output/json.js';
 import { newFlowRecord, type FlowRecord } from '../src/flow/record.js';
 import { captures, replayCapture } from './helpers/golden.js';
+import { tlsOf, type TlsInfo } from '../dissectors/tls/record.js';
+import type { CertInfo, ChainFeatures } from '../dissectors/x509/types.js';
 
-/** The serializer's text for r and the object form's, lean or full. */
-function both(r: FlowRecord, full: boolean, ctx: EcsContext): [string, string] {
-  const ser = new EcsSerializer({ ctx, detail: full ? 'full' : 'lean', onRef: () => {} });
+const defaultContext = ecsContext();
+
+/** The serializer's text for r and the object form's, lean or full (a fresh serializer unless given). */
+function both(r: FlowRecord, full: boolean, ctx: EcsContext, ser = new EcsSerializer({ ctx, detail: full ? 'full' : 'lean', onRef: () => {} })): [string, string] {
   return [ser.flow(r), terminalSafeJson(JSON.stringify(flowToEcs(r, defaultSections, ctx, full)))];
 }
 
@@ -28,10 +31,16 @@ describe('flow head and related.*: byte writers equal the field methods', () => 
     it(`${basename(dirname(cap))}/${basename(cap)}`, async () => {
       const { flows } = await replayCapture(cap);
       for (const [, ctx] of contexts) {
-        for (const f of flows) {
-          for (const full of [false, true]) {
-            const [text, object] = both(f, full, ctx);
-            expect(text).toBe(object);
+        for (const full of [false, true]) {
+          // one stream's serializer for the whole capture, so parts kept as bytes are copied into
+          // later flows (and, with room for one key, kept and dropped all the time)
+          for (const memoKeys of [1024, 1]) {
+            const ser = new EcsSerializer({ ctx, detail: full ? 'full' : 'lean', onRef: () => {}, memoKeys });
+            for (const f of flows) {
+              const [text, object] = both(f, full, ctx, ser);
+              expect(text).toBe(object);
+            }
+            expect(ser.memo.size).toBeLessThanOrEqual(memoKeys);
           }
         }
       }
@@ -108,5 +117,112 @@ describe('described set: the recency list', () => {
       expect(d.evictions).toBe(evictions);
       expect(d.size).toBe(ref.length);
     }
+  });
+});
+
+describe('event.id input as bytes', () => {
+  it('msText writes String(ms) for times of at most three decimals and declines every other number', () => {
+    const b = new Uint8Array(64);
+    const text = (ms: number): string | null => {
+      const end = msText(b, 0, ms);
+      return end < 0 ? null : Buffer.from(b.subarray(0, end)).toString('latin1');
+    };
+    let x = 12345;
+    const next = (): number => (x = (x * 48271) % 2147483647);
+    const samples: number[] = [0, 0.001, 0.01, 0.1, 0.5, 1, 9.999, 10, 1_000, 1_700_000_000_000, 1_796_652_308_226.123, 1_796_652_308_226.1, 1_796_652_308_226.12, 4_398_046_511_103.999];
+    for (let i = 0; i < 20_000; i++) {
+      const sec = next() % 2_000_000_000;
+      const usec = next() % 1_000_000;
+      samples.push(sec * 1000 + usec / 1000); // as a capture's clock gives them
+      samples.push((sec * 1000 * 1000 + usec) / 1000);
+      samples.push(next() / 7); // most are not three-decimal numbers: declined
+    }
+    let taken = 0;
+    for (const ms of samples) {
+      const t = text(ms);
+      if (t !== null) {
+        expect(t, `${ms}`).toBe(String(ms));
+        taken++;
+      }
+    }
+    expect(taken).toBeGreaterThan(40_000);
+    for (const ms of [-0.5, -1, 4_398_046_511_104, 1e21, Number.NaN, Number.POSITIVE_INFINITY, 0.0001, 1.0005, 1_796_652_308_226.1234]) expect(text(ms), `${ms}`).toBeNull();
+  });
+
+  it('a flow id from bytes equals the id of the string, whichever way its input is formatted', () => {
+    const cases: [string, number, number][] = [
+      ['1:wjoDRL3+ecp9QhYHE1tXrCRIkNY=', 1_796_652_308_226.123, 1_796_652_308_738.689],
+      ['1:x', 1_700_000_000_123.4, 1_700_000_000_123.4 + 1 / 3],
+      ['', 0, -1],
+      ['caf\u00e9', 1, 2],
+      ['a'.repeat(300), 5, 6],
+    ];
+    for (const [cid, s, e] of cases) expect(flowEventId(cid, s, e)).toBe(eventId(`flow|${cid}|${s}|${e}`));
+  });
+});
+
+describe('TLS parts kept as bytes (JsonSectionMemo)', () => {
+  it('a record differing from a kept one in any field the TLS writers read gets its own text', async () => {
+    let base: FlowRecord | null = null;
+    for (const cap of captures()) {
+      const { flows } = await replayCapture(cap);
+      base = flows.find((f) => (tlsOf(f)?.chain.length ?? 0) > 1 && tlsOf(f)?.chainFeatures !== null && (tlsOf(f)?.alpnOffered.length ?? 0) > 0) ?? null;
+      if (base !== null) break;
+    }
+    expect(base).not.toBeNull();
+    if (base === null) return;
+    const t0 = tlsOf(base) as TlsInfo;
+    const other = t0.chain[1] as CertInfo;
+    const cf = t0.chainFeatures as ChainFeatures;
+    const changes: [string, Partial<TlsInfo>][] = [
+      ['version', { version: t0.version === '1.2' ? '1.3' : '1.2' }], ['no version', { version: null }],
+      ['cipher', { cipher: 'c0ff' }], ['established', { established: !t0.established }], ['resumed', { resumed: !t0.resumed }],
+      ['next_protocol', { nextProtocol: 'x-other' }], ['ja4', { ja4: 't13d0000h2_000000000000_000000000000' }],
+      ['ja3', { ja3: '0'.repeat(32) }], ['ja3s', { ja3s: '1'.repeat(32) }], ['ja4s', { ja4s: 't130200_1301_000000000000' }],
+      ['sni', { sni: 'other.example' }], ['sni invalid', { sni: 'bad name' }], ['no sni', { sni: null }],
+      ['supported ciphers', { supportedCiphers: [...t0.supportedCiphers, 'abcd'] }],
+      ['another leaf', { chain: [other, ...t0.chain.slice(1)] }], ['shorter chain', { chain: t0.chain.slice(0, 1) }], ['no chain', { chain: [] }],
+      ['ja4x', { ja4x: ['a_b_c'] }], ['extra ja4', { extraJa4: ['t13d0000h2_x_y'] }], ['alpn offered', { alpnOffered: ['h2'] }],
+      ['client certificate', { clientCertificate: !t0.clientCertificate }],
+      ['chain length', { chainFeatures: { ...cf, length: cf.length + 1 } }], ['anomalies', { chainFeatures: { ...cf, anomalies: [...cf.anomalies, 'expired'] } }],
+      ['expired', { chainFeatures: { ...cf, expired: !cf.expired } }], ['linked', { chainFeatures: { ...cf, linked: !cf.linked } }],
+      ['trusted root', { chainFeatures: { ...cf, trustedRoot: !cf.trustedRoot } }], ['sni in san', { chainFeatures: { ...cf, sniInSan: cf.sniInSan === true ? false : true } }],
+      ['leaf self signed', { chainFeatures: { ...cf, leafSelfSigned: !cf.leafSelfSigned } }], ['not yet valid', { chainFeatures: { ...cf, notYetValid: !cf.notYetValid } }],
+      ['no chain features', { chainFeatures: null }],
+      ['ja4_r', { ja4_r: 'r' }], ['ja4_o', { ja4_o: 'o' }], ['ja4_ro', { ja4_ro: 'ro' }], ['ja3 string', { ja3_full: '771,1-2,3,4,5' }],
+      ['app record sizes', { appRecordSizes: [[100, 200], [300]] }], ['no app record sizes', { appRecordSizes: [[], []] }],
+    ];
+    const ctx = ecsContext({ name: 's1' });
+    for (const full of [false, true]) {
+      const ser = new EcsSerializer({ ctx, detail: full ? 'full' : 'lean', onRef: () => {} });
+      for (const [what, change] of changes) {
+        // the original first (kept), then the changed record, then both again (each may be copied now)
+        const changed: FlowRecord = { ...base, apps: { ...base.apps, tls: { ...t0, ...change } } };
+        for (const r of [base, changed, base, changed]) {
+          const [text, object] = both(r, full, ctx, ser);
+          expect(text, `${what}, ${full ? 'full' : 'lean'}`).toBe(object);
+        }
+      }
+      expect(ser.memo.hits).toBeGreaterThan(changes.length);
+      expect(ser.memo.misses).toBeGreaterThan(0);
+    }
+  });
+
+  it('keeps at most its bound of keys and counts what it drops', async () => {
+    const records: FlowRecord[] = [];
+    for (const cap of captures()) for (const f of (await replayCapture(cap)).flows) if (tlsOf(f) !== null) records.push(f);
+    expect(records.length).toBeGreaterThan(20);
+    const ser = new EcsSerializer({ detail: 'lean', onRef: () => {}, memoKeys: 3 });
+    for (let i = 0; i < 200; i++) {
+      const r = records[i % records.length] as FlowRecord;
+      const t = tlsOf(r) as TlsInfo;
+      // a new server name every time: every record is a new key
+      const named: FlowRecord = { ...r, apps: { ...r.apps, tls: { ...t, sni: `host-${i}.example` } } };
+      const [text, object] = both(named, false, defaultContext, ser);
+      expect(text).toBe(object);
+      expect(ser.memo.size).toBeLessThanOrEqual(3);
+    }
+    // every record keeps its TLS part under a new key (and its ndr part when it has one)
+    expect(ser.memo.evictions).toBeGreaterThanOrEqual(200 - 3);
   });
 });

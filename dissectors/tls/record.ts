@@ -106,95 +106,172 @@ function ja4Document(t: TlsInfo, w: EcsWriter): void {
   w.close();
 }
 
+/** Equal lists of strings (or numbers), the same list first. */
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The same certificates in the same order (a certificate is its SHA-256: every field written comes from its DER). */
+function sameChain(a: readonly CertInfo[], b: readonly CertInfo[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if ((a[i] as CertInfo).sha256 !== (b[i] as CertInfo).sha256) return false;
+  return true;
+}
+
+/** Whether writeDoc writes the same for `b` as it did for `a` (every field it reads). */
+function sameDoc(a: TlsInfo, b: TlsInfo, full: boolean): boolean {
+  if (a.version !== b.version || a.cipher !== b.cipher || a.established !== b.established || a.resumed !== b.resumed) return false;
+  if (a.nextProtocol !== b.nextProtocol || a.ja4 !== b.ja4 || a.sni !== b.sni || a.ja4s !== b.ja4s) return false;
+  if (!full) return (a.chain[0]?.sha256 ?? null) === (b.chain[0]?.sha256 ?? null);
+  return a.ja3 === b.ja3 && a.ja3s === b.ja3s && sameList(a.supportedCiphers, b.supportedCiphers) && sameChain(a.chain, b.chain);
+}
+
+/** Whether writeNdr writes the same for `b` as it did for `a` (every field it reads). */
+function sameNdr(a: TlsInfo, b: TlsInfo, full: boolean): boolean {
+  if (a.sni !== b.sni || a.clientCertificate !== b.clientCertificate) return false;
+  if (!sameList(a.ja4x, b.ja4x) || !sameList(a.extraJa4, b.extraJa4) || !sameList(a.alpnOffered, b.alpnOffered)) return false;
+  const ca = a.chainFeatures;
+  const cb = b.chainFeatures;
+  if (ca !== cb) {
+    if (ca === null || cb === null || ca.length !== cb.length || !sameList(ca.anomalies, cb.anomalies)) return false;
+    if (full && (ca.leafSelfSigned !== cb.leafSelfSigned || ca.sniInSan !== cb.sniInSan || ca.expired !== cb.expired || ca.notYetValid !== cb.notYetValid || ca.linked !== cb.linked || ca.trustedRoot !== cb.trustedRoot)) return false;
+  }
+  if (!full) return true;
+  return a.ja4_r === b.ja4_r && a.ja4_o === b.ja4_o && a.ja4_ro === b.ja4_ro && a.ja3_full === b.ja3_full && sameChain(a.chain, b.chain)
+    && sameList(a.appRecordSizes[0], b.appRecordSizes[0]) && sameList(a.appRecordSizes[1], b.appRecordSizes[1]);
+}
+
+/**
+ * The TLS part of the document: the same for every connection of one client stack to one server
+ * (one certificate), so the JSON writer keeps its bytes under the server name (a server sees a
+ * few client stacks, a client stack many servers) and copies them for the next record sameDoc
+ * accepts, rather than writing a dozen fields again.
+ */
+function tlsDoc(t: TlsInfo, w: EcsWriter): void {
+  const memo = w.memo;
+  if (memo === undefined) {
+    writeDoc(t, w);
+    return;
+  }
+  const key = t.sni ?? t.ja4 ?? '';
+  if (memo.replay('tls.doc', key, t, sameDoc)) return;
+  const start = memo.start();
+  writeDoc(t, w);
+  memo.keep('tls.doc', key, t, start);
+}
+
+/** The TLS part inside ndr: kept and copied as tlsDoc's is (sameNdr). */
+function tlsNdr(t: TlsInfo, w: EcsWriter): void {
+  const memo = w.memo;
+  // full writes the first application records' sizes, which differ from flow to flow
+  if (memo === undefined || (w.full && t.appRecordSizes[0].length + t.appRecordSizes[1].length > 0)) {
+    writeNdr(t, w);
+    return;
+  }
+  const key = t.sni ?? t.ja4 ?? '';
+  if (memo.replay('tls.ndr', key, t, sameNdr)) return;
+  const start = memo.start();
+  writeNdr(t, w);
+  memo.keep('tls.ndr', key, t, start);
+}
+
+function writeDoc(t: TlsInfo, w: EcsWriter): void {
+  const leaf = t.chain[0] ?? null;
+  w.open('tls');
+  w.str('version', t.version);
+  if (t.version !== null) w.str('version_protocol', 'tls');
+  w.safe('cipher', t.cipher);
+  w.bool('established', t.established);
+  w.bool('resumed', t.resumed);
+  w.str('next_protocol', t.nextProtocol);
+  w.open('client');
+  w.safe('ja4', t.ja4);
+  // lean: JA4 names the client (and, unlike JA3, the same one when it shuffles its
+  // extensions); JA3 and JA3S are kept for matching older threat lists in full
+  if (w.full) w.safe('ja3', t.ja3);
+  w.str('server_name', t.sni);
+  // the offered suites are in JA4's raw forms (ndr.tls.ja4_r, ja4_ro) already
+  if (w.full) w.strs('supported_ciphers', t.supportedCiphers);
+  w.close();
+  w.open('server');
+  if (w.full) w.safe('ja3s', t.ja3s);
+  w.safe('ja4s', t.ja4s);
+  if (leaf !== null) {
+    w.open('hash');
+    // lean: as the leaf's ndr.x509 document keys it (file.hash.sha256, lower case), so a SIEM
+    // joins the two on equal keywords; full keeps the upper case it has always written
+    w.safe('sha256', w.full ? leaf.sha256.toUpperCase() : leaf.sha256);
+    w.close();
+    if (w.full) {
+      w.open('x509');
+      writeX509(leaf, w);
+      w.close();
+    }
+  }
+  // lean: the leaf's hash leads to its ndr.x509 document, whose issuer names the next one's
+  // subject (ndr.tls.chain.anomalies says broken_chain when the presented chain does not link
+  // that way), so the list of hashes is left to full
+  if (w.full && t.chain.length > 0) w.strs('certificate_chain', t.chain.map((c) => c.sha256));
+  w.close();
+  w.close();
+}
+
+function writeNdr(t: TlsInfo, w: EcsWriter): void {
+  const cf = t.chainFeatures;
+  w.open('tls');
+  // Present (true) only when the client sent a server_name that is not a host name.
+  if (t.sni !== null && !isValidHostName(t.sni)) w.bool('sni_invalid', true);
+  // lean: ja4 is the key of the ndr.ja4 document holding the sorted raw form (the offered
+  // lists again); the wire-order forms are full only, since a client shuffling its extensions
+  // (Chrome) has a new ja4_o on every connection and any other has one per ja4
+  if (w.full) {
+    w.safe('ja4_r', t.ja4_r);
+    w.safe('ja4_o', t.ja4_o);
+    w.safe('ja4_ro', t.ja4_ro);
+  }
+  // JA3's string repeats the offered suites and extensions the JA4 raw forms carry
+  if (w.full) w.str('ja3_string', t.ja3_full);
+  w.strs('ja4x', t.ja4x);
+  w.strs('extra_ja4', t.extraJa4);
+  w.strs('alpn_offered', t.alpnOffered);
+  if (t.clientCertificate) w.bool('client_certificate', true);
+  if (cf) {
+    w.open('chain');
+    w.num('length', cf.length);
+    // lean: anomalies names every check that failed (the leaf's own self_signed is in its
+    // ndr.x509 document), so the checks one by one are full only
+    if (w.full) {
+      w.bool('leaf_self_signed', cf.leafSelfSigned);
+      w.bool('sni_in_san', cf.sniInSan);
+      w.bool('expired', cf.expired);
+      w.bool('not_yet_valid', cf.notYetValid);
+      w.bool('linked', cf.linked);
+      w.bool('trusted_root', cf.trustedRoot);
+    }
+    w.strs('anomalies', cf.anomalies);
+    if (w.full) w.val('certificates', t.chain.map((c) => ({ sha256: c.sha256, subject: c.subject, issuer: c.issuer, key_type: c.keyType, key_bits: c.keyBits, not_after: new Date(c.notAfter).toISOString(), self_signed: c.selfSigned })));
+    w.close();
+  }
+  const sz = t.appRecordSizes;
+  // the first application records' sizes feed the analytics (read on the record); full only
+  if (w.full && sz[0].length + sz[1].length > 0) {
+    w.open('app_record_sizes');
+    w.nums('to_server', sz[0]);
+    w.nums('to_client', sz[1]);
+    w.close();
+  }
+  w.close();
+}
+
 export const tlsSection = defineSection<TlsInfo>({
   key: 'tls',
   write: {
-    doc(t, w) {
-      const leaf = t.chain[0] ?? null;
-      w.open('tls');
-      w.str('version', t.version);
-      if (t.version !== null) w.str('version_protocol', 'tls');
-      w.safe('cipher', t.cipher);
-      w.bool('established', t.established);
-      w.bool('resumed', t.resumed);
-      w.str('next_protocol', t.nextProtocol);
-      w.open('client');
-      w.safe('ja4', t.ja4);
-      // lean: JA4 names the client (and, unlike JA3, the same one when it shuffles its
-      // extensions); JA3 and JA3S are kept for matching older threat lists in full
-      if (w.full) w.safe('ja3', t.ja3);
-      w.str('server_name', t.sni);
-      // the offered suites are in JA4's raw forms (ndr.tls.ja4_r, ja4_ro) already
-      if (w.full) w.strs('supported_ciphers', t.supportedCiphers);
-      w.close();
-      w.open('server');
-      if (w.full) w.safe('ja3s', t.ja3s);
-      w.safe('ja4s', t.ja4s);
-      if (leaf !== null) {
-        w.open('hash');
-        // lean: as the leaf's ndr.x509 document keys it (file.hash.sha256, lower case), so a SIEM
-        // joins the two on equal keywords; full keeps the upper case it has always written
-        w.safe('sha256', w.full ? leaf.sha256.toUpperCase() : leaf.sha256);
-        w.close();
-        if (w.full) {
-          w.open('x509');
-          writeX509(leaf, w);
-          w.close();
-        }
-      }
-      // lean: the leaf's hash leads to its ndr.x509 document, whose issuer names the next one's
-      // subject (ndr.tls.chain.anomalies says broken_chain when the presented chain does not link
-      // that way), so the list of hashes is left to full
-      if (w.full && t.chain.length > 0) w.strs('certificate_chain', t.chain.map((c) => c.sha256));
-      w.close();
-      w.close();
-    },
-    ndr(t, w) {
-      const cf = t.chainFeatures;
-      w.open('tls');
-      // Present (true) only when the client sent a server_name that is not a host name.
-      if (t.sni !== null && !isValidHostName(t.sni)) w.bool('sni_invalid', true);
-      // lean: ja4 is the key of the ndr.ja4 document holding the sorted raw form (the offered
-      // lists again); the wire-order forms are full only, since a client shuffling its extensions
-      // (Chrome) has a new ja4_o on every connection and any other has one per ja4
-      if (w.full) {
-        w.safe('ja4_r', t.ja4_r);
-        w.safe('ja4_o', t.ja4_o);
-        w.safe('ja4_ro', t.ja4_ro);
-      }
-      // JA3's string repeats the offered suites and extensions the JA4 raw forms carry
-      if (w.full) w.str('ja3_string', t.ja3_full);
-      w.strs('ja4x', t.ja4x);
-      w.strs('extra_ja4', t.extraJa4);
-      w.strs('alpn_offered', t.alpnOffered);
-      if (t.clientCertificate) w.bool('client_certificate', true);
-      if (cf) {
-        w.open('chain');
-        w.num('length', cf.length);
-        // lean: anomalies names every check that failed (the leaf's own self_signed is in its
-        // ndr.x509 document), so the checks one by one are full only
-        if (w.full) {
-          w.bool('leaf_self_signed', cf.leafSelfSigned);
-          w.bool('sni_in_san', cf.sniInSan);
-          w.bool('expired', cf.expired);
-          w.bool('not_yet_valid', cf.notYetValid);
-          w.bool('linked', cf.linked);
-          w.bool('trusted_root', cf.trustedRoot);
-        }
-        w.strs('anomalies', cf.anomalies);
-        if (w.full) w.val('certificates', t.chain.map((c) => ({ sha256: c.sha256, subject: c.subject, issuer: c.issuer, key_type: c.keyType, key_bits: c.keyBits, not_after: new Date(c.notAfter).toISOString(), self_signed: c.selfSigned })));
-        w.close();
-      }
-      const sz = t.appRecordSizes;
-      // the first application records' sizes feed the analytics (read on the record); full only
-      if (w.full && sz[0].length + sz[1].length > 0) {
-        w.open('app_record_sizes');
-        w.nums('to_server', sz[0]);
-        w.nums('to_client', sz[1]);
-        w.close();
-      }
-      w.close();
-    },
+    doc: tlsDoc,
+    ndr: tlsNdr,
     refs(t, out) {
       if (t.ja4 !== null && t.ja4_r !== null) out.ref('ja4', t.ja4, t, ja4Document);
       for (const c of t.chain) out.ref('x509', c.sha256, c, certificateDocument);

@@ -272,6 +272,25 @@ export interface EcsWriter {
   val(key: string, v: unknown): void;
   /** A value given as JSON text, made once and written many times (constants): not checked. */
   json(key: string, text: string): void;
+  /**
+   * Only where the text is bytes (the JSON writer of one output stream): what a section wrote for
+   * a record, kept to be copied again for a later record the section says writes the same.
+   */
+  readonly memo?: SectionMemo;
+}
+
+/**
+ * A section's written parts kept as bytes (EcsWriter.memo). `slot` names the part ('tls.doc'),
+ * `key` a string the record already holds that most records writing the same share (the JA4);
+ * `same(kept, info, full)` says whether the record that made a kept copy writes what `info` would.
+ */
+export interface SectionMemo {
+  /** The kept copy for slot and key that `same` accepts for `info`, written; false when none is. */
+  replay<I>(slot: string, key: string, info: I, same: (kept: I, info: I, full: boolean) => boolean): boolean;
+  /** Where a part starts being written (-1: cannot be kept here). */
+  start(): number;
+  /** What was written since `start` kept for slot and key, as `info`'s. */
+  keep<I>(slot: string, key: string, info: I, start: number): void;
 }
 
 /**

@@ -8,7 +8,7 @@ import { DEFAULT_ANALYTICS_CONFIG } from '../analytics/config.js';
 import { analyticUrl, tacticUrl, techniqueOf, techniqueUrl, type Tactic } from '../analytics/mitre.js';
 import { isExternal, parseCidr, type Cidr } from '../analytics/net.js';
 import type { AnyRecordSection, EcsWriter, RefSink, SectionContext } from '../contract/api.js';
-import { asciiBytes, eventId, isoTime, JsonWriter, ObjectWriter, utcDay, type OutputDetail } from './json.js';
+import { asciiBytes, DEFAULT_MEMO_KEYS, eventId, flowEventId, isoTime, JsonSectionMemo, JsonWriter, ObjectWriter, utcDay, type OutputDetail } from './json.js';
 import { DEFAULT_STATE_LIMITS } from '../util/state.js';
 const iso = isoTime;
 import { sectionsOf } from '../dissect/registry.js';
@@ -266,7 +266,14 @@ for (const t of ['tcp', 'udp']) {
 interface HeadConstant { readonly bytes: Uint8Array; readonly ascii: boolean }
 const headConstants = new WeakMap<EcsContext, [HeadConstant, HeadConstant]>();
 
+let lastHeadCtx: EcsContext | null = null;
+let lastHead: [HeadConstant, HeadConstant] | null = null;
+
 function headConstant(ctx: EcsContext, full: boolean): HeadConstant {
+  if (ctx === lastHeadCtx) {
+    const h = lastHead as [HeadConstant, HeadConstant];
+    return full ? h[1] : h[0];
+  }
   let t = headConstants.get(ctx);
   if (t === undefined) {
     const o = ctx.observer;
@@ -276,6 +283,8 @@ function headConstant(ctx: EcsContext, full: boolean): HeadConstant {
     t = [bytes(`,"ecs":${ECS_JSON}${lean}`), bytes(`,"ecs":${ECS_JSON},"observer":${observerJson(ctx)}`)];
     headConstants.set(ctx, t);
   }
+  lastHeadCtx = ctx;
+  lastHead = t;
   return full ? t[1] : t[0];
 }
 
@@ -298,7 +307,7 @@ function writeHead(r: FlowRecord, w: JsonWriter, ctx: EcsContext, domain: string
   const k = headConstant(ctx, w.full);
   w.lit(k.bytes, k.ascii);
   w.lit(H_ID);
-  w.raw(eventId(`flow|${r.communityId}|${r.startTs}|${r.endTs}`));
+  w.raw(flowEventId(r.communityId, r.startTs, r.endTs));
   w.lit(H_START);
   w.vtime(r.startTs);
   w.lit(H_END);
@@ -404,10 +413,9 @@ function relatedFields(w: EcsWriter, r: FlowRecord, h: HostInfo | null, p: Proce
  * `write.doc` then, inside `ndr`, its `write.ndr`), so the engine names no protocol. A section
  * that only builds the object form is written from that object, empty fields left out the same.
  */
-export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRecordSection[] = defaultSections, ctx: EcsContext = defaultEcsContext): void {
+export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRecordSection[] = defaultSections, ctx: EcsContext = defaultEcsContext, present: readonly number[] = presentSections(r.apps, sections)): void {
   const c = r.dirs[0];
   const s = r.dirs[1];
-  const present = presentSections(r.apps, sections);
   const domain = destinationDomain(r, sections, present);
   const json = w instanceof JsonWriter ? w : null;
   if (json !== null) writeHead(r, json, ctx, domain);
@@ -870,6 +878,8 @@ export interface EcsSerializerOptions {
   readonly detail?: OutputDetail;
   /** Entries of the described set (lean only). */
   readonly describedMax?: number;
+  /** Keys of the sections' parts kept as bytes (JsonSectionMemo). */
+  readonly memoKeys?: number;
   /**
    * Lean only: a document describing an object a flow refers to, handed over before that flow's
    * own document. `kind` is 'x509' for a certificate (`key` its SHA-256), 'ja4' for a
@@ -887,6 +897,8 @@ export interface EcsSerializerOptions {
 export class EcsSerializer implements RefSink {
   readonly detail: OutputDetail;
   readonly described: DescribedSet;
+  /** The sections' parts this stream's writer keeps as bytes (metrics: size, evictions). */
+  readonly memo: JsonSectionMemo;
   private readonly ctx: EcsContext;
   private readonly sections: readonly AnyRecordSection[];
   private readonly w: JsonWriter;
@@ -904,6 +916,8 @@ export class EcsSerializer implements RefSink {
     this.sections = o.sections ?? defaultSections;
     this.detail = o.detail ?? 'lean';
     this.w = new JsonWriter(this.detail === 'full');
+    this.memo = new JsonSectionMemo(this.w, o.memoKeys ?? DEFAULT_MEMO_KEYS);
+    this.w.memo = this.memo;
     this.described = new DescribedSet(o.describedMax ?? DEFAULT_DESCRIBED_MAX);
     this.onRef = o.onRef ?? null;
     this.sensorKey = `${this.ctx.observer.hostname ?? ''}|${this.ctx.observer.name ?? ''}|${SENSOR_VERSION}`;
@@ -922,6 +936,7 @@ export class EcsSerializer implements RefSink {
 
   /** flow() with the document left open in the writer (the JSON-lines sink ends it as a line). */
   flowWriter(r: FlowRecord): JsonWriter {
+    const present = presentSections(r.apps, this.sections);
     if (!this.w.full) {
       this.refTs = r.startTs;
       // the day test spares the described set a lookup per flow; ref() still keeps it to one a day
@@ -931,7 +946,6 @@ export class EcsSerializer implements RefSink {
         this.ref('sensor', this.sensorKey, this.ctx, sensorDocument);
       }
       const secs = this.sections;
-      const present = presentSections(r.apps, secs);
       for (let j = 0; j < present.length; j++) {
         const sec = secs[present[j] as number] as AnyRecordSection;
         const refs = sec.write?.refs;
@@ -940,7 +954,7 @@ export class EcsSerializer implements RefSink {
     }
     const w = this.w;
     w.begin();
-    writeFlow(r, w, this.sections, this.ctx);
+    writeFlow(r, w, this.sections, this.ctx, present);
     return w;
   }
 

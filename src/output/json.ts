@@ -5,7 +5,8 @@
  * JSON-lines sink always did.
  */
 import * as crypto from 'node:crypto';
-import type { EcsWriter } from '../contract/api.js';
+import type { EcsWriter, SectionMemo } from '../contract/api.js';
+import { MapFront } from '../util/map-front.js';
 import { jsonString, terminalSafeJson } from '../util/json-text.js';
 
 // The string escapes live in src/util so a dissector's section writer can build JSON text with
@@ -58,9 +59,25 @@ function secondText(sec: number): string {
   return secondPrefix;
 }
 
-/** secondText's 20 characters as bytes, for the writer (the second they are of). */
-let bytesSecond = -1;
-const secondBytes = new Uint8Array(20);
+/**
+ * secondText's 20 characters as bytes for the writer, for the last two seconds asked (a flow's start
+ * and end often fall in two): the second each is of, and which of the two to replace next.
+ */
+const bytesSeconds = [-1, -1];
+const secondBytes = [new Uint8Array(20), new Uint8Array(20)];
+let bytesNext = 0;
+
+function secondBytesOf(sec: number): Uint8Array {
+  if (sec === bytesSeconds[0]) return secondBytes[0] as Uint8Array;
+  if (sec === bytesSeconds[1]) return secondBytes[1] as Uint8Array;
+  const i = bytesNext;
+  bytesNext = 1 - i;
+  const text = secondText(sec);
+  const b = secondBytes[i] as Uint8Array;
+  for (let j = 0; j < 20; j++) b[j] = text.charCodeAt(j);
+  bytesSeconds[i] = sec;
+  return b;
+}
 
 /**
  * `new Date(ms).toISOString()` without the Date (see secondText). Times outside 1970–9999 (or not
@@ -102,9 +119,169 @@ export function asciiBytes(s: string): Uint8Array {
   return b;
 }
 
+/**
+ * String(ms) written as bytes at b[p] for a time in milliseconds with at most three decimals (a
+ * capture's microseconds), returning the end; -1 for any other number, which the caller formats
+ * with String. Such a time is k / 1000 for an integer k, the double nearest that decimal (division
+ * rounds correctly), and below 2^42 two doubles are less than 10^-3 / 2 apart, so the decimal is
+ * the only one that short to round to it: the shortest form String gives.
+ */
+export function msText(b: Uint8Array, p: number, ms: number): number {
+  if (!(ms >= 0 && ms < 4_398_046_511_104)) return -1;
+  const k = Math.round(ms * 1000);
+  if (k / 1000 !== ms) return -1;
+  const whole = Math.floor(k / 1000);
+  const frac = k - whole * 1000;
+  let digits = 1;
+  for (let t = whole; t >= 10; t = Math.floor(t / 10)) digits++;
+  let q = p + digits;
+  let t = whole;
+  do {
+    const d = Math.floor(t / 10);
+    b[--q] = 0x30 + t - d * 10;
+    t = d;
+  } while (t !== 0);
+  p += digits;
+  if (frac !== 0) {
+    const d1 = (frac / 100) | 0;
+    const d2 = ((frac - d1 * 100) / 10) | 0;
+    const d3 = frac - d1 * 100 - d2 * 10;
+    b[p++] = 0x2e; // .
+    b[p++] = 0x30 + d1;
+    if (d2 !== 0 || d3 !== 0) b[p++] = 0x30 + d2;
+    if (d3 !== 0) b[p++] = 0x30 + d3;
+  }
+  return p;
+}
+
+type OneShotBytes = (algorithm: string, data: Uint8Array, encoding: 'hex') => string;
+const ID_INPUT = Buffer.allocUnsafeSlow(256);
+/** Views of ID_INPUT by length, made once: the hash takes a whole view, and a view per id is an object per flow. */
+const idViews: Uint8Array[] = [];
+
+/**
+ * A flow's event.id, eventId(`flow|${communityId}|${startTs}|${endTs}`), with its input written
+ * as bytes: the two times as msText writes them (else String's text) and no string made.
+ */
+export function flowEventId(communityId: string, startTs: number, endTs: number): string {
+  const b = ID_INPUT;
+  const n = communityId.length;
+  if (n > 180) return eventId(`flow|${communityId}|${startTs}|${endTs}`);
+  b[0] = 0x66; b[1] = 0x6c; b[2] = 0x6f; b[3] = 0x77; b[4] = 0x7c; // flow|
+  let p = 5;
+  for (let i = 0; i < n; i++) {
+    const c = communityId.charCodeAt(i);
+    // the sensor makes it from base64: anything else hashes its UTF-8 through the string
+    if (c >= 0x80) return eventId(`flow|${communityId}|${startTs}|${endTs}`);
+    b[p++] = c;
+  }
+  b[p++] = 0x7c;
+  p = msText(b, p, startTs);
+  if (p < 0) return eventId(`flow|${communityId}|${startTs}|${endTs}`);
+  b[p++] = 0x7c;
+  p = msText(b, p, endTs);
+  if (p < 0) return eventId(`flow|${communityId}|${startTs}|${endTs}`);
+  const view = idViews[p] ?? (idViews[p] = b.subarray(0, p));
+  return typeof oneShot === 'function'
+    ? (oneShot as unknown as OneShotBytes)('sha256', view, 'hex').slice(0, 32)
+    : crypto.createHash('sha256').update(view).digest('hex').slice(0, 32);
+}
+
 // ---- writers ---------------------------------------------------------------------------------
 
 const FIRST_BYTES = 1 << 16;
+
+/** A kept part: its bytes (no leading comma), whether they are ASCII, and the record info that made it. */
+interface Kept {
+  readonly bytes: Uint8Array;
+  readonly ascii: boolean;
+  readonly info: unknown;
+}
+
+/** Copies kept per slot and key: a few records under one key write different parts (several clients of a server). */
+export const MEMO_VARIANTS = 8;
+/** Keys kept per writer, all slots together, before the oldest is dropped. */
+export const DEFAULT_MEMO_KEYS = 1024;
+
+/**
+ * SectionMemo for a JsonWriter: per slot, a Map from key to up to MEMO_VARIANTS kept copies (the
+ * newest replacing the oldest), bounded by key count; the oldest key of a slot goes first once the
+ * writer's keys exceed the bound (evictions counted). Per output stream, as its writer is.
+ */
+export class JsonSectionMemo implements SectionMemo {
+  evictions = 0;
+  hits = 0;
+  misses = 0;
+  size = 0;
+  readonly max: number;
+  private readonly w: JsonWriter;
+  private readonly slots = new Map<string, { readonly m: Map<string, Kept[]>; readonly front: MapFront<string> }>();
+  private slotOrder: string[] = [];
+  private nextVictim = 0;
+
+  constructor(w: JsonWriter, max = DEFAULT_MEMO_KEYS) {
+    this.w = w;
+    this.max = max;
+  }
+
+  replay<I>(slot: string, key: string, info: I, same: (kept: I, info: I, full: boolean) => boolean): boolean {
+    const s = this.slots.get(slot);
+    const list = s?.m.get(key);
+    if (list !== undefined) {
+      const full = this.w.full;
+      for (let i = 0; i < list.length; i++) {
+        const k = list[i] as Kept;
+        if (same(k.info as I, info, full)) {
+          this.w.copy(k.bytes, k.ascii);
+          this.hits++;
+          return true;
+        }
+      }
+    }
+    this.misses++;
+    return false;
+  }
+
+  start(): number {
+    return this.w.partStart();
+  }
+
+  keep<I>(slot: string, key: string, info: I, start: number): void {
+    if (start < 0) return;
+    const part = this.w.partEnd(start);
+    if (part === null) return;
+    let s = this.slots.get(slot);
+    if (s === undefined) {
+      const m = new Map<string, Kept[]>();
+      s = { m, front: new MapFront(m) };
+      this.slots.set(slot, s);
+      this.slotOrder = [...this.slots.keys()];
+    }
+    const kept: Kept = { bytes: part.bytes, ascii: part.ascii, info };
+    const list = s.m.get(key);
+    if (list !== undefined) {
+      // newest first; the oldest of a full list makes room
+      if (list.length >= MEMO_VARIANTS) list.pop();
+      list.unshift(kept);
+      return;
+    }
+    s.m.set(key, [kept]);
+    if (++this.size > this.max) this.evictOne();
+  }
+
+  /** The oldest key of a slot, taking the slots in turn so that no slot is emptied for another. */
+  private evictOne(): void {
+    for (let tries = 0; tries < this.slotOrder.length; tries++) {
+      const slot = this.slotOrder[this.nextVictim++ % this.slotOrder.length] as string;
+      const s = this.slots.get(slot);
+      if (s === undefined || s.m.size === 0) continue;
+      s.m.delete(s.front.take() as string);
+      this.size--;
+      this.evictions++;
+      return;
+    }
+  }
+}
 
 /**
  * An ECS document as JSON text, written as UTF-8 bytes into a buffer of the writer's own as it is
@@ -134,8 +311,45 @@ export class JsonWriter implements EcsWriter {
   /** Levels 0..shown have had their key and brace written. */
   private shown = 0;
 
+  /** Parts of sections kept as bytes (set by the serializer that owns this writer). */
+  memo?: JsonSectionMemo;
+  /** The ASCII state before the part being kept began (partStart). */
+  private asciiBefore = true;
+  /** has[depth] before the part being kept began: its first field then wrote a comma. */
+  private commaBefore = false;
+
   constructor(full = true) {
     this.full = full;
+  }
+
+  /**
+   * Where a kept part starts: at a level whose key is written (its fields come out as they are
+   * written), else -1 (a part would carry its parents' keys).
+   */
+  partStart(): number {
+    if (this.shown !== this.depth) return -1;
+    this.asciiBefore = this.ascii;
+    this.ascii = true;
+    this.commaBefore = this.has[this.depth] as boolean;
+    return this.pos;
+  }
+
+  /** The bytes written since partStart, without the comma before them; null when none were. */
+  partEnd(start: number): { bytes: Uint8Array; ascii: boolean } | null {
+    const ascii = this.ascii;
+    this.ascii = this.asciiBefore && ascii;
+    let from = start;
+    if (this.commaBefore && this.pos > from) from++;
+    if (this.pos <= from || this.shown !== this.depth) return null;
+    return { bytes: new Uint8Array(this.buf.subarray(from, this.pos)), ascii };
+  }
+
+  /** A kept part written again: the comma it needs here, then its bytes. */
+  copy(t: Uint8Array, ascii: boolean): void {
+    if (t.length === 0) return;
+    if (this.shown < this.depth) this.show();
+    this.comma(this.depth);
+    this.lit(t, ascii);
   }
 
   begin(): void {
@@ -242,16 +456,12 @@ export class JsonWriter implements EcsWriter {
     const t = Math.floor(ms);
     const sec = Math.floor(t / 1000);
     const frac = t - sec * 1000;
-    if (sec !== bytesSecond) {
-      const text = secondText(sec);
-      for (let i = 0; i < 20; i++) secondBytes[i] = text.charCodeAt(i);
-      bytesSecond = sec;
-    }
+    const text = secondBytesOf(sec);
     this.room(26);
     const b = this.buf;
     let p = this.pos;
     b[p++] = 0x22;
-    for (let i = 0; i < 20; i++) b[p++] = secondBytes[i] as number;
+    for (let i = 0; i < 20; i++) b[p++] = text[i] as number;
     const hundreds = (frac / 100) | 0;
     const tens = ((frac - hundreds * 100) / 10) | 0;
     b[p++] = 0x30 + hundreds;
