@@ -278,6 +278,13 @@ export async function runLive(opts: LiveOptions): Promise<number> {
           m.stateCapacity.labels({ structure }).set(d.max);
           m.stateEvictions.labels({ structure }).setTotal(d.evictions);
         }
+        // the section parts each output stream keeps as bytes to copy into later flows
+        for (const [structure, k] of [['ecs_parts_json_lines', sink?.ecs.memo], ['ecs_parts_feed', feedEcs.memo]] as const) {
+          if (k === undefined) continue;
+          m.stateEntries.labels({ structure }).set(k.size);
+          m.stateCapacity.labels({ structure }).set(k.max);
+          m.stateEvictions.labels({ structure }).setTotal(k.evictions);
+        }
         const fl = stages.fleetStats?.() ?? null;
         if (fl) {
           m.fleetShared.labels({ kind: 'connection' }).setTotal(fl.sharedConnections);
