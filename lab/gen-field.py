@@ -634,6 +634,83 @@ def syn_reorder():
     return frames(pk, plain)
 
 
+def proxied(port, opening):
+    """TLS through a proxy: the client's opening exchange (HTTP CONNECT, SOCKS5) on the proxy's
+    port, then the ClientHello on the same connection."""
+    c = Conn(sport=port)
+    c.handshake()
+    for d, data in opening:
+        c.send(d, data)
+        c.seg('s' if d == 'c' else 'c', 'A')
+    c.send('c', records(22, client_hello(sni('proxy%d' % port))))
+    c.send('s', records(22, server_hello()) + records(20, b'\x01') + records(23, rnd(600)))
+    c.seg('c', 'A')
+    c.send('c', records(23, rnd(100)))
+    c.close()
+    return frames(c.pkts, plain)
+
+
+def http_connect(port):
+    host = sni('proxy%d' % port)
+    return proxied(port, [('c', f'CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\nUser-Agent: curl/7.88.1\r\nProxy-Connection: Keep-Alive\r\n\r\n'.encode()),
+                          ('s', b'HTTP/1.1 200 Connection established\r\n\r\n')])
+
+
+def socks5(port=1080):
+    host = sni('proxy%d' % port).encode()
+    return proxied(port, [('c', b'\x05\x01\x00'), ('s', b'\x05\x00'),
+                          ('c', b'\x05\x01\x00\x03' + bytes([len(host)]) + host + u16(443)),
+                          ('s', b'\x05\x00\x00\x01' + bytes([198, 51, 100, 20]) + u16(443))])
+
+
+def frag4_at(p, cuts):
+    """An IPv4 packet fragmented at the given payload offsets (multiples of 8)."""
+    raw_l4 = bytes(p[IP].payload)
+    edges = [0] + list(cuts) + [len(raw_l4)]
+    out = []
+    for a, b in zip(edges, edges[1:]):
+        f = IP(src=p[IP].src, dst=p[IP].dst, id=p[IP].id, ttl=p[IP].ttl, proto=p[IP].proto, frag=a // 8,
+               flags='MF' if b < len(raw_l4) else 0) / Raw(raw_l4[a:b])
+        out.append(f)
+    return out
+
+
+def frag4_tiny():
+    """The first fragment carries only 8 bytes of the TCP header (RFC 1858's tiny fragment); the
+    rest of the header and the ClientHello follow in a second one, sent first."""
+    c = tls_conn(sni('tiny'), mss=9000)
+    out = []
+    for d, p in c.pkts:
+        if Raw in p and p[Raw].load[:1] == b'\x16' and d == 'c':
+            first, rest = frag4_at(p, [8])
+            out += [(d, rest), (d, first)]
+        else:
+            out.append((d, p))
+    return frames(out, plain)
+
+
+def frag6_hbh():
+    """IPv6 hop-by-hop options before the fragment header (the unfragmentable part), fragments reversed."""
+    hello = records(22, client_hello(sni('frag6hbh'), groups=(0x11ec, 0x001d), shares=((0x11ec, 1216), (0x001d, 32))))
+    c = tls_conn(sni('frag6hbh'), v6=True, hello=hello, mss=9000)
+    out = []
+    for d, p in c.pkts:
+        if len(p) > 1400:
+            q = (IPv6(src=p[IPv6].src, dst=p[IPv6].dst) / IPv6ExtHdrHopByHop(options=[PadN(optdata=b'\x00' * 4)])
+                 / IPv6ExtHdrFragment(id=0xcafe) / p[IPv6].payload)
+            out += [(d, f) for f in reversed(fragment6(q, 700))]
+        else:
+            out.append((d, p))
+    return frames(out, plain)
+
+
+def midstream_cut_hello():
+    """The tap starts inside a two-segment ClientHello: its first segment and the handshake are gone."""
+    hello = records(22, client_hello(sni('cuthello'), groups=(0x11ec, 0x001d), shares=((0x11ec, 1216), (0x001d, 32))))
+    pk = tls_conn(sni('cuthello'), hello=hello).pkts
+    return frames(pk[4:], plain)
+
+
 CASES = {
     'eth-plain': lambda: pcap(both('plain', plain), 1),
     'vlan': lambda: pcap(both('vlan', vlan), 1),
@@ -711,6 +788,12 @@ CASES = {
     'gzip-pcapng': lambda: gzip.compress(pcapng_multi([(1, 9, both('gzipng', plain))]), mtime=0),
     # a capture still being written, or a download cut short
     'gzip-cut': lambda: gzip.compress(pcap(both('gzipcut', plain), 1), mtime=0)[:-700],
+    'frag4-tiny': lambda: pcap(frag4_tiny(), 1),
+    'frag6-hbh': lambda: pcap(frag6_hbh(), 1),
+    'midstream-cut-hello': lambda: pcap(midstream_cut_hello(), 1),
+    'connect3128': lambda: pcap(http_connect(3128), 1),
+    'connect8080': lambda: pcap(http_connect(8080), 1),
+    'socks5': lambda: pcap(socks5(), 1),
     'l2tp': lambda: pcap(both('l2tp', l2tp), 1),
     'l2tp-v6': lambda: pcap(v6_pkts(l2tp), 1),
     'tzsp': lambda: pcap(both('tzsp', tzsp), 1),
