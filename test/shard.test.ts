@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { replayFiles } from '../src/runtime/replay.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { Pipeline } from '../src/runtime/pipeline.js';
-import { ShardedRunner } from '../src/runtime/shard.js';
+import { ShardedRunner, localShard } from '../src/runtime/shard.js';
 import { openCaptureFile } from '../src/capture/pcap-file.js';
 import { CaptureFormatError } from '../src/capture/source.js';
 
@@ -152,6 +152,13 @@ describe('sharded replay', () => {
     expect(one).not.toEqual(ports);
     for (const [n, local] of [[2, true], [3, true], [2, false]] as const) expect(await emitted(n, local)).toEqual(one);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the main thread runs a shard itself only when there is no core to spare for it', () => {
+    expect(localShard(2, 2)).toBe(true);
+    expect(localShard(3, 2)).toBe(true);
+    expect(localShard(2, 3)).toBe(false);
+    expect(localShard(3, 8)).toBe(false);
   });
 
   it('a file that is not a capture fails with the same one-line error', async () => {

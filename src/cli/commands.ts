@@ -213,7 +213,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   // The sharded runner (worker threads, the eBPF feed's plumbing) loads only when workers are used.
   const sharding = workers > 1 ? { ...(await import('../runtime/shard.js')), ...(await import('../runtime/replay.js')) } : null;
   const runner: ShardedRunner | null = sharding
-    ? new sharding.ShardedRunner(pipe, workers, { ...sharding.workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors }), seqIds: !files.includes('-') }, { local: true })
+    ? new sharding.ShardedRunner(pipe, workers, { ...sharding.workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors }), seqIds: !files.includes('-') }, { local: sharding.localShard(workers) })
     : null;
   let st = pipe.engine.stats;
   try {

@@ -8,7 +8,7 @@ import type { Alert } from '../analytics/alert.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 import type { EngineStats } from './engine.js';
 import { buildStages } from './stages.js';
-import { ShardedRunner } from './shard.js';
+import { ShardedRunner, localShard } from './shard.js';
 import type { WorkerInit } from './worker.js';
 import type { FloodSummary } from './flood.js';
 import type { StateReport } from '../util/state.js';
@@ -87,7 +87,7 @@ export async function replayFiles(paths: string[], opts: ReplayOptions = {}): Pr
   let stats: EngineStats = p.engine.stats;
   if ((opts.workers ?? 1) > 1) {
     // Files only: flow ids as one thread numbers them (stdin is dispatched like a live source).
-    const runner = new ShardedRunner(p, opts.workers as number, { ...workerInit(opts), seqIds: !paths.includes('-') }, { local: true });
+    const runner = new ShardedRunner(p, opts.workers as number, { ...workerInit(opts), seqIds: !paths.includes('-') }, { local: localShard(opts.workers as number) });
     try {
       for (const path of paths) {
         if (path === '-') await runner.run(openCaptureFile(path));

@@ -26,8 +26,8 @@
  * without end) ids are worker-local id × N + worker. A table full enough to evict is per worker,
  * so evictions (and so records) differ from one thread's.
  *
- * A replay (ShardedRunner's `local`) runs shard 0 in this thread, as a worker would run it (the
- * same createShard code), and n - 1 worker threads for the others: n shards cost n - 1 isolates
+ * A replay on no more cores than shards (localShard; ShardedRunner's `local`) runs shard 0 in this
+ * thread, as a worker would run it (the same createShard code), and n - 1 worker threads the others: n shards cost n - 1 isolates
  * to start and warm up, not n, and shard 0's records are handed over as the objects its engine
  * built. Its batches are handled when sent; its answers come back through a microtask, in order
  * with the workers' through the same merge, so the output is the one the all-thread runner (and
@@ -41,7 +41,7 @@
 import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CaptureSource, PacketBatch } from '../capture/source.js';
@@ -69,6 +69,19 @@ const BATCH_PACKETS = 4096;
 const RING_BUFFERS = 4;
 
 export { shardHash } from './shard-hash.js';
+
+/**
+ * Whether a replay's main thread should run a shard itself (ShardedRunner's `local`): when the
+ * shards are at least as many as the cores, so that no core is left for this thread alone. Then
+ * CPU is what is short, and the local shard saves an isolate's start and half the records'
+ * crossing (0.93-0.94 of the CPU of all-worker shards at 2 on 2 cores). With a core to spare,
+ * every shard is a worker: this thread, which also reads, dispatches, names, analyses and
+ * writes, is the serial part, and a shard of its own would make it the slowest thread
+ * (docs/PERFORMANCE.md, "the main thread's own shard").
+ */
+export function localShard(shards: number, cores = availableParallelism()): boolean {
+  return shards >= cores;
+}
 
 class Outgoing {
   /** Copied packets; allocated on the first one (a file replay's plain packets are not copied). */
