@@ -317,6 +317,34 @@ export function decode(
       else return fail(meta, DecodeStatus.Unsupported, 'decoder.ppi.unsupported');
       break;
     }
+    case 258: { // LINKTYPE_PKTAP (macOS tcpdump -k): header length, type of what follows (1: a packet), its link type; host (little-endian) order
+      if (end - pos < 12) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
+      const hl = dv.getUint32(pos, true);
+      const dlt = dv.getUint32(pos + 8, true);
+      if (hl < 12 || hl > end - pos || dv.getUint32(pos + 4, true) !== 1 || dlt === 258) return fail(meta, DecodeStatus.Malformed, 'decoder.pktap.bad_header');
+      return decode(b, pos + hl, end - pos - hl, dlt, meta, frags, limits);
+    }
+    case 197: { // LINKTYPE_ERF (Endace DAG cards): the 16-byte ERF record header, extension headers, the frame
+      if (end - pos < 16) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');
+      let t = b[pos + 8];
+      let q = pos + 16;
+      for (let more = (t & 0x80) !== 0; more; q += 8) {
+        if (end - q < 8) return fail(meta, DecodeStatus.Malformed, 'decoder.erf.truncated');
+        more = (b[q] & 0x80) !== 0;
+      }
+      t &= 0x7f;
+      if (t === 2 || t === 16 || t === 20) { // ETH, COLOR_ETH, DSM_COLOR_ETH: 2 bytes (offset, pad) before the frame
+        pos = q + 2;
+        state = S_ETHER;
+      } else if (t === 22) { pos = q; state = S_IP4; } // IPV4
+      else if (t === 23) { pos = q; state = S_IP6; } // IPV6
+      else if (t === 1 || t === 15 || t === 17) { // HDLC_POS, COLOR_HDLC_POS, DSM_COLOR_HDLC_POS: PPP or Cisco HDLC
+        if (end - q < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.erf.truncated');
+        if (b[q] === 0x0f || b[q] === 0x8f) { etype = (b[q + 2] << 8) | b[q + 3]; pos = q + 4; state = S_ETYPE; }
+        else { pos = q; state = S_PPP; }
+      } else return fail(meta, DecodeStatus.NotIp, ''); // ATM, AAL5, MC_*, InfiniBand, ...
+      break;
+    }
     case 0: // LINKTYPE_NULL: 4-byte address family in the capturing host's byte order
     case 108: { // LINKTYPE_LOOP: the same in network byte order
       if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.link.truncated');

@@ -19,6 +19,8 @@ export const DecoderEvent = {
   'decoder.nflog.bad_header': 'NFLOG header with an unknown version or a TLV whose length runs past the frame',
   'decoder.radiotap.bad_header': 'radiotap or PPI header with an unknown version or a length past the frame',
   'decoder.ppi.unsupported': 'PPI header naming a link type other than 802.11 or Ethernet',
+  'decoder.pktap.bad_header': 'PKTAP header whose length runs past the frame, or not followed by a packet',
+  'decoder.erf.truncated': 'ERF record header or extension headers cut short',
   'decoder.wlan.truncated': '802.11 data frame shorter than its MAC header and LLC/SNAP header',
 
   // IPv4
