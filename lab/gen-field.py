@@ -711,6 +711,29 @@ def midstream_cut_hello():
     return frames(pk[4:], plain)
 
 
+def pktap_of(inner, dlt):
+    def fn(d, p):
+        """macOS PKTAP (tcpdump -k): a 108-byte header in host order naming the interface, process and link type."""
+        hdr = struct.pack('<III', 108, 1, dlt) + b'en0'.ljust(24, b'\x00') + struct.pack('<IIIIi', 0, 2, 0, 0, 4242) + b'curl'.ljust(17, b'\x00')
+        hdr = hdr.ljust(108, b'\x00')
+        return hdr + inner(d, p)
+    return fn
+
+
+def erf(d, p, n=[0]):
+    """Endace ERF records (DAG capture cards): type ETH (2) from the client, the server's with an
+    extension header (type bit 7) before the 2-byte pad and the frame."""
+    n[0] += 1
+    f = bytes(eth(d, p))
+    ext = b'' if d == 'c' else b'\x03' + b'\x00' * 7
+    rtype = 2 if d == 'c' else 0x82
+    rlen = 16 + len(ext) + 2 + len(f)
+    # the record's time, as the pcap writer below stamps frame n (libpcap's DAG reader copies it)
+    ns = (n[0] - 1) * 1_000_123
+    stamp = ((T0 + ns // 10**9) << 32) + ((ns % 10**9) << 32) // 10**9
+    return struct.pack('<Q', stamp) + struct.pack('!BBHHH', rtype, 0x04, rlen, 0, len(f) + 4) + ext + b'\x00\x00' + f
+
+
 CASES = {
     'eth-plain': lambda: pcap(both('plain', plain), 1),
     'vlan': lambda: pcap(both('vlan', vlan), 1),
@@ -791,6 +814,9 @@ CASES = {
     'frag4-tiny': lambda: pcap(frag4_tiny(), 1),
     'frag6-hbh': lambda: pcap(frag6_hbh(), 1),
     'midstream-cut-hello': lambda: pcap(midstream_cut_hello(), 1),
+    'pktap258': lambda: pcap(both('pktap', pktap_of(plain, 1)), 258),
+    'pktap258-lo0': lambda: pcap(both('pktaplo', pktap_of(null_le, 0)), 258),
+    'erf197': lambda: pcap(both('erf', erf), 197),
     'connect3128': lambda: pcap(http_connect(3128), 1),
     'connect8080': lambda: pcap(http_connect(8080), 1),
     'socks5': lambda: pcap(socks5(), 1),
