@@ -98,7 +98,7 @@ const replayOptions: Record<string, OptionSpec> = {
   'tls-key': { type: 'string', help: 'client key (PEM) for mTLS' },
   'tls-server-name': { type: 'string', help: 'name the EDR/SIEM certificate must carry when it is not the endpoint host (e.g. the endpoint is an IP address)' },
   'allow-plaintext-remote': { type: 'boolean', default: false, help: 'allow plaintext gRPC to a non-loopback address' },
-  workers: { type: 'string', short: 'w', help: `worker threads sharded by flow hash (default: cores - 1, at least 1; here ${replayWorkers()}); 1 = all in this thread` },
+  workers: { type: 'string', short: 'w', help: `flow shards by flow hash, each a worker thread, but with as many shards as cores this thread runs one (default: cores - 1, at least 1; here ${replayWorkers()}); 1 = all in this thread` },
 };
 
 function intOpt(v: unknown, name: string): number | undefined {
