@@ -72,4 +72,47 @@ describe('clientPrints (memoised on the hello shape)', () => {
     expect(clientPrints(sg, 't', { keepSigAlgGrease: true }).ja4_r).toContain('0a0a,0403');
     expect(clientPrints(sg, 't').ja4_r).not.toContain('0a0a,0403');
   });
+
+  it('hellos of a stack without GREASE (shared lists) are found by their lists and still equal the direct computation', () => {
+    // Same cipher list every time: the lists come back as the parser's shared arrays.
+    const plain = (o: { alpn?: string[]; sigs?: number[]; groups?: number[]; order?: 'b'; version?: number; sni?: string } = {}): TlsClientHello => {
+      const exts = [
+        extSni(o.sni ?? 'api.example.net'),
+        extU16List(0x000a, o.groups ?? [0x001d, 0x0017]),
+        extAlpn(o.alpn ?? ['h2', 'http/1.1']),
+        extU16List(0x000d, o.sigs ?? [0x0403, 0x0804, 0x0401]),
+        extU16List(0x002b, [0x0304, 0x0303], 1),
+        extRaw(0x0017),
+      ];
+      if (o.order === 'b') exts.push(exts.splice(1, 1)[0] as ExtSpec);
+      const r = parseClientHello(clientHelloBody({ ciphers: [0x1301, 0x1302, 0xc02c], extensions: exts, ...(o.version !== undefined ? { version: o.version } : {}) }), defaultTlsLimits);
+      if (typeof r === 'string') throw new Error(r);
+      return r;
+    };
+    const base = plain();
+    expect(Object.isFrozen(base.cipherSuites)).toBe(true);
+    const first = clientPrints(base, 't');
+    expect(first).toMatchObject(direct(base));
+    // Another connection of the same stack (another server name): the same entry.
+    const again = plain({ sni: 'other.example.org' });
+    expect(again.cipherSuites).toBe(base.cipherSuites);
+    expect(clientPrints(again, 't')).toBe(first);
+    const variants = [
+      plain({ alpn: ['http/1.1'] }), plain({ alpn: ['h3'] }), plain({ sigs: [0x0403, 0x0401] }), plain({ groups: [0x001d] }),
+      plain({ order: 'b' }), plain({ version: 0x0301 }),
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const v of variants) {
+        expect(v.cipherSuites).toBe(base.cipherSuites);
+        const p = clientPrints(v, 't');
+        expect(p).toMatchObject(direct(v));
+        expect(p).not.toBe(first);
+      }
+    }
+    expect(clientPrints(base, 'q').ja4.startsWith('q')).toBe(true);
+    expect(clientPrints(base, 't')).toBe(first);
+    // Options are part of the key: the specification's ALPN rule reads the name differently.
+    const spec = clientPrints(plain({ alpn: ['http/1.1'] }), 't', { alpnRule: 'spec' });
+    expect(spec).toMatchObject({ ja4: ja4All(plain({ alpn: ['http/1.1'] }), 't', { alpnRule: 'spec' }).ja4 });
+  });
 });

@@ -135,9 +135,54 @@ function compute(h: TlsClientHello, transport: Ja4Transport, opts: Ja4Options | 
   return { ja4: all.ja4, ja4_r: all.ja4_r, ja4_o: all.ja4_o, ja4_ro: all.ja4_ro, ja3: j3.ja3, ja3_full: j3.ja3_full, supportedCiphers };
 }
 
+/**
+ * The prints of hellos whose lists are the parser's shared arrays (dissectors/tls/shared.ts, frozen:
+ * a stack's lists repeat byte for byte), found by the identity of those arrays and the few scalars
+ * of the shape, before any shape is built. Keyed by the cipher list; a few entries per list.
+ */
+interface ById {
+  readonly key: number;
+  // The other lists of the shape (the hello itself is not kept).
+  readonly extensions: readonly number[];
+  readonly signatureAlgorithms: readonly number[];
+  readonly supportedVersions: readonly number[];
+  readonly supportedGroups: readonly number[];
+  readonly ecPointFormats: readonly number[];
+  readonly prints: ClientPrints;
+}
+const byIdentity = new WeakMap<readonly number[], ById[]>();
+const BY_ID_PER_LIST = 8;
+
+/** The shape's scalars beside the lists: transport, options, legacy version, the first ALPN name's ends. */
+function scalarKey(h: TlsClientHello, transport: Ja4Transport, opts: Ja4Options | undefined): number {
+  const alpn = h.alpnRaw[0];
+  const a = alpn === undefined || alpn.length === 0 ? 0x3ffff : ((alpn[0] as number) << 10) | ((alpn[alpn.length - 1] as number) << 2) | Math.min(alpn.length, 2);
+  const o = (opts?.alpnRule === 'spec' ? 1 : 0) | (opts?.keepSigAlgGrease === true ? 2 : 0);
+  return ((transport.charCodeAt(0) * 4 + o) * 0x10000 + h.legacyVersion) * 0x40000 + a;
+}
+
+function sameLists(a: ById, b: TlsClientHello): boolean {
+  return a.extensions === b.extensions && a.signatureAlgorithms === b.signatureAlgorithms && a.supportedVersions === b.supportedVersions
+    && a.supportedGroups === b.supportedGroups && a.ecPointFormats === b.ecPointFormats;
+}
+
 export function clientPrints(h: TlsClientHello, transport: Ja4Transport, opts?: Ja4Options): ClientPrints {
+  const shared = Object.isFrozen(h.cipherSuites) && h.cipherSuites.length > 0;
+  let key = 0;
+  if (shared) {
+    key = scalarKey(h, transport, opts);
+    const known = byIdentity.get(h.cipherSuites);
+    if (known !== undefined) for (const e of known) if (e.key === key && sameLists(e, h)) return e.prints;
+  }
   clientShape(h, transport, opts);
-  return memo(clientShapes, () => compute(h, transport, opts));
+  const prints = memo(clientShapes, () => compute(h, transport, opts));
+  if (shared) {
+    let list = byIdentity.get(h.cipherSuites);
+    if (list === undefined) byIdentity.set(h.cipherSuites, (list = []));
+    if (list.length >= BY_ID_PER_LIST) list.shift();
+    list.push({ key, extensions: h.extensions, signatureAlgorithms: h.signatureAlgorithms, supportedVersions: h.supportedVersions, supportedGroups: h.supportedGroups, ecPointFormats: h.ecPointFormats, prints });
+  }
+  return prints;
 }
 
 /** JA3S, memoised on (legacy version, cipher, extensions). */
