@@ -46,6 +46,20 @@ describe('DnsCache', () => {
     expect(c.lookup('h', '3.3.3.3', 3)).toBe('c');
   });
 
+  it('an answer learnt again moves to the fresh end with its new name and expiry', () => {
+    const c = new DnsCache({ maxEntriesCount: 2 });
+    const one = (ip: string, name: string): DnsInfo => ({ queries: [name], answers: [{ name, type: 1, data: ip, ttl: 300 }], rcode: 0 });
+    c.learn('h', one('1.1.1.1', 'a'), 0);
+    c.learn('h', one('2.2.2.2', 'b'), 0);
+    c.learn('h', one('1.1.1.1', 'a2'), 100_000); // again: now the most recent
+    c.learn('h', one('3.3.3.3', 'c'), 100_000);
+    expect(c.size).toBe(2);
+    expect(c.evictions).toBe(1);
+    expect(c.lookup('h', '2.2.2.2', 100_001)).toBeNull(); // b went, not a
+    expect(c.lookup('h', '1.1.1.1', 100_001)).toBe('a2');
+    expect(c.lookup('h', '1.1.1.1', 300_000 + 100_000)).toBe('a2'); // the later expiry
+  });
+
   it('ignores failed responses and non-address answers', () => {
     const c = new DnsCache();
     c.learn('h', { ...info, rcode: 3 }, 0);

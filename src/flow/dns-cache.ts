@@ -94,8 +94,12 @@ export class DnsCache {
       }
       const ttlMs = Math.min(this.opts.maxTtlMs, Math.max(this.opts.minTtlMs, a.ttl * 1000));
       const key = cacheKey(clientIp, a.data);
-      this.map.delete(key); // re-insert at the fresh end
-      this.map.set(key, { name, expiry: ts + ttlMs });
+      const e = { name, expiry: ts + ttlMs };
+      const had = this.map.size;
+      this.map.set(key, e);
+      // A key already there keeps its place on set(): moved to the fresh end. Most answers are new
+      // (a delete first probed the table once more for nothing, a cache miss at 100,000 entries).
+      if (this.map.size === had) { this.map.delete(key); this.map.set(key, e); }
       if (this.map.size > this.opts.maxEntriesCount) this.evict();
     }
   }
