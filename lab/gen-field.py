@@ -734,6 +734,43 @@ def erf(d, p, n=[0]):
     return struct.pack('<Q', stamp) + struct.pack('!BBHHH', rtype, 0x04, rlen, 0, len(f) + 4) + ext + b'\x00\x00' + f
 
 
+def tso():
+    """Captured on the hosts with segmentation offload: the server's 40 KB response in one 40 KB
+    'packet' (GRO/TSO), the client's ClientHello and data in 1448-byte segments."""
+    c = Conn()
+    c.handshake()
+    c.send('c', records(22, client_hello(sni('tso'))))
+    c.send('s', records(22, server_hello()) + records(20, b'\x01') + records(23, rnd(16000)) + records(23, rnd(16000)) + records(23, rnd(8000)), 60000)
+    c.seg('c', 'A')
+    c.close()
+    return frames(c.pkts, plain)
+
+
+def unsorted_parts():
+    """Two interfaces written one after the other (mergecap -a): the second interface's
+    connection and lookups, 26 s long, are stamped up to 2 minutes before the first's last packet."""
+    a = tls_conn(sni('unsorted-a')).pkts
+    b = tls_conn(sni('unsorted-b'), cport=50555).pkts + dns_exchange()
+    return a, b
+
+
+def pcapng_unsorted():
+    a, b = unsorted_parts()
+    fa, fb = frames(a, plain), frames(b, plain)
+    # interface 0: a from 100 s, 2 s a packet; interface 1: b from 0 s, 2 s a packet
+    def block(t, body):
+        body += b'\x00' * (-len(body) % 4)
+        n = len(body) + 12
+        return struct.pack('<II', t, n) + body + struct.pack('<I', n)
+    out = block(0x0A0D0D0A, struct.pack('<IHHq', 0x1A2B3C4D, 1, 0, -1))
+    out += block(1, struct.pack('<HHI', 1, 0, 65535)) + block(1, struct.pack('<HHI', 1, 0, 65535))
+    for ifc, fs, t0 in ((0, fa, 100), (1, fb, 0)):
+        for i, f in enumerate(fs):
+            ts = (T0 + t0 + 2 * i) * 10**6
+            out += block(6, struct.pack('<IIIII', ifc, ts >> 32, ts & 0xffffffff, len(f), len(f)) + f)
+    return out
+
+
 CASES = {
     'eth-plain': lambda: pcap(both('plain', plain), 1),
     'vlan': lambda: pcap(both('vlan', vlan), 1),
@@ -817,6 +854,8 @@ CASES = {
     'pktap258': lambda: pcap(both('pktap', pktap_of(plain, 1)), 258),
     'pktap258-lo0': lambda: pcap(both('pktaplo', pktap_of(null_le, 0)), 258),
     'erf197': lambda: pcap(both('erf', erf), 197),
+    'tso': lambda: pcap(tso(), 1, snaplen=262144),
+    'pcapng-unsorted': pcapng_unsorted,
     'connect3128': lambda: pcap(http_connect(3128), 1),
     'connect8080': lambda: pcap(http_connect(8080), 1),
     'socks5': lambda: pcap(socks5(), 1),
