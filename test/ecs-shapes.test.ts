@@ -190,6 +190,7 @@ describe('TLS parts kept as bytes (JsonSectionMemo)', () => {
       ['leaf self signed', { chainFeatures: { ...cf, leafSelfSigned: !cf.leafSelfSigned } }], ['not yet valid', { chainFeatures: { ...cf, notYetValid: !cf.notYetValid } }],
       ['no chain features', { chainFeatures: null }],
       ['ja4_r', { ja4_r: 'r' }], ['ja4_o', { ja4_o: 'o' }], ['ja4_ro', { ja4_ro: 'ro' }], ['ja3 string', { ja3_full: '771,1-2,3,4,5' }],
+      ['nothing inside ndr', { alpnOffered: [], chainFeatures: null, ja4x: [], extraJa4: [], clientCertificate: false, appRecordSizes: [[], []] }],
       ['app record sizes', { appRecordSizes: [[100, 200], [300]] }], ['no app record sizes', { appRecordSizes: [[], []] }],
     ];
     const ctx = ecsContext({ name: 's1' });

@@ -361,6 +361,7 @@ function writeHead(r: FlowRecord, w: JsonWriter, ctx: EcsContext, domain: string
 
 
 const R_IP = asciiBytes(',"related":{"ip":[');
+const N_FLOW_ID = asciiBytes(',"ndr":{"flow":{"id":');
 const R_NEXT = asciiBytes(',');
 const R_HOSTS = asciiBytes('],"hosts":[');
 const R_HOSTS_ONLY = asciiBytes(',"related":{"hosts":[');
@@ -479,9 +480,14 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   if (json !== null && h === null && (p === null || p.user === null || p.user === '')) relatedOfFlow(json, r.client.ip, r.server.ip, domain);
   else relatedFields(w, r, h, p, domain);
 
-  w.open('ndr');
-  w.open('flow');
-  w.num('id', r.id);
+  if (json !== null && typeof r.id === 'number') {
+    json.litOpen(N_FLOW_ID, 'ndr', 'flow');
+    json.vnum(r.id);
+  } else {
+    w.open('ndr');
+    w.open('flow');
+    w.num('id', r.id);
+  }
   const full = w.full;
   // Lean leaves out what a reader can work out from the document (the byte ratio from
   // source.bytes and destination.bytes; direction_from_syn, which is false on every UDP flow

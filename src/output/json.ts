@@ -191,6 +191,8 @@ export function flowEventId(communityId: string, startTs: number, endTs: number)
 
 const FIRST_BYTES = 1 << 16;
 
+const EMPTY = new Uint8Array(0);
+
 /** A kept part: its bytes (no leading comma), whether they are ASCII, and the record info that made it. */
 interface Kept {
   readonly bytes: Uint8Array;
@@ -334,14 +336,17 @@ export class JsonWriter implements EcsWriter {
     return this.pos;
   }
 
-  /** The bytes written since partStart, without the comma before them; null when none were. */
+  /**
+   * The bytes written since partStart, without the comma before them (none when the part wrote
+   * nothing: kept too, as a part that writes nothing); null if the part left a level open.
+   */
   partEnd(start: number): { bytes: Uint8Array; ascii: boolean } | null {
     const ascii = this.ascii;
     this.ascii = this.asciiBefore && ascii;
     let from = start;
     if (this.commaBefore && this.pos > from) from++;
-    if (this.pos <= from || this.shown !== this.depth) return null;
-    return { bytes: new Uint8Array(this.buf.subarray(from, this.pos)), ascii };
+    if (this.shown !== this.depth) return null;
+    return { bytes: this.pos > from ? new Uint8Array(this.buf.subarray(from, this.pos)) : EMPTY, ascii };
   }
 
   /** A kept part written again: the comma it needs here, then its bytes. */
@@ -426,6 +431,20 @@ export class JsonWriter implements EcsWriter {
     }
     this.pos = p;
     this.has[this.depth] = true;
+  }
+
+  /**
+   * Constant text that opens objects (`,"a":{"b":{"c":`, the last one's first key included):
+   * the writer goes on inside them, as after open() of each and a field written in each.
+   */
+  litOpen(t: Uint8Array, ...keys: string[]): void {
+    this.lit(t);
+    for (let i = 0; i < keys.length; i++) {
+      const d = ++this.depth;
+      this.keys[d] = keys[i] as string;
+      this.has[d] = true;
+    }
+    this.shown = this.depth;
   }
 
   /** A string value as str() writes it (quoted, escaped when needed). */
