@@ -6,7 +6,7 @@ import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultSections, DescribedSet, ecsContext, EcsSerializer, flowToEcs, presentSections, type EcsContext } from '../src/output/ecs.js';
 import { eventId, flowEventId, msText, terminalSafeJson } from '../src/output/json.js';
-import { newFlowRecord, type FlowRecord } from '../src/flow/record.js';
+import { newFlowRecord, type FlowRecord, type HostInfo, type ProcessInfo } from '../src/flow/record.js';
 import { captures, replayCapture } from './helpers/golden.js';
 import { tlsOf, type TlsInfo } from '../dissectors/tls/record.js';
 import type { CertInfo, ChainFeatures } from '../dissectors/x509/types.js';
@@ -225,5 +225,53 @@ describe('TLS parts kept as bytes (JsonSectionMemo)', () => {
     }
     // every record keeps its TLS part under a new key (and its ndr part when it has one)
     expect(ser.memo.evictions).toBeGreaterThanOrEqual(200 - 3);
+  });
+});
+
+describe('EDR process and host parts kept as bytes', () => {
+  it('a flow differing in any process or host field, or whose EDR objects changed since, gets its own text', async () => {
+    let base: FlowRecord | null = null;
+    for (const cap of captures()) {
+      base = (await replayCapture(cap)).flows.find((f) => f.attribution?.process != null && f.attribution.host !== null) ?? null;
+      if (base !== null) break;
+    }
+    expect(base).not.toBeNull();
+    if (base === null || base.attribution === null) return;
+    const a = base.attribution;
+    const p0 = a.process as ProcessInfo;
+    const h0 = a.host as HostInfo;
+    const pc: Partial<ProcessInfo>[] = [
+      { entityId: '{other}' }, { entityId: null }, { pid: 4242 }, { pid: null }, { executable: 'C:\\x\\y.exe' }, { name: 'y.exe' }, { commandLine: 'y.exe -z' },
+      { user: 'CORP\\eve' }, { user: null }, { user: '' }, { parentExecutable: 'p.exe' }, { parentCommandLine: 'p -q' }, { signed: !p0.signed }, { signed: null },
+      { signature: 'Other Corp' }, { signatureStatus: 'expired' }, { startTs: 1_700_000_000_000 }, { startTs: null },
+    ];
+    const hc: Partial<HostInfo>[] = [{ name: 'other-host' }, { name: null }, { id: 'h-2' }, { os: 'Linux' }, { os: null }, { ips: ['10.9.9.9'] }, { ips: [...h0.ips, '10.1.1.1'] }, { ips: [] }];
+    const ctx = ecsContext({ name: 's1' });
+    for (const full of [false, true]) {
+      const ser = new EcsSerializer({ ctx, detail: full ? 'full' : 'lean', onRef: () => {} });
+      const variants: FlowRecord[] = [
+        ...pc.map((c) => ({ ...base, attribution: { ...a, process: { ...p0, ...c } } }) as FlowRecord),
+        ...hc.map((c) => ({ ...base, attribution: { ...a, host: { ...h0, ...c } } }) as FlowRecord),
+      ];
+      for (const v of variants) {
+        for (const r of [base, v, base, v]) {
+          const [text, object] = both(r, full, ctx, ser);
+          expect(text, JSON.stringify(v.attribution?.process)).toBe(object);
+        }
+      }
+      // the same objects changed in place after their flow was written
+      // (keys no earlier flow used, so these very objects are the ones kept with the bytes)
+      const p = { ...p0, entityId: `{fresh-${String(full)}}` };
+      const h = { ...h0, id: `fresh-${String(full)}`, ips: [...h0.ips] };
+      const r: FlowRecord = { ...base, attribution: { ...a, process: p, host: h } };
+      expect(both(r, full, ctx, ser)[0]).toBe(both(r, full, ctx, ser)[1]);
+      p.commandLine = 'changed.exe --now';
+      h.ips.push('10.7.7.7');
+      const [text, object] = both(r, full, ctx, ser);
+      expect(text).toBe(object);
+      expect(text).toContain('changed.exe --now');
+      expect(text).toContain('10.7.7.7');
+      expect(ser.memo.hits).toBeGreaterThan(variants.length);
+    }
   });
 });

@@ -146,6 +146,20 @@ function sameNdr(a: TlsInfo, b: TlsInfo, full: boolean): boolean {
 }
 
 /**
+ * What sameDoc and sameNdr read of `t`, copied (lists too) for the kept part: a kept part must
+ * keep describing the record that made it even if that record's lists were changed after.
+ */
+function snapshot(t: TlsInfo): TlsInfo {
+  const cf = t.chainFeatures;
+  return {
+    ...t,
+    alpnOffered: [...t.alpnOffered], supportedCiphers: [...t.supportedCiphers], ja4x: [...t.ja4x], extraJa4: [...t.extraJa4], chain: [...t.chain],
+    chainFeatures: cf === null ? null : { ...cf, anomalies: [...cf.anomalies] },
+    appRecordSizes: [[...t.appRecordSizes[0]], [...t.appRecordSizes[1]]],
+  };
+}
+
+/**
  * The TLS part of the document: the same for every connection of one client stack to one server
  * (one certificate), so the JSON writer keeps its bytes under the server name (a server sees a
  * few client stacks, a client stack many servers) and copies them for the next record sameDoc
@@ -161,7 +175,7 @@ function tlsDoc(t: TlsInfo, w: EcsWriter): void {
   if (memo.replay('tls.doc', key, t, sameDoc)) return;
   const start = memo.start();
   writeDoc(t, w);
-  memo.keep('tls.doc', key, t, start);
+  memo.keep('tls.doc', key, snapshot(t), start);
 }
 
 /** The TLS part inside ndr: kept and copied as tlsDoc's is (sameNdr). */
@@ -176,7 +190,7 @@ function tlsNdr(t: TlsInfo, w: EcsWriter): void {
   if (memo.replay('tls.ndr', key, t, sameNdr)) return;
   const start = memo.start();
   writeNdr(t, w);
-  memo.keep('tls.ndr', key, t, start);
+  memo.keep('tls.ndr', key, snapshot(t), start);
 }
 
 function writeDoc(t: TlsInfo, w: EcsWriter): void {

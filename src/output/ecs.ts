@@ -408,6 +408,62 @@ function relatedFields(w: EcsWriter, r: FlowRecord, h: HostInfo | null, p: Proce
   w.close();
 }
 
+
+/** The EDR's process (and its user) of an attributed flow: process.*, user.name. */
+function writeProcess(p: ProcessInfo, w: EcsWriter): void {
+  w.open('process');
+  w.str('entity_id', p.entityId);
+  w.num('pid', p.pid);
+  w.str('executable', p.executable);
+  w.str('name', p.name);
+  w.str('command_line', p.commandLine);
+  if (p.startTs !== null) w.time('start', p.startTs);
+  w.open('parent');
+  w.str('executable', p.parentExecutable);
+  w.str('command_line', p.parentCommandLine);
+  w.close();
+  w.open('code_signature');
+  w.bool('exists', p.signed);
+  w.str('subject_name', p.signature);
+  w.str('status', p.signatureStatus);
+  w.close();
+  w.close();
+  if (p.user !== null) {
+    w.open('user');
+    w.str('name', p.user);
+    w.close();
+  }
+}
+
+/** Whether writeProcess writes the same for `b` as for `a`: a process's flows keep it as bytes (every field read compared). */
+function sameProcess(a: ProcessInfo, b: ProcessInfo): boolean {
+  return (a.entityId === b.entityId && a.pid === b.pid && a.executable === b.executable && a.name === b.name && a.commandLine === b.commandLine
+    && a.startTs === b.startTs && a.parentExecutable === b.parentExecutable && a.parentCommandLine === b.parentCommandLine && a.signed === b.signed
+    && a.signature === b.signature && a.signatureStatus === b.signatureStatus && a.user === b.user);
+}
+
+/** The EDR's host of an attributed flow: host.*. */
+function writeHost(h: HostInfo, w: EcsWriter): void {
+  w.open('host');
+  w.str('name', h.name);
+  w.str('hostname', h.name);
+  w.str('id', h.id);
+  if (h.os) {
+    w.open('os');
+    w.str('name', h.os);
+    w.close();
+  }
+  w.strs('ip', h.ips);
+  w.close();
+}
+
+/** Whether writeHost writes the same for `b` as for `a`. */
+function sameHost(a: HostInfo, b: HostInfo): boolean {
+  if (a.name !== b.name || a.id !== b.id || a.os !== b.os || a.ips.length !== b.ips.length) return false;
+  for (let i = 0; i < a.ips.length; i++) if (a.ips[i] !== b.ips[i]) return false;
+  return true;
+}
+
 /**
  * The flow document, written field by field in the order ECS readers (and the golden files) know
  * it. The engine's own fields are written here; each protocol section writes its own (its
@@ -439,41 +495,23 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   const p = a?.process ?? null;
   const h = a?.host ?? null;
   if (p !== null) {
-    w.open('process');
-    w.str('entity_id', p.entityId);
-    w.num('pid', p.pid);
-    w.str('executable', p.executable);
-    w.str('name', p.name);
-    w.str('command_line', p.commandLine);
-    if (p.startTs !== null) w.time('start', p.startTs);
-    w.open('parent');
-    w.str('executable', p.parentExecutable);
-    w.str('command_line', p.parentCommandLine);
-    w.close();
-    w.open('code_signature');
-    w.bool('exists', p.signed);
-    w.str('subject_name', p.signature);
-    w.str('status', p.signatureStatus);
-    w.close();
-    w.close();
-    if (p.user !== null) {
-      w.open('user');
-      w.str('name', p.user);
-      w.close();
+    const memo = w.memo;
+    if (memo === undefined) writeProcess(p, w);
+    else if (!memo.replay('process', p.entityId ?? '', p, sameProcess)) {
+      const at = memo.start();
+      writeProcess(p, w);
+      // a copy: the EDR's objects may change after this flow, the bytes kept would not
+      memo.keep('process', p.entityId ?? '', { ...p }, at);
     }
   }
   if (h !== null) {
-    w.open('host');
-    w.str('name', h.name);
-    w.str('hostname', h.name);
-    w.str('id', h.id);
-    if (h.os) {
-      w.open('os');
-      w.str('name', h.os);
-      w.close();
+    const memo = w.memo;
+    if (memo === undefined) writeHost(h, w);
+    else if (!memo.replay('host', h.id ?? h.name ?? '', h, sameHost)) {
+      const at = memo.start();
+      writeHost(h, w);
+      memo.keep('host', h.id ?? h.name ?? '', { ...h, ips: [...h.ips] }, at);
     }
-    w.strs('ip', h.ips);
-    w.close();
   }
 
   // ECS related.*: every IP, host name and user the document names, for pivoting.
