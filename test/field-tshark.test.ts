@@ -10,13 +10,14 @@
 // On every file, each TCP/UDP conversation tshark decodes (innermost tuple) must be one flow of
 // ours with the same endpoints, client, start, packets, payload bytes and IP bytes each way, TLS server
 // name and JA3.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayFiles } from '../src/runtime/replay.js';
 import { flowToEcs } from '../src/output/ecs.js';
+import { tsharkLines } from './helpers/tshark.js';
 
 const root = join(new URL('.', import.meta.url).pathname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'ndr-field-'));
@@ -37,14 +38,7 @@ const DECODE_AS: Record<string, string[]> = { 'mpls-pw': ['-d', 'mpls.label==200
 function tshark(file: string, extra: string[] = []): Promise<string[]> {
   // Out-of-order reassembly on: else tshark gives up on a ClientHello whose segments were
   // retransmitted with other bytes or overlap, which a receiving stack still assembles.
-  const args = ['-o', 'tcp.reassemble_out_of_order:TRUE', ...extra, '-r', file, '-T', 'fields', '-E', 'occurrence=l', ...FIELDS.flatMap((f) => ['-e', f])];
-  return new Promise((resolve, reject) => {
-    const p = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    const chunks: Buffer[] = [];
-    p.stdout.on('data', (c: Buffer) => chunks.push(c));
-    p.on('error', reject);
-    p.on('close', () => resolve(Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l.length > 0)));
-  });
+  return tsharkLines(['-o', 'tcp.reassemble_out_of_order:TRUE', ...extra, '-r', file, '-T', 'fields', '-E', 'occurrence=l', ...FIELDS.flatMap((f) => ['-e', f])]);
 }
 
 function key(transport: string, a: string, b: string): string {

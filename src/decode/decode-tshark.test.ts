@@ -4,7 +4,6 @@
  * 6in4, GTP-U, Teredo), the innermost IP + TCP/UDP
  * tuple decode() reports must equal tshark's innermost one. tshark runs at test time.
  */
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import { openCaptureFile } from '../capture/pcap-file.js';
 import { decode } from './decode.js';
 import { FragmentTable } from './fragments.js';
 import { DecodeStatus, PacketMeta, addrToString } from './packet-meta.js';
+import { tsharkLines } from '../../test/helpers/tshark.js';
 
 const shared = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
 const ja4Dir = path.join(shared, 'conformance/ja4/pcaps');
@@ -30,17 +30,9 @@ const files = [
 const BROKEN_PACKETS: Record<string, number> = { 'gtpu-malformed.pcap': 3, 'teredo-malformed.pcap': 1 };
 
 function tshark(file: string): Promise<string[]> {
-  const args = ['-r', file, '-T', 'fields', '-E', 'occurrence=l', '-e', 'frame.protocols',
+  return tsharkLines(['-r', file, '-T', 'fields', '-E', 'occurrence=l', '-e', 'frame.protocols',
     '-e', 'ip.src', '-e', 'ip.dst', '-e', 'ipv6.src', '-e', 'ipv6.dst',
-    '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'udp.srcport', '-e', 'udp.dstport'];
-  return new Promise((resolve, reject) => {
-    const p = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'ignore'] });
-    const chunks: Buffer[] = [];
-    p.stdout.on('data', (c: Buffer) => chunks.push(c));
-    p.on('error', reject);
-    // tshark exits 2 on a capture cut short; its output is still complete.
-    p.on('close', () => resolve(Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l.length > 0)));
-  });
+    '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'udp.srcport', '-e', 'udp.dstport']);
 }
 
 /** tshark's innermost "src dst sport dport" for a TCP/UDP packet (not ICMP-quoted), else ''. */

@@ -117,6 +117,18 @@ function outer(meta: PacketMeta, type: TunnelType): void {
   meta.outerDst0 = meta.dst0; meta.outerDst1 = meta.dst1; meta.outerDst2 = meta.dst2; meta.outerDst3 = meta.dst3;
 }
 
+/** The fixed TCP header's fields (RFC 9293 §3.1) from `pos`; the options' length is the caller's. */
+function tcpFixed(meta: PacketMeta, b: Uint8Array, dv: DataView, pos: number): void {
+  meta.l4Off = pos;
+  meta.sport = (b[pos] << 8) | b[pos + 1];
+  meta.dport = (b[pos + 2] << 8) | b[pos + 3];
+  meta.seq = dv.getUint32(pos + 4);
+  meta.ack = dv.getUint32(pos + 8);
+  meta.tcpFlags = b[pos + 13];
+  meta.window = (b[pos + 14] << 8) | b[pos + 15];
+  meta.tcpOptOff = pos + 20;
+}
+
 function clearTcp(meta: PacketMeta): void {
   meta.tcpFlags = 0;
   meta.seq = 0;
@@ -653,14 +665,7 @@ export function decode(
           if (pos + hl > end) {
             // The snap length cut the options (a SYN's 20 bytes of them under 68): the fixed
             // header is whole, the options seen are what was captured, no payload was.
-            meta.l4Off = pos;
-            meta.sport = (b[pos] << 8) | b[pos + 1];
-            meta.dport = (b[pos + 2] << 8) | b[pos + 3];
-            meta.seq = dv.getUint32(pos + 4);
-            meta.ack = dv.getUint32(pos + 8);
-            meta.tcpFlags = b[pos + 13];
-            meta.window = (b[pos + 14] << 8) | b[pos + 15];
-            meta.tcpOptOff = pos + 20;
+            tcpFixed(meta, b, dv, pos);
             meta.tcpOptLen = end - (pos + 20);
             meta.payloadOff = end;
             meta.payloadLen = 0;
@@ -668,14 +673,7 @@ export function decode(
             meta.status = DecodeStatus.Ok;
             return DecodeStatus.Ok;
           }
-          meta.l4Off = pos;
-          meta.sport = (b[pos] << 8) | b[pos + 1];
-          meta.dport = (b[pos + 2] << 8) | b[pos + 3];
-          meta.seq = dv.getUint32(pos + 4);
-          meta.ack = dv.getUint32(pos + 8);
-          meta.tcpFlags = b[pos + 13];
-          meta.window = (b[pos + 14] << 8) | b[pos + 15];
-          meta.tcpOptOff = pos + 20;
+          tcpFixed(meta, b, dv, pos);
           meta.tcpOptLen = hl - 20;
           meta.payloadOff = pos + hl;
           meta.payloadLen = end - (pos + hl);
