@@ -171,11 +171,7 @@ function tlsDoc(t: TlsInfo, w: EcsWriter): void {
     writeDoc(t, w);
     return;
   }
-  const key = t.sni ?? t.ja4 ?? '';
-  if (memo.replay('tls.doc', key, t, sameDoc)) return;
-  const start = memo.start();
-  writeDoc(t, w);
-  memo.keep('tls.doc', key, snapshot(t), start);
+  memo.part('tls.doc', t.sni ?? t.ja4 ?? '', t, sameDoc, snapshot, writeDoc);
 }
 
 /** The TLS part inside ndr: kept and copied as tlsDoc's is (sameNdr). */
@@ -186,11 +182,7 @@ function tlsNdr(t: TlsInfo, w: EcsWriter): void {
     writeNdr(t, w);
     return;
   }
-  const key = t.sni ?? t.ja4 ?? '';
-  if (memo.replay('tls.ndr', key, t, sameNdr)) return;
-  const start = memo.start();
-  writeNdr(t, w);
-  memo.keep('tls.ndr', key, snapshot(t), start);
+  memo.part('tls.ndr', t.sni ?? t.ja4 ?? '', t, sameNdr, snapshot, writeNdr);
 }
 
 function writeDoc(t: TlsInfo, w: EcsWriter): void {

@@ -285,12 +285,19 @@ export interface EcsWriter {
  * `same(kept, info, full)` says whether the record that made a kept copy writes what `info` would.
  */
 export interface SectionMemo {
-  /** The kept copy for slot and key that `same` accepts for `info`, written; false when none is. */
-  replay<I>(slot: string, key: string, info: I, same: (kept: I, info: I, full: boolean) => boolean): boolean;
-  /** Where a part starts being written (-1: cannot be kept here). */
-  start(): number;
-  /** What was written since `start` kept for slot and key, as `info`'s. */
-  keep<I>(slot: string, key: string, info: I, start: number): void;
+  /**
+   * The part `write` writes for `info`: copied from a kept copy for slot and key that `same`
+   * accepts, else written and kept with `copy(info)` (a copy of what `same` reads, since the
+   * caller's objects may change after this record and the kept bytes would not).
+   */
+  part<I>(
+    slot: string,
+    key: string,
+    info: I,
+    same: (kept: I, info: I, full: boolean) => boolean,
+    copy: (info: I) => I,
+    write: (info: I, w: EcsWriter) => void,
+  ): void;
 }
 
 /**

@@ -140,14 +140,9 @@ function compute(h: TlsClientHello, transport: Ja4Transport, opts: Ja4Options | 
  * a stack's lists repeat byte for byte), found by the identity of those arrays and the few scalars
  * of the shape, before any shape is built. Keyed by the cipher list; a few entries per list.
  */
-interface ById {
+// The other lists of the shape are kept, not the hello itself.
+interface ById extends Pick<TlsClientHello, 'extensions' | 'signatureAlgorithms' | 'supportedVersions' | 'supportedGroups' | 'ecPointFormats'> {
   readonly key: number;
-  // The other lists of the shape (the hello itself is not kept).
-  readonly extensions: readonly number[];
-  readonly signatureAlgorithms: readonly number[];
-  readonly supportedVersions: readonly number[];
-  readonly supportedGroups: readonly number[];
-  readonly ecPointFormats: readonly number[];
   readonly prints: ClientPrints;
 }
 const byIdentity = new WeakMap<readonly number[], ById[]>();

@@ -288,6 +288,18 @@ function headConstant(ctx: EcsContext, full: boolean): HeadConstant {
   return full ? t[1] : t[0];
 }
 
+/** source or destination in the flow head: its address, port and what it sent. */
+function endpointHead(w: JsonWriter, head: Uint8Array, ip: string, port: number, sent: { readonly bytes: number; readonly packets: number }): void {
+  w.lit(head);
+  w.raw(ip);
+  w.lit(H_PORT);
+  w.vnum(port);
+  w.lit(H_BYTES);
+  w.vnum(sent.bytes);
+  w.lit(H_PACKETS);
+  w.vnum(sent.packets);
+}
+
 /**
  * The flow head (writeHeadFields' fields, same text) into a JsonWriter: each run of constant text
  * between two values is one copy of bytes made once, rather than a key, its quotes, a colon and a
@@ -318,22 +330,8 @@ function writeHead(r: FlowRecord, w: JsonWriter, ctx: EcsContext, domain: string
     w.lit(H_REASON);
     w.vstr(r.endReason);
   }
-  w.lit(H_SOURCE);
-  w.raw(r.client.ip);
-  w.lit(H_PORT);
-  w.vnum(r.client.port);
-  w.lit(H_BYTES);
-  w.vnum(c.bytes);
-  w.lit(H_PACKETS);
-  w.vnum(c.packets);
-  w.lit(H_DESTINATION);
-  w.raw(r.server.ip);
-  w.lit(H_PORT);
-  w.vnum(r.server.port);
-  w.lit(H_BYTES);
-  w.vnum(s.bytes);
-  w.lit(H_PACKETS);
-  w.vnum(s.packets);
+  endpointHead(w, H_SOURCE, r.client.ip, r.client.port, c);
+  endpointHead(w, H_DESTINATION, r.server.ip, r.server.port, s);
   if (domain !== null && domain !== undefined) {
     w.lit(H_DOMAIN);
     w.vstr(domain);
@@ -435,6 +433,16 @@ function writeProcess(p: ProcessInfo, w: EcsWriter): void {
   }
 }
 
+/** What sameProcess reads, copied for a kept part (SectionMemo.part). */
+function copyProcess(p: ProcessInfo): ProcessInfo {
+  return { ...p };
+}
+
+/** What sameHost reads, copied for a kept part. */
+function copyHost(h: HostInfo): HostInfo {
+  return { ...h, ips: [...h.ips] };
+}
+
 /** Whether writeProcess writes the same for `b` as for `a`: a process's flows keep it as bytes (every field read compared). */
 function sameProcess(a: ProcessInfo, b: ProcessInfo): boolean {
   return (a.entityId === b.entityId && a.pid === b.pid && a.executable === b.executable && a.name === b.name && a.commandLine === b.commandLine
@@ -494,24 +502,14 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
   const a = r.attribution;
   const p = a?.process ?? null;
   const h = a?.host ?? null;
+  const memo = w.memo;
   if (p !== null) {
-    const memo = w.memo;
     if (memo === undefined) writeProcess(p, w);
-    else if (!memo.replay('process', p.entityId ?? '', p, sameProcess)) {
-      const at = memo.start();
-      writeProcess(p, w);
-      // a copy: the EDR's objects may change after this flow, the bytes kept would not
-      memo.keep('process', p.entityId ?? '', { ...p }, at);
-    }
+    else memo.part('process', p.entityId ?? '', p, sameProcess, copyProcess, writeProcess);
   }
   if (h !== null) {
-    const memo = w.memo;
     if (memo === undefined) writeHost(h, w);
-    else if (!memo.replay('host', h.id ?? h.name ?? '', h, sameHost)) {
-      const at = memo.start();
-      writeHost(h, w);
-      memo.keep('host', h.id ?? h.name ?? '', { ...h, ips: [...h.ips] }, at);
-    }
+    else memo.part('host', h.id ?? h.name ?? '', h, sameHost, copyHost, writeHost);
   }
 
   // ECS related.*: every IP, host name and user the document names, for pivoting.

@@ -226,7 +226,22 @@ export class JsonSectionMemo implements SectionMemo {
     this.max = max;
   }
 
-  replay<I>(slot: string, key: string, info: I, same: (kept: I, info: I, full: boolean) => boolean): boolean {
+  part<I>(
+    slot: string,
+    key: string,
+    info: I,
+    same: (kept: I, info: I, full: boolean) => boolean,
+    copy: (info: I) => I,
+    write: (info: I, w: EcsWriter) => void,
+  ): void {
+    if (this.replay(slot, key, info, same)) return;
+    const start = this.w.partStart();
+    write(info, this.w);
+    this.keep(slot, key, copy(info), start);
+  }
+
+  /** The kept copy for slot and key that `same` accepts for `info`, written; false when none is. */
+  private replay<I>(slot: string, key: string, info: I, same: (kept: I, info: I, full: boolean) => boolean): boolean {
     const s = this.slots.get(slot);
     const list = s?.m.get(key);
     if (list !== undefined) {
@@ -244,11 +259,8 @@ export class JsonSectionMemo implements SectionMemo {
     return false;
   }
 
-  start(): number {
-    return this.w.partStart();
-  }
-
-  keep<I>(slot: string, key: string, info: I, start: number): void {
+  /** What was written since `start` (-1: nothing can be kept here) kept for slot and key, as `info`'s. */
+  private keep<I>(slot: string, key: string, info: I, start: number): void {
     if (start < 0) return;
     const part = this.w.partEnd(start);
     if (part === null) return;
