@@ -571,7 +571,7 @@ export const commands: Command[] = [
   },
   {
     name: 'replay',
-    usage: '[options] FILE... (pcap or pcapng; - reads stdin)',
+    usage: '[options] FILE... (pcap or pcapng, gzip-compressed or not; - reads stdin, uncompressed)',
     summary: 'replay capture files: flows, fingerprints, attribution and alerts as ECS JSON lines',
     options: replayOptions,
     run: runReplay,
