@@ -500,9 +500,14 @@ function sortedInsert(a: Float64Array, len: number, x: number): Float64Array {
   return a;
 }
 
-/** Remove one value equal to x from ascending a[0..len) (x is there). */
+/**
+ * Remove one value equal to x from ascending a[0..len) (x is there). Equal values cannot be told
+ * apart, so the last of them goes: only the values above x move. A busy pair's intervals are
+ * mostly equal (zeros, whole seconds) and so are its sizes, and taking the first of them moved
+ * nearly the whole array on every connection.
+ */
 function sortedRemove(a: Float64Array, len: number, x: number): void {
-  const at = lowerBound(a, x, 0, len);
+  const at = upperBound(a, x, 0, len) - 1;
   if (len - at > 8) a.copyWithin(at, at + 1, len);
   else for (let k = at + 1; k < len; k++) a[k - 1] = a[k]!;
 }
