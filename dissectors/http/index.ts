@@ -57,6 +57,31 @@ function requestPath(method: string, uri: string): string | null {
   return uri;
 }
 
+/**
+ * The last request path's and Host's entropy: entropy is a pure function of the string, and a
+ * crowd of beacons (or one client's many flows) repeats the same URL and Host flow after flow.
+ */
+let lastPath: string | null = null;
+let lastPathEntropy = 0;
+let lastHost: string | null = null;
+let lastHostEntropy = 0;
+
+function pathEntropy(path: string): number {
+  if (path !== lastPath) {
+    lastPathEntropy = textEntropy(path);
+    lastPath = path;
+  }
+  return lastPathEntropy;
+}
+
+function hostEntropy(host: string): number {
+  if (host !== lastHost) {
+    lastHostEntropy = textEntropy(hostName(host));
+    lastHost = host;
+  }
+  return lastHostEntropy;
+}
+
 export function summarizeHttp(records: readonly HttpRecord[]): HttpSummary {
   let first: HttpRequestRecord | null = null;
   let firstResponse: HttpResponseRecord | null = null;
@@ -84,8 +109,8 @@ export function summarizeHttp(records: readonly HttpRecord[]): HttpSummary {
     userAgent: first?.userAgent ?? null,
     statusCode: firstResponse?.statusCode ?? null,
     requests,
-    pathEntropy: path !== null ? textEntropy(path) : null,
-    hostEntropy: host !== null && host.length > 0 ? textEntropy(hostName(host)) : null,
+    pathEntropy: path !== null ? pathEntropy(path) : null,
+    hostEntropy: host !== null && host.length > 0 ? hostEntropy(host) : null,
     upgrade: upgrade !== null ? upgrade.toLowerCase() : null,
     wsProtocol,
     reprobe: tunnel !== null,

@@ -5,8 +5,8 @@
 import { Dir, MidUnsure, Role, type DissectorContext, type FlowDissector, type StreamView, type Verdict } from '../../src/contract/api.js';
 import type { HttpEventId } from './events.js';
 import { headResumeAt, httpHeadLength, INVALID, leadingNewlines, lineLength, NEED_MORE } from './framing.js';
-import { parseChunkSize, parseRequestHead, parseResponseHead } from './parse.js';
-import type { HttpLimits, HttpRecord } from './types.js';
+import { newParsedHead, parseChunkSize, parseRequestHead, parseResponseHead } from './parse.js';
+import type { HttpLimits, HttpRecord, HttpRequestRecord } from './types.js';
 import { HTTP_RESYNC_SCAN_BYTES, httpBoundary } from './midstream.js';
 
 const Mode = {
@@ -42,6 +42,12 @@ interface Pending {
   /** Stream offset (client direction) just after this request's head. */
   endOffset: number;
 }
+
+/**
+ * The one parse result every message is read into: the records copy what they keep out of it, so
+ * a message costs no result object of its own (parsing is synchronous; one per thread).
+ */
+const PARSED = newParsedHead();
 
 export class HttpDissector implements FlowDissector {
   private readonly st: [DirState, DirState] = [dirState(), dirState()];
@@ -106,16 +112,14 @@ export class HttpDissector implements FlowDissector {
         break;
       }
       if (s.mode === Mode.Head) {
-        const nl = leadingNewlines(b.subarray(pos));
-        pos += nl;
+        pos += leadingNewlines(b, pos);
         if (pos >= b.length) break;
         if (s.headTs === 0) s.headTs = view.ts;
-        const rest = b.subarray(pos);
         const base = view.streamOffset + pos;
-        const len = httpHeadLength(rest, this.lim.maxHeaderBytes, s.scanAt > base ? s.scanAt - base : 0);
+        const len = httpHeadLength(b, pos, this.lim.maxHeaderBytes, s.scanAt > base ? s.scanAt - base : 0);
         if (len === NEED_MORE) {
-          s.scanAt = base + headResumeAt(rest.length);
-          view.needAtLeast(rest.length + 1);
+          s.scanAt = base + headResumeAt(b.length - pos);
+          view.needAtLeast(b.length - pos + 1);
           break;
         }
         if (len === INVALID) {
@@ -123,7 +127,7 @@ export class HttpDissector implements FlowDissector {
           verdict = 'done';
           break;
         }
-        const r = dir === Dir.ToServer ? this.onRequest(rest.subarray(0, len), base + len, s.headTs) : this.onResponse(rest.subarray(0, len), base + len, s.headTs);
+        const r = dir === Dir.ToServer ? this.onRequest(b, pos, pos + len, base + len, s.headTs) : this.onResponse(b, pos, pos + len, base + len, s.headTs);
         s.headTs = 0;
         s.scanAt = 0;
         if (r !== 'more') {
@@ -135,11 +139,10 @@ export class HttpDissector implements FlowDissector {
         continue;
       }
       // Chunk-size line, the CRLF after chunk data, or a trailer line.
-      const rest = b.subarray(pos);
       const maxLine = s.mode === Mode.Trailers ? this.lim.maxHeaderBytes : this.lim.maxChunkLineBytes;
-      const len = lineLength(rest, maxLine);
+      const len = lineLength(b, pos, maxLine);
       if (len === NEED_MORE) {
-        view.needAtLeast(rest.length + 1);
+        view.needAtLeast(b.length - pos + 1);
         break;
       }
       if (len === INVALID) {
@@ -147,11 +150,12 @@ export class HttpDissector implements FlowDissector {
         verdict = 'done';
         break;
       }
+      const lineAt = pos;
       pos += len;
       if (s.mode === Mode.ChunkEnd) {
         s.mode = Mode.ChunkSize;
       } else if (s.mode === Mode.ChunkSize) {
-        const size = parseChunkSize(rest.subarray(0, len));
+        const size = parseChunkSize(b, lineAt, pos);
         if (size < 0) {
           this.ctx.event('http.bad_chunk_size', dir);
           verdict = 'done';
@@ -179,58 +183,66 @@ export class HttpDissector implements FlowDissector {
     return verdict;
   }
 
-  private onRequest(head: Uint8Array, endOffset: number, ts: number): Verdict {
+  private onRequest(b: Uint8Array, start: number, end: number, endOffset: number, ts: number): Verdict {
     if (this.requests >= this.lim.maxRequestsCount) {
       this.ctx.event('http.limit.max_requests_count', Dir.ToServer);
       return 'done';
     }
-    const p = parseRequestHead(head, this.lim);
-    if (typeof p === 'string') return this.bad(p, Dir.ToServer);
+    const p = PARSED;
+    const bad = parseRequestHead(b, start, end, this.lim, p);
+    if (bad !== null) return this.bad(bad, Dir.ToServer);
     this.ok();
     this.requests++;
-    for (const e of p.events) this.ctx.event(e, Dir.ToServer);
-    this.ctx.emit({
+    for (let i = 0; i < p.events.length; i++) this.ctx.event(p.events[i] as HttpEventId, Dir.ToServer);
+    // Framing reads the record, not the shared parse result (valid only until the emit).
+    const r: HttpRequestRecord = {
       kind: 'http.request', ts, dir: Dir.ToServer,
       method: p.method, uri: p.uri, version: p.version, host: p.host, userAgent: p.userAgent,
       upgrade: p.upgrade, wsProtocol: p.wsProtocol, contentLength: p.contentLength, chunked: p.chunked,
-      headerBytes: head.length, status: p.events.some((e) => e.startsWith('http.limit.')) ? 'truncated' : 'complete',
+      headerBytes: end - start, status: p.truncated ? 'truncated' : 'complete',
       events: p.events,
-    });
-    const isConnect = p.method === 'CONNECT';
-    this.pending.push({ method: p.method, target: isConnect ? p.uri : p.upgrade, endOffset });
+    };
+    this.ctx.emit(r);
+    const isConnect = r.method === 'CONNECT';
+    this.pending.push({ method: r.method, target: isConnect ? r.uri : r.upgrade, endOffset });
     const s = this.st[Dir.ToServer];
-    if (p.chunked) s.mode = Mode.ChunkSize;
-    else if (p.contentLength !== null && p.contentLength > 0) {
+    if (r.chunked) s.mode = Mode.ChunkSize;
+    else if (r.contentLength !== null && r.contentLength > 0) {
       s.mode = Mode.Body;
-      s.remaining = p.contentLength;
+      s.remaining = r.contentLength;
     } else s.mode = Mode.Head; // RFC 9112 §6.3 rule 7: no length, no body
     // After CONNECT or an Upgrade offer the client's next bytes may be tunnelled: hold them until
     // the response decides (bodyless requests only; an upgrade with a body is rare and not handled).
-    if ((isConnect || p.upgrade !== null) && s.mode === Mode.Head) s.mode = Mode.AwaitTunnel;
+    if ((isConnect || r.upgrade !== null) && s.mode === Mode.Head) s.mode = Mode.AwaitTunnel;
     return 'more';
   }
 
-  private onResponse(head: Uint8Array, endOffset: number, ts: number): Verdict {
-    const p = parseResponseHead(head, this.lim);
-    if (typeof p === 'string') return this.bad(p, Dir.ToClient);
+  private onResponse(b: Uint8Array, start: number, end: number, endOffset: number, ts: number): Verdict {
+    const p = PARSED;
+    const bad = parseResponseHead(b, start, end, this.lim, p);
+    if (bad !== null) return this.bad(bad, Dir.ToClient);
     this.ok();
-    for (const e of p.events) this.ctx.event(e, Dir.ToClient);
+    for (let i = 0; i < p.events.length; i++) this.ctx.event(p.events[i] as HttpEventId, Dir.ToClient);
+    // What framing needs, read before emitting: the shared result is only valid until then.
+    const code = p.statusCode;
+    const chunked = p.chunked;
+    const contentLength = p.contentLength;
     const req = this.pending[0] ?? null;
     if (req === null) this.ctx.event('http.response_without_request', Dir.ToClient);
-    const final = p.statusCode >= 200 || p.statusCode === 101;
+    const final = code >= 200 || code === 101;
     if (final && req !== null) this.pending.shift();
     const events = req === null ? [...p.events, 'http.response_without_request' as const] : p.events;
     this.ctx.emit({
       kind: 'http.response', ts, dir: Dir.ToClient,
-      version: p.version, statusCode: p.statusCode, requestMethod: req?.method ?? null,
-      upgrade: p.upgrade, wsProtocol: p.wsProtocol, contentLength: p.contentLength, chunked: p.chunked,
-      headerBytes: head.length, status: p.events.some((e) => e.startsWith('http.limit.')) ? 'truncated' : 'complete',
+      version: p.version, statusCode: code, requestMethod: req?.method ?? null,
+      upgrade: p.upgrade, wsProtocol: p.wsProtocol, contentLength, chunked,
+      headerBytes: end - start, status: p.truncated ? 'truncated' : 'complete',
       events,
     });
     const c = this.st[Dir.ToServer];
     const isConnect = req?.method === 'CONNECT';
     // RFC 9110 §9.3.6: any 2xx to CONNECT switches both sides to tunnel mode; §15.2.2: 101 too.
-    if ((isConnect && p.statusCode >= 200 && p.statusCode < 300) || (p.statusCode === 101 && req !== null)) {
+    if ((isConnect && code >= 200 && code < 300) || (code === 101 && req !== null)) {
       this.tunnelOffsets = [req !== null ? req.endOffset : 0, endOffset];
       this.ctx.emit({
         kind: 'http.tunnel', ts, dir: null, reason: isConnect ? 'connect' : 'upgrade',
@@ -241,12 +253,11 @@ export class HttpDissector implements FlowDissector {
     if (final && req !== null && c.mode === Mode.AwaitTunnel) c.mode = Mode.Head; // refused: back to HTTP
     const s = this.st[Dir.ToClient];
     // RFC 9112 §6.3: responses to HEAD, 1xx, 204 and 304 have no body; then chunked; then length; else close.
-    const code = p.statusCode;
     if (req?.method === 'HEAD' || code < 200 || code === 204 || code === 304) s.mode = Mode.Head;
-    else if (p.chunked) s.mode = Mode.ChunkSize;
-    else if (p.contentLength !== null) {
-      s.mode = p.contentLength > 0 ? Mode.Body : Mode.Head;
-      s.remaining = p.contentLength;
+    else if (chunked) s.mode = Mode.ChunkSize;
+    else if (contentLength !== null) {
+      s.mode = contentLength > 0 ? Mode.Body : Mode.Head;
+      s.remaining = contentLength;
     } else s.mode = Mode.UntilClose;
     return 'more';
   }
