@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { DEFAULT_HEAP_MEMCAP_MIB, DEFAULT_MAX_FLOWS } from '../config/config.js';
 import { fileURLToPath } from 'node:url';
 import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
-import { replayWorkers } from '../runtime/jit.js';
+import { holdYoungGeneration, isShortCapture, releaseYoungGeneration, replayWorkers } from '../runtime/jit.js';
 import { Pipeline } from '../runtime/pipeline.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
 import type { ShardedRunner } from '../runtime/shard.js';
@@ -216,6 +216,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     ? new sharding.ShardedRunner(pipe, workers, { ...sharding.workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors }), seqIds: !files.includes('-') }, { local: sharding.localShard(workers) })
     : null;
   let st = pipe.engine.stats;
+  if (isShortCapture(files)) holdYoungGeneration();
   try {
     for (const f of files) {
       if (runner !== null && f !== '-') {
@@ -234,6 +235,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     await sink.close();
     if (siem) siemOk = await finishSiem(siem, spoolDir, siemTimeoutMs, log);
     if (otlp) otlpOk = await finishOtlp(otlp, otlpSpool, siemTimeoutMs, log);
+    releaseYoungGeneration();
   }
   if (runner && sharding) st = sharding.mergeStats(runner);
   const truncated = pipe.truncated;

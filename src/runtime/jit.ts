@@ -17,6 +17,7 @@
  *     (the record build, the hello handlers) would otherwise stay unoptimised for the first
  *     thousand or so connections, which is most of a short capture.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { codeCacheState } from '../util/code-cache.js';
@@ -32,6 +33,62 @@ export function tuneJit(): void {
   if (codeCacheState() === 'writing') return;
   setFlagsFromString('--max-inlined-bytecode-size-cumulative=460');
   setFlagsFromString('--interrupt-budget=16000');
+}
+
+/**
+ * A replay of capture files this small (regular files, not gzip-compressed) holds V8's young
+ * generation at the size it has when the replay starts (holdYoungGeneration).
+ *
+ * V8 doubles its young generation, up to 32 MiB resident, whenever most of what a scavenge finds
+ * survives, and in a capture of many short flows that is every scavenge: each flow lives until its
+ * timeout or the end of the capture, which in a small capture is the same moment. For a capture
+ * this small the larger young generation costs its resident memory and saves nothing, since the
+ * process ends before fewer scavenges make up for it. A longer one needs it: with a young
+ * generation that small, its live flows are promoted early and the old generation is marked over
+ * and over, and a hold released part way still leaves it slower (docs/PERFORMANCE.md). So the
+ * choice is made once, from the files' sizes, before the first packet. A compressed file's size
+ * says little of its capture, stdin nothing: neither is held.
+ */
+export const SHORT_CAPTURE_BYTES = 8 << 20;
+
+/** The capture files are regular, uncompressed and together at most SHORT_CAPTURE_BYTES. */
+export function isShortCapture(files: readonly string[]): boolean {
+  let total = 0;
+  for (const f of files) {
+    if (f === '-') return false;
+    let fd = -1;
+    try {
+      fd = openSync(f, 'r');
+      const st = fstatSync(fd);
+      if (!st.isFile()) return false;
+      total += st.size;
+      const magic = new Uint8Array(2);
+      if (readSync(fd, magic, 0, 2, 0) === 2 && magic[0] === 0x1f && magic[1] === 0x8b) return false;
+    } catch {
+      // The replay itself reports a file it cannot open.
+      return false;
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+  }
+  return total <= SHORT_CAPTURE_BYTES;
+}
+
+let youngHeld = false;
+
+/** Keep V8's young generation from growing (a short replay; releaseYoungGeneration ends it). */
+export function holdYoungGeneration(): void {
+  // As in tuneJit: the build's warm-up run writes the code cache under V8's own flags.
+  if (youngHeld || codeCacheState() === 'writing') return;
+  youngHeld = true;
+  setFlagsFromString('--semi-space-growth-factor=1');
+}
+
+/** V8 grows its young generation again as by default (factor 2); a no-op unless held. */
+export function releaseYoungGeneration(): void {
+  if (!youngHeld) return;
+  youngHeld = false;
+  setFlagsFromString('--semi-space-growth-factor=2');
 }
 
 /** V8 background threads for a sensor process: a core is left to the packet thread (1 to 4). */
