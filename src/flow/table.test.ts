@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PacketMeta, TcpFlag } from '../decode/packet-meta.js';
 import { defaultTableLimits, FlowTable } from './table.js';
-import type { TableEntry } from './flow.js';
+import type { Flow, TableEntry } from './flow.js';
 
 /** A TCP packet of connection `i` (client 10.x.y.z:port → 192.0.2.1:443), either way round. */
 function tcp(m: PacketMeta, i: number, reply: boolean, ts: number): PacketMeta {
@@ -60,5 +60,24 @@ describe('FlowTable buckets', () => {
     expect(seen.size).toBe(9000);
     expect(t.size).toBe(0);
     expect(t.find(tcp(m, 5, false, 0))).toBe(null);
+  });
+
+  it('flows that expire each second are reused by the next second\'s new flows; the pool shrinks when fewer come', () => {
+    const t = new FlowTable({ ...defaultTableLimits, tcpIdleMs: 2000 });
+    const m = new PacketMeta();
+    const perSecond = 10_000; // more than the pool's floor
+    let conn = 0;
+    const second = (sec: number, n: number): void => {
+      // The engine's order: expiry on the second's grid, then the second's packets.
+      t.expire(sec * 1000, (f) => t.recycle(f as Flow));
+      for (let i = 0; i < n; i++) t.lookup(tcp(m, conn++, false, sec * 1000 + i / 100), () => undefined);
+    };
+    for (let sec = 0; sec < 8; sec++) second(sec, perSecond);
+    // Second s's flows expire at s + 3 and every one is taken again in that second.
+    expect(t.reused).toBe(5 * perSecond);
+    expect(t.created).toBe(8 * perSecond);
+    for (let sec = 8; sec < 14; sec++) second(sec, 100);
+    expect(t.pooled).toBeLessThanOrEqual(4096);
+    expect(t.pooled).toBeGreaterThan(0);
   });
 });

@@ -33,11 +33,13 @@ const MIN_SOFT_CAP = 1024;
 const SHED_BATCH = 64;
 
 /**
- * Most reset flows kept for reuse. An eviction at the cap frees one flow just before the next is
- * made, so a flood needs a pool of one; expiry frees a second's worth at once (a scan's flows all
- * time out together) and the rest of those are left to the garbage collector.
+ * Reset flows kept for reuse, at least. An eviction at the cap frees one flow just before the next
+ * is made, so a flood at the cap needs a pool of one; expiry frees a second of packet time's worth
+ * at once (a scan's flows all time out together), which the next second's new flows can take: the
+ * pool may hold as many as were made in the last second (see expire), and shrinks back to this
+ * when fewer are made.
  */
-const POOL_MAX = 4096;
+const POOL_MIN = 4096;
 
 /** Buckets of a new table (doubled as it grows; never shrunk). */
 const INITIAL_BUCKETS = 4096;
@@ -72,8 +74,16 @@ export class FlowTable {
    * (Flow.reusable says which may be).
    */
   private readonly pool: Flow[] = [];
+  /** Most flows the pool holds now: flows made in the last second of expiry, at least POOL_MIN. */
+  private poolMax = POOL_MIN;
+  /** Flows made since the last expiry. */
+  private madeSinceExpire = 0;
   /** Flows taken from the pool instead of allocated (metrics). */
   reused = 0;
+  /** Reset flows waiting in the pool. */
+  get pooled(): number {
+    return this.pool.length;
+  }
   /** Flows the table holds at most because of the memcap (Infinity: no limit; see heapAfterGc). */
   softCap = Infinity;
   /** Flows evicted because of the memcap (also counted in `evicted`). */
@@ -191,6 +201,7 @@ export class FlowTable {
     this.append(nf);
     this.size++;
     this.created++;
+    this.madeSinceExpire++;
     return nf;
   }
 
@@ -219,7 +230,7 @@ export class FlowTable {
    * else can still hold it (Flow.reusable). The caller must hold no reference to it afterwards.
    */
   recycle(f: Flow): void {
-    if (this.pool.length >= POOL_MAX || !f.reusable) return;
+    if (this.pool.length >= this.poolMax || !f.reusable) return;
     f.reset();
     this.pool.push(f);
   }
@@ -318,8 +329,16 @@ export class FlowTable {
     this.mask = mask;
   }
 
-  /** Expire flows idle past their list's timeout at packet time `now`. */
+  /**
+   * Expire flows idle past their list's timeout at packet time `now` (the engine calls this once
+   * per second of packet time). The flows it ends go to the pool for the flows the next second
+   * makes: a scan whose flows each live a few seconds would otherwise allocate every one of them
+   * and have each survive young-generation collections (copied twice) to die in the old one.
+   */
   expire(now: number, onExpire: (f: TableEntry) => void): void {
+    this.poolMax = Math.max(POOL_MIN, this.madeSinceExpire);
+    this.madeSinceExpire = 0;
+    if (this.pool.length > this.poolMax) this.pool.length = this.poolMax;
     for (let l = 0; l < 3; l++) {
       const limit = now - (this.timeouts[l] as number);
       let f = this.heads[l] ?? null;
