@@ -91,6 +91,23 @@ describe('flood shedding', () => {
     }
   });
 
+  it('flows shed before their records are built are summarised as from their records', async () => {
+    // One worker sheds a flow from the flow itself; with two, the main thread sheds the records
+    // the workers send. A horizontal scan answered by resets and a SYN flood, over the rate.
+    for (const [shape, scale] of [['horizontal-scan', 0.03], ['syn-flood', 0.02]] as const) {
+      const file = join(dir, `${shape}-shed-${scale}.pcap`);
+      const info = generateFlood(shape, file, { scale });
+      const opts: ReplayOptions = { flood: { emptyFlowsPerSecond: 50, maxGroups: 500 } };
+      const one = await replayFiles([file], { ...opts, workers: 1 });
+      const two = await replayFiles([file], { ...opts, workers: 2 });
+      // The scan's 60 s are six intervals, one source summary each; the flood's 10 s one service.
+      expect(one.floods.map((f) => f.scope)).toEqual(shape === 'syn-flood' ? ['service'] : Array(6).fill('source'));
+      expect(one.floods).toEqual(two.floods);
+      expect(one.flows.map((f) => f.id)).toEqual(two.flows.map((f) => f.id));
+      expect(one.flows.length + shedTotal(one)).toBe(info.flows);
+    }
+  });
+
   it('flows with payload are never shed, whatever the rate', async () => {
     const { r, flows } = await replayShape('dns-names', 0.002, { flood: { emptyFlowsPerSecond: 0 } });
     expect(r.floods).toEqual([]);

@@ -66,13 +66,25 @@ function entropy(f: Flow, d: 0 | 1): EntropyInfo | null {
   return entropyInfo(h, n);
 }
 
-function span(f: Flow, d0: DirCounters, d1: DirCounters): [number, number] {
+/** A flow's start: its first packet, or an earlier first packet of either side (the record's startTs). */
+export function flowStart(f: Flow): number {
   let start = f.startTs;
-  let end = Math.max(f.toServer.lastTs, f.toClient.lastTs, start);
-  if (d0.firstTs > 0 && d0.firstTs < start) start = d0.firstTs;
-  if (d1.firstTs > 0 && d1.firstTs < start) start = d1.firstTs;
-  if (end < start) end = start;
-  return [start, end];
+  const t0 = f.toServer.firstTs;
+  const t1 = f.toClient.firstTs;
+  if (t0 > 0 && t0 < start) start = t0;
+  if (t1 > 0 && t1 < start) start = t1;
+  return start;
+}
+
+/** A flow's end (the record's endTs), given flowStart(f). */
+export function flowEnd(f: Flow, start: number): number {
+  const end = Math.max(f.toServer.lastTs, f.toClient.lastTs, f.startTs);
+  return end < start ? start : end;
+}
+
+function span(f: Flow): [number, number] {
+  const start = flowStart(f);
+  return [start, flowEnd(f, start)];
 }
 
 /**
@@ -82,7 +94,7 @@ function span(f: Flow, d0: DirCounters, d1: DirCounters): [number, number] {
 export function refreshCounters(rec: FlowRecord, f: Flow, reason: EndReason): FlowRecord {
   const d0 = dirCounters(f, 0);
   const d1 = dirCounters(f, 1);
-  const [start, end] = span(f, d0, d1);
+  const [start, end] = span(f);
   rec.dirs = [d0, d1];
   rec.startTs = start;
   rec.endTs = end;
@@ -99,7 +111,7 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
   const transport = f.proto === 6 ? 'tcp' : 'udp';
   const d0 = dirCounters(f, 0);
   const d1 = dirCounters(f, 1);
-  const [start, end] = span(f, d0, d1);
+  const [start, end] = span(f);
   const rec: FlowRecord = {
     kind: 'flow',
     id: f.id,

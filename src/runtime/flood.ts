@@ -26,6 +26,9 @@
  * counts are lower bounds, flagged `distinctCapped`).
  */
 import type { FloodScope, FloodSummary, FlowRecord } from '../flow/record.js';
+import type { Flow } from '../flow/flow.js';
+import { flowEnd, flowStart } from '../flow/finalize.js';
+import { addrText } from '../decode/packet-meta.js';
 
 export interface FloodOptions {
   /** Shed at all (false: every flow is written as without this stage). */
@@ -87,6 +90,16 @@ class Distinct<T> {
   }
 }
 
+/** How the server side answered a flow without payload (the summary's three counts). */
+const Outcome = { Unanswered: 0, Rejected: 1, AnsweredEmpty: 2 } as const;
+type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+function outcomeOf(transport: FlowRecord['transport'], serverPackets: number, serverFlags: number): Outcome {
+  if (serverPackets === 0) return Outcome.Unanswered;
+  if (transport === 'tcp' && (serverFlags & RST) !== 0) return Outcome.Rejected;
+  return Outcome.AnsweredEmpty;
+}
+
 class Group {
   flows = 0;
   firstTs = Infinity;
@@ -100,28 +113,30 @@ class Group {
   readonly servers = new Distinct<string>();
   readonly ports = new Distinct<number>();
   readonly transport: FlowRecord['transport'];
-  readonly server: { ip: string; port: number } | null;
+  /** service: the server and its port (the summary's `server`); otherwise '' and 0. */
+  readonly serverIp: string;
+  readonly serverPort: number;
   readonly client: string | null;
 
-  constructor(transport: FlowRecord['transport'], server: { ip: string; port: number } | null, client: string | null) {
+  constructor(transport: FlowRecord['transport'], serverIp: string, serverPort: number, client: string | null) {
     this.transport = transport;
-    this.server = server;
+    this.serverIp = serverIp;
+    this.serverPort = serverPort;
     this.client = client;
   }
 
-  add(r: FlowRecord, max: number): void {
+  add(startTs: number, endTs: number, packets: number, ipBytes: number, outcome: Outcome, client: string, server: string, port: number, max: number): void {
     this.flows++;
-    if (r.startTs < this.firstTs) this.firstTs = r.startTs;
-    if (r.endTs > this.lastTs) this.lastTs = r.endTs;
-    const [c, s] = r.dirs;
-    this.packets += c.packets + s.packets;
-    this.ipBytes += c.ipBytes + s.ipBytes;
-    if (s.packets === 0) this.unanswered++;
-    else if (r.transport === 'tcp' && (s.tcpFlags & RST) !== 0) this.rejected++;
+    if (startTs < this.firstTs) this.firstTs = startTs;
+    if (endTs > this.lastTs) this.lastTs = endTs;
+    this.packets += packets;
+    this.ipBytes += ipBytes;
+    if (outcome === Outcome.Unanswered) this.unanswered++;
+    else if (outcome === Outcome.Rejected) this.rejected++;
     else this.answeredEmpty++;
-    this.clients.add(r.client.ip, max);
-    this.servers.add(r.server.ip, max);
-    this.ports.add(r.server.port, max);
+    this.clients.add(client, max);
+    this.servers.add(server, max);
+    this.ports.add(port, max);
   }
 
   merge(g: Group, max: number): void {
@@ -143,7 +158,7 @@ class Group {
       kind: 'flood',
       scope,
       transport: this.transport,
-      server: scope === 'service' ? this.server : null,
+      server: scope === 'service' ? { ip: this.serverIp, port: this.serverPort } : null,
       client: scope === 'source' ? this.client : null,
       intervalStart,
       intervalMs,
@@ -185,8 +200,17 @@ export class FloodShedder {
   private clock = -Infinity;
   /** Empty flows seen in the current interval (written and shed). */
   private empty = 0;
-  private service = new Map<string, Group>();
-  private source = new Map<string, Group>();
+  /**
+   * The interval's groups per level. A flood makes a new (server, port) group for most of its
+   * flows, so the look-up takes no key built per flow: service groups by the server's address text
+   * (the flow's own, shared by every flow of that host) and then by port and transport as one small
+   * integer; source groups by transport and then the client's address text. The summaries go out
+   * in the order the groups were made, which the lists keep.
+   */
+  private service = new Map<string, Map<number, Group>>();
+  private serviceList: Group[] = [];
+  private source: [Map<string, Group>, Map<string, Group>] = [new Map(), new Map()];
+  private sourceList: Group[] = [];
   private other = new Map<string, Group>();
   readonly stats: FloodStats = { shed: 0, summaries: 0, floodIntervals: 0 };
 
@@ -198,7 +222,26 @@ export class FloodShedder {
 
   /** Groups held now (all levels), for the state metrics. */
   get size(): number {
-    return this.service.size + this.source.size + this.other.size;
+    return this.serviceList.length + this.sourceList.length + this.other.size;
+  }
+
+  /** Move the clock to a flow's end; the interval it passes closes first. */
+  private tick(endTs: number): void {
+    if (endTs > this.clock) {
+      this.clock = endTs;
+      if (this.clock >= this.intervalStart + this.opts.intervalMs) {
+        this.close();
+        this.intervalStart = this.clock - (this.clock % this.opts.intervalMs);
+      }
+    }
+  }
+
+  /** One more empty flow: true when it is over the interval's rate (to be shed). */
+  private over(): boolean {
+    if (++this.empty <= this.threshold) return false;
+    if (this.empty === this.threshold + 1) this.stats.floodIntervals++;
+    this.stats.shed++;
+    return true;
   }
 
   /**
@@ -207,43 +250,76 @@ export class FloodShedder {
    */
   offer(r: FlowRecord): boolean {
     if (!this.opts.enabled) return false;
-    if (r.endTs > this.clock) {
-      this.clock = r.endTs;
-      if (this.clock >= this.intervalStart + this.opts.intervalMs) {
-        this.close();
-        this.intervalStart = this.clock - (this.clock % this.opts.intervalMs);
-      }
-    }
-    if (!isEmptyFlow(r)) return false;
-    if (++this.empty <= this.threshold) return false;
-    if (this.empty === this.threshold + 1) this.stats.floodIntervals++;
-    this.stats.shed++;
-    const max = this.opts.distinctMax;
-    const sk = `${r.transport}|${r.server.ip}|${r.server.port}`;
-    let g = this.service.get(sk);
-    if (g === undefined && this.service.size < this.opts.maxGroups) {
-      g = new Group(r.transport, { ip: r.server.ip, port: r.server.port }, null);
-      this.service.set(sk, g);
-    }
-    if (g === undefined) g = this.sourceGroup(r.transport, r.client.ip);
-    g.add(r, max);
+    this.tick(r.endTs);
+    if (!isEmptyFlow(r) || !this.over()) return false;
+    const [c, s] = r.dirs;
+    this.group(r.transport, r.server.ip, r.server.port, r.client.ip).add(
+      r.startTs, r.endTs, c.packets + s.packets, c.ipBytes + s.ipBytes, outcomeOf(r.transport, s.packets, s.tcpFlags),
+      r.client.ip, r.server.ip, r.server.port, this.opts.distinctMax,
+    );
     return true;
   }
 
-  private sourceGroup(transport: FlowRecord['transport'], client: string): Group {
-    const k = `${transport}|${client}`;
-    let g = this.source.get(k);
+  /**
+   * offer() for a flow whose record is not built yet, read from the flow itself: under a flood
+   * most flows are shed, and their records (Community ID's SHA-1, address texts, counters, the
+   * classifiers) were built only to be dropped. Decides as offer() would on the record finalizeFlow
+   * makes: a flow without payload, dissector or event has a record without payload or event. It
+   * sheds only what offer() would shed; for everything else it has moved the clock alone (as
+   * offer() then does again, to no effect) and returns false, leaving the flow to its record.
+   */
+  offerFlow(f: Flow): boolean {
+    if (!this.opts.enabled) return false;
+    const a = f.toServer;
+    const b = f.toClient;
+    if (a.bytes !== 0 || b.bytes !== 0 || (f.events !== null && f.events.length > 0) || f.spec !== null || f.earlier !== null) return false;
+    const startTs = flowStart(f);
+    const endTs = flowEnd(f, startTs);
+    this.tick(endTs);
+    // Under the rate offer() counts the flow when its record comes.
+    if (this.empty < this.threshold) return false;
+    this.over();
+    const v = f.ipVersion;
+    const transport = f.proto === 6 ? 'tcp' : 'udp';
+    const server = addrText(v, f.b0, f.b1, f.b2, f.b3);
+    const client = addrText(v, f.a0, f.a1, f.a2, f.a3);
+    this.group(transport, server, f.bPort, client).add(
+      startTs, endTs, a.packets + b.packets, a.ipBytes + b.ipBytes, outcomeOf(transport, b.packets, b.flags),
+      client, server, f.bPort, this.opts.distinctMax,
+    );
+    return true;
+  }
+
+  /** The group a shed flow counts in: its (server, port), or its client's once those are full. */
+  private group(transport: FlowRecord['transport'], server: string, port: number, client: string): Group {
+    const key = port * 2 + (transport === 'tcp' ? 0 : 1);
+    let ports = this.service.get(server);
+    let g = ports?.get(key);
     if (g === undefined) {
-      if (this.source.size >= this.opts.maxGroups) return this.otherGroup(transport);
-      g = new Group(transport, null, client);
-      this.source.set(k, g);
+      if (this.serviceList.length >= this.opts.maxGroups) return this.sourceGroup(transport, client);
+      g = new Group(transport, server, port, null);
+      if (ports === undefined) this.service.set(server, (ports = new Map()));
+      ports.set(key, g);
+      this.serviceList.push(g);
+    }
+    return g;
+  }
+
+  private sourceGroup(transport: FlowRecord['transport'], client: string): Group {
+    const byClient = this.source[transport === 'tcp' ? 0 : 1];
+    let g = byClient.get(client);
+    if (g === undefined) {
+      if (this.sourceList.length >= this.opts.maxGroups) return this.otherGroup(transport);
+      g = new Group(transport, '', 0, client);
+      byClient.set(client, g);
+      this.sourceList.push(g);
     }
     return g;
   }
 
   private otherGroup(transport: FlowRecord['transport']): Group {
     let g = this.other.get(transport);
-    if (g === undefined) this.other.set(transport, (g = new Group(transport, null, null)));
+    if (g === undefined) this.other.set(transport, (g = new Group(transport, '', 0, null)));
     return g;
   }
 
@@ -251,17 +327,20 @@ export class FloodShedder {
   close(): void {
     const max = this.opts.distinctMax;
     const out: [FloodScope, Group][] = [];
-    for (const g of this.service.values()) {
+    for (const g of this.serviceList) {
       if (g.flows > 1) out.push(['service', g]);
       else this.sourceGroup(g.transport, g.clients.first ?? '').merge(g, max);
     }
-    for (const g of this.source.values()) {
+    // Source groups made by the merges above are in the list too, after those made by offers.
+    for (const g of this.sourceList) {
       if (g.flows > 1) out.push(['source', g]);
       else this.otherGroup(g.transport).merge(g, max);
     }
     for (const g of this.other.values()) out.push(['other', g]);
     this.service = new Map();
-    this.source = new Map();
+    this.serviceList = [];
+    this.source = [new Map(), new Map()];
+    this.sourceList = [];
     this.other = new Map();
     this.empty = 0;
     for (const [scope, g] of out) {
