@@ -141,7 +141,7 @@ export class Pipeline {
     if (early !== null) {
       f.record = null;
       this.accept(refreshCounters(early, f, reason));
-    } else this.accept(finalizeFlow(f, reason, this.fin));
+    } else if (!this.flood.offerFlow(f)) this.accept(finalizeFlow(f, reason, this.fin));
   }
 
   /** Closed by FIN both ways: build the record now and drop the dissector's state. */
