@@ -92,7 +92,7 @@ interface Rec {
 export function rewritePcap(input: Buffer, fn: (p: PacketView) => Rewrite | null): Buffer {
   if (input.length < 24) throw new Error('pcap-rewrite: file too short');
   const form = pcapForm(input.readUInt32BE(0));
-  if (form === null) throw new Error('pcap-rewrite: not a classic pcap (pcapng is not supported)');
+  if (form === null || form.recHdr !== 16) throw new Error('pcap-rewrite: not a classic pcap (pcapng and Kuznetsov records are not supported)');
   const { le, ns: nano } = form;
   const u32 = (o: number): number => (le ? input.readUInt32LE(o) : input.readUInt32BE(o));
   const linkType = u32(20) & 0x0fffffff;

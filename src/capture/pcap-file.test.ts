@@ -167,6 +167,42 @@ describe('shared captures', () => {
     expect(String(err)).toMatch(/gzip-compressed capture .*w5-bad\.cap\.gz: incorrect data check/);
   });
 
+  it('a gzip stream (stdin, a pipe) is inflated as a .gz file is, whole, one byte at a time or cut short', async () => {
+    const plain = path.join(shared, 'datasets/otrf-empire-psremoting/workstation5.cap');
+    const want = await readAll(openCaptureFile(plain));
+    const gz = gzipSync(readFileSync(plain));
+    expect(await readAll(openCaptureStream(createReadStream(write('w5-stream.cap.gz', gz)), 'stdin'))).toEqual(want);
+    // the magic split over the first two chunks
+    const first = [gz.subarray(0, 1), gz.subarray(1, 7), gz.subarray(7)];
+    expect(await readAll(openCaptureStream(Readable.from(first), 'stdin'))).toEqual(want);
+    const cutSrc = openCaptureStream(Readable.from([gz.subarray(0, Math.floor(gz.length / 2))]), 'stdin');
+    const cut = await readAll(cutSrc);
+    expect(cut.length).toBeGreaterThan(10);
+    expect(cut).toEqual(want.slice(0, cut.length));
+    expect(cutSrc.stats().truncated).toBe(true);
+    // not compressed, and the first chunk one byte long: read as it comes
+    const raw = readFileSync(plain);
+    expect(await readAll(openCaptureStream(Readable.from([raw.subarray(0, 1), raw.subarray(1)]), 'stdin'))).toEqual(want);
+    const bad = Buffer.from(gz);
+    bad[bad.length - 6] ^= 0xff;
+    const { err } = await errorOf(openCaptureStream(Readable.from([bad]), 'stdin'));
+    expect(String(err)).toMatch(/gzip-compressed capture stdin: incorrect data check/);
+  });
+
+  it('the Kuznetsov format (magic a1b2cd34, 24-byte record headers) in both byte orders reads as tshark reads it', async () => {
+    for (const le of [true, false]) {
+      const recs = [{ sec: 5, frac: 7, data: payload(3, 33) }, { sec: 6, frac: 999_999, data: payload(4, 17) }];
+      const bytes = [...u32(0xa1b2cd34, le), ...u16(2, le), ...u16(4, le), ...u32(0, le), ...u32(0, le), ...u32(65535, le), ...u32(1, le)];
+      for (const r of recs) bytes.push(...u32(r.sec, le), ...u32(r.frac, le), ...u32(r.data.length, le), ...u32(r.data.length + 4, le), ...u32(2, le), ...u16(0x0800, le), 0, 0, ...r.data);
+      const file = write(`kuz-${le ? 'le' : 'be'}.pcap`, bytes);
+      const got = await readAll(openCaptureFile(file));
+      expect(got.map((p) => [p.ts, p.len, p.link, p.data.length])).toEqual([[5000.007, 37, 1, 33], [6999.999, 21, 1, 17]]);
+      expect(got.map((p) => Array.from(p.data))).toEqual(recs.map((r) => r.data));
+      const ts = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.len', '-e', 'frame.cap_len'], { encoding: 'utf8' });
+      expect(ts.stdout.trim().split('\n')).toEqual(['37\t33', '21\t17']);
+    }
+  });
+
   it('a file cut inside packet data names the missing byte count', async () => {
     const full = pcapFile(true, false, 1, [
       { sec: 1, frac: 0, data: payload(1, 60) },

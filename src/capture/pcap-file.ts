@@ -19,7 +19,10 @@
  * per few MiB read.
  *
  * Formats (either gzip-compressed, when read from a file):
- * - pcap (draft-ietf-opsawg-pcap): magic a1b2c3d4 (µs) and a1b23c4d (ns), either byte order.
+ * - pcap (draft-ietf-opsawg-pcap): magic a1b2c3d4 (µs) and a1b23c4d (ns), either byte order; and
+ *   a1b2cd34, Alexey Kuznetsov's patched libpcap (old Red Hat and SuSE tcpdump, still read by
+ *   libpcap and Wireshark): µs, each record header 8 bytes longer (interface index, protocol,
+ *   packet type, padding), which are skipped.
  * - pcapng (draft-ietf-opsawg-pcapng): SHB in either byte order, several sections, several IDBs
  *   per section (per-interface link type, snaplen, if_tsresol incl. power-of-2 resolutions,
  *   if_tsoffset), EPB, SPB (interface 0), the obsolete PB; other blocks are skipped (streamed
@@ -34,7 +37,7 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CaptureFormatError, newBatch } from './source.js';
 import type { CaptureSource, PacketBatch, SourceStats } from './source.js';
@@ -218,9 +221,11 @@ class StreamByteSource implements ByteSource {
   /** A stream error met after bytes were copied: those bytes go out first, the error next read. */
   private failed: unknown = null;
   private readonly stream: Readable;
-  constructor(stream: Readable) {
+  /** `first`: bytes already taken from the stream's iterator `it` (by a sniffer), read first. */
+  constructor(stream: Readable, it?: AsyncIterator<unknown>, first?: Uint8Array) {
     this.stream = stream;
-    this.it = stream[Symbol.asyncIterator]();
+    this.it = it ?? stream[Symbol.asyncIterator]();
+    if (first !== undefined && first.length > 0) this.pending = first;
   }
 
   async read(into: Uint8Array, at: number, len: number): Promise<number> {
@@ -293,12 +298,13 @@ function isGzip(path: string): boolean {
  */
 class GzipByteSource extends StreamByteSource {
   private readonly path: string;
-  constructor(path: string) {
+  /** `from`: a file path, or the compressed stream itself (stdin, a pipe). */
+  constructor(from: string | Readable, name = typeof from === 'string' ? from : 'stream') {
     const gz = createGunzip();
     // pipeline, not pipe: a read error of the file reaches the inflater's reader
-    pipeline(createReadStream(path), gz, () => {});
+    pipeline(typeof from === 'string' ? createReadStream(from) : from, gz, () => {});
     super(gz);
-    this.path = path;
+    this.path = name;
   }
 
   override async read(into: Uint8Array, at: number, len: number): Promise<number> {
@@ -330,21 +336,79 @@ export function openSharedCaptureFile(path: string, opts: CaptureFileOptions & {
   return new CaptureFileReader(path, fileSource(path, true), opts) as CaptureFileReader & { readonly ring: SharedRing };
 }
 
-/** Read a pcap/pcapng byte stream (stdin, a pipe, a socket). */
+/**
+ * A stream that may be gzip-compressed (`zcat`-less `replay - < x.pcap.gz`, `curl ... | replay -`):
+ * its first bytes are looked at before anything is parsed, and a gzip stream (1f 8b) is inflated
+ * as it is read, as a .gz file is; anything else is read as it comes, without a copy.
+ */
+class SniffedStreamSource implements ByteSource {
+  private inner: ByteSource | null = null;
+  private readonly stream: Readable;
+  private readonly name: string;
+  constructor(stream: Readable, name: string) {
+    this.stream = stream;
+    this.name = name;
+  }
+
+  private async open(): Promise<ByteSource> {
+    const it = this.stream[Symbol.asyncIterator]();
+    const seen: Uint8Array[] = [];
+    let have = 0;
+    let ended = false;
+    while (have < 2) {
+      const r = await it.next();
+      if (r.done === true) { ended = true; break; }
+      const v = r.value as Uint8Array | string;
+      const c = typeof v === 'string' ? Buffer.from(v, 'latin1') : v;
+      seen.push(c);
+      have += c.length;
+    }
+    const first = seen.length === 1 ? (seen[0] as Uint8Array) : Buffer.concat(seen);
+    if (first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b) {
+      // The inflater reads what was taken, then the rest of the stream through the same iterator.
+      const rest = Readable.from((async function* () {
+        yield first;
+        if (ended) return;
+        for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value as Uint8Array;
+      })(), { objectMode: false });
+      return new GzipByteSource(rest, this.name);
+    }
+    return new StreamByteSource(this.stream, it, first);
+  }
+
+  async read(into: Uint8Array, at: number, len: number): Promise<number> {
+    if (this.inner === null) this.inner = await this.open();
+    return this.inner.read(into, at, len);
+  }
+
+  syncRead(): null {
+    return null;
+  }
+
+  async close(): Promise<void> {
+    if (this.inner !== null) await this.inner.close();
+    else this.stream.destroy();
+  }
+}
+
+/** Read a pcap/pcapng byte stream (stdin, a pipe, a socket), gzip-compressed or not. */
 export function openCaptureStream(stream: Readable, name = 'stream', opts: CaptureFileOptions = {}): CaptureSource {
-  return new CaptureFileReader(name, new StreamByteSource(stream), opts);
+  return new CaptureFileReader(name, new SniffedStreamSource(stream, name), opts);
 }
 
 /**
- * A classic pcap's byte order and timestamp unit from its magic number read big-endian
- * (a1b2c3d4 µs, a1b23c4d ns, either byte order); null for anything else.
+ * A classic pcap's byte order, timestamp unit and record header length from its magic number read
+ * big-endian (a1b2c3d4 µs, a1b23c4d ns, a1b2cd34 µs with 24-byte record headers; either byte
+ * order); null for anything else.
  */
-export function pcapForm(magicBE: number): { le: boolean; ns: boolean } | null {
+export function pcapForm(magicBE: number): { le: boolean; ns: boolean; recHdr: number } | null {
   switch (magicBE) {
-    case 0xa1b2c3d4: return { le: false, ns: false };
-    case 0xd4c3b2a1: return { le: true, ns: false };
-    case 0xa1b23c4d: return { le: false, ns: true };
-    case 0x4d3cb2a1: return { le: true, ns: true };
+    case 0xa1b2c3d4: return { le: false, ns: false, recHdr: 16 };
+    case 0xd4c3b2a1: return { le: true, ns: false, recHdr: 16 };
+    case 0xa1b23c4d: return { le: false, ns: true, recHdr: 16 };
+    case 0x4d3cb2a1: return { le: true, ns: true, recHdr: 16 };
+    case 0xa1b2cd34: return { le: false, ns: false, recHdr: 24 };
+    case 0x34cdb2a1: return { le: true, ns: false, recHdr: 24 };
     default: return null;
   }
 }
@@ -388,6 +452,8 @@ class CaptureFileReader implements CaptureSource {
   // pcap
   private pcapLink = 0;
   private fracDiv = 1000;
+  /** Bytes of a record header: 16, or 24 in Kuznetsov's format. */
+  private recHdr = 16;
   // pcapng: per-interface of the current section
   private ifLink: number[] = [];
   private ifSnap: number[] = [];
@@ -578,9 +644,10 @@ class CaptureFileReader implements CaptureSource {
     }
     const form = pcapForm(magic);
     if (form === null) throw new CaptureFormatError(`not a pcap or pcapng file: ${this.name} (magic 0x${magic.toString(16).padStart(8, '0')})`);
-    const { le, ns } = form;
+    const { le, ns, recHdr } = form;
     this.le = le;
     this.fracDiv = ns ? 1e6 : 1e3;
+    this.recHdr = recHdr;
     if (have < 24) {
       // Header cut short: treated like a record cut short (no packets).
       this.need = 24;
@@ -609,27 +676,28 @@ class CaptureFileReader implements CaptureSource {
     const fracDiv = this.fracDiv;
     const link = this.pcapLink;
     const end = this.end;
+    const rh = this.recHdr;
     let p = this.pos;
     let n = b.n;
     let bytes = 0;
     let res: number = Parse.Need;
     for (;;) {
       if (n >= cap) { res = Parse.Full; break; }
-      if (end - p < 16) { this.need = 16; break; }
+      if (end - p < rh) { this.need = rh; break; }
       const incl = dv.getUint32(p + 8, le);
       if (incl > maxCap) {
         this.formatError = `pcap record at byte offset ${this.base + p} has captured length ${incl} (over ${maxCap}): file damaged`;
         break;
       }
-      if (end - p - 16 < incl) { this.need = 16 + incl; break; }
-      off[n] = p + 16;
+      if (end - p - rh < incl) { this.need = rh + incl; break; }
+      off[n] = p + rh;
       capLen[n] = incl;
       origLen[n] = dv.getUint32(p + 12, le);
       tsMs[n] = dv.getUint32(p, le) * 1000 + dv.getUint32(p + 4, le) / fracDiv;
       linkT[n] = link;
       n++;
       bytes += incl;
-      p += 16 + incl;
+      p += rh + incl;
     }
     this.st.packets += n - b.n;
     this.st.bytes += bytes;
