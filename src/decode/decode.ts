@@ -110,6 +110,23 @@ function fail(meta: PacketMeta, status: DecodeStatus, ev: DecoderEventId | ''): 
  * The first tunnel peeled (depth 1): name it and keep the addresses of the IP header that carried
  * it, which meta still holds (the inner header overwrites them next).
  */
+/**
+ * Where the Ethernet frame of an L2TPv3 data session (RFC 3931 §4.1; an Ethernet pseudowire, RFC
+ * 4719, the common use) starts after its session id at `q`, or -1. The cookie (0, 4 or 8 bytes)
+ * and the L2-specific sublayer (none or 4 bytes) are agreed on the control channel, which a tap
+ * rarely has (or the tunnel is static): the first of those lengths after which an Ethernet header
+ * names IPv4 (with a plausible header), IPv6, a VLAN tag or MPLS is taken, as Wireshark detects.
+ */
+function l2tpv3Frame(b: Uint8Array, q: number, end: number): number {
+  for (let k = 0; k <= 12; k += 4) {
+    const e = q + k;
+    if (end - e < 15) return -1;
+    const et = (b[e + 12] << 8) | b[e + 13];
+    if (et === ET_IPV4 ? (b[e + 14] & 0xf0) === 0x40 && (b[e + 14] & 0x0f) >= 5 : et === ET_IPV6 ? b[e + 14] >> 4 === 6 : et === ET_VLAN || et === ET_QINQ || et === ET_MPLS_UC) return e;
+  }
+  return -1;
+}
+
 function outer(meta: PacketMeta, type: TunnelType): void {
   meta.tunnelType = type;
   meta.outerVersion = meta.ipVersion;
@@ -779,6 +796,19 @@ export function decode(
             state = S_PPP;
             break;
           }
+          if ((dport === L2TP_PORT || sport === L2TP_PORT) && end - p >= 8 && (b[p] & 0x80) === 0 && (b[p + 1] & 0x0f) === 3) {
+            // RFC 3931 §4.1.2.1 over UDP: T = 0 (data), version 3, reserved; the session header
+            // (session id, cookie, sublayer) as over IP. Session 0 would be a control message.
+            const e = dv.getUint32(p + 4) === 0 ? -1 : l2tpv3Frame(b, p + 8, end);
+            if (e < 0) return fail(meta, DecodeStatus.Unsupported, 'decoder.l2tp.unknown_payload');
+            if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            if (depth === 1) outer(meta, TunnelType.L2tp);
+            meta.tunnelDepth = depth;
+            meta.tunnelId = dv.getUint32(p + 4);
+            pos = e;
+            state = S_ETHER;
+            break;
+          }
           if ((dport === TZSP_PORT || sport === TZSP_PORT) && end - p >= 5 && b[p] === 1) {
             // TZSP: version 1, type, encapsulated protocol (1 Ethernet, 18 802.11); tagged fields
             // (0 padding and 1 end are one byte, the others tag, length, value) up to the end tag.
@@ -911,6 +941,22 @@ export function decode(
             break;
           }
           return fail(meta, DecodeStatus.Unsupported, 'decoder.gre.unknown_proto');
+        }
+        if (nh === 115) {
+          // L2TPv3 over IP (RFC 3931 §4.1.1): session id (0: a control message, no frame), then
+          // the session header's cookie and sublayer (see l2tpv3Frame) and the Ethernet frame.
+          if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.l2tp.truncated');
+          const ses = dv.getUint32(pos);
+          if (ses === 0) return fail(meta, DecodeStatus.OtherL4, '');
+          const e = l2tpv3Frame(b, pos + 4, end);
+          if (e < 0) return fail(meta, DecodeStatus.Unsupported, 'decoder.l2tp.unknown_payload');
+          if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+          if (depth === 1) outer(meta, TunnelType.L2tp);
+          meta.tunnelDepth = depth;
+          meta.tunnelId = ses;
+          pos = e;
+          state = S_ETHER;
+          break;
         }
         if (nh === 4 || nh === 41) {
           // IPv4-in-IP (RFC 2003), IPv6-in-IP (RFC 4213 §3.5)

@@ -66,6 +66,7 @@ export const DecoderEvent = {
   'decoder.gtpu.too_many_ext_headers': 'more GTP-U extension headers than the decoder follows',
   'decoder.gtpu.not_ip': 'GTP-U G-PDU carrying a non-IP PDU (Ethernet or unstructured PDU session)',
   'decoder.l2tp.truncated': 'L2TP data message header cut short',
+  'decoder.l2tp.unknown_payload': 'L2TPv3 data session whose payload is not an Ethernet frame after a cookie and sublayer of the usual lengths',
   'decoder.tzsp.truncated': 'TZSP header or tagged fields cut short (no end tag)',
   'decoder.tzsp.unsupported': 'TZSP carrying a link type other than Ethernet or 802.11',
   'decoder.teredo.truncated': 'Teredo indicators cut short or not followed by an IPv6 header',
