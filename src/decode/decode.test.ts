@@ -472,8 +472,8 @@ describe('IPv4 fragment reassembly', () => {
     expect(meta.reassembled).toBe(true);
   });
 
-  it('overlapping fragments drop the datagram with decoder.frag.overlap', () => {
-    const frags = new FragmentTable();
+  it('overlapping fragments drop the datagram with decoder.frag.overlap under the drop policy', () => {
+    const frags = new FragmentTable({ overlap: 'drop' });
     const meta = new PacketMeta();
     run(eth(0x0800, ip4(A, B, 17, dgram.slice(0, 800), { id: 9, mf: true })), 1, meta, frags);
     run(eth(0x0800, ip4(A, B, 17, dgram.slice(400, 1200), { id: 9, fragOff: 400, mf: true })), 1, meta, frags);
@@ -481,6 +481,57 @@ describe('IPv4 fragment reassembly', () => {
     expect(meta.event).toBe('decoder.frag.overlap');
     expect(frags.counters.overlaps).toBe(1);
     expect(frags.count).toBe(0);
+  });
+
+  for (const policy of ['first', 'last'] as const) {
+    it(`overlapping fragments with other boundaries complete the datagram under '${policy}', the bytes it names kept`, () => {
+      const frags = new FragmentTable({ overlap: policy });
+      const seen: string[] = [];
+      frags.onEvent = (ev) => seen.push(ev);
+      const meta = new PacketMeta();
+      const other = dgram.map((b, i) => ((i >= 350 && i < 450) || (i >= 850 && i < 870) ? b ^ 0xff : b));
+      // 0-400 and 800-1200 held, then 296-904 (over both, other bytes at 350-450 and 850-870), a duplicate
+      // inside it, then the rest: 1200-end
+      run(eth(0x0800, ip4(A, B, 17, dgram.slice(0, 400), { id: 11, mf: true })), 1, meta, frags);
+      run(eth(0x0800, ip4(A, B, 17, dgram.slice(800, 1200), { id: 11, fragOff: 800, mf: true })), 1, meta, frags);
+      run(eth(0x0800, ip4(A, B, 17, other.slice(296, 904), { id: 11, fragOff: 296, mf: true })), 1, meta, frags);
+      expect(meta.status).toBe(DecodeStatus.Fragment);
+      run(eth(0x0800, ip4(A, B, 17, dgram.slice(0, 200), { id: 11, mf: true })), 1, meta, frags);
+      expect(frags.counters.duplicates).toBe(1);
+      run(eth(0x0800, ip4(A, B, 17, dgram.slice(1200), { id: 11, fragOff: 1200 })), 1, meta, frags);
+      expect(meta.status).toBe(DecodeStatus.Ok);
+      expect(meta.reassembled).toBe(true);
+      const got = Array.from(meta.data.subarray(meta.ipOff + 20, meta.ipOff + meta.ipLen));
+      // 'first': nothing held was replaced, and the gap 400-800 has the overlapping copy's bytes
+      // (its 400-450 differ); 'last': the copy's bytes everywhere it reached (296-904)
+      const want = policy === 'first' ? dgram.map((b, i) => (i >= 400 && i < 800 ? (other[i] as number) : b)) : dgram.map((b, i) => (i >= 296 && i < 904 ? (other[i] as number) : b));
+      expect(got).toEqual(want);
+      expect(seen).toEqual(['decoder.frag.overlap_conflict']);
+      expect([frags.counters.overlaps, frags.counters.conflicts, frags.count, frags.heldBytes]).toEqual([1, 1, 0, 0]);
+    });
+  }
+
+  it('an overlap with the same bytes is decoder.frag.overlap, and another datagram is not touched', () => {
+    const frags = new FragmentTable();
+    const seen: string[] = [];
+    frags.onEvent = (ev) => seen.push(ev);
+    const meta = new PacketMeta();
+    const good = frag4(A, B, 12, dgram, 1200);
+    run(good[0] as number[], 1, meta, frags);
+    run(eth(0x0800, ip4(A, B, 17, dgram.slice(0, 800), { id: 13, mf: true })), 1, meta, frags);
+    run(eth(0x0800, ip4(A, B, 17, dgram.slice(400, 1200), { id: 13, fragOff: 400, mf: true })), 1, meta, frags);
+    expect(seen).toEqual(['decoder.frag.overlap']);
+    run(eth(0x0800, ip4(A, B, 17, dgram.slice(1200), { id: 13, fragOff: 1200 })), 1, meta, frags);
+    expect(meta.status).toBe(DecodeStatus.Ok);
+    expect(Array.from(meta.data.subarray(meta.ipOff + 20, meta.ipOff + meta.ipLen))).toEqual(dgram);
+    for (const p of good.slice(1)) run(p, 1, meta, frags);
+    expect(meta.status).toBe(DecodeStatus.Ok);
+    expect(Array.from(meta.data.subarray(meta.ipOff + 20, meta.ipOff + meta.ipLen))).toEqual(dgram);
+    expect(frags.count).toBe(0);
+  });
+
+  it('a bad overlap policy is a named error', () => {
+    expect(() => new FragmentTable({ overlap: 'middle' as 'first' })).toThrow(/first, last or drop/);
   });
 
   it('the datagram count limit evicts the oldest datagram', () => {

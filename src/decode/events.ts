@@ -37,7 +37,8 @@ export const DecoderEvent = {
   'decoder.ah.truncated': 'IPsec AH header cut short',
 
   // fragments
-  'decoder.frag.overlap': 'fragments of one datagram overlap with different extents; datagram dropped',
+  'decoder.frag.overlap': 'fragments of one datagram overlap with other extents and the same bytes (kept by the overlap policy; dropped under drop)',
+  'decoder.frag.overlap_conflict': 'fragments of one datagram overlap with different bytes; the overlap policy (first or last) chose which',
   'decoder.frag.limit': 'fragment table limit hit (bytes, datagrams or fragments per datagram); datagram dropped',
   'decoder.frag.too_big': 'fragment would extend the datagram past 65535 bytes',
   'decoder.frag.bad_length': 'non-final fragment whose length is not a multiple of 8',

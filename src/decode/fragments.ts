@@ -6,9 +6,14 @@
  * Policy:
  * - A datagram is keyed by (src, dst, id) plus the protocol for IPv4 (RFC 791 §3.2) and
  *   (src, dst, id) for IPv6 (RFC 8200 §4.5).
- * - Exact duplicates of a fragment already held are ignored (counted). Any other overlap drops
- *   the whole datagram with 'decoder.frag.overlap' (RFC 5722 for IPv6; the same for IPv4, which
- *   defeats overlap-based evasion).
+ * - Exact duplicates of a fragment already held are ignored (counted). Other overlaps follow the
+ *   named policy `overlap`: 'first' (the default) keeps the bytes already held and takes only
+ *   what the new fragment adds, 'last' lets the new fragment's bytes replace them, 'drop' drops
+ *   the whole datagram (RFC 5722's rule for IPv6, which Linux also applies to IPv4). Overlaps are
+ *   real on a tap: a datagram sent again over a path of another MTU is fragmented at other
+ *   boundaries, and dropping it lost a datagram every receiver rebuilds. Each overlap is an event,
+ *   'decoder.frag.overlap' when the bytes agree and 'decoder.frag.overlap_conflict' when they
+ *   differ (the signature of overlap evasion: a receiver with another policy sees other bytes).
  * - Time is packet time: a datagram older than `fragTimeoutMs` is dropped (counted) when later
  *   packets arrive or when the engine calls expire().
  * - When holding a new datagram would pass `maxFragBytes` or `maxFragDatagramsCount`, the oldest
@@ -30,7 +35,11 @@ export interface FragmentLimits {
   maxFragHeaderBytes: number;
   /** A datagram not completed within this much packet time is dropped. */
   fragTimeoutMs: number;
+  /** Which bytes an overlapping fragment leaves in the datagram (see the header). */
+  overlap: FragOverlapPolicy;
 }
+
+export type FragOverlapPolicy = 'first' | 'last' | 'drop';
 
 export const defaultFragmentLimits: Readonly<FragmentLimits> = Object.freeze({
   maxFragBytes: 16 * 1024 * 1024,
@@ -38,6 +47,7 @@ export const defaultFragmentLimits: Readonly<FragmentLimits> = Object.freeze({
   maxFragsPerDatagramCount: 128,
   maxFragHeaderBytes: 512,
   fragTimeoutMs: 30_000,
+  overlap: 'first',
 });
 
 export interface FragmentCounters {
@@ -46,6 +56,8 @@ export interface FragmentCounters {
   datagramsCompleted: number;
   duplicates: number;
   overlaps: number;
+  /** Overlaps whose bytes differ from those already held (also counted in `overlaps`). */
+  conflicts: number;
   timeouts: number;
   /** Datagrams dropped to stay within maxFragBytes / maxFragDatagramsCount. */
   evictions: number;
@@ -79,6 +91,8 @@ class Datagram {
   ranges: Uint32Array;
   nRanges = 0;
   received = 0;
+  /** Fragments taken into the datagram (duplicates aside). */
+  frags = 0;
   /** Total data length once the last fragment (MF=0) arrived, else -1. */
   total = -1;
 
@@ -108,6 +122,7 @@ export class FragmentTable {
     datagramsCompleted: 0,
     duplicates: 0,
     overlaps: 0,
+    conflicts: 0,
     timeouts: 0,
     evictions: 0,
     dropped: 0,
@@ -126,9 +141,20 @@ export class FragmentTable {
   private newest: Datagram | null = null;
   private readonly outBufs: Uint8Array[];
 
+  readonly overlap: FragOverlapPolicy;
+  /**
+   * Told of each overlap the policy resolved ('first', 'last'): the fragment's packet decodes on
+   * (held, or completing the datagram), so its decode status does not carry the event.
+   */
+  onEvent: ((ev: DecoderEventId) => void) | null = null;
+
   constructor(limits: Partial<FragmentLimits> = {}) {
+    const overlap = limits.overlap ?? 'first';
+    if (overlap !== 'first' && overlap !== 'last' && overlap !== 'drop') throw new Error(`fragment overlap policy must be first, last or drop, not ${String(overlap)}`);
+    this.overlap = overlap;
     const l = { ...defaultFragmentLimits, ...limits };
     for (const [k, v] of Object.entries(l)) {
+      if (k === 'overlap') continue;
       if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`fragment limit ${k} must be a positive number`);
     }
     this.limits = Object.freeze(l);
@@ -201,16 +227,17 @@ export class FragmentTable {
     const r = d.ranges;
     const n = d.nRanges;
     let ins = n;
+    let overlaps = false;
     for (let i = 0; i < n; i++) {
       const s = r[2 * i] as number;
       const e = r[2 * i + 1] as number;
       if (fragOff < e && end > s) {
-        if (s === fragOff && e === end) {
+        if (s <= fragOff && e >= end && this.sameBytes(d, buf, dataOff, fragOff, end)) {
+          // A duplicate (or a copy of part of what is held): nothing new
           this.counters.duplicates++;
           return FragResult.Held;
         }
-        this.counters.overlaps++;
-        return this.fail(d, 'decoder.frag.overlap');
+        overlaps = true;
       }
       if (dataLen === 0 && s === fragOff && e === end) {
         this.counters.duplicates++;
@@ -218,7 +245,8 @@ export class FragmentTable {
       }
       if (s >= end && ins === n) ins = i;
     }
-    if (n >= this.limits.maxFragsPerDatagramCount) return this.fail(d, 'decoder.frag.limit');
+    if (overlaps) return this.addOverlapping(d, buf, ipOff, hdrLen, nhFieldOff, nextHeader, fragOff, end, more, dataOff, slot);
+    if (d.frags >= this.limits.maxFragsPerDatagramCount) return this.fail(d, 'decoder.frag.limit');
     if (!more && d.received > 0 && end < (r[2 * n - 1] as number)) return this.fail(d, 'decoder.frag.inconsistent');
 
     // Header of the offset-0 fragment.
@@ -254,12 +282,118 @@ export class FragmentTable {
     r[2 * ins] = fragOff;
     r[2 * ins + 1] = end;
     d.nRanges = n + 1;
+    d.frags++;
     d.received += dataLen;
     if (!more) d.total = end;
+    return this.completeIfWhole(d, version, slot);
+  }
 
+  /** The held bytes [from, to) of `d` equal buf's from dataOff. */
+  private sameBytes(d: Datagram, buf: Uint8Array, dataOff: number, from: number, to: number): boolean {
+    const data = d.data;
+    for (let i = from, j = dataOff; i < to; i++, j++) if (data[i] !== buf[j]) return false;
+    return true;
+  }
+
+  /**
+   * A fragment overlapping what is held, by the overlap policy: its bytes compared with the held
+   * ones where they overlap, then taken where nothing is held ('first') or everywhere ('last'),
+   * and its range merged into the held ranges.
+   */
+  private addOverlapping(
+    d: Datagram, buf: Uint8Array, ipOff: number, hdrLen: number, nhFieldOff: number, nextHeader: number,
+    fragOff: number, end: number, more: boolean, dataOff: number, slot: number,
+  ): FragResult {
+    this.counters.overlaps++;
+    if (this.overlap === 'drop') return this.fail(d, 'decoder.frag.overlap');
+    if (d.frags >= this.limits.maxFragsPerDatagramCount) return this.fail(d, 'decoder.frag.limit');
+    const r = d.ranges;
+    const n = d.nRanges;
+    if (!more && end < (r[2 * n - 1] as number)) return this.fail(d, 'decoder.frag.inconsistent');
+    if (end > d.data.length && !this.room(d, end)) return this.fail(d, 'decoder.frag.limit');
+    let conflict = false;
+    for (let i = 0; i < n && !conflict; i++) {
+      const s = Math.max(r[2 * i] as number, fragOff);
+      const e = Math.min(r[2 * i + 1] as number, end);
+      if (s < e && !this.sameBytes(d, buf, dataOff + (s - fragOff), s, e)) conflict = true;
+    }
+    if (this.overlap === 'last') {
+      d.data.set(buf.subarray(dataOff, dataOff + (end - fragOff)), fragOff);
+      if (fragOff === 0 && !this.keepHeader(d, buf, ipOff, hdrLen, nhFieldOff, nextHeader)) return this.fail(d, 'decoder.frag.limit');
+    } else {
+      // 'first': only the gaps between the held ranges
+      let at = fragOff;
+      for (let i = 0; i <= n && at < end; i++) {
+        const s = i < n ? Math.min(r[2 * i] as number, end) : end;
+        if (s > at) d.data.set(buf.subarray(dataOff + (at - fragOff), dataOff + (s - fragOff)), at);
+        if (i < n) at = Math.max(at, r[2 * i + 1] as number);
+      }
+      if (fragOff === 0 && d.header === null && !this.keepHeader(d, buf, ipOff, hdrLen, nhFieldOff, nextHeader)) return this.fail(d, 'decoder.frag.limit');
+    }
+    // Merge [fragOff, end) into the sorted ranges; what is held is their total length.
+    let w = 0;
+    let ns = fragOff;
+    let ne = end;
+    let placed = false;
+    const tmp: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = r[2 * i] as number;
+      const e = r[2 * i + 1] as number;
+      if (e < ns || placed) { tmp.push(s, e); continue; }
+      if (s > ne) { tmp.push(ns, ne, s, e); placed = true; continue; }
+      ns = Math.min(ns, s);
+      ne = Math.max(ne, e);
+    }
+    if (!placed) tmp.push(ns, ne);
+    let received = 0;
+    for (; w < tmp.length; w += 2) {
+      r[w] = tmp[w] as number;
+      r[w + 1] = tmp[w + 1] as number;
+      received += (tmp[w + 1] as number) - (tmp[w] as number);
+    }
+    d.nRanges = tmp.length / 2;
+    d.frags++;
+    d.received = received;
+    if (!more) d.total = end;
+    const ev: DecoderEventId = conflict ? 'decoder.frag.overlap_conflict' : 'decoder.frag.overlap';
+    if (conflict) this.counters.conflicts++;
+    this.onEvent?.(ev);
+    return this.completeIfWhole(d, d.version as 4 | 6, slot);
+  }
+
+  /** Copy the unfragmentable header of an offset-0 fragment; false when it is over the limit. */
+  private keepHeader(d: Datagram, buf: Uint8Array, ipOff: number, hdrLen: number, nhFieldOff: number, nextHeader: number): boolean {
+    if (hdrLen > this.limits.maxFragHeaderBytes) return false;
+    const hb = new Uint8Array(hdrLen);
+    hb.set(buf.subarray(ipOff, ipOff + hdrLen));
+    d.header = hb;
+    d.nhFieldOff = nhFieldOff;
+    d.nextHeader = nextHeader;
+    return true;
+  }
+
+  /** Grow d's buffer to hold `end` bytes within maxFragBytes (evicting older datagrams); false if it cannot. */
+  private room(d: Datagram, end: number): boolean {
+    let cap = d.data.length === 0 ? MIN_BUFFER_BYTES : d.data.length;
+    while (cap < end) cap *= 2;
+    if (cap > MAX_DATAGRAM_BYTES) cap = MAX_DATAGRAM_BYTES;
+    const grow = cap - d.data.length;
+    if (grow > this.limits.maxFragBytes) return false;
+    while (this.heldBytes + grow > this.limits.maxFragBytes && this.oldest !== null && this.oldest !== d) {
+      this.evictOldest();
+      this.lastEvent = 'decoder.frag.limit';
+    }
+    if (this.heldBytes + grow > this.limits.maxFragBytes) return false;
+    const nb = new Uint8Array(cap);
+    if (d.data.length > 0) nb.set(d.data);
+    d.data = nb;
+    this.heldBytes += grow;
+    return true;
+  }
+
+  /** The datagram is whole: rebuild header + data into the output buffer of this nesting level. */
+  private completeIfWhole(d: Datagram, version: 4 | 6, slot: number): FragResult {
     if (d.total < 0 || d.header === null || d.received !== d.total) return FragResult.Held;
-
-    // Complete: rebuild header + data into the output buffer of this nesting level.
     const hdr = d.header;
     const out = this.outBufs[slot] as Uint8Array;
     const len = hdr.length + d.total;

@@ -162,6 +162,7 @@ export class Engine implements DriverHost {
     this.lim = { ...defaultReassemblyLimits, ...opts.reassembly };
     this.feat = { ...defaultFeatureLimits, ...opts.features };
     this.frags = new FragmentTable({ ...defaultFragmentLimits, ...opts.fragments });
+    this.frags.onEvent = (ev) => this.countEvent(ev);
     this.driver = new Driver(opts.registry, this);
     this.onFlow = opts.onFlow;
     this.keepSynOptions = opts.keepSynOptions === true;

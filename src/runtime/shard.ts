@@ -202,7 +202,8 @@ export class ShardedRunner {
   private readonly lastSentTs: number[] = [];
   private readonly waiters: (() => void)[] = [];
   private readonly meta = new PacketMeta();
-  private readonly frags = new FragmentTable(defaultFragmentLimits);
+  /** Fragments are reassembled here, before the hash: the pipeline's limits and overlap policy. */
+  private readonly frags: FragmentTable;
   private readonly pipe: Pipeline;
   private readonly maxInFlight = 4;
   readonly workerStats: Record<string, unknown>[] = [];
@@ -241,6 +242,7 @@ export class ShardedRunner {
    */
   constructor(pipe: Pipeline, n: number, init: WorkerInit, ring: { buffers?: number; chunkBytes?: number; local?: boolean } = {}) {
     this.pipe = pipe;
+    this.frags = new FragmentTable({ ...defaultFragmentLimits, ...init.limits?.fragments });
     this.ringBuffers = Math.min(32, Math.max(2, ring.buffers ?? RING_BUFFERS));
     this.chunkBytes = ring.chunkBytes;
     this.globalIds = init.seqIds === true;
