@@ -285,6 +285,24 @@ export class FlowTable {
     return t;
   }
 
+  /**
+   * Put a tomb for `f`, already taken out of the table, back in its place: a connection that
+   * ended (FIN both ways or RST) and whose record goes out at the end of its close delay. The
+   * tomb is dated `now`, so it stands one more close delay at the tail of the closing list.
+   */
+  entomb(f: Flow, now: number): Tomb {
+    const t = new Tomb(f);
+    t.list = FlowList.TcpClosing;
+    t.lastSeen = now;
+    if (this.size >= this.buckets.length) this.grow();
+    const bi = t.hash & this.mask;
+    t.chain = this.buckets[bi] ?? null;
+    this.buckets[bi] = t;
+    this.append(t);
+    this.size++;
+    return t;
+  }
+
   /** Remove an entry from the table (the caller finalises a flow). */
   remove(f: TableEntry): void {
     if (this.last === f) this.last = null;

@@ -176,7 +176,14 @@ export class Engine implements DriverHost {
     };
     this.expireCb = (f) => {
       this.stats.flowsExpired++;
-      if (!f.tomb) this.end(f, f.rst || (f.toServer.fin && f.toClient.fin) ? (f.rst ? 'rst' : 'fin') : 'idle');
+      if (f.tomb) return;
+      const over = f.rst || (f.toServer.fin && f.toClient.fin);
+      // A connection that carried payload and ended by RST (or FIN both ways without the last
+      // ACK seen) leaves a tomb as a clean close does: a reset repeated or a FIN retransmitted
+      // after its record is out is absorbed instead of making a one-packet flow. Connections
+      // without payload (scans, refused SYNs) leave none: a flood of them would double the table.
+      if (over && f.proto === 6 && f.toServer.bytes + f.toClient.bytes > 0) this.table.entomb(f, this.expireSec * 1000);
+      this.end(f, over ? (f.rst ? 'rst' : 'fin') : 'idle');
     };
     if (this.table.lim.heapMemcapMiB > 0) this.watchHeap();
   }
