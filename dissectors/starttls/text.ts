@@ -314,8 +314,16 @@ export class TextDissector extends SessionDissector {
   /** A whole reply (code style or POP3): the greeting first, then the next command's answer. */
   private reply(code: number, ok: boolean, replyText: string, ts: number): Verdict {
     if (!this.greeted) {
-      this.greeting(replyText, ts);
-      return 'more';
+      // A command before any reply: the server speaks first, so the capture began after its
+      // greeting (a flow picked up mid-stream, or one whose first command starts TLS: a tap that
+      // came up at AUTH TLS), and this reply answers that command.
+      const first = this.pending[0];
+      if (first === undefined || (!this.s.ctx.flow.midstream && !first.start)) {
+        this.greeting(replyText, ts);
+        return 'more';
+      }
+      this.greeted = true;
+      this.s.confirm();
     }
     const p = this.pending.shift() ?? null;
     if (this.d.style === 'code' && p !== null && p.start) return this.answered(p, this.d.acceptCodes.includes(code), ts);

@@ -206,8 +206,17 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
     const st = this.dirs[dir];
     st.started = true;
     st.preambleDone = true;
-    st.enc = Enc.Encrypted;
     if (!this.confirmed) { this.confirmed = true; this.ctx.confirm(); }
+    if (b[o] === 22 && b[o + 5] === (dir === Dir.ToServer ? 1 : 2)) {
+      // The boundary is this direction's hello: the capture began before the handshake after
+      // all (in a STARTTLS dialogue, or a clear-text preamble it did not see the start of), so
+      // it is read as a handshake, JA4 and certificates included.
+      if (o === 0) return this.feed(dir, view);
+      view.consume(o);
+      view.needAtLeast(HEADER_BYTES);
+      return 'more';
+    }
+    st.enc = Enc.Encrypted;
     this.markPast(dir, view.streamOffset + o);
     if (o === 0) return this.feed(dir, view);
     view.consume(o); // the driver calls again from the boundary
