@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { DEFAULT_HEAP_MEMCAP_MIB, DEFAULT_MAX_FLOWS } from '../config/config.js';
 import { fileURLToPath } from 'node:url';
 import { openCaptureFile, openCaptureStream } from '../capture/pcap-file.js';
-import { holdYoungGeneration, isShortCapture, releaseYoungGeneration, replayWorkers } from '../runtime/jit.js';
+import { defaultReplayWorkers, holdYoungGeneration, isShortCapture, releaseYoungGeneration, replayWorkers, SHORT_CAPTURE_BYTES } from '../runtime/jit.js';
 import { Pipeline } from '../runtime/pipeline.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
 import type { ShardedRunner } from '../runtime/shard.js';
@@ -98,7 +98,7 @@ const replayOptions: Record<string, OptionSpec> = {
   'tls-key': { type: 'string', help: 'client key (PEM) for mTLS' },
   'tls-server-name': { type: 'string', help: 'name the EDR/SIEM certificate must carry when it is not the endpoint host (e.g. the endpoint is an IP address)' },
   'allow-plaintext-remote': { type: 'boolean', default: false, help: 'allow plaintext gRPC to a non-loopback address' },
-  workers: { type: 'string', short: 'w', help: `flow shards by flow hash, each a worker thread, but with as many shards as cores this thread runs one (default: cores - 1, at least 1; here ${replayWorkers()}); 1 = all in this thread` },
+  workers: { type: 'string', short: 'w', help: `flow shards by flow hash, each a worker thread, but with as many shards as cores this thread runs one (default: cores - 1, at least 1; here ${replayWorkers()}; 1 for capture files of ${SHORT_CAPTURE_BYTES >> 20} MiB or less); 1 = all in this thread` },
 };
 
 function intOpt(v: unknown, name: string): number | undefined {
@@ -209,14 +209,18 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     const cpu = process.cpuUsage();
     process.stderr.write(`ndr-bench-mark ready ${(performance.timeOrigin + performance.now()).toFixed(3)} cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)} code-cache ${codeCacheState()}\n`);
   }
-  const workers = intOpt(values.workers, 'workers') ?? replayWorkers();
+  // A short capture (src/runtime/jit.ts) runs in this thread unless shards are asked for: each
+  // worker is an isolate of its own that starts, compiles the engine without a code cache and warms
+  // its own JIT, which costs more than a capture this small takes in one thread.
+  const short = isShortCapture(files);
+  const workers = intOpt(values.workers, 'workers') ?? defaultReplayWorkers(short);
   // The sharded runner (worker threads, the eBPF feed's plumbing) loads only when workers are used.
   const sharding = workers > 1 ? { ...(await import('../runtime/shard.js')), ...(await import('../runtime/replay.js')) } : null;
   const runner: ShardedRunner | null = sharding
     ? new sharding.ShardedRunner(pipe, workers, { ...sharding.workerInit({ ja4Plus: values['ja4-plus'] === true, limits: pipe.limits, disabledDissectors }), seqIds: !files.includes('-') }, { local: sharding.localShard(workers) })
     : null;
   let st = pipe.engine.stats;
-  if (isShortCapture(files)) holdYoungGeneration();
+  if (short) holdYoungGeneration();
   try {
     for (const f of files) {
       if (runner !== null && f !== '-') {

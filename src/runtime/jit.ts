@@ -36,8 +36,9 @@ export function tuneJit(): void {
 }
 
 /**
- * A replay of capture files this small (regular files, not gzip-compressed) holds V8's young
- * generation at the size it has when the replay starts (holdYoungGeneration).
+ * A replay of capture files this small (regular files, not gzip-compressed) runs in one thread
+ * unless asked for shards (src/cli/commands.ts), and holds V8's young generation at the size it has
+ * when the replay starts (holdYoungGeneration).
  *
  * V8 doubles its young generation, up to 32 MiB resident, whenever most of what a scavenge finds
  * survives, and in a capture of many short flows that is every scavenge: each flow lives until its
@@ -106,6 +107,11 @@ export function v8PoolSize(cores = availableParallelism()): number {
  */
 export function replayWorkers(cores = availableParallelism()): number {
   return Math.max(1, cores - 1);
+}
+
+/** Flow workers for a replay not told how many: one for a short capture (isShortCapture), else replayWorkers. */
+export function defaultReplayWorkers(short: boolean, cores = availableParallelism()): number {
+  return short ? 1 : replayWorkers(cores);
 }
 
 /** Node flags for a process that runs the packet path (as bin/ndr-sensor starts the CLI). */

@@ -1,6 +1,7 @@
-// A short replay holds V8's young generation at its starting size (src/runtime/jit.ts): which inputs
-// count as short, and that the built CLI keeps the young generation small on a small scan of
-// many surviving flows while the same packets from stdin (never held) let it grow. The young
+// A short replay (src/runtime/jit.ts) runs in one thread unless shards are asked for, and holds V8's
+// young generation at its starting size: which inputs count as short, the default number of
+// workers, and that the built CLI keeps the young generation small on a small scan of many
+// surviving flows while the same packets from stdin (never held) let it grow. The young
 // generation's size is read in the replaying process by a preload script at its exit.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateFlood } from '../lab/gen-floods.js';
-import { isShortCapture, SHORT_CAPTURE_BYTES } from '../src/runtime/jit.js';
+import { defaultReplayWorkers, isShortCapture, replayWorkers, SHORT_CAPTURE_BYTES } from '../src/runtime/jit.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ndr-young-'));
@@ -40,6 +41,16 @@ describe('which replays are short', () => {
     expect(isShortCapture([gz])).toBe(false);
     expect(isShortCapture([dir])).toBe(false);
     expect(isShortCapture([join(dir, 'missing.pcap')])).toBe(false);
+  });
+});
+
+describe('workers for a replay not told how many', () => {
+  it('one for a short capture whatever the cores; cores - 1 otherwise', () => {
+    for (const cores of [1, 2, 4, 8]) {
+      expect(defaultReplayWorkers(true, cores)).toBe(1);
+      expect(defaultReplayWorkers(false, cores)).toBe(replayWorkers(cores));
+    }
+    expect(defaultReplayWorkers(false, 4)).toBe(3);
   });
 });
 
