@@ -127,6 +127,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       limits: {
         table: { maxFlowsCount: cfg.limits.maxFlows, heapMemcapMiB: cfg.limits.heapMemcapMiB, tcpIdleMs: cfg.limits.tcpIdleTimeoutMs, udpIdleMs: cfg.limits.udpIdleTimeoutMs },
         reassembly: { depthBytes: cfg.limits.reassemblyDepthBytes },
+        fragments: { overlap: cfg.limits.fragmentOverlap },
         // Only the full documents and the SIEM feed's records carry a named flow's payload entropy.
         features: { namedEntropy: cfg.output.detail === 'full' || siem !== null },
       },

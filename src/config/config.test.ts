@@ -42,6 +42,9 @@ describe('sensor config', () => {
     expect(problems({ edr: { endpoint: 'x' } })).toEqual(['config: edr.endpoint: expected host:port, got "x"']);
     expect(problems({ capture: { source: 'netmap' } })).toEqual(['config: capture.source: expected ebpf | pcap | auto, got "netmap"']);
     expect(problems({ limits: { maxFlows: 10 } })).toEqual(['config: limits.maxFlows: expected an integer in 1024..67108864, got 10']);
+    expect(problems({ limits: { fragmentOverlap: 'middle' } })).toEqual(['config: limits.fragmentOverlap: expected first | last | drop, got "middle"']);
+    expect(validateConfig({ limits: { fragmentOverlap: 'last' } }).limits.fragmentOverlap).toBe('last');
+    expect(defaultConfig().limits.fragmentOverlap).toBe('first');
     expect(problems({ fingerprints: { ja4Plus: 'yes' } })).toEqual(['config: fingerprints.ja4Plus: expected true or false, got "yes"']);
     expect(problems({ dissectors: { disabled: 'mqtt' } })).toEqual(['config: dissectors.disabled: expected a list of non-empty strings, got "mqtt"']);
     expect(problems({ dissectors: { disabled: ['mqtt', 'amqp'] } })).toEqual([]);

@@ -65,6 +65,8 @@ export interface SensorConfig {
     tcpIdleTimeoutMs: number;
     udpIdleTimeoutMs: number;
     finLingerMs: number;
+    /** Which bytes overlapping IP fragments leave (src/decode/fragments.ts). */
+    fragmentOverlap: 'first' | 'last' | 'drop';
   };
   edr: { enabled: boolean; endpoint: string; tls: TlsFiles | null; timeoutMs: number; maxBatchDelayMs: number };
   siem: { enabled: boolean; endpoint: string; tls: TlsFiles | null; batchSize: number; flushIntervalMs: number };
@@ -127,6 +129,7 @@ export function defaultConfig(): SensorConfig {
       tcpIdleTimeoutMs: 300_000,
       udpIdleTimeoutMs: 60_000,
       finLingerMs: 1000,
+      fragmentOverlap: 'first',
     },
     edr: { enabled: false, endpoint: '127.0.0.1:50051', tls: null, timeoutMs: 2000, maxBatchDelayMs: 50 },
     siem: { enabled: false, endpoint: '127.0.0.1:50052', tls: null, batchSize: 500, flushIntervalMs: 1000 },
@@ -191,6 +194,7 @@ const SCHEMA: Record<string, Field> = {
       tcpIdleTimeoutMs: { t: 'int', min: 100, max: MS_DAY },
       udpIdleTimeoutMs: { t: 'int', min: 100, max: MS_DAY },
       finLingerMs: { t: 'int', min: 0, max: 600_000 },
+      fragmentOverlap: { t: 'enum', values: ['first', 'last', 'drop'] },
     },
   },
   edr: {
