@@ -96,6 +96,10 @@ describe('DNS and HTTP section writers equal their object forms', () => {
       { queries: ['a.example', 'b.example'], answers: [{ name: odd, type: 99_999, data: odd, ttl: Number.NaN }], rcode: 200 },
       { queries: ['x.example'], answers: many, rcode: 0 },
       { queries: ['cname.example'], answers: [{ name: 'cname.example', type: 5, data: 'other.example', ttl: -0 }], rcode: 0 },
+      // the address past the 32 listed answers is still a resolved_ip; a large TTL; no question
+      { queries: ['chain.example'], answers: [...Array.from({ length: 33 }, (_, i) => ({ name: `c${i}.example`, type: 5, data: `c${i + 1}.example`, ttl: 2 ** 32 - 1 })), { name: 'c33.example', type: 28, data: '2001:db8::1', ttl: 1 }], rcode: 0 },
+      { queries: [], answers: [{ name: 'x.example', type: 1, data: '192.0.2.1', ttl: 5 }], rcode: 0 },
+      { queries: ['nx.example'], answers: [], rcode: 3 },
     ];
     for (const d of dnsCases) checkDns(d);
     const base: HttpInfo = { method: null, uri: null, host: null, userAgent: null, statusCode: null, requests: 0, pathEntropy: null, hostEntropy: null, upgrade: null, wsProtocol: null };

@@ -5,7 +5,7 @@
 import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultSections, DescribedSet, ecsContext, EcsSerializer, flowToEcs, presentSections, type EcsContext } from '../src/output/ecs.js';
-import { eventId, flowEventId, msText, terminalSafeJson } from '../src/output/json.js';
+import { eventId, flowEventId, JsonWriter, msText, terminalSafeJson } from '../src/output/json.js';
 import { newFlowRecord, type FlowRecord, type HostInfo, type ProcessInfo } from '../src/flow/record.js';
 import { captures, replayCapture } from './helpers/golden.js';
 import { tlsOf, type TlsInfo } from '../dissectors/tls/record.js';
@@ -66,6 +66,8 @@ describe('flow head and related.*: byte writers equal the field methods', () => 
     add(() => {}, { startTs: 0, endTs: 0.999 });
     add((r) => { r.dirs[0].bytes = 2 ** 40; r.dirs[1].packets = 3_000_000_000; r.endTs = r.startTs + 86_400_000 * 40; });
     add((r) => { (r as { endReason: unknown }).endReason = null; });
+    // end reasons are the engine's few names, kept as bytes; any other text is written as a value
+    for (const reason of ['fin', 'rst', 'idle', 'evicted', 'eof', 'shutdown', 'complete', 'caf\u00e9 "x"', 'esc\u001b', 'fin']) add((r) => { (r as { endReason: unknown }).endReason = reason; });
     add((r) => { (r as { transport: unknown }).transport = 'sctp'; });
     for (const [name, ctx] of contexts) {
       for (const r of records) {
@@ -157,7 +159,15 @@ describe('event.id input as bytes', () => {
       ['caf\u00e9', 1, 2],
       ['a'.repeat(300), 5, 6],
     ];
-    for (const [cid, s, e] of cases) expect(flowEventId(cid, s, e)).toBe(eventId(`flow|${cid}|${s}|${e}`));
+    for (const [cid, s, e] of cases) {
+      const id = eventId(`flow|${cid}|${s}|${e}`);
+      expect(flowEventId(cid, s, e)).toBe(id);
+      // the writer's id, hex from the digest's bytes (or the string's id where its input declines)
+      const w = new JsonWriter();
+      w.begin();
+      w.vflowId(cid, s, e);
+      expect(w.end()).toBe(`{${id}}`);
+    }
   });
 });
 

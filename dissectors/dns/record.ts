@@ -2,8 +2,8 @@
  * What DNS puts on the flow record: the `dns` section (UDP and TCP alike), its ECS fields (dns.*)
  * and its protobuf message (dns.proto).
  */
-import { appOf, defineSection, type AppSections, type EcsWriter } from '../../src/contract/api.js';
-import { jsonString } from '../../src/util/json-text.js';
+import { appOf, defineSection, type AppSections, type EcsRuns, type EcsWriter } from '../../src/contract/api.js';
+import { asciiBytes, jsonString } from '../../src/util/json-text.js';
 
 export interface DnsInfo {
   queries: string[];
@@ -50,8 +50,13 @@ function answersJson(as: DnsInfo['answers']): string {
  * lookups every flow is a DNS flow, and those throw-away objects were garbage for every line.
  */
 function writeDns(d: DnsInfo, w: EcsWriter): void {
-  w.open('dns');
   const q = d.queries[0];
+  // a question and its response code, as every answered lookup has: byte runs
+  if (w.runs !== undefined && q !== undefined && d.rcode !== null) {
+    writeDnsRuns(d, q, d.rcode, w.runs);
+    return;
+  }
+  w.open('dns');
   if (q !== undefined) {
     w.open('question');
     w.str('name', q);
@@ -66,6 +71,65 @@ function writeDns(d: DnsInfo, w: EcsWriter): void {
     w.strs('resolved_ip', ips);
   }
   w.close();
+}
+
+// writeDns's text as runs of constant bytes between the values: the keys, punctuation, response
+// code names and type names of a lookup are the same in every line of a flood of them.
+const RUN_QUESTION = asciiBytes('"dns":{"question":{"name":');
+const RUN_ANSWERS = asciiBytes(',"answers":[{"name":');
+const RUN_NEXT_ANSWER = asciiBytes('},{"name":');
+const RUN_TTL = asciiBytes(',"ttl":');
+const RUN_NULL = asciiBytes('null');
+const RUN_RESOLVED = asciiBytes('}],"resolved_ip":[');
+const RUN_COMMA = asciiBytes(',');
+const RUN_END_LIST = asciiBytes(']}');
+const RUN_END_ANSWERS = asciiBytes('}]}');
+const RUN_END = asciiBytes('}');
+/** `},"response_code":"NOERROR"` by code, made when first needed. */
+const runRcodes: Uint8Array[] = [];
+/** `,"type":"A","data":` by type, made when first needed. */
+const runTypes: Uint8Array[] = [];
+
+function writeDnsRuns(d: DnsInfo, q: string, rcode: number, r: EcsRuns): void {
+  r.field(RUN_QUESTION);
+  r.vstr(q);
+  r.lit(runRcodes[rcode] ?? (runRcodes[rcode] = asciiBytes(`},"response_code":${jsonString(rcodeName(rcode))}`)));
+  const as = d.answers;
+  if (as.length === 0) {
+    r.lit(RUN_END);
+    return;
+  }
+  const n = Math.min(as.length, MAX_ANSWERS);
+  let ips = false;
+  for (let i = 0; i < n; i++) {
+    const a = as[i] as DnsInfo['answers'][0];
+    r.lit(i === 0 ? RUN_ANSWERS : RUN_NEXT_ANSWER);
+    r.vstr(a.name);
+    const t = a.type;
+    r.lit(runTypes[t] ?? (runTypes[t] = asciiBytes(`,"type":${jsonString(rrTypeName(t))},"data":`)));
+    r.vstr(a.data);
+    r.lit(RUN_TTL);
+    // a TTL is a 32-bit count; the non-finite case keeps JSON.stringify's null all the same
+    if (Number.isFinite(a.ttl)) r.vnum(a.ttl);
+    else r.lit(RUN_NULL);
+    if (t === 1 || t === 28) ips = true;
+  }
+  // resolved_ip names the addresses of every answer, past the listed ones too
+  for (let i = n; i < as.length && !ips; i++) if ((as[i] as DnsInfo['answers'][0]).type === 1 || (as[i] as DnsInfo['answers'][0]).type === 28) ips = true;
+  if (!ips) {
+    r.lit(RUN_END_ANSWERS);
+    return;
+  }
+  r.lit(RUN_RESOLVED);
+  let first = true;
+  for (let i = 0; i < as.length; i++) {
+    const a = as[i] as DnsInfo['answers'][0];
+    if (a.type !== 1 && a.type !== 28) continue;
+    if (!first) r.lit(RUN_COMMA);
+    first = false;
+    r.vstr(a.data);
+  }
+  r.lit(RUN_END_LIST);
 }
 
 export const dnsSection = defineSection<DnsInfo>({

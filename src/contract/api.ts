@@ -277,6 +277,25 @@ export interface EcsWriter {
    * a record, kept to be copied again for a later record the section says writes the same.
    */
   readonly memo?: SectionMemo;
+  /**
+   * Only where the text is bytes: a section's usual shape written as runs of constant bytes made
+   * once (asciiBytes in src/util/json-text.ts) with the values between them, instead of a key, its
+   * quotes, colon and comma per field method. The runs must hold the text the field methods write
+   * for the same values, objects opened and closed within them.
+   */
+  readonly runs?: EcsRuns;
+}
+
+/** Byte runs of a document (EcsWriter.runs). */
+export interface EcsRuns {
+  /** A field at the current level, given as its constant start (`"dns":{"question":{"name":`): the comma before it when it is not the first, then the bytes. */
+  field(t: Uint8Array): void;
+  /** Constant bytes continuing the run. */
+  lit(t: Uint8Array): void;
+  /** A string value as str() writes it. */
+  vstr(v: string): void;
+  /** A number value as num() writes it. */
+  vnum(v: number): void;
 }
 
 /**

@@ -8,7 +8,7 @@ import { DEFAULT_ANALYTICS_CONFIG } from '../analytics/config.js';
 import { analyticUrl, tacticUrl, techniqueOf, techniqueUrl, type Tactic } from '../analytics/mitre.js';
 import { isExternal, parseCidr, type Cidr } from '../analytics/net.js';
 import type { AnyRecordSection, EcsWriter, RefSink, SectionContext } from '../contract/api.js';
-import { asciiBytes, DEFAULT_MEMO_KEYS, eventId, flowEventId, isoTime, JsonSectionMemo, JsonWriter, ObjectWriter, utcDay, type OutputDetail } from './json.js';
+import { asciiBytes, DEFAULT_MEMO_KEYS, eventId, isoTime, jsonString, JsonSectionMemo, JsonWriter, ObjectWriter, utcDay, type OutputDetail } from './json.js';
 import { DEFAULT_STATE_LIMITS } from '../util/state.js';
 const iso = isoTime;
 import { sectionsOf } from '../dissect/registry.js';
@@ -236,11 +236,20 @@ function writeHeadFields(r: FlowRecord, w: EcsWriter, ctx: EcsContext, domain: s
 
 // The head's constant text between its values (writeHead), as bytes once.
 const H_TS = asciiBytes('"@timestamp":');
-const H_ID = asciiBytes(',"event":{"id":"');
 const H_START = asciiBytes('","kind":"event","category":["network"],"type":["connection"],"start":');
 const H_END = asciiBytes(',"end":');
 const H_DURATION = asciiBytes(',"duration":');
 const H_REASON = asciiBytes(',"reason":');
+/** `,"reason":"fin"` and the like, by reason: the engine's handful of names, made when first written. */
+const reasonBytes = new Map<string, Uint8Array>();
+function reasonText(reason: string): Uint8Array | null {
+  const text = `,"reason":${jsonString(reason)}`;
+  // anything but the engine's ASCII names is written as a value (and the map stays small)
+  if (/[^\x00-\x7f]/.test(text) || reasonBytes.size >= 16) return null;
+  const b = asciiBytes(text);
+  reasonBytes.set(reason, b);
+  return b;
+}
 const H_SOURCE = asciiBytes('},"source":{"ip":"');
 const H_PORT = asciiBytes('","port":');
 const H_BYTES = asciiBytes(',"bytes":');
@@ -262,7 +271,7 @@ for (const t of ['tcp', 'udp']) {
     for (const v of ['ipv4', 'ipv6']) H_NETWORK.push(asciiBytes(`},"network":{"transport":"${t}","direction":"${d}","iana_number":"${t === 'tcp' ? '6' : '17'}","type":"${v}","community_id":"`));
   }
 }
-/** `,"ecs":...` and the flow's observer, per context and detail (lean, full). */
+/** `,"ecs":...`, the flow's observer and the opening of event.id, per context and detail (lean, full). */
 interface HeadConstant { readonly bytes: Uint8Array; readonly ascii: boolean }
 const headConstants = new WeakMap<EcsContext, [HeadConstant, HeadConstant]>();
 
@@ -280,7 +289,7 @@ function headConstant(ctx: EcsContext, full: boolean): HeadConstant {
     const lean = o.hostname || o.name ? `,"observer":${new JsonWriter().object({ hostname: o.hostname ?? null, name: o.name ?? null })}` : '';
     // the observer's names are the operator's and may be more than ASCII (JSON text, UTF-8)
     const bytes = (text: string): HeadConstant => ({ bytes: new Uint8Array(Buffer.from(text, 'utf8')), ascii: !/[^\x00-\x7f]/.test(text) });
-    t = [bytes(`,"ecs":${ECS_JSON}${lean}`), bytes(`,"ecs":${ECS_JSON},"observer":${observerJson(ctx)}`)];
+    t = [bytes(`,"ecs":${ECS_JSON}${lean},"event":{"id":"`), bytes(`,"ecs":${ECS_JSON},"observer":${observerJson(ctx)},"event":{"id":"`)];
     headConstants.set(ctx, t);
   }
   lastHeadCtx = ctx;
@@ -318,17 +327,21 @@ function writeHead(r: FlowRecord, w: JsonWriter, ctx: EcsContext, domain: string
   w.vtime(r.startTs);
   const k = headConstant(ctx, w.full);
   w.lit(k.bytes, k.ascii);
-  w.lit(H_ID);
-  w.raw(flowEventId(r.communityId, r.startTs, r.endTs));
+  w.vflowId(r.communityId, r.startTs, r.endTs);
   w.lit(H_START);
   w.vtime(r.startTs);
   w.lit(H_END);
   w.vtime(r.endTs);
   w.lit(H_DURATION);
   w.vnum(Math.round((r.endTs - r.startTs) * 1e6));
-  if (r.endReason !== null && r.endReason !== undefined) {
-    w.lit(H_REASON);
-    w.vstr(r.endReason);
+  const reason = r.endReason;
+  if (reason !== null && reason !== undefined) {
+    const t = reasonBytes.get(reason) ?? reasonText(reason);
+    if (t !== null) w.lit(t);
+    else {
+      w.lit(H_REASON);
+      w.vstr(reason);
+    }
   }
   endpointHead(w, H_SOURCE, r.client.ip, r.client.port, c);
   endpointHead(w, H_DESTINATION, r.server.ip, r.server.port, s);

@@ -5,13 +5,13 @@
  * JSON-lines sink always did.
  */
 import * as crypto from 'node:crypto';
-import type { EcsWriter, SectionMemo } from '../contract/api.js';
+import type { EcsRuns, EcsWriter, SectionMemo } from '../contract/api.js';
 import { MapFront } from '../util/map-front.js';
 import { jsonString, terminalSafeJson } from '../util/json-text.js';
 
 // The string escapes live in src/util so a dissector's section writer can build JSON text with
 // them (dissectors import no output module); re-exported for the output's own callers.
-export { TERMINAL_UNSAFE, jsonString, terminalSafeJson } from '../util/json-text.js';
+export { TERMINAL_UNSAFE, asciiBytes, jsonString, terminalSafeJson } from '../util/json-text.js';
 
 /**
  * `lean` (the default): the fields a SIEM user searches and pivots on and the sensor's
@@ -108,17 +108,6 @@ export const eventId: (parts: string) => string = typeof oneShot === 'function'
   ? (parts) => oneShot('sha256', parts, 'hex').slice(0, 32)
   : (parts) => crypto.createHash('sha256').update(parts).digest('hex').slice(0, 32);
 
-/** Constant text as bytes for JsonWriter.lit: ASCII only, as a document's keys and punctuation are. */
-export function asciiBytes(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) throw new Error(`asciiBytes: not ASCII: ${JSON.stringify(s)}`);
-    b[i] = c;
-  }
-  return b;
-}
-
 /**
  * String(ms) written as bytes at b[p] for a time in milliseconds with at most three decimals (a
  * capture's microseconds), returning the end; -1 for any other number, which the caller formats
@@ -154,37 +143,58 @@ export function msText(b: Uint8Array, p: number, ms: number): number {
   return p;
 }
 
-type OneShotBytes = (algorithm: string, data: Uint8Array, encoding: 'hex') => string;
+type OneShotBytes = (algorithm: string, data: Uint8Array, encoding: 'hex' | 'latin1') => string;
 const ID_INPUT = Buffer.allocUnsafeSlow(256);
 /** Views of ID_INPUT by length, made once: the hash takes a whole view, and a view per id is an object per flow. */
 const idViews: Uint8Array[] = [];
+
+/**
+ * flowEventId's input (`flow|${communityId}|${startTs}|${endTs}`) written as bytes into ID_INPUT:
+ * its length, or -1 when it must be made as a string (an ID other than the sensor's base64, a time
+ * msText declines).
+ */
+function flowIdInput(communityId: string, startTs: number, endTs: number): number {
+  const b = ID_INPUT;
+  const n = communityId.length;
+  if (n > 180) return -1;
+  b[0] = 0x66; b[1] = 0x6c; b[2] = 0x6f; b[3] = 0x77; b[4] = 0x7c; // flow|
+  let p = 5;
+  for (let i = 0; i < n; i++) {
+    const c = communityId.charCodeAt(i);
+    // the sensor makes it from base64: anything else hashes its UTF-8 through the string
+    if (c >= 0x80) return -1;
+    b[p++] = c;
+  }
+  b[p++] = 0x7c;
+  p = msText(b, p, startTs);
+  if (p < 0) return -1;
+  b[p++] = 0x7c;
+  p = msText(b, p, endTs);
+  return p;
+}
+
+/** The view of ID_INPUT's first n bytes. */
+const idView = (n: number): Uint8Array => idViews[n] ?? (idViews[n] = ID_INPUT.subarray(0, n));
 
 /**
  * A flow's event.id, eventId(`flow|${communityId}|${startTs}|${endTs}`), with its input written
  * as bytes: the two times as msText writes them (else String's text) and no string made.
  */
 export function flowEventId(communityId: string, startTs: number, endTs: number): string {
-  const b = ID_INPUT;
-  const n = communityId.length;
-  if (n > 180) return eventId(`flow|${communityId}|${startTs}|${endTs}`);
-  b[0] = 0x66; b[1] = 0x6c; b[2] = 0x6f; b[3] = 0x77; b[4] = 0x7c; // flow|
-  let p = 5;
-  for (let i = 0; i < n; i++) {
-    const c = communityId.charCodeAt(i);
-    // the sensor makes it from base64: anything else hashes its UTF-8 through the string
-    if (c >= 0x80) return eventId(`flow|${communityId}|${startTs}|${endTs}`);
-    b[p++] = c;
-  }
-  b[p++] = 0x7c;
-  p = msText(b, p, startTs);
-  if (p < 0) return eventId(`flow|${communityId}|${startTs}|${endTs}`);
-  b[p++] = 0x7c;
-  p = msText(b, p, endTs);
-  if (p < 0) return eventId(`flow|${communityId}|${startTs}|${endTs}`);
-  const view = idViews[p] ?? (idViews[p] = b.subarray(0, p));
+  const n = flowIdInput(communityId, startTs, endTs);
+  if (n < 0) return eventId(`flow|${communityId}|${startTs}|${endTs}`);
+  const view = idView(n);
   return typeof oneShot === 'function'
     ? (oneShot as unknown as OneShotBytes)('sha256', view, 'hex').slice(0, 32)
     : crypto.createHash('sha256').update(view).digest('hex').slice(0, 32);
+}
+
+/** Two lowercase hex digits per byte value, for an id written straight from its digest. */
+const HEX_PAIRS = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  const h = i.toString(16).padStart(2, '0');
+  HEX_PAIRS[2 * i] = h.charCodeAt(0);
+  HEX_PAIRS[2 * i + 1] = h.charCodeAt(1);
 }
 
 // ---- writers ---------------------------------------------------------------------------------
@@ -309,8 +319,10 @@ export class JsonSectionMemo implements SectionMemo {
  * when the first field inside arrives, so an object that gets no field leaves no trace and nothing
  * has to be taken back.
  */
-export class JsonWriter implements EcsWriter {
+export class JsonWriter implements EcsWriter, EcsRuns {
   full: boolean;
+  /** The writer itself: its byte runs (EcsWriter.runs). */
+  readonly runs: EcsRuns = this;
   private buf: Buffer = Buffer.allocUnsafeSlow(FIRST_BYTES);
   private cap = FIRST_BYTES;
   /** Bytes of kept lines at the start of buf; the document being written follows them. */
@@ -367,6 +379,11 @@ export class JsonWriter implements EcsWriter {
     if (this.shown < this.depth) this.show();
     this.comma(this.depth);
     this.lit(t, ascii);
+  }
+
+  /** EcsRuns.field: an ASCII run starting a field here (its key and what follows). */
+  field(t: Uint8Array): void {
+    this.copy(t, true);
   }
 
   begin(): void {
@@ -435,7 +452,7 @@ export class JsonWriter implements EcsWriter {
     this.room(n);
     const b = this.buf;
     let p = this.pos;
-    if (n > 48) {
+    if (n > 16) {
       b.set(t, p);
       p += n;
     } else {
@@ -478,6 +495,28 @@ export class JsonWriter implements EcsWriter {
     this.number(v);
   }
 
+  /**
+   * A flow's event.id as flowEventId gives it, its hex written from the digest's bytes (the digest
+   * taken as latin1, one character a byte): no hex text of the whole digest and no slice of it.
+   */
+  vflowId(communityId: string, startTs: number, endTs: number): void {
+    const n = typeof oneShot === 'function' ? flowIdInput(communityId, startTs, endTs) : -1;
+    if (n < 0) {
+      this.raw(flowEventId(communityId, startTs, endTs));
+      return;
+    }
+    const d = (oneShot as unknown as OneShotBytes)('sha256', idView(n), 'latin1');
+    this.room(32);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < 16; i++) {
+      const c = d.charCodeAt(i) << 1;
+      b[p++] = HEX_PAIRS[c] as number;
+      b[p++] = HEX_PAIRS[c + 1] as number;
+    }
+    this.pos = p;
+  }
+
   /** A timestamp value as time() writes it. */
   vtime(ms: number): void {
     if (!(ms >= 0 && ms < FAST_LIMIT_MS)) {
@@ -492,7 +531,9 @@ export class JsonWriter implements EcsWriter {
     const b = this.buf;
     let p = this.pos;
     b[p++] = 0x22;
-    for (let i = 0; i < 20; i++) b[p++] = text[i] as number;
+    // one native copy costs less than twenty stores by a loop
+    b.set(text, p);
+    p += 20;
     const hundreds = (frac / 100) | 0;
     const tens = ((frac - hundreds * 100) / 10) | 0;
     b[p++] = 0x30 + hundreds;

@@ -27,3 +27,14 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u2
 export function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? terminalSafeJson(JSON.stringify(s)) : `"${s}"`;
 }
+
+/** Constant JSON text as bytes for a writer's byte runs: ASCII only, as a document's keys and punctuation are. */
+export function asciiBytes(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) throw new Error(`asciiBytes: not ASCII: ${JSON.stringify(s)}`);
+    b[i] = c;
+  }
+  return b;
+}
