@@ -50,6 +50,7 @@ export const GENEVE_PORT = 6081; // RFC 8926 §3.3
 export const GTPU_PORT = 2152; // 3GPP TS 29.281 §4.4.2
 export const TEREDO_PORT = 3544; // RFC 4380 §2.5 (client-server exchanges)
 export const L2TP_PORT = 1701; // RFC 2661 §8.1
+export const VXLAN_GPE_PORT = 4790; // draft-ietf-nvo3-vxlan-gpe
 export const TZSP_PORT = 37008; // TaZmen Sniffer Protocol: MikroTik's and others' remote capture stream
 
 /** GTP-U extension headers followed per packet (TS 29.281 §5.2 chains them; real ones use one or two). */
@@ -64,6 +65,7 @@ const S_IPGUESS = 4;
 const S_PPP = 5;
 const S_L4 = 6;
 const S_WLAN = 7;
+const S_NSH = 8;
 
 const ET_IPV4 = 0x0800;
 const ET_IPV6 = 0x86dd;
@@ -77,6 +79,12 @@ const ET_TEB = 0x6558; // transparent Ethernet bridging
 const ET_ERSPAN2 = 0x88be;
 const ET_ERSPAN3 = 0x22eb;
 const ET_PPP = 0x880b;
+const ET_CISCO_MD = 0x8909; // Cisco MetaData (TrustSec SGT)
+const ET_VNTAG = 0x8926; // Cisco VN-Tag
+const ET_ETAG = 0x893f; // IEEE 802.1BR E-Tag
+const ET_PBB = 0x88e7; // IEEE 802.1ah I-Tag
+const ET_NSH = 0x894f; // RFC 8300
+const ET_WCCP = 0x883e; // WCCP GRE redirection
 
 // Cache: the DataView of the last buffer seen (a chunk, a reassembly buffer), so 32-bit reads
 // are one load and a view is made once per buffer, not per packet.
@@ -441,6 +449,24 @@ export function decode(
           }
           return fail(meta, DecodeStatus.Unsupported, 'decoder.mpls.unknown_payload');
         }
+        if (etype === ET_CISCO_MD || etype === ET_VNTAG || etype === ET_ETAG) {
+          // Tags switches insert before the payload's ethertype, on SPAN ports of TrustSec and
+          // fabric-extender networks: Cisco MetaData (version, length, SGT option and value: 6
+          // bytes), VN-Tag (4), 802.1BR E-Tag (6).
+          const tl = etype === ET_VNTAG ? 4 : 6;
+          if (end - pos < tl + 2) return fail(meta, DecodeStatus.Malformed, 'decoder.vlan.truncated');
+          etype = (b[pos + tl] << 8) | b[pos + tl + 1];
+          pos += tl + 2;
+          break;
+        }
+        if (etype === ET_PBB) {
+          // 802.1ah: the I-tag (flags, I-SID), then the customer's Ethernet frame.
+          if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.vlan.truncated');
+          pos += 4;
+          state = S_ETHER;
+          break;
+        }
+        if (etype === ET_NSH) { state = S_NSH; break; }
         if (etype === ET_PPPOE_SESSION) {
           // RFC 2516 §4: ver/type, code, session id, length; then the PPP protocol.
           if (end - pos < 8) return fail(meta, DecodeStatus.Malformed, 'decoder.pppoe.truncated');
@@ -449,6 +475,22 @@ export function decode(
           break;
         }
         return fail(meta, DecodeStatus.NotIp, '');
+      }
+
+      case S_NSH: {
+        // RFC 8300 §2.2: ver O U TTL length (6 bits, 4-byte words) | MD type | next protocol;
+        // the service path header and context headers make up the rest of that length.
+        if (end - pos < 8) return fail(meta, DecodeStatus.Malformed, 'decoder.nsh.truncated');
+        const hl = (b[pos + 1] & 0x3f) << 2;
+        const next = b[pos + 3];
+        if (hl < 8 || end - pos < hl) return fail(meta, DecodeStatus.Malformed, 'decoder.nsh.truncated');
+        pos += hl;
+        if (next === 1) state = S_IP4;
+        else if (next === 2) state = S_IP6;
+        else if (next === 3) state = S_ETHER;
+        else if (next === 5) { etype = ET_MPLS_UC; state = S_ETYPE; }
+        else return fail(meta, DecodeStatus.Unsupported, 'decoder.nsh.unknown_payload');
+        break;
       }
 
       case S_WLAN: {
@@ -719,6 +761,23 @@ export function decode(
             state = S_ETHER;
             break;
           }
+          if ((dport === VXLAN_GPE_PORT || sport === VXLAN_GPE_PORT) && end - p >= 8 && (b[p] & 0x0c) === 0x0c) {
+            // VXLAN-GPE: flags (ver, I, P: a next protocol is given), reserved, next protocol (1
+            // IPv4, 2 IPv6, 3 Ethernet, 4 NSH, 5 MPLS), VNI, reserved.
+            const next = b[p + 3];
+            if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            if (depth === 1) outer(meta, TunnelType.Vxlan);
+            meta.tunnelDepth = depth;
+            meta.tunnelId = (b[p + 4] << 16) | (b[p + 5] << 8) | b[p + 6];
+            pos = p + 8;
+            if (next === 1) state = S_IP4;
+            else if (next === 2) state = S_IP6;
+            else if (next === 3) state = S_ETHER;
+            else if (next === 4) state = S_NSH;
+            else if (next === 5) { etype = ET_MPLS_UC; state = S_ETYPE; }
+            else return fail(meta, DecodeStatus.Unsupported, 'decoder.vxlan.unknown_proto');
+            break;
+          }
           if ((dport === GENEVE_PORT || sport === GENEVE_PORT) && end - p >= 8 && (b[p] >> 6) === 0) {
             // RFC 8926 §3.4: ver(2) opt len(6, 4-byte words), O C rsvd, protocol type, VNI, rsvd; options.
             const glen = 8 + ((b[p] & 0x3f) << 2);
@@ -935,6 +994,14 @@ export function decode(
             break;
           }
           if (gproto === ET_MPLS_UC || gproto === ET_MPLS_MC) { etype = gproto; state = S_ETYPE; break; }
+          if (gproto === ET_WCCP) {
+            // WCCP redirection: version 2 puts a 4-byte redirect header before the IPv4 packet,
+            // version 1 none (Wireshark tells them apart the same way, by the IPv4 header's first byte).
+            if (end - pos < 1) return fail(meta, DecodeStatus.Malformed, 'decoder.gre.truncated');
+            if (b[pos] >> 4 !== 4 || (b[pos] & 0x0f) < 5) pos += 4;
+            state = S_IP4;
+            break;
+          }
           if (gproto === ET_PPP) {
             if (end - pos === 0) return fail(meta, DecodeStatus.NotIp, ''); // PPTP ack-only
             state = S_PPP;
