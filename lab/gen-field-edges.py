@@ -10,7 +10,9 @@
   and over UDP 1701, a QUIC Initial inside VXLAN and GRE;
 - STARTTLS and FTP AUTH TLS picked up mid-capture, a ClientHello over many TLS records and TCP
   segments delivered out of order, a capture starting inside a TLS record, VLAN + MPLS + PPPoE
-  stacked, Linux cooked v2 around a VXLAN tunnel, an IPv6 jumbogram behind hop-by-hop options.
+  stacked, Linux cooked v2 around a VXLAN tunnel, an IPv6 jumbogram behind hop-by-hop options;
+- what switches and redirectors add on a SPAN port: Cisco MetaData (SGT), VN-Tag, 802.1BR E-Tag,
+  802.1ah provider backbone bridging, VXLAN-GPE (with NSH), WCCP's GRE redirection.
 
 Packets are scapy's (independent of the sensor's decoder); file formats are written byte by
 byte. test/field-edges.test.ts runs this into a temp dir and holds the sensor to tshark and to
@@ -379,6 +381,47 @@ def jumbo_hbh():
     return out
 
 
+def cisco_md(d, p):
+    """Cisco MetaData (TrustSec SPAN, ethertype 8909): version, length, the SGT option, the tag, then the ethertype."""
+    return bytes(Ether(src=gf.MAC_C, dst=gf.MAC_S, type=0x8909)) + bytes([1, 1]) + u16(0x0001) + u16(17) + u16(0x0800 if IP in p else 0x86dd) + bytes(p)
+
+
+def vntag(d, p):
+    """Cisco VN-Tag (ethertype 8926, Nexus fabric extenders): direction, pointer, vifs, then the ethertype."""
+    return bytes(Ether(src=gf.MAC_C, dst=gf.MAC_S, type=0x8926)) + struct.pack('!I', (1 << 31) | (0x12 << 16) | 0x34) + u16(0x8100) + u16(50) + u16(0x0800 if IP in p else 0x86dd) + bytes(p)
+
+
+def etag(d, p):
+    """IEEE 802.1BR E-Tag (ethertype 893f, port extenders): 6 bytes of tag, then the ethertype."""
+    return bytes(Ether(src=gf.MAC_C, dst=gf.MAC_S, type=0x893f)) + struct.pack('!HHH', 0x2000, 0x0123, 0) + u16(0x0800 if IP in p else 0x86dd) + bytes(p)
+
+
+def pbb(d, p):
+    """Provider backbone bridging (802.1ah): B-tag, I-tag (I-SID), the customer's addresses and frame."""
+    return bytes(Ether(src='02:00:00:00:0b:01', dst='02:00:00:00:0b:02', type=0x88a8)) + u16(7) + u16(0x88e7) + struct.pack('!I', 0x00012345) + bytes(gf.eth(d, p))
+
+
+def vxlan_gpe(d, p):
+    """VXLAN-GPE (UDP 4790): flags with P set, next protocol IPv4 (1) or IPv6 (2): no inner Ethernet."""
+    hdr = bytes([0x0c, 0, 0, 1 if IP in p else 2]) + struct.pack('!I', 4242 << 8)
+    return bytes(gf.eth(d, gf.outer_ip(d) / UDP(sport=50000, dport=4790) / Raw(hdr + bytes(p))))
+
+
+def vxlan_gpe_nsh(d, p):
+    """VXLAN-GPE carrying NSH (next protocol 4; RFC 8300: MD type 2, no context headers, 2 words),
+    which carries Ethernet (next protocol 3)."""
+    hdr = bytes([0x0c, 0, 0, 4]) + struct.pack('!I', 4242 << 8)
+    nsh = bytes([0x0f, 0xc2, 0x02, 0x03]) + struct.pack('!I', (77 << 8) | 255)
+    return bytes(gf.eth(d, gf.outer_ip(d) / UDP(sport=50000, dport=4790) / Raw(hdr + nsh + bytes(gf.eth(d, p)))))
+
+
+def wccp(d, p):
+    """WCCPv2 GRE redirection (GRE protocol 883e): a 4-byte redirect header, then the IPv4 packet."""
+    o = gf.outer_ip(d)
+    o.proto = 47
+    return bytes(gf.eth(d, o / Raw(u16(0) + u16(0x883e) + struct.pack('!I', 0x00050000) + bytes(p))))
+
+
 def with_gaps(fs, step=0.001):
     return [(i * step, f) for i, f in enumerate(fs)]
 
@@ -411,6 +454,14 @@ CASES = {
     'vlan-mpls-pppoe': lambda: pcap_timed(stamped(tls_pkts('vlanmplspppoe').pkts + gf.dns_exchange(), vlan_mpls_pppoe)),
     'sll2-vxlan': lambda: pcap_timed(stamped(tls_pkts('sll2vxlan').pkts + gf.dns_exchange(), sll2_vxlan), linktype=276),
     'jumbo-hbh': lambda: pcap_timed(with_gaps(jumbo_hbh())),
+    'cisco-metadata': lambda: pcap_timed(stamped(tls_pkts('ciscomd').pkts + gf.dns_exchange(), cisco_md)),
+    'vntag': lambda: pcap_timed(stamped(tls_pkts('vntag').pkts + gf.dns_exchange(), vntag)),
+    'etag': lambda: pcap_timed(stamped(tls_pkts('etag').pkts + gf.dns_exchange(), etag)),
+    'pbb': lambda: pcap_timed(stamped(tls_pkts('pbb').pkts + gf.dns_exchange(), pbb)),
+    'vxlan-gpe': lambda: pcap_timed(stamped(tls_pkts('vxlangpe').pkts + gf.dns_exchange(), vxlan_gpe)),
+    'vxlan-gpe-v6': lambda: pcap_timed(stamped(tls_pkts('vxlangpe6', v6=True).pkts + gf.dns_exchange(True), vxlan_gpe)),
+    'vxlan-gpe-nsh': lambda: pcap_timed(stamped(tls_pkts('vxlangpensh').pkts + gf.dns_exchange(), vxlan_gpe_nsh)),
+    'wccp': lambda: pcap_timed(stamped(tls_pkts('wccp').pkts + gf.dns_exchange(), wccp)),
 }
 
 

@@ -2,7 +2,8 @@
 // overlapping fragments, the Kuznetsov pcap format, L2TPv3 over IP and UDP, QUIC Initials inside
 // VXLAN and GRE, STARTTLS and AUTH TLS picked up mid-capture, a capture starting inside a TLS
 // record, a ClientHello over many records out of order, VLAN + MPLS + PPPoE, cooked v2 around
-// VXLAN, an IPv6 jumbogram. Where tshark decodes the case, each of its TCP/UDP conversations must
+// VXLAN, an IPv6 jumbogram, switch tags on SPAN ports (Cisco MetaData, VN-Tag, E-Tag, 802.1ah),
+// VXLAN-GPE (IP, and NSH around Ethernet), WCCP's GRE redirection. Where tshark decodes the case, each of its TCP/UDP conversations must
 // be one flow of ours with the same endpoints, client, start, packets and bytes each way (and
 // server name and JA3 where tshark has them); what tshark cannot say is held to the expectations
 // below (the JA4 of a QUIC hello, computed by the generator from the hello's own lists).
@@ -38,7 +39,8 @@ const SNI: Record<string, string> = {
   kuznetsov: 'kuznetsov', 'kuznetsov-be': 'kuznetsovbe', 'l2tpv3-ip': 'l2tpv3ip', 'l2tpv3-ip-cookie': 'l2tpv3cookie', 'l2tpv3-udp': 'l2tpv3udp',
   'quic-vxlan': 'quic-vxlan', 'quic-gre': 'quic-gre', 'quic-plain': 'quic-plain', 'smtp-starttls-mid': 'smtpmid', 'imap-starttls-mid': 'imapmid',
   'ftp-authtls-mid': 'ftpmid', 'smtp-after-starttls': 'smtpafter', 'hello-records-ooo': 'recordsooo', 'vlan-mpls-pppoe': 'vlanmplspppoe',
-  'sll2-vxlan': 'sll2vxlan', 'jumbo-hbh': 'jumbo',
+  'sll2-vxlan': 'sll2vxlan', 'jumbo-hbh': 'jumbo', 'cisco-metadata': 'ciscomd', vntag: 'vntag', etag: 'etag', pbb: 'pbb',
+  'vxlan-gpe': 'vxlangpe', 'vxlan-gpe-v6': 'vxlangpe6', 'vxlan-gpe-nsh': 'vxlangpensh', wccp: 'wccp',
 };
 
 const lines = new Map<string, string[]>();
