@@ -30,28 +30,42 @@ export function communityId(
   dport: number,
   seed = 0,
 ): string {
-  const alen = version === 4 ? 4 : 16;
-  const words = version === 4 ? 1 : 4;
+  return communityIdOf(version, proto, src[0], src[1], src[2], src[3], sport, dst[0], dst[1], dst[2], dst[3], dport, seed);
+}
+
+/** communityId() with the addresses' words as arguments (a flow holds them so: no arrays per flow). */
+export function communityIdOf(
+  version: 4 | 6,
+  proto: number,
+  s0: number, s1: number, s2: number, s3: number,
+  sport: number,
+  d0: number, d1: number, d2: number, d3: number,
+  dport: number,
+  seed = 0,
+): string {
   // Order: compare addresses (bytes, big-endian), then ports.
-  let swap = false;
-  let decided = false;
-  for (let i = 0; i < words && !decided; i++) {
-    const a = (src[i] as number) >>> 0;
-    const b = (dst[i] as number) >>> 0;
-    if (a !== b) { swap = a > b; decided = true; }
-  }
-  if (!decided) swap = sport > dport;
+  let swap: boolean;
+  if (s0 !== d0) swap = s0 >>> 0 > d0 >>> 0;
+  else if (version === 4) swap = sport > dport;
+  else if (s1 !== d1) swap = s1 >>> 0 > d1 >>> 0;
+  else if (s2 !== d2) swap = s2 >>> 0 > d2 >>> 0;
+  else if (s3 !== d3) swap = s3 >>> 0 > d3 >>> 0;
+  else swap = sport > dport;
   const hasPorts = proto === 6 || proto === 17 || proto === 132 || proto === 1 || proto === 58;
+  const alen = version === 4 ? 4 : 16;
   const buf = hasPorts ? (version === 4 ? V4_PORTS : V6_PORTS) : Buffer.alloc(2 + 2 * alen + 2);
   // Plain byte stores: Buffer's write helpers check their arguments on every call, a measurable
   // share of a function that runs once per flow.
   buf[0] = seed >>> 8;
   buf[1] = seed;
   let o = 2;
-  const first = swap ? dst : src;
-  const second = swap ? src : dst;
-  for (let i = 0; i < words; i++, o += 4) putWord(buf, o, first[i] as number);
-  for (let i = 0; i < words; i++, o += 4) putWord(buf, o, second[i] as number);
+  if (swap) {
+    o = putAddr(buf, o, version, d0, d1, d2, d3);
+    o = putAddr(buf, o, version, s0, s1, s2, s3);
+  } else {
+    o = putAddr(buf, o, version, s0, s1, s2, s3);
+    o = putAddr(buf, o, version, d0, d1, d2, d3);
+  }
   buf[o++] = proto;
   buf[o++] = 0;
   if (hasPorts) {
@@ -63,6 +77,15 @@ export function communityId(
     buf[o++] = p1;
   }
   return '1:' + (oneShot !== null ? oneShot('sha1', buf, 'base64') : crypto.createHash('sha1').update(buf).digest('base64'));
+}
+
+function putAddr(b: Uint8Array, o: number, version: 4 | 6, w0: number, w1: number, w2: number, w3: number): number {
+  putWord(b, o, w0);
+  if (version === 4) return o + 4;
+  putWord(b, o + 4, w1);
+  putWord(b, o + 8, w2);
+  putWord(b, o + 12, w3);
+  return o + 16;
 }
 
 /** Parse a textual IPv4/IPv6 address into four words (for tests and tools). */

@@ -4,10 +4,10 @@
  * fine here).
  */
 import { addrText } from '../decode/packet-meta.js';
-import { Dir, MissingServiceError, type DissectorRecord, type RecordSection, type RecordSink, type ServiceKey, type SummaryContext } from '../contract/api.js';
-import type { Flow } from './flow.js';
-import { communityId } from './community-id.js';
-import { mergeFeatures, type DirCounters, type EndReason, type EntropyInfo, type FlowRecord, type FlowTunnel } from './record.js';
+import { Dir, MissingServiceError, type AnyDissectorSpec, type DissectorRecord, type RecordSection, type RecordSink, type ServiceKey, type SummaryContext } from '../contract/api.js';
+import type { Flow, FlowSide } from './flow.js';
+import { communityIdOf } from './community-id.js';
+import { mergeFeatures, type DirCounters, type EndReason, type EntropyInfo, type FlowRecord, type FlowTunnel, type SmallRecords } from './record.js';
 import { entropyInfo } from './entropy.js';
 import { teredoAddress } from './teredo.js';
 
@@ -21,17 +21,86 @@ export interface FinalizeContext {
 }
 
 const NO_STRINGS: readonly string[] = [];
+/**
+ * What a record holds for a direction without small records, and for a flow without entropy
+ * samples: one frozen value shared by every record (the stages after the flow table only read
+ * them; each is a few hundred bytes allocated per flow otherwise).
+ */
+const NO_SMALL_RECORDS: SmallRecords = Object.freeze({ ts: Object.freeze([]) as unknown as number[], sizes: Object.freeze([]) as unknown as number[] });
+const NO_ENTROPY: FlowRecord['entropy'] = Object.freeze([null, null]) as unknown as FlowRecord['entropy'];
 
-function summaryContext(f: Flow, rec: FlowRecord, services: Services): SummaryContext {
-  return {
-    flow: { srcPort: rec.client.port, dstPort: rec.server.port, transport: rec.transport, startTs: rec.startTs, midstream: rec.transport === 'tcp' && !rec.directionFromSyn },
-    handedOff: (_kind, dir) => (dir === Dir.ToClient ? f.toClient.certs : f.toServer.certs) ?? NO_STRINGS,
-    appSizes: (dir) => (dir === Dir.ToClient ? f.toClient.appSizes : f.toServer.appSizes) ?? [],
-    service<T>(key: ServiceKey<T>): T {
-      if (!services.has(key.service)) throw new MissingServiceError(`no service '${key.service}'`);
-      return services.get(key.service) as T;
-    },
-  };
+/**
+ * What the protocols' toRecord get: the summary context and the record sink, one object per
+ * thread pointed at the flow being finalised (finalizeFlow is not re-entered, and no toRecord
+ * keeps them: they hand out the flow's own lists and the services), rather than a context, a
+ * sink and six closures made for every flow.
+ */
+class Finalizing implements SummaryContext, RecordSink {
+  f: Flow | null = null;
+  rec: FlowRecord | null = null;
+  services: Services = new Map();
+  readonly flow = { srcPort: 0, dstPort: 0, transport: 'tcp' as 'tcp' | 'udp', startTs: 0, midstream: false };
+
+  start(f: Flow, rec: FlowRecord, services: Services): this {
+    this.f = f;
+    this.rec = rec;
+    this.services = services;
+    const fl = this.flow;
+    fl.srcPort = rec.client.port;
+    fl.dstPort = rec.server.port;
+    fl.transport = rec.transport;
+    fl.startTs = rec.startTs;
+    fl.midstream = rec.transport === 'tcp' && !rec.directionFromSyn;
+    return this;
+  }
+
+  handedOff(_kind: 'x509', dir: Dir): readonly string[] {
+    const f = this.f as Flow;
+    return (dir === Dir.ToClient ? f.toClient.certs : f.toServer.certs) ?? NO_STRINGS;
+  }
+
+  appSizes(dir: Dir): readonly number[] {
+    const f = this.f as Flow;
+    return (dir === Dir.ToClient ? f.toClient.appSizes : f.toServer.appSizes) ?? [];
+  }
+
+  service<T>(key: ServiceKey<T>): T {
+    if (!this.services.has(key.service)) throw new MissingServiceError(`no service '${key.service}'`);
+    return this.services.get(key.service) as T;
+  }
+
+  set<I>(section: RecordSection<I>, info: I): void {
+    putSection(this.rec as FlowRecord, section, info);
+  }
+
+  protocol(name: string): void {
+    (this.rec as FlowRecord).protocol = name;
+  }
+
+  /** Let go of the flow and the record once they are done. */
+  end(): void {
+    this.f = null;
+    this.rec = null;
+  }
+}
+
+const finalizing = new Finalizing();
+
+/** One protocol's summary put on the record through its sections (a fault is an event, not a throw). */
+function summarise(rec: FlowRecord, spec: AnyDissectorSpec, records: DissectorRecord[], ctx: Finalizing): void {
+  let summary: unknown = null;
+  try {
+    summary = spec.summarize(records);
+  } catch {
+    rec.events.push(`app.summarize_fault.${spec.name}`);
+  }
+  if (spec.toRecord !== undefined && summary !== null) {
+    try {
+      spec.toRecord(summary, ctx, ctx);
+    } catch {
+      rec.events.push(`app.mapper_fault.${spec.name}`);
+    }
+  }
 }
 
 /** Put one section on a record, with the features it reports (also for tools and tests). */
@@ -42,20 +111,20 @@ export function putSection<I>(rec: FlowRecord, section: RecordSection<I>, info: 
   return rec;
 }
 
-function sink(rec: FlowRecord): RecordSink {
-  return {
-    set(section, info) {
-      putSection(rec, section, info);
-    },
-    protocol(name) {
-      rec.protocol = name;
-    },
-  };
-}
-
 function dirCounters(f: Flow, d: 0 | 1): DirCounters {
   const s = f.side(d);
   return { packets: s.packets, bytes: s.bytes, ipBytes: s.ipBytes, retransBytes: s.retrans, tcpFlags: s.flags, firstTs: s.firstTs, lastTs: s.lastTs };
+}
+
+function setCounters(c: DirCounters, s: FlowSide): DirCounters {
+  c.packets = s.packets;
+  c.bytes = s.bytes;
+  c.ipBytes = s.ipBytes;
+  c.retransBytes = s.retrans;
+  c.tcpFlags = s.flags;
+  c.firstTs = s.firstTs;
+  c.lastTs = s.lastTs;
+  return c;
 }
 
 function entropy(f: Flow, d: 0 | 1): EntropyInfo | null {
@@ -92,12 +161,12 @@ function span(f: Flow): [number, number] {
  * the flow has when it finally leaves the table (late ACKs and retransmissions included).
  */
 export function refreshCounters(rec: FlowRecord, f: Flow, reason: EndReason): FlowRecord {
-  const d0 = dirCounters(f, 0);
-  const d1 = dirCounters(f, 1);
-  const [start, end] = span(f);
-  rec.dirs = [d0, d1];
+  // The record has not left the pipeline yet (it waited in the flow): its counters change in place.
+  const d0 = setCounters(rec.dirs[0], f.toServer);
+  const d1 = setCounters(rec.dirs[1], f.toClient);
+  const start = flowStart(f);
   rec.startTs = start;
-  rec.endTs = end;
+  rec.endTs = flowEnd(f, start);
   rec.endReason = reason;
   rec.byteRatio = d1.bytes > 0 ? d0.bytes / d1.bytes : null;
   if (reason === 'evicted' && !rec.limits.includes('flow.evicted')) rec.limits.push('flow.evicted');
@@ -115,7 +184,7 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
   const rec: FlowRecord = {
     kind: 'flow',
     id: f.id,
-    communityId: communityId(v, f.proto, [f.a0, f.a1, f.a2, f.a3], f.aPort, [f.b0, f.b1, f.b2, f.b3], f.bPort),
+    communityId: communityIdOf(v, f.proto, f.a0, f.a1, f.a2, f.a3, f.aPort, f.b0, f.b1, f.b2, f.b3, f.bPort),
     transport,
     ipVersion: v,
     client,
@@ -137,11 +206,8 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     apps: {},
     features: {},
     dnsName: null,
-    entropy: [entropy(f, 0), entropy(f, 1)],
-    smallRecords: [
-      f.toServer.small ?? { ts: [], sizes: [] },
-      f.toClient.small ?? { ts: [], sizes: [] },
-    ],
+    entropy: f.toServer.entropyHist === null && f.toClient.entropyHist === null ? NO_ENTROPY : [entropy(f, 0), entropy(f, 1)],
+    smallRecords: [f.toServer.small ?? NO_SMALL_RECORDS, f.toClient.small ?? NO_SMALL_RECORDS],
     pubsub: null,
     encrypted: null,
     beacon: null,
@@ -150,6 +216,17 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     attribution: null,
   };
   if (reason === 'evicted' && !rec.limits.includes('flow.evicted')) rec.limits.push('flow.evicted');
+  if (f.earlier !== null) summariseAll(f, rec, ctx.services);
+  else if (f.spec !== null && f.records !== null) {
+    summarise(rec, f.spec, f.records, finalizing.start(f, rec, ctx.services));
+    finalizing.end();
+  }
+  for (const p of ctx.post) p(rec, f);
+  return rec;
+}
+
+/** The sections of a flow that had more than one protocol (a switch, a tunnel), or asked for one that never came. */
+function summariseAll(f: Flow, rec: FlowRecord, services: Services): void {
   const apps = f.earlier !== null ? [...f.earlier] : [];
   if (f.upgraded !== null && !f.upgradeFed && apps.length > 0) {
     // The switch was asked for (and, but for MySQL, accepted) and then nothing of the new protocol
@@ -165,26 +242,10 @@ export function finalizeFlow(f: Flow, reason: EndReason, ctx: FinalizeContext): 
     apps.push({ spec: f.spec, records: f.records });
   }
   if (apps.length > 0) {
-    const out = sink(rec);
-    const sctx = summaryContext(f, rec, ctx.services);
-    for (const { spec, records } of apps) {
-      let summary: unknown = null;
-      try {
-        summary = spec.summarize(records);
-      } catch {
-        rec.events.push(`app.summarize_fault.${spec.name}`);
-      }
-      if (spec.toRecord !== undefined && summary !== null) {
-        try {
-          spec.toRecord(summary, out, sctx);
-        } catch {
-          rec.events.push(`app.mapper_fault.${spec.name}`);
-        }
-      }
-    }
+    const ctx = finalizing.start(f, rec, services);
+    for (const { spec, records } of apps) summarise(rec, spec, records, ctx);
+    ctx.end();
   }
-  for (const p of ctx.post) p(rec, f);
-  return rec;
 }
 
 /** A Teredo flow's tunnel with what its endpoint addresses encode beside the indicators counted per packet. */

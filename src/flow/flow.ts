@@ -253,26 +253,34 @@ function shedSide(s: FlowSide): void {
  */
 export class Tomb {
   readonly tomb = true as const;
-  readonly hash: number;
-  readonly proto: number;
-  readonly a0: number; readonly a1: number; readonly a2: number; readonly a3: number; readonly aPort: number;
-  readonly b0: number; readonly b1: number; readonly b2: number; readonly b3: number; readonly bPort: number;
+  hash = 0;
+  proto = 0;
+  a0 = 0; a1 = 0; a2 = 0; a3 = 0; aPort = 0;
+  b0 = 0; b1 = 0; b2 = 0; b3 = 0; bPort = 0;
   chain: TableEntry | null = null;
   prev: TableEntry | null = null;
   next: TableEntry | null = null;
-  list: FlowList;
-  readonly startTs: number;
-  lastSeen: number;
+  list: FlowList = FlowList.TcpClosing;
+  startTs = 0;
+  lastSeen = 0;
   seq = 0;
 
   constructor(f: Flow) {
+    this.init(f);
+  }
+
+  /** Stand in for `f` (a new tomb, or one the table reuses). */
+  init(f: Flow): this {
     this.hash = f.hash;
     this.proto = f.proto;
     this.a0 = f.a0; this.a1 = f.a1; this.a2 = f.a2; this.a3 = f.a3; this.aPort = f.aPort;
     this.b0 = f.b0; this.b1 = f.b1; this.b2 = f.b2; this.b3 = f.b3; this.bPort = f.bPort;
+    this.chain = null; this.prev = null; this.next = null;
     this.list = f.list;
     this.startTs = f.startTs;
     this.lastSeen = f.lastSeen;
+    this.seq = 0;
+    return this;
   }
 }
 

@@ -78,6 +78,12 @@ export class FlowTable {
   private poolMax = POOL_MIN;
   /** Flows made since the last expiry. */
   private madeSinceExpire = 0;
+  /**
+   * Tombs that expired, for the next connections to close: each lives the close delay, long enough
+   * to be promoted and die in the old generation, and a busy sensor buries one per connection.
+   * Bounded as the flow pool.
+   */
+  private readonly tombs: Tomb[] = [];
   /** Flows taken from the pool instead of allocated (metrics). */
   reused = 0;
   /** Reset flows waiting in the pool. */
@@ -277,7 +283,7 @@ export class FlowTable {
    * delay runs on). The flow itself leaves the table.
    */
   bury(f: Flow): Tomb {
-    const t = new Tomb(f);
+    const t = this.tombs.pop()?.init(f) ?? new Tomb(f);
     this.rechain(f, t);
     this.unlink(f);
     this.append(t);
@@ -354,9 +360,10 @@ export class FlowTable {
    * and have each survive young-generation collections (copied twice) to die in the old one.
    */
   expire(now: number, onExpire: (f: TableEntry) => void): void {
-    this.poolMax = Math.max(POOL_MIN, this.madeSinceExpire);
+    const max = (this.poolMax = Math.max(POOL_MIN, this.madeSinceExpire));
     this.madeSinceExpire = 0;
-    if (this.pool.length > this.poolMax) this.pool.length = this.poolMax;
+    if (this.pool.length > max) this.pool.length = max;
+    if (this.tombs.length > max) this.tombs.length = max;
     for (let l = 0; l < 3; l++) {
       const limit = now - (this.timeouts[l] as number);
       let f = this.heads[l] ?? null;
@@ -364,6 +371,8 @@ export class FlowTable {
         const nx = f.next;
         this.remove(f);
         onExpire(f);
+        // Nothing holds a tomb once it has left the table.
+        if (f.tomb && this.tombs.length < this.poolMax) this.tombs.push(f);
         f = nx;
       }
     }
