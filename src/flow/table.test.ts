@@ -80,4 +80,32 @@ describe('FlowTable buckets', () => {
     expect(t.pooled).toBeLessThanOrEqual(4096);
     expect(t.pooled).toBeGreaterThan(0);
   });
+
+  it('tombs that expire stand in for the next closed connections, each for its own tuple', () => {
+    const t = new FlowTable({ ...defaultTableLimits, tcpClosedMs: 5000 });
+    const m = new PacketMeta();
+    const none = (): void => undefined;
+    const close = (from: number, n: number, ts: number): TableEntry[] => {
+      const out: TableEntry[] = [];
+      for (let i = from; i < from + n; i++) {
+        const f = t.lookup(tcp(m, i, false, ts), none) as Flow;
+        t.setList(f, 1); // closing, as after both FINs
+        out.push(t.bury(f));
+      }
+      return out;
+    };
+    const first = close(0, 100, 1000);
+    t.expire(7000, none); // past the close delay: the tombs leave the table
+    expect(t.size).toBe(0);
+    const second = close(100, 100, 7000);
+    expect(second.filter((x) => first.includes(x)).length).toBe(100);
+    for (let i = 0; i < 100; i++) {
+      expect(t.find(tcp(m, i, true, 0))).toBe(null);
+      const e = t.find(tcp(m, 100 + i, true, 0));
+      expect(e).toBe(second[i]);
+      expect(e?.tomb).toBe(true);
+      expect(t.dir).toBe(1);
+      expect(e?.startTs).toBe(7000);
+    }
+  });
 });
