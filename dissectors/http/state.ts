@@ -49,9 +49,20 @@ interface Pending {
  */
 const PARSED = newParsedHead();
 
+/**
+ * Per flow the dissector holds its fields and its two directions' states, nothing more unless the
+ * flow needs it: a mid-stream pick-up gets its resync scans, pipelined requests their queue.
+ * Most HTTP flows carry one request and its answer, and every object made for them is garbage.
+ */
 export class HttpDissector implements FlowDissector {
-  private readonly st: [DirState, DirState] = [dirState(), dirState()];
-  private readonly pending: Pending[] = [];
+  private readonly toServer: DirState = dirState();
+  private readonly toClient: DirState = dirState();
+  /** The oldest request still waiting for its final response (method null: none) … */
+  private headMethod: string | null = null;
+  private headTarget: string | null = null;
+  private headEnd = 0;
+  /** … and those sent after it (pipelining), oldest first; null until a second one waits. */
+  private queued: Pending[] | null = null;
   private requests = 0;
   private confirmed = false;
   /** Set once the flow became a tunnel: per-direction stream offsets where tunnelled bytes start. */
@@ -60,23 +71,28 @@ export class HttpDissector implements FlowDissector {
   private readonly ctx: DissectorContext<HttpRecord, HttpEventId>;
   private readonly lim: HttpLimits;
 
-  /** Picked up mid-stream: a direction's bytes before its first message line are skipped. */
-  private readonly unsynced: [boolean, boolean];
+  /** Picked up mid-stream: bit 1 << dir set while that direction's bytes before its first message line are skipped. */
+  private unsynced: number;
   /** Per unsynced direction: where its scan for the first message line resumes, and the stream offset that is relative to. */
-  private readonly resync: [{ from: number; base: number }, { from: number; base: number }] = [{ from: 0, base: 0 }, { from: 0, base: 0 }];
+  private readonly resync: [{ from: number; base: number }, { from: number; base: number }] | null;
 
   constructor(ctx: DissectorContext<HttpRecord, HttpEventId>, lim: HttpLimits) {
     this.ctx = ctx;
     this.lim = lim;
-    this.unsynced = [ctx.flow.midstream, ctx.flow.midstream];
+    this.unsynced = ctx.flow.midstream ? (1 << Dir.ToServer) | (1 << Dir.ToClient) : 0;
+    this.resync = ctx.flow.midstream ? [{ from: 0, base: 0 }, { from: 0, base: 0 }] : null;
+  }
+
+  private st(dir: Dir): DirState {
+    return dir === Dir.ToServer ? this.toServer : this.toClient;
   }
 
   feed(dir: Dir, view: StreamView): Verdict {
     const b = view.bytes;
-    const s = this.st[dir];
+    const s = this.st(dir);
     let pos = 0;
     let verdict: Verdict = 'more';
-    if (this.unsynced[dir]) {
+    if ((this.unsynced & (1 << dir)) !== 0 && this.resync !== null) {
       // Picked up mid-stream: skip to this direction's first request (status) line.
       const scan = this.resync[dir];
       if (scan.base !== view.streamOffset) { scan.base = view.streamOffset; scan.from = 0; }
@@ -89,7 +105,7 @@ export class HttpDissector implements FlowDissector {
         this.ctx.event('http.midstream_unsynced', dir);
         return 'dir-done';
       }
-      this.unsynced[dir] = false;
+      this.unsynced &= ~(1 << dir);
       pos = r >> 2;
     }
     for (;;) {
@@ -204,8 +220,13 @@ export class HttpDissector implements FlowDissector {
     };
     this.ctx.emit(r);
     const isConnect = r.method === 'CONNECT';
-    this.pending.push({ method: r.method, target: isConnect ? r.uri : r.upgrade, endOffset });
-    const s = this.st[Dir.ToServer];
+    const target = isConnect ? r.uri : r.upgrade;
+    if (this.headMethod === null) {
+      this.headMethod = r.method;
+      this.headTarget = target;
+      this.headEnd = endOffset;
+    } else (this.queued ??= []).push({ method: r.method, target, endOffset });
+    const s = this.toServer;
     if (r.chunked) s.mode = Mode.ChunkSize;
     else if (r.contentLength !== null && r.contentLength > 0) {
       s.mode = Mode.Body;
@@ -227,39 +248,55 @@ export class HttpDissector implements FlowDissector {
     const code = p.statusCode;
     const chunked = p.chunked;
     const contentLength = p.contentLength;
-    const req = this.pending[0] ?? null;
-    if (req === null) this.ctx.event('http.response_without_request', Dir.ToClient);
+    const reqMethod = this.headMethod;
+    const reqTarget = this.headTarget;
+    const reqEnd = this.headEnd;
+    if (reqMethod === null) this.ctx.event('http.response_without_request', Dir.ToClient);
     const final = code >= 200 || code === 101;
-    if (final && req !== null) this.pending.shift();
-    const events = req === null ? [...p.events, 'http.response_without_request' as const] : p.events;
+    if (final && reqMethod !== null) this.nextPending();
+    const events = reqMethod === null ? [...p.events, 'http.response_without_request' as const] : p.events;
     this.ctx.emit({
       kind: 'http.response', ts, dir: Dir.ToClient,
-      version: p.version, statusCode: code, requestMethod: req?.method ?? null,
+      version: p.version, statusCode: code, requestMethod: reqMethod,
       upgrade: p.upgrade, wsProtocol: p.wsProtocol, contentLength, chunked,
       headerBytes: end - start, status: p.truncated ? 'truncated' : 'complete',
       events,
     });
-    const c = this.st[Dir.ToServer];
-    const isConnect = req?.method === 'CONNECT';
+    const c = this.toServer;
+    const isConnect = reqMethod === 'CONNECT';
     // RFC 9110 §9.3.6: any 2xx to CONNECT switches both sides to tunnel mode; §15.2.2: 101 too.
-    if ((isConnect && code >= 200 && code < 300) || (code === 101 && req !== null)) {
-      this.tunnelOffsets = [req !== null ? req.endOffset : 0, endOffset];
+    if ((isConnect && code >= 200 && code < 300) || (code === 101 && reqMethod !== null)) {
+      this.tunnelOffsets = [reqMethod !== null ? reqEnd : 0, endOffset];
       this.ctx.emit({
         kind: 'http.tunnel', ts, dir: null, reason: isConnect ? 'connect' : 'upgrade',
-        target: req?.target ?? null, offsets: [this.tunnelOffsets[0], this.tunnelOffsets[1]],
+        target: reqMethod !== null ? reqTarget : null, offsets: [this.tunnelOffsets[0], this.tunnelOffsets[1]],
       });
       return 'done';
     }
-    if (final && req !== null && c.mode === Mode.AwaitTunnel) c.mode = Mode.Head; // refused: back to HTTP
-    const s = this.st[Dir.ToClient];
+    if (final && reqMethod !== null && c.mode === Mode.AwaitTunnel) c.mode = Mode.Head; // refused: back to HTTP
+    const s = this.toClient;
     // RFC 9112 §6.3: responses to HEAD, 1xx, 204 and 304 have no body; then chunked; then length; else close.
-    if (req?.method === 'HEAD' || code < 200 || code === 204 || code === 304) s.mode = Mode.Head;
+    if (reqMethod === 'HEAD' || code < 200 || code === 204 || code === 304) s.mode = Mode.Head;
     else if (chunked) s.mode = Mode.ChunkSize;
     else if (contentLength !== null) {
       s.mode = contentLength > 0 ? Mode.Body : Mode.Head;
       s.remaining = contentLength;
     } else s.mode = Mode.UntilClose;
     return 'more';
+  }
+
+  /** The oldest waiting request was answered: the next one (if any) becomes the oldest. */
+  private nextPending(): void {
+    const next = this.queued !== null ? this.queued.shift() : undefined;
+    if (next === undefined) {
+      this.headMethod = null;
+      this.headTarget = null;
+      this.headEnd = 0;
+    } else {
+      this.headMethod = next.method;
+      this.headTarget = next.target;
+      this.headEnd = next.endOffset;
+    }
   }
 
   private ok(): void {
@@ -276,7 +313,7 @@ export class HttpDissector implements FlowDissector {
   }
 
   gap(dir: Dir, lostBytes: number): Verdict {
-    const s = this.st[dir];
+    const s = this.st(dir);
     // Inside a counted body the gap is skipped exactly: framing resumes at the next message.
     if ((s.mode === Mode.Body || s.mode === Mode.ChunkData) && lostBytes <= s.remaining) {
       s.remaining -= lostBytes;
