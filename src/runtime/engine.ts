@@ -52,6 +52,17 @@ export const defaultFeatureLimits: FeatureLimits = {
 /** Entropy histograms kept for reuse (1 KiB each). */
 const HIST_POOL_MAX = 1024;
 
+/** Slots of the completed-flow memory (a power of two) and how long a copy counts as one. */
+const DONE_SLOTS = 1024;
+const DONE_WINDOW_MS = 1000;
+
+/** FNV-1a over b[off, off + len), with the length mixed in: a copy of a datagram is byte-equal. */
+function payloadHash(b: Uint8Array, off: number, len: number): number {
+  let h = 0x811c9dc5 ^ len;
+  for (let i = off, e = off + len; i < e; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
 export interface EngineOptions {
   registry: Registry;
   certs: CertCache;
@@ -285,9 +296,19 @@ export class Engine implements DriverHost {
     }
     const f = e as Flow; // a lookup after a removal creates a flow
     const d = table.dir;
+    if (f.toServer.packets + f.toClient.packets === 0) {
+      if (m.proto === 17 && this.doneSeen && this.repeatsDone(f.hash, ts)) {
+        // A copy of the packet that completed this tuple's last flow (a SPAN port mirroring both
+        // directions): its record is out, so the copy is a late packet, not a lone answer's flow.
+        table.remove(f);
+        table.recycle(f);
+        st.latePackets++;
+        return;
+      }
+      st.flowsCreated++;
+    }
     if (m.tunnelType === TunnelType.Teredo && (m.teredoOrigin | m.teredoAuth) !== 0) noteTeredo(f, m);
     const side = f.side(d);
-    if (f.toServer.packets + f.toClient.packets === 0) st.flowsCreated++;
     side.packets++;
     side.ipBytes += m.ipLen;
     const len = m.payloadLen; // captured payload (≤ what the headers state when a snap length cut it)
@@ -302,6 +323,7 @@ export class Engine implements DriverHost {
         // Its dissector has every answer: the flow ends now rather than sit out the idle timeout
         // (a lookup's flow held its parsed messages for 60 s, and a resolver's table filled with them).
         this.completed = null;
+        this.noteDone(f.hash, ts);
         table.remove(f);
         st.flowsCompleted++;
         this.end(f, 'complete');
@@ -600,6 +622,32 @@ export class Engine implements DriverHost {
 
   recordTap(f: Flow, r: DissectorRecord): void {
     this.onRecord?.(f, r);
+  }
+
+  /**
+   * The packets that completed UDP flows, by the flow hash's low bits: the hash, a hash of the
+   * payload with its length, and the time. Fixed size, overwritten: a duplicate comes within
+   * microseconds of its original, long before the slot is likely to be reused.
+   */
+  private readonly done = new Float64Array(DONE_SLOTS * 3);
+  private doneSeen = false;
+
+  private noteDone(hash: number, ts: number): void {
+    const m = this.meta;
+    const i = (hash & (DONE_SLOTS - 1)) * 3;
+    this.done[i] = hash;
+    this.done[i + 1] = payloadHash(m.data, m.payloadOff, m.payloadLen);
+    this.done[i + 2] = ts;
+    this.doneSeen = true;
+  }
+
+  /** This packet repeats the one that completed a flow of the same tuple within DONE_WINDOW_MS. */
+  private repeatsDone(hash: number, ts: number): boolean {
+    const i = (hash & (DONE_SLOTS - 1)) * 3;
+    const d = this.done;
+    if (d[i] !== hash || ts - (d[i + 2] as number) > DONE_WINDOW_MS) return false;
+    const m = this.meta;
+    return d[i + 1] === payloadHash(m.data, m.payloadOff, m.payloadLen);
   }
 
   /** The datagram flow being fed has every answer: packet() ends it once the datagram is counted. */
