@@ -12,7 +12,8 @@
   segments delivered out of order, a capture starting inside a TLS record, VLAN + MPLS + PPPoE
   stacked, Linux cooked v2 around a VXLAN tunnel, an IPv6 jumbogram behind hop-by-hop options;
 - what switches and redirectors add on a SPAN port: Cisco MetaData (SGT), VN-Tag, 802.1BR E-Tag,
-  802.1ah provider backbone bridging, VXLAN-GPE (with NSH), WCCP's GRE redirection.
+  802.1ah provider backbone bridging, VXLAN-GPE (with NSH), WCCP's GRE redirection; every frame
+  mirrored twice; each direction on its own VLAN.
 
 Packets are scapy's (independent of the sensor's decoder); file formats are written byte by
 byte. test/field-edges.test.ts runs this into a temp dir and holds the sensor to tshark and to
@@ -422,6 +423,19 @@ def wccp(d, p):
     return bytes(gf.eth(d, o / Raw(u16(0) + u16(0x883e) + struct.pack('!I', 0x00050000) + bytes(p))))
 
 
+def span_dup_all():
+    """A SPAN session mirroring both the ingress and the egress port: every frame twice, 10 µs apart."""
+    out = []
+    for t, f in stamped(tls_pkts('spandup').pkts + gf.dns_exchange()):
+        out += [(t, f), (t + 0.00001, f)]
+    return out
+
+
+def vlan_asym(d, p):
+    """Router on a stick: the client's frames tagged VLAN 100, the server's VLAN 200."""
+    return bytes(Ether(src=gf.MAC_C, dst=gf.MAC_S) / Dot1Q(vlan=100 if d == 'c' else 200) / p)
+
+
 def with_gaps(fs, step=0.001):
     return [(i * step, f) for i, f in enumerate(fs)]
 
@@ -462,6 +476,8 @@ CASES = {
     'vxlan-gpe-v6': lambda: pcap_timed(stamped(tls_pkts('vxlangpe6', v6=True).pkts + gf.dns_exchange(True), vxlan_gpe)),
     'vxlan-gpe-nsh': lambda: pcap_timed(stamped(tls_pkts('vxlangpensh').pkts + gf.dns_exchange(), vxlan_gpe_nsh)),
     'wccp': lambda: pcap_timed(stamped(tls_pkts('wccp').pkts + gf.dns_exchange(), wccp)),
+    'span-dup-all': lambda: pcap_timed(span_dup_all()),
+    'vlan-asym': lambda: pcap_timed(stamped(tls_pkts('vlanasym').pkts + gf.dns_exchange(), vlan_asym)),
 }
 
 

@@ -41,6 +41,7 @@ const SNI: Record<string, string> = {
   'ftp-authtls-mid': 'ftpmid', 'smtp-after-starttls': 'smtpafter', 'hello-records-ooo': 'recordsooo', 'vlan-mpls-pppoe': 'vlanmplspppoe',
   'sll2-vxlan': 'sll2vxlan', 'jumbo-hbh': 'jumbo', 'cisco-metadata': 'ciscomd', vntag: 'vntag', etag: 'etag', pbb: 'pbb',
   'vxlan-gpe': 'vxlangpe', 'vxlan-gpe-v6': 'vxlangpe6', 'vxlan-gpe-nsh': 'vxlangpensh', wccp: 'wccp',
+  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym',
 };
 
 const lines = new Map<string, string[]>();
@@ -76,7 +77,7 @@ describe('tap realities, second set', () => {
     for (const name of CASES) expect(lines.get(name)?.length ?? 0, name).toBeGreaterThan(0);
   });
 
-  const compared = CASES.filter((n) => !n.startsWith('late-'));
+  const compared = CASES.filter((n) => !n.startsWith('late-') && n !== 'span-dup-all');
   it.each(compared)('%s: flows equal tshark\'s conversations', async (name) => {
     const want = tsharkConvs(lines.get(name) ?? []);
     const got = ourConvs(docs(await run(name)));
@@ -139,6 +140,20 @@ describe('tap realities, second set', () => {
     const inRecord = (d[0]?.source.packets ?? 0) + (d[0]?.destination.packets ?? 0);
     expect(inRecord + r.stats.latePackets).toBe(packetsOf(want[0] as Conv));
     expect(r.stats.latePackets).toBe({ 'late-dup-ack': 1, 'late-fin-retrans': 4, 'late-rst-after': 1, 'late-rst-again': 1 }[name]);
+  });
+
+  it('every frame mirrored twice: one flow per conversation; the copies of the packets that ended a flow are late packets, with 1 and 2 workers', async () => {
+    const want = tsharkConvs(lines.get('span-dup-all') ?? []);
+    for (const workers of [1, 2]) {
+      const r = await replayFiles([file('span-dup-all')], { withAnalytics: false, workers });
+      const got = ourConvs(docs(r));
+      expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+      const ours = [...got.values()].reduce((n, c) => n + packetsOf(c), 0);
+      // the copy of the last ACK (the connection's tomb) and of the DNS answer (the lookup was complete)
+      expect(r.stats.latePackets).toBe(2);
+      expect(ours + r.stats.latePackets).toBe([...want.values()].reduce((n, c) => n + packetsOf(c), 0));
+      expect([...got.values()].map((c) => c.sni)).toContain('spandup.field.example.test');
+    }
   });
 
   it.each(['late-past-delay', 'late-high-ports'])('%s: past the tomb a late packet is a flow of its own, marked mid-stream', async (name) => {
