@@ -297,7 +297,7 @@ export class FlowTable {
    * tomb is dated `now`, so it stands one more close delay at the tail of the closing list.
    */
   entomb(f: Flow, now: number): Tomb {
-    const t = new Tomb(f);
+    const t = this.tombs.pop()?.init(f) ?? new Tomb(f);
     t.list = FlowList.TcpClosing;
     t.lastSeen = now;
     if (this.size >= this.buckets.length) this.grow();
