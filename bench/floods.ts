@@ -3,24 +3,33 @@
  * `ndr-sensor replay FILE -o OUT.jsonl` with the defaults, beside the engine alone
  * (`--no-analytics --alerts-only`: decode, flow table, dissectors, records, nothing analysed or
  * written) and beside nDPI's ndpiReader when it is installed. Wall time and peak RSS of each
- * process come from GNU time (`/usr/bin/time -f`), so they include start-up and the whole heap.
+ * process come from GNU time (`/usr/bin/time -f`), so they include start-up and the whole heap;
+ * a first row replays a capture of no packets, beside `node -e 0`, for the fixed part of each.
  * The captures are generated on demand into NDR_FLOODS_DIR (default: the temp dir's ndr-floods/)
  * and kept there for the next run; they are never committed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FLOOD_SHAPES, generateFlood, type FloodShape } from '../lab/gen-floods.js';
 
 export interface FloodRow {
-  shape: FloodShape;
+  shape: FloodShape | typeof EMPTY_ROW;
   packets: number;
   flows: number;
   engine: Run;
   defaults: Run;
   ndpi: Run | null;
+  /** `node -e 0`, on the empty capture's row: the part of the fixed cost that is Node's own. */
+  node?: Run;
 }
+
+/**
+ * The first row: a capture of no packets (a pcap file header alone), so the table shows each
+ * program's fixed cost (start, set-up, exit) beside what the shapes add to it.
+ */
+const EMPTY_ROW = 'empty capture';
 
 interface Run {
   /** Wall time. */
@@ -70,6 +79,31 @@ export function benchFloods(root: string, rounds = 1, shapes: readonly FloodShap
   const out = join(dir, 'out.jsonl');
   const ndpi = haveNdpi();
   const rows: FloodRow[] = [];
+  {
+    const file = join(dir, 'empty.pcap');
+    // The classic pcap header alone: magic, version 2.4, no zone or accuracy, snap length, Ethernet.
+    const header = Buffer.alloc(24);
+    header.writeUInt32LE(0xa1b2c3d4, 0);
+    header.writeUInt16LE(2, 4);
+    header.writeUInt16LE(4, 6);
+    header.writeUInt32LE(65535, 16);
+    header.writeUInt32LE(1, 20);
+    writeFileSync(file, header);
+    const engine: Run[] = [];
+    const defaults: Run[] = [];
+    const peer: Run[] = [];
+    const node: Run[] = [];
+    for (let i = 0; i < rounds; i++) {
+      log(`${EMPTY_ROW}: round ${i + 1}`);
+      engine.push(timed('sh', [cli, 'replay', file, '-o', out, '--no-analytics', '--alerts-only', '-q', '--no-summary']));
+      defaults.push(timed('sh', [cli, 'replay', file, '-o', out, '-q', '--no-summary']));
+      if (ndpi) peer.push(timed('ndpiReader', ['-i', file, '-q']));
+      node.push(timed(process.execPath, ['-e', '0']));
+    }
+    const row: FloodRow = { shape: EMPTY_ROW, packets: 0, flows: 0, engine: best(engine), defaults: best(defaults), ndpi: ndpi ? best(peer) : null, node: best(node) };
+    rows.push(row);
+    onRow(row);
+  }
   for (const shape of shapes) {
     const file = join(dir, `${shape}.pcap`);
     const info = generateFlood(shape, `${file}.tmp`);
@@ -115,6 +149,7 @@ export function floodTable(rows: FloodRow[]): string[] {
     const secs = (n: number) => f(n, n < 1 ? 2 : 1);
     const fig = (x: Run) => `${secs(x.cpuSeconds)} s / ${secs(x.seconds)} s / ${f(x.maxRssMiB, 0)} MiB`;
     const ok: string[] = [];
+    if (r.node !== undefined) ok.push(`the fixed cost; node -e 0 alone: ${fig(r.node)}`);
     ok.push(ratio <= 2 ? 'within 2x' : 'OVER 2x');
     ok.push(r.defaults.maxRssMiB < GIB_MIB ? 'RSS < 1 GiB' : 'RSS OVER 1 GiB');
     if (r.ndpi !== null) {
