@@ -83,11 +83,6 @@ class Distinct<T> {
   get size(): number {
     return this.set !== null ? this.set.size : this.one === undefined ? 0 : 1;
   }
-
-  /** The first value added (undefined while empty). */
-  get first(): T | undefined {
-    return this.one ?? this.set?.values().next().value;
-  }
 }
 
 /** How the server side answered a flow without payload (the summary's three counts). */
@@ -98,6 +93,42 @@ function outcomeOf(transport: FlowRecord['transport'], serverPackets: number, se
   if (serverPackets === 0) return Outcome.Unanswered;
   if (transport === 'tcp' && (serverFlags & RST) !== 0) return Outcome.Rejected;
   return Outcome.AnsweredEmpty;
+}
+
+/**
+ * A (server, port) that one shed flow went to so far: what a scan leaves for most of its targets.
+ * Smaller than a Group (no distinct sets), it becomes one when a second flow comes; at the close
+ * a single flow counts in its client's source group, as a service group of one flow does.
+ */
+class Single {
+  readonly at: number;
+  readonly transport: FlowRecord['transport'];
+  readonly server: string;
+  readonly port: number;
+  readonly client: string;
+  readonly startTs: number;
+  readonly endTs: number;
+  readonly packets: number;
+  readonly ipBytes: number;
+  readonly outcome: Outcome;
+
+  constructor(at: number, transport: FlowRecord['transport'], server: string, port: number, client: string, startTs: number, endTs: number, packets: number, ipBytes: number, outcome: Outcome) {
+    this.at = at;
+    this.transport = transport;
+    this.server = server;
+    this.port = port;
+    this.client = client;
+    this.startTs = startTs;
+    this.endTs = endTs;
+    this.packets = packets;
+    this.ipBytes = ipBytes;
+    this.outcome = outcome;
+  }
+
+  /** Count this flow into `g`. */
+  into(g: Group, max: number): void {
+    g.add(this.startTs, this.endTs, this.packets, this.ipBytes, this.outcome, this.client, this.server, this.port, max);
+  }
 }
 
 class Group {
@@ -207,8 +238,8 @@ export class FloodShedder {
    * integer; source groups by transport and then the client's address text. The summaries go out
    * in the order the groups were made, which the lists keep.
    */
-  private service = new Map<string, Map<number, Group>>();
-  private serviceList: Group[] = [];
+  private service = new Map<string, Map<number, Group | Single>>();
+  private serviceList: (Group | Single)[] = [];
   private source: [Map<string, Group>, Map<string, Group>] = [new Map(), new Map()];
   private sourceList: Group[] = [];
   private other = new Map<string, Group>();
@@ -253,10 +284,7 @@ export class FloodShedder {
     this.tick(r.endTs);
     if (!isEmptyFlow(r) || !this.over()) return false;
     const [c, s] = r.dirs;
-    this.group(r.transport, r.server.ip, r.server.port, r.client.ip).add(
-      r.startTs, r.endTs, c.packets + s.packets, c.ipBytes + s.ipBytes, outcomeOf(r.transport, s.packets, s.tcpFlags),
-      r.client.ip, r.server.ip, r.server.port, this.opts.distinctMax,
-    );
+    this.shed(r.transport, r.server.ip, r.server.port, r.client.ip, r.startTs, r.endTs, c.packets + s.packets, c.ipBytes + s.ipBytes, outcomeOf(r.transport, s.packets, s.tcpFlags));
     return true;
   }
 
@@ -283,26 +311,35 @@ export class FloodShedder {
     const transport = f.proto === 6 ? 'tcp' : 'udp';
     const server = addrText(v, f.b0, f.b1, f.b2, f.b3);
     const client = addrText(v, f.a0, f.a1, f.a2, f.a3);
-    this.group(transport, server, f.bPort, client).add(
-      startTs, endTs, a.packets + b.packets, a.ipBytes + b.ipBytes, outcomeOf(transport, b.packets, b.flags),
-      client, server, f.bPort, this.opts.distinctMax,
-    );
+    this.shed(transport, server, f.bPort, client, startTs, endTs, a.packets + b.packets, a.ipBytes + b.ipBytes, outcomeOf(transport, b.packets, b.flags));
     return true;
   }
 
-  /** The group a shed flow counts in: its (server, port), or its client's once those are full. */
-  private group(transport: FlowRecord['transport'], server: string, port: number, client: string): Group {
+  /** Count a shed flow in its (server, port) group, or its client's once those are full. */
+  private shed(transport: FlowRecord['transport'], server: string, port: number, client: string, startTs: number, endTs: number, packets: number, ipBytes: number, outcome: Outcome): void {
+    const max = this.opts.distinctMax;
     const key = port * 2 + (transport === 'tcp' ? 0 : 1);
     let ports = this.service.get(server);
-    let g = ports?.get(key);
-    if (g === undefined) {
-      if (this.serviceList.length >= this.opts.maxGroups) return this.sourceGroup(transport, client);
-      g = new Group(transport, server, port, null);
+    const e = ports?.get(key);
+    if (e === undefined) {
+      if (this.serviceList.length >= this.opts.maxGroups) {
+        this.sourceGroup(transport, client).add(startTs, endTs, packets, ipBytes, outcome, client, server, port, max);
+        return;
+      }
+      const one = new Single(this.serviceList.length, transport, server, port, client, startTs, endTs, packets, ipBytes, outcome);
       if (ports === undefined) this.service.set(server, (ports = new Map()));
-      ports.set(key, g);
-      this.serviceList.push(g);
+      ports.set(key, one);
+      this.serviceList.push(one);
+      return;
     }
-    return g;
+    let g: Group;
+    if (e instanceof Single) {
+      g = new Group(transport, server, port, null);
+      e.into(g, max);
+      (ports as Map<number, Group | Single>).set(key, g);
+      this.serviceList[e.at] = g;
+    } else g = e;
+    g.add(startTs, endTs, packets, ipBytes, outcome, client, server, port, max);
   }
 
   private sourceGroup(transport: FlowRecord['transport'], client: string): Group {
@@ -328,8 +365,8 @@ export class FloodShedder {
     const max = this.opts.distinctMax;
     const out: [FloodScope, Group][] = [];
     for (const g of this.serviceList) {
-      if (g.flows > 1) out.push(['service', g]);
-      else this.sourceGroup(g.transport, g.clients.first ?? '').merge(g, max);
+      if (g instanceof Single) g.into(this.sourceGroup(g.transport, g.client), max);
+      else out.push(['service', g]); // made by a second flow
     }
     // Source groups made by the merges above are in the list too, after those made by offers.
     for (const g of this.sourceList) {
