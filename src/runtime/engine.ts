@@ -181,9 +181,10 @@ export class Engine implements DriverHost {
     this.onClosed = opts.onClosed ?? null;
     this.certs = opts.certs;
     this.evictCb = (f) => {
-      if (f.tomb) return;
-      f.addLimit('flow.evicted');
-      this.end(f, 'evicted');
+      // The record takes 'flow.evicted' from its end reason (finalizeFlow, refreshCounters): a
+      // flood's evicted flows are mostly shed before a record is built, and a list for each was
+      // garbage.
+      if (!f.tomb) this.end(f, 'evicted');
     };
     this.expireCb = (f) => {
       this.stats.flowsExpired++;
@@ -690,6 +691,8 @@ export class Engine implements DriverHost {
   }
 
   private endDissection(f: Flow): void {
+    // Nothing was ever buffered or dissected (a SYN, a scan's probe): nothing to end.
+    if (f.app === AppState.Unclassified && f.dissector === null && f.toServer.stream === null && f.toClient.stream === null) return;
     if (f.app === AppState.Unclassified && f.proto === 6) {
       // A 'yes' that waited on a probe still unsure: the stream ends, so it is taken now.
       this.tryClassify(f, 0, true);
