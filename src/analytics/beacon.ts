@@ -12,7 +12,7 @@
  * Times inside the maths are whole seconds, as RITA stores them.
  */
 import type { BeaconInfo, FlowRecord, SmallRecords } from '../flow/record.js';
-import { destLower, hostKey } from '../baseline/store.js';
+import { destLower, hostKey, textKey } from '../baseline/store.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
 
 /** RITA v5 defaults (default_config.hjson). */
@@ -181,8 +181,10 @@ interface PairState {
   placed: number; // tick at which the pair was put at the young end of the placement list
   older: PairState | null; // neighbours in the placement list (null at its ends)
   newer: PairState | null;
-  host: string; // lowercase host, destination and the port: the entry in the lookup index
-  dst: string;
+  // The lowercase host and destination as index keys (textKey) and the port: the pair's entry in
+  // the lookup index.
+  host: number | string;
+  dst: number | string;
   port: number;
 }
 
@@ -208,7 +210,7 @@ type PortSlot = PairState | Map<number, PairState>;
  * once it has more. Most hosts in a crowd, a scan or a flood have a single pair, and a Map per
  * host cost more memory than the pair itself (and the garbage collector's time to copy it).
  */
-type HostSlot = PairState | Map<string, PortSlot>;
+type HostSlot = PairState | Map<number | string, PortSlot>;
 
 /**
  * Connection starts and originator IP bytes per (host, destination, port), bounded both ways,
@@ -216,8 +218,8 @@ type HostSlot = PairState | Map<string, PortSlot>;
  * (RITA's SNI beacons take precedence), else the server IP. The host is the EDR host name when
  * the flow is attributed, else the client IP.
  *
- * Pairs are found through a host → destination index (lookups on the flow's own key strings, no
- * joined key per flow); a doubly linked list through the pair states, in the order they were
+ * Pairs are found through a host → destination index (lookups on the flow's own keys, addresses
+ * as integers (textKey), no joined key per flow); a doubly linked list through the pair states, in the order they were
  * placed, keeps an approximate LRU order (links in the pairs themselves: no hash table beside
  * the index, and a move costs four pointer writes). A hit moves a pair to the young end only once half the cap's worth of
  * observations went by since it was last placed, so a busy pair costs one move per maxPairs/2
@@ -231,15 +233,21 @@ export class BeaconTracker {
   private oldest: PairState | null = null;
   private newest: PairState | null = null;
   private pairs = 0;
-  private readonly index = new Map<string, HostSlot>();
+  private readonly index = new Map<number | string, HostSlot>();
   private readonly maxPairs: number;
   private readonly maxTs: number;
   private readonly windowS: number;
   private firstS = Infinity;
   private lastS = -Infinity;
   private tick = 0;
-  /** The first connection start seen: inline connection starts are kept relative to it. */
-  private originS = NaN;
+  /**
+   * The first connection start seen: inline connection starts are kept relative to it. It starts
+   * as 0 beside a flag rather than as NaN: a field that ever held a non-integer has V8 box every
+   * value read from it, and the pairs' starts computed from a boxed origin were boxed in turn (two
+   * heap numbers in every pair).
+   */
+  private originS = 0;
+  private hasOrigin = false;
   private readonly scratch = new BeaconScratch();
   /** An inline pair's connections and the new one, in start order (observeInline). */
   private readonly inlineT: number[] = [0, 0, 0];
@@ -267,7 +275,7 @@ export class BeaconTracker {
   }
 
   /** The pair of (dst, port) among a host's pairs `h` (the index's entry for the host). */
-  private static find(h: HostSlot | undefined, dst: string, port: number): PairState | undefined {
+  private static find(h: HostSlot | undefined, dst: number | string, port: number): PairState | undefined {
     if (h === undefined) return undefined;
     if (!(h instanceof Map)) return h.port === port && h.dst === dst ? h : undefined;
     const slot = h.get(dst);
@@ -293,9 +301,9 @@ export class BeaconTracker {
   /** Index a new pair; `h` is the index's entry for its host (looked up by the caller). */
   private addIndex(st: PairState, h: HostSlot | undefined): void {
     if (h === undefined) { this.index.set(st.host, st); return; }
-    let byDst: Map<string, PortSlot>;
+    let byDst: Map<number | string, PortSlot>;
     if (h instanceof Map) byDst = h;
-    else this.index.set(st.host, (byDst = new Map<string, PortSlot>([[h.dst, h]])));
+    else this.index.set(st.host, (byDst = new Map<number | string, PortSlot>([[h.dst, h]])));
     const slot = byDst.get(st.dst);
     if (slot === undefined) byDst.set(st.dst, st);
     else if (slot instanceof Map) slot.set(st.port, st);
@@ -304,8 +312,8 @@ export class BeaconTracker {
 
   /** Add this flow's connection and score its pair (null while the pair is below the gates). */
   observe(flow: FlowRecord): BeaconInfo | null {
-    const host = hostKey(flow);
-    const dst = destLower.of(tlsOf(flow)?.sni ?? flow.server.ip);
+    const host = textKey(hostKey(flow));
+    const dst = textKey(destLower.of(tlsOf(flow)?.sni ?? flow.server.ip));
     const port = flow.server.port;
     const tS = Math.floor(flow.startTs / 1000);
     if (tS < this.firstS) this.firstS = tS;
@@ -331,7 +339,7 @@ export class BeaconTracker {
       this.pairs++;
       this.addIndex(st, h);
     }
-    if (!(this.originS === this.originS)) this.originS = tS;
+    if (!this.hasOrigin) { this.originS = tS; this.hasOrigin = true; }
     const b = flow.dirs[0].ipBytes;
     const c = st.c;
     if (c === null) return this.observeInline(st, tS, b);

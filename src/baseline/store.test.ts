@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BaselineStore, learnFromFlows } from './store.js';
+import { BaselineStore, learnFromFlows, textKey } from './store.js';
 import { IMG, T0, makeFlow } from '../../test/helpers/flows.js';
 
 const dirs: string[] = [];
@@ -93,5 +93,33 @@ describe('BaselineStore', () => {
     expect(b.destinationHostCount('vault.example')).toBe(2);
     expect(b.hostDestinationFirstSeen('WS02.corp.example', 'vault.example')).toBe(T0);
     await b.close();
+  });
+});
+
+describe('textKey (the tables\' key for a host or destination text)', () => {
+  it('is an integer for an IPv4 address as the decoder writes it, and the text itself for anything else', () => {
+    expect(textKey('10.40.0.1')).toBe((10 << 24) | (40 << 16) | 1);
+    expect(textKey('0.0.0.0')).toBe(0);
+    expect(textKey('255.255.255.255')).toBe(-1);
+    for (const s of ['010.40.0.1', '10.40.0.01', '10.40.00.1', '10.40.0', '10.40.0.1.2', '256.1.1.1', '10.40.0.1 ', '1..2.3', '.1.2.3', '1.2.3.', '::1', '::ffff:10.0.0.1', 'ws01.corp.example', '', '1.2.3.4a']) {
+      expect(textKey(s), s).toBe(s);
+    }
+  });
+
+  it('gives different texts different keys, so a host named like a non-canonical address keeps facts of its own', () => {
+    const seen = new Map<number | string, string>();
+    for (const s of ['1.2.3.4', '01.2.3.4', '1.2.3.04', '10.0.0.1', '10.0.0.10', '100.0.0.1', '1.0.0.1', '0.0.0.1']) {
+      const k = textKey(s);
+      expect(seen.get(k), `${s} and ${seen.get(k)}`).toBeUndefined();
+      seen.set(k, s);
+    }
+    const st = BaselineStore.open();
+    st.learn(makeFlow({ host: '010.0.0.1', sni: 'a.example', startTs: T0 }));
+    st.learn(makeFlow({ client: { ip: '10.0.0.1', port: 50_000 }, host: null, sni: 'b.example', startTs: T0 + 5 }));
+    expect(st.hostDestinationFirstSeen('010.0.0.1', 'a.example')).toBe(T0);
+    expect(st.hostDestinationFirstSeen('010.0.0.1', 'b.example')).toBeNull();
+    expect(st.hostDestinationFirstSeen('10.0.0.1', 'b.example')).toBe(T0 + 5);
+    expect(st.hostDestinationFirstSeen('10.0.0.1', 'a.example')).toBeNull();
+    expect(st.hostCount()).toBe(2);
   });
 });

@@ -139,11 +139,43 @@ export function userKey(flow: FlowRecord): string | null {
   return u ? userLower.of(u) : null;
 }
 
+/**
+ * A key standing for the string `s` in the analytics' per-host and per-destination tables: the
+ * address as a signed 32-bit integer when `s` is an IPv4 address written the one way the decoder
+ * writes it (four decimal octets, no leading zeros), else `s` itself. Two strings get equal keys
+ * exactly when they are equal (no other text maps to that integer, and an integer never equals a
+ * string), so a table keyed this way holds what a table keyed by the strings holds. An integer key
+ * is hashed and compared without reading any string, and keeps none alive.
+ */
+export function textKey(s: string): number | string {
+  const len = s.length;
+  if (len < 7 || len > 15) return s;
+  let n = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return s;
+      n = (n << 8) | octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      // A leading zero would make a second spelling of the same address.
+      if (digits === 1 && octet === 0) return s;
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return s;
+    } else return s;
+  }
+  if (dots !== 3 || digits === 0) return s;
+  return (n << 8) | octet;
+}
+
 /** The (host, destination, JA4, user, image) keys of a flow learned recently (see BaselineStore.learn). */
 interface LearnedTuple {
-  hash: number;
-  host: string;
-  dest: string;
+  host: number | string; // textKey of the host and of the destination
+  dest: number | string;
   ja4: string;
   user: string;
   exe: string;
@@ -303,9 +335,12 @@ interface Evictable {
   evictOldest(): number;
 }
 
-/** Facts keyed by one part: LMDB key `<prefix><a>` (prefix `<kind>\u0001`, or '' for the meta keys). */
+/**
+ * Facts keyed by one part: LMDB key `<prefix><a>` (prefix `<kind>\u0001`, or '' for the meta keys).
+ * In process the part is held as its textKey (an address as an integer).
+ */
 class Table1 implements Evictable {
-  private m = new Map<string, number>();
+  private m = new Map<number | string, number>();
   private readonly front = new MapFront({ keys: () => this.m.keys() });
   private readonly tables: Tables;
   private readonly prefix: string;
@@ -326,53 +361,55 @@ class Table1 implements Evictable {
     return 1;
   }
 
-  get(a: string): number | undefined {
-    let v = this.m.get(a);
+  /** `k` is textKey(a), when the caller has it. */
+  get(a: string, k: number | string = textKey(a)): number | undefined {
+    let v = this.m.get(k);
     if (v === undefined) {
       const be = this.tables.backend;
       if (be === null) return undefined;
       v = be.read(this.prefix + a) ?? MISSING;
       this.tables.added(this);
-      this.m.set(a, v);
+      this.m.set(k, v);
     }
     return v === MISSING ? undefined : v;
   }
 
-  put(a: string, v: number): void {
-    if (!this.m.has(a) && !this.pinned) this.tables.added(this);
-    this.m.set(a, v);
+  put(a: string, v: number, k: number | string = textKey(a)): void {
+    if (!this.m.has(k) && !this.pinned) this.tables.added(this);
+    this.m.set(k, v);
     this.tables.backend?.write(this.prefix + a, v);
   }
 
   /** Set `a` to `ts` unless it is already known; true when it was new. */
-  once(a: string, ts: number): boolean {
+  once(a: string, ts: number, k: number | string = textKey(a)): boolean {
     if (this.tables.backend === null) {
       // In memory nothing is cached as absent: a miss here is a new fact.
-      if (this.m.get(a) !== undefined) return false;
+      if (this.m.get(k) !== undefined) return false;
       if (!this.pinned) this.tables.added(this);
-      this.m.set(a, ts);
+      this.m.set(k, ts);
       return true;
     }
-    if (this.get(a) !== undefined) return false;
-    this.put(a, ts);
+    if (this.get(a, k) !== undefined) return false;
+    this.put(a, ts, k);
     return true;
   }
 
   /** A value the backend reported: cached, not written back. */
   mirror(a: string, v: number): void {
-    if (!this.m.has(a) && !this.pinned) this.tables.added(this);
-    this.m.set(a, v);
+    const k = textKey(a);
+    if (!this.m.has(k) && !this.pinned) this.tables.added(this);
+    this.m.set(k, v);
   }
 
-  bump(a: string): void {
+  bump(a: string, k: number | string = textKey(a)): void {
     if (this.tables.backend === null) {
       // In memory: one look-up and one set (a new destination's count, once per new host).
-      const v = this.m.get(a);
+      const v = this.m.get(k);
       if (v === undefined && !this.pinned) this.tables.added(this);
-      this.m.set(a, (v ?? 0) + 1);
+      this.m.set(k, (v ?? 0) + 1);
       return;
     }
-    this.put(a, (this.get(a) ?? 0) + 1);
+    this.put(a, (this.get(a, k) ?? 0) + 1, k);
   }
 
   clear(): void {
@@ -382,7 +419,7 @@ class Table1 implements Evictable {
 }
 
 /** A first part's one fact: the second part and its value (see Table2). */
-interface OneFact { b: string; v: number }
+interface OneFact { b: number | string; v: number }
 
 /**
  * Facts keyed by two parts: LMDB key `<prefix><a>\u0001<b>` (prefix `<kind>\u0001`). A first part
@@ -390,7 +427,7 @@ interface OneFact { b: string; v: number }
  * have one destination, and a Map per host cost several times the fact it held.
  */
 class Table2 implements Evictable {
-  private m = new Map<string, OneFact | Map<string, number>>();
+  private m = new Map<number | string, OneFact | Map<number | string, number>>();
   private readonly front = new MapFront({ keys: () => this.m.keys() });
   private readonly tables: Tables;
   private readonly prefix: string;
@@ -408,16 +445,16 @@ class Table2 implements Evictable {
     return inner instanceof Map ? inner.size : 1;
   }
 
-  /** The value held for (a, b) here (MISSING when cached as absent), undefined when not held. */
-  private held(a: string, b: string): number | undefined {
+  /** The value held for keys (a, b) here (MISSING when cached as absent), undefined when not held. */
+  private held(a: number | string, b: number | string): number | undefined {
     const inner = this.m.get(a);
     if (inner === undefined) return undefined;
     if (inner instanceof Map) return inner.get(b);
     return inner.b === b ? inner.v : undefined;
   }
 
-  /** Hold (a, b) = v, `a` keeping its place in the eviction order when it is already here. */
-  private hold(a: string, b: string, v: number): void {
+  /** Hold keys (a, b) = v, `a` keeping its place in the eviction order when it is already here. */
+  private hold(a: number | string, b: number | string, v: number): void {
     const inner = this.m.get(a);
     if (inner === undefined) this.m.set(a, { b, v });
     else if (inner instanceof Map) inner.set(b, v);
@@ -425,44 +462,47 @@ class Table2 implements Evictable {
     else this.m.set(a, new Map([[inner.b, inner.v], [b, v]]));
   }
 
-  get(a: string, b: string): number | undefined {
-    let v = this.held(a, b);
+  /** `ka` and `kb` are textKey(a) and textKey(b), when the caller has them. */
+  get(a: string, b: string, ka: number | string = textKey(a), kb: number | string = textKey(b)): number | undefined {
+    let v = this.held(ka, kb);
     if (v === undefined) {
       const be = this.tables.backend;
       if (be === null) return undefined;
       v = be.read(this.prefix + a + SEP + b) ?? MISSING;
       this.tables.added(this); // may drop the tables: hold() looks `a` up again
-      this.hold(a, b, v);
+      this.hold(ka, kb, v);
     }
     return v === MISSING ? undefined : v;
   }
 
-  put(a: string, b: string, v: number): void {
-    if (this.held(a, b) === undefined) this.tables.added(this);
-    this.hold(a, b, v);
+  put(a: string, b: string, v: number, ka: number | string = textKey(a), kb: number | string = textKey(b)): void {
+    if (this.held(ka, kb) === undefined) this.tables.added(this);
+    this.hold(ka, kb, v);
     this.tables.backend?.write(this.prefix + a + SEP + b, v);
   }
 
-  once(a: string, b: string, ts: number): boolean {
+  once(a: string, b: string, ts: number, ka: number | string = textKey(a), kb: number | string = textKey(b)): boolean {
     if (this.tables.backend === null) {
       // In memory nothing is cached as absent: a miss here is a new fact. `a` is looked up once,
       // and again only when making room forgot something (`a` itself may have gone).
-      let inner = this.m.get(a);
-      if (inner !== undefined && (inner instanceof Map ? inner.has(b) : inner.b === b)) return false;
-      if (this.tables.added(this)) inner = this.m.get(a);
-      if (inner === undefined) this.m.set(a, { b, v: ts });
-      else if (inner instanceof Map) inner.set(b, ts);
-      else this.m.set(a, new Map([[inner.b, inner.v], [b, ts]]));
+      let inner = this.m.get(ka);
+      if (inner !== undefined && (inner instanceof Map ? inner.has(kb) : inner.b === kb)) return false;
+      if (this.tables.added(this)) inner = this.m.get(ka);
+      if (inner === undefined) this.m.set(ka, { b: kb, v: ts });
+      else if (inner instanceof Map) inner.set(kb, ts);
+      else this.m.set(ka, new Map([[inner.b, inner.v], [kb, ts]]));
       return true;
     }
-    if (this.get(a, b) !== undefined) return false;
-    this.put(a, b, ts);
+    if (this.get(a, b, ka, kb) !== undefined) return false;
+    this.put(a, b, ts, ka, kb);
     return true;
   }
 
   mirror(a: string, b: string, v: number): void {
-    if (this.held(a, b) === undefined) this.tables.added(this);
-    this.hold(a, b, v);
+    const ka = textKey(a);
+    const kb = textKey(b);
+    if (this.held(ka, kb) === undefined) this.tables.added(this);
+    this.hold(ka, kb, v);
   }
 
   clear(): void {
@@ -490,6 +530,12 @@ export class BaselineStore implements BaselineView {
    * one of two neighbouring slots, the newer first), so it is bounded by construction.
    */
   private readonly recent: (LearnedTuple | undefined)[] = new Array<LearnedTuple | undefined>(RECENT_SLOTS).fill(undefined);
+  /**
+   * The tuples' hashes, slot by slot beside `recent`: a new tuple (most flows of a crowd of hosts)
+   * is told apart by the two hashes, which share a cache line, without reading the two tuples
+   * it is not, each somewhere else in the heap.
+   */
+  private readonly recentHash = new Int32Array(RECENT_SLOTS);
 
   private constructor(backend: FactBackend | null, cacheMax: number, learningPeriodMs: number, memoryMax: number) {
     const t = new Tables(backend, cacheMax, memoryMax);
@@ -615,44 +661,56 @@ export class BaselineStore implements BaselineView {
     }
     // Fast path: a flow whose whole (host, dest, ja4, user, image) tuple was learned recently adds
     // nothing (first-seen times only ever keep the first), unless it brings library loads. The memo
-    // holds the very keys learnKeys would use, which the analytics have just folded for this flow
-    // (the one-entry memos hand them back): a new tuple's strings are the ones the tables keep, so
-    // the memo keeps no strings of its own (the raw addresses are two-piece strings per flow that
-    // the memo alone would have kept alive into the old generation).
+    // holds the keys the tables hold: the host and destination as textKeys (an address is an
+    // integer), the other parts the very strings the analytics have just folded for this flow (the
+    // one-entry memos hand them back), which a new tuple's facts keep anyway. So the memo keeps no
+    // string of its own alive into the old generation.
     const a = flow.attribution;
+    const hostText = hostKey(flow);
+    const destText = destinationKey(flow);
+    const host = textKey(hostText);
+    const dest = textKey(destText);
     if (!a || a.imageLoads.length === 0) {
-      const host = hostKey(flow);
-      const dest = destinationKey(flow);
       const ja4 = tlsOf(flow)?.ja4 ?? '';
       const user = userKey(flow) ?? '';
       const exe = imageKey(flow) ?? '';
-      let h = fnv(fnv(fnv(fnv(fnv(0x811c9dc5, host), dest), ja4), user), exe);
+      // Hashed over the texts, not the keys: the same slots as ever, so the memo remembers and
+      // forgets the very tuples it did (which decides what an in-memory store past its bound
+      // learns again).
+      let h = fnv(fnv(fnv(fnv(fnv(0x811c9dc5, hostText), destText), ja4), user), exe);
       h ^= h >>> 15;
       const i = h & (RECENT_SLOTS - 2);
+      const hs = this.recentHash;
       const first = this.recent[i];
-      if (first !== undefined && first.hash === h && first.host === host && first.dest === dest && first.ja4 === ja4 && first.user === user && first.exe === exe) return;
+      if (hs[i] === h && first !== undefined && first.host === host && first.dest === dest && first.ja4 === ja4 && first.user === user && first.exe === exe) return;
       const second = this.recent[i + 1];
-      if (second !== undefined && second.hash === h && second.host === host && second.dest === dest && second.ja4 === ja4 && second.user === user && second.exe === exe) return;
+      if (hs[i + 1] === h && second !== undefined && second.host === host && second.dest === dest && second.ja4 === ja4 && second.user === user && second.exe === exe) return;
       // Newest in the first slot; the older of the two goes (its object is reused).
       let t = second;
-      if (t === undefined) t = { hash: h, host, dest, ja4, user, exe };
-      else { t.hash = h; t.host = host; t.dest = dest; t.ja4 = ja4; t.user = user; t.exe = exe; }
+      if (t === undefined) t = { host, dest, ja4, user, exe };
+      else { t.host = host; t.dest = dest; t.ja4 = ja4; t.user = user; t.exe = exe; }
       this.recent[i + 1] = first;
       this.recent[i] = t;
+      hs[i + 1] = hs[i]!;
+      hs[i] = h;
     }
-    this.learnKeys(flow, ts);
+    this.learnKeys(flow, ts, host, dest);
   }
 
-  private learnKeys(flow: FlowRecord, ts: number): void {
+  /** `hk` and `dk`: textKey of the flow's host and destination keys. */
+  private learnKeys(flow: FlowRecord, ts: number, hk: number | string, dk: number | string): void {
     const host = hostKey(flow);
     const dest = destinationKey(flow);
-    if (this.host.once(host, ts)) this.meta.bump(K.hosts);
+    if (this.host.once(host, ts, hk)) this.meta.bump(K.hosts);
     // A new (host, destination) pair is also one more host for that destination's prevalence.
-    if (this.hostDest.once(host, dest, ts)) this.destCount.bump(dest);
+    if (this.hostDest.once(host, dest, ts, hk, dk)) this.destCount.bump(dest, dk);
     const ja4 = tlsOf(flow)?.ja4;
-    if (ja4 && this.ja4Host.once(ja4, host, ts)) this.ja4Count.bump(ja4);
+    if (ja4) {
+      const jk = textKey(ja4);
+      if (this.ja4Host.once(ja4, host, ts, jk, hk)) this.ja4Count.bump(ja4, jk);
+    }
     const user = userKey(flow);
-    if (user) this.userDest.once(user, dest, ts);
+    if (user) this.userDest.once(user, dest, ts, textKey(user), dk);
     const image = imageKey(flow);
     if (image) {
       this.image.once(image, ts);
