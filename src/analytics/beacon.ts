@@ -12,7 +12,7 @@
  * Times inside the maths are whole seconds, as RITA stores them.
  */
 import type { BeaconInfo, FlowRecord, SmallRecords } from '../flow/record.js';
-import { destLower, hostKey, textKey } from '../baseline/store.js';
+import { destLower, hostKey, hostTableKey } from '../baseline/store.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
 
 /** RITA v5 defaults (default_config.hjson). */
@@ -312,8 +312,8 @@ export class BeaconTracker {
 
   /** Add this flow's connection and score its pair (null while the pair is below the gates). */
   observe(flow: FlowRecord): BeaconInfo | null {
-    const host = textKey(hostKey(flow));
-    const dst = textKey(destLower.of(tlsOf(flow)?.sni ?? flow.server.ip));
+    const host = hostTableKey(flow);
+    const dst = destLower.keyOf(tlsOf(flow)?.sni ?? flow.server.ip);
     const port = flow.server.port;
     const tS = Math.floor(flow.startTs / 1000);
     if (tS < this.firstS) this.firstS = tS;

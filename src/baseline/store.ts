@@ -103,12 +103,21 @@ const K = {
 export class LowerMemo {
   private raw: string | null = null;
   private lower = '';
+  /** textKey(lower), once asked for; undefined until then. */
+  private key: number | string | undefined = undefined;
   of(s: string): string {
     if (s !== this.raw) {
       this.lower = s.toLowerCase();
       this.raw = s;
+      this.key = undefined;
     }
     return this.lower;
+  }
+
+  /** textKey(of(s)), from the same memo: the tracker and learn() ask for the same flow's key. */
+  keyOf(s: string): number | string {
+    const lower = this.of(s);
+    return (this.key ??= textKey(lower));
   }
 }
 
@@ -126,6 +135,11 @@ export function destinationKey(flow: FlowRecord): string {
 /** The host a baseline remembers: the EDR host name, else the client IP (lowercase). */
 export function hostKey(flow: FlowRecord): string {
   return hostLower.of(flow.attribution?.host?.name ?? flow.client.ip);
+}
+
+/** textKey(hostKey(flow)). */
+export function hostTableKey(flow: FlowRecord): number | string {
+  return hostLower.keyOf(flow.attribution?.host?.name ?? flow.client.ip);
 }
 
 /** The image a baseline remembers: the full executable path, lowercase. */
@@ -668,8 +682,8 @@ export class BaselineStore implements BaselineView {
     const a = flow.attribution;
     const hostText = hostKey(flow);
     const destText = destinationKey(flow);
-    const host = textKey(hostText);
-    const dest = textKey(destText);
+    const host = hostTableKey(flow);
+    const dest = destLower.keyOf(tlsOf(flow)?.sni ?? flow.dnsName ?? flow.server.ip);
     if (!a || a.imageLoads.length === 0) {
       const ja4 = tlsOf(flow)?.ja4 ?? '';
       const user = userKey(flow) ?? '';
