@@ -449,6 +449,13 @@ export function decode(
           }
           return fail(meta, DecodeStatus.Unsupported, 'decoder.mpls.unknown_payload');
         }
+        if (etype <= 1500) {
+          // IEEE 802.3: a length, not a type; IP rides in LLC/SNAP (RFC 1042: AA AA 03, OUI 0, the type).
+          if (end - pos < 8 || b[pos] !== 0xaa || b[pos + 1] !== 0xaa || b[pos + 2] !== 0x03) return fail(meta, DecodeStatus.NotIp, '');
+          etype = (b[pos + 6] << 8) | b[pos + 7];
+          pos += 8;
+          break;
+        }
         if (etype === ET_CISCO_MD || etype === ET_VNTAG || etype === ET_ETAG) {
           // Tags switches insert before the payload's ethertype, on SPAN ports of TrustSec and
           // fabric-extender networks: Cisco MetaData (version, length, SGT option and value: 6
