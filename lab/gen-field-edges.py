@@ -13,7 +13,7 @@
   stacked, Linux cooked v2 around a VXLAN tunnel, an IPv6 jumbogram behind hop-by-hop options;
 - what switches and redirectors add on a SPAN port: Cisco MetaData (SGT), VN-Tag, 802.1BR E-Tag,
   802.1ah provider backbone bridging, VXLAN-GPE (with NSH), WCCP's GRE redirection; every frame
-  mirrored twice; each direction on its own VLAN.
+  mirrored twice; each direction on its own VLAN; 802.3 frames with LLC/SNAP.
 
 Packets are scapy's (independent of the sensor's decoder); file formats are written byte by
 byte. test/field-edges.test.ts runs this into a temp dir and holds the sensor to tshark and to
@@ -41,7 +41,7 @@ _spec.loader.exec_module(gf)
 
 from scapy.layers.inet import IP, TCP, UDP, fragment  # noqa: E402
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, Jumbo, PadN  # noqa: E402
-from scapy.layers.l2 import Dot1Q, Ether, GRE  # noqa: E402
+from scapy.layers.l2 import LLC, SNAP, Dot1Q, Ether, GRE  # noqa: E402
 from scapy.layers.ppp import PPP, PPPoE  # noqa: E402
 from scapy.contrib.mpls import MPLS  # noqa: E402
 from scapy.layers.vxlan import VXLAN  # noqa: E402
@@ -436,6 +436,13 @@ def vlan_asym(d, p):
     return bytes(Ether(src=gf.MAC_C, dst=gf.MAC_S) / Dot1Q(vlan=100 if d == 'c' else 200) / p)
 
 
+def llc_snap(d, p):
+    """IEEE 802.3 with a length instead of an ethertype, then LLC/SNAP naming IP (RFC 1042)."""
+    body = bytes(LLC(dsap=0xaa, ssap=0xaa, ctrl=3) / SNAP(OUI=0, code=0x0800 if IP in p else 0x86dd) / p)
+    f = bytes(Ether(src=gf.MAC_C, dst=gf.MAC_S, type=len(body))) + body
+    return f + b'\x00' * max(0, 60 - len(f))
+
+
 def with_gaps(fs, step=0.001):
     return [(i * step, f) for i, f in enumerate(fs)]
 
@@ -478,6 +485,7 @@ CASES = {
     'wccp': lambda: pcap_timed(stamped(tls_pkts('wccp').pkts + gf.dns_exchange(), wccp)),
     'span-dup-all': lambda: pcap_timed(span_dup_all()),
     'vlan-asym': lambda: pcap_timed(stamped(tls_pkts('vlanasym').pkts + gf.dns_exchange(), vlan_asym)),
+    'llc-snap': lambda: pcap_timed(stamped(tls_pkts('llcsnap').pkts + gf.dns_exchange(), llc_snap)),
 }
 
 

@@ -41,7 +41,7 @@ const SNI: Record<string, string> = {
   'ftp-authtls-mid': 'ftpmid', 'smtp-after-starttls': 'smtpafter', 'hello-records-ooo': 'recordsooo', 'vlan-mpls-pppoe': 'vlanmplspppoe',
   'sll2-vxlan': 'sll2vxlan', 'jumbo-hbh': 'jumbo', 'cisco-metadata': 'ciscomd', vntag: 'vntag', etag: 'etag', pbb: 'pbb',
   'vxlan-gpe': 'vxlangpe', 'vxlan-gpe-v6': 'vxlangpe6', 'vxlan-gpe-nsh': 'vxlangpensh', wccp: 'wccp',
-  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym',
+  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap',
 };
 
 const lines = new Map<string, string[]>();
