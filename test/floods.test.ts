@@ -97,11 +97,12 @@ describe('flood shedding', () => {
     for (const [shape, scale] of [['horizontal-scan', 0.03], ['syn-flood', 0.02]] as const) {
       const file = join(dir, `${shape}-shed-${scale}.pcap`);
       const info = generateFlood(shape, file, { scale });
-      const opts: ReplayOptions = { flood: { emptyFlowsPerSecond: 50, maxGroups: 500 } };
+      const opts: ReplayOptions = { flood: { emptyFlowsPerSecond: 50, maxGroups: 500, distinctMax: 100 } };
       const one = await replayFiles([file], { ...opts, workers: 1 });
       const two = await replayFiles([file], { ...opts, workers: 2 });
       // The scan's 60 s are six intervals, one source summary each; the flood's 10 s one service.
       expect(one.floods.map((f) => f.scope)).toEqual(shape === 'syn-flood' ? ['service'] : Array(6).fill('source'));
+      expect(one.floods.every((f) => f.distinctCapped)).toBe(true); // counts past distinctMax stop
       expect(one.floods).toEqual(two.floods);
       expect(one.flows.map((f) => f.id)).toEqual(two.flows.map((f) => f.id));
       expect(one.flows.length + shedTotal(one)).toBe(info.flows);

@@ -310,23 +310,36 @@ export class FloodShedder {
     const v = f.ipVersion;
     const transport = f.proto === 6 ? 'tcp' : 'udp';
     const server = addrText(v, f.b0, f.b1, f.b2, f.b3);
-    const client = addrText(v, f.a0, f.a1, f.a2, f.a3);
-    this.shed(transport, server, f.bPort, client, startTs, endTs, a.packets + b.packets, a.ipBytes + b.ipBytes, outcomeOf(transport, b.packets, b.flags));
+    // The client's text is made only where it is counted or kept: a SYN flood's clients are all
+    // new, and past distinctMax of them its service group no longer counts them.
+    this.from = f;
+    this.shed(transport, server, f.bPort, null, startTs, endTs, a.packets + b.packets, a.ipBytes + b.ipBytes, outcomeOf(transport, b.packets, b.flags));
+    this.from = null;
     return true;
   }
 
+  /** The flow offerFlow is shedding, whose client text shed() makes when it needs it. */
+  private from: Flow | null = null;
+
+  private clientOf(client: string | null): string {
+    if (client !== null) return client;
+    const f = this.from as Flow;
+    return addrText(f.ipVersion, f.a0, f.a1, f.a2, f.a3);
+  }
+
   /** Count a shed flow in its (server, port) group, or its client's once those are full. */
-  private shed(transport: FlowRecord['transport'], server: string, port: number, client: string, startTs: number, endTs: number, packets: number, ipBytes: number, outcome: Outcome): void {
+  private shed(transport: FlowRecord['transport'], server: string, port: number, client: string | null, startTs: number, endTs: number, packets: number, ipBytes: number, outcome: Outcome): void {
     const max = this.opts.distinctMax;
     const key = port * 2 + (transport === 'tcp' ? 0 : 1);
     let ports = this.service.get(server);
     const e = ports?.get(key);
     if (e === undefined) {
+      const c = this.clientOf(client);
       if (this.serviceList.length >= this.opts.maxGroups) {
-        this.sourceGroup(transport, client).add(startTs, endTs, packets, ipBytes, outcome, client, server, port, max);
+        this.sourceGroup(transport, c).add(startTs, endTs, packets, ipBytes, outcome, c, server, port, max);
         return;
       }
-      const one = new Single(this.serviceList.length, transport, server, port, client, startTs, endTs, packets, ipBytes, outcome);
+      const one = new Single(this.serviceList.length, transport, server, port, c, startTs, endTs, packets, ipBytes, outcome);
       if (ports === undefined) this.service.set(server, (ports = new Map()));
       ports.set(key, one);
       this.serviceList.push(one);
@@ -339,7 +352,8 @@ export class FloodShedder {
       (ports as Map<number, Group | Single>).set(key, g);
       this.serviceList[e.at] = g;
     } else g = e;
-    g.add(startTs, endTs, packets, ipBytes, outcome, client, server, port, max);
+    // A capped count takes no more values: its client is not needed.
+    g.add(startTs, endTs, packets, ipBytes, outcome, g.clients.capped ? '' : this.clientOf(client), server, port, max);
   }
 
   private sourceGroup(transport: FlowRecord['transport'], client: string): Group {
