@@ -13,7 +13,9 @@
   stacked, Linux cooked v2 around a VXLAN tunnel, an IPv6 jumbogram behind hop-by-hop options;
 - what switches and redirectors add on a SPAN port: Cisco MetaData (SGT), VN-Tag, 802.1BR E-Tag,
   802.1ah provider backbone bridging, VXLAN-GPE (with NSH), WCCP's GRE redirection; every frame
-  mirrored twice; each direction on its own VLAN; 802.3 frames with LLC/SNAP.
+  mirrored twice; each direction on its own VLAN; 802.3 frames with LLC/SNAP;
+- a pcapng with the blocks Wireshark's tools write besides packets (names, a TLS key log, packet
+  options, a custom block, interface statistics).
 
 Packets are scapy's (independent of the sensor's decoder); file formats are written byte by
 byte. test/field-edges.test.ts runs this into a temp dir and holds the sensor to tshark and to
@@ -443,6 +445,32 @@ def llc_snap(d, p):
     return f + b'\x00' * max(0, 60 - len(f))
 
 
+def pcapng_blocks():
+    """A pcapng as Wireshark and its tools leave it: a name resolution block before the interface,
+    a decryption secrets block (a TLS key log), packets with options (flags, a hash, a comment),
+    a custom block, interface statistics at the end."""
+    def block(t, body):
+        body += b'\x00' * (-len(body) % 4)
+        return struct.pack('<II', t, len(body) + 12) + body + struct.pack('<I', len(body) + 12)
+
+    def opt(code, val):
+        return struct.pack('<HH', code, len(val)) + val + b'\x00' * (-len(val) % 4)
+    out = block(0x0A0D0D0A, struct.pack('<IHHq', 0x1A2B3C4D, 1, 0, -1) + opt(3, b'field') + opt(0, b''))
+    nrb = struct.pack('<HH', 1, 4 + 16) + bytes([198, 51, 100, 20]) + b'srv.example.tes\x00' + struct.pack('<HH', 0, 0)
+    out += block(4, nrb)
+    out += block(1, struct.pack('<HHI', 1, 0, 262144) + opt(2, b'eth0') + opt(9, bytes([6])) + opt(0, b''))
+    keylog = b'CLIENT_RANDOM ' + b'00' * 32 + b' ' + b'11' * 48 + b'\n'
+    out += block(0x0A, struct.pack('<II', 0x544c534b, len(keylog)) + keylog)
+    for i, (t, f) in enumerate(stamped(tls_pkts('ngblocks').pkts + gf.dns_exchange())):
+        us = round((T0 + t) * 10**6)
+        opts = opt(2, struct.pack('<I', 1 if i % 2 == 0 else 2)) + opt(3, b'\x02' + hashlib.md5(f).digest()[:4]) + opt(1, b'frame %d' % i) + opt(0, b'')
+        out += block(6, struct.pack('<IIIII', 0, us >> 32, us & 0xffffffff, len(f), len(f)) + f + b'\x00' * (-len(f) % 4) + opts)
+        if i == 3:
+            out += block(0x00000BAD, struct.pack('<I', 32473) + b'a vendor block')
+    out += block(5, struct.pack('<III', 0, 0, 0) + opt(4, struct.pack('<Q', 13)) + opt(0, b''))
+    return out
+
+
 def with_gaps(fs, step=0.001):
     return [(i * step, f) for i, f in enumerate(fs)]
 
@@ -486,6 +514,7 @@ CASES = {
     'span-dup-all': lambda: pcap_timed(span_dup_all()),
     'vlan-asym': lambda: pcap_timed(stamped(tls_pkts('vlanasym').pkts + gf.dns_exchange(), vlan_asym)),
     'llc-snap': lambda: pcap_timed(stamped(tls_pkts('llcsnap').pkts + gf.dns_exchange(), llc_snap)),
+    'pcapng-blocks': pcapng_blocks,
 }
 
 
@@ -499,7 +528,7 @@ def main():
     for name in names:
         gf.RNG.seed(name)
         data = CASES[name]()
-        with open(os.path.join(out, name + '.pcap'), 'wb') as f:
+        with open(os.path.join(out, name + ('.pcapng' if name.startswith('pcapng') else '.pcap')), 'wb') as f:
             f.write(data)
     with open(os.path.join(out, 'expect.json'), 'w') as f:
         json.dump(EXPECT, f, indent=1, sort_keys=True)

@@ -22,7 +22,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const GEN = join(root, 'lab/gen-field-edges.py');
 const CASES = execFileSync('/usr/bin/python3', [GEN, '--list'], { encoding: 'utf8' }).trim().split('\n');
-const file = (name: string) => join(tmp, `${name}.pcap`);
+const file = (name: string) => join(tmp, `${name}.${name.startsWith('pcapng') ? 'pcapng' : 'pcap'}`);
 
 /** What tshark cannot guess: an L2TPv3 session's cookie, sublayer and payload; a pseudowire's payload. */
 const L2TPV3 = ['-d', 'l2tp.pw_type==0,eth'];
@@ -41,7 +41,7 @@ const SNI: Record<string, string> = {
   'ftp-authtls-mid': 'ftpmid', 'smtp-after-starttls': 'smtpafter', 'hello-records-ooo': 'recordsooo', 'vlan-mpls-pppoe': 'vlanmplspppoe',
   'sll2-vxlan': 'sll2vxlan', 'jumbo-hbh': 'jumbo', 'cisco-metadata': 'ciscomd', vntag: 'vntag', etag: 'etag', pbb: 'pbb',
   'vxlan-gpe': 'vxlangpe', 'vxlan-gpe-v6': 'vxlangpe6', 'vxlan-gpe-nsh': 'vxlangpensh', wccp: 'wccp',
-  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap',
+  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap', 'pcapng-blocks': 'ngblocks',
 };
 
 const lines = new Map<string, string[]>();
