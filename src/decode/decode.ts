@@ -46,6 +46,8 @@ export const defaultDecodeLimits: Readonly<DecodeLimits> = Object.freeze({
 
 /** Well-known UDP ports of the UDP tunnels the decoder peels. */
 export const VXLAN_PORT = 4789; // RFC 7348 §5
+/** The Linux kernel's VXLAN port before IANA's (its default when none is given; flannel's). */
+export const VXLAN_LINUX_PORT = 8472;
 export const GENEVE_PORT = 6081; // RFC 8926 §3.3
 export const GTPU_PORT = 2152; // 3GPP TS 29.281 §4.4.2
 export const TEREDO_PORT = 3544; // RFC 4380 §2.5 (client-server exchanges)
@@ -758,7 +760,10 @@ export function decode(
           const sport = (b[pos] << 8) | b[pos + 1];
           const dport = (b[pos + 2] << 8) | b[pos + 3];
           const p = pos + 8;
-          if ((dport === VXLAN_PORT || sport === VXLAN_PORT) && end - p >= 8 && (b[p] & 0x08) !== 0) {
+          if (((dport === VXLAN_PORT || sport === VXLAN_PORT) && end - p >= 8 && (b[p] & 0x08) !== 0) ||
+            // on 8472 only a header exactly as RFC 7348 lays it out (I flag alone, reserved zero):
+            // the port is not IANA's and Cisco's OTV shares it
+            ((dport === VXLAN_LINUX_PORT || sport === VXLAN_LINUX_PORT) && end - p >= 22 && b[p] === 0x08 && b[p + 1] === 0 && b[p + 2] === 0 && b[p + 3] === 0 && b[p + 7] === 0)) {
             // RFC 7348 §5: flags (I bit), reserved, VNI, reserved; then an Ethernet frame.
             if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
             if (depth === 1) outer(meta, TunnelType.Vxlan);
