@@ -12,7 +12,8 @@
   segments delivered out of order, a capture starting inside a TLS record, VLAN + MPLS + PPPoE
   stacked, Linux cooked v2 around a VXLAN tunnel, an IPv6 jumbogram behind hop-by-hop options;
 - what switches and redirectors add on a SPAN port: Cisco MetaData (SGT), VN-Tag, 802.1BR E-Tag,
-  802.1ah provider backbone bridging, VXLAN-GPE (with NSH), WCCP's GRE redirection; every frame
+  802.1ah provider backbone bridging, VXLAN-GPE (with NSH), WCCP's GRE redirection, VXLAN on
+  Linux's port 8472 (flannel); every frame
   mirrored twice; each direction on its own VLAN; 802.3 frames with LLC/SNAP;
 - a pcapng with the blocks Wireshark's tools write besides packets (names, a TLS key log, packet
   options, a custom block, interface statistics).
@@ -471,6 +472,11 @@ def pcapng_blocks():
     return out
 
 
+def vxlan_8472(d, p):
+    """VXLAN on the Linux kernel's own port 8472 (flannel's Kubernetes overlay)."""
+    return bytes(gf.eth(d, gf.outer_ip(d) / UDP(sport=40123 + (d == 's'), dport=8472) / VXLAN(vni=1, flags=0x08) / gf.eth(d, p)))
+
+
 def with_gaps(fs, step=0.001):
     return [(i * step, f) for i, f in enumerate(fs)]
 
@@ -515,6 +521,7 @@ CASES = {
     'vlan-asym': lambda: pcap_timed(stamped(tls_pkts('vlanasym').pkts + gf.dns_exchange(), vlan_asym)),
     'llc-snap': lambda: pcap_timed(stamped(tls_pkts('llcsnap').pkts + gf.dns_exchange(), llc_snap)),
     'pcapng-blocks': pcapng_blocks,
+    'vxlan-8472': lambda: pcap_timed(stamped(tls_pkts('vxlan8472').pkts + gf.dns_exchange(), vxlan_8472)),
 }
 
 

@@ -31,6 +31,7 @@ const TSHARK_ARGS: Record<string, string[]> = {
   'l2tpv3-ip-cookie': ['-o', 'l2tp.cookie_size:4 Byte Cookie', '-o', 'l2tp.l2_specific:None', ...L2TPV3],
   'l2tpv3-udp': ['-o', 'l2tp.cookie_size:None', '-o', 'l2tp.l2_specific:Default L2-Specific', ...L2TPV3],
   'vlan-mpls-pppoe': ['-d', 'mpls.label==17,pwethcw'],
+  'vxlan-8472': ['-d', 'udp.port==8472,vxlan'],
 };
 
 /** The server name each case's ClientHello carries, where the capture holds the whole hello. */
@@ -41,7 +42,7 @@ const SNI: Record<string, string> = {
   'ftp-authtls-mid': 'ftpmid', 'smtp-after-starttls': 'smtpafter', 'hello-records-ooo': 'recordsooo', 'vlan-mpls-pppoe': 'vlanmplspppoe',
   'sll2-vxlan': 'sll2vxlan', 'jumbo-hbh': 'jumbo', 'cisco-metadata': 'ciscomd', vntag: 'vntag', etag: 'etag', pbb: 'pbb',
   'vxlan-gpe': 'vxlangpe', 'vxlan-gpe-v6': 'vxlangpe6', 'vxlan-gpe-nsh': 'vxlangpensh', wccp: 'wccp',
-  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap', 'pcapng-blocks': 'ngblocks',
+  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap', 'pcapng-blocks': 'ngblocks', 'vxlan-8472': 'vxlan8472',
 };
 
 const lines = new Map<string, string[]>();
