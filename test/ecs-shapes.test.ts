@@ -66,6 +66,12 @@ describe('flow head and related.*: byte writers equal the field methods', () => 
     add(() => {}, { startTs: 0, endTs: 0.999 });
     add((r) => { r.dirs[0].bytes = 2 ** 40; r.dirs[1].packets = 3_000_000_000; r.endTs = r.startTs + 86_400_000 * 40; });
     add((r) => { (r as { endReason: unknown }).endReason = null; });
+    // ndr.beacon: lean's three fields as runs, full's through the field methods
+    const beacon = { score: 0.8123, connections: 12, medianIntervalS: 60, tsScore: 0.9, dsScore: 0.8, durScore: 0.7, histScore: 0.6, basis: 'connections' as const };
+    add((r) => { r.beacon = { ...beacon }; });
+    add((r) => { r.beacon = { ...beacon, medianIntervalS: null, score: Number.NaN, connections: 0 }; });
+    add((r) => { r.beacon = { ...beacon, score: 1, connections: 2 ** 33, medianIntervalS: 0.5 }; r.id = null as unknown as number; });
+    add((r) => { r.beacon = { ...beacon, score: null as unknown as number }; });
     // end reasons are the engine's few names, kept as bytes; any other text is written as a value
     for (const reason of ['fin', 'rst', 'idle', 'evicted', 'eof', 'shutdown', 'complete', 'caf\u00e9 "x"', 'esc\u001b', 'fin']) add((r) => { (r as { endReason: unknown }).endReason = reason; });
     add((r) => { (r as { transport: unknown }).transport = 'sctp'; });

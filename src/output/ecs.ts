@@ -371,6 +371,11 @@ function writeHead(r: FlowRecord, w: JsonWriter, ctx: EcsContext, domain: string
 }
 
 
+// ndr.beacon's lean fields (writeFlow)
+const B_SCORE = asciiBytes('"beacon":{"score":');
+const B_CONNECTIONS = asciiBytes(',"connections":');
+const B_MEDIAN = asciiBytes(',"median_interval_s":');
+
 const R_IP = asciiBytes(',"related":{"ip":[');
 const N_FLOW_ID = asciiBytes(',"ndr":{"flow":{"id":');
 const R_NEXT = asciiBytes(',');
@@ -658,7 +663,19 @@ export function writeFlow(r: FlowRecord, w: EcsWriter, sections: readonly AnyRec
     w.close();
   }
   const bc = r.beacon;
-  if (bc !== null) {
+  if (bc !== null && json !== null && !full && typeof bc.score === 'number' && typeof bc.connections === 'number') {
+    // lean: three numbers, on most flows of a chatty pair (a client and its resolver): runs
+    json.field(B_SCORE);
+    json.vnum(bc.score);
+    json.lit(B_CONNECTIONS);
+    json.vnum(bc.connections);
+    const m = bc.medianIntervalS;
+    if (m !== null && m !== undefined) {
+      json.lit(B_MEDIAN);
+      json.vnum(m);
+    }
+    json.lit(H_CLOSE);
+  } else if (bc !== null) {
     w.open('beacon');
     w.num('score', bc.score);
     w.num('connections', bc.connections);
