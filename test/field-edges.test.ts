@@ -124,6 +124,9 @@ describe('tap realities, second set', () => {
       // 'last': the copy's bytes replace the first copy's where they overlap (it names another
       // server); 'drop': the datagram is lost, the other connection's is not
       expect(names.sort()).toEqual(upper === undefined ? ['', 'overlap4-good.field.example.test'] : [upper, 'overlap4-good.field.example.test'].sort());
+      // counted where the fragments are reassembled: in the engine, or in a sharded run's main thread
+      const ev = r.stats.events;
+      expect([ev.get('decoder.frag.overlap'), ev.get('decoder.frag.overlap_conflict')], `${workers} workers`).toEqual(upper === undefined ? [2, undefined] : [2, 1]);
     }
   });
 

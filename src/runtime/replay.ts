@@ -29,7 +29,7 @@ export function mergeStats(r: ShardedRunner): EngineStats {
   const m = r.mainStats;
   const out: EngineStats = {
     packets: m.packets, bytes: m.bytes, flowPackets: 0, notIp: m.notIp, otherL4: m.otherL4, fragmentsHeld: m.fragmentsHeld,
-    malformed: m.malformed, unsupported: 0, events: new Map(), flowsCreated: 0, flowsEvicted: 0, flowsEvictedMemcap: 0, flowsExpired: 0, flowsCompleted: 0, latePackets: 0, dissectorFaults: 0,
+    malformed: m.malformed, unsupported: 0, events: new Map(m.events), flowsCreated: 0, flowsEvicted: 0, flowsEvictedMemcap: 0, flowsExpired: 0, flowsCompleted: 0, latePackets: 0, dissectorFaults: 0,
   };
   for (const w of r.workerStats) {
     const s = w as unknown as EngineStats & { events: [string, number][] };

@@ -208,7 +208,7 @@ export class ShardedRunner {
   private readonly maxInFlight = 4;
   readonly workerStats: Record<string, unknown>[] = [];
   /** packets, bytes: every packet (with openFeeds, the workers' own feeds' too); `here`: those this thread read. */
-  mainStats = { packets: 0, bytes: 0, here: 0, notIp: 0, otherL4: 0, malformed: 0, fragmentsHeld: 0 };
+  mainStats = { packets: 0, bytes: 0, here: 0, notIp: 0, otherL4: 0, malformed: 0, fragmentsHeld: 0, events: new Map<string, number>() };
   private failure: Error | null = null;
   /** Per worker, the ring buffers each sent batch points into, in sending order (answers come in that order). */
   private readonly sentHolds: number[][] = [];
@@ -243,6 +243,8 @@ export class ShardedRunner {
   constructor(pipe: Pipeline, n: number, init: WorkerInit, ring: { buffers?: number; chunkBytes?: number; local?: boolean } = {}) {
     this.pipe = pipe;
     this.frags = new FragmentTable({ ...defaultFragmentLimits, ...init.limits?.fragments });
+    // Decoding happens here, so the decoder's events are counted here, as one engine counts them.
+    this.frags.onEvent = (ev) => this.countEvent(ev);
     this.ringBuffers = Math.min(32, Math.max(2, ring.buffers ?? RING_BUFFERS));
     this.chunkBytes = ring.chunkBytes;
     this.globalIds = init.seqIds === true;
@@ -590,6 +592,7 @@ export class ShardedRunner {
           const status = decode(b.buf, off, cap, b.linkType[k] as number, m, this.frags);
           if (status !== DecodeStatus.Ok) {
             countNotOk(status, st);
+            if (m.event !== '' && status !== DecodeStatus.Fragment) this.countEvent(m.event);
             this.handled = g;
             continue;
           }
@@ -622,6 +625,11 @@ export class ShardedRunner {
       if (st2.truncated) this.pipe.truncated = true;
       for (const w of st2.warnings) this.pipe.sourceWarnings.push(`${src.name}: ${w}`);
     }
+  }
+
+  private countEvent(id: string): void {
+    const ev = this.mainStats.events;
+    ev.set(id, (ev.get(id) ?? 0) + 1);
   }
 
   /** A plain packet of a ring buffer: its worker reads the whole frame in place. */
