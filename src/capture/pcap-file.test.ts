@@ -203,6 +203,29 @@ describe('shared captures', () => {
     }
   });
 
+  it('snoop files (RFC 1761): Ethernet records with their padding, timestamps as tshark reads them; cut short; damaged', async () => {
+    const recs = [payload(5, 61), payload(6, 64), payload(7, 1514)];
+    const bytes: number[] = [...Buffer.from('snoop\0\0\0', 'latin1'), ...u32(2, false), ...u32(4, false)];
+    recs.forEach((d, i) => {
+      const pad = -d.length & 3;
+      bytes.push(...u32(d.length + 10, false), ...u32(d.length, false), ...u32(24 + d.length + pad, false), ...u32(0, false), ...u32(1_796_000_000 + i, false), ...u32(250_001 * i, false), ...d, ...new Array<number>(pad).fill(0));
+    });
+    const file = write('eth.snoop', bytes);
+    const got = await readAll(openCaptureFile(file));
+    expect(got.map((p) => [p.len, p.link, p.data.length])).toEqual(recs.map((d) => [d.length + 10, 1, d.length]));
+    expect(got.map((p) => Array.from(p.data))).toEqual(recs);
+    const ts = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.len'], { encoding: 'utf8' });
+    expect(ts.stdout.trim().split('\n').map((l) => l.split('\t').map(Number))).toEqual(got.map((p) => [p.ts / 1000, p.len]));
+    const cutSrc = openCaptureFile(write('cut.snoop', bytes.slice(0, bytes.length - 100)));
+    expect((await readAll(cutSrc)).length).toBe(2);
+    expect(cutSrc.stats().truncated).toBe(true);
+    const bad = Buffer.from(bytes);
+    bad.writeUInt32BE(7, 16 + 8); // the first record's record length below its header
+    const { err, packets } = await errorOf(openCaptureFile(write('bad.snoop', bad)));
+    expect(packets).toBe(0);
+    expect(String(err)).toMatch(/snoop record at byte offset 16 has included length 61 and record length 7: file damaged/);
+  });
+
   it('a file cut inside packet data names the missing byte count', async () => {
     const full = pcapFile(true, false, 1, [
       { sec: 1, frac: 0, data: payload(1, 60) },

@@ -23,6 +23,8 @@
  *   a1b2cd34, Alexey Kuznetsov's patched libpcap (old Red Hat and SuSE tcpdump, still read by
  *   libpcap and Wireshark): µs, each record header 8 bytes longer (interface index, protocol,
  *   packet type, padding), which are skipped.
+ * - snoop (RFC 1761: Solaris, and captures of its age still published): big-endian, µs, its
+ *   Ethernet data links; other data links give packets of a link type no decoder reads.
  * - pcapng (draft-ietf-opsawg-pcapng): SHB in either byte order, several sections, several IDBs
  *   per section (per-interface link type, snaplen, if_tsresol incl. power-of-2 resolutions,
  *   if_tsoffset), EPB, SPB (interface 0), the obsolete PB; other blocks are skipped (streamed
@@ -92,6 +94,9 @@ function pageAligned(n: number, shared = false): Uint8Array {
 }
 
 const PCAPNG_SHB = 0x0a0d0d0a;
+/** "snoop\0\0\0" read as two big-endian words. */
+const SNOOP_MAGIC_HI = 0x736e6f6f;
+const SNOOP_MAGIC_LO = 0x70000000;
 const PCAPNG_IDB = 0x00000001;
 const PCAPNG_PB = 0x00000002; // obsolete Packet Block
 const PCAPNG_SPB = 0x00000003;
@@ -448,6 +453,7 @@ class CaptureFileReader implements CaptureSource {
 
   // format state
   private ng = false;
+  private snoop = false;
   private le = true;
   // pcap
   private pcapLink = 0;
@@ -532,7 +538,7 @@ class CaptureFileReader implements CaptureSource {
       this.detect();
       const batch = this.batch;
       for (;;) {
-        const r = this.ng ? this.parsePcapng() : this.parsePcap();
+        const r = this.ng ? this.parsePcapng() : this.snoop ? this.parseSnoop() : this.parsePcap();
         if (r === Parse.Full) {
           yield batch;
           batch.n = 0;
@@ -638,6 +644,17 @@ class CaptureFileReader implements CaptureSource {
       );
     }
     const magic = this.dv.getUint32(p, false);
+    if (magic === SNOOP_MAGIC_HI && have >= 8 && this.dv.getUint32(p + 4, false) === SNOOP_MAGIC_LO) {
+      if (have < 16) throw new CaptureFormatError(`snoop file ${this.name}: header cut short`);
+      this.snoop = true;
+      this.le = false;
+      const dl = this.dv.getUint32(p + 12, false);
+      // RFC 1761 data links 0 (IEEE 802.3) and 4 (Ethernet) are Ethernet frames; others are kept
+      // under a link type no decoder reads, so they are counted, not misread.
+      this.pcapLink = dl === 0 || dl === 4 ? 1 : 0xffff;
+      this.pos = p + 16;
+      return;
+    }
     if (magic === PCAPNG_SHB) {
       this.ng = true;
       return; // the SHB is parsed as a block
@@ -659,6 +676,43 @@ class CaptureFileReader implements CaptureSource {
   }
 
   private pcapHeaderPending = false;
+
+  /** snoop records: original length, included length, record length, drops, ts sec, ts µs; data, padding. */
+  private parseSnoop(): number {
+    const dv = this.dv;
+    const b = this.batch;
+    const cap = this.batchCap;
+    const end = this.end;
+    let p = this.pos;
+    let n = b.n;
+    let bytes = 0;
+    let res: number = Parse.Need;
+    for (;;) {
+      if (n >= cap) { res = Parse.Full; break; }
+      if (end - p < 24) { this.need = 24; break; }
+      const incl = dv.getUint32(p + 4, false);
+      const rec = dv.getUint32(p + 8, false);
+      if (incl > this.maxCapLen || rec < 24 + incl || rec > 24 + incl + 4096) {
+        this.formatError = `snoop record at byte offset ${this.base + p} has included length ${incl} and record length ${rec}: file damaged`;
+        break;
+      }
+      if (end - p < rec) { this.need = rec; break; }
+      b.off[n] = p + 24;
+      b.capLen[n] = incl;
+      b.origLen[n] = dv.getUint32(p, false);
+      b.tsMs[n] = dv.getUint32(p + 16, false) * 1000 + dv.getUint32(p + 20, false) / 1000;
+      b.linkType[n] = this.pcapLink;
+      n++;
+      bytes += incl;
+      p += rec;
+    }
+    this.st.packets += n - b.n;
+    this.st.bytes += bytes;
+    b.n = n;
+    b.buf = this.chunk;
+    this.pos = p;
+    return res;
+  }
 
   /** pcap records: 16-byte header (ts sec, ts frac, incl len, orig len) + data. */
   private parsePcap(): number {
