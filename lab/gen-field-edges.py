@@ -6,7 +6,7 @@
   after a reset;
 - overlapping IPv4/IPv6 fragments with other boundaries than the first copy (same bytes, and
   bytes that differ), beside a good datagram;
-- the Kuznetsov (modified) pcap record header (magic a1b2cd34), L2TPv3 over IP (protocol 115)
+- the Kuznetsov (modified) pcap record header (magic a1b2cd34), snoop files (RFC 1761), L2TPv3 over IP (protocol 115)
   and over UDP 1701, a QUIC Initial inside VXLAN and GRE;
 - STARTTLS and FTP AUTH TLS picked up mid-capture, a ClientHello over many TLS records and TCP
   segments delivered out of order, a capture starting inside a TLS record, VLAN + MPLS + PPPoE
@@ -69,6 +69,17 @@ def pcap_timed(items, linktype=1, magic=0xa1b2c3d4, big=False, kuznetsov=False):
             # ifindex, protocol (an Ethernet type), packet type (0 to us, 4 outgoing), pad
             out += struct.pack(e + 'iHBB', 2, 0x0800, 0, 0)
         out += f
+    return out
+
+
+def snoop_file(items, datalink=4):
+    """RFC 1761 snoop: "snoop\\0\\0\\0", version 2, the data link; records of original, included and
+    record lengths, cumulative drops, seconds, microseconds, then the data padded to 4 bytes."""
+    out = b'snoop\x00\x00\x00' + struct.pack('>II', 2, datalink)
+    for t, f in items:
+        us = round((T0 + t) * 10**6)
+        pad = -len(f) % 4
+        out += struct.pack('>IIIIII', len(f), len(f), 24 + len(f) + pad, 0, us // 10**6, us % 10**6) + f + b'\x00' * pad
     return out
 
 
@@ -522,6 +533,8 @@ CASES = {
     'llc-snap': lambda: pcap_timed(stamped(tls_pkts('llcsnap').pkts + gf.dns_exchange(), llc_snap)),
     'pcapng-blocks': pcapng_blocks,
     'vxlan-8472': lambda: pcap_timed(stamped(tls_pkts('vxlan8472').pkts + gf.dns_exchange(), vxlan_8472)),
+    'snoop': lambda: snoop_file(stamped(tls_pkts('snoop').pkts + gf.dns_exchange())),
+    'snoop-v6': lambda: snoop_file(stamped(tls_pkts('snoop6', v6=True).pkts + gf.dns_exchange(True))),
 }
 
 
@@ -535,7 +548,7 @@ def main():
     for name in names:
         gf.RNG.seed(name)
         data = CASES[name]()
-        with open(os.path.join(out, name + ('.pcapng' if name.startswith('pcapng') else '.pcap')), 'wb') as f:
+        with open(os.path.join(out, name + ('.pcapng' if name.startswith('pcapng') else '.snoop' if name.startswith('snoop') else '.pcap')), 'wb') as f:
             f.write(data)
     with open(os.path.join(out, 'expect.json'), 'w') as f:
         json.dump(EXPECT, f, indent=1, sort_keys=True)

@@ -1,5 +1,5 @@
 // Tap realities, second set (lab/gen-field-edges.py): packets after a connection's record is out,
-// overlapping fragments, the Kuznetsov pcap format, L2TPv3 over IP and UDP, QUIC Initials inside
+// overlapping fragments, the Kuznetsov pcap format, snoop files, L2TPv3 over IP and UDP, QUIC Initials inside
 // VXLAN and GRE, STARTTLS and AUTH TLS picked up mid-capture, a capture starting inside a TLS
 // record, a ClientHello over many records out of order, VLAN + MPLS + PPPoE, cooked v2 around
 // VXLAN, an IPv6 jumbogram, switch tags on SPAN ports (Cisco MetaData, VN-Tag, E-Tag, 802.1ah),
@@ -22,7 +22,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const GEN = join(root, 'lab/gen-field-edges.py');
 const CASES = execFileSync('/usr/bin/python3', [GEN, '--list'], { encoding: 'utf8' }).trim().split('\n');
-const file = (name: string) => join(tmp, `${name}.${name.startsWith('pcapng') ? 'pcapng' : 'pcap'}`);
+const file = (name: string) => join(tmp, `${name}.${name.startsWith('pcapng') ? 'pcapng' : name.startsWith('snoop') ? 'snoop' : 'pcap'}`);
 
 /** What tshark cannot guess: an L2TPv3 session's cookie, sublayer and payload; a pseudowire's payload. */
 const L2TPV3 = ['-d', 'l2tp.pw_type==0,eth'];
@@ -42,7 +42,7 @@ const SNI: Record<string, string> = {
   'ftp-authtls-mid': 'ftpmid', 'smtp-after-starttls': 'smtpafter', 'hello-records-ooo': 'recordsooo', 'vlan-mpls-pppoe': 'vlanmplspppoe',
   'sll2-vxlan': 'sll2vxlan', 'jumbo-hbh': 'jumbo', 'cisco-metadata': 'ciscomd', vntag: 'vntag', etag: 'etag', pbb: 'pbb',
   'vxlan-gpe': 'vxlangpe', 'vxlan-gpe-v6': 'vxlangpe6', 'vxlan-gpe-nsh': 'vxlangpensh', wccp: 'wccp',
-  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap', 'pcapng-blocks': 'ngblocks', 'vxlan-8472': 'vxlan8472',
+  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap', 'pcapng-blocks': 'ngblocks', 'vxlan-8472': 'vxlan8472', snoop: 'snoop', 'snoop-v6': 'snoop6',
 };
 
 const lines = new Map<string, string[]>();
