@@ -4,7 +4,8 @@
 // the shapes have; and the described set's recency list against a reference LRU at its edges.
 import { basename, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultSections, DescribedSet, ecsContext, EcsSerializer, flowToEcs, presentSections, type EcsContext } from '../src/output/ecs.js';
+import { defaultSections, DescribedSet, ecsContext, EcsSerializer, flowToEcs, presentSections, writeFlow, type EcsContext } from '../src/output/ecs.js';
+import type { HttpInfo } from '../dissectors/http/record.js';
 import { eventId, flowEventId, JsonWriter, msText, terminalSafeJson } from '../src/output/json.js';
 import { newFlowRecord, type FlowRecord, type HostInfo, type ProcessInfo } from '../src/flow/record.js';
 import { captures, replayCapture } from './helpers/golden.js';
@@ -124,6 +125,43 @@ describe('described set: the recency list', () => {
       }
       expect(d.evictions).toBe(evictions);
       expect(d.size).toBe(ref.length);
+    }
+  });
+});
+
+describe('HTTP parts kept as bytes (JsonSectionMemo)', () => {
+  it('a flow differing from a kept one in any field the HTTP writers read, or written under another redactor, gets its own text', () => {
+    const base: HttpInfo = { method: 'GET', uri: '/status?token=abc', host: 'svc', userAgent: 'agent/1', statusCode: 204, requests: 1, pathEntropy: 2.5, hostEntropy: 1.5, upgrade: null, wsProtocol: null };
+    const changes: Partial<HttpInfo>[] = [
+      {}, { method: 'POST' }, { uri: '/other' }, { uri: null }, { host: 'svc2' }, { host: null }, { userAgent: 'agent/2' }, { userAgent: null },
+      { statusCode: 200 }, { statusCode: null }, { requests: 2 }, { pathEntropy: 3 }, { pathEntropy: null }, { hostEntropy: 0 },
+      { upgrade: 'websocket' }, { wsProtocol: 'chat, secret.token' }, { uri: null, host: null },
+    ];
+    const infos = [...changes, ...changes].map((c) => ({ ...base, ...c }));
+    // a context whose redactor keeps `token` and one that takes it out
+    const plain = ecsContext({ name: 's1' }, undefined, []);
+    const redacting = ecsContext({ name: 's1' }, undefined, ['token', 'secret']);
+    for (const full of [false, true]) {
+      for (const memoKeys of [1024, 2]) {
+        const ser = new EcsSerializer({ ctx: plain, detail: full ? 'full' : 'lean', onRef: () => {}, memoKeys });
+        let id = 0;
+        for (const ctx of [plain, redacting, plain]) {
+          for (const h of infos) {
+            const r = newFlowRecord({ id: ++id, client: { ip: '10.0.0.1', port: 40000 }, server: { ip: '10.0.0.2', port: 80 }, startTs: 1_700_000_000_000, endTs: 1_700_000_000_005 });
+            r.protocol = 'http';
+            (r.apps as Record<string, unknown>).http = { ...h };
+            const w = ser.writer;
+            w.begin();
+            writeFlow(r, w, defaultSections, ctx);
+            const bare = new JsonWriter(full);
+            bare.begin();
+            writeFlow(r, bare, defaultSections, ctx);
+            expect(w.end(), `${JSON.stringify(h)} ${full} ${memoKeys}`).toBe(bare.end());
+          }
+        }
+        expect(ser.memo.hits).toBeGreaterThan(0);
+        expect(ser.memo.size).toBeLessThanOrEqual(memoKeys);
+      }
     }
   });
 });
