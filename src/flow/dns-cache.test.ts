@@ -67,4 +67,38 @@ describe('DnsCache', () => {
     c.learn('h', { queries: ['t'], answers: [{ name: 't', type: 16, data: '1.2.3.4', ttl: 60 }], rcode: 0 }, 0);
     expect(c.size).toBe(0);
   });
+
+  it('holds the order of a plain LRU through growth, dead slots and compaction (random learns, uses and expiries)', () => {
+    // The model: a Map in least-recently-used order, delete and set again on every learn or use.
+    const max = 3000;
+    const c = new DnsCache({ maxEntriesCount: max, minTtlMs: 20_000, maxTtlMs: 20_000 });
+    const model = new Map<string, { name: string; expiry: number }>();
+    let evicted = 0;
+    let seed = 7;
+    const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    for (let step = 0; step < 60_000; step++) {
+      const ts = step;
+      const ip = `10.0.${rnd(20)}.${rnd(250)}`; // about 5,000 addresses: hits, misses and evictions
+      if (rnd(3) === 0) {
+        const key = `h|${ip}`;
+        const e = model.get(key);
+        let want: string | null = null;
+        if (e !== undefined) {
+          model.delete(key);
+          if (ts <= e.expiry) { want = e.name; model.set(key, e); }
+        }
+        expect(c.lookup('h', ip, ts)).toBe(want);
+      } else {
+        const name = `n${step}`;
+        c.learn('h', { queries: [name], answers: [{ name, type: 1, data: ip, ttl: 1 }], rcode: 0 }, ts);
+        const key = `h|${ip}`;
+        model.delete(key);
+        model.set(key, { name, expiry: ts + 20_000 });
+        while (model.size > max) { model.delete(model.keys().next().value as string); evicted++; }
+      }
+      expect(c.size).toBe(model.size);
+    }
+    expect(c.evictions).toBe(evicted);
+    expect(evicted).toBeGreaterThan(1000);
+  });
 });
