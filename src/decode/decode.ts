@@ -137,6 +137,12 @@ function l2tpv3Frame(b: Uint8Array, q: number, end: number): number {
   return -1;
 }
 
+/** The ethertype at b[p] is one an Ethernet pseudowire's frame carries that the decoder reads. */
+function pwEtherType(b: Uint8Array, p: number): boolean {
+  const et = (b[p] << 8) | b[p + 1];
+  return et === ET_IPV4 || et === ET_IPV6 || et === ET_VLAN || et === ET_QINQ || et === ET_MPLS_UC || et === ET_PPPOE_SESSION || et === 0x0806;
+}
+
 function outer(meta: PacketMeta, type: TunnelType): void {
   meta.tunnelType = type;
   meta.outerVersion = meta.ipVersion;
@@ -439,13 +445,18 @@ export function decode(
           const nib = b[pos] >> 4;
           if (nib === 4) { state = S_IP4; break; }
           if (nib === 6) { state = S_IP6; break; }
-          if (nib === 0) {
-            // RFC 4385 PW control word, then an Ethernet pseudowire (RFC 4448).
-            if (end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.mpls.truncated');
+          // An Ethernet pseudowire (RFC 4448) after the RFC 4385 control word (first nibble 0), or
+          // without one (configured per PW, which a tap does not see): the frame starts with a MAC
+          // address, any nibble. The control word is taken when an Ethernet header after it names a
+          // type the decoder reads, else the frame is taken at once when its header does.
+          // Anything else behind a first nibble 0 is read after a control word, as before.
+          const bare = !(nib === 0 && end - pos >= 18 && pwEtherType(b, pos + 16)) && end - pos >= 14 && pwEtherType(b, pos + 12);
+          if (nib === 0 || bare) {
+            if (!bare && end - pos < 4) return fail(meta, DecodeStatus.Malformed, 'decoder.mpls.truncated');
             if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
             if (depth === 1) outer(meta, TunnelType.MplsPw);
             meta.tunnelDepth = depth;
-            pos += 4;
+            if (!bare) pos += 4;
             state = S_ETHER;
             break;
           }
