@@ -13,7 +13,7 @@
   stacked, Linux cooked v2 around a VXLAN tunnel, an IPv6 jumbogram behind hop-by-hop options;
 - what switches and redirectors add on a SPAN port: Cisco MetaData (SGT), VN-Tag, 802.1BR E-Tag,
   802.1ah provider backbone bridging, VXLAN-GPE (with NSH), WCCP's GRE redirection, VXLAN on
-  Linux's port 8472 (flannel); every frame
+  Linux's port 8472 (flannel), MPLS Ethernet pseudowires without a control word; every frame
   mirrored twice; each direction on its own VLAN; 802.3 frames with LLC/SNAP;
 - a pcapng with the blocks Wireshark's tools write besides packets (names, a TLS key log, packet
   options, a custom block, interface statistics).
@@ -488,6 +488,15 @@ def vxlan_8472(d, p):
     return bytes(gf.eth(d, gf.outer_ip(d) / UDP(sport=40123 + (d == 's'), dport=8472) / VXLAN(vni=1, flags=0x08) / gf.eth(d, p)))
 
 
+def mpls_pw_nocw(mac):
+    def fn(d, p):
+        """An Ethernet pseudowire without the control word: the frame right after the bottom label
+        (its first byte a MAC address's: 0x00.. looks like a control word's nibble, 0xa2.. like none)."""
+        inner = Ether(src=mac, dst=mac[:-1] + '9', type=0x0800 if IP in p else 0x86dd) / p
+        return bytes(Ether(src=gf.MAC_C, dst=gf.MAC_S, type=0x8847) / MPLS(label=100, s=0) / MPLS(label=300, s=1) / Raw(bytes(inner)))
+    return fn
+
+
 def with_gaps(fs, step=0.001):
     return [(i * step, f) for i, f in enumerate(fs)]
 
@@ -533,6 +542,8 @@ CASES = {
     'llc-snap': lambda: pcap_timed(stamped(tls_pkts('llcsnap').pkts + gf.dns_exchange(), llc_snap)),
     'pcapng-blocks': pcapng_blocks,
     'vxlan-8472': lambda: pcap_timed(stamped(tls_pkts('vxlan8472').pkts + gf.dns_exchange(), vxlan_8472)),
+    'mpls-pw-nocw-00': lambda: pcap_timed(stamped(tls_pkts('pwnocw00').pkts + gf.dns_exchange(), mpls_pw_nocw('00:1b:21:00:00:01'))),
+    'mpls-pw-nocw-a2': lambda: pcap_timed(stamped(tls_pkts('pwnocwa2').pkts + gf.dns_exchange(), mpls_pw_nocw('a2:1b:21:00:00:01'))),
     'snoop': lambda: snoop_file(stamped(tls_pkts('snoop').pkts + gf.dns_exchange())),
     'snoop-v6': lambda: snoop_file(stamped(tls_pkts('snoop6', v6=True).pkts + gf.dns_exchange(True))),
 }

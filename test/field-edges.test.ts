@@ -32,6 +32,8 @@ const TSHARK_ARGS: Record<string, string[]> = {
   'l2tpv3-udp': ['-o', 'l2tp.cookie_size:None', '-o', 'l2tp.l2_specific:Default L2-Specific', ...L2TPV3],
   'vlan-mpls-pppoe': ['-d', 'mpls.label==17,pwethcw'],
   'vxlan-8472': ['-d', 'udp.port==8472,vxlan'],
+  'mpls-pw-nocw-00': ['-d', 'mpls.label==300,pwethnocw'],
+  'mpls-pw-nocw-a2': ['-d', 'mpls.label==300,pwethnocw'],
 };
 
 /** The server name each case's ClientHello carries, where the capture holds the whole hello. */
@@ -42,7 +44,7 @@ const SNI: Record<string, string> = {
   'ftp-authtls-mid': 'ftpmid', 'smtp-after-starttls': 'smtpafter', 'hello-records-ooo': 'recordsooo', 'vlan-mpls-pppoe': 'vlanmplspppoe',
   'sll2-vxlan': 'sll2vxlan', 'jumbo-hbh': 'jumbo', 'cisco-metadata': 'ciscomd', vntag: 'vntag', etag: 'etag', pbb: 'pbb',
   'vxlan-gpe': 'vxlangpe', 'vxlan-gpe-v6': 'vxlangpe6', 'vxlan-gpe-nsh': 'vxlangpensh', wccp: 'wccp',
-  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap', 'pcapng-blocks': 'ngblocks', 'vxlan-8472': 'vxlan8472', snoop: 'snoop', 'snoop-v6': 'snoop6',
+  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap', 'pcapng-blocks': 'ngblocks', 'vxlan-8472': 'vxlan8472', snoop: 'snoop', 'snoop-v6': 'snoop6', 'mpls-pw-nocw-00': 'pwnocw00', 'mpls-pw-nocw-a2': 'pwnocwa2',
 };
 
 const lines = new Map<string, string[]>();
