@@ -577,7 +577,7 @@ export const commands: Command[] = [
   },
   {
     name: 'replay',
-    usage: '[options] FILE... (pcap or pcapng, gzip-compressed or not; - reads stdin)',
+    usage: '[options] FILE... (pcap, pcapng or snoop, gzip-compressed or not; - reads stdin)',
     summary: 'replay capture files: flows, fingerprints, attribution and alerts as ECS JSON lines',
     options: replayOptions,
     run: runReplay,
