@@ -53,6 +53,8 @@ export const GTPU_PORT = 2152; // 3GPP TS 29.281 §4.4.2
 export const TEREDO_PORT = 3544; // RFC 4380 §2.5 (client-server exchanges)
 export const L2TP_PORT = 1701; // RFC 2661 §8.1
 export const VXLAN_GPE_PORT = 4790; // draft-ietf-nvo3-vxlan-gpe
+export const GRE_UDP_PORT = 4754; // RFC 8086
+export const MPLS_UDP_PORT = 6635; // RFC 7510
 export const TZSP_PORT = 37008; // TaZmen Sniffer Protocol: MikroTik's and others' remote capture stream
 
 /** GTP-U extension headers followed per packet (TS 29.281 §5.2 chains them; real ones use one or two). */
@@ -799,6 +801,23 @@ export function decode(
             else if (next === 4) state = S_NSH;
             else if (next === 5) { etype = ET_MPLS_UC; state = S_ETYPE; }
             else return fail(meta, DecodeStatus.Unsupported, 'decoder.vxlan.unknown_proto');
+            break;
+          }
+          if ((dport === GRE_UDP_PORT || sport === GRE_UDP_PORT) && end - p >= 4 && (b[p + 1] & 7) === 0) {
+            // GRE-in-UDP: a GRE header (version 0) where IP's would be; read as GRE over IP is.
+            pos = p;
+            nh = 47;
+            break;
+          }
+          if ((dport === MPLS_UDP_PORT || sport === MPLS_UDP_PORT) && end - p >= 4) {
+            // MPLS-in-UDP: a label stack, then what MPLS carries (IP, or a pseudowire).
+            if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
+            if (depth === 1) outer(meta, TunnelType.MplsUdp);
+            meta.tunnelDepth = depth;
+            meta.tunnelId = dv.getUint32(p) >>> 12;
+            pos = p;
+            etype = ET_MPLS_UC;
+            state = S_ETYPE;
             break;
           }
           if ((dport === GENEVE_PORT || sport === GENEVE_PORT) && end - p >= 8 && (b[p] >> 6) === 0) {

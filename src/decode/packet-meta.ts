@@ -15,12 +15,12 @@ export type DecodeStatus = (typeof DecodeStatus)[keyof typeof DecodeStatus];
 
 /** Which encapsulation carried a packet (the outermost one peeled; PacketMeta.tunnelType). */
 export const TunnelType = {
-  None: 0, Vxlan: 1, Geneve: 2, Gre: 3, Erspan: 4, IpInIp: 5, Ip6InIp: 6, GtpU: 7, Teredo: 8, MplsPw: 9, L2tp: 10, Tzsp: 11,
+  None: 0, Vxlan: 1, Geneve: 2, Gre: 3, Erspan: 4, IpInIp: 5, Ip6InIp: 6, GtpU: 7, Teredo: 8, MplsPw: 9, L2tp: 10, Tzsp: 11, MplsUdp: 12,
 } as const;
 export type TunnelType = (typeof TunnelType)[keyof typeof TunnelType];
 
 /** Record names of the tunnel types (IP protocol 41 over IPv4 is 6in4, RFC 4213). */
-export const TUNNEL_NAMES: readonly string[] = ['', 'vxlan', 'geneve', 'gre', 'erspan', 'ipip', '6in4', 'gtpu', 'teredo', 'mpls-pw', 'l2tp', 'tzsp'];
+export const TUNNEL_NAMES: readonly string[] = ['', 'vxlan', 'geneve', 'gre', 'erspan', 'ipip', '6in4', 'gtpu', 'teredo', 'mpls-pw', 'l2tp', 'tzsp', 'mpls-udp'];
 
 export class PacketMeta {
   status: DecodeStatus = DecodeStatus.Ok;
