@@ -13,7 +13,8 @@
   stacked, Linux cooked v2 around a VXLAN tunnel, an IPv6 jumbogram behind hop-by-hop options;
 - what switches and redirectors add on a SPAN port: Cisco MetaData (SGT), VN-Tag, 802.1BR E-Tag,
   802.1ah provider backbone bridging, VXLAN-GPE (with NSH), WCCP's GRE redirection, VXLAN on
-  Linux's port 8472 (flannel), MPLS Ethernet pseudowires without a control word; every frame
+  Linux's port 8472 (flannel), MPLS Ethernet pseudowires without a control word, GRE-in-UDP and
+  MPLS-in-UDP; every frame
   mirrored twice; each direction on its own VLAN; 802.3 frames with LLC/SNAP;
 - a pcapng with the blocks Wireshark's tools write besides packets (names, a TLS key log, packet
   options, a custom block, interface statistics).
@@ -497,6 +498,16 @@ def mpls_pw_nocw(mac):
     return fn
 
 
+def gre_udp(d, p):
+    """GRE-in-UDP (RFC 8086, UDP 4754): a GRE header naming IPv4 or IPv6 after the UDP header."""
+    return bytes(gf.eth(d, gf.outer_ip(d) / UDP(sport=51515, dport=4754) / GRE(proto=0x0800 if IP in p else 0x86dd) / p))
+
+
+def mpls_udp(d, p):
+    """MPLS-in-UDP (RFC 7510, UDP 6635): one label, then the IP packet."""
+    return bytes(gf.eth(d, gf.outer_ip(d) / UDP(sport=51616, dport=6635) / MPLS(label=4242, s=1, ttl=64) / p))
+
+
 def with_gaps(fs, step=0.001):
     return [(i * step, f) for i, f in enumerate(fs)]
 
@@ -544,6 +555,9 @@ CASES = {
     'vxlan-8472': lambda: pcap_timed(stamped(tls_pkts('vxlan8472').pkts + gf.dns_exchange(), vxlan_8472)),
     'mpls-pw-nocw-00': lambda: pcap_timed(stamped(tls_pkts('pwnocw00').pkts + gf.dns_exchange(), mpls_pw_nocw('00:1b:21:00:00:01'))),
     'mpls-pw-nocw-a2': lambda: pcap_timed(stamped(tls_pkts('pwnocwa2').pkts + gf.dns_exchange(), mpls_pw_nocw('a2:1b:21:00:00:01'))),
+    'gre-udp': lambda: pcap_timed(stamped(tls_pkts('greudp').pkts + gf.dns_exchange(), gre_udp)),
+    'gre-udp-v6': lambda: pcap_timed(stamped(tls_pkts('greudp6', v6=True).pkts + gf.dns_exchange(True), gre_udp)),
+    'mpls-udp': lambda: pcap_timed(stamped(tls_pkts('mplsudp').pkts + gf.dns_exchange(), mpls_udp)),
     'snoop': lambda: snoop_file(stamped(tls_pkts('snoop').pkts + gf.dns_exchange())),
     'snoop-v6': lambda: snoop_file(stamped(tls_pkts('snoop6', v6=True).pkts + gf.dns_exchange(True))),
 }

@@ -44,7 +44,7 @@ const SNI: Record<string, string> = {
   'ftp-authtls-mid': 'ftpmid', 'smtp-after-starttls': 'smtpafter', 'hello-records-ooo': 'recordsooo', 'vlan-mpls-pppoe': 'vlanmplspppoe',
   'sll2-vxlan': 'sll2vxlan', 'jumbo-hbh': 'jumbo', 'cisco-metadata': 'ciscomd', vntag: 'vntag', etag: 'etag', pbb: 'pbb',
   'vxlan-gpe': 'vxlangpe', 'vxlan-gpe-v6': 'vxlangpe6', 'vxlan-gpe-nsh': 'vxlangpensh', wccp: 'wccp',
-  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap', 'pcapng-blocks': 'ngblocks', 'vxlan-8472': 'vxlan8472', snoop: 'snoop', 'snoop-v6': 'snoop6', 'mpls-pw-nocw-00': 'pwnocw00', 'mpls-pw-nocw-a2': 'pwnocwa2',
+  'span-dup-all': 'spandup', 'vlan-asym': 'vlanasym', 'llc-snap': 'llcsnap', 'pcapng-blocks': 'ngblocks', 'vxlan-8472': 'vxlan8472', snoop: 'snoop', 'snoop-v6': 'snoop6', 'mpls-pw-nocw-00': 'pwnocw00', 'mpls-pw-nocw-a2': 'pwnocwa2', 'gre-udp': 'greudp', 'gre-udp-v6': 'greudp6', 'mpls-udp': 'mplsudp',
 };
 
 const lines = new Map<string, string[]>();
@@ -107,6 +107,13 @@ describe('tap realities, second set', () => {
     for (const d of docs(await run(name)) as { ndr: { tunnel?: { type: string; id?: number } } }[]) {
       expect(d.ndr.tunnel?.type).toBe('l2tp');
       expect(d.ndr.tunnel?.id).toBe(name === 'l2tpv3-udp' ? 0x1234 : 0xabcd);
+    }
+  });
+
+  it.each([['gre-udp', 'gre', 0], ['mpls-udp', 'mpls-udp', 4242]] as const)('%s: the inner flows name the tunnel over UDP', async (name, type, id) => {
+    for (const d of docs(await run(name)) as { ndr: { tunnel?: { type: string; id?: number } } }[]) {
+      expect(d.ndr.tunnel?.type).toBe(type);
+      expect(d.ndr.tunnel?.id ?? 0).toBe(id);
     }
   });
 
