@@ -18,6 +18,7 @@ export const amqpDissector = defineDissector<AmqpLimits, AmqpRecord, AmqpEventId
     minBytes: 1,
     maxBytes: 8,
     probe: (bytes: Uint8Array, dir: Dir) => probeAmqp(bytes, dir),
+    leads: [[0x41], [0x41]], // the protocol header 'AMQP', from either end
     midstream: (bytes: Uint8Array) => probeAmqpMidstream(bytes),
   },
   defaultLimits: defaultAmqpLimits,

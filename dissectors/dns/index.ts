@@ -81,7 +81,7 @@ export const dnsSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsInfo
   name: 'dns',
   apiVersion: 1,
   transport: 'udp',
-  probe: { ports: [53, 5353, 5355], prefixes: [], minBytes: 12, maxBytes: 65535, probe: probeDnsUdp },
+  probe: { ports: [53, 5353, 5355], prefixes: [], minBytes: 12, maxBytes: 65535, probe: probeDnsUdp, leads: [null, null] }, // an ID first
   defaultLimits: defaultDnsLimits,
   events: dnsEvents,
   create: (ctx, limits) => new DnsDissector(ctx, limits, false),
@@ -98,7 +98,7 @@ export const dnsTcpSpec = defineDissector<DnsLimits, DnsRecord, DnsEventId, DnsI
   name: 'dns-tcp',
   apiVersion: 1,
   transport: 'tcp',
-  probe: { ports: [53], prefixes: [], minBytes: 2, maxBytes: 512, probe: probeDnsTcp },
+  probe: { ports: [53], prefixes: [], minBytes: 2, maxBytes: 512, probe: probeDnsTcp, leads: [null, null] }, // a length first
   defaultLimits: defaultDnsLimits,
   events: dnsEvents,
   create: (ctx, limits) => new DnsDissector(ctx, limits, true),

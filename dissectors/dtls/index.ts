@@ -30,6 +30,8 @@ export const dtlsDissector = defineDissector<DtlsLimits, DtlsRecord, DtlsEventId
     minBytes: 3,
     maxBytes: 1500,
     probe: probeDtls,
+    // a handshake record; a short one is 'unsure' from either end, so the server's counts too
+    leads: [[22], [22]],
   },
   defaultLimits: defaultDtlsLimits,
   events: dtlsEvents,

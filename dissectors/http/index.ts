@@ -2,7 +2,7 @@
  * HTTP/1.x dissector registration: request line, Host, User-Agent, Upgrade, status codes; several
  * requests per flow (maxRequestsCount); CONNECT / 101 tunnels end dissection with a re-probe hint.
  */
-import { defineDissector, Dir, type ProbeResult } from '../../src/contract/api.js';
+import { defineDissector, Dir, leadBytes, type ProbeResult } from '../../src/contract/api.js';
 import { asciiBytes } from '../../src/util/bytes.js';
 import { httpEvents, type HttpEventId } from './events.js';
 import { textEntropy } from './parse.js';
@@ -11,7 +11,8 @@ import { probeHttpMidstream } from './midstream.js';
 import { httpInfo, httpSection } from './record.js';
 import { defaultHttpLimits, type HttpLimits, type HttpRecord, type HttpRequestRecord, type HttpResponseRecord, type HttpSummary, type HttpTunnelRecord } from './types.js';
 
-const METHODS = ['GET ', 'POST ', 'PUT ', 'HEAD ', 'OPTIONS ', 'DELETE ', 'CONNECT ', 'PATCH '].map(asciiBytes);
+const METHOD_NAMES = ['GET ', 'POST ', 'PUT ', 'HEAD ', 'OPTIONS ', 'DELETE ', 'CONNECT ', 'PATCH '];
+const METHODS = METHOD_NAMES.map(asciiBytes);
 const RESPONSE = asciiBytes('HTTP/1.');
 
 /** 'yes' on a full match, 'unsure' while `bytes` is a proper prefix of the pattern, else 'no'. */
@@ -132,6 +133,7 @@ export const httpSpec = defineDissector<HttpLimits, HttpRecord, HttpEventId, Htt
     maxBytes: 8,
     probe: probeHttp,
     midstream: probeHttpMidstream,
+    leads: [leadBytes(METHOD_NAMES), leadBytes(['HTTP/1.'])],
   },
   defaultLimits: defaultHttpLimits,
   events: httpEvents,

@@ -1,5 +1,5 @@
 /** MQTT dissector registration (3.1, 3.1.1, 5; plain TCP and MQTT over WebSocket). */
-import { defineDissector, type Dir } from '../../src/contract/api.js';
+import { defineDissector, leadBytes, type Dir } from '../../src/contract/api.js';
 import { mqttSection, type MqttInfo } from './record.js';
 import { mqttEvents, type MqttEventId } from './events.js';
 import { probeMqtt } from './framing.js';
@@ -23,6 +23,8 @@ export const mqttDissector = defineDissector<MqttLimits, MqttRecord, MqttEventId
     minBytes: 1,
     maxBytes: MQTT_PROBE_MAX_BYTES,
     probe: (bytes: Uint8Array, dir: Dir) => probeMqtt(bytes, dir, MQTT_PROBE_MAX_BYTES),
+    // client-first: CONNECT, or a WebSocket upgrade's GET in either case
+    leads: [[0x10, ...leadBytes(['GET'], true)], []],
     midstream: (bytes: Uint8Array) => probeMqttMidstream(bytes),
   },
   defaultLimits: defaultMqttLimits,

@@ -43,6 +43,8 @@ export const quicDissector = defineDissector<QuicLimits, QuicRecord, QuicEventId
     minBytes: 6,
     maxBytes: 1500,
     probe: probeQuic,
+    // a client's long header with the fixed bit; a server's Initial is not probed for
+    leads: [Array.from({ length: 0x40 }, (_, i) => 0xc0 + i), []],
   },
   defaultLimits: defaultQuicLimits,
   events: quicEvents,

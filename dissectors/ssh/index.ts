@@ -27,7 +27,7 @@ export const sshSpec = defineDissector<SshLimits, SshRecord, SshEventId, SshSumm
   name: 'ssh',
   apiVersion: 1,
   transport: 'tcp',
-  probe: { ports: [22, 2222], prefixes: [PREFIX], minBytes: 4, maxBytes: 8, probe: probeSsh },
+  probe: { ports: [22, 2222], prefixes: [PREFIX], minBytes: 4, maxBytes: 8, probe: probeSsh, leads: [[PREFIX[0]], [PREFIX[0]]] },
   defaultLimits: defaultSshLimits,
   events: sshEvents,
   create: (ctx, limits) => new SshDissector(ctx, limits),

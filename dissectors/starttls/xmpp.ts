@@ -9,6 +9,7 @@ import type { SessionLimits, SessionRecord } from './types.js';
 
 const GT = 0x3e;
 const LT = 0x3c;
+const STREAM_HEADER = '<STREAM:STREAM';
 const STANZAS = new Set(['MESSAGE', 'IQ', 'PRESENCE']);
 
 /** The value of attribute `name` in the tag b[from, to), or null. */
@@ -130,7 +131,10 @@ export class XmppDissector extends SessionDissector {
 export function probeXmpp(b: Uint8Array, dir: Dir): ProbeResult {
   if (dir !== Dir.ToServer) return 'no';
   const n = Math.min(b.length, 512);
-  if (containsCI(b, 0, n, '<STREAM:STREAM')) return 'yes';
+  // The header may come after anything (its leads are every byte), so every client stream that
+  // reaches this probe is searched: a look at each '<' only, not a compare at every offset.
+  const last = n - STREAM_HEADER.length;
+  for (let i = 0; i <= last; i++) if (b[i] === LT && startsCI(b, i, STREAM_HEADER)) return 'yes';
   if (n === 512) return 'no';
   let i = 0;
   while (i < n && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;

@@ -116,6 +116,8 @@ export const tlsDissector = defineDissector<TlsLimits, TlsRecord, TlsEventId, Tl
     minBytes: 5,
     maxBytes: 64,
     probe: probeTls,
+    // a handshake record either way; from the client also a proxy preamble or an SSLv2 hello
+    leads: [[0x16, 0x43, 0x04, 0x05, ...Array.from({ length: 0x80 }, (_, i) => 0x80 + i)], [0x16]],
     midstream: probeTlsMidstream,
   },
   defaultLimits: defaultTlsLimits,

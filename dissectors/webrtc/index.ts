@@ -43,6 +43,7 @@ export const webrtcDissector = defineDissector<WebrtcLimits, WebrtcRecord, Webrt
     minBytes: 1,
     maxBytes: 1500,
     probe: probeWebrtc,
+    leads: [[0, 1, 2, 3], [0, 1, 2, 3]], // STUN's first byte (RFC 7983 §7), either end
   },
   defaultLimits: defaultWebrtcLimits,
   events: webrtcEvents,

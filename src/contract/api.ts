@@ -144,6 +144,30 @@ export interface ProbeSpec {
    * this probe handles `ctx.flow.midstream` in create(): it resyncs each direction itself.
    */
   midstream?(bytes: Uint8Array, dir: Dir): number;
+  /**
+   * The first bytes of a direction's stream (a datagram's, on UDP) on which `probe` may answer
+   * other than 'no', as [to server, to client]: a list of byte values, or null where any byte
+   * may begin a match. The driver does not call the probe when the first byte is not listed (it
+   * counts as a 'no'), so a crowd of flows of one protocol costs only the probes that could
+   * claim them, however many dissectors there are. Absent: any byte, both ways. Must never
+   * leave out a byte the probe can accept: test/probe-leads.test.ts holds each list to its probe.
+   */
+  readonly leads?: readonly [toServer: readonly number[] | null, toClient: readonly number[] | null];
+}
+
+/**
+ * A probe's lead bytes from the words it looks for: each word's first byte, and with `anyCase`
+ * a letter's other case too (for probes that compare ASCII case-insensitively).
+ */
+export function leadBytes(words: readonly string[], anyCase = false): number[] {
+  const out = new Set<number>();
+  for (const w of words) {
+    const c = w.charCodeAt(0);
+    if (Number.isNaN(c) || c > 0xff) throw new Error(`leadBytes: '${w}' does not start with a byte`);
+    out.add(c);
+    if (anyCase && ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a))) out.add(c ^ 0x20);
+  }
+  return [...out];
 }
 
 export interface DissectorSpec<L extends Limits<L>, R extends DissectorRecord, E extends string, S> {

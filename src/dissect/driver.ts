@@ -110,17 +110,30 @@ export class Driver {
    * bytes do not say which end is the client.
    */
   classify(f: Flow, dir: Dir, bytes: Uint8Array, final = false, other: Uint8Array | null = null): boolean {
-    const specs = f.proto === 6 ? this.reg.tcp : this.reg.udp;
-    const order = this.reg.order(f.proto === 6 ? 'tcp' : 'udp', f.aPort, f.bPort);
+    const tcp = f.proto === 6;
+    const specs = tcp ? this.reg.tcp : this.reg.udp;
     // A TCP flow without its handshake may start inside a PDU: probes that can resync get a
     // second look at what their opening-bytes probe turned down.
-    const mid = f.proto === 6 && !f.directionFromSyn;
+    const mid = tcp && !f.directionFromSyn;
+    // Only the probes that may claim a stream opening with this byte are called; the others are
+    // passed over as the 'no' they would say, each at its place in the order.
+    const plan = this.reg.plan(tcp ? 'tcp' : 'udp', f.aPort, f.bPort, dir, bytes.length > 0 ? (bytes[0] as number) : -1, mid);
+    const call = plan.call;
+    const pass = plan.pass;
+    const short = this.reg.shortOf(tcp ? 'tcp' : 'udp', bytes.length);
     let unsure = false;
     // A mid-stream probe still unsure holds back a later mid-stream 'yes' only: opening bytes a
     // probe recognises outright (a request line) are the stronger evidence.
     let midUnsure = false;
-    for (let k = 0; k < order.length; k++) {
-      const i = order[k] as number;
+    for (let k = 0; ; k++) {
+      const passed = (pass[k] as number) & ~f.probeNo;
+      if (passed !== 0) {
+        // Too few bytes to probe is 'unsure' whatever the probe would say, as for a called one.
+        if ((passed & short) !== 0) unsure = true;
+        f.probeNo |= passed & ~short;
+      }
+      if (k === call.length) break;
+      const i = call[k] as number;
       const bit = 1 << i;
       if ((f.probeNo & bit) !== 0) continue;
       const spec = specs[i] as AnyDissectorSpec;
