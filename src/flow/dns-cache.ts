@@ -50,7 +50,7 @@ const FIRST_SLOTS = 1024;
  * written at the fresh end, and one learnt again or used leaves a dead slot behind and is written
  * anew; eviction takes the oldest live slot. The Map gives a key's slot. A Map kept in LRU order
  * by itself made every learn or use a delete and a set, and each eviction an iterator step over
- * the holes deletes leave, on a table of 100,000 names that a flood of lookups churns through.
+ * the holes deletes leave, on a table at its bound that a flood of lookups churns through.
  */
 export class DnsCache {
   private readonly map = new Map<string, number>();
