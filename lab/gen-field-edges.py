@@ -226,6 +226,7 @@ def kuznetsov_be():
 # ---- QUIC Initial (RFC 9000 §17.2.2, RFC 9001 §5): sealed here with the version 1 initial keys
 
 QUIC_V1_SALT = bytes.fromhex('38762cf7f55934b34d179ae6a4c80cadccbb7f0a')
+QUIC_V2_SALT = bytes.fromhex('0dede3def700a6db819381be6e269dcbf9bd2ed9')  # RFC 9369 §3.3.1
 
 
 def hkdf_extract(salt, ikm):
@@ -267,17 +268,20 @@ def quic_client_hello(name):
     return hello, f'{a}_{b}_{c}'
 
 
-def quic_initial(name):
+def quic_initial(name, v2=False):
+    """A client Initial of QUIC version 1, or version 2 (RFC 9369: its own salt, labels, version
+    number and Initial type bits 01)."""
     hello, ja4 = quic_client_hello(name)
     dcid, scid, pn = rnd(8), rnd(8), 0
-    secret = expand_label(hkdf_extract(QUIC_V1_SALT, dcid), b'client in', 32)
-    key, iv, hp = expand_label(secret, b'quic key', 16), expand_label(secret, b'quic iv', 12), expand_label(secret, b'quic hp', 16)
+    secret = expand_label(hkdf_extract(QUIC_V2_SALT if v2 else QUIC_V1_SALT, dcid), b'client in', 32)
+    pre = b'quicv2 ' if v2 else b'quic '
+    key, iv, hp = expand_label(secret, pre + b'key', 16), expand_label(secret, pre + b'iv', 12), expand_label(secret, pre + b'hp', 16)
     frames_ = b'\x06\x00' + bytes([0x40 | (len(hello) >> 8), len(hello) & 0xff]) + hello
     pn_len = 2
     payload_len = 1200 - (7 + len(dcid) + len(scid) + 1 + 2 + pn_len) - 16
     frames_ += b'\x00' * (payload_len - len(frames_))  # PADDING frames to a 1200-byte datagram
     length = pn_len + len(frames_) + 16
-    header = bytes([0xc0 | (pn_len - 1)]) + struct.pack('!I', 1) + vec8(dcid) + vec8(scid) + b'\x00' + bytes([0x40 | (length >> 8), length & 0xff]) + struct.pack('!H', pn)
+    header = bytes([(0xd0 if v2 else 0xc0) | (pn_len - 1)]) + struct.pack('!I', 0x6b3343cf if v2 else 1) + vec8(dcid) + vec8(scid) + b'\x00' + bytes([0x40 | (length >> 8), length & 0xff]) + struct.pack('!H', pn)
     nonce = iv[:-4] + bytes(a ^ b for a, b in zip(iv[-4:], struct.pack('!I', pn)))
     sealed = AESGCM(key).encrypt(nonce, frames_, header)
     pn_off = len(header) - pn_len
@@ -291,9 +295,9 @@ def quic_initial(name):
     return bytes(h) + sealed, ja4
 
 
-def quic_in(tunnel, name):
+def quic_in(tunnel, name, v2=False):
     """A QUIC client's Initial datagram and a server datagram back, inside a tunnel."""
-    init, ja4 = quic_initial(sni(name))
+    init, ja4 = quic_initial(sni(name), v2)
     EXPECT[name] = {'ja4': ja4, 'sni': sni(name)}
     q = IP(src=gf.C4, dst=gf.S4, ttl=64, id=1) / UDP(sport=51000, dport=443) / Raw(init)
     # the server's answer as a 1-RTT (short header) packet: opaque without the handshake's keys
@@ -531,6 +535,7 @@ CASES = {
     'quic-vxlan': lambda: quic_in(gf.vxlan, 'quic-vxlan'),
     'quic-gre': lambda: quic_in(gf.gre_keyseq, 'quic-gre'),
     'quic-plain': lambda: quic_in(plain, 'quic-plain'),
+    'quic-v2-geneve': lambda: quic_in(gf.geneve, 'quic-v2-geneve', v2=True),
     'smtp-starttls-mid': lambda: pcap_timed(with_gaps(upgrade_mid(25, SMTP, 'smtpmid', 5))),
     'imap-starttls-mid': lambda: pcap_timed(with_gaps(upgrade_mid(143, IMAP, 'imapmid', 5))),
     'ftp-authtls-mid': lambda: pcap_timed(with_gaps(upgrade_mid(21, FTP, 'ftpmid', 4))),

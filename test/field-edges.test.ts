@@ -40,7 +40,7 @@ const TSHARK_ARGS: Record<string, string[]> = {
 const SNI: Record<string, string> = {
   'overlap4-same': 'overlap4', 'overlap4-conflict': 'overlap4x', 'overlap6-same': 'overlap6', 'overlap6-conflict': 'overlap6x',
   kuznetsov: 'kuznetsov', 'kuznetsov-be': 'kuznetsovbe', 'l2tpv3-ip': 'l2tpv3ip', 'l2tpv3-ip-cookie': 'l2tpv3cookie', 'l2tpv3-udp': 'l2tpv3udp',
-  'quic-vxlan': 'quic-vxlan', 'quic-gre': 'quic-gre', 'quic-plain': 'quic-plain', 'smtp-starttls-mid': 'smtpmid', 'imap-starttls-mid': 'imapmid',
+  'quic-vxlan': 'quic-vxlan', 'quic-gre': 'quic-gre', 'quic-plain': 'quic-plain', 'quic-v2-geneve': 'quic-v2-geneve', 'smtp-starttls-mid': 'smtpmid', 'imap-starttls-mid': 'imapmid',
   'ftp-authtls-mid': 'ftpmid', 'smtp-after-starttls': 'smtpafter', 'hello-records-ooo': 'recordsooo', 'vlan-mpls-pppoe': 'vlanmplspppoe',
   'sll2-vxlan': 'sll2vxlan', 'jumbo-hbh': 'jumbo', 'cisco-metadata': 'ciscomd', vntag: 'vntag', etag: 'etag', pbb: 'pbb',
   'vxlan-gpe': 'vxlangpe', 'vxlan-gpe-v6': 'vxlangpe6', 'vxlan-gpe-nsh': 'vxlangpensh', wccp: 'wccp',
@@ -96,11 +96,11 @@ describe('tap realities, second set', () => {
     if (sni !== undefined) expect([...got.values()].map((c) => c.sni)).toContain(`${sni}.field.example.test`);
   });
 
-  it.each(['quic-vxlan', 'quic-gre', 'quic-plain'])('%s: the QUIC Initial gives the server name and the JA4 its hello makes', async (name) => {
+  it.each(['quic-vxlan', 'quic-gre', 'quic-plain', 'quic-v2-geneve'])('%s: the QUIC Initial gives the server name and the JA4 its hello makes', async (name) => {
     const d = docs(await run(name)).find((x) => (x.network as { protocol?: string }).protocol === 'quic') as { tls?: { client?: { server_name?: string; ja4?: string } }; ndr: { tunnel?: { type: string } } } | undefined;
     expect(d?.tls?.client?.server_name).toBe(expectJson[name]?.sni);
     expect(d?.tls?.client?.ja4).toBe(expectJson[name]?.ja4);
-    expect(d?.ndr.tunnel?.type ?? '').toBe(name === 'quic-vxlan' ? 'vxlan' : name === 'quic-gre' ? 'gre' : '');
+    expect(d?.ndr.tunnel?.type ?? '').toBe({ 'quic-vxlan': 'vxlan', 'quic-gre': 'gre', 'quic-v2-geneve': 'geneve' }[name] ?? '');
   });
 
   it.each(['l2tpv3-ip', 'l2tpv3-ip-cookie', 'l2tpv3-udp'])('%s: the inner flows carry the L2TPv3 session as their tunnel', async (name) => {
