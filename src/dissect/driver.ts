@@ -4,7 +4,7 @@
  * datagrams (UDP) with consume/needAtLeast, translate verdicts into bypass, and a fault fuse:
  * a throw from a dissector is a bug, recorded as 'app.dissector_fault', never a crash.
  */
-import { MidUnsure, Role, type AnyDissectorSpec, type Dir, type DissectorContext, type DissectorRecord, type FlowDissector, type StreamView, type UpgradeRecord, type Verdict } from '../contract/api.js';
+import { MidUnsure, Role, type AnyDissectorSpec, type Dir, type DissectorContext, type DissectorRecord, type FlowDissector, type FlowInfo, type StreamView, type UpgradeRecord, type Verdict } from '../contract/api.js';
 import { AppEvent } from './events.js';
 import { AppState, type Flow } from '../flow/flow.js';
 import type { Registry } from './registry.js';
@@ -41,9 +41,16 @@ class View implements StreamView {
   }
 }
 
-/** The context object a dissector instance gets (one per flow). */
-class FlowContext implements DissectorContext<DissectorRecord, string> {
-  readonly flow: { srcPort: number; dstPort: number; transport: 'tcp' | 'udp'; startTs: number; midstream: boolean };
+/**
+ * The context object a dissector instance gets (one per flow). It is its own FlowInfo (`flow`
+ * returns it), so a flow's dissection starts with one object here, not two.
+ */
+class FlowContext implements DissectorContext<DissectorRecord, string>, FlowInfo {
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly transport: 'tcp' | 'udp';
+  readonly startTs: number;
+  readonly midstream: boolean;
   private readonly f: Flow;
   private readonly host: DriverHost;
   private readonly records: DissectorRecord[];
@@ -53,8 +60,13 @@ class FlowContext implements DissectorContext<DissectorRecord, string> {
     this.host = host;
     this.records = records;
     this.maxRecords = maxRecords;
-    this.flow = { srcPort: f.aPort, dstPort: f.bPort, transport: f.proto === 6 ? 'tcp' : 'udp', startTs: f.startTs, midstream };
+    this.srcPort = f.aPort;
+    this.dstPort = f.bPort;
+    this.transport = f.proto === 6 ? 'tcp' : 'udp';
+    this.startTs = f.startTs;
+    this.midstream = midstream;
   }
+  get flow(): FlowInfo { return this; }
   now(): number { return this.host.now; }
   emit(record: DissectorRecord): void {
     if (this.records.length < this.maxRecords) this.records.push(record);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Registry } from './registry.js';
+import { Registry, RegistryError } from './registry.js';
 import { dissectorSpecs } from '../../dissectors/index.js';
 
 /** The order spelled out from its definition: hinting dissectors, the rest, generic carriers. */
@@ -39,5 +39,24 @@ describe('registry probe order', () => {
     expect(reg.order('tcp', 40001, 443)).toBe(reg.order('tcp', 443, 59999));
     expect(reg.order('tcp', 40001, 40002)).toBe(reg.order('tcp', 60000, 61000));
     expect(reg.order('tcp', 40001, 443)).not.toBe(reg.order('tcp', 40001, 1883));
+  });
+});
+
+describe('registry hints', () => {
+  it('rejects a hint that is not a port', () => {
+    const [tls] = dissectorSpecs;
+    for (const port of [65536, -1, 1.5]) {
+      const bad = { ...tls!, name: 'bad', probe: { ...tls!.probe, ports: [port] } };
+      expect(() => new Registry([bad])).toThrow(RegistryError);
+    }
+  });
+
+  it('gives each transport its own hints and the same entry for repeated lookups', () => {
+    const reg = new Registry(dissectorSpecs);
+    // 443 hints TLS on TCP and QUIC on UDP; a lookup of the other transport in between changes nothing
+    expect(reg.tcp[reg.order('tcp', 443, 50000)[0] as number]?.name).toBe('tls');
+    expect(reg.udp[reg.order('udp', 443, 50000)[0] as number]?.name).toBe('quic');
+    expect(reg.tcp[reg.order('tcp', 50001, 443)[0] as number]?.name).toBe('tls');
+    expect(reg.order('tcp', 443, 50000)).toBe(reg.order('tcp', 50002, 443));
   });
 });

@@ -70,10 +70,13 @@ export class Registry {
   readonly tcp: AnyDissectorSpec[] = [];
   readonly udp: AnyDissectorSpec[] = [];
   private readonly lims = new Map<string, Record<string, number>>();
-  /** Per transport (tcp, udp): port → bitmask of the dissectors whose probe hints that port. */
-  private readonly hints: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
+  /** Per transport (tcp, udp): by port, the bitmask of the dissectors whose probe hints that port (an index, not a Map: looked up twice a flow). */
+  private readonly hints: [Int32Array, Int32Array] = [new Int32Array(65536), new Int32Array(65536)];
   /** Per transport: probe order and its plans by hint mask (few distinct masks, whatever the ephemeral ports). */
   private readonly orders: [Map<number, OrderEntry>, Map<number, OrderEntry>] = [new Map(), new Map()];
+  /** Per transport: the hint mask and entry of the last lookup (a crowd of flows to one service repeats it). */
+  private readonly lastMask: [number, number] = [-1, -1];
+  private readonly lastEntry: [OrderEntry | null, OrderEntry | null] = [null, null];
   /** Per transport: bitmask of the dissectors whose probe may claim a stream, by direction * 257 + first byte. */
   private readonly leadMasks: [Int32Array, Int32Array] = [new Int32Array(2 * 257), new Int32Array(2 * 257)];
   /** Per transport: bitmask of the dissectors with a mid-stream probe (always called on a flow without its handshake). */
@@ -104,7 +107,10 @@ export class Registry {
       if (s.probe.midstream !== undefined) this.midMasks[t] |= bit;
       if (s.carrier === true) continue;
       const hints = this.hints[t];
-      for (const port of s.probe.ports) hints.set(port, (hints.get(port) ?? 0) | bit);
+      for (const port of s.probe.ports) {
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RegistryError(`dissector ${s.name}: port ${String(port)} is not a port`);
+        hints[port] = (hints[port] as number) | bit;
+      }
     }
     for (const t of [0, 1] as const) {
       const list = t === 0 ? this.tcp : this.udp;
@@ -184,10 +190,18 @@ export class Registry {
 
   private entry(t: 0 | 1, portA: number, portB: number): OrderEntry {
     const hints = this.hints[t];
-    const mask = (hints.get(portA) ?? 0) | (hints.get(portB) ?? 0);
+    const mask = (hints[portA] ?? 0) | (hints[portB] ?? 0);
+    if (mask === this.lastMask[t]) return this.lastEntry[t] as OrderEntry;
     const cache = this.orders[t];
-    const hit = cache.get(mask);
-    if (hit !== undefined) return hit;
+    let e = cache.get(mask);
+    if (e === undefined) e = this.newEntry(t, mask);
+    this.lastMask[t] = mask;
+    this.lastEntry[t] = e;
+    return e;
+  }
+
+  private newEntry(t: 0 | 1, mask: number): OrderEntry {
+    const cache = this.orders[t];
     const list = t === 0 ? this.tcp : this.udp;
     const hinted: number[] = [];
     const rest: number[] = [];
