@@ -3,6 +3,7 @@ import { benchEnrich, benchSiem } from './enrich-siem.js';
 import { benchAnalytics } from './analytics.js';
 import { benchPubsub } from './fuzz-pubsub.js';
 import { benchFleet } from './fleet.js';
+import { benchClassify, classifyLines } from './classify.js';
 
 export interface Bench {
   name: string;
@@ -43,6 +44,12 @@ export const extraBenches: Bench[] = [
         out.push(`${kind}: ${f(r.flowsPerSecond)} flows/s (${f(r.flows)} flows, ${r.alerts} alerts), ${f(r.roundTripsPerFlow, 4)} round trips per flow (${f(r.flushes)} flushes), ${f(r.scorings)} pair scorings; ${f(r.pairs)} pairs, ${f(r.bytesPerPair)} bytes per pair (${f(r.connectionsPerPair, 1)} connections each)`);
       }
       return out;
+    },
+  },
+  {
+    name: 'Classification per call (in process, best of 15 passes of 200,000 calls; probing only)',
+    async run() {
+      return Promise.resolve(classifyLines(benchClassify()));
     },
   },
   {

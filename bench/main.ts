@@ -20,6 +20,7 @@ import { Pipeline } from '../src/runtime/pipeline.js';
 import type { FlowRecord } from '../src/flow/record.js';
 import { buildStages } from '../src/runtime/stages.js';
 import { extraBenches } from './extra.js';
+import { benchClassify, classifyLines } from './classify.js';
 import { benchStartup } from './startup.js';
 import { benchHeadline } from './headline.js';
 import { FLOOD_TABLE_HEAD, benchFloods, floodTable } from './floods.js';
@@ -307,6 +308,11 @@ async function main(): Promise<void> {
     const shapes = args.slice(1);
     for (const s of shapes) if (!(FLOOD_SHAPES as readonly string[]).includes(s)) throw new Error(`--floods: unknown shape '${s}' (one of ${FLOOD_SHAPES.join(', ')})`);
     floodsReport(Number(process.env.BENCH_RUNS ?? 1), shapes.length > 0 ? (shapes as FloodShape[]) : FLOOD_SHAPES);
+    return;
+  }
+  if (args[0] === '--classify') {
+    // Only classification's cost per call: `npm run bench -- --classify`.
+    for (const line of classifyLines(benchClassify())) console.log(line);
     return;
   }
   if (args[0] === '--headline') {
