@@ -403,7 +403,7 @@ describe('malformed input raises its event', () => {
     ['gre.truncated', eth(0x0800, ip4(A, B, 47, [0xb0, 0, 8, 0, 0, 0])), 'decoder.gre.truncated'],
     ['erspan.truncated', eth(0x0800, ip4(A, B, 47, [0x10, 0, 0x22, 0xeb, 0, 0, 0, 1, 0x20, 0, 0, 0])), 'decoder.erspan.truncated'],
     ['mpls.too_many_labels', eth(0x8847, [...Array.from({ length: 9 }, () => [0, 0x10, 0, 64]).flat(), 0, 0x10, 1, 64, ...ip4(A, B, 17, udp(1, 2, []))]), 'decoder.mpls.too_many_labels'],
-    ['geneve.truncated', eth(0x0800, ip4(A, B, 17, udp(1, 6081, [0x3f, 0, 0x65, 0x58, 0, 0, 0, 0, 1, 2]))), 'decoder.geneve.truncated'],
+    ['geneve.truncated', eth(0x0800, ip4(A, B, 17, udp(50_000, 6081, [0x3f, 0, 0x65, 0x58, 0, 0, 0, 0, 1, 2]))), 'decoder.geneve.truncated'],
   ] as [string, number[], string, number?][])('%s', (_n, frame, ev, link) => {
     const m = run(frame, link ?? 1);
     expect(m.status).toBe(DecodeStatus.Malformed);

@@ -97,6 +97,18 @@ let dvBuf: Uint8Array = new Uint8Array(0);
 let wlanPad = false;
 let dv = new DataView(dvBuf.buffer);
 
+/**
+ * RFC 7348 §5's header as senders write it: the I flag, the reserved bits and bytes zero; or
+ * VXLAN-GBP's (the G flag, the D and A bits, a group policy id where the first reserved bytes are).
+ * Receivers are told to ignore reserved bits, but on a tunnel known by its port number alone they
+ * are what tells a VXLAN header from another application's datagram on ephemeral port 4789.
+ */
+function vxlanHeader(b: Uint8Array, p: number): boolean {
+  if (b[p + 7] !== 0) return false;
+  if (b[p] === 0x08) return b[p + 1] === 0 && b[p + 2] === 0 && b[p + 3] === 0;
+  return b[p] === 0x88 && (b[p + 1] & 0xb7) === 0;
+}
+
 function fail(meta: PacketMeta, status: DecodeStatus, ev: DecoderEventId | ''): DecodeStatus {
   meta.status = status;
   meta.event = ev;
@@ -773,10 +785,14 @@ export function decode(
           const sport = (b[pos] << 8) | b[pos + 1];
           const dport = (b[pos + 2] << 8) | b[pos + 3];
           const p = pos + 8;
-          if (((dport === VXLAN_PORT || sport === VXLAN_PORT) && end - p >= 8 && (b[p] & 0x08) !== 0) ||
+          // Its ports may name a tunnel, unless the other port is a well-known service's: a DNS, NTP
+          // or syslog datagram from or to ephemeral port 4789 or 1701 belongs to the service
+          // (Wireshark, too, tries the lower port first).
+          const guess = sport >= 1024 && dport >= 1024;
+          if (guess && (((dport === VXLAN_PORT || sport === VXLAN_PORT) && end - p >= 8 && vxlanHeader(b, p)) ||
             // on 8472 only a header exactly as RFC 7348 lays it out (I flag alone, reserved zero):
             // the port is not IANA's and Cisco's OTV shares it
-            ((dport === VXLAN_LINUX_PORT || sport === VXLAN_LINUX_PORT) && end - p >= 22 && b[p] === 0x08 && b[p + 1] === 0 && b[p + 2] === 0 && b[p + 3] === 0 && b[p + 7] === 0)) {
+            ((dport === VXLAN_LINUX_PORT || sport === VXLAN_LINUX_PORT) && end - p >= 22 && b[p] === 0x08 && b[p + 1] === 0 && b[p + 2] === 0 && b[p + 3] === 0 && b[p + 7] === 0))) {
             // RFC 7348 §5: flags (I bit), reserved, VNI, reserved; then an Ethernet frame.
             if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
             if (depth === 1) outer(meta, TunnelType.Vxlan);
@@ -786,7 +802,7 @@ export function decode(
             state = S_ETHER;
             break;
           }
-          if ((dport === VXLAN_GPE_PORT || sport === VXLAN_GPE_PORT) && end - p >= 8 && (b[p] & 0x0c) === 0x0c) {
+          if (guess && (dport === VXLAN_GPE_PORT || sport === VXLAN_GPE_PORT) && end - p >= 8 && (b[p] & 0xfc) === 0x0c && b[p + 1] === 0 && b[p + 2] === 0 && b[p + 7] === 0) {
             // VXLAN-GPE: flags (ver, I, P: a next protocol is given), reserved, next protocol (1
             // IPv4, 2 IPv6, 3 Ethernet, 4 NSH, 5 MPLS), VNI, reserved.
             const next = b[p + 3];
@@ -803,13 +819,13 @@ export function decode(
             else return fail(meta, DecodeStatus.Unsupported, 'decoder.vxlan.unknown_proto');
             break;
           }
-          if ((dport === GRE_UDP_PORT || sport === GRE_UDP_PORT) && end - p >= 4 && (b[p + 1] & 7) === 0) {
+          if (guess && (dport === GRE_UDP_PORT || sport === GRE_UDP_PORT) && end - p >= 4 && (b[p + 1] & 7) === 0) {
             // GRE-in-UDP: a GRE header (version 0) where IP's would be; read as GRE over IP is.
             pos = p;
             nh = 47;
             break;
           }
-          if ((dport === MPLS_UDP_PORT || sport === MPLS_UDP_PORT) && end - p >= 4) {
+          if (guess && (dport === MPLS_UDP_PORT || sport === MPLS_UDP_PORT) && end - p >= 4) {
             // MPLS-in-UDP: a label stack, then what MPLS carries (IP, or a pseudowire).
             if (++depth > limits.maxTunnelDepth) return fail(meta, DecodeStatus.Malformed, 'decoder.tunnel.too_deep');
             if (depth === 1) outer(meta, TunnelType.MplsUdp);
@@ -820,7 +836,7 @@ export function decode(
             state = S_ETYPE;
             break;
           }
-          if ((dport === GENEVE_PORT || sport === GENEVE_PORT) && end - p >= 8 && (b[p] >> 6) === 0) {
+          if (guess && (dport === GENEVE_PORT || sport === GENEVE_PORT) && end - p >= 8 && (b[p] >> 6) === 0) {
             // RFC 8926 §3.4: ver(2) opt len(6, 4-byte words), O C rsvd, protocol type, VNI, rsvd; options.
             const glen = 8 + ((b[p] & 0x3f) << 2);
             if (end - p < glen) return fail(meta, DecodeStatus.Malformed, 'decoder.geneve.truncated');
@@ -836,7 +852,7 @@ export function decode(
             else return fail(meta, DecodeStatus.Unsupported, 'decoder.geneve.unknown_proto');
             break;
           }
-          if ((dport === GTPU_PORT || sport === GTPU_PORT) && end - p >= 8 && (b[p] & 0xf0) === 0x30 && b[p + 1] === 0xff) {
+          if (guess && (dport === GTPU_PORT || sport === GTPU_PORT) && end - p >= 8 && (b[p] & 0xf0) === 0x30 && b[p + 1] === 0xff) {
             // TS 29.281 §5.1: flags (version 1, PT 1, E S PN), message type 255 = G-PDU (a user
             // packet; echo, end marker and error indication stay UDP), length of what follows the
             // first 8 bytes, TEID; with any of E S PN: sequence number, N-PDU number, next
@@ -873,7 +889,7 @@ export function decode(
             state = nib === 4 ? S_IP4 : S_IP6;
             break;
           }
-          if ((dport === L2TP_PORT || sport === L2TP_PORT) && end - p >= 6 && (b[p] & 0x80) === 0 && (b[p + 1] & 0x0f) === 2) {
+          if (guess && (dport === L2TP_PORT || sport === L2TP_PORT) && end - p >= 6 && (b[p] & 0x80) === 0 && (b[p + 1] & 0x0f) === 2) {
             // RFC 2661 §3.1 data message (T = 0), version 2: flags T L x x S x O P, version; length
             // (L), tunnel id, session id, Ns Nr (S), offset size and padding (O); then a PPP frame.
             const fl = b[p];
@@ -897,7 +913,7 @@ export function decode(
             state = S_PPP;
             break;
           }
-          if ((dport === L2TP_PORT || sport === L2TP_PORT) && end - p >= 8 && (b[p] & 0x80) === 0 && (b[p + 1] & 0x0f) === 3) {
+          if (guess && (dport === L2TP_PORT || sport === L2TP_PORT) && end - p >= 8 && (b[p] & 0x80) === 0 && (b[p + 1] & 0x0f) === 3) {
             // RFC 3931 §4.1.2.1 over UDP: T = 0 (data), version 3, reserved; the session header
             // (session id, cookie, sublayer) as over IP. Session 0 would be a control message.
             const e = dv.getUint32(p + 4) === 0 ? -1 : l2tpv3Frame(b, p + 8, end);
@@ -910,7 +926,7 @@ export function decode(
             state = S_ETHER;
             break;
           }
-          if ((dport === TZSP_PORT || sport === TZSP_PORT) && end - p >= 5 && b[p] === 1) {
+          if (guess && (dport === TZSP_PORT || sport === TZSP_PORT) && end - p >= 5 && b[p] === 1) {
             // TZSP: version 1, type, encapsulated protocol (1 Ethernet, 18 802.11); tagged fields
             // (0 padding and 1 end are one byte, the others tag, length, value) up to the end tag.
             const encap = (b[p + 2] << 8) | b[p + 3];
@@ -933,7 +949,7 @@ export function decode(
             state = encap === 1 ? S_ETHER : S_WLAN;
             break;
           }
-          if ((dport === TEREDO_PORT || sport === TEREDO_PORT) && end - p >= 40) {
+          if (guess && (dport === TEREDO_PORT || sport === TEREDO_PORT) && end - p >= 40) {
             // RFC 4380 §5.1.1: IPv6 in UDP, optionally after an authentication indicator (0x0001,
             // client id length, auth value length, id, value, 8-byte nonce, confirmation byte) and
             // an origin indication (0x0000, obfuscated port and address: 8 bytes). It is Teredo when
