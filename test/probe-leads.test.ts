@@ -21,18 +21,7 @@ import { PacketMeta, DecodeStatus } from '../src/decode/packet-meta.js';
 import { FragmentTable } from '../src/decode/fragments.js';
 import { AppState, Flow } from '../src/flow/flow.js';
 import { captures } from './helpers/golden.js';
-
-/** A small deterministic generator (mulberry32), so a failure names inputs that can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from './helpers/fuzz-dissector.js';
 
 const ascii = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
 const cat = (...parts: (number[] | string)[]): Uint8Array => Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? ascii(p) : p)));
