@@ -207,7 +207,9 @@ export class TlsDissector implements FlowDissector, HandshakeSink {
     st.started = true;
     st.preambleDone = true;
     if (!this.confirmed) { this.confirmed = true; this.ctx.confirm(); }
-    if (b[o] === 22 && b[o + 5] === (dir === Dir.ToServer ? 1 : 2)) {
+    // A hello's version (3.x) right after its length: an encrypted handshake record (a Finished)
+    // whose first byte happens to be 1 or 2 is not taken for one.
+    if (b[o] === 22 && b[o + 5] === (dir === Dir.ToServer ? 1 : 2) && b[o + 9] === 3 && (b[o + 10] as number) <= 4) {
       // The boundary is this direction's hello: the capture began before the handshake after
       // all (in a STARTTLS dialogue, or a clear-text preamble it did not see the start of), so
       // it is read as a handshake, JA4 and certificates included.
