@@ -351,6 +351,22 @@ def mid_record():
     return frames(c.pkts[start + 3:], plain)
 
 
+def mid_finished():
+    """The capture starts at each side's encrypted Finished (a handshake record whose first
+    ciphertext byte is 01 or 02, a hello's type), then application data and the close."""
+    c = Conn(cport=50890)
+    c.handshake()
+    c.send('c', records(22, client_hello(sni('midfinished'))))
+    c.send('s', records(22, server_hello()))
+    start = len(c.pkts)
+    fin = lambda first: b'\x16\x03\x03' + vec16(bytes([first]) + rnd(39))  # noqa: E731
+    c.send('s', fin(2) + records(23, rnd(700)))
+    c.send('c', fin(1) + records(23, rnd(200)))
+    c.send('s', records(23, rnd(300)))
+    c.close()
+    return frames(c.pkts[start:], plain)
+
+
 def hello_records_ooo():
     """A ClientHello over 120-byte TLS records carried in 90-byte segments, delivered in a
     shuffled order (with one segment duplicated)."""
@@ -541,6 +557,7 @@ CASES = {
     'ftp-authtls-mid': lambda: pcap_timed(with_gaps(upgrade_mid(21, FTP, 'ftpmid', 4))),
     'smtp-after-starttls': lambda: pcap_timed(with_gaps(upgrade_mid(587, SMTP, 'smtpafter', 3 + len(SMTP)))),
     'mid-record': lambda: pcap_timed(with_gaps(mid_record())),
+    'mid-finished': lambda: pcap_timed(with_gaps(mid_finished())),
     'hello-records-ooo': lambda: pcap_timed(with_gaps(hello_records_ooo())),
     'vlan-mpls-pppoe': lambda: pcap_timed(stamped(tls_pkts('vlanmplspppoe').pkts + gf.dns_exchange(), vlan_mpls_pppoe)),
     'sll2-vxlan': lambda: pcap_timed(stamped(tls_pkts('sll2vxlan').pkts + gf.dns_exchange(), sll2_vxlan), linktype=276),

@@ -117,6 +117,16 @@ describe('tap realities, second set', () => {
     }
   });
 
+  it('a capture starting at the encrypted Finished records (first byte 01 / 02): one tls flow, no hello read from them', async () => {
+    const r = await run('mid-finished');
+    const d = docs(r) as { network: { protocol?: string }; tls?: { client?: { server_name?: string; ja4?: string } }; ndr: { flow: { midstream?: boolean; events?: string[] } } }[];
+    expect(d.length).toBe(1);
+    expect(d[0]?.network.protocol).toBe('tls');
+    expect(d[0]?.ndr.flow.midstream).toBe(true);
+    expect(d[0]?.tls?.client?.ja4).toBeUndefined();
+    expect([...r.stats.events.keys()].filter((k) => k.startsWith('tls.malformed'))).toEqual([]);
+  });
+
   it('overlapping fragments: first-wins by default, an event each, the good datagram beside them whole', async () => {
     for (const name of ['overlap4-same', 'overlap4-conflict', 'overlap6-same', 'overlap6-conflict']) {
       const ev = (await run(name)).stats.events;
