@@ -586,17 +586,9 @@ CASES = {
 
 
 def main():
-    if sys.argv[1] == '--list':
-        print('\n'.join(CASES))
+    out = gf.write_cases(CASES, lambda name: '.pcapng' if name.startswith('pcapng') else '.snoop' if name.startswith('snoop') else '.pcap')
+    if out is None:
         return
-    out = sys.argv[1]
-    names = sys.argv[2:] or list(CASES)
-    os.makedirs(out, exist_ok=True)
-    for name in names:
-        gf.RNG.seed(name)
-        data = CASES[name]()
-        with open(os.path.join(out, name + ('.pcapng' if name.startswith('pcapng') else '.snoop' if name.startswith('snoop') else '.pcap')), 'wb') as f:
-            f.write(data)
     with open(os.path.join(out, 'expect.json'), 'w') as f:
         json.dump(EXPECT, f, indent=1, sort_keys=True)
 

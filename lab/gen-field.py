@@ -868,19 +868,25 @@ CASES = {
 }
 
 
-def main():
+def write_cases(cases, ext_of):
+    """The command line both field generators share: OUTDIR [CASE...] writes each named case (all
+    by default) seeded by its name; --list prints the names. Returns OUTDIR (None for --list)."""
     if sys.argv[1] == '--list':
-        print('\n'.join(CASES))
-        return
+        print('\n'.join(cases))
+        return None
     out = sys.argv[1]
-    names = sys.argv[2:] or list(CASES)
+    names = sys.argv[2:] or list(cases)
     os.makedirs(out, exist_ok=True)
     for name in names:
         RNG.seed(name)
-        data = CASES[name]()
-        ext = ('.pcapng' if 'pcapng' in name else '.pcap') + ('.gz' if name.startswith('gzip') else '')
-        with open(os.path.join(out, name + ext), 'wb') as f:
+        data = cases[name]()
+        with open(os.path.join(out, name + ext_of(name)), 'wb') as f:
             f.write(data)
+    return out
+
+
+def main():
+    write_cases(CASES, lambda name: ('.pcapng' if 'pcapng' in name else '.pcap') + ('.gz' if name.startswith('gzip') else ''))
 
 
 if __name__ == '__main__':
