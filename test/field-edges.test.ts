@@ -149,6 +149,22 @@ describe('tap realities, second set', () => {
     }
   });
 
+  it('replay --fragment-overlap chooses the policy from the command line; a value it does not know is named', () => {
+    const cli = join(__dirname, '..', 'dist', 'ndr-sensor.mjs');
+    const out = join(tmp, 'overlap-cli.jsonl');
+    execFileSync(process.execPath, [cli, 'replay', file('overlap4-conflict'), '-o', out, '-q', '--no-analytics', '--fragment-overlap', 'last'], { encoding: 'utf8' });
+    const flows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { network?: unknown; tls?: { client?: { server_name?: string } } }).filter((d) => d.network !== undefined);
+    const names = flows.map((d) => d.tls?.client?.server_name ?? '');
+    expect(names.sort()).toEqual(['OVERLAP4X.FIELD.EXAMPLE.TEST', 'overlap4-good.field.example.test']);
+    let err = '';
+    try {
+      execFileSync(process.execPath, [cli, 'replay', file('overlap4-conflict'), '-o', out, '-q', '--fragment-overlap', 'newest'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (e) {
+      err = String((e as { stderr?: string }).stderr);
+    }
+    expect(err).toContain("--fragment-overlap: expected first, last or drop, got 'newest'");
+  });
+
   // Packets after the record: a tomb stands in the connection's place for the close delay (5 s of
   // packet time) after a clean close, and after a reset or a close without its last ACK once that
   // record is out; what it absorbs is counted (latePackets), never a flow.

@@ -86,6 +86,7 @@ const replayOptions: Record<string, OptionSpec> = {
   'max-flows': { type: 'string', help: `cap on tracked flows (default ${REPLAY_MAX_FLOWS}, as limits.maxFlows in sensor.yaml); the oldest idle flow is evicted and counted` },
   'memcap-mib': { type: 'string', help: `heap (MiB) live state may fill before the oldest flows are evicted (default ${DEFAULT_HEAP_MEMCAP_MIB}, as limits.heapMemcapMiB; 0: no memcap)` },
   'reassembly-depth': { type: 'string', help: 'bytes reassembled per TCP direction (default 32768)' },
+  'fragment-overlap': { type: 'string', help: 'overlapping IP fragments: first (the bytes held stay; default), last (the newer replace them) or drop (the datagram is lost), as limits.fragmentOverlap' },
   quiet: { type: 'boolean', short: 'q', default: false, help: 'no progress bar' },
   siem: { type: 'string', help: 'also stream flows and alerts to a SIEM collector over gRPC at host:port (at-least-once, disk spool)' },
   spool: { type: 'string', default: '.ndr-spool', help: 'parent directory of the spool for records the SIEM has not acknowledged (one folder per replay, removed once everything is acknowledged)' },
@@ -162,6 +163,8 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   const maxFlows = intOpt(values['max-flows'], 'max-flows') ?? REPLAY_MAX_FLOWS;
   const memcap = values['memcap-mib'] === '0' ? 0 : intOpt(values['memcap-mib'], 'memcap-mib') ?? DEFAULT_HEAP_MEMCAP_MIB;
   const depth = intOpt(values['reassembly-depth'], 'reassembly-depth');
+  const overlap = (values['fragment-overlap'] as string | undefined) ?? 'first';
+  if (overlap !== 'first' && overlap !== 'last' && overlap !== 'drop') throw new UsageError(`--fragment-overlap: expected first, last or drop, got '${overlap}'`);
   const disabledDissectors = (values['no-dissector'] as string[] | undefined) ?? [];
   const pipe = new Pipeline({
     ja4Plus: values['ja4-plus'] === true,
@@ -169,6 +172,7 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
     limits: {
       table: { ...(maxFlows ? { maxFlowsCount: maxFlows } : {}), heapMemcapMiB: memcap },
       ...(depth ? { reassembly: { depthBytes: depth } } : {}),
+      fragments: { overlap },
       // Only the full documents and the SIEM feed's records carry a named flow's payload entropy.
       features: { namedEntropy: detail === 'full' || siem !== null },
     },
