@@ -1,13 +1,13 @@
-// The JSON-lines sink hands each written megabyte's buffer back to its writer once the stream has
-// written it: a flood's output then reuses a few buffers instead of allocating one per megabyte
-// (external memory, which makes V8 start full collections). The bytes must stay the serializer's.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// The JSON-lines sink hands each written megabyte's buffer back to its writer once it is written:
+// a flood's output then reuses a few buffers instead of allocating one per megabyte (external
+// memory, which makes V8 start full collections). The bytes must stay the serializer's.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EcsSerializer } from '../src/output/ecs.js';
 import { JsonWriter } from '../src/output/json.js';
-import { JsonLinesSink } from '../src/output/sinks.js';
+import { JsonLinesSink, OutputWriteError } from '../src/output/sinks.js';
 import { newFlowRecord, type FlowRecord } from '../src/flow/record.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndr-sink-buffers-'));
@@ -36,33 +36,57 @@ describe('JSON-lines sink buffers', () => {
     expect(w.takeLines(1 << 20).buffer).toBe(spare.buffer);
   });
 
-  it('reuses written buffers across 40 MiB of flows, and the file holds the serializer\'s lines', async () => {
+  it('writes 40 MiB of flows to a file from one buffer, and the file holds the serializer\'s lines', async () => {
     const path = join(dir, 'flood.jsonl');
     const sink = new JsonLinesSink(path);
-    const stream = (sink as unknown as { out: NodeJS.WritableStream }).out;
-    const write = stream.write.bind(stream) as (c: Buffer, cb?: () => void) => boolean;
+    const writer = sink.ecs.writer;
+    const take = writer.takeLines.bind(writer);
     const seen = new Set<ArrayBufferLike>();
-    let writes = 0;
-    (stream as unknown as { write: typeof write }).write = (c, cb) => { writes++; seen.add(c.buffer); return write(c, cb); };
+    let takes = 0;
+    writer.takeLines = (cap, spare) => { takes++; const b = take(cap, spare); seen.add(b.buffer); return b; };
     const flows: FlowRecord[] = [];
-    for (let i = 0; i < 40; i++) {
-      // about a megabyte of flows, then a turn of the event loop as the replay's reader gives one
-      const before = writes;
-      for (let id = i * 2000; writes === before; id++) {
-        const f = flow(id);
-        flows.push(f);
-        sink.flow(f);
-      }
-      await new Promise<void>((r) => setTimeout(r, 5));
+    for (let id = 0; takes < 40; id++) {
+      const f = flow(id);
+      flows.push(f);
+      sink.flow(f);
     }
     await sink.close();
-    expect(writes).toBeGreaterThanOrEqual(40);
-    // one buffer in the writer, one or two with the stream: without the hand-back every write is new
-    expect(seen.size).toBeLessThanOrEqual(6);
+    // without the buffer going back to the writer every megabyte would be a new one
+    expect(seen.size).toBeLessThanOrEqual(2);
     const text: string[] = [];
     const ser = new EcsSerializer({ detail: 'lean', onRef: (j) => text.push(j) });
     for (const f of flows) text.push(ser.flow(f));
     const want = Buffer.from(text.map((l) => `${l}\n`).join(''), 'utf8');
     expect(readFileSync(path).equals(want)).toBe(true);
+  });
+
+  it('a refused write is a named error naming the file, or with a handler counted as lost lines while later lines go on', async () => {
+    expect(() => new JsonLinesSink(join(dir, 'no', 'such', 'dir.jsonl'))).toThrow(OutputWriteError);
+    expect(() => new JsonLinesSink(join(dir, 'no', 'such', 'dir.jsonl'))).toThrow(/cannot open .*dir\.jsonl for output: ENOENT/);
+    const thrower = new JsonLinesSink('/dev/full');
+    expect(() => { for (let id = 0; id < 20_000; id++) thrower.flow(flow(id)); }).toThrow(/cannot write \/dev\/full: ENOSPC.*line\(s\) lost/);
+    const errors: OutputWriteError[] = [];
+    const sink = new JsonLinesSink('/dev/full', undefined, { onWriteError: (e) => errors.push(e) });
+    for (let id = 0; id < 20_000; id++) sink.flow(flow(id));
+    await sink.close();
+    expect(sink.written).toBeGreaterThanOrEqual(20_000);
+    expect(errors.length).toBeGreaterThan(1);
+    expect(errors.every((e) => e.path === '/dev/full' && e.lines > 0)).toBe(true);
+    // every line went into a refused chunk, the last one at close
+    expect(sink.lost).toBe(sink.written);
+    expect(errors.reduce((n, e) => n + e.lines, 0)).toBe(sink.written);
+  });
+
+  it('appends to an existing file when asked, and starts it afresh otherwise', async () => {
+    const path = join(dir, 'append.jsonl');
+    writeFileSync(path, '{"before":1}\n');
+    const a = new JsonLinesSink(path, undefined, { append: true });
+    a.record({ after: 2 });
+    await a.close();
+    expect(readFileSync(path, 'utf8')).toBe('{"before":1}\n{"after":2}\n');
+    const b = new JsonLinesSink(path);
+    b.record({ fresh: 3 });
+    await b.close();
+    expect(readFileSync(path, 'utf8')).toBe('{"fresh":3}\n');
   });
 });

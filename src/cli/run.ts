@@ -6,7 +6,6 @@
  * SIEM has not acknowledged stays in the spool) and exit.
  */
 import { join } from 'node:path';
-import { closeSync, openSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { CaptureSource } from '../capture/source.js';
 import { EbpfSource, type FlowEndRecord } from '../capture/ebpf.js';
@@ -107,9 +106,20 @@ export async function runLive(opts: LiveOptions): Promise<number> {
       ? new OtlpClient({ protocol: cfg.otlp.protocol, endpoint: cfg.otlp.endpoint, sensorId: cfg.sensor.id || hostname(), spoolDir: join(cfg.spool.dir, 'otlp'), spoolMaxBytes: cfg.spool.maxMiB * 1048576, tls: cfg.otlp.tls, batchSize: cfg.otlp.batchSize, lingerMs: cfg.otlp.flushIntervalMs, log })
       : null;
     if (otlp) undo.push(() => otlp.close());
-    // Opened here so an unwritable path is a start-up error, not a stream error once traffic flows.
-    if (cfg.output.jsonLines) closeSync(openSync(cfg.output.jsonLines, 'a'));
-    const sink = cfg.output.jsonLines ? new JsonLinesSink(cfg.output.jsonLines, ecs, { detail: cfg.output.detail, describedMax: cfg.state.describedCertificates }) : null;
+    // Opened at start, so an unwritable path is a start-up error. A restart adds to the file; a
+    // full disk later loses those lines only (counted and logged) and the sensor goes on.
+    let outputErrorLogged = '';
+    const sink = cfg.output.jsonLines
+      ? new JsonLinesSink(cfg.output.jsonLines, ecs, {
+        detail: cfg.output.detail, describedMax: cfg.state.describedCertificates, append: true,
+        onWriteError: (e) => {
+          m.outputLost.inc(e.lines);
+          const why = (e.cause as NodeJS.ErrnoException | undefined)?.code ?? e.message;
+          if (why !== outputErrorLogged) log(`run: output.write_failed: ${e.message}`);
+          outputErrorLogged = why;
+        },
+      })
+      : null;
     // The SIEM feed's and OTLP's documents, written once for both: they receive the same records at
     // the same moment, so one described set serves the two (a certificate goes to both before its flow).
     const feedEcs = new EcsSerializer({

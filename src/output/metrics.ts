@@ -231,6 +231,7 @@ export function sensorMetrics(reg: Registry = metrics) {
     stateCapacity: reg.gauge('ndr_state_capacity', 'Bound of a per-key structure after the flow table (sensor.yaml state.*)', ['structure']),
     stateEvictions: reg.counter('ndr_state_evictions_total', 'Entries a per-key structure dropped to stay within its bound', ['structure']),
     flowsShed: reg.counter('ndr_flows_shed_total', 'Flows without payload counted into flood summaries instead of being written and analysed'),
+    outputLost: reg.counter('ndr_output_lost_lines_total', 'JSON lines the output file refused (disk full, I/O error)'),
     floodSummaries: reg.counter('ndr_flood_summaries_total', 'Flood summary documents written'),
     fleetShared: reg.counter('ndr_fleet_shared_total', 'Operations the fleet store acknowledged, by kind', ['kind']),
     fleetPending: reg.gauge('ndr_fleet_pending_operations', 'Operations queued for the fleet store and not yet acknowledged'),

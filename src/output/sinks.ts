@@ -1,8 +1,9 @@
 /**
  * JSON-lines output (stdout or a file) and the human replay summary. Lines are buffered and
- * written in large chunks; a slow consumer applies back-pressure through the stream.
+ * written in large chunks: to a file at once, to stdout through its stream (a slow consumer
+ * applies back-pressure there).
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Alert } from '../analytics/alert.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import { defaultEcsContext, EcsSerializer, type EcsContext, type OutputDetail } from './ecs.js';
@@ -15,6 +16,25 @@ export interface JsonLinesOptions {
   readonly detail?: OutputDetail;
   /** Entries of the set of certificates and JA4 fingerprints this file has described (lean). */
   readonly describedMax?: number;
+  /** Add to an existing file (a live sensor's restart) instead of starting it afresh (a replay). */
+  readonly append?: boolean;
+  /**
+   * A chunk the file refused (disk full, I/O error): its lines are counted in `lost` and the sink
+   * goes on with the next chunk. Without it the write error is thrown to the caller.
+   */
+  readonly onWriteError?: (e: OutputWriteError) => void;
+}
+
+/** The output file refused a write; `lines` of output were lost with it. */
+export class OutputWriteError extends Error {
+  override name = 'OutputWriteError';
+  readonly path: string;
+  readonly lines: number;
+  constructor(path: string, lines: number, cause: Error) {
+    super(lines > 0 ? `cannot write ${path}: ${cause.message} (${lines} line(s) lost)` : `cannot open ${path} for output: ${cause.message}`, { cause });
+    this.path = path;
+    this.lines = lines;
+  }
 }
 
 /**
@@ -29,9 +49,21 @@ const BUFFER_BYTES = CHUNK_BYTES + (1 << 16);
 const SPARE_BUFFERS = 32;
 
 export class JsonLinesSink {
-  private readonly out: NodeJS.WritableStream;
-  private readonly file: WriteStream | null;
+  private readonly out: NodeJS.WritableStream | null;
+  /**
+   * The output file, written synchronously from the writer's buffer while its bytes are still in
+   * the cache (Node writes stdout to a file the same way, Suricata its EVE log). Through a write
+   * stream the chunks queued up and went to the kernel from the thread pool in multi-megabyte
+   * batches, which cost several times the system time of the same bytes written as they came.
+   */
+  private fd: number;
+  private readonly path: string;
+  private readonly onWriteError: ((e: OutputWriteError) => void) | undefined;
   written = 0;
+  /** Lines the output file refused (see JsonLinesOptions.onWriteError). */
+  lost = 0;
+  /** Lines in the writer's buffer, not yet written. */
+  private pending = 0;
 
   /** Writes this file's documents; its described set is this file's. */
   readonly ecs: EcsSerializer;
@@ -46,18 +78,25 @@ export class JsonLinesSink {
       onRef: (json) => this.safeLine(json),
     });
     this.w = this.ecs.writer;
+    this.path = path ?? '-';
+    this.onWriteError = opts.onWriteError;
     if (path === null || path === '-') {
       this.out = process.stdout;
-      this.file = null;
+      this.fd = -1;
     } else {
-      this.file = createWriteStream(path);
-      this.out = this.file;
+      this.out = null;
+      try {
+        this.fd = openSync(path, opts.append === true ? 'a' : 'w');
+      } catch (e) {
+        throw new OutputWriteError(path, 0, e as Error);
+      }
     }
   }
 
   flow(r: FlowRecord): void {
     this.ecs.flowWriter(r).line();
     this.written++;
+    this.pending++;
     if (this.w.keptBytes >= CHUNK_BYTES) this.flushSync();
   }
 
@@ -83,12 +122,29 @@ export class JsonLinesSink {
   /** A line the ECS serializer wrote (it escapes those characters as it writes). */
   private safeLine(s: string): void {
     this.written++;
+    this.pending++;
     this.w.textLine(s);
     if (this.w.keptBytes >= CHUNK_BYTES) this.flushSync();
   }
 
   private flushSync(): void {
     if (this.w.keptBytes === 0) return;
+    const lines = this.pending;
+    this.pending = 0;
+    if (this.out === null) {
+      // Written before the writer goes on, so the writer keeps its one buffer.
+      const chunk = this.w.takeLines(BUFFER_BYTES, this.spare.pop());
+      this.spare.push(Buffer.from(chunk.buffer, chunk.byteOffset));
+      try {
+        for (let at = 0; at < chunk.length; ) at += writeSync(this.fd, chunk, at);
+      } catch (e) {
+        const err = new OutputWriteError(this.path, lines, e as Error);
+        if (this.onWriteError === undefined) throw err;
+        this.lost += lines;
+        this.onWriteError(err);
+      }
+      return;
+    }
     // The stream keeps the bytes until they are written, so the writer goes on in another buffer;
     // once written, a buffer is kept for a later take. A fresh megabyte per take counted as
     // external memory, and V8 starts a full collection for every 64 MiB of it: a flood's output
@@ -100,11 +156,12 @@ export class JsonLinesSink {
   async close(): Promise<void> {
     this.flushSync();
     const o = this.out;
-    if (this.file !== null) {
-      await new Promise<void>((res, rej) => { this.file?.end((e?: Error | null) => (e ? rej(e) : res())); });
-    } else {
-      await new Promise<void>((res) => { if (o.write('')) res(); else o.once('drain', () => res()); });
+    if (o === null) {
+      if (this.fd >= 0) closeSync(this.fd);
+      this.fd = -1;
+      return;
     }
+    await new Promise<void>((res) => { if (o.write('')) res(); else o.once('drain', () => res()); });
   }
 }
 
