@@ -1,7 +1,7 @@
 // The JSON-lines sink hands each written megabyte's buffer back to its writer once it is written:
 // a flood's output then reuses a few buffers instead of allocating one per megabyte (external
 // memory, which makes V8 start full collections). The bytes must stay the serializer's.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, linkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -77,16 +77,28 @@ describe('JSON-lines sink buffers', () => {
     expect(errors.reduce((n, e) => n + e.lines, 0)).toBe(sink.written);
   });
 
-  it('appends to an existing file when asked, and starts it afresh otherwise', async () => {
+  it('appends to an existing file when asked, and otherwise writes a new file in its place', async () => {
     const path = join(dir, 'append.jsonl');
     writeFileSync(path, '{"before":1}\n');
     const a = new JsonLinesSink(path, undefined, { append: true });
     a.record({ after: 2 });
     await a.close();
     expect(readFileSync(path, 'utf8')).toBe('{"before":1}\n{"after":2}\n');
+    const keep = join(dir, 'keep.jsonl');
+    linkSync(path, keep);
     const b = new JsonLinesSink(path);
     b.record({ fresh: 3 });
     await b.close();
     expect(readFileSync(path, 'utf8')).toBe('{"fresh":3}\n');
+    // a new file, not the old one emptied: another name of the old file keeps its lines
+    expect(readFileSync(keep, 'utf8')).toBe('{"before":1}\n{"after":2}\n');
+    // through a symbolic link the link's target is written
+    const link = join(dir, 'link.jsonl');
+    symlinkSync(path, link);
+    const c = new JsonLinesSink(link);
+    c.record({ via: 'link' });
+    await c.close();
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(path, 'utf8')).toBe('{"via":"link"}\n');
   });
 });

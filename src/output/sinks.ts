@@ -3,7 +3,7 @@
  * written in large chunks: to a file at once, to stdout through its stream (a slow consumer
  * applies back-pressure there).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, lstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import type { Alert } from '../analytics/alert.js';
 import type { FloodSummary, FlowRecord } from '../flow/record.js';
 import { defaultEcsContext, EcsSerializer, type EcsContext, type OutputDetail } from './ecs.js';
@@ -86,6 +86,7 @@ export class JsonLinesSink {
     } else {
       this.out = null;
       try {
+        if (opts.append !== true) replaceable(path);
         this.fd = openSync(path, opts.append === true ? 'a' : 'w');
       } catch (e) {
         throw new OutputWriteError(path, 0, e as Error);
@@ -162,6 +163,22 @@ export class JsonLinesSink {
       return;
     }
     await new Promise<void>((res) => { if (o.write('')) res(); else o.once('drain', () => res()); });
+  }
+}
+
+/**
+ * A writable regular file at `path` is removed, so the output is a new file rather than the old one
+ * cut to nothing, as linkers do with their output. ext4 starts writing back a file emptied that
+ * way when it is closed, and a replay's run then waited for its whole output to be queued to disk.
+ * A device, a pipe or a link's target are left as they are.
+ */
+function replaceable(path: string): void {
+  try {
+    if (!lstatSync(path).isFile()) return;
+    accessSync(path, constants.W_OK);
+    unlinkSync(path);
+  } catch {
+    // not there, not ours to remove: opening it says what is wrong
   }
 }
 
