@@ -2,7 +2,9 @@
  * The "floods" table (issue 25): each shape of lab/gen-floods.ts replayed by the whole process,
  * `ndr-sensor replay FILE -o OUT.jsonl` with the defaults, beside the engine alone
  * (`--no-analytics --alerts-only`: decode, flow table, dissectors, records, nothing analysed or
- * written) and beside nDPI's ndpiReader when it is installed. Wall time and peak RSS of each
+ * written) and beside nDPI's ndpiReader when it is installed, twice: `-q` (classify and count,
+ * nothing written) and `-q -C OUT.csv` (every flow written, as the sensor's replay writes its
+ * documents). Wall time and peak RSS of each
  * process come from GNU time (`/usr/bin/time -f`), so they include start-up and the whole heap;
  * a first row replays a capture of no packets, beside `node -e 0`, for the fixed part of each.
  * The captures are generated on demand into NDR_FLOODS_DIR (default: the temp dir's ndr-floods/)
@@ -21,6 +23,8 @@ export interface FloodRow {
   engine: Run;
   defaults: Run;
   ndpi: Run | null;
+  /** ndpiReader writing every flow (`-C`, CSV). */
+  ndpiFlows: Run | null;
   /** `node -e 0`, on the empty capture's row: the part of the fixed cost that is Node's own. */
   node?: Run;
 }
@@ -77,6 +81,7 @@ export function benchFloods(root: string, rounds = 1, shapes: readonly FloodShap
   mkdirSync(dir, { recursive: true });
   const cli = join(root, 'bin', 'ndr-sensor');
   const out = join(dir, 'out.jsonl');
+  const csv = join(dir, 'out.csv');
   const ndpi = haveNdpi();
   const rows: FloodRow[] = [];
   {
@@ -92,15 +97,17 @@ export function benchFloods(root: string, rounds = 1, shapes: readonly FloodShap
     const engine: Run[] = [];
     const defaults: Run[] = [];
     const peer: Run[] = [];
+    const peerFlows: Run[] = [];
     const node: Run[] = [];
     for (let i = 0; i < rounds; i++) {
       log(`${EMPTY_ROW}: round ${i + 1}`);
       engine.push(timed('sh', [cli, 'replay', file, '-o', out, '--no-analytics', '--alerts-only', '-q', '--no-summary']));
       defaults.push(timed('sh', [cli, 'replay', file, '-o', out, '-q', '--no-summary']));
       if (ndpi) peer.push(timed('ndpiReader', ['-i', file, '-q']));
+      if (ndpi) peerFlows.push(timed('ndpiReader', ['-i', file, '-q', '-C', csv]));
       node.push(timed(process.execPath, ['-e', '0']));
     }
-    const row: FloodRow = { shape: EMPTY_ROW, packets: 0, flows: 0, engine: best(engine), defaults: best(defaults), ndpi: ndpi ? best(peer) : null, node: best(node) };
+    const row: FloodRow = { shape: EMPTY_ROW, packets: 0, flows: 0, engine: best(engine), defaults: best(defaults), ndpi: ndpi ? best(peer) : null, ndpiFlows: ndpi ? best(peerFlows) : null, node: best(node) };
     rows.push(row);
     onRow(row);
   }
@@ -114,14 +121,17 @@ export function benchFloods(root: string, rounds = 1, shapes: readonly FloodShap
     const engine: Run[] = [];
     const defaults: Run[] = [];
     const peer: Run[] = [];
+    const peerFlows: Run[] = [];
     for (let i = 0; i < rounds; i++) {
       log(`${shape}: round ${i + 1}`);
       engine.push(timed('sh', [cli, 'replay', file, '-o', out, '--no-analytics', '--alerts-only', '-q', '--no-summary']));
       defaults.push(timed('sh', [cli, 'replay', file, '-o', out, '-q', '--no-summary']));
       if (ndpi) peer.push(timed('ndpiReader', ['-i', file, '-q']));
+      if (ndpi) peerFlows.push(timed('ndpiReader', ['-i', file, '-q', '-C', csv]));
     }
     rmSync(out, { force: true });
-    const row: FloodRow = { shape, packets: info.packets, flows: info.flows, engine: best(engine), defaults: best(defaults), ndpi: ndpi ? best(peer) : null };
+    rmSync(csv, { force: true });
+    const row: FloodRow = { shape, packets: info.packets, flows: info.flows, engine: best(engine), defaults: best(defaults), ndpi: ndpi ? best(peer) : null, ndpiFlows: ndpi ? best(peerFlows) : null };
     rows.push(row);
     onRow(row);
   }
@@ -136,8 +146,8 @@ const f = (n: number, d = 1) => n.toLocaleString('en', { maximumFractionDigits: 
  * measures the wait for a core.
  */
 export const FLOOD_TABLE_HEAD = [
-  '| shape | packets | flows | engine alone: CPU / wall / RSS | defaults: CPU / wall / RSS | defaults / engine (CPU) | ndpiReader -q: CPU / wall / RSS | bounds |',
-  '|---|---|---|---|---|---|---|---|',
+  '| shape | packets | flows | engine alone: CPU / wall / RSS | defaults: CPU / wall / RSS | defaults / engine (CPU) | ndpiReader -q: CPU / wall / RSS | ndpiReader -q -C (flows written): CPU / wall / RSS | bounds |',
+  '|---|---|---|---|---|---|---|---|---|',
 ];
 
 /** The table's rows as printed lines, with the issue's bounds checked per row. */
@@ -158,7 +168,14 @@ export function floodTable(rows: FloodRow[]): string[] {
       if (r.defaults.maxRssMiB > r.ndpi.maxRssMiB) worse.push('RSS');
       ok.push(worse.length === 0 ? 'not worse than nDPI' : `${worse.join(' and ')} WORSE than nDPI`);
     }
-    lines.push(`| ${r.shape} | ${r.packets.toLocaleString('en')} | ${r.flows.toLocaleString('en')} | ${fig(r.engine)} | ${fig(r.defaults)} | ${f(ratio, 2)}x | ${r.ndpi ? fig(r.ndpi) : 'not installed'} | ${ok.join(', ')} |`);
+    if (r.ndpiFlows !== null) {
+      // the like-for-like figure: both programs write every flow
+      const worse: string[] = [];
+      if (r.defaults.cpuSeconds > r.ndpiFlows.cpuSeconds) worse.push('CPU');
+      if (r.defaults.maxRssMiB > r.ndpiFlows.maxRssMiB) worse.push('RSS');
+      ok.push(worse.length === 0 ? 'not worse than nDPI writing flows' : `${worse.join(' and ')} worse than nDPI writing flows`);
+    }
+    lines.push(`| ${r.shape} | ${r.packets.toLocaleString('en')} | ${r.flows.toLocaleString('en')} | ${fig(r.engine)} | ${fig(r.defaults)} | ${f(ratio, 2)}x | ${r.ndpi ? fig(r.ndpi) : 'not installed'} | ${r.ndpiFlows ? fig(r.ndpiFlows) : 'not installed'} | ${ok.join(', ')} |`);
   }
   return lines;
 }
