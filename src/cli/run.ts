@@ -257,6 +257,7 @@ export async function runLive(opts: LiveOptions): Promise<number> {
         // Live packet time follows the wall clock: idle flows expire even when no packet arrives.
         if (runner !== null) void runner.tick(Date.now()).catch((e: Error) => log(`run: tick: ${e.message}`));
         else eng.tick(Date.now());
+        sink?.flush();
         const st = runner !== null ? runner.mainStats : eng.stats;
         m.packets.inc(st.packets - lastPackets);
         m.bytes.inc(st.bytes - lastBytes);

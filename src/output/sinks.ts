@@ -128,6 +128,14 @@ export class JsonLinesSink {
     if (this.w.keptBytes >= CHUNK_BYTES) this.flushSync();
   }
 
+  /**
+   * Write what the buffer holds now: a live sensor calls it every second, so a line waits about a
+   * second to be read (as Zeek's and Suricata's logs are flushed), not for a megabyte of others.
+   */
+  flush(): void {
+    this.flushSync();
+  }
+
   private flushSync(): void {
     if (this.w.keptBytes === 0) return;
     const lines = this.pending;

@@ -1,7 +1,8 @@
 // `ndr-sensor run` end to end on a real interface in network namespaces (root, as CI is):
 // real TLS between two namespaces, the sensor watching the client's veth through libpcap
 // (both directions) and through the eBPF feed (ingress: the server's packets), metrics served,
-// SIGTERM drains open flows into the JSON-lines output and exits 0.
+// SIGTERM drains open flows into the JSON-lines output and exits 0. Lines reach the file within
+// about a second while the sensor runs.
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => { await lab.close(); });
 
-async function runSensor(source: 'pcap' | 'ebpf', port: number, workers = 1): Promise<{ code: number | null; log: string; flows: Record<string, any>[]; metrics: string }> {
+async function runSensor(source: 'pcap' | 'ebpf', port: number, workers = 1): Promise<{ code: number | null; log: string; flows: Record<string, any>[]; metrics: string; early: number }> {
   const out = join(dir, `${source}-${workers}.jsonl`);
   const cfg = join(dir, `${source}-${workers}.yaml`);
   writeFileSync(cfg, `sensor:\n  workers: ${workers}\ncapture:\n  interfaces: [${lab.clientDev}]\n  source: ${source}\noutput:\n  jsonLines: ${out}\nmetrics:\n  listen: 127.0.0.1:${port}\n`);
@@ -33,7 +34,13 @@ async function runSensor(source: 'pcap' | 'ebpf', port: number, workers = 1): Pr
   child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
   for (let i = 0; i < 100 && !log.includes('capturing with'); i++) await sleep(100);
   for (let i = 0; i < 3; i++) lab.exec(lab.client, 'curl', ['-sk', '--resolve', `run.test:4433:${lab.serverIp}`, 'https://run.test:4433/', '-o', '/dev/null']);
-  await sleep(1500);
+  // Each connection ends with its FIN: its line is in the file within the sensor's one-second
+  // flush, while the sensor still runs.
+  let early = 0;
+  for (let i = 0; i < 50 && early < 3; i++) {
+    await sleep(100);
+    early = readFileSync(out, 'utf8').split('\n').filter((l) => l.includes('"port":4433')).length;
+  }
   let metrics = '';
   try {
     metrics = lab.exec(lab.client, 'curl', ['-s', `http://127.0.0.1:${port}/metrics`]);
@@ -43,7 +50,7 @@ async function runSensor(source: 'pcap' | 'ebpf', port: number, workers = 1): Pr
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
   const flows = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  return { code, log, flows, metrics };
+  return { code, log, flows, metrics, early };
 }
 
 describe('ndr-sensor run (live)', () => {
@@ -56,6 +63,7 @@ describe('ndr-sensor run (live)', () => {
       expect(r.log).toContain('capturing with libpcap');
       if (workers > 1) expect(r.log).toContain(`${workers} flow workers`);
       expect(r.code).toBe(0);
+      expect(r.early, 'TLS flows in the file before SIGTERM').toBe(3);
       const tls = r.flows.filter((f) => f.destination?.port === 4433);
       expect(tls).toHaveLength(3);
       for (const f of tls) {
