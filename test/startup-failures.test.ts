@@ -1,4 +1,4 @@
-// `ndr-sensor run` start-up failures, as a supervisor sees them: the real CLI in a child process,
+// `ndr-sensor run` start-up failures (and replay output failures), as a supervisor sees them: the real CLI in a child process,
 // one line on stderr naming the problem (no stack trace), a non-zero exit code, and the process
 // gone within a second even when a listener or a channel had already been opened.
 import { spawn } from 'node:child_process';
@@ -132,5 +132,30 @@ describe('run: start-up failures', () => {
   it('inherited property names in the config', async () => {
     const c = config('proto.yaml', 'constructor: 1\n');
     expectOneLineFailure(await runCli(['run', '--config', c, '--iface', 'lo']), /config: constructor: unknown key/);
+  });
+});
+
+describe('replay: an output file that cannot be written', () => {
+  const demo = join(root, 'pcaps', 'demo', 'demo.pcap');
+
+  it('a path that cannot be opened: one line naming it, exit 1', async () => {
+    const o = await runCli(['replay', demo, '-q', '--no-summary', '-o', join(dir, 'no', 'such', 'dir', 'flows.jsonl')]);
+    expect(o.code).toBe(1);
+    expect(o.stderr.trim()).toMatch(/^ndr-sensor replay: cannot open .*flows\.jsonl for output: ENOENT/);
+    expect(o.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a full disk: the lines it refused are counted and named once, the replay finishes and exits 4', async () => {
+    const o = await runCli(['replay', demo, '-q', '-o', '/dev/full']);
+    expect(o.code).toBe(4);
+    expect(o.stderr.match(/^output: cannot write \/dev\/full: ENOSPC/gm)).toHaveLength(1);
+    const lost = /^output: (\d+) of (\d+) line\(s\) lost: \/dev\/full refused them \(ENOSPC\)$/m.exec(o.stderr);
+    expect(lost).not.toBeNull();
+    expect(Number(lost![1])).toBe(Number(lost![2]));
+    expect(Number(lost![2])).toBeGreaterThan(15);
+    // the summary is still there, the flows counted
+    expect(o.stderr).toMatch(/ndr-sensor replay summary/);
+    expect(Number(/^ {2}flows +(\d+)$/m.exec(o.stderr)?.[1])).toBeGreaterThan(10);
+    expect(o.stderr).not.toMatch(/\n\s+at /);
   });
 });

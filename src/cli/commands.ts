@@ -119,7 +119,17 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
   const ecs = ecsContext({ hostname: hostname(), name: sensorId }, Array.isArray(internal) ? internal.map(String) : undefined);
   const detail = (values['output-detail'] as string | undefined) ?? 'lean';
   if (!(OUTPUT_DETAILS as readonly string[]).includes(detail)) throw new UsageError(`--output-detail: expected lean or full, got '${detail}'`);
-  const sink = new JsonLinesSink((values.output as string) ?? '-', ecs, { detail: detail as OutputDetail });
+  // A full disk loses the lines it refuses, named once per cause; the replay goes on for the SIEM
+  // feed, the analytics and the summary, and its exit status says lines were lost.
+  let lastOutputError = '';
+  const sink = new JsonLinesSink((values.output as string) ?? '-', ecs, {
+    detail: detail as OutputDetail,
+    onWriteError: (e) => {
+      const why = (e.cause as NodeJS.ErrnoException | undefined)?.code ?? e.message;
+      if (why !== lastOutputError) stderrLine(`output: ${e.message}`);
+      lastOutputError = why;
+    },
+  });
   // The SIEM feed's and OTLP's documents, written once for both: they receive the same records at
   // the same moment, so one described set serves the two (a certificate goes to both before its flow).
   const feedEcs = new EcsSerializer({
@@ -262,7 +272,8 @@ export async function runReplay(values: Record<string, unknown>, files: string[]
       ...fleetRows(stages.fleetStats?.() ?? null),
     ]) + '\n');
   }
-  if (!siemOk || !otlpOk) return 4;
+  if (sink.lost > 0) stderrLine(`output: ${sink.lost} of ${sink.written} line(s) lost: ${String(values.output)} refused them (${lastOutputError})`);
+  if (!siemOk || !otlpOk || sink.lost > 0) return 4;
   return truncated ? 3 : 0;
 }
 
