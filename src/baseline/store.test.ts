@@ -68,6 +68,32 @@ describe('BaselineStore', () => {
     for (let d = 0; d < dests(199); d++) expect(s.hostDestinationFirstSeen('10.9.0.199', `d${d}.example`)).toBe(T0 + 1990 + d);
     expect(s.destinationHostCount('d0.example')).toBe(200);
   });
+  it('in memory answers as a store over LMDB does: new hosts, hosts coming back, mixed-case names and addresses', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ndr-baseline-'));
+    dirs.push(dir);
+    const mem = BaselineStore.open();
+    const disk = BaselineStore.open({ path: dir });
+    const hosts = (h: number): { host: string | null; client: { ip: string; port: number } } => (h % 4 === 0 ? { host: `WS${h}.Corp.Example`, client: { ip: `10.8.0.${h}`, port: 1 } } : { host: null, client: { ip: `10.8.${h >> 8}.${h & 255}`, port: 1 } });
+    const dest = (h: number, k: number): string => (k % 2 === 0 ? `Svc${(h * 7 + k) % 40}.example` : `198.51.100.${(h + k) % 60}`);
+    const flows = [];
+    for (let round = 0; round < 3; round++) {
+      for (let h = 0; h < 300; h++) flows.push(makeFlow({ attribution: null, ...hosts(h), sni: dest(h, round + (h % 3)), ja4: null, startTs: T0 + round * 10_000 + h }));
+    }
+    for (const f of flows) { mem.learn(f); disk.learn(f); }
+    for (let h = 0; h < 300; h++) {
+      const host = hosts(h).host?.toLowerCase() ?? hosts(h).client.ip;
+      for (let k = 0; k < 6; k++) expect(mem.hostDestinationFirstSeen(host, dest(h, k)), `${host} ${dest(h, k)}`).toBe(disk.hostDestinationFirstSeen(host, dest(h, k)));
+    }
+    for (let d = 0; d < 60; d++) {
+      expect(mem.destinationHostCount(`svc${d}.example`)).toBe(disk.destinationHostCount(`svc${d}.example`));
+      expect(mem.destinationHostCount(`198.51.100.${d}`)).toBe(disk.destinationHostCount(`198.51.100.${d}`));
+    }
+    expect(mem.hostCount()).toBe(300);
+    expect(disk.hostCount()).toBe(300);
+    expect(mem.destinationHostCount('svc0.example')).toBeGreaterThan(1);
+    expect(mem.state()[0]!.evictions).toBe(0);
+    await disk.close();
+  });
   it('learning period runs in packet time from the first flow', () => {
     const s = BaselineStore.open({ learningPeriodMs: 60_000 });
     expect(s.isWarm(T0)).toBe(false);

@@ -107,9 +107,17 @@ export class LowerMemo {
   private key: number | string | undefined = undefined;
   of(s: string): string {
     if (s !== this.raw) {
-      this.lower = s.toLowerCase();
       this.raw = s;
-      this.key = undefined;
+      // An IPv4 address (most hosts, and every destination without a name) is digits and dots,
+      // already lowercase: its integer key says so, and no lowercase copy is made.
+      const k = textKey(s);
+      if (typeof k === 'number') {
+        this.lower = s;
+        this.key = k;
+      } else {
+        this.lower = s.toLowerCase();
+        this.key = undefined;
+      }
     }
     return this.lower;
   }
@@ -512,6 +520,15 @@ class Table2 implements Evictable {
     return true;
   }
 
+  /**
+   * once() in memory for a first part known not to be here (the caller's proof): no look-up
+   * before the insert.
+   */
+  firstOf(ka: number | string, kb: number | string, ts: number): void {
+    this.tables.added(this);
+    this.m.set(ka, { b: kb, v: ts });
+  }
+
   mirror(a: string, b: string, v: number): void {
     const ka = textKey(a);
     const kb = textKey(b);
@@ -539,6 +556,8 @@ export class BaselineStore implements BaselineView {
   private readonly ja4Count: Table1;
   private readonly destCount: Table1;
   private firstTs: number | null;
+  /** Distinct hosts learned, in memory (with a backend the count is the meta fact, which the fleet shares). */
+  private hostsSeen = 0;
   /**
    * Flows learned recently, by their tuple of keys: a two-way set-associative table (each tuple may sit in
    * one of two neighbouring slots, the newer first), so it is bounded by construction.
@@ -609,6 +628,7 @@ export class BaselineStore implements BaselineView {
     return this.destCount.get(dest.toLowerCase()) ?? 0;
   }
   hostCount(): number {
+    if (this.tables.backend === null) return this.hostsSeen;
     return this.meta.get(K.hosts) ?? 0;
   }
 
@@ -715,9 +735,24 @@ export class BaselineStore implements BaselineView {
   private learnKeys(flow: FlowRecord, ts: number, hk: number | string, dk: number | string): void {
     const host = hostKey(flow);
     const dest = destinationKey(flow);
-    if (this.host.once(host, ts, hk)) this.meta.bump(K.hosts);
     // A new (host, destination) pair is also one more host for that destination's prevalence.
-    if (this.hostDest.once(host, dest, ts, hk, dk)) this.destCount.bump(dest, dk);
+    if (this.tables.backend === null) {
+      // In memory a host's destinations are learned only here, right after the host itself, so
+      // a host new to the host table holds no destination either, as long as no fact was ever
+      // forgotten (the two tables forget in orders of their own): its first destination goes in
+      // without a look-up.
+      const clean = this.tables.evictions === 0;
+      if (this.host.once(host, ts, hk)) {
+        this.hostsSeen++;
+        if (clean) {
+          this.hostDest.firstOf(hk, dk, ts);
+          this.destCount.bump(dest, dk);
+        } else if (this.hostDest.once(host, dest, ts, hk, dk)) this.destCount.bump(dest, dk);
+      } else if (this.hostDest.once(host, dest, ts, hk, dk)) this.destCount.bump(dest, dk);
+    } else {
+      if (this.host.once(host, ts, hk)) this.meta.bump(K.hosts);
+      if (this.hostDest.once(host, dest, ts, hk, dk)) this.destCount.bump(dest, dk);
+    }
     const ja4 = tlsOf(flow)?.ja4;
     if (ja4) {
       const jk = textKey(ja4);
@@ -741,6 +776,7 @@ export class BaselineStore implements BaselineView {
   async close(): Promise<void> {
     await this.tables.backend?.close();
     this.tables.clearAll();
+    this.hostsSeen = 0;
   }
 }
 
