@@ -34,42 +34,110 @@ const TYPE_CNAME = 5;
 const MAX_CNAME_CHAIN_COUNT = 8;
 
 /**
- * A stored key as one flat string. `a + '|' + b` of 13 characters or more is a lazy pair of
- * pieces in V8, and a Map keeps the pair object beside the flat copy it makes to hash it: one
- * more object per entry, for every answer learnt. join() writes the string out at once.
+ * The 32-bit value of a dotted-quad IPv4 address in canonical form ('10.0.0.7': four decimal
+ * parts of 0-255, no leading zeros, nothing else), or -1 for any other text. Only canonical text
+ * may take the integer path: '10.0.0.07' must stay a key of its own, as it was as text, so the
+ * text ↔ integer mapping is one to one on what is accepted.
  */
-function cacheKey(clientIp: string, ip: string): string {
+export function parseIpv4(s: string): number {
+  const n = s.length;
+  if (n < 7 || n > 15) return -1;
+  let v = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && part === 0) return -1; // a leading zero
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digits++;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return v * 256 + part;
+}
+
+/** Keys that are not a pair of IPv4 addresses, as one flat string (as a Map hashes it once). */
+function textKey(clientIp: string, ip: string): string {
   return [clientIp, ip].join('|');
 }
 
-/** Ring slots a new cache starts with (doubled as it fills, up to about twice its bound). */
-const FIRST_SLOTS = 1024;
+/** Entries a new cache has room for before it grows (doubling, up to its bound). */
+const FIRST_ENTRIES = 1024;
+/** Entry 0 is the head of the LRU list, not an entry. */
+const HEAD = 0;
+/** Words of an entry's links: the previous and next entry in LRU order, its IPv4 table row. */
+const PREV = 0;
+const NEXT = 1;
+const ROW = 2;
+const LINK_WORDS = 4;
+/** Words of an IPv4 table row: the entry number (0 = empty row), the two addresses, the hash. */
+const R_ENTRY = 0;
+const R_CLIENT = 1;
+const R_ANSWER = 2;
+const R_HASH = 3;
+const ROW_WORDS = 4;
+const FIRST_ROWS = 2048;
 
 /**
- * The entries' order (least recently learnt or used first) is a ring of slots: an entry is
- * written at the fresh end, and one learnt again or used leaves a dead slot behind and is written
- * anew; eviction takes the oldest live slot. The Map gives a key's slot. A Map kept in LRU order
- * by itself made every learn or use a delete and a set, and each eviction an iterator step over
- * the holes deletes leave, on a table at its bound that a flood of lookups churns through.
+ * Entries are numbers into parallel arrays, linked in least-recently-used order (a doubly linked
+ * list with HEAD as its sentinel: the next of HEAD is the oldest, its previous the freshest), so a
+ * learn or use is a relink and an eviction takes the oldest, with nothing allocated.
+ *
+ * A pair of IPv4 addresses (almost every answer) is keyed by its two 32-bit words in an open-
+ * addressing table (linear probing, at most half full, backward-shift deletion so no tombstones
+ * pile up); no string is made per answer and no Map entry is hashed, set or deleted, which was
+ * most of what a flood of lookups cost in the cache. A row holds the key and its hash beside the
+ * entry number, and an entry its links and its row in one place: a learn at the bound touches a
+ * few cache lines, not one per array. Anything else (IPv6, text that is not a canonical dotted
+ * quad) is keyed by its text in a Map. Both kinds share the one LRU list and the one bound.
+ *
+ * The table's hash is seeded per process: the answer addresses come from the network, and with a
+ * fixed hash a sender could pick addresses that all land in one run of rows.
  */
 export class DnsCache {
-  private readonly map = new Map<string, number>();
-  private keys: (string | undefined)[] = new Array<string | undefined>(FIRST_SLOTS).fill(undefined);
-  private names: string[] = new Array<string>(FIRST_SLOTS).fill('');
-  private expiry = new Float64Array(FIRST_SLOTS);
-  /** Oldest slot in use (live or dead), and how many are in use from there. */
-  private tail = 0;
-  private used = 0;
   private readonly opts: DnsCacheOptions;
+  /** Entries in use (both kinds). */
+  private count = 0;
+  /** Entry numbers handed out so far (1..top-1); freed ones are chained through NEXT from free. */
+  private top = 1;
+  private free = 0;
+  private links: Int32Array;
+  /** The key of a text-keyed entry (whose ROW is -1); undefined for an IPv4 pair and a free one. */
+  private text: (string | undefined)[];
+  private names: string[];
+  private expiry: Float64Array;
+  private rows: Uint32Array;
+  /** Rows in the IPv4 table, less one (a power of two less one). */
+  private mask: number;
+  private v4count = 0;
+  private readonly textMap = new Map<string, number>();
+  private readonly seed: number;
   /** Entries dropped by the size bound (expired ones are not counted). */
   evictions = 0;
 
   constructor(opts: Partial<DnsCacheOptions> = {}) {
     this.opts = { ...defaultDnsCacheOptions, ...opts };
+    const n = Math.min(FIRST_ENTRIES, this.opts.maxEntriesCount) + 1;
+    this.links = new Int32Array(n * LINK_WORDS);
+    this.text = new Array<string | undefined>(n).fill(undefined);
+    this.names = new Array<string>(n).fill('');
+    this.expiry = new Float64Array(n);
+    this.rows = new Uint32Array(FIRST_ROWS * ROW_WORDS);
+    this.mask = FIRST_ROWS - 1;
+    this.seed = (Math.random() * 0x1_0000_0000) >>> 0;
   }
 
   get size(): number {
-    return this.map.size;
+    return this.count;
   }
 
   get capacity(): number {
@@ -91,6 +159,7 @@ export class DnsCache {
       for (const a of info.answers) if (a.type === TYPE_CNAME) owners.set(a.data.toLowerCase(), a.name);
       queried = new Set(info.queries.map((q) => q.toLowerCase()));
     }
+    const c4 = parseIpv4(clientIp);
     for (const a of info.answers) {
       if (a.type !== TYPE_A && a.type !== TYPE_AAAA) continue;
       let name = a.name;
@@ -101,85 +170,225 @@ export class DnsCache {
           name = up;
         }
       }
-      const ttlMs = Math.min(this.opts.maxTtlMs, Math.max(this.opts.minTtlMs, a.ttl * 1000));
-      const key = cacheKey(clientIp, a.data);
-      // A key already there moves to the fresh end with its new name and expiry.
-      const had = this.map.get(key);
-      if (had !== undefined) this.keys[had] = undefined;
-      this.put(key, name, ts + ttlMs);
-      if (this.map.size > this.opts.maxEntriesCount) this.evict();
+      const expiry = ts + Math.min(this.opts.maxTtlMs, Math.max(this.opts.minTtlMs, a.ttl * 1000));
+      const a4 = c4 < 0 ? -1 : parseIpv4(a.data);
+      if (a4 >= 0) this.learnV4(c4, a4, name, expiry);
+      else this.learnText(textKey(clientIp, a.data), name, expiry);
     }
   }
 
   /** Name for `serverIp` as resolved by `clientIp`, if learned and not expired at `ts`. */
   lookup(clientIp: string, serverIp: string, ts: number): string | null {
-    const key = clientIp + '|' + serverIp;
-    const at = this.map.get(key);
-    if (at === undefined) return null;
-    this.keys[at] = undefined;
-    if (ts > (this.expiry[at] as number)) {
-      this.map.delete(key);
+    const c4 = parseIpv4(clientIp);
+    const s4 = c4 < 0 ? -1 : parseIpv4(serverIp);
+    let e: number;
+    if (s4 >= 0) {
+      const r = this.findV4(c4, s4, this.hashV4(c4, s4));
+      if (r < 0) return null;
+      e = this.rows[r * ROW_WORDS + R_ENTRY] as number;
+    } else {
+      const found = this.textMap.get(clientIp + '|' + serverIp);
+      if (found === undefined) return null;
+      e = found;
+    }
+    if (ts > (this.expiry[e] as number)) {
+      this.remove(e);
       return null;
     }
     // Used: most recently used now.
-    const name = this.names[at] as string;
-    this.put(key, name, this.expiry[at] as number);
-    return name;
+    this.unlink(e);
+    this.linkFresh(e);
+    return this.names[e] as string;
   }
 
-  /** Write an entry at the fresh end (its old slot, if any, is already dead). */
-  private put(key: string, name: string, expiry: number): void {
-    let cap = this.keys.length;
-    if (this.used === cap) {
-      // Full of slots: copy the live ones out in order, into twice the slots while more than half
-      // are live (never past about twice the bound), else into as many.
-      const live = this.map.has(key) ? this.map.size - 1 : this.map.size;
-      this.rebuild(live * 2 >= cap ? Math.max(cap, Math.min(cap * 2, this.opts.maxEntriesCount * 2 + 2)) : cap);
-      cap = this.keys.length;
+  private learnV4(c: number, a: number, name: string, expiry: number): void {
+    const h = this.hashV4(c, a);
+    const r = this.findV4(c, a, h);
+    if (r >= 0) {
+      // A key already there moves to the fresh end with its new name and expiry.
+      const e = this.rows[r * ROW_WORDS + R_ENTRY] as number;
+      this.names[e] = name;
+      this.expiry[e] = expiry;
+      this.unlink(e);
+      this.linkFresh(e);
+      return;
     }
-    const at = (this.tail + this.used) % cap;
-    this.keys[at] = key;
-    this.names[at] = name;
-    this.expiry[at] = expiry;
-    this.used++;
-    this.map.set(key, at);
+    if (this.count >= this.opts.maxEntriesCount) this.evictOldest();
+    const e = this.alloc();
+    this.names[e] = name;
+    this.expiry[e] = expiry;
+    this.linkFresh(e);
+    if ((this.v4count + 1) * 2 > this.mask + 1) this.growTable();
+    this.insertV4(e, c, a, h);
+    this.v4count++;
+    this.count++;
   }
 
-  private rebuild(cap: number): void {
-    const keys = new Array<string | undefined>(cap).fill(undefined);
-    const names = new Array<string>(cap).fill('');
-    const expiry = new Float64Array(cap);
-    const old = this.keys.length;
-    let j = 0;
-    for (let i = 0; i < this.used; i++) {
-      const at = (this.tail + i) % old;
-      const k = this.keys[at];
-      if (k === undefined) continue;
-      keys[j] = k;
-      names[j] = this.names[at] as string;
-      expiry[j] = this.expiry[at] as number;
-      this.map.set(k, j);
-      j++;
+  private learnText(key: string, name: string, expiry: number): void {
+    const had = this.textMap.get(key);
+    if (had !== undefined) {
+      this.names[had] = name;
+      this.expiry[had] = expiry;
+      this.unlink(had);
+      this.linkFresh(had);
+      return;
     }
-    this.keys = keys;
-    this.names = names;
+    if (this.count >= this.opts.maxEntriesCount) this.evictOldest();
+    const e = this.alloc();
+    this.text[e] = key;
+    this.names[e] = name;
+    this.expiry[e] = expiry;
+    this.links[e * LINK_WORDS + ROW] = -1;
+    this.linkFresh(e);
+    this.textMap.set(key, e);
+    this.count++;
+  }
+
+  /** 32-bit hash of an IPv4 pair (murmur3's mixing of two words, then its finaliser). */
+  private hashV4(c: number, a: number): number {
+    let h = this.seed;
+    let k = Math.imul(c, 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    h ^= k;
+    h = Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64;
+    k = Math.imul(a, 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    h ^= k;
+    h = Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64;
+    h ^= 8;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> 0;
+  }
+
+  /** The table row holding the pair, or -1. */
+  private findV4(c: number, a: number, h: number): number {
+    const rows = this.rows;
+    const mask = this.mask;
+    for (let r = h & mask; ; r = (r + 1) & mask) {
+      const at = r * ROW_WORDS;
+      if (rows[at + R_ENTRY] === 0) return -1;
+      if (rows[at + R_ANSWER] === a && rows[at + R_CLIENT] === c) return r;
+    }
+  }
+
+  private insertV4(e: number, c: number, a: number, h: number): void {
+    const rows = this.rows;
+    const mask = this.mask;
+    let r = h & mask;
+    while (rows[r * ROW_WORDS + R_ENTRY] !== 0) r = (r + 1) & mask;
+    const at = r * ROW_WORDS;
+    rows[at + R_ENTRY] = e;
+    rows[at + R_CLIENT] = c;
+    rows[at + R_ANSWER] = a;
+    rows[at + R_HASH] = h;
+    this.links[e * LINK_WORDS + ROW] = r;
+  }
+
+  /** Empty a row and pull later rows of its run back, so every row stays reachable from home. */
+  private deleteRow(i: number): void {
+    const rows = this.rows;
+    const mask = this.mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const at = j * ROW_WORDS;
+      const e = rows[at + R_ENTRY] as number;
+      if (e === 0) break;
+      const home = (rows[at + R_HASH] as number) & mask;
+      // The row at j may move to the hole at i unless its home lies cyclically in (i, j].
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        const to = i * ROW_WORDS;
+        rows[to + R_ENTRY] = e;
+        rows[to + R_CLIENT] = rows[at + R_CLIENT] as number;
+        rows[to + R_ANSWER] = rows[at + R_ANSWER] as number;
+        rows[to + R_HASH] = rows[at + R_HASH] as number;
+        this.links[e * LINK_WORDS + ROW] = i;
+        i = j;
+      }
+    }
+    rows[i * ROW_WORDS + R_ENTRY] = 0;
+  }
+
+  private growTable(): void {
+    const old = this.rows;
+    const n = (this.mask + 1) * 2;
+    this.rows = new Uint32Array(n * ROW_WORDS);
+    this.mask = n - 1;
+    for (let at = 0; at < old.length; at += ROW_WORDS) {
+      const e = old[at + R_ENTRY] as number;
+      if (e !== 0) this.insertV4(e, old[at + R_CLIENT] as number, old[at + R_ANSWER] as number, old[at + R_HASH] as number);
+    }
+  }
+
+  private alloc(): number {
+    if (this.free !== 0) {
+      const e = this.free;
+      this.free = this.links[e * LINK_WORDS + NEXT] as number;
+      return e;
+    }
+    if (this.top === this.expiry.length) this.growEntries();
+    return this.top++;
+  }
+
+  /** Twice the entry arrays (never more than the bound and the head). */
+  private growEntries(): void {
+    const old = this.expiry.length;
+    const n = Math.min(old * 2, this.opts.maxEntriesCount + 1);
+    const links = new Int32Array(n * LINK_WORDS);
+    links.set(this.links);
+    this.links = links;
+    const expiry = new Float64Array(n);
+    expiry.set(this.expiry);
     this.expiry = expiry;
-    this.tail = 0;
-    this.used = j;
+    const text = new Array<string | undefined>(n).fill(undefined);
+    const names = new Array<string>(n).fill('');
+    for (let i = 0; i < old; i++) {
+      text[i] = this.text[i];
+      names[i] = this.names[i] as string;
+    }
+    this.text = text;
+    this.names = names;
   }
 
-  private evict(): void {
-    const cap = this.keys.length;
-    while (this.map.size > this.opts.maxEntriesCount && this.used > 0) {
-      const at = this.tail;
-      const k = this.keys[at];
-      this.tail = (at + 1) % cap;
-      this.used--;
-      this.names[at] = '';
-      if (k === undefined) continue; // dead: learnt again, used or expired since
-      this.keys[at] = undefined;
-      this.map.delete(k);
-      this.evictions++;
+  private unlink(e: number): void {
+    const l = this.links;
+    const p = l[e * LINK_WORDS + PREV] as number;
+    const n = l[e * LINK_WORDS + NEXT] as number;
+    l[p * LINK_WORDS + NEXT] = n;
+    l[n * LINK_WORDS + PREV] = p;
+  }
+
+  private linkFresh(e: number): void {
+    const l = this.links;
+    const last = l[HEAD * LINK_WORDS + PREV] as number;
+    l[last * LINK_WORDS + NEXT] = e;
+    l[e * LINK_WORDS + PREV] = last;
+    l[e * LINK_WORDS + NEXT] = HEAD;
+    l[HEAD * LINK_WORDS + PREV] = e;
+  }
+
+  /** Drop an entry from its index and the list, and free its number. */
+  private remove(e: number): void {
+    const r = this.links[e * LINK_WORDS + ROW] as number;
+    if (r >= 0) {
+      this.deleteRow(r);
+      this.v4count--;
+    } else {
+      this.textMap.delete(this.text[e] as string);
+      this.text[e] = undefined;
     }
+    this.unlink(e);
+    this.names[e] = '';
+    this.links[e * LINK_WORDS + NEXT] = this.free;
+    this.free = e;
+    this.count--;
+  }
+
+  private evictOldest(): void {
+    const e = this.links[HEAD * LINK_WORDS + NEXT] as number;
+    if (e === HEAD) return;
+    this.remove(e);
+    this.evictions++;
   }
 }
