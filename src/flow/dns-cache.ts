@@ -11,6 +11,7 @@
  * is walked back to the queried name ('www.example.com', not 'e123.cdn.example.net').
  */
 import type { NameAnswers } from '../contract/api.js';
+import { addrToString } from '../decode/packet-meta.js';
 
 /** The answers of one response (a dissector's `names`), as the cache learns them. */
 export type DnsAnswers = NameAnswers;
@@ -144,8 +145,12 @@ export class DnsCache {
     return this.opts.maxEntriesCount;
   }
 
-  /** Learn the address answers of one DNS flow seen from `clientIp` at packet time `ts`. */
-  learn(clientIp: string, info: DnsAnswers, ts: number): void {
+  /**
+   * Learn the address answers of one DNS flow seen from `client` at packet time `ts`. The client
+   * is its address as text, or an IPv4 address as its 32-bit word (as the engine holds it: no text
+   * is made for it unless an answer is keyed by text).
+   */
+  learn(client: string | number, info: DnsAnswers, ts: number): void {
     if (info.rcode !== null && info.rcode !== 0) return;
     let cname = false;
     for (const a of info.answers) if (a.type === TYPE_CNAME) { cname = true; break; }
@@ -159,7 +164,8 @@ export class DnsCache {
       for (const a of info.answers) if (a.type === TYPE_CNAME) owners.set(a.data.toLowerCase(), a.name);
       queried = new Set(info.queries.map((q) => q.toLowerCase()));
     }
-    const c4 = parseIpv4(clientIp);
+    const c4 = typeof client === 'number' ? client >>> 0 : parseIpv4(client);
+    let clientText = typeof client === 'number' ? null : client;
     for (const a of info.answers) {
       if (a.type !== TYPE_A && a.type !== TYPE_AAAA) continue;
       let name = a.name;
@@ -173,7 +179,10 @@ export class DnsCache {
       const expiry = ts + Math.min(this.opts.maxTtlMs, Math.max(this.opts.minTtlMs, a.ttl * 1000));
       const a4 = c4 < 0 ? -1 : parseIpv4(a.data);
       if (a4 >= 0) this.learnV4(c4, a4, name, expiry);
-      else this.learnText(textKey(clientIp, a.data), name, expiry);
+      else {
+        clientText ??= addrToString(4, c4, 0, 0, 0);
+        this.learnText(textKey(clientText, a.data), name, expiry);
+      }
     }
   }
 

@@ -128,12 +128,16 @@ export class Pipeline {
   private record(f: Flow, r: DissectorRecord): void {
     const names = f.spec?.names?.(r) ?? null;
     if (names === null || names.answers.length === 0) return;
-    this.learnDns(addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), names, r.ts);
+    // An IPv4 client goes as its word: the cache keys IPv4 pairs by words, so no text is needed.
+    this.learnDns(f.ipVersion === 4 ? f.a0 >>> 0 : addrToString(f.ipVersion, f.a0, f.a1, f.a2, f.a3), names, r.ts);
   }
 
-  /** Learn the answers a client received (also fed by workers in a sharded run). */
-  learnDns(clientIp: string, names: NameAnswers, ts: number): void {
-    this.dns.learn(clientIp, names, ts);
+  /**
+   * Learn the answers a client received (also fed by workers in a sharded run); the client as
+   * text, or an IPv4 address as its 32-bit word.
+   */
+  learnDns(client: string | number, names: NameAnswers, ts: number): void {
+    this.dns.learn(client, names, ts);
   }
 
   private flowEnded(f: Flow, reason: EndReason): void {

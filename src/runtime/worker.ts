@@ -116,7 +116,8 @@ export interface WorkerInit extends FeatureOptions {
 
 /** A DNS answer a flow of this worker saw, with its order key (KEY_WORDS numbers). */
 export interface DnsOut {
-  client: string;
+  /** As Pipeline.learnDns takes it: text, or an IPv4 address as its word. */
+  client: string | number;
   m: NameAnswers;
   ts: number;
   key: number[];
