@@ -75,17 +75,23 @@ function textKey(clientIp: string, ip: string): string {
 const FIRST_ENTRIES = 1024;
 /** Entry 0 is the head of the LRU list, not an entry. */
 const HEAD = 0;
-/** Words of an entry's links: the previous and next entry in LRU order, its IPv4 table row. */
+/**
+ * 32-bit words of an entry: the previous and next entry in LRU order, its IPv4 table row (-1 for a
+ * text key), the two addresses of an IPv4 key, one unused, then the expiry as a 64-bit float.
+ */
 const PREV = 0;
 const NEXT = 1;
 const ROW = 2;
-const LINK_WORDS = 4;
-/** Words of an IPv4 table row: the entry number (0 = empty row), the two addresses, the hash. */
+const CLIENT = 3;
+const ANSWER = 4;
+const ENTRY_WORDS = 8;
+/** The expiry's index in the entries' float view (its words are 6 and 7). */
+const EXPIRY = 3;
+const ENTRY_FLOATS = 4;
+/** Words of an IPv4 table row: the entry number (0 = empty row) and the key's hash. */
 const R_ENTRY = 0;
-const R_CLIENT = 1;
-const R_ANSWER = 2;
-const R_HASH = 3;
-const ROW_WORDS = 4;
+const R_HASH = 1;
+const ROW_WORDS = 2;
 const FIRST_ROWS = 2048;
 
 /**
@@ -96,10 +102,11 @@ const FIRST_ROWS = 2048;
  * A pair of IPv4 addresses (almost every answer) is keyed by its two 32-bit words in an open-
  * addressing table (linear probing, at most half full, backward-shift deletion so no tombstones
  * pile up); no string is made per answer and no Map entry is hashed, set or deleted, which was
- * most of what a flood of lookups cost in the cache. A row holds the key and its hash beside the
- * entry number, and an entry its links and its row in one place: a learn at the bound touches a
- * few cache lines, not one per array. Anything else (IPv6, text that is not a canonical dotted
- * quad) is keyed by its text in a Map. Both kinds share the one LRU list and the one bound.
+ * most of what a flood of lookups cost in the cache. A row is the entry number and the key's hash
+ * (a small table, and a miss is told from the hash alone); an entry keeps its links, row, key and
+ * expiry in one 32-byte record of one buffer, so a learn at the bound touches a few cache lines,
+ * not one per array. Anything else (IPv6, text that is not a canonical dotted quad) is keyed by
+ * its text in a Map. Both kinds share the one LRU list and the one bound.
  *
  * The table's hash is seeded per process: the answer addresses come from the network, and with a
  * fixed hash a sender could pick addresses that all land in one run of rows.
@@ -111,11 +118,13 @@ export class DnsCache {
   /** Entry numbers handed out so far (1..top-1); freed ones are chained through NEXT from free. */
   private top = 1;
   private free = 0;
+  /** The entries, as words (links, row) and as unsigned words (addresses) and floats (expiry). */
   private links: Int32Array;
+  private words: Uint32Array;
+  private floats: Float64Array;
   /** The key of a text-keyed entry (whose ROW is -1); undefined for an IPv4 pair and a free one. */
   private text: (string | undefined)[];
   private names: string[];
-  private expiry: Float64Array;
   private rows: Uint32Array;
   /** Rows in the IPv4 table, less one (a power of two less one). */
   private mask: number;
@@ -128,10 +137,12 @@ export class DnsCache {
   constructor(opts: Partial<DnsCacheOptions> = {}) {
     this.opts = { ...defaultDnsCacheOptions, ...opts };
     const n = Math.min(FIRST_ENTRIES, this.opts.maxEntriesCount) + 1;
-    this.links = new Int32Array(n * LINK_WORDS);
+    const buf = new ArrayBuffer(n * ENTRY_WORDS * 4);
+    this.links = new Int32Array(buf);
+    this.words = new Uint32Array(buf);
+    this.floats = new Float64Array(buf);
     this.text = new Array<string | undefined>(n).fill(undefined);
     this.names = new Array<string>(n).fill('');
-    this.expiry = new Float64Array(n);
     this.rows = new Uint32Array(FIRST_ROWS * ROW_WORDS);
     this.mask = FIRST_ROWS - 1;
     this.seed = (Math.random() * 0x1_0000_0000) >>> 0;
@@ -200,7 +211,7 @@ export class DnsCache {
       if (found === undefined) return null;
       e = found;
     }
-    if (ts > (this.expiry[e] as number)) {
+    if (ts > (this.floats[e * ENTRY_FLOATS + EXPIRY] as number)) {
       this.remove(e);
       return null;
     }
@@ -217,7 +228,7 @@ export class DnsCache {
       // A key already there moves to the fresh end with its new name and expiry.
       const e = this.rows[r * ROW_WORDS + R_ENTRY] as number;
       this.names[e] = name;
-      this.expiry[e] = expiry;
+      this.floats[e * ENTRY_FLOATS + EXPIRY] = expiry;
       this.unlink(e);
       this.linkFresh(e);
       return;
@@ -225,10 +236,12 @@ export class DnsCache {
     if (this.count >= this.opts.maxEntriesCount) this.evictOldest();
     const e = this.alloc();
     this.names[e] = name;
-    this.expiry[e] = expiry;
+    this.floats[e * ENTRY_FLOATS + EXPIRY] = expiry;
+    this.words[e * ENTRY_WORDS + CLIENT] = c;
+    this.words[e * ENTRY_WORDS + ANSWER] = a;
     this.linkFresh(e);
     if ((this.v4count + 1) * 2 > this.mask + 1) this.growTable();
-    this.insertV4(e, c, a, h);
+    this.insertV4(e, h);
     this.v4count++;
     this.count++;
   }
@@ -237,7 +250,7 @@ export class DnsCache {
     const had = this.textMap.get(key);
     if (had !== undefined) {
       this.names[had] = name;
-      this.expiry[had] = expiry;
+      this.floats[had * ENTRY_FLOATS + EXPIRY] = expiry;
       this.unlink(had);
       this.linkFresh(had);
       return;
@@ -246,8 +259,8 @@ export class DnsCache {
     const e = this.alloc();
     this.text[e] = key;
     this.names[e] = name;
-    this.expiry[e] = expiry;
-    this.links[e * LINK_WORDS + ROW] = -1;
+    this.floats[e * ENTRY_FLOATS + EXPIRY] = expiry;
+    this.links[e * ENTRY_WORDS + ROW] = -1;
     this.linkFresh(e);
     this.textMap.set(key, e);
     this.count++;
@@ -274,24 +287,22 @@ export class DnsCache {
   private findV4(c: number, a: number, h: number): number {
     const rows = this.rows;
     const mask = this.mask;
+    const words = this.words;
     for (let r = h & mask; ; r = (r + 1) & mask) {
-      const at = r * ROW_WORDS;
-      if (rows[at + R_ENTRY] === 0) return -1;
-      if (rows[at + R_ANSWER] === a && rows[at + R_CLIENT] === c) return r;
+      const e = rows[r * ROW_WORDS + R_ENTRY] as number;
+      if (e === 0) return -1;
+      if (rows[r * ROW_WORDS + R_HASH] === h && words[e * ENTRY_WORDS + ANSWER] === a && words[e * ENTRY_WORDS + CLIENT] === c) return r;
     }
   }
 
-  private insertV4(e: number, c: number, a: number, h: number): void {
+  private insertV4(e: number, h: number): void {
     const rows = this.rows;
     const mask = this.mask;
     let r = h & mask;
     while (rows[r * ROW_WORDS + R_ENTRY] !== 0) r = (r + 1) & mask;
-    const at = r * ROW_WORDS;
-    rows[at + R_ENTRY] = e;
-    rows[at + R_CLIENT] = c;
-    rows[at + R_ANSWER] = a;
-    rows[at + R_HASH] = h;
-    this.links[e * LINK_WORDS + ROW] = r;
+    rows[r * ROW_WORDS + R_ENTRY] = e;
+    rows[r * ROW_WORDS + R_HASH] = h;
+    this.links[e * ENTRY_WORDS + ROW] = r;
   }
 
   /** Empty a row and pull later rows of its run back, so every row stays reachable from home. */
@@ -307,12 +318,9 @@ export class DnsCache {
       const home = (rows[at + R_HASH] as number) & mask;
       // The row at j may move to the hole at i unless its home lies cyclically in (i, j].
       if (i <= j ? home <= i || home > j : home <= i && home > j) {
-        const to = i * ROW_WORDS;
-        rows[to + R_ENTRY] = e;
-        rows[to + R_CLIENT] = rows[at + R_CLIENT] as number;
-        rows[to + R_ANSWER] = rows[at + R_ANSWER] as number;
-        rows[to + R_HASH] = rows[at + R_HASH] as number;
-        this.links[e * LINK_WORDS + ROW] = i;
+        rows[i * ROW_WORDS + R_ENTRY] = e;
+        rows[i * ROW_WORDS + R_HASH] = rows[at + R_HASH] as number;
+        this.links[e * ENTRY_WORDS + ROW] = i;
         i = j;
       }
     }
@@ -326,30 +334,30 @@ export class DnsCache {
     this.mask = n - 1;
     for (let at = 0; at < old.length; at += ROW_WORDS) {
       const e = old[at + R_ENTRY] as number;
-      if (e !== 0) this.insertV4(e, old[at + R_CLIENT] as number, old[at + R_ANSWER] as number, old[at + R_HASH] as number);
+      if (e !== 0) this.insertV4(e, old[at + R_HASH] as number);
     }
   }
 
   private alloc(): number {
     if (this.free !== 0) {
       const e = this.free;
-      this.free = this.links[e * LINK_WORDS + NEXT] as number;
+      this.free = this.links[e * ENTRY_WORDS + NEXT] as number;
       return e;
     }
-    if (this.top === this.expiry.length) this.growEntries();
+    if (this.top * ENTRY_WORDS === this.links.length) this.growEntries();
     return this.top++;
   }
 
   /** Twice the entry arrays (never more than the bound and the head). */
   private growEntries(): void {
-    const old = this.expiry.length;
+    const old = this.links.length / ENTRY_WORDS;
     const n = Math.min(old * 2, this.opts.maxEntriesCount + 1);
-    const links = new Int32Array(n * LINK_WORDS);
+    const buf = new ArrayBuffer(n * ENTRY_WORDS * 4);
+    const links = new Int32Array(buf);
     links.set(this.links);
     this.links = links;
-    const expiry = new Float64Array(n);
-    expiry.set(this.expiry);
-    this.expiry = expiry;
+    this.words = new Uint32Array(buf);
+    this.floats = new Float64Array(buf);
     const text = new Array<string | undefined>(n).fill(undefined);
     const names = new Array<string>(n).fill('');
     for (let i = 0; i < old; i++) {
@@ -362,24 +370,24 @@ export class DnsCache {
 
   private unlink(e: number): void {
     const l = this.links;
-    const p = l[e * LINK_WORDS + PREV] as number;
-    const n = l[e * LINK_WORDS + NEXT] as number;
-    l[p * LINK_WORDS + NEXT] = n;
-    l[n * LINK_WORDS + PREV] = p;
+    const p = l[e * ENTRY_WORDS + PREV] as number;
+    const n = l[e * ENTRY_WORDS + NEXT] as number;
+    l[p * ENTRY_WORDS + NEXT] = n;
+    l[n * ENTRY_WORDS + PREV] = p;
   }
 
   private linkFresh(e: number): void {
     const l = this.links;
-    const last = l[HEAD * LINK_WORDS + PREV] as number;
-    l[last * LINK_WORDS + NEXT] = e;
-    l[e * LINK_WORDS + PREV] = last;
-    l[e * LINK_WORDS + NEXT] = HEAD;
-    l[HEAD * LINK_WORDS + PREV] = e;
+    const last = l[HEAD * ENTRY_WORDS + PREV] as number;
+    l[last * ENTRY_WORDS + NEXT] = e;
+    l[e * ENTRY_WORDS + PREV] = last;
+    l[e * ENTRY_WORDS + NEXT] = HEAD;
+    l[HEAD * ENTRY_WORDS + PREV] = e;
   }
 
   /** Drop an entry from its index and the list, and free its number. */
   private remove(e: number): void {
-    const r = this.links[e * LINK_WORDS + ROW] as number;
+    const r = this.links[e * ENTRY_WORDS + ROW] as number;
     if (r >= 0) {
       this.deleteRow(r);
       this.v4count--;
@@ -389,13 +397,13 @@ export class DnsCache {
     }
     this.unlink(e);
     this.names[e] = '';
-    this.links[e * LINK_WORDS + NEXT] = this.free;
+    this.links[e * ENTRY_WORDS + NEXT] = this.free;
     this.free = e;
     this.count--;
   }
 
   private evictOldest(): void {
-    const e = this.links[HEAD * LINK_WORDS + NEXT] as number;
+    const e = this.links[HEAD * ENTRY_WORDS + NEXT] as number;
     if (e === HEAD) return;
     this.remove(e);
     this.evictions++;
