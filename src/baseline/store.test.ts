@@ -94,6 +94,26 @@ describe('BaselineStore', () => {
     expect(mem.state()[0]!.evictions).toBe(0);
     await disk.close();
   });
+  it('in memory, hosts learned before the bound are still known as hosts once facts are forgotten', () => {
+    const s = BaselineStore.open({ memoryMaxKeysCount: 10 });
+    const flow = (h: number, d: number, ts: number) => makeFlow({ attribution: null, client: { ip: `10.7.0.${h}`, port: 1 }, sni: `d${d}.example`, ja4: null, startTs: ts });
+    for (let h = 1; h <= 3; h++) s.learn(flow(h, h, T0 + h)); // a host, its destination and the destination's count each: 9 facts
+    expect(s.state()[0]).toMatchObject({ size: 9, evictions: 0 });
+    s.learn(flow(4, 4, T0 + 4)); // the host fits; its destination forgets host 1's, the count forgets d1's
+    expect(s.state()[0]).toMatchObject({ size: 10, evictions: 2 });
+    expect(s.hostDestinationFirstSeen('10.7.0.1', 'd1.example')).toBeNull();
+    expect(s.destinationHostCount('d1.example')).toBe(0);
+    expect(s.hostDestinationFirstSeen('10.7.0.4', 'd4.example')).toBe(T0 + 4);
+    // Host 1 is still a known host: a new destination of its own is no new host.
+    s.learn(flow(1, 5, T0 + 5));
+    expect(s.hostCount()).toBe(4);
+    expect(s.state()[0]).toMatchObject({ size: 10, evictions: 4 });
+    expect(s.hostDestinationFirstSeen('10.7.0.1', 'd5.example')).toBe(T0 + 5);
+    expect(s.hostDestinationFirstSeen('10.7.0.2', 'd2.example')).toBeNull();
+    expect(s.hostDestinationFirstSeen('10.7.0.3', 'd3.example')).toBe(T0 + 3);
+    expect(s.destinationHostCount('d2.example')).toBe(0);
+    expect(s.destinationHostCount('d5.example')).toBe(1);
+  });
   it('learning period runs in packet time from the first flow', () => {
     const s = BaselineStore.open({ learningPeriodMs: 60_000 });
     expect(s.isWarm(T0)).toBe(false);

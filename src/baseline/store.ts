@@ -296,6 +296,8 @@ class Tables {
   /** Facts forgotten to stay within memoryMax (in-memory store only). */
   evictions = 0;
   private readonly all: Evictable[] = [];
+  /** Called once, before the first fact is forgotten (in memory): see BaselineStore.holdHosts. */
+  beforeForgetting: (() => void) | null = null;
 
   constructor(backend: FactBackend | null, cacheMax: number, memoryMax: number) {
     this.backend = backend;
@@ -316,6 +318,11 @@ class Tables {
     return this.backend === null ? this.memoryMax : this.cacheMax;
   }
 
+  /** True when `n` more facts fit in memory without forgetting any. */
+  roomFor(n: number): boolean {
+    return this.cached + n <= this.memoryMax;
+  }
+
   /**
    * One more entry in `into`. With a backend, drops every table first when the cache is full. In
    * memory, forgets the oldest facts of `into` itself (its map's insertion order), or of another
@@ -326,6 +333,11 @@ class Tables {
     if (this.backend === null) {
       let freed = 0;
       if (this.cached >= this.memoryMax) {
+        const before = this.beforeForgetting;
+        if (before !== null) {
+          this.beforeForgetting = null;
+          before();
+        }
         freed = into.evictOldest();
         for (let i = 0; freed === 0 && i < this.all.length; i++) freed = this.all[i]!.evictOldest();
         this.cached -= freed;
@@ -416,6 +428,11 @@ class Table1 implements Evictable {
     return true;
   }
 
+  /** Hold these entries, in this order, as facts already counted (see BaselineStore.holdHosts). */
+  hold(entries: Iterable<[number | string, number]>): void {
+    for (const [k, v] of entries) this.m.set(k, v);
+  }
+
   /** A value the backend reported: cached, not written back. */
   mirror(a: string, v: number): void {
     const k = textKey(a);
@@ -439,6 +456,9 @@ class Table1 implements Evictable {
     this.front.reset();
   }
 }
+
+const NEW_FIRST = 2;
+const NEW_FACT = 1;
 
 /** A first part's one fact: the second part and its value (see Table2). */
 interface OneFact { b: number | string; v: number }
@@ -521,12 +541,26 @@ class Table2 implements Evictable {
   }
 
   /**
-   * once() in memory for a first part known not to be here (the caller's proof): no look-up
-   * before the insert.
+   * once() in memory with no fact to forget on the way (the caller made sure of it), saying what
+   * was new: NEW_FIRST when `ka` had no fact here at all, NEW_FACT for a new second part, else 0.
    */
-  firstOf(ka: number | string, kb: number | string, ts: number): void {
+  learnIn(ka: number | string, kb: number | string, ts: number): number {
+    const inner = this.m.get(ka);
+    if (inner === undefined) {
+      this.tables.added(this);
+      this.m.set(ka, { b: kb, v: ts });
+      return NEW_FIRST;
+    }
+    if (inner instanceof Map ? inner.has(kb) : inner.b === kb) return 0;
     this.tables.added(this);
-    this.m.set(ka, { b: kb, v: ts });
+    if (inner instanceof Map) inner.set(kb, ts);
+    else this.m.set(ka, new Map([[inner.b, inner.v], [kb, ts]]));
+    return NEW_FACT;
+  }
+
+  /** Each first part with the value of its first fact, in the order the first parts came. */
+  *firsts(): Generator<[number | string, number]> {
+    for (const [k, inner] of this.m) yield [k, inner instanceof Map ? inner.values().next().value! : inner.v];
   }
 
   mirror(a: string, b: string, v: number): void {
@@ -559,6 +593,16 @@ export class BaselineStore implements BaselineView {
   /** Distinct hosts learned, in memory (with a backend the count is the meta fact, which the fleet shares). */
   private hostsSeen = 0;
   /**
+   * In memory, whether the host table holds its facts. Until the store first has to forget a fact
+   * it need not: a host is learned only in learnKeys, together with its first destination, and
+   * nothing leaves either table, so the host table would hold exactly the first parts of the
+   * host-destination table, in the same order, each with its first destination's time. The
+   * host facts are counted all along; holdHosts() writes them out before anything is forgotten,
+   * so from then on the two tables forget in their own orders as they always did. Until then a
+   * new host costs one look-up in one 100k-key table instead of two in two.
+   */
+  private hostsHeld: boolean;
+  /**
    * Flows learned recently, by their tuple of keys: a two-way set-associative table (each tuple may sit in
    * one of two neighbouring slots, the newer first), so it is bounded by construction.
    */
@@ -586,6 +630,16 @@ export class BaselineStore implements BaselineView {
     this.ja4Count = t.register(new Table1(t, K.ja4Count + SEP));
     this.destCount = t.register(new Table1(t, K.destCount + SEP));
     this.firstTs = this.meta.get(K.first) ?? null;
+    this.hostsHeld = backend !== null;
+    if (!this.hostsHeld) t.beforeForgetting = () => this.holdHosts();
+  }
+
+  /** Write the host facts out of the host-destination table (see hostsHeld). */
+  private holdHosts(): void {
+    if (this.hostsHeld) return;
+    this.hostsHeld = true;
+    this.tables.beforeForgetting = null;
+    this.host.hold(this.hostDest.firsts());
   }
 
   /** Open (or create) the store; in memory when `path` is empty. */
@@ -736,21 +790,21 @@ export class BaselineStore implements BaselineView {
     const host = hostKey(flow);
     const dest = destinationKey(flow);
     // A new (host, destination) pair is also one more host for that destination's prevalence.
-    if (this.tables.backend === null) {
-      // In memory a host's destinations are learned only here, right after the host itself, so
-      // a host new to the host table holds no destination either, as long as no fact was ever
-      // forgotten (the two tables forget in orders of their own): its first destination goes in
-      // without a look-up.
-      const clean = this.tables.evictions === 0;
-      if (this.host.once(host, ts, hk)) {
+    // In memory, the host, its destination and the destination's count are at most three facts:
+    // the host table is written out first unless they fit without forgetting (see hostsHeld).
+    if (!this.hostsHeld && !this.tables.roomFor(3)) this.holdHosts();
+    if (!this.hostsHeld) {
+      const got = this.hostDest.learnIn(hk, dk, ts);
+      if (got === NEW_FIRST) {
+        this.tables.added(this.host); // the host's fact, counted
         this.hostsSeen++;
-        if (clean) {
-          this.hostDest.firstOf(hk, dk, ts);
-          this.destCount.bump(dest, dk);
-        } else if (this.hostDest.once(host, dest, ts, hk, dk)) this.destCount.bump(dest, dk);
-      } else if (this.hostDest.once(host, dest, ts, hk, dk)) this.destCount.bump(dest, dk);
+      }
+      if (got !== 0) this.destCount.bump(dest, dk);
     } else {
-      if (this.host.once(host, ts, hk)) this.meta.bump(K.hosts);
+      if (this.host.once(host, ts, hk)) {
+        if (this.tables.backend === null) this.hostsSeen++;
+        else this.meta.bump(K.hosts);
+      }
       if (this.hostDest.once(host, dest, ts, hk, dk)) this.destCount.bump(dest, dk);
     }
     const ja4 = tlsOf(flow)?.ja4;
@@ -777,6 +831,7 @@ export class BaselineStore implements BaselineView {
     await this.tables.backend?.close();
     this.tables.clearAll();
     this.hostsSeen = 0;
+    this.hostsHeld = true; // closed: nothing is learned any more
   }
 }
 
