@@ -126,6 +126,40 @@ describe('JSON writer', () => {
     expect(() => isoTime(Number.NaN)).toThrow(RangeError);
   });
 
+  it('writes numbers as JSON.stringify does: int32s, integers up to 2^53 and past it, decimals, non-finite', () => {
+    const values = [0, -0, 1, 9, 10, 99, 100, 101, 999, 1000, 65_535, 2_147_483_647, 2_147_483_648, 4_294_967_296, 999_999_999_999, 1e12, 1e15 + 1,
+      9_000_000_999_999_999, 9_007_199_254_740_991, 9_007_199_254_740_992, 1e16, 1e21, 1e22, -1, -2_147_483_648, -5e12, 0.5, 1.25, 0.0001, 2.2359263506290326,
+      12_345.6789, 1e-7, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    let x = 7;
+    const next = (): number => (x = (x * 48271) % 2147483647);
+    for (let i = 0; i < 20_000; i++) {
+      values.push(next(), next() * 4096 + (next() % 4096), next() * 4_194_304 + (next() % 4_194_304), next() / 1e4, (next() * 1000 + (next() % 1000)) * 1e6);
+    }
+    const w = new JsonWriter();
+    for (const v of values) {
+      w.begin();
+      w.num('n', v);
+      expect(w.end(), `${v}`).toBe(JSON.stringify({ n: v }));
+    }
+  });
+
+  it('writes a timestamp value as Date does, on the cached and the uncached path', () => {
+    let seed = 11;
+    const base = Date.UTC(2026, 10, 2, 8, 0, 0, 0);
+    const times = [0, 999.999, base, base + 0.001, base + 5, base + 999.5, base + 1000, base + 86_400_000, base - 1, 253_402_300_799_999, -1, 253_402_300_800_000];
+    for (let i = 0; i < 5000; i++) times.push(base + (next() % 200_000) + (next() % 1000) / 1000);
+    const w = new JsonWriter();
+    for (const t of times) {
+      w.begin();
+      w.time('t', t);
+      expect(w.end(), `${t}`).toBe(JSON.stringify({ t: new Date(t).toISOString() }));
+    }
+    function next(): number {
+      seed = (seed * 48271) % 2147483647;
+      return seed;
+    }
+  });
+
   it('escapes strings as JSON.stringify does, plus the terminal-unsafe set', () => {
     const samples = ['plain', 'q"uote', 'back\\slash', 'nl\n\ttab\u0000', 'esc\u001b[31m', 'del\u007f', 'c1\u009b', 'bidi\u202e', 'zw\u200b', 'bom\ufeff', 'lone\ud800', 'pair\ud83d\ude00', 'é ü ß', ''];
     for (const s of samples) {

@@ -143,24 +143,41 @@ function destinationDomain(r: FlowRecord, sections: readonly AnyRecordSection[],
 }
 
 const sectionIndexes = new WeakMap<readonly AnyRecordSection[], Map<string, number>>();
+// The last section list asked about and its index: one stream's serializer asks with the same list
+// every flow, so the WeakMap is consulted once a list.
+let lastSections: readonly AnyRecordSection[] | null = null;
+let lastIndex: Map<string, number> | null = null;
+
+const NO_SECTIONS: readonly number[] = [];
+/** [i] for section index i, made once: a flow holds one section most often, and a new array each flow was most of a document's garbage. */
+const ONE_SECTION: (readonly number[])[] = [];
 
 /**
  * The indexes into `sections` of the sections a record holds, in the sections' order. A flow holds
  * one or two of the dozen registered: its own few keys are looked up rather than every section's
- * key looked for in it (one keyed load of a changing key each, several times a document).
+ * key looked for in it (one keyed load of a changing key each, several times a document). A list
+ * of none or one index is shared (readonly: not the caller's to change).
  */
-export function presentSections(apps: FlowRecord['apps'], sections: readonly AnyRecordSection[]): number[] {
-  let index = sectionIndexes.get(sections);
-  if (index === undefined) {
+export function presentSections(apps: FlowRecord['apps'], sections: readonly AnyRecordSection[]): readonly number[] {
+  let index = sections === lastSections ? lastIndex : sectionIndexes.get(sections);
+  if (index === undefined || index === null) {
     index = new Map();
     for (let i = 0; i < sections.length; i++) index.set((sections[i] as AnyRecordSection).key, i);
     sectionIndexes.set(sections, index);
   }
-  const out: number[] = [];
+  lastSections = sections;
+  lastIndex = index;
+  let first = -1;
+  let out: number[] | null = null;
   for (const k in apps) {
     const i = index.get(k);
     // a section no registration here renders (a protocol registered in another build) is left out
     if (i === undefined || apps[k] === undefined) continue;
+    if (first < 0) {
+      first = i;
+      continue;
+    }
+    out ??= [first];
     let j = out.length;
     out.push(i);
     // insertion into order: a flow has one or two
@@ -170,7 +187,9 @@ export function presentSections(apps: FlowRecord['apps'], sections: readonly Any
     }
     out[j] = i;
   }
-  return out;
+  if (out !== null) return out;
+  if (first < 0) return NO_SECTIONS;
+  return ONE_SECTION[first] ?? (ONE_SECTION[first] = [first]);
 }
 
 /**

@@ -108,6 +108,20 @@ export const eventId: (parts: string) => string = typeof oneShot === 'function'
   ? (parts) => oneShot('sha256', parts, 'hex').slice(0, 32)
   : (parts) => crypto.createHash('sha256').update(parts).digest('hex').slice(0, 32);
 
+/** Two ASCII digits per value 0..99 (the tens at 2v, the units at 2v + 1): numbers written two digits a division. */
+const DIGIT_PAIRS = new Uint8Array(200);
+for (let i = 0; i < 100; i++) {
+  DIGIT_PAIRS[2 * i] = 0x30 + ((i / 10) | 0);
+  DIGIT_PAIRS[2 * i + 1] = 0x30 + (i % 10);
+}
+
+// msText's digits of the last whole second it wrote (floor(ms / 1000), ten digits for a capture's
+// times) and the millisecond that second starts at: a flow's two times and the next flows' mostly
+// fall in it, and each of those digits costs a division of a double (they pass 2^31).
+let msSecondStart = Number.NaN;
+const msSecondDigits = new Uint8Array(16);
+let msSecondLength = 0;
+
 /**
  * String(ms) written as bytes at b[p] for a time in milliseconds with at most three decimals (a
  * capture's microseconds), returning the end; -1 for any other number, which the caller formats
@@ -119,18 +133,38 @@ export function msText(b: Uint8Array, p: number, ms: number): number {
   if (!(ms >= 0 && ms < 4_398_046_511_104)) return -1;
   const k = Math.round(ms * 1000);
   if (k / 1000 !== ms) return -1;
-  const whole = Math.floor(k / 1000);
+  // k / 1000 is ms itself, so their whole parts are one
+  const whole = Math.floor(ms);
   const frac = k - whole * 1000;
-  let digits = 1;
-  for (let t = whole; t >= 10; t = Math.floor(t / 10)) digits++;
-  let q = p + digits;
-  let t = whole;
-  do {
-    const d = Math.floor(t / 10);
-    b[--q] = 0x30 + t - d * 10;
-    t = d;
-  } while (t !== 0);
-  p += digits;
+  if (whole < 1000) {
+    // no second's digits before these (String writes no leading zeros)
+    if (whole >= 100) b[p++] = 0x30 + ((whole / 100) | 0);
+    const two = whole % 100;
+    if (whole >= 10) b[p++] = DIGIT_PAIRS[2 * two] as number;
+    b[p++] = DIGIT_PAIRS[2 * two + 1] as number;
+  } else {
+    let r = whole - msSecondStart;
+    if (!(r >= 0 && r < 1000)) {
+      const sec = Math.floor(whole / 1000);
+      msSecondStart = sec * 1000;
+      r = whole - msSecondStart;
+      let n = 1;
+      for (let t = sec; t >= 10; t = Math.floor(t / 10)) n++;
+      msSecondLength = n;
+      let t = sec;
+      do {
+        const d = Math.floor(t / 10);
+        msSecondDigits[--n] = 0x30 + t - d * 10;
+        t = d;
+      } while (t !== 0);
+    }
+    for (let i = 0; i < msSecondLength; i++) b[p++] = msSecondDigits[i] as number;
+    const h = (r / 100) | 0;
+    const two = r - h * 100;
+    b[p++] = 0x30 + h;
+    b[p++] = DIGIT_PAIRS[2 * two] as number;
+    b[p++] = DIGIT_PAIRS[2 * two + 1] as number;
+  }
   if (frac !== 0) {
     const d1 = (frac / 100) | 0;
     const d2 = ((frac - d1 * 100) / 10) | 0;
@@ -200,6 +234,8 @@ for (let i = 0; i < 256; i++) {
 // ---- writers ---------------------------------------------------------------------------------
 
 const FIRST_BYTES = 1 << 16;
+
+const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.length);
 
 const EMPTY = new Uint8Array(0);
 
@@ -324,6 +360,8 @@ export class JsonWriter implements EcsWriter, EcsRuns {
   /** The writer itself: its byte runs (EcsWriter.runs). */
   readonly runs: EcsRuns = this;
   private buf: Buffer = Buffer.allocUnsafeSlow(FIRST_BYTES);
+  /** buf as a DataView: a short constant run goes in four bytes a store (lit). */
+  private view: DataView = viewOf(this.buf);
   private cap = FIRST_BYTES;
   /** Bytes of kept lines at the start of buf; the document being written follows them. */
   private kept = 0;
@@ -435,6 +473,7 @@ export class JsonWriter implements EcsWriter, EcsRuns {
     const out = this.buf.subarray(0, this.kept);
     this.cap = spare !== undefined && spare.length >= 64 ? spare.length : Math.max(nextCap, 64);
     this.buf = spare !== undefined && spare.length >= 64 ? spare : Buffer.allocUnsafeSlow(this.cap);
+    this.view = viewOf(this.buf);
     this.kept = 0;
     this.pos = 0;
     return out;
@@ -450,13 +489,21 @@ export class JsonWriter implements EcsWriter, EcsRuns {
     if (!ascii) this.ascii = false;
     const n = t.length;
     this.room(n);
-    const b = this.buf;
     let p = this.pos;
-    if (n > 16) {
-      b.set(t, p);
+    if (n > 24) {
+      // past a few words one native copy costs less than the stores
+      this.buf.set(t, p);
       p += n;
     } else {
-      for (let i = 0; i < n; i++) b[p++] = t[i] as number;
+      // a run of a field's key and punctuation: a store per four bytes, the rest byte by byte
+      const v = this.view;
+      let i = 0;
+      for (; i + 4 <= n; i += 4) {
+        v.setUint32(p, (t[i] as number) | ((t[i + 1] as number) << 8) | ((t[i + 2] as number) << 16) | ((t[i + 3] as number) << 24), true);
+        p += 4;
+      }
+      const b = this.buf;
+      for (; i < n; i++) b[p++] = t[i] as number;
     }
     this.pos = p;
     this.has[this.depth] = true;
@@ -531,14 +578,17 @@ export class JsonWriter implements EcsWriter, EcsRuns {
     const b = this.buf;
     let p = this.pos;
     b[p++] = 0x22;
-    // one native copy costs less than twenty stores by a loop
-    b.set(text, p);
-    p += 20;
+    // five stores of four bytes
+    const v = this.view;
+    for (let i = 0; i < 20; i += 4) {
+      v.setUint32(p, (text[i] as number) | ((text[i + 1] as number) << 8) | ((text[i + 2] as number) << 16) | ((text[i + 3] as number) << 24), true);
+      p += 4;
+    }
     const hundreds = (frac / 100) | 0;
-    const tens = ((frac - hundreds * 100) / 10) | 0;
+    const two = (frac - hundreds * 100) << 1;
     b[p++] = 0x30 + hundreds;
-    b[p++] = 0x30 + tens;
-    b[p++] = 0x30 + frac - hundreds * 100 - tens * 10;
+    b[p++] = DIGIT_PAIRS[two] as number;
+    b[p++] = DIGIT_PAIRS[two + 1] as number;
     b[p++] = 0x5a; // Z
     b[p++] = 0x22;
     this.pos = p;
@@ -570,6 +620,7 @@ export class JsonWriter implements EcsWriter, EcsRuns {
     // the kept lines and the document so far move along
     this.buf.copy(b, 0, 0, this.pos);
     this.buf = b;
+    this.view = viewOf(b);
     this.cap = cap;
   }
 
@@ -619,18 +670,29 @@ export class JsonWriter implements EcsWriter, EcsRuns {
   private number(v: number): void {
     if ((v | 0) === v && v >= 0) {
       // A non-negative int32 (counts, ports, sizes): its digits without making a string.
-      let digits = 1;
-      for (let t = v; t >= 10; t = (t / 10) | 0) digits++;
-      this.room(digits);
+      this.uint(v);
+      return;
+    }
+    if (v >= 2_147_483_648 && v <= 9_007_199_254_740_991 && Math.floor(v) === v) {
+      // A larger integer (a duration in nanoseconds past 2 s, a byte count past 2 GiB): String gives
+      // its plain digits below 2^53, written as the int32 above 10^9 and nine more digits.
+      // v / 1e9 < 2^24 is rounded by at most 2^-30, less than the 10^-9 its fraction stays below
+      // 1 by: the floor is the true quotient's
+      const high = Math.floor(v / 1e9);
+      let low = v - high * 1e9;
+      this.uint(high);
+      this.room(9);
       const b = this.buf;
-      let p = this.pos + digits;
+      let p = this.pos + 9;
       this.pos = p;
-      let t = v;
-      do {
-        const q = (t / 10) | 0;
-        b[--p] = 0x30 + t - q * 10;
-        t = q;
-      } while (t !== 0);
+      for (let i = 0; i < 4; i++) {
+        const q = (low / 100) | 0;
+        const two = (low - q * 100) << 1;
+        b[--p] = DIGIT_PAIRS[two + 1] as number;
+        b[--p] = DIGIT_PAIRS[two] as number;
+        low = q;
+      }
+      b[--p] = 0x30 + low;
       return;
     }
     // A number of at most 4 decimals (the lean output's rounded ratios and entropies, k / 1e4 for
@@ -643,6 +705,30 @@ export class JsonWriter implements EcsWriter, EcsRuns {
       return;
     }
     this.raw(Number.isFinite(v) ? String(v) : 'null');
+  }
+
+  /** A non-negative int32's digits, counted by comparison and written two a division. */
+  private uint(v: number): void {
+    const n = v < 100_000
+      ? (v < 100 ? (v < 10 ? 1 : 2) : v < 1000 ? 3 : v < 10_000 ? 4 : 5)
+      : v < 10_000_000 ? (v < 1_000_000 ? 6 : 7) : v < 100_000_000 ? 8 : v < 1_000_000_000 ? 9 : 10;
+    this.room(n);
+    const b = this.buf;
+    let p = this.pos + n;
+    this.pos = p;
+    while (v >= 100) {
+      const q = (v / 100) | 0;
+      const two = (v - q * 100) << 1;
+      b[--p] = DIGIT_PAIRS[two + 1] as number;
+      b[--p] = DIGIT_PAIRS[two] as number;
+      v = q;
+    }
+    if (v >= 10) {
+      b[--p] = DIGIT_PAIRS[2 * v + 1] as number;
+      b[--p] = DIGIT_PAIRS[2 * v] as number;
+    } else {
+      b[--p] = 0x30 + v;
+    }
   }
 
   /** k·10⁻⁴ for an int32 k (not a multiple of 10⁴ when k ≥ 0: those went the integer way). */
