@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alertToEcs, defaultEcsContext, DescribedSet, ecsContext, EcsSerializer, flowToEcs } from '../src/output/ecs.js';
-import { isoTime, jsonString, JsonWriter, ObjectWriter, terminalSafeJson } from '../src/output/json.js';
-import { newFlowRecord } from '../src/flow/record.js';
+import { eventId, isoTime, jsonString, JsonWriter, ObjectWriter, terminalSafeJson } from '../src/output/json.js';
+import { newFlowRecord, type FlowRecord } from '../src/flow/record.js';
 import { captures, replayCapture } from './helpers/golden.js';
 import { tlsOf } from '../dissectors/tls/record.js';
 import { dnsSection, rcodeName, rrTypeName, type DnsInfo } from '../dissectors/dns/record.js';
@@ -158,6 +158,48 @@ describe('JSON writer', () => {
       seed = (seed * 48271) % 2147483647;
       return seed;
     }
+  });
+
+  it('flow ids written when the lines leave the writer are each flow\'s own, across batches and abandoned documents', () => {
+    const records = [];
+    for (let i = 0; i < 700; i++) {
+      // every seventh flow's times have more decimals than msText writes: its id input is made as a string
+      const start = 1_796_652_308_226 + i * 1.5 + (i % 7 === 0 ? 1 / 3 : 0.125);
+      const r = newFlowRecord({ id: i + 1, client: { ip: `10.0.${i >> 8}.${i & 255}`, port: 40_000 + i }, server: { ip: '10.9.9.9', port: 53 }, startTs: start, endTs: start + (i % 5) * 0.001, transport: 'udp', protocol: 'dns', endReason: 'complete' });
+      r.communityId = `1:${Buffer.from(`flow ${i}`).toString('base64')}`;
+      records.push(r);
+    }
+    const ser = new EcsSerializer({ detail: 'full' });
+    const w = ser.writer;
+    const expected: string[] = [];
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as FlowRecord;
+      // begun and never kept: its id must not land in what the next line has in its place
+      if (i % 50 === 10 || i % 50 === 20) {
+        ser.flowWriter(records[(i * 7) % records.length] as FlowRecord);
+        const note = `{"note":"${'n'.repeat(80 + (i % 3))}"}`;
+        if (i % 50 === 10) {
+          w.begin();
+          w.str('note', 'n'.repeat(80 + (i % 3)));
+          w.line();
+        } else {
+          w.textLine(note);
+        }
+        expected.push(`${note}\n`);
+      }
+      ser.flowWriter(r).line();
+      expected.push(`${new EcsSerializer({ detail: 'full' }).flow(r)}\n`);
+      if (i % 300 === 299) chunks.push(Buffer.from(w.takeLines(1 << 16)));
+      // a document ended as a string among deferred lines gets its own id at once
+      if (i % 97 === 0) expect(ser.flow(r)).toBe((expected[expected.length - 1] as string).slice(0, -1));
+    }
+    ser.flowWriter(records[3] as FlowRecord);
+    chunks.push(Buffer.from(w.takeLines(1 << 16)));
+    const lines = Buffer.concat(chunks).toString('latin1');
+    expect(lines).toBe(expected.join(''));
+    const ids = lines.trimEnd().split('\n').filter((l) => !l.startsWith('{"note"')).map((l) => (JSON.parse(l) as { event: { id: string } }).event.id);
+    expect(ids).toEqual(records.map((r) => eventId(`flow|${r.communityId}|${r.startTs}|${r.endTs}`)));
   });
 
   it('escapes strings as JSON.stringify does, plus the terminal-unsafe set', () => {

@@ -8,7 +8,7 @@ import { DEFAULT_ANALYTICS_CONFIG } from '../analytics/config.js';
 import { analyticUrl, tacticUrl, techniqueOf, techniqueUrl, type Tactic } from '../analytics/mitre.js';
 import { isExternal, parseCidr, type Cidr } from '../analytics/net.js';
 import type { AnyRecordSection, EcsWriter, RefSink, SectionContext } from '../contract/api.js';
-import { asciiBytes, DEFAULT_MEMO_KEYS, eventId, isoTime, jsonString, JsonSectionMemo, JsonWriter, ObjectWriter, utcDay, type OutputDetail } from './json.js';
+import { asciiBytes, DEFAULT_MEMO_KEYS, eventId, FLOW_ID_ROOM, isoTime, jsonString, JsonSectionMemo, JsonWriter, NUM_ROOM, ObjectWriter, putAscii, putNum, putQuoted, putRun, putTime, TIME_ROOM, utcDay, type OutputDetail } from './json.js';
 import { DEFAULT_STATE_LIMITS } from '../util/state.js';
 const iso = isoTime;
 import { sectionsOf } from '../dissect/registry.js';
@@ -316,17 +316,13 @@ function headConstant(ctx: EcsContext, full: boolean): HeadConstant {
   return full ? t[1] : t[0];
 }
 
-/** source or destination in the flow head: its address, port and what it sent. */
-function endpointHead(w: JsonWriter, head: Uint8Array, ip: string, port: number, sent: { readonly bytes: number; readonly packets: number }): void {
-  w.lit(head);
-  w.raw(ip);
-  w.lit(H_PORT);
-  w.vnum(port);
-  w.lit(H_BYTES);
-  w.vnum(sent.bytes);
-  w.lit(H_PACKETS);
-  w.vnum(sent.packets);
-}
+/**
+ * Room a flow head takes besides its observer text and its strings: every constant run it may
+ * write, three times, the id and eight numbers (writeHeadDirect).
+ */
+const HEAD_ROOM = [H_TS, H_START, H_END, H_DURATION, H_REASON, H_SOURCE, H_PORT, H_PORT, H_BYTES, H_BYTES, H_BYTES, H_PACKETS, H_PACKETS, H_PACKETS,
+  H_DESTINATION, H_DOMAIN, ...H_NETWORK, H_PROTOCOL, H_NET_BYTES, H_VLAN, H_CLOSE, H_CLOSE].reduce((n, t) => n + t.length, 0)
+  + 3 * TIME_ROOM + FLOW_ID_ROOM + 8 * NUM_ROOM + 32;
 
 /**
  * The flow head (writeHeadFields' fields, same text) into a JsonWriter: each run of constant text
@@ -335,58 +331,98 @@ function endpointHead(w: JsonWriter, head: Uint8Array, ip: string, port: number,
  * few written only when set.
  */
 function writeHead(r: FlowRecord, w: JsonWriter, ctx: EcsContext, domain: string | null): void {
+  // not a transport the network texts know, or a string the direct writes leave to the field
+  // methods (one to escape, one past ASCII): the field methods write the whole head
+  if ((r.transport !== 'tcp' && r.transport !== 'udp') || !writeHeadDirect(r, w, ctx, domain)) writeHeadFields(r, w, ctx, domain);
+}
+
+/**
+ * writeHead's direct writes: room made once for the whole head and every value written at a
+ * position kept here (a call per value, and no room test or writer state in each). False when a
+ * string needs what only the field methods do (an escape, UTF-8): nothing is committed then.
+ */
+function writeHeadDirect(r: FlowRecord, w: JsonWriter, ctx: EcsContext, domain: string | null): boolean {
   const c = r.dirs[0];
   const s = r.dirs[1];
-  if (r.transport !== 'tcp' && r.transport !== 'udp') {
-    // not a transport the network texts know: the field methods write whatever it is
-    writeHeadFields(r, w, ctx, domain);
-    return;
-  }
-  w.lit(H_TS);
-  w.vtime(r.startTs);
   const k = headConstant(ctx, w.full);
-  w.lit(k.bytes, k.ascii);
-  w.vflowId(r.communityId, r.startTs, r.endTs);
-  w.lit(H_START);
-  w.vtime(r.startTs);
-  w.lit(H_END);
-  w.vtime(r.endTs);
-  w.lit(H_DURATION);
-  w.vnum(Math.round((r.endTs - r.startTs) * 1e6));
+  const client = r.client.ip;
+  const server = r.server.ip;
+  const cid = r.communityId;
   const reason = r.endReason;
-  if (reason !== null && reason !== undefined) {
+  const protocol = r.protocol;
+  const hasReason = reason !== null && reason !== undefined;
+  const hasDomain = domain !== null && domain !== undefined;
+  const hasProtocol = protocol !== null && protocol !== undefined;
+  // a reason's own run (reasonText) takes at most six characters for one of the name
+  let p = w.reserve(HEAD_ROOM + k.bytes.length + client.length + server.length + cid.length
+    + (hasReason ? 6 * reason.length : 0) + (hasDomain ? domain.length : 0) + (hasProtocol ? protocol.length : 0));
+  const b = w.out;
+  const v = w.outView;
+  p = putRun(b, v, p, H_TS);
+  p = putTime(b, v, p, r.startTs);
+  p = putRun(b, v, p, k.bytes);
+  p = w.deferFlowId(p, cid, r.startTs, r.endTs);
+  p = putRun(b, v, p, H_START);
+  p = putTime(b, v, p, r.startTs);
+  p = putRun(b, v, p, H_END);
+  p = putTime(b, v, p, r.endTs);
+  p = putRun(b, v, p, H_DURATION);
+  p = putNum(b, p, Math.round((r.endTs - r.startTs) * 1e6));
+  if (hasReason) {
     const t = reasonBytes.get(reason) ?? reasonText(reason);
-    if (t !== null) w.lit(t);
+    if (t !== null) p = putRun(b, v, p, t);
     else {
-      w.lit(H_REASON);
-      w.vstr(reason);
+      p = putRun(b, v, p, H_REASON);
+      p = putQuoted(b, p, reason);
+      if (p < 0) return false;
     }
   }
-  endpointHead(w, H_SOURCE, r.client.ip, r.client.port, c);
-  endpointHead(w, H_DESTINATION, r.server.ip, r.server.port, s);
-  if (domain !== null && domain !== undefined) {
-    w.lit(H_DOMAIN);
-    w.vstr(domain);
+  p = putRun(b, v, p, H_SOURCE);
+  p = putAscii(b, p, client);
+  if (p < 0) return false;
+  p = putRun(b, v, p, H_PORT);
+  p = putNum(b, p, r.client.port);
+  p = putRun(b, v, p, H_BYTES);
+  p = putNum(b, p, c.bytes);
+  p = putRun(b, v, p, H_PACKETS);
+  p = putNum(b, p, c.packets);
+  p = putRun(b, v, p, H_DESTINATION);
+  p = putAscii(b, p, server);
+  if (p < 0) return false;
+  p = putRun(b, v, p, H_PORT);
+  p = putNum(b, p, r.server.port);
+  p = putRun(b, v, p, H_BYTES);
+  p = putNum(b, p, s.bytes);
+  p = putRun(b, v, p, H_PACKETS);
+  p = putNum(b, p, s.packets);
+  if (hasDomain) {
+    p = putRun(b, v, p, H_DOMAIN);
+    p = putQuoted(b, p, domain);
+    if (p < 0) return false;
   }
-  const d = directionIndex(r.client.ip, r.server.ip, ctx);
-  w.lit(H_NETWORK[(r.transport === 'tcp' ? 0 : 8) + d * 2 + (r.ipVersion === 4 ? 0 : 1)] as Uint8Array);
-  w.raw(r.communityId);
-  if (r.protocol !== null && r.protocol !== undefined) {
-    w.lit(H_PROTOCOL);
-    w.vstr(r.protocol);
-    w.lit(H_BYTES);
+  const d = directionIndex(client, server, ctx);
+  p = putRun(b, v, p, H_NETWORK[(r.transport === 'tcp' ? 0 : 8) + d * 2 + (r.ipVersion === 4 ? 0 : 1)] as Uint8Array);
+  p = putAscii(b, p, cid);
+  if (p < 0) return false;
+  if (hasProtocol) {
+    p = putRun(b, v, p, H_PROTOCOL);
+    p = putQuoted(b, p, protocol);
+    if (p < 0) return false;
+    p = putRun(b, v, p, H_BYTES);
   } else {
-    w.lit(H_NET_BYTES);
+    p = putRun(b, v, p, H_NET_BYTES);
   }
-  w.vnum(c.bytes + s.bytes);
-  w.lit(H_PACKETS);
-  w.vnum(c.packets + s.packets);
+  p = putNum(b, p, c.bytes + s.bytes);
+  p = putRun(b, v, p, H_PACKETS);
+  p = putNum(b, p, c.packets + s.packets);
   if (r.vlan > 0) {
-    w.lit(H_VLAN);
-    w.vstr(String(r.vlan));
-    w.lit(H_CLOSE);
+    p = putRun(b, v, p, H_VLAN);
+    p = putQuoted(b, p, String(r.vlan));
+    p = putRun(b, v, p, H_CLOSE);
   }
-  w.lit(H_CLOSE);
+  p = putRun(b, v, p, H_CLOSE);
+  w.commit(p, k.ascii);
+  return true;
 }
 
 

@@ -60,23 +60,27 @@ function secondText(sec: number): string {
 }
 
 /**
- * secondText's 20 characters as bytes for the writer, for the last two seconds asked (a flow's start
- * and end often fall in two): the second each is of, and which of the two to replace next.
+ * secondText's 20 characters as five little-endian words for the writer (putTime stores them four
+ * bytes at a time), for the last two seconds asked (a flow's start and end often fall in two): the
+ * second each is of, and which of the two to replace next. Slot i's words are at 5i.
  */
-const bytesSeconds = [-1, -1];
-const secondBytes = [new Uint8Array(20), new Uint8Array(20)];
-let bytesNext = 0;
+const wordSeconds = [-1, -1];
+const SECOND_WORDS = new Int32Array(10);
+let wordsNext = 0;
 
-function secondBytesOf(sec: number): Uint8Array {
-  if (sec === bytesSeconds[0]) return secondBytes[0] as Uint8Array;
-  if (sec === bytesSeconds[1]) return secondBytes[1] as Uint8Array;
-  const i = bytesNext;
-  bytesNext = 1 - i;
+/** The index in SECOND_WORDS of sec's five words. */
+function secondWordsOf(sec: number): number {
+  if (sec === wordSeconds[0]) return 0;
+  if (sec === wordSeconds[1]) return 5;
+  const i = wordsNext;
+  wordsNext = 1 - i;
   const text = secondText(sec);
-  const b = secondBytes[i] as Uint8Array;
-  for (let j = 0; j < 20; j++) b[j] = text.charCodeAt(j);
-  bytesSeconds[i] = sec;
-  return b;
+  for (let j = 0; j < 5; j++) {
+    const c = 4 * j;
+    SECOND_WORDS[5 * i + j] = text.charCodeAt(c) | (text.charCodeAt(c + 1) << 8) | (text.charCodeAt(c + 2) << 16) | (text.charCodeAt(c + 3) << 24);
+  }
+  wordSeconds[i] = sec;
+  return 5 * i;
 }
 
 /**
@@ -231,9 +235,190 @@ for (let i = 0; i < 256; i++) {
   HEX_PAIRS[2 * i + 1] = h.charCodeAt(1);
 }
 
+// ---- direct writes: each writes at b[p] (the caller made room) and returns the end ----------------
+
+/** Room putNum may take: String's longest form of a double ("-2.2250738585072014e-308"). */
+export const NUM_ROOM = 25;
+/** Room putTime may take: a quoted six-digit-year ISO text past the fast range. */
+export const TIME_ROOM = 32;
+/** Room putFlowId takes. */
+export const FLOW_ID_ROOM = 32;
+
+/** Constant bytes: a short run (a key and its punctuation) four bytes a store, a longer one in one native copy. */
+export function putRun(b: Uint8Array, v: DataView, p: number, t: Uint8Array): number {
+  const n = t.length;
+  if (n > 24) {
+    b.set(t, p);
+    return p + n;
+  }
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v.setUint32(p, (t[i] as number) | ((t[i + 1] as number) << 8) | ((t[i + 2] as number) << 16) | ((t[i + 3] as number) << 24), true);
+    p += 4;
+  }
+  for (; i < n; i++) b[p++] = t[i] as number;
+  return p;
+}
+
+/** A non-negative int32's digits, counted by comparison and written two a division. */
+function putUint(b: Uint8Array, p: number, v: number): number {
+  const n = v < 100_000
+    ? (v < 100 ? (v < 10 ? 1 : 2) : v < 1000 ? 3 : v < 10_000 ? 4 : 5)
+    : v < 10_000_000 ? (v < 1_000_000 ? 6 : 7) : v < 100_000_000 ? 8 : v < 1_000_000_000 ? 9 : 10;
+  const end = p + n;
+  p = end;
+  while (v >= 100) {
+    const q = (v / 100) | 0;
+    const two = (v - q * 100) << 1;
+    b[--p] = DIGIT_PAIRS[two + 1] as number;
+    b[--p] = DIGIT_PAIRS[two] as number;
+    v = q;
+  }
+  if (v >= 10) {
+    b[--p] = DIGIT_PAIRS[2 * v + 1] as number;
+    b[--p] = DIGIT_PAIRS[2 * v] as number;
+  } else {
+    b[--p] = 0x30 + v;
+  }
+  return end;
+}
+
+/** A number as String(v) writes it (null when not finite, as JSON.stringify does): at most NUM_ROOM bytes. */
+export function putNum(b: Uint8Array, p: number, v: number): number {
+  // A non-negative int32 (counts, ports, sizes): its digits without making a string.
+  if ((v | 0) === v && v >= 0) return putUint(b, p, v);
+  if (v >= 2_147_483_648 && v <= 9_007_199_254_740_991 && Math.floor(v) === v) {
+    // A larger integer (a duration in nanoseconds past 2 s, a byte count past 2 GiB): String gives
+    // its plain digits below 2^53, written as the int32 above 10^9 and nine more digits.
+    // v / 1e9 < 2^24 is rounded by at most 2^-30, less than the 10^-9 its fraction stays below
+    // 1 by: the floor is the true quotient's
+    const high = Math.floor(v / 1e9);
+    let low = v - high * 1e9;
+    const end = putUint(b, p, high) + 9;
+    p = end;
+    for (let i = 0; i < 4; i++) {
+      const q = (low / 100) | 0;
+      const two = (low - q * 100) << 1;
+      b[--p] = DIGIT_PAIRS[two + 1] as number;
+      b[--p] = DIGIT_PAIRS[two] as number;
+      low = q;
+    }
+    b[--p] = 0x30 + low;
+    return end;
+  }
+  // A number of at most 4 decimals (the lean output's rounded ratios and entropies, k / 1e4 for
+  // an integer k) is written from k. String(v) gives the same digits: k / 1e4 is the double
+  // nearest the decimal k·10⁻⁴, and any other decimal that short lies 10⁻⁴ away, far outside
+  // the double's rounding interval at these magnitudes.
+  let k = Math.round(v * 1e4);
+  if (k / 1e4 === v && k > -2_147_483_648 && k < 2_147_483_648) {
+    // (not a multiple of 10⁴ when k ≥ 0: those went the integer way)
+    if (k < 0) {
+      b[p++] = 0x2d; // -
+      k = -k;
+    }
+    const whole = Math.floor(k / 1e4);
+    let frac = k - whole * 1e4;
+    p = putUint(b, p, whole);
+    if (frac !== 0) {
+      b[p++] = 0x2e; // .
+      let div = 1000;
+      while (frac !== 0) {
+        const d = Math.floor(frac / div);
+        b[p++] = 0x30 + d;
+        frac -= d * div;
+        div /= 10;
+      }
+    }
+    return p;
+  }
+  // String's text of a number is ASCII
+  const t = Number.isFinite(v) ? String(v) : 'null';
+  for (let i = 0; i < t.length; i++) b[p++] = t.charCodeAt(i);
+  return p;
+}
+
+/** A timestamp as time() writes it, quoted: at most TIME_ROOM bytes. Past 1970–9999 Date formats (or rejects) it. */
+export function putTime(b: Uint8Array, v: DataView, p: number, ms: number): number {
+  if (!(ms >= 0 && ms < FAST_LIMIT_MS)) {
+    const t = `"${new Date(ms).toISOString()}"`;
+    for (let i = 0; i < t.length; i++) b[p++] = t.charCodeAt(i);
+    return p;
+  }
+  const t = Math.floor(ms);
+  const sec = Math.floor(t / 1000);
+  const frac = t - sec * 1000;
+  const w = secondWordsOf(sec);
+  b[p++] = 0x22;
+  v.setUint32(p, SECOND_WORDS[w] as number, true);
+  v.setUint32(p + 4, SECOND_WORDS[w + 1] as number, true);
+  v.setUint32(p + 8, SECOND_WORDS[w + 2] as number, true);
+  v.setUint32(p + 12, SECOND_WORDS[w + 3] as number, true);
+  v.setUint32(p + 16, SECOND_WORDS[w + 4] as number, true);
+  p += 20;
+  const hundreds = (frac / 100) | 0;
+  const two = (frac - hundreds * 100) << 1;
+  b[p++] = 0x30 + hundreds;
+  b[p++] = DIGIT_PAIRS[two] as number;
+  b[p++] = DIGIT_PAIRS[two + 1] as number;
+  b[p++] = 0x5a; // Z
+  b[p++] = 0x22;
+  return p;
+}
+
+/**
+ * A string value quoted as it is (length + 2 bytes), or -1 when something in it needs escaping
+ * (JSON's own escapes, and everything past ASCII: DEL, C1, the terminal-unsafe set, surrogates,
+ * plain UTF-8 too), which the caller leaves to jsonString.
+ */
+export function putQuoted(b: Uint8Array, p: number, s: string): number {
+  const n = s.length;
+  b[p++] = 0x22;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return -1;
+    b[p++] = c;
+  }
+  b[p++] = 0x22;
+  return p;
+}
+
+/**
+ * The sensor's own ASCII text (an address, a Community ID) as it is (its length in bytes), or -1
+ * when it holds a character past ASCII, which the caller writes as UTF-8 (raw).
+ */
+export function putAscii(b: Uint8Array, p: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    b[p++] = c;
+  }
+  return p;
+}
+
+/**
+ * A flow's event.id as flowEventId gives it (FLOW_ID_ROOM bytes), its hex written from the
+ * digest's bytes (the digest taken as latin1, one character a byte): no hex text of the whole
+ * digest and no slice of it. -1 when its input must be made as a string (flowIdInput declines).
+ */
+export function putFlowId(b: Uint8Array, p: number, communityId: string, startTs: number, endTs: number): number {
+  const n = typeof oneShot === 'function' ? flowIdInput(communityId, startTs, endTs) : -1;
+  if (n < 0) return -1;
+  const d = (oneShot as unknown as OneShotBytes)('sha256', idView(n), 'latin1');
+  for (let i = 0; i < 16; i++) {
+    const c = d.charCodeAt(i) << 1;
+    b[p++] = HEX_PAIRS[c] as number;
+    b[p++] = HEX_PAIRS[c + 1] as number;
+  }
+  return p;
+}
+
 // ---- writers ---------------------------------------------------------------------------------
 
 const FIRST_BYTES = 1 << 16;
+/** Flow ids a writer defers at most before it writes them (deferFlowId). */
+const PENDING_IDS = 256;
 
 const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.length);
 
@@ -375,6 +560,14 @@ export class JsonWriter implements EcsWriter, EcsRuns {
   /** Levels 0..shown have had their key and brace written. */
   private shown = 0;
 
+  // Flow ids left as room in kept lines (deferFlowId) until the lines leave the writer: where each
+  // goes and what its input is made of.
+  private ids = 0;
+  private readonly idAt = new Int32Array(PENDING_IDS);
+  private readonly idCid: string[] = new Array<string>(PENDING_IDS).fill('');
+  private readonly idStart = new Float64Array(PENDING_IDS);
+  private readonly idEnd = new Float64Array(PENDING_IDS);
+
   /** Parts of sections kept as bytes (set by the serializer that owns this writer). */
   memo?: JsonSectionMemo;
   /** The ASCII state before the part being kept began (partStart). */
@@ -425,6 +618,7 @@ export class JsonWriter implements EcsWriter, EcsRuns {
   }
 
   begin(): void {
+    this.dropIds();
     this.pos = this.kept;
     this.room(1);
     this.buf[this.pos++] = 0x7b; // {
@@ -438,6 +632,7 @@ export class JsonWriter implements EcsWriter, EcsRuns {
   end(): string {
     this.room(1);
     this.buf[this.pos++] = 0x7d; // }
+    this.writeIds();
     return this.buf.toString(this.ascii ? 'latin1' : 'utf8', this.kept, this.pos);
   }
 
@@ -452,6 +647,7 @@ export class JsonWriter implements EcsWriter, EcsRuns {
 
   /** Keep a line given as text (a document made elsewhere): UTF-8, a newline after it. */
   textLine(text: string): void {
+    this.dropIds();
     this.pos = this.kept;
     this.raw(text);
     this.room(1);
@@ -470,6 +666,8 @@ export class JsonWriter implements EcsWriter, EcsRuns {
    * and no longer uses) or else in a fresh one of `nextCap` bytes.
    */
   takeLines(nextCap: number, spare?: Buffer): Buffer {
+    this.dropIds();
+    this.writeIds();
     const out = this.buf.subarray(0, this.kept);
     this.cap = spare !== undefined && spare.length >= 64 ? spare.length : Math.max(nextCap, 64);
     this.buf = spare !== undefined && spare.length >= 64 ? spare : Buffer.allocUnsafeSlow(this.cap);
@@ -487,25 +685,8 @@ export class JsonWriter implements EcsWriter, EcsRuns {
   /** Constant text as UTF-8 bytes (see asciiBytes), copied as it is; `ascii` false if it has other bytes. */
   lit(t: Uint8Array, ascii = true): void {
     if (!ascii) this.ascii = false;
-    const n = t.length;
-    this.room(n);
-    let p = this.pos;
-    if (n > 24) {
-      // past a few words one native copy costs less than the stores
-      this.buf.set(t, p);
-      p += n;
-    } else {
-      // a run of a field's key and punctuation: a store per four bytes, the rest byte by byte
-      const v = this.view;
-      let i = 0;
-      for (; i + 4 <= n; i += 4) {
-        v.setUint32(p, (t[i] as number) | ((t[i + 1] as number) << 8) | ((t[i + 2] as number) << 16) | ((t[i + 3] as number) << 24), true);
-        p += 4;
-      }
-      const b = this.buf;
-      for (; i < n; i++) b[p++] = t[i] as number;
-    }
-    this.pos = p;
+    this.room(t.length);
+    this.pos = putRun(this.buf, this.view, this.pos, t);
     this.has[this.depth] = true;
   }
 
@@ -542,56 +723,86 @@ export class JsonWriter implements EcsWriter, EcsRuns {
     this.number(v);
   }
 
-  /**
-   * A flow's event.id as flowEventId gives it, its hex written from the digest's bytes (the digest
-   * taken as latin1, one character a byte): no hex text of the whole digest and no slice of it.
-   */
+  /** A flow's event.id as flowEventId gives it (see putFlowId). */
   vflowId(communityId: string, startTs: number, endTs: number): void {
-    const n = typeof oneShot === 'function' ? flowIdInput(communityId, startTs, endTs) : -1;
-    if (n < 0) {
-      this.raw(flowEventId(communityId, startTs, endTs));
-      return;
-    }
-    const d = (oneShot as unknown as OneShotBytes)('sha256', idView(n), 'latin1');
-    this.room(32);
-    const b = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < 16; i++) {
-      const c = d.charCodeAt(i) << 1;
-      b[p++] = HEX_PAIRS[c] as number;
-      b[p++] = HEX_PAIRS[c + 1] as number;
-    }
-    this.pos = p;
+    this.room(FLOW_ID_ROOM);
+    const p = putFlowId(this.buf, this.pos, communityId, startTs, endTs);
+    if (p < 0) this.raw(flowEventId(communityId, startTs, endTs));
+    else this.pos = p;
   }
 
   /** A timestamp value as time() writes it. */
   vtime(ms: number): void {
-    if (!(ms >= 0 && ms < FAST_LIMIT_MS)) {
-      this.raw(`"${new Date(ms).toISOString()}"`);
-      return;
-    }
-    const t = Math.floor(ms);
-    const sec = Math.floor(t / 1000);
-    const frac = t - sec * 1000;
-    const text = secondBytesOf(sec);
-    this.room(26);
-    const b = this.buf;
-    let p = this.pos;
-    b[p++] = 0x22;
-    // five stores of four bytes
-    const v = this.view;
-    for (let i = 0; i < 20; i += 4) {
-      v.setUint32(p, (text[i] as number) | ((text[i + 1] as number) << 8) | ((text[i + 2] as number) << 16) | ((text[i + 3] as number) << 24), true);
-      p += 4;
-    }
-    const hundreds = (frac / 100) | 0;
-    const two = (frac - hundreds * 100) << 1;
-    b[p++] = 0x30 + hundreds;
-    b[p++] = DIGIT_PAIRS[two] as number;
-    b[p++] = DIGIT_PAIRS[two + 1] as number;
-    b[p++] = 0x5a; // Z
-    b[p++] = 0x22;
+    this.room(TIME_ROOM);
+    this.pos = putTime(this.buf, this.view, this.pos, ms);
+  }
+
+  // ---- direct writes (a document shape's own writer, EcsSerializer's flow head): room made once
+  // for at most what a stretch of the document takes, the put* functions writing at a position the
+  // caller keeps, and the end handed back.
+
+  /** Room for n more bytes: the position to write at in `out`. */
+  reserve(n: number): number {
+    this.room(n);
+    return this.pos;
+  }
+
+  /** The buffer reserve() made room in (another once a field method or reserve() grows it). */
+  get out(): Buffer {
+    return this.buf;
+  }
+
+  /** `out` as a DataView. */
+  get outView(): DataView {
+    return this.view;
+  }
+
+  /** What was written since reserve() ends at p, and the current level has a field. `ascii` false: it has bytes past ASCII. */
+  commit(p: number, ascii = true): void {
     this.pos = p;
+    if (!ascii) this.ascii = false;
+    this.has[this.depth] = true;
+  }
+
+  /**
+   * A flow's event.id (putFlowId's text) at p, reserved room: its FLOW_ID_ROOM bytes are written
+   * with the ids of the lines before and after it just before the lines leave the writer
+   * (takeLines, end), PENDING_IDS at most at a time. One flow's hash among the rest of its
+   * document found the hash function's code and tables cold each time; in a run of ids they stay
+   * warm, at a fraction of the cost each.
+   */
+  deferFlowId(p: number, communityId: string, startTs: number, endTs: number): number {
+    const i = this.ids++;
+    this.idAt[i] = p;
+    this.idCid[i] = communityId;
+    this.idStart[i] = startTs;
+    this.idEnd[i] = endTs;
+    if (i + 1 === PENDING_IDS) this.writeIds();
+    return p + FLOW_ID_ROOM;
+  }
+
+  /** The deferred ids written into their places. */
+  private writeIds(): void {
+    const n = this.ids;
+    if (n === 0) return;
+    const b = this.buf;
+    const cids = this.idCid;
+    for (let i = 0; i < n; i++) {
+      const at = this.idAt[i] as number;
+      const cid = cids[i] as string;
+      const start = this.idStart[i] as number;
+      const end = this.idEnd[i] as number;
+      if (putFlowId(b, at, cid, start, end) < 0) putAscii(b, at, flowEventId(cid, start, end));
+      cids[i] = '';
+    }
+    this.ids = 0;
+  }
+
+  /** Deferred ids of the document being written, which begin() or takeLines() abandons: their places are written over. */
+  private dropIds(): void {
+    let n = this.ids;
+    while (n > 0 && (this.idAt[n - 1] as number) >= this.kept) this.idCid[--n] = '';
+    this.ids = n;
   }
 
   open(key: string): void {
@@ -645,115 +856,16 @@ export class JsonWriter implements EcsWriter, EcsRuns {
 
   /** A string value: quoted as it is when nothing in it needs escaping, else through jsonString. */
   private quoted(s: string): void {
-    const n = s.length;
-    this.room(n + 2);
-    const b = this.buf;
-    const start = this.pos;
-    let p = start;
-    b[p++] = 0x22;
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i);
-      // JSON's own escapes (C0, quote, backslash) and everything past ASCII (DEL, C1, the
-      // terminal-unsafe set, surrogates, and plain UTF-8 too) leave it to jsonString.
-      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
-        this.pos = start;
-        this.raw(jsonString(s));
-        return;
-      }
-      b[p++] = c;
-    }
-    b[p++] = 0x22;
-    this.pos = p;
+    this.room(s.length + 2);
+    const p = putQuoted(this.buf, this.pos, s);
+    if (p < 0) this.raw(jsonString(s));
+    else this.pos = p;
   }
 
   /** A number as String(v) writes it (null when not finite, as JSON.stringify does). */
   private number(v: number): void {
-    if ((v | 0) === v && v >= 0) {
-      // A non-negative int32 (counts, ports, sizes): its digits without making a string.
-      this.uint(v);
-      return;
-    }
-    if (v >= 2_147_483_648 && v <= 9_007_199_254_740_991 && Math.floor(v) === v) {
-      // A larger integer (a duration in nanoseconds past 2 s, a byte count past 2 GiB): String gives
-      // its plain digits below 2^53, written as the int32 above 10^9 and nine more digits.
-      // v / 1e9 < 2^24 is rounded by at most 2^-30, less than the 10^-9 its fraction stays below
-      // 1 by: the floor is the true quotient's
-      const high = Math.floor(v / 1e9);
-      let low = v - high * 1e9;
-      this.uint(high);
-      this.room(9);
-      const b = this.buf;
-      let p = this.pos + 9;
-      this.pos = p;
-      for (let i = 0; i < 4; i++) {
-        const q = (low / 100) | 0;
-        const two = (low - q * 100) << 1;
-        b[--p] = DIGIT_PAIRS[two + 1] as number;
-        b[--p] = DIGIT_PAIRS[two] as number;
-        low = q;
-      }
-      b[--p] = 0x30 + low;
-      return;
-    }
-    // A number of at most 4 decimals (the lean output's rounded ratios and entropies, k / 1e4 for
-    // an integer k) is written from k. String(v) gives the same digits: k / 1e4 is the double
-    // nearest the decimal k·10⁻⁴, and any other decimal that short lies 10⁻⁴ away, far outside
-    // the double's rounding interval at these magnitudes.
-    const k = Math.round(v * 1e4);
-    if (k / 1e4 === v && k > -2_147_483_648 && k < 2_147_483_648) {
-      this.decimal4(k);
-      return;
-    }
-    this.raw(Number.isFinite(v) ? String(v) : 'null');
-  }
-
-  /** A non-negative int32's digits, counted by comparison and written two a division. */
-  private uint(v: number): void {
-    const n = v < 100_000
-      ? (v < 100 ? (v < 10 ? 1 : 2) : v < 1000 ? 3 : v < 10_000 ? 4 : 5)
-      : v < 10_000_000 ? (v < 1_000_000 ? 6 : 7) : v < 100_000_000 ? 8 : v < 1_000_000_000 ? 9 : 10;
-    this.room(n);
-    const b = this.buf;
-    let p = this.pos + n;
-    this.pos = p;
-    while (v >= 100) {
-      const q = (v / 100) | 0;
-      const two = (v - q * 100) << 1;
-      b[--p] = DIGIT_PAIRS[two + 1] as number;
-      b[--p] = DIGIT_PAIRS[two] as number;
-      v = q;
-    }
-    if (v >= 10) {
-      b[--p] = DIGIT_PAIRS[2 * v + 1] as number;
-      b[--p] = DIGIT_PAIRS[2 * v] as number;
-    } else {
-      b[--p] = 0x30 + v;
-    }
-  }
-
-  /** k·10⁻⁴ for an int32 k (not a multiple of 10⁴ when k ≥ 0: those went the integer way). */
-  private decimal4(k: number): void {
-    this.room(13);
-    if (k < 0) {
-      this.buf[this.pos++] = 0x2d; // -
-      k = -k;
-    }
-    const whole = Math.floor(k / 1e4);
-    let frac = k - whole * 1e4;
-    this.number(whole);
-    const b = this.buf;
-    let p = this.pos;
-    if (frac !== 0) {
-      b[p++] = 0x2e; // .
-      let div = 1000;
-      while (frac !== 0) {
-        const d = Math.floor(frac / div);
-        b[p++] = 0x30 + d;
-        frac -= d * div;
-        div /= 10;
-      }
-    }
-    this.pos = p;
+    this.room(NUM_ROOM);
+    this.pos = putNum(this.buf, this.pos, v);
   }
 
   private show(): void {
