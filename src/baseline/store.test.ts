@@ -114,6 +114,27 @@ describe('BaselineStore', () => {
     expect(s.destinationHostCount('d2.example')).toBe(0);
     expect(s.destinationHostCount('d5.example')).toBe(1);
   });
+  it('in memory, hosts written out a few a flow past half the bound are forgotten oldest first, then known again as new', () => {
+    const s = BaselineStore.open({ memoryMaxKeysCount: 60 });
+    const flow = (h: number, d: number, ts: number) => makeFlow({ attribution: null, client: { ip: `10.6.0.${h}`, port: 1 }, sni: `e${d}.example`, ja4: null, startTs: ts });
+    for (let h = 1; h <= 20; h++) s.learn(flow(h, h, T0 + h)); // three facts a host: the bound
+    expect(s.state()[0]).toMatchObject({ size: 60, evictions: 0 });
+    s.learn(flow(21, 21, T0 + 21)); // forgets host 1, its destination and that destination's count
+    expect(s.state()[0]).toMatchObject({ size: 60, evictions: 3 });
+    expect(s.hostCount()).toBe(21);
+    s.learn(flow(1, 99, T0 + 99)); // host 1 was forgotten: a new host again, and host 2 goes
+    expect(s.hostCount()).toBe(22);
+    expect(s.hostDestinationFirstSeen('10.6.0.2', 'e2.example')).toBeNull();
+    s.learn(flow(3, 98, T0 + 98)); // host 3 is known; its new destination forgets its old one
+    expect(s.hostCount()).toBe(22);
+    expect(s.state()[0]).toMatchObject({ size: 60, evictions: 8 });
+    expect(s.hostDestinationFirstSeen('10.6.0.3', 'e3.example')).toBeNull();
+    expect(s.hostDestinationFirstSeen('10.6.0.3', 'e98.example')).toBe(T0 + 98);
+    expect(s.hostDestinationFirstSeen('10.6.0.1', 'e99.example')).toBe(T0 + 99);
+    expect(s.hostDestinationFirstSeen('10.6.0.4', 'e4.example')).toBe(T0 + 4);
+    expect(s.destinationHostCount('e3.example')).toBe(0);
+    expect(s.destinationHostCount('e4.example')).toBe(1);
+  });
   it('learning period runs in packet time from the first flow', () => {
     const s = BaselineStore.open({ learningPeriodMs: 60_000 });
     expect(s.isWarm(T0)).toBe(false);

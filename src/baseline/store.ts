@@ -428,9 +428,9 @@ class Table1 implements Evictable {
     return true;
   }
 
-  /** Hold these entries, in this order, as facts already counted (see BaselineStore.holdHosts). */
-  hold(entries: Iterable<[number | string, number]>): void {
-    for (const [k, v] of entries) this.m.set(k, v);
+  /** Hold this entry, after those held, as a fact already counted (see BaselineStore.holdHosts). */
+  hold(k: number | string, v: number): void {
+    this.m.set(k, v);
   }
 
   /** A value the backend reported: cached, not written back. */
@@ -456,6 +456,13 @@ class Table1 implements Evictable {
     this.front.reset();
   }
 }
+
+/**
+ * Host facts written out a flow once an in-memory store is half full (see BaselineStore.hostsHeld):
+ * a flow adds at most seven facts besides its library loads, and a host stands for at least two,
+ * so the writing is done before the store is full unless flows bring many library loads.
+ */
+const HOLD_STEP = 8;
 
 const NEW_FIRST = 2;
 const NEW_FACT = 1;
@@ -597,11 +604,16 @@ export class BaselineStore implements BaselineView {
    * it need not: a host is learned only in learnKeys, together with its first destination, and
    * nothing leaves either table, so the host table would hold exactly the first parts of the
    * host-destination table, in the same order, each with its first destination's time. The
-   * host facts are counted all along; holdHosts() writes them out before anything is forgotten,
-   * so from then on the two tables forget in their own orders as they always did. Until then a
-   * new host costs one look-up in one 100k-key table instead of two in two.
+   * host facts are counted all along, and written out before anything is forgotten, so from then
+   * on the two tables forget in their own orders as they always did. Until then a new host costs
+   * one look-up in one 100k-key table instead of two in two. They are written out a few a flow
+   * once the store is half full (see HOLD_STEP), through a live iterator over the
+   * host-destination table, which also meets the hosts learned meanwhile; whatever is left when a
+   * fact must be forgotten is written out at once.
    */
   private hostsHeld: boolean;
+  /** The host-destination table's first facts still to write out, once started. */
+  private holding: Iterator<[number | string, number]> | null = null;
   /**
    * Flows learned recently, by their tuple of keys: a two-way set-associative table (each tuple may sit in
    * one of two neighbouring slots, the newer first), so it is bounded by construction.
@@ -634,12 +646,20 @@ export class BaselineStore implements BaselineView {
     if (!this.hostsHeld) t.beforeForgetting = () => this.holdHosts();
   }
 
-  /** Write the host facts out of the host-destination table (see hostsHeld). */
-  private holdHosts(): void {
+  /** Write up to `n` more host facts out of the host-destination table (see hostsHeld). */
+  private holdHosts(n = Infinity): void {
     if (this.hostsHeld) return;
-    this.hostsHeld = true;
-    this.tables.beforeForgetting = null;
-    this.host.hold(this.hostDest.firsts());
+    const it = (this.holding ??= this.hostDest.firsts());
+    for (let k = 0; k < n; k++) {
+      const r = it.next();
+      if (r.done === true) {
+        this.hostsHeld = true;
+        this.holding = null;
+        this.tables.beforeForgetting = null;
+        return;
+      }
+      this.host.hold(r.value[0], r.value[1]);
+    }
   }
 
   /** Open (or create) the store; in memory when `path` is empty. */
@@ -792,7 +812,10 @@ export class BaselineStore implements BaselineView {
     // A new (host, destination) pair is also one more host for that destination's prevalence.
     // In memory, the host, its destination and the destination's count are at most three facts:
     // the host table is written out first unless they fit without forgetting (see hostsHeld).
-    if (!this.hostsHeld && !this.tables.roomFor(3)) this.holdHosts();
+    if (!this.hostsHeld) {
+      if (!this.tables.roomFor(3)) this.holdHosts();
+      else if (this.tables.size * 2 >= this.tables.capacity) this.holdHosts(HOLD_STEP);
+    }
     if (!this.hostsHeld) {
       const got = this.hostDest.learnIn(hk, dk, ts);
       if (got === NEW_FIRST) {
@@ -832,6 +855,7 @@ export class BaselineStore implements BaselineView {
     this.tables.clearAll();
     this.hostsSeen = 0;
     this.hostsHeld = true; // closed: nothing is learned any more
+    this.holding = null;
   }
 }
 
