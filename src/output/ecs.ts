@@ -336,6 +336,19 @@ function writeHead(r: FlowRecord, w: JsonWriter, ctx: EcsContext, domain: string
   if ((r.transport !== 'tcp' && r.transport !== 'udp') || !writeHeadDirect(r, w, ctx, domain)) writeHeadFields(r, w, ctx, domain);
 }
 
+/** source or destination in writeHeadDirect: address, port and what it sent; -1 for an address not plain ASCII. */
+function putEndpoint(b: Uint8Array, v: DataView, p: number, head: Uint8Array, ip: string, port: number, sent: { readonly bytes: number; readonly packets: number }): number {
+  p = putRun(b, v, p, head);
+  p = putAscii(b, p, ip);
+  if (p < 0) return -1;
+  p = putRun(b, v, p, H_PORT);
+  p = putNum(b, p, port);
+  p = putRun(b, v, p, H_BYTES);
+  p = putNum(b, p, sent.bytes);
+  p = putRun(b, v, p, H_PACKETS);
+  return putNum(b, p, sent.packets);
+}
+
 /**
  * writeHead's direct writes: room made once for the whole head and every value written at a
  * position kept here (a call per value, and no room test or writer state in each). False when a
@@ -377,24 +390,10 @@ function writeHeadDirect(r: FlowRecord, w: JsonWriter, ctx: EcsContext, domain: 
       if (p < 0) return false;
     }
   }
-  p = putRun(b, v, p, H_SOURCE);
-  p = putAscii(b, p, client);
+  p = putEndpoint(b, v, p, H_SOURCE, client, r.client.port, c);
   if (p < 0) return false;
-  p = putRun(b, v, p, H_PORT);
-  p = putNum(b, p, r.client.port);
-  p = putRun(b, v, p, H_BYTES);
-  p = putNum(b, p, c.bytes);
-  p = putRun(b, v, p, H_PACKETS);
-  p = putNum(b, p, c.packets);
-  p = putRun(b, v, p, H_DESTINATION);
-  p = putAscii(b, p, server);
+  p = putEndpoint(b, v, p, H_DESTINATION, server, r.server.port, s);
   if (p < 0) return false;
-  p = putRun(b, v, p, H_PORT);
-  p = putNum(b, p, r.server.port);
-  p = putRun(b, v, p, H_BYTES);
-  p = putNum(b, p, s.bytes);
-  p = putRun(b, v, p, H_PACKETS);
-  p = putNum(b, p, s.packets);
   if (hasDomain) {
     p = putRun(b, v, p, H_DOMAIN);
     p = putQuoted(b, p, domain);
