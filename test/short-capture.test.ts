@@ -58,9 +58,20 @@ describe('the built CLI on a small scan', () => {
   const scan = join(dir, 'vertical-scan.pcap');
   const preload = join(dir, 'young.cjs');
   generateFlood('vertical-scan', scan, { scale: 0.5 });
+  // The size is read when the replay lets the young generation grow again (its last flag, set as
+  // the replay ends), else at exit: a scavenge in between, while the summary is written, may
+  // already grow it under the default factor.
   writeFileSync(
     preload,
-    "process.on('exit', () => { const s = require('node:v8').getHeapSpaceStatistics().find((x) => x.space_name === 'new_space'); process.stderr.write(`young-generation ${s.space_size}\\n`); });\n",
+    [
+      "const v8 = require('node:v8');",
+      "const young = () => v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space').space_size;",
+      'let atRelease = null;',
+      'const set = v8.setFlagsFromString;',
+      "v8.setFlagsFromString = (f) => { if (f === '--semi-space-growth-factor=2' && atRelease === null) atRelease = young(); return set(f); };",
+      "process.on('exit', () => { process.stderr.write(`young-generation ${atRelease ?? young()}\\n`); });",
+      '',
+    ].join('\n'),
   );
 
   /** The young generation's size at exit, and the output, of a replay of `input` (a file or '-'). */
