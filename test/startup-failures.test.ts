@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/net.js';
+import { generateFlood } from '../lab/gen-floods.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist', 'ndr-sensor.mjs');
@@ -143,6 +144,21 @@ describe('replay: an output file that cannot be written', () => {
     expect(o.code).toBe(1);
     expect(o.stderr.trim()).toMatch(/^ndr-sensor replay: cannot open .*flows\.jsonl for output: ENOENT/);
     expect(o.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a reader that stops early (| head): the replay ends quietly, exit 0, no EPIPE', async () => {
+    // about 5 MB of lines: far more than a pipe holds, so the sensor is still writing when it closes
+    const scan = join(dir, 'scan.pcap');
+    generateFlood('vertical-scan', scan, { scale: 0.5 });
+    const child = spawn(process.execPath, [cli, 'replay', scan, '-q', '--no-summary', '-o', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    let first = '';
+    await new Promise<void>((res) => child.stdout.once('data', (b: Buffer) => { first = b.toString(); child.stdout.destroy(); res(); }));
+    const code = await new Promise<number | null>((res) => child.once('close', (c) => res(c)));
+    expect(first.startsWith('{"@timestamp":')).toBe(true);
+    expect(code).toBe(0);
+    expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
   });
 
   it('a full disk: the lines it refused are counted and named once, the replay finishes and exits 4', async () => {

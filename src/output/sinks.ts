@@ -83,6 +83,7 @@ export class JsonLinesSink {
     if (path === null || path === '-') {
       this.out = process.stdout;
       this.fd = -1;
+      quietOnClosedPipe();
     } else {
       this.out = null;
       try {
@@ -172,6 +173,23 @@ export class JsonLinesSink {
     }
     await new Promise<void>((res) => { if (o.write('')) res(); else o.once('drain', () => res()); });
   }
+}
+
+let pipeWatched = false;
+
+/**
+ * A reader that stops early (`ndr-sensor replay FILE | head`) closes the pipe: the sensor then ends
+ * quietly, as a Unix filter does on SIGPIPE (Node ignores the signal and raised an unhandled EPIPE
+ * with a stack trace instead). Any other error on stdout is one named line and exit 1.
+ */
+function quietOnClosedPipe(): void {
+  if (pipeWatched) return;
+  pipeWatched = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`ndr-sensor: cannot write to stdout: ${e.message}\n`);
+    process.exit(1);
+  });
 }
 
 /**
