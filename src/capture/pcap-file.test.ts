@@ -351,6 +351,13 @@ describe('pcap variants', () => {
     expect((err as Error).message).toBe(`cannot open capture file: ${p} (ENOENT)`);
   });
 
+  it('a directory given as a capture is a CaptureFormatError with the path', async () => {
+    const { err, packets } = await errorOf(openCaptureFile(tmp));
+    expect(packets).toBe(0);
+    expect(err).toBeInstanceOf(CaptureFormatError);
+    expect((err as Error).message).toBe(`cannot read capture file: ${tmp} (EISDIR)`);
+  });
+
   it('a stream delivering one byte at a time still parses', async () => {
     const bytes = pcapFile(false, true, 1, [{ sec: 5, frac: 7, data: payload(3, 33) }, { sec: 6, frac: 8, data: payload(4, 17) }]);
     const chunks: Buffer[] = [];

@@ -120,6 +120,12 @@ function cannotOpen(path: string, e: unknown): CaptureFormatError {
   return new CaptureFormatError(`cannot open capture file: ${path} (${code})`);
 }
 
+/** A read the file refused after it opened (a directory, an I/O error), named with the file. */
+function cannotRead(path: string, e: unknown): CaptureFormatError {
+  const code = (e as NodeJS.ErrnoException).code ?? 'error';
+  return new CaptureFormatError(`cannot read capture file: ${path} (${code})`);
+}
+
 class FileByteSource implements ByteSource {
   private fh: FileHandle | null = null;
   private closed = false;
@@ -142,7 +148,12 @@ class FileByteSource implements ByteSource {
     // from the file's own position (one read is in flight at a time): a pipe has no offsets to
     // read at (ESPIPE).
     while (total < len) {
-      const { bytesRead } = await this.fh.read(into, at + total, len - total, null);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await this.fh.read(into, at + total, len - total, null));
+      } catch (e) {
+        throw cannotRead(this.path, e);
+      }
       if (bytesRead === 0) break;
       total += bytesRead;
     }
@@ -178,7 +189,12 @@ class SyncFileByteSource implements ByteSource {
     }
     let total = 0;
     while (total < len) {
-      const n = readSync(this.fd, into, at + total, len - total, this.pos);
+      let n: number;
+      try {
+        n = readSync(this.fd, into, at + total, len - total, this.pos);
+      } catch (e) {
+        throw cannotRead(this.path, e);
+      }
       if (n === 0) break;
       this.pos += n;
       total += n;
