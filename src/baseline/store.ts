@@ -23,6 +23,7 @@ import type { FlowRecord } from '../flow/record.js';
 import { tlsOf } from '../../dissectors/tls/record.js';
 import { baseName } from '../util/path.js';
 import { MapFront } from '../util/map-front.js';
+import { parseIpv4 } from '../util/ipv4.js';
 
 /** lmdb (a native addon) loads when a store directory is opened: an in-memory baseline never needs it. */
 const lmdb = lazyRequire<typeof import('lmdb')>('lmdb');
@@ -170,28 +171,8 @@ export function userKey(flow: FlowRecord): string | null {
  * is hashed and compared without reading any string, and keeps none alive.
  */
 export function textKey(s: string): number | string {
-  const len = s.length;
-  if (len < 7 || len > 15) return s;
-  let n = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < len; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || ++dots > 3) return s;
-      n = (n << 8) | octet;
-      octet = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      // A leading zero would make a second spelling of the same address.
-      if (digits === 1 && octet === 0) return s;
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return s;
-    } else return s;
-  }
-  if (dots !== 3 || digits === 0) return s;
-  return (n << 8) | octet;
+  const v = parseIpv4(s);
+  return v < 0 ? s : v | 0;
 }
 
 /** The (host, destination, JA4, user, image) keys of a flow learned recently (see BaselineStore.learn). */

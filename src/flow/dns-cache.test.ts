@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DnsCache, parseIpv4 } from './dns-cache.js';
+import { DnsCache } from './dns-cache.js';
+import { parseIpv4 } from '../util/ipv4.js';
 import type { DnsAnswers as DnsInfo } from './dns-cache.js';
 
 const info: DnsInfo = {

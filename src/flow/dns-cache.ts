@@ -12,6 +12,7 @@
  */
 import type { NameAnswers } from '../contract/api.js';
 import { addrToString } from '../decode/packet-meta.js';
+import { parseIpv4 } from '../util/ipv4.js';
 
 /** The answers of one response (a dissector's `names`), as the cache learns them. */
 export type DnsAnswers = NameAnswers;
@@ -33,38 +34,6 @@ const TYPE_AAAA = 28;
 const TYPE_CNAME = 5;
 /** CNAME links walked back from an address owner to the queried name. */
 const MAX_CNAME_CHAIN_COUNT = 8;
-
-/**
- * The 32-bit value of a dotted-quad IPv4 address in canonical form ('10.0.0.7': four decimal
- * parts of 0-255, no leading zeros, nothing else), or -1 for any other text. Only canonical text
- * may take the integer path: '10.0.0.07' must stay a key of its own, as it was as text, so the
- * text ↔ integer mapping is one to one on what is accepted.
- */
-export function parseIpv4(s: string): number {
-  const n = s.length;
-  if (n < 7 || n > 15) return -1;
-  let v = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || dots === 3) return -1;
-      v = v * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      if (digits === 1 && part === 0) return -1; // a leading zero
-      part = part * 10 + (c - 48);
-      if (part > 255) return -1;
-      digits++;
-    } else return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return v * 256 + part;
-}
 
 /** Keys that are not a pair of IPv4 addresses, as one flat string (as a Map hashes it once). */
 function textKey(clientIp: string, ip: string): string {
